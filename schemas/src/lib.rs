@@ -1,0 +1,8 @@
+//! `meridian-proto` owns Meridian's wire: the packet header, connect tokens, AEAD sealing, the replay
+//! window, acks and the reliable channel, clock sync, the bit-packed snapshot codec, and the
+//! flatbuffers control messages (handoff tickets, zone checkpoints, node heartbeats). It is a sans-IO
+//! crate in the manner of quinn-proto: callers feed it bytes and a time value and get back events and
+//! bytes to send, so it never touches a socket, a thread or a clock. Every decoder in it is total:
+//! any byte string gives `Ok` or a typed error. The byte-level specification lives in
+//! `schemas/PROTOCOL.md`; nothing is implemented here yet (see the protocol issue).
+#![forbid(unsafe_code)]

@@ -1,0 +1,304 @@
+//! Throwaway real services: PostgreSQL, etcd and Redis, started from the installed binaries.
+
+use std::{
+    io::{Read, Write},
+    net::{Ipv4Addr, SocketAddr, TcpStream},
+    os::unix::process::CommandExt,
+    path::{Path, PathBuf},
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use nix::unistd::{Uid, User, chown};
+use tempfile::TempDir;
+
+use crate::{
+    Result, SERVICE_START_TIMEOUT, TestkitError, io_err,
+    process::{ServiceProcess, find_binary, free_loopback_port},
+};
+
+/// Start attempts per service; a retry happens when the picked port was taken in the meantime.
+const START_ATTEMPTS: u32 = 3;
+const READY_POLL: Duration = Duration::from_millis(50);
+
+/// Polls `probe` until it answers, the process exits, or the start timeout passes.
+/// `Ok(true)`: ready. `Ok(false)`: the process exited (the caller retries on another port).
+fn wait_ready(process: &mut ServiceProcess, probe: impl Fn() -> bool) -> Result<bool> {
+    let deadline = Instant::now() + SERVICE_START_TIMEOUT;
+    while Instant::now() < deadline {
+        if probe() {
+            return Ok(true);
+        }
+        if process.exited().is_some() {
+            return Ok(false);
+        }
+        std::thread::sleep(READY_POLL);
+    }
+    Ok(false)
+}
+
+/// Runs `start(attempt)` until the service it launches answers, up to [`START_ATTEMPTS`] times.
+fn start_with_retries<T>(
+    service: &'static str,
+    mut start: impl FnMut() -> Result<(ServiceProcess, T, Box<dyn Fn() -> bool>)>,
+) -> Result<(ServiceProcess, T)> {
+    let mut log_tail = String::new();
+    for _ in 0..START_ATTEMPTS {
+        let (mut process, value, probe) = start()?;
+        if wait_ready(&mut process, probe)? {
+            return Ok((process, value));
+        }
+        log_tail = process.log_tail();
+        // `process` drops here: stopped and reaped before the next attempt.
+    }
+    Err(TestkitError::NotReady {
+        service,
+        timeout: SERVICE_START_TIMEOUT,
+        attempts: START_ATTEMPTS,
+        log_tail,
+    })
+}
+
+fn temp_dir(prefix: &str) -> Result<TempDir> {
+    tempfile::Builder::new().prefix(prefix).tempdir().map_err(io_err("creating temp dir"))
+}
+
+/// Sends `request` to a loopback port and reports whether the answer contains `needle`.
+fn tcp_exchange_contains(port: u16, request: &[u8], needle: &str) -> bool {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(1000)));
+    if stream.write_all(request).is_err() {
+        return false;
+    }
+    let mut answer = Vec::with_capacity(512);
+    let mut buf = [0u8; 512];
+    // Read until the needle shows up, the peer closes, or the timeout hits; bounded at 64 KiB.
+    while answer.len() < 64 * 1024 {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                answer.extend_from_slice(&buf[..n]);
+                if String::from_utf8_lossy(&answer).contains(needle) {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+/// A throwaway PostgreSQL server (`initdb` + `postgres`) on a free loopback port, trust auth, user
+/// `postgres`, database `postgres`. When the tests run as root, the server runs as the `postgres`
+/// system user (PostgreSQL refuses to run as root). `fsync` is off: the data is thrown away anyway.
+pub struct Postgres {
+    process: ServiceProcess,
+    port: u16,
+    dir: TempDir,
+}
+
+impl Postgres {
+    pub fn start() -> Result<Self> {
+        let bin_dir = postgres_bin_dir()?;
+        let dir = temp_dir("meridian-pg-")?;
+        let run_as = if Uid::effective().is_root() {
+            let user = User::from_name("postgres")?.ok_or_else(|| TestkitError::BinaryNotFound {
+                name: "postgres (system user)",
+                searched: "/etc/passwd; install the postgresql package".into(),
+            })?;
+            chown(dir.path(), Some(user.uid), Some(user.gid))?;
+            Some((user.uid, user.gid))
+        } else {
+            None
+        };
+        let as_user = |command: &mut Command| {
+            if let Some((uid, gid)) = run_as {
+                command.uid(uid.as_raw()).gid(gid.as_raw());
+            }
+        };
+        let data_dir = dir.path().join("data");
+        let mut initdb = Command::new(bin_dir.join("initdb"));
+        initdb.args(["-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C", "-D"]);
+        initdb.arg(&data_dir);
+        as_user(&mut initdb);
+        run_checked(initdb)?;
+
+        let pg_isready = bin_dir.join("pg_isready");
+        let socket_dir = dir.path().to_owned();
+        let log_path = dir.path().join("postgres.log");
+        let (process, port) = start_with_retries("postgres", || {
+            let port = free_loopback_port()?;
+            let mut postgres = Command::new(bin_dir.join("postgres"));
+            postgres.arg("-D").arg(&data_dir).arg("-k").arg(&socket_dir);
+            postgres.args(["-p", &port.to_string()]);
+            postgres.args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]);
+            postgres.args(["-c", "max_connections=200"]);
+            as_user(&mut postgres);
+            let process = ServiceProcess::spawn(postgres, &log_path)?;
+            let pg_isready = pg_isready.clone();
+            let probe = move || {
+                Command::new(&pg_isready)
+                    .args(["-q", "-h", "127.0.0.1", "-p", &port.to_string(), "-t", "1"])
+                    .status()
+                    .is_ok_and(|s| s.success())
+            };
+            Ok((process, port, Box::new(probe) as Box<dyn Fn() -> bool>))
+        })?;
+        Ok(Self { process, port, dir })
+    }
+
+    pub fn host(&self) -> &'static str {
+        "127.0.0.1"
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn user(&self) -> &'static str {
+        "postgres"
+    }
+
+    /// A libpq-style connection string (`tokio-postgres` accepts it).
+    pub fn connection_string(&self) -> String {
+        format!("host=127.0.0.1 port={} user=postgres dbname=postgres", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+fn postgres_bin_dir() -> Result<PathBuf> {
+    // Debian installs the server binaries under /usr/lib/postgresql/<major>/bin, off PATH.
+    let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.path().join("bin/initdb")).collect())
+        .unwrap_or_default();
+    candidates.sort_by_key(|p| {
+        let major = p.iter().rev().nth(2).and_then(|s| s.to_str()).and_then(|s| s.parse().ok());
+        std::cmp::Reverse(major.unwrap_or(0u32))
+    });
+    let initdb = find_binary("initdb", "MERIDIAN_PG_INITDB", &candidates)?;
+    // Resolve symlinks (e.g. /usr/local/bin/initdb) so the sibling binaries are found.
+    let initdb = std::fs::canonicalize(&initdb).unwrap_or(initdb);
+    Ok(initdb.parent().map(Path::to_owned).unwrap_or_default())
+}
+
+fn run_checked(mut command: Command) -> Result<()> {
+    let shown = format!("{command:?}");
+    let output = command.output().map_err(io_err(format!("running {shown}")))?;
+    if !output.status.success() {
+        return Err(TestkitError::CommandFailed {
+            command: shown,
+            status: output.status.to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// A throwaway single-member etcd cluster on free loopback client and peer ports.
+pub struct Etcd {
+    process: ServiceProcess,
+    client_port: u16,
+    dir: TempDir,
+}
+
+impl Etcd {
+    pub fn start() -> Result<Self> {
+        let etcd = find_binary("etcd", "MERIDIAN_ETCD", &[PathBuf::from("/usr/bin/etcd")])?;
+        let dir = temp_dir("meridian-etcd-")?;
+        let log_path = dir.path().join("etcd.log");
+        let data_dir = dir.path().join("data");
+        let (process, client_port) = start_with_retries("etcd", || {
+            let client_port = free_loopback_port()?;
+            let peer_port = free_loopback_port()?;
+            let client_url = format!("http://127.0.0.1:{client_port}");
+            let peer_url = format!("http://127.0.0.1:{peer_port}");
+            let mut command = Command::new(&etcd);
+            command
+                .args(["--name", "testkit", "--data-dir"])
+                .arg(&data_dir)
+                .args(["--listen-client-urls", &client_url, "--advertise-client-urls", &client_url])
+                .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
+                .args(["--initial-cluster", &format!("testkit={peer_url}")])
+                .args(["--initial-cluster-state", "new", "--logger", "zap", "--log-level", "warn"]);
+            let process = ServiceProcess::spawn(command, &log_path)?;
+            let probe = move || {
+                let request = format!(
+                    "GET /health HTTP/1.1\r\nHost: 127.0.0.1:{client_port}\r\nConnection: close\r\n\r\n"
+                );
+                tcp_exchange_contains(client_port, request.as_bytes(), "\"health\":\"true\"")
+            };
+            Ok((process, client_port, Box::new(probe) as Box<dyn Fn() -> bool>))
+        })?;
+        Ok(Self { process, client_port, dir })
+    }
+
+    pub fn client_port(&self) -> u16 {
+        self.client_port
+    }
+
+    /// The client endpoint, `http://127.0.0.1:<port>`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// A throwaway Redis server on a free loopback port with persistence off (`--save ''`).
+pub struct Redis {
+    process: ServiceProcess,
+    port: u16,
+    dir: TempDir,
+}
+
+impl Redis {
+    pub fn start() -> Result<Self> {
+        let redis = find_binary("redis-server", "MERIDIAN_REDIS", &[PathBuf::from("/usr/bin/redis-server")])?;
+        let dir = temp_dir("meridian-redis-")?;
+        let log_path = dir.path().join("redis.log");
+        let (process, port) = start_with_retries("redis", || {
+            let port = free_loopback_port()?;
+            let mut command = Command::new(&redis);
+            command
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+                .args(["--appendonly", "no", "--daemonize", "no", "--dir"])
+                .arg(dir.path());
+            let process = ServiceProcess::spawn(command, &log_path)?;
+            let probe = move || tcp_exchange_contains(port, b"PING\r\n", "+PONG");
+            Ok((process, port, Box::new(probe) as Box<dyn Fn() -> bool>))
+        })?;
+        Ok(Self { process, port, dir })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `redis://127.0.0.1:<port>/`
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
