@@ -1,0 +1,254 @@
+//! Zone configuration and the hard limits it is checked against.
+
+use thiserror::Error;
+
+/// Slowest fixed tick rate a zone may run at.
+pub const TICK_HZ_MIN: u32 = 1;
+/// Fastest fixed tick rate a zone may run at.
+pub const TICK_HZ_MAX: u32 = 60;
+/// Default tick rate (DESIGN.md: 20 Hz).
+pub const TICK_HZ_DEFAULT: u32 = 20;
+/// Hard ceiling on players in one zone instance, whatever the configured population limit.
+pub const PLAYERS_PER_ZONE_MAX: usize = 16_384;
+/// Hard ceiling on all entities (players, NPCs, loot) in one zone instance.
+pub const ENTITIES_PER_ZONE_MAX: usize = 65_536;
+/// Largest area-of-interest radius in cells (the AOI is a (2r+1)^2 block of cells).
+pub const AOI_RADIUS_CELLS_MAX: u32 = 8;
+/// Most cells along one axis of the interest grid.
+pub const GRID_CELLS_PER_AXIS_MAX: u32 = 4096;
+/// Most fixed steps one `tick` call may run to catch up after a late call; the rest are dropped and
+/// counted, so a stalled caller cannot make the zone spiral.
+pub const CATCH_UP_STEPS_MAX: u32 = 4;
+/// Most colliders (static axis-aligned boxes) a zone may have.
+pub const COLLIDERS_MAX: usize = 1024;
+
+/// A static obstacle the server moves entities around: an axis-aligned box on the ground plane.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Collider {
+    pub min_m: [f32; 2],
+    pub max_m: [f32; 2],
+}
+
+impl Collider {
+    pub fn contains(&self, x: f32, z: f32) -> bool {
+        x > self.min_m[0] && x < self.max_m[0] && z > self.min_m[1] && z < self.max_m[1]
+    }
+}
+
+/// Everything that tunes one zone. `ZoneConfig::default()` is the DESIGN.md defaults; `validate`
+/// checks a config against the limits above before a zone is built from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ZoneConfig {
+    /// Identifies the zone (the same for all its layers); part of every idempotency key.
+    pub zone_id: u32,
+    pub tick_hz: u32,
+    /// The zone spans `[0, world_size_m[0]) x [0, world_size_m[1])` on the ground plane (x, z).
+    pub world_size_m: [f32; 2],
+    pub aoi_cell_m: f32,
+    /// AOI radius in cells around the client's own cell (Chebyshev distance), before load shedding.
+    pub aoi_radius_cells: u32,
+    /// Most entities one client tracks at a time; in a crowd the nearest ones win and the rest are
+    /// counted as AOI overflow (bounds per-client cost in a world-boss fight).
+    pub visible_entities_max: usize,
+    /// Snapshot byte budget per client per tick (the encoder fills it best-first).
+    pub snapshot_budget_bytes: usize,
+    /// Population limit per layer; arrivals past it go to a new layer.
+    pub players_per_layer_max: usize,
+    /// Extra room a layer keeps so a party member can always follow their party in.
+    pub party_overflow_slots: usize,
+    pub player_speed_m_per_s: f32,
+    pub npc_speed_m_per_s: f32,
+    /// Distance between where the server put a player and where the client claims to be beyond which
+    /// the move is counted as a teleport attempt (the server position stands).
+    pub teleport_tolerance_m: f32,
+    pub colliders: Vec<Collider>,
+    /// Depth of the input jitter buffer in ticks: playback of a client's inputs starts once this many
+    /// are queued, which absorbs that much arrival jitter.
+    pub input_jitter_ticks: u32,
+    pub player_health_max: u16,
+    pub npc_health_max: u16,
+    pub attack_damage: u16,
+    pub attack_range_m: f32,
+    /// Radius of the sphere a hit-scan ray must pass through to hit.
+    pub hit_radius_m: f32,
+    pub attack_cooldown_ticks: u32,
+    /// Client-side interpolation delay the lag compensation assumes.
+    pub interpolation_delay_us: u64,
+    /// Furthest back in time a shot is rewound; slower shooters are checked at this age.
+    pub rewind_max_us: u64,
+    pub respawn_delay_ticks: u32,
+    pub player_spawn_m: [f32; 3],
+    pub pickup_range_m: f32,
+    /// Ticks after which an unconfirmed loot claim is sent to persistence again (same key).
+    pub loot_confirm_retry_ticks: u32,
+    /// Ticks a loot drop lies on the ground before it despawns (unless claimed).
+    pub loot_lifetime_ticks: u32,
+    /// Zone chat: messages a client may send per `chat_window_ticks`.
+    pub chat_messages_per_window: u32,
+    pub chat_window_ticks: u32,
+    /// Work time per tick (as measured by the caller) above which load shedding escalates.
+    pub tick_work_budget_us: u64,
+}
+
+impl Default for ZoneConfig {
+    fn default() -> Self {
+        Self {
+            zone_id: 1,
+            tick_hz: TICK_HZ_DEFAULT,
+            world_size_m: [1024.0, 1024.0],
+            aoi_cell_m: 32.0,
+            aoi_radius_cells: 1,
+            visible_entities_max: 256,
+            snapshot_budget_bytes: 1200,
+            players_per_layer_max: 2000,
+            party_overflow_slots: 8,
+            player_speed_m_per_s: 7.0,
+            npc_speed_m_per_s: 4.0,
+            teleport_tolerance_m: 3.0,
+            colliders: Vec::new(),
+            input_jitter_ticks: 2,
+            player_health_max: 100,
+            npc_health_max: 60,
+            attack_damage: 20,
+            attack_range_m: 60.0,
+            hit_radius_m: 0.6,
+            attack_cooldown_ticks: 4,
+            interpolation_delay_us: 100_000,
+            rewind_max_us: 200_000,
+            respawn_delay_ticks: 100,
+            player_spawn_m: [512.0, 0.0, 512.0],
+            pickup_range_m: 3.0,
+            loot_confirm_retry_ticks: 40,
+            loot_lifetime_ticks: 1200,
+            chat_messages_per_window: 5,
+            chat_window_ticks: 100,
+            tick_work_budget_us: 25_000,
+        }
+    }
+}
+
+/// Why a config cannot be used; the caller's fault, not retryable without changing it.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum ConfigError {
+    #[error("tick rate {tick_hz} Hz outside {TICK_HZ_MIN}..={TICK_HZ_MAX}")]
+    TickRate { tick_hz: u32 },
+    #[error("world size must be positive and finite")]
+    WorldSize,
+    #[error("AOI cell size must be positive and finite")]
+    CellSize,
+    #[error("interest grid would have {cells} cells per axis, limit {GRID_CELLS_PER_AXIS_MAX}")]
+    GridTooLarge { cells: u64 },
+    #[error("AOI radius {cells} cells, limit {AOI_RADIUS_CELLS_MAX}")]
+    AoiRadius { cells: u32 },
+    #[error("population limit {players} outside 1..={PLAYERS_PER_ZONE_MAX}")]
+    Population { players: usize },
+    #[error("{colliders} colliders, limit {COLLIDERS_MAX}")]
+    Colliders { colliders: usize },
+    #[error("rewind limit {rewind_max_us} us exceeds the {history_us} us of position history kept")]
+    Rewind { rewind_max_us: u64, history_us: u64 },
+    #[error("field {field} must be positive and finite")]
+    NotPositive { field: &'static str },
+}
+
+impl ZoneConfig {
+    pub fn tick_interval_us(&self) -> u64 {
+        1_000_000 / u64::from(self.tick_hz)
+    }
+
+    pub fn grid_cells(&self) -> [u32; 2] {
+        let x = (self.world_size_m[0] / self.aoi_cell_m).ceil() as u32;
+        let z = (self.world_size_m[1] / self.aoi_cell_m).ceil() as u32;
+        [x.max(1), z.max(1)]
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(TICK_HZ_MIN..=TICK_HZ_MAX).contains(&self.tick_hz) {
+            return Err(ConfigError::TickRate { tick_hz: self.tick_hz });
+        }
+        if !self.world_size_m.iter().all(|s| s.is_finite() && *s > 0.0) {
+            return Err(ConfigError::WorldSize);
+        }
+        if !(self.aoi_cell_m.is_finite() && self.aoi_cell_m > 0.0) {
+            return Err(ConfigError::CellSize);
+        }
+        for axis in 0..2 {
+            let cells = (f64::from(self.world_size_m[axis]) / f64::from(self.aoi_cell_m)).ceil() as u64;
+            if cells > u64::from(GRID_CELLS_PER_AXIS_MAX) {
+                return Err(ConfigError::GridTooLarge { cells });
+            }
+        }
+        if self.aoi_radius_cells == 0 || self.aoi_radius_cells > AOI_RADIUS_CELLS_MAX {
+            return Err(ConfigError::AoiRadius { cells: self.aoi_radius_cells });
+        }
+        let players = self.players_per_layer_max + self.party_overflow_slots;
+        if self.players_per_layer_max == 0 || players > PLAYERS_PER_ZONE_MAX {
+            return Err(ConfigError::Population { players });
+        }
+        if self.colliders.len() > COLLIDERS_MAX {
+            return Err(ConfigError::Colliders { colliders: self.colliders.len() });
+        }
+        let history_us = crate::lag::HISTORY_TICKS as u64 * self.tick_interval_us();
+        if self.rewind_max_us >= history_us {
+            return Err(ConfigError::Rewind { rewind_max_us: self.rewind_max_us, history_us });
+        }
+        for (field, value) in [
+            ("player_speed_m_per_s", self.player_speed_m_per_s),
+            ("npc_speed_m_per_s", self.npc_speed_m_per_s),
+            ("teleport_tolerance_m", self.teleport_tolerance_m),
+            ("attack_range_m", self.attack_range_m),
+            ("hit_radius_m", self.hit_radius_m),
+            ("pickup_range_m", self.pickup_range_m),
+        ] {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(ConfigError::NotPositive { field });
+            }
+        }
+        if self.visible_entities_max == 0 {
+            return Err(ConfigError::NotPositive { field: "visible_entities_max" });
+        }
+        if self.snapshot_budget_bytes == 0 {
+            return Err(ConfigError::NotPositive { field: "snapshot_budget_bytes" });
+        }
+        if self.chat_window_ticks == 0 {
+            return Err(ConfigError::NotPositive { field: "chat_window_ticks" });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_is_valid_and_20_hz() {
+        let config = ZoneConfig::default();
+        assert_eq!(config.validate(), Ok(()));
+        assert_eq!(config.tick_interval_us(), 50_000);
+        assert_eq!(config.grid_cells(), [32, 32]);
+    }
+
+    #[test]
+    fn tick_rate_outside_limits_is_rejected() {
+        let mut config = ZoneConfig { tick_hz: 61, ..ZoneConfig::default() };
+        assert_eq!(config.validate(), Err(ConfigError::TickRate { tick_hz: 61 }));
+        config.tick_hz = 60;
+        // 60 Hz keeps HISTORY_TICKS * 16.6 ms of history, still above the 200 ms rewind.
+        assert_eq!(config.validate(), Ok(()));
+        config.tick_hz = 0;
+        assert_eq!(config.validate(), Err(ConfigError::TickRate { tick_hz: 0 }));
+    }
+
+    #[test]
+    fn rewind_beyond_history_is_rejected() {
+        let config = ZoneConfig { rewind_max_us: 10_000_000, ..ZoneConfig::default() };
+        assert!(matches!(config.validate(), Err(ConfigError::Rewind { .. })));
+    }
+
+    #[test]
+    fn collider_contains_is_strict() {
+        let wall = Collider { min_m: [0.0, 0.0], max_m: [1.0, 1.0] };
+        assert!(wall.contains(0.5, 0.5));
+        assert!(!wall.contains(1.0, 0.5));
+    }
+}
