@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what building and testing Meridian needs on a fresh Debian (bookworm) machine, as root.
+# Idempotent: every step checks first and skips what is already present.
+set -euo pipefail
+
+log() { printf '[setup] %s\n' "$*"; }
+
+# Debian packages: the real services the tests start (postgresql, etcd-server, redis-server), the
+# eBPF toolchain (clang, llvm-22-dev + libpolly-22-dev for bpf-linker, bpftool), iproute2 for
+# network namespaces, and protoc + the well-known protos for etcd-client's build.
+APT_PACKAGES=(
+  postgresql etcd-server redis-server
+  clang llvm-22-dev libpolly-22-dev bpftool
+  iproute2 protobuf-compiler libprotobuf-dev
+  libzstd-dev zlib1g-dev libelf-dev pkg-config
+)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+if ((${#missing[@]})); then
+  log "apt-get install ${missing[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  log "Debian packages present"
+fi
+
+# Rust: stable builds user space; nightly + rust-src builds the eBPF crate with build-std=core.
+if ! rustup toolchain list | grep -q '^nightly'; then
+  log "rustup toolchain install nightly"
+  rustup toolchain install nightly --profile minimal
+fi
+if ! rustup component list --toolchain nightly --installed | grep -q '^rust-src'; then
+  log "rustup component add rust-src (nightly)"
+  rustup component add rust-src --toolchain nightly
+fi
+
+# bpf-linker links the eBPF object; built once against Debian's LLVM 22 (several minutes).
+if bpf-linker --version >/dev/null 2>&1; then
+  log "bpf-linker present: $(bpf-linker --version)"
+else
+  log "cargo install bpf-linker (LLVM 22)"
+  LLVM_PREFIX=/usr/lib/llvm-22 LLVM_SYS_221_PREFIX=/usr/lib/llvm-22 \
+    cargo install bpf-linker --no-default-features --features llvm-22
+fi
+log "done"
