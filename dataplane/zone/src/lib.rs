@@ -3,5 +3,14 @@
 //! validation, the lag-compensation history, combat, loot, chat and layering. It is sans-IO: the
 //! caller passes the time and the inputs to `tick` and receives what to send; there are no sockets,
 //! threads or clock reads here, so a seeded harness can step many zones and clients deterministically.
-//! Nothing is implemented here yet (see the zone simulation issue).
 #![forbid(unsafe_code)]
+
+pub mod config;
+pub mod grid;
+pub mod input;
+pub mod lag;
+
+pub use config::{Collider, ConfigError, ZoneConfig};
+pub use grid::{Cell, InterestGrid};
+pub use input::{Action, InputAdmission, InputBuffer, MoveIntent, Playback, PlayerInput};
+pub use lag::LagCompensationHistory;

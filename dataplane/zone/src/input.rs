@@ -1,0 +1,198 @@
+//! Client inputs and the per-client jitter buffer that plays them back once each, in client-tick
+//! order. Inputs are intents: the zone decides what they do.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Most inputs queued per client; a client further ahead than this is dropped and counted.
+pub const INPUT_BUFFER_TICKS_MAX: u32 = 32;
+/// Longest zone-chat message in bytes.
+pub const CHAT_BYTES_MAX: usize = 256;
+
+/// What the player wants to do with their body this tick.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MoveIntent {
+    /// Desired direction on the ground plane (x, z); length ≤ 1 (1 = full speed).
+    pub direction: [f32; 2],
+    pub yaw: f32,
+    /// Where the client's prediction put the player after this input; checked, never trusted.
+    pub claimed_position_m: [f32; 3],
+}
+
+/// A discrete action riding on an input.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Hit-scan shot at `target` (an entity id) along `direction` from the shooter's position.
+    Attack { target: u32, direction: [f32; 3] },
+    PickUp { loot: u32 },
+    Chat { text: Arc<str> },
+}
+
+/// One tick of a client's input, stamped with the client's own tick counter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlayerInput {
+    pub client_tick: u32,
+    pub movement: Option<MoveIntent>,
+    pub action: Option<Action>,
+}
+
+/// What happened to an input offered to the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputAdmission {
+    Queued,
+    /// Its tick was already played back (or skipped as lost).
+    Late,
+    /// The same client tick is already queued.
+    Duplicate,
+    /// More than `INPUT_BUFFER_TICKS_MAX` ahead of playback.
+    TooFarAhead,
+}
+
+/// Result of one playback step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Playback {
+    /// Still filling the jitter buffer.
+    Filling,
+    /// The input for the next client tick.
+    Input(PlayerInput),
+    /// The next client tick's input has not arrived; the tick is skipped (and a late arrival will be
+    /// refused), so playback never stalls and nothing is applied twice.
+    Missing { client_tick: u32 },
+}
+
+/// Per-client jitter buffer keyed by client tick.
+#[derive(Debug, Clone)]
+pub struct InputBuffer {
+    queued: BTreeMap<u32, PlayerInput>,
+    /// Next client tick to play back; `None` until the first input fixes the start.
+    next_tick: Option<u32>,
+    jitter_ticks: u32,
+    playing: bool,
+}
+
+impl InputBuffer {
+    pub fn new(jitter_ticks: u32) -> Self {
+        assert!(jitter_ticks < INPUT_BUFFER_TICKS_MAX);
+        Self { queued: BTreeMap::new(), next_tick: None, jitter_ticks, playing: false }
+    }
+
+    pub fn offer(&mut self, input: PlayerInput) -> InputAdmission {
+        let next = *self.next_tick.get_or_insert(input.client_tick);
+        if input.client_tick < next {
+            return InputAdmission::Late;
+        }
+        if input.client_tick - next >= INPUT_BUFFER_TICKS_MAX {
+            return InputAdmission::TooFarAhead;
+        }
+        if self.queued.contains_key(&input.client_tick) {
+            return InputAdmission::Duplicate;
+        }
+        self.queued.insert(input.client_tick, input);
+        debug_assert!(self.queued.len() <= INPUT_BUFFER_TICKS_MAX as usize);
+        InputAdmission::Queued
+    }
+
+    pub fn queued_len(&self) -> usize {
+        self.queued.len()
+    }
+
+    /// Plays back the next client tick. Call once per server step (twice when `should_catch_up`).
+    pub fn pop(&mut self) -> Playback {
+        let Some(next) = self.next_tick else { return Playback::Filling };
+        if !self.playing {
+            if (self.queued.len() as u32) < self.jitter_ticks.max(1) {
+                return Playback::Filling;
+            }
+            self.playing = true;
+        }
+        self.next_tick = Some(next.wrapping_add(1));
+        match self.queued.remove(&next) {
+            Some(input) => Playback::Input(input),
+            None => {
+                if self.queued.is_empty() {
+                    // The client stopped sending (or a burst was lost): refill before playing on,
+                    // and do not count an unbounded run of missing ticks.
+                    self.playing = false;
+                    self.next_tick = Some(next);
+                    return Playback::Filling;
+                }
+                Playback::Missing { client_tick: next }
+            }
+        }
+    }
+
+    /// The client runs ahead of the server (clock drift or a burst): play an extra input this step.
+    pub fn should_catch_up(&self) -> bool {
+        self.playing && self.queued.len() as u32 > self.jitter_ticks * 2 + 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(client_tick: u32) -> PlayerInput {
+        PlayerInput { client_tick, movement: None, action: None }
+    }
+
+    fn played_tick(playback: Playback) -> Option<u32> {
+        match playback {
+            Playback::Input(input) => Some(input.client_tick),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn waits_for_jitter_depth_then_plays_in_order() {
+        let mut buffer = InputBuffer::new(2);
+        assert_eq!(buffer.offer(input(11)), InputAdmission::Queued);
+        assert_eq!(buffer.pop(), Playback::Filling);
+        // 10 arrives after 11 (reordered) but the start was fixed by 11: it is late.
+        assert_eq!(buffer.offer(input(10)), InputAdmission::Late);
+        assert_eq!(buffer.offer(input(12)), InputAdmission::Queued);
+        assert_eq!(played_tick(buffer.pop()), Some(11));
+        assert_eq!(played_tick(buffer.pop()), Some(12));
+    }
+
+    #[test]
+    fn duplicates_and_replays_are_never_played_twice() {
+        let mut buffer = InputBuffer::new(1);
+        assert_eq!(buffer.offer(input(1)), InputAdmission::Queued);
+        assert_eq!(buffer.offer(input(1)), InputAdmission::Duplicate);
+        assert_eq!(played_tick(buffer.pop()), Some(1));
+        assert_eq!(buffer.offer(input(1)), InputAdmission::Late);
+        assert_eq!(buffer.pop(), Playback::Filling);
+    }
+
+    #[test]
+    fn a_lost_input_is_skipped_and_refused_when_it_turns_up() {
+        let mut buffer = InputBuffer::new(1);
+        buffer.offer(input(1));
+        buffer.offer(input(3));
+        assert_eq!(played_tick(buffer.pop()), Some(1));
+        assert_eq!(buffer.pop(), Playback::Missing { client_tick: 2 });
+        assert_eq!(buffer.offer(input(2)), InputAdmission::Late);
+        assert_eq!(played_tick(buffer.pop()), Some(3));
+    }
+
+    #[test]
+    fn too_far_ahead_is_refused() {
+        let mut buffer = InputBuffer::new(1);
+        buffer.offer(input(100));
+        assert_eq!(buffer.offer(input(100 + INPUT_BUFFER_TICKS_MAX)), InputAdmission::TooFarAhead);
+    }
+
+    #[test]
+    fn catch_up_when_client_runs_ahead() {
+        let mut buffer = InputBuffer::new(2);
+        for tick in 0..4 {
+            buffer.offer(input(tick));
+        }
+        assert!(!buffer.should_catch_up());
+        for tick in 4..8 {
+            buffer.offer(input(tick));
+        }
+        assert_eq!(played_tick(buffer.pop()), Some(0));
+        assert!(buffer.should_catch_up());
+    }
+}
