@@ -6,3 +6,9 @@
 //! any byte string gives `Ok` or a typed error. The byte-level specification lives in
 //! `schemas/PROTOCOL.md`; nothing is implemented here yet (see the protocol issue).
 #![forbid(unsafe_code)]
+
+pub mod bits;
+pub mod snapshot;
+
+/// Largest UDP payload Meridian sends or accepts (fits a 1280-byte IPv6 minimum MTU with headroom).
+pub const DATAGRAM_BYTES_MAX: usize = 1200;

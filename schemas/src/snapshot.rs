@@ -1,0 +1,1366 @@
+//! The bit-packed delta snapshot codec: what a zone tells one client about the entities it can see.
+//!
+//! The server keeps one [`SnapshotSender`] per client. Each tick it is given the client's candidate
+//! entities (best first) and a byte budget; it quantises them and writes them as deltas against the
+//! newest snapshot the client acknowledged (the *baseline*), entering entities whole and leaving ones
+//! as removals, until the budget is full. It remembers the last [`SNAPSHOT_HISTORY`] snapshots it sent
+//! so that an ack for any of them can become the next baseline.
+//!
+//! The client keeps one [`SnapshotReceiver`]. It remembers the last [`SNAPSHOT_HISTORY`] worlds it
+//! decoded, so it can decode a delta against any baseline the server may pick (the sender never picks
+//! one older than [`SNAPSHOT_HISTORY`] ticks). Decoding is total and transactional: bad bytes give a
+//! [`SnapshotError`] and leave the receiver as it was.
+//!
+//! Delta rule: a field is delta'd only against the acked baseline, never against a snapshot the client
+//! may not have. Positions are predicted from the baseline's position and velocity over the baseline's
+//! age in ticks (integer arithmetic, identical on both sides), so an entity moving at a steady velocity
+//! costs a few bits per tick. The byte layout is specified in `schemas/PROTOCOL.md` ("Snapshot").
+
+use std::collections::BTreeMap;
+
+use thiserror::Error;
+
+pub use crate::DATAGRAM_BYTES_MAX;
+use crate::bits::{BitReader, BitWriter, BitsError, exp_golomb_bits, signed_exp_golomb_bits};
+
+/// Entities one snapshot (and so one client's world) holds at most.
+pub const SNAPSHOT_ENTITIES_MAX: usize = 128;
+/// Snapshots each side remembers; also the oldest baseline (in ticks) the sender will delta against.
+pub const SNAPSHOT_HISTORY: usize = 32;
+/// Smallest budget `encode` accepts: the header plus one change bit for each of 128 baseline entities
+/// plus the entry count always fit.
+pub const SNAPSHOT_BUDGET_BYTES_MIN: usize =
+    (HEADER_BITS_MAX + SNAPSHOT_ENTITIES_MAX + ENTRY_COUNT_BITS as usize).div_ceil(8);
+/// The simulation tick the position predictor assumes (DESIGN.md: fixed 20 Hz).
+pub const SNAPSHOT_TICK_US: i64 = 50_000;
+
+/// Zone coordinates are within ±`POSITION_RANGE_M` on every axis; positions outside are clamped.
+pub const POSITION_RANGE_M: f32 = 8192.0;
+/// Position resolution: 1/64 m.
+pub const POSITION_UNITS_PER_M: f32 = 64.0;
+pub const POSITION_BITS: u32 = 20;
+/// Yaw resolution: a full turn in 2^10 steps (0.35 degrees).
+pub const YAW_BITS: u32 = 10;
+/// Velocity components are within ±64 m/s at 1/32 m/s; faster ones are clamped.
+pub const VELOCITY_UNITS_PER_M_S: f32 = 32.0;
+pub const VELOCITY_BITS: u32 = 12;
+pub const KIND_BITS: u32 = 2;
+
+const POSITION_Q_MAX: u32 = (1 << POSITION_BITS) - 1;
+const VELOCITY_Q_MIN: i32 = -(1 << (VELOCITY_BITS - 1));
+const VELOCITY_Q_MAX: i32 = (1 << (VELOCITY_BITS - 1)) - 1;
+const YAW_STEPS: u32 = 1 << YAW_BITS;
+
+const TICK_BITS: u32 = 32;
+const BASELINE_AGE_BITS: u32 = 5; // age - 1, so ages 1..=32
+const ENTRY_COUNT_BITS: u32 = 8;
+const HEADER_BITS_MAX: usize = (TICK_BITS + 1 + BASELINE_AGE_BITS) as usize;
+/// Exp-Golomb orders, tuned on the 64-entity benchmark (perf/benches/snapshot_codec.rs).
+const POSITION_DELTA_ORDER: u32 = 0;
+const ENTRY_ID_GAP_ORDER: u32 = 2;
+/// A full entity record: kind, position, yaw, velocity, health, flags.
+const FULL_RECORD_BITS: u32 =
+    KIND_BITS + 3 * POSITION_BITS + YAW_BITS + 3 * VELOCITY_BITS + 16 + 16;
+const FIELD_MASK_BITS: u32 = 5;
+const FIELD_POSITION: u64 = 1 << 0;
+const FIELD_YAW: u64 = 1 << 1;
+const FIELD_VELOCITY: u64 = 1 << 2;
+const FIELD_HEALTH: u64 = 1 << 3;
+const FIELD_FLAGS: u64 = 1 << 4;
+
+const _: () = assert!(SNAPSHOT_HISTORY <= 1 << BASELINE_AGE_BITS);
+const _: () = assert!(SNAPSHOT_ENTITIES_MAX < 1 << ENTRY_COUNT_BITS);
+const _: () = assert!(SNAPSHOT_BUDGET_BYTES_MIN <= DATAGRAM_BYTES_MAX);
+const _: () = assert!(FULL_RECORD_BITS <= crate::bits::BITS_PER_CALL_MAX * 4);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum EntityKind {
+    Player = 0,
+    Npc = 1,
+    Loot = 2,
+}
+
+impl EntityKind {
+    pub fn from_u8(value: u8) -> Option<EntityKind> {
+        match value {
+            0 => Some(EntityKind::Player),
+            1 => Some(EntityKind::Npc),
+            2 => Some(EntityKind::Loot),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EntityState {
+    pub id: u32,
+    pub kind: EntityKind,
+    /// Metres; x, y horizontal, z height.
+    pub position: [f32; 3],
+    /// Radians.
+    pub yaw: f32,
+    /// Metres per second.
+    pub velocity: [f32; 3],
+    pub health: u16,
+    pub flags: u16,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EncodeReport {
+    pub bytes: usize,
+    /// Candidates whose current (quantised) state the client will have after this snapshot, including
+    /// unchanged ones that cost nothing.
+    pub entities_sent: usize,
+    /// Candidates left out for the budget, the entity limit, or as duplicates of an earlier id.
+    pub entities_left_out: usize,
+    pub removals_sent: usize,
+    pub removals_left_out: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+pub enum SnapshotError {
+    #[error("snapshot payload of {bytes} bytes exceeds the datagram limit")]
+    PayloadTooLarge { bytes: usize },
+    #[error("snapshot bits: {0}")]
+    Bits(#[from] BitsError),
+    #[error(
+        "snapshot {tick} is delta'd against tick {baseline_tick}, which this client does not have"
+    )]
+    BaselineUnknown { tick: u32, baseline_tick: u32 },
+    #[error("snapshot {tick} names a baseline {age} ticks before tick 0")]
+    BaselineBeforeTickZero { tick: u32, age: u32 },
+    #[error("entity kind {value} is not defined")]
+    EntityKindInvalid { value: u8 },
+    #[error("entity id overflows u32 after id {previous_id}")]
+    EntityIdOverflow { previous_id: u32 },
+    #[error("entering entity {id} is already in the baseline")]
+    EntryInBaseline { id: u32 },
+    #[error("snapshot world would hold {entities} entities, more than the limit")]
+    TooManyEntities { entities: usize },
+    #[error("position delta of entity {id} leaves the zone range on axis {axis}")]
+    PositionOutOfRange { id: u32, axis: usize },
+}
+
+/// An entity's state as it travels: integers, exactly what both ends agree on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct QuantisedState {
+    kind: EntityKind,
+    /// Units of 1/64 m from -8192 m, in `0..2^20`.
+    position: [u32; 3],
+    /// Steps of a full turn / 1024, in `0..1024`.
+    yaw: u16,
+    /// Units of 1/32 m/s, in `-2048..=2047`.
+    velocity: [i16; 3],
+    health: u16,
+    flags: u16,
+}
+
+fn quantise_position(metres: f32) -> u32 {
+    // `as` saturates and maps NaN to 0, so every float gives an in-range value.
+    let units = ((metres + POSITION_RANGE_M) * POSITION_UNITS_PER_M).round() as i64;
+    units.clamp(0, i64::from(POSITION_Q_MAX)) as u32
+}
+
+fn dequantise_position(units: u32) -> f32 {
+    units as f32 / POSITION_UNITS_PER_M - POSITION_RANGE_M
+}
+
+fn quantise_yaw(radians: f32) -> u16 {
+    let steps = (f64::from(radians) / std::f64::consts::TAU * f64::from(YAW_STEPS)).round() as i64;
+    steps.rem_euclid(i64::from(YAW_STEPS)) as u16
+}
+
+fn dequantise_yaw(steps: u16) -> f32 {
+    (f64::from(steps) * std::f64::consts::TAU / f64::from(YAW_STEPS)) as f32
+}
+
+fn quantise_velocity(metres_per_s: f32) -> i16 {
+    let units = (metres_per_s * VELOCITY_UNITS_PER_M_S).round() as i64;
+    units.clamp(i64::from(VELOCITY_Q_MIN), i64::from(VELOCITY_Q_MAX)) as i16
+}
+
+fn dequantise_velocity(units: i16) -> f32 {
+    f32::from(units) / VELOCITY_UNITS_PER_M_S
+}
+
+impl QuantisedState {
+    fn from_state(state: &EntityState) -> Self {
+        QuantisedState {
+            kind: state.kind,
+            position: state.position.map(quantise_position),
+            yaw: quantise_yaw(state.yaw),
+            velocity: state.velocity.map(quantise_velocity),
+            health: state.health,
+            flags: state.flags,
+        }
+    }
+
+    fn to_state(self, id: u32) -> EntityState {
+        EntityState {
+            id,
+            kind: self.kind,
+            position: self.position.map(dequantise_position),
+            yaw: dequantise_yaw(self.yaw),
+            velocity: self.velocity.map(dequantise_velocity),
+            health: self.health,
+            flags: self.flags,
+        }
+    }
+}
+
+/// What the client sees of `state` after a round trip through the codec.
+pub fn quantise(state: &EntityState) -> EntityState {
+    QuantisedState::from_state(state).to_state(state.id)
+}
+
+/// Position predicted from the baseline: `position + velocity * age * tick`, in position units,
+/// rounded half away from zero. Integer-only so both ends compute the same value.
+fn predicted_position(baseline: &QuantisedState, age_ticks: u32, axis: usize) -> i64 {
+    // units_pos = units_vel / 32 m/s * age * 0.05 s * 64 units/m
+    let numerator = i64::from(baseline.velocity[axis])
+        * i64::from(age_ticks)
+        * SNAPSHOT_TICK_US
+        * POSITION_UNITS_PER_M as i64;
+    let denominator = VELOCITY_UNITS_PER_M_S as i64 * 1_000_000;
+    let displacement = if numerator >= 0 {
+        (numerator + denominator / 2) / denominator
+    } else {
+        -((-numerator + denominator / 2) / denominator)
+    };
+    i64::from(baseline.position[axis]) + displacement
+}
+
+fn update_fields(baseline: &QuantisedState, current: &QuantisedState) -> u64 {
+    let mut fields = 0;
+    if current.position != baseline.position {
+        fields |= FIELD_POSITION;
+    }
+    if current.yaw != baseline.yaw {
+        fields |= FIELD_YAW;
+    }
+    if current.velocity != baseline.velocity {
+        fields |= FIELD_VELOCITY;
+    }
+    if current.health != baseline.health {
+        fields |= FIELD_HEALTH;
+    }
+    if current.flags != baseline.flags {
+        fields |= FIELD_FLAGS;
+    }
+    fields
+}
+
+/// Bits of an update record (after its two-bit change code); `fields` is non-zero.
+fn update_record_bits(
+    baseline: &QuantisedState,
+    current: &QuantisedState,
+    age_ticks: u32,
+    fields: u64,
+) -> u32 {
+    let mut bits = 1; // position-only shortcut flag
+    if fields != FIELD_POSITION {
+        bits += FIELD_MASK_BITS;
+    }
+    if fields & FIELD_POSITION != 0 {
+        for axis in 0..3 {
+            let delta =
+                i64::from(current.position[axis]) - predicted_position(baseline, age_ticks, axis);
+            bits += signed_exp_golomb_bits(delta, POSITION_DELTA_ORDER);
+        }
+    }
+    if fields & FIELD_YAW != 0 {
+        bits += YAW_BITS;
+    }
+    if fields & FIELD_VELOCITY != 0 {
+        bits += 3 * VELOCITY_BITS;
+    }
+    if fields & FIELD_HEALTH != 0 {
+        bits += 16;
+    }
+    if fields & FIELD_FLAGS != 0 {
+        bits += 16;
+    }
+    bits
+}
+
+fn write_update_record(
+    writer: &mut BitWriter<'_>,
+    baseline: &QuantisedState,
+    current: &QuantisedState,
+    age_ticks: u32,
+    fields: u64,
+) {
+    let position_only = fields == FIELD_POSITION;
+    writer.write_bool(position_only);
+    if !position_only {
+        writer.write_bits(fields, FIELD_MASK_BITS);
+    }
+    if fields & FIELD_POSITION != 0 {
+        for axis in 0..3 {
+            let delta =
+                i64::from(current.position[axis]) - predicted_position(baseline, age_ticks, axis);
+            writer.write_signed_exp_golomb(delta, POSITION_DELTA_ORDER);
+        }
+    }
+    if fields & FIELD_YAW != 0 {
+        writer.write_bits(u64::from(current.yaw), YAW_BITS);
+    }
+    if fields & FIELD_VELOCITY != 0 {
+        for axis in 0..3 {
+            writer.write_bits(velocity_to_wire(current.velocity[axis]), VELOCITY_BITS);
+        }
+    }
+    if fields & FIELD_HEALTH != 0 {
+        writer.write_bits(u64::from(current.health), 16);
+    }
+    if fields & FIELD_FLAGS != 0 {
+        writer.write_bits(u64::from(current.flags), 16);
+    }
+}
+
+fn read_update_record(
+    reader: &mut BitReader<'_>,
+    id: u32,
+    baseline: &QuantisedState,
+    age_ticks: u32,
+) -> Result<QuantisedState, SnapshotError> {
+    let fields = if reader.read_bool()? {
+        FIELD_POSITION
+    } else {
+        reader.read_bits(FIELD_MASK_BITS)?
+    };
+    let mut state = *baseline;
+    if fields & FIELD_POSITION != 0 {
+        for axis in 0..3 {
+            let delta = reader.read_signed_exp_golomb(POSITION_DELTA_ORDER)?;
+            let position = predicted_position(baseline, age_ticks, axis)
+                .checked_add(delta)
+                .filter(|position| (0..=i64::from(POSITION_Q_MAX)).contains(position))
+                .ok_or(SnapshotError::PositionOutOfRange { id, axis })?;
+            state.position[axis] = position as u32;
+        }
+    }
+    if fields & FIELD_YAW != 0 {
+        state.yaw = reader.read_bits(YAW_BITS)? as u16;
+    }
+    if fields & FIELD_VELOCITY != 0 {
+        for axis in 0..3 {
+            state.velocity[axis] = velocity_from_wire(reader.read_bits(VELOCITY_BITS)?);
+        }
+    }
+    if fields & FIELD_HEALTH != 0 {
+        state.health = reader.read_bits(16)? as u16;
+    }
+    if fields & FIELD_FLAGS != 0 {
+        state.flags = reader.read_bits(16)? as u16;
+    }
+    Ok(state)
+}
+
+fn velocity_to_wire(units: i16) -> u64 {
+    (i32::from(units) - VELOCITY_Q_MIN) as u64
+}
+
+fn velocity_from_wire(wire: u64) -> i16 {
+    debug_assert!(wire < 1 << VELOCITY_BITS);
+    (wire as i32 + VELOCITY_Q_MIN) as i16
+}
+
+fn write_full_record(writer: &mut BitWriter<'_>, state: &QuantisedState) {
+    let start = writer.bits_written();
+    writer.write_bits(state.kind as u64, KIND_BITS);
+    for axis in 0..3 {
+        writer.write_bits(u64::from(state.position[axis]), POSITION_BITS);
+    }
+    writer.write_bits(u64::from(state.yaw), YAW_BITS);
+    for axis in 0..3 {
+        writer.write_bits(velocity_to_wire(state.velocity[axis]), VELOCITY_BITS);
+    }
+    writer.write_bits(u64::from(state.health), 16);
+    writer.write_bits(u64::from(state.flags), 16);
+    debug_assert_eq!(writer.bits_written() - start, FULL_RECORD_BITS as usize);
+}
+
+fn read_full_record(reader: &mut BitReader<'_>) -> Result<QuantisedState, SnapshotError> {
+    let kind_value = reader.read_bits(KIND_BITS)? as u8;
+    let kind = EntityKind::from_u8(kind_value)
+        .ok_or(SnapshotError::EntityKindInvalid { value: kind_value })?;
+    let mut position = [0u32; 3];
+    for axis_position in &mut position {
+        *axis_position = reader.read_bits(POSITION_BITS)? as u32;
+    }
+    let yaw = reader.read_bits(YAW_BITS)? as u16;
+    let mut velocity = [0i16; 3];
+    for axis_velocity in &mut velocity {
+        *axis_velocity = velocity_from_wire(reader.read_bits(VELOCITY_BITS)?);
+    }
+    let health = reader.read_bits(16)? as u16;
+    let flags = reader.read_bits(16)? as u16;
+    Ok(QuantisedState {
+        kind,
+        position,
+        yaw,
+        velocity,
+        health,
+        flags,
+    })
+}
+
+/// Exp-Golomb code of an entry id: the first is the id, later ones the gap `id - previous - 1`.
+fn entry_id_bits(previous: Option<u32>, id: u32) -> u32 {
+    exp_golomb_bits(u64::from(entry_id_gap(previous, id)), ENTRY_ID_GAP_ORDER)
+}
+
+fn entry_id_gap(previous: Option<u32>, id: u32) -> u32 {
+    match previous {
+        None => id,
+        Some(previous) => {
+            debug_assert!(id > previous);
+            id - previous - 1
+        }
+    }
+}
+
+/// One snapshot as both ends remember it: its tick and the whole world it leaves the client with.
+#[derive(Clone, Debug, Default)]
+struct SnapshotRecord {
+    tick: u32,
+    /// Sorted by id, unique ids, at most `SNAPSHOT_ENTITIES_MAX`.
+    entities: Vec<(u32, QuantisedState)>,
+}
+
+impl SnapshotRecord {
+    fn find(&self, id: u32) -> Option<usize> {
+        self.entities
+            .binary_search_by_key(&id, |(entity_id, _)| *entity_id)
+            .ok()
+    }
+}
+
+/// A bounded ring of snapshot records, replaced oldest-tick first.
+#[derive(Debug, Default)]
+struct SnapshotHistory {
+    records: Vec<SnapshotRecord>,
+}
+
+impl SnapshotHistory {
+    fn find(&self, tick: u32) -> Option<&SnapshotRecord> {
+        self.records.iter().find(|record| record.tick == tick)
+    }
+
+    /// Stores `tick` with a copy of `entities`; drops the oldest tick when full. A tick older than
+    /// everything in a full history is not stored. Returns whether it was stored.
+    fn store(&mut self, tick: u32, entities: &[(u32, QuantisedState)]) -> bool {
+        debug_assert!(self.records.len() <= SNAPSHOT_HISTORY);
+        let slot = if let Some(index) = self.records.iter().position(|record| record.tick == tick) {
+            index
+        } else if self.records.len() < SNAPSHOT_HISTORY {
+            self.records.push(SnapshotRecord::default());
+            self.records.len() - 1
+        } else {
+            let (oldest_index, oldest) = self
+                .records
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, record)| record.tick)
+                .expect("history is full");
+            if oldest.tick > tick {
+                return false;
+            }
+            oldest_index
+        };
+        let record = &mut self.records[slot];
+        record.tick = tick;
+        record.entities.clear();
+        record.entities.extend_from_slice(entities);
+        true
+    }
+}
+
+/// What the encoder decided for one baseline entity.
+#[derive(Clone, Copy, Debug)]
+enum BaselineChange {
+    /// Not in this snapshot: the client keeps the baseline state (unchanged, or left out).
+    Keep,
+    Update {
+        current: QuantisedState,
+        fields: u64,
+    },
+    Remove,
+    /// Same id, different kind: sent whole.
+    Replace(QuantisedState),
+}
+
+const CHANGE_CODE_KEEP: (u64, u32) = (0b0, 1);
+const CHANGE_CODE_UPDATE: (u64, u32) = (0b01, 2); // bits 1 then 0
+const CHANGE_CODE_REMOVE: (u64, u32) = (0b011, 3); // bits 1, 1, 0
+const CHANGE_CODE_REPLACE: (u64, u32) = (0b111, 3); // bits 1, 1, 1
+
+/// Server side, one per client.
+#[derive(Debug, Default)]
+pub struct SnapshotSender {
+    history: SnapshotHistory,
+    baseline: Option<SnapshotRecord>,
+    tick_last: Option<u32>,
+    // Scratch, reused each tick so the hot path does not allocate after warm-up.
+    changes: Vec<BaselineChange>,
+    entries: Vec<(u32, QuantisedState)>,
+    seen_ids: Vec<u32>,
+    seen_processed: Vec<bool>,
+    world: Vec<(u32, QuantisedState)>,
+    left_out_ids: Vec<u32>,
+}
+
+impl SnapshotSender {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Tick of the baseline the next `encode` would delta against, if any.
+    pub fn baseline_tick(&self) -> Option<u32> {
+        self.baseline.as_ref().map(|baseline| baseline.tick)
+    }
+
+    /// Ids of the candidates the last `encode` left out, best first (for the caller's priority
+    /// accumulators).
+    pub fn left_out_ids(&self) -> &[u32] {
+        &self.left_out_ids
+    }
+
+    /// Encodes the snapshot of `tick` for this client into `out` (cleared first).
+    ///
+    /// `candidates` is everything the client may see this tick, best first; only the first
+    /// `SNAPSHOT_ENTITIES_MAX` distinct ids are considered. Entities of the baseline that are not among
+    /// the candidates are sent as removals. Records are added best first while they fit in
+    /// `budget_bytes`; what does not fit is left out and reported.
+    ///
+    /// Panics if `tick` is not newer than the previous `encode`'s tick, or if `budget_bytes` is outside
+    /// `SNAPSHOT_BUDGET_BYTES_MIN..=DATAGRAM_BYTES_MAX` (both are caller bugs).
+    pub fn encode(
+        &mut self,
+        tick: u32,
+        candidates: &[EntityState],
+        budget_bytes: usize,
+        out: &mut Vec<u8>,
+    ) -> EncodeReport {
+        assert!(budget_bytes <= DATAGRAM_BYTES_MAX);
+        assert!(budget_bytes >= SNAPSHOT_BUDGET_BYTES_MIN);
+        assert!(
+            self.tick_last.is_none_or(|tick_last| tick > tick_last),
+            "snapshot ticks must increase"
+        );
+        self.tick_last = Some(tick);
+        out.clear();
+
+        // A baseline too old for the client's history (or from the future) is useless from now on.
+        let baseline_age = self
+            .baseline
+            .as_ref()
+            .map(|baseline| tick.wrapping_sub(baseline.tick));
+        if baseline_age.is_some_and(|age| age == 0 || age as usize > SNAPSHOT_HISTORY) {
+            self.baseline = None;
+        }
+        let empty = SnapshotRecord::default();
+        let baseline = self.baseline.as_ref().unwrap_or(&empty);
+        let baseline_age = if self.baseline.is_some() {
+            tick - baseline.tick
+        } else {
+            0
+        };
+
+        let budget_bits = budget_bytes * 8;
+        let header_bits = TICK_BITS as usize
+            + 1
+            + if self.baseline.is_some() {
+                BASELINE_AGE_BITS as usize
+            } else {
+                0
+            };
+        let mut bits_used = header_bits
+            + baseline.entities.len() * CHANGE_CODE_KEEP.1 as usize
+            + ENTRY_COUNT_BITS as usize;
+        debug_assert!(bits_used <= budget_bits);
+
+        let mut report = EncodeReport::default();
+        self.changes.clear();
+        self.changes
+            .resize(baseline.entities.len(), BaselineChange::Keep);
+        self.entries.clear();
+        self.seen_ids.clear();
+        self.left_out_ids.clear();
+
+        // Candidates considered: the first SNAPSHOT_ENTITIES_MAX distinct ids.
+        let mut considered = 0;
+        for candidate in candidates {
+            if considered == SNAPSHOT_ENTITIES_MAX {
+                break;
+            }
+            if let Err(index) = self.seen_ids.binary_search(&candidate.id) {
+                self.seen_ids.insert(index, candidate.id);
+                considered += 1;
+            }
+        }
+
+        // Removals first: they are small and free room in the client's world.
+        let mut entities_in_world = baseline.entities.len();
+        for (index, (id, _)) in baseline.entities.iter().enumerate() {
+            if self.seen_ids.binary_search(id).is_ok() {
+                continue;
+            }
+            let extra_bits = (CHANGE_CODE_REMOVE.1 - CHANGE_CODE_KEEP.1) as usize;
+            if bits_used + extra_bits <= budget_bits {
+                bits_used += extra_bits;
+                self.changes[index] = BaselineChange::Remove;
+                entities_in_world -= 1;
+                report.removals_sent += 1;
+            } else {
+                report.removals_left_out += 1;
+            }
+        }
+
+        // Then candidates, best first, each taken if it fits.
+        self.seen_processed.clear();
+        self.seen_processed.resize(self.seen_ids.len(), false);
+        for candidate in candidates {
+            let first_occurrence = match self.seen_ids.binary_search(&candidate.id) {
+                Ok(index) => !std::mem::replace(&mut self.seen_processed[index], true),
+                Err(_) => false, // beyond the first SNAPSHOT_ENTITIES_MAX distinct ids
+            };
+            if !first_occurrence {
+                report.entities_left_out += 1;
+                self.left_out_ids.push(candidate.id);
+                continue;
+            }
+            let current = QuantisedState::from_state(candidate);
+            let sent = match baseline.find(candidate.id) {
+                Some(index) => {
+                    {
+                        let previous = &baseline.entities[index].1;
+                        if previous.kind != current.kind {
+                            let extra_bits = (CHANGE_CODE_REPLACE.1 - CHANGE_CODE_KEEP.1
+                                + FULL_RECORD_BITS)
+                                as usize;
+                            if bits_used + extra_bits <= budget_bits {
+                                bits_used += extra_bits;
+                                self.changes[index] = BaselineChange::Replace(current);
+                                true
+                            } else {
+                                false
+                            }
+                        } else {
+                            let fields = update_fields(previous, &current);
+                            if fields == 0 {
+                                true // unchanged: the client already has it, at no cost
+                            } else {
+                                let extra_bits = (CHANGE_CODE_UPDATE.1 - CHANGE_CODE_KEEP.1
+                                    + update_record_bits(previous, &current, baseline_age, fields))
+                                    as usize;
+                                if bits_used + extra_bits <= budget_bits {
+                                    bits_used += extra_bits;
+                                    self.changes[index] =
+                                        BaselineChange::Update { current, fields };
+                                    true
+                                } else {
+                                    false
+                                }
+                            }
+                        }
+                    }
+                }
+                None => match self
+                    .entries
+                    .binary_search_by_key(&candidate.id, |(id, _)| *id)
+                {
+                    Ok(_) => unreachable!("duplicates were filtered above"),
+                    Err(position) => {
+                        if entities_in_world >= SNAPSHOT_ENTITIES_MAX {
+                            false
+                        } else {
+                            let previous = position.checked_sub(1).map(|p| self.entries[p].0);
+                            let next = self.entries.get(position).map(|(id, _)| *id);
+                            let mut id_bits = entry_id_bits(previous, candidate.id) as isize;
+                            if let Some(next) = next {
+                                id_bits += entry_id_bits(Some(candidate.id), next) as isize;
+                                id_bits -= entry_id_bits(previous, next) as isize;
+                            }
+                            let extra_bits = (FULL_RECORD_BITS as isize + id_bits) as usize;
+                            if bits_used + extra_bits <= budget_bits {
+                                bits_used += extra_bits;
+                                self.entries.insert(position, (candidate.id, current));
+                                entities_in_world += 1;
+                                true
+                            } else {
+                                false
+                            }
+                        }
+                    }
+                },
+            };
+            if sent {
+                report.entities_sent += 1;
+            } else {
+                report.entities_left_out += 1;
+                self.left_out_ids.push(candidate.id);
+            }
+        }
+        debug_assert_eq!(
+            report.entities_sent + report.entities_left_out,
+            candidates.len()
+        );
+        debug_assert!(entities_in_world <= SNAPSHOT_ENTITIES_MAX);
+
+        // Write it out, and remember the world the client will have.
+        self.world.clear();
+        let mut writer = BitWriter::new(out);
+        writer.write_bits(u64::from(tick), TICK_BITS);
+        writer.write_bool(self.baseline.is_some());
+        if self.baseline.is_some() {
+            writer.write_bits(u64::from(baseline_age - 1), BASELINE_AGE_BITS);
+        }
+        for (index, (id, previous)) in baseline.entities.iter().enumerate() {
+            match self.changes[index] {
+                BaselineChange::Keep => {
+                    writer.write_bits(CHANGE_CODE_KEEP.0, CHANGE_CODE_KEEP.1);
+                    self.world.push((*id, *previous));
+                }
+                BaselineChange::Update { current, fields } => {
+                    writer.write_bits(CHANGE_CODE_UPDATE.0, CHANGE_CODE_UPDATE.1);
+                    write_update_record(&mut writer, previous, &current, baseline_age, fields);
+                    self.world.push((*id, current));
+                }
+                BaselineChange::Remove => {
+                    writer.write_bits(CHANGE_CODE_REMOVE.0, CHANGE_CODE_REMOVE.1);
+                }
+                BaselineChange::Replace(current) => {
+                    writer.write_bits(CHANGE_CODE_REPLACE.0, CHANGE_CODE_REPLACE.1);
+                    write_full_record(&mut writer, &current);
+                    self.world.push((*id, current));
+                }
+            }
+        }
+        writer.write_bits(self.entries.len() as u64, ENTRY_COUNT_BITS);
+        let mut previous_id = None;
+        for (id, current) in &self.entries {
+            writer.write_exp_golomb(
+                u64::from(entry_id_gap(previous_id, *id)),
+                ENTRY_ID_GAP_ORDER,
+            );
+            write_full_record(&mut writer, current);
+            previous_id = Some(*id);
+        }
+        let bits_written = writer.finish();
+        assert_eq!(
+            bits_written, bits_used,
+            "encoder's size accounting disagrees with what it wrote"
+        );
+        assert!(out.len() <= budget_bytes);
+
+        // Merge entries into the world (both sorted by id, disjoint).
+        let baseline_part = self.world.len();
+        self.world.extend_from_slice(&self.entries);
+        if baseline_part > 0 && !self.entries.is_empty() {
+            self.world.sort_unstable_by_key(|(id, _)| *id);
+        }
+        debug_assert!(self.world.len() == entities_in_world);
+        self.history.store(tick, &self.world);
+
+        report.bytes = out.len();
+        report
+    }
+
+    /// The client acknowledged the snapshot of `tick`: it becomes the baseline if it is newer than the
+    /// current one and still remembered. Unknown or stale acks are ignored.
+    pub fn on_ack(&mut self, tick: u32) {
+        if self
+            .baseline
+            .as_ref()
+            .is_some_and(|baseline| baseline.tick >= tick)
+        {
+            return;
+        }
+        if let Some(record) = self.history.find(tick) {
+            let baseline = self.baseline.get_or_insert_with(SnapshotRecord::default);
+            baseline.tick = record.tick;
+            baseline.entities.clear();
+            baseline.entities.extend_from_slice(&record.entities);
+        }
+    }
+}
+
+/// Client side.
+#[derive(Debug, Default)]
+pub struct SnapshotReceiver {
+    history: SnapshotHistory,
+    world: BTreeMap<u32, EntityState>,
+    latest_tick: Option<u32>,
+    scratch: Vec<(u32, QuantisedState)>,
+}
+
+impl SnapshotReceiver {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decodes one snapshot payload and applies it. Total: bad bytes give `Err` and change nothing.
+    /// A snapshot older than the newest one applied is decoded and remembered (the server may delta
+    /// against it) but does not change [`Self::world`].
+    pub fn apply(&mut self, payload: &[u8]) -> Result<u32, SnapshotError> {
+        let tick = decode_snapshot(&self.history, payload, &mut self.scratch)?;
+        let stored = self.history.store(tick, &self.scratch);
+        if stored && self.latest_tick.is_none_or(|latest| tick > latest) {
+            self.latest_tick = Some(tick);
+            self.world.clear();
+            for (id, state) in &self.scratch {
+                self.world.insert(*id, state.to_state(*id));
+            }
+        }
+        Ok(tick)
+    }
+
+    /// The client's world as of [`Self::latest_tick`], dequantised.
+    pub fn world(&self) -> &BTreeMap<u32, EntityState> {
+        &self.world
+    }
+
+    /// Tick of the newest snapshot applied (what the client acks).
+    pub fn latest_tick(&self) -> Option<u32> {
+        self.latest_tick
+    }
+}
+
+/// Decodes `payload` against `history` into `world` (sorted by id). Returns the snapshot's tick.
+fn decode_snapshot(
+    history: &SnapshotHistory,
+    payload: &[u8],
+    world: &mut Vec<(u32, QuantisedState)>,
+) -> Result<u32, SnapshotError> {
+    if payload.len() > DATAGRAM_BYTES_MAX {
+        return Err(SnapshotError::PayloadTooLarge {
+            bytes: payload.len(),
+        });
+    }
+    world.clear();
+    let mut reader = BitReader::new(payload);
+    let tick = reader.read_bits(TICK_BITS)? as u32;
+    let empty = SnapshotRecord::default();
+    let (baseline, baseline_age) = if reader.read_bool()? {
+        let age = reader.read_bits(BASELINE_AGE_BITS)? as u32 + 1;
+        let baseline_tick = tick
+            .checked_sub(age)
+            .ok_or(SnapshotError::BaselineBeforeTickZero { tick, age })?;
+        let baseline = history
+            .find(baseline_tick)
+            .ok_or(SnapshotError::BaselineUnknown {
+                tick,
+                baseline_tick,
+            })?;
+        (baseline, age)
+    } else {
+        (&empty, 0)
+    };
+    debug_assert!(baseline.entities.len() <= SNAPSHOT_ENTITIES_MAX);
+    for (id, previous) in &baseline.entities {
+        if !reader.read_bool()? {
+            world.push((*id, *previous));
+        } else if !reader.read_bool()? {
+            world.push((
+                *id,
+                read_update_record(&mut reader, *id, previous, baseline_age)?,
+            ));
+        } else if !reader.read_bool()? {
+            // removed
+        } else {
+            world.push((*id, read_full_record(&mut reader)?));
+        }
+    }
+    let entry_count = reader.read_bits(ENTRY_COUNT_BITS)? as usize;
+    let entities = world.len() + entry_count;
+    if entities > SNAPSHOT_ENTITIES_MAX {
+        return Err(SnapshotError::TooManyEntities { entities });
+    }
+    let baseline_part = world.len();
+    let mut previous_id: Option<u32> = None;
+    for _ in 0..entry_count {
+        let gap = reader.read_exp_golomb(ENTRY_ID_GAP_ORDER)?;
+        let id = match previous_id {
+            None => u32::try_from(gap)
+                .map_err(|_| SnapshotError::EntityIdOverflow { previous_id: 0 })?,
+            Some(previous) => u64::from(previous)
+                .checked_add(gap + 1)
+                .and_then(|id| u32::try_from(id).ok())
+                .ok_or(SnapshotError::EntityIdOverflow {
+                    previous_id: previous,
+                })?,
+        };
+        if baseline.find(id).is_some() {
+            return Err(SnapshotError::EntryInBaseline { id });
+        }
+        world.push((id, read_full_record(&mut reader)?));
+        previous_id = Some(id);
+    }
+    reader.finish()?;
+    if baseline_part > 0 && entry_count > 0 {
+        world.sort_unstable_by_key(|(id, _)| *id);
+    }
+    debug_assert!(world.windows(2).all(|pair| pair[0].0 < pair[1].0));
+    Ok(tick)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+    fn entity(id: u32, x: f32) -> EntityState {
+        EntityState {
+            id,
+            kind: EntityKind::Player,
+            position: [x, 10.0, 0.0],
+            yaw: 1.0,
+            velocity: [2.0, 0.0, 0.0],
+            health: 100,
+            flags: 0,
+        }
+    }
+
+    fn quantised_map(candidates: &[EntityState]) -> BTreeMap<u32, EntityState> {
+        candidates
+            .iter()
+            .map(|state| (state.id, quantise(state)))
+            .collect()
+    }
+
+    #[test]
+    fn quantise_is_idempotent_and_bounded() {
+        let wild = EntityState {
+            id: 1,
+            kind: EntityKind::Npc,
+            position: [f32::NAN, 1e9, -1e9],
+            yaw: -7.0,
+            velocity: [f32::INFINITY, -100.0, 0.015],
+            health: 7,
+            flags: 9,
+        };
+        let once = quantise(&wild);
+        assert_eq!(quantise(&once), once);
+        assert_eq!(
+            once.position,
+            [-POSITION_RANGE_M, 8192.0 - 1.0 / 64.0, -POSITION_RANGE_M]
+        );
+        assert_eq!(once.velocity, [2047.0 / 32.0, -64.0, 0.0]);
+        assert!((0.0..std::f32::consts::TAU).contains(&once.yaw));
+        let fine = entity(3, 12.34);
+        assert!((quantise(&fine).position[0] - 12.34).abs() <= 1.0 / 128.0);
+        assert!((quantise(&fine).yaw - 1.0).abs() <= std::f32::consts::PI / 1024.0);
+    }
+
+    #[test]
+    fn full_snapshot_round_trips() {
+        let candidates: Vec<_> = (0..10).map(|i| entity(i * 7 + 3, i as f32)).collect();
+        let mut sender = SnapshotSender::new();
+        let mut receiver = SnapshotReceiver::new();
+        let mut out = Vec::new();
+        let report = sender.encode(1, &candidates, DATAGRAM_BYTES_MAX, &mut out);
+        assert_eq!(report.entities_sent, 10);
+        assert_eq!(report.entities_left_out, 0);
+        assert_eq!(report.bytes, out.len());
+        assert_eq!(receiver.apply(&out), Ok(1));
+        assert_eq!(receiver.latest_tick(), Some(1));
+        assert_eq!(receiver.world(), &quantised_map(&candidates));
+    }
+
+    #[test]
+    fn delta_moves_removals_entries_and_kind_change() {
+        let mut candidates: Vec<_> = (0..20).map(|i| entity(i, i as f32)).collect();
+        let mut sender = SnapshotSender::new();
+        let mut receiver = SnapshotReceiver::new();
+        let mut out = Vec::new();
+        sender.encode(10, &candidates, DATAGRAM_BYTES_MAX, &mut out);
+        let full_bytes = out.len();
+        receiver.apply(&out).unwrap();
+        sender.on_ack(receiver.latest_tick().unwrap());
+        assert_eq!(sender.baseline_tick(), Some(10));
+
+        // Everyone moves one tick at 2 m/s: predicted exactly, so a few bits each.
+        for state in &mut candidates {
+            state.position[0] += 0.1;
+        }
+        let report = sender.encode(11, &candidates, DATAGRAM_BYTES_MAX, &mut out);
+        assert!(
+            report.bytes * 10 < full_bytes,
+            "delta {} vs full {}",
+            report.bytes,
+            full_bytes
+        );
+        assert_eq!(receiver.apply(&out), Ok(11));
+        assert_eq!(receiver.world(), &quantised_map(&candidates));
+
+        // Remove 5, add 3, change a kind and health; still delta'd against tick 10 (no new ack).
+        candidates.retain(|state| state.id % 4 != 0);
+        candidates.push(entity(1000, 5.0));
+        candidates.push(entity(40, 6.0));
+        candidates.push(entity(u32::MAX, 7.0));
+        candidates[0].kind = EntityKind::Loot;
+        candidates[1].health = 3;
+        candidates[2].flags = 0xbeef;
+        candidates[3].velocity = [0.0, -3.0, 1.0];
+        candidates[4].yaw = 3.0;
+        let report = sender.encode(12, &candidates, DATAGRAM_BYTES_MAX, &mut out);
+        assert_eq!(report.removals_sent, 5);
+        assert_eq!(report.entities_sent, candidates.len());
+        assert_eq!(receiver.apply(&out), Ok(12));
+        assert_eq!(receiver.world(), &quantised_map(&candidates));
+    }
+
+    #[test]
+    fn budget_is_filled_best_first_and_reported() {
+        let candidates: Vec<_> = (0..100).map(|i| entity(i, i as f32)).collect();
+        let mut sender = SnapshotSender::new();
+        let mut receiver = SnapshotReceiver::new();
+        let mut out = Vec::new();
+        let report = sender.encode(1, &candidates, 300, &mut out);
+        assert!(report.bytes <= 300);
+        assert!(report.entities_sent > 0);
+        assert_eq!(report.entities_sent + report.entities_left_out, 100);
+        assert_eq!(sender.left_out_ids().len(), report.entities_left_out);
+        // Best first: the sent ones are a prefix (all entries cost the same here).
+        assert_eq!(sender.left_out_ids()[0], report.entities_sent as u32);
+        receiver.apply(&out).unwrap();
+        let expected = quantised_map(&candidates[..report.entities_sent]);
+        assert_eq!(receiver.world(), &expected);
+    }
+
+    #[test]
+    fn duplicate_and_excess_candidates_are_left_out() {
+        let mut candidates: Vec<_> = (0..130).map(|i| entity(i, 0.0)).collect();
+        candidates.insert(1, entity(0, 50.0));
+        let mut sender = SnapshotSender::new();
+        let mut out = Vec::new();
+        let report = sender.encode(1, &candidates, DATAGRAM_BYTES_MAX, &mut out);
+        assert_eq!(report.entities_sent + report.entities_left_out, 131);
+        assert!(sender.left_out_ids().contains(&0) || report.entities_sent < 128);
+        let mut receiver = SnapshotReceiver::new();
+        receiver.apply(&out).unwrap();
+        assert!(receiver.world().len() <= SNAPSHOT_ENTITIES_MAX);
+        assert_eq!(receiver.world()[&0], quantise(&entity(0, 0.0)));
+    }
+
+    #[test]
+    fn unknown_baseline_is_a_typed_error_and_changes_nothing() {
+        let candidates: Vec<_> = (0..5).map(|i| entity(i, i as f32)).collect();
+        let mut sender = SnapshotSender::new();
+        let mut out = Vec::new();
+        sender.encode(1, &candidates, DATAGRAM_BYTES_MAX, &mut out);
+        sender.on_ack(1);
+        sender.encode(2, &candidates, DATAGRAM_BYTES_MAX, &mut out);
+        let mut receiver = SnapshotReceiver::new();
+        assert_eq!(
+            receiver.apply(&out),
+            Err(SnapshotError::BaselineUnknown {
+                tick: 2,
+                baseline_tick: 1
+            })
+        );
+        assert_eq!(receiver.latest_tick(), None);
+        assert!(receiver.world().is_empty());
+    }
+
+    #[test]
+    fn truncated_and_padded_payloads_are_rejected() {
+        let candidates: Vec<_> = (0..5).map(|i| entity(i, i as f32)).collect();
+        let mut sender = SnapshotSender::new();
+        let mut out = Vec::new();
+        sender.encode(1, &candidates, DATAGRAM_BYTES_MAX, &mut out);
+        for cut in 0..out.len() {
+            let mut receiver = SnapshotReceiver::new();
+            assert!(receiver.apply(&out[..cut]).is_err(), "cut at {cut}");
+            assert!(receiver.world().is_empty());
+        }
+        let mut longer = out.clone();
+        longer.push(0);
+        assert!(matches!(
+            SnapshotReceiver::new().apply(&longer),
+            Err(SnapshotError::Bits(BitsError::TrailingBytes {
+                trailing_bytes: 1
+            }))
+        ));
+        assert!(matches!(
+            SnapshotReceiver::new().apply(&vec![0u8; DATAGRAM_BYTES_MAX + 1]),
+            Err(SnapshotError::PayloadTooLarge { .. })
+        ));
+    }
+
+    /// Test vector quoted in PROTOCOL.md: tick 7, no baseline, one player entity.
+    #[test]
+    fn snapshot_test_vector() {
+        let state = EntityState {
+            id: 5,
+            kind: EntityKind::Player,
+            position: [0.0, 0.0, 0.0],
+            yaw: 0.0,
+            velocity: [0.0, 0.0, 0.0],
+            health: 100,
+            flags: 1,
+        };
+        let mut sender = SnapshotSender::new();
+        let mut out = Vec::new();
+        sender.encode(7, &[state], DATAGRAM_BYTES_MAX, &mut out);
+        let hex: String = out.iter().map(|byte| format!("{byte:02x}")).collect();
+        assert_eq!(hex, SNAPSHOT_VECTOR_HEX);
+        let mut receiver = SnapshotReceiver::new();
+        assert_eq!(receiver.apply(&out), Ok(7));
+        assert_eq!(receiver.world()[&5], quantise(&state));
+    }
+    const SNAPSHOT_VECTOR_HEX: &str = "07000000020c000008008000000800000220009201040000";
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut runner = TestRunner::new_with_rng(
+            Config {
+                cases: 2000,
+                failure_persistence: None,
+                ..Config::default()
+            },
+            TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]),
+        );
+        runner
+            .run(&proptest::collection::vec(any::<u8>(), 0..300), |bytes| {
+                let mut receiver = SnapshotReceiver::new();
+                let _ = receiver.apply(&bytes);
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// One step of the lossy-network model.
+    #[derive(Clone, Debug)]
+    enum NetStep {
+        /// Server ticks: entities move / enter / leave per the seed, a snapshot is queued.
+        Tick { motion_seed: u64 },
+        /// Deliver the queued snapshot at this index (mod queue length), or drop it.
+        Deliver { index: usize, drop: bool },
+        /// Deliver the queued ack at this index (mod queue length), or drop it.
+        Ack { index: usize, drop: bool },
+    }
+
+    fn net_step() -> impl Strategy<Value = NetStep> {
+        prop_oneof![
+            any::<u64>().prop_map(|motion_seed| NetStep::Tick { motion_seed }),
+            (any::<usize>(), any::<bool>())
+                .prop_map(|(index, drop)| NetStep::Deliver { index, drop }),
+            (any::<usize>(), any::<bool>()).prop_map(|(index, drop)| NetStep::Ack { index, drop }),
+        ]
+    }
+
+    fn next_random(state: &mut u64) -> u64 {
+        // splitmix64
+        *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn step_world(world: &mut Vec<EntityState>, motion_seed: u64) {
+        let mut random = motion_seed;
+        for state in world.iter_mut() {
+            let r = next_random(&mut random);
+            if r % 5 == 0 {
+                state.velocity = [
+                    ((r >> 8) % 17) as f32 - 8.0,
+                    ((r >> 16) % 17) as f32 - 8.0,
+                    0.0,
+                ];
+                state.yaw = ((r >> 24) % 628) as f32 / 100.0;
+            }
+            if r % 11 == 0 {
+                state.health = state.health.saturating_sub(7);
+            }
+            if r % 13 == 0 {
+                state.flags ^= 1 << ((r >> 32) % 16);
+            }
+            for axis in 0..3 {
+                state.position[axis] += state.velocity[axis] * 0.05;
+            }
+        }
+        let r = next_random(&mut random);
+        if r % 4 == 0 && !world.is_empty() {
+            world.remove((r >> 8) as usize % world.len());
+        }
+        if r % 3 == 0 && world.len() < 40 {
+            let id = ((r >> 16) % 200) as u32;
+            if world.iter().all(|state| state.id != id) {
+                world.push(EntityState {
+                    id,
+                    kind: EntityKind::from_u8(((r >> 40) % 3) as u8).unwrap(),
+                    position: [((r >> 24) % 200) as f32 - 100.0, 3.0, 1.0],
+                    yaw: 0.5,
+                    velocity: [1.0, -1.0, 0.0],
+                    health: 1000,
+                    flags: 0,
+                });
+            }
+        }
+        // The caller's priority order is arbitrary; rotate it so best-first is exercised.
+        if !world.is_empty() {
+            let len = world.len();
+            world.rotate_left((r >> 48) as usize % len);
+        }
+    }
+
+    /// After any pattern of loss, reorder and duplication of snapshots and acks, every snapshot that
+    /// the client applies as its newest leaves its world equal to the server's quantised candidates.
+    #[test]
+    fn lossy_reordering_network_converges() {
+        let deltas_encoded = std::sync::atomic::AtomicUsize::new(0);
+        let mut runner = TestRunner::new_with_rng(
+            Config {
+                cases: 256,
+                failure_persistence: None,
+                ..Config::default()
+            },
+            TestRng::from_seed(RngAlgorithm::ChaCha, &[42; 32]),
+        );
+        runner
+            .run(&proptest::collection::vec(net_step(), 1..200), |steps| {
+                let mut sender = SnapshotSender::new();
+                let mut receiver = SnapshotReceiver::new();
+                let mut world: Vec<EntityState> =
+                    (0..24).map(|i| entity(i * 3, i as f32)).collect();
+                let mut tick = 0u32;
+                let mut snapshots: Vec<(u32, Vec<u8>, BTreeMap<u32, EntityState>)> = Vec::new();
+                let mut acks: Vec<u32> = Vec::new();
+                let apply = |receiver: &mut SnapshotReceiver,
+                             acks: &mut Vec<u32>,
+                             (sent_tick, payload, expected): &(
+                    u32,
+                    Vec<u8>,
+                    BTreeMap<u32, EntityState>,
+                )|
+                 -> Result<(), TestCaseError> {
+                    let was_latest = receiver.latest_tick();
+                    let applied = receiver.apply(payload);
+                    prop_assert_eq!(applied, Ok(*sent_tick));
+                    if was_latest.is_none_or(|latest| *sent_tick > latest) {
+                        prop_assert_eq!(receiver.latest_tick(), Some(*sent_tick));
+                        prop_assert_eq!(receiver.world(), expected);
+                    }
+                    acks.push(receiver.latest_tick().unwrap());
+                    Ok(())
+                };
+                for step in steps {
+                    match step {
+                        NetStep::Tick { motion_seed } => {
+                            tick += 1;
+                            step_world(&mut world, motion_seed);
+                            let mut out = Vec::new();
+                            if sender.baseline_tick().is_some() {
+                                deltas_encoded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
+                            let report = sender.encode(tick, &world, DATAGRAM_BYTES_MAX, &mut out);
+                            prop_assert_eq!(report.entities_left_out, 0);
+                            prop_assert_eq!(report.removals_left_out, 0);
+                            snapshots.push((tick, out, quantised_map(&world)));
+                        }
+                        NetStep::Deliver { index, drop } => {
+                            if !snapshots.is_empty() {
+                                let index = index % snapshots.len();
+                                // Keep duplicates possible: only dropped packets leave the queue.
+                                if drop {
+                                    snapshots.remove(index);
+                                } else {
+                                    let packet = snapshots[index].clone();
+                                    apply(&mut receiver, &mut acks, &packet)?;
+                                }
+                            }
+                        }
+                        NetStep::Ack { index, drop } => {
+                            if !acks.is_empty() {
+                                let ack = acks.remove(index % acks.len());
+                                if !drop {
+                                    sender.on_ack(ack);
+                                }
+                            }
+                        }
+                    }
+                    // Old packets eventually leave the network.
+                    if snapshots.len() > 40 {
+                        snapshots.remove(0);
+                    }
+                }
+                // Finally one packet gets through.
+                tick += 1;
+                step_world(&mut world, 99);
+                let mut out = Vec::new();
+                sender.encode(tick, &world, DATAGRAM_BYTES_MAX, &mut out);
+                apply(
+                    &mut receiver,
+                    &mut acks,
+                    &(tick, out, quantised_map(&world)),
+                )?;
+                prop_assert_eq!(receiver.world(), &quantised_map(&world));
+                Ok(())
+            })
+            .unwrap();
+        // The model must exercise deltas, not only full snapshots.
+        assert!(deltas_encoded.into_inner() > 1000);
+    }
+
+    /// The bandwidth target: 64 visible entities moving at 20 Hz, acks arriving 3 ticks late, stay
+    /// within 200 bytes per snapshot (4 KB/s per client).
+    #[test]
+    fn moving_crowd_meets_bandwidth_target() {
+        let mut random = 5u64;
+        let mut world: Vec<EntityState> = (0..64)
+            .map(|i| EntityState {
+                id: 100 + i * 5,
+                kind: if i % 4 == 0 {
+                    EntityKind::Npc
+                } else {
+                    EntityKind::Player
+                },
+                position: [(i % 8) as f32 * 6.0, (i / 8) as f32 * 6.0, 0.0],
+                yaw: 0.0,
+                velocity: [0.0; 3],
+                health: 1000,
+                flags: 0,
+            })
+            .collect();
+        let mut sender = SnapshotSender::new();
+        let mut receiver = SnapshotReceiver::new();
+        let mut out = Vec::new();
+        let mut bytes_total = 0;
+        let ticks = 400;
+        for tick in 1..=ticks {
+            for state in &mut world {
+                // A new heading about every 1.5 s, walking or running.
+                if next_random(&mut random) % 30 == 0 {
+                    let heading = (next_random(&mut random) % 6283) as f32 / 1000.0;
+                    let speed = [0.0, 1.5, 5.0][(next_random(&mut random) % 3) as usize];
+                    state.velocity = [speed * heading.cos(), speed * heading.sin(), 0.0];
+                    state.yaw = heading;
+                }
+                for axis in 0..3 {
+                    state.position[axis] += state.velocity[axis] * 0.05;
+                }
+            }
+            let report = sender.encode(tick, &world, DATAGRAM_BYTES_MAX, &mut out);
+            assert_eq!(report.entities_left_out, 0);
+            if tick > 1 {
+                bytes_total += report.bytes;
+            }
+            receiver.apply(&out).unwrap();
+            assert_eq!(receiver.world(), &quantised_map(&world));
+            if tick >= 3 {
+                sender.on_ack(tick - 2);
+            }
+        }
+        let bytes_per_snapshot = bytes_total / (ticks as usize - 1);
+        assert!(
+            bytes_per_snapshot <= 200,
+            "{bytes_per_snapshot} bytes per snapshot"
+        );
+    }
+}
