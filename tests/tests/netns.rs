@@ -38,11 +38,13 @@ fn two_hosts_exchange_udp_and_vanish_on_drop() {
 
 #[test]
 fn leftovers_of_dead_processes_are_removed_and_live_ones_kept() {
+    // Creating a namespace runs the once-per-process cleanup; do it first, so that only the
+    // explicit call below can remove the stale namespace made next.
+    let live = Netns::new("live").expect("create live namespace");
     // pid 4194305 is above the kernel's maximum pid (2^22), so no live process can own it.
     let stale_name = format!("mrd-4194305-{}-stale", std::process::id());
     let stale = Netns::create_named(stale_name.clone()).expect("create stale namespace");
     std::mem::forget(stale); // as if the process that made it had been killed
-    let live = Netns::new("live").expect("create live namespace");
     let removed = remove_leftover_namespaces().expect("cleanup");
     assert!(removed.contains(&stale_name), "removed {removed:?}");
     assert!(!netns_exists(&stale_name));
