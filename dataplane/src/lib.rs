@@ -8,6 +8,7 @@
 //! one thing a node answers until the game protocol lands; and [`edge`], which loads and attaches
 //! the XDP object built from `ebpf/` and reads its counters.
 
+pub mod dgram_io;
 pub mod edge;
 pub mod probe;
 pub mod uring_udp;
