@@ -1,5 +1,6 @@
 //! Zone configuration and the hard limits it is checked against.
 
+use meridian_proto::snapshot::{DATAGRAM_BYTES_MAX, SNAPSHOT_BUDGET_BYTES_MIN, SNAPSHOT_ENTITIES_MAX};
 use thiserror::Error;
 
 /// Slowest fixed tick rate a zone may run at.
@@ -22,7 +23,7 @@ pub const CATCH_UP_STEPS_MAX: u32 = 4;
 /// Most colliders (static axis-aligned boxes) a zone may have.
 pub const COLLIDERS_MAX: usize = 1024;
 
-/// A static obstacle the server moves entities around: an axis-aligned box on the ground plane.
+/// A static obstacle the server moves entities around: an axis-aligned box on the ground plane (x, y).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Collider {
     pub min_m: [f32; 2],
@@ -30,8 +31,8 @@ pub struct Collider {
 }
 
 impl Collider {
-    pub fn contains(&self, x: f32, z: f32) -> bool {
-        x > self.min_m[0] && x < self.max_m[0] && z > self.min_m[1] && z < self.max_m[1]
+    pub fn contains(&self, x: f32, y: f32) -> bool {
+        x > self.min_m[0] && x < self.max_m[0] && y > self.min_m[1] && y < self.max_m[1]
     }
 }
 
@@ -42,13 +43,16 @@ pub struct ZoneConfig {
     /// Identifies the zone (the same for all its layers); part of every idempotency key.
     pub zone_id: u32,
     pub tick_hz: u32,
-    /// The zone spans `[0, world_size_m[0]) x [0, world_size_m[1])` on the ground plane (x, z).
+    /// The zone spans `[0, world_size_m[0]) x [0, world_size_m[1])` on the ground plane (x, y; z is
+    /// height, as in the snapshot codec).
     pub world_size_m: [f32; 2],
     pub aoi_cell_m: f32,
     /// AOI radius in cells around the client's own cell (Chebyshev distance), before load shedding.
     pub aoi_radius_cells: u32,
-    /// Most entities one client tracks at a time; in a crowd the nearest ones win and the rest are
-    /// counted as AOI overflow (bounds per-client cost in a world-boss fight).
+    /// Most entities one client tracks at a time (at most the codec's `SNAPSHOT_ENTITIES_MAX`, since
+    /// the encoder turns baseline entities beyond its first 128 candidates into removals); in a crowd
+    /// the nearest ones win and the rest are counted as AOI overflow. This also bounds per-client cost
+    /// in a world-boss fight.
     pub visible_entities_max: usize,
     /// Snapshot byte budget per client per tick (the encoder fills it best-first).
     pub snapshot_budget_bytes: usize,
@@ -98,7 +102,7 @@ impl Default for ZoneConfig {
             world_size_m: [1024.0, 1024.0],
             aoi_cell_m: 32.0,
             aoi_radius_cells: 1,
-            visible_entities_max: 256,
+            visible_entities_max: SNAPSHOT_ENTITIES_MAX,
             snapshot_budget_bytes: 1200,
             players_per_layer_max: 2000,
             party_overflow_slots: 8,
@@ -116,7 +120,7 @@ impl Default for ZoneConfig {
             interpolation_delay_us: 100_000,
             rewind_max_us: 200_000,
             respawn_delay_ticks: 100,
-            player_spawn_m: [512.0, 0.0, 512.0],
+            player_spawn_m: [512.0, 512.0, 0.0],
             pickup_range_m: 3.0,
             loot_confirm_retry_ticks: 40,
             loot_lifetime_ticks: 1200,
@@ -146,6 +150,10 @@ pub enum ConfigError {
     Colliders { colliders: usize },
     #[error("rewind limit {rewind_max_us} us exceeds the {history_us} us of position history kept")]
     Rewind { rewind_max_us: u64, history_us: u64 },
+    #[error("visible_entities_max {entities} outside 1..={SNAPSHOT_ENTITIES_MAX}")]
+    VisibleEntities { entities: usize },
+    #[error("snapshot budget {bytes} B: must be in {}..={DATAGRAM_BYTES_MAX} even at 3/4 when shedding", SNAPSHOT_BUDGET_BYTES_MIN * 4 / 3 + 1)]
+    SnapshotBudget { bytes: usize },
     #[error("field {field} must be positive and finite")]
     NotPositive { field: &'static str },
 }
@@ -203,11 +211,12 @@ impl ZoneConfig {
                 return Err(ConfigError::NotPositive { field });
             }
         }
-        if self.visible_entities_max == 0 {
-            return Err(ConfigError::NotPositive { field: "visible_entities_max" });
+        if self.visible_entities_max == 0 || self.visible_entities_max > SNAPSHOT_ENTITIES_MAX {
+            return Err(ConfigError::VisibleEntities { entities: self.visible_entities_max });
         }
-        if self.snapshot_budget_bytes == 0 {
-            return Err(ConfigError::NotPositive { field: "snapshot_budget_bytes" });
+        let budget = self.snapshot_budget_bytes;
+        if budget > DATAGRAM_BYTES_MAX || budget * 3 / 4 < SNAPSHOT_BUDGET_BYTES_MIN {
+            return Err(ConfigError::SnapshotBudget { bytes: budget });
         }
         if self.chat_window_ticks == 0 {
             return Err(ConfigError::NotPositive { field: "chat_window_ticks" });

@@ -8,7 +8,7 @@ use crate::config::{AOI_RADIUS_CELLS_MAX, ENTITIES_PER_ZONE_MAX, GRID_CELLS_PER_
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Cell {
     pub x: u32,
-    pub z: u32,
+    pub y: u32,
 }
 
 /// Dense grid of cells over the zone; each cell lists the indices (into the caller's per-tick entity
@@ -17,7 +17,7 @@ pub struct Cell {
 pub struct InterestGrid {
     cell_m: f32,
     cells_x: u32,
-    cells_z: u32,
+    cells_y: u32,
     cells: Vec<Vec<u32>>,
     len: usize,
 }
@@ -28,7 +28,7 @@ impl InterestGrid {
         assert!(cells[0] > 0 && cells[0] <= GRID_CELLS_PER_AXIS_MAX);
         assert!(cells[1] > 0 && cells[1] <= GRID_CELLS_PER_AXIS_MAX);
         let count = cells[0] as usize * cells[1] as usize;
-        Self { cell_m, cells_x: cells[0], cells_z: cells[1], cells: vec![Vec::new(); count], len: 0 }
+        Self { cell_m, cells_x: cells[0], cells_y: cells[1], cells: vec![Vec::new(); count], len: 0 }
     }
 
     pub fn cell_m(&self) -> f32 {
@@ -36,13 +36,13 @@ impl InterestGrid {
     }
 
     /// The cell holding a ground position; positions outside the grid clamp to the edge cells.
-    pub fn cell_of(&self, x_m: f32, z_m: f32) -> Cell {
+    pub fn cell_of(&self, x_m: f32, y_m: f32) -> Cell {
         let cx = (x_m / self.cell_m).floor();
-        let cz = (z_m / self.cell_m).floor();
+        let cy = (y_m / self.cell_m).floor();
         // `as` saturates (NaN -> 0), then clamp into the grid.
         Cell {
             x: (cx.max(0.0) as u32).min(self.cells_x - 1),
-            z: (cz.max(0.0) as u32).min(self.cells_z - 1),
+            y: (cy.max(0.0) as u32).min(self.cells_y - 1),
         }
     }
 
@@ -54,10 +54,10 @@ impl InterestGrid {
         self.len = 0;
     }
 
-    pub fn insert(&mut self, index: u32, x_m: f32, z_m: f32) {
+    pub fn insert(&mut self, index: u32, x_m: f32, y_m: f32) {
         debug_assert!(self.len < ENTITIES_PER_ZONE_MAX);
-        let cell = self.cell_of(x_m, z_m);
-        let slot = cell.z as usize * self.cells_x as usize + cell.x as usize;
+        let cell = self.cell_of(x_m, y_m);
+        let slot = cell.y as usize * self.cells_x as usize + cell.x as usize;
         self.cells[slot].push(index);
         self.len += 1;
     }
@@ -72,7 +72,7 @@ impl InterestGrid {
 
     /// Is `cell` within `radius` cells (Chebyshev) of `center`? This is the AOI membership rule.
     pub fn in_area(center: Cell, radius: u32, cell: Cell) -> bool {
-        center.x.abs_diff(cell.x) <= radius && center.z.abs_diff(cell.z) <= radius
+        center.x.abs_diff(cell.x) <= radius && center.y.abs_diff(cell.y) <= radius
     }
 
     /// Calls `visit` for every cell within `radius` of `center`, nearest ring first, with the ring
@@ -82,15 +82,15 @@ impl InterestGrid {
         for ring in 0..=radius {
             let x0 = center.x.saturating_sub(ring);
             let x1 = (center.x + ring).min(self.cells_x - 1);
-            let z0 = center.z.saturating_sub(ring);
-            let z1 = (center.z + ring).min(self.cells_z - 1);
-            for z in z0..=z1 {
+            let y0 = center.y.saturating_sub(ring);
+            let y1 = (center.y + ring).min(self.cells_y - 1);
+            for y in y0..=y1 {
                 for x in x0..=x1 {
-                    let on_ring = center.x.abs_diff(x) == ring || center.z.abs_diff(z) == ring;
+                    let on_ring = center.x.abs_diff(x) == ring || center.y.abs_diff(y) == ring;
                     if !on_ring {
                         continue;
                     }
-                    visit(ring, &self.cells[z as usize * self.cells_x as usize + x as usize]);
+                    visit(ring, &self.cells[y as usize * self.cells_x as usize + x as usize]);
                 }
             }
         }
@@ -104,23 +104,23 @@ mod tests {
     #[test]
     fn cell_of_clamps_outside_positions() {
         let grid = InterestGrid::new(32.0, [4, 4]);
-        assert_eq!(grid.cell_of(0.0, 0.0), Cell { x: 0, z: 0 });
-        assert_eq!(grid.cell_of(33.0, 65.0), Cell { x: 1, z: 2 });
-        assert_eq!(grid.cell_of(-5.0, 500.0), Cell { x: 0, z: 3 });
-        assert_eq!(grid.cell_of(f32::NAN, f32::INFINITY), Cell { x: 0, z: 3 });
+        assert_eq!(grid.cell_of(0.0, 0.0), Cell { x: 0, y: 0 });
+        assert_eq!(grid.cell_of(33.0, 65.0), Cell { x: 1, y: 2 });
+        assert_eq!(grid.cell_of(-5.0, 500.0), Cell { x: 0, y: 3 });
+        assert_eq!(grid.cell_of(f32::NAN, f32::INFINITY), Cell { x: 0, y: 3 });
     }
 
     #[test]
     fn area_visits_each_cell_once_nearest_ring_first() {
         let mut grid = InterestGrid::new(10.0, [10, 10]);
-        // One entity per cell, index = z * 10 + x.
-        for z in 0..10u32 {
+        // One entity per cell, index = y * 10 + x.
+        for y in 0..10u32 {
             for x in 0..10u32 {
-                grid.insert(z * 10 + x, x as f32 * 10.0 + 5.0, z as f32 * 10.0 + 5.0);
+                grid.insert(y * 10 + x, x as f32 * 10.0 + 5.0, y as f32 * 10.0 + 5.0);
             }
         }
         assert_eq!(grid.len(), 100);
-        let center = Cell { x: 5, z: 5 };
+        let center = Cell { x: 5, y: 5 };
         let mut seen = Vec::new();
         let mut rings = Vec::new();
         grid.for_each_in_area(center, 2, |ring, indices| {
@@ -135,7 +135,7 @@ mod tests {
         sorted.dedup();
         assert_eq!(sorted.len(), 25);
         for index in seen {
-            let cell = Cell { x: index % 10, z: index / 10 };
+            let cell = Cell { x: index % 10, y: index / 10 };
             assert!(InterestGrid::in_area(center, 2, cell));
         }
     }
@@ -146,7 +146,7 @@ mod tests {
         grid.insert(7, 1.0, 1.0);
         grid.insert(8, 25.0, 25.0);
         let mut seen = Vec::new();
-        grid.for_each_in_area(Cell { x: 0, z: 0 }, 1, |_, indices| seen.extend_from_slice(indices));
+        grid.for_each_in_area(Cell { x: 0, y: 0 }, 1, |_, indices| seen.extend_from_slice(indices));
         assert_eq!(seen, vec![7]);
         grid.clear();
         assert!(grid.is_empty());

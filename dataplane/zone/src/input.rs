@@ -12,7 +12,7 @@ pub const CHAT_BYTES_MAX: usize = 256;
 /// What the player wants to do with their body this tick.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MoveIntent {
-    /// Desired direction on the ground plane (x, z); length ≤ 1 (1 = full speed).
+    /// Desired direction on the ground plane (x, y); length ≤ 1 (1 = full speed).
     pub direction: [f32; 2],
     pub yaw: f32,
     /// Where the client's prediction put the player after this input; checked, never trusted.
@@ -53,8 +53,8 @@ pub enum InputAdmission {
 pub enum Playback {
     /// Still filling the jitter buffer.
     Filling,
-    /// The input for the next client tick.
-    Input(PlayerInput),
+    /// The input for the next client tick, with the server time it arrived at.
+    Input { input: PlayerInput, arrival_us: u64 },
     /// The next client tick's input has not arrived; the tick is skipped (and a late arrival will be
     /// refused), so playback never stalls and nothing is applied twice.
     Missing { client_tick: u32 },
@@ -63,7 +63,7 @@ pub enum Playback {
 /// Per-client jitter buffer keyed by client tick.
 #[derive(Debug, Clone)]
 pub struct InputBuffer {
-    queued: BTreeMap<u32, PlayerInput>,
+    queued: BTreeMap<u32, (PlayerInput, u64)>,
     /// Next client tick to play back; `None` until the first input fixes the start.
     next_tick: Option<u32>,
     jitter_ticks: u32,
@@ -76,7 +76,8 @@ impl InputBuffer {
         Self { queued: BTreeMap::new(), next_tick: None, jitter_ticks, playing: false }
     }
 
-    pub fn offer(&mut self, input: PlayerInput) -> InputAdmission {
+    /// Queues an input that arrived at server time `arrival_us`.
+    pub fn offer(&mut self, input: PlayerInput, arrival_us: u64) -> InputAdmission {
         let next = *self.next_tick.get_or_insert(input.client_tick);
         if input.client_tick < next {
             return InputAdmission::Late;
@@ -87,7 +88,7 @@ impl InputBuffer {
         if self.queued.contains_key(&input.client_tick) {
             return InputAdmission::Duplicate;
         }
-        self.queued.insert(input.client_tick, input);
+        self.queued.insert(input.client_tick, (input, arrival_us));
         debug_assert!(self.queued.len() <= INPUT_BUFFER_TICKS_MAX as usize);
         InputAdmission::Queued
     }
@@ -107,7 +108,7 @@ impl InputBuffer {
         }
         self.next_tick = Some(next.wrapping_add(1));
         match self.queued.remove(&next) {
-            Some(input) => Playback::Input(input),
+            Some((input, arrival_us)) => Playback::Input { input, arrival_us },
             None => {
                 if self.queued.is_empty() {
                     // The client stopped sending (or a burst was lost): refill before playing on,
@@ -137,7 +138,7 @@ mod tests {
 
     fn played_tick(playback: Playback) -> Option<u32> {
         match playback {
-            Playback::Input(input) => Some(input.client_tick),
+            Playback::Input { input, .. } => Some(input.client_tick),
             _ => None,
         }
     }
@@ -145,11 +146,11 @@ mod tests {
     #[test]
     fn waits_for_jitter_depth_then_plays_in_order() {
         let mut buffer = InputBuffer::new(2);
-        assert_eq!(buffer.offer(input(11)), InputAdmission::Queued);
+        assert_eq!(buffer.offer(input(11), 0), InputAdmission::Queued);
         assert_eq!(buffer.pop(), Playback::Filling);
         // 10 arrives after 11 (reordered) but the start was fixed by 11: it is late.
-        assert_eq!(buffer.offer(input(10)), InputAdmission::Late);
-        assert_eq!(buffer.offer(input(12)), InputAdmission::Queued);
+        assert_eq!(buffer.offer(input(10), 0), InputAdmission::Late);
+        assert_eq!(buffer.offer(input(12), 0), InputAdmission::Queued);
         assert_eq!(played_tick(buffer.pop()), Some(11));
         assert_eq!(played_tick(buffer.pop()), Some(12));
     }
@@ -157,40 +158,40 @@ mod tests {
     #[test]
     fn duplicates_and_replays_are_never_played_twice() {
         let mut buffer = InputBuffer::new(1);
-        assert_eq!(buffer.offer(input(1)), InputAdmission::Queued);
-        assert_eq!(buffer.offer(input(1)), InputAdmission::Duplicate);
+        assert_eq!(buffer.offer(input(1), 0), InputAdmission::Queued);
+        assert_eq!(buffer.offer(input(1), 0), InputAdmission::Duplicate);
         assert_eq!(played_tick(buffer.pop()), Some(1));
-        assert_eq!(buffer.offer(input(1)), InputAdmission::Late);
+        assert_eq!(buffer.offer(input(1), 0), InputAdmission::Late);
         assert_eq!(buffer.pop(), Playback::Filling);
     }
 
     #[test]
     fn a_lost_input_is_skipped_and_refused_when_it_turns_up() {
         let mut buffer = InputBuffer::new(1);
-        buffer.offer(input(1));
-        buffer.offer(input(3));
+        buffer.offer(input(1), 0);
+        buffer.offer(input(3), 0);
         assert_eq!(played_tick(buffer.pop()), Some(1));
         assert_eq!(buffer.pop(), Playback::Missing { client_tick: 2 });
-        assert_eq!(buffer.offer(input(2)), InputAdmission::Late);
+        assert_eq!(buffer.offer(input(2), 0), InputAdmission::Late);
         assert_eq!(played_tick(buffer.pop()), Some(3));
     }
 
     #[test]
     fn too_far_ahead_is_refused() {
         let mut buffer = InputBuffer::new(1);
-        buffer.offer(input(100));
-        assert_eq!(buffer.offer(input(100 + INPUT_BUFFER_TICKS_MAX)), InputAdmission::TooFarAhead);
+        buffer.offer(input(100), 0);
+        assert_eq!(buffer.offer(input(100 + INPUT_BUFFER_TICKS_MAX), 0), InputAdmission::TooFarAhead);
     }
 
     #[test]
     fn catch_up_when_client_runs_ahead() {
         let mut buffer = InputBuffer::new(2);
         for tick in 0..4 {
-            buffer.offer(input(tick));
+            buffer.offer(input(tick), 0);
         }
         assert!(!buffer.should_catch_up());
         for tick in 4..8 {
-            buffer.offer(input(tick));
+            buffer.offer(input(tick), 0);
         }
         assert_eq!(played_tick(buffer.pop()), Some(0));
         assert!(buffer.should_catch_up());

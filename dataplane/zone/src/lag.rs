@@ -57,17 +57,19 @@ impl LagCompensationHistory {
     }
 }
 
-/// The server time the shooter was looking at: `now - rtt/2 - interpolation delay`, rewound at most
-/// `rewind_max_us`. Returns the view time and whether the rewind was clamped.
+/// The server time the shooter was looking at when they fired at `fire_time_us` (the server's
+/// estimate, e.g. arrival time − RTT/2): `fire_time − RTT/2 − interpolation delay`, never older than
+/// `now_us − rewind_max_us`. Returns the view time and whether the rewind limit clamped it.
 pub fn shooter_view_time_us(
-    now_us: u64,
+    fire_time_us: u64,
     rtt_us: u64,
     interpolation_delay_us: u64,
+    now_us: u64,
     rewind_max_us: u64,
 ) -> (u64, bool) {
-    let wanted = rtt_us / 2 + interpolation_delay_us;
-    let rewind = wanted.min(rewind_max_us);
-    (now_us.saturating_sub(rewind), wanted > rewind_max_us)
+    let wanted = fire_time_us.saturating_sub(rtt_us / 2 + interpolation_delay_us);
+    let oldest = now_us.saturating_sub(rewind_max_us);
+    if wanted < oldest { (oldest, true) } else { (wanted.min(now_us), false) }
 }
 
 /// Does a ray from `origin` along `direction` (any length > 0) pass within `radius_m` of `center`
@@ -139,8 +141,10 @@ mod tests {
 
     #[test]
     fn view_time_is_half_rtt_plus_interpolation_bounded_by_rewind_limit() {
-        assert_eq!(shooter_view_time_us(1_000_000, 150_000, 100_000, 200_000), (825_000, false));
-        assert_eq!(shooter_view_time_us(1_000_000, 400_000, 100_000, 200_000), (800_000, true));
+        assert_eq!(shooter_view_time_us(1_000_000, 150_000, 100_000, 1_000_000, 200_000), (825_000, false));
+        assert_eq!(shooter_view_time_us(1_000_000, 400_000, 100_000, 1_000_000, 200_000), (800_000, true));
+        // Fired a while before `now` (waited in the jitter buffer): the limit counts from now.
+        assert_eq!(shooter_view_time_us(950_000, 150_000, 100_000, 1_000_000, 200_000), (800_000, true));
     }
 
     #[test]

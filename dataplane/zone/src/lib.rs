@@ -3,14 +3,39 @@
 //! validation, the lag-compensation history, combat, loot, chat and layering. It is sans-IO: the
 //! caller passes the time and the inputs to `tick` and receives what to send; there are no sockets,
 //! threads or clock reads here, so a seeded harness can step many zones and clients deterministically.
+//!
+//! The world is a `hecs` ECS rather than `bevy_ecs`: the zone needs archetype storage and queries,
+//! not a scheduler, system params, change detection or a plugin/app layer (the tick is one explicit
+//! function and the worker owns the threads). hecs is one small crate that builds in seconds on the
+//! 2-core build box; bevy_ecs pulls in a much larger dependency tree for features this crate would
+//! not use.
+//!
+//! Shape of a tick (`Zone::tick`): drain inputs into per-client jitter buffers (`InputBuffer`), run
+//! the fixed steps that are due (movement under server rules, combat with lag compensation via
+//! `LagCompensationHistory`, loot, chat, NPCs, respawns), then replicate once: rebuild the
+//! `InterestGrid`, rank each client's area of interest and let `meridian_proto::snapshot` fill its
+//! byte budget. `ZoneLayers` splits a crowded zone into layers, keeping parties together.
+//! Coordinates follow the snapshot codec: x, y on the ground, z up, metres.
 #![forbid(unsafe_code)]
 
 pub mod config;
 pub mod grid;
 pub mod input;
 pub mod lag;
+pub mod layers;
+pub mod movement;
+mod replication;
+pub mod shedding;
+pub mod zone;
 
 pub use config::{Collider, ConfigError, ZoneConfig};
 pub use grid::{Cell, InterestGrid};
 pub use input::{Action, InputAdmission, InputBuffer, MoveIntent, Playback, PlayerInput};
 pub use lag::LagCompensationHistory;
+pub use layers::{LayerError, ZoneLayers};
+pub use movement::MoveRejection;
+pub use shedding::LoadShedding;
+pub use zone::{
+    ActorKind, ClientEvent, ClientId, IdempotencyKey, JoinRefusal, PartyId, PersistenceEvent,
+    PersistenceOutcome, SnapshotDatagram, Zone, ZoneCounters, ZoneError, ZoneInput, ZoneOutput,
+};

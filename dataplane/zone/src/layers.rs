@@ -1,0 +1,212 @@
+//! Layering: a zone past its population limit opens another instance (a *layer*) of itself for new
+//! arrivals. A party always lands in the layer where its members already are, using the layer's
+//! party overflow slots if it is at its limit.
+
+use std::collections::BTreeMap;
+
+use thiserror::Error;
+
+use crate::config::{ConfigError, ZoneConfig};
+use crate::zone::{ClientId, PartyId, Zone, ZoneInput, ZoneOutput};
+
+/// Most layers one zone may open.
+pub const LAYERS_MAX: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum LayerError {
+    #[error("all {LAYERS_MAX} layers are full")]
+    LayersFull,
+    #[error("client {0:?} is already placed")]
+    AlreadyPlaced(ClientId),
+    #[error("the party's layer has no overflow slot left")]
+    PartyLayerFull,
+}
+
+/// All layers of one zone, and which client is in which.
+pub struct ZoneLayers {
+    config: ZoneConfig,
+    epoch: u64,
+    origin_us: u64,
+    layers: Vec<Zone>,
+    placement: BTreeMap<ClientId, usize>,
+    /// Joins admitted but not yet handed to a layer's `tick`; counted against its population.
+    pending_joins: Vec<usize>,
+    inputs: Vec<Vec<ZoneInput>>,
+}
+
+impl ZoneLayers {
+    pub fn new(config: ZoneConfig, epoch: u64, now_us: u64) -> Result<Self, ConfigError> {
+        let first = Zone::new(config.clone(), 0, epoch, now_us)?;
+        Ok(Self {
+            config,
+            epoch,
+            origin_us: now_us,
+            layers: vec![first],
+            placement: BTreeMap::new(),
+            pending_joins: vec![0],
+            inputs: vec![Vec::new()],
+        })
+    }
+
+    pub fn layers(&self) -> &[Zone] {
+        &self.layers
+    }
+
+    pub fn layer_mut(&mut self, layer: usize) -> Option<&mut Zone> {
+        self.layers.get_mut(layer)
+    }
+
+    pub fn layer_of(&self, client: ClientId) -> Option<usize> {
+        self.placement.get(&client).copied()
+    }
+
+    fn population(&self, layer: usize) -> usize {
+        self.layers[layer].player_count() + self.pending_joins[layer]
+    }
+
+    fn party_layer(&self, party: PartyId) -> Option<usize> {
+        // Members already in a layer, or admitted this tick.
+        (0..self.layers.len()).find(|&layer| self.layers[layer].has_party(party)).or_else(|| {
+            self.inputs.iter().position(|inputs| {
+                inputs.iter().any(|input| matches!(input, ZoneInput::Join { party: Some(p), .. } if *p == party))
+            })
+        })
+    }
+
+    /// Chooses a layer for an arrival and queues its join there. Returns the layer index.
+    pub fn admit(
+        &mut self,
+        client: ClientId,
+        character_id: u64,
+        party: Option<PartyId>,
+        rtt_us: u64,
+    ) -> Result<usize, LayerError> {
+        if self.placement.contains_key(&client) {
+            return Err(LayerError::AlreadyPlaced(client));
+        }
+        let limit = self.config.players_per_layer_max;
+        let layer = match party.and_then(|party| self.party_layer(party)) {
+            Some(layer) => {
+                if self.population(layer) >= limit + self.config.party_overflow_slots {
+                    return Err(LayerError::PartyLayerFull);
+                }
+                layer
+            }
+            None => match (0..self.layers.len()).find(|&layer| self.population(layer) < limit) {
+                Some(layer) => layer,
+                None => self.open_layer()?,
+            },
+        };
+        self.placement.insert(client, layer);
+        self.pending_joins[layer] += 1;
+        self.inputs[layer].push(ZoneInput::Join { client, character_id, party, spawn_m: None, rtt_us });
+        Ok(layer)
+    }
+
+    fn open_layer(&mut self) -> Result<usize, LayerError> {
+        if self.layers.len() >= LAYERS_MAX {
+            return Err(LayerError::LayersFull);
+        }
+        let layer = self.layers.len();
+        // Same origin as the other layers so their ticks line up; the first `tick` of a late layer
+        // skips the steps it missed (counted as dropped there) rather than replaying them.
+        let zone = Zone::new(self.config.clone(), layer as u32, self.epoch, self.origin_us)
+            .expect("config was validated when the first layer was built");
+        self.layers.push(zone);
+        self.pending_joins.push(0);
+        self.inputs.push(Vec::new());
+        Ok(layer)
+    }
+
+    /// Routes an input to the client's layer. Inputs from unplaced clients are dropped (returns false).
+    pub fn route(&mut self, client: ClientId, input: ZoneInput) -> bool {
+        match self.placement.get(&client) {
+            Some(&layer) => {
+                if matches!(input, ZoneInput::Leave { .. }) {
+                    self.placement.remove(&client);
+                }
+                self.inputs[layer].push(input);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Ticks every layer; `outputs[i]` receives layer i's output (resized as layers open).
+    pub fn tick(&mut self, now_us: u64, last_tick_work_us: Option<u64>, outputs: &mut Vec<ZoneOutput>) {
+        outputs.resize_with(self.layers.len(), ZoneOutput::default);
+        for (layer, zone) in self.layers.iter_mut().enumerate() {
+            zone.tick(now_us, last_tick_work_us, self.inputs[layer].drain(..), &mut outputs[layer]);
+            self.pending_joins[layer] = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small_config() -> ZoneConfig {
+        ZoneConfig { players_per_layer_max: 3, party_overflow_slots: 2, ..ZoneConfig::default() }
+    }
+
+    #[test]
+    fn arrivals_past_the_limit_open_a_new_layer() {
+        let mut layers = ZoneLayers::new(small_config(), 1, 0).unwrap();
+        let placed: Vec<usize> =
+            (0..7).map(|id| layers.admit(ClientId(id), u64::from(id), None, 0).unwrap()).collect();
+        assert_eq!(placed, vec![0, 0, 0, 1, 1, 1, 2]);
+        let mut outputs = Vec::new();
+        layers.tick(50_000, None, &mut outputs);
+        assert_eq!(layers.layers().len(), 3);
+        assert_eq!(layers.layers()[0].player_count(), 3);
+        assert_eq!(layers.layers()[2].player_count(), 1);
+        assert_eq!(outputs.len(), 3);
+    }
+
+    #[test]
+    fn parties_stay_together_past_the_limit() {
+        let mut layers = ZoneLayers::new(small_config(), 1, 0).unwrap();
+        let party = PartyId(9);
+        assert_eq!(layers.admit(ClientId(1), 1, Some(party), 0), Ok(0));
+        assert_eq!(layers.admit(ClientId(2), 2, None, 0), Ok(0));
+        assert_eq!(layers.admit(ClientId(3), 3, None, 0), Ok(0));
+        let mut outputs = Vec::new();
+        layers.tick(50_000, None, &mut outputs);
+        // Layer 0 is at its limit: a stranger goes to a new layer, party members follow into layer 0.
+        assert_eq!(layers.admit(ClientId(4), 4, None, 0), Ok(1));
+        assert_eq!(layers.admit(ClientId(5), 5, Some(party), 0), Ok(0));
+        assert_eq!(layers.admit(ClientId(6), 6, Some(party), 0), Ok(0));
+        assert_eq!(layers.admit(ClientId(7), 7, Some(party), 0), Err(LayerError::PartyLayerFull));
+        layers.tick(100_000, None, &mut outputs);
+        assert_eq!(layers.layers()[0].player_count(), 5);
+        assert!(layers.layers()[0].has_party(party));
+        assert!(!layers.layers()[1].has_party(party));
+    }
+
+    #[test]
+    fn a_new_party_forming_in_one_tick_lands_together() {
+        let mut layers = ZoneLayers::new(small_config(), 1, 0).unwrap();
+        for id in 0..3 {
+            layers.admit(ClientId(id), u64::from(id), None, 0).unwrap();
+        }
+        let party = PartyId(4);
+        assert_eq!(layers.admit(ClientId(10), 10, Some(party), 0), Ok(1));
+        for id in 11..14 {
+            assert_eq!(layers.admit(ClientId(id), u64::from(id), Some(party), 0), Ok(1));
+        }
+    }
+
+    #[test]
+    fn leave_frees_the_slot_and_unplaced_inputs_are_refused() {
+        let mut layers = ZoneLayers::new(small_config(), 1, 0).unwrap();
+        layers.admit(ClientId(1), 1, None, 0).unwrap();
+        let mut outputs = Vec::new();
+        layers.tick(50_000, None, &mut outputs);
+        assert!(layers.route(ClientId(1), ZoneInput::Leave { client: ClientId(1) }));
+        layers.tick(100_000, None, &mut outputs);
+        assert_eq!(layers.layers()[0].player_count(), 0);
+        assert_eq!(layers.layer_of(ClientId(1)), None);
+        assert!(!layers.route(ClientId(1), ZoneInput::Leave { client: ClientId(1) }));
+    }
+}

@@ -1,0 +1,193 @@
+//! Replication: per client, per tick, the entities in its area of interest are ranked (distance,
+//! time since last sent, importance) and handed best-first to the protocol crate's encoder, which
+//! fills the client's byte budget with deltas against the last snapshot that client acknowledged.
+//!
+//! Cost per client is the entities in its (2r+1)^2 cells plus a sort of at most
+//! `SNAPSHOT_ENTITIES_MAX` of them: it grows with what the client can see, not with the zone.
+
+use meridian_proto::snapshot::{EntityKind, EntityState, SNAPSHOT_ENTITIES_MAX, SnapshotSender};
+use rustc_hash::FxHashMap;
+
+use crate::config::ZoneConfig;
+use crate::grid::InterestGrid;
+use crate::shedding::LoadShedding;
+use crate::zone::{ActorKind, Body, FLAG_DEAD, FLAG_LOOT_CLAIMED, Kind, LootDrop, NetId, Vitals, ZoneCounters};
+
+/// Staleness (ticks since last sent) stops growing here, so a never-sent entity is not infinitely urgent.
+pub const STALENESS_TICKS_CAP: u32 = 32;
+/// Importance weights. The client's own entity always goes first (it reconciles prediction with it).
+pub const IMPORTANCE_SELF: f32 = 1.0e6;
+pub const IMPORTANCE_PLAYER: f32 = 4.0;
+pub const IMPORTANCE_NPC: f32 = 3.0;
+pub const IMPORTANCE_LOOT: f32 = 2.0;
+
+/// What the server remembers about one client's view: the codec's sender (baseline, history) and,
+/// per entity, the last tick it was sent (for the staleness term of the priority).
+#[derive(Debug, Default)]
+pub(crate) struct ClientView {
+    sender: SnapshotSender,
+    last_sent_tick: FxHashMap<u32, u32>,
+}
+
+impl ClientView {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn on_ack(&mut self, tick: u32) {
+        self.sender.on_ack(tick);
+    }
+}
+
+/// Per-tick replication state shared by all clients of a zone: the entity table (states in codec
+/// form), the interest grid over it, and scratch buffers reused across clients and ticks.
+#[derive(Debug)]
+pub(crate) struct Replicator {
+    grid: InterestGrid,
+    states: Vec<EntityState>,
+    importance: Vec<f32>,
+    row_by_id: FxHashMap<u32, u32>,
+    near: Vec<(f32, u32, u32)>,
+    ranked: Vec<(f32, u32)>,
+    candidates: Vec<EntityState>,
+    left_out: Vec<u32>,
+}
+
+impl Replicator {
+    pub fn new(config: &ZoneConfig) -> Self {
+        Self {
+            grid: InterestGrid::new(config.aoi_cell_m, config.grid_cells()),
+            states: Vec::new(),
+            importance: Vec::new(),
+            row_by_id: FxHashMap::default(),
+            near: Vec::new(),
+            ranked: Vec::with_capacity(SNAPSHOT_ENTITIES_MAX),
+            candidates: Vec::with_capacity(SNAPSHOT_ENTITIES_MAX),
+            left_out: Vec::with_capacity(SNAPSHOT_ENTITIES_MAX),
+        }
+    }
+
+    pub fn grid(&self) -> &InterestGrid {
+        &self.grid
+    }
+
+    /// Rebuilds the entity table and the grid from the world: O(entities), once per tick.
+    pub fn build_table(&mut self, world: &hecs::World) {
+        self.states.clear();
+        self.importance.clear();
+        self.row_by_id.clear();
+        self.grid.clear();
+        let mut query = world.query::<(&NetId, &Kind, &Body, Option<&Vitals>, Option<&LootDrop>)>();
+        for (net_id, kind, body, vitals, loot) in query.iter() {
+            let row = self.states.len() as u32;
+            let (codec_kind, importance) = match kind.0 {
+                ActorKind::Player => (EntityKind::Player, IMPORTANCE_PLAYER),
+                ActorKind::Npc => (EntityKind::Npc, IMPORTANCE_NPC),
+                ActorKind::Loot => (EntityKind::Loot, IMPORTANCE_LOOT),
+            };
+            let mut flags = 0;
+            if vitals.is_some_and(|vitals| vitals.dead_until_tick.is_some()) {
+                flags |= FLAG_DEAD;
+            }
+            if loot.is_some_and(|loot| loot.claimed) {
+                flags |= FLAG_LOOT_CLAIMED;
+            }
+            self.states.push(EntityState {
+                id: net_id.0,
+                kind: codec_kind,
+                position: body.position_m,
+                yaw: body.yaw,
+                velocity: body.velocity_m_per_s,
+                health: vitals.map_or(0, |vitals| vitals.health),
+                flags,
+            });
+            self.importance.push(importance);
+            self.row_by_id.insert(net_id.0, row);
+            self.grid.insert(row, body.position_m[0], body.position_m[1]);
+        }
+    }
+
+    /// Ranks the viewer's area of interest and encodes its snapshot for `tick` into `bytes`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn encode_for(
+        &mut self,
+        config: &ZoneConfig,
+        shedding: &LoadShedding,
+        viewer: u32,
+        view: &mut ClientView,
+        tick: u32,
+        bytes: &mut Vec<u8>,
+        counters: &mut ZoneCounters,
+    ) {
+        self.near.clear();
+        self.ranked.clear();
+        self.candidates.clear();
+        if let Some(&viewer_row) = self.row_by_id.get(&viewer) {
+            let center = self.states[viewer_row as usize].position;
+            let cell = self.grid.cell_of(center[0], center[1]);
+            let states = &self.states;
+            let near = &mut self.near;
+            self.grid.for_each_in_area(cell, config.aoi_radius_cells, |ring, rows| {
+                for &row in rows {
+                    let position = states[row as usize].position;
+                    let dx = position[0] - center[0];
+                    let dy = position[1] - center[1];
+                    near.push((dx * dx + dy * dy, row, ring));
+                }
+            });
+            // A crowd: keep the nearest (ties by id, so the choice is deterministic and stable).
+            let cap = shedding.visible_entities_max(config.visible_entities_max).min(SNAPSHOT_ENTITIES_MAX);
+            if self.near.len() > cap {
+                counters.aoi_overflow_entities += (self.near.len() - cap) as u64;
+                let by_distance = |a: &(f32, u32, u32), b: &(f32, u32, u32)| {
+                    a.0.total_cmp(&b.0).then(states[a.1 as usize].id.cmp(&states[b.1 as usize].id))
+                };
+                self.near.select_nth_unstable_by(cap - 1, by_distance);
+                self.near.truncate(cap);
+            }
+            let far_divisor = shedding.far_priority_divisor();
+            for &(distance_sq, row, ring) in &self.near {
+                let state = &self.states[row as usize];
+                let importance = if state.id == viewer { IMPORTANCE_SELF } else { self.importance[row as usize] };
+                let staleness = match view.last_sent_tick.get(&state.id) {
+                    Some(&sent) => tick.wrapping_sub(sent).min(STALENESS_TICKS_CAP),
+                    None => STALENESS_TICKS_CAP,
+                };
+                let nearness = 1.0 / (1.0 + distance_sq.sqrt() / config.aoi_cell_m);
+                let mut priority = importance * (1 + staleness) as f32 * nearness;
+                if ring > 0 {
+                    priority /= far_divisor;
+                }
+                self.ranked.push((priority, row));
+            }
+            self.ranked.sort_unstable_by(|a, b| {
+                b.0.total_cmp(&a.0).then(states[a.1 as usize].id.cmp(&states[b.1 as usize].id))
+            });
+            self.candidates.extend(self.ranked.iter().map(|&(_, row)| self.states[row as usize]));
+        }
+        debug_assert!(self.candidates.len() <= SNAPSHOT_ENTITIES_MAX);
+        let budget = shedding.budget_bytes(config.snapshot_budget_bytes);
+        let report = view.sender.encode(tick, &self.candidates, budget, bytes);
+
+        self.left_out.clear();
+        self.left_out.extend_from_slice(view.sender.left_out_ids());
+        self.left_out.sort_unstable();
+        for candidate in &self.candidates {
+            if self.left_out.binary_search(&candidate.id).is_err() {
+                view.last_sent_tick.insert(candidate.id, tick);
+            }
+        }
+        // Forget entities not sent for a while: they rank as never sent, which is the same cap.
+        if tick % STALENESS_TICKS_CAP == 0 || view.last_sent_tick.len() > 4 * SNAPSHOT_ENTITIES_MAX {
+            view.last_sent_tick.retain(|_, sent| tick.wrapping_sub(*sent) < STALENESS_TICKS_CAP);
+        }
+        debug_assert!(view.last_sent_tick.len() <= 4 * SNAPSHOT_ENTITIES_MAX + SNAPSHOT_ENTITIES_MAX);
+
+        counters.snapshots_sent += 1;
+        counters.snapshot_bytes += report.bytes as u64;
+        counters.snapshot_entities_sent += report.entities_sent as u64;
+        counters.snapshot_entities_left_out += report.entities_left_out as u64;
+        counters.snapshot_removals_sent += report.removals_sent as u64;
+        counters.snapshot_removals_left_out += report.removals_left_out as u64;
+    }
+}
