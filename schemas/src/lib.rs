@@ -12,3 +12,7 @@ pub mod snapshot;
 
 /// Largest UDP payload Meridian sends or accepts (fits a 1280-byte IPv6 minimum MTU with headroom).
 pub const DATAGRAM_BYTES_MAX: usize = 1200;
+pub mod clock;
+pub mod connection;
+pub mod packet;
+pub mod token;

@@ -1,0 +1,812 @@
+//! One established session: sequence numbers, acks, RTT and loss estimates, the unreliable channel,
+//! the reliable ordered channel with fragmentation, and clock-sync pings. Both ends use it; the
+//! endpoints (`endpoint.rs`) own the handshake and hand packets to it.
+//!
+//! Plaintext of a `Payload` packet: `ack_newest_plus_one: u64`, `ack_bits: u32`, then frames (see
+//! `PROTOCOL.md`, "Payload frames"). Every queue here is bounded; what overflows is refused with a
+//! typed error at the sender, or dropped (and resent) at the receiver.
+
+use std::collections::VecDeque;
+
+use thiserror::Error;
+
+use crate::clock::ClockSync;
+use crate::packet::{
+    AEAD_KEY_BYTES, EDGE_KEY_BYTES, PacketError, PacketType, ReplayWindow, SEALED_PLAINTEXT_BYTES_MAX, open_packet,
+    seal_packet,
+};
+
+/// Sent packets remembered for acks and RTT.
+pub const SENT_PACKETS_TRACKED: usize = 256;
+/// Earlier packets acked by the bitfield after the newest one.
+pub const ACK_BITS: u64 = 32;
+pub const ACK_HEADER_BYTES: usize = 8 + 4;
+pub const UNRELIABLE_QUEUE_MAX: usize = 64;
+/// Largest unreliable message: one per packet, with the ack header and frame header.
+pub const UNRELIABLE_MESSAGE_BYTES_MAX: usize = SEALED_PLAINTEXT_BYTES_MAX - ACK_HEADER_BYTES - 3;
+pub const RELIABLE_QUEUE_MAX: usize = 256;
+/// Messages in flight at once (ids `oldest_unacked..oldest_unacked + window`).
+pub const RELIABLE_WINDOW_MESSAGES: u16 = 64;
+pub const RELIABLE_MESSAGE_BYTES_MAX: usize = 16 * 1024;
+pub const FRAGMENT_BYTES_MAX: usize = 1024;
+pub const FRAGMENTS_PER_MESSAGE_MAX: usize = RELIABLE_MESSAGE_BYTES_MAX.div_ceil(FRAGMENT_BYTES_MAX);
+/// Reassembly memory per connection. Room for one whole message is always kept for the message the
+/// receiver waits for, so later messages can never starve it.
+pub const RELIABLE_RECEIVE_BUFFER_BYTES_MAX: usize = 64 * 1024;
+/// A reliable message not fully acknowledged this long after it was first sent closes the connection:
+/// the channel never blocks forever.
+pub const RELIABLE_DELIVERY_TIMEOUT_US: u64 = 10_000_000;
+pub const RESEND_DELAY_MIN_US: u64 = 30_000;
+pub const KEEPALIVE_INTERVAL_US: u64 = 100_000;
+pub const CLOCK_PING_INTERVAL_US: u64 = 1_000_000;
+/// Received messages waiting for the application.
+pub const RECEIVED_MESSAGES_MAX: usize = 512;
+pub const FRAMES_PER_PACKET_MAX: usize = 64;
+
+const _: () = assert!(FRAGMENTS_PER_MESSAGE_MAX <= 32); // acked fragments fit a u32 mask
+const _: () = assert!(RELIABLE_RECEIVE_BUFFER_BYTES_MAX >= 2 * RELIABLE_MESSAGE_BYTES_MAX);
+const _: () = assert!((RELIABLE_WINDOW_MESSAGES as usize) < SENT_PACKETS_TRACKED);
+
+const FRAME_UNRELIABLE: u8 = 0x01;
+const FRAME_FRAGMENT: u8 = 0x02;
+const FRAME_PING: u8 = 0x03;
+const FRAME_PONG: u8 = 0x04;
+const FRAGMENT_FRAME_HEADER_BYTES: usize = 1 + 2 + 1 + 1 + 2;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Error)]
+pub enum FrameError {
+    #[error("payload truncated at byte {offset}")]
+    Truncated { offset: usize },
+    #[error("unknown frame type {value:#04x} at byte {offset}")]
+    UnknownFrame { value: u8, offset: usize },
+    #[error("fragment {index} of {count} is invalid")]
+    BadFragment { index: u8, count: u8 },
+    #[error("more than {FRAMES_PER_PACKET_MAX} frames in one packet")]
+    TooManyFrames,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Error)]
+pub enum SendError {
+    #[error("message of {bytes} bytes exceeds the channel's limit")]
+    MessageTooLarge { bytes: usize },
+    #[error("send queue is full")]
+    QueueFull,
+}
+
+/// Why a connection ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CloseReason {
+    ReliableTimeout,
+    TimedOut,
+    PeerDisconnected,
+    LocalDisconnect,
+}
+
+/// One decoded frame, borrowing the packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Frame<'a> {
+    Unreliable(&'a [u8]),
+    Fragment { message_id: u16, index: u8, count: u8, bytes: &'a [u8] },
+    Ping { client_send_us: u64 },
+    Pong { client_send_us: u64, server_receive_us: u64, server_send_us: u64 },
+}
+
+/// A decoded payload: the ack header and up to `FRAMES_PER_PACKET_MAX` frames.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Payload<'a> {
+    pub ack_newest_plus_one: u64,
+    pub ack_bits: u32,
+    pub frames: Vec<Frame<'a>>,
+}
+
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, count: usize) -> Result<&'a [u8], FrameError> {
+        let end = self.offset.checked_add(count).filter(|end| *end <= self.bytes.len());
+        let end = end.ok_or(FrameError::Truncated { offset: self.offset })?;
+        let slice = &self.bytes[self.offset..end];
+        self.offset = end;
+        Ok(slice)
+    }
+    fn u8(&mut self) -> Result<u8, FrameError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16, FrameError> {
+        Ok(u16::from_le_bytes(self.take(2)?.try_into().expect("2 bytes")))
+    }
+    fn u32(&mut self) -> Result<u32, FrameError> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+    }
+    fn u64(&mut self) -> Result<u64, FrameError> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+    }
+}
+
+/// Total decoder of a payload's plaintext.
+pub fn decode_payload(bytes: &[u8]) -> Result<Payload<'_>, FrameError> {
+    let mut cursor = Cursor { bytes, offset: 0 };
+    let ack_newest_plus_one = cursor.u64()?;
+    let ack_bits = cursor.u32()?;
+    let mut frames = Vec::new();
+    while cursor.offset < bytes.len() {
+        if frames.len() == FRAMES_PER_PACKET_MAX {
+            return Err(FrameError::TooManyFrames);
+        }
+        let offset = cursor.offset;
+        let frame = match cursor.u8()? {
+            FRAME_UNRELIABLE => {
+                let length = cursor.u16()?;
+                Frame::Unreliable(cursor.take(usize::from(length))?)
+            }
+            FRAME_FRAGMENT => {
+                let message_id = cursor.u16()?;
+                let index = cursor.u8()?;
+                let count = cursor.u8()?;
+                let length = usize::from(cursor.u16()?);
+                if count == 0 || index >= count || usize::from(count) > FRAGMENTS_PER_MESSAGE_MAX || length > FRAGMENT_BYTES_MAX
+                {
+                    return Err(FrameError::BadFragment { index, count });
+                }
+                Frame::Fragment { message_id, index, count, bytes: cursor.take(length)? }
+            }
+            FRAME_PING => Frame::Ping { client_send_us: cursor.u64()? },
+            FRAME_PONG => Frame::Pong {
+                client_send_us: cursor.u64()?,
+                server_receive_us: cursor.u64()?,
+                server_send_us: cursor.u64()?,
+            },
+            value => return Err(FrameError::UnknownFrame { value, offset }),
+        };
+        frames.push(frame);
+    }
+    Ok(Payload { ack_newest_plus_one, ack_bits, frames })
+}
+
+#[derive(Clone, Debug, Default)]
+struct SentPacket {
+    sequence: u64,
+    sent_us: u64,
+    acked: bool,
+    /// (message id, fragment index) carried.
+    fragments: Vec<(u16, u8)>,
+}
+
+struct OutgoingMessage {
+    id: u16,
+    bytes: Vec<u8>,
+    fragment_count: u8,
+    acked_mask: u32,
+    /// Last send time per fragment (None: never sent).
+    fragment_sent_us: [Option<u64>; FRAGMENTS_PER_MESSAGE_MAX],
+    first_sent_us: Option<u64>,
+}
+
+impl OutgoingMessage {
+    fn fragment(&self, index: u8) -> &[u8] {
+        let start = usize::from(index) * FRAGMENT_BYTES_MAX;
+        let end = (start + FRAGMENT_BYTES_MAX).min(self.bytes.len());
+        &self.bytes[start..end]
+    }
+    fn fully_acked(&self) -> bool {
+        self.acked_mask.count_ones() == u32::from(self.fragment_count)
+    }
+}
+
+struct IncomingMessage {
+    id: u16,
+    count: u8,
+    fragments: [Option<Vec<u8>>; FRAGMENTS_PER_MESSAGE_MAX],
+    bytes: usize,
+}
+
+/// Something the application takes from a connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Received {
+    Unreliable(Vec<u8>),
+    Reliable(Vec<u8>),
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ConnectionStats {
+    pub rtt_smoothed_us: Option<u64>,
+    pub rtt_variance_us: u64,
+    /// Fraction of packets not acked within the ack window, smoothed.
+    pub packet_loss: f32,
+    pub packets_sent: u64,
+    pub packets_received: u64,
+    pub received_messages_dropped: u64,
+    pub fragments_dropped: u64,
+}
+
+/// Which side of the session this end is (decides the keys and who pings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Server,
+}
+
+pub struct Connection {
+    pub session_id: u64,
+    side: Side,
+    send_key: [u8; AEAD_KEY_BYTES],
+    receive_key: [u8; AEAD_KEY_BYTES],
+    edge_key: [u8; EDGE_KEY_BYTES],
+    next_sequence: u64,
+    sent: Vec<SentPacket>,
+    loss_checked_through: u64,
+    /// Packets below this are acked or given up on; reliable fragments go only in packets less than
+    /// `ACK_BITS` beyond it, so every packet carrying them can still be acked by the bitfield.
+    acked_floor: u64,
+    received: ReplayWindow,
+    /// Packets acked to the peer: received, and every fragment in them stored. A packet whose
+    /// fragment had no room is not acked, so its fragments are resent (never acked and lost).
+    acked: ReplayWindow,
+    ack_owed: bool,
+    unreliable_queue: VecDeque<Vec<u8>>,
+    reliable_queue: VecDeque<OutgoingMessage>,
+    next_message_id: u16,
+    next_expected_id: u16,
+    reassembly: Vec<IncomingMessage>,
+    reassembly_bytes: usize,
+    received_messages: VecDeque<Received>,
+    pong_owed: Option<(u64, u64)>,
+    clock: ClockSync,
+    next_ping_us: u64,
+    last_sent_us: u64,
+    last_received_us: u64,
+    closed: Option<CloseReason>,
+    stats: ConnectionStats,
+    plaintext: Vec<u8>,
+}
+
+impl Connection {
+    /// `send_sequence_start`: the first sequence this end seals with (the handshake used the ones
+    /// before it under the same key).
+    pub fn new(
+        side: Side,
+        session_id: u64,
+        send_key: [u8; AEAD_KEY_BYTES],
+        receive_key: [u8; AEAD_KEY_BYTES],
+        edge_key: [u8; EDGE_KEY_BYTES],
+        send_sequence_start: u64,
+        received: ReplayWindow,
+        now_us: u64,
+    ) -> Self {
+        Connection {
+            session_id,
+            side,
+            send_key,
+            receive_key,
+            edge_key,
+            next_sequence: send_sequence_start,
+            sent: vec![SentPacket::default(); SENT_PACKETS_TRACKED],
+            loss_checked_through: send_sequence_start,
+            acked_floor: send_sequence_start,
+            acked: received.clone(),
+            received,
+            ack_owed: true,
+            unreliable_queue: VecDeque::new(),
+            reliable_queue: VecDeque::new(),
+            next_message_id: 0,
+            next_expected_id: 0,
+            reassembly: Vec::new(),
+            reassembly_bytes: 0,
+            received_messages: VecDeque::new(),
+            pong_owed: None,
+            clock: ClockSync::default(),
+            next_ping_us: now_us,
+            last_sent_us: now_us,
+            last_received_us: now_us,
+            closed: None,
+            stats: ConnectionStats::default(),
+            plaintext: Vec::new(),
+        }
+    }
+
+    pub fn stats(&self) -> ConnectionStats {
+        self.stats
+    }
+
+    pub fn clock(&self) -> &ClockSync {
+        &self.clock
+    }
+
+    pub fn closed(&self) -> Option<CloseReason> {
+        self.closed
+    }
+
+    pub fn close(&mut self, reason: CloseReason) {
+        if self.closed.is_none() {
+            self.closed = Some(reason);
+        }
+    }
+
+    pub fn last_received_us(&self) -> u64 {
+        self.last_received_us
+    }
+
+    /// Queues an unreliable message for the next packet (snapshots, inputs).
+    pub fn send_unreliable(&mut self, message: &[u8]) -> Result<(), SendError> {
+        if message.len() > UNRELIABLE_MESSAGE_BYTES_MAX {
+            return Err(SendError::MessageTooLarge { bytes: message.len() });
+        }
+        if self.unreliable_queue.len() >= UNRELIABLE_QUEUE_MAX {
+            return Err(SendError::QueueFull);
+        }
+        self.unreliable_queue.push_back(message.to_vec());
+        Ok(())
+    }
+
+    /// Queues a reliable ordered message (events, actions, chat), fragmented if needed.
+    pub fn send_reliable(&mut self, message: &[u8]) -> Result<(), SendError> {
+        if message.is_empty() || message.len() > RELIABLE_MESSAGE_BYTES_MAX {
+            return Err(SendError::MessageTooLarge { bytes: message.len() });
+        }
+        if self.reliable_queue.len() >= RELIABLE_QUEUE_MAX {
+            return Err(SendError::QueueFull);
+        }
+        let fragment_count = message.len().div_ceil(FRAGMENT_BYTES_MAX) as u8;
+        self.reliable_queue.push_back(OutgoingMessage {
+            id: self.next_message_id,
+            bytes: message.to_vec(),
+            fragment_count,
+            acked_mask: 0,
+            fragment_sent_us: [None; FRAGMENTS_PER_MESSAGE_MAX],
+            first_sent_us: None,
+        });
+        self.next_message_id = self.next_message_id.wrapping_add(1);
+        Ok(())
+    }
+
+    /// The next received message, in order for the reliable channel.
+    pub fn poll_received(&mut self) -> Option<Received> {
+        self.received_messages.pop_front()
+    }
+
+    fn resend_delay_us(&self) -> u64 {
+        match self.stats.rtt_smoothed_us {
+            Some(rtt) => (rtt + 4 * self.stats.rtt_variance_us).max(RESEND_DELAY_MIN_US),
+            None => 4 * RESEND_DELAY_MIN_US,
+        }
+    }
+
+    /// Processes a sealed `Payload` packet for this session (`bytes` already matched the session id).
+    pub fn receive(&mut self, now_us: u64, bytes: &[u8]) -> Result<(), PacketError> {
+        let header = crate::packet::read_sealed_header(bytes)?;
+        if header.packet_type == PacketType::Disconnect {
+            self.received.check(header.sequence)?;
+            open_packet(bytes, &self.edge_key, &self.receive_key, &mut self.plaintext)?;
+            self.received.mark(header.sequence);
+            self.close(CloseReason::PeerDisconnected);
+            return Ok(());
+        }
+        if header.packet_type != PacketType::Payload {
+            return Err(PacketError::Unexpected { packet_type: header.packet_type });
+        }
+        self.received.check(header.sequence)?;
+        let mut plaintext = std::mem::take(&mut self.plaintext);
+        let result = open_packet(bytes, &self.edge_key, &self.receive_key, &mut plaintext)
+            .and_then(|_| decode_payload(&plaintext).map_err(PacketError::from).map(|payload| {
+                self.received.mark(header.sequence);
+                if self.apply_payload(now_us, payload) {
+                    self.acked.mark(header.sequence);
+                }
+            }));
+        self.plaintext = plaintext;
+        result
+    }
+
+    /// Returns whether every fragment was stored (or was a duplicate), i.e. the packet may be acked.
+    fn apply_payload(&mut self, now_us: u64, payload: Payload<'_>) -> bool {
+        let mut all_stored = true;
+        self.stats.packets_received += 1;
+        self.last_received_us = now_us;
+        self.ack_owed = true;
+        self.process_acks(now_us, payload.ack_newest_plus_one, payload.ack_bits);
+        for frame in payload.frames {
+            match frame {
+                Frame::Unreliable(bytes) => self.deliver(Received::Unreliable(bytes.to_vec())),
+                Frame::Fragment { message_id, index, count, bytes } => {
+                    all_stored &= self.receive_fragment(message_id, index, count, bytes);
+                }
+                Frame::Ping { client_send_us } => {
+                    if self.side == Side::Server {
+                        self.pong_owed = Some((client_send_us, now_us));
+                    }
+                }
+                Frame::Pong { client_send_us, server_receive_us, server_send_us } => {
+                    if self.side == Side::Client {
+                        self.clock.add(client_send_us, server_receive_us, server_send_us, now_us);
+                    }
+                }
+            }
+        }
+        all_stored
+    }
+
+    fn deliver(&mut self, received: Received) {
+        if self.received_messages.len() >= RECEIVED_MESSAGES_MAX {
+            self.stats.received_messages_dropped += 1;
+            return;
+        }
+        self.received_messages.push_back(received);
+    }
+
+    fn process_acks(&mut self, now_us: u64, newest_plus_one: u64, bits: u32) {
+        if newest_plus_one == 0 || newest_plus_one > self.next_sequence {
+            return; // nothing acked yet, or an ack for packets never sent (ignored)
+        }
+        let newest = newest_plus_one - 1;
+        self.acked_floor = self.acked_floor.max(newest_plus_one);
+        for age in 0..=ACK_BITS {
+            let Some(sequence) = newest.checked_sub(age) else { break };
+            if age > 0 && bits >> (age - 1) & 1 == 0 {
+                continue;
+            }
+            self.on_packet_acked(now_us, sequence, age == 0);
+        }
+        // Packets that left the ack window unacked are lost.
+        let window_start = newest.saturating_sub(ACK_BITS);
+        let check_from = self.loss_checked_through.max(window_start.saturating_sub(SENT_PACKETS_TRACKED as u64));
+        for sequence in check_from..window_start {
+            let slot = &self.sent[(sequence % SENT_PACKETS_TRACKED as u64) as usize];
+            if slot.sequence == sequence {
+                let lost = if slot.acked { 0.0 } else { 1.0 };
+                self.stats.packet_loss += (lost - self.stats.packet_loss) / 16.0;
+            }
+        }
+        self.loss_checked_through = self.loss_checked_through.max(window_start);
+    }
+
+    fn on_packet_acked(&mut self, now_us: u64, sequence: u64, newest: bool) {
+        let slot_index = (sequence % SENT_PACKETS_TRACKED as u64) as usize;
+        let slot = &mut self.sent[slot_index];
+        if slot.sequence != sequence || slot.acked {
+            return;
+        }
+        slot.acked = true;
+        if newest && now_us >= slot.sent_us {
+            let sample = now_us - slot.sent_us;
+            match self.stats.rtt_smoothed_us {
+                None => {
+                    self.stats.rtt_smoothed_us = Some(sample);
+                    self.stats.rtt_variance_us = sample / 2;
+                }
+                Some(smoothed) => {
+                    self.stats.rtt_variance_us = (3 * self.stats.rtt_variance_us + smoothed.abs_diff(sample)) / 4;
+                    self.stats.rtt_smoothed_us = Some((7 * smoothed + sample) / 8);
+                }
+            }
+        }
+        let fragments = std::mem::take(&mut self.sent[slot_index].fragments);
+        for (message_id, index) in &fragments {
+            if let Some(message) = self.reliable_queue.iter_mut().find(|message| message.id == *message_id) {
+                message.acked_mask |= 1 << index;
+            }
+        }
+        self.sent[slot_index].fragments = fragments;
+        self.sent[slot_index].fragments.clear();
+        while self.reliable_queue.front().is_some_and(OutgoingMessage::fully_acked) {
+            self.reliable_queue.pop_front();
+        }
+    }
+
+    /// Stores one fragment. Returns false only when there was no room (the packet must not be acked);
+    /// duplicates, already-delivered and inconsistent fragments return true and are dropped.
+    fn receive_fragment(&mut self, message_id: u16, index: u8, count: u8, bytes: &[u8]) -> bool {
+        let ahead = message_id.wrapping_sub(self.next_expected_id);
+        if ahead >= RELIABLE_WINDOW_MESSAGES {
+            return true; // already delivered (a resend) or beyond the window
+        }
+        let position = self.reassembly.iter().position(|message| message.id == message_id);
+        let is_head = ahead == 0;
+        // Later messages may not take the room the head message needs.
+        let limit = if is_head { RELIABLE_RECEIVE_BUFFER_BYTES_MAX } else { RELIABLE_RECEIVE_BUFFER_BYTES_MAX - RELIABLE_MESSAGE_BYTES_MAX };
+        let duplicate = position.is_some_and(|position| self.reassembly[position].fragments.get(usize::from(index)).is_some_and(Option::is_some));
+        if duplicate {
+            return true;
+        }
+        if self.reassembly_bytes + bytes.len() > limit {
+            self.stats.fragments_dropped += 1;
+            return false;
+        }
+        let message = match position {
+            Some(position) => &mut self.reassembly[position],
+            None => {
+                self.reassembly.push(IncomingMessage { id: message_id, count, fragments: Default::default(), bytes: 0 });
+                self.reassembly.last_mut().expect("just pushed")
+            }
+        };
+        let index_usize = usize::from(index);
+        let consistent = message.count == count
+            && (index + 1 == count || bytes.len() == FRAGMENT_BYTES_MAX)
+            && message.bytes + bytes.len() <= RELIABLE_MESSAGE_BYTES_MAX;
+        if !consistent {
+            self.stats.fragments_dropped += 1;
+            return true;
+        }
+        if message.fragments[index_usize].is_none() {
+            message.fragments[index_usize] = Some(bytes.to_vec());
+            message.bytes += bytes.len();
+            self.reassembly_bytes += bytes.len();
+        }
+        debug_assert!(self.reassembly_bytes <= RELIABLE_RECEIVE_BUFFER_BYTES_MAX);
+        // Deliver every complete message at the head, in order.
+        loop {
+            let head = self.next_expected_id;
+            let Some(position) = self.reassembly.iter().position(|message| message.id == head) else { break };
+            let message = &self.reassembly[position];
+            if message.fragments[..usize::from(message.count)].iter().any(Option::is_none) {
+                break;
+            }
+            let message = self.reassembly.swap_remove(position);
+            self.reassembly_bytes -= message.bytes;
+            let mut whole = Vec::with_capacity(message.bytes);
+            for fragment in message.fragments.into_iter().flatten() {
+                whole.extend_from_slice(&fragment);
+            }
+            self.deliver(Received::Reliable(whole));
+            self.next_expected_id = self.next_expected_id.wrapping_add(1);
+        }
+        true
+    }
+
+    /// Whether anything is due now (a packet would be built).
+    fn wants_to_send(&self, now_us: u64) -> bool {
+        self.ack_owed
+            || self.pong_owed.is_some()
+            || !self.unreliable_queue.is_empty()
+            || (self.side == Side::Client && now_us >= self.next_ping_us)
+            || now_us.saturating_sub(self.last_sent_us) >= KEEPALIVE_INTERVAL_US
+            || (self.reliable_allowed() && self.next_due_fragment(now_us).is_some())
+    }
+
+    /// Whether the next packet may carry reliable fragments (in-flight limit, see `acked_floor`).
+    fn reliable_allowed(&self) -> bool {
+        self.next_sequence < self.acked_floor + ACK_BITS
+    }
+
+    fn next_due_fragment(&self, now_us: u64) -> Option<(usize, u8)> {
+        let resend_delay_us = self.resend_delay_us();
+        let oldest = self.reliable_queue.front()?.id;
+        for (position, message) in self.reliable_queue.iter().enumerate() {
+            if message.id.wrapping_sub(oldest) >= RELIABLE_WINDOW_MESSAGES {
+                break;
+            }
+            for index in 0..message.fragment_count {
+                if message.acked_mask >> index & 1 == 1 {
+                    continue;
+                }
+                match message.fragment_sent_us[usize::from(index)] {
+                    None => return Some((position, index)),
+                    Some(sent_us) if now_us.saturating_sub(sent_us) >= resend_delay_us => return Some((position, index)),
+                    Some(_) => {}
+                }
+            }
+        }
+        None
+    }
+
+    /// Builds the next sealed packet into `out` if one is due. Returns false when nothing is due or the
+    /// connection is closed. Also closes the connection when a reliable message timed out.
+    pub fn poll_packet(&mut self, now_us: u64, out: &mut Vec<u8>) -> bool {
+        if self.closed.is_some() {
+            return false;
+        }
+        if let Some(first_sent_us) = self.reliable_queue.front().and_then(|message| message.first_sent_us) {
+            if now_us.saturating_sub(first_sent_us) > RELIABLE_DELIVERY_TIMEOUT_US {
+                self.close(CloseReason::ReliableTimeout);
+                return false;
+            }
+        }
+        if !self.wants_to_send(now_us) {
+            return false;
+        }
+        let reliable_allowed = self.reliable_allowed();
+        let sequence = self.next_sequence;
+        self.next_sequence += 1;
+        let mut plaintext = std::mem::take(&mut self.plaintext);
+        plaintext.clear();
+        let (ack_newest_plus_one, ack_bits) = self.acked.ack_state();
+        plaintext.extend_from_slice(&ack_newest_plus_one.to_le_bytes());
+        plaintext.extend_from_slice(&ack_bits.to_le_bytes());
+        let mut room = SEALED_PLAINTEXT_BYTES_MAX - plaintext.len();
+        let mut frames = 0;
+        if let Some((client_send_us, server_receive_us)) = self.pong_owed.take() {
+            plaintext.push(FRAME_PONG);
+            plaintext.extend_from_slice(&client_send_us.to_le_bytes());
+            plaintext.extend_from_slice(&server_receive_us.to_le_bytes());
+            plaintext.extend_from_slice(&now_us.to_le_bytes());
+            room -= 25;
+            frames += 1;
+        }
+        if self.side == Side::Client && now_us >= self.next_ping_us {
+            plaintext.push(FRAME_PING);
+            plaintext.extend_from_slice(&now_us.to_le_bytes());
+            room -= 9;
+            frames += 1;
+            self.next_ping_us = now_us + CLOCK_PING_INTERVAL_US;
+        }
+        let slot_index = (sequence % SENT_PACKETS_TRACKED as u64) as usize;
+        let mut carried = std::mem::take(&mut self.sent[slot_index].fragments);
+        carried.clear();
+        // Reliable fragments first (oldest message first), then unreliable messages.
+        while reliable_allowed && frames < FRAMES_PER_PACKET_MAX {
+            let Some((position, index)) = self.next_due_fragment(now_us) else { break };
+            let message = &mut self.reliable_queue[position];
+            let fragment_len = message.fragment(index).len();
+            if FRAGMENT_FRAME_HEADER_BYTES + fragment_len > room {
+                break;
+            }
+            plaintext.push(FRAME_FRAGMENT);
+            plaintext.extend_from_slice(&message.id.to_le_bytes());
+            plaintext.push(index);
+            plaintext.push(message.fragment_count);
+            plaintext.extend_from_slice(&(fragment_len as u16).to_le_bytes());
+            plaintext.extend_from_slice(message.fragment(index));
+            message.fragment_sent_us[usize::from(index)] = Some(now_us);
+            message.first_sent_us.get_or_insert(now_us);
+            carried.push((message.id, index));
+            room -= FRAGMENT_FRAME_HEADER_BYTES + fragment_len;
+            frames += 1;
+        }
+        while frames < FRAMES_PER_PACKET_MAX {
+            let Some(message) = self.unreliable_queue.front() else { break };
+            if 3 + message.len() > room {
+                break;
+            }
+            let message = self.unreliable_queue.pop_front().expect("front exists");
+            plaintext.push(FRAME_UNRELIABLE);
+            plaintext.extend_from_slice(&(message.len() as u16).to_le_bytes());
+            plaintext.extend_from_slice(&message);
+            room -= 3 + message.len();
+            frames += 1;
+        }
+        debug_assert!(plaintext.len() <= SEALED_PLAINTEXT_BYTES_MAX);
+        self.sent[slot_index] = SentPacket { sequence, sent_us: now_us, acked: false, fragments: carried };
+        seal_packet(PacketType::Payload, self.session_id, sequence, &self.edge_key, &self.send_key, &plaintext, out);
+        self.plaintext = plaintext;
+        self.ack_owed = false;
+        self.last_sent_us = now_us;
+        self.stats.packets_sent += 1;
+        true
+    }
+
+    /// A sealed `Disconnect` packet (sent a few times by the endpoint; no retransmission).
+    pub fn disconnect_packet(&mut self, out: &mut Vec<u8>) {
+        let sequence = self.next_sequence;
+        self.next_sequence += 1;
+        seal_packet(PacketType::Disconnect, self.session_id, sequence, &self.edge_key, &self.send_key, &[], out);
+        self.close(CloseReason::LocalDisconnect);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(now_us: u64) -> (Connection, Connection) {
+        let client = Connection::new(Side::Client, 9, [1; 32], [2; 32], [3; 16], 0, ReplayWindow::default(), now_us);
+        let server = Connection::new(Side::Server, 9, [2; 32], [1; 32], [3; 16], 0, ReplayWindow::default(), now_us);
+        (client, server)
+    }
+
+    /// Steps both ends on simulated time (10 ms steps, 20 ms one-way delay); `lose(n)` decides whether
+    /// the n-th packet is dropped.
+    fn drive(client: &mut Connection, server: &mut Connection, start_us: u64, steps: u64, lose: &mut dyn FnMut(u64) -> bool) -> u64 {
+        let mut now = start_us;
+        let mut packet = Vec::new();
+        let mut packet_number = 0;
+        // (deliver at, to the server?, bytes)
+        let mut in_flight: VecDeque<(u64, bool, Vec<u8>)> = VecDeque::new();
+        for _ in 0..steps {
+            now += 10_000;
+            while in_flight.front().is_some_and(|(deliver_at, _, _)| *deliver_at <= now) {
+                let (_, to_server, bytes) = in_flight.pop_front().unwrap();
+                let receiver = if to_server { &mut *server } else { &mut *client };
+                receiver.receive(now, &bytes).unwrap();
+            }
+            while client.poll_packet(now, &mut packet) {
+                packet_number += 1;
+                if !lose(packet_number) {
+                    in_flight.push_back((now + 20_000, true, packet.clone()));
+                }
+            }
+            while server.poll_packet(now, &mut packet) {
+                packet_number += 1;
+                if !lose(packet_number) {
+                    in_flight.push_back((now + 20_000, false, packet.clone()));
+                }
+            }
+        }
+        now
+    }
+
+    #[test]
+    fn reliable_messages_arrive_in_order_despite_loss() {
+        let (mut client, mut server) = pair(0);
+        let messages: Vec<Vec<u8>> = (0..40u32).map(|i| vec![i as u8; 1 + (i as usize * 997) % 5000]).collect();
+        for message in &messages {
+            client.send_reliable(message).unwrap();
+        }
+        client.send_unreliable(b"input").unwrap();
+        // A third of all packets, pseudo-randomly (periodic loss can resonate with the send pattern).
+        let mut random = 0x2545_f491_4f6c_dd1d_u64;
+        let mut lose = |_: u64| {
+            random ^= random << 13;
+            random ^= random >> 7;
+            random ^= random << 17;
+            random % 3 == 0
+        };
+        drive(&mut client, &mut server, 0, 600, &mut lose);
+        let mut reliable = Vec::new();
+        let mut unreliable = 0;
+        while let Some(received) = server.poll_received() {
+            match received {
+                Received::Reliable(bytes) => reliable.push(bytes),
+                Received::Unreliable(_) => unreliable += 1,
+            }
+        }
+        assert_eq!(reliable.len(), messages.len());
+        assert!(reliable == messages, "reliable messages differ or are out of order");
+        assert!(unreliable <= 1);
+        assert!(client.reliable_queue.is_empty(), "all acked");
+        assert_eq!(server.reassembly_bytes, 0);
+        let stats = client.stats();
+        assert!(stats.packet_loss > 0.1, "loss estimate {}", stats.packet_loss);
+        let rtt = stats.rtt_smoothed_us.unwrap();
+        // 40 ms of path delay plus up to 10 ms of step quantisation each way.
+        assert!((40_000..=70_000).contains(&rtt), "rtt {rtt}");
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let (mut client, _) = pair(0);
+        assert_eq!(client.send_reliable(&vec![0; RELIABLE_MESSAGE_BYTES_MAX + 1]), Err(SendError::MessageTooLarge { bytes: RELIABLE_MESSAGE_BYTES_MAX + 1 }));
+        assert_eq!(client.send_unreliable(&vec![0; UNRELIABLE_MESSAGE_BYTES_MAX + 1]), Err(SendError::MessageTooLarge { bytes: UNRELIABLE_MESSAGE_BYTES_MAX + 1 }));
+        for _ in 0..RELIABLE_QUEUE_MAX {
+            client.send_reliable(b"x").unwrap();
+        }
+        assert_eq!(client.send_reliable(b"x"), Err(SendError::QueueFull));
+    }
+
+    #[test]
+    fn undeliverable_reliable_message_closes_instead_of_blocking() {
+        let (mut client, mut server) = pair(0);
+        client.send_reliable(b"never arrives").unwrap();
+        let mut lose_all = |_: u64| true;
+        drive(&mut client, &mut server, 0, 1_200, &mut lose_all);
+        assert_eq!(client.closed(), Some(CloseReason::ReliableTimeout));
+    }
+
+    #[test]
+    fn clock_sync_runs_over_the_connection() {
+        let (mut client, mut server) = pair(0);
+        let mut lose_none = |_: u64| false;
+        drive(&mut client, &mut server, 0, 300, &mut lose_none);
+        // Both clocks are the same simulated clock here, delays symmetric: offset ~ 0.
+        let offset = client.clock().offset_us().unwrap();
+        assert!(offset.abs() <= 10_000, "offset {offset}");
+    }
+
+    #[test]
+    fn payload_decoder_is_total() {
+        assert_eq!(decode_payload(&[]), Err(FrameError::Truncated { offset: 0 }));
+        let mut bytes = vec![0u8; 12];
+        bytes.extend_from_slice(&[FRAME_FRAGMENT, 0, 0, 3, 2, 0, 0]);
+        assert_eq!(decode_payload(&bytes), Err(FrameError::BadFragment { index: 3, count: 2 }));
+        let mut bytes = vec![0u8; 12];
+        bytes.extend_from_slice(&[FRAME_UNRELIABLE, 5, 0, 1]);
+        assert_eq!(decode_payload(&bytes), Err(FrameError::Truncated { offset: 15 }));
+        let mut bytes = vec![0u8; 12];
+        bytes.push(0x77);
+        assert_eq!(decode_payload(&bytes), Err(FrameError::UnknownFrame { value: 0x77, offset: 12 }));
+        let mut bytes = vec![0u8; 12];
+        bytes.extend(std::iter::repeat_n([FRAME_UNRELIABLE, 0, 0], FRAMES_PER_PACKET_MAX + 1).flatten());
+        assert_eq!(decode_payload(&bytes), Err(FrameError::TooManyFrames));
+    }
+}
