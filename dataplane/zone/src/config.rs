@@ -118,7 +118,7 @@ impl Default for ZoneConfig {
             hit_radius_m: 0.6,
             attack_cooldown_ticks: 4,
             interpolation_delay_us: 100_000,
-            rewind_max_us: 200_000,
+            rewind_max_us: 400_000,
             respawn_delay_ticks: 100,
             player_spawn_m: [512.0, 512.0, 0.0],
             pickup_range_m: 3.0,
@@ -242,7 +242,7 @@ mod tests {
         let mut config = ZoneConfig { tick_hz: 61, ..ZoneConfig::default() };
         assert_eq!(config.validate(), Err(ConfigError::TickRate { tick_hz: 61 }));
         config.tick_hz = 60;
-        // 60 Hz keeps HISTORY_TICKS * 16.6 ms of history, still above the 200 ms rewind.
+        // 60 Hz keeps HISTORY_TICKS * 16.6 ms of history, still above the 400 ms rewind.
         assert_eq!(config.validate(), Ok(()));
         config.tick_hz = 0;
         assert_eq!(config.validate(), Err(ConfigError::TickRate { tick_hz: 0 }));

@@ -20,6 +20,7 @@
 
 pub mod config;
 pub mod grid;
+pub mod harness;
 pub mod input;
 pub mod lag;
 pub mod layers;

@@ -58,7 +58,9 @@ pub enum ActorKind {
 pub enum ZoneInput {
     Join { client: ClientId, character_id: u64, party: Option<PartyId>, spawn_m: Option<[f32; 3]>, rtt_us: u64 },
     Leave { client: ClientId },
-    Input { client: ClientId, input: PlayerInput },
+    /// A client input, with the server time its datagram was received (the node's receive timestamp;
+    /// lag compensation measures back from it).
+    Input { client: ClientId, input: PlayerInput, received_us: u64 },
     /// The client acknowledged the snapshot of `tick` (its new baseline).
     SnapshotAck { client: ClientId, tick: u32 },
     /// A fresh round-trip estimate from the session's clock sync.
@@ -528,12 +530,12 @@ impl Zone {
                 self.join(client, character_id, party, spawn_m, rtt_us, out);
             }
             ZoneInput::Leave { client } => self.leave(client),
-            ZoneInput::Input { client, input } => {
+            ZoneInput::Input { client, input, received_us } => {
                 let Some(session) = self.clients.get_mut(&client) else {
                     self.counters.inputs_unknown_client += 1;
                     return;
                 };
-                match session.inputs.offer(input, now_us) {
+                match session.inputs.offer(input, received_us.min(now_us)) {
                     InputAdmission::Queued => {}
                     InputAdmission::Late => self.counters.inputs_late += 1,
                     InputAdmission::Duplicate => self.counters.inputs_duplicate += 1,
