@@ -11,4 +11,5 @@
 pub mod dgram_io;
 pub mod edge;
 pub mod probe;
+pub mod tick;
 pub mod uring_udp;
