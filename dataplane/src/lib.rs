@@ -10,6 +10,7 @@
 
 pub mod dgram_io;
 pub mod edge;
+pub mod metrics;
 pub mod probe;
 pub mod tick;
 pub mod uring_udp;

@@ -1,0 +1,171 @@
+//! The node's Prometheus metrics: names, help texts, histogram buckets, and the HTTP exporter.
+//!
+//! Hot loops never format labels: a worker resolves its metric handles once ([`WorkerMetrics`])
+//! and publishes its locally accumulated counts once per tick.
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+
+use metrics::{Counter, Gauge, Histogram, Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder};
+
+pub const TICK_DURATION: &str = "meridian_tick_duration_seconds";
+pub const TICK_LATENESS: &str = "meridian_tick_lateness_seconds";
+pub const LATE_TICKS: &str = "meridian_late_ticks_total";
+pub const SKIPPED_TICKS: &str = "meridian_skipped_ticks_total";
+pub const PACKETS_IN: &str = "meridian_packets_in_total";
+pub const PACKETS_OUT: &str = "meridian_packets_out_total";
+pub const BYTES_IN: &str = "meridian_bytes_in_total";
+pub const BYTES_OUT: &str = "meridian_bytes_out_total";
+pub const DROPS: &str = "meridian_drops_total";
+pub const SESSIONS: &str = "meridian_sessions";
+pub const AOI_ENTITIES: &str = "meridian_aoi_entities";
+pub const SNAPSHOT_BYTES: &str = "meridian_snapshot_bytes";
+pub const ZONE_PLAYERS: &str = "meridian_zone_players";
+
+/// Tick-duration buckets: fine below the 25 ms alarm, coarse up to a missed 100 ms.
+const TICK_BUCKETS_S: &[f64] = &[
+    0.000_25, 0.000_5, 0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.0125, 0.015, 0.02, 0.025, 0.03, 0.04,
+    0.05, 0.075, 0.1, 0.25,
+];
+const COUNT_BUCKETS: &[f64] = &[0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 96.0, 128.0, 256.0];
+const BYTES_BUCKETS: &[f64] = &[32.0, 64.0, 128.0, 256.0, 384.0, 512.0, 768.0, 1024.0, 1200.0];
+
+/// Installs the global recorder and serves `GET /metrics` on `listen` (from a thread of the
+/// exporter's own; the workers never block on it).
+pub fn install_exporter(listen: SocketAddr) -> Result<(), BuildError> {
+    PrometheusBuilder::new()
+        .with_http_listener(listen)
+        .set_buckets_for_metric(Matcher::Full(TICK_DURATION.into()), TICK_BUCKETS_S)?
+        .set_buckets_for_metric(Matcher::Full(TICK_LATENESS.into()), TICK_BUCKETS_S)?
+        .set_buckets_for_metric(Matcher::Full(AOI_ENTITIES.into()), COUNT_BUCKETS)?
+        .set_buckets_for_metric(Matcher::Full(SNAPSHOT_BYTES.into()), BYTES_BUCKETS)?
+        .install()?;
+    describe();
+    Ok(())
+}
+
+fn describe() {
+    describe_histogram!(TICK_DURATION, Unit::Seconds, "Work time of one zone tick (simulation, AOI, encoding).");
+    describe_histogram!(TICK_LATENESS, Unit::Seconds, "How late a worker picked up a tick after its deadline.");
+    describe_counter!(LATE_TICKS, "Ticks picked up more than half a period after their deadline.");
+    describe_counter!(SKIPPED_TICKS, "Tick deadlines jumped over after a long stall (never silently).");
+    describe_counter!(PACKETS_IN, "Datagrams received.");
+    describe_counter!(PACKETS_OUT, "Datagrams sent.");
+    describe_counter!(BYTES_IN, Unit::Bytes, "Datagram bytes received.");
+    describe_counter!(BYTES_OUT, Unit::Bytes, "Datagram bytes sent.");
+    describe_counter!(DROPS, "Datagrams or messages dropped, by reason.");
+    describe_gauge!(SESSIONS, "Established sessions owned by the worker.");
+    describe_histogram!(AOI_ENTITIES, "Entities sent in one client's snapshot.");
+    describe_histogram!(SNAPSHOT_BYTES, Unit::Bytes, "Bytes of one client's snapshot payload.");
+    describe_gauge!(ZONE_PLAYERS, "Players in a zone.");
+}
+
+/// Why the data plane dropped something. The label values are stable (dashboards use them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// Failed decoding, authentication, replay or address checks in the protocol endpoint.
+    Protocol,
+    /// A message inside an authenticated packet did not decode.
+    BadMessage,
+    /// The forward queue to the worker owning the session was full.
+    ForwardQueueFull,
+    /// The send queue of the I/O backend was full.
+    SendQueueFull,
+    /// A send failed in the kernel.
+    SendError,
+    /// Received datagram longer than the I/O layer accepts.
+    Truncated,
+    /// A session asked for a zone this node does not host.
+    UnknownZone,
+    /// The session table is at its cap.
+    SessionTableFull,
+    /// A protocol send queue refused a message.
+    ChannelFull,
+}
+
+impl DropReason {
+    pub const ALL: [DropReason; 9] = [
+        DropReason::Protocol,
+        DropReason::BadMessage,
+        DropReason::ForwardQueueFull,
+        DropReason::SendQueueFull,
+        DropReason::SendError,
+        DropReason::Truncated,
+        DropReason::UnknownZone,
+        DropReason::SessionTableFull,
+        DropReason::ChannelFull,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            DropReason::Protocol => "protocol",
+            DropReason::BadMessage => "bad_message",
+            DropReason::ForwardQueueFull => "forward_queue_full",
+            DropReason::SendQueueFull => "send_queue_full",
+            DropReason::SendError => "send_error",
+            DropReason::Truncated => "truncated",
+            DropReason::UnknownZone => "unknown_zone",
+            DropReason::SessionTableFull => "session_table_full",
+            DropReason::ChannelFull => "channel_full",
+        }
+    }
+}
+
+/// One worker's metric handles, resolved once.
+pub struct WorkerMetrics {
+    pub packets_in: Counter,
+    pub packets_out: Counter,
+    pub bytes_in: Counter,
+    pub bytes_out: Counter,
+    pub late_ticks: Counter,
+    pub skipped_ticks: Counter,
+    pub tick_lateness: Histogram,
+    pub sessions: Gauge,
+    pub aoi_entities: Histogram,
+    pub snapshot_bytes: Histogram,
+    drops: Vec<Counter>,
+}
+
+impl WorkerMetrics {
+    pub fn new(worker: usize) -> Self {
+        let w = worker.to_string();
+        Self {
+            packets_in: counter!(PACKETS_IN, "worker" => w.clone()),
+            packets_out: counter!(PACKETS_OUT, "worker" => w.clone()),
+            bytes_in: counter!(BYTES_IN, "worker" => w.clone()),
+            bytes_out: counter!(BYTES_OUT, "worker" => w.clone()),
+            late_ticks: counter!(LATE_TICKS, "worker" => w.clone()),
+            skipped_ticks: counter!(SKIPPED_TICKS, "worker" => w.clone()),
+            tick_lateness: histogram!(TICK_LATENESS, "worker" => w.clone()),
+            sessions: gauge!(SESSIONS, "worker" => w.clone()),
+            aoi_entities: histogram!(AOI_ENTITIES, "worker" => w.clone()),
+            snapshot_bytes: histogram!(SNAPSHOT_BYTES, "worker" => w.clone()),
+            drops: DropReason::ALL
+                .iter()
+                .map(|r| counter!(DROPS, "worker" => w.clone(), "reason" => r.label()))
+                .collect(),
+        }
+    }
+
+    pub fn drop_counter(&self, reason: DropReason) -> &Counter {
+        let index = DropReason::ALL.iter().position(|r| *r == reason).expect("every reason is in ALL");
+        &self.drops[index]
+    }
+}
+
+/// One zone's metric handles.
+pub struct ZoneMetrics {
+    pub tick_duration: Histogram,
+    pub players: Gauge,
+}
+
+impl ZoneMetrics {
+    pub fn new(zone_id: u32, layer: u32) -> Self {
+        let (z, l) = (zone_id.to_string(), layer.to_string());
+        Self {
+            tick_duration: histogram!(TICK_DURATION, "zone" => z.clone(), "layer" => l.clone()),
+            players: gauge!(ZONE_PLAYERS, "zone" => z, "layer" => l),
+        }
+    }
+}
