@@ -11,6 +11,7 @@
 //! server knows something the client does not.
 #![forbid(unsafe_code)]
 
+pub mod dev_token;
 pub mod interpolation;
 pub mod prediction;
 pub mod stats;
