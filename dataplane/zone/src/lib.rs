@@ -24,6 +24,7 @@ pub mod harness;
 pub mod input;
 pub mod lag;
 pub mod layers;
+pub mod load;
 pub mod movement;
 mod replication;
 pub mod shedding;

@@ -73,13 +73,12 @@ pub fn step(from_m: [f32; 3], direction: [f32; 2], rules: &MoveRules<'_>) -> ([f
     let reach = rules.speed_m_per_s * rules.dt_s;
     let mut position = from_m;
     let mut blocked = false;
-    for axis in 0..2 {
-        let world_axis = axis;
-        let wanted = position[world_axis] + direction[axis] * reach;
-        let bounded = wanted.clamp(0.0, rules.world_size_m[axis] - f32::EPSILON * rules.world_size_m[axis]);
+    for (axis, (along, size_m)) in direction.iter().zip(rules.world_size_m).enumerate() {
+        let wanted = position[axis] + along * reach;
+        let bounded = wanted.clamp(0.0, size_m - f32::EPSILON * size_m);
         blocked |= bounded != wanted;
         let mut candidate = position;
-        candidate[world_axis] = bounded;
+        candidate[axis] = bounded;
         if rules.colliders.iter().any(|c| c.contains(candidate[0], candidate[1])) {
             blocked = true;
         } else {

@@ -21,12 +21,14 @@ pub const IMPORTANCE_PLAYER: f32 = 4.0;
 pub const IMPORTANCE_NPC: f32 = 3.0;
 pub const IMPORTANCE_LOOT: f32 = 2.0;
 
-/// What the server remembers about one client's view: the codec's sender (baseline, history) and,
-/// per entity, the last tick it was sent (for the staleness term of the priority).
+/// What the server remembers about one client's view: the codec's sender (baseline, history) and the
+/// entities the encoder left out for the budget, with the tick each was first left out (the
+/// staleness term of the priority: time since last sent). Everything else was sent last tick, so its
+/// staleness is zero and costs no lookup; the map is empty whenever the budget fits everything.
 #[derive(Debug, Default)]
 pub(crate) struct ClientView {
     sender: SnapshotSender,
-    last_sent_tick: FxHashMap<u32, u32>,
+    starved_since_tick: FxHashMap<u32, u32>,
 }
 
 impl ClientView {
@@ -45,6 +47,8 @@ impl ClientView {
 pub(crate) struct Replicator {
     grid: InterestGrid,
     states: Vec<EntityState>,
+    /// Ground positions by row, packed for the AOI scan.
+    ground_m: Vec<[f32; 2]>,
     importance: Vec<f32>,
     row_by_id: FxHashMap<u32, u32>,
     near: Vec<(f32, u32, u32)>,
@@ -58,6 +62,7 @@ impl Replicator {
         Self {
             grid: InterestGrid::new(config.aoi_cell_m, config.grid_cells()),
             states: Vec::new(),
+            ground_m: Vec::new(),
             importance: Vec::new(),
             row_by_id: FxHashMap::default(),
             near: Vec::new(),
@@ -74,6 +79,7 @@ impl Replicator {
     /// Rebuilds the entity table and the grid from the world: O(entities), once per tick.
     pub fn build_table(&mut self, world: &hecs::World) {
         self.states.clear();
+        self.ground_m.clear();
         self.importance.clear();
         self.row_by_id.clear();
         self.grid.clear();
@@ -102,6 +108,7 @@ impl Replicator {
                 flags,
             });
             self.importance.push(importance);
+            self.ground_m.push([body.position_m[0], body.position_m[1]]);
             self.row_by_id.insert(net_id.0, row);
             self.grid.insert(row, body.position_m[0], body.position_m[1]);
         }
@@ -126,10 +133,11 @@ impl Replicator {
             let center = self.states[viewer_row as usize].position;
             let cell = self.grid.cell_of(center[0], center[1]);
             let states = &self.states;
+            let ground_m = &self.ground_m;
             let near = &mut self.near;
             self.grid.for_each_in_area(cell, config.aoi_radius_cells, |ring, rows| {
                 for &row in rows {
-                    let position = states[row as usize].position;
+                    let position = ground_m[row as usize];
                     let dx = position[0] - center[0];
                     let dy = position[1] - center[1];
                     near.push((dx * dx + dy * dy, row, ring));
@@ -149,9 +157,12 @@ impl Replicator {
             for &(distance_sq, row, ring) in &self.near {
                 let state = &self.states[row as usize];
                 let importance = if state.id == viewer { IMPORTANCE_SELF } else { self.importance[row as usize] };
-                let staleness = match view.last_sent_tick.get(&state.id) {
-                    Some(&sent) => tick.wrapping_sub(sent).min(STALENESS_TICKS_CAP),
-                    None => STALENESS_TICKS_CAP,
+                let staleness = if view.starved_since_tick.is_empty() {
+                    0
+                } else {
+                    view.starved_since_tick
+                        .get(&state.id)
+                        .map_or(0, |&since| tick.wrapping_sub(since).saturating_add(1).min(STALENESS_TICKS_CAP))
                 };
                 let nearness = 1.0 / (1.0 + distance_sq.sqrt() / config.aoi_cell_m);
                 let mut priority = importance * (1 + staleness) as f32 * nearness;
@@ -169,19 +180,19 @@ impl Replicator {
         let budget = shedding.budget_bytes(config.snapshot_budget_bytes);
         let report = view.sender.encode(tick, &self.candidates, budget, bytes);
 
-        self.left_out.clear();
-        self.left_out.extend_from_slice(view.sender.left_out_ids());
-        self.left_out.sort_unstable();
-        for candidate in &self.candidates {
-            if self.left_out.binary_search(&candidate.id).is_err() {
-                view.last_sent_tick.insert(candidate.id, tick);
+        // Starved = left out this tick; keep the tick each was first left out.
+        let left_out = view.sender.left_out_ids();
+        if !view.starved_since_tick.is_empty() || !left_out.is_empty() {
+            self.left_out.clear();
+            self.left_out.extend_from_slice(left_out);
+            self.left_out.sort_unstable();
+            let still_starved = &self.left_out;
+            view.starved_since_tick.retain(|id, _| still_starved.binary_search(id).is_ok());
+            for &id in still_starved {
+                view.starved_since_tick.entry(id).or_insert(tick);
             }
         }
-        // Forget entities not sent for a while: they rank as never sent, which is the same cap.
-        if tick % STALENESS_TICKS_CAP == 0 || view.last_sent_tick.len() > 4 * SNAPSHOT_ENTITIES_MAX {
-            view.last_sent_tick.retain(|_, sent| tick.wrapping_sub(*sent) < STALENESS_TICKS_CAP);
-        }
-        debug_assert!(view.last_sent_tick.len() <= 4 * SNAPSHOT_ENTITIES_MAX + SNAPSHOT_ENTITIES_MAX);
+        debug_assert!(view.starved_since_tick.len() <= SNAPSHOT_ENTITIES_MAX);
 
         counters.snapshots_sent += 1;
         counters.snapshot_bytes += report.bytes as u64;
@@ -189,5 +200,43 @@ impl Replicator {
         counters.snapshot_entities_left_out += report.entities_left_out as u64;
         counters.snapshot_removals_sent += report.removals_sent as u64;
         counters.snapshot_removals_left_out += report.removals_left_out as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use meridian_proto::snapshot::SnapshotReceiver;
+
+    use crate::zone::{ClientId, Zone, ZoneInput, ZoneOutput};
+    use crate::config::ZoneConfig;
+
+    #[test]
+    fn a_crowd_too_big_for_one_datagram_arrives_over_a_few_ticks_best_first() {
+        let mut zone = Zone::new(ZoneConfig::default(), 0, 1, 0).unwrap();
+        for index in 0..100 {
+            let (dx, dy) = ((index % 10) as f32 * 2.0, (index / 10) as f32 * 2.0);
+            zone.spawn_npc([490.0 + dx, 490.0 + dy, 0.0], 1).unwrap();
+        }
+        // NPCs wander; freeze them by giving them no room to go (they stay near home anyway).
+        let mut receiver = SnapshotReceiver::new();
+        let mut out = ZoneOutput::default();
+        let join = ZoneInput::Join { client: ClientId(1), character_id: 1, party: None, spawn_m: Some([500.0, 500.0, 0.0]), rtt_us: 0 };
+        let mut inputs = vec![join];
+        let mut first_sizes = Vec::new();
+        for step in 1..=30u64 {
+            zone.tick(step * 50_000, None, inputs.drain(..), &mut out);
+            let snapshot = &out.snapshots[0];
+            assert!(snapshot.bytes.len() <= 1200);
+            let tick = receiver.apply(&snapshot.bytes).unwrap();
+            if step == 1 {
+                // The viewer's own entity is always first in line.
+                assert!(receiver.world().contains_key(&zone.client_entity(ClientId(1)).unwrap()));
+            }
+            first_sizes.push(receiver.world().len());
+            inputs.push(ZoneInput::SnapshotAck { client: ClientId(1), tick });
+        }
+        assert!(first_sizes[0] < 101, "the first datagram cannot hold 101 full records: {first_sizes:?}");
+        assert_eq!(*first_sizes.last().unwrap(), 101, "{first_sizes:?}");
+        assert!(zone.counters().snapshot_entities_left_out > 0);
     }
 }

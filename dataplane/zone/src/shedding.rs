@@ -56,7 +56,7 @@ impl LoadShedding {
 
     /// Whether a client gets a snapshot on this tick.
     pub fn sends_to(&self, tick: u64, client_id: u32) -> bool {
-        self.level < 3 || (tick + u64::from(client_id)) % 2 == 0
+        self.level < 3 || (tick + u64::from(client_id)).is_multiple_of(2)
     }
 }
 

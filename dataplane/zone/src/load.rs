@@ -1,0 +1,193 @@
+//! `TickLoad`: a zone full of scripted players on a perfect network, for benchmarks and load reports.
+//! Every player moves every tick and acks every snapshot, so each tick does the full work: inputs,
+//! movement, AOI, priority and snapshot encoding for every client. Client-side work (choosing the
+//! next input) is done in `prepare`, outside what a benchmark should time.
+
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::{Rng, SeedableRng};
+
+use crate::config::{PLAYERS_PER_ZONE_MAX, ZoneConfig};
+use crate::input::{MoveIntent, PlayerInput};
+use crate::movement::{MoveRules, step};
+use crate::zone::{ClientId, Zone, ZoneInput, ZoneOutput};
+
+/// Where the players stand.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Layout {
+    /// Uniformly over a `side_m` × `side_m` square.
+    Uniform { side_m: f32 },
+    /// Uniformly in a circle (a world-boss fight); players that walk out turn back in.
+    Circle { center_m: [f32; 2], radius_m: f32 },
+}
+
+struct ScriptedPlayer {
+    id: ClientId,
+    client_tick: u32,
+    direction: [f32; 2],
+    predicted_m: [f32; 3],
+    ack: Option<u32>,
+}
+
+/// What one tick sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TickSent {
+    pub snapshots: usize,
+    pub bytes: usize,
+}
+
+pub struct TickLoad {
+    pub zone: Zone,
+    layout: Layout,
+    players: Vec<ScriptedPlayer>,
+    rng: ChaCha8Rng,
+    now_us: u64,
+    inputs: Vec<ZoneInput>,
+    out: ZoneOutput,
+}
+
+impl TickLoad {
+    /// A zone sized to hold `players` in one instance (the benchmark measures one zone's tick; in
+    /// production layering would split it), with everyone joined and the first snapshot sent.
+    pub fn new(players: usize, layout: Layout, seed: u64) -> Self {
+        assert!(players > 0 && players <= PLAYERS_PER_ZONE_MAX - 8);
+        let config = ZoneConfig {
+            world_size_m: [1024.0, 1024.0],
+            players_per_layer_max: players,
+            ..ZoneConfig::default()
+        };
+        let mut zone = Zone::new(config, 0, 1, 0).expect("load config is valid");
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut inputs = Vec::with_capacity(players);
+        let mut scripted = Vec::with_capacity(players);
+        for index in 0..players {
+            let spawn = random_spawn(&mut rng, layout);
+            let id = ClientId(index as u32 + 1);
+            inputs.push(ZoneInput::Join { client: id, character_id: index as u64, party: None, spawn_m: Some(spawn), rtt_us: 50_000 });
+            scripted.push(ScriptedPlayer { id, client_tick: 0, direction: random_direction(&mut rng), predicted_m: spawn, ack: None });
+        }
+        let mut out = ZoneOutput::default();
+        zone.tick(0, None, inputs.drain(..), &mut out);
+        Self { zone, layout, players: scripted, rng, now_us: 0, inputs, out }
+    }
+
+    /// Client side of the next tick: each player picks its move (and acks the last snapshot).
+    pub fn prepare(&mut self) {
+        let config = self.zone.config();
+        let rules = MoveRules {
+            speed_m_per_s: config.player_speed_m_per_s,
+            dt_s: 1.0 / config.tick_hz as f32,
+            world_size_m: config.world_size_m,
+            colliders: &config.colliders,
+            teleport_tolerance_m: config.teleport_tolerance_m,
+        };
+        self.inputs.clear();
+        for player in &mut self.players {
+            if self.rng.next_u32().is_multiple_of(40) {
+                player.direction = random_direction(&mut self.rng);
+            }
+            if let Layout::Circle { center_m, radius_m } = self.layout {
+                let dx = player.predicted_m[0] - center_m[0];
+                let dy = player.predicted_m[1] - center_m[1];
+                let distance = (dx * dx + dy * dy).sqrt();
+                if distance > radius_m {
+                    player.direction = [-dx / distance, -dy / distance];
+                }
+            }
+            let (to, blocked) = step(player.predicted_m, player.direction, &rules);
+            if blocked {
+                player.direction = [-player.direction[0], -player.direction[1]];
+            }
+            player.predicted_m = to;
+            self.inputs.push(ZoneInput::Input {
+                client: player.id,
+                input: PlayerInput {
+                    client_tick: player.client_tick,
+                    movement: Some(MoveIntent { direction: player.direction, yaw: 0.0, claimed_position_m: to }),
+                    action: None,
+                },
+                received_us: self.now_us,
+            });
+            player.client_tick += 1;
+            if let Some(tick) = player.ack.take() {
+                self.inputs.push(ZoneInput::SnapshotAck { client: player.id, tick });
+            }
+        }
+    }
+
+    /// The server side of one tick: what a benchmark times.
+    pub fn tick(&mut self) -> TickSent {
+        self.now_us += self.zone.config().tick_interval_us();
+        self.zone.tick(self.now_us, None, self.inputs.drain(..), &mut self.out);
+        TickSent { snapshots: self.out.snapshots.len(), bytes: self.out.snapshots.iter().map(|s| s.bytes.len()).sum() }
+    }
+
+    /// Perfect network: every client receives its snapshot and will ack it with its next input.
+    pub fn deliver(&mut self) {
+        for (player, snapshot) in self.players.iter_mut().zip(self.out.snapshots.iter()) {
+            debug_assert_eq!(player.id, snapshot.client);
+            player.ack = Some(snapshot.tick);
+        }
+    }
+
+    pub fn players(&self) -> usize {
+        self.players.len()
+    }
+}
+
+fn random_unit(rng: &mut ChaCha8Rng) -> f32 {
+    rng.next_u32() as f32 / u32::MAX as f32
+}
+
+fn random_direction(rng: &mut ChaCha8Rng) -> [f32; 2] {
+    let angle = random_unit(rng) * std::f32::consts::TAU;
+    [angle.cos(), angle.sin()]
+}
+
+fn random_spawn(rng: &mut ChaCha8Rng, layout: Layout) -> [f32; 3] {
+    match layout {
+        Layout::Uniform { side_m } => [random_unit(rng) * side_m, random_unit(rng) * side_m, 0.0],
+        Layout::Circle { center_m, radius_m } => {
+            let angle = random_unit(rng) * std::f32::consts::TAU;
+            let reach = random_unit(rng).sqrt() * radius_m;
+            [center_m[0] + angle.cos() * reach, center_m[1] + angle.sin() * reach, 0.0]
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_player_gets_a_snapshot_every_tick_and_nobody_is_flagged() {
+        let mut load = TickLoad::new(200, Layout::Uniform { side_m: 1000.0 }, 3);
+        for _ in 0..10 {
+            load.prepare();
+            let sent = load.tick();
+            load.deliver();
+            assert_eq!(sent.snapshots, 200);
+            assert!(sent.bytes > 0);
+        }
+        let counters = load.zone.counters();
+        assert_eq!(counters.moves_rejected_teleport, 0);
+        assert_eq!(counters.inputs_late + counters.inputs_duplicate, 0);
+        assert!(counters.inputs_applied >= 200 * 8);
+    }
+
+    #[test]
+    fn world_boss_players_stay_in_the_circle() {
+        let center_m = [512.0, 512.0];
+        let mut load = TickLoad::new(100, Layout::Circle { center_m, radius_m: 50.0 }, 4);
+        for _ in 0..100 {
+            load.prepare();
+            load.tick();
+            load.deliver();
+        }
+        for entity in load.zone.entity_ids() {
+            let at = load.zone.position(entity).unwrap();
+            let distance = ((at[0] - center_m[0]).powi(2) + (at[1] - center_m[1]).powi(2)).sqrt();
+            assert!(distance < 52.0, "{at:?}");
+        }
+        assert!(load.zone.counters().aoi_overflow_entities == 0, "100 players fit in the visible cap");
+    }
+}
