@@ -114,3 +114,28 @@ fn a_panicking_test_still_tears_its_services_down() {
         assert!(!dir.exists(), "temp dir {} survived the panic", dir.display());
     }
 }
+
+#[test]
+fn data_dirs_of_killed_runs_are_removed_and_live_ones_kept() {
+    let parent = tempfile_parent();
+    // pid 4194305 is above the kernel's maximum pid, so the "process" that made this is gone.
+    let stale = parent.join("meridian-redis-4194305-abcdef");
+    std::fs::create_dir_all(stale.join("data")).unwrap();
+    let live = parent.join(format!("meridian-redis-{}-live", std::process::id()));
+    std::fs::create_dir_all(&live).unwrap();
+    let unrelated = parent.join("meridian-other-4194305-x");
+    std::fs::create_dir_all(&unrelated).unwrap();
+    let removed = meridian_testkit::remove_leftover_dirs(&parent).unwrap();
+    assert_eq!(removed, vec![stale.clone()]);
+    assert!(!stale.exists());
+    assert!(live.exists(), "a directory of a running process was removed");
+    assert!(unrelated.exists(), "only service directories are touched");
+    std::fs::remove_dir_all(&parent).unwrap();
+}
+
+/// A private parent directory, so the test never races real service directories.
+fn tempfile_parent() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("meridian-testkit-cleanup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

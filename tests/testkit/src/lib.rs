@@ -2,7 +2,8 @@
 //! throwaway **real** services from the installed binaries — PostgreSQL (`initdb` + `postgres`),
 //! etcd and Redis — each on free loopback ports in its own temporary directory, waits until each
 //! answers, and stops them and deletes their data when the handle drops, including when the test
-//! panics (and, through `PR_SET_PDEATHSIG`, when the test process dies outright). It also builds
+//! panics (and, through `PR_SET_PDEATHSIG`, when the test process dies outright; the data directories
+//! such a killed process leaves behind are deleted by the next run). It also builds
 //! network-namespace topologies (uniquely named namespaces joined by veth pairs, addressed from
 //! 10.251.0.0/16, a range used only inside those namespaces) and removes them on drop; leftovers of
 //! a killed run are removed by the next run. No test depends on a service that happens to be
@@ -15,7 +16,7 @@ mod process;
 mod services;
 
 pub use netns::{Netns, TwoHosts, VethEnd, remove_leftover_namespaces};
-pub use services::{Etcd, Postgres, Redis};
+pub use services::{Etcd, Postgres, Redis, remove_leftover_dirs};
 
 use std::time::Duration;
 

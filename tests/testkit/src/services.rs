@@ -59,8 +59,40 @@ fn start_with_retries<T>(
     })
 }
 
+/// Service data directories are named `<prefix><pid>-<random>` under the temp dir, so that the
+/// first service a process starts can delete the directories of test processes that were killed
+/// (their services died with them through `PR_SET_PDEATHSIG`, but the files stay).
 fn temp_dir(prefix: &str) -> Result<TempDir> {
-    tempfile::Builder::new().prefix(prefix).tempdir().map_err(io_err("creating temp dir"))
+    static CLEAN_LEFTOVERS: std::sync::Once = std::sync::Once::new();
+    CLEAN_LEFTOVERS.call_once(|| {
+        let _ = remove_leftover_dirs(&std::env::temp_dir());
+    });
+    tempfile::Builder::new()
+        .prefix(&format!("{prefix}{}-", std::process::id()))
+        .tempdir()
+        .map_err(io_err("creating temp dir"))
+}
+
+const SERVICE_DIR_PREFIXES: [&str; 3] = ["meridian-pg-", "meridian-etcd-", "meridian-redis-"];
+
+/// Deletes service data directories in `parent` whose creating process no longer exists. Returns
+/// the paths removed.
+pub fn remove_leftover_dirs(parent: &Path) -> Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    let entries = std::fs::read_dir(parent).map_err(io_err(format!("listing {}", parent.display())))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(rest) = SERVICE_DIR_PREFIXES.iter().find_map(|p| name.strip_prefix(p)) else { continue };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let path = entry.path();
+            if std::fs::remove_dir_all(&path).is_ok() {
+                removed.push(path);
+            }
+        }
+    }
+    Ok(removed)
 }
 
 /// Sends `request` to a loopback port and reports whether the answer contains `needle`.
