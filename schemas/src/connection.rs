@@ -405,7 +405,8 @@ impl Connection {
         let mut all_stored = true;
         self.stats.packets_received += 1;
         self.last_received_us = now_us;
-        self.ack_owed = true;
+        // Only packets with frames elicit an ack; acking ack-only packets would ping-pong forever.
+        self.ack_owed |= !payload.frames.is_empty();
         self.process_acks(now_us, payload.ack_newest_plus_one, payload.ack_bits);
         for frame in payload.frames {
             match frame {
@@ -759,8 +760,8 @@ mod tests {
         let stats = client.stats();
         assert!(stats.packet_loss > 0.1, "loss estimate {}", stats.packet_loss);
         let rtt = stats.rtt_smoothed_us.unwrap();
-        // 40 ms of path delay plus up to 10 ms of step quantisation each way.
-        assert!((40_000..=70_000).contains(&rtt), "rtt {rtt}");
+        // 40 ms of path delay; lost ack packets delay some acks (no ack-delay field, see PROTOCOL.md).
+        assert!((40_000..=100_000).contains(&rtt), "rtt {rtt}");
     }
 
     #[test]

@@ -16,3 +16,4 @@ pub mod clock;
 pub mod connection;
 pub mod packet;
 pub mod token;
+pub mod endpoint;
