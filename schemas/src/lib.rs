@@ -17,3 +17,4 @@ pub mod connection;
 pub mod packet;
 pub mod token;
 pub mod endpoint;
+pub mod messages;

@@ -1,0 +1,344 @@
+//! Game messages carried in a connection's channels: what the client asks for and what the server
+//! tells it besides snapshots.
+//!
+//! Inputs travel on the unreliable channel and carry the last `INPUT_REDUNDANCY_MAX` ticks each, so a
+//! lost packet costs nothing as long as a later one arrives within that many ticks. Actions and chat
+//! travel on the reliable ordered channel. All integers are little-endian; layouts in `PROTOCOL.md`
+//! ("Game messages"). Decoders are total and reject trailing bytes.
+
+use thiserror::Error;
+
+/// Ticks of input each input message repeats (newest first).
+pub const INPUT_REDUNDANCY_MAX: usize = 8;
+pub const CHAT_TEXT_BYTES_MAX: usize = 256;
+/// Largest snapshot payload a server message carries (one datagram's worth).
+pub const SNAPSHOT_MESSAGE_BYTES_MAX: usize = crate::connection::UNRELIABLE_MESSAGE_BYTES_MAX - 1;
+
+const CLIENT_INPUT: u8 = 1;
+const CLIENT_ACTION: u8 = 2;
+const CLIENT_CHAT: u8 = 3;
+const SERVER_SNAPSHOT: u8 = 1;
+const SERVER_CHAT: u8 = 2;
+const ACTION_ATTACK: u8 = 1;
+const ACTION_PICK_UP: u8 = 2;
+const MOVE_INPUT_BYTES: usize = 5;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Error)]
+pub enum MessageError {
+    #[error("message truncated at byte {offset}")]
+    Truncated { offset: usize },
+    #[error("{bytes} bytes after the end of the message")]
+    TrailingBytes { bytes: usize },
+    #[error("unknown message type {value}")]
+    UnknownType { value: u8 },
+    #[error("unknown action {value}")]
+    UnknownAction { value: u8 },
+    #[error("unknown chat channel {value}")]
+    UnknownChannel { value: u8 },
+    #[error("input message carries {count} ticks (1..={INPUT_REDUNDANCY_MAX} allowed)")]
+    BadInputCount { count: u8 },
+    #[error("chat text of {bytes} bytes exceeds the limit")]
+    ChatTooLong { bytes: usize },
+    #[error("chat text is not UTF-8")]
+    ChatNotUtf8,
+    #[error("snapshot of {bytes} bytes exceeds the limit")]
+    SnapshotTooLarge { bytes: usize },
+}
+
+/// One tick of movement intent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MoveInput {
+    /// Strafe and forward intent, -127..=127 for -1.0..=1.0 (the server clamps the vector's length).
+    pub move_right: i8,
+    pub move_forward: i8,
+    /// Facing, a full turn in 65536 steps.
+    pub yaw: u16,
+    /// Bit 0 jump, bit 1 sprint, bit 2 crouch; others reserved.
+    pub buttons: u8,
+}
+
+/// The client's recent inputs: `inputs[i]` is for tick `newest_tick - i`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputMessage {
+    /// Increments per input message sent (detects loss and reordering).
+    pub sequence: u32,
+    pub newest_tick: u32,
+    /// 1..=INPUT_REDUNDANCY_MAX entries, newest first.
+    pub inputs: Vec<MoveInput>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Attack { target_id: u32, skill_id: u16 },
+    PickUp { loot_id: u32 },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum ChatChannel {
+    Zone = 0,
+    Global = 1,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientMessage {
+    Input(InputMessage),
+    /// `client_tick`: the tick the client saw when it acted (for lag compensation).
+    Action { client_tick: u32, action: Action },
+    Chat { channel: ChatChannel, text: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServerMessage {
+    /// A snapshot payload (`snapshot.rs`).
+    Snapshot(Vec<u8>),
+    Chat { channel: ChatChannel, sender_id: u32, text: String },
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, count: usize) -> Result<&'a [u8], MessageError> {
+        let end = self.offset.checked_add(count).filter(|end| *end <= self.bytes.len());
+        let end = end.ok_or(MessageError::Truncated { offset: self.offset })?;
+        let slice = &self.bytes[self.offset..end];
+        self.offset = end;
+        Ok(slice)
+    }
+    fn u8(&mut self) -> Result<u8, MessageError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16, MessageError> {
+        Ok(u16::from_le_bytes(self.take(2)?.try_into().expect("2 bytes")))
+    }
+    fn u32(&mut self) -> Result<u32, MessageError> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+    }
+    fn finish(self) -> Result<(), MessageError> {
+        match self.bytes.len() - self.offset {
+            0 => Ok(()),
+            bytes => Err(MessageError::TrailingBytes { bytes }),
+        }
+    }
+    fn channel(&mut self) -> Result<ChatChannel, MessageError> {
+        match self.u8()? {
+            0 => Ok(ChatChannel::Zone),
+            1 => Ok(ChatChannel::Global),
+            value => Err(MessageError::UnknownChannel { value }),
+        }
+    }
+    fn chat_text(&mut self) -> Result<String, MessageError> {
+        let length = usize::from(self.u16()?);
+        if length > CHAT_TEXT_BYTES_MAX {
+            return Err(MessageError::ChatTooLong { bytes: length });
+        }
+        let text = std::str::from_utf8(self.take(length)?).map_err(|_| MessageError::ChatNotUtf8)?;
+        Ok(text.to_owned())
+    }
+}
+
+fn write_chat_text(out: &mut Vec<u8>, text: &str) {
+    assert!(text.len() <= CHAT_TEXT_BYTES_MAX);
+    out.extend_from_slice(&(text.len() as u16).to_le_bytes());
+    out.extend_from_slice(text.as_bytes());
+}
+
+impl ClientMessage {
+    /// Appends the encoding to `out`. Panics on values outside the limits (caller bugs); user text
+    /// must be checked with [`check_chat_text`] first.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            ClientMessage::Input(input) => {
+                assert!(!input.inputs.is_empty());
+                assert!(input.inputs.len() <= INPUT_REDUNDANCY_MAX);
+                out.push(CLIENT_INPUT);
+                out.extend_from_slice(&input.sequence.to_le_bytes());
+                out.extend_from_slice(&input.newest_tick.to_le_bytes());
+                out.push(input.inputs.len() as u8);
+                for tick_input in &input.inputs {
+                    out.push(tick_input.move_right as u8);
+                    out.push(tick_input.move_forward as u8);
+                    out.extend_from_slice(&tick_input.yaw.to_le_bytes());
+                    out.push(tick_input.buttons);
+                }
+            }
+            ClientMessage::Action { client_tick, action } => {
+                out.push(CLIENT_ACTION);
+                out.extend_from_slice(&client_tick.to_le_bytes());
+                match action {
+                    Action::Attack { target_id, skill_id } => {
+                        out.push(ACTION_ATTACK);
+                        out.extend_from_slice(&target_id.to_le_bytes());
+                        out.extend_from_slice(&skill_id.to_le_bytes());
+                    }
+                    Action::PickUp { loot_id } => {
+                        out.push(ACTION_PICK_UP);
+                        out.extend_from_slice(&loot_id.to_le_bytes());
+                    }
+                }
+            }
+            ClientMessage::Chat { channel, text } => {
+                out.push(CLIENT_CHAT);
+                out.push(*channel as u8);
+                write_chat_text(out, text);
+            }
+        }
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<ClientMessage, MessageError> {
+        let mut reader = Reader { bytes, offset: 0 };
+        let message = match reader.u8()? {
+            CLIENT_INPUT => {
+                let sequence = reader.u32()?;
+                let newest_tick = reader.u32()?;
+                let count = reader.u8()?;
+                if count == 0 || usize::from(count) > INPUT_REDUNDANCY_MAX {
+                    return Err(MessageError::BadInputCount { count });
+                }
+                let mut inputs = Vec::with_capacity(usize::from(count));
+                for _ in 0..count {
+                    let raw = reader.take(MOVE_INPUT_BYTES)?;
+                    inputs.push(MoveInput {
+                        move_right: raw[0] as i8,
+                        move_forward: raw[1] as i8,
+                        yaw: u16::from_le_bytes([raw[2], raw[3]]),
+                        buttons: raw[4],
+                    });
+                }
+                ClientMessage::Input(InputMessage { sequence, newest_tick, inputs })
+            }
+            CLIENT_ACTION => {
+                let client_tick = reader.u32()?;
+                let action = match reader.u8()? {
+                    ACTION_ATTACK => Action::Attack { target_id: reader.u32()?, skill_id: reader.u16()? },
+                    ACTION_PICK_UP => Action::PickUp { loot_id: reader.u32()? },
+                    value => return Err(MessageError::UnknownAction { value }),
+                };
+                ClientMessage::Action { client_tick, action }
+            }
+            CLIENT_CHAT => ClientMessage::Chat { channel: reader.channel()?, text: reader.chat_text()? },
+            value => return Err(MessageError::UnknownType { value }),
+        };
+        reader.finish()?;
+        Ok(message)
+    }
+}
+
+/// Checks user-typed chat text against the limit before it is put in a message.
+pub fn check_chat_text(text: &str) -> Result<(), MessageError> {
+    if text.len() > CHAT_TEXT_BYTES_MAX {
+        return Err(MessageError::ChatTooLong { bytes: text.len() });
+    }
+    Ok(())
+}
+
+impl ServerMessage {
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            ServerMessage::Snapshot(payload) => {
+                assert!(payload.len() <= SNAPSHOT_MESSAGE_BYTES_MAX);
+                out.push(SERVER_SNAPSHOT);
+                out.extend_from_slice(payload);
+            }
+            ServerMessage::Chat { channel, sender_id, text } => {
+                out.push(SERVER_CHAT);
+                out.push(*channel as u8);
+                out.extend_from_slice(&sender_id.to_le_bytes());
+                write_chat_text(out, text);
+            }
+        }
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<ServerMessage, MessageError> {
+        let mut reader = Reader { bytes, offset: 0 };
+        let message = match reader.u8()? {
+            SERVER_SNAPSHOT => {
+                let payload = &bytes[1..];
+                if payload.len() > SNAPSHOT_MESSAGE_BYTES_MAX {
+                    return Err(MessageError::SnapshotTooLarge { bytes: payload.len() });
+                }
+                reader.offset = bytes.len();
+                ServerMessage::Snapshot(payload.to_vec())
+            }
+            SERVER_CHAT => {
+                let channel = reader.channel()?;
+                let sender_id = reader.u32()?;
+                ServerMessage::Chat { channel, sender_id, text: reader.chat_text()? }
+            }
+            value => return Err(MessageError::UnknownType { value }),
+        };
+        reader.finish()?;
+        Ok(message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip_client(message: ClientMessage) -> Vec<u8> {
+        let mut out = Vec::new();
+        message.encode(&mut out);
+        assert_eq!(ClientMessage::decode(&out), Ok(message));
+        for cut in 0..out.len() {
+            assert!(ClientMessage::decode(&out[..cut]).is_err(), "prefix of {cut} bytes accepted");
+        }
+        let mut longer = out.clone();
+        longer.push(0);
+        assert_eq!(ClientMessage::decode(&longer), Err(MessageError::TrailingBytes { bytes: 1 }));
+        out
+    }
+
+    #[test]
+    fn client_messages_round_trip() {
+        let inputs = (0..INPUT_REDUNDANCY_MAX)
+            .map(|i| MoveInput { move_right: -(i as i8), move_forward: 127, yaw: 1000 * i as u16, buttons: 0b10 })
+            .collect();
+        round_trip_client(ClientMessage::Input(InputMessage { sequence: 9, newest_tick: 1234, inputs }));
+        round_trip_client(ClientMessage::Action { client_tick: 77, action: Action::Attack { target_id: 5, skill_id: 3 } });
+        round_trip_client(ClientMessage::Action { client_tick: 78, action: Action::PickUp { loot_id: 900 } });
+        round_trip_client(ClientMessage::Chat { channel: ChatChannel::Global, text: "héllo".into() });
+    }
+
+    /// Test vector quoted in PROTOCOL.md ("Game messages").
+    #[test]
+    fn input_test_vector() {
+        let bytes = round_trip_client(ClientMessage::Input(InputMessage {
+            sequence: 1,
+            newest_tick: 2,
+            inputs: vec![MoveInput { move_right: -1, move_forward: 127, yaw: 0x0102, buttons: 1 }],
+        }));
+        assert_eq!(bytes, [0x01, 1, 0, 0, 0, 2, 0, 0, 0, 1, 0xff, 0x7f, 0x02, 0x01, 0x01]);
+    }
+
+    #[test]
+    fn bad_client_messages_are_typed_errors() {
+        assert_eq!(ClientMessage::decode(&[]), Err(MessageError::Truncated { offset: 0 }));
+        assert_eq!(ClientMessage::decode(&[9]), Err(MessageError::UnknownType { value: 9 }));
+        assert_eq!(ClientMessage::decode(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 9]), Err(MessageError::BadInputCount { count: 9 }));
+        assert_eq!(ClientMessage::decode(&[2, 0, 0, 0, 0, 7]), Err(MessageError::UnknownAction { value: 7 }));
+        assert_eq!(ClientMessage::decode(&[3, 2, 0, 0]), Err(MessageError::UnknownChannel { value: 2 }));
+        assert_eq!(ClientMessage::decode(&[3, 0, 0xff, 0xff]), Err(MessageError::ChatTooLong { bytes: 0xffff }));
+        assert_eq!(ClientMessage::decode(&[3, 0, 1, 0, 0xff]), Err(MessageError::ChatNotUtf8));
+        assert_eq!(check_chat_text(&"x".repeat(CHAT_TEXT_BYTES_MAX + 1)), Err(MessageError::ChatTooLong { bytes: CHAT_TEXT_BYTES_MAX + 1 }));
+    }
+
+    #[test]
+    fn server_messages_round_trip() {
+        for message in [
+            ServerMessage::Snapshot(vec![1, 2, 3]),
+            ServerMessage::Chat { channel: ChatChannel::Zone, sender_id: 4, text: "gg".into() },
+        ] {
+            let mut out = Vec::new();
+            message.encode(&mut out);
+            assert_eq!(ServerMessage::decode(&out), Ok(message));
+        }
+        assert!(matches!(
+            ServerMessage::decode(&vec![1; SNAPSHOT_MESSAGE_BYTES_MAX + 2]),
+            Err(MessageError::SnapshotTooLarge { .. })
+        ));
+    }
+}
