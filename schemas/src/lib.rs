@@ -18,3 +18,4 @@ pub mod packet;
 pub mod token;
 pub mod endpoint;
 pub mod messages;
+pub mod control;
