@@ -21,17 +21,19 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use meridian_proto::connection::{ConnectionStats, Received, SendError};
-use meridian_proto::endpoint::{ClientConnection, ClientDisconnect, ClientEvent, ClientState, Transmit};
+use meridian_proto::endpoint::{ClientConnection, ClientDisconnect, ClientEvent, ClientState};
 use meridian_proto::packet::PacketError;
 use meridian_proto::snapshot::{EntityState, SnapshotError, SnapshotReceiver};
-use meridian_proto::token::ClientToken;
-use meridian_zone::{Action, PlayerInput, ZoneConfig};
+use meridian_zone::PlayerInput;
 use thiserror::Error;
 
 pub use interpolation::{InterpolationStats, Interpolator};
 pub use prediction::{CorrectionStats, MovementModel, Predictor, Reconciliation};
 pub use stats::Histogram;
 pub use wire::{ServerEvent, WireError};
+pub use meridian_proto::endpoint::Transmit;
+pub use meridian_proto::token::ClientToken;
+pub use meridian_zone::{Action, ZoneConfig};
 
 /// Events kept for the application; older ones are dropped and counted when it does not poll.
 pub const GAME_EVENTS_MAX: usize = 256;

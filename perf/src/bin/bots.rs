@@ -1,0 +1,670 @@
+//! Bot swarm: N `GameClient`s in one process against a `meridian-node`, driven by a few threads, each
+//! owning many bots with one nonblocking UDP socket per bot (the server sees N distinct addresses, as
+//! with real players). Tokens come from the dev issuer (`meridian_client::dev_token`), sealed with the
+//! cluster key given on the command line, until the control plane's auth API exists.
+//!
+//! Reports every `--report-s` seconds and at the end (one JSON object per line with `--json`): CCU,
+//! RTT p50/p99 (clock sync), prediction corrections (count, p99 distance), bytes/s per connected
+//! client down and up, and the server's tick-duration p99 scraped from the node's Prometheus
+//! endpoint (`meridian_tick_duration_seconds`, summed over zones).
+//!
+//! Misbehaving bots for the end-to-end test: `--garbage N` connect, then also send random datagrams
+//! and random in-session messages; `--replay N` connect, then resend datagrams they captured a second
+//! earlier; `--speedhack N` send move intents three times longer than allowed.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use clap::{Parser, ValueEnum};
+use meridian_client::dev_token::{self, SplitMix64};
+use meridian_client::{ClientConfig, GameClient, Histogram, MoveCommand, ZoneConfig};
+
+/// Bots one process drives (sockets are file descriptors: raise `ulimit -n` above this).
+const BOTS_MAX: usize = 20_000;
+const THREADS_MAX: usize = 64;
+/// Datagrams read per bot per loop pass, so one flooded socket cannot starve the others.
+const RECV_PER_PASS_MAX: usize = 64;
+/// Captured datagrams a replay bot keeps.
+const REPLAY_CAPTURE_MAX: usize = 64;
+/// Largest random datagram a garbage bot sends.
+const GARBAGE_BYTES_MAX: usize = 1200;
+/// Metrics scrape: connect/read timeout and response size limit.
+const SCRAPE_TIMEOUT: Duration = Duration::from_secs(2);
+const SCRAPE_BYTES_MAX: u64 = 8 << 20;
+/// Driver loop granularity.
+const LOOP_SLEEP: Duration = Duration::from_millis(1);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Movement {
+    /// A new random direction every 1–3 s.
+    RandomWalk,
+    /// Everyone walks to `--target` and mills around it (crowding one AOI cell).
+    Converge,
+    /// Patrol edge to edge across the zone, pressing on its borders (future handoff path).
+    CrossBorders,
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "Meridian bot swarm")]
+struct Args {
+    /// The node's game address (must be the address the node listens on: it is sealed in the token).
+    #[arg(long, default_value = "127.0.0.1:7777")]
+    server: SocketAddr,
+    #[arg(long, default_value_t = 100)]
+    bots: usize,
+    /// Driver threads (each drives bots / threads bots).
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    #[arg(long, default_value_t = 30)]
+    duration_s: u64,
+    /// Bots started per second (connection ramp).
+    #[arg(long, default_value_t = 500)]
+    ramp_per_s: u64,
+    #[arg(long, value_enum, default_value_t = Movement::RandomWalk)]
+    movement: Movement,
+    /// Converge target "x,y" in metres.
+    #[arg(long, default_value = "512,512")]
+    target: String,
+    /// 64 hex digits; the node's `--cluster-key-hex`.
+    #[arg(long)]
+    cluster_key_hex: String,
+    #[arg(long, default_value_t = 1)]
+    zone_id: u32,
+    /// First session id (default: derived from the clock so reruns do not collide).
+    #[arg(long)]
+    session_base: Option<u64>,
+    /// The node's metrics, e.g. http://127.0.0.1:9100/metrics.
+    #[arg(long)]
+    metrics_url: Option<String>,
+    #[arg(long, default_value_t = 5)]
+    report_s: u64,
+    /// Print reports as JSON lines.
+    #[arg(long)]
+    json: bool,
+    #[arg(long, default_value_t = 0)]
+    garbage: usize,
+    #[arg(long, default_value_t = 0)]
+    replay: usize,
+    #[arg(long, default_value_t = 0)]
+    speedhack: usize,
+    /// Inputs per datagram.
+    #[arg(long, default_value_t = meridian_client::INPUT_REDUNDANCY_DEFAULT)]
+    redundancy: usize,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Behaviour {
+    Honest,
+    Garbage,
+    Replay,
+    SpeedHack,
+}
+
+struct Bot {
+    client: Option<GameClient>,
+    socket: UdpSocket,
+    behaviour: Behaviour,
+    start_at_us: u64,
+    session_id: u64,
+    direction: [f32; 2],
+    next_turn_us: u64,
+    patrol_sign: f32,
+    captured: Vec<Vec<u8>>,
+    capture_cursor: usize,
+    connected_once: bool,
+}
+
+/// What one driver thread has seen so far (cumulative except the gauges).
+#[derive(Clone, Debug, Default)]
+struct ThreadReport {
+    /// Gauges.
+    connected: u64,
+    placed: u64,
+    connecting: u64,
+    disconnected: u64,
+    /// Clock-sync RTT of each connected bot, sampled at the last report.
+    rtt_us: Histogram,
+    /// Cumulative.
+    bytes_up: u64,
+    bytes_down: u64,
+    connected_bot_us: u64,
+    reconciliations: u64,
+    corrections: u64,
+    correction_um: Histogram,
+    snapshots: u64,
+    datagrams_dropped: u64,
+    send_errors: u64,
+    garbage_sent: u64,
+    replays_sent: u64,
+    speedhack_inputs: u64,
+}
+
+impl ThreadReport {
+    fn merge(&mut self, other: &ThreadReport) {
+        self.connected += other.connected;
+        self.placed += other.placed;
+        self.connecting += other.connecting;
+        self.disconnected += other.disconnected;
+        self.rtt_us.merge(&other.rtt_us);
+        self.bytes_up += other.bytes_up;
+        self.bytes_down += other.bytes_down;
+        self.connected_bot_us += other.connected_bot_us;
+        self.reconciliations += other.reconciliations;
+        self.corrections += other.corrections;
+        self.correction_um.merge(&other.correction_um);
+        self.snapshots += other.snapshots;
+        self.datagrams_dropped += other.datagrams_dropped;
+        self.send_errors += other.send_errors;
+        self.garbage_sent += other.garbage_sent;
+        self.replays_sent += other.replays_sent;
+        self.speedhack_inputs += other.speedhack_inputs;
+    }
+}
+
+fn wall_us() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+}
+
+struct Plan {
+    server: SocketAddr,
+    cluster_key: [u8; 32],
+    zone_id: u32,
+    movement: Movement,
+    target_m: [f32; 2],
+    client_config: ClientConfig,
+    end_us: u64,
+    report_us: u64,
+}
+
+fn unit(x: f32, y: f32) -> [f32; 2] {
+    let length = (x * x + y * y).sqrt();
+    if length < 1e-3 { [0.0, 0.0] } else { [x / length, y / length] }
+}
+
+impl Bot {
+    fn command(&mut self, now_us: u64, plan: &Plan, rng: &mut SplitMix64) -> MoveCommand {
+        let position = self.client.as_ref().and_then(|client| client.predicted_position_m()).unwrap_or([0.0; 3]);
+        let world = plan.client_config.zone.world_size_m;
+        self.direction = match plan.movement {
+            Movement::RandomWalk => {
+                if now_us >= self.next_turn_us {
+                    self.next_turn_us = now_us + 1_000_000 + rng.next_u64() % 2_000_000;
+                    let angle = rng.next_f32() * std::f32::consts::TAU;
+                    [angle.cos(), angle.sin()]
+                } else {
+                    self.direction
+                }
+            }
+            Movement::Converge => {
+                let (dx, dy) = (plan.target_m[0] - position[0], plan.target_m[1] - position[1]);
+                if dx * dx + dy * dy > 4.0 {
+                    unit(dx, dy)
+                } else {
+                    let angle = rng.next_f32() * std::f32::consts::TAU;
+                    [angle.cos() * 0.3, angle.sin() * 0.3]
+                }
+            }
+            Movement::CrossBorders => {
+                if position[0] <= 1.0 {
+                    self.patrol_sign = 1.0;
+                } else if position[0] >= world[0] - 1.0 {
+                    self.patrol_sign = -1.0;
+                }
+                [self.patrol_sign, 0.0]
+            }
+        };
+        let mut direction = self.direction;
+        if self.behaviour == Behaviour::SpeedHack {
+            direction = [direction[0] * 3.0, direction[1] * 3.0];
+        }
+        MoveCommand { direction, yaw: direction[1].atan2(direction[0]) }
+    }
+
+    fn send_all(&mut self, now_us: u64, report: &mut ThreadReport) {
+        let Some(client) = self.client.as_mut() else { return };
+        while let Some(transmit) = client.poll_transmit(now_us) {
+            if self.behaviour == Behaviour::Replay && client.is_connected() {
+                if self.captured.len() < REPLAY_CAPTURE_MAX {
+                    self.captured.push(transmit.bytes.clone());
+                } else {
+                    self.captured[self.capture_cursor % REPLAY_CAPTURE_MAX] = transmit.bytes.clone();
+                    self.capture_cursor += 1;
+                }
+            }
+            match self.socket.send_to(&transmit.bytes, transmit.destination) {
+                Ok(_) => {}
+                Err(error) if error.kind() == ErrorKind::WouldBlock => report.send_errors += 1,
+                Err(_) => report.send_errors += 1,
+            }
+        }
+    }
+
+    fn misbehave(&mut self, plan: &Plan, rng: &mut SplitMix64, report: &mut ThreadReport) {
+        let Some(client) = self.client.as_mut() else { return };
+        if !client.is_connected() {
+            return;
+        }
+        match self.behaviour {
+            Behaviour::Garbage => {
+                let length = 1 + (rng.next_u64() as usize % GARBAGE_BYTES_MAX);
+                let mut noise = vec![0u8; length];
+                rng.fill(&mut noise);
+                let _ = self.socket.send_to(&noise, plan.server);
+                let mut message = vec![0u8; 1 + rng.next_u64() as usize % 64];
+                rng.fill(&mut message);
+                let _ = client.send_raw_unreliable(&message);
+                report.garbage_sent += 2;
+            }
+            Behaviour::Replay => {
+                // Resend the oldest captured datagram (about a second old at 20 Hz with 64 kept).
+                if self.captured.len() == REPLAY_CAPTURE_MAX {
+                    let old = &self.captured[self.capture_cursor % REPLAY_CAPTURE_MAX];
+                    let _ = self.socket.send_to(old, plan.server);
+                    report.replays_sent += 1;
+                }
+            }
+            Behaviour::SpeedHack => report.speedhack_inputs += 1,
+            Behaviour::Honest => {}
+        }
+    }
+}
+
+fn drive(mut bots: Vec<Bot>, plan: Arc<Plan>, seed: u64, shared: Arc<Mutex<ThreadReport>>, stop: Arc<AtomicBool>) {
+    let mut rng = SplitMix64(seed);
+    let mut report = ThreadReport::default();
+    let tick_us = plan.client_config.zone.tick_interval_us();
+    let mut next_tick_us = wall_us();
+    let mut next_report_us = wall_us();
+    let mut last_loop_us = wall_us();
+    let mut buffer = vec![0u8; 2048];
+    let mut bytes_base = vec![(0u64, 0u64); bots.len()];
+    while !stop.load(Ordering::Relaxed) {
+        let now = wall_us();
+        if now >= plan.end_us {
+            break;
+        }
+        // Start the bots whose ramp slot has come.
+        for bot in bots.iter_mut().filter(|bot| bot.client.is_none() && now >= bot.start_at_us) {
+            let token = dev_token::issue(&plan.cluster_key, bot.session_id, plan.zone_id, plan.server, now / 1_000_000, &mut rng);
+            bot.client = GameClient::new(now, token, plan.client_config.clone()).ok();
+        }
+        // Receive.
+        for bot in bots.iter_mut() {
+            let Some(client) = bot.client.as_mut() else { continue };
+            for _ in 0..RECV_PER_PASS_MAX {
+                match bot.socket.recv_from(&mut buffer) {
+                    Ok((length, from)) => {
+                        let _ = client.handle(now, from, &buffer[..length]);
+                    }
+                    Err(_) => break,
+                }
+            }
+            while client.poll_event().is_some() {}
+        }
+        // Tick.
+        if now >= next_tick_us {
+            next_tick_us += tick_us;
+            if next_tick_us < now {
+                next_tick_us = now + tick_us; // fell behind: skip ticks rather than burst
+            }
+            for bot in bots.iter_mut() {
+                let connected = bot.client.as_ref().is_some_and(|client| client.is_connected());
+                if !connected {
+                    continue;
+                }
+                bot.connected_once = true;
+                let command = bot.command(now, &plan, &mut rng);
+                if let Some(client) = bot.client.as_mut() {
+                    let _ = client.tick(command);
+                }
+                bot.misbehave(&plan, &mut rng, &mut report);
+            }
+        }
+        // Send.
+        let mut connected = 0u64;
+        for bot in bots.iter_mut() {
+            bot.send_all(now, &mut report);
+            connected += u64::from(bot.client.as_ref().is_some_and(|client| client.is_connected()));
+        }
+        report.connected_bot_us += connected * now.saturating_sub(last_loop_us);
+        last_loop_us = now;
+        if now >= next_report_us {
+            next_report_us = now + plan.report_us.min(1_000_000);
+            publish(&bots, &mut bytes_base, &mut report, &shared);
+        }
+        std::thread::sleep(LOOP_SLEEP);
+    }
+    publish(&bots, &mut bytes_base, &mut report, &shared);
+}
+
+/// Folds the bots' state into the thread's report and publishes it.
+fn publish(bots: &[Bot], bytes_base: &mut [(u64, u64)], report: &mut ThreadReport, shared: &Mutex<ThreadReport>) {
+    report.connected = 0;
+    report.placed = 0;
+    report.connecting = 0;
+    report.disconnected = 0;
+    report.rtt_us.clear();
+    report.reconciliations = 0;
+    report.corrections = 0;
+    report.correction_um.clear();
+    report.snapshots = 0;
+    report.datagrams_dropped = 0;
+    for (bot, base) in bots.iter().zip(bytes_base.iter_mut()) {
+        let Some(client) = bot.client.as_ref() else { continue };
+        let counters = client.counters();
+        report.bytes_up += counters.bytes_sent - base.0;
+        report.bytes_down += counters.bytes_received - base.1;
+        *base = (counters.bytes_sent, counters.bytes_received);
+        report.snapshots += counters.snapshots_applied;
+        report.datagrams_dropped += counters.datagrams_dropped;
+        let corrections = client.corrections();
+        report.reconciliations += corrections.reconciliations;
+        report.corrections += corrections.corrections;
+        report.correction_um.merge(&corrections.distance_um);
+        if client.is_connected() {
+            report.connected += 1;
+            report.placed += u64::from(client.predicted_position_m().is_some());
+            if let Some(rtt) = client.rtt_us() {
+                report.rtt_us.record(rtt.max(0) as u64);
+            }
+        } else if bot.connected_once || matches!(client.state(), meridian_proto::endpoint::ClientState::Disconnected(_)) {
+            report.disconnected += 1;
+        } else {
+            report.connecting += 1;
+        }
+    }
+    *shared.lock().expect("report lock") = report.clone();
+}
+
+/// Cumulative bucket counts of one Prometheus histogram, summed over all label sets: (le, count).
+fn parse_histogram(text: &str, name: &str) -> Vec<(f64, f64)> {
+    let prefix = format!("{name}_bucket{{");
+    let mut buckets: Vec<(f64, f64)> = Vec::new();
+    for line in text.lines().filter(|line| line.starts_with(&prefix)) {
+        let Some(le_start) = line.find("le=\"") else { continue };
+        let rest = &line[le_start + 4..];
+        let Some(le_end) = rest.find('"') else { continue };
+        let le = match &rest[..le_end] {
+            "+Inf" => f64::INFINITY,
+            value => match value.parse::<f64>() {
+                Ok(le) => le,
+                Err(_) => continue,
+            },
+        };
+        let Some(count) = line.rsplit(' ').next().and_then(|value| value.parse::<f64>().ok()) else { continue };
+        match buckets.iter_mut().find(|(bound, _)| *bound == le) {
+            Some(bucket) => bucket.1 += count,
+            None => buckets.push((le, count)),
+        }
+    }
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    buckets
+}
+
+/// The `q` quantile as the upper bound of the first bucket reaching it (Prometheus' resolution).
+fn histogram_quantile(buckets: &[(f64, f64)], q: f64) -> Option<f64> {
+    let total = buckets.last()?.1;
+    if total <= 0.0 {
+        return None;
+    }
+    buckets.iter().find(|(_, count)| *count >= q * total).map(|(le, _)| *le)
+}
+
+/// Bucket-wise difference (the window between two scrapes).
+fn histogram_delta(now: &[(f64, f64)], before: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    now.iter()
+        .map(|(le, count)| {
+            let old = before.iter().find(|(bound, _)| bound == le).map_or(0.0, |(_, c)| *c);
+            (*le, (count - old).max(0.0))
+        })
+        .collect()
+}
+
+/// A minimal HTTP/1.0 GET (the metrics endpoint is plain HTTP on the node).
+fn scrape(url: &str) -> anyhow::Result<String> {
+    let rest = url.strip_prefix("http://").context("metrics url must start with http://")?;
+    let (host, path) = rest.split_once('/').map_or((rest, "/"), |(host, path)| (host, path));
+    let address = host.to_socket_addrs()?.next().context("metrics host does not resolve")?;
+    let mut stream = TcpStream::connect_timeout(&address, SCRAPE_TIMEOUT)?;
+    stream.set_read_timeout(Some(SCRAPE_TIMEOUT))?;
+    let path = if path.starts_with('/') { path.to_string() } else { format!("/{path}") };
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\nAccept: text/plain\r\n\r\n")?;
+    let mut response = String::new();
+    stream.take(SCRAPE_BYTES_MAX).read_to_string(&mut response)?;
+    let (head, body) = response.split_once("\r\n\r\n").context("no HTTP header end")?;
+    if !head.starts_with("HTTP/1.") || !head.split(' ').nth(1).is_some_and(|status| status == "200") {
+        bail!("metrics answered {}", head.lines().next().unwrap_or(""));
+    }
+    Ok(body.to_string())
+}
+
+const TICK_METRIC: &str = "meridian_tick_duration_seconds";
+
+fn json_opt(value: Option<f64>) -> String {
+    value.filter(|v| v.is_finite()).map_or("null".to_string(), |v| format!("{v:.6}"))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn print_report(
+    args: &Args,
+    label: &str,
+    elapsed_s: f64,
+    total: &ThreadReport,
+    window_bytes: (u64, u64, u64),
+    tick_p99_s: Option<f64>,
+    scrape_error: Option<&str>,
+) {
+    let (up, down, bot_us) = window_bytes;
+    let client_s = bot_us as f64 / 1e6;
+    let per_client = |bytes: u64| if client_s > 0.0 { bytes as f64 / client_s } else { 0.0 };
+    let rtt_p50 = total.rtt_us.quantile(0.5);
+    let rtt_p99 = total.rtt_us.quantile(0.99);
+    let correction_p99_m = total.correction_um.quantile(0.99).map(|um| um as f64 / 1e6);
+    if args.json {
+        println!(
+            "{{\"report\":\"{label}\",\"elapsed_s\":{elapsed_s:.3},\"bots\":{},\"ccu\":{},\"placed\":{},\"connecting\":{},\"disconnected\":{},\
+             \"rtt_us\":{{\"p50\":{},\"p99\":{}}},\
+             \"corrections\":{{\"count\":{},\"reconciliations\":{},\"p99_m\":{},\"max_m\":{:.6}}},\
+             \"bytes_per_s_per_client\":{{\"down\":{:.1},\"up\":{:.1}}},\
+             \"server_tick_p99_s\":{},\"scrape_error\":{},\
+             \"snapshots\":{},\"datagrams_dropped\":{},\"send_errors\":{},\
+             \"misbehaving\":{{\"garbage_bots\":{},\"garbage_sent\":{},\"replay_bots\":{},\"replays_sent\":{},\"speedhack_bots\":{},\"speedhack_inputs\":{}}}}}",
+            args.bots,
+            total.connected,
+            total.placed,
+            total.connecting,
+            total.disconnected,
+            rtt_p50.map_or("null".into(), |v| v.to_string()),
+            rtt_p99.map_or("null".into(), |v| v.to_string()),
+            total.corrections,
+            total.reconciliations,
+            json_opt(correction_p99_m),
+            total.correction_um.max() as f64 / 1e6,
+            per_client(down),
+            per_client(up),
+            json_opt(tick_p99_s),
+            scrape_error.map_or("null".into(), |e| format!("{:?}", e)),
+            total.snapshots,
+            total.datagrams_dropped,
+            total.send_errors,
+            args.garbage,
+            total.garbage_sent,
+            args.replay,
+            total.replays_sent,
+            args.speedhack,
+            total.speedhack_inputs,
+        );
+    } else {
+        println!(
+            "[{label} {elapsed_s:6.1}s] ccu {}/{} (placed {}, connecting {}, gone {}) | rtt p50 {} p99 {} us | corrections {} of {} (p99 {} m) | per client down {:.0} B/s up {:.0} B/s | server tick p99 {}{}",
+            total.connected,
+            args.bots,
+            total.placed,
+            total.connecting,
+            total.disconnected,
+            rtt_p50.map_or("-".into(), |v| v.to_string()),
+            rtt_p99.map_or("-".into(), |v| v.to_string()),
+            total.corrections,
+            total.reconciliations,
+            json_opt(correction_p99_m),
+            per_client(down),
+            per_client(up),
+            tick_p99_s.map_or("-".into(), |v| format!("{:.3} ms", v * 1e3)),
+            scrape_error.map_or(String::new(), |e| format!(" (scrape: {e})")),
+        );
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if args.bots == 0 || args.bots > BOTS_MAX {
+        bail!("--bots must be in 1..={BOTS_MAX}");
+    }
+    if args.garbage + args.replay + args.speedhack > args.bots {
+        bail!("--garbage + --replay + --speedhack exceed --bots");
+    }
+    if args.threads == 0 || args.threads > THREADS_MAX {
+        bail!("--threads must be in 1..={THREADS_MAX}");
+    }
+    let cluster_key = dev_token::parse_cluster_key_hex(&args.cluster_key_hex).context("--cluster-key-hex must be 64 hex digits")?;
+    let (tx, ty) = args.target.split_once(',').context("--target is x,y")?;
+    let target_m = [tx.trim().parse::<f32>()?, ty.trim().parse::<f32>()?];
+    let client_config = ClientConfig { input_redundancy: args.redundancy, zone: ZoneConfig { zone_id: args.zone_id, ..ZoneConfig::default() }, ..ClientConfig::default() };
+    client_config.validate().context("client config")?;
+    let start_us = wall_us();
+    let plan = Arc::new(Plan {
+        server: args.server,
+        cluster_key,
+        zone_id: args.zone_id,
+        movement: args.movement,
+        target_m,
+        client_config,
+        end_us: start_us + args.duration_s * 1_000_000,
+        report_us: args.report_s.max(1) * 1_000_000,
+    });
+    let session_base = args.session_base.unwrap_or(start_us << 8);
+    let ramp_gap_us = 1_000_000 / args.ramp_per_s.max(1);
+    let bind: SocketAddr = if args.server.is_ipv4() { "0.0.0.0:0".parse()? } else { "[::]:0".parse()? };
+    let mut per_thread: Vec<Vec<Bot>> = (0..args.threads).map(|_| Vec::new()).collect();
+    let mut rng = SplitMix64(args.seed);
+    for index in 0..args.bots {
+        let socket = UdpSocket::bind(bind).with_context(|| format!("socket for bot {index} (raise ulimit -n?)"))?;
+        socket.set_nonblocking(true)?;
+        let behaviour = if index < args.garbage {
+            Behaviour::Garbage
+        } else if index < args.garbage + args.replay {
+            Behaviour::Replay
+        } else if index < args.garbage + args.replay + args.speedhack {
+            Behaviour::SpeedHack
+        } else {
+            Behaviour::Honest
+        };
+        per_thread[index % args.threads].push(Bot {
+            client: None,
+            socket,
+            behaviour,
+            start_at_us: start_us + index as u64 * ramp_gap_us,
+            session_id: session_base.wrapping_add(index as u64),
+            direction: [0.0, 0.0],
+            next_turn_us: 0,
+            patrol_sign: if rng.next_u64() % 2 == 0 { 1.0 } else { -1.0 },
+            captured: Vec::new(),
+            capture_cursor: 0,
+            connected_once: false,
+        });
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut shared = Vec::new();
+    let mut handles = Vec::new();
+    for (thread, bots) in per_thread.into_iter().enumerate() {
+        let report = Arc::new(Mutex::new(ThreadReport::default()));
+        shared.push(report.clone());
+        let (plan, stop) = (plan.clone(), stop.clone());
+        let seed = args.seed.wrapping_mul(0x9e37_79b9).wrapping_add(thread as u64 + 1);
+        handles.push(std::thread::Builder::new().name(format!("bots-{thread}")).spawn(move || drive(bots, plan, seed, report, stop))?);
+    }
+    let gather = |shared: &[Arc<Mutex<ThreadReport>>]| {
+        let mut total = ThreadReport::default();
+        for report in shared {
+            total.merge(&report.lock().expect("report lock"));
+        }
+        total
+    };
+    let mut previous = ThreadReport::default();
+    let mut previous_buckets: Vec<(f64, f64)> = Vec::new();
+    let mut next_report = Instant::now() + Duration::from_secs(args.report_s.max(1));
+    while wall_us() < plan.end_us {
+        std::thread::sleep(Duration::from_millis(100).min(Duration::from_micros(plan.end_us.saturating_sub(wall_us()).max(1))));
+        if Instant::now() < next_report {
+            continue;
+        }
+        next_report += Duration::from_secs(args.report_s.max(1));
+        let total = gather(&shared);
+        let (tick_p99, error) = match args.metrics_url.as_deref().map(scrape) {
+            None => (None, None),
+            Some(Ok(text)) => {
+                let buckets = parse_histogram(&text, TICK_METRIC);
+                let window = histogram_delta(&buckets, &previous_buckets);
+                previous_buckets = buckets;
+                (histogram_quantile(&window, 0.99), None)
+            }
+            Some(Err(error)) => (None, Some(error.to_string())),
+        };
+        let window = (
+            total.bytes_up - previous.bytes_up,
+            total.bytes_down - previous.bytes_down,
+            total.connected_bot_us - previous.connected_bot_us,
+        );
+        print_report(&args, "interval", (wall_us() - start_us) as f64 / 1e6, &total, window, tick_p99, error.as_deref());
+        previous = total;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for handle in handles {
+        handle.join().map_err(|_| anyhow::anyhow!("a driver thread panicked"))?;
+    }
+    let total = gather(&shared);
+    let (tick_p99, error) = match args.metrics_url.as_deref().map(scrape) {
+        None => (None, None),
+        Some(Ok(text)) => (histogram_quantile(&parse_histogram(&text, TICK_METRIC), 0.99), None),
+        Some(Err(error)) => (None, Some(error.to_string())),
+    };
+    let window = (total.bytes_up, total.bytes_down, total.connected_bot_us);
+    print_report(&args, "final", (wall_us() - start_us) as f64 / 1e6, &total, window, tick_p99, error.as_deref());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXPOSITION: &str = "# TYPE meridian_tick_duration_seconds histogram\n\
+meridian_tick_duration_seconds_bucket{zone=\"1\",le=\"0.001\"} 90\n\
+meridian_tick_duration_seconds_bucket{zone=\"1\",le=\"0.005\"} 99\n\
+meridian_tick_duration_seconds_bucket{zone=\"1\",le=\"0.025\"} 100\n\
+meridian_tick_duration_seconds_bucket{zone=\"1\",le=\"+Inf\"} 100\n\
+meridian_tick_duration_seconds_bucket{zone=\"2\",le=\"0.001\"} 0\n\
+meridian_tick_duration_seconds_bucket{zone=\"2\",le=\"0.005\"} 0\n\
+meridian_tick_duration_seconds_bucket{zone=\"2\",le=\"0.025\"} 100\n\
+meridian_tick_duration_seconds_bucket{zone=\"2\",le=\"+Inf\"} 100\n\
+meridian_tick_duration_seconds_sum{zone=\"1\"} 0.2\n\
+meridian_tick_duration_seconds_count{zone=\"1\"} 100\n\
+meridian_tick_lateness_seconds_bucket{zone=\"1\",le=\"0.001\"} 5\n";
+
+    #[test]
+    fn prometheus_histogram_is_summed_over_zones_and_read_at_p99() {
+        let buckets = parse_histogram(EXPOSITION, TICK_METRIC);
+        assert_eq!(buckets, vec![(0.001, 90.0), (0.005, 99.0), (0.025, 200.0), (f64::INFINITY, 200.0)]);
+        assert_eq!(histogram_quantile(&buckets, 0.99), Some(0.025));
+        assert_eq!(histogram_quantile(&buckets, 0.4), Some(0.001));
+        let earlier = vec![(0.001, 90.0), (0.005, 99.0), (0.025, 100.0), (f64::INFINITY, 100.0)];
+        let window = histogram_delta(&buckets, &earlier);
+        assert_eq!(histogram_quantile(&window, 0.5), Some(0.025), "only zone 2's slow ticks in the window");
+        assert_eq!(histogram_quantile(&[], 0.99), None);
+    }
+}
