@@ -19,3 +19,5 @@ pub mod token;
 pub mod endpoint;
 pub mod messages;
 pub mod control;
+#[doc(hidden)]
+pub mod fuzz_targets;
