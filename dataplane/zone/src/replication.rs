@@ -51,7 +51,9 @@ pub(crate) struct Replicator {
     ground_m: Vec<[f32; 2]>,
     importance: Vec<f32>,
     row_by_id: FxHashMap<u32, u32>,
-    near: Vec<(f32, u32, u32)>,
+    /// (distance key, row, ring): the key is the squared distance's bits (monotonic for
+    /// non-negative floats) above the entity id, so one integer compare orders by distance then id.
+    near: Vec<(u64, u32, u32)>,
     ranked: Vec<(f32, u32)>,
     candidates: Vec<EntityState>,
     left_out: Vec<u32>,
@@ -140,21 +142,20 @@ impl Replicator {
                     let position = ground_m[row as usize];
                     let dx = position[0] - center[0];
                     let dy = position[1] - center[1];
-                    near.push((dx * dx + dy * dy, row, ring));
+                    let key = u64::from((dx * dx + dy * dy).to_bits()) << 32 | u64::from(states[row as usize].id);
+                    near.push((key, row, ring));
                 }
             });
             // A crowd: keep the nearest (ties by id, so the choice is deterministic and stable).
             let cap = shedding.visible_entities_max(config.visible_entities_max).min(SNAPSHOT_ENTITIES_MAX);
             if self.near.len() > cap {
                 counters.aoi_overflow_entities += (self.near.len() - cap) as u64;
-                let by_distance = |a: &(f32, u32, u32), b: &(f32, u32, u32)| {
-                    a.0.total_cmp(&b.0).then(states[a.1 as usize].id.cmp(&states[b.1 as usize].id))
-                };
-                self.near.select_nth_unstable_by(cap - 1, by_distance);
+                self.near.select_nth_unstable_by_key(cap - 1, |entry| entry.0);
                 self.near.truncate(cap);
             }
             let far_divisor = shedding.far_priority_divisor();
-            for &(distance_sq, row, ring) in &self.near {
+            for &(key, row, ring) in &self.near {
+                let distance_sq = f32::from_bits((key >> 32) as u32);
                 let state = &self.states[row as usize];
                 let importance = if state.id == viewer { IMPORTANCE_SELF } else { self.importance[row as usize] };
                 let staleness = if view.starved_since_tick.is_empty() {
