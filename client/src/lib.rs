@@ -3,12 +3,19 @@
 //! the authoritative state, and interpolates remote entities. It is sans-IO like `meridian-proto`,
 //! which it wraps: the caller feeds datagrams and the time, calls `tick` at the zone's rate with the
 //! player's move intent, and sends what `poll_transmit` hands back. One `GameClient` is one session;
-//! the bot swarm runs thousands of them in one process, so nothing here allocates per tick beyond the
-//! codec's buffers, and every buffer has a limit.
+//! the bot swarm runs thousands of them in one process, so every buffer here has a limit.
 //!
-//! Prediction uses the zone's own movement function (`meridian_zone::movement::apply_move`), so a
-//! client and a server with the same `ZoneConfig` agree to the bit and corrections are zero unless the
-//! server knows something the client does not.
+//! Prediction uses the zone's own movement function (`meridian_zone::movement::apply_move`) on the
+//! quantised direction the server will decode (`wire::move_direction`), so a client and a server with
+//! the same `ZoneConfig` agree to the bit and corrections are zero unless the server knows something
+//! the client does not.
+//!
+//! What the wire does not (yet) say, the client infers (see `wire` for the proposed extensions):
+//! - which entity is ours: from the `Joined` event if the server sends it, otherwise by recognising
+//!   the one player entity whose velocity follows our inputs for `IDENTIFY_STREAK` snapshots;
+//! - which input the server applied last: from the extended snapshot if present, otherwise from
+//!   positions (`Predictor::reconcile_unacked`); when placing the player, the inputs still in flight
+//!   are estimated from the RTT and the zone's input jitter buffer and replayed.
 #![forbid(unsafe_code)]
 
 pub mod dev_token;
@@ -17,28 +24,36 @@ pub mod prediction;
 pub mod stats;
 pub mod wire;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 
 use meridian_proto::connection::{ConnectionStats, Received, SendError};
 use meridian_proto::endpoint::{ClientConnection, ClientDisconnect, ClientEvent, ClientState};
 use meridian_proto::packet::PacketError;
-use meridian_proto::snapshot::{EntityState, SnapshotError, SnapshotReceiver};
-use meridian_zone::PlayerInput;
+use meridian_proto::snapshot::{EntityKind, EntityState, SNAPSHOT_ENTITIES_MAX, SnapshotError, SnapshotReceiver};
 use thiserror::Error;
+use wire::{ChatChannel, ClientMessage, Downlink, INPUT_REDUNDANCY_MAX, InputMessage, MoveInput, ProtoAction};
 
 pub use interpolation::{InterpolationStats, Interpolator};
-pub use prediction::{CorrectionStats, MovementModel, Predictor, Reconciliation};
-pub use stats::Histogram;
-pub use wire::{ServerEvent, WireError};
 pub use meridian_proto::endpoint::Transmit;
 pub use meridian_proto::token::ClientToken;
 pub use meridian_zone::{Action, ZoneConfig};
+pub use prediction::{CorrectionStats, MovementModel, Predictor, Reconciliation};
+pub use stats::Histogram;
+pub use wire::{ServerEvent, WireError};
 
 /// Events kept for the application; older ones are dropped and counted when it does not poll.
 pub const GAME_EVENTS_MAX: usize = 256;
-/// Default inputs per datagram: a datagram may be lost in two of every three ticks without losing an input.
+/// Default inputs per datagram: two datagrams in a row may be lost without losing an input.
 pub const INPUT_REDUNDANCY_DEFAULT: usize = 3;
+/// Inputs remembered for placing the player (replaying the ones the server has not applied yet).
+pub const SENT_INPUTS_MAX: usize = 64;
+/// Consecutive snapshots a player entity's velocity must follow our inputs to be taken as ours.
+pub const IDENTIFY_STREAK: u8 = 5;
+/// Velocity match tolerance for self-identification (the codec's resolution is 1/32 m/s).
+pub const IDENTIFY_VELOCITY_TOLERANCE_M_PER_S: f32 = 0.25;
+/// Recent inputs whose velocity may show in a snapshot (RTT plus the zone's jitter buffer).
+pub const IDENTIFY_INPUTS_WINDOW: usize = 16;
 
 /// Why the client refused something; all are the caller's or the peer's fault, none retryable as is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
@@ -59,25 +74,32 @@ pub enum ClientError {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClientConfig {
-    /// Inputs each datagram carries (1..=`wire::INPUTS_PER_MESSAGE_MAX`).
+    /// Inputs each datagram carries (1..=`wire::INPUT_REDUNDANCY_MAX`).
     pub input_redundancy: usize,
     /// Remote entities are drawn this far in the past.
     pub interpolation_delay_us: u64,
-    /// The zone's rules (tick rate, speed, world, colliders): prediction runs the same step.
+    /// The zone's rules (tick rate, speed, world, colliders, jitter buffer): prediction runs the same step.
     pub zone: ZoneConfig,
+    /// Send the proposed extension messages up (snapshot acks). Off against today's node.
+    pub wire_extensions: bool,
 }
 
 impl Default for ClientConfig {
     fn default() -> Self {
         let zone = ZoneConfig::default();
-        Self { input_redundancy: INPUT_REDUNDANCY_DEFAULT, interpolation_delay_us: zone.interpolation_delay_us, zone }
+        Self {
+            input_redundancy: INPUT_REDUNDANCY_DEFAULT,
+            interpolation_delay_us: zone.interpolation_delay_us,
+            zone,
+            wire_extensions: false,
+        }
     }
 }
 
 impl ClientConfig {
     pub fn validate(&self) -> Result<(), ClientError> {
-        if !(1..=wire::INPUTS_PER_MESSAGE_MAX).contains(&self.input_redundancy) {
-            return Err(ClientError::Config("input_redundancy outside 1..=INPUTS_PER_MESSAGE_MAX"));
+        if !(1..=INPUT_REDUNDANCY_MAX).contains(&self.input_redundancy) {
+            return Err(ClientError::Config("input_redundancy outside 1..=INPUT_REDUNDANCY_MAX"));
         }
         self.zone.validate().map_err(|_| ClientError::Config("zone config invalid"))
     }
@@ -88,13 +110,16 @@ impl ClientConfig {
 pub enum GameEvent {
     Connected,
     Disconnected(ClientDisconnect),
+    /// Our entity is known and placed (from `Joined` or recognised by its movement).
+    Placed { entity: u32, identified_by_movement: bool },
+    Chat { channel: ChatChannel, sender_id: u32, text: String },
     Server(ServerEvent),
 }
 
 /// The player's wish this tick.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MoveCommand {
-    /// Ground-plane direction, length ≤ 1 for an honest client (the server refuses longer ones).
+    /// Ground-plane direction in world axes (x, y); longer than 1 is scaled down by the server.
     pub direction: [f32; 2],
     pub yaw: f32,
 }
@@ -107,11 +132,19 @@ pub struct ClientCounters {
     pub datagrams_sent: u64,
     pub datagrams_received: u64,
     pub datagrams_dropped: u64,
-    pub inputs_sent: u64,
+    pub input_messages_sent: u64,
     pub snapshots_applied: u64,
     pub snapshots_dropped: u64,
     pub messages_dropped: u64,
     pub events_dropped: u64,
+    pub send_refused: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct SentInput {
+    tick: u32,
+    direction: [f32; 2],
+    yaw: f32,
 }
 
 /// One game session (see the crate docs).
@@ -122,10 +155,17 @@ pub struct GameClient {
     predictor: Predictor,
     interpolator: Interpolator,
     entity: Option<u32>,
-    /// Re-place the predictor from the next snapshot (joined, respawned).
-    reset_pending: bool,
+    identified_by_movement: bool,
+    /// Re-place the predictor from the next snapshot with our entity (joined, respawned, identified).
+    placement_pending: bool,
     client_tick: u32,
-    recent_inputs: VecDeque<PlayerInput>,
+    input_sequence: u32,
+    /// The newest `INPUT_REDUNDANCY_MAX` move inputs, oldest first.
+    recent_inputs: VecDeque<MoveInput>,
+    sent_inputs: VecDeque<SentInput>,
+    /// Self-identification: player entity → consecutive snapshots its velocity followed our inputs.
+    identify_streaks: BTreeMap<u32, u8>,
+    last_acked_snapshot: Option<u32>,
     events: VecDeque<GameEvent>,
     counters: ClientCounters,
     last_reconciliation: Option<Reconciliation>,
@@ -144,13 +184,18 @@ impl GameClient {
             predictor: Predictor::new(model),
             interpolator,
             entity: None,
-            reset_pending: false,
+            identified_by_movement: false,
+            placement_pending: false,
             client_tick: 0,
-            recent_inputs: VecDeque::with_capacity(config.input_redundancy),
+            input_sequence: 0,
+            recent_inputs: VecDeque::with_capacity(INPUT_REDUNDANCY_MAX),
+            sent_inputs: VecDeque::with_capacity(SENT_INPUTS_MAX),
+            identify_streaks: BTreeMap::new(),
+            last_acked_snapshot: None,
             events: VecDeque::new(),
             counters: ClientCounters::default(),
             last_reconciliation: None,
-            scratch: Vec::with_capacity(wire::INPUTS_MESSAGE_BYTES_MAX),
+            scratch: Vec::with_capacity(64),
             config,
         })
     }
@@ -163,9 +208,14 @@ impl GameClient {
         self.connection.state() == ClientState::Connected
     }
 
-    /// Our entity in the zone, once joined.
+    /// Our entity in the zone, once known.
     pub fn entity(&self) -> Option<u32> {
         self.entity
+    }
+
+    /// Whether our entity is known and the prediction placed.
+    pub fn is_placed(&self) -> bool {
+        self.entity.is_some() && self.predictor.position_m().is_some() && !self.placement_pending
     }
 
     pub fn counters(&self) -> ClientCounters {
@@ -198,8 +248,8 @@ impl GameClient {
         self.connection.connection().and_then(|connection| connection.clock().server_time_us(now_us))
     }
 
-    /// The newest authoritative world (our AOI), as decoded.
-    pub fn server_world(&self) -> &std::collections::BTreeMap<u32, EntityState> {
+    /// The newest authoritative world (our area of interest), as decoded.
+    pub fn server_world(&self) -> &BTreeMap<u32, EntityState> {
         self.receiver.world()
     }
 
@@ -253,8 +303,9 @@ impl GameClient {
                     self.push_event(GameEvent::Disconnected(reason));
                     Ok(())
                 }
-                ClientEvent::Message(Received::Unreliable(message)) => self.on_snapshot(now_us, &message),
-                ClientEvent::Message(Received::Reliable(message)) => self.on_event(&message),
+                ClientEvent::Message(Received::Unreliable(message) | Received::Reliable(message)) => {
+                    self.on_message(now_us, &message)
+                }
             };
             if let Err(error) = result {
                 first_error.get_or_insert(error);
@@ -263,73 +314,193 @@ impl GameClient {
         first_error.map_or(Ok(()), Err)
     }
 
-    fn on_snapshot(&mut self, now_us: u64, message: &[u8]) -> Result<(), ClientError> {
-        let snapshot = wire::decode_snapshot(message).inspect_err(|_| self.counters.messages_dropped += 1)?;
-        let tick = self.receiver.apply(snapshot.payload).inspect_err(|_| self.counters.snapshots_dropped += 1)?;
+    fn on_message(&mut self, now_us: u64, message: &[u8]) -> Result<(), ClientError> {
+        let downlink = wire::decode_downlink(message).inspect_err(|_| self.counters.messages_dropped += 1)?;
+        match downlink {
+            Downlink::Snapshot { last_input_tick, payload } => self.on_snapshot(now_us, last_input_tick, &payload),
+            Downlink::Chat { channel, sender_id, text } => {
+                self.push_event(GameEvent::Chat { channel, sender_id, text });
+                Ok(())
+            }
+            Downlink::Event(event) => {
+                match event {
+                    ServerEvent::Joined { entity } => {
+                        self.entity = Some(entity);
+                        self.identified_by_movement = false;
+                        self.placement_pending = true;
+                    }
+                    ServerEvent::Respawned => self.placement_pending = true,
+                    _ => {}
+                }
+                self.push_event(GameEvent::Server(event));
+                Ok(())
+            }
+        }
+    }
+
+    fn on_snapshot(&mut self, now_us: u64, last_input_tick: Option<u32>, payload: &[u8]) -> Result<(), ClientError> {
+        let tick = self.receiver.apply(payload).inspect_err(|_| self.counters.snapshots_dropped += 1)?;
         self.counters.snapshots_applied += 1;
         if self.receiver.latest_tick() != Some(tick) {
             return Ok(()); // older than what we have: kept only as a possible delta baseline
         }
         self.interpolator.push(tick, self.receiver.world(), now_us);
+        if self.entity.is_none() {
+            self.identify();
+        }
         let Some(own) = self.entity.and_then(|entity| self.receiver.world().get(&entity)) else { return Ok(()) };
         let position = own.position;
-        if self.reset_pending {
-            self.predictor.reset(position);
-            self.reset_pending = false;
+        if self.placement_pending || self.predictor.position_m().is_none() {
+            self.place(position, last_input_tick);
             return Ok(());
         }
-        self.last_reconciliation = Some(match snapshot.last_input_tick {
+        self.last_reconciliation = Some(match last_input_tick {
             Some(acked) => self.predictor.reconcile(position, Some(acked)),
-            None => self.predictor.reconcile_unacked(position, tick),
+            None => {
+                let (estimate, max) = self.in_flight_estimate();
+                self.predictor.reconcile_unacked(position, tick, estimate, max)
+            }
         });
         Ok(())
     }
 
-    fn on_event(&mut self, message: &[u8]) -> Result<(), ClientError> {
-        let event = wire::decode_event(message).inspect_err(|_| self.counters.messages_dropped += 1)?;
-        match event {
-            ServerEvent::Joined { entity } => {
-                self.entity = Some(entity);
-                self.reset_pending = true;
+    /// Recognises our entity as the only player whose velocity has followed our recent inputs for
+    /// `IDENTIFY_STREAK` snapshots in a row.
+    fn identify(&mut self) {
+        let speed = self.predictor.model().speed_m_per_s;
+        let recent: Vec<[f32; 2]> = self
+            .sent_inputs
+            .iter()
+            .rev()
+            .take(IDENTIFY_INPUTS_WINDOW)
+            .map(|input| [input.direction[0] * speed, input.direction[1] * speed])
+            .collect();
+        let world = self.receiver.world();
+        let follows = |state: &EntityState| {
+            let velocity = state.velocity;
+            let moving = velocity[0].hypot(velocity[1]) > 2.0 * IDENTIFY_VELOCITY_TOLERANCE_M_PER_S;
+            moving
+                && recent.iter().any(|expected| {
+                    (velocity[0] - expected[0]).hypot(velocity[1] - expected[1]) < IDENTIFY_VELOCITY_TOLERANCE_M_PER_S
+                })
+        };
+        self.identify_streaks.retain(|id, _| world.get(id).is_some_and(&follows));
+        for state in world.values().filter(|state| state.kind == EntityKind::Player && follows(state)) {
+            if self.identify_streaks.len() >= SNAPSHOT_ENTITIES_MAX && !self.identify_streaks.contains_key(&state.id) {
+                break;
             }
-            ServerEvent::Respawned => self.reset_pending = true,
-            _ => {}
+            let streak = self.identify_streaks.entry(state.id).or_insert(0);
+            *streak = streak.saturating_add(1);
         }
-        self.push_event(GameEvent::Server(event));
-        Ok(())
+        let mut ready = self.identify_streaks.iter().filter(|(_, streak)| **streak >= IDENTIFY_STREAK);
+        if let (Some((&entity, _)), None) = (ready.next(), ready.next()) {
+            self.entity = Some(entity);
+            self.identified_by_movement = true;
+            self.placement_pending = true;
+            self.identify_streaks.clear();
+        }
     }
 
-    /// One client tick at the zone's rate: predicts `command` locally and queues this tick's input
-    /// with the previous `input_redundancy - 1` ones and the snapshot ack. Before the player is placed
-    /// nothing is sent (the zone would refuse inputs from a client that has not joined).
+    /// Places the player at the server's position and replays the inputs the server has not applied:
+    /// those after `last_input_tick` if known, else the ones sent within the last RTT plus the zone's
+    /// jitter-buffer depth.
+    fn place(&mut self, position_m: [f32; 3], last_input_tick: Option<u32>) {
+        self.predictor.reset(position_m);
+        self.placement_pending = false;
+        let in_flight = match last_input_tick {
+            Some(acked) => self.sent_inputs.iter().filter(|input| input.tick > acked).count(),
+            None => (self.in_flight_estimate().0 as usize).min(self.sent_inputs.len()),
+        };
+        let start = self.sent_inputs.len() - in_flight;
+        for index in start..self.sent_inputs.len() {
+            let input = self.sent_inputs[index];
+            self.predictor.predict(input.tick, input.direction, input.yaw);
+        }
+        if let Some(entity) = self.entity {
+            self.push_event(GameEvent::Placed { entity, identified_by_movement: self.identified_by_movement });
+        }
+    }
+
+    /// How many of our newest inputs the server has most likely not applied when a snapshot arrives,
+    /// and at most: one RTT of inputs plus the zone's jitter buffer (which may hold up to twice its
+    /// depth plus one before the zone catches up), plus two ticks of phase slack.
+    fn in_flight_estimate(&self) -> (u32, u32) {
+        let interval_us = self.config.zone.tick_interval_us() as i64;
+        let rtt_ticks = self.rtt_us().map_or(0, |rtt| (rtt.max(0) + interval_us - 1) / interval_us) as u32;
+        let jitter_ticks = self.config.zone.input_jitter_ticks;
+        (rtt_ticks + jitter_ticks, rtt_ticks + 2 * jitter_ticks + 3)
+    }
+
+    /// One client tick at the zone's rate: predicts `command` locally and sends this tick's input
+    /// with the previous `input_redundancy - 1` ones.
     pub fn tick(&mut self, command: MoveCommand) -> Result<(), ClientError> {
+        self.tick_inputs(command, 1)
+    }
+
+    /// A time-dilation cheat for misbehaving bots (never for a real client): sends `inputs_per_tick`
+    /// new inputs this tick, as if the client's clock ran that much faster.
+    pub fn tick_time_dilated(&mut self, command: MoveCommand, inputs_per_tick: usize) -> Result<(), ClientError> {
+        self.tick_inputs(command, inputs_per_tick.clamp(1, INPUT_REDUNDANCY_MAX))
+    }
+
+    fn tick_inputs(&mut self, command: MoveCommand, count: usize) -> Result<(), ClientError> {
         if !self.is_connected() {
             return Err(ClientError::NotConnected);
         }
-        if self.entity.is_none() || self.predictor.position_m().is_none() {
-            return Ok(());
+        let (move_right, move_forward) = wire::quantise_direction(command.direction);
+        let yaw_steps = wire::quantise_yaw(command.yaw);
+        let direction = wire::move_direction(move_right, move_forward);
+        let yaw = wire::yaw_radians(yaw_steps);
+        for _ in 0..count {
+            self.client_tick = self.client_tick.wrapping_add(1);
+            if self.is_placed() {
+                self.predictor.predict(self.client_tick, direction, yaw);
+            }
+            if self.sent_inputs.len() == SENT_INPUTS_MAX {
+                self.sent_inputs.pop_front();
+            }
+            self.sent_inputs.push_back(SentInput { tick: self.client_tick, direction, yaw });
+            if self.recent_inputs.len() == INPUT_REDUNDANCY_MAX {
+                self.recent_inputs.pop_front();
+            }
+            self.recent_inputs.push_back(MoveInput { move_right, move_forward, yaw: yaw_steps, buttons: 0 });
         }
-        self.client_tick = self.client_tick.wrapping_add(1);
-        let intent = self.predictor.predict(self.client_tick, command.direction, command.yaw);
-        if self.recent_inputs.len() == self.config.input_redundancy {
-            self.recent_inputs.pop_front();
+        let carried = self.config.input_redundancy.max(count).min(self.recent_inputs.len());
+        let inputs: Vec<MoveInput> = self.recent_inputs.iter().rev().take(carried).copied().collect();
+        let message = ClientMessage::Input(InputMessage { sequence: self.input_sequence, newest_tick: self.client_tick, inputs });
+        self.input_sequence = self.input_sequence.wrapping_add(1);
+        self.scratch.clear();
+        message.encode(&mut self.scratch);
+        self.connection.send_unreliable(&self.scratch).inspect_err(|_| self.counters.send_refused += 1)?;
+        self.counters.input_messages_sent += 1;
+        let latest = self.receiver.latest_tick();
+        if self.config.wire_extensions && latest.is_some() && latest != self.last_acked_snapshot {
+            wire::encode_snapshot_ack(latest.expect("checked"), &mut self.scratch);
+            self.connection.send_unreliable(&self.scratch).inspect_err(|_| self.counters.send_refused += 1)?;
+            self.last_acked_snapshot = latest;
         }
-        self.recent_inputs.push_back(PlayerInput { client_tick: self.client_tick, movement: Some(intent), action: None });
-        let inputs = self.recent_inputs.make_contiguous();
-        wire::encode_inputs(inputs, self.receiver.latest_tick(), &mut self.scratch);
-        self.connection.send_unreliable(&self.scratch)?;
-        self.counters.inputs_sent += 1;
         Ok(())
     }
 
-    /// Sends a discrete action (attack, pick-up, chat) on the reliable channel, stamped with the
-    /// current client tick.
+    /// Sends a discrete action on the reliable channel, stamped with the current client tick.
+    /// Attacks go as skill 0 (the proto's attack carries a skill, not a direction).
     pub fn send_action(&mut self, action: &Action) -> Result<(), ClientError> {
         if !self.is_connected() {
             return Err(ClientError::NotConnected);
         }
-        wire::encode_action(self.client_tick, action, &mut self.scratch);
-        self.connection.send_reliable(&self.scratch)?;
+        let message = match action {
+            Action::Attack { target, .. } => {
+                ClientMessage::Action { client_tick: self.client_tick, action: ProtoAction::Attack { target_id: *target, skill_id: 0 } }
+            }
+            Action::PickUp { loot } => ClientMessage::Action { client_tick: self.client_tick, action: ProtoAction::PickUp { loot_id: *loot } },
+            Action::Chat { text } => {
+                meridian_proto::messages::check_chat_text(text).map_err(WireError::from)?;
+                ClientMessage::Chat { channel: ChatChannel::Zone, text: text.to_string() }
+            }
+        };
+        self.scratch.clear();
+        message.encode(&mut self.scratch);
+        self.connection.send_reliable(&self.scratch).inspect_err(|_| self.counters.send_refused += 1)?;
         Ok(())
     }
 
@@ -353,6 +524,7 @@ impl GameClient {
         Some(transmit)
     }
 
+    /// The newest input tick sent.
     pub fn client_tick(&self) -> u32 {
         self.client_tick
     }

@@ -211,15 +211,26 @@ impl Predictor {
     }
 
     /// Reconciles without knowing the server's last applied input: infers it from the positions
-    /// (see the module docs). `server_tick` is the snapshot's tick.
-    pub fn reconcile_unacked(&mut self, server_position_m: [f32; 3], server_tick: u32) -> Reconciliation {
+    /// (see the module docs). `server_tick` is the snapshot's tick. `in_flight_ticks` is the caller's
+    /// estimate of how many of our newest inputs the server cannot have applied yet (RTT plus its
+    /// jitter buffer), and `in_flight_ticks_max` a bound on it: an inferred acknowledgement older than
+    /// the bound is impossible (on a straight path a constant offset in time looks like agreement,
+    /// until the player stops), so it is replaced by the estimate.
+    pub fn reconcile_unacked(
+        &mut self,
+        server_position_m: [f32; 3],
+        server_tick: u32,
+        in_flight_ticks: u32,
+        in_flight_ticks_max: u32,
+    ) -> Reconciliation {
+        debug_assert!(in_flight_ticks <= in_flight_ticks_max);
         let matched = self
             .pending
             .iter()
             .rev()
             .find(|input| distance_m(input.position_after_m, server_position_m) < CORRECTION_EPSILON_M)
             .map(|input| input.tick);
-        let acked = match matched {
+        let mut acked = match matched {
             Some(tick) => {
                 self.last_match = Some((server_tick, tick));
                 Some(tick)
@@ -237,6 +248,15 @@ impl Predictor {
                 }
             }
         };
+        if let Some(newest) = self.pending.back().map(|input| input.tick) {
+            let floor = newest.saturating_sub(in_flight_ticks_max);
+            if acked.is_none_or(|tick| tick < floor) && self.pending.front().is_some_and(|oldest| oldest.tick < floor) {
+                self.stats.ack_extrapolated += 1;
+                let estimate = newest.saturating_sub(in_flight_ticks);
+                self.last_match = Some((server_tick, estimate));
+                acked = Some(estimate);
+            }
+        }
         self.reconcile(server_position_m, acked)
     }
 
@@ -381,17 +401,40 @@ mod tests {
             server.apply([0.0, 1.0]);
             history.push(server.position_m);
             if tick >= 4 {
-                let result = predictor.reconcile_unacked(quantised(history[(tick - 4) as usize]), tick - 4 + 7);
+                let result = predictor.reconcile_unacked(quantised(history[(tick - 4) as usize]), tick - 4 + 7, 4, 8);
                 assert_eq!(result.acked_tick, Some(tick - 4));
                 assert_eq!(result.correction_m, 0.0);
             }
         }
         // The server now teleports the player back 5 m (a knockback the client cannot predict).
         let knocked = [server.position_m[0], server.position_m[1] - 5.0, 0.0];
-        let result = predictor.reconcile_unacked(quantised(knocked), 59 + 7);
+        let result = predictor.reconcile_unacked(quantised(knocked), 59 + 7, 4, 8);
         assert_eq!(result.acked_tick, Some(59), "extrapolated from the last match");
         assert!(result.correction_m > 4.9, "correction {}", result.correction_m);
         assert_eq!(predictor.stats().ack_extrapolated, 1);
+    }
+
+    #[test]
+    fn a_time_offset_on_a_straight_path_is_caught_when_the_player_stops() {
+        // The client was placed believing 2 inputs were in flight when 4 were: on a straight path its
+        // prediction runs 2 steps too far ahead yet every snapshot "matches" an older input.
+        let spawn = [100.0, 100.0, 0.0];
+        let mut predictor = Predictor::new(model());
+        predictor.reset([spawn[0] + 2.0 * 0.35, spawn[1], 0.0]);
+        let mut server = Server { model: model(), position_m: spawn };
+        let mut history = Vec::new();
+        for tick in 0..80u32 {
+            let direction = if tick < 40 { [1.0, 0.0] } else { [0.0, 0.0] };
+            predictor.predict(tick, direction, 0.0);
+            server.apply(direction);
+            history.push(server.position_m);
+            if tick >= 4 {
+                predictor.reconcile_unacked(quantised(history[(tick - 4) as usize]), tick, 4, 8);
+            }
+        }
+        let shown = predictor.position_m().unwrap();
+        assert!(distance_m(shown, server.position_m) < CORRECTION_EPSILON_M, "{shown:?} vs {:?}", server.position_m);
+        assert!(predictor.stats().corrections >= 1);
     }
 
     #[test]

@@ -1,57 +1,62 @@
-//! Game messages on the session's channels, as the client SDK speaks them.
+//! Game messages as the client SDK speaks them: `meridian_proto::messages` (what the node decodes)
+//! plus the few extensions the client needs that the proto does not carry yet.
 //!
-//! PROVISIONAL: `meridian-proto` is getting a `messages` module (inputs with redundancy, actions,
-//! chat, events). Until it lands this module is the codec, and both the SDK and its in-process tests
-//! use it; when it lands, the bodies here become calls into it and the types stay. Every decoder is
-//! total: any byte string gives `Ok` or a `WireError`.
+//! From the proto: `ClientMessage::Input` (the last N ticks of `MoveInput`, newest first),
+//! `ClientMessage::Action`, `ClientMessage::Chat` up; `ServerMessage::Snapshot` and
+//! `ServerMessage::Chat` down.
 //!
-//! Layout (little endian):
-//! - client → server, unreliable: `0x01 Inputs`: snapshot ack `u32` (`u32::MAX` = none), count `u8`
-//!   (1..=`INPUTS_PER_MESSAGE_MAX`, oldest first), then per input: client tick `u32`, has-move `u8`,
-//!   and if 1: direction x, y, yaw, claimed x, y, z as `f32`.
-//! - client → server, reliable: `0x02 Action`: client tick `u32`, then `0x01 Attack` target `u32`,
-//!   direction 3×`f32` | `0x02 PickUp` loot `u32` | `0x03 Chat` length `u16`, UTF-8 text.
-//! - server → client, unreliable: `0x81 Snapshot`: last applied input tick `u32` (`u32::MAX` =
-//!   none yet), then the `SnapshotSender` payload.
-//! - server → client, reliable: `0x82 Event`: `0x01 Joined` entity `u32` | `0x02 JoinRefused` reason
-//!   `u8` | `0x03 Chat` from `u32`, length `u16`, text | `0x04 Died` killer `u32` (`u32::MAX` = none)
-//!   | `0x05 Respawned` | `0x06 AttackResult` target `u32`, hit `u8` | `0x07 InventoryGranted` item
-//!   `u32`, quantity `u16` | `0x08 PickUpRefused` loot `u32`.
+//! Extensions (type bytes ≥ 0x80, so they never collide with the proto's; PROPOSED for
+//! `meridian_proto::messages`, which the node would then speak):
+//! - server → client, reliable, `0x82 Event`: the zone's `ClientEvent`s, above all `Joined { entity }`
+//!   (without it the client cannot know which entity it is, and falls back to recognising itself by
+//!   its velocity, see `GameClient`);
+//! - server → client, unreliable, `0x81 Snapshot`: last applied input tick `u32` (`u32::MAX` = none),
+//!   then the snapshot payload (without it reconciliation infers the tick from positions);
+//! - client → server, unreliable, `0x80 SnapshotAck`: tick `u32` (without acks the server never gets a
+//!   baseline and every snapshot is sent whole). Sent only when `ClientConfig::wire_extensions` is on,
+//!   since today's node counts unknown message types as bad messages.
+//!
+//! Layout of events: `0x01 Joined` entity `u32` | `0x02 JoinRefused` reason `u8` | `0x03 Chat` from
+//! `u32`, length `u16`, text | `0x04 Died` killer `u32` (`u32::MAX` = none) | `0x05 Respawned` |
+//! `0x06 AttackResult` target `u32`, hit `u8` | `0x07 InventoryGranted` item `u32`, quantity `u16` |
+//! `0x08 PickUpRefused` loot `u32`. Little endian; decoders are total and reject trailing bytes.
+//!
+//! Movement quantisation: a `MoveInput` carries the direction as two `i8` in -127..=127. The client
+//! predicts with exactly what the server will use, `move_direction` (÷127, then scaled down to length
+//! 1 if longer: the proto says the server clamps the vector's length); the node must apply the same.
 
 use std::sync::Arc;
 
-use meridian_zone::input::CHAT_BYTES_MAX;
-use meridian_zone::{Action, MoveIntent, PlayerInput};
+pub use meridian_proto::messages::{
+    Action as ProtoAction, ChatChannel, ClientMessage, INPUT_REDUNDANCY_MAX, InputMessage, MessageError, MoveInput,
+    ServerMessage,
+};
 use thiserror::Error;
 
-/// Most inputs one datagram carries (the newest and the ones before it).
-pub const INPUTS_PER_MESSAGE_MAX: usize = 8;
-pub const TAG_INPUTS: u8 = 0x01;
-pub const TAG_ACTION: u8 = 0x02;
-pub const TAG_SNAPSHOT: u8 = 0x81;
-pub const TAG_EVENT: u8 = 0x82;
+pub const TAG_EXT_SNAPSHOT_ACK: u8 = 0x80;
+pub const TAG_EXT_SNAPSHOT: u8 = 0x81;
+pub const TAG_EXT_EVENT: u8 = 0x82;
+/// Longest chat text in an extension event (the proto's chat limit).
+pub const EVENT_CHAT_BYTES_MAX: usize = meridian_proto::messages::CHAT_TEXT_BYTES_MAX;
 const NONE_U32: u32 = u32::MAX;
-const INPUT_BYTES_MAX: usize = 4 + 1 + 6 * 4;
-/// Largest inputs message.
-pub const INPUTS_MESSAGE_BYTES_MAX: usize = 1 + 4 + 1 + INPUTS_PER_MESSAGE_MAX * INPUT_BYTES_MAX;
+const AXIS_STEPS: f32 = 127.0;
+const YAW_STEPS: f32 = 65_536.0;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
 pub enum WireError {
-    #[error("message truncated at byte {offset}")]
+    #[error("proto message: {0}")]
+    Message(#[from] MessageError),
+    #[error("extension message truncated at byte {offset}")]
     Truncated { offset: usize },
-    #[error("unknown message tag {tag:#04x}")]
-    UnknownTag { tag: u8 },
     #[error("unknown {what} kind {kind:#04x}")]
     UnknownKind { what: &'static str, kind: u8 },
-    #[error("{count} inputs in one message (1..={INPUTS_PER_MESSAGE_MAX})")]
-    InputCount { count: usize },
-    #[error("chat text of {bytes} bytes (limit {CHAT_BYTES_MAX}) or not UTF-8")]
+    #[error("chat text of {bytes} bytes over the limit or not UTF-8")]
     BadChat { bytes: usize },
     #[error("{extra} trailing bytes")]
     Trailing { extra: usize },
 }
 
-/// Why the zone refused a join (mirrors `meridian_zone::JoinRefusal` on the wire).
+/// Why the zone refused a join (mirrors `meridian_zone::JoinRefusal`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JoinRefused {
     ZoneFull,
@@ -59,7 +64,7 @@ pub enum JoinRefused {
     EntityLimit,
 }
 
-/// A reliable server event.
+/// A reliable server event (extension `0x82`, mirrors `meridian_zone::ClientEvent`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum ServerEvent {
     Joined { entity: u32 },
@@ -72,19 +77,38 @@ pub enum ServerEvent {
     PickUpRefused { loot: u32 },
 }
 
-/// An unreliable snapshot message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SnapshotMessage<'a> {
-    /// The last client input tick the zone applied for this client, if the server says.
-    pub last_input_tick: Option<u32>,
-    pub payload: &'a [u8],
+/// Anything the server sends, decoded.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Downlink {
+    Snapshot { last_input_tick: Option<u32>, payload: Vec<u8> },
+    Chat { channel: ChatChannel, sender_id: u32, text: String },
+    Event(ServerEvent),
 }
 
-/// An inputs message as the server decodes it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct InputsMessage {
-    pub snapshot_ack: Option<u32>,
-    pub inputs: Vec<PlayerInput>,
+/// The direction the server applies for a move input: ÷127 per axis, scaled to length ≤ 1.
+pub fn move_direction(right: i8, forward: i8) -> [f32; 2] {
+    let x = f32::from(right.max(-127)) / AXIS_STEPS;
+    let y = f32::from(forward.max(-127)) / AXIS_STEPS;
+    let length = (x * x + y * y).sqrt();
+    if length > 1.0 { [x / length, y / length] } else { [x, y] }
+}
+
+/// Quantises a wished direction (x → `move_right`, y → `move_forward`, ground plane, world axes).
+pub fn quantise_direction(direction: [f32; 2]) -> (i8, i8) {
+    let axis = |value: f32| if value.is_finite() { (value.clamp(-1.0, 1.0) * AXIS_STEPS).round() as i8 } else { 0 };
+    (axis(direction[0]), axis(direction[1]))
+}
+
+pub fn quantise_yaw(yaw: f32) -> u16 {
+    if !yaw.is_finite() {
+        return 0;
+    }
+    let turns = yaw / std::f32::consts::TAU;
+    ((turns - turns.floor()) * YAW_STEPS) as u32 as u16
+}
+
+pub fn yaw_radians(yaw: u16) -> f32 {
+    f32::from(yaw) / YAW_STEPS * std::f32::consts::TAU
 }
 
 struct Reader<'a> {
@@ -108,15 +132,12 @@ impl<'a> Reader<'a> {
     fn u32(&mut self) -> Result<u32, WireError> {
         Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
     }
-    fn f32(&mut self) -> Result<f32, WireError> {
-        Ok(f32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
-    }
     fn optional_u32(&mut self) -> Result<Option<u32>, WireError> {
         Ok(Some(self.u32()?).filter(|value| *value != NONE_U32))
     }
     fn text(&mut self) -> Result<Arc<str>, WireError> {
         let length = usize::from(self.u16()?);
-        if length > CHAT_BYTES_MAX {
+        if length > EVENT_CHAT_BYTES_MAX {
             return Err(WireError::BadChat { bytes: length });
         }
         let bytes = self.take(length)?;
@@ -131,8 +152,7 @@ impl<'a> Reader<'a> {
 }
 
 fn put_text(out: &mut Vec<u8>, text: &str) {
-    // Longer texts are cut at a character boundary; the zone would drop them anyway.
-    let mut end = text.len().min(CHAT_BYTES_MAX);
+    let mut end = text.len().min(EVENT_CHAT_BYTES_MAX);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
@@ -140,119 +160,52 @@ fn put_text(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(&text.as_bytes()[..end]);
 }
 
-/// Encodes inputs (oldest first, at most `INPUTS_PER_MESSAGE_MAX`) and a snapshot ack.
-pub fn encode_inputs(inputs: &[PlayerInput], snapshot_ack: Option<u32>, out: &mut Vec<u8>) {
-    assert!((1..=INPUTS_PER_MESSAGE_MAX).contains(&inputs.len()));
+/// Decodes a server message: the proto's, or an extension.
+pub fn decode_downlink(bytes: &[u8]) -> Result<Downlink, WireError> {
+    match bytes.first() {
+        Some(&TAG_EXT_SNAPSHOT) => {
+            let mut reader = Reader { bytes, offset: 1 };
+            let last_input_tick = reader.optional_u32()?;
+            Ok(Downlink::Snapshot { last_input_tick, payload: bytes[reader.offset..].to_vec() })
+        }
+        Some(&TAG_EXT_EVENT) => decode_event(bytes).map(Downlink::Event),
+        _ => match ServerMessage::decode(bytes)? {
+            ServerMessage::Snapshot(payload) => Ok(Downlink::Snapshot { last_input_tick: None, payload }),
+            ServerMessage::Chat { channel, sender_id, text } => Ok(Downlink::Chat { channel, sender_id, text }),
+        },
+    }
+}
+
+/// Extension: a snapshot with the last applied input tick (server side; used by tests and proposed
+/// for the node).
+pub fn encode_ext_snapshot(last_input_tick: Option<u32>, payload: &[u8], out: &mut Vec<u8>) {
     out.clear();
-    out.push(TAG_INPUTS);
-    out.extend_from_slice(&snapshot_ack.unwrap_or(NONE_U32).to_le_bytes());
-    out.push(inputs.len() as u8);
-    for input in inputs {
-        out.extend_from_slice(&input.client_tick.to_le_bytes());
-        match &input.movement {
-            None => out.push(0),
-            Some(intent) => {
-                out.push(1);
-                let numbers = [intent.direction[0], intent.direction[1], intent.yaw];
-                for value in numbers.iter().chain(intent.claimed_position_m.iter()) {
-                    out.extend_from_slice(&value.to_le_bytes());
-                }
-            }
-        }
-    }
-    debug_assert!(out.len() <= INPUTS_MESSAGE_BYTES_MAX);
-}
-
-pub fn decode_inputs(bytes: &[u8]) -> Result<InputsMessage, WireError> {
-    let mut reader = Reader { bytes, offset: 0 };
-    let tag = reader.u8()?;
-    if tag != TAG_INPUTS {
-        return Err(WireError::UnknownTag { tag });
-    }
-    let snapshot_ack = reader.optional_u32()?;
-    let count = usize::from(reader.u8()?);
-    if !(1..=INPUTS_PER_MESSAGE_MAX).contains(&count) {
-        return Err(WireError::InputCount { count });
-    }
-    let mut inputs = Vec::with_capacity(count);
-    for _ in 0..count {
-        let client_tick = reader.u32()?;
-        let movement = match reader.u8()? {
-            0 => None,
-            1 => Some(MoveIntent {
-                direction: [reader.f32()?, reader.f32()?],
-                yaw: reader.f32()?,
-                claimed_position_m: [reader.f32()?, reader.f32()?, reader.f32()?],
-            }),
-            kind => return Err(WireError::UnknownKind { what: "movement", kind }),
-        };
-        inputs.push(PlayerInput { client_tick, movement, action: None });
-    }
-    reader.finish()?;
-    Ok(InputsMessage { snapshot_ack, inputs })
-}
-
-pub fn encode_action(client_tick: u32, action: &Action, out: &mut Vec<u8>) {
-    out.clear();
-    out.push(TAG_ACTION);
-    out.extend_from_slice(&client_tick.to_le_bytes());
-    match action {
-        Action::Attack { target, direction } => {
-            out.push(0x01);
-            out.extend_from_slice(&target.to_le_bytes());
-            for value in direction {
-                out.extend_from_slice(&value.to_le_bytes());
-            }
-        }
-        Action::PickUp { loot } => {
-            out.push(0x02);
-            out.extend_from_slice(&loot.to_le_bytes());
-        }
-        Action::Chat { text } => {
-            out.push(0x03);
-            put_text(out, text);
-        }
-    }
-}
-
-/// Decodes an action message into the input it rides on (no movement).
-pub fn decode_action(bytes: &[u8]) -> Result<PlayerInput, WireError> {
-    let mut reader = Reader { bytes, offset: 0 };
-    let tag = reader.u8()?;
-    if tag != TAG_ACTION {
-        return Err(WireError::UnknownTag { tag });
-    }
-    let client_tick = reader.u32()?;
-    let action = match reader.u8()? {
-        0x01 => Action::Attack { target: reader.u32()?, direction: [reader.f32()?, reader.f32()?, reader.f32()?] },
-        0x02 => Action::PickUp { loot: reader.u32()? },
-        0x03 => Action::Chat { text: reader.text()? },
-        kind => return Err(WireError::UnknownKind { what: "action", kind }),
-    };
-    reader.finish()?;
-    Ok(PlayerInput { client_tick, movement: None, action: Some(action) })
-}
-
-pub fn encode_snapshot(last_input_tick: Option<u32>, payload: &[u8], out: &mut Vec<u8>) {
-    out.clear();
-    out.push(TAG_SNAPSHOT);
+    out.push(TAG_EXT_SNAPSHOT);
     out.extend_from_slice(&last_input_tick.unwrap_or(NONE_U32).to_le_bytes());
     out.extend_from_slice(payload);
 }
 
-pub fn decode_snapshot(bytes: &[u8]) -> Result<SnapshotMessage<'_>, WireError> {
+pub fn encode_snapshot_ack(tick: u32, out: &mut Vec<u8>) {
+    out.clear();
+    out.push(TAG_EXT_SNAPSHOT_ACK);
+    out.extend_from_slice(&tick.to_le_bytes());
+}
+
+/// Extension: the acked snapshot tick, if `bytes` is a snapshot ack.
+pub fn decode_snapshot_ack(bytes: &[u8]) -> Result<u32, WireError> {
     let mut reader = Reader { bytes, offset: 0 };
-    let tag = reader.u8()?;
-    if tag != TAG_SNAPSHOT {
-        return Err(WireError::UnknownTag { tag });
+    match reader.u8()? {
+        TAG_EXT_SNAPSHOT_ACK => {}
+        kind => return Err(WireError::UnknownKind { what: "uplink extension", kind }),
     }
-    let last_input_tick = reader.optional_u32()?;
-    Ok(SnapshotMessage { last_input_tick, payload: &bytes[reader.offset..] })
+    let tick = reader.u32()?;
+    reader.finish()?;
+    Ok(tick)
 }
 
 pub fn encode_event(event: &ServerEvent, out: &mut Vec<u8>) {
     out.clear();
-    out.push(TAG_EVENT);
+    out.push(TAG_EXT_EVENT);
     match event {
         ServerEvent::Joined { entity } => {
             out.push(0x01);
@@ -295,9 +248,9 @@ pub fn encode_event(event: &ServerEvent, out: &mut Vec<u8>) {
 
 pub fn decode_event(bytes: &[u8]) -> Result<ServerEvent, WireError> {
     let mut reader = Reader { bytes, offset: 0 };
-    let tag = reader.u8()?;
-    if tag != TAG_EVENT {
-        return Err(WireError::UnknownTag { tag });
+    match reader.u8()? {
+        TAG_EXT_EVENT => {}
+        kind => return Err(WireError::UnknownKind { what: "event message", kind }),
     }
     let event = match reader.u8()? {
         0x01 => ServerEvent::Joined { entity: reader.u32()? },
@@ -333,30 +286,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn messages_round_trip() {
-        let inputs: Vec<PlayerInput> = (7..10)
-            .map(|tick| PlayerInput {
-                client_tick: tick,
-                movement: (tick != 8).then_some(MoveIntent { direction: [0.6, -0.8], yaw: 1.5, claimed_position_m: [1.0, 2.0, 3.0] }),
-                action: None,
-            })
-            .collect();
+    fn extension_messages_round_trip_and_proto_ones_pass_through() {
         let mut out = Vec::new();
-        encode_inputs(&inputs, Some(41), &mut out);
-        assert_eq!(decode_inputs(&out), Ok(InputsMessage { snapshot_ack: Some(41), inputs }));
-        let actions = [
-            Action::Attack { target: 3, direction: [1.0, 0.0, 0.0] },
-            Action::PickUp { loot: 9 },
-            Action::Chat { text: Arc::from("hello ünïcode") },
-        ];
-        for action in actions {
-            encode_action(12, &action, &mut out);
-            assert_eq!(decode_action(&out), Ok(PlayerInput { client_tick: 12, movement: None, action: Some(action) }));
-        }
         let events = [
             ServerEvent::Joined { entity: 5 },
             ServerEvent::JoinRefused { reason: JoinRefused::EntityLimit },
-            ServerEvent::Chat { from_entity: 2, text: Arc::from("gg") },
+            ServerEvent::Chat { from_entity: 2, text: Arc::from("gg ünïcode") },
             ServerEvent::Died { killer_entity: None },
             ServerEvent::Died { killer_entity: Some(4) },
             ServerEvent::Respawned,
@@ -366,35 +301,56 @@ mod tests {
         ];
         for event in events {
             encode_event(&event, &mut out);
-            assert_eq!(decode_event(&out), Ok(event));
+            assert_eq!(decode_downlink(&out), Ok(Downlink::Event(event)));
+            for end in 0..out.len() {
+                assert!(decode_downlink(&out[..end]).is_err(), "prefix {end} accepted");
+            }
         }
-        encode_snapshot(None, b"payload", &mut out);
-        assert_eq!(decode_snapshot(&out), Ok(SnapshotMessage { last_input_tick: None, payload: b"payload" }));
+        encode_ext_snapshot(Some(9), b"payload", &mut out);
+        assert_eq!(decode_downlink(&out), Ok(Downlink::Snapshot { last_input_tick: Some(9), payload: b"payload".to_vec() }));
+        encode_snapshot_ack(41, &mut out);
+        assert_eq!(decode_snapshot_ack(&out), Ok(41));
+        out.clear();
+        ServerMessage::Snapshot(vec![1, 2, 3]).encode(&mut out);
+        assert_eq!(decode_downlink(&out), Ok(Downlink::Snapshot { last_input_tick: None, payload: vec![1, 2, 3] }));
+        out.clear();
+        ServerMessage::Chat { channel: ChatChannel::Zone, sender_id: 3, text: "hi".into() }.encode(&mut out);
+        assert_eq!(decode_downlink(&out), Ok(Downlink::Chat { channel: ChatChannel::Zone, sender_id: 3, text: "hi".into() }));
+        assert_eq!(decode_downlink(&[]), Err(WireError::Message(MessageError::Truncated { offset: 0 })));
     }
 
     #[test]
-    fn decoders_are_total_on_every_prefix_and_on_noise() {
-        let mut out = Vec::new();
-        let input = PlayerInput { client_tick: 1, movement: Some(MoveIntent { direction: [1.0, 0.0], yaw: 0.0, claimed_position_m: [0.0; 3] }), action: None };
-        encode_inputs(&[input], None, &mut out);
-        for end in 0..out.len() {
-            assert!(decode_inputs(&out[..end]).is_err(), "prefix {end} accepted");
-        }
-        let mut trailing = out.clone();
-        trailing.push(0);
-        assert_eq!(decode_inputs(&trailing), Err(WireError::Trailing { extra: 1 }));
+    fn decoders_are_total_on_noise() {
         let mut state = 0x1234_5678_9abc_def0_u64;
-        for _ in 0..10_000 {
+        for round in 0..20_000u32 {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
-            let length = (state % 64) as usize;
-            let noise: Vec<u8> = (0..length).map(|i| (state >> (i % 8 * 8)) as u8 ^ i as u8).collect();
-            let _ = decode_inputs(&noise);
-            let _ = decode_action(&noise);
-            let _ = decode_event(&noise);
-            let _ = decode_snapshot(&noise);
+            let length = (state % 48) as usize;
+            let mut noise: Vec<u8> = (0..length).map(|i| (state >> (i % 8 * 8)) as u8 ^ i as u8).collect();
+            if let Some(first) = noise.first_mut() {
+                *first = [TAG_EXT_EVENT, TAG_EXT_SNAPSHOT, TAG_EXT_SNAPSHOT_ACK, 1, 2][round as usize % 5];
+            }
+            let _ = decode_downlink(&noise);
+            let _ = decode_snapshot_ack(&noise);
         }
-        assert_eq!(decode_inputs(&[TAG_INPUTS, 0, 0, 0, 0, 0]), Err(WireError::InputCount { count: 0 }));
+    }
+
+    #[test]
+    fn quantised_directions_are_what_the_server_applies() {
+        assert_eq!(quantise_direction([1.0, 0.0]), (127, 0));
+        assert_eq!(move_direction(127, 0), [1.0, 0.0]);
+        assert_eq!(quantise_direction([f32::NAN, 5.0]), (0, 127));
+        // A full diagonal is longer than 1 and is scaled back to the speed limit.
+        let diagonal = move_direction(127, 127);
+        let length = (diagonal[0] * diagonal[0] + diagonal[1] * diagonal[1]).sqrt();
+        assert!((length - 1.0).abs() < 1e-6, "{length}");
+        let (x, y) = quantise_direction([0.6, -0.8]);
+        let applied = move_direction(x, y);
+        assert!((applied[0] - 0.6).abs() < 0.005 && (applied[1] + 0.8).abs() < 0.005, "{applied:?}");
+        assert!(applied[0] * applied[0] + applied[1] * applied[1] <= 1.0 + 1e-6);
+        assert_eq!(move_direction(-128, 0), [-1.0, 0.0]);
+        let yaw = yaw_radians(quantise_yaw(-std::f32::consts::FRAC_PI_2));
+        assert!((yaw - 1.5 * std::f32::consts::PI).abs() < 1e-3, "{yaw}");
     }
 }

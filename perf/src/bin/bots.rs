@@ -10,7 +10,11 @@
 //!
 //! Misbehaving bots for the end-to-end test: `--garbage N` connect, then also send random datagrams
 //! and random in-session messages; `--replay N` connect, then resend datagrams they captured a second
-//! earlier; `--speedhack N` send move intents three times longer than allowed.
+//! earlier; `--speedhack N` send three ticks of input per tick (time dilation: the proto's move input
+//! cannot ask for more than full speed).
+//!
+//! Bots speak today's `meridian_proto::messages` (no wire extensions): they recognise their own entity
+//! by its movement (see `meridian_client`), so a bot that never moves is never "placed".
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
@@ -35,6 +39,8 @@ const GARBAGE_BYTES_MAX: usize = 1200;
 /// Metrics scrape: connect/read timeout and response size limit.
 const SCRAPE_TIMEOUT: Duration = Duration::from_secs(2);
 const SCRAPE_BYTES_MAX: u64 = 8 << 20;
+/// Inputs a speed-hack bot sends per tick.
+const SPEEDHACK_INPUTS_PER_TICK: usize = 3;
 /// Driver loop granularity.
 const LOOP_SLEEP: Duration = Duration::from_millis(1);
 
@@ -219,10 +225,7 @@ impl Bot {
                 [self.patrol_sign, 0.0]
             }
         };
-        let mut direction = self.direction;
-        if self.behaviour == Behaviour::SpeedHack {
-            direction = [direction[0] * 3.0, direction[1] * 3.0];
-        }
+        let direction = self.direction;
         MoveCommand { direction, yaw: direction[1].atan2(direction[0]) }
     }
 
@@ -321,7 +324,13 @@ fn drive(mut bots: Vec<Bot>, plan: Arc<Plan>, seed: u64, shared: Arc<Mutex<Threa
                 bot.connected_once = true;
                 let command = bot.command(now, &plan, &mut rng);
                 if let Some(client) = bot.client.as_mut() {
-                    let _ = client.tick(command);
+                    let _ = if bot.behaviour == Behaviour::SpeedHack {
+                        // The proto's move input cannot ask for more than full speed (the server
+                        // clamps its length), so the hack is time dilation: three ticks of input per tick.
+                        client.tick_time_dilated(command, SPEEDHACK_INPUTS_PER_TICK)
+                    } else {
+                        client.tick(command)
+                    };
                 }
                 bot.misbehave(&plan, &mut rng, &mut report);
             }
@@ -369,7 +378,7 @@ fn publish(bots: &[Bot], bytes_base: &mut [(u64, u64)], report: &mut ThreadRepor
         report.correction_um.merge(&corrections.distance_um);
         if client.is_connected() {
             report.connected += 1;
-            report.placed += u64::from(client.predicted_position_m().is_some());
+            report.placed += u64::from(client.is_placed());
             if let Some(rtt) = client.rtt_us() {
                 report.rtt_us.record(rtt.max(0) as u64);
             }
