@@ -4,20 +4,26 @@
 //! crate in the manner of quinn-proto: callers feed it bytes and a time value and get back events and
 //! bytes to send, so it never touches a socket, a thread or a clock. Every decoder in it is total:
 //! any byte string gives `Ok` or a typed error. The byte-level specification lives in
-//! `schemas/PROTOCOL.md`; nothing is implemented here yet (see the protocol issue).
+//! `schemas/PROTOCOL.md`.
+//!
+//! Map: [`packet`] (header, AEAD, edge tag, replay window) · [`token`] (connect tokens) ·
+//! [`endpoint`] (server and client state machines, handshake) · [`connection`] (acks, RTT/loss,
+//! reliable and unreliable channels, fragmentation) · [`clock`] (clock sync) · [`messages`] (inputs,
+//! actions, chat) · [`snapshot`] (delta snapshot codec, on [`bits`]) · [`control`] (flatbuffers).
 #![forbid(unsafe_code)]
 
 pub mod bits;
+pub mod clock;
+pub mod connection;
+pub mod control;
+pub mod endpoint;
+pub mod messages;
+pub mod packet;
 pub mod snapshot;
+pub mod token;
+
+#[doc(hidden)]
+pub mod fuzz_targets;
 
 /// Largest UDP payload Meridian sends or accepts (fits a 1280-byte IPv6 minimum MTU with headroom).
 pub const DATAGRAM_BYTES_MAX: usize = 1200;
-pub mod clock;
-pub mod connection;
-pub mod packet;
-pub mod token;
-pub mod endpoint;
-pub mod messages;
-pub mod control;
-#[doc(hidden)]
-pub mod fuzz_targets;

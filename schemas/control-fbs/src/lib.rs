@@ -5,5 +5,14 @@
 //! through `meridian_proto::control`, which adds total decoders and limits.
 #![allow(clippy::all, unused_imports, dead_code, missing_docs)]
 
+/// The planus runtime the generated code needs (re-exported so users need not pin it themselves).
+pub use planus;
+
 mod control_generated;
 pub use control_generated::meridian::control::*;
+
+mod bench_snapshot_generated;
+/// The full-state snapshot used only as a size baseline by `perf/benches/snapshot_codec.rs`.
+pub mod bench_snapshot {
+    pub use crate::bench_snapshot_generated::meridian::bench::*;
+}

@@ -1,0 +1,237 @@
+//! Snapshot codec benchmark (protocol issue 3).
+//!
+//! Records 1,000 snapshots of 64 visible moving entities at 20 Hz (seeded), then:
+//! 1. prints the size of the same snapshots encoded by Meridian's delta codec (acks arriving two ticks
+//!    late, as with ~100 ms RTT), by protobuf (prost, full state per tick) and by flatbuffers (planus,
+//!    full state per tick), as bytes per entity per tick, bytes per second per client, and ratios;
+//! 2. times encode + AEAD seal per snapshot, and AEAD open per packet (opens/s per core).
+//!
+//! Run: `cargo bench -p meridian-perf --bench snapshot_codec`
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use meridian_proto::DATAGRAM_BYTES_MAX;
+use meridian_proto::control::fbs::bench_snapshot::{EntityFb, SnapshotFb};
+use meridian_proto::control::fbs::planus::Builder;
+use meridian_proto::packet::{PacketType, open_packet, seal_packet};
+use meridian_proto::snapshot::{EntityKind, EntityState, SnapshotReceiver, SnapshotSender, quantise};
+use prost::Message;
+
+const SNAPSHOTS: usize = 1_000;
+const ENTITIES: usize = 64;
+const TICK_RATE_HZ: usize = 20;
+const ACK_DELAY_TICKS: u32 = 2;
+const SEED: u64 = 0x6d65_7269_6469_616e;
+const EDGE_KEY: [u8; 16] = [3; 16];
+const AEAD_KEY: [u8; 32] = [7; 32];
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct EntityProto {
+    #[prost(uint32, tag = "1")]
+    id: u32,
+    #[prost(uint32, tag = "2")]
+    kind: u32,
+    #[prost(float, repeated, tag = "3")]
+    position: Vec<f32>,
+    #[prost(float, tag = "4")]
+    yaw: f32,
+    #[prost(float, repeated, tag = "5")]
+    velocity: Vec<f32>,
+    #[prost(uint32, tag = "6")]
+    health: u32,
+    #[prost(uint32, tag = "7")]
+    flags: u32,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct SnapshotProto {
+    #[prost(uint32, tag = "1")]
+    tick: u32,
+    #[prost(message, repeated, tag = "2")]
+    entities: Vec<EntityProto>,
+}
+
+fn next_random(state: &mut u64) -> u64 {
+    // splitmix64
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// 64 entities in a 100 m square: each picks a new heading and speed (idle, walk, run) about every
+/// 1.5 s, turns to face it, and moves with it; health and flags change now and then.
+fn record_snapshots() -> Vec<Vec<EntityState>> {
+    let mut random = SEED;
+    let mut world: Vec<EntityState> = (0..ENTITIES as u32)
+        .map(|i| EntityState {
+            id: 1000 + i * 7,
+            kind: if i % 4 == 0 { EntityKind::Npc } else { EntityKind::Player },
+            position: [(next_random(&mut random) % 100) as f32, (next_random(&mut random) % 100) as f32, 0.0],
+            yaw: 0.0,
+            velocity: [0.0; 3],
+            health: 1000,
+            flags: 0,
+        })
+        .collect();
+    let mut snapshots = Vec::with_capacity(SNAPSHOTS);
+    for _ in 0..SNAPSHOTS {
+        for state in &mut world {
+            if next_random(&mut random) % 30 == 0 {
+                let heading = (next_random(&mut random) % 6283) as f32 / 1000.0;
+                let speed = [0.0, 1.4, 5.0, 5.0][(next_random(&mut random) % 4) as usize];
+                state.velocity = [speed * heading.cos(), speed * heading.sin(), 0.0];
+                state.yaw = heading;
+            }
+            if next_random(&mut random) % 100 == 0 {
+                state.health = state.health.saturating_sub((next_random(&mut random) % 50) as u16);
+            }
+            if next_random(&mut random) % 200 == 0 {
+                state.flags ^= 1 << (next_random(&mut random) % 4);
+            }
+            for axis in 0..3 {
+                state.position[axis] += state.velocity[axis] / TICK_RATE_HZ as f32;
+            }
+        }
+        snapshots.push(world.clone());
+    }
+    snapshots
+}
+
+fn to_proto(tick: u32, entities: &[EntityState]) -> SnapshotProto {
+    SnapshotProto {
+        tick,
+        entities: entities
+            .iter()
+            .map(|state| EntityProto {
+                id: state.id,
+                kind: state.kind as u32,
+                position: state.position.to_vec(),
+                yaw: state.yaw,
+                velocity: state.velocity.to_vec(),
+                health: u32::from(state.health),
+                flags: u32::from(state.flags),
+            })
+            .collect(),
+    }
+}
+
+fn to_flatbuffer(builder: &mut Builder, tick: u32, entities: &[EntityState]) -> Vec<u8> {
+    let snapshot = SnapshotFb {
+        tick,
+        entities: Some(
+            entities
+                .iter()
+                .map(|state| EntityFb {
+                    id: state.id,
+                    kind: state.kind as u8,
+                    health: state.health,
+                    flags: state.flags,
+                    position_x: state.position[0],
+                    position_y: state.position[1],
+                    position_z: state.position[2],
+                    yaw: state.yaw,
+                    velocity_x: state.velocity[0],
+                    velocity_y: state.velocity[1],
+                    velocity_z: state.velocity[2],
+                })
+                .collect(),
+        ),
+    };
+    builder.clear();
+    builder.finish(&snapshot, None).to_vec()
+}
+
+/// Encodes every snapshot with the Meridian codec, checking the client's view each tick.
+fn meridian_sizes(snapshots: &[Vec<EntityState>]) -> Vec<usize> {
+    let mut sender = SnapshotSender::new();
+    let mut receiver = SnapshotReceiver::new();
+    let mut out = Vec::new();
+    let mut sizes = Vec::with_capacity(snapshots.len());
+    for (index, entities) in snapshots.iter().enumerate() {
+        let tick = index as u32 + 1;
+        let report = sender.encode(tick, entities, DATAGRAM_BYTES_MAX, &mut out);
+        assert_eq!(report.entities_left_out, 0);
+        receiver.apply(&out).expect("own snapshot decodes");
+        for state in entities {
+            assert_eq!(receiver.world()[&state.id], quantise(state));
+        }
+        if tick > ACK_DELAY_TICKS {
+            sender.on_ack(tick - ACK_DELAY_TICKS);
+        }
+        sizes.push(out.len());
+    }
+    sizes
+}
+
+fn print_size_comparison(snapshots: &[Vec<EntityState>]) {
+    let meridian = meridian_sizes(snapshots);
+    let protobuf: Vec<usize> =
+        snapshots.iter().enumerate().map(|(tick, entities)| to_proto(tick as u32, entities).encoded_len()).collect();
+    let mut builder = Builder::new();
+    let flatbuffers: Vec<usize> =
+        snapshots.iter().enumerate().map(|(tick, entities)| to_flatbuffer(&mut builder, tick as u32, entities).len()).collect();
+    // The first snapshot has no baseline; steady state is what a client sees for its session.
+    let steady = |sizes: &[usize]| sizes[1..].iter().sum::<usize>() as f64 / (sizes.len() - 1) as f64;
+    let meridian_mean = steady(&meridian);
+    println!("snapshot sizes: {SNAPSHOTS} snapshots, {ENTITIES} moving entities, {TICK_RATE_HZ} Hz, acks {ACK_DELAY_TICKS} ticks late, seed {SEED:#x}");
+    println!("{:<22} {:>12} {:>16} {:>16} {:>14}", "codec", "bytes/snap", "bytes/entity/tick", "bytes/s/client", "x meridian");
+    for (name, sizes) in [("meridian delta", &meridian), ("protobuf (prost)", &protobuf), ("flatbuffers (planus)", &flatbuffers)] {
+        let mean = steady(sizes);
+        println!(
+            "{:<22} {:>12.1} {:>16.2} {:>16.0} {:>14.2}",
+            name,
+            mean,
+            mean / ENTITIES as f64,
+            mean * TICK_RATE_HZ as f64,
+            mean / meridian_mean
+        );
+    }
+    println!("meridian first (full) snapshot: {} bytes; largest delta: {} bytes", meridian[0], meridian[1..].iter().max().unwrap());
+}
+
+fn benchmarks(criterion: &mut Criterion) {
+    let snapshots = record_snapshots();
+    print_size_comparison(&snapshots);
+
+    criterion.bench_function("snapshot encode+seal (64 entities, delta)", |bencher| {
+        let mut sender = SnapshotSender::new();
+        let mut payload = Vec::with_capacity(DATAGRAM_BYTES_MAX);
+        let mut packet = Vec::with_capacity(DATAGRAM_BYTES_MAX);
+        let mut tick: u32 = 0;
+        let mut sequence: u64 = 0;
+        bencher.iter(|| {
+            tick += 1;
+            let entities = &snapshots[tick as usize % SNAPSHOTS];
+            sender.encode(tick, black_box(entities), DATAGRAM_BYTES_MAX, &mut payload);
+            if tick > ACK_DELAY_TICKS {
+                sender.on_ack(tick - ACK_DELAY_TICKS);
+            }
+            sequence += 1;
+            seal_packet(PacketType::Payload, 1, sequence, &EDGE_KEY, &AEAD_KEY, &payload, &mut packet);
+            black_box(packet.len())
+        });
+    });
+
+    criterion.bench_function("aead open (200-byte payload)", |bencher| {
+        let mut packet = Vec::new();
+        seal_packet(PacketType::Payload, 1, 1, &EDGE_KEY, &AEAD_KEY, &[0x5a; 200], &mut packet);
+        let mut plaintext = Vec::with_capacity(DATAGRAM_BYTES_MAX);
+        bencher.iter(|| open_packet(black_box(&packet), &EDGE_KEY, &AEAD_KEY, &mut plaintext).expect("opens"));
+    });
+
+    criterion.bench_function("protobuf encode (64 entities, full)", |bencher| {
+        let message = to_proto(1, &snapshots[0]);
+        let mut out = Vec::with_capacity(4096);
+        bencher.iter(|| {
+            out.clear();
+            black_box(&message).encode(&mut out).expect("fits");
+            black_box(out.len())
+        });
+    });
+}
+
+criterion_group!(benches, benchmarks);
+criterion_main!(benches);
