@@ -12,7 +12,8 @@
 //!
 //! What the wire does not (yet) say, the client infers (see `wire` for the proposed extensions):
 //! - which entity is ours: from the `Joined` event if the server sends it, otherwise by recognising
-//!   the one player entity whose velocity follows our inputs for `IDENTIFY_STREAK` snapshots;
+//!   the one player entity whose velocity follows our inputs, through a turn, for `IDENTIFY_STREAK`
+//!   snapshots (a client that never turns is never placed);
 //! - which input the server applied last: from the extended snapshot if present, otherwise from
 //!   positions (`Predictor::reconcile_unacked`); when placing the player, the inputs still in flight
 //!   are estimated from the RTT and the zone's input jitter buffer and replayed.
@@ -21,6 +22,7 @@
 pub mod dev_token;
 pub mod interpolation;
 pub mod prediction;
+pub mod reference_server;
 pub mod stats;
 pub mod wire;
 
@@ -48,10 +50,13 @@ pub const GAME_EVENTS_MAX: usize = 256;
 pub const INPUT_REDUNDANCY_DEFAULT: usize = 3;
 /// Inputs remembered for placing the player (replaying the ones the server has not applied yet).
 pub const SENT_INPUTS_MAX: usize = 64;
-/// Consecutive snapshots a player entity's velocity must follow our inputs to be taken as ours.
+/// Consecutive snapshots a player entity's velocity must follow our inputs (through at least one
+/// turn) to be taken as ours.
 pub const IDENTIFY_STREAK: u8 = 5;
+/// Ticks beyond RTT and a full jitter buffer that an input may still be in flight.
+pub const IN_FLIGHT_SLACK_TICKS: u32 = 4;
 /// Velocity match tolerance for self-identification (the codec's resolution is 1/32 m/s).
-pub const IDENTIFY_VELOCITY_TOLERANCE_M_PER_S: f32 = 0.25;
+pub const IDENTIFY_VELOCITY_TOLERANCE_M_PER_S: f32 = 0.15;
 /// Recent inputs whose velocity may show in a snapshot (RTT plus the zone's jitter buffer).
 pub const IDENTIFY_INPUTS_WINDOW: usize = 16;
 
@@ -140,6 +145,14 @@ pub struct ClientCounters {
     pub send_refused: u64,
 }
 
+/// How long a player entity's velocity has followed our inputs, and through how many turns.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct IdentifyStreak {
+    snapshots: u8,
+    turns: u8,
+    velocity: [f32; 2],
+}
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct SentInput {
     tick: u32,
@@ -164,7 +177,7 @@ pub struct GameClient {
     recent_inputs: VecDeque<MoveInput>,
     sent_inputs: VecDeque<SentInput>,
     /// Self-identification: player entity → consecutive snapshots its velocity followed our inputs.
-    identify_streaks: BTreeMap<u32, u8>,
+    identify_streaks: BTreeMap<u32, IdentifyStreak>,
     last_acked_snapshot: Option<u32>,
     events: VecDeque<GameEvent>,
     counters: ClientCounters,
@@ -351,7 +364,7 @@ impl GameClient {
         let Some(own) = self.entity.and_then(|entity| self.receiver.world().get(&entity)) else { return Ok(()) };
         let position = own.position;
         if self.placement_pending || self.predictor.position_m().is_none() {
-            self.place(position, last_input_tick);
+            self.place(position, last_input_tick, tick);
             return Ok(());
         }
         self.last_reconciliation = Some(match last_input_tick {
@@ -389,10 +402,15 @@ impl GameClient {
             if self.identify_streaks.len() >= SNAPSHOT_ENTITIES_MAX && !self.identify_streaks.contains_key(&state.id) {
                 break;
             }
-            let streak = self.identify_streaks.entry(state.id).or_insert(0);
-            *streak = streak.saturating_add(1);
+            let velocity = [state.velocity[0], state.velocity[1]];
+            let streak = self.identify_streaks.entry(state.id).or_insert(IdentifyStreak { snapshots: 0, turns: 0, velocity });
+            let turned = (velocity[0] - streak.velocity[0]).hypot(velocity[1] - streak.velocity[1]) > IDENTIFY_VELOCITY_TOLERANCE_M_PER_S;
+            streak.snapshots = streak.snapshots.saturating_add(1);
+            streak.turns = streak.turns.saturating_add(u8::from(turned));
+            streak.velocity = velocity;
         }
-        let mut ready = self.identify_streaks.iter().filter(|(_, streak)| **streak >= IDENTIFY_STREAK);
+        // Another player walking our way matches until we turn: a turn it follows too is unlikely.
+        let mut ready = self.identify_streaks.iter().filter(|(_, streak)| streak.snapshots >= IDENTIFY_STREAK && streak.turns >= 1);
         if let (Some((&entity, _)), None) = (ready.next(), ready.next()) {
             self.entity = Some(entity);
             self.identified_by_movement = true;
@@ -404,14 +422,18 @@ impl GameClient {
     /// Places the player at the server's position and replays the inputs the server has not applied:
     /// those after `last_input_tick` if known, else the ones sent within the last RTT plus the zone's
     /// jitter-buffer depth.
-    fn place(&mut self, position_m: [f32; 3], last_input_tick: Option<u32>) {
-        self.predictor.reset(position_m);
+    fn place(&mut self, position_m: [f32; 3], last_input_tick: Option<u32>, server_tick: u32) {
         self.placement_pending = false;
         let in_flight = match last_input_tick {
             Some(acked) => self.sent_inputs.iter().filter(|input| input.tick > acked).count(),
             None => (self.in_flight_estimate().0 as usize).min(self.sent_inputs.len()),
         };
         let start = self.sent_inputs.len() - in_flight;
+        let believed_acked = match start {
+            0 => self.sent_inputs.front().map_or(self.client_tick, |first| first.tick.wrapping_sub(1)),
+            _ => self.sent_inputs[start - 1].tick,
+        };
+        self.predictor.reset_believing(position_m, believed_acked, server_tick);
         for index in start..self.sent_inputs.len() {
             let input = self.sent_inputs[index];
             self.predictor.predict(input.tick, input.direction, input.yaw);
@@ -423,12 +445,13 @@ impl GameClient {
 
     /// How many of our newest inputs the server has most likely not applied when a snapshot arrives,
     /// and at most: one RTT of inputs plus the zone's jitter buffer (which may hold up to twice its
-    /// depth plus one before the zone catches up), plus two ticks of phase slack.
+    /// depth plus one before the zone catches up), plus `IN_FLIGHT_SLACK_TICKS` for tick phase and
+    /// late server ticks.
     fn in_flight_estimate(&self) -> (u32, u32) {
         let interval_us = self.config.zone.tick_interval_us() as i64;
         let rtt_ticks = self.rtt_us().map_or(0, |rtt| (rtt.max(0) + interval_us - 1) / interval_us) as u32;
         let jitter_ticks = self.config.zone.input_jitter_ticks;
-        (rtt_ticks + jitter_ticks, rtt_ticks + 2 * jitter_ticks + 3)
+        (rtt_ticks + jitter_ticks, rtt_ticks + 2 * jitter_ticks + 1 + IN_FLIGHT_SLACK_TICKS)
     }
 
     /// One client tick at the zone's rate: predicts `command` locally and sends this tick's input
@@ -455,6 +478,8 @@ impl GameClient {
             self.client_tick = self.client_tick.wrapping_add(1);
             if self.is_placed() {
                 self.predictor.predict(self.client_tick, direction, yaw);
+            } else {
+                self.predictor.remember(self.client_tick, direction, yaw);
             }
             if self.sent_inputs.len() == SENT_INPUTS_MAX {
                 self.sent_inputs.pop_front();

@@ -7,21 +7,24 @@ use std::net::SocketAddr;
 
 use meridian_client::dev_token::{self, SplitMix64};
 use meridian_client::prediction::{CORRECTION_EPSILON_M, distance_m};
-use meridian_client::wire::{self, ClientMessage, JoinRefused, ServerEvent, ServerMessage};
+use meridian_client::reference_server::{ReferenceServer, ReferenceServerConfig};
+use meridian_client::wire::ServerEvent;
 use meridian_client::{ClientConfig, GameClient, GameEvent, MoveCommand};
-use meridian_proto::connection::Received;
-use meridian_proto::endpoint::{ServerConfig, ServerEndpoint, ServerEvent as EndpointEvent};
-use meridian_zone::{ClientEvent as ZoneEvent, ClientId, JoinRefusal, MoveIntent, PlayerInput, Zone, ZoneConfig, ZoneInput, ZoneOutput};
+use meridian_zone::ZoneConfig;
 
 const START_US: u64 = 1_700_000_000 * 1_000_000;
 const STEP_US: u64 = 5_000;
 const CLUSTER_KEY: [u8; 32] = [0x5a; 32];
+const FIRST_SESSION: u64 = 1000;
+const JITTER_US: u64 = 30_000;
 /// Longest any drive loop runs.
 const SIM_STEPS_MAX: u64 = 100_000;
 
 #[derive(Clone, Copy)]
 struct Link {
     one_way_us: u64,
+    /// Extra uniform delay per datagram in `0..=jitter_us` (reorders datagrams).
+    jitter_us: u64,
     loss_ppm: u64,
 }
 
@@ -41,17 +44,11 @@ struct Bot {
 struct Sim {
     now_us: u64,
     server_address: SocketAddr,
-    server: ServerEndpoint,
-    zone: Zone,
-    zone_out: ZoneOutput,
+    server: ReferenceServer,
     bots: Vec<Bot>,
     in_flight: BTreeMap<(u64, u64), (Destination, SocketAddr, Vec<u8>)>,
     sequence: u64,
     rng: SplitMix64,
-    sessions: BTreeMap<u64, ClientId>,
-    addresses: BTreeMap<ClientId, u64>,
-    /// Input ticks the server shim decoded, per client.
-    inputs_seen: BTreeMap<ClientId, BTreeSet<u32>>,
     /// (bot, client tick): every uplink datagram the bot sends right after that tick is lost.
     drop_uplink_after_tick: BTreeSet<(usize, u32)>,
     next_client_tick_us: u64,
@@ -63,26 +60,23 @@ struct Sim {
 impl Sim {
     fn new(seed: u64, extensions: bool) -> Self {
         let server_address: SocketAddr = "10.0.0.1:7777".parse().unwrap();
-        let server = ServerEndpoint::new(ServerConfig {
+        let server = ReferenceServer::new(START_US, ReferenceServerConfig {
             cluster_key: CLUSTER_KEY,
-            challenge_key: [3; 16],
             public_address: server_address,
+            zone: ZoneConfig::default(),
             connections_max: 64,
-        });
-        let zone = Zone::new(ZoneConfig::default(), 0, 1, START_US).unwrap();
+            extensions,
+            spawn_m: Box::new(|session_id| Some([500.0 + 4.0 * (session_id - FIRST_SESSION) as f32, 500.0, 0.0])),
+        })
+        .unwrap();
         Self {
             now_us: START_US,
             server_address,
             server,
-            zone,
-            zone_out: ZoneOutput::default(),
             bots: Vec::new(),
             in_flight: BTreeMap::new(),
             sequence: 0,
             rng: SplitMix64(seed),
-            sessions: BTreeMap::new(),
-            addresses: BTreeMap::new(),
-            inputs_seen: BTreeMap::new(),
             drop_uplink_after_tick: BTreeSet::new(),
             next_client_tick_us: START_US,
             datagrams_lost: 0,
@@ -92,7 +86,8 @@ impl Sim {
 
     fn add_bot(&mut self, link: Link, command: MoveCommand) -> usize {
         let index = self.bots.len();
-        let token = dev_token::issue(&CLUSTER_KEY, 1000 + index as u64, 1, self.server_address, self.now_us / 1_000_000, &mut self.rng);
+        let session_id = FIRST_SESSION + index as u64;
+        let token = dev_token::issue(&CLUSTER_KEY, session_id, 1, self.server_address, self.now_us / 1_000_000, &mut self.rng);
         let config = ClientConfig { wire_extensions: self.extensions, ..ClientConfig::default() };
         let client = GameClient::new(self.now_us, token, config).unwrap();
         let address = SocketAddr::from(([192, 0, 2, 1 + index as u8], 40_000));
@@ -106,90 +101,8 @@ impl Sim {
             return;
         }
         self.sequence += 1;
-        self.in_flight.insert((self.now_us + link.one_way_us, self.sequence), (destination, from, bytes));
-    }
-
-    /// The node's glue: endpoint events become zone inputs.
-    fn server_events_to_zone(&mut self, zone_inputs: &mut Vec<ZoneInput>) {
-        while let Some(event) = self.server.poll_event() {
-            match event {
-                EndpointEvent::Connected { session_id, .. } => {
-                    let client = ClientId(session_id as u32);
-                    self.sessions.insert(session_id, client);
-                    self.addresses.insert(client, session_id);
-                    let index = (session_id - 1000) as f32;
-                    zone_inputs.push(ZoneInput::Join {
-                        client,
-                        character_id: session_id,
-                        party: None,
-                        spawn_m: Some([500.0 + 4.0 * index, 500.0, 0.0]),
-                        rtt_us: 0,
-                    });
-                }
-                EndpointEvent::Disconnected { session_id, .. } => {
-                    if let Some(client) = self.sessions.remove(&session_id) {
-                        zone_inputs.push(ZoneInput::Leave { client });
-                    }
-                }
-                EndpointEvent::Message { session_id, message } => {
-                    let Some(&client) = self.sessions.get(&session_id) else { continue };
-                    let (Received::Unreliable(bytes) | Received::Reliable(bytes)) = message;
-                    if let Ok(tick) = wire::decode_snapshot_ack(&bytes) {
-                        zone_inputs.push(ZoneInput::SnapshotAck { client, tick });
-                        continue;
-                    }
-                    let Ok(message) = ClientMessage::decode(&bytes) else { continue };
-                    let ClientMessage::Input(input) = message else { continue };
-                    // MoveInput carries no claimed position: claim where the server has the player.
-                    let claimed = self.zone.client_entity(client).and_then(|entity| self.zone.position(entity)).unwrap_or([0.0; 3]);
-                    for (age, tick_input) in input.inputs.iter().enumerate() {
-                        let client_tick = input.newest_tick.wrapping_sub(age as u32);
-                        self.inputs_seen.entry(client).or_default().insert(client_tick);
-                        let movement = MoveIntent {
-                            direction: wire::move_direction(tick_input.move_right, tick_input.move_forward),
-                            yaw: wire::yaw_radians(tick_input.yaw),
-                            claimed_position_m: claimed,
-                        };
-                        let input = PlayerInput { client_tick, movement: Some(movement), action: None };
-                        zone_inputs.push(ZoneInput::Input { client, input, received_us: self.now_us });
-                    }
-                }
-            }
-        }
-    }
-
-    /// The node's glue the other way: zone output becomes messages on the sessions.
-    fn zone_output_to_server(&mut self) {
-        let mut message = Vec::new();
-        for snapshot in &self.zone_out.snapshots {
-            let Some(&session_id) = self.addresses.get(&snapshot.client) else { continue };
-            // The zone does not say which input it applied last; the client infers it.
-            message.clear();
-            ServerMessage::Snapshot(snapshot.bytes.clone()).encode(&mut message);
-            let _ = self.server.send_unreliable(session_id, &message);
-        }
-        for (client, event) in &self.zone_out.client_events {
-            if !self.extensions {
-                break;
-            }
-            let Some(&session_id) = self.addresses.get(client) else { continue };
-            let event = match event {
-                ZoneEvent::Joined { entity } => ServerEvent::Joined { entity: *entity },
-                ZoneEvent::JoinRefused { reason } => ServerEvent::JoinRefused {
-                    reason: match reason {
-                        JoinRefusal::ZoneFull => JoinRefused::ZoneFull,
-                        JoinRefusal::AlreadyJoined => JoinRefused::AlreadyJoined,
-                        JoinRefusal::EntityLimit => JoinRefused::EntityLimit,
-                    },
-                },
-                ZoneEvent::Chat { from_entity, text } => ServerEvent::Chat { from_entity: *from_entity, text: text.clone() },
-                ZoneEvent::Died { killer_entity } => ServerEvent::Died { killer_entity: *killer_entity },
-                ZoneEvent::Respawned => ServerEvent::Respawned,
-                _ => continue,
-            };
-            wire::encode_event(&event, &mut message);
-            let _ = self.server.send_reliable(session_id, &message);
-        }
+        let jitter_us = if link.jitter_us == 0 { 0 } else { self.rng.next_u64() % (link.jitter_us + 1) };
+        self.in_flight.insert((self.now_us + link.one_way_us + jitter_us, self.sequence), (destination, from, bytes));
     }
 
     fn step(&mut self) {
@@ -220,12 +133,7 @@ impl Sim {
                 }
             }
         }
-        // Server: endpoint → zone → endpoint.
-        let mut zone_inputs = Vec::new();
-        self.server_events_to_zone(&mut zone_inputs);
-        self.zone.tick(now, None, zone_inputs, &mut self.zone_out);
-        self.zone_output_to_server();
-        self.server.update(now);
+        self.server.tick(now);
         while let Some(transmit) = self.server.poll_transmit(now) {
             let Some(index) = self.bots.iter().position(|bot| bot.address == transmit.destination) else { continue };
             let link = self.bots[index].link;
@@ -267,12 +175,34 @@ impl Sim {
     fn all_placed(&self) -> bool {
         self.bots.iter().all(|bot| bot.client.is_placed())
     }
+
+    /// Turns every bot left by `degrees`.
+    fn turn(&mut self, degrees: f32) {
+        let (sin, cos) = degrees.to_radians().sin_cos();
+        for bot in &mut self.bots {
+            let [x, y] = bot.command.direction;
+            bot.command.direction = [x * cos - y * sin, x * sin + y * cos];
+        }
+    }
+
+    /// Runs until every bot is placed, turning every half second (bots without the `Joined` event
+    /// recognise themselves by following a turn). Returns false if `ms_max` passes first.
+    fn place_all(&mut self, ms_max: u64) -> bool {
+        for _ in 0..ms_max / 500 {
+            if self.run_until(100, Sim::all_placed) {
+                return true;
+            }
+            self.turn(90.0);
+            self.run_ms(400);
+        }
+        self.all_placed()
+    }
 }
 
 #[test]
 fn a_lost_input_datagram_loses_no_input() {
     let mut sim = Sim::new(1, true);
-    let bot = sim.add_bot(Link { one_way_us: 20_000, loss_ppm: 0 }, MoveCommand { direction: [1.0, 0.0], yaw: 0.0 });
+    let bot = sim.add_bot(Link { one_way_us: 20_000, jitter_us: 0, loss_ppm: 0 }, MoveCommand { direction: [1.0, 0.0], yaw: 0.0 });
     assert!(sim.run_until(400, Sim::all_placed), "bot never placed");
     let first_tick = sim.bots[bot].client.client_tick() + 1;
     // Lose the datagrams after two single ticks (redundancy 3 covers a run of up to 2).
@@ -281,17 +211,16 @@ fn a_lost_input_datagram_loses_no_input() {
     }
     sim.run_ms(3_000);
     let last_tick = sim.bots[bot].client.client_tick();
-    let client = ClientId(1000);
-    let seen = &sim.inputs_seen[&client];
+    let seen = sim.server.inputs_seen(FIRST_SESSION).expect("session known");
     let missing: Vec<u32> = (first_tick..=last_tick - 2).filter(|tick| !seen.contains(tick)).collect();
     assert!(missing.is_empty(), "inputs lost despite redundancy: {missing:?}");
     assert!(sim.datagrams_lost >= 3);
-    assert_eq!(sim.zone.counters().inputs_missing, 0, "the zone never had to extrapolate");
-    assert!(sim.zone.counters().inputs_duplicate > 0, "redundant copies were seen and applied once");
+    assert_eq!(sim.server.zone().counters().inputs_missing, 0, "the zone never had to extrapolate");
+    assert!(sim.server.zone().counters().inputs_duplicate > 0, "redundant copies were seen and applied once");
     // The zone moved the player exactly as the client predicted.
     let entity = sim.bots[bot].client.entity().unwrap();
     let predicted = sim.bots[bot].client.predicted_position_m().unwrap();
-    let server = sim.zone.position(entity).unwrap();
+    let server = sim.server.zone().position(entity).unwrap();
     assert!(predicted[0] > server[0], "the prediction runs ahead of the server");
     assert_eq!(sim.bots[bot].client.corrections().corrections, 0);
 }
@@ -312,10 +241,14 @@ fn swarm(seed: u64, extensions: bool) {
     let mut sim = Sim::new(seed, extensions);
     let directions = [[1.0, 0.0], [0.0, 1.0], [-0.6, 0.8], [0.0, -1.0]];
     for (index, direction) in directions.iter().enumerate() {
-        let link = Link { one_way_us: 30_000 + 10_000 * index as u64, loss_ppm: 20_000 };
+        let link = Link { one_way_us: 30_000 + 10_000 * index as u64, jitter_us: JITTER_US, loss_ppm: 20_000 };
         sim.add_bot(link, MoveCommand { direction: *direction, yaw: 0.0 });
     }
-    assert!(sim.run_until(1_000, Sim::all_placed), "not all bots placed");
+    assert!(sim.place_all(5_000), "not all bots placed");
+    for (index, bot) in sim.bots.iter().enumerate() {
+        let client = sim.server.client_of(FIRST_SESSION + index as u64).unwrap();
+        assert_eq!(bot.client.entity(), sim.server.zone().client_entity(client), "bot {index} took another entity for itself");
+    }
     for bot in &mut sim.bots {
         while let Some(event) = bot.client.poll_event() {
             match event {
@@ -326,8 +259,11 @@ fn swarm(seed: u64, extensions: bool) {
             }
         }
     }
-    // Move for 1.5 s (they stay within each other's area of interest).
-    sim.run_ms(1_500);
+    // Move for 1.5 s, turning left every half second (they stay within each other's area of interest).
+    for _ in 0..3 {
+        sim.run_ms(500);
+        sim.turn(90.0);
+    }
     let now = sim.now_us;
     let entities: Vec<u32> = sim.bots.iter().map(|bot| bot.client.entity().unwrap()).collect();
     let speed = ZoneConfig::default().player_speed_m_per_s;
@@ -339,16 +275,17 @@ fn swarm(seed: u64, extensions: bool) {
             }
             // Drawn in the past: behind the server's position by about speed × (delay + latency).
             let rendered = bot.client.render_position(*other, now).unwrap_or_else(|| panic!("bot {index} cannot render {other}"));
-            let actual = sim.zone.position(*other).unwrap();
+            let actual = sim.server.zone().position(*other).unwrap();
             let lag_m = distance_m(rendered, actual);
             let lag_max_m = speed * 0.4;
             assert!(lag_m > 0.1 && lag_m < lag_max_m, "bot {index} draws {other} {lag_m} m from the server position");
         }
         let rtt_us = bot.client.rtt_us().expect("clock synced");
         let link_rtt_us = 2 * bot.link.one_way_us as i64;
-        assert!((link_rtt_us..=link_rtt_us + 2 * STEP_US as i64).contains(&rtt_us), "bot {index} rtt {rtt_us}");
+        let slack_us = 2 * (JITTER_US + STEP_US) as i64;
+        assert!((link_rtt_us..=link_rtt_us + slack_us).contains(&rtt_us), "bot {index} rtt {rtt_us}");
         let offset = bot.client.server_time_us(now).unwrap() as i64 - now as i64;
-        assert!(offset.abs() <= STEP_US as i64, "same clock on both sides, offset {offset}");
+        assert!(offset.abs() <= slack_us / 2, "same clock on both sides, offset {offset}");
     }
     // Stop and settle: the prediction must end exactly where the server has the player.
     for bot in &mut sim.bots {
@@ -359,12 +296,12 @@ fn swarm(seed: u64, extensions: bool) {
     for (index, bot) in sim.bots.iter_mut().enumerate() {
         let entity = bot.client.entity().unwrap();
         let predicted = bot.client.predicted_position_m().unwrap();
-        let server = sim.zone.position(entity).unwrap();
+        let server = sim.server.zone().position(entity).unwrap();
         assert!(distance_m(predicted, server) < CORRECTION_EPSILON_M, "bot {index}: predicted {predicted:?}, server {server:?}");
         for other in &entities {
             if *other != entity {
                 let rendered = bot.client.render_position(*other, now).unwrap();
-                assert!(distance_m(rendered, sim.zone.position(*other).unwrap()) < 0.02, "settled remote drawn where it is");
+                assert!(distance_m(rendered, sim.server.zone().position(*other).unwrap()) < 0.02, "settled remote drawn where it is");
             }
         }
         let corrections = bot.client.corrections();
@@ -380,5 +317,33 @@ fn swarm(seed: u64, extensions: bool) {
             // Placement estimates the inputs in flight; a wrong estimate shows (once) when it stops.
             assert!(corrections.corrections <= 2, "bot {index}: {} corrections", corrections.corrections);
         }
+    }
+}
+
+/// A crowd walking the same way at first: recognising oneself by movement must not take a neighbour
+/// walking in step for oneself, and once placed the crowd predicts without guessing.
+#[test]
+fn a_crowd_in_step_recognises_itself_correctly() {
+    let mut sim = Sim::new(11, false);
+    for index in 0..24u64 {
+        let link = Link { one_way_us: 20_000 + 2_000 * index, jitter_us: 10_000, loss_ppm: 10_000 };
+        sim.add_bot(link, MoveCommand { direction: [1.0, 0.0], yaw: 0.0 });
+    }
+    // Everyone walks east for 1 s, then each turns by its own angle.
+    sim.run_ms(1_000);
+    for (index, bot) in sim.bots.iter_mut().enumerate() {
+        let angle = (index as f32 * 15.0).to_radians();
+        bot.command.direction = [angle.cos(), angle.sin()];
+    }
+    assert!(sim.place_all(5_000), "not all bots placed");
+    for (index, bot) in sim.bots.iter().enumerate() {
+        let client = sim.server.client_of(FIRST_SESSION + index as u64).unwrap();
+        assert_eq!(bot.client.entity(), sim.server.zone().client_entity(client), "bot {index} took another entity for itself");
+    }
+    sim.run_ms(2_000);
+    for (index, bot) in sim.bots.iter().enumerate() {
+        let corrections = bot.client.corrections();
+        assert_eq!(corrections.ack_extrapolated, 0, "bot {index}: {corrections:?}");
+        assert!(corrections.corrections <= 2, "bot {index}: {corrections:?}");
     }
 }

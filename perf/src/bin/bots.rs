@@ -142,6 +142,8 @@ struct ThreadReport {
     connected_bot_us: u64,
     reconciliations: u64,
     corrections: u64,
+    /// Reconciliations whose acknowledged input had to be guessed (no position matched).
+    acks_guessed: u64,
     correction_um: Histogram,
     snapshots: u64,
     datagrams_dropped: u64,
@@ -163,6 +165,7 @@ impl ThreadReport {
         self.connected_bot_us += other.connected_bot_us;
         self.reconciliations += other.reconciliations;
         self.corrections += other.corrections;
+        self.acks_guessed += other.acks_guessed;
         self.correction_um.merge(&other.correction_um);
         self.snapshots += other.snapshots;
         self.datagrams_dropped += other.datagrams_dropped;
@@ -361,6 +364,7 @@ fn publish(bots: &[Bot], bytes_base: &mut [(u64, u64)], report: &mut ThreadRepor
     report.rtt_us.clear();
     report.reconciliations = 0;
     report.corrections = 0;
+    report.acks_guessed = 0;
     report.correction_um.clear();
     report.snapshots = 0;
     report.datagrams_dropped = 0;
@@ -372,14 +376,19 @@ fn publish(bots: &[Bot], bytes_base: &mut [(u64, u64)], report: &mut ThreadRepor
         *base = (counters.bytes_sent, counters.bytes_received);
         report.snapshots += counters.snapshots_applied;
         report.datagrams_dropped += counters.datagrams_dropped;
-        let corrections = client.corrections();
-        report.reconciliations += corrections.reconciliations;
-        report.corrections += corrections.corrections;
-        report.correction_um.merge(&corrections.distance_um);
+        // Prediction and RTT figures are the honest bots' (cheaters are corrected by design).
+        let honest = bot.behaviour == Behaviour::Honest;
+        if honest {
+            let corrections = client.corrections();
+            report.reconciliations += corrections.reconciliations;
+            report.corrections += corrections.corrections;
+            report.acks_guessed += corrections.ack_extrapolated + corrections.ack_floor_clamped;
+            report.correction_um.merge(&corrections.distance_um);
+        }
         if client.is_connected() {
             report.connected += 1;
             report.placed += u64::from(client.is_placed());
-            if let Some(rtt) = client.rtt_us() {
+            if let (true, Some(rtt)) = (honest, client.rtt_us()) {
                 report.rtt_us.record(rtt.max(0) as u64);
             }
         } else if bot.connected_once || matches!(client.state(), meridian_proto::endpoint::ClientState::Disconnected(_)) {
@@ -479,7 +488,7 @@ fn print_report(
         println!(
             "{{\"report\":\"{label}\",\"elapsed_s\":{elapsed_s:.3},\"bots\":{},\"ccu\":{},\"placed\":{},\"connecting\":{},\"disconnected\":{},\
              \"rtt_us\":{{\"p50\":{},\"p99\":{}}},\
-             \"corrections\":{{\"count\":{},\"reconciliations\":{},\"p99_m\":{},\"max_m\":{:.6}}},\
+             \"corrections\":{{\"count\":{},\"reconciliations\":{},\"acks_guessed\":{},\"p99_m\":{},\"max_m\":{:.6}}},\
              \"bytes_per_s_per_client\":{{\"down\":{:.1},\"up\":{:.1}}},\
              \"server_tick_p99_s\":{},\"scrape_error\":{},\
              \"snapshots\":{},\"datagrams_dropped\":{},\"send_errors\":{},\
@@ -493,6 +502,7 @@ fn print_report(
             rtt_p99.map_or("null".into(), |v| v.to_string()),
             total.corrections,
             total.reconciliations,
+            total.acks_guessed,
             json_opt(correction_p99_m),
             total.correction_um.max() as f64 / 1e6,
             per_client(down),
@@ -511,7 +521,7 @@ fn print_report(
         );
     } else {
         println!(
-            "[{label} {elapsed_s:6.1}s] ccu {}/{} (placed {}, connecting {}, gone {}) | rtt p50 {} p99 {} us | corrections {} of {} (p99 {} m) | per client down {:.0} B/s up {:.0} B/s | server tick p99 {}{}",
+            "[{label} {elapsed_s:6.1}s] ccu {}/{} (placed {}, connecting {}, gone {}) | rtt p50 {} p99 {} us | corrections {} of {} (p99 {} m, acks guessed {}) | per client down {:.0} B/s up {:.0} B/s | server tick p99 {}{}",
             total.connected,
             args.bots,
             total.placed,
@@ -522,6 +532,7 @@ fn print_report(
             total.corrections,
             total.reconciliations,
             json_opt(correction_p99_m),
+            total.acks_guessed,
             per_client(down),
             per_client(up),
             tick_p99_s.map_or("-".into(), |v| format!("{:.3} ms", v * 1e3)),
