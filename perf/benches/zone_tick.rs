@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use meridian_zone::load::{Layout, TickLoad};
 
 const WARM_UP_TICKS: usize = 20;
@@ -25,7 +25,13 @@ fn scenarios() -> Vec<(&'static str, usize, Layout)> {
 
 fn zone_tick(c: &mut Criterion) {
     let mut group = c.benchmark_group("zone_tick");
-    group.sample_size(20).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
+    // Flat sampling: a 10k tick takes hundreds of ms on this box, so linear sampling would run for
+    // minutes. Each sample is a few whole ticks.
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
     for (name, players, layout) in scenarios() {
         let mut load = TickLoad::new(players, layout, 0x5eed);
         for _ in 0..WARM_UP_TICKS {

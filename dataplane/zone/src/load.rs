@@ -114,16 +114,24 @@ impl TickLoad {
         }
     }
 
-    /// The server side of one tick: what a benchmark times.
+    /// The server side of one tick: what a benchmark times. Load shedding stays off.
     pub fn tick(&mut self) -> TickSent {
+        self.tick_with_feedback(None)
+    }
+
+    /// Like `tick`, passing the caller's measurement of the previous tick's work so the zone's load
+    /// shedding can react (the zone reads no clock; the caller does).
+    pub fn tick_with_feedback(&mut self, last_tick_work_us: Option<u64>) -> TickSent {
         self.now_us += self.zone.config().tick_interval_us();
-        self.zone.tick(self.now_us, None, self.inputs.drain(..), &mut self.out);
+        self.zone.tick(self.now_us, last_tick_work_us, self.inputs.drain(..), &mut self.out);
         TickSent { snapshots: self.out.snapshots.len(), bytes: self.out.snapshots.iter().map(|s| s.bytes.len()).sum() }
     }
 
     /// Perfect network: every client receives its snapshot and will ack it with its next input.
     pub fn deliver(&mut self) {
-        for (player, snapshot) in self.players.iter_mut().zip(self.out.snapshots.iter()) {
+        for snapshot in &self.out.snapshots {
+            // Client ids are 1 + the player's index (see `new`).
+            let player = &mut self.players[snapshot.client.0 as usize - 1];
             debug_assert_eq!(player.id, snapshot.client);
             player.ack = Some(snapshot.tick);
         }
@@ -172,6 +180,20 @@ mod tests {
         assert_eq!(counters.moves_rejected_teleport, 0);
         assert_eq!(counters.inputs_late + counters.inputs_duplicate, 0);
         assert!(counters.inputs_applied >= 200 * 8);
+    }
+
+    #[test]
+    fn feedback_over_budget_engages_load_shedding_and_halves_snapshots() {
+        let mut load = TickLoad::new(100, Layout::Uniform { side_m: 200.0 }, 5);
+        let mut snapshots = Vec::new();
+        for _ in 0..6 {
+            load.prepare();
+            snapshots.push(load.tick_with_feedback(Some(60_000)).snapshots);
+            load.deliver();
+        }
+        assert_eq!(load.zone.shed_level(), crate::shedding::SHED_LEVEL_MAX);
+        assert_eq!(snapshots[0], 100);
+        assert_eq!(snapshots[5], 50, "{snapshots:?}");
     }
 
     #[test]

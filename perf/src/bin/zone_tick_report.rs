@@ -33,26 +33,33 @@ fn main() {
     assert!(ticks > 0 && ticks <= TICKS_MAX);
     let filter = std::env::args().nth(2).unwrap_or_default();
     let uniform = Layout::Uniform { side_m: 1000.0 };
+    let boss = Layout::Circle { center_m: [512.0, 512.0], radius_m: 50.0 };
+    // (name, players, layout, feed the measured tick time back so load shedding engages)
     let scenarios = [
-        ("uniform 1k / 1 km^2", 1_000, uniform),
-        ("uniform 2k / 1 km^2", 2_000, uniform),
-        ("uniform 5k / 1 km^2", 5_000, uniform),
-        ("uniform 10k / 1 km^2", 10_000, uniform),
-        ("world boss 2k / 50 m circle", 2_000, Layout::Circle { center_m: [512.0, 512.0], radius_m: 50.0 }),
+        ("uniform 1k / 1 km^2", 1_000, uniform, false),
+        ("uniform 2k / 1 km^2", 2_000, uniform, false),
+        ("uniform 5k / 1 km^2", 5_000, uniform, false),
+        ("uniform 10k / 1 km^2", 10_000, uniform, false),
+        ("world boss 2k / 50 m circle", 2_000, boss, false),
+        ("uniform 10k, shedding on", 10_000, uniform, true),
+        ("world boss 2k, shedding on", 2_000, boss, true),
     ];
     println!("ticks per scenario: {ticks} (after {WARM_UP_TICKS} warm-up), 20 Hz, all players moving, all acking");
     println!(
-        "{:<30} {:>9} {:>9} {:>9} {:>11} {:>12} {:>10} {:>10}",
-        "scenario", "median ms", "p99 ms", "max ms", "cpu mean ms", "B/client/s", "ents/snap", "overflow/c"
+        "{:<30} {:>9} {:>9} {:>9} {:>11} {:>12} {:>10} {:>10} {:>6}",
+        "scenario", "median ms", "p99 ms", "max ms", "cpu mean ms", "B/client/s", "ents/snap", "overflow/c", "shed"
     );
-    for (name, players, layout) in scenarios {
+    for (name, players, layout, shedding) in scenarios {
         if !name.contains(filter.as_str()) {
             continue;
         }
         let mut load = TickLoad::new(players, layout, 0x5eed);
+        let mut last_work_us = None;
         for _ in 0..WARM_UP_TICKS {
             load.prepare();
-            load.tick();
+            let start = Instant::now();
+            load.tick_with_feedback(last_work_us);
+            last_work_us = shedding.then(|| start.elapsed().as_micros() as u64);
             load.deliver();
         }
         let before = load.zone.counters().clone();
@@ -63,8 +70,10 @@ fn main() {
         for _ in 0..ticks {
             load.prepare();
             let start = Instant::now();
-            let sent = load.tick();
-            samples_us.push(start.elapsed().as_micros() as u64);
+            let sent = load.tick_with_feedback(last_work_us);
+            let work_us = start.elapsed().as_micros() as u64;
+            samples_us.push(work_us);
+            last_work_us = shedding.then_some(work_us);
             load.deliver();
             bytes += sent.bytes;
             snapshots += sent.snapshots;
@@ -77,11 +86,12 @@ fn main() {
         };
         samples_us.sort_unstable();
         let tick_hz = load.zone.config().tick_hz as f64;
+        // Per client per second of game time: with shedding, clients get fewer snapshots.
         let bytes_per_client_s = bytes as f64 / (ticks as f64 * load.players() as f64) * tick_hz;
         let entities = (after.snapshot_entities_sent - before.snapshot_entities_sent) as f64 / snapshots.max(1) as f64;
         let overflow = (after.aoi_overflow_entities - before.aoi_overflow_entities) as f64 / snapshots.max(1) as f64;
         println!(
-            "{:<30} {:>9.2} {:>9.2} {:>9.2} {:>11.2} {:>12.0} {:>10.1} {:>10.1}",
+            "{:<30} {:>9.2} {:>9.2} {:>9.2} {:>11.2} {:>12.0} {:>10.1} {:>10.1} {:>6}",
             name,
             percentile(&samples_us, 0.5) as f64 / 1000.0,
             percentile(&samples_us, 0.99) as f64 / 1000.0,
@@ -90,6 +100,7 @@ fn main() {
             bytes_per_client_s,
             entities,
             overflow,
+            load.zone.shed_level(),
         );
     }
 }
