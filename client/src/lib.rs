@@ -499,8 +499,9 @@ impl GameClient {
         self.connection.send_unreliable(&self.scratch).inspect_err(|_| self.counters.send_refused += 1)?;
         self.counters.input_messages_sent += 1;
         let latest = self.receiver.latest_tick();
-        if self.config.wire_extensions && latest.is_some() && latest != self.last_acked_snapshot {
-            wire::encode_snapshot_ack(latest.expect("checked"), &mut self.scratch);
+        let ack_due = self.config.wire_extensions && latest != self.last_acked_snapshot;
+        if let (true, Some(tick)) = (ack_due, latest) {
+            wire::encode_snapshot_ack(tick, &mut self.scratch);
             self.connection.send_unreliable(&self.scratch).inspect_err(|_| self.counters.send_refused += 1)?;
             self.last_acked_snapshot = latest;
         }

@@ -381,8 +381,8 @@ impl Predictor {
         let Some(last) = self.pending.back() else { return };
         let offset = [shown[0] - last.position_after_m[0], shown[1] - last.position_after_m[1], shown[2] - last.position_after_m[2]];
         for input in self.pending.iter_mut() {
-            for axis in 0..3 {
-                input.position_after_m[axis] += offset[axis];
+            for (coordinate, delta) in input.position_after_m.iter_mut().zip(offset) {
+                *coordinate += delta;
             }
         }
     }

@@ -169,9 +169,7 @@ impl ReferenceServer {
     }
 
     fn on_message(&mut self, now_us: u64, client: ClientId, bytes: &[u8]) {
-        if self.extensions
-            && let Ok(tick) = wire::decode_snapshot_ack(bytes)
-        {
+        if let (true, Ok(tick)) = (self.extensions, wire::decode_snapshot_ack(bytes)) {
             self.push(ZoneInput::SnapshotAck { client, tick });
             return;
         }
@@ -217,6 +215,8 @@ impl ReferenceServer {
                 let input = PlayerInput { client_tick, movement: None, action: Some(Action::Chat { text: Arc::from(text) }) };
                 self.push(ZoneInput::Input { client, input, received_us: now_us });
             }
+            #[allow(unreachable_patterns)]
+            _ => self.counters.bad_messages += 1,
         }
     }
 

@@ -54,6 +54,8 @@ pub enum WireError {
     BadChat { bytes: usize },
     #[error("{extra} trailing bytes")]
     Trailing { extra: usize },
+    #[error("server message type {kind} not supported by this SDK")]
+    Unsupported { kind: u8 },
 }
 
 /// Why the zone refused a join (mirrors `meridian_zone::JoinRefusal`).
@@ -172,6 +174,9 @@ pub fn decode_downlink(bytes: &[u8]) -> Result<Downlink, WireError> {
         _ => match ServerMessage::decode(bytes)? {
             ServerMessage::Snapshot(payload) => Ok(Downlink::Snapshot { last_input_tick: None, payload }),
             ServerMessage::Chat { channel, sender_id, text } => Ok(Downlink::Chat { channel, sender_id, text }),
+            // The proto is growing (events); what this SDK does not know yet it drops and counts.
+            #[allow(unreachable_patterns)]
+            _ => Err(WireError::Unsupported { kind: bytes[0] }),
         },
     }
 }

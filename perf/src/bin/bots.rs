@@ -456,7 +456,7 @@ fn scrape(url: &str) -> anyhow::Result<String> {
     let mut response = String::new();
     stream.take(SCRAPE_BYTES_MAX).read_to_string(&mut response)?;
     let (head, body) = response.split_once("\r\n\r\n").context("no HTTP header end")?;
-    if !head.starts_with("HTTP/1.") || !head.split(' ').nth(1).is_some_and(|status| status == "200") {
+    if !head.starts_with("HTTP/1.") || head.split(' ').nth(1).is_none_or(|status| status != "200") {
         bail!("metrics answered {}", head.lines().next().unwrap_or(""));
     }
     Ok(body.to_string())
@@ -593,7 +593,7 @@ fn main() -> anyhow::Result<()> {
             session_id: session_base.wrapping_add(index as u64),
             direction: [0.0, 0.0],
             next_turn_us: 0,
-            patrol_sign: if rng.next_u64() % 2 == 0 { 1.0 } else { -1.0 },
+            patrol_sign: if rng.next_u64().is_multiple_of(2) { 1.0 } else { -1.0 },
             captured: Vec::new(),
             capture_cursor: 0,
             connected_once: false,
