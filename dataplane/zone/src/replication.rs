@@ -47,14 +47,16 @@ impl ClientView {
 pub(crate) struct Replicator {
     grid: InterestGrid,
     states: Vec<EntityState>,
-    /// Ground positions by row, packed for the AOI scan.
-    ground_m: Vec<[f32; 2]>,
+    /// Ground position and id by row, packed for the AOI scan (no trip to `states`).
+    ground_m: Vec<([f32; 2], u32)>,
     importance: Vec<f32>,
     row_by_id: FxHashMap<u32, u32>,
     /// (distance key, row, ring): the key is the squared distance's bits (monotonic for
     /// non-negative floats) above the entity id, so one integer compare orders by distance then id.
     near: Vec<(u64, u32, u32)>,
-    ranked: Vec<(f32, u32)>,
+    /// (rank key, row): the key is the priority's bits inverted (priorities are positive, so the
+    /// highest sorts first) above the id, so ties break by id with one integer compare.
+    ranked: Vec<(u64, u32)>,
     candidates: Vec<EntityState>,
     left_out: Vec<u32>,
 }
@@ -110,7 +112,7 @@ impl Replicator {
                 flags,
             });
             self.importance.push(importance);
-            self.ground_m.push([body.position_m[0], body.position_m[1]]);
+            self.ground_m.push(([body.position_m[0], body.position_m[1]], net_id.0));
             self.row_by_id.insert(net_id.0, row);
             self.grid.insert(row, body.position_m[0], body.position_m[1]);
         }
@@ -134,15 +136,14 @@ impl Replicator {
         if let Some(&viewer_row) = self.row_by_id.get(&viewer) {
             let center = self.states[viewer_row as usize].position;
             let cell = self.grid.cell_of(center[0], center[1]);
-            let states = &self.states;
             let ground_m = &self.ground_m;
             let near = &mut self.near;
             self.grid.for_each_in_area(cell, config.aoi_radius_cells, |ring, rows| {
                 for &row in rows {
-                    let position = ground_m[row as usize];
+                    let (position, id) = ground_m[row as usize];
                     let dx = position[0] - center[0];
                     let dy = position[1] - center[1];
-                    let key = u64::from((dx * dx + dy * dy).to_bits()) << 32 | u64::from(states[row as usize].id);
+                    let key = u64::from((dx * dx + dy * dy).to_bits()) << 32 | u64::from(id);
                     near.push((key, row, ring));
                 }
             });
@@ -170,11 +171,11 @@ impl Replicator {
                 if ring > 0 {
                     priority /= far_divisor;
                 }
-                self.ranked.push((priority, row));
+                debug_assert!(priority.is_finite() && priority >= 0.0);
+                let key = u64::from(!priority.to_bits()) << 32 | u64::from(state.id);
+                self.ranked.push((key, row));
             }
-            self.ranked.sort_unstable_by(|a, b| {
-                b.0.total_cmp(&a.0).then(states[a.1 as usize].id.cmp(&states[b.1 as usize].id))
-            });
+            self.ranked.sort_unstable_by_key(|entry| entry.0);
             self.candidates.extend(self.ranked.iter().map(|&(_, row)| self.states[row as usize]));
         }
         debug_assert!(self.candidates.len() <= SNAPSHOT_ENTITIES_MAX);
