@@ -254,6 +254,16 @@ mod tests {
         assert!(matches!(config.validate(), Err(ConfigError::Rewind { .. })));
     }
 
+    /// Regression (harness seed 0 of the lag-compensation sweep, first run): the default rewind limit
+    /// was 200 ms, below the 75 ms + 100 ms interpolation a 150 ms-RTT shooter needs, plus the 75 ms
+    /// the shot itself travels, so every 150 ms shot was clamped and missed.
+    #[test]
+    fn default_rewind_covers_a_150_ms_rtt_shooter() {
+        let config = ZoneConfig::default();
+        let needed_us = 150_000 + config.interpolation_delay_us;
+        assert!(config.rewind_max_us >= needed_us);
+    }
+
     #[test]
     fn collider_contains_is_strict() {
         let wall = Collider { min_m: [0.0, 0.0], max_m: [1.0, 1.0] };

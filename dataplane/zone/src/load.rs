@@ -49,12 +49,14 @@ impl TickLoad {
     /// A zone sized to hold `players` in one instance (the benchmark measures one zone's tick; in
     /// production layering would split it), with everyone joined and the first snapshot sent.
     pub fn new(players: usize, layout: Layout, seed: u64) -> Self {
+        Self::with_config(players, layout, seed, ZoneConfig::default())
+    }
+
+    /// Like `new` with a base config (e.g. another AOI cell size); the world size and population
+    /// limit are set for the load.
+    pub fn with_config(players: usize, layout: Layout, seed: u64, base: ZoneConfig) -> Self {
         assert!(players > 0 && players <= PLAYERS_PER_ZONE_MAX - 8);
-        let config = ZoneConfig {
-            world_size_m: [1024.0, 1024.0],
-            players_per_layer_max: players,
-            ..ZoneConfig::default()
-        };
+        let config = ZoneConfig { world_size_m: [1024.0, 1024.0], players_per_layer_max: players, ..base };
         let mut zone = Zone::new(config, 0, 1, 0).expect("load config is valid");
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut inputs = Vec::with_capacity(players);

@@ -9,6 +9,7 @@
 
 use std::time::Instant;
 
+use meridian_zone::ZoneConfig;
 use meridian_zone::load::{Layout, TickLoad};
 
 const WARM_UP_TICKS: usize = 20;
@@ -34,26 +35,31 @@ fn main() {
     let filter = std::env::args().nth(2).unwrap_or_default();
     let uniform = Layout::Uniform { side_m: 1000.0 };
     let boss = Layout::Circle { center_m: [512.0, 512.0], radius_m: 50.0 };
-    // (name, players, layout, feed the measured tick time back so load shedding engages)
+    let default_cells = ZoneConfig::default();
+    // What-if: 16 m cells (AOI 48 m square instead of 96 m) and a 32-entity view cap.
+    let small_aoi = ZoneConfig { aoi_cell_m: 16.0, visible_entities_max: 32, ..ZoneConfig::default() };
+    // (name, players, layout, feed the measured tick time back so load shedding engages, config)
     let scenarios = [
-        ("uniform 1k / 1 km^2", 1_000, uniform, false),
-        ("uniform 2k / 1 km^2", 2_000, uniform, false),
-        ("uniform 5k / 1 km^2", 5_000, uniform, false),
-        ("uniform 10k / 1 km^2", 10_000, uniform, false),
-        ("world boss 2k / 50 m circle", 2_000, boss, false),
-        ("uniform 10k, shedding on", 10_000, uniform, true),
-        ("world boss 2k, shedding on", 2_000, boss, true),
+        ("uniform 1k / 1 km^2", 1_000, uniform, false, &default_cells),
+        ("uniform 2k / 1 km^2", 2_000, uniform, false, &default_cells),
+        ("uniform 5k / 1 km^2", 5_000, uniform, false, &default_cells),
+        ("uniform 10k / 1 km^2", 10_000, uniform, false, &default_cells),
+        ("world boss 2k / 50 m circle", 2_000, boss, false, &default_cells),
+        ("uniform 10k, shedding on", 10_000, uniform, true, &default_cells),
+        ("world boss 2k, shedding on", 2_000, boss, true, &default_cells),
+        ("what-if uniform 10k, 16m/32", 10_000, uniform, false, &small_aoi),
+        ("what-if world boss 2k, 16m/32", 2_000, boss, false, &small_aoi),
     ];
     println!("ticks per scenario: {ticks} (after {WARM_UP_TICKS} warm-up), 20 Hz, all players moving, all acking");
     println!(
         "{:<30} {:>9} {:>9} {:>9} {:>11} {:>12} {:>10} {:>10} {:>6}",
         "scenario", "median ms", "p99 ms", "max ms", "cpu mean ms", "B/client/s", "ents/snap", "overflow/c", "shed"
     );
-    for (name, players, layout, shedding) in scenarios {
+    for (name, players, layout, shedding, config) in scenarios {
         if !name.contains(filter.as_str()) {
             continue;
         }
-        let mut load = TickLoad::new(players, layout, 0x5eed);
+        let mut load = TickLoad::with_config(players, layout, 0x5eed, config.clone());
         let mut last_work_us = None;
         for _ in 0..WARM_UP_TICKS {
             load.prepare();
