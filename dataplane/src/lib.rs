@@ -12,5 +12,7 @@ pub mod dgram_io;
 pub mod edge;
 pub mod metrics;
 pub mod probe;
+pub mod session_glue;
 pub mod tick;
+pub mod worker;
 pub mod uring_udp;

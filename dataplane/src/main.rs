@@ -11,10 +11,16 @@ use std::{
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use std::io::Read;
+
 use meridian_node::{
-    probe,
-    uring_udp::{UdpWorkerStats, UringUdpConfig, UringUdpResponder, bind_reuseport},
+    dgram_io::{DatagramIoConfig, IoBackend},
+    metrics, probe,
+    uring_udp::bind_reuseport,
+    worker::{FORWARD_QUEUE_DATAGRAMS, Forwarded, WorkerClock, WorkerGauges, WorkerSettings, ZonePlan, ZoneWorker},
 };
+use meridian_proto::{endpoint::{SERVER_CONNECTIONS_MAX, ServerConfig}, token::CLUSTER_KEY_BYTES};
+use meridian_zone::ZoneConfig;
 
 #[derive(Parser)]
 #[command(version, about = "Meridian node")]
@@ -23,15 +29,37 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum IoFlag {
+    /// io_uring: multishot recvmsg over a provided-buffer ring, batched sends.
+    Uring,
+    /// Portable: recvmmsg / sendmmsg.
+    Mmsg,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Run the node's UDP workers (one io_uring thread each, sharing the address via SO_REUSEPORT).
+    /// Run the node: zone workers (one thread and one socket each, sharing the address via
+    /// SO_REUSEPORT) serving game sessions, and the Prometheus metrics endpoint.
     Serve {
         #[arg(long, default_value = "127.0.0.1:7777")]
         listen: SocketAddr,
         /// Worker threads; default: one per core.
         #[arg(long)]
         workers: Option<usize>,
+        #[arg(long, value_enum, default_value = "uring")]
+        io: IoFlag,
+        /// Where `GET /metrics` is served.
+        #[arg(long, default_value = "127.0.0.1:9100")]
+        metrics_listen: SocketAddr,
+        /// The cluster key connect tokens are sealed with (64 hex digits).
+        #[arg(long, env = "MERIDIAN_CLUSTER_KEY_HEX")]
+        cluster_key_hex: String,
+        /// Zones this node hosts; zone z runs on worker z mod workers.
+        #[arg(long, value_delimiter = ',', default_value = "1")]
+        zones: Vec<u32>,
+        #[arg(long, default_value_t = 20)]
+        tick_hz: u32,
         /// Stop after this many seconds (default: run until killed).
         #[arg(long)]
         duration_s: Option<u64>,
@@ -54,44 +82,85 @@ fn main() -> anyhow::Result<()> {
         )
         .init();
     match Cli::parse().command {
-        Command::Serve { listen, workers, duration_s } => serve(listen, workers, duration_s),
+        Command::Serve { listen, workers, io, metrics_listen, cluster_key_hex, zones, tick_hz, duration_s } => {
+            let cluster_key = parse_key_hex(&cluster_key_hex).context("--cluster-key-hex must be 64 hex digits")?;
+            let backend = match io {
+                IoFlag::Uring => IoBackend::IoUring,
+                IoFlag::Mmsg => IoBackend::Mmsg,
+            };
+            serve(listen, workers, backend, metrics_listen, cluster_key, zones, tick_hz, duration_s)
+        }
         Command::Probe { addr, count, timeout_ms } => run_probe(addr, count, timeout_ms),
     }
 }
 
-fn serve(listen: SocketAddr, workers: Option<usize>, duration_s: Option<u64>) -> anyhow::Result<()> {
+fn parse_key_hex(hex: &str) -> Option<[u8; CLUSTER_KEY_BYTES]> {
+    let hex = hex.trim();
+    if hex.len() != 2 * CLUSTER_KEY_BYTES {
+        return None;
+    }
+    let mut key = [0u8; CLUSTER_KEY_BYTES];
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(key)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn serve(
+    listen: SocketAddr,
+    workers: Option<usize>,
+    backend: IoBackend,
+    metrics_listen: SocketAddr,
+    cluster_key: [u8; CLUSTER_KEY_BYTES],
+    zones: Vec<u32>,
+    tick_hz: u32,
+    duration_s: Option<u64>,
+) -> anyhow::Result<()> {
     let workers = workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut handles = Vec::new();
-    let mut all_stats = Vec::new();
+        .clamp(1, u16::MAX as usize);
+    metrics::install_exporter(metrics_listen).context("starting the metrics endpoint")?;
+    let mut challenge_key = [0u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut challenge_key)?;
+    let zone_config = ZoneConfig { tick_hz, ..ZoneConfig::default() };
+    zone_config.validate().context("zone configuration")?;
+    let settings = WorkerSettings {
+        backend,
+        io: DatagramIoConfig::default(),
+        server: ServerConfig {
+            cluster_key,
+            challenge_key,
+            public_address: listen,
+            connections_max: SERVER_CONNECTIONS_MAX,
+        },
+        plan: ZonePlan { zone_ids: zones.clone(), workers },
+        zone_config,
+    };
     // Bind every socket before any worker starts, so a bind failure stops start-up cleanly.
     let mut sockets = Vec::new();
     for _ in 0..workers {
         sockets.push(bind_reuseport(listen).with_context(|| format!("binding {listen}"))?);
     }
-    for (index, socket) in sockets.into_iter().enumerate() {
-        let stop = Arc::clone(&stop);
-        let stats = Arc::new(UdpWorkerStats::default());
-        all_stats.push(Arc::clone(&stats));
-        let worker_index = u16::try_from(index).context("too many workers")?;
-        handles.push(
-            std::thread::Builder::new()
-                .name(format!("udp-worker-{index}"))
-                .spawn(move || -> anyhow::Result<()> {
-                    let mut responder =
-                        UringUdpResponder::new(socket, &UringUdpConfig::default(), stats)
-                            .context("setting up io_uring")?;
-                    responder
-                        .run(&stop, |request, _peer, reply| {
-                            probe::answer(request, worker_index, reply).ok()
-                        })
-                        .context("io_uring loop")
-                })?,
-        );
+    let (senders, receivers): (Vec<_>, Vec<_>) =
+        (0..workers).map(|_| std::sync::mpsc::sync_channel::<Forwarded>(FORWARD_QUEUE_DATAGRAMS)).unzip();
+    let stop = Arc::new(AtomicBool::new(false));
+    let clock = WorkerClock::new();
+    let mut handles = Vec::new();
+    let mut gauges = Vec::new();
+    for ((index, socket), inbox) in sockets.into_iter().enumerate().zip(receivers) {
+        let (stop, settings, peers) = (Arc::clone(&stop), settings.clone(), senders.clone());
+        let worker_gauges = Arc::new(WorkerGauges::default());
+        gauges.push(Arc::clone(&worker_gauges));
+        handles.push(std::thread::Builder::new().name(format!("zone-worker-{index}")).spawn(
+            move || -> anyhow::Result<()> {
+                let mut worker = ZoneWorker::new(index, socket, &settings, clock, inbox, peers, worker_gauges)?;
+                worker.run(&stop)
+            },
+        )?);
     }
-    tracing::info!(%listen, workers, "meridian-node serving liveness probes over io_uring");
+    drop(senders);
+    tracing::info!(%listen, workers, ?backend, %metrics_listen, ?zones, tick_hz, "meridian-node serving");
     let started = std::time::Instant::now();
     loop {
         std::thread::sleep(Duration::from_millis(200));
@@ -106,12 +175,12 @@ fn serve(listen: SocketAddr, workers: Option<usize>, duration_s: Option<u64>) ->
     for handle in handles {
         handle.join().map_err(|_| anyhow::anyhow!("worker panicked"))??;
     }
-    for (index, stats) in all_stats.iter().enumerate() {
+    for (index, g) in gauges.iter().enumerate() {
         tracing::info!(
             worker = index,
-            received = stats.datagrams_received.load(Ordering::Relaxed),
-            sent = stats.datagrams_sent.load(Ordering::Relaxed),
-            unanswered = stats.datagrams_unanswered.load(Ordering::Relaxed),
+            sessions = g.sessions.load(Ordering::Relaxed),
+            ticks = g.ticks.load(Ordering::Relaxed),
+            late_ticks = g.late_ticks.load(Ordering::Relaxed),
             "worker stopped"
         );
     }

@@ -82,10 +82,12 @@ pub enum DropReason {
     SessionTableFull,
     /// A protocol send queue refused a message.
     ChannelFull,
+    /// A zone event the wire protocol has no message for yet.
+    EventNotOnWire,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 9] = [
+    pub const ALL: [DropReason; 10] = [
         DropReason::Protocol,
         DropReason::BadMessage,
         DropReason::ForwardQueueFull,
@@ -95,6 +97,7 @@ impl DropReason {
         DropReason::UnknownZone,
         DropReason::SessionTableFull,
         DropReason::ChannelFull,
+        DropReason::EventNotOnWire,
     ];
 
     pub fn label(self) -> &'static str {
@@ -108,6 +111,7 @@ impl DropReason {
             DropReason::UnknownZone => "unknown_zone",
             DropReason::SessionTableFull => "session_table_full",
             DropReason::ChannelFull => "channel_full",
+            DropReason::EventNotOnWire => "event_not_on_wire",
         }
     }
 }

@@ -17,12 +17,15 @@ impl Drop for KillOnDrop {
 }
 
 #[test]
-fn node_answers_probes_from_its_io_uring_workers() {
+fn node_answers_probes_from_every_zone_worker() {
     let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let _node = KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_meridian-node"))
             .args(["serve", "--listen", &addr, "--workers", "2", "--duration-s", "60"])
+            .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
+            .args(["--cluster-key-hex", &"ab".repeat(32)])
             .stdout(Stdio::null())
             .spawn()
             .expect("start meridian-node"),
