@@ -27,10 +27,15 @@ use crate::bits::{BitReader, BitWriter, BitsError, exp_golomb_bits, signed_exp_g
 pub const SNAPSHOT_ENTITIES_MAX: usize = 128;
 /// Snapshots each side remembers; also the oldest baseline (in ticks) the sender will delta against.
 pub const SNAPSHOT_HISTORY: usize = 32;
-/// Smallest budget `encode` accepts: the header plus one change bit for each of 128 baseline entities
-/// plus the entry count always fit.
-pub const SNAPSHOT_BUDGET_BYTES_MIN: usize =
-    (HEADER_BITS_MAX + SNAPSHOT_ENTITIES_MAX + ENTRY_COUNT_BITS as usize).div_ceil(8);
+/// Smallest budget `encode` accepts: the header, one change bit for each of 128 baseline entities,
+/// the entry count, and one entering entity with the largest possible id code always fit, so a
+/// client makes progress under any budget the caller may pick.
+pub const SNAPSHOT_BUDGET_BYTES_MIN: usize = (HEADER_BITS_MAX
+    + SNAPSHOT_ENTITIES_MAX
+    + ENTRY_COUNT_BITS as usize
+    + ENTRY_ID_BITS_MAX as usize
+    + FULL_RECORD_BITS as usize)
+    .div_ceil(8);
 /// The simulation tick the position predictor assumes (DESIGN.md: fixed 20 Hz).
 pub const SNAPSHOT_TICK_US: i64 = 50_000;
 
@@ -58,6 +63,8 @@ const HEADER_BITS_MAX: usize = (TICK_BITS + 1 + BASELINE_AGE_BITS) as usize;
 /// Exp-Golomb orders, tuned on the 64-entity benchmark (perf/benches/snapshot_codec.rs).
 const POSITION_DELTA_ORDER: u32 = 0;
 const ENTRY_ID_GAP_ORDER: u32 = 2;
+/// The longest entry id code: Exp-Golomb (order 2) of `u32::MAX` (checked by a test).
+const ENTRY_ID_BITS_MAX: u32 = 63;
 /// A full entity record: kind, position, yaw, velocity, health, flags.
 const FULL_RECORD_BITS: u32 =
     KIND_BITS + 3 * POSITION_BITS + YAW_BITS + 3 * VELOCITY_BITS + 16 + 16;
@@ -957,6 +964,15 @@ mod tests {
     }
 
     #[test]
+    fn budget_minimum_covers_the_longest_entry() {
+        assert_eq!(exp_golomb_bits(u64::from(u32::MAX), ENTRY_ID_GAP_ORDER), ENTRY_ID_BITS_MAX);
+        let mut sender = SnapshotSender::new();
+        let mut out = Vec::new();
+        let report = sender.encode(1, &[entity(u32::MAX, 0.0)], SNAPSHOT_BUDGET_BYTES_MIN, &mut out);
+        assert_eq!(report.entities_sent, 1);
+    }
+
+    #[test]
     fn full_snapshot_round_trips() {
         let candidates: Vec<_> = (0..10).map(|i| entity(i * 7 + 3, i as f32)).collect();
         let mut sender = SnapshotSender::new();
@@ -1210,101 +1226,129 @@ mod tests {
         }
     }
 
+    /// One lossy-network case: `steps` drive the server's world, the snapshot queue and the ack queue.
+    /// Every snapshot the client applies as its newest must leave each entity it carried exactly at
+    /// the server's quantised state; after the chaos, a quiet network must converge to the whole set.
+    fn lossy_network_case(
+        steps: Vec<NetStep>,
+        budget_bytes: usize,
+        deltas_encoded: &std::sync::atomic::AtomicUsize,
+    ) -> Result<(), TestCaseError> {
+        type Packet = (u32, Vec<u8>, BTreeMap<u32, EntityState>);
+        let mut sender = SnapshotSender::new();
+        let mut receiver = SnapshotReceiver::new();
+        let mut world: Vec<EntityState> = (0..24).map(|i| entity(i * 3, i as f32)).collect();
+        let mut tick = 0u32;
+        let mut snapshots: Vec<Packet> = Vec::new();
+        let mut acks: Vec<u32> = Vec::new();
+        let apply = |receiver: &mut SnapshotReceiver, acks: &mut Vec<u32>, (sent_tick, payload, sent): &Packet| -> Result<(), TestCaseError> {
+            let was_latest = receiver.latest_tick();
+            prop_assert_eq!(receiver.apply(payload), Ok(*sent_tick));
+            if was_latest.is_none_or(|latest| *sent_tick > latest) {
+                prop_assert_eq!(receiver.latest_tick(), Some(*sent_tick));
+                for (id, state) in sent {
+                    prop_assert_eq!(receiver.world().get(id), Some(state), "entity {} at tick {}", id, sent_tick);
+                }
+                prop_assert!(receiver.world().len() <= SNAPSHOT_ENTITIES_MAX);
+            }
+            acks.push(receiver.latest_tick().unwrap());
+            Ok(())
+        };
+        let encode = |sender: &mut SnapshotSender, tick: u32, world: &[EntityState]| -> Result<Packet, TestCaseError> {
+            if sender.baseline_tick().is_some() {
+                deltas_encoded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            let mut out = Vec::new();
+            let report = sender.encode(tick, world, budget_bytes, &mut out);
+            prop_assert!(out.len() <= budget_bytes);
+            if budget_bytes == DATAGRAM_BYTES_MAX {
+                prop_assert_eq!(report.entities_left_out, 0);
+                prop_assert_eq!(report.removals_left_out, 0);
+            }
+            let sent: BTreeMap<u32, EntityState> = world
+                .iter()
+                .filter(|state| !sender.left_out_ids().contains(&state.id))
+                .map(|state| (state.id, quantise(state)))
+                .collect();
+            Ok((tick, out, sent))
+        };
+        for step in steps {
+            match step {
+                NetStep::Tick { motion_seed } => {
+                    tick += 1;
+                    step_world(&mut world, motion_seed);
+                    snapshots.push(encode(&mut sender, tick, &world)?);
+                }
+                NetStep::Deliver { index, drop } => {
+                    if !snapshots.is_empty() {
+                        let index = index % snapshots.len();
+                        // Keep duplicates possible: only dropped packets leave the queue.
+                        if drop {
+                            snapshots.remove(index);
+                        } else {
+                            let packet = snapshots[index].clone();
+                            apply(&mut receiver, &mut acks, &packet)?;
+                        }
+                    }
+                }
+                NetStep::Ack { index, drop } => {
+                    if !acks.is_empty() {
+                        let ack = acks.remove(index % acks.len());
+                        if !drop {
+                            sender.on_ack(ack);
+                        }
+                    }
+                }
+            }
+            // Old packets eventually leave the network.
+            if snapshots.len() > 40 {
+                snapshots.remove(0);
+            }
+        }
+        // Then the network turns perfect and the world stands still: whatever the budget, the client
+        // converges to the whole candidate set within a few ticks.
+        for _ in 0..40 {
+            tick += 1;
+            let packet = encode(&mut sender, tick, &world)?;
+            apply(&mut receiver, &mut acks, &packet)?;
+            sender.on_ack(receiver.latest_tick().unwrap());
+        }
+        prop_assert_eq!(receiver.world(), &quantised_map(&world));
+        Ok(())
+    }
+
     /// After any pattern of loss, reorder and duplication of snapshots and acks, every snapshot that
     /// the client applies as its newest leaves its world equal to the server's quantised candidates.
     #[test]
     fn lossy_reordering_network_converges() {
         let deltas_encoded = std::sync::atomic::AtomicUsize::new(0);
         let mut runner = TestRunner::new_with_rng(
-            Config {
-                cases: 256,
-                failure_persistence: None,
-                ..Config::default()
-            },
+            Config { cases: 256, failure_persistence: None, ..Config::default() },
             TestRng::from_seed(RngAlgorithm::ChaCha, &[42; 32]),
         );
         runner
             .run(&proptest::collection::vec(net_step(), 1..200), |steps| {
-                let mut sender = SnapshotSender::new();
-                let mut receiver = SnapshotReceiver::new();
-                let mut world: Vec<EntityState> =
-                    (0..24).map(|i| entity(i * 3, i as f32)).collect();
-                let mut tick = 0u32;
-                let mut snapshots: Vec<(u32, Vec<u8>, BTreeMap<u32, EntityState>)> = Vec::new();
-                let mut acks: Vec<u32> = Vec::new();
-                let apply = |receiver: &mut SnapshotReceiver,
-                             acks: &mut Vec<u32>,
-                             (sent_tick, payload, expected): &(
-                    u32,
-                    Vec<u8>,
-                    BTreeMap<u32, EntityState>,
-                )|
-                 -> Result<(), TestCaseError> {
-                    let was_latest = receiver.latest_tick();
-                    let applied = receiver.apply(payload);
-                    prop_assert_eq!(applied, Ok(*sent_tick));
-                    if was_latest.is_none_or(|latest| *sent_tick > latest) {
-                        prop_assert_eq!(receiver.latest_tick(), Some(*sent_tick));
-                        prop_assert_eq!(receiver.world(), expected);
-                    }
-                    acks.push(receiver.latest_tick().unwrap());
-                    Ok(())
-                };
-                for step in steps {
-                    match step {
-                        NetStep::Tick { motion_seed } => {
-                            tick += 1;
-                            step_world(&mut world, motion_seed);
-                            let mut out = Vec::new();
-                            if sender.baseline_tick().is_some() {
-                                deltas_encoded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            }
-                            let report = sender.encode(tick, &world, DATAGRAM_BYTES_MAX, &mut out);
-                            prop_assert_eq!(report.entities_left_out, 0);
-                            prop_assert_eq!(report.removals_left_out, 0);
-                            snapshots.push((tick, out, quantised_map(&world)));
-                        }
-                        NetStep::Deliver { index, drop } => {
-                            if !snapshots.is_empty() {
-                                let index = index % snapshots.len();
-                                // Keep duplicates possible: only dropped packets leave the queue.
-                                if drop {
-                                    snapshots.remove(index);
-                                } else {
-                                    let packet = snapshots[index].clone();
-                                    apply(&mut receiver, &mut acks, &packet)?;
-                                }
-                            }
-                        }
-                        NetStep::Ack { index, drop } => {
-                            if !acks.is_empty() {
-                                let ack = acks.remove(index % acks.len());
-                                if !drop {
-                                    sender.on_ack(ack);
-                                }
-                            }
-                        }
-                    }
-                    // Old packets eventually leave the network.
-                    if snapshots.len() > 40 {
-                        snapshots.remove(0);
-                    }
-                }
-                // Finally one packet gets through.
-                tick += 1;
-                step_world(&mut world, 99);
-                let mut out = Vec::new();
-                sender.encode(tick, &world, DATAGRAM_BYTES_MAX, &mut out);
-                apply(
-                    &mut receiver,
-                    &mut acks,
-                    &(tick, out, quantised_map(&world)),
-                )?;
-                prop_assert_eq!(receiver.world(), &quantised_map(&world));
-                Ok(())
+                lossy_network_case(steps, DATAGRAM_BYTES_MAX, &deltas_encoded)
             })
             .unwrap();
         // The model must exercise deltas, not only full snapshots.
+        assert!(deltas_encoded.into_inner() > 1000);
+    }
+
+    /// The same under a tight byte budget: entities that fit are exact, the rest catch up later.
+    #[test]
+    fn lossy_network_with_tight_budget_keeps_sent_entities_exact() {
+        let deltas_encoded = std::sync::atomic::AtomicUsize::new(0);
+        let mut runner = TestRunner::new_with_rng(
+            Config { cases: 256, failure_persistence: None, ..Config::default() },
+            TestRng::from_seed(RngAlgorithm::ChaCha, &[43; 32]),
+        );
+        runner
+            .run(
+                &(proptest::collection::vec(net_step(), 1..200), SNAPSHOT_BUDGET_BYTES_MIN..400usize),
+                |(steps, budget_bytes)| lossy_network_case(steps, budget_bytes, &deltas_encoded),
+            )
+            .unwrap();
         assert!(deltas_encoded.into_inner() > 1000);
     }
 
