@@ -139,6 +139,11 @@ pub fn payload(data: &[u8]) {
 }
 
 pub fn messages(data: &[u8]) {
+    if let Ok(tick) = crate::messages::decode_snapshot_ack(data) {
+        let mut out = Vec::new();
+        crate::messages::encode_snapshot_ack(tick, &mut out);
+        assert_eq!(out, data, "snapshot acks are canonical");
+    }
     if let Ok(message) = ClientMessage::decode(data) {
         let mut out = Vec::new();
         message.encode(&mut out);
@@ -232,6 +237,9 @@ pub fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
     let mut server_chat = Vec::new();
     ServerMessage::Chat { channel: ChatChannel::Global, sender_id: 3, text: "gg".into() }.encode(&mut server_chat);
     client_messages.push(server_chat);
+    let mut snapshot_ack = Vec::new();
+    crate::messages::encode_snapshot_ack(41, &mut snapshot_ack);
+    client_messages.push(snapshot_ack);
 
     // The same sender as `snapshot` uses, then a delta with movement, an entry and a removal.
     let mut sender = SnapshotSender::new();

@@ -17,6 +17,10 @@ pub const SNAPSHOT_MESSAGE_BYTES_MAX: usize = crate::connection::UNRELIABLE_MESS
 const CLIENT_INPUT: u8 = 1;
 const CLIENT_ACTION: u8 = 2;
 const CLIENT_CHAT: u8 = 3;
+/// Type byte of a snapshot ack. Kept out of [`ClientMessage`] (whose users match it exhaustively) and
+/// in the ≥ 0x80 range the client SDK proposed (`client/src/wire.rs`), with the same layout.
+pub const SNAPSHOT_ACK_TYPE: u8 = 0x80;
+pub const SNAPSHOT_ACK_BYTES: usize = 5;
 const SERVER_SNAPSHOT: u8 = 1;
 const SERVER_CHAT: u8 = 2;
 const ACTION_ATTACK: u8 = 1;
@@ -227,6 +231,26 @@ impl ClientMessage {
     }
 }
 
+/// Appends a snapshot ack (client → server, unreliable): the newest snapshot tick the client applied,
+/// [`crate::snapshot::SnapshotReceiver::latest_tick`]. The server passes it to
+/// [`crate::snapshot::SnapshotSender::on_ack`]; without acks every snapshot is sent whole.
+pub fn encode_snapshot_ack(tick: u32, out: &mut Vec<u8>) {
+    out.push(SNAPSHOT_ACK_TYPE);
+    out.extend_from_slice(&tick.to_le_bytes());
+}
+
+/// Total decoder of a snapshot ack; `UnknownType` if `bytes` is some other message.
+pub fn decode_snapshot_ack(bytes: &[u8]) -> Result<u32, MessageError> {
+    let mut reader = Reader { bytes, offset: 0 };
+    match reader.u8()? {
+        SNAPSHOT_ACK_TYPE => {}
+        value => return Err(MessageError::UnknownType { value }),
+    }
+    let tick = reader.u32()?;
+    reader.finish()?;
+    Ok(tick)
+}
+
 /// Checks user-typed chat text against the limit before it is put in a message.
 pub fn check_chat_text(text: &str) -> Result<(), MessageError> {
     if text.len() > CHAT_TEXT_BYTES_MAX {
@@ -324,6 +348,19 @@ mod tests {
         assert_eq!(ClientMessage::decode(&[3, 0, 0xff, 0xff]), Err(MessageError::ChatTooLong { bytes: 0xffff }));
         assert_eq!(ClientMessage::decode(&[3, 0, 1, 0, 0xff]), Err(MessageError::ChatNotUtf8));
         assert_eq!(check_chat_text(&"x".repeat(CHAT_TEXT_BYTES_MAX + 1)), Err(MessageError::ChatTooLong { bytes: CHAT_TEXT_BYTES_MAX + 1 }));
+    }
+
+    #[test]
+    fn snapshot_ack_round_trips_and_is_not_a_client_message() {
+        let mut out = Vec::new();
+        encode_snapshot_ack(0x0102_0304, &mut out);
+        assert_eq!(out, [0x80, 0x04, 0x03, 0x02, 0x01]);
+        assert_eq!(out.len(), SNAPSHOT_ACK_BYTES);
+        assert_eq!(decode_snapshot_ack(&out), Ok(0x0102_0304));
+        assert_eq!(decode_snapshot_ack(&out[..4]), Err(MessageError::Truncated { offset: 1 }));
+        assert_eq!(decode_snapshot_ack(&[0x80, 0, 0, 0, 0, 0]), Err(MessageError::TrailingBytes { bytes: 1 }));
+        assert_eq!(decode_snapshot_ack(&[1]), Err(MessageError::UnknownType { value: 1 }));
+        assert_eq!(ClientMessage::decode(&out), Err(MessageError::UnknownType { value: 0x80 }));
     }
 
     #[test]
