@@ -86,6 +86,16 @@ impl Default for DatagramIoConfig {
     }
 }
 
+/// Binds a UDP socket with `SO_REUSEPORT`, so several workers can share one address and the kernel
+/// spreads flows (4-tuples) across them.
+pub fn bind_reuseport(addr: SocketAddr) -> io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
+}
+
 pub fn open(
     backend: IoBackend,
     socket: UdpSocket,

@@ -3,16 +3,18 @@
 //! of the kernel-side edge program, and the metrics endpoint. The game logic lives in the sans-IO
 //! crates (`meridian-proto`, `meridian-zone`); this crate is the thin layer that moves their bytes.
 //!
-//! What exists today: [`uring_udp`], an io_uring-driven UDP responder (one ring and one socket per
-//! worker, workers grouped with `SO_REUSEPORT`); [`probe`], the node's liveness probe datagram, the
-//! one thing a node answers until the game protocol lands; and [`edge`], which loads and attaches
-//! the XDP object built from `ebpf/` and reads its counters.
+//! Pieces: [`node`] starts a node's [`worker`]s — one thread, one `SO_REUSEPORT` socket and one
+//! [`dgram_io`] backend (io_uring multishot receive, or recvmmsg/sendmmsg) each — which own zones,
+//! run their ticks on the drift-free [`tick`] schedule, and serve sessions through the protocol
+//! endpoint ([`session_glue`] maps messages to zone inputs); [`metrics`] is the Prometheus side;
+//! [`probe`] is the liveness probe any worker answers; [`edge`] loads and attaches the XDP object
+//! built from `ebpf/` and reads its counters.
 
 pub mod dgram_io;
 pub mod edge;
 pub mod metrics;
+pub mod node;
 pub mod probe;
 pub mod session_glue;
 pub mod tick;
 pub mod worker;
-pub mod uring_udp;

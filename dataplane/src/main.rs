@@ -2,24 +2,19 @@
 
 use std::{
     net::{SocketAddr, UdpSocket},
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::atomic::Ordering,
     time::Duration,
 };
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use std::io::Read;
-
 use meridian_node::{
-    dgram_io::{DatagramIoConfig, IoBackend},
-    metrics, probe,
-    uring_udp::bind_reuseport,
-    worker::{FORWARD_QUEUE_DATAGRAMS, Forwarded, WorkerClock, WorkerGauges, WorkerSettings, ZonePlan, ZoneWorker},
+    dgram_io::IoBackend,
+    metrics,
+    node::{Node, NodeConfig},
+    probe,
 };
-use meridian_proto::{endpoint::{SERVER_CONNECTIONS_MAX, ServerConfig}, token::CLUSTER_KEY_BYTES};
+use meridian_proto::token::CLUSTER_KEY_BYTES;
 use meridian_zone::ZoneConfig;
 
 #[derive(Parser)]
@@ -117,64 +112,17 @@ fn serve(
     tick_hz: u32,
     duration_s: Option<u64>,
 ) -> anyhow::Result<()> {
-    let workers = workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .clamp(1, u16::MAX as usize);
+    let workers = workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     metrics::install_exporter(metrics_listen).context("starting the metrics endpoint")?;
-    let mut challenge_key = [0u8; 16];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut challenge_key)?;
     let zone_config = ZoneConfig { tick_hz, ..ZoneConfig::default() };
-    zone_config.validate().context("zone configuration")?;
-    let settings = WorkerSettings {
-        backend,
-        io: DatagramIoConfig::default(),
-        server: ServerConfig {
-            cluster_key,
-            challenge_key,
-            public_address: listen,
-            connections_max: SERVER_CONNECTIONS_MAX,
-        },
-        plan: ZonePlan { zone_ids: zones.clone(), workers },
-        zone_config,
-    };
-    // Bind every socket before any worker starts, so a bind failure stops start-up cleanly.
-    let mut sockets = Vec::new();
-    for _ in 0..workers {
-        sockets.push(bind_reuseport(listen).with_context(|| format!("binding {listen}"))?);
-    }
-    let (senders, receivers): (Vec<_>, Vec<_>) =
-        (0..workers).map(|_| std::sync::mpsc::sync_channel::<Forwarded>(FORWARD_QUEUE_DATAGRAMS)).unzip();
-    let stop = Arc::new(AtomicBool::new(false));
-    let clock = WorkerClock::new();
-    let mut handles = Vec::new();
-    let mut gauges = Vec::new();
-    for ((index, socket), inbox) in sockets.into_iter().enumerate().zip(receivers) {
-        let (stop, settings, peers) = (Arc::clone(&stop), settings.clone(), senders.clone());
-        let worker_gauges = Arc::new(WorkerGauges::default());
-        gauges.push(Arc::clone(&worker_gauges));
-        handles.push(std::thread::Builder::new().name(format!("zone-worker-{index}")).spawn(
-            move || -> anyhow::Result<()> {
-                let mut worker = ZoneWorker::new(index, socket, &settings, clock, inbox, peers, worker_gauges)?;
-                worker.run(&stop)
-            },
-        )?);
-    }
-    drop(senders);
+    let node = Node::start(NodeConfig { listen, workers, backend, cluster_key, zones: zones.clone(), zone_config })?;
     tracing::info!(%listen, workers, ?backend, %metrics_listen, ?zones, tick_hz, "meridian-node serving");
     let started = std::time::Instant::now();
-    loop {
+    while node.running() && duration_s.is_none_or(|d| started.elapsed() < Duration::from_secs(d)) {
         std::thread::sleep(Duration::from_millis(200));
-        if handles.iter().any(|h| h.is_finished()) {
-            break;
-        }
-        if duration_s.is_some_and(|d| started.elapsed() >= Duration::from_secs(d)) {
-            break;
-        }
     }
-    stop.store(true, Ordering::Relaxed);
-    for handle in handles {
-        handle.join().map_err(|_| anyhow::anyhow!("worker panicked"))??;
-    }
+    let gauges = node.gauges();
+    node.stop()?;
     for (index, g) in gauges.iter().enumerate() {
         tracing::info!(
             worker = index,
