@@ -21,13 +21,8 @@ pub const EXP_GOLOMB_ORDER_MAX: u32 = 8;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
 pub enum BitsError {
     #[error("bit string truncated: needed {bits_needed} more bits at bit {bit_position}")]
-    Truncated {
-        bit_position: usize,
-        bits_needed: u32,
-    },
-    #[error(
-        "exp-golomb code has more than {EXP_GOLOMB_ZEROS_MAX} leading zeros at bit {bit_position}"
-    )]
+    Truncated { bit_position: usize, bits_needed: u32 },
+    #[error("exp-golomb code has more than {EXP_GOLOMB_ZEROS_MAX} leading zeros at bit {bit_position}")]
     ExpGolombTooLong { bit_position: usize },
     #[error("{trailing_bytes} bytes after the end of the bit string")]
     TrailingBytes { trailing_bytes: usize },
@@ -90,10 +85,7 @@ impl<'a> BitWriter<'a> {
         let shifted = value + (1u64 << order);
         let length = 64 - shifted.leading_zeros();
         let zeros = length - 1 - order;
-        assert!(
-            zeros <= EXP_GOLOMB_ZEROS_MAX,
-            "exp-golomb value {value} too large"
-        );
+        assert!(zeros <= EXP_GOLOMB_ZEROS_MAX, "exp-golomb value {value} too large");
         self.write_bits(0, zeros);
         self.write_bits(1, 1);
         let rest_width = zeros + order;
@@ -142,10 +134,7 @@ pub struct BitReader<'a> {
 
 impl<'a> BitReader<'a> {
     pub fn new(bytes: &'a [u8]) -> Self {
-        BitReader {
-            bytes,
-            bit_position: 0,
-        }
+        BitReader { bytes, bit_position: 0 }
     }
 
     pub fn bit_position(&self) -> usize {
@@ -266,16 +255,7 @@ mod tests {
 
     #[test]
     fn signed_codes_round_trip() {
-        for value in [
-            0i64,
-            -1,
-            1,
-            -2,
-            1000,
-            -1000,
-            i32::MIN as i64,
-            i32::MAX as i64,
-        ] {
+        for value in [0i64, -1, 1, -2, 1000, -1000, i32::MIN as i64, i32::MAX as i64] {
             assert_eq!(unzigzag(zigzag(value)), value);
             let mut out = Vec::new();
             let mut writer = BitWriter::new(&mut out);
@@ -301,10 +281,7 @@ mod tests {
         ));
         let mut reader = BitReader::new(&[0xff, 0x00]);
         reader.read_bits(4).unwrap();
-        assert_eq!(
-            reader.finish(),
-            Err(BitsError::TrailingBytes { trailing_bytes: 1 })
-        );
+        assert_eq!(reader.finish(), Err(BitsError::TrailingBytes { trailing_bytes: 1 }));
         let mut reader = BitReader::new(&[0b1000_0001]);
         reader.read_bits(1).unwrap();
         assert_eq!(reader.finish(), Err(BitsError::PaddingNotZero));

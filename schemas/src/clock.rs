@@ -16,7 +16,12 @@ pub struct ClockSample {
 }
 
 /// One NTP exchange as four timestamps (microseconds on each side's own clock).
-pub fn clock_sample(client_send_us: u64, server_receive_us: u64, server_send_us: u64, client_receive_us: u64) -> Option<ClockSample> {
+pub fn clock_sample(
+    client_send_us: u64,
+    server_receive_us: u64,
+    server_send_us: u64,
+    client_receive_us: u64,
+) -> Option<ClockSample> {
     let t0 = i128::from(client_send_us);
     let t1 = i128::from(server_receive_us);
     let t2 = i128::from(server_send_us);
@@ -26,7 +31,10 @@ pub fn clock_sample(client_send_us: u64, server_receive_us: u64, server_send_us:
         return None;
     }
     let offset = ((t1 - t0) + (t2 - t3)) / 2;
-    Some(ClockSample { rtt_us: rtt as i64, offset_us: i64::try_from(offset).ok()? })
+    Some(ClockSample {
+        rtt_us: rtt as i64,
+        offset_us: i64::try_from(offset).ok()?,
+    })
 }
 
 #[derive(Clone, Debug, Default)]
@@ -37,7 +45,13 @@ pub struct ClockSync {
 
 impl ClockSync {
     /// Adds one exchange; returns false (and keeps nothing) if the timestamps are inconsistent.
-    pub fn add(&mut self, client_send_us: u64, server_receive_us: u64, server_send_us: u64, client_receive_us: u64) -> bool {
+    pub fn add(
+        &mut self,
+        client_send_us: u64,
+        server_receive_us: u64,
+        server_send_us: u64,
+        client_receive_us: u64,
+    ) -> bool {
         let Some(sample) = clock_sample(client_send_us, server_receive_us, server_send_us, client_receive_us) else {
             return false;
         };
@@ -47,7 +61,11 @@ impl ClockSync {
     }
 
     fn best(&self) -> Option<ClockSample> {
-        self.samples.iter().flatten().min_by_key(|sample| sample.rtt_us).copied()
+        self.samples
+            .iter()
+            .flatten()
+            .min_by_key(|sample| sample.rtt_us)
+            .copied()
     }
 
     /// Server clock minus client clock, microseconds.
@@ -75,7 +93,13 @@ mod tests {
     fn exact_exchange_gives_exact_offset() {
         // Server 1 s ahead; 20 ms each way; 1 ms processing.
         let sample = clock_sample(1_000_000, 2_020_000, 2_021_000, 1_041_000).unwrap();
-        assert_eq!(sample, ClockSample { rtt_us: 40_000, offset_us: 1_000_000 });
+        assert_eq!(
+            sample,
+            ClockSample {
+                rtt_us: 40_000,
+                offset_us: 1_000_000
+            }
+        );
         assert_eq!(clock_sample(10, 5, 4, 20), None, "server send before receive");
         assert_eq!(clock_sample(10, 5, 6, 9), None, "client receive before send");
     }

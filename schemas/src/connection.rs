@@ -86,9 +86,20 @@ pub enum CloseReason {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Frame<'a> {
     Unreliable(&'a [u8]),
-    Fragment { message_id: u16, index: u8, count: u8, bytes: &'a [u8] },
-    Ping { client_send_us: u64 },
-    Pong { client_send_us: u64, server_receive_us: u64, server_send_us: u64 },
+    Fragment {
+        message_id: u16,
+        index: u8,
+        count: u8,
+        bytes: &'a [u8],
+    },
+    Ping {
+        client_send_us: u64,
+    },
+    Pong {
+        client_send_us: u64,
+        server_receive_us: u64,
+        server_send_us: u64,
+    },
 }
 
 /// A decoded payload: the ack header and up to `FRAMES_PER_PACKET_MAX` frames.
@@ -147,13 +158,23 @@ pub fn decode_payload(bytes: &[u8]) -> Result<Payload<'_>, FrameError> {
                 let index = cursor.u8()?;
                 let count = cursor.u8()?;
                 let length = usize::from(cursor.u16()?);
-                if count == 0 || index >= count || usize::from(count) > FRAGMENTS_PER_MESSAGE_MAX || length > FRAGMENT_BYTES_MAX
+                if count == 0
+                    || index >= count
+                    || usize::from(count) > FRAGMENTS_PER_MESSAGE_MAX
+                    || length > FRAGMENT_BYTES_MAX
                 {
                     return Err(FrameError::BadFragment { index, count });
                 }
-                Frame::Fragment { message_id, index, count, bytes: cursor.take(length)? }
+                Frame::Fragment {
+                    message_id,
+                    index,
+                    count,
+                    bytes: cursor.take(length)?,
+                }
             }
-            FRAME_PING => Frame::Ping { client_send_us: cursor.u64()? },
+            FRAME_PING => Frame::Ping {
+                client_send_us: cursor.u64()?,
+            },
             FRAME_PONG => Frame::Pong {
                 client_send_us: cursor.u64()?,
                 server_receive_us: cursor.u64()?,
@@ -163,7 +184,11 @@ pub fn decode_payload(bytes: &[u8]) -> Result<Payload<'_>, FrameError> {
         };
         frames.push(frame);
     }
-    Ok(Payload { ack_newest_plus_one, ack_bits, frames })
+    Ok(Payload {
+        ack_newest_plus_one,
+        ack_bits,
+        frames,
+    })
 }
 
 #[derive(Clone, Debug, Default)]
@@ -385,17 +410,20 @@ impl Connection {
             return Ok(());
         }
         if header.packet_type != PacketType::Payload {
-            return Err(PacketError::Unexpected { packet_type: header.packet_type });
+            return Err(PacketError::Unexpected {
+                packet_type: header.packet_type,
+            });
         }
         self.received.check(header.sequence)?;
         let mut plaintext = std::mem::take(&mut self.plaintext);
-        let result = open_packet(bytes, &self.edge_key, &self.receive_key, &mut plaintext)
-            .and_then(|_| decode_payload(&plaintext).map_err(PacketError::from).map(|payload| {
+        let result = open_packet(bytes, &self.edge_key, &self.receive_key, &mut plaintext).and_then(|_| {
+            decode_payload(&plaintext).map_err(PacketError::from).map(|payload| {
                 self.received.mark(header.sequence);
                 if self.apply_payload(now_us, payload) {
                     self.acked.mark(header.sequence);
                 }
-            }));
+            })
+        });
         self.plaintext = plaintext;
         result
     }
@@ -411,7 +439,12 @@ impl Connection {
         for frame in payload.frames {
             match frame {
                 Frame::Unreliable(bytes) => self.deliver(Received::Unreliable(bytes.to_vec())),
-                Frame::Fragment { message_id, index, count, bytes } => {
+                Frame::Fragment {
+                    message_id,
+                    index,
+                    count,
+                    bytes,
+                } => {
                     all_stored &= self.receive_fragment(message_id, index, count, bytes);
                 }
                 Frame::Ping { client_send_us } => {
@@ -419,9 +452,14 @@ impl Connection {
                         self.pong_owed = Some((client_send_us, now_us));
                     }
                 }
-                Frame::Pong { client_send_us, server_receive_us, server_send_us } => {
+                Frame::Pong {
+                    client_send_us,
+                    server_receive_us,
+                    server_send_us,
+                } => {
                     if self.side == Side::Client {
-                        self.clock.add(client_send_us, server_receive_us, server_send_us, now_us);
+                        self.clock
+                            .add(client_send_us, server_receive_us, server_send_us, now_us);
                     }
                 }
             }
@@ -452,7 +490,9 @@ impl Connection {
         }
         // Packets that left the ack window unacked are lost.
         let window_start = newest.saturating_sub(ACK_BITS);
-        let check_from = self.loss_checked_through.max(window_start.saturating_sub(SENT_PACKETS_TRACKED as u64));
+        let check_from = self
+            .loss_checked_through
+            .max(window_start.saturating_sub(SENT_PACKETS_TRACKED as u64));
         for sequence in check_from..window_start {
             let slot = &self.sent[(sequence % SENT_PACKETS_TRACKED as u64) as usize];
             if slot.sequence == sequence {
@@ -506,8 +546,17 @@ impl Connection {
         let position = self.reassembly.iter().position(|message| message.id == message_id);
         let is_head = ahead == 0;
         // Later messages may not take the room the head message needs.
-        let limit = if is_head { RELIABLE_RECEIVE_BUFFER_BYTES_MAX } else { RELIABLE_RECEIVE_BUFFER_BYTES_MAX - RELIABLE_MESSAGE_BYTES_MAX };
-        let duplicate = position.is_some_and(|position| self.reassembly[position].fragments.get(usize::from(index)).is_some_and(Option::is_some));
+        let limit = if is_head {
+            RELIABLE_RECEIVE_BUFFER_BYTES_MAX
+        } else {
+            RELIABLE_RECEIVE_BUFFER_BYTES_MAX - RELIABLE_MESSAGE_BYTES_MAX
+        };
+        let duplicate = position.is_some_and(|position| {
+            self.reassembly[position]
+                .fragments
+                .get(usize::from(index))
+                .is_some_and(Option::is_some)
+        });
         if duplicate {
             return true;
         }
@@ -518,7 +567,12 @@ impl Connection {
         let message = match position {
             Some(position) => &mut self.reassembly[position],
             None => {
-                self.reassembly.push(IncomingMessage { id: message_id, count, fragments: Default::default(), bytes: 0 });
+                self.reassembly.push(IncomingMessage {
+                    id: message_id,
+                    count,
+                    fragments: Default::default(),
+                    bytes: 0,
+                });
                 self.reassembly.last_mut().expect("just pushed")
             }
         };
@@ -539,9 +593,14 @@ impl Connection {
         // Deliver every complete message at the head, in order.
         loop {
             let head = self.next_expected_id;
-            let Some(position) = self.reassembly.iter().position(|message| message.id == head) else { break };
+            let Some(position) = self.reassembly.iter().position(|message| message.id == head) else {
+                break;
+            };
             let message = &self.reassembly[position];
-            if message.fragments[..usize::from(message.count)].iter().any(Option::is_none) {
+            if message.fragments[..usize::from(message.count)]
+                .iter()
+                .any(Option::is_none)
+            {
                 break;
             }
             let message = self.reassembly.swap_remove(position);
@@ -584,7 +643,9 @@ impl Connection {
                 }
                 match message.fragment_sent_us[usize::from(index)] {
                     None => return Some((position, index)),
-                    Some(sent_us) if now_us.saturating_sub(sent_us) >= resend_delay_us => return Some((position, index)),
+                    Some(sent_us) if now_us.saturating_sub(sent_us) >= resend_delay_us => {
+                        return Some((position, index));
+                    }
                     Some(_) => {}
                 }
             }
@@ -637,7 +698,9 @@ impl Connection {
         carried.clear();
         // Reliable fragments first (oldest message first), then unreliable messages.
         while reliable_allowed && frames < FRAMES_PER_PACKET_MAX {
-            let Some((position, index)) = self.next_due_fragment(now_us) else { break };
+            let Some((position, index)) = self.next_due_fragment(now_us) else {
+                break;
+            };
             let message = &mut self.reliable_queue[position];
             let fragment_len = message.fragment(index).len();
             if FRAGMENT_FRAME_HEADER_BYTES + fragment_len > room {
@@ -656,7 +719,9 @@ impl Connection {
             frames += 1;
         }
         while frames < FRAMES_PER_PACKET_MAX {
-            let Some(message) = self.unreliable_queue.front() else { break };
+            let Some(message) = self.unreliable_queue.front() else {
+                break;
+            };
             if 3 + message.len() > room {
                 break;
             }
@@ -668,8 +733,21 @@ impl Connection {
             frames += 1;
         }
         debug_assert!(plaintext.len() <= SEALED_PLAINTEXT_BYTES_MAX);
-        self.sent[slot_index] = SentPacket { sequence, sent_us: now_us, acked: false, fragments: carried };
-        seal_packet(PacketType::Payload, self.session_id, sequence, &self.edge_key, &self.send_key, &plaintext, out);
+        self.sent[slot_index] = SentPacket {
+            sequence,
+            sent_us: now_us,
+            acked: false,
+            fragments: carried,
+        };
+        seal_packet(
+            PacketType::Payload,
+            self.session_id,
+            sequence,
+            &self.edge_key,
+            &self.send_key,
+            &plaintext,
+            out,
+        );
         self.plaintext = plaintext;
         self.ack_owed = false;
         self.last_sent_us = now_us;
@@ -681,7 +759,15 @@ impl Connection {
     pub fn disconnect_packet(&mut self, out: &mut Vec<u8>) {
         let sequence = self.next_sequence;
         self.next_sequence += 1;
-        seal_packet(PacketType::Disconnect, self.session_id, sequence, &self.edge_key, &self.send_key, &[], out);
+        seal_packet(
+            PacketType::Disconnect,
+            self.session_id,
+            sequence,
+            &self.edge_key,
+            &self.send_key,
+            &[],
+            out,
+        );
         self.close(CloseReason::LocalDisconnect);
     }
 }
@@ -691,14 +777,38 @@ mod tests {
     use super::*;
 
     fn pair(now_us: u64) -> (Connection, Connection) {
-        let client = Connection::new(Side::Client, 9, [1; 32], [2; 32], [3; 16], 0, ReplayWindow::default(), now_us);
-        let server = Connection::new(Side::Server, 9, [2; 32], [1; 32], [3; 16], 0, ReplayWindow::default(), now_us);
+        let client = Connection::new(
+            Side::Client,
+            9,
+            [1; 32],
+            [2; 32],
+            [3; 16],
+            0,
+            ReplayWindow::default(),
+            now_us,
+        );
+        let server = Connection::new(
+            Side::Server,
+            9,
+            [2; 32],
+            [1; 32],
+            [3; 16],
+            0,
+            ReplayWindow::default(),
+            now_us,
+        );
         (client, server)
     }
 
     /// Steps both ends on simulated time (10 ms steps, 20 ms one-way delay); `lose(n)` decides whether
     /// the n-th packet is dropped.
-    fn drive(client: &mut Connection, server: &mut Connection, start_us: u64, steps: u64, lose: &mut dyn FnMut(u64) -> bool) -> u64 {
+    fn drive(
+        client: &mut Connection,
+        server: &mut Connection,
+        start_us: u64,
+        steps: u64,
+        lose: &mut dyn FnMut(u64) -> bool,
+    ) -> u64 {
         let mut now = start_us;
         let mut packet = Vec::new();
         let mut packet_number = 0;
@@ -730,7 +840,9 @@ mod tests {
     #[test]
     fn reliable_messages_arrive_in_order_despite_loss() {
         let (mut client, mut server) = pair(0);
-        let messages: Vec<Vec<u8>> = (0..40u32).map(|i| vec![i as u8; 1 + (i as usize * 997) % 5000]).collect();
+        let messages: Vec<Vec<u8>> = (0..40u32)
+            .map(|i| vec![i as u8; 1 + (i as usize * 997) % 5000])
+            .collect();
         for message in &messages {
             client.send_reliable(message).unwrap();
         }
@@ -767,8 +879,18 @@ mod tests {
     #[test]
     fn limits_are_enforced() {
         let (mut client, _) = pair(0);
-        assert_eq!(client.send_reliable(&vec![0; RELIABLE_MESSAGE_BYTES_MAX + 1]), Err(SendError::MessageTooLarge { bytes: RELIABLE_MESSAGE_BYTES_MAX + 1 }));
-        assert_eq!(client.send_unreliable(&vec![0; UNRELIABLE_MESSAGE_BYTES_MAX + 1]), Err(SendError::MessageTooLarge { bytes: UNRELIABLE_MESSAGE_BYTES_MAX + 1 }));
+        assert_eq!(
+            client.send_reliable(&vec![0; RELIABLE_MESSAGE_BYTES_MAX + 1]),
+            Err(SendError::MessageTooLarge {
+                bytes: RELIABLE_MESSAGE_BYTES_MAX + 1
+            })
+        );
+        assert_eq!(
+            client.send_unreliable(&vec![0; UNRELIABLE_MESSAGE_BYTES_MAX + 1]),
+            Err(SendError::MessageTooLarge {
+                bytes: UNRELIABLE_MESSAGE_BYTES_MAX + 1
+            })
+        );
         for _ in 0..RELIABLE_QUEUE_MAX {
             client.send_reliable(b"x").unwrap();
         }
@@ -799,13 +921,22 @@ mod tests {
         assert_eq!(decode_payload(&[]), Err(FrameError::Truncated { offset: 0 }));
         let mut bytes = vec![0u8; 12];
         bytes.extend_from_slice(&[FRAME_FRAGMENT, 0, 0, 3, 2, 0, 0]);
-        assert_eq!(decode_payload(&bytes), Err(FrameError::BadFragment { index: 3, count: 2 }));
+        assert_eq!(
+            decode_payload(&bytes),
+            Err(FrameError::BadFragment { index: 3, count: 2 })
+        );
         let mut bytes = vec![0u8; 12];
         bytes.extend_from_slice(&[FRAME_UNRELIABLE, 5, 0, 1]);
         assert_eq!(decode_payload(&bytes), Err(FrameError::Truncated { offset: 15 }));
         let mut bytes = vec![0u8; 12];
         bytes.push(0x77);
-        assert_eq!(decode_payload(&bytes), Err(FrameError::UnknownFrame { value: 0x77, offset: 12 }));
+        assert_eq!(
+            decode_payload(&bytes),
+            Err(FrameError::UnknownFrame {
+                value: 0x77,
+                offset: 12
+            })
+        );
         let mut bytes = vec![0u8; 12];
         bytes.extend(std::iter::repeat_n([FRAME_UNRELIABLE, 0, 0], FRAMES_PER_PACKET_MAX + 1).flatten());
         assert_eq!(decode_payload(&bytes), Err(FrameError::TooManyFrames));

@@ -29,7 +29,11 @@ pub enum ControlError {
     #[error("control message has no body")]
     MissingBody,
     #[error("{field} holds {count} entries, more than {limit}")]
-    TooMany { field: &'static str, count: usize, limit: usize },
+    TooMany {
+        field: &'static str,
+        count: usize,
+        limit: usize,
+    },
 }
 
 impl From<planus::Error> for ControlError {
@@ -50,15 +54,33 @@ pub fn check_control(message: &ControlMessage) -> Result<(), ControlError> {
     match &message.body {
         None => Err(ControlError::MissingBody),
         Some(ControlBody::HandoffTicket(ticket)) => {
-            check_count("inventory", ticket.inventory.as_ref().map_or(0, Vec::len), TICKET_INVENTORY_ITEMS_MAX)?;
-            check_count("extra_state", ticket.extra_state.as_ref().map_or(0, Vec::len), TICKET_EXTRA_STATE_BYTES_MAX)
+            check_count(
+                "inventory",
+                ticket.inventory.as_ref().map_or(0, Vec::len),
+                TICKET_INVENTORY_ITEMS_MAX,
+            )?;
+            check_count(
+                "extra_state",
+                ticket.extra_state.as_ref().map_or(0, Vec::len),
+                TICKET_EXTRA_STATE_BYTES_MAX,
+            )
         }
-        Some(ControlBody::ZoneCheckpoint(checkpoint)) => {
-            check_count("entities", checkpoint.entities.as_ref().map_or(0, Vec::len), CHECKPOINT_ENTITIES_MAX)
-        }
+        Some(ControlBody::ZoneCheckpoint(checkpoint)) => check_count(
+            "entities",
+            checkpoint.entities.as_ref().map_or(0, Vec::len),
+            CHECKPOINT_ENTITIES_MAX,
+        ),
         Some(ControlBody::NodeHeartbeat(heartbeat)) => {
-            check_count("node_id", heartbeat.node_id.as_ref().map_or(0, String::len), NODE_ID_BYTES_MAX)?;
-            check_count("zones_owned", heartbeat.zones_owned.as_ref().map_or(0, Vec::len), HEARTBEAT_ZONES_MAX)
+            check_count(
+                "node_id",
+                heartbeat.node_id.as_ref().map_or(0, String::len),
+                NODE_ID_BYTES_MAX,
+            )?;
+            check_count(
+                "zones_owned",
+                heartbeat.zones_owned.as_ref().map_or(0, Vec::len),
+                HEARTBEAT_ZONES_MAX,
+            )
         }
     }
 }
@@ -85,15 +107,31 @@ pub fn decode_control(bytes: &[u8]) -> Result<ControlMessage, ControlError> {
         use meridian_control_fbs::ControlBodyRef;
         match body {
             ControlBodyRef::HandoffTicket(ticket) => {
-                check_count("inventory", ticket.inventory()?.map_or(0, |items| items.len()), TICKET_INVENTORY_ITEMS_MAX)?;
-                check_count("extra_state", ticket.extra_state()?.map_or(0, |bytes| bytes.len()), TICKET_EXTRA_STATE_BYTES_MAX)?;
+                check_count(
+                    "inventory",
+                    ticket.inventory()?.map_or(0, |items| items.len()),
+                    TICKET_INVENTORY_ITEMS_MAX,
+                )?;
+                check_count(
+                    "extra_state",
+                    ticket.extra_state()?.map_or(0, |bytes| bytes.len()),
+                    TICKET_EXTRA_STATE_BYTES_MAX,
+                )?;
             }
             ControlBodyRef::ZoneCheckpoint(checkpoint) => {
-                check_count("entities", checkpoint.entities()?.map_or(0, |entities| entities.len()), CHECKPOINT_ENTITIES_MAX)?;
+                check_count(
+                    "entities",
+                    checkpoint.entities()?.map_or(0, |entities| entities.len()),
+                    CHECKPOINT_ENTITIES_MAX,
+                )?;
             }
             ControlBodyRef::NodeHeartbeat(heartbeat) => {
                 check_count("node_id", heartbeat.node_id()?.map_or(0, str::len), NODE_ID_BYTES_MAX)?;
-                check_count("zones_owned", heartbeat.zones_owned()?.map_or(0, |zones| zones.len()), HEARTBEAT_ZONES_MAX)?;
+                check_count(
+                    "zones_owned",
+                    heartbeat.zones_owned()?.map_or(0, |zones| zones.len()),
+                    HEARTBEAT_ZONES_MAX,
+                )?;
             }
         }
     }
@@ -122,7 +160,11 @@ mod tests {
                 velocity: Some(Vec3 { x: 0.0, y: 1.0, z: 0.0 }),
                 health: 80,
                 flags: 2,
-                inventory: Some(vec![InventoryItem { item_id: 7, template_id: 8, count: 9 }]),
+                inventory: Some(vec![InventoryItem {
+                    item_id: 7,
+                    template_id: 8,
+                    count: 9,
+                }]),
                 extra_state: Some(vec![1, 2, 3]),
             }))),
         }
@@ -168,15 +210,33 @@ mod tests {
 
     #[test]
     fn limits_are_checked_both_ways() {
-        assert_eq!(encode_control(&ControlMessage { body: None }), Err(ControlError::MissingBody));
+        assert_eq!(
+            encode_control(&ControlMessage { body: None }),
+            Err(ControlError::MissingBody)
+        );
         let mut big = sample_ticket();
         if let Some(ControlBody::HandoffTicket(ticket)) = &mut big.body {
             ticket.extra_state = Some(vec![0; TICKET_EXTRA_STATE_BYTES_MAX + 1]);
         }
-        assert!(matches!(encode_control(&big), Err(ControlError::TooMany { field: "extra_state", .. })));
+        assert!(matches!(
+            encode_control(&big),
+            Err(ControlError::TooMany {
+                field: "extra_state",
+                ..
+            })
+        ));
         // Encode past the check to see the decoder refuse it too.
         let bytes = Builder::new().finish(&big, None).to_vec();
-        assert!(matches!(decode_control(&bytes), Err(ControlError::TooMany { field: "extra_state", .. })));
-        assert!(matches!(decode_control(&vec![0; CONTROL_MESSAGE_BYTES_MAX + 1]), Err(ControlError::TooLarge { .. })));
+        assert!(matches!(
+            decode_control(&bytes),
+            Err(ControlError::TooMany {
+                field: "extra_state",
+                ..
+            })
+        ));
+        assert!(matches!(
+            decode_control(&vec![0; CONTROL_MESSAGE_BYTES_MAX + 1]),
+            Err(ControlError::TooLarge { .. })
+        ));
     }
 }

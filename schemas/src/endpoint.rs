@@ -22,7 +22,9 @@ use crate::packet::{
     PACKET_MAGIC, PacketError, PacketType, ReplayWindow, SEALED_HEADER_BYTES, open_packet, read_packet_type,
     read_sealed_header, seal_packet, version_and_type_byte,
 };
-use crate::token::{CLUSTER_KEY_BYTES, ClientToken, ConnectToken, TOKEN_NONCE_BYTES, TOKEN_PRIVATE_SEALED_BYTES, TokenError};
+use crate::token::{
+    CLUSTER_KEY_BYTES, ClientToken, ConnectToken, TOKEN_NONCE_BYTES, TOKEN_PRIVATE_SEALED_BYTES, TokenError,
+};
 
 /// Connection requests are padded to this size so that no reply is larger than a request.
 pub const CONNECTION_REQUEST_BYTES: usize = 1024;
@@ -95,9 +97,19 @@ pub struct ServerConfig {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ServerEvent {
-    Connected { session_id: u64, zone_id: u32, address: SocketAddr },
-    Disconnected { session_id: u64, reason: CloseReason },
-    Message { session_id: u64, message: Received },
+    Connected {
+        session_id: u64,
+        zone_id: u32,
+        address: SocketAddr,
+    },
+    Disconnected {
+        session_id: u64,
+        reason: CloseReason,
+    },
+    Message {
+        session_id: u64,
+        message: Received,
+    },
 }
 
 struct PendingHandshake {
@@ -164,15 +176,24 @@ impl ServerEndpoint {
             PacketType::Response => self.handle_response(now_us, from, bytes),
             PacketType::Payload | PacketType::Disconnect => {
                 let header = read_sealed_header(bytes)?;
-                let session =
-                    self.sessions.get_mut(&header.session_id).ok_or(PacketError::UnknownSession { session_id: header.session_id })?;
+                let session = self
+                    .sessions
+                    .get_mut(&header.session_id)
+                    .ok_or(PacketError::UnknownSession {
+                        session_id: header.session_id,
+                    })?;
                 if session.address != from {
-                    return Err(PacketError::AddressMismatch { session_id: header.session_id });
+                    return Err(PacketError::AddressMismatch {
+                        session_id: header.session_id,
+                    });
                 }
                 session.connection.receive(now_us, bytes)?;
                 if let Some(reason) = session.connection.closed() {
                     self.sessions.remove(&header.session_id);
-                    self.push_event(ServerEvent::Disconnected { session_id: header.session_id, reason });
+                    self.push_event(ServerEvent::Disconnected {
+                        session_id: header.session_id,
+                        reason,
+                    });
                 } else if self.readable.back() != Some(&header.session_id) {
                     self.readable.push_back(header.session_id);
                 }
@@ -186,9 +207,17 @@ impl ServerEndpoint {
         let request = read_connection_request(bytes)?;
         let now_s = now_us / 1_000_000;
         if request.expires_at_s <= now_s {
-            return Err(TokenError::Expired { expires_at_s: request.expires_at_s }.into());
+            return Err(TokenError::Expired {
+                expires_at_s: request.expires_at_s,
+            }
+            .into());
         }
-        let token = ConnectToken::open(&self.config.cluster_key, request.expires_at_s, request.nonce, request.sealed_private)?;
+        let token = ConnectToken::open(
+            &self.config.cluster_key,
+            request.expires_at_s,
+            request.nonce,
+            request.sealed_private,
+        )?;
         if !token.server_addresses.contains(&self.config.public_address) {
             return Err(TokenError::WrongServer.into());
         }
@@ -201,23 +230,39 @@ impl ServerEndpoint {
             };
         }
         if self.sessions.len() >= self.config.connections_max {
-            return Err(PacketError::ServerFull { connections: self.sessions.len() });
+            return Err(PacketError::ServerFull {
+                connections: self.sessions.len(),
+            });
         }
-        self.pending.retain(|_, pending| now_us.saturating_sub(pending.started_us) < HANDSHAKE_TIMEOUT_US);
+        self.pending
+            .retain(|_, pending| now_us.saturating_sub(pending.started_us) < HANDSHAKE_TIMEOUT_US);
         if let Some(pending) = self.pending.get(&session_id) {
             if pending.address != from {
                 return Err(PacketError::AddressMismatch { session_id });
             }
         } else {
             if self.pending.len() >= PENDING_HANDSHAKES_MAX {
-                let oldest = self.pending.iter().min_by_key(|(_, pending)| pending.started_us).map(|(id, _)| *id);
+                let oldest = self
+                    .pending
+                    .iter()
+                    .min_by_key(|(_, pending)| pending.started_us)
+                    .map(|(id, _)| *id);
                 if let Some(oldest) = oldest {
                     self.pending.remove(&oldest);
                 }
             }
             self.challenge_counter += 1;
             let challenge = self.challenge_bytes(session_id, now_us);
-            self.pending.insert(session_id, PendingHandshake { address: from, token, challenge, next_sequence: 0, started_us: now_us });
+            self.pending.insert(
+                session_id,
+                PendingHandshake {
+                    address: from,
+                    token,
+                    challenge,
+                    next_sequence: 0,
+                    started_us: now_us,
+                },
+            );
         }
         let pending = self.pending.get_mut(&session_id).expect("just ensured");
         let mut out = Vec::new();
@@ -231,8 +276,14 @@ impl ServerEndpoint {
             &mut out,
         );
         pending.next_sequence += 1;
-        assert!(out.len() <= bytes.len(), "a challenge must not be larger than its request");
-        self.transmits.push_back(Transmit { destination: from, bytes: out });
+        assert!(
+            out.len() <= bytes.len(),
+            "a challenge must not be larger than its request"
+        );
+        self.transmits.push_back(Transmit {
+            destination: from,
+            bytes: out,
+        });
         Ok(())
     }
 
@@ -257,17 +308,27 @@ impl ServerEndpoint {
         if self.sessions.contains_key(&session_id) {
             return Ok(()); // a retransmitted response; the connection's packets answer it
         }
-        let pending = self.pending.get(&session_id).ok_or(PacketError::UnknownSession { session_id })?;
+        let pending = self
+            .pending
+            .get(&session_id)
+            .ok_or(PacketError::UnknownSession { session_id })?;
         if pending.address != from {
             return Err(PacketError::AddressMismatch { session_id });
         }
         let mut plaintext = Vec::new();
-        open_packet(bytes, &pending.token.edge_key, &pending.token.client_to_server_key, &mut plaintext)?;
+        open_packet(
+            bytes,
+            &pending.token.edge_key,
+            &pending.token.client_to_server_key,
+            &mut plaintext,
+        )?;
         if plaintext != pending.challenge {
             return Err(PacketError::BadChallenge);
         }
         if self.sessions.len() >= self.config.connections_max {
-            return Err(PacketError::ServerFull { connections: self.sessions.len() });
+            return Err(PacketError::ServerFull {
+                connections: self.sessions.len(),
+            });
         }
         let pending = self.pending.remove(&session_id).expect("looked up above");
         let mut received = ReplayWindow::default();
@@ -287,10 +348,26 @@ impl ServerEndpoint {
         let mut welcome = Vec::new();
         let sent = connection.poll_packet(now_us, &mut welcome);
         debug_assert!(sent);
-        assert!(welcome.len() <= bytes.len(), "the welcome must not be larger than the response");
-        self.transmits.push_back(Transmit { destination: from, bytes: welcome });
-        self.sessions.insert(session_id, ServerSession { address: from, connection });
-        self.push_event(ServerEvent::Connected { session_id, zone_id: token.zone_id, address: from });
+        assert!(
+            welcome.len() <= bytes.len(),
+            "the welcome must not be larger than the response"
+        );
+        self.transmits.push_back(Transmit {
+            destination: from,
+            bytes: welcome,
+        });
+        self.sessions.insert(
+            session_id,
+            ServerSession {
+                address: from,
+                connection,
+            },
+        );
+        self.push_event(ServerEvent::Connected {
+            session_id,
+            zone_id: token.zone_id,
+            address: from,
+        });
         Ok(())
     }
 
@@ -313,8 +390,14 @@ impl ServerEndpoint {
         if let Some(mut session) = self.sessions.remove(&session_id) {
             let mut out = Vec::new();
             session.connection.disconnect_packet(&mut out);
-            self.transmits.push_back(Transmit { destination: session.address, bytes: out });
-            self.push_event(ServerEvent::Disconnected { session_id, reason: CloseReason::LocalDisconnect });
+            self.transmits.push_back(Transmit {
+                destination: session.address,
+                bytes: out,
+            });
+            self.push_event(ServerEvent::Disconnected {
+                session_id,
+                reason: CloseReason::LocalDisconnect,
+            });
         }
     }
 
@@ -333,7 +416,8 @@ impl ServerEndpoint {
             self.sessions.remove(&session_id);
             self.push_event(ServerEvent::Disconnected { session_id, reason });
         }
-        self.pending.retain(|_, pending| now_us.saturating_sub(pending.started_us) < HANDSHAKE_TIMEOUT_US);
+        self.pending
+            .retain(|_, pending| now_us.saturating_sub(pending.started_us) < HANDSHAKE_TIMEOUT_US);
     }
 
     /// The next datagram to send, if any: handshake replies first, then each session's due packets.
@@ -347,13 +431,19 @@ impl ServerEndpoint {
         for (session_id, session) in self.sessions.range_mut(cursor..) {
             if session.connection.poll_packet(now_us, &mut out) {
                 self.transmit_cursor = *session_id;
-                return Some(Transmit { destination: session.address, bytes: out });
+                return Some(Transmit {
+                    destination: session.address,
+                    bytes: out,
+                });
             }
         }
         for (session_id, session) in self.sessions.range_mut(..cursor) {
             if session.connection.poll_packet(now_us, &mut out) {
                 self.transmit_cursor = *session_id;
-                return Some(Transmit { destination: session.address, bytes: out });
+                return Some(Transmit {
+                    destination: session.address,
+                    bytes: out,
+                });
             }
         }
         None
@@ -364,7 +454,11 @@ impl ServerEndpoint {
             return Some(event);
         }
         while let Some(session_id) = self.readable.front().copied() {
-            if let Some(message) = self.sessions.get_mut(&session_id).and_then(|session| session.connection.poll_received()) {
+            if let Some(message) = self
+                .sessions
+                .get_mut(&session_id)
+                .and_then(|session| session.connection.poll_received())
+            {
                 return Some(ServerEvent::Message { session_id, message });
             }
             self.readable.pop_front();
@@ -443,12 +537,16 @@ impl ClientConnection {
 
     pub fn handle(&mut self, now_us: u64, from: SocketAddr, bytes: &[u8]) -> Result<(), PacketError> {
         if from != self.server {
-            return Err(PacketError::AddressMismatch { session_id: self.token.token.session_id });
+            return Err(PacketError::AddressMismatch {
+                session_id: self.token.token.session_id,
+            });
         }
         let header = read_sealed_header(bytes)?;
         let token = &self.token.token;
         if header.session_id != token.session_id {
-            return Err(PacketError::UnknownSession { session_id: header.session_id });
+            return Err(PacketError::UnknownSession {
+                session_id: header.session_id,
+            });
         }
         match (self.state, header.packet_type) {
             (ClientState::SendingRequest | ClientState::SendingResponse, PacketType::Challenge) => {
@@ -516,7 +614,10 @@ impl ClientConnection {
         }
         match self.state {
             ClientState::SendingRequest | ClientState::SendingResponse => {
-                if self.last_handshake_sent_us.is_some_and(|sent| now_us.saturating_sub(sent) < HANDSHAKE_RESEND_US) {
+                if self
+                    .last_handshake_sent_us
+                    .is_some_and(|sent| now_us.saturating_sub(sent) < HANDSHAKE_RESEND_US)
+                {
                     return None;
                 }
                 self.last_handshake_sent_us = Some(now_us);
@@ -538,7 +639,10 @@ impl ClientConnection {
                     self.next_sequence += 1;
                     out
                 };
-                Some(Transmit { destination: self.server, bytes })
+                Some(Transmit {
+                    destination: self.server,
+                    bytes,
+                })
             }
             ClientState::Connected => {
                 let connection = self.connection.as_mut().expect("connected");
@@ -547,7 +651,10 @@ impl ClientConnection {
                 }
                 let mut out = Vec::new();
                 if connection.poll_packet(now_us, &mut out) {
-                    return Some(Transmit { destination: self.server, bytes: out });
+                    return Some(Transmit {
+                        destination: self.server,
+                        bytes: out,
+                    });
                 }
                 if let Some(reason) = connection.closed() {
                     self.end(ClientDisconnect::Closed(reason));
@@ -563,11 +670,17 @@ impl ClientConnection {
     }
 
     pub fn send_unreliable(&mut self, message: &[u8]) -> Result<(), SendError> {
-        self.connection.as_mut().ok_or(SendError::QueueFull)?.send_unreliable(message)
+        self.connection
+            .as_mut()
+            .ok_or(SendError::QueueFull)?
+            .send_unreliable(message)
     }
 
     pub fn send_reliable(&mut self, message: &[u8]) -> Result<(), SendError> {
-        self.connection.as_mut().ok_or(SendError::QueueFull)?.send_reliable(message)
+        self.connection
+            .as_mut()
+            .ok_or(SendError::QueueFull)?
+            .send_reliable(message)
     }
 }
 
@@ -612,7 +725,12 @@ mod tests {
                 let _ = server.handle(now, client_address(), &transmit.bytes);
                 while let Some(reply) = server.poll_transmit(now) {
                     if client.state() != ClientState::Connected {
-                        assert!(reply.bytes.len() <= request_len, "amplification: {} > {}", reply.bytes.len(), request_len);
+                        assert!(
+                            reply.bytes.len() <= request_len,
+                            "amplification: {} > {}",
+                            reply.bytes.len(),
+                            request_len
+                        );
                     }
                     assert_eq!(reply.destination, client_address());
                     client.handle(now, server_address(), &reply.bytes).unwrap();
@@ -633,7 +751,11 @@ mod tests {
         assert_eq!(client.poll_event(), Some(ClientEvent::Connected));
         assert_eq!(
             server.poll_event(),
-            Some(ServerEvent::Connected { session_id: 0xfeed_0000_0000_0001, zone_id: 17, address: client_address() })
+            Some(ServerEvent::Connected {
+                session_id: 0xfeed_0000_0000_0001,
+                zone_id: 17,
+                address: client_address()
+            })
         );
         client.send_reliable(b"attack 42").unwrap();
         client.send_unreliable(b"input").unwrap();
@@ -643,20 +765,38 @@ mod tests {
         while let Some(event) = server.poll_event() {
             messages.push(event);
         }
-        assert!(messages.contains(&ServerEvent::Message { session_id: 0xfeed_0000_0000_0001, message: Received::Reliable(b"attack 42".to_vec()) }));
-        assert!(messages.contains(&ServerEvent::Message { session_id: 0xfeed_0000_0000_0001, message: Received::Unreliable(b"input".to_vec()) }));
+        assert!(messages.contains(&ServerEvent::Message {
+            session_id: 0xfeed_0000_0000_0001,
+            message: Received::Reliable(b"attack 42".to_vec())
+        }));
+        assert!(messages.contains(&ServerEvent::Message {
+            session_id: 0xfeed_0000_0000_0001,
+            message: Received::Unreliable(b"input".to_vec())
+        }));
         // The same datagram again is a replay.
-        assert!(matches!(server.handle(now, client_address(), &transmit.bytes), Err(PacketError::Replayed { .. })));
+        assert!(matches!(
+            server.handle(now, client_address(), &transmit.bytes),
+            Err(PacketError::Replayed { .. })
+        ));
         // From another address it is refused before decryption.
-        assert!(matches!(server.handle(now, "192.0.2.8:1".parse().unwrap(), &transmit.bytes), Err(PacketError::AddressMismatch { .. })));
+        assert!(matches!(
+            server.handle(now, "192.0.2.8:1".parse().unwrap(), &transmit.bytes),
+            Err(PacketError::AddressMismatch { .. })
+        ));
         server.send_reliable(0xfeed_0000_0000_0001, b"you hit").unwrap();
         let reply = server.poll_transmit(now).unwrap();
         client.handle(now, server_address(), &reply.bytes).unwrap();
-        assert_eq!(client.poll_event(), Some(ClientEvent::Message(Received::Reliable(b"you hit".to_vec()))));
+        assert_eq!(
+            client.poll_event(),
+            Some(ClientEvent::Message(Received::Reliable(b"you hit".to_vec())))
+        );
         server.disconnect(0xfeed_0000_0000_0001);
         let bye = server.poll_transmit(now).unwrap();
         client.handle(now, server_address(), &bye.bytes).unwrap();
-        assert_eq!(client.state(), ClientState::Disconnected(ClientDisconnect::Closed(CloseReason::PeerDisconnected)));
+        assert_eq!(
+            client.state(),
+            ClientState::Disconnected(ClientDisconnect::Closed(CloseReason::PeerDisconnected))
+        );
     }
 
     #[test]
@@ -667,23 +807,49 @@ mod tests {
         assert_eq!(request.len(), CONNECTION_REQUEST_BYTES);
         // Expired.
         let late = (token.token.expires_at_s + 1) * 1_000_000;
-        assert!(matches!(server.handle(late, client_address(), &request), Err(PacketError::Token(TokenError::Expired { .. }))));
+        assert!(matches!(
+            server.handle(late, client_address(), &request),
+            Err(PacketError::Token(TokenError::Expired { .. }))
+        ));
         // Wrong length.
-        assert!(matches!(server.handle(NOW_US, client_address(), &request[..500]), Err(PacketError::BadRequestSize { bytes: 500 })));
+        assert!(matches!(
+            server.handle(NOW_US, client_address(), &request[..500]),
+            Err(PacketError::BadRequestSize { bytes: 500 })
+        ));
         // Sealed for another cluster.
         let foreign = sample_token(server_address()).seal(&[1; CLUSTER_KEY_BYTES], [9; TOKEN_NONCE_BYTES]);
-        assert!(matches!(server.handle(NOW_US, client_address(), &connection_request(&foreign)), Err(PacketError::Token(TokenError::BadSeal))));
+        assert!(matches!(
+            server.handle(NOW_US, client_address(), &connection_request(&foreign)),
+            Err(PacketError::Token(TokenError::BadSeal))
+        ));
         // For another server.
         let elsewhere = sample_token("10.9.9.9:1".parse().unwrap()).seal(&CLUSTER_KEY, [9; TOKEN_NONCE_BYTES]);
-        let mut other = ServerEndpoint::new(ServerConfig { public_address: "10.0.0.2:7777".parse().unwrap(), ..server.config.clone() });
-        assert!(matches!(other.handle(NOW_US, client_address(), &connection_request(&elsewhere)), Err(PacketError::Token(TokenError::WrongServer))));
+        let mut other = ServerEndpoint::new(ServerConfig {
+            public_address: "10.0.0.2:7777".parse().unwrap(),
+            ..server.config.clone()
+        });
+        assert!(matches!(
+            other.handle(NOW_US, client_address(), &connection_request(&elsewhere)),
+            Err(PacketError::Token(TokenError::WrongServer))
+        ));
         // A response with a wrong challenge.
         server.handle(NOW_US, client_address(), &request).unwrap();
         let challenge = server.poll_transmit(NOW_US).unwrap();
         assert!(challenge.bytes.len() <= request.len());
         let mut forged = Vec::new();
-        seal_packet(PacketType::Response, token.token.session_id, 0, &token.token.edge_key, &token.token.client_to_server_key, &[0; 16], &mut forged);
-        assert_eq!(server.handle(NOW_US, client_address(), &forged), Err(PacketError::BadChallenge));
+        seal_packet(
+            PacketType::Response,
+            token.token.session_id,
+            0,
+            &token.token.edge_key,
+            &token.token.client_to_server_key,
+            &[0; 16],
+            &mut forged,
+        );
+        assert_eq!(
+            server.handle(NOW_US, client_address(), &forged),
+            Err(PacketError::BadChallenge)
+        );
         assert_eq!(server.poll_transmit(NOW_US), None);
         assert_eq!(server.connection_count(), 0);
     }
@@ -695,7 +861,13 @@ mod tests {
         let now = connect(&mut server, &mut client, NOW_US);
         server.poll_event();
         server.update(now + CONNECTION_TIMEOUT_US + 1);
-        assert_eq!(server.poll_event(), Some(ServerEvent::Disconnected { session_id: 0xfeed_0000_0000_0001, reason: CloseReason::TimedOut }));
+        assert_eq!(
+            server.poll_event(),
+            Some(ServerEvent::Disconnected {
+                session_id: 0xfeed_0000_0000_0001,
+                reason: CloseReason::TimedOut
+            })
+        );
         assert_eq!(server.connection_count(), 0);
     }
 }

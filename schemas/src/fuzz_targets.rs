@@ -4,18 +4,27 @@
 
 use std::net::SocketAddr;
 
+use crate::DATAGRAM_BYTES_MAX;
 use crate::connection::{Connection, Side};
 use crate::control::{decode_control, encode_control};
 use crate::endpoint::{ClientConnection, ServerConfig, ServerEndpoint, read_connection_request};
 use crate::messages::{ClientMessage, ServerMessage};
 use crate::packet::{
-    PacketType, ReplayWindow, SEALED_PLAINTEXT_BYTES_MAX, read_packet_type, read_sealed_header, seal_packet, verify_edge_tag,
+    PacketType, ReplayWindow, SEALED_PLAINTEXT_BYTES_MAX, read_packet_type, read_sealed_header, seal_packet,
+    verify_edge_tag,
 };
 use crate::snapshot::{EntityKind, EntityState, SNAPSHOT_ENTITIES_MAX, SnapshotReceiver, SnapshotSender};
 use crate::token::{ClientToken, ConnectToken};
-use crate::DATAGRAM_BYTES_MAX;
 
-pub const FUZZ_TARGETS: [&str; 7] = ["header", "token", "handshake", "payload", "messages", "snapshot", "control"];
+pub const FUZZ_TARGETS: [&str; 7] = [
+    "header",
+    "token",
+    "handshake",
+    "payload",
+    "messages",
+    "snapshot",
+    "control",
+];
 
 const CLUSTER_KEY: [u8; 32] = [0x42; 32];
 const EDGE_KEY: [u8; 16] = [3; 16];
@@ -85,7 +94,9 @@ fn fuzz_token() -> ClientToken {
 /// The first byte picks who receives the rest: a fresh server, a server mid-handshake, or a client
 /// mid-handshake. Every server reply before connection must not exceed the datagram that caused it.
 pub fn handshake(data: &[u8]) {
-    let Some((&mode, datagram)) = data.split_first() else { return };
+    let Some((&mode, datagram)) = data.split_first() else {
+        return;
+    };
     let now_us = 1_000_000;
     let mut server = ServerEndpoint::new(ServerConfig {
         cluster_key: CLUSTER_KEY,
@@ -96,9 +107,13 @@ pub fn handshake(data: &[u8]) {
     let mut client = ClientConnection::new(now_us, fuzz_token(), 0);
     if mode % 3 == 1 {
         let request = client.poll_transmit(now_us).expect("request");
-        server.handle(now_us, client_address(), &request.bytes).expect("valid request");
+        server
+            .handle(now_us, client_address(), &request.bytes)
+            .expect("valid request");
         let challenge = server.poll_transmit(now_us).expect("challenge");
-        client.handle(now_us, server_address(), &challenge.bytes).expect("valid challenge");
+        client
+            .handle(now_us, server_address(), &challenge.bytes)
+            .expect("valid challenge");
     }
     if mode % 3 == 2 {
         let _ = client.handle(now_us, server_address(), datagram);
@@ -131,7 +146,15 @@ pub fn payload(data: &[u8]) {
     );
     let mut packet = Vec::with_capacity(DATAGRAM_BYTES_MAX);
     for (sequence, chunk) in data.chunks(SEALED_PLAINTEXT_BYTES_MAX).enumerate() {
-        seal_packet(PacketType::Payload, 7, sequence as u64, &EDGE_KEY, &CLIENT_TO_SERVER_KEY, chunk, &mut packet);
+        seal_packet(
+            PacketType::Payload,
+            7,
+            sequence as u64,
+            &EDGE_KEY,
+            &CLIENT_TO_SERVER_KEY,
+            chunk,
+            &mut packet,
+        );
         let _ = connection.receive(sequence as u64 * 1000, &packet);
         while connection.poll_received().is_some() {}
         while connection.poll_packet(sequence as u64 * 1000, &mut packet) {}
@@ -200,7 +223,15 @@ pub fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
     let token = fuzz_token();
     let request = crate::endpoint::connection_request(&token);
     let mut sealed = Vec::new();
-    seal_packet(PacketType::Payload, 7, 5, &EDGE_KEY, &CLIENT_TO_SERVER_KEY, &[0; 12], &mut sealed);
+    seal_packet(
+        PacketType::Payload,
+        7,
+        5,
+        &EDGE_KEY,
+        &CLIENT_TO_SERVER_KEY,
+        &[0; 12],
+        &mut sealed,
+    );
 
     // A handshake as far as each mode needs it.
     let mut server = ServerEndpoint::new(ServerConfig {
@@ -211,9 +242,13 @@ pub fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
     });
     let mut client = ClientConnection::new(now_us, token.clone(), 0);
     let request_transmit = client.poll_transmit(now_us).expect("request");
-    server.handle(now_us, client_address(), &request_transmit.bytes).expect("request accepted");
+    server
+        .handle(now_us, client_address(), &request_transmit.bytes)
+        .expect("request accepted");
     let challenge = server.poll_transmit(now_us).expect("challenge").bytes;
-    client.handle(now_us, server_address(), &challenge).expect("challenge accepted");
+    client
+        .handle(now_us, server_address(), &challenge)
+        .expect("challenge accepted");
     let response = client.poll_transmit(now_us).expect("response").bytes;
     let with_mode = |mode: u8, bytes: &[u8]| [&[mode][..], bytes].concat();
 
@@ -225,17 +260,38 @@ pub fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
 
     let mut client_messages = Vec::new();
     for message in [
-        ClientMessage::Input(InputMessage { sequence: 1, newest_tick: 9, inputs: vec![MoveInput::default(); 3] }),
-        ClientMessage::Action { client_tick: 9, action: Action::Attack { target_id: 4, skill_id: 2 } },
-        ClientMessage::Action { client_tick: 9, action: Action::PickUp { loot_id: 5 } },
-        ClientMessage::Chat { channel: ChatChannel::Zone, text: "hi".into() },
+        ClientMessage::Input(InputMessage {
+            sequence: 1,
+            newest_tick: 9,
+            inputs: vec![MoveInput::default(); 3],
+        }),
+        ClientMessage::Action {
+            client_tick: 9,
+            action: Action::Attack {
+                target_id: 4,
+                skill_id: 2,
+            },
+        },
+        ClientMessage::Action {
+            client_tick: 9,
+            action: Action::PickUp { loot_id: 5 },
+        },
+        ClientMessage::Chat {
+            channel: ChatChannel::Zone,
+            text: "hi".into(),
+        },
     ] {
         let mut out = Vec::new();
         message.encode(&mut out);
         client_messages.push(out);
     }
     let mut server_chat = Vec::new();
-    ServerMessage::Chat { channel: ChatChannel::Global, sender_id: 3, text: "gg".into() }.encode(&mut server_chat);
+    ServerMessage::Chat {
+        channel: ChatChannel::Global,
+        sender_id: 3,
+        text: "gg".into(),
+    }
+    .encode(&mut server_chat);
     client_messages.push(server_chat);
     let mut snapshot_ack = Vec::new();
     crate::messages::encode_snapshot_ack(41, &mut snapshot_ack);
@@ -260,7 +316,11 @@ pub fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
     entities.pop();
     entities[0].position[0] += 0.05;
     entities[1].health = 3;
-    entities.push(EntityState { id: 100, kind: EntityKind::Loot, ..entities[2] });
+    entities.push(EntityState {
+        id: 100,
+        kind: EntityKind::Loot,
+        ..entities[2]
+    });
     let mut delta = Vec::new();
     sender.encode(2, &entities, DATAGRAM_BYTES_MAX, &mut delta);
 
@@ -288,7 +348,14 @@ pub fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
     vec![
         ("header", vec![sealed.clone(), request.clone()]),
         ("token", vec![token.to_bytes()]),
-        ("handshake", vec![with_mode(0, &request), with_mode(1, &response), with_mode(2, &challenge)]),
+        (
+            "handshake",
+            vec![
+                with_mode(0, &request),
+                with_mode(1, &response),
+                with_mode(2, &challenge),
+            ],
+        ),
         ("payload", vec![payload]),
         ("messages", client_messages),
         ("snapshot", vec![full, delta]),

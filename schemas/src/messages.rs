@@ -88,15 +88,25 @@ pub enum ChatChannel {
 pub enum ClientMessage {
     Input(InputMessage),
     /// `client_tick`: the tick the client saw when it acted (for lag compensation).
-    Action { client_tick: u32, action: Action },
-    Chat { channel: ChatChannel, text: String },
+    Action {
+        client_tick: u32,
+        action: Action,
+    },
+    Chat {
+        channel: ChatChannel,
+        text: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ServerMessage {
     /// A snapshot payload (`snapshot.rs`).
     Snapshot(Vec<u8>),
-    Chat { channel: ChatChannel, sender_id: u32, text: String },
+    Chat {
+        channel: ChatChannel,
+        sender_id: u32,
+        text: String,
+    },
 }
 
 struct Reader<'a> {
@@ -212,18 +222,28 @@ impl ClientMessage {
                         buttons: raw[4],
                     });
                 }
-                ClientMessage::Input(InputMessage { sequence, newest_tick, inputs })
+                ClientMessage::Input(InputMessage {
+                    sequence,
+                    newest_tick,
+                    inputs,
+                })
             }
             CLIENT_ACTION => {
                 let client_tick = reader.u32()?;
                 let action = match reader.u8()? {
-                    ACTION_ATTACK => Action::Attack { target_id: reader.u32()?, skill_id: reader.u16()? },
+                    ACTION_ATTACK => Action::Attack {
+                        target_id: reader.u32()?,
+                        skill_id: reader.u16()?,
+                    },
                     ACTION_PICK_UP => Action::PickUp { loot_id: reader.u32()? },
                     value => return Err(MessageError::UnknownAction { value }),
                 };
                 ClientMessage::Action { client_tick, action }
             }
-            CLIENT_CHAT => ClientMessage::Chat { channel: reader.channel()?, text: reader.chat_text()? },
+            CLIENT_CHAT => ClientMessage::Chat {
+                channel: reader.channel()?,
+                text: reader.chat_text()?,
+            },
             value => return Err(MessageError::UnknownType { value }),
         };
         reader.finish()?;
@@ -267,7 +287,11 @@ impl ServerMessage {
                 out.push(SERVER_SNAPSHOT);
                 out.extend_from_slice(payload);
             }
-            ServerMessage::Chat { channel, sender_id, text } => {
+            ServerMessage::Chat {
+                channel,
+                sender_id,
+                text,
+            } => {
                 out.push(SERVER_CHAT);
                 out.push(*channel as u8);
                 out.extend_from_slice(&sender_id.to_le_bytes());
@@ -290,7 +314,11 @@ impl ServerMessage {
             SERVER_CHAT => {
                 let channel = reader.channel()?;
                 let sender_id = reader.u32()?;
-                ServerMessage::Chat { channel, sender_id, text: reader.chat_text()? }
+                ServerMessage::Chat {
+                    channel,
+                    sender_id,
+                    text: reader.chat_text()?,
+                }
             }
             value => return Err(MessageError::UnknownType { value }),
         };
@@ -308,23 +336,50 @@ mod tests {
         message.encode(&mut out);
         assert_eq!(ClientMessage::decode(&out), Ok(message));
         for cut in 0..out.len() {
-            assert!(ClientMessage::decode(&out[..cut]).is_err(), "prefix of {cut} bytes accepted");
+            assert!(
+                ClientMessage::decode(&out[..cut]).is_err(),
+                "prefix of {cut} bytes accepted"
+            );
         }
         let mut longer = out.clone();
         longer.push(0);
-        assert_eq!(ClientMessage::decode(&longer), Err(MessageError::TrailingBytes { bytes: 1 }));
+        assert_eq!(
+            ClientMessage::decode(&longer),
+            Err(MessageError::TrailingBytes { bytes: 1 })
+        );
         out
     }
 
     #[test]
     fn client_messages_round_trip() {
         let inputs = (0..INPUT_REDUNDANCY_MAX)
-            .map(|i| MoveInput { move_right: -(i as i8), move_forward: 127, yaw: 1000 * i as u16, buttons: 0b10 })
+            .map(|i| MoveInput {
+                move_right: -(i as i8),
+                move_forward: 127,
+                yaw: 1000 * i as u16,
+                buttons: 0b10,
+            })
             .collect();
-        round_trip_client(ClientMessage::Input(InputMessage { sequence: 9, newest_tick: 1234, inputs }));
-        round_trip_client(ClientMessage::Action { client_tick: 77, action: Action::Attack { target_id: 5, skill_id: 3 } });
-        round_trip_client(ClientMessage::Action { client_tick: 78, action: Action::PickUp { loot_id: 900 } });
-        round_trip_client(ClientMessage::Chat { channel: ChatChannel::Global, text: "héllo".into() });
+        round_trip_client(ClientMessage::Input(InputMessage {
+            sequence: 9,
+            newest_tick: 1234,
+            inputs,
+        }));
+        round_trip_client(ClientMessage::Action {
+            client_tick: 77,
+            action: Action::Attack {
+                target_id: 5,
+                skill_id: 3,
+            },
+        });
+        round_trip_client(ClientMessage::Action {
+            client_tick: 78,
+            action: Action::PickUp { loot_id: 900 },
+        });
+        round_trip_client(ClientMessage::Chat {
+            channel: ChatChannel::Global,
+            text: "héllo".into(),
+        });
     }
 
     /// Test vector quoted in PROTOCOL.md ("Game messages").
@@ -333,7 +388,12 @@ mod tests {
         let bytes = round_trip_client(ClientMessage::Input(InputMessage {
             sequence: 1,
             newest_tick: 2,
-            inputs: vec![MoveInput { move_right: -1, move_forward: 127, yaw: 0x0102, buttons: 1 }],
+            inputs: vec![MoveInput {
+                move_right: -1,
+                move_forward: 127,
+                yaw: 0x0102,
+                buttons: 1,
+            }],
         }));
         assert_eq!(bytes, [0x01, 1, 0, 0, 0, 2, 0, 0, 0, 1, 0xff, 0x7f, 0x02, 0x01, 0x01]);
     }
@@ -342,12 +402,32 @@ mod tests {
     fn bad_client_messages_are_typed_errors() {
         assert_eq!(ClientMessage::decode(&[]), Err(MessageError::Truncated { offset: 0 }));
         assert_eq!(ClientMessage::decode(&[9]), Err(MessageError::UnknownType { value: 9 }));
-        assert_eq!(ClientMessage::decode(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 9]), Err(MessageError::BadInputCount { count: 9 }));
-        assert_eq!(ClientMessage::decode(&[2, 0, 0, 0, 0, 7]), Err(MessageError::UnknownAction { value: 7 }));
-        assert_eq!(ClientMessage::decode(&[3, 2, 0, 0]), Err(MessageError::UnknownChannel { value: 2 }));
-        assert_eq!(ClientMessage::decode(&[3, 0, 0xff, 0xff]), Err(MessageError::ChatTooLong { bytes: 0xffff }));
-        assert_eq!(ClientMessage::decode(&[3, 0, 1, 0, 0xff]), Err(MessageError::ChatNotUtf8));
-        assert_eq!(check_chat_text(&"x".repeat(CHAT_TEXT_BYTES_MAX + 1)), Err(MessageError::ChatTooLong { bytes: CHAT_TEXT_BYTES_MAX + 1 }));
+        assert_eq!(
+            ClientMessage::decode(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 9]),
+            Err(MessageError::BadInputCount { count: 9 })
+        );
+        assert_eq!(
+            ClientMessage::decode(&[2, 0, 0, 0, 0, 7]),
+            Err(MessageError::UnknownAction { value: 7 })
+        );
+        assert_eq!(
+            ClientMessage::decode(&[3, 2, 0, 0]),
+            Err(MessageError::UnknownChannel { value: 2 })
+        );
+        assert_eq!(
+            ClientMessage::decode(&[3, 0, 0xff, 0xff]),
+            Err(MessageError::ChatTooLong { bytes: 0xffff })
+        );
+        assert_eq!(
+            ClientMessage::decode(&[3, 0, 1, 0, 0xff]),
+            Err(MessageError::ChatNotUtf8)
+        );
+        assert_eq!(
+            check_chat_text(&"x".repeat(CHAT_TEXT_BYTES_MAX + 1)),
+            Err(MessageError::ChatTooLong {
+                bytes: CHAT_TEXT_BYTES_MAX + 1
+            })
+        );
     }
 
     #[test]
@@ -357,17 +437,30 @@ mod tests {
         assert_eq!(out, [0x80, 0x04, 0x03, 0x02, 0x01]);
         assert_eq!(out.len(), SNAPSHOT_ACK_BYTES);
         assert_eq!(decode_snapshot_ack(&out), Ok(0x0102_0304));
-        assert_eq!(decode_snapshot_ack(&out[..4]), Err(MessageError::Truncated { offset: 1 }));
-        assert_eq!(decode_snapshot_ack(&[0x80, 0, 0, 0, 0, 0]), Err(MessageError::TrailingBytes { bytes: 1 }));
+        assert_eq!(
+            decode_snapshot_ack(&out[..4]),
+            Err(MessageError::Truncated { offset: 1 })
+        );
+        assert_eq!(
+            decode_snapshot_ack(&[0x80, 0, 0, 0, 0, 0]),
+            Err(MessageError::TrailingBytes { bytes: 1 })
+        );
         assert_eq!(decode_snapshot_ack(&[1]), Err(MessageError::UnknownType { value: 1 }));
-        assert_eq!(ClientMessage::decode(&out), Err(MessageError::UnknownType { value: 0x80 }));
+        assert_eq!(
+            ClientMessage::decode(&out),
+            Err(MessageError::UnknownType { value: 0x80 })
+        );
     }
 
     #[test]
     fn server_messages_round_trip() {
         for message in [
             ServerMessage::Snapshot(vec![1, 2, 3]),
-            ServerMessage::Chat { channel: ChatChannel::Zone, sender_id: 4, text: "gg".into() },
+            ServerMessage::Chat {
+                channel: ChatChannel::Zone,
+                sender_id: 4,
+                text: "gg".into(),
+            },
         ] {
             let mut out = Vec::new();
             message.encode(&mut out);

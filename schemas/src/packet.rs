@@ -213,9 +213,7 @@ pub fn open_packet(
     let cipher = ChaCha20Poly1305::new(&Key::from(*aead_key));
     cipher
         .decrypt_inout_detached(&aead_nonce(header.sequence), aad, plaintext.as_mut_slice().into(), &tag)
-        .map_err(|_| {
-            PacketError::BadSeal
-        })?;
+        .map_err(|_| PacketError::BadSeal)?;
     Ok(header)
 }
 
@@ -245,7 +243,11 @@ impl ReplayWindow {
     pub fn mark(&mut self, sequence: u64) {
         debug_assert!(self.check(sequence).is_ok());
         if self.newest_plus_one == 0 || sequence >= self.newest_plus_one {
-            let shift = if self.newest_plus_one == 0 { REPLAY_WINDOW_PACKETS } else { sequence + 1 - self.newest_plus_one };
+            let shift = if self.newest_plus_one == 0 {
+                REPLAY_WINDOW_PACKETS
+            } else {
+                sequence + 1 - self.newest_plus_one
+            };
             self.shift(shift);
             self.newest_plus_one = sequence + 1;
             self.set_bit(0);
@@ -295,7 +297,15 @@ mod tests {
     #[test]
     fn seal_open_round_trip_and_tamper_detection() {
         let mut packet = Vec::new();
-        seal_packet(PacketType::Payload, 0x1122_3344_5566_7788, 42, &EDGE_KEY, &AEAD_KEY, b"hello", &mut packet);
+        seal_packet(
+            PacketType::Payload,
+            0x1122_3344_5566_7788,
+            42,
+            &EDGE_KEY,
+            &AEAD_KEY,
+            b"hello",
+            &mut packet,
+        );
         assert_eq!(packet.len(), SEALED_HEADER_BYTES + 5 + AEAD_TAG_BYTES);
         let mut plaintext = Vec::new();
         let header = open_packet(&packet, &EDGE_KEY, &AEAD_KEY, &mut plaintext).unwrap();
@@ -312,8 +322,14 @@ mod tests {
         let mut tampered = packet.clone();
         tampered[12] ^= 1; // sequence: edge tag catches it without decrypting
         assert_eq!(verify_edge_tag(&EDGE_KEY, &tampered), Err(PacketError::BadEdgeTag));
-        assert_eq!(open_packet(&packet, &[8; EDGE_KEY_BYTES], &AEAD_KEY, &mut plaintext), Err(PacketError::BadEdgeTag));
-        assert_eq!(open_packet(&packet, &EDGE_KEY, &[1; AEAD_KEY_BYTES], &mut plaintext), Err(PacketError::BadSeal));
+        assert_eq!(
+            open_packet(&packet, &[8; EDGE_KEY_BYTES], &AEAD_KEY, &mut plaintext),
+            Err(PacketError::BadEdgeTag)
+        );
+        assert_eq!(
+            open_packet(&packet, &EDGE_KEY, &[1; AEAD_KEY_BYTES], &mut plaintext),
+            Err(PacketError::BadSeal)
+        );
     }
 
     /// Test vector quoted in PROTOCOL.md ("Sealed packet").
@@ -324,20 +340,30 @@ mod tests {
         let hex: String = packet.iter().map(|byte| format!("{byte:02x}")).collect();
         assert_eq!(hex, SEALED_PACKET_VECTOR_HEX);
     }
-    const SEALED_PACKET_VECTOR_HEX: &str = "4d1301000000000000000200000000000000f6aedc0c0a4818beb02108cd7e68c2301a4a8b7e815c4ef988";
+    const SEALED_PACKET_VECTOR_HEX: &str =
+        "4d1301000000000000000200000000000000f6aedc0c0a4818beb02108cd7e68c2301a4a8b7e815c4ef988";
 
     #[test]
     fn header_checks_are_total() {
         assert_eq!(read_packet_type(&[]), Err(PacketError::TooShort { bytes: 0 }));
         assert_eq!(read_packet_type(&[0, 0x13]), Err(PacketError::BadMagic { value: 0 }));
-        assert_eq!(read_packet_type(&[PACKET_MAGIC, 0x23]), Err(PacketError::BadVersion { version: 2 }));
-        assert_eq!(read_packet_type(&[PACKET_MAGIC, 0x1f]), Err(PacketError::BadType { value: 15 }));
+        assert_eq!(
+            read_packet_type(&[PACKET_MAGIC, 0x23]),
+            Err(PacketError::BadVersion { version: 2 })
+        );
+        assert_eq!(
+            read_packet_type(&[PACKET_MAGIC, 0x1f]),
+            Err(PacketError::BadType { value: 15 })
+        );
         assert_eq!(read_packet_type(&[PACKET_MAGIC, 0x13]), Ok(PacketType::Payload));
         assert_eq!(
             read_sealed_header(&[PACKET_MAGIC, 0x13, 0, 0]),
             Err(PacketError::TooShort { bytes: 4 })
         );
-        assert!(matches!(read_packet_type(&vec![0; DATAGRAM_BYTES_MAX + 1]), Err(PacketError::TooLong { .. })));
+        assert!(matches!(
+            read_packet_type(&vec![0; DATAGRAM_BYTES_MAX + 1]),
+            Err(PacketError::TooLong { .. })
+        ));
     }
 
     #[test]

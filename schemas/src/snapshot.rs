@@ -66,8 +66,7 @@ const ENTRY_ID_GAP_ORDER: u32 = 2;
 /// The longest entry id code: Exp-Golomb (order 2) of `u32::MAX` (checked by a test).
 const ENTRY_ID_BITS_MAX: u32 = 63;
 /// A full entity record: kind, position, yaw, velocity, health, flags.
-const FULL_RECORD_BITS: u32 =
-    KIND_BITS + 3 * POSITION_BITS + YAW_BITS + 3 * VELOCITY_BITS + 16 + 16;
+const FULL_RECORD_BITS: u32 = KIND_BITS + 3 * POSITION_BITS + YAW_BITS + 3 * VELOCITY_BITS + 16 + 16;
 const FIELD_MASK_BITS: u32 = 5;
 const FIELD_POSITION: u64 = 1 << 0;
 const FIELD_YAW: u64 = 1 << 1;
@@ -131,9 +130,7 @@ pub enum SnapshotError {
     PayloadTooLarge { bytes: usize },
     #[error("snapshot bits: {0}")]
     Bits(#[from] BitsError),
-    #[error(
-        "snapshot {tick} is delta'd against tick {baseline_tick}, which this client does not have"
-    )]
+    #[error("snapshot {tick} is delta'd against tick {baseline_tick}, which this client does not have")]
     BaselineUnknown { tick: u32, baseline_tick: u32 },
     #[error("snapshot {tick} names a baseline {age} ticks before tick 0")]
     BaselineBeforeTickZero { tick: u32, age: u32 },
@@ -225,10 +222,8 @@ pub fn quantise(state: &EntityState) -> EntityState {
 /// rounded half away from zero. Integer-only so both ends compute the same value.
 fn predicted_position(baseline: &QuantisedState, age_ticks: u32, axis: usize) -> i64 {
     // units_pos = units_vel / 32 m/s * age * 0.05 s * 64 units/m
-    let numerator = i64::from(baseline.velocity[axis])
-        * i64::from(age_ticks)
-        * SNAPSHOT_TICK_US
-        * POSITION_UNITS_PER_M as i64;
+    let numerator =
+        i64::from(baseline.velocity[axis]) * i64::from(age_ticks) * SNAPSHOT_TICK_US * POSITION_UNITS_PER_M as i64;
     let denominator = VELOCITY_UNITS_PER_M_S as i64 * 1_000_000;
     let displacement = if numerator >= 0 {
         (numerator + denominator / 2) / denominator
@@ -259,20 +254,14 @@ fn update_fields(baseline: &QuantisedState, current: &QuantisedState) -> u64 {
 }
 
 /// Bits of an update record (after its two-bit change code); `fields` is non-zero.
-fn update_record_bits(
-    baseline: &QuantisedState,
-    current: &QuantisedState,
-    age_ticks: u32,
-    fields: u64,
-) -> u32 {
+fn update_record_bits(baseline: &QuantisedState, current: &QuantisedState, age_ticks: u32, fields: u64) -> u32 {
     let mut bits = 1; // position-only shortcut flag
     if fields != FIELD_POSITION {
         bits += FIELD_MASK_BITS;
     }
     if fields & FIELD_POSITION != 0 {
         for axis in 0..3 {
-            let delta =
-                i64::from(current.position[axis]) - predicted_position(baseline, age_ticks, axis);
+            let delta = i64::from(current.position[axis]) - predicted_position(baseline, age_ticks, axis);
             bits += signed_exp_golomb_bits(delta, POSITION_DELTA_ORDER);
         }
     }
@@ -305,8 +294,7 @@ fn write_update_record(
     }
     if fields & FIELD_POSITION != 0 {
         for axis in 0..3 {
-            let delta =
-                i64::from(current.position[axis]) - predicted_position(baseline, age_ticks, axis);
+            let delta = i64::from(current.position[axis]) - predicted_position(baseline, age_ticks, axis);
             writer.write_signed_exp_golomb(delta, POSITION_DELTA_ORDER);
         }
     }
@@ -391,8 +379,7 @@ fn write_full_record(writer: &mut BitWriter<'_>, state: &QuantisedState) {
 
 fn read_full_record(reader: &mut BitReader<'_>) -> Result<QuantisedState, SnapshotError> {
     let kind_value = reader.read_bits(KIND_BITS)? as u8;
-    let kind = EntityKind::from_u8(kind_value)
-        .ok_or(SnapshotError::EntityKindInvalid { value: kind_value })?;
+    let kind = EntityKind::from_u8(kind_value).ok_or(SnapshotError::EntityKindInvalid { value: kind_value })?;
     let mut position = [0u32; 3];
     for axis_position in &mut position {
         *axis_position = reader.read_bits(POSITION_BITS)? as u32;
@@ -561,10 +548,7 @@ impl SnapshotSender {
         out.clear();
 
         // A baseline too old for the client's history (or from the future) is useless from now on.
-        let baseline_age = self
-            .baseline
-            .as_ref()
-            .map(|baseline| tick.wrapping_sub(baseline.tick));
+        let baseline_age = self.baseline.as_ref().map(|baseline| tick.wrapping_sub(baseline.tick));
         if baseline_age.is_some_and(|age| age == 0 || age as usize > SNAPSHOT_HISTORY) {
             self.baseline = None;
         }
@@ -584,15 +568,13 @@ impl SnapshotSender {
             } else {
                 0
             };
-        let mut bits_used = header_bits
-            + baseline.entities.len() * CHANGE_CODE_KEEP.1 as usize
-            + ENTRY_COUNT_BITS as usize;
+        let mut bits_used =
+            header_bits + baseline.entities.len() * CHANGE_CODE_KEEP.1 as usize + ENTRY_COUNT_BITS as usize;
         debug_assert!(bits_used <= budget_bits);
 
         let mut report = EncodeReport::default();
         self.changes.clear();
-        self.changes
-            .resize(baseline.entities.len(), BaselineChange::Keep);
+        self.changes.resize(baseline.entities.len(), BaselineChange::Keep);
         self.entries.clear();
         self.seen_ids.clear();
         self.left_out_ids.clear();
@@ -645,9 +627,7 @@ impl SnapshotSender {
                     {
                         let previous = &baseline.entities[index].1;
                         if previous.kind != current.kind {
-                            let extra_bits = (CHANGE_CODE_REPLACE.1 - CHANGE_CODE_KEEP.1
-                                + FULL_RECORD_BITS)
-                                as usize;
+                            let extra_bits = (CHANGE_CODE_REPLACE.1 - CHANGE_CODE_KEEP.1 + FULL_RECORD_BITS) as usize;
                             if bits_used + extra_bits <= budget_bits {
                                 bits_used += extra_bits;
                                 self.changes[index] = BaselineChange::Replace(current);
@@ -665,8 +645,7 @@ impl SnapshotSender {
                                     as usize;
                                 if bits_used + extra_bits <= budget_bits {
                                     bits_used += extra_bits;
-                                    self.changes[index] =
-                                        BaselineChange::Update { current, fields };
+                                    self.changes[index] = BaselineChange::Update { current, fields };
                                     true
                                 } else {
                                     false
@@ -675,10 +654,7 @@ impl SnapshotSender {
                         }
                     }
                 }
-                None => match self
-                    .entries
-                    .binary_search_by_key(&candidate.id, |(id, _)| *id)
-                {
+                None => match self.entries.binary_search_by_key(&candidate.id, |(id, _)| *id) {
                     Ok(_) => unreachable!("duplicates were filtered above"),
                     Err(position) => {
                         if entities_in_world >= SNAPSHOT_ENTITIES_MAX {
@@ -711,10 +687,7 @@ impl SnapshotSender {
                 self.left_out_ids.push(candidate.id);
             }
         }
-        debug_assert_eq!(
-            report.entities_sent + report.entities_left_out,
-            candidates.len()
-        );
+        debug_assert_eq!(report.entities_sent + report.entities_left_out, candidates.len());
         debug_assert!(entities_in_world <= SNAPSHOT_ENTITIES_MAX);
 
         // Write it out, and remember the world the client will have.
@@ -749,10 +722,7 @@ impl SnapshotSender {
         writer.write_bits(self.entries.len() as u64, ENTRY_COUNT_BITS);
         let mut previous_id = None;
         for (id, current) in &self.entries {
-            writer.write_exp_golomb(
-                u64::from(entry_id_gap(previous_id, *id)),
-                ENTRY_ID_GAP_ORDER,
-            );
+            writer.write_exp_golomb(u64::from(entry_id_gap(previous_id, *id)), ENTRY_ID_GAP_ORDER);
             write_full_record(&mut writer, current);
             previous_id = Some(*id);
         }
@@ -779,11 +749,7 @@ impl SnapshotSender {
     /// The client acknowledged the snapshot of `tick`: it becomes the baseline if it is newer than the
     /// current one and still remembered. Unknown or stale acks are ignored.
     pub fn on_ack(&mut self, tick: u32) {
-        if self
-            .baseline
-            .as_ref()
-            .is_some_and(|baseline| baseline.tick >= tick)
-        {
+        if self.baseline.as_ref().is_some_and(|baseline| baseline.tick >= tick) {
             return;
         }
         if let Some(record) = self.history.find(tick) {
@@ -843,9 +809,7 @@ fn decode_snapshot(
     world: &mut Vec<(u32, QuantisedState)>,
 ) -> Result<u32, SnapshotError> {
     if payload.len() > DATAGRAM_BYTES_MAX {
-        return Err(SnapshotError::PayloadTooLarge {
-            bytes: payload.len(),
-        });
+        return Err(SnapshotError::PayloadTooLarge { bytes: payload.len() });
     }
     world.clear();
     let mut reader = BitReader::new(payload);
@@ -858,10 +822,7 @@ fn decode_snapshot(
             .ok_or(SnapshotError::BaselineBeforeTickZero { tick, age })?;
         let baseline = history
             .find(baseline_tick)
-            .ok_or(SnapshotError::BaselineUnknown {
-                tick,
-                baseline_tick,
-            })?;
+            .ok_or(SnapshotError::BaselineUnknown { tick, baseline_tick })?;
         (baseline, age)
     } else {
         (&empty, 0)
@@ -871,10 +832,7 @@ fn decode_snapshot(
         if !reader.read_bool()? {
             world.push((*id, *previous));
         } else if !reader.read_bool()? {
-            world.push((
-                *id,
-                read_update_record(&mut reader, *id, previous, baseline_age)?,
-            ));
+            world.push((*id, read_update_record(&mut reader, *id, previous, baseline_age)?));
         } else if !reader.read_bool()? {
             // removed
         } else {
@@ -891,14 +849,11 @@ fn decode_snapshot(
     for _ in 0..entry_count {
         let gap = reader.read_exp_golomb(ENTRY_ID_GAP_ORDER)?;
         let id = match previous_id {
-            None => u32::try_from(gap)
-                .map_err(|_| SnapshotError::EntityIdOverflow { previous_id: 0 })?,
+            None => u32::try_from(gap).map_err(|_| SnapshotError::EntityIdOverflow { previous_id: 0 })?,
             Some(previous) => u64::from(previous)
                 .checked_add(gap + 1)
                 .and_then(|id| u32::try_from(id).ok())
-                .ok_or(SnapshotError::EntityIdOverflow {
-                    previous_id: previous,
-                })?,
+                .ok_or(SnapshotError::EntityIdOverflow { previous_id: previous })?,
         };
         if baseline.find(id).is_some() {
             return Err(SnapshotError::EntryInBaseline { id });
@@ -933,10 +888,7 @@ mod tests {
     }
 
     fn quantised_map(candidates: &[EntityState]) -> BTreeMap<u32, EntityState> {
-        candidates
-            .iter()
-            .map(|state| (state.id, quantise(state)))
-            .collect()
+        candidates.iter().map(|state| (state.id, quantise(state))).collect()
     }
 
     #[test]
@@ -965,7 +917,10 @@ mod tests {
 
     #[test]
     fn budget_minimum_covers_the_longest_entry() {
-        assert_eq!(exp_golomb_bits(u64::from(u32::MAX), ENTRY_ID_GAP_ORDER), ENTRY_ID_BITS_MAX);
+        assert_eq!(
+            exp_golomb_bits(u64::from(u32::MAX), ENTRY_ID_GAP_ORDER),
+            ENTRY_ID_BITS_MAX
+        );
         let mut sender = SnapshotSender::new();
         let mut out = Vec::new();
         let report = sender.encode(1, &[entity(u32::MAX, 0.0)], SNAPSHOT_BUDGET_BYTES_MIN, &mut out);
@@ -1098,9 +1053,7 @@ mod tests {
         longer.push(0);
         assert!(matches!(
             SnapshotReceiver::new().apply(&longer),
-            Err(SnapshotError::Bits(BitsError::TrailingBytes {
-                trailing_bytes: 1
-            }))
+            Err(SnapshotError::Bits(BitsError::TrailingBytes { trailing_bytes: 1 }))
         ));
         assert!(matches!(
             SnapshotReceiver::new().apply(&vec![0u8; DATAGRAM_BYTES_MAX + 1]),
@@ -1164,8 +1117,7 @@ mod tests {
     fn net_step() -> impl Strategy<Value = NetStep> {
         prop_oneof![
             any::<u64>().prop_map(|motion_seed| NetStep::Tick { motion_seed }),
-            (any::<usize>(), any::<bool>())
-                .prop_map(|(index, drop)| NetStep::Deliver { index, drop }),
+            (any::<usize>(), any::<bool>()).prop_map(|(index, drop)| NetStep::Deliver { index, drop }),
             (any::<usize>(), any::<bool>()).prop_map(|(index, drop)| NetStep::Ack { index, drop }),
         ]
     }
@@ -1184,11 +1136,7 @@ mod tests {
         for state in world.iter_mut() {
             let r = next_random(&mut random);
             if r % 5 == 0 {
-                state.velocity = [
-                    ((r >> 8) % 17) as f32 - 8.0,
-                    ((r >> 16) % 17) as f32 - 8.0,
-                    0.0,
-                ];
+                state.velocity = [((r >> 8) % 17) as f32 - 8.0, ((r >> 16) % 17) as f32 - 8.0, 0.0];
                 state.yaw = ((r >> 24) % 628) as f32 / 100.0;
             }
             if r % 11 == 0 {
@@ -1241,13 +1189,22 @@ mod tests {
         let mut tick = 0u32;
         let mut snapshots: Vec<Packet> = Vec::new();
         let mut acks: Vec<u32> = Vec::new();
-        let apply = |receiver: &mut SnapshotReceiver, acks: &mut Vec<u32>, (sent_tick, payload, sent): &Packet| -> Result<(), TestCaseError> {
+        let apply = |receiver: &mut SnapshotReceiver,
+                     acks: &mut Vec<u32>,
+                     (sent_tick, payload, sent): &Packet|
+         -> Result<(), TestCaseError> {
             let was_latest = receiver.latest_tick();
             prop_assert_eq!(receiver.apply(payload), Ok(*sent_tick));
             if was_latest.is_none_or(|latest| *sent_tick > latest) {
                 prop_assert_eq!(receiver.latest_tick(), Some(*sent_tick));
                 for (id, state) in sent {
-                    prop_assert_eq!(receiver.world().get(id), Some(state), "entity {} at tick {}", id, sent_tick);
+                    prop_assert_eq!(
+                        receiver.world().get(id),
+                        Some(state),
+                        "entity {} at tick {}",
+                        id,
+                        sent_tick
+                    );
                 }
                 prop_assert!(receiver.world().len() <= SNAPSHOT_ENTITIES_MAX);
             }
@@ -1323,7 +1280,11 @@ mod tests {
     fn lossy_reordering_network_converges() {
         let deltas_encoded = std::sync::atomic::AtomicUsize::new(0);
         let mut runner = TestRunner::new_with_rng(
-            Config { cases: 256, failure_persistence: None, ..Config::default() },
+            Config {
+                cases: 256,
+                failure_persistence: None,
+                ..Config::default()
+            },
             TestRng::from_seed(RngAlgorithm::ChaCha, &[42; 32]),
         );
         runner
@@ -1340,12 +1301,19 @@ mod tests {
     fn lossy_network_with_tight_budget_keeps_sent_entities_exact() {
         let deltas_encoded = std::sync::atomic::AtomicUsize::new(0);
         let mut runner = TestRunner::new_with_rng(
-            Config { cases: 256, failure_persistence: None, ..Config::default() },
+            Config {
+                cases: 256,
+                failure_persistence: None,
+                ..Config::default()
+            },
             TestRng::from_seed(RngAlgorithm::ChaCha, &[43; 32]),
         );
         runner
             .run(
-                &(proptest::collection::vec(net_step(), 1..200), SNAPSHOT_BUDGET_BYTES_MIN..400usize),
+                &(
+                    proptest::collection::vec(net_step(), 1..200),
+                    SNAPSHOT_BUDGET_BYTES_MIN..400usize,
+                ),
                 |(steps, budget_bytes)| lossy_network_case(steps, budget_bytes, &deltas_encoded),
             )
             .unwrap();
@@ -1402,9 +1370,6 @@ mod tests {
             }
         }
         let bytes_per_snapshot = bytes_total / (ticks as usize - 1);
-        assert!(
-            bytes_per_snapshot <= 200,
-            "{bytes_per_snapshot} bytes per snapshot"
-        );
+        assert!(bytes_per_snapshot <= 200, "{bytes_per_snapshot} bytes per snapshot");
     }
 }

@@ -107,7 +107,10 @@ fn read_address(bytes: &[u8]) -> Result<Option<SocketAddr>, TokenError> {
             if ip[4..].iter().any(|byte| *byte != 0) {
                 return Err(TokenError::PaddingNotZero);
             }
-            Ok(Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(ip[0], ip[1], ip[2], ip[3])), port)))
+            Ok(Some(SocketAddr::new(
+                IpAddr::V4(Ipv4Addr::new(ip[0], ip[1], ip[2], ip[3])),
+                port,
+            )))
         }
         6 => Ok(Some(SocketAddr::new(IpAddr::V6(Ipv6Addr::from(ip)), port))),
         family => Err(TokenError::BadAddressFamily { family }),
@@ -168,12 +171,20 @@ impl ConnectToken {
         plaintext.resize(TOKEN_PRIVATE_BYTES, 0);
         let cipher = XChaCha20Poly1305::new(&Key::from(*cluster_key));
         let tag = cipher
-            .encrypt_inout_detached(&XNonce::from(nonce), &token_aad(self.expires_at_s), plaintext.as_mut_slice().into())
+            .encrypt_inout_detached(
+                &XNonce::from(nonce),
+                &token_aad(self.expires_at_s),
+                plaintext.as_mut_slice().into(),
+            )
             .expect("token within AEAD limits");
         let mut sealed_private = [0u8; TOKEN_PRIVATE_SEALED_BYTES];
         sealed_private[..TOKEN_PRIVATE_BYTES].copy_from_slice(&plaintext);
         sealed_private[TOKEN_PRIVATE_BYTES..].copy_from_slice(tag.as_slice());
-        ClientToken { nonce, sealed_private, token: self.clone() }
+        ClientToken {
+            nonce,
+            sealed_private,
+            token: self.clone(),
+        }
     }
 
     /// Opens a sealed private part (server side). Checks the seal and the padding, not the expiry.
@@ -184,14 +195,22 @@ impl ConnectToken {
         sealed_private: &[u8],
     ) -> Result<ConnectToken, TokenError> {
         if sealed_private.len() != TOKEN_PRIVATE_SEALED_BYTES {
-            return Err(TokenError::BadLength { bytes: sealed_private.len(), expected: TOKEN_PRIVATE_SEALED_BYTES });
+            return Err(TokenError::BadLength {
+                bytes: sealed_private.len(),
+                expected: TOKEN_PRIVATE_SEALED_BYTES,
+            });
         }
         let mut plaintext = [0u8; TOKEN_PRIVATE_BYTES];
         plaintext.copy_from_slice(&sealed_private[..TOKEN_PRIVATE_BYTES]);
         let tag = Tag::try_from(&sealed_private[TOKEN_PRIVATE_BYTES..]).map_err(|_| TokenError::BadSeal)?;
         let cipher = XChaCha20Poly1305::new(&Key::from(*cluster_key));
         cipher
-            .decrypt_inout_detached(&XNonce::from(*nonce), &token_aad(expires_at_s), plaintext.as_mut_slice().into(), &tag)
+            .decrypt_inout_detached(
+                &XNonce::from(*nonce),
+                &token_aad(expires_at_s),
+                plaintext.as_mut_slice().into(),
+                &tag,
+            )
             .map_err(|_| TokenError::BadSeal)?;
         if plaintext[PRIVATE_FIELDS_BYTES..].iter().any(|byte| *byte != 0) {
             return Err(TokenError::PaddingNotZero);
@@ -215,14 +234,21 @@ impl ClientToken {
     /// Total decoder for the client side.
     pub fn from_bytes(bytes: &[u8]) -> Result<ClientToken, TokenError> {
         if bytes.len() != CLIENT_TOKEN_BYTES {
-            return Err(TokenError::BadLength { bytes: bytes.len(), expected: CLIENT_TOKEN_BYTES });
+            return Err(TokenError::BadLength {
+                bytes: bytes.len(),
+                expected: CLIENT_TOKEN_BYTES,
+            });
         }
         let expires_at_s = u64::from_le_bytes(bytes[0..8].try_into().expect("8 bytes"));
         let nonce = bytes[8..32].try_into().expect("24 bytes");
         let sealed_end = 32 + TOKEN_PRIVATE_SEALED_BYTES;
         let sealed_private = bytes[32..sealed_end].try_into().expect("sealed size");
         let token = ConnectToken::read_fields(&bytes[sealed_end..], expires_at_s)?;
-        Ok(ClientToken { nonce, sealed_private, token })
+        Ok(ClientToken {
+            nonce,
+            sealed_private,
+            token,
+        })
     }
 }
 
@@ -248,23 +274,44 @@ pub(crate) mod tests {
     fn token_seals_opens_and_serialises() {
         let token = sample_token("10.0.0.1:7777".parse().unwrap());
         let client_token = token.seal(&CLUSTER_KEY, [5; TOKEN_NONCE_BYTES]);
-        let opened = ConnectToken::open(&CLUSTER_KEY, token.expires_at_s, &client_token.nonce, &client_token.sealed_private);
+        let opened = ConnectToken::open(
+            &CLUSTER_KEY,
+            token.expires_at_s,
+            &client_token.nonce,
+            &client_token.sealed_private,
+        );
         assert_eq!(opened, Ok(token.clone()));
         let bytes = client_token.to_bytes();
         assert_eq!(bytes.len(), CLIENT_TOKEN_BYTES);
         assert_eq!(ClientToken::from_bytes(&bytes), Ok(client_token.clone()));
         // The expiry is authenticated: extending it breaks the seal.
         assert_eq!(
-            ConnectToken::open(&CLUSTER_KEY, token.expires_at_s + 1, &client_token.nonce, &client_token.sealed_private),
+            ConnectToken::open(
+                &CLUSTER_KEY,
+                token.expires_at_s + 1,
+                &client_token.nonce,
+                &client_token.sealed_private
+            ),
             Err(TokenError::BadSeal)
         );
         assert_eq!(
-            ConnectToken::open(&[0; CLUSTER_KEY_BYTES], token.expires_at_s, &client_token.nonce, &client_token.sealed_private),
+            ConnectToken::open(
+                &[0; CLUSTER_KEY_BYTES],
+                token.expires_at_s,
+                &client_token.nonce,
+                &client_token.sealed_private
+            ),
             Err(TokenError::BadSeal)
         );
-        assert!(matches!(ClientToken::from_bytes(&bytes[1..]), Err(TokenError::BadLength { .. })));
+        assert!(matches!(
+            ClientToken::from_bytes(&bytes[1..]),
+            Err(TokenError::BadLength { .. })
+        ));
         let mut bad_count = bytes.clone();
         bad_count[32 + TOKEN_PRIVATE_SEALED_BYTES + 92] = 5;
-        assert_eq!(ClientToken::from_bytes(&bad_count), Err(TokenError::BadAddressCount { count: 5 }));
+        assert_eq!(
+            ClientToken::from_bytes(&bad_count),
+            Err(TokenError::BadAddressCount { count: 5 })
+        );
     }
 }

@@ -6,11 +6,11 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use meridian_proto::endpoint::{ClientConnection, ClientEvent, ClientState, ServerConfig, ServerEndpoint, ServerEvent};
 use meridian_proto::connection::Received;
+use meridian_proto::endpoint::{ClientConnection, ClientEvent, ClientState, ServerConfig, ServerEndpoint, ServerEvent};
 use meridian_proto::messages::{
-    ChatChannel, ClientMessage, InputMessage, MoveInput, SNAPSHOT_MESSAGE_BYTES_MAX, ServerMessage, decode_snapshot_ack,
-    encode_snapshot_ack,
+    ChatChannel, ClientMessage, InputMessage, MoveInput, SNAPSHOT_MESSAGE_BYTES_MAX, ServerMessage,
+    decode_snapshot_ack, encode_snapshot_ack,
 };
 use meridian_proto::snapshot::{EntityKind, EntityState, SnapshotReceiver, SnapshotSender, quantise};
 use meridian_proto::token::ConnectToken;
@@ -52,8 +52,15 @@ impl Network {
     /// Packets due by `now_us`, in arrival order (jitter reorders them).
     fn due(&mut self, now_us: u64) -> Vec<(bool, Vec<u8>)> {
         self.in_flight.sort_by_key(|(deliver_at, _, _)| *deliver_at);
-        let count = self.in_flight.iter().take_while(|(deliver_at, _, _)| *deliver_at <= now_us).count();
-        self.in_flight.drain(..count).map(|(_, to_server, bytes)| (to_server, bytes)).collect()
+        let count = self
+            .in_flight
+            .iter()
+            .take_while(|(deliver_at, _, _)| *deliver_at <= now_us)
+            .count();
+        self.in_flight
+            .drain(..count)
+            .map(|(_, to_server, bytes)| (to_server, bytes))
+            .collect()
     }
 }
 
@@ -94,13 +101,25 @@ fn run_session(seed: u64, loss_percent: u64) -> Outcome {
         connections_max: 16,
     });
     let mut client = ClientConnection::new(START_US, token, 0);
-    let mut network = Network { random: seed.wrapping_mul(0x9e37_79b9).wrapping_add(1) | 1, loss_percent, latency_us: 30_000, jitter_us: 20_000, in_flight: Vec::new(), sent: 0, dropped: 0 };
+    let mut network = Network {
+        random: seed.wrapping_mul(0x9e37_79b9).wrapping_add(1) | 1,
+        loss_percent,
+        latency_us: 30_000,
+        jitter_us: 20_000,
+        in_flight: Vec::new(),
+        sent: 0,
+        dropped: 0,
+    };
 
     let mut random = seed;
     let mut entities: Vec<EntityState> = (0..64u32)
         .map(|i| EntityState {
             id: 10 + i * 3,
-            kind: if i % 5 == 0 { EntityKind::Npc } else { EntityKind::Player },
+            kind: if i % 5 == 0 {
+                EntityKind::Npc
+            } else {
+                EntityKind::Player
+            },
             position: [(i % 8) as f32 * 4.0, (i / 8) as f32 * 4.0, 0.0],
             yaw: 0.0,
             velocity: [0.0; 3],
@@ -111,7 +130,13 @@ fn run_session(seed: u64, loss_percent: u64) -> Outcome {
     let mut sender = SnapshotSender::new();
     let mut receiver = SnapshotReceiver::new();
     let mut sent_worlds: BTreeMap<u32, BTreeMap<u32, EntityState>> = BTreeMap::new();
-    let mut outcome = Outcome { snapshot_bytes_steady: Vec::new(), snapshots_applied: 0, chat_received: Vec::new(), final_world_matches: false, packets_dropped: 0 };
+    let mut outcome = Outcome {
+        snapshot_bytes_steady: Vec::new(),
+        snapshots_applied: 0,
+        chat_received: Vec::new(),
+        final_world_matches: false,
+        packets_dropped: 0,
+    };
     let mut session_id = None;
     let mut tick: u32 = 0;
     let mut input_sequence: u32 = 0;
@@ -129,14 +154,20 @@ fn run_session(seed: u64, loss_percent: u64) -> Outcome {
         while let Some(event) = server.poll_event() {
             match event {
                 ServerEvent::Connected { session_id: id, .. } => session_id = Some(id),
-                ServerEvent::Message { message: Received::Unreliable(bytes), .. } => {
+                ServerEvent::Message {
+                    message: Received::Unreliable(bytes),
+                    ..
+                } => {
                     if let Ok(acked) = decode_snapshot_ack(&bytes) {
                         sender.on_ack(acked);
                     } else {
                         assert!(matches!(ClientMessage::decode(&bytes), Ok(ClientMessage::Input(_))));
                     }
                 }
-                ServerEvent::Message { message: Received::Reliable(bytes), .. } => match ClientMessage::decode(&bytes) {
+                ServerEvent::Message {
+                    message: Received::Reliable(bytes),
+                    ..
+                } => match ClientMessage::decode(&bytes) {
                     Ok(ClientMessage::Chat { text, .. }) => outcome.chat_received.push(text),
                     other => panic!("unexpected reliable message {other:?}"),
                 },
@@ -194,7 +225,13 @@ fn run_session(seed: u64, loss_percent: u64) -> Outcome {
                 ClientMessage::Input(InputMessage {
                     sequence: input_sequence,
                     newest_tick: tick,
-                    inputs: vec![MoveInput { move_forward: 100, ..MoveInput::default() }; 4],
+                    inputs: vec![
+                        MoveInput {
+                            move_forward: 100,
+                            ..MoveInput::default()
+                        };
+                        4
+                    ],
                 })
                 .encode(&mut message);
                 client.send_unreliable(&message).expect("input fits");
@@ -205,7 +242,11 @@ fn run_session(seed: u64, loss_percent: u64) -> Outcome {
                 }
                 if !chat_sent {
                     let mut message = Vec::new();
-                    ClientMessage::Chat { channel: ChatChannel::Zone, text: "hello zone".into() }.encode(&mut message);
+                    ClientMessage::Chat {
+                        channel: ChatChannel::Zone,
+                        text: "hello zone".into(),
+                    }
+                    .encode(&mut message);
                     client.send_reliable(&message).expect("chat fits");
                     chat_sent = true;
                 }
@@ -226,16 +267,24 @@ fn run_session(seed: u64, loss_percent: u64) -> Outcome {
     // Every entity the newest applied snapshot carried is exactly the server's quantised state.
     let latest = receiver.latest_tick().expect("snapshots arrived");
     let sent = &sent_worlds[&latest];
-    outcome.final_world_matches = sent.iter().all(|(id, state)| receiver.world().get(id) == Some(state))
-        && sent.len() == entities.len();
+    outcome.final_world_matches =
+        sent.iter().all(|(id, state)| receiver.world().get(id) == Some(state)) && sent.len() == entities.len();
     outcome.packets_dropped = network.dropped;
     assert!(network.sent > 400, "{} packets sent", network.sent);
     outcome
 }
 
 fn check(outcome: &Outcome) {
-    assert!(outcome.snapshots_applied > 150, "only {} snapshots applied", outcome.snapshots_applied);
-    assert_eq!(outcome.chat_received, vec!["hello zone".to_string()], "reliable chat exactly once");
+    assert!(
+        outcome.snapshots_applied > 150,
+        "only {} snapshots applied",
+        outcome.snapshots_applied
+    );
+    assert_eq!(
+        outcome.chat_received,
+        vec!["hello zone".to_string()],
+        "reliable chat exactly once"
+    );
     assert!(outcome.final_world_matches, "client world differs from the server's");
     let mean = outcome.snapshot_bytes_steady.iter().sum::<usize>() / outcome.snapshot_bytes_steady.len();
     eprintln!(
