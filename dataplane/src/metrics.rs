@@ -7,6 +7,7 @@
 use std::net::SocketAddr;
 
 use metrics::{Counter, Gauge, Histogram, Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use meridian_zone::ZoneCounters;
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder};
 
 pub const TICK_DURATION: &str = "meridian_tick_duration_seconds";
@@ -22,6 +23,7 @@ pub const SESSIONS: &str = "meridian_sessions";
 pub const AOI_ENTITIES: &str = "meridian_aoi_entities";
 pub const SNAPSHOT_BYTES: &str = "meridian_snapshot_bytes";
 pub const ZONE_PLAYERS: &str = "meridian_zone_players";
+pub const ZONE_EVENTS: &str = "meridian_zone_events_total";
 
 /// Tick-duration buckets: fine below the 25 ms alarm, coarse up to a missed 100 ms.
 const TICK_BUCKETS_S: &[f64] = &[
@@ -56,9 +58,10 @@ fn describe() {
     describe_counter!(BYTES_OUT, Unit::Bytes, "Datagram bytes sent.");
     describe_counter!(DROPS, "Datagrams or messages dropped, by reason.");
     describe_gauge!(SESSIONS, "Established sessions owned by the worker.");
-    describe_histogram!(AOI_ENTITIES, "Entities sent in one client's snapshot.");
+    describe_histogram!(AOI_ENTITIES, "Mean entities per client snapshot, per tick and zone layer.");
     describe_histogram!(SNAPSHOT_BYTES, Unit::Bytes, "Bytes of one client's snapshot payload.");
     describe_gauge!(ZONE_PLAYERS, "Players in a zone.");
+    describe_counter!(ZONE_EVENTS, "Refusals, drops and degradations inside a zone, by event.");
 }
 
 /// Why the data plane dropped something. The label values are stable (dashboards use them).
@@ -126,7 +129,6 @@ pub struct WorkerMetrics {
     pub skipped_ticks: Counter,
     pub tick_lateness: Histogram,
     pub sessions: Gauge,
-    pub aoi_entities: Histogram,
     pub snapshot_bytes: Histogram,
     drops: Vec<Counter>,
 }
@@ -143,7 +145,6 @@ impl WorkerMetrics {
             skipped_ticks: counter!(SKIPPED_TICKS, "worker" => w.clone()),
             tick_lateness: histogram!(TICK_LATENESS, "worker" => w.clone()),
             sessions: gauge!(SESSIONS, "worker" => w.clone()),
-            aoi_entities: histogram!(AOI_ENTITIES, "worker" => w.clone()),
             snapshot_bytes: histogram!(SNAPSHOT_BYTES, "worker" => w.clone()),
             drops: DropReason::ALL
                 .iter()
@@ -158,18 +159,64 @@ impl WorkerMetrics {
     }
 }
 
-/// One zone's metric handles.
+/// The zone counters exported as `meridian_zone_events_total{event=...}`: what an operator needs to
+/// see refused (cheats), late, dropped or degraded.
+fn exported_zone_events(c: &ZoneCounters) -> [(&'static str, u64); 13] {
+    [
+        ("move_rejected_speed_hack", c.moves_rejected_speed_hack),
+        ("move_rejected_teleport", c.moves_rejected_teleport),
+        ("move_rejected_malformed", c.moves_rejected_malformed),
+        ("input_late", c.inputs_late),
+        ("input_duplicate", c.inputs_duplicate),
+        ("input_missing", c.inputs_missing),
+        ("step_dropped", c.steps_dropped),
+        ("tick_over_budget", c.ticks_over_budget),
+        ("tick_shedding", c.ticks_shedding),
+        ("snapshot_skipped_shedding", c.snapshots_skipped_shedding),
+        ("aoi_overflow_entity", c.aoi_overflow_entities),
+        ("snapshot_entity_left_out", c.snapshot_entities_left_out),
+        ("chat_dropped_rate", c.chat_dropped_rate),
+    ]
+}
+
+/// One zone layer's metric handles.
 pub struct ZoneMetrics {
     pub tick_duration: Histogram,
     pub players: Gauge,
+    aoi_entities: Histogram,
+    events: Vec<Counter>,
+    published: ZoneCounters,
 }
 
 impl ZoneMetrics {
     pub fn new(zone_id: u32, layer: u32) -> Self {
         let (z, l) = (zone_id.to_string(), layer.to_string());
+        let events = exported_zone_events(&ZoneCounters::default())
+            .iter()
+            .map(|(event, _)| counter!(ZONE_EVENTS, "zone" => z.clone(), "layer" => l.clone(), "event" => *event))
+            .collect();
         Self {
             tick_duration: histogram!(TICK_DURATION, "zone" => z.clone(), "layer" => l.clone()),
+            aoi_entities: histogram!(AOI_ENTITIES, "zone" => z.clone(), "layer" => l.clone()),
             players: gauge!(ZONE_PLAYERS, "zone" => z, "layer" => l),
+            events,
+            published: ZoneCounters::default(),
         }
+    }
+
+    /// Publishes the growth of the zone's counters since the last call, and the mean number of
+    /// entities per snapshot sent since then.
+    pub fn publish(&mut self, counters: &ZoneCounters) {
+        let now = exported_zone_events(counters);
+        let before = exported_zone_events(&self.published);
+        for ((counter, (_, now)), (_, before)) in self.events.iter().zip(now).zip(before) {
+            counter.increment(now.saturating_sub(before));
+        }
+        let snapshots = counters.snapshots_sent.saturating_sub(self.published.snapshots_sent);
+        if snapshots > 0 {
+            let entities = counters.snapshot_entities_sent.saturating_sub(self.published.snapshot_entities_sent);
+            self.aoi_entities.record(entities as f64 / snapshots as f64);
+        }
+        self.published = counters.clone();
     }
 }

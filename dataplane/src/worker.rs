@@ -394,9 +394,10 @@ impl ZoneWorker {
             while zone.metrics.len() < zone.layers.layers().len() {
                 zone.metrics.push(ZoneMetrics::new(zone.zone_id, zone.metrics.len() as u32));
             }
-            for (layer, metrics) in zone.layers.layers().iter().zip(&zone.metrics) {
+            for (layer, metrics) in zone.layers.layers().iter().zip(&mut zone.metrics) {
                 metrics.tick_duration.record(work_us as f64 / 1e6);
                 metrics.players.set(layer.player_count() as f64);
+                metrics.publish(layer.counters());
             }
             self.gauges.last_tick_work_us.store(work_us, Ordering::Relaxed);
         }
