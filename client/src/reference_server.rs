@@ -24,6 +24,8 @@ use meridian_zone::{
     ZoneOutput,
 };
 
+use meridian_proto::messages::SNAPSHOT_MESSAGE_BYTES_MAX;
+
 use crate::wire::{self, ClientMessage, JoinRefused, ProtoAction, ServerEvent, ServerMessage};
 
 /// Input ticks remembered per client for `inputs_seen` (oldest forgotten first).
@@ -52,6 +54,8 @@ pub struct ReferenceCounters {
     pub bad_messages: u64,
     pub zone_inputs_dropped: u64,
     pub sends_refused: u64,
+    /// Zone snapshots larger than a proto snapshot message (not sent).
+    pub snapshots_oversized: u64,
 }
 
 pub struct ReferenceServer {
@@ -70,7 +74,10 @@ pub struct ReferenceServer {
 }
 
 impl ReferenceServer {
-    pub fn new(now_us: u64, config: ReferenceServerConfig) -> Result<Self, ConfigError> {
+    /// The zone's snapshot budget is capped at what one proto snapshot message carries
+    /// (`SNAPSHOT_MESSAGE_BYTES_MAX`, below the zone's default budget of one datagram).
+    pub fn new(now_us: u64, mut config: ReferenceServerConfig) -> Result<Self, ConfigError> {
+        config.zone.snapshot_budget_bytes = config.zone.snapshot_budget_bytes.min(SNAPSHOT_MESSAGE_BYTES_MAX);
         let zone = Zone::new(config.zone, 0, 1, now_us)?;
         // Challenge secret: derived from the cluster key (a dev server; the node uses its RNG).
         let mut challenge_key = [0u8; 16];
@@ -240,6 +247,10 @@ impl ReferenceServer {
         self.zone.tick(now_us, None, inputs, &mut self.out);
         for snapshot in &self.out.snapshots {
             let Some(&session_id) = self.sessions_by_client.get(&snapshot.client) else { continue };
+            if snapshot.bytes.len() > SNAPSHOT_MESSAGE_BYTES_MAX {
+                self.counters.snapshots_oversized += 1;
+                continue;
+            }
             self.scratch.clear();
             // The zone does not say which input it applied last; the client infers it.
             ServerMessage::Snapshot(snapshot.bytes.clone()).encode(&mut self.scratch);

@@ -151,6 +151,9 @@ struct ThreadReport {
     garbage_sent: u64,
     replays_sent: u64,
     speedhack_inputs: u64,
+    /// Driver loop pass durations, microseconds: when these approach the tick interval the swarm,
+    /// not the server, is the bottleneck and the other figures are not the server's.
+    loop_us: Histogram,
 }
 
 impl ThreadReport {
@@ -173,6 +176,7 @@ impl ThreadReport {
         self.garbage_sent += other.garbage_sent;
         self.replays_sent += other.replays_sent;
         self.speedhack_inputs += other.speedhack_inputs;
+        self.loop_us.merge(&other.loop_us);
     }
 }
 
@@ -346,6 +350,7 @@ fn drive(mut bots: Vec<Bot>, plan: Arc<Plan>, seed: u64, shared: Arc<Mutex<Threa
         }
         report.connected_bot_us += connected * now.saturating_sub(last_loop_us);
         last_loop_us = now;
+        report.loop_us.record(wall_us().saturating_sub(now));
         if now >= next_report_us {
             next_report_us = now + plan.report_us.min(1_000_000);
             publish(&bots, &mut bytes_base, &mut report, &shared);
@@ -426,12 +431,34 @@ fn parse_histogram(text: &str, name: &str) -> Vec<(f64, f64)> {
 }
 
 /// The `q` quantile as the upper bound of the first bucket reaching it (Prometheus' resolution).
+/// A quantile in the `+Inf` bucket is reported as infinite (the text report says so; JSON gives the
+/// largest finite bound and `server_tick_p99_above_buckets`).
 fn histogram_quantile(buckets: &[(f64, f64)], q: f64) -> Option<f64> {
     let total = buckets.last()?.1;
     if total <= 0.0 {
         return None;
     }
     buckets.iter().find(|(_, count)| *count >= q * total).map(|(le, _)| *le)
+}
+
+/// The largest finite bucket bound (what an infinite quantile is reported as in JSON).
+fn largest_finite_bound(buckets: &[(f64, f64)]) -> Option<f64> {
+    buckets.iter().rev().map(|(le, _)| *le).find(|le| le.is_finite())
+}
+
+/// Server tick p99: (seconds, whether it lies above every finite bucket).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct TickP99 {
+    seconds: f64,
+    above_buckets: bool,
+}
+
+fn tick_p99(buckets: &[(f64, f64)]) -> Option<TickP99> {
+    let p99 = histogram_quantile(buckets, 0.99)?;
+    if p99.is_finite() {
+        return Some(TickP99 { seconds: p99, above_buckets: false });
+    }
+    Some(TickP99 { seconds: largest_finite_bound(buckets)?, above_buckets: true })
 }
 
 /// Bucket-wise difference (the window between two scrapes).
@@ -475,7 +502,7 @@ fn print_report(
     elapsed_s: f64,
     total: &ThreadReport,
     window_bytes: (u64, u64, u64),
-    tick_p99_s: Option<f64>,
+    tick_p99: Option<TickP99>,
     scrape_error: Option<&str>,
 ) {
     let (up, down, bot_us) = window_bytes;
@@ -490,8 +517,8 @@ fn print_report(
              \"rtt_us\":{{\"p50\":{},\"p99\":{}}},\
              \"corrections\":{{\"count\":{},\"reconciliations\":{},\"acks_guessed\":{},\"p99_m\":{},\"max_m\":{:.6}}},\
              \"bytes_per_s_per_client\":{{\"down\":{:.1},\"up\":{:.1}}},\
-             \"server_tick_p99_s\":{},\"scrape_error\":{},\
-             \"snapshots\":{},\"datagrams_dropped\":{},\"send_errors\":{},\
+             \"server_tick_p99_s\":{},\"server_tick_p99_above_buckets\":{},\"scrape_error\":{},\
+             \"snapshots\":{},\"datagrams_dropped\":{},\"send_errors\":{},\"driver_loop_us\":{{\"p99\":{},\"max\":{}}},\
              \"misbehaving\":{{\"garbage_bots\":{},\"garbage_sent\":{},\"replay_bots\":{},\"replays_sent\":{},\"speedhack_bots\":{},\"speedhack_inputs\":{}}}}}",
             args.bots,
             total.connected,
@@ -507,11 +534,14 @@ fn print_report(
             total.correction_um.max() as f64 / 1e6,
             per_client(down),
             per_client(up),
-            json_opt(tick_p99_s),
+            json_opt(tick_p99.map(|p99| p99.seconds)),
+            tick_p99.is_some_and(|p99| p99.above_buckets),
             scrape_error.map_or("null".into(), |e| format!("{:?}", e)),
             total.snapshots,
             total.datagrams_dropped,
             total.send_errors,
+            total.loop_us.quantile(0.99).unwrap_or(0),
+            total.loop_us.max(),
             args.garbage,
             total.garbage_sent,
             args.replay,
@@ -521,7 +551,7 @@ fn print_report(
         );
     } else {
         println!(
-            "[{label} {elapsed_s:6.1}s] ccu {}/{} (placed {}, connecting {}, gone {}) | rtt p50 {} p99 {} us | corrections {} of {} (p99 {} m, acks guessed {}) | per client down {:.0} B/s up {:.0} B/s | server tick p99 {}{}",
+            "[{label} {elapsed_s:6.1}s] ccu {}/{} (placed {}, connecting {}, gone {}) | rtt p50 {} p99 {} us | corrections {} of {} (p99 {} m, acks guessed {}) | per client down {:.0} B/s up {:.0} B/s | server tick p99 {} | driver loop p99 {} us{}",
             total.connected,
             args.bots,
             total.placed,
@@ -535,7 +565,8 @@ fn print_report(
             total.acks_guessed,
             per_client(down),
             per_client(up),
-            tick_p99_s.map_or("-".into(), |v| format!("{:.3} ms", v * 1e3)),
+            tick_p99.map_or("-".into(), |p99| format!("{}{:.3} ms", if p99.above_buckets { ">" } else { "" }, p99.seconds * 1e3)),
+            total.loop_us.quantile(0.99).unwrap_or(0),
             scrape_error.map_or(String::new(), |e| format!(" (scrape: {e})")),
         );
     }
@@ -632,7 +663,7 @@ fn main() -> anyhow::Result<()> {
                 let buckets = parse_histogram(&text, TICK_METRIC);
                 let window = histogram_delta(&buckets, &previous_buckets);
                 previous_buckets = buckets;
-                (histogram_quantile(&window, 0.99), None)
+                (tick_p99(&window), None)
             }
             Some(Err(error)) => (None, Some(error.to_string())),
         };
@@ -651,7 +682,7 @@ fn main() -> anyhow::Result<()> {
     let total = gather(&shared);
     let (tick_p99, error) = match args.metrics_url.as_deref().map(scrape) {
         None => (None, None),
-        Some(Ok(text)) => (histogram_quantile(&parse_histogram(&text, TICK_METRIC), 0.99), None),
+        Some(Ok(text)) => (tick_p99(&parse_histogram(&text, TICK_METRIC)), None),
         Some(Err(error)) => (None, Some(error.to_string())),
     };
     let window = (total.bytes_up, total.bytes_down, total.connected_bot_us);
@@ -686,5 +717,8 @@ meridian_tick_lateness_seconds_bucket{zone=\"1\",le=\"0.001\"} 5\n";
         let window = histogram_delta(&buckets, &earlier);
         assert_eq!(histogram_quantile(&window, 0.5), Some(0.025), "only zone 2's slow ticks in the window");
         assert_eq!(histogram_quantile(&[], 0.99), None);
+        let slow = vec![(0.001, 1.0), (0.1, 2.0), (f64::INFINITY, 100.0)];
+        assert_eq!(tick_p99(&slow), Some(TickP99 { seconds: 0.1, above_buckets: true }));
+        assert_eq!(tick_p99(&buckets), Some(TickP99 { seconds: 0.025, above_buckets: false }));
     }
 }
