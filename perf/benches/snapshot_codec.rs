@@ -230,6 +230,31 @@ fn benchmarks(criterion: &mut Criterion) {
         });
     });
 
+    criterion.bench_function("snapshot encode only (64 entities, delta)", |bencher| {
+        let mut sender = SnapshotSender::new();
+        let mut payload = Vec::with_capacity(DATAGRAM_BYTES_MAX);
+        let mut tick: u32 = 0;
+        bencher.iter(|| {
+            tick += 1;
+            let entities = &snapshots[tick as usize % SNAPSHOTS];
+            sender.encode(tick, black_box(entities), SNAPSHOT_MESSAGE_BYTES_MAX, &mut payload);
+            if tick > ACK_DELAY_TICKS {
+                sender.on_ack(tick - ACK_DELAY_TICKS);
+            }
+            black_box(payload.len())
+        });
+    });
+
+    criterion.bench_function("aead seal (200-byte payload)", |bencher| {
+        let mut packet = Vec::with_capacity(DATAGRAM_BYTES_MAX);
+        let mut sequence = 0u64;
+        bencher.iter(|| {
+            sequence += 1;
+            seal_packet(PacketType::Payload, 1, sequence, &EDGE_KEY, &AEAD_KEY, black_box(&[0x5a; 200]), &mut packet);
+            black_box(packet.len())
+        });
+    });
+
     criterion.bench_function("aead open (200-byte payload)", |bencher| {
         let mut packet = Vec::new();
         seal_packet(PacketType::Payload, 1, 1, &EDGE_KEY, &AEAD_KEY, &[0x5a; 200], &mut packet);
