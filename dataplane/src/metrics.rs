@@ -85,8 +85,8 @@ pub enum DropReason {
     SessionTableFull,
     /// A protocol send queue refused a message.
     ChannelFull,
-    /// A zone event the wire protocol has no message for yet.
-    EventNotOnWire,
+    /// A session had `PENDING_ACTIONS_MAX` actions waiting for its next input tick.
+    ActionQueueFull,
 }
 
 impl DropReason {
@@ -100,7 +100,7 @@ impl DropReason {
         DropReason::UnknownZone,
         DropReason::SessionTableFull,
         DropReason::ChannelFull,
-        DropReason::EventNotOnWire,
+        DropReason::ActionQueueFull,
     ];
 
     pub fn label(self) -> &'static str {
@@ -114,7 +114,7 @@ impl DropReason {
             DropReason::UnknownZone => "unknown_zone",
             DropReason::SessionTableFull => "session_table_full",
             DropReason::ChannelFull => "channel_full",
-            DropReason::EventNotOnWire => "event_not_on_wire",
+            DropReason::ActionQueueFull => "action_queue_full",
         }
     }
 }

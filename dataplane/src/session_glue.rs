@@ -6,7 +6,7 @@
 //! direction is `move_direction(right, forward)` (÷127, clamped to length 1) and the yaw a full turn
 //! in 65,536 steps; the client predicts with the same functions. The proto's input carries no
 //! claimed position, so the claim is the server's own position (the zone checks claims, never
-//! trusts them). An attack names a target, not a direction: the node aims at the target's current
+//! trusts them). Actions wait for the client's next input tick (see [`SessionInputs`]). An attack names a target, not a direction: the node aims at the target's current
 //! position and the zone's lag compensation rewinds it.
 #![forbid(unsafe_code)]
 
@@ -14,6 +14,9 @@ use std::sync::Arc;
 
 use meridian_proto::messages::{Action as WireAction, ClientMessage};
 use meridian_zone::{Action, ClientId, MoveIntent, PlayerInput, Zone, ZoneInput};
+
+#[cfg(test)]
+use meridian_proto::messages::{InputMessage, MoveInput};
 
 const AXIS_STEPS: f32 = 127.0;
 const YAW_STEPS: f32 = 65_536.0;
@@ -30,57 +33,85 @@ pub fn yaw_radians(yaw: u16) -> f32 {
     f32::from(yaw) / YAW_STEPS * std::f32::consts::TAU
 }
 
-/// Zone inputs for one decoded client message. `newest_input_tick` is the newest client tick seen
-/// from this client (chat rides on it: the zone's buffer is keyed by client tick).
-pub fn zone_inputs(
-    zone: &Zone,
-    client: ClientId,
-    message: ClientMessage,
-    received_us: u64,
-    newest_input_tick: u32,
-    out: &mut Vec<ZoneInput>,
-) {
-    let own_position = zone.client_entity(client).and_then(|entity| zone.position(entity));
-    match message {
-        ClientMessage::Input(input) => {
-            let claimed_position_m = own_position.unwrap_or([0.0; 3]);
-            for (age, tick_input) in input.inputs.iter().enumerate() {
-                let movement = MoveIntent {
-                    direction: move_direction(tick_input.move_right, tick_input.move_forward),
-                    yaw: yaw_radians(tick_input.yaw),
-                    claimed_position_m,
-                };
-                let client_tick = input.newest_tick.wrapping_sub(age as u32);
-                out.push(ZoneInput::Input {
-                    client,
-                    input: PlayerInput { client_tick, movement: Some(movement), action: None },
-                    received_us,
-                });
-            }
-        }
-        ClientMessage::Action { client_tick, action } => {
-            let action = match action {
-                WireAction::Attack { target_id, .. } => {
-                    Action::Attack { target: target_id, direction: aim(own_position, zone.position(target_id)) }
+/// Actions (attacks, pick-ups, chat) a session may have waiting for its next input tick; more are
+/// refused and counted by the caller.
+pub const PENDING_ACTIONS_MAX: usize = 8;
+
+/// Per-session state of the message → zone-input mapping.
+///
+/// The zone's jitter buffer holds one `PlayerInput` per client tick, and every tick already carries
+/// the client's movement (inputs are sent every tick, redundantly). An action arriving on the
+/// reliable channel therefore rides on the next *new* input tick instead of a tick of its own, which
+/// the buffer would refuse as a duplicate; it waits at most one client tick.
+#[derive(Debug, Default)]
+pub struct SessionInputs {
+    newest_tick: Option<u32>,
+    pending_actions: std::collections::VecDeque<Action>,
+}
+
+impl SessionInputs {
+    /// Maps one decoded client message to zone inputs. Returns `false` if an action was refused
+    /// because `PENDING_ACTIONS_MAX` are already waiting.
+    pub fn on_message(
+        &mut self,
+        zone: &Zone,
+        client: ClientId,
+        message: ClientMessage,
+        received_us: u64,
+        out: &mut Vec<ZoneInput>,
+    ) -> bool {
+        let own_position = zone.client_entity(client).and_then(|entity| zone.position(entity));
+        match message {
+            ClientMessage::Input(input) => {
+                let claimed_position_m = own_position.unwrap_or([0.0; 3]);
+                let is_new = self.newest_tick.is_none_or(|newest| tick_after(input.newest_tick, newest));
+                if is_new {
+                    self.newest_tick = Some(input.newest_tick);
                 }
-                WireAction::PickUp { loot_id } => Action::PickUp { loot: loot_id },
-            };
-            out.push(ZoneInput::Input {
-                client,
-                input: PlayerInput { client_tick, movement: None, action: Some(action) },
-                received_us,
-            });
+                for (age, tick_input) in input.inputs.iter().enumerate() {
+                    let movement = MoveIntent {
+                        direction: move_direction(tick_input.move_right, tick_input.move_forward),
+                        yaw: yaw_radians(tick_input.yaw),
+                        claimed_position_m,
+                    };
+                    let action = if age == 0 && is_new { self.pending_actions.pop_front() } else { None };
+                    out.push(ZoneInput::Input {
+                        client,
+                        input: PlayerInput {
+                            client_tick: input.newest_tick.wrapping_sub(age as u32),
+                            movement: Some(movement),
+                            action,
+                        },
+                        received_us,
+                    });
+                }
+                true
+            }
+            ClientMessage::Action { action, .. } => {
+                let action = match action {
+                    WireAction::Attack { target_id, .. } => {
+                        Action::Attack { target: target_id, direction: aim(own_position, zone.position(target_id)) }
+                    }
+                    WireAction::PickUp { loot_id } => Action::PickUp { loot: loot_id },
+                };
+                self.queue_action(action)
+            }
+            ClientMessage::Chat { text, .. } => self.queue_action(Action::Chat { text: Arc::from(text) }),
         }
-        ClientMessage::Chat { text, .. } => out.push(ZoneInput::Input {
-            client,
-            input: PlayerInput {
-                client_tick: newest_input_tick,
-                movement: None,
-                action: Some(Action::Chat { text: Arc::from(text) }),
-            },
-            received_us,
-        }),
     }
+
+    fn queue_action(&mut self, action: Action) -> bool {
+        if self.pending_actions.len() >= PENDING_ACTIONS_MAX {
+            return false;
+        }
+        self.pending_actions.push_back(action);
+        true
+    }
+}
+
+/// Whether client tick `a` comes after `b`, allowing for wrap-around.
+fn tick_after(a: u32, b: u32) -> bool {
+    a != b && a.wrapping_sub(b) < u32::MAX / 2
 }
 
 /// Unit vector from the shooter to the target (straight ahead along x when either is unknown).
@@ -94,6 +125,62 @@ fn aim(from: Option<[f32; 3]>, to: Option<[f32; 3]>) -> [f32; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use meridian_zone::ZoneConfig;
+
+    fn input_message(newest_tick: u32, count: usize) -> ClientMessage {
+        ClientMessage::Input(InputMessage { sequence: newest_tick, newest_tick, inputs: vec![MoveInput::default(); count] })
+    }
+
+    fn actions(out: &[ZoneInput]) -> Vec<(u32, Option<Action>)> {
+        out.iter()
+            .filter_map(|i| match i {
+                ZoneInput::Input { input, .. } => Some((input.client_tick, input.action.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn redundant_inputs_expand_to_one_zone_input_per_tick() {
+        let zone = Zone::new(ZoneConfig::default(), 0, 1, 0).unwrap();
+        let mut session = SessionInputs::default();
+        let mut out = Vec::new();
+        assert!(session.on_message(&zone, ClientId(1), input_message(10, 3), 0, &mut out));
+        assert_eq!(actions(&out), vec![(10, None), (9, None), (8, None)]);
+    }
+
+    #[test]
+    fn an_action_rides_on_the_next_new_input_tick_exactly_once() {
+        let zone = Zone::new(ZoneConfig::default(), 0, 1, 0).unwrap();
+        let mut session = SessionInputs::default();
+        let mut out = Vec::new();
+        session.on_message(&zone, ClientId(1), input_message(10, 2), 0, &mut out);
+        out.clear();
+        let chat = ClientMessage::Chat { channel: meridian_proto::messages::ChatChannel::Zone, text: "hi".into() };
+        assert!(session.on_message(&zone, ClientId(1), chat, 0, &mut out));
+        assert!(out.is_empty(), "the chat waits for the next input tick");
+        // A reordered, older input message does not take the action.
+        session.on_message(&zone, ClientId(1), input_message(9, 2), 0, &mut out);
+        assert!(actions(&out).iter().all(|(_, a)| a.is_none()));
+        out.clear();
+        session.on_message(&zone, ClientId(1), input_message(11, 2), 0, &mut out);
+        assert_eq!(actions(&out), vec![(11, Some(Action::Chat { text: Arc::from("hi") })), (10, None)]);
+        out.clear();
+        session.on_message(&zone, ClientId(1), input_message(12, 2), 0, &mut out);
+        assert!(actions(&out).iter().all(|(_, a)| a.is_none()), "the action is delivered once");
+    }
+
+    #[test]
+    fn pending_actions_are_bounded() {
+        let zone = Zone::new(ZoneConfig::default(), 0, 1, 0).unwrap();
+        let mut session = SessionInputs::default();
+        let mut out = Vec::new();
+        let pick = |loot_id| ClientMessage::Action { client_tick: 0, action: WireAction::PickUp { loot_id } };
+        for loot in 0..PENDING_ACTIONS_MAX as u32 {
+            assert!(session.on_message(&zone, ClientId(1), pick(loot), 0, &mut out));
+        }
+        assert!(!session.on_message(&zone, ClientId(1), pick(99), 0, &mut out));
+    }
 
     #[test]
     fn quantised_directions_are_clamped_to_unit_length() {

@@ -28,11 +28,14 @@ use std::{
 use meridian_proto::{
     connection::Received,
     endpoint::{ServerConfig, ServerEndpoint, ServerEvent, read_connection_request},
-    messages::{ChatChannel, ClientMessage, ServerMessage},
+    messages::ClientMessage,
     packet::{PacketType, read_packet_type, read_sealed_header},
     token::{CLUSTER_KEY_BYTES, ConnectToken},
 };
-use meridian_zone::{ClientEvent as ZoneEvent, ClientId, ZoneConfig, ZoneInput, ZoneLayers, ZoneOutput};
+// The wire extensions (events, snapshot acks, snapshots with the applied input tick) live in the
+// client SDK for now; they move into `meridian_proto::messages` next.
+use meridian_client::{reference_server, wire};
+use meridian_zone::{ClientId, ZoneConfig, ZoneInput, ZoneLayers, ZoneOutput};
 
 use crate::{
     dgram_io::{self, DatagramIo, DatagramIoConfig, IoBackend},
@@ -93,7 +96,7 @@ pub struct WorkerGauges {
 struct Session {
     zone_id: u32,
     client: ClientId,
-    newest_input_tick: u32,
+    inputs: session_glue::SessionInputs,
 }
 
 struct HostedZone {
@@ -341,7 +344,7 @@ impl ZoneWorker {
             return;
         }
         self.next_client = self.next_client.wrapping_add(1).max(1);
-        self.sessions.insert(session_id, Session { zone_id, client, newest_input_tick: 0 });
+        self.sessions.insert(session_id, Session { zone_id, client, inputs: Default::default() });
         self.clients.insert(client, session_id);
     }
 
@@ -356,6 +359,19 @@ impl ZoneWorker {
 
     fn on_message(&mut self, now_us: u64, session_id: u64, bytes: &[u8]) {
         let Some(session) = self.sessions.get_mut(&session_id) else { return };
+        if bytes.first() == Some(&wire::TAG_EXT_SNAPSHOT_ACK) {
+            let client = session.client;
+            let zone_id = session.zone_id;
+            match wire::decode_snapshot_ack(bytes) {
+                Ok(tick) => {
+                    if let Some(zone) = self.zones.iter_mut().find(|z| z.zone_id == zone_id) {
+                        zone.layers.route(client, ZoneInput::SnapshotAck { client, tick });
+                    }
+                }
+                Err(_) => self.metrics.drop_counter(DropReason::BadMessage).increment(1),
+            }
+            return;
+        }
         let message = match ClientMessage::decode(bytes) {
             Ok(message) => message,
             Err(_) => {
@@ -363,18 +379,19 @@ impl ZoneWorker {
                 return;
             }
         };
-        if let ClientMessage::Input(input) = &message {
-            session.newest_input_tick = session.newest_input_tick.max(input.newest_tick);
-        }
-        let (zone_id, client, newest_input_tick) = (session.zone_id, session.client, session.newest_input_tick);
+        let (zone_id, client) = (session.zone_id, session.client);
         let mut inputs = std::mem::take(&mut self.input_scratch);
+        let mut refused = false;
         if let Some(zone) = self.zones.iter_mut().find(|z| z.zone_id == zone_id) {
             if let Some(layer) = zone.layers.layer_of(client).and_then(|l| zone.layers.layers().get(l)) {
-                session_glue::zone_inputs(layer, client, message, now_us, newest_input_tick, &mut inputs);
+                refused = !session.inputs.on_message(layer, client, message, now_us, &mut inputs);
             }
             for input in inputs.drain(..) {
                 zone.layers.route(client, input);
             }
+        }
+        if refused {
+            self.metrics.drop_counter(DropReason::ActionQueueFull).increment(1);
         }
         self.input_scratch = inputs;
     }
@@ -411,28 +428,15 @@ impl ZoneWorker {
             for snapshot in &output.snapshots {
                 let Some(&session_id) = self.clients.get(&snapshot.client) else { continue };
                 self.metrics.snapshot_bytes.record(snapshot.bytes.len() as f64);
-                self.scratch.clear();
-                ServerMessage::Snapshot(snapshot.bytes.clone()).encode(&mut self.scratch);
+                // The zone does not report which input tick it applied last; the client infers it.
+                wire::encode_ext_snapshot(None, &snapshot.bytes, &mut self.scratch);
                 if self.endpoint.send_unreliable(session_id, &self.scratch).is_err() {
                     self.metrics.drop_counter(DropReason::ChannelFull).increment(1);
                 }
             }
             for (client, event) in &output.client_events {
                 let Some(&session_id) = self.clients.get(client) else { continue };
-                let message = match event {
-                    ZoneEvent::Chat { from_entity, text } => ServerMessage::Chat {
-                        channel: ChatChannel::Zone,
-                        sender_id: *from_entity,
-                        text: text.to_string(),
-                    },
-                    // The proto has no message for the other events yet; they are counted.
-                    _ => {
-                        self.metrics.drop_counter(DropReason::EventNotOnWire).increment(1);
-                        continue;
-                    }
-                };
-                self.scratch.clear();
-                message.encode(&mut self.scratch);
+                wire::encode_event(&reference_server::server_event(event), &mut self.scratch);
                 if self.endpoint.send_reliable(session_id, &self.scratch).is_err() {
                     self.metrics.drop_counter(DropReason::ChannelFull).increment(1);
                 }
