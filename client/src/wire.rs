@@ -36,6 +36,10 @@ use thiserror::Error;
 pub const TAG_EXT_SNAPSHOT_ACK: u8 = 0x80;
 pub const TAG_EXT_SNAPSHOT: u8 = 0x81;
 pub const TAG_EXT_EVENT: u8 = 0x82;
+/// Largest snapshot payload an extended snapshot message carries (one unreliable message minus the
+/// 5-byte header): the zone's `snapshot_budget_bytes` must not exceed it, or the connection refuses
+/// the message as too large.
+pub const EXT_SNAPSHOT_PAYLOAD_BYTES_MAX: usize = meridian_proto::connection::UNRELIABLE_MESSAGE_BYTES_MAX - 5;
 /// Longest chat text in an extension event (the proto's chat limit).
 pub const EVENT_CHAT_BYTES_MAX: usize = meridian_proto::messages::CHAT_TEXT_BYTES_MAX;
 const NONE_U32: u32 = u32::MAX;

@@ -13,8 +13,10 @@
 //! earlier; `--speedhack N` send three ticks of input per tick (time dilation: the proto's move input
 //! cannot ask for more than full speed).
 //!
-//! Bots speak today's `meridian_proto::messages` (no wire extensions): they recognise their own entity
-//! by its movement (see `meridian_client`), so a bot that never moves is never "placed".
+//! Bots speak `meridian_proto::messages` plus the client SDK's wire extensions (snapshot acks up;
+//! `Joined` events and extended snapshots down), which the node speaks. With `--no-wire-extensions`
+//! they send no acks; without a `Joined` event they recognise their own entity by its movement
+//! through a turn (see `meridian_client`), so a bot that never turns is never "placed".
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
@@ -97,6 +99,10 @@ struct Args {
     replay: usize,
     #[arg(long, default_value_t = 0)]
     speedhack: usize,
+    /// Speak only today's proto messages: no snapshot acks up (the node then sends every snapshot
+    /// whole), and bots recognise themselves by movement if the node sends no `Joined` event.
+    #[arg(long)]
+    no_wire_extensions: bool,
     /// Inputs per datagram.
     #[arg(long, default_value_t = meridian_client::INPUT_REDUNDANCY_DEFAULT)]
     redundancy: usize,
@@ -586,7 +592,12 @@ fn main() -> anyhow::Result<()> {
     let cluster_key = dev_token::parse_cluster_key_hex(&args.cluster_key_hex).context("--cluster-key-hex must be 64 hex digits")?;
     let (tx, ty) = args.target.split_once(',').context("--target is x,y")?;
     let target_m = [tx.trim().parse::<f32>()?, ty.trim().parse::<f32>()?];
-    let client_config = ClientConfig { input_redundancy: args.redundancy, zone: ZoneConfig { zone_id: args.zone_id, ..ZoneConfig::default() }, ..ClientConfig::default() };
+    let client_config = ClientConfig {
+        input_redundancy: args.redundancy,
+        zone: ZoneConfig { zone_id: args.zone_id, ..ZoneConfig::default() },
+        wire_extensions: !args.no_wire_extensions,
+        ..ClientConfig::default()
+    };
     client_config.validate().context("client config")?;
     let start_us = wall_us();
     let plan = Arc::new(Plan {
