@@ -24,9 +24,10 @@ use crate::stats::Histogram;
 /// Unacknowledged inputs remembered (3.2 s at 20 Hz). When full, the oldest is dropped and counted:
 /// a server that has not answered for that long will be corrected by the next snapshot anyway.
 pub const PREDICTION_HISTORY_MAX: usize = 64;
-/// Server positions are quantised to 1/64 m per axis (≤ 0.0136 m off in 3-D); closer than this the
-/// prediction counts as agreeing and is kept as is.
-pub const CORRECTION_EPSILON_M: f32 = 0.02;
+/// Server positions are quantised to 1/64 m per axis (≤ 0.0136 m off in 3-D). After a correction the
+/// prediction carries one snapshot's quantisation error and is compared with another's, so two such
+/// errors (0.027 m) still count as agreement: closer than this the prediction is kept as is.
+pub const CORRECTION_EPSILON_M: f32 = 0.03;
 /// Inferring the acknowledged input: how far (in ticks) from the believed one the search looks, and
 /// at most how many inputs the server may have applied between two snapshots.
 pub const ACK_SEARCH_OFFSET_MAX: u32 = 8;
