@@ -19,7 +19,14 @@ fn scenarios() -> Vec<(&'static str, usize, Layout)> {
         ("uniform_2k", 2_000, uniform),
         ("uniform_5k", 5_000, uniform),
         ("uniform_10k", 10_000, uniform),
-        ("world_boss_2k_50m", 2_000, Layout::Circle { center_m: [512.0, 512.0], radius_m: 50.0 }),
+        (
+            "world_boss_2k_50m",
+            2_000,
+            Layout::Circle {
+                center_m: [512.0, 512.0],
+                radius_m: 50.0,
+            },
+        ),
     ]
 }
 

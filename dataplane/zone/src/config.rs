@@ -186,18 +186,25 @@ impl ZoneConfig {
             }
         }
         if self.aoi_radius_cells == 0 || self.aoi_radius_cells > AOI_RADIUS_CELLS_MAX {
-            return Err(ConfigError::AoiRadius { cells: self.aoi_radius_cells });
+            return Err(ConfigError::AoiRadius {
+                cells: self.aoi_radius_cells,
+            });
         }
         let players = self.players_per_layer_max + self.party_overflow_slots;
         if self.players_per_layer_max == 0 || players > PLAYERS_PER_ZONE_MAX {
             return Err(ConfigError::Population { players });
         }
         if self.colliders.len() > COLLIDERS_MAX {
-            return Err(ConfigError::Colliders { colliders: self.colliders.len() });
+            return Err(ConfigError::Colliders {
+                colliders: self.colliders.len(),
+            });
         }
         let history_us = crate::lag::HISTORY_TICKS as u64 * self.tick_interval_us();
         if self.rewind_max_us >= history_us {
-            return Err(ConfigError::Rewind { rewind_max_us: self.rewind_max_us, history_us });
+            return Err(ConfigError::Rewind {
+                rewind_max_us: self.rewind_max_us,
+                history_us,
+            });
         }
         for (field, value) in [
             ("player_speed_m_per_s", self.player_speed_m_per_s),
@@ -212,14 +219,18 @@ impl ZoneConfig {
             }
         }
         if self.visible_entities_max == 0 || self.visible_entities_max > SNAPSHOT_ENTITIES_MAX {
-            return Err(ConfigError::VisibleEntities { entities: self.visible_entities_max });
+            return Err(ConfigError::VisibleEntities {
+                entities: self.visible_entities_max,
+            });
         }
         let budget = self.snapshot_budget_bytes;
         if budget > DATAGRAM_BYTES_MAX || budget * 3 / 4 < SNAPSHOT_BUDGET_BYTES_MIN {
             return Err(ConfigError::SnapshotBudget { bytes: budget });
         }
         if self.chat_window_ticks == 0 {
-            return Err(ConfigError::NotPositive { field: "chat_window_ticks" });
+            return Err(ConfigError::NotPositive {
+                field: "chat_window_ticks",
+            });
         }
         Ok(())
     }
@@ -239,7 +250,10 @@ mod tests {
 
     #[test]
     fn tick_rate_outside_limits_is_rejected() {
-        let mut config = ZoneConfig { tick_hz: 61, ..ZoneConfig::default() };
+        let mut config = ZoneConfig {
+            tick_hz: 61,
+            ..ZoneConfig::default()
+        };
         assert_eq!(config.validate(), Err(ConfigError::TickRate { tick_hz: 61 }));
         config.tick_hz = 60;
         // 60 Hz keeps HISTORY_TICKS * 16.6 ms of history, still above the 400 ms rewind.
@@ -250,7 +264,10 @@ mod tests {
 
     #[test]
     fn rewind_beyond_history_is_rejected() {
-        let config = ZoneConfig { rewind_max_us: 10_000_000, ..ZoneConfig::default() };
+        let config = ZoneConfig {
+            rewind_max_us: 10_000_000,
+            ..ZoneConfig::default()
+        };
         assert!(matches!(config.validate(), Err(ConfigError::Rewind { .. })));
     }
 
@@ -266,7 +283,10 @@ mod tests {
 
     #[test]
     fn collider_contains_is_strict() {
-        let wall = Collider { min_m: [0.0, 0.0], max_m: [1.0, 1.0] };
+        let wall = Collider {
+            min_m: [0.0, 0.0],
+            max_m: [1.0, 1.0],
+        };
         assert!(wall.contains(0.5, 0.5));
         assert!(!wall.contains(1.0, 0.5));
     }

@@ -28,7 +28,13 @@ impl InterestGrid {
         assert!(cells[0] > 0 && cells[0] <= GRID_CELLS_PER_AXIS_MAX);
         assert!(cells[1] > 0 && cells[1] <= GRID_CELLS_PER_AXIS_MAX);
         let count = cells[0] as usize * cells[1] as usize;
-        Self { cell_m, cells_x: cells[0], cells_y: cells[1], cells: vec![Vec::new(); count], len: 0 }
+        Self {
+            cell_m,
+            cells_x: cells[0],
+            cells_y: cells[1],
+            cells: vec![Vec::new(); count],
+            len: 0,
+        }
     }
 
     pub fn cell_m(&self) -> f32 {
@@ -135,7 +141,10 @@ mod tests {
         sorted.dedup();
         assert_eq!(sorted.len(), 25);
         for index in seen {
-            let cell = Cell { x: index % 10, y: index / 10 };
+            let cell = Cell {
+                x: index % 10,
+                y: index / 10,
+            };
             assert!(InterestGrid::in_area(center, 2, cell));
         }
     }

@@ -41,7 +41,11 @@ pub struct LinkProfile {
 }
 
 impl LinkProfile {
-    pub const PERFECT: LinkProfile = LinkProfile { latency_us: 0, jitter_us: 0, loss_ppm: 0 };
+    pub const PERFECT: LinkProfile = LinkProfile {
+        latency_us: 0,
+        jitter_us: 0,
+        loss_ppm: 0,
+    };
 
     pub fn rtt_us(&self) -> u64 {
         2 * self.latency_us + self.jitter_us
@@ -79,13 +83,23 @@ impl SimClient {
         let at = now_us.checked_sub(delay_us)?;
         let after = self.render_history.iter().position(|(arrival, _, _)| *arrival > at);
         let (before, after) = match after {
-            Some(0) | None => return self.render_history.back().and_then(|(_, _, world)| world.get(&entity)).map(|s| s.position),
+            Some(0) | None => {
+                return self
+                    .render_history
+                    .back()
+                    .and_then(|(_, _, world)| world.get(&entity))
+                    .map(|s| s.position);
+            }
             Some(index) => (&self.render_history[index - 1], &self.render_history[index]),
         };
         let a = before.2.get(&entity)?.position;
         let b = after.2.get(&entity)?.position;
         let t = (at - before.0) as f32 / (after.0 - before.0).max(1) as f32;
-        Some([a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t])
+        Some([
+            a[0] + (b[0] - a[0]) * t,
+            a[1] + (b[1] - a[1]) * t,
+            a[2] + (b[2] - a[2]) * t,
+        ])
     }
 }
 
@@ -190,7 +204,11 @@ impl Harness {
             self.datagrams_lost += 1;
             return None;
         }
-        let jitter = if link.jitter_us > 0 { u64::from(self.rng.next_u32()) % (link.jitter_us + 1) } else { 0 };
+        let jitter = if link.jitter_us > 0 {
+            u64::from(self.rng.next_u32()) % (link.jitter_us + 1)
+        } else {
+            0
+        };
         Some(link.latency_us + jitter)
     }
 
@@ -223,13 +241,23 @@ impl Harness {
             if client.entity.is_none() {
                 continue;
             }
-            let rules = MoveRules { speed_m_per_s: rules_speed, dt_s, world_size_m, colliders: &colliders, teleport_tolerance_m };
+            let rules = MoveRules {
+                speed_m_per_s: rules_speed,
+                dt_s,
+                world_size_m,
+                colliders: &colliders,
+                teleport_tolerance_m,
+            };
             let predicted = client.predicted_m.map(|from| step(from, client.direction, &rules).0);
             client.predicted_m = predicted;
             let claimed = client.next_claim_m.take().or(predicted).unwrap_or([0.0; 3]);
             let input = PlayerInput {
                 client_tick: client.client_tick,
-                movement: Some(MoveIntent { direction: client.direction, yaw: 0.0, claimed_position_m: claimed }),
+                movement: Some(MoveIntent {
+                    direction: client.direction,
+                    yaw: 0.0,
+                    claimed_position_m: claimed,
+                }),
                 action: client.next_action.take(),
             };
             client.client_tick += 1;
@@ -241,7 +269,14 @@ impl Harness {
             let batch: Vec<PlayerInput> = client.recent_inputs.iter().cloned().collect();
             if let Some(delay) = self.delay(link) {
                 for input in batch {
-                    self.send_up(now + delay, ZoneInput::Input { client: id, input, received_us: now + delay });
+                    self.send_up(
+                        now + delay,
+                        ZoneInput::Input {
+                            client: id,
+                            input,
+                            received_us: now + delay,
+                        },
+                    );
                 }
             }
         }
@@ -258,8 +293,12 @@ impl Harness {
 
         // Outputs go onto the downlink.
         let by_id: BTreeMap<ClientId, usize> = self.clients.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
-        let snapshots: Vec<(ClientId, u32, Vec<u8>)> =
-            self.out.snapshots.iter().map(|s| (s.client, s.tick, s.bytes.clone())).collect();
+        let snapshots: Vec<(ClientId, u32, Vec<u8>)> = self
+            .out
+            .snapshots
+            .iter()
+            .map(|s| (s.client, s.tick, s.bytes.clone()))
+            .collect();
         for (client, tick, bytes) in snapshots {
             let Some(&index) = by_id.get(&client) else { continue };
             if self.record_aoi {
@@ -302,7 +341,9 @@ impl Harness {
                                 }
                             }
                             if client.receiver.latest_tick() == Some(tick) {
-                                client.render_history.push_back((arrival, tick, client.receiver.world().clone()));
+                                client
+                                    .render_history
+                                    .push_back((arrival, tick, client.receiver.world().clone()));
                                 while client.render_history.len() > RENDER_HISTORY_MAX {
                                     client.render_history.pop_front();
                                 }
@@ -357,7 +398,9 @@ impl Harness {
             return false;
         }
         world.values().all(|seen| {
-            let Some(position) = self.zone.position(seen.id) else { return false };
+            let Some(position) = self.zone.position(seen.id) else {
+                return false;
+            };
             let close = (0..3).all(|axis| (seen.position[axis] - position[axis]).abs() <= 1.0 / 32.0);
             close && self.zone.health(seen.id).is_none_or(|health| health == seen.health)
         })

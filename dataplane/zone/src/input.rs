@@ -23,9 +23,16 @@ pub struct MoveIntent {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Hit-scan shot at `target` (an entity id) along `direction` from the shooter's position.
-    Attack { target: u32, direction: [f32; 3] },
-    PickUp { loot: u32 },
-    Chat { text: Arc<str> },
+    Attack {
+        target: u32,
+        direction: [f32; 3],
+    },
+    PickUp {
+        loot: u32,
+    },
+    Chat {
+        text: Arc<str>,
+    },
 }
 
 /// One tick of a client's input, stamped with the client's own tick counter.
@@ -73,7 +80,12 @@ pub struct InputBuffer {
 impl InputBuffer {
     pub fn new(jitter_ticks: u32) -> Self {
         assert!(jitter_ticks < INPUT_BUFFER_TICKS_MAX);
-        Self { queued: BTreeMap::new(), next_tick: None, jitter_ticks, playing: false }
+        Self {
+            queued: BTreeMap::new(),
+            next_tick: None,
+            jitter_ticks,
+            playing: false,
+        }
     }
 
     /// Queues an input that arrived at server time `arrival_us`.
@@ -99,7 +111,9 @@ impl InputBuffer {
 
     /// Plays back the next client tick. Call once per server step (twice when `should_catch_up`).
     pub fn pop(&mut self) -> Playback {
-        let Some(next) = self.next_tick else { return Playback::Filling };
+        let Some(next) = self.next_tick else {
+            return Playback::Filling;
+        };
         if !self.playing {
             if (self.queued.len() as u32) < self.jitter_ticks.max(1) {
                 return Playback::Filling;
@@ -133,7 +147,11 @@ mod tests {
     use super::*;
 
     fn input(client_tick: u32) -> PlayerInput {
-        PlayerInput { client_tick, movement: None, action: None }
+        PlayerInput {
+            client_tick,
+            movement: None,
+            action: None,
+        }
     }
 
     fn played_tick(playback: Playback) -> Option<u32> {
@@ -180,7 +198,10 @@ mod tests {
     fn too_far_ahead_is_refused() {
         let mut buffer = InputBuffer::new(1);
         buffer.offer(input(100), 0);
-        assert_eq!(buffer.offer(input(100 + INPUT_BUFFER_TICKS_MAX), 0), InputAdmission::TooFarAhead);
+        assert_eq!(
+            buffer.offer(input(100 + INPUT_BUFFER_TICKS_MAX), 0),
+            InputAdmission::TooFarAhead
+        );
     }
 
     #[test]

@@ -16,7 +16,11 @@ pub struct LagCompensationHistory {
 
 impl Default for LagCompensationHistory {
     fn default() -> Self {
-        Self { positions_m: [[0.0; 3]; HISTORY_TICKS], newest_tick: None, len: 0 }
+        Self {
+            positions_m: [[0.0; 3]; HISTORY_TICKS],
+            newest_tick: None,
+            len: 0,
+        }
     }
 }
 
@@ -53,7 +57,11 @@ impl LagCompensationHistory {
         let t = (clamped - before as f64) as f32;
         let a = self.positions_m[(before % HISTORY_TICKS as u64) as usize];
         let b = self.positions_m[(after % HISTORY_TICKS as u64) as usize];
-        Some([a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t])
+        Some([
+            a[0] + (b[0] - a[0]) * t,
+            a[1] + (b[1] - a[1]) * t,
+            a[2] + (b[2] - a[2]) * t,
+        ])
     }
 }
 
@@ -69,18 +77,16 @@ pub fn shooter_view_time_us(
 ) -> (u64, bool) {
     let wanted = fire_time_us.saturating_sub(rtt_us / 2 + interpolation_delay_us);
     let oldest = now_us.saturating_sub(rewind_max_us);
-    if wanted < oldest { (oldest, true) } else { (wanted.min(now_us), false) }
+    if wanted < oldest {
+        (oldest, true)
+    } else {
+        (wanted.min(now_us), false)
+    }
 }
 
 /// Does a ray from `origin` along `direction` (any length > 0) pass within `radius_m` of `center`
 /// no further than `range_m` from the origin?
-pub fn ray_hits_sphere(
-    origin: [f32; 3],
-    direction: [f32; 3],
-    range_m: f32,
-    center: [f32; 3],
-    radius_m: f32,
-) -> bool {
+pub fn ray_hits_sphere(origin: [f32; 3], direction: [f32; 3], range_m: f32, center: [f32; 3], radius_m: f32) -> bool {
     let len = (direction[0] * direction[0] + direction[1] * direction[1] + direction[2] * direction[2]).sqrt();
     if !(len.is_finite() && len > 0.0) {
         return false;
@@ -92,7 +98,11 @@ pub fn ray_hits_sphere(
         return false;
     }
     let along_clamped = along.clamp(0.0, range_m);
-    let closest = [d[0] * along_clamped - oc[0], d[1] * along_clamped - oc[1], d[2] * along_clamped - oc[2]];
+    let closest = [
+        d[0] * along_clamped - oc[0],
+        d[1] * along_clamped - oc[1],
+        d[2] * along_clamped - oc[2],
+    ];
     closest[0] * closest[0] + closest[1] * closest[1] + closest[2] * closest[2] <= radius_m * radius_m
 }
 
@@ -141,10 +151,19 @@ mod tests {
 
     #[test]
     fn view_time_is_half_rtt_plus_interpolation_bounded_by_rewind_limit() {
-        assert_eq!(shooter_view_time_us(1_000_000, 150_000, 100_000, 1_000_000, 200_000), (825_000, false));
-        assert_eq!(shooter_view_time_us(1_000_000, 400_000, 100_000, 1_000_000, 200_000), (800_000, true));
+        assert_eq!(
+            shooter_view_time_us(1_000_000, 150_000, 100_000, 1_000_000, 200_000),
+            (825_000, false)
+        );
+        assert_eq!(
+            shooter_view_time_us(1_000_000, 400_000, 100_000, 1_000_000, 200_000),
+            (800_000, true)
+        );
         // Fired a while before `now` (waited in the jitter buffer): the limit counts from now.
-        assert_eq!(shooter_view_time_us(950_000, 150_000, 100_000, 1_000_000, 200_000), (800_000, true));
+        assert_eq!(
+            shooter_view_time_us(950_000, 150_000, 100_000, 1_000_000, 200_000),
+            (800_000, true)
+        );
     }
 
     #[test]
@@ -152,8 +171,17 @@ mod tests {
         let o = [0.0, 1.0, 0.0];
         assert!(ray_hits_sphere(o, [1.0, 0.0, 0.0], 50.0, [10.0, 1.0, 0.3], 0.5));
         assert!(!ray_hits_sphere(o, [1.0, 0.0, 0.0], 50.0, [10.0, 1.0, 0.8], 0.5));
-        assert!(!ray_hits_sphere(o, [1.0, 0.0, 0.0], 5.0, [10.0, 1.0, 0.0], 0.5), "out of range");
-        assert!(!ray_hits_sphere(o, [-1.0, 0.0, 0.0], 50.0, [10.0, 1.0, 0.0], 0.5), "behind");
-        assert!(!ray_hits_sphere(o, [0.0, 0.0, 0.0], 50.0, [10.0, 1.0, 0.0], 0.5), "no direction");
+        assert!(
+            !ray_hits_sphere(o, [1.0, 0.0, 0.0], 5.0, [10.0, 1.0, 0.0], 0.5),
+            "out of range"
+        );
+        assert!(
+            !ray_hits_sphere(o, [-1.0, 0.0, 0.0], 50.0, [10.0, 1.0, 0.0], 0.5),
+            "behind"
+        );
+        assert!(
+            !ray_hits_sphere(o, [0.0, 0.0, 0.0], 50.0, [10.0, 1.0, 0.0], 0.5),
+            "no direction"
+        );
     }
 }

@@ -66,11 +66,15 @@ impl ZoneLayers {
 
     fn party_layer(&self, party: PartyId) -> Option<usize> {
         // Members already in a layer, or admitted this tick.
-        (0..self.layers.len()).find(|&layer| self.layers[layer].has_party(party)).or_else(|| {
-            self.inputs.iter().position(|inputs| {
-                inputs.iter().any(|input| matches!(input, ZoneInput::Join { party: Some(p), .. } if *p == party))
+        (0..self.layers.len())
+            .find(|&layer| self.layers[layer].has_party(party))
+            .or_else(|| {
+                self.inputs.iter().position(|inputs| {
+                    inputs
+                        .iter()
+                        .any(|input| matches!(input, ZoneInput::Join { party: Some(p), .. } if *p == party))
+                })
             })
-        })
     }
 
     /// Chooses a layer for an arrival and queues its join there. Returns the layer index.
@@ -99,7 +103,13 @@ impl ZoneLayers {
         };
         self.placement.insert(client, layer);
         self.pending_joins[layer] += 1;
-        self.inputs[layer].push(ZoneInput::Join { client, character_id, party, spawn_m: None, rtt_us });
+        self.inputs[layer].push(ZoneInput::Join {
+            client,
+            character_id,
+            party,
+            spawn_m: None,
+            rtt_us,
+        });
         Ok(layer)
     }
 
@@ -136,7 +146,12 @@ impl ZoneLayers {
     pub fn tick(&mut self, now_us: u64, last_tick_work_us: Option<u64>, outputs: &mut Vec<ZoneOutput>) {
         outputs.resize_with(self.layers.len(), ZoneOutput::default);
         for (layer, zone) in self.layers.iter_mut().enumerate() {
-            zone.tick(now_us, last_tick_work_us, self.inputs[layer].drain(..), &mut outputs[layer]);
+            zone.tick(
+                now_us,
+                last_tick_work_us,
+                self.inputs[layer].drain(..),
+                &mut outputs[layer],
+            );
             self.pending_joins[layer] = 0;
         }
     }
@@ -147,14 +162,19 @@ mod tests {
     use super::*;
 
     fn small_config() -> ZoneConfig {
-        ZoneConfig { players_per_layer_max: 3, party_overflow_slots: 2, ..ZoneConfig::default() }
+        ZoneConfig {
+            players_per_layer_max: 3,
+            party_overflow_slots: 2,
+            ..ZoneConfig::default()
+        }
     }
 
     #[test]
     fn arrivals_past_the_limit_open_a_new_layer() {
         let mut layers = ZoneLayers::new(small_config(), 1, 0).unwrap();
-        let placed: Vec<usize> =
-            (0..7).map(|id| layers.admit(ClientId(id), u64::from(id), None, 0).unwrap()).collect();
+        let placed: Vec<usize> = (0..7)
+            .map(|id| layers.admit(ClientId(id), u64::from(id), None, 0).unwrap())
+            .collect();
         assert_eq!(placed, vec![0, 0, 0, 1, 1, 1, 2]);
         let mut outputs = Vec::new();
         layers.tick(50_000, None, &mut outputs);
@@ -177,7 +197,10 @@ mod tests {
         assert_eq!(layers.admit(ClientId(4), 4, None, 0), Ok(1));
         assert_eq!(layers.admit(ClientId(5), 5, Some(party), 0), Ok(0));
         assert_eq!(layers.admit(ClientId(6), 6, Some(party), 0), Ok(0));
-        assert_eq!(layers.admit(ClientId(7), 7, Some(party), 0), Err(LayerError::PartyLayerFull));
+        assert_eq!(
+            layers.admit(ClientId(7), 7, Some(party), 0),
+            Err(LayerError::PartyLayerFull)
+        );
         layers.tick(100_000, None, &mut outputs);
         assert_eq!(layers.layers()[0].player_count(), 5);
         assert!(layers.layers()[0].has_party(party));

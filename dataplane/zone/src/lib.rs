@@ -38,6 +38,6 @@ pub use layers::{LayerError, ZoneLayers};
 pub use movement::MoveRejection;
 pub use shedding::LoadShedding;
 pub use zone::{
-    ActorKind, ClientEvent, ClientId, IdempotencyKey, JoinRefusal, PartyId, PersistenceEvent,
-    PersistenceOutcome, SnapshotDatagram, Zone, ZoneCounters, ZoneError, ZoneInput, ZoneOutput,
+    ActorKind, ClientEvent, ClientId, IdempotencyKey, JoinRefusal, PartyId, PersistenceEvent, PersistenceOutcome,
+    SnapshotDatagram, Zone, ZoneCounters, ZoneError, ZoneInput, ZoneOutput,
 };

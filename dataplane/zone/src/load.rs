@@ -56,7 +56,11 @@ impl TickLoad {
     /// limit are set for the load.
     pub fn with_config(players: usize, layout: Layout, seed: u64, base: ZoneConfig) -> Self {
         assert!(players > 0 && players <= PLAYERS_PER_ZONE_MAX - 8);
-        let config = ZoneConfig { world_size_m: [1024.0, 1024.0], players_per_layer_max: players, ..base };
+        let config = ZoneConfig {
+            world_size_m: [1024.0, 1024.0],
+            players_per_layer_max: players,
+            ..base
+        };
         let mut zone = Zone::new(config, 0, 1, 0).expect("load config is valid");
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut inputs = Vec::with_capacity(players);
@@ -64,12 +68,32 @@ impl TickLoad {
         for index in 0..players {
             let spawn = random_spawn(&mut rng, layout);
             let id = ClientId(index as u32 + 1);
-            inputs.push(ZoneInput::Join { client: id, character_id: index as u64, party: None, spawn_m: Some(spawn), rtt_us: 50_000 });
-            scripted.push(ScriptedPlayer { id, client_tick: 0, direction: random_direction(&mut rng), predicted_m: spawn, ack: None });
+            inputs.push(ZoneInput::Join {
+                client: id,
+                character_id: index as u64,
+                party: None,
+                spawn_m: Some(spawn),
+                rtt_us: 50_000,
+            });
+            scripted.push(ScriptedPlayer {
+                id,
+                client_tick: 0,
+                direction: random_direction(&mut rng),
+                predicted_m: spawn,
+                ack: None,
+            });
         }
         let mut out = ZoneOutput::default();
         zone.tick(0, None, inputs.drain(..), &mut out);
-        Self { zone, layout, players: scripted, rng, now_us: 0, inputs, out }
+        Self {
+            zone,
+            layout,
+            players: scripted,
+            rng,
+            now_us: 0,
+            inputs,
+            out,
+        }
     }
 
     /// Client side of the next tick: each player picks its move (and acks the last snapshot).
@@ -104,14 +128,21 @@ impl TickLoad {
                 client: player.id,
                 input: PlayerInput {
                     client_tick: player.client_tick,
-                    movement: Some(MoveIntent { direction: player.direction, yaw: 0.0, claimed_position_m: to }),
+                    movement: Some(MoveIntent {
+                        direction: player.direction,
+                        yaw: 0.0,
+                        claimed_position_m: to,
+                    }),
                     action: None,
                 },
                 received_us: self.now_us,
             });
             player.client_tick += 1;
             if let Some(tick) = player.ack.take() {
-                self.inputs.push(ZoneInput::SnapshotAck { client: player.id, tick });
+                self.inputs.push(ZoneInput::SnapshotAck {
+                    client: player.id,
+                    tick,
+                });
             }
         }
     }
@@ -125,8 +156,12 @@ impl TickLoad {
     /// shedding can react (the zone reads no clock; the caller does).
     pub fn tick_with_feedback(&mut self, last_tick_work_us: Option<u64>) -> TickSent {
         self.now_us += self.zone.config().tick_interval_us();
-        self.zone.tick(self.now_us, last_tick_work_us, self.inputs.drain(..), &mut self.out);
-        TickSent { snapshots: self.out.snapshots.len(), bytes: self.out.snapshots.iter().map(|s| s.bytes.len()).sum() }
+        self.zone
+            .tick(self.now_us, last_tick_work_us, self.inputs.drain(..), &mut self.out);
+        TickSent {
+            snapshots: self.out.snapshots.len(),
+            bytes: self.out.snapshots.iter().map(|s| s.bytes.len()).sum(),
+        }
     }
 
     /// Perfect network: every client receives its snapshot and will ack it with its next input.
@@ -159,7 +194,11 @@ fn random_spawn(rng: &mut ChaCha8Rng, layout: Layout) -> [f32; 3] {
         Layout::Circle { center_m, radius_m } => {
             let angle = random_unit(rng) * std::f32::consts::TAU;
             let reach = random_unit(rng).sqrt() * radius_m;
-            [center_m[0] + angle.cos() * reach, center_m[1] + angle.sin() * reach, 0.0]
+            [
+                center_m[0] + angle.cos() * reach,
+                center_m[1] + angle.sin() * reach,
+                0.0,
+            ]
         }
     }
 }
@@ -201,7 +240,14 @@ mod tests {
     #[test]
     fn world_boss_players_stay_in_the_circle() {
         let center_m = [512.0, 512.0];
-        let mut load = TickLoad::new(100, Layout::Circle { center_m, radius_m: 50.0 }, 4);
+        let mut load = TickLoad::new(
+            100,
+            Layout::Circle {
+                center_m,
+                radius_m: 50.0,
+            },
+            4,
+        );
         for _ in 0..100 {
             load.prepare();
             load.tick();
@@ -212,6 +258,9 @@ mod tests {
             let distance = ((at[0] - center_m[0]).powi(2) + (at[1] - center_m[1]).powi(2)).sqrt();
             assert!(distance < 52.0, "{at:?}");
         }
-        assert!(load.zone.counters().aoi_overflow_entities == 0, "100 players fit in the visible cap");
+        assert!(
+            load.zone.counters().aoi_overflow_entities == 0,
+            "100 players fit in the visible cap"
+        );
     }
 }

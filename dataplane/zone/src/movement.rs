@@ -49,7 +49,11 @@ pub fn apply_move(from_m: [f32; 3], intent: &MoveIntent, rules: &MoveRules<'_>) 
         blocked: false,
     };
     let numbers = [intent.direction[0], intent.direction[1], intent.yaw];
-    if !numbers.iter().chain(intent.claimed_position_m.iter()).all(|v| v.is_finite()) {
+    if !numbers
+        .iter()
+        .chain(intent.claimed_position_m.iter())
+        .all(|v| v.is_finite())
+    {
         return stay(MoveRejection::Malformed);
     }
     let length = (intent.direction[0] * intent.direction[0] + intent.direction[1] * intent.direction[1]).sqrt();
@@ -57,15 +61,16 @@ pub fn apply_move(from_m: [f32; 3], intent: &MoveIntent, rules: &MoveRules<'_>) 
         return stay(MoveRejection::SpeedHack);
     }
     let (to, blocked) = step(from_m, intent.direction, rules);
-    let velocity = [
-        (to[0] - from_m[0]) / rules.dt_s,
-        (to[1] - from_m[1]) / rules.dt_s,
-        0.0,
-    ];
+    let velocity = [(to[0] - from_m[0]) / rules.dt_s, (to[1] - from_m[1]) / rules.dt_s, 0.0];
     let claim = intent.claimed_position_m;
     let off = ((claim[0] - to[0]).powi(2) + (claim[1] - to[1]).powi(2)).sqrt();
     let rejection = (off > rules.teleport_tolerance_m).then_some(MoveRejection::Teleport);
-    MoveOutcome { position_m: to, velocity_m_per_s: velocity, rejection, blocked }
+    MoveOutcome {
+        position_m: to,
+        velocity_m_per_s: velocity,
+        rejection,
+        blocked,
+    }
 }
 
 /// One server step along `direction` (length ≤ 1), axis by axis so entities slide along colliders.
@@ -103,7 +108,11 @@ mod tests {
     }
 
     fn intent(direction: [f32; 2], claimed: [f32; 3]) -> MoveIntent {
-        MoveIntent { direction, yaw: 0.0, claimed_position_m: claimed }
+        MoveIntent {
+            direction,
+            yaw: 0.0,
+            claimed_position_m: claimed,
+        }
     }
 
     #[test]
@@ -130,13 +139,20 @@ mod tests {
 
     #[test]
     fn malformed_intent_is_rejected() {
-        let outcome = apply_move([50.0, 50.0, 0.0], &intent([f32::NAN, 0.0], [50.0, 50.0, 0.0]), &rules(&[]));
+        let outcome = apply_move(
+            [50.0, 50.0, 0.0],
+            &intent([f32::NAN, 0.0], [50.0, 50.0, 0.0]),
+            &rules(&[]),
+        );
         assert_eq!(outcome.rejection, Some(MoveRejection::Malformed));
     }
 
     #[test]
     fn colliders_block_and_entities_slide() {
-        let wall = [Collider { min_m: [50.5, 0.0], max_m: [60.0, 100.0] }];
+        let wall = [Collider {
+            min_m: [50.5, 0.0],
+            max_m: [60.0, 100.0],
+        }];
         let outcome = apply_move([50.0, 50.0, 0.0], &intent([0.6, 0.8], [50.0, 50.8, 0.0]), &rules(&wall));
         assert!(outcome.blocked);
         assert_eq!(outcome.position_m[0], 50.0, "x blocked by the wall");

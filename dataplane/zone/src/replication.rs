@@ -148,7 +148,9 @@ impl Replicator {
                 }
             });
             // A crowd: keep the nearest (ties by id, so the choice is deterministic and stable).
-            let cap = shedding.visible_entities_max(config.visible_entities_max).min(SNAPSHOT_ENTITIES_MAX);
+            let cap = shedding
+                .visible_entities_max(config.visible_entities_max)
+                .min(SNAPSHOT_ENTITIES_MAX);
             if self.near.len() > cap {
                 counters.aoi_overflow_entities += (self.near.len() - cap) as u64;
                 self.near.select_nth_unstable_by_key(cap - 1, |entry| entry.0);
@@ -158,13 +160,17 @@ impl Replicator {
             for &(key, row, ring) in &self.near {
                 let distance_sq = f32::from_bits((key >> 32) as u32);
                 let state = &self.states[row as usize];
-                let importance = if state.id == viewer { IMPORTANCE_SELF } else { self.importance[row as usize] };
+                let importance = if state.id == viewer {
+                    IMPORTANCE_SELF
+                } else {
+                    self.importance[row as usize]
+                };
                 let staleness = if view.starved_since_tick.is_empty() {
                     0
                 } else {
-                    view.starved_since_tick
-                        .get(&state.id)
-                        .map_or(0, |&since| tick.wrapping_sub(since).saturating_add(1).min(STALENESS_TICKS_CAP))
+                    view.starved_since_tick.get(&state.id).map_or(0, |&since| {
+                        tick.wrapping_sub(since).saturating_add(1).min(STALENESS_TICKS_CAP)
+                    })
                 };
                 let nearness = 1.0 / (1.0 + distance_sq.sqrt() / config.aoi_cell_m);
                 let mut priority = importance * (1 + staleness) as f32 * nearness;
@@ -176,7 +182,8 @@ impl Replicator {
                 self.ranked.push((key, row));
             }
             self.ranked.sort_unstable_by_key(|entry| entry.0);
-            self.candidates.extend(self.ranked.iter().map(|&(_, row)| self.states[row as usize]));
+            self.candidates
+                .extend(self.ranked.iter().map(|&(_, row)| self.states[row as usize]));
         }
         debug_assert!(self.candidates.len() <= SNAPSHOT_ENTITIES_MAX);
         let budget = shedding.budget_bytes(config.snapshot_budget_bytes);
@@ -189,7 +196,8 @@ impl Replicator {
             self.left_out.extend_from_slice(left_out);
             self.left_out.sort_unstable();
             let still_starved = &self.left_out;
-            view.starved_since_tick.retain(|id, _| still_starved.binary_search(id).is_ok());
+            view.starved_since_tick
+                .retain(|id, _| still_starved.binary_search(id).is_ok());
             for &id in still_starved {
                 view.starved_since_tick.entry(id).or_insert(tick);
             }
@@ -209,8 +217,8 @@ impl Replicator {
 mod tests {
     use meridian_proto::snapshot::SnapshotReceiver;
 
-    use crate::zone::{ClientId, Zone, ZoneInput, ZoneOutput};
     use crate::config::ZoneConfig;
+    use crate::zone::{ClientId, Zone, ZoneInput, ZoneOutput};
 
     #[test]
     fn a_crowd_too_big_for_one_datagram_arrives_over_a_few_ticks_best_first() {
@@ -222,7 +230,13 @@ mod tests {
         // NPCs wander; freeze them by giving them no room to go (they stay near home anyway).
         let mut receiver = SnapshotReceiver::new();
         let mut out = ZoneOutput::default();
-        let join = ZoneInput::Join { client: ClientId(1), character_id: 1, party: None, spawn_m: Some([500.0, 500.0, 0.0]), rtt_us: 0 };
+        let join = ZoneInput::Join {
+            client: ClientId(1),
+            character_id: 1,
+            party: None,
+            spawn_m: Some([500.0, 500.0, 0.0]),
+            rtt_us: 0,
+        };
         let mut inputs = vec![join];
         let mut first_sizes = Vec::new();
         for step in 1..=30u64 {
@@ -235,9 +249,15 @@ mod tests {
                 assert!(receiver.world().contains_key(&zone.client_entity(ClientId(1)).unwrap()));
             }
             first_sizes.push(receiver.world().len());
-            inputs.push(ZoneInput::SnapshotAck { client: ClientId(1), tick });
+            inputs.push(ZoneInput::SnapshotAck {
+                client: ClientId(1),
+                tick,
+            });
         }
-        assert!(first_sizes[0] < 101, "the first datagram cannot hold 101 full records: {first_sizes:?}");
+        assert!(
+            first_sizes[0] < 101,
+            "the first datagram cannot hold 101 full records: {first_sizes:?}"
+        );
         assert_eq!(*first_sizes.last().unwrap(), 101, "{first_sizes:?}");
         assert!(zone.counters().snapshot_entities_left_out > 0);
     }

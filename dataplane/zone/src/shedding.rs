@@ -47,11 +47,19 @@ impl LoadShedding {
     }
 
     pub fn budget_bytes(&self, configured: usize) -> usize {
-        if self.level >= 1 { configured * 3 / 4 } else { configured }
+        if self.level >= 1 {
+            configured * 3 / 4
+        } else {
+            configured
+        }
     }
 
     pub fn visible_entities_max(&self, configured: usize) -> usize {
-        if self.level >= 2 { (configured / 2).max(1) } else { configured }
+        if self.level >= 2 {
+            (configured / 2).max(1)
+        } else {
+            configured
+        }
     }
 
     /// Whether a client gets a snapshot on this tick.

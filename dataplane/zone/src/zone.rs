@@ -56,17 +56,38 @@ pub enum ActorKind {
 /// Everything the zone is told between ticks.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ZoneInput {
-    Join { client: ClientId, character_id: u64, party: Option<PartyId>, spawn_m: Option<[f32; 3]>, rtt_us: u64 },
-    Leave { client: ClientId },
+    Join {
+        client: ClientId,
+        character_id: u64,
+        party: Option<PartyId>,
+        spawn_m: Option<[f32; 3]>,
+        rtt_us: u64,
+    },
+    Leave {
+        client: ClientId,
+    },
     /// A client input, with the server time its datagram was received (the node's receive timestamp;
     /// lag compensation measures back from it).
-    Input { client: ClientId, input: PlayerInput, received_us: u64 },
+    Input {
+        client: ClientId,
+        input: PlayerInput,
+        received_us: u64,
+    },
     /// The client acknowledged the snapshot of `tick` (its new baseline).
-    SnapshotAck { client: ClientId, tick: u32 },
+    SnapshotAck {
+        client: ClientId,
+        tick: u32,
+    },
     /// A fresh round-trip estimate from the session's clock sync.
-    Rtt { client: ClientId, rtt_us: u64 },
+    Rtt {
+        client: ClientId,
+        rtt_us: u64,
+    },
     /// Persistence's answer to a `PersistenceEvent` (may come late, or more than once).
-    PersistenceConfirmed { key: IdempotencyKey, outcome: PersistenceOutcome },
+    PersistenceConfirmed {
+        key: IdempotencyKey,
+        outcome: PersistenceOutcome,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,8 +99,19 @@ pub enum PersistenceOutcome {
 /// Effects the persistence service must make durable (write-behind; the zone never waits).
 #[derive(Debug, Clone, PartialEq)]
 pub enum PersistenceEvent {
-    LootPickup { key: IdempotencyKey, character_id: u64, item_id: u32, quantity: u16 },
-    Kill { key: IdempotencyKey, killer_character_id: Option<u64>, victim_entity: u32, victim_character_id: Option<u64>, tick: u64 },
+    LootPickup {
+        key: IdempotencyKey,
+        character_id: u64,
+        item_id: u32,
+        quantity: u16,
+    },
+    Kill {
+        key: IdempotencyKey,
+        killer_character_id: Option<u64>,
+        victim_entity: u32,
+        victim_character_id: Option<u64>,
+        tick: u64,
+    },
 }
 
 /// Why a join was refused.
@@ -96,15 +128,34 @@ pub enum JoinRefusal {
 /// Messages for one client's reliable channel.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientEvent {
-    Joined { entity: u32 },
-    JoinRefused { reason: JoinRefusal },
-    Chat { from_entity: u32, text: Arc<str> },
-    AttackResult { target: u32, hit: bool, rewind_us: u64, rewind_clamped: bool },
-    Died { killer_entity: Option<u32> },
+    Joined {
+        entity: u32,
+    },
+    JoinRefused {
+        reason: JoinRefusal,
+    },
+    Chat {
+        from_entity: u32,
+        text: Arc<str>,
+    },
+    AttackResult {
+        target: u32,
+        hit: bool,
+        rewind_us: u64,
+        rewind_clamped: bool,
+    },
+    Died {
+        killer_entity: Option<u32>,
+    },
     Respawned,
     /// Persistence committed the pick-up: the inventory view changed.
-    InventoryGranted { item_id: u32, quantity: u16 },
-    PickUpRefused { loot: u32 },
+    InventoryGranted {
+        item_id: u32,
+        quantity: u16,
+    },
+    PickUpRefused {
+        loot: u32,
+    },
 }
 
 /// One snapshot datagram payload for one client.
@@ -395,8 +446,12 @@ impl Zone {
     /// radius, nearest `visible_entities_max` kept), computed by a direct scan of the world: an
     /// independent check on what replication sends. O(entities); for tests and tools.
     pub fn area_of_interest(&self, client: ClientId) -> Vec<u32> {
-        let Some(session) = self.clients.get(&client) else { return Vec::new() };
-        let Some(center) = self.position(session.net_id) else { return Vec::new() };
+        let Some(session) = self.clients.get(&client) else {
+            return Vec::new();
+        };
+        let Some(center) = self.position(session.net_id) else {
+            return Vec::new();
+        };
         let grid = self.replicator.grid();
         let center_cell = grid.cell_of(center[0], center[1]);
         let mut inside: Vec<(f32, u32)> = Vec::new();
@@ -428,7 +483,12 @@ impl Zone {
     }
 
     fn key(&self, serial: u64) -> IdempotencyKey {
-        IdempotencyKey { zone_id: self.config.zone_id, layer: self.layer, epoch: self.epoch, serial }
+        IdempotencyKey {
+            zone_id: self.config.zone_id,
+            layer: self.layer,
+            epoch: self.epoch,
+            serial,
+        }
     }
 
     /// Spawns an NPC that wanders around `home_m` and drops `loot_item_id` when killed.
@@ -438,9 +498,22 @@ impl Zone {
         let handle = self.world.spawn((
             NetId(net_id),
             Kind(ActorKind::Npc),
-            Body { position_m: home_m, yaw: 0.0, velocity_m_per_s: [0.0; 3] },
-            Vitals { health, health_max: health, dead_until_tick: None, attack_ready_tick: 0 },
-            NpcBrain { home_m, target_m: home_m, loot_item_id },
+            Body {
+                position_m: home_m,
+                yaw: 0.0,
+                velocity_m_per_s: [0.0; 3],
+            },
+            Vitals {
+                health,
+                health_max: health,
+                dead_until_tick: None,
+                attack_ready_tick: 0,
+            },
+            NpcBrain {
+                home_m,
+                target_m: home_m,
+                loot_item_id,
+            },
             LagCompensationHistory::default(),
         ));
         self.by_net_id.insert(net_id, handle);
@@ -454,8 +527,18 @@ impl Zone {
         let handle = self.world.spawn((
             NetId(net_id),
             Kind(ActorKind::Loot),
-            Body { position_m, yaw: 0.0, velocity_m_per_s: [0.0; 3] },
-            LootDrop { item_id, quantity, key, claimed: false, expires_tick: self.tick + u64::from(self.config.loot_lifetime_ticks) },
+            Body {
+                position_m,
+                yaw: 0.0,
+                velocity_m_per_s: [0.0; 3],
+            },
+            LootDrop {
+                item_id,
+                quantity,
+                key,
+                claimed: false,
+                expires_tick: self.tick + u64::from(self.config.loot_lifetime_ticks),
+            },
         ));
         self.by_net_id.insert(net_id, handle);
         Ok(net_id)
@@ -464,7 +547,10 @@ impl Zone {
     /// Server-side relocation (script or GM command); not reachable from client input.
     pub fn teleport(&mut self, entity: u32, position_m: [f32; 3]) -> Result<(), ZoneError> {
         let handle = *self.by_net_id.get(&entity).ok_or(ZoneError::UnknownEntity { entity })?;
-        let mut body = self.world.get::<&mut Body>(handle).map_err(|_| ZoneError::UnknownEntity { entity })?;
+        let mut body = self
+            .world
+            .get::<&mut Body>(handle)
+            .map_err(|_| ZoneError::UnknownEntity { entity })?;
         body.position_m = position_m;
         body.velocity_m_per_s = [0.0; 3];
         Ok(())
@@ -526,11 +612,21 @@ impl Zone {
 
     fn take_input(&mut self, now_us: u64, input: ZoneInput, out: &mut ZoneOutput) {
         match input {
-            ZoneInput::Join { client, character_id, party, spawn_m, rtt_us } => {
+            ZoneInput::Join {
+                client,
+                character_id,
+                party,
+                spawn_m,
+                rtt_us,
+            } => {
                 self.join(client, character_id, party, spawn_m, rtt_us, out);
             }
             ZoneInput::Leave { client } => self.leave(client),
-            ZoneInput::Input { client, input, received_us } => {
+            ZoneInput::Input {
+                client,
+                input,
+                received_us,
+            } => {
                 let Some(session) = self.clients.get_mut(&client) else {
                     self.counters.inputs_unknown_client += 1;
                     return;
@@ -578,7 +674,12 @@ impl Zone {
         }
         let Ok((net_id, _)) = self.allocate() else {
             self.counters.joins_refused += 1;
-            out.client_events.push((client, ClientEvent::JoinRefused { reason: JoinRefusal::EntityLimit }));
+            out.client_events.push((
+                client,
+                ClientEvent::JoinRefused {
+                    reason: JoinRefusal::EntityLimit,
+                },
+            ));
             return;
         };
         let position_m = spawn_m.unwrap_or(self.config.player_spawn_m);
@@ -586,25 +687,37 @@ impl Zone {
         let entity = self.world.spawn((
             NetId(net_id),
             Kind(ActorKind::Player),
-            Body { position_m, yaw: 0.0, velocity_m_per_s: [0.0; 3] },
-            Vitals { health, health_max: health, dead_until_tick: None, attack_ready_tick: 0 },
+            Body {
+                position_m,
+                yaw: 0.0,
+                velocity_m_per_s: [0.0; 3],
+            },
+            Vitals {
+                health,
+                health_max: health,
+                dead_until_tick: None,
+                attack_ready_tick: 0,
+            },
             PlayerOf { client, character_id },
             LagCompensationHistory::default(),
         ));
         self.by_net_id.insert(net_id, entity);
-        self.clients.insert(client, ClientSession {
-            entity,
-            net_id,
-            character_id,
-            party,
-            inputs: InputBuffer::new(self.config.input_jitter_ticks),
-            last_direction: [0.0; 2],
-            rtt_us,
-            chat_window_start_tick: self.tick,
-            chat_in_window: 0,
-            inventory: BTreeMap::new(),
-            view: ClientView::new(),
-        });
+        self.clients.insert(
+            client,
+            ClientSession {
+                entity,
+                net_id,
+                character_id,
+                party,
+                inputs: InputBuffer::new(self.config.input_jitter_ticks),
+                last_direction: [0.0; 2],
+                rtt_us,
+                chat_window_start_tick: self.tick,
+                chat_in_window: 0,
+                inventory: BTreeMap::new(),
+                view: ClientView::new(),
+            },
+        );
         self.counters.joins += 1;
         out.client_events.push((client, ClientEvent::Joined { entity: net_id }));
     }
@@ -636,10 +749,14 @@ impl Zone {
     }
 
     fn play_inputs(&mut self, client: ClientId, out: &mut ZoneOutput) {
-        let Some(session) = self.clients.get_mut(&client) else { return };
+        let Some(session) = self.clients.get_mut(&client) else {
+            return;
+        };
         let plays = if session.inputs.should_catch_up() { 2 } else { 1 };
         for _ in 0..plays {
-            let Some(session) = self.clients.get_mut(&client) else { return };
+            let Some(session) = self.clients.get_mut(&client) else {
+                return;
+            };
             match session.inputs.pop() {
                 Playback::Filling => {}
                 Playback::Missing { .. } => {
@@ -666,17 +783,23 @@ impl Zone {
     }
 
     fn is_alive(&self, handle: hecs::Entity) -> bool {
-        self.world.get::<&Vitals>(handle).is_ok_and(|vitals| vitals.dead_until_tick.is_none())
+        self.world
+            .get::<&Vitals>(handle)
+            .is_ok_and(|vitals| vitals.dead_until_tick.is_none())
     }
 
     /// A missing input: keep going the way the player was going (no claim to check).
     fn extrapolate(&mut self, client: ClientId, direction: [f32; 2]) {
-        let Some(session) = self.clients.get(&client) else { return };
+        let Some(session) = self.clients.get(&client) else {
+            return;
+        };
         let handle = session.entity;
         if !self.is_alive(handle) {
             return;
         }
-        let Ok(from) = self.world.get::<&Body>(handle).map(|body| body.position_m) else { return };
+        let Ok(from) = self.world.get::<&Body>(handle).map(|body| body.position_m) else {
+            return;
+        };
         let (to, _) = step(from, direction, &self.move_rules(self.config.player_speed_m_per_s));
         if let Ok(mut body) = self.world.get::<&mut Body>(handle) {
             body.position_m = to;
@@ -684,7 +807,9 @@ impl Zone {
     }
 
     fn apply_input(&mut self, client: ClientId, input: PlayerInput, arrival_us: u64, out: &mut ZoneOutput) {
-        let Some(session) = self.clients.get(&client) else { return };
+        let Some(session) = self.clients.get(&client) else {
+            return;
+        };
         let handle = session.entity;
         if !self.is_alive(handle) {
             return;
@@ -701,7 +826,9 @@ impl Zone {
     }
 
     fn apply_move_intent(&mut self, client: ClientId, handle: hecs::Entity, intent: &MoveIntent) {
-        let Ok(from) = self.world.get::<&Body>(handle).map(|body| body.position_m) else { return };
+        let Ok(from) = self.world.get::<&Body>(handle).map(|body| body.position_m) else {
+            return;
+        };
         let outcome = apply_move(from, intent, &self.move_rules(self.config.player_speed_m_per_s));
         match outcome.rejection {
             None => {}
@@ -712,7 +839,10 @@ impl Zone {
         if outcome.blocked {
             self.counters.moves_blocked += 1;
         }
-        let moved = !matches!(outcome.rejection, Some(MoveRejection::Malformed | MoveRejection::SpeedHack));
+        let moved = !matches!(
+            outcome.rejection,
+            Some(MoveRejection::Malformed | MoveRejection::SpeedHack)
+        );
         if let Some(session) = self.clients.get_mut(&client) {
             session.last_direction = if moved { intent.direction } else { [0.0; 2] };
         }
@@ -726,10 +856,15 @@ impl Zone {
     }
 
     fn attack(&mut self, client: ClientId, target: u32, direction: [f32; 3], arrival_us: u64, out: &mut ZoneOutput) {
-        let Some(session) = self.clients.get(&client) else { return };
+        let Some(session) = self.clients.get(&client) else {
+            return;
+        };
         let (shooter, shooter_net_id, rtt_us) = (session.entity, session.net_id, session.rtt_us);
         let tick = self.tick;
-        let ready = self.world.get::<&Vitals>(shooter).is_ok_and(|vitals| vitals.attack_ready_tick <= tick);
+        let ready = self
+            .world
+            .get::<&Vitals>(shooter)
+            .is_ok_and(|vitals| vitals.attack_ready_tick <= tick);
         let target_handle = self.by_net_id.get(&target).copied();
         let (Some(target_handle), true) = (target_handle, ready) else {
             self.counters.attacks_refused += 1;
@@ -751,8 +886,14 @@ impl Zone {
             self.config.rewind_max_us,
         );
         let view_tick = view_us.saturating_sub(self.origin_us) as f64 / self.config.tick_interval_us() as f64;
-        let Ok(origin) = self.world.get::<&Body>(shooter).map(|body| body.position_m) else { return };
-        let Some(target_at) = self.world.get::<&LagCompensationHistory>(target_handle).ok().and_then(|h| h.position_at(view_tick))
+        let Ok(origin) = self.world.get::<&Body>(shooter).map(|body| body.position_m) else {
+            return;
+        };
+        let Some(target_at) = self
+            .world
+            .get::<&LagCompensationHistory>(target_handle)
+            .ok()
+            .and_then(|h| h.position_at(view_tick))
         else {
             self.counters.attacks_refused += 1;
             return;
@@ -763,10 +904,21 @@ impl Zone {
         if let Ok(mut vitals) = self.world.get::<&mut Vitals>(shooter) {
             vitals.attack_ready_tick = tick + u64::from(self.config.attack_cooldown_ticks);
         }
-        let hit = ray_hits_sphere(origin, direction, self.config.attack_range_m, target_at, self.config.hit_radius_m);
+        let hit = ray_hits_sphere(
+            origin,
+            direction,
+            self.config.attack_range_m,
+            target_at,
+            self.config.hit_radius_m,
+        );
         out.client_events.push((
             client,
-            ClientEvent::AttackResult { target, hit, rewind_us: now_us - view_us, rewind_clamped: clamped },
+            ClientEvent::AttackResult {
+                target,
+                hit,
+                rewind_us: now_us - view_us,
+                rewind_clamped: clamped,
+            },
         ));
         if !hit {
             self.counters.attacks_missed += 1;
@@ -814,7 +966,8 @@ impl Zone {
             tick: self.tick,
         });
         if let Some(player) = victim_player {
-            out.client_events.push((player.client, ClientEvent::Died { killer_entity }));
+            out.client_events
+                .push((player.client, ClientEvent::Died { killer_entity }));
         }
         let loot_item = self.world.get::<&NpcBrain>(handle).ok().map(|brain| brain.loot_item_id);
         if let Some(item_id) = loot_item {
@@ -827,8 +980,9 @@ impl Zone {
         let tick = self.tick;
         let spawn = self.config.player_spawn_m;
         let mut respawned: Vec<ClientId> = Vec::new();
-        for (vitals, body, brain, player) in
-            self.world.query_mut::<(&mut Vitals, &mut Body, Option<&NpcBrain>, Option<&PlayerOf>)>()
+        for (vitals, body, brain, player) in self
+            .world
+            .query_mut::<(&mut Vitals, &mut Body, Option<&NpcBrain>, Option<&PlayerOf>)>()
         {
             let Some(until) = vitals.dead_until_tick else { continue };
             if until > tick {
@@ -869,13 +1023,22 @@ impl Zone {
                 let hash = (u64::from(net_id.0) << 32 | (tick & 0xffff_ffff)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
                 let angle = (hash >> 40) as f32 / (1u64 << 24) as f32 * std::f32::consts::TAU;
                 let reach = ((hash >> 16) & 0xffff) as f32 / 65_535.0 * NPC_WANDER_RADIUS_M;
-                brain.target_m = [brain.home_m[0] + angle.cos() * reach, brain.home_m[1] + angle.sin() * reach, brain.home_m[2]];
+                brain.target_m = [
+                    brain.home_m[0] + angle.cos() * reach,
+                    brain.home_m[1] + angle.sin() * reach,
+                    brain.home_m[2],
+                ];
                 body.velocity_m_per_s = [0.0; 3];
                 continue;
             }
-            let scale = (rules.speed_m_per_s * rules.dt_s).min(distance) / (rules.speed_m_per_s * rules.dt_s) / distance;
+            let scale =
+                (rules.speed_m_per_s * rules.dt_s).min(distance) / (rules.speed_m_per_s * rules.dt_s) / distance;
             let (to, blocked) = step(body.position_m, [dx * scale, dy * scale], &rules);
-            body.velocity_m_per_s = [(to[0] - body.position_m[0]) / rules.dt_s, (to[1] - body.position_m[1]) / rules.dt_s, 0.0];
+            body.velocity_m_per_s = [
+                (to[0] - body.position_m[0]) / rules.dt_s,
+                (to[1] - body.position_m[1]) / rules.dt_s,
+                0.0,
+            ];
             body.position_m = to;
             if blocked {
                 brain.target_m = body.position_m;
@@ -888,11 +1051,19 @@ impl Zone {
             zone.counters.pickups_refused += 1;
             out.client_events.push((client, ClientEvent::PickUpRefused { loot }));
         };
-        let Some(session) = self.clients.get(&client) else { return };
+        let Some(session) = self.clients.get(&client) else {
+            return;
+        };
         let (player, character_id) = (session.entity, session.character_id);
-        let Some(&loot_handle) = self.by_net_id.get(&loot) else { return refuse(self, out) };
-        let Ok(player_at) = self.world.get::<&Body>(player).map(|body| body.position_m) else { return };
-        let Ok(loot_at) = self.world.get::<&Body>(loot_handle).map(|body| body.position_m) else { return };
+        let Some(&loot_handle) = self.by_net_id.get(&loot) else {
+            return refuse(self, out);
+        };
+        let Ok(player_at) = self.world.get::<&Body>(player).map(|body| body.position_m) else {
+            return;
+        };
+        let Ok(loot_at) = self.world.get::<&Body>(loot_handle).map(|body| body.position_m) else {
+            return;
+        };
         let distance = ((player_at[0] - loot_at[0]).powi(2) + (player_at[1] - loot_at[1]).powi(2)).sqrt();
         if distance > self.config.pickup_range_m || self.pending_claims.len() >= PENDING_CLAIMS_MAX {
             return refuse(self, out);
@@ -906,14 +1077,17 @@ impl Zone {
         };
         let Some(drop) = claimed else { return refuse(self, out) };
         debug_assert!(!self.pending_claims.contains_key(&drop.key));
-        self.pending_claims.insert(drop.key, PendingClaim {
-            loot_entity: loot,
-            client,
-            character_id,
-            item_id: drop.item_id,
-            quantity: drop.quantity,
-            retry_tick: self.tick + u64::from(self.config.loot_confirm_retry_ticks),
-        });
+        self.pending_claims.insert(
+            drop.key,
+            PendingClaim {
+                loot_entity: loot,
+                client,
+                character_id,
+                item_id: drop.item_id,
+                quantity: drop.quantity,
+                retry_tick: self.tick + u64::from(self.config.loot_confirm_retry_ticks),
+            },
+        );
         self.counters.pickups_claimed += 1;
         out.persistence.push(PersistenceEvent::LootPickup {
             key: drop.key,
@@ -939,7 +1113,10 @@ impl Zone {
                         *session.inventory.entry(claim.item_id).or_insert(0) += u32::from(claim.quantity);
                         out.client_events.push((
                             claim.client,
-                            ClientEvent::InventoryGranted { item_id: claim.item_id, quantity: claim.quantity },
+                            ClientEvent::InventoryGranted {
+                                item_id: claim.item_id,
+                                quantity: claim.quantity,
+                            },
                         ));
                     }
                 }
@@ -951,7 +1128,12 @@ impl Zone {
                         drop.claimed = false;
                     }
                 }
-                out.client_events.push((claim.client, ClientEvent::PickUpRefused { loot: claim.loot_entity }));
+                out.client_events.push((
+                    claim.client,
+                    ClientEvent::PickUpRefused {
+                        loot: claim.loot_entity,
+                    },
+                ));
             }
         }
     }
@@ -996,7 +1178,9 @@ impl Zone {
         let tick = self.tick;
         let window = u64::from(self.config.chat_window_ticks);
         let limit = self.config.chat_messages_per_window;
-        let Some(session) = self.clients.get_mut(&client) else { return };
+        let Some(session) = self.clients.get_mut(&client) else {
+            return;
+        };
         if tick >= session.chat_window_start_tick + window {
             session.chat_window_start_tick = tick;
             session.chat_in_window = 0;
@@ -1010,7 +1194,13 @@ impl Zone {
         self.chat_this_tick += 1;
         self.counters.chat_relayed += 1;
         for listener in self.clients.keys() {
-            out.client_events.push((*listener, ClientEvent::Chat { from_entity, text: Arc::clone(&text) }));
+            out.client_events.push((
+                *listener,
+                ClientEvent::Chat {
+                    from_entity,
+                    text: Arc::clone(&text),
+                },
+            ));
         }
     }
 
@@ -1033,7 +1223,11 @@ impl Zone {
                 &mut bytes,
                 &mut self.counters,
             );
-            out.snapshots.push(SnapshotDatagram { client: *client, tick: snapshot_tick, bytes });
+            out.snapshots.push(SnapshotDatagram {
+                client: *client,
+                tick: snapshot_tick,
+                bytes,
+            });
         }
     }
 }
@@ -1049,21 +1243,46 @@ mod tests {
     }
 
     fn join(client: u32, spawn_m: [f32; 3]) -> ZoneInput {
-        ZoneInput::Join { client: ClientId(client), character_id: u64::from(client) * 10, party: None, spawn_m: Some(spawn_m), rtt_us: 0 }
+        ZoneInput::Join {
+            client: ClientId(client),
+            character_id: u64::from(client) * 10,
+            party: None,
+            spawn_m: Some(spawn_m),
+            rtt_us: 0,
+        }
     }
 
     fn input(client: u32, client_tick: u32, action: Option<Action>) -> ZoneInput {
-        ZoneInput::Input { client: ClientId(client), input: PlayerInput { client_tick, movement: None, action }, received_us: 0 }
+        ZoneInput::Input {
+            client: ClientId(client),
+            input: PlayerInput {
+                client_tick,
+                movement: None,
+                action,
+            },
+            received_us: 0,
+        }
     }
 
     /// Feeds one input per tick for `ticks` ticks starting at client tick `from`, returning events.
-    fn drive(zone: &mut Zone, out: &mut ZoneOutput, now_us: &mut u64, client: u32, from: u32, actions: Vec<Option<Action>>) -> Vec<(ClientId, ClientEvent)> {
+    fn drive(
+        zone: &mut Zone,
+        out: &mut ZoneOutput,
+        now_us: &mut u64,
+        client: u32,
+        from: u32,
+        actions: Vec<Option<Action>>,
+    ) -> Vec<(ClientId, ClientEvent)> {
         let mut events = Vec::new();
         for (offset, action) in actions.into_iter().enumerate() {
             *now_us += STEP_US;
             let received = input(client, from + offset as u32, action);
             let received = match received {
-                ZoneInput::Input { client, input, .. } => ZoneInput::Input { client, input, received_us: *now_us },
+                ZoneInput::Input { client, input, .. } => ZoneInput::Input {
+                    client,
+                    input,
+                    received_us: *now_us,
+                },
                 other => other,
             };
             zone.tick(*now_us, None, [received], out);
@@ -1076,9 +1295,22 @@ mod tests {
     fn join_spawns_a_player_and_leave_removes_it() {
         let mut zone = zone();
         let mut out = ZoneOutput::default();
-        zone.tick(STEP_US, None, [join(1, [10.0, 10.0, 0.0]), join(1, [10.0, 10.0, 0.0])], &mut out);
+        zone.tick(
+            STEP_US,
+            None,
+            [join(1, [10.0, 10.0, 0.0]), join(1, [10.0, 10.0, 0.0])],
+            &mut out,
+        );
         assert_eq!(out.client_events[0], (ClientId(1), ClientEvent::Joined { entity: 1 }));
-        assert_eq!(out.client_events[1], (ClientId(1), ClientEvent::JoinRefused { reason: JoinRefusal::AlreadyJoined }));
+        assert_eq!(
+            out.client_events[1],
+            (
+                ClientId(1),
+                ClientEvent::JoinRefused {
+                    reason: JoinRefusal::AlreadyJoined
+                }
+            )
+        );
         assert_eq!(zone.position(1), Some([10.0, 10.0, 0.0]));
         assert_eq!(zone.kind(1), Some(ActorKind::Player));
         assert_eq!(out.snapshots.len(), 1);
@@ -1090,18 +1322,40 @@ mod tests {
 
     #[test]
     fn a_full_zone_refuses_joins() {
-        let config = ZoneConfig { players_per_layer_max: 2, party_overflow_slots: 0, ..ZoneConfig::default() };
+        let config = ZoneConfig {
+            players_per_layer_max: 2,
+            party_overflow_slots: 0,
+            ..ZoneConfig::default()
+        };
         let mut zone = Zone::new(config, 0, 7, 0).unwrap();
         let mut out = ZoneOutput::default();
-        zone.tick(STEP_US, None, (1..=3).map(|client| join(client, [5.0, 5.0, 0.0])), &mut out);
+        zone.tick(
+            STEP_US,
+            None,
+            (1..=3).map(|client| join(client, [5.0, 5.0, 0.0])),
+            &mut out,
+        );
         assert_eq!(zone.player_count(), 2);
-        assert_eq!(out.client_events[2], (ClientId(3), ClientEvent::JoinRefused { reason: JoinRefusal::ZoneFull }));
+        assert_eq!(
+            out.client_events[2],
+            (
+                ClientId(3),
+                ClientEvent::JoinRefused {
+                    reason: JoinRefusal::ZoneFull
+                }
+            )
+        );
         assert_eq!(zone.counters().joins_refused, 1);
     }
 
     #[test]
     fn killing_an_npc_drops_loot_records_the_kill_and_it_respawns() {
-        let config = ZoneConfig { respawn_delay_ticks: 10, attack_cooldown_ticks: 1, input_jitter_ticks: 1, ..ZoneConfig::default() };
+        let config = ZoneConfig {
+            respawn_delay_ticks: 10,
+            attack_cooldown_ticks: 1,
+            input_jitter_ticks: 1,
+            ..ZoneConfig::default()
+        };
         let mut zone = Zone::new(config, 0, 7, 0).unwrap();
         let npc = zone.spawn_npc([30.0, 20.0, 0.0], 99).unwrap();
         let mut out = ZoneOutput::default();
@@ -1112,30 +1366,64 @@ mod tests {
         zone.config.hit_radius_m = 30.0;
         // One quiet tick first so the NPC has a position history to rewind into.
         let mut shots = vec![None];
-        shots.extend((0..3).map(|_| Some(Action::Attack { target: npc, direction: [1.0, 0.0, 0.0] })));
+        shots.extend((0..3).map(|_| {
+            Some(Action::Attack {
+                target: npc,
+                direction: [1.0, 0.0, 0.0],
+            })
+        }));
         let events = drive(&mut zone, &mut out, &mut now, 1, 0, shots);
-        let hits = events.iter().filter(|(_, e)| matches!(e, ClientEvent::AttackResult { hit: true, .. })).count();
+        let hits = events
+            .iter()
+            .filter(|(_, e)| matches!(e, ClientEvent::AttackResult { hit: true, .. }))
+            .count();
         assert_eq!(hits, 3, "{events:?}");
         assert_eq!(zone.counters().kills, 1, "60 health / 20 damage");
         assert_eq!(zone.health(npc), Some(0));
-        let loot: Vec<u32> = zone.entity_ids().into_iter().filter(|id| zone.kind(*id) == Some(ActorKind::Loot)).collect();
+        let loot: Vec<u32> = zone
+            .entity_ids()
+            .into_iter()
+            .filter(|id| zone.kind(*id) == Some(ActorKind::Loot))
+            .collect();
         assert_eq!(loot.len(), 1);
         assert!(zone.counters().kills == 1);
         // A dead NPC cannot be shot again.
-        let events = drive(&mut zone, &mut out, &mut now, 1, 4, vec![Some(Action::Attack { target: npc, direction: [1.0, 0.0, 0.0] })]);
-        assert!(events.iter().all(|(_, e)| !matches!(e, ClientEvent::AttackResult { .. })));
+        let events = drive(
+            &mut zone,
+            &mut out,
+            &mut now,
+            1,
+            4,
+            vec![Some(Action::Attack {
+                target: npc,
+                direction: [1.0, 0.0, 0.0],
+            })],
+        );
+        assert!(
+            events
+                .iter()
+                .all(|(_, e)| !matches!(e, ClientEvent::AttackResult { .. }))
+        );
         assert_eq!(zone.counters().attacks_refused, 1);
         drive(&mut zone, &mut out, &mut now, 1, 5, vec![None; 10]);
         assert_eq!(zone.health(npc), Some(60), "respawned at full health");
         let at = zone.position(npc).unwrap();
         let from_home = ((at[0] - 30.0).powi(2) + (at[1] - 20.0).powi(2)).sqrt();
-        assert!(from_home < 2.0, "respawned at home (and wandered a few steps since): {at:?}");
+        assert!(
+            from_home < 2.0,
+            "respawned at home (and wandered a few steps since): {at:?}"
+        );
         assert_eq!(zone.counters().respawns, 1);
     }
 
     #[test]
     fn kill_emits_a_persistence_event_with_a_unique_key() {
-        let config = ZoneConfig { attack_cooldown_ticks: 1, input_jitter_ticks: 1, hit_radius_m: 30.0, ..ZoneConfig::default() };
+        let config = ZoneConfig {
+            attack_cooldown_ticks: 1,
+            input_jitter_ticks: 1,
+            hit_radius_m: 30.0,
+            ..ZoneConfig::default()
+        };
         let mut zone = Zone::new(config, 3, 7, 0).unwrap();
         let npc_a = zone.spawn_npc([30.0, 20.0, 0.0], 1).unwrap();
         let npc_b = zone.spawn_npc([30.0, 22.0, 0.0], 1).unwrap();
@@ -1151,7 +1439,14 @@ mod tests {
                 let client_tick = if target == npc_a { offset } else { 3 + offset };
                 let shot = ZoneInput::Input {
                     client: ClientId(1),
-                    input: PlayerInput { client_tick, movement: None, action: Some(Action::Attack { target, direction: [1.0, 0.0, 0.0] }) },
+                    input: PlayerInput {
+                        client_tick,
+                        movement: None,
+                        action: Some(Action::Attack {
+                            target,
+                            direction: [1.0, 0.0, 0.0],
+                        }),
+                    },
                     received_us: now,
                 };
                 zone.tick(now, None, [shot], &mut out);
@@ -1161,7 +1456,11 @@ mod tests {
         let keys: Vec<IdempotencyKey> = kills
             .iter()
             .map(|event| match event {
-                PersistenceEvent::Kill { key, killer_character_id, .. } => {
+                PersistenceEvent::Kill {
+                    key,
+                    killer_character_id,
+                    ..
+                } => {
                     assert_eq!(*killer_character_id, Some(10));
                     *key
                 }
@@ -1175,14 +1474,30 @@ mod tests {
 
     #[test]
     fn zone_chat_reaches_everyone_and_is_rate_limited() {
-        let config = ZoneConfig { chat_messages_per_window: 2, input_jitter_ticks: 1, ..ZoneConfig::default() };
+        let config = ZoneConfig {
+            chat_messages_per_window: 2,
+            input_jitter_ticks: 1,
+            ..ZoneConfig::default()
+        };
         let mut zone = Zone::new(config, 0, 7, 0).unwrap();
         let mut out = ZoneOutput::default();
         let mut now = 0;
-        zone.tick(now, None, [join(1, [1.0, 1.0, 0.0]), join(2, [900.0, 900.0, 0.0])], &mut out);
+        zone.tick(
+            now,
+            None,
+            [join(1, [1.0, 1.0, 0.0]), join(2, [900.0, 900.0, 0.0])],
+            &mut out,
+        );
         let say = |text: &str| Some(Action::Chat { text: Arc::from(text) });
         let long = "x".repeat(CHAT_BYTES_MAX + 1);
-        let events = drive(&mut zone, &mut out, &mut now, 1, 0, vec![say("hi"), say(&long), say("again"), say("spam")]);
+        let events = drive(
+            &mut zone,
+            &mut out,
+            &mut now,
+            1,
+            0,
+            vec![say("hi"), say(&long), say("again"), say("spam")],
+        );
         let heard: Vec<(ClientId, Arc<str>)> = events
             .into_iter()
             .filter_map(|(client, event)| match event {
@@ -1191,7 +1506,11 @@ mod tests {
             })
             .collect();
         assert_eq!(heard.len(), 4, "two messages, two listeners (far away too: zone chat)");
-        assert!(heard.iter().any(|(client, text)| *client == ClientId(2) && &**text == "again"));
+        assert!(
+            heard
+                .iter()
+                .any(|(client, text)| *client == ClientId(2) && &**text == "again")
+        );
         assert_eq!(zone.counters().chat_dropped_length, 1);
         assert_eq!(zone.counters().chat_dropped_rate, 1);
     }
@@ -1212,13 +1531,17 @@ mod tests {
 
     #[test]
     fn over_budget_ticks_shed_load_and_shrink_far_aoi_first() {
-        let config = ZoneConfig { visible_entities_max: 8, ..ZoneConfig::default() };
+        let config = ZoneConfig {
+            visible_entities_max: 8,
+            ..ZoneConfig::default()
+        };
         let mut zone = Zone::new(config, 0, 7, 0).unwrap();
         let mut out = ZoneOutput::default();
         // One viewer, 12 NPCs at increasing distance, all in its AOI.
         let joins = [join(1, [500.0, 500.0, 0.0])];
         for index in 0..12 {
-            zone.spawn_npc([500.0 + index as f32 * 2.0 + 1.0, 500.0, 0.0], 1).unwrap();
+            zone.spawn_npc([500.0 + index as f32 * 2.0 + 1.0, 500.0, 0.0], 1)
+                .unwrap();
         }
         zone.tick(STEP_US, None, joins, &mut out);
         assert_eq!(zone.area_of_interest(ClientId(1)).len(), 8);
@@ -1238,14 +1561,29 @@ mod tests {
         let before = zone.counters().snapshots_skipped_shedding;
         zone.tick(5 * STEP_US, Some(40_000), [], &mut out);
         zone.tick(6 * STEP_US, Some(40_000), [], &mut out);
-        assert_eq!(zone.counters().snapshots_skipped_shedding - before, 1, "every other tick at level 3");
+        assert_eq!(
+            zone.counters().snapshots_skipped_shedding - before,
+            1,
+            "every other tick at level 3"
+        );
     }
 
     #[test]
     fn unknown_clients_and_stray_acks_are_counted() {
         let mut zone = zone();
         let mut out = ZoneOutput::default();
-        zone.tick(STEP_US, None, [input(9, 0, None), ZoneInput::SnapshotAck { client: ClientId(9), tick: 1 }], &mut out);
+        zone.tick(
+            STEP_US,
+            None,
+            [
+                input(9, 0, None),
+                ZoneInput::SnapshotAck {
+                    client: ClientId(9),
+                    tick: 1,
+                },
+            ],
+            &mut out,
+        );
         assert_eq!(zone.counters().inputs_unknown_client, 1);
         assert_eq!(zone.counters().acks_unknown_client, 1);
     }

@@ -8,7 +8,11 @@ use rand_chacha::rand_core::Rng;
 const SWEEP_SEEDS: std::ops::Range<u64> = 0..6;
 
 fn small_world() -> ZoneConfig {
-    ZoneConfig { world_size_m: [256.0, 256.0], player_spawn_m: [128.0, 128.0, 0.0], ..ZoneConfig::default() }
+    ZoneConfig {
+        world_size_m: [256.0, 256.0],
+        player_spawn_m: [128.0, 128.0, 0.0],
+        ..ZoneConfig::default()
+    }
 }
 
 fn random_unit(harness: &mut Harness) -> [f32; 2] {
@@ -31,7 +35,11 @@ fn aoi_is_exact(seed: u64, loss_ppm: u32) {
         let home = random_point(&mut harness, 256.0);
         harness.zone.spawn_npc(home, 7).unwrap();
     }
-    let link = LinkProfile { latency_us: 30_000, jitter_us: 20_000, loss_ppm };
+    let link = LinkProfile {
+        latency_us: 30_000,
+        jitter_us: 20_000,
+        loss_ppm,
+    };
     for _ in 0..12 {
         let spawn = random_point(&mut harness, 256.0);
         harness.add_client(link, spawn, None);
@@ -45,14 +53,28 @@ fn aoi_is_exact(seed: u64, loss_ppm: u32) {
         }
         harness.step();
     }
-    assert!(harness.aoi_checks > 2_000, "seed {seed}: only {} snapshots checked", harness.aoi_checks);
-    assert!(harness.aoi_mismatches.is_empty(), "seed {seed}: world != AOI at {:?}", &harness.aoi_mismatches[..harness.aoi_mismatches.len().min(5)]);
+    assert!(
+        harness.aoi_checks > 2_000,
+        "seed {seed}: only {} snapshots checked",
+        harness.aoi_checks
+    );
+    assert!(
+        harness.aoi_mismatches.is_empty(),
+        "seed {seed}: world != AOI at {:?}",
+        &harness.aoi_mismatches[..harness.aoi_mismatches.len().min(5)]
+    );
     let counters = harness.zone.counters();
-    assert!(counters.snapshot_removals_sent > 0, "seed {seed}: walkers never left anyone's AOI");
+    assert!(
+        counters.snapshot_removals_sent > 0,
+        "seed {seed}: walkers never left anyone's AOI"
+    );
     assert_eq!(counters.snapshot_removals_left_out, 0);
     assert_eq!(counters.snapshot_entities_left_out, 0);
     assert!(harness.clients.iter().all(|client| client.snapshot_errors == 0));
-    assert_eq!(counters.moves_rejected_teleport, 0, "seed {seed}: honest clients flagged");
+    assert_eq!(
+        counters.moves_rejected_teleport, 0,
+        "seed {seed}: honest clients flagged"
+    );
 }
 
 #[test]
@@ -77,7 +99,11 @@ fn views_converge_after_loss(seed: u64) {
         let home = random_point(&mut harness, 256.0);
         harness.zone.spawn_npc(home, 7).unwrap();
     }
-    let link = LinkProfile { latency_us: 40_000, jitter_us: 30_000, loss_ppm: 250_000 };
+    let link = LinkProfile {
+        latency_us: 40_000,
+        jitter_us: 30_000,
+        loss_ppm: 250_000,
+    };
     for _ in 0..10 {
         let spawn = random_point(&mut harness, 200.0);
         harness.add_client(link, spawn, None);
@@ -98,16 +124,21 @@ fn views_converge_after_loss(seed: u64) {
     // NPCs keep wandering, so the client's latest snapshot is always a little behind their state;
     // convergence is exact ids everywhere plus exact (quantised) states for the stopped players.
     let count = harness.clients.len();
-    let converged = harness.run_until(200, |h| (0..count).all(|index| {
-        let client = &h.clients[index];
-        let expected = h.zone.area_of_interest(client.id);
-        let world = client.receiver.world();
-        world.keys().copied().eq(expected.iter().copied())
-            && world.values().filter(|s| s.kind == meridian_proto::snapshot::EntityKind::Player).all(|seen| {
-                let position = h.zone.position(seen.id).unwrap();
-                (0..3).all(|axis| (seen.position[axis] - position[axis]).abs() <= 1.0 / 32.0)
-            })
-    }));
+    let converged = harness.run_until(200, |h| {
+        (0..count).all(|index| {
+            let client = &h.clients[index];
+            let expected = h.zone.area_of_interest(client.id);
+            let world = client.receiver.world();
+            world.keys().copied().eq(expected.iter().copied())
+                && world
+                    .values()
+                    .filter(|s| s.kind == meridian_proto::snapshot::EntityKind::Player)
+                    .all(|seen| {
+                        let position = h.zone.position(seen.id).unwrap();
+                        (0..3).all(|axis| (seen.position[axis] - position[axis]).abs() <= 1.0 / 32.0)
+                    })
+        })
+    });
     assert!(converged, "seed {seed}: client views did not converge after loss");
 }
 
@@ -122,9 +153,16 @@ fn views_converge_after_loss_sweep() {
 fn static_world_converges_exactly() {
     let mut harness = Harness::new(small_world(), 99);
     for index in 0..6 {
-        harness.zone.spawn_loot([100.0 + index as f32 * 4.0, 100.0, 0.0], 3, 1).unwrap();
+        harness
+            .zone
+            .spawn_loot([100.0 + index as f32 * 4.0, 100.0, 0.0], 3, 1)
+            .unwrap();
     }
-    let link = LinkProfile { latency_us: 50_000, jitter_us: 50_000, loss_ppm: 300_000 };
+    let link = LinkProfile {
+        latency_us: 50_000,
+        jitter_us: 50_000,
+        loss_ppm: 300_000,
+    };
     for index in 0..5 {
         harness.add_client(link, [96.0 + index as f32 * 5.0, 110.0, 0.0], None);
     }
@@ -136,7 +174,11 @@ fn static_world_converges_exactly() {
 /// position for the cheater advances no faster than the speed limit.
 fn speed_hacks_rejected(seed: u64) {
     let mut harness = Harness::new(small_world(), seed);
-    let link = LinkProfile { latency_us: 20_000, jitter_us: 10_000, loss_ppm: 20_000 };
+    let link = LinkProfile {
+        latency_us: 20_000,
+        jitter_us: 10_000,
+        loss_ppm: 20_000,
+    };
     let honest = harness.add_client(link, [50.0, 50.0, 0.0], None);
     let hacker = harness.add_client(link, [150.0, 50.0, 0.0], None);
     let teleporter = harness.add_client(link, [50.0, 150.0, 0.0], None);
@@ -153,12 +195,25 @@ fn speed_hacks_rejected(seed: u64) {
     assert!(counters.moves_rejected_speed_hack >= 50, "seed {seed}: {counters:?}");
     assert!(counters.moves_rejected_teleport >= 50, "seed {seed}: {counters:?}");
     let hacker_entity = harness.clients[hacker].entity.unwrap();
-    assert_eq!(harness.zone.position(hacker_entity).unwrap(), [150.0, 50.0, 0.0], "seed {seed}: hacker moved");
-    let teleporter_at = harness.zone.position(harness.clients[teleporter].entity.unwrap()).unwrap();
+    assert_eq!(
+        harness.zone.position(hacker_entity).unwrap(),
+        [150.0, 50.0, 0.0],
+        "seed {seed}: hacker moved"
+    );
+    let teleporter_at = harness
+        .zone
+        .position(harness.clients[teleporter].entity.unwrap())
+        .unwrap();
     let limit_m = harness.zone.config().player_speed_m_per_s * 65.0 / 20.0;
-    assert!(teleporter_at[1] - 150.0 <= limit_m && teleporter_at[0] == 50.0, "seed {seed}: {teleporter_at:?}");
+    assert!(
+        teleporter_at[1] - 150.0 <= limit_m && teleporter_at[0] == 50.0,
+        "seed {seed}: {teleporter_at:?}"
+    );
     let honest_at = harness.zone.position(harness.clients[honest].entity.unwrap()).unwrap();
-    assert!(honest_at[0] > 60.0, "seed {seed}: honest client did not move: {honest_at:?}");
+    assert!(
+        honest_at[0] > 60.0,
+        "seed {seed}: honest client did not move: {honest_at:?}"
+    );
 }
 
 #[test]
@@ -174,8 +229,16 @@ fn speed_hacks_rejected_sweep() {
 fn lag_compensated_shot(seed: u64, one_way_latency_us: u64) -> (bool, bool, f32) {
     let mut harness = Harness::new(small_world(), seed);
     let jiggle = (harness.rng().next_u32() % 1000) as f32 / 100.0;
-    let shooter_link = LinkProfile { latency_us: one_way_latency_us, jitter_us: 0, loss_ppm: 0 };
-    let target_link = LinkProfile { latency_us: 20_000, jitter_us: 0, loss_ppm: 0 };
+    let shooter_link = LinkProfile {
+        latency_us: one_way_latency_us,
+        jitter_us: 0,
+        loss_ppm: 0,
+    };
+    let target_link = LinkProfile {
+        latency_us: 20_000,
+        jitter_us: 0,
+        loss_ppm: 0,
+    };
     let shooter = harness.add_client(shooter_link, [100.0, 100.0, 0.0], None);
     let target = harness.add_client(target_link, [125.0, 80.0 + jiggle, 0.0], None);
     harness.run(2);
@@ -183,20 +246,30 @@ fn lag_compensated_shot(seed: u64, one_way_latency_us: u64) -> (bool, bool, f32)
     harness.run(60);
     let target_entity = harness.clients[target].entity.unwrap();
     let delay_us = harness.zone.config().interpolation_delay_us;
-    let seen = harness.clients[shooter].rendered_position(target_entity, harness.now_us, delay_us).unwrap();
+    let seen = harness.clients[shooter]
+        .rendered_position(target_entity, harness.now_us, delay_us)
+        .unwrap();
     let origin = [100.0, 100.0, 0.0];
     let direction = [seen[0] - origin[0], seen[1] - origin[1], 0.0];
-    harness.clients[shooter].next_action = Some(Action::Attack { target: target_entity, direction });
+    harness.clients[shooter].next_action = Some(Action::Attack {
+        target: target_entity,
+        direction,
+    });
     let fired_at_tick = harness.zone.current_tick();
     let answered = harness.run_until(100, |h| {
-        h.clients[shooter].events.iter().any(|event| matches!(event, ClientEvent::AttackResult { .. }))
+        h.clients[shooter]
+            .events
+            .iter()
+            .any(|event| matches!(event, ClientEvent::AttackResult { .. }))
     });
     assert!(answered, "seed {seed}: no attack result");
     let (hit, clamped) = harness.clients[shooter]
         .events
         .iter()
         .find_map(|event| match event {
-            ClientEvent::AttackResult { hit, rewind_clamped, .. } => Some((*hit, *rewind_clamped)),
+            ClientEvent::AttackResult {
+                hit, rewind_clamped, ..
+            } => Some((*hit, *rewind_clamped)),
             _ => None,
         })
         .unwrap();
@@ -217,7 +290,10 @@ fn lag_compensated_shot_at_150ms_rtt_hits_where_the_shooter_saw_the_target() {
         assert!(hit, "seed {seed}: compensated shot missed");
         assert!(!clamped, "seed {seed}: 150 ms RTT should be inside the rewind limit");
         // An uncompensated check (against where the target is now) would have missed by this much.
-        assert!(miss_now_m > 1.5 * ZoneConfig::default().hit_radius_m, "seed {seed}: target barely moved ({miss_now_m} m)");
+        assert!(
+            miss_now_m > 1.5 * ZoneConfig::default().hit_radius_m,
+            "seed {seed}: target barely moved ({miss_now_m} m)"
+        );
     }
 }
 
@@ -234,10 +310,17 @@ fn shot_beyond_the_rewind_limit_misses() {
 /// same key), and a stray rejection arrives after the commit. The item is granted exactly once, and
 /// the inventory view changes only when persistence confirms.
 fn loot_granted_once(seed: u64) {
-    let config = ZoneConfig { loot_confirm_retry_ticks: 10, ..small_world() };
+    let config = ZoneConfig {
+        loot_confirm_retry_ticks: 10,
+        ..small_world()
+    };
     let mut harness = Harness::new(config, seed);
     let loot = harness.zone.spawn_loot([101.0, 100.0, 0.0], 42, 3).unwrap();
-    let link = LinkProfile { latency_us: 30_000, jitter_us: 20_000, loss_ppm: 100_000 };
+    let link = LinkProfile {
+        latency_us: 30_000,
+        jitter_us: 20_000,
+        loss_ppm: 100_000,
+    };
     let picker = harness.add_client(link, [100.0, 100.0, 0.0], None);
     let rival = harness.add_client(link, [102.0, 100.0, 0.0], None);
     harness.run(5);
@@ -250,7 +333,10 @@ fn loot_granted_once(seed: u64) {
     let delay = 5 + u64::from(harness.rng().next_u32() % 60);
     harness.run(delay);
     let picker_id = harness.clients[picker].id;
-    assert!(harness.zone.inventory(picker_id).unwrap().is_empty(), "seed {seed}: granted before confirm");
+    assert!(
+        harness.zone.inventory(picker_id).unwrap().is_empty(),
+        "seed {seed}: granted before confirm"
+    );
     let keys: Vec<_> = harness
         .persistence
         .iter()
@@ -259,17 +345,30 @@ fn loot_granted_once(seed: u64) {
             _ => None,
         })
         .collect();
-    assert!(keys.windows(2).all(|pair| pair[0] == pair[1]), "seed {seed}: retries changed the key");
+    assert!(
+        keys.windows(2).all(|pair| pair[0] == pair[1]),
+        "seed {seed}: retries changed the key"
+    );
     let key = keys[0];
     let repeats = 1 + harness.rng().next_u32() % 4;
     for _ in 0..repeats {
-        harness.control.push(ZoneInput::PersistenceConfirmed { key, outcome: PersistenceOutcome::Committed });
+        harness.control.push(ZoneInput::PersistenceConfirmed {
+            key,
+            outcome: PersistenceOutcome::Committed,
+        });
         let gap = u64::from(harness.rng().next_u32() % 5);
         harness.run(gap);
     }
-    harness.control.push(ZoneInput::PersistenceConfirmed { key, outcome: PersistenceOutcome::Rejected });
+    harness.control.push(ZoneInput::PersistenceConfirmed {
+        key,
+        outcome: PersistenceOutcome::Rejected,
+    });
     harness.run(10);
-    assert_eq!(harness.zone.inventory(picker_id).unwrap().get(&42), Some(&3), "seed {seed}");
+    assert_eq!(
+        harness.zone.inventory(picker_id).unwrap().get(&42),
+        Some(&3),
+        "seed {seed}"
+    );
     let grants = harness.clients[picker]
         .events
         .iter()
@@ -277,7 +376,11 @@ fn loot_granted_once(seed: u64) {
         .count();
     assert_eq!(grants, 1, "seed {seed}");
     assert!(harness.zone.inventory(harness.clients[rival].id).unwrap().is_empty());
-    assert_eq!(harness.zone.position(loot), None, "seed {seed}: loot still on the ground");
+    assert_eq!(
+        harness.zone.position(loot),
+        None,
+        "seed {seed}: loot still on the ground"
+    );
     let counters = harness.zone.counters();
     assert_eq!(counters.loot_granted, 1);
     assert_eq!(counters.loot_confirms_ignored, u64::from(repeats));

@@ -30,14 +30,23 @@ fn percentile(sorted_us: &[u64], fraction: f64) -> u64 {
 }
 
 fn main() {
-    let ticks: usize = std::env::args().nth(1).map_or(TICKS_DEFAULT, |arg| arg.parse().expect("ticks: a number"));
+    let ticks: usize = std::env::args()
+        .nth(1)
+        .map_or(TICKS_DEFAULT, |arg| arg.parse().expect("ticks: a number"));
     assert!(ticks > 0 && ticks <= TICKS_MAX);
     let filter = std::env::args().nth(2).unwrap_or_default();
     let uniform = Layout::Uniform { side_m: 1000.0 };
-    let boss = Layout::Circle { center_m: [512.0, 512.0], radius_m: 50.0 };
+    let boss = Layout::Circle {
+        center_m: [512.0, 512.0],
+        radius_m: 50.0,
+    };
     let default_cells = ZoneConfig::default();
     // What-if: 16 m cells (AOI 48 m square instead of 96 m) and a 32-entity view cap.
-    let small_aoi = ZoneConfig { aoi_cell_m: 16.0, visible_entities_max: 32, ..ZoneConfig::default() };
+    let small_aoi = ZoneConfig {
+        aoi_cell_m: 16.0,
+        visible_entities_max: 32,
+        ..ZoneConfig::default()
+    };
     // (name, players, layout, feed the measured tick time back so load shedding engages, config)
     let scenarios = [
         ("uniform 1k / 1 km^2", 1_000, uniform, false, &default_cells),
