@@ -13,6 +13,7 @@ use std::{
 
 use anyhow::Context;
 use meridian_proto::{
+    connection::UNRELIABLE_MESSAGE_BYTES_MAX,
     endpoint::{SERVER_CONNECTIONS_MAX, ServerConfig},
     token::CLUSTER_KEY_BYTES,
 };
@@ -25,6 +26,8 @@ use crate::{
 
 /// Workers per node at most (worker indices travel as `u16`).
 pub const WORKERS_MAX: usize = 256;
+/// Largest snapshot payload a zone may encode for one client per tick.
+pub const SNAPSHOT_BYTES_MAX: usize = UNRELIABLE_MESSAGE_BYTES_MAX - 5;
 
 #[derive(Clone)]
 pub struct NodeConfig {
@@ -49,7 +52,11 @@ impl Node {
     /// Binds the sockets and starts the workers. Metrics go to whatever recorder is installed.
     pub fn start(config: NodeConfig) -> anyhow::Result<Node> {
         anyhow::ensure!((1..=WORKERS_MAX).contains(&config.workers), "workers must be 1..={WORKERS_MAX}");
-        config.zone_config.validate().context("zone configuration")?;
+        let mut zone_config = config.zone_config.clone();
+        // A snapshot travels as one unreliable message behind a 5-byte header (type, applied input
+        // tick); a larger budget would make the encoder fill bytes the channel then refuses.
+        zone_config.snapshot_budget_bytes = zone_config.snapshot_budget_bytes.min(SNAPSHOT_BYTES_MAX);
+        zone_config.validate().context("zone configuration")?;
         let mut challenge_key = [0u8; 16];
         std::fs::File::open("/dev/urandom")
             .and_then(|mut f| f.read_exact(&mut challenge_key))
@@ -64,7 +71,7 @@ impl Node {
                 connections_max: SERVER_CONNECTIONS_MAX,
             },
             plan: ZonePlan { zone_ids: config.zones.clone(), workers: config.workers },
-            zone_config: config.zone_config.clone(),
+            zone_config,
         };
         // Bind every socket before any worker starts, so a bind failure stops start-up cleanly.
         let sockets = (0..config.workers)

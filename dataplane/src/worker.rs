@@ -28,7 +28,7 @@ use std::{
 use meridian_proto::{
     connection::Received,
     endpoint::{ServerConfig, ServerEndpoint, ServerEvent, read_connection_request},
-    messages::ClientMessage,
+    messages::{ClientMessage, decode_snapshot_ack},
     packet::{PacketType, read_packet_type, read_sealed_header},
     token::{CLUSTER_KEY_BYTES, ConnectToken},
 };
@@ -362,7 +362,7 @@ impl ZoneWorker {
         if bytes.first() == Some(&wire::TAG_EXT_SNAPSHOT_ACK) {
             let client = session.client;
             let zone_id = session.zone_id;
-            match wire::decode_snapshot_ack(bytes) {
+            match decode_snapshot_ack(bytes) {
                 Ok(tick) => {
                     if let Some(zone) = self.zones.iter_mut().find(|z| z.zone_id == zone_id) {
                         zone.layers.route(client, ZoneInput::SnapshotAck { client, tick });

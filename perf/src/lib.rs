@@ -1,5 +1,7 @@
-//! `meridian-perf` holds Meridian's load generators (the bot swarm, the packet blaster) and the
-//! criterion benchmarks whose figures are recorded in `perf/RESULTS.md`, always as ratios against a
-//! baseline measured in the same run. Nothing is implemented here yet; the first figures arrive with
-//! the protocol and zone issues.
+//! `meridian-perf` holds Meridian's load generators (the bot swarm, the I/O cost harness), the live
+//! dashboard of the README's main command, and the criterion benchmarks whose figures are recorded in
+//! `perf/RESULTS.md`, always with the baseline measured in the same run. The library part is what
+//! those binaries share: reading the node's Prometheus endpoint ([`prom`]).
 #![forbid(unsafe_code)]
+
+pub mod prom;

@@ -1,0 +1,230 @@
+//! `dashboard`: the live view of the README's main command. It reads the bot swarm's JSON reports
+//! on stdin (`bots --json | dashboard ...`) and scrapes the node's metrics endpoint, and shows CCU,
+//! server tick p50/p99, packets per second in and out, bytes per client and prediction corrections:
+//! as a terminal UI, or with `--headless` as one line per interval and a final JSON summary.
+//! It ends when the swarm's stdin closes (or on `q` in the UI).
+
+use std::{
+    io::BufRead,
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use clap::Parser;
+use meridian_perf::prom;
+use ratatui::{
+    crossterm::event::{self, Event, KeyCode},
+    layout::{Constraint, Layout},
+    style::{Style, Stylize},
+    text::Line,
+    widgets::{Block, Paragraph, Row, Table},
+};
+use serde_json::Value;
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long, default_value = "http://127.0.0.1:9100/metrics")]
+    metrics_url: String,
+    /// Print lines instead of drawing a terminal UI.
+    #[arg(long)]
+    headless: bool,
+    #[arg(long, default_value_t = 1.0)]
+    interval_s: f64,
+}
+
+/// Node-side figures over one interval, from two scrapes.
+#[derive(Clone, Debug, Default)]
+struct NodeWindow {
+    sessions: f64,
+    pps_in: f64,
+    pps_out: f64,
+    bytes_out_per_s: f64,
+    tick_p50_ms: Option<f64>,
+    tick_p99_ms: Option<f64>,
+    late_ticks: f64,
+    drops: f64,
+}
+
+struct NodeScraper {
+    url: String,
+    last: Option<(Instant, String)>,
+}
+
+impl NodeScraper {
+    fn window(&mut self) -> Result<NodeWindow, prom::ScrapeError> {
+        let text = prom::scrape(&self.url)?;
+        let now = Instant::now();
+        let mut window = NodeWindow {
+            sessions: prom::sum(&text, "meridian_sessions", &[]),
+            late_ticks: prom::sum(&text, "meridian_late_ticks_total", &[]),
+            drops: prom::sum(&text, "meridian_drops_total", &[]),
+            ..NodeWindow::default()
+        };
+        if let Some((then, before)) = &self.last {
+            let dt = now.duration_since(*then).as_secs_f64().max(1e-3);
+            let rate = |name: &str| (prom::sum(&text, name, &[]) - prom::sum(before, name, &[])).max(0.0) / dt;
+            window.pps_in = rate("meridian_packets_in_total");
+            window.pps_out = rate("meridian_packets_out_total");
+            window.bytes_out_per_s = rate("meridian_bytes_out_total");
+            let ticks = prom::histogram_delta(
+                &prom::histogram(&text, "meridian_tick_duration_seconds"),
+                &prom::histogram(before, "meridian_tick_duration_seconds"),
+            );
+            window.tick_p50_ms = prom::quantile(&ticks, 0.5).map(|s| s * 1e3);
+            window.tick_p99_ms = prom::quantile(&ticks, 0.99).map(|s| s * 1e3);
+        }
+        self.last = Some((now, text));
+        Ok(window)
+    }
+}
+
+/// The latest swarm report (JSON line from `bots --json`).
+#[derive(Clone, Debug, Default)]
+struct SwarmView {
+    report: Option<Value>,
+    finished: bool,
+}
+
+fn number(report: &Option<Value>, path: &[&str]) -> Option<f64> {
+    let mut value = report.as_ref()?;
+    for key in path {
+        value = value.get(key)?;
+    }
+    value.as_f64()
+}
+
+fn fmt(value: Option<f64>, decimals: usize) -> String {
+    value.filter(|v| v.is_finite()).map_or("-".into(), |v| format!("{v:.decimals$}"))
+}
+
+fn rows(node: &NodeWindow, swarm: &SwarmView) -> Vec<(&'static str, String)> {
+    let r = &swarm.report;
+    vec![
+        ("CCU (bots connected / sessions)", format!("{} / {}", fmt(number(r, &["ccu"]), 0), node.sessions)),
+        ("server tick p50 / p99 (ms)", format!("{} / {}", fmt(node.tick_p50_ms, 2), fmt(node.tick_p99_ms, 2))),
+        ("packets/s in / out", format!("{:.0} / {:.0}", node.pps_in, node.pps_out)),
+        (
+            "bytes/s per client down / up",
+            format!(
+                "{} / {}",
+                fmt(number(r, &["bytes_per_s_per_client", "down"]), 0),
+                fmt(number(r, &["bytes_per_s_per_client", "up"]), 0)
+            ),
+        ),
+        (
+            "RTT p50 / p99 (µs)",
+            format!("{} / {}", fmt(number(r, &["rtt_us", "p50"]), 0), fmt(number(r, &["rtt_us", "p99"]), 0)),
+        ),
+        (
+            "prediction corrections (count, p99 m)",
+            format!("{} , {}", fmt(number(r, &["corrections", "count"]), 0), fmt(number(r, &["corrections", "p99_m"]), 3)),
+        ),
+        ("late ticks / drops (total)", format!("{:.0} / {:.0}", node.late_ticks, node.drops)),
+    ]
+}
+
+fn summary_json(node: &NodeWindow, swarm: &SwarmView, elapsed_s: f64) -> String {
+    serde_json::json!({
+        "elapsed_s": elapsed_s,
+        "ccu": number(&swarm.report, &["ccu"]),
+        "sessions": node.sessions,
+        "tick_p50_ms": node.tick_p50_ms,
+        "tick_p99_ms": node.tick_p99_ms,
+        "pps_in": node.pps_in,
+        "pps_out": node.pps_out,
+        "bytes_per_s_per_client_down": number(&swarm.report, &["bytes_per_s_per_client", "down"]),
+        "bytes_per_s_per_client_up": number(&swarm.report, &["bytes_per_s_per_client", "up"]),
+        "rtt_p99_us": number(&swarm.report, &["rtt_us", "p99"]),
+        "corrections": number(&swarm.report, &["corrections", "count"]),
+        "correction_p99_m": number(&swarm.report, &["corrections", "p99_m"]),
+        "late_ticks": node.late_ticks,
+        "drops": node.drops,
+    })
+    .to_string()
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let interval = Duration::from_secs_f64(args.interval_s.max(0.1));
+    // Swarm reports arrive on stdin; a thread hands them over (bounded: only the latest matters).
+    let (tx, rx) = mpsc::sync_channel::<Option<Value>>(64);
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if let Ok(value) = serde_json::from_str::<Value>(&line) {
+                if tx.send(Some(value)).is_err() {
+                    return;
+                }
+            }
+        }
+        let _ = tx.send(None);
+    });
+    let mut scraper = NodeScraper { url: args.metrics_url.clone(), last: None };
+    let mut swarm = SwarmView::default();
+    let mut node = NodeWindow::default();
+    let started = Instant::now();
+    let mut terminal = (!args.headless).then(ratatui::init);
+    let result = (|| -> anyhow::Result<()> {
+        loop {
+            let tick_started = Instant::now();
+            while let Ok(message) = rx.try_recv() {
+                match message {
+                    Some(report) => swarm.report = Some(report),
+                    None => swarm.finished = true,
+                }
+            }
+            let scrape_error = match scraper.window() {
+                Ok(window) => {
+                    node = window;
+                    None
+                }
+                Err(e) => Some(e.to_string()),
+            };
+            let elapsed_s = started.elapsed().as_secs_f64();
+            match terminal.as_mut() {
+                Some(terminal) => {
+                    terminal.draw(|frame| {
+                        let [table_area, status_area] =
+                            Layout::vertical([Constraint::Min(9), Constraint::Length(3)]).areas(frame.area());
+                        let table = Table::new(
+                            rows(&node, &swarm).into_iter().map(|(k, v)| Row::new(vec![k.to_string(), v])),
+                            [Constraint::Length(40), Constraint::Min(20)],
+                        )
+                        .block(Block::bordered().title(format!(" Meridian local cluster — {elapsed_s:.0} s ").bold()));
+                        frame.render_widget(table, table_area);
+                        let status = scrape_error.clone().unwrap_or_else(|| "q to quit".into());
+                        frame.render_widget(
+                            Paragraph::new(Line::from(status)).style(Style::new().dim()).block(Block::bordered()),
+                            status_area,
+                        );
+                    })?;
+                    if event::poll(interval.saturating_sub(tick_started.elapsed()))? {
+                        if let Event::Key(key) = event::read()? {
+                            if key.code == KeyCode::Char('q') {
+                                return Ok(());
+                            }
+                        }
+                    }
+                }
+                None => {
+                    let line: Vec<String> = rows(&node, &swarm).into_iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                    println!("[{elapsed_s:>6.1} s] {}", line.join(" | "));
+                    if let Some(e) = &scrape_error {
+                        println!("[{elapsed_s:>6.1} s] metrics: {e}");
+                    }
+                    std::thread::sleep(interval.saturating_sub(tick_started.elapsed()));
+                }
+            }
+            if swarm.finished {
+                return Ok(());
+            }
+        }
+    })();
+    if terminal.is_some() {
+        ratatui::restore();
+    }
+    result.context("dashboard")?;
+    println!("{}", summary_json(&node, &swarm, started.elapsed().as_secs_f64()));
+    Ok(())
+}
