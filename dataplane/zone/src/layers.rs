@@ -26,7 +26,8 @@ pub enum LayerError {
 pub struct ZoneLayers {
     config: ZoneConfig,
     epoch: u64,
-    origin_us: u64,
+    /// The time of the latest `tick` (or creation): a new layer starts its clock here.
+    now_us: u64,
     layers: Vec<Zone>,
     placement: BTreeMap<ClientId, usize>,
     /// Joins admitted but not yet handed to a layer's `tick`; counted against its population.
@@ -40,7 +41,7 @@ impl ZoneLayers {
         Ok(Self {
             config,
             epoch,
-            origin_us: now_us,
+            now_us,
             layers: vec![first],
             placement: BTreeMap::new(),
             pending_joins: vec![0],
@@ -118,9 +119,8 @@ impl ZoneLayers {
             return Err(LayerError::LayersFull);
         }
         let layer = self.layers.len();
-        // Same origin as the other layers so their ticks line up; the first `tick` of a late layer
-        // skips the steps it missed (counted as dropped there) rather than replaying them.
-        let zone = Zone::new(self.config.clone(), layer as u32, self.epoch, self.origin_us)
+        // The new layer's tick 0 is now: it has no past to catch up on.
+        let zone = Zone::new(self.config.clone(), layer as u32, self.epoch, self.now_us)
             .expect("config was validated when the first layer was built");
         self.layers.push(zone);
         self.pending_joins.push(0);
@@ -144,6 +144,7 @@ impl ZoneLayers {
 
     /// Ticks every layer; `outputs[i]` receives layer i's output (resized as layers open).
     pub fn tick(&mut self, now_us: u64, last_tick_work_us: Option<u64>, outputs: &mut Vec<ZoneOutput>) {
+        self.now_us = now_us;
         outputs.resize_with(self.layers.len(), ZoneOutput::default);
         for (layer, zone) in self.layers.iter_mut().enumerate() {
             zone.tick(
@@ -203,6 +204,11 @@ mod tests {
         );
         layers.tick(100_000, None, &mut outputs);
         assert_eq!(layers.layers()[0].player_count(), 5);
+        assert_eq!(
+            layers.layers()[1].counters().steps_dropped,
+            0,
+            "a late layer starts its clock when it opens"
+        );
         assert!(layers.layers()[0].has_party(party));
         assert!(!layers.layers()[1].has_party(party));
     }
