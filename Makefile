@@ -10,7 +10,7 @@ build: setup
 	$(CARGO) build --release --workspace
 
 run: build
-	./infra/run-local.sh
+	./infra/run-local.sh $(ARGS)
 
 test: setup
 	$(CARGO) test --workspace --no-fail-fast

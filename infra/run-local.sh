@@ -1,16 +1,30 @@
 #!/usr/bin/env bash
-# The main job, as far as it exists today: start a local meridian-node on loopback (one io_uring UDP
-# worker per core, SO_REUSEPORT), check that every probe is answered, and keep serving until Ctrl-C.
+# The README's main job: a local cluster on loopback — one meridian-node (io_uring zone workers,
+# metrics on :9100) and a bot swarm playing on it — with a live dashboard of CCU, tick p50/p99,
+# packets per second, bytes per client and prediction corrections.
+#
+#   MERIDIAN_BOTS=500 MERIDIAN_DURATION_S=60 ./infra/run-local.sh            # terminal UI
+#   ./infra/run-local.sh --headless                                          # lines + JSON summary
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LISTEN="${MERIDIAN_LISTEN:-127.0.0.1:7777}"
-NODE=target/release/meridian-node
+METRICS="${MERIDIAN_METRICS:-127.0.0.1:9100}"
+BOTS="${MERIDIAN_BOTS:-200}"
+DURATION_S="${MERIDIAN_DURATION_S:-30}"
+MOVEMENT="${MERIDIAN_MOVEMENT:-random-walk}"
+# A development cluster key, fresh per run (the control plane issues real tokens later).
+KEY="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+BIN=target/release
 
-"$NODE" serve --listen "$LISTEN" &
+"$BIN/meridian-node" serve --listen "$LISTEN" --metrics-listen "$METRICS" --cluster-key-hex "$KEY" \
+  --duration-s $((DURATION_S + 10)) 2>/tmp/meridian-node.log &
 node_pid=$!
 trap 'kill "$node_pid" 2>/dev/null; wait "$node_pid" 2>/dev/null' EXIT INT TERM
-sleep 0.5
-"$NODE" probe "$LISTEN" --count 8
-echo "meridian-node (pid $node_pid) is serving on udp://$LISTEN; probe it with: $NODE probe $LISTEN"
-echo "Ctrl-C to stop."
-wait "$node_pid"
+for _ in $(seq 50); do
+  "$BIN/meridian-node" probe "$LISTEN" --count 1 --timeout-ms 100 >/dev/null 2>&1 && break
+  sleep 0.1
+done
+"$BIN/meridian-node" probe "$LISTEN" --count 2 >&2
+"$BIN/bots" --server "$LISTEN" --cluster-key-hex "$KEY" --bots "$BOTS" --duration-s "$DURATION_S" \
+  --movement "$MOVEMENT" --metrics-url "http://$METRICS/metrics" --report-s 1 --json 2>/tmp/meridian-bots.log |
+  "$BIN/dashboard" --metrics-url "http://$METRICS/metrics" "$@"
