@@ -93,10 +93,7 @@ pub enum Downlink {
 
 /// The direction the server applies for a move input: ÷127 per axis, scaled to length ≤ 1.
 pub fn move_direction(right: i8, forward: i8) -> [f32; 2] {
-    let x = f32::from(right.max(-127)) / AXIS_STEPS;
-    let y = f32::from(forward.max(-127)) / AXIS_STEPS;
-    let length = (x * x + y * y).sqrt();
-    if length > 1.0 { [x / length, y / length] } else { [x, y] }
+    MoveInput { move_right: right, move_forward: forward, ..MoveInput::default() }.direction()
 }
 
 /// Quantises a wished direction (x → `move_right`, y → `move_forward`, ground plane, world axes).
@@ -114,7 +111,7 @@ pub fn quantise_yaw(yaw: f32) -> u16 {
 }
 
 pub fn yaw_radians(yaw: u16) -> f32 {
-    f32::from(yaw) / YAW_STEPS * std::f32::consts::TAU
+    MoveInput { yaw, ..MoveInput::default() }.yaw_radians()
 }
 
 struct Reader<'a> {

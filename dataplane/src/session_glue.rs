@@ -2,9 +2,8 @@
 //!
 //! Inputs: an `InputMessage` repeats the last few ticks (newest first); each carried tick becomes one
 //! `ZoneInput::Input` and the zone's jitter buffer drops the ones it already has (counted as
-//! duplicates there), so a lost packet loses no input. Movement is quantised on the wire: the
-//! direction is `move_direction(right, forward)` (÷127, clamped to length 1) and the yaw a full turn
-//! in 65,536 steps; the client predicts with the same functions. The proto's input carries no
+//! duplicates there), so a lost packet loses no input. Movement is quantised on the wire and decoded
+//! by `MoveInput::direction` / `yaw_radians`, the functions the client's prediction uses too. The proto's input carries no
 //! claimed position, so the claim is the server's own position (the zone checks claims, never
 //! trusts them). Actions wait for the client's next input tick (see [`SessionInputs`]). An attack names a target, not a direction: the node aims at the target's current
 //! position and the zone's lag compensation rewinds it.
@@ -17,21 +16,6 @@ use meridian_zone::{Action, ClientId, MoveIntent, PlayerInput, Zone, ZoneInput};
 
 #[cfg(test)]
 use meridian_proto::messages::{InputMessage, MoveInput};
-
-const AXIS_STEPS: f32 = 127.0;
-const YAW_STEPS: f32 = 65_536.0;
-
-/// The ground-plane direction a quantised move input asks for, at most length 1.
-pub fn move_direction(right: i8, forward: i8) -> [f32; 2] {
-    let x = f32::from(right.max(-127)) / AXIS_STEPS;
-    let y = f32::from(forward.max(-127)) / AXIS_STEPS;
-    let length = (x * x + y * y).sqrt();
-    if length > 1.0 { [x / length, y / length] } else { [x, y] }
-}
-
-pub fn yaw_radians(yaw: u16) -> f32 {
-    f32::from(yaw) / YAW_STEPS * std::f32::consts::TAU
-}
 
 /// Actions (attacks, pick-ups, chat) a session may have waiting for its next input tick; more are
 /// refused and counted by the caller.
@@ -70,8 +54,8 @@ impl SessionInputs {
                 }
                 for (age, tick_input) in input.inputs.iter().enumerate() {
                     let movement = MoveIntent {
-                        direction: move_direction(tick_input.move_right, tick_input.move_forward),
-                        yaw: yaw_radians(tick_input.yaw),
+                        direction: tick_input.direction(),
+                        yaw: tick_input.yaw_radians(),
                         claimed_position_m,
                     };
                     let action = if age == 0 && is_new { self.pending_actions.pop_front() } else { None };
@@ -180,16 +164,6 @@ mod tests {
             assert!(session.on_message(&zone, ClientId(1), pick(loot), 0, &mut out));
         }
         assert!(!session.on_message(&zone, ClientId(1), pick(99), 0, &mut out));
-    }
-
-    #[test]
-    fn quantised_directions_are_clamped_to_unit_length() {
-        assert_eq!(move_direction(0, 127), [0.0, 1.0]);
-        assert_eq!(move_direction(-128, 0), [-1.0, 0.0], "-128 is treated as -127");
-        let diagonal = move_direction(127, 127);
-        let length = (diagonal[0] * diagonal[0] + diagonal[1] * diagonal[1]).sqrt();
-        assert!((length - 1.0).abs() < 1e-6, "diagonal full input is clamped: {diagonal:?}");
-        assert!((yaw_radians(16_384) - std::f32::consts::FRAC_PI_2).abs() < 1e-6);
     }
 
     #[test]

@@ -61,6 +61,23 @@ pub struct MoveInput {
     pub buttons: u8,
 }
 
+impl MoveInput {
+    /// The ground-plane direction this input asks for: each axis ÷127 (-128 reads as -127), scaled
+    /// down to length 1 if longer. The server moves by it and the client predicts with it, so both
+    /// must call this one function.
+    pub fn direction(&self) -> [f32; 2] {
+        let x = f32::from(self.move_right.max(-127)) / 127.0;
+        let y = f32::from(self.move_forward.max(-127)) / 127.0;
+        let length = (x * x + y * y).sqrt();
+        if length > 1.0 { [x / length, y / length] } else { [x, y] }
+    }
+
+    /// The facing in radians, `[0, 2π)`.
+    pub fn yaw_radians(&self) -> f32 {
+        f32::from(self.yaw) / 65_536.0 * std::f32::consts::TAU
+    }
+}
+
 /// The client's recent inputs: `inputs[i]` is for tick `newest_tick - i`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InputMessage {
@@ -330,6 +347,17 @@ impl ServerMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn move_direction_is_clamped_to_unit_length() {
+        let input = |move_right, move_forward| MoveInput { move_right, move_forward, ..MoveInput::default() };
+        assert_eq!(input(0, 127).direction(), [0.0, 1.0]);
+        assert_eq!(input(-128, 0).direction(), [-1.0, 0.0], "-128 reads as -127");
+        let [x, y] = input(127, 127).direction();
+        assert!(((x * x + y * y).sqrt() - 1.0).abs() < 1e-6);
+        let quarter = MoveInput { yaw: 16_384, ..MoveInput::default() };
+        assert!((quarter.yaw_radians() - std::f32::consts::FRAC_PI_2).abs() < 1e-6);
+    }
 
     fn round_trip_client(message: ClientMessage) -> Vec<u8> {
         let mut out = Vec::new();

@@ -18,8 +18,8 @@
 //! they send no acks; without a `Joined` event they recognise their own entity by its movement
 //! through a turn (see `meridian_client`), so a bot that never turns is never "placed".
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::io::ErrorKind;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -27,6 +27,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use meridian_client::dev_token::{self, SplitMix64};
+use meridian_perf::prom;
 use meridian_client::{ClientConfig, GameClient, Histogram, MoveCommand, ZoneConfig};
 
 /// Bots one process drives (sockets are file descriptors: raise `ulimit -n` above this).
@@ -38,9 +39,6 @@ const RECV_PER_PASS_MAX: usize = 64;
 const REPLAY_CAPTURE_MAX: usize = 64;
 /// Largest random datagram a garbage bot sends.
 const GARBAGE_BYTES_MAX: usize = 1200;
-/// Metrics scrape: connect/read timeout and response size limit.
-const SCRAPE_TIMEOUT: Duration = Duration::from_secs(2);
-const SCRAPE_BYTES_MAX: u64 = 8 << 20;
 /// Inputs a speed-hack bot sends per tick.
 const SPEEDHACK_INPUTS_PER_TICK: usize = 3;
 /// Driver loop granularity.
@@ -411,42 +409,6 @@ fn publish(bots: &[Bot], bytes_base: &mut [(u64, u64)], report: &mut ThreadRepor
     *shared.lock().expect("report lock") = report.clone();
 }
 
-/// Cumulative bucket counts of one Prometheus histogram, summed over all label sets: (le, count).
-fn parse_histogram(text: &str, name: &str) -> Vec<(f64, f64)> {
-    let prefix = format!("{name}_bucket{{");
-    let mut buckets: Vec<(f64, f64)> = Vec::new();
-    for line in text.lines().filter(|line| line.starts_with(&prefix)) {
-        let Some(le_start) = line.find("le=\"") else { continue };
-        let rest = &line[le_start + 4..];
-        let Some(le_end) = rest.find('"') else { continue };
-        let le = match &rest[..le_end] {
-            "+Inf" => f64::INFINITY,
-            value => match value.parse::<f64>() {
-                Ok(le) => le,
-                Err(_) => continue,
-            },
-        };
-        let Some(count) = line.rsplit(' ').next().and_then(|value| value.parse::<f64>().ok()) else { continue };
-        match buckets.iter_mut().find(|(bound, _)| *bound == le) {
-            Some(bucket) => bucket.1 += count,
-            None => buckets.push((le, count)),
-        }
-    }
-    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-    buckets
-}
-
-/// The `q` quantile as the upper bound of the first bucket reaching it (Prometheus' resolution).
-/// A quantile in the `+Inf` bucket is reported as infinite (the text report says so; JSON gives the
-/// largest finite bound and `server_tick_p99_above_buckets`).
-fn histogram_quantile(buckets: &[(f64, f64)], q: f64) -> Option<f64> {
-    let total = buckets.last()?.1;
-    if total <= 0.0 {
-        return None;
-    }
-    buckets.iter().find(|(_, count)| *count >= q * total).map(|(le, _)| *le)
-}
-
 /// The largest finite bucket bound (what an infinite quantile is reported as in JSON).
 fn largest_finite_bound(buckets: &[(f64, f64)]) -> Option<f64> {
     buckets.iter().rev().map(|(le, _)| *le).find(|le| le.is_finite())
@@ -460,39 +422,11 @@ struct TickP99 {
 }
 
 fn tick_p99(buckets: &[(f64, f64)]) -> Option<TickP99> {
-    let p99 = histogram_quantile(buckets, 0.99)?;
+    let p99 = prom::quantile(buckets, 0.99)?;
     if p99.is_finite() {
         return Some(TickP99 { seconds: p99, above_buckets: false });
     }
     Some(TickP99 { seconds: largest_finite_bound(buckets)?, above_buckets: true })
-}
-
-/// Bucket-wise difference (the window between two scrapes).
-fn histogram_delta(now: &[(f64, f64)], before: &[(f64, f64)]) -> Vec<(f64, f64)> {
-    now.iter()
-        .map(|(le, count)| {
-            let old = before.iter().find(|(bound, _)| bound == le).map_or(0.0, |(_, c)| *c);
-            (*le, (count - old).max(0.0))
-        })
-        .collect()
-}
-
-/// A minimal HTTP/1.0 GET (the metrics endpoint is plain HTTP on the node).
-fn scrape(url: &str) -> anyhow::Result<String> {
-    let rest = url.strip_prefix("http://").context("metrics url must start with http://")?;
-    let (host, path) = rest.split_once('/').map_or((rest, "/"), |(host, path)| (host, path));
-    let address = host.to_socket_addrs()?.next().context("metrics host does not resolve")?;
-    let mut stream = TcpStream::connect_timeout(&address, SCRAPE_TIMEOUT)?;
-    stream.set_read_timeout(Some(SCRAPE_TIMEOUT))?;
-    let path = if path.starts_with('/') { path.to_string() } else { format!("/{path}") };
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\nAccept: text/plain\r\n\r\n")?;
-    let mut response = String::new();
-    stream.take(SCRAPE_BYTES_MAX).read_to_string(&mut response)?;
-    let (head, body) = response.split_once("\r\n\r\n").context("no HTTP header end")?;
-    if !head.starts_with("HTTP/1.") || head.split(' ').nth(1).is_none_or(|status| status != "200") {
-        bail!("metrics answered {}", head.lines().next().unwrap_or(""));
-    }
-    Ok(body.to_string())
 }
 
 const TICK_METRIC: &str = "meridian_tick_duration_seconds";
@@ -668,11 +602,11 @@ fn main() -> anyhow::Result<()> {
         }
         next_report += Duration::from_secs(args.report_s.max(1));
         let total = gather(&shared);
-        let (tick_p99, error) = match args.metrics_url.as_deref().map(scrape) {
+        let (tick_p99, error) = match args.metrics_url.as_deref().map(prom::scrape) {
             None => (None, None),
             Some(Ok(text)) => {
-                let buckets = parse_histogram(&text, TICK_METRIC);
-                let window = histogram_delta(&buckets, &previous_buckets);
+                let buckets = prom::histogram(&text, TICK_METRIC);
+                let window = prom::histogram_delta(&buckets, &previous_buckets);
                 previous_buckets = buckets;
                 (tick_p99(&window), None)
             }
@@ -691,9 +625,9 @@ fn main() -> anyhow::Result<()> {
         handle.join().map_err(|_| anyhow::anyhow!("a driver thread panicked"))?;
     }
     let total = gather(&shared);
-    let (tick_p99, error) = match args.metrics_url.as_deref().map(scrape) {
+    let (tick_p99, error) = match args.metrics_url.as_deref().map(prom::scrape) {
         None => (None, None),
-        Some(Ok(text)) => (tick_p99(&parse_histogram(&text, TICK_METRIC)), None),
+        Some(Ok(text)) => (tick_p99(&prom::histogram(&text, TICK_METRIC)), None),
         Some(Err(error)) => (None, Some(error.to_string())),
     };
     let window = (total.bytes_up, total.bytes_down, total.connected_bot_us);
@@ -720,14 +654,14 @@ meridian_tick_lateness_seconds_bucket{zone=\"1\",le=\"0.001\"} 5\n";
 
     #[test]
     fn prometheus_histogram_is_summed_over_zones_and_read_at_p99() {
-        let buckets = parse_histogram(EXPOSITION, TICK_METRIC);
+        let buckets = prom::histogram(EXPOSITION, TICK_METRIC);
         assert_eq!(buckets, vec![(0.001, 90.0), (0.005, 99.0), (0.025, 200.0), (f64::INFINITY, 200.0)]);
-        assert_eq!(histogram_quantile(&buckets, 0.99), Some(0.025));
-        assert_eq!(histogram_quantile(&buckets, 0.4), Some(0.001));
+        assert_eq!(prom::quantile(&buckets, 0.99), Some(0.025));
+        assert_eq!(prom::quantile(&buckets, 0.4), Some(0.001));
         let earlier = vec![(0.001, 90.0), (0.005, 99.0), (0.025, 100.0), (f64::INFINITY, 100.0)];
-        let window = histogram_delta(&buckets, &earlier);
-        assert_eq!(histogram_quantile(&window, 0.5), Some(0.025), "only zone 2's slow ticks in the window");
-        assert_eq!(histogram_quantile(&[], 0.99), None);
+        let window = prom::histogram_delta(&buckets, &earlier);
+        assert_eq!(prom::quantile(&window, 0.5), Some(0.025), "only zone 2's slow ticks in the window");
+        assert_eq!(prom::quantile(&[], 0.99), None);
         let slow = vec![(0.001, 1.0), (0.1, 2.0), (f64::INFINITY, 100.0)];
         assert_eq!(tick_p99(&slow), Some(TickP99 { seconds: 0.1, above_buckets: true }));
         assert_eq!(tick_p99(&buckets), Some(TickP99 { seconds: 0.025, above_buckets: false }));
