@@ -161,7 +161,7 @@ impl WorkerMetrics {
 
 /// The zone counters exported as `meridian_zone_events_total{event=...}`: what an operator needs to
 /// see refused (cheats), late, dropped or degraded.
-fn exported_zone_events(c: &ZoneCounters) -> [(&'static str, u64); 13] {
+fn exported_zone_events(c: &ZoneCounters) -> [(&'static str, u64); 15] {
     [
         ("move_rejected_speed_hack", c.moves_rejected_speed_hack),
         ("move_rejected_teleport", c.moves_rejected_teleport),
@@ -169,6 +169,8 @@ fn exported_zone_events(c: &ZoneCounters) -> [(&'static str, u64); 13] {
         ("input_late", c.inputs_late),
         ("input_duplicate", c.inputs_duplicate),
         ("input_missing", c.inputs_missing),
+        ("input_too_far_ahead", c.inputs_too_far_ahead),
+        ("input_dropped_backlog", c.inputs_dropped_backlog),
         ("step_dropped", c.steps_dropped),
         ("tick_over_budget", c.ticks_over_budget),
         ("tick_shedding", c.ticks_shedding),

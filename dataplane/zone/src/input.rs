@@ -67,6 +67,22 @@ pub enum Playback {
     Missing { client_tick: u32 },
 }
 
+/// Server steps between two extra ("catch-up") plays. A client whose queue runs ahead can gain at
+/// most 1/CATCH_UP_INTERVAL_STEPS extra movement that way; without this bound, a client sending more
+/// inputs than ticks (a speed hack) would be played back faster than real time.
+pub const CATCH_UP_INTERVAL_STEPS: u32 = 20;
+
+/// What to do this step about a queue that runs ahead of playback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatchUp {
+    /// Nothing: the queue is within its jitter allowance.
+    None,
+    /// Play one extra input this step (allowed once per `CATCH_UP_INTERVAL_STEPS`).
+    PlayExtra,
+    /// The oldest queued tick was dropped unplayed: the backlog shrinks without extra movement.
+    DroppedOldest,
+}
+
 /// Per-client jitter buffer keyed by client tick.
 #[derive(Debug, Clone)]
 pub struct InputBuffer {
@@ -75,6 +91,7 @@ pub struct InputBuffer {
     next_tick: Option<u32>,
     jitter_ticks: u32,
     playing: bool,
+    steps_since_catch_up: u32,
 }
 
 impl InputBuffer {
@@ -85,6 +102,7 @@ impl InputBuffer {
             next_tick: None,
             jitter_ticks,
             playing: false,
+            steps_since_catch_up: 0,
         }
     }
 
@@ -109,8 +127,10 @@ impl InputBuffer {
         self.queued.len()
     }
 
-    /// Plays back the next client tick. Call once per server step (twice when `should_catch_up`).
+    /// Plays back the next client tick. Call once per server step (twice when `take_catch_up` says
+    /// `PlayExtra`).
     pub fn pop(&mut self) -> Playback {
+        self.steps_since_catch_up = self.steps_since_catch_up.saturating_add(1);
         let Some(next) = self.next_tick else {
             return Playback::Filling;
         };
@@ -136,15 +156,60 @@ impl InputBuffer {
         }
     }
 
-    /// The client runs ahead of the server (clock drift or a burst): play an extra input this step.
-    pub fn should_catch_up(&self) -> bool {
-        self.playing && self.queued.len() as u32 > self.jitter_ticks * 2 + 1
+    /// The client runs ahead of the server (clock drift, a burst, or more inputs than ticks). Call
+    /// once per step before `pop`: rarely it allows an extra play, otherwise it drops the oldest
+    /// queued tick, so a backlog never turns into faster-than-real-time movement.
+    pub fn take_catch_up(&mut self) -> CatchUp {
+        if !self.playing || self.queued.len() as u32 <= self.jitter_ticks * 2 + 1 {
+            return CatchUp::None;
+        }
+        if self.steps_since_catch_up >= CATCH_UP_INTERVAL_STEPS {
+            self.steps_since_catch_up = 0;
+            return CatchUp::PlayExtra;
+        }
+        if let Some(next) = self.next_tick {
+            self.queued.remove(&next);
+            self.next_tick = Some(next.wrapping_add(1));
+        }
+        CatchUp::DroppedOldest
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn more_inputs_than_ticks_do_not_buy_more_playback() {
+        // A speed hack: three inputs per server step for 400 steps.
+        let mut buffer = InputBuffer::new(2);
+        let (mut sent, mut played, mut dropped, mut refused) = (0u32, 0u32, 0u32, 0u32);
+        for _step in 0..400 {
+            for _ in 0..3 {
+                if buffer.offer(input(sent), 0) == InputAdmission::TooFarAhead {
+                    refused += 1;
+                }
+                sent += 1;
+            }
+            let plays = match buffer.take_catch_up() {
+                CatchUp::PlayExtra => 2,
+                CatchUp::DroppedOldest => {
+                    dropped += 1;
+                    1
+                }
+                CatchUp::None => 1,
+            };
+            for _ in 0..plays {
+                if let Playback::Input { .. } = buffer.pop() {
+                    played += 1;
+                }
+            }
+        }
+        assert!(played <= 400 + 400 / CATCH_UP_INTERVAL_STEPS, "played {played} inputs in 400 steps");
+        // The excess is refused at the door or dropped from the backlog, never played.
+        assert!(dropped + refused >= sent - played - INPUT_BUFFER_TICKS_MAX, "dropped {dropped}, refused {refused}");
+        assert!(dropped > 0 && refused > 0);
+    }
 
     fn input(client_tick: u32) -> PlayerInput {
         PlayerInput {
@@ -210,11 +275,22 @@ mod tests {
         for tick in 0..4 {
             buffer.offer(input(tick), 0);
         }
-        assert!(!buffer.should_catch_up());
+        assert_eq!(buffer.take_catch_up(), CatchUp::None, "not playing yet");
         for tick in 4..8 {
             buffer.offer(input(tick), 0);
         }
         assert_eq!(played_tick(buffer.pop()), Some(0));
-        assert!(buffer.should_catch_up());
+        // 7 queued > 2 × jitter + 1, but an extra play was not earned yet: the oldest is dropped.
+        assert_eq!(buffer.take_catch_up(), CatchUp::DroppedOldest);
+        assert_eq!(played_tick(buffer.pop()), Some(2));
+        for _ in 0..CATCH_UP_INTERVAL_STEPS {
+            buffer.pop();
+        }
+        // Refill well ahead of playback (ticks already played back are refused as late).
+        for tick in 8..40 {
+            buffer.offer(input(tick), 0);
+        }
+        buffer.pop(); // the drained buffer refilled its jitter allowance and plays again
+        assert_eq!(buffer.take_catch_up(), CatchUp::PlayExtra, "earned after CATCH_UP_INTERVAL_STEPS steps");
     }
 }

@@ -32,7 +32,7 @@ pub mod zone;
 
 pub use config::{Collider, ConfigError, ZoneConfig};
 pub use grid::{Cell, InterestGrid};
-pub use input::{Action, InputAdmission, InputBuffer, MoveIntent, Playback, PlayerInput};
+pub use input::{Action, CatchUp, InputAdmission, InputBuffer, MoveIntent, Playback, PlayerInput};
 pub use lag::LagCompensationHistory;
 pub use layers::{LayerError, ZoneLayers};
 pub use movement::MoveRejection;

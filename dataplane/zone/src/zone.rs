@@ -7,7 +7,7 @@ use rustc_hash::FxHashMap;
 use thiserror::Error;
 
 use crate::config::{CATCH_UP_STEPS_MAX, ConfigError, ENTITIES_PER_ZONE_MAX, ZoneConfig};
-use crate::input::{Action, CHAT_BYTES_MAX, InputAdmission, InputBuffer, MoveIntent, Playback, PlayerInput};
+use crate::input::{Action, CHAT_BYTES_MAX, CatchUp, InputAdmission, InputBuffer, MoveIntent, Playback, PlayerInput};
 use crate::lag::{LagCompensationHistory, ray_hits_sphere, shooter_view_time_us};
 use crate::movement::{MoveRejection, MoveRules, apply_move, step};
 use crate::replication::{ClientView, Replicator};
@@ -213,6 +213,8 @@ pub struct ZoneCounters {
     pub inputs_duplicate: u64,
     pub inputs_too_far_ahead: u64,
     pub inputs_missing: u64,
+    /// Queued inputs dropped unplayed because the client ran too far ahead (see `CatchUp`).
+    pub inputs_dropped_backlog: u64,
     pub inputs_unknown_client: u64,
     pub inputs_over_call_limit: u64,
     pub moves_rejected_speed_hack: u64,
@@ -752,7 +754,14 @@ impl Zone {
         let Some(session) = self.clients.get_mut(&client) else {
             return;
         };
-        let plays = if session.inputs.should_catch_up() { 2 } else { 1 };
+        let plays = match session.inputs.take_catch_up() {
+            CatchUp::PlayExtra => 2,
+            CatchUp::DroppedOldest => {
+                self.counters.inputs_dropped_backlog += 1;
+                1
+            }
+            CatchUp::None => 1,
+        };
         for _ in 0..plays {
             let Some(session) = self.clients.get_mut(&client) else {
                 return;
