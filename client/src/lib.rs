@@ -501,6 +501,7 @@ impl GameClient {
         let latest = self.receiver.latest_tick();
         let ack_due = self.config.wire_extensions && latest != self.last_acked_snapshot;
         if let (true, Some(tick)) = (ack_due, latest) {
+            self.scratch.clear();
             wire::encode_snapshot_ack(tick, &mut self.scratch);
             self.connection.send_unreliable(&self.scratch).inspect_err(|_| self.counters.send_refused += 1)?;
             self.last_acked_snapshot = latest;

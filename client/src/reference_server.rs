@@ -20,13 +20,13 @@ use meridian_proto::connection::Received;
 use meridian_proto::endpoint::{ServerConfig, ServerEndpoint, ServerEvent as EndpointEvent, Transmit};
 use meridian_proto::packet::PacketError;
 use meridian_zone::{
-    Action, ClientEvent as ZoneEvent, ClientId, ConfigError, JoinRefusal, MoveIntent, PlayerInput, Zone, ZoneConfig, ZoneInput,
+    Action, ClientId, ConfigError, MoveIntent, PlayerInput, Zone, ZoneConfig, ZoneInput,
     ZoneOutput,
 };
 
 use meridian_proto::messages::SNAPSHOT_MESSAGE_BYTES_MAX;
 
-use crate::wire::{self, ClientMessage, JoinRefused, ProtoAction, ServerEvent, ServerMessage};
+use crate::wire::{self, ClientMessage, ProtoAction, ServerMessage};
 
 /// Input ticks remembered per client for `inputs_seen` (oldest forgotten first).
 pub const INPUT_TICKS_REMEMBERED_MAX: usize = 1024;
@@ -261,7 +261,8 @@ impl ReferenceServer {
         if self.extensions {
             for (client, event) in &self.out.client_events {
                 let Some(&session_id) = self.sessions_by_client.get(client) else { continue };
-                wire::encode_event(&server_event(event), &mut self.scratch);
+                self.scratch.clear();
+                wire::encode_event(&event.to_wire(), &mut self.scratch);
                 if self.endpoint.send_reliable(session_id, &self.scratch).is_err() {
                     self.counters.sends_refused += 1;
                 }
@@ -276,22 +277,3 @@ impl ReferenceServer {
     }
 }
 
-/// The wire form of a zone event.
-pub fn server_event(event: &ZoneEvent) -> ServerEvent {
-    match event {
-        ZoneEvent::Joined { entity } => ServerEvent::Joined { entity: *entity },
-        ZoneEvent::JoinRefused { reason } => ServerEvent::JoinRefused {
-            reason: match reason {
-                JoinRefusal::ZoneFull => JoinRefused::ZoneFull,
-                JoinRefusal::AlreadyJoined => JoinRefused::AlreadyJoined,
-                JoinRefusal::EntityLimit => JoinRefused::EntityLimit,
-            },
-        },
-        ZoneEvent::Chat { from_entity, text } => ServerEvent::Chat { from_entity: *from_entity, text: text.clone() },
-        ZoneEvent::Died { killer_entity } => ServerEvent::Died { killer_entity: *killer_entity },
-        ZoneEvent::Respawned => ServerEvent::Respawned,
-        ZoneEvent::AttackResult { target, hit, .. } => ServerEvent::AttackResult { target: *target, hit: *hit },
-        ZoneEvent::InventoryGranted { item_id, quantity } => ServerEvent::InventoryGranted { item_id: *item_id, quantity: *quantity },
-        ZoneEvent::PickUpRefused { loot } => ServerEvent::PickUpRefused { loot: *loot },
-    }
-}

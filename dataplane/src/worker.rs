@@ -28,13 +28,12 @@ use std::{
 use meridian_proto::{
     connection::Received,
     endpoint::{ServerConfig, ServerEndpoint, ServerEvent, read_connection_request},
-    messages::{ClientMessage, decode_snapshot_ack},
+    messages::{
+        ClientMessage, SNAPSHOT_ACK_TYPE, decode_snapshot_ack, encode_event, encode_snapshot_with_input_tick,
+    },
     packet::{PacketType, read_packet_type, read_sealed_header},
     token::{CLUSTER_KEY_BYTES, ConnectToken},
 };
-// The wire extensions (events, snapshot acks, snapshots with the applied input tick) live in the
-// client SDK for now; they move into `meridian_proto::messages` next.
-use meridian_client::{reference_server, wire};
 use meridian_zone::{ClientId, ZoneConfig, ZoneInput, ZoneLayers, ZoneOutput};
 
 use crate::{
@@ -359,7 +358,7 @@ impl ZoneWorker {
 
     fn on_message(&mut self, now_us: u64, session_id: u64, bytes: &[u8]) {
         let Some(session) = self.sessions.get_mut(&session_id) else { return };
-        if bytes.first() == Some(&wire::TAG_EXT_SNAPSHOT_ACK) {
+        if bytes.first() == Some(&SNAPSHOT_ACK_TYPE) {
             let client = session.client;
             let zone_id = session.zone_id;
             match decode_snapshot_ack(bytes) {
@@ -429,14 +428,16 @@ impl ZoneWorker {
                 let Some(&session_id) = self.clients.get(&snapshot.client) else { continue };
                 self.metrics.snapshot_bytes.record(snapshot.bytes.len() as f64);
                 // The zone does not report which input tick it applied last; the client infers it.
-                wire::encode_ext_snapshot(None, &snapshot.bytes, &mut self.scratch);
+                self.scratch.clear();
+                encode_snapshot_with_input_tick(None, &snapshot.bytes, &mut self.scratch);
                 if self.endpoint.send_unreliable(session_id, &self.scratch).is_err() {
                     self.metrics.drop_counter(DropReason::ChannelFull).increment(1);
                 }
             }
             for (client, event) in &output.client_events {
                 let Some(&session_id) = self.clients.get(client) else { continue };
-                wire::encode_event(&reference_server::server_event(event), &mut self.scratch);
+                self.scratch.clear();
+                encode_event(&event.to_wire(), &mut self.scratch);
                 if self.endpoint.send_reliable(session_id, &self.scratch).is_err() {
                     self.metrics.drop_counter(DropReason::ChannelFull).increment(1);
                 }

@@ -162,6 +162,17 @@ pub fn payload(data: &[u8]) {
 }
 
 pub fn messages(data: &[u8]) {
+    if let Ok(event) = crate::messages::decode_event(data) {
+        let mut out = Vec::new();
+        crate::messages::encode_event(&event, &mut out);
+        assert_eq!(out, data, "events are canonical");
+    }
+    if let Ok((tick, payload)) = crate::messages::decode_snapshot_with_input_tick(data) {
+        let mut out = Vec::new();
+        crate::messages::encode_snapshot_with_input_tick(tick, payload, &mut out);
+        // u32::MAX on the wire means "none" and re-encodes the same way.
+        assert_eq!(out, data, "snapshot messages are canonical");
+    }
     if let Ok(tick) = crate::messages::decode_snapshot_ack(data) {
         let mut out = Vec::new();
         crate::messages::encode_snapshot_ack(tick, &mut out);

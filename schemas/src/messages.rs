@@ -31,6 +31,8 @@ const MOVE_INPUT_BYTES: usize = 5;
 pub enum MessageError {
     #[error("message truncated at byte {offset}")]
     Truncated { offset: usize },
+    #[error("unknown {what} {value}")]
+    UnknownValue { what: &'static str, value: u8 },
     #[error("{bytes} bytes after the end of the message")]
     TrailingBytes { bytes: usize },
     #[error("unknown message type {value}")]
@@ -288,6 +290,139 @@ pub fn decode_snapshot_ack(bytes: &[u8]) -> Result<u32, MessageError> {
     Ok(tick)
 }
 
+/// Server → client, unreliable: a snapshot payload preceded by the newest client input tick the zone
+/// has applied for this client (`u32::MAX`: none yet), so the client reconciles without guessing.
+pub const SNAPSHOT_WITH_INPUT_TICK_TYPE: u8 = 0x81;
+/// Server → client, reliable: one zone event (`ServerEvent`).
+pub const EVENT_TYPE: u8 = 0x82;
+/// Largest snapshot payload a `SNAPSHOT_WITH_INPUT_TICK_TYPE` message carries.
+pub const SNAPSHOT_WITH_INPUT_TICK_PAYLOAD_BYTES_MAX: usize = crate::connection::UNRELIABLE_MESSAGE_BYTES_MAX - 5;
+const NO_TICK: u32 = u32::MAX;
+
+/// Why a zone refused a join.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinRefused {
+    ZoneFull = 0,
+    AlreadyJoined = 1,
+    EntityLimit = 2,
+}
+
+/// What a zone tells one client on the reliable channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServerEvent {
+    /// The client's own entity: what its snapshots call it.
+    Joined { entity: u32 },
+    JoinRefused { reason: JoinRefused },
+    Chat { from_entity: u32, text: std::sync::Arc<str> },
+    Died { killer_entity: Option<u32> },
+    Respawned,
+    AttackResult { target: u32, hit: bool },
+    /// Persistence committed a pick-up: only now does the inventory view change.
+    InventoryGranted { item_id: u32, quantity: u16 },
+    PickUpRefused { loot: u32 },
+}
+
+/// Appends a snapshot message carrying the applied input tick. Panics on a payload over
+/// `SNAPSHOT_WITH_INPUT_TICK_PAYLOAD_BYTES_MAX` (the zone's budget must keep below it).
+pub fn encode_snapshot_with_input_tick(last_input_tick: Option<u32>, payload: &[u8], out: &mut Vec<u8>) {
+    assert!(payload.len() <= SNAPSHOT_WITH_INPUT_TICK_PAYLOAD_BYTES_MAX);
+    out.push(SNAPSHOT_WITH_INPUT_TICK_TYPE);
+    out.extend_from_slice(&last_input_tick.unwrap_or(NO_TICK).to_le_bytes());
+    out.extend_from_slice(payload);
+}
+
+/// Total decoder: `(last applied input tick, snapshot payload)`.
+pub fn decode_snapshot_with_input_tick(bytes: &[u8]) -> Result<(Option<u32>, &[u8]), MessageError> {
+    let mut reader = Reader { bytes, offset: 0 };
+    match reader.u8()? {
+        SNAPSHOT_WITH_INPUT_TICK_TYPE => {}
+        value => return Err(MessageError::UnknownType { value }),
+    }
+    let tick = Some(reader.u32()?).filter(|tick| *tick != NO_TICK);
+    let payload = &bytes[reader.offset..];
+    if payload.len() > SNAPSHOT_WITH_INPUT_TICK_PAYLOAD_BYTES_MAX {
+        return Err(MessageError::SnapshotTooLarge { bytes: payload.len() });
+    }
+    Ok((tick, payload))
+}
+
+/// Appends an event message. Chat text longer than `CHAT_TEXT_BYTES_MAX` is cut at a character
+/// boundary (the zone enforces the same limit on what it relays).
+pub fn encode_event(event: &ServerEvent, out: &mut Vec<u8>) {
+    out.push(EVENT_TYPE);
+    match event {
+        ServerEvent::Joined { entity } => {
+            out.push(1);
+            out.extend_from_slice(&entity.to_le_bytes());
+        }
+        ServerEvent::JoinRefused { reason } => out.extend_from_slice(&[2, *reason as u8]),
+        ServerEvent::Chat { from_entity, text } => {
+            out.push(3);
+            out.extend_from_slice(&from_entity.to_le_bytes());
+            let mut end = text.len().min(CHAT_TEXT_BYTES_MAX);
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            write_chat_text(out, &text[..end]);
+        }
+        ServerEvent::Died { killer_entity } => {
+            out.push(4);
+            out.extend_from_slice(&killer_entity.unwrap_or(NO_TICK).to_le_bytes());
+        }
+        ServerEvent::Respawned => out.push(5),
+        ServerEvent::AttackResult { target, hit } => {
+            out.push(6);
+            out.extend_from_slice(&target.to_le_bytes());
+            out.push(u8::from(*hit));
+        }
+        ServerEvent::InventoryGranted { item_id, quantity } => {
+            out.push(7);
+            out.extend_from_slice(&item_id.to_le_bytes());
+            out.extend_from_slice(&quantity.to_le_bytes());
+        }
+        ServerEvent::PickUpRefused { loot } => {
+            out.push(8);
+            out.extend_from_slice(&loot.to_le_bytes());
+        }
+    }
+}
+
+/// Total decoder of an event message.
+pub fn decode_event(bytes: &[u8]) -> Result<ServerEvent, MessageError> {
+    let mut reader = Reader { bytes, offset: 0 };
+    match reader.u8()? {
+        EVENT_TYPE => {}
+        value => return Err(MessageError::UnknownType { value }),
+    }
+    let event = match reader.u8()? {
+        1 => ServerEvent::Joined { entity: reader.u32()? },
+        2 => ServerEvent::JoinRefused {
+            reason: match reader.u8()? {
+                0 => JoinRefused::ZoneFull,
+                1 => JoinRefused::AlreadyJoined,
+                2 => JoinRefused::EntityLimit,
+                value => return Err(MessageError::UnknownValue { what: "join refusal", value }),
+            },
+        },
+        3 => ServerEvent::Chat { from_entity: reader.u32()?, text: std::sync::Arc::from(reader.chat_text()?) },
+        4 => ServerEvent::Died { killer_entity: Some(reader.u32()?).filter(|id| *id != NO_TICK) },
+        5 => ServerEvent::Respawned,
+        6 => ServerEvent::AttackResult {
+            target: reader.u32()?,
+            hit: match reader.u8()? {
+                0 => false,
+                1 => true,
+                value => return Err(MessageError::UnknownValue { what: "hit flag", value }),
+            },
+        },
+        7 => ServerEvent::InventoryGranted { item_id: reader.u32()?, quantity: reader.u16()? },
+        8 => ServerEvent::PickUpRefused { loot: reader.u32()? },
+        value => return Err(MessageError::UnknownValue { what: "event", value }),
+    };
+    reader.finish()?;
+    Ok(event)
+}
+
 /// Checks user-typed chat text against the limit before it is put in a message.
 pub fn check_chat_text(text: &str) -> Result<(), MessageError> {
     if text.len() > CHAT_TEXT_BYTES_MAX {
@@ -347,6 +482,39 @@ impl ServerMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_and_input_tick_snapshots_round_trip_and_reject_prefixes() {
+        let events = [
+            ServerEvent::Joined { entity: 5 },
+            ServerEvent::JoinRefused { reason: JoinRefused::EntityLimit },
+            ServerEvent::Chat { from_entity: 2, text: std::sync::Arc::from("gg ünïcode") },
+            ServerEvent::Died { killer_entity: None },
+            ServerEvent::Died { killer_entity: Some(4) },
+            ServerEvent::Respawned,
+            ServerEvent::AttackResult { target: 1, hit: true },
+            ServerEvent::InventoryGranted { item_id: 77, quantity: 3 },
+            ServerEvent::PickUpRefused { loot: 8 },
+        ];
+        for event in events {
+            let mut out = Vec::new();
+            encode_event(&event, &mut out);
+            assert_eq!(decode_event(&out), Ok(event));
+            for end in 0..out.len() {
+                assert!(decode_event(&out[..end]).is_err(), "prefix {end} accepted");
+            }
+            out.push(0);
+            assert_eq!(decode_event(&out), Err(MessageError::TrailingBytes { bytes: 1 }));
+        }
+        let mut out = Vec::new();
+        encode_snapshot_with_input_tick(Some(9), b"payload", &mut out);
+        assert_eq!(out[..5], [0x81, 9, 0, 0, 0], "type, then the tick little-endian");
+        assert_eq!(decode_snapshot_with_input_tick(&out), Ok((Some(9), &b"payload"[..])));
+        out.clear();
+        encode_snapshot_with_input_tick(None, b"", &mut out);
+        assert_eq!(decode_snapshot_with_input_tick(&out), Ok((None, &b""[..])));
+        assert_eq!(decode_event(&[EVENT_TYPE, 9]), Err(MessageError::UnknownValue { what: "event", value: 9 }));
+    }
 
     #[test]
     fn move_direction_is_clamped_to_unit_length() {

@@ -158,6 +158,31 @@ pub enum ClientEvent {
     },
 }
 
+impl ClientEvent {
+    /// The event as the protocol carries it to the client (`meridian_proto::messages::ServerEvent`).
+    pub fn to_wire(&self) -> meridian_proto::messages::ServerEvent {
+        use meridian_proto::messages::{JoinRefused, ServerEvent};
+        match self {
+            ClientEvent::Joined { entity } => ServerEvent::Joined { entity: *entity },
+            ClientEvent::JoinRefused { reason } => ServerEvent::JoinRefused {
+                reason: match reason {
+                    JoinRefusal::ZoneFull => JoinRefused::ZoneFull,
+                    JoinRefusal::AlreadyJoined => JoinRefused::AlreadyJoined,
+                    JoinRefusal::EntityLimit => JoinRefused::EntityLimit,
+                },
+            },
+            ClientEvent::Chat { from_entity, text } => ServerEvent::Chat { from_entity: *from_entity, text: text.clone() },
+            ClientEvent::Died { killer_entity } => ServerEvent::Died { killer_entity: *killer_entity },
+            ClientEvent::Respawned => ServerEvent::Respawned,
+            ClientEvent::AttackResult { target, hit, .. } => ServerEvent::AttackResult { target: *target, hit: *hit },
+            ClientEvent::InventoryGranted { item_id, quantity } => {
+                ServerEvent::InventoryGranted { item_id: *item_id, quantity: *quantity }
+            }
+            ClientEvent::PickUpRefused { loot } => ServerEvent::PickUpRefused { loot: *loot },
+        }
+    }
+}
+
 /// One snapshot datagram payload for one client.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SnapshotDatagram {
