@@ -49,6 +49,8 @@ pub const FORWARD_QUEUE_DATAGRAMS: usize = 8192;
 pub const FORWARD_ROUTES_MAX: usize = 65_536;
 /// A forward route unused this long is forgotten (the session has timed out by then).
 const FORWARD_ROUTE_IDLE_US: u64 = 10_000_000;
+/// Ticks between two sweeps of idle forward routes.
+const ROUTE_SWEEP_TICKS: u64 = 20;
 /// Longest a worker sleeps in one wait, so forwarded datagrams are picked up promptly.
 const WAIT_MAX: Duration = Duration::from_millis(2);
 
@@ -238,7 +240,10 @@ impl ZoneWorker {
                 self.tick_zones();
                 self.endpoint.update(self.clock.now_us());
                 self.drain_endpoint_events(self.clock.now_us());
-                self.forget_idle_routes(self.clock.now_us());
+                // Once a second is plenty: a route lives FORWARD_ROUTE_IDLE_US unused.
+                if due.index % ROUTE_SWEEP_TICKS == 0 {
+                    self.forget_idle_routes(self.clock.now_us());
+                }
             }
             self.transmit();
             self.publish();
