@@ -247,13 +247,18 @@ impl ReferenceServer {
         self.zone.tick(now_us, None, inputs, &mut self.out);
         for snapshot in &self.out.snapshots {
             let Some(&session_id) = self.sessions_by_client.get(&snapshot.client) else { continue };
-            if snapshot.bytes.len() > SNAPSHOT_MESSAGE_BYTES_MAX {
+            let limit = if self.extensions { wire::EXT_SNAPSHOT_PAYLOAD_BYTES_MAX } else { SNAPSHOT_MESSAGE_BYTES_MAX };
+            if snapshot.bytes.len() > limit {
                 self.counters.snapshots_oversized += 1;
                 continue;
             }
             self.scratch.clear();
-            // The zone does not say which input it applied last; the client infers it.
-            ServerMessage::Snapshot(snapshot.bytes.clone()).encode(&mut self.scratch);
+            if self.extensions {
+                wire::encode_snapshot_with_input_tick(snapshot.last_input_tick, &snapshot.bytes, &mut self.scratch);
+            } else {
+                // Plain snapshots do not say which input was applied last; the client infers it.
+                ServerMessage::Snapshot(snapshot.bytes.clone()).encode(&mut self.scratch);
+            }
             if self.endpoint.send_unreliable(session_id, &self.scratch).is_err() {
                 self.counters.sends_refused += 1;
             }

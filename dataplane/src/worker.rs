@@ -432,9 +432,8 @@ impl ZoneWorker {
             for snapshot in &output.snapshots {
                 let Some(&session_id) = self.clients.get(&snapshot.client) else { continue };
                 self.metrics.snapshot_bytes.record(snapshot.bytes.len() as f64);
-                // The zone does not report which input tick it applied last; the client infers it.
                 self.scratch.clear();
-                encode_snapshot_with_input_tick(None, &snapshot.bytes, &mut self.scratch);
+                encode_snapshot_with_input_tick(snapshot.last_input_tick, &snapshot.bytes, &mut self.scratch);
                 if self.endpoint.send_unreliable(session_id, &self.scratch).is_err() {
                     self.metrics.drop_counter(DropReason::ChannelFull).increment(1);
                 }

@@ -92,6 +92,8 @@ pub struct InputBuffer {
     jitter_ticks: u32,
     playing: bool,
     steps_since_catch_up: u32,
+    /// The newest client tick playback has passed (played, extrapolated as missing, or dropped).
+    last_passed_tick: Option<u32>,
 }
 
 impl InputBuffer {
@@ -103,6 +105,7 @@ impl InputBuffer {
             jitter_ticks,
             playing: false,
             steps_since_catch_up: 0,
+            last_passed_tick: None,
         }
     }
 
@@ -142,7 +145,10 @@ impl InputBuffer {
         }
         self.next_tick = Some(next.wrapping_add(1));
         match self.queued.remove(&next) {
-            Some((input, arrival_us)) => Playback::Input { input, arrival_us },
+            Some((input, arrival_us)) => {
+                self.last_passed_tick = Some(next);
+                Playback::Input { input, arrival_us }
+            }
             None => {
                 if self.queued.is_empty() {
                     // The client stopped sending (or a burst was lost): refill before playing on,
@@ -151,9 +157,17 @@ impl InputBuffer {
                     self.next_tick = Some(next);
                     return Playback::Filling;
                 }
+                self.last_passed_tick = Some(next);
                 Playback::Missing { client_tick: next }
             }
         }
+    }
+
+    /// The newest client tick the server's simulation has passed: its input was applied, or it was
+    /// missing (the server extrapolated) or dropped. A client replays only its inputs after it on
+    /// top of the server's state (reconciliation). `None` before playback starts.
+    pub fn last_passed_tick(&self) -> Option<u32> {
+        self.last_passed_tick
     }
 
     /// The client runs ahead of the server (clock drift, a burst, or more inputs than ticks). Call
@@ -170,6 +184,7 @@ impl InputBuffer {
         if let Some(next) = self.next_tick {
             self.queued.remove(&next);
             self.next_tick = Some(next.wrapping_add(1));
+            self.last_passed_tick = Some(next);
         }
         CatchUp::DroppedOldest
     }
@@ -178,6 +193,20 @@ impl InputBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn last_passed_tick_follows_playback_including_missing_ticks() {
+        let mut buffer = InputBuffer::new(1);
+        assert_eq!(buffer.last_passed_tick(), None);
+        buffer.offer(input(10), 0);
+        buffer.offer(input(12), 0);
+        assert_eq!(played_tick(buffer.pop()), Some(10));
+        assert_eq!(buffer.last_passed_tick(), Some(10));
+        assert_eq!(buffer.pop(), Playback::Missing { client_tick: 11 });
+        assert_eq!(buffer.last_passed_tick(), Some(11), "an extrapolated tick is passed too");
+        assert_eq!(played_tick(buffer.pop()), Some(12));
+        assert_eq!(buffer.last_passed_tick(), Some(12));
+    }
 
     #[test]
     fn more_inputs_than_ticks_do_not_buy_more_playback() {

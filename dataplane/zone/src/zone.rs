@@ -188,6 +188,9 @@ impl ClientEvent {
 pub struct SnapshotDatagram {
     pub client: ClientId,
     pub tick: u32,
+    /// The newest client input tick this client's entity state reflects (see
+    /// `InputBuffer::last_passed_tick`): what the client reconciles from.
+    pub last_input_tick: Option<u32>,
     pub bytes: Vec<u8>,
 }
 
@@ -1260,6 +1263,7 @@ impl Zone {
             out.snapshots.push(SnapshotDatagram {
                 client: *client,
                 tick: snapshot_tick,
+                last_input_tick: session.inputs.last_passed_tick(),
                 bytes,
             });
         }
