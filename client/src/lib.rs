@@ -531,6 +531,11 @@ impl GameClient {
         Ok(())
     }
 
+    /// Ends the session cleanly: the returned datagram tells the server to free the session now.
+    pub fn disconnect(&mut self) -> Option<Transmit> {
+        self.connection.disconnect()
+    }
+
     /// Sends raw bytes on the unreliable channel (misbehaving bots; never for a real client).
     pub fn send_raw_unreliable(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
         self.connection.send_unreliable(bytes)?;

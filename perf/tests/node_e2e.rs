@@ -168,5 +168,22 @@ fn bots_and_clients_play_on_a_real_node_and_misbehaviour_is_contained() {
         + metric_sum(&text, "meridian_zone_events_total", &["event=\"input_dropped_backlog\""]);
     assert!(refused > 0.0, "speed-hack surplus inputs refused");
     assert!(metric_sum(&text, "meridian_tick_duration_seconds_count", &[]) > 100.0, "the zone ticked");
+
+    // Clean disconnects: the bots said goodbye when they finished; the two clients do now. The node
+    // frees every session at once (its idle timeout is 5 s).
+    for player in [&mut a, &mut b] {
+        let bye = player.client.disconnect().expect("connected clients can disconnect");
+        player.socket.send_to(&bye.bytes, bye.destination).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut sessions = f64::NAN;
+    while Instant::now() < deadline {
+        sessions = metric_sum(&scrape(metrics_port), "meridian_sessions", &[]);
+        if sessions == 0.0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(sessions, 0.0, "sessions freed by clean disconnects");
     node.stop().expect("workers stop cleanly");
 }

@@ -528,6 +528,16 @@ impl ClientConnection {
         self.connection.as_ref()
     }
 
+    /// Ends the session cleanly: returns one sealed `Disconnect` packet for the server (which then
+    /// frees the session at once instead of after `CONNECTION_TIMEOUT_US`). `None` if not connected.
+    pub fn disconnect(&mut self) -> Option<Transmit> {
+        let connection = self.connection.as_mut().filter(|_| self.state == ClientState::Connected)?;
+        let mut bytes = Vec::new();
+        connection.disconnect_packet(&mut bytes);
+        self.end(ClientDisconnect::Closed(CloseReason::LocalDisconnect));
+        Some(Transmit { destination: self.server, bytes })
+    }
+
     fn end(&mut self, reason: ClientDisconnect) {
         if !matches!(self.state, ClientState::Disconnected(_)) {
             self.state = ClientState::Disconnected(reason);
@@ -797,6 +807,32 @@ mod tests {
             client.state(),
             ClientState::Disconnected(ClientDisconnect::Closed(CloseReason::PeerDisconnected))
         );
+    }
+
+    #[test]
+    fn a_client_disconnect_frees_the_server_session_at_once() {
+        let mut server = server();
+        let token = sample_token(server_address()).seal(&CLUSTER_KEY, [9; TOKEN_NONCE_BYTES]);
+        let mut client = ClientConnection::new(0, token, 0);
+        assert!(client.disconnect().is_none(), "nothing to end before the handshake");
+        let mut now = 0;
+        while client.state() != ClientState::Connected && now < 1_000_000 {
+            while let Some(transmit) = client.poll_transmit(now) {
+                server.handle(now, client_address(), &transmit.bytes).unwrap();
+            }
+            while let Some(reply) = server.poll_transmit(now) {
+                client.handle(now, server_address(), &reply.bytes).unwrap();
+            }
+            now += 10_000;
+        }
+        assert_eq!(server.connection_count(), 1);
+        while server.poll_event().is_some() {}
+        let bye = client.disconnect().expect("a disconnect packet");
+        assert_eq!(client.state(), ClientState::Disconnected(ClientDisconnect::Closed(CloseReason::LocalDisconnect)));
+        server.handle(now, client_address(), &bye.bytes).unwrap();
+        assert_eq!(server.connection_count(), 0, "freed without waiting for the timeout");
+        assert!(matches!(server.poll_event(), Some(ServerEvent::Disconnected { .. })));
+        assert!(client.disconnect().is_none(), "only once");
     }
 
     #[test]
