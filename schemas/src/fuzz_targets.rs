@@ -194,17 +194,7 @@ pub fn messages(data: &[u8]) {
 pub fn snapshot(data: &[u8]) {
     let mut sender = SnapshotSender::new();
     let mut receiver = SnapshotReceiver::new();
-    let entities: Vec<EntityState> = (0..8)
-        .map(|id| EntityState {
-            id: id * 3,
-            kind: EntityKind::Player,
-            position: [id as f32, 2.0, 0.0],
-            yaw: 0.0,
-            velocity: [1.0, 0.0, 0.0],
-            health: 100,
-            flags: 0,
-        })
-        .collect();
+    let entities = baseline_entities();
     let mut out = Vec::new();
     sender.encode(1, &entities, DATAGRAM_BYTES_MAX, &mut out);
     receiver.apply(&out).expect("valid baseline");
@@ -310,17 +300,7 @@ pub fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
 
     // The same sender as `snapshot` uses, then a delta with movement, an entry and a removal.
     let mut sender = SnapshotSender::new();
-    let mut entities: Vec<EntityState> = (0..8)
-        .map(|id| EntityState {
-            id: id * 3,
-            kind: EntityKind::Player,
-            position: [id as f32, 2.0, 0.0],
-            yaw: 0.0,
-            velocity: [1.0, 0.0, 0.0],
-            health: 100,
-            flags: 0,
-        })
-        .collect();
+    let mut entities = baseline_entities();
     let mut full = Vec::new();
     sender.encode(1, &entities, DATAGRAM_BYTES_MAX, &mut full);
     sender.on_ack(1);
@@ -378,4 +358,20 @@ pub fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
             ],
         ),
     ]
+}
+
+/// The eight moving players both snapshot targets start from (the baseline the fuzzed bytes
+/// are decoded against).
+fn baseline_entities() -> Vec<EntityState> {
+    (0..8)
+        .map(|id| EntityState {
+            id: id * 3,
+            kind: EntityKind::Player,
+            position: [id as f32, 2.0, 0.0],
+            yaw: 0.0,
+            velocity: [1.0, 0.0, 0.0],
+            health: 100,
+            flags: 0,
+        })
+        .collect()
 }
