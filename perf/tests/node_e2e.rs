@@ -148,7 +148,9 @@ fn bots_and_clients_play_on_a_real_node_and_misbehaviour_is_contained() {
         )),
         "b heard a's chat: {events_b:?}"
     );
-    assert!(a.client.rtt_us().is_some_and(|rtt| rtt < 50_000), "rtt {:?}", a.client.rtt_us());
+    // Clock sync ran. (Not a latency check: this loop polls every 50 ms, which the RTT sample
+    // includes; the estimator's accuracy is tested in meridian-proto under simulated jitter.)
+    assert!(a.client.rtt_us().is_some_and(|rtt| (0..1_000_000).contains(&rtt)), "rtt {:?}", a.client.rtt_us());
 
     // The swarm: every bot connected, snapshots flowed, and the misbehaviour was really sent.
     let json = |key: &str| -> f64 {
