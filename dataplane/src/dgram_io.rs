@@ -108,6 +108,8 @@ pub fn open(
 }
 
 const SOCKADDR_BYTES: usize = size_of::<libc::sockaddr_storage>();
+/// Datagrams per `sendmmsg` call.
+const SENDMMSG_BATCH: usize = 1024;
 
 fn sockaddr_from_bytes(name: &[u8]) -> Option<SocketAddr> {
     // SAFETY: `sockaddr_storage` is plain old data; all-zero is a valid value.
@@ -459,6 +461,9 @@ pub struct MmsgDatagramIo {
     send_queue: Vec<(SockAddr, usize)>,
     send_payloads: Vec<[u8; DATAGRAM_BYTES_MAX]>,
     send_queue_max: usize,
+    // Rebuilt per `sendmmsg` call; allocated once with room for a whole batch.
+    send_iovs: Vec<libc::iovec>,
+    send_headers: Vec<libc::mmsghdr>,
     stats: DatagramIoStats,
 }
 
@@ -493,6 +498,8 @@ impl MmsgDatagramIo {
             send_queue: Vec::with_capacity(config.send_queue),
             send_payloads: vec![[0u8; DATAGRAM_BYTES_MAX]; config.send_queue],
             send_queue_max: config.send_queue,
+            send_iovs: Vec::with_capacity(SENDMMSG_BATCH),
+            send_headers: Vec::with_capacity(SENDMMSG_BATCH),
             stats: DatagramIoStats::default(),
         })
     }
@@ -591,28 +598,30 @@ impl DatagramIo for MmsgDatagramIo {
         let mut sent_from = 0;
         while sent_from < self.send_queue.len() {
             let chunk = &self.send_queue[sent_from..];
-            let chunk_len = chunk.len().min(1024);
-            let mut iovs: Vec<libc::iovec> = (0..chunk_len)
-                .map(|i| libc::iovec {
-                    iov_base: self.send_payloads[sent_from + i].as_mut_ptr().cast(),
-                    iov_len: chunk[i].1,
-                })
-                .collect();
-            let mut headers: Vec<libc::mmsghdr> = (0..chunk_len)
-                .map(|i| {
-                    // SAFETY: plain old data; all-zero is valid; pointers set right below.
-                    let mut h: libc::mmsghdr = unsafe { zeroed() };
-                    h.msg_hdr.msg_name = chunk[i].0.as_ptr() as *mut libc::c_void;
-                    h.msg_hdr.msg_namelen = chunk[i].0.len();
-                    h.msg_hdr.msg_iov = &raw mut iovs[i];
-                    h.msg_hdr.msg_iovlen = 1;
-                    h
-                })
-                .collect();
-            // SAFETY: `headers` points at `chunk_len` valid iovecs, payloads and addresses that
-            // outlive the call; the kernel only reads them.
+            let chunk_len = chunk.len().min(SENDMMSG_BATCH);
+            // Both vectors have capacity for a whole batch: filling them never reallocates, so the
+            // headers' pointers into `send_iovs` stay valid.
+            self.send_iovs.clear();
+            self.send_iovs.extend((0..chunk_len).map(|i| libc::iovec {
+                iov_base: self.send_payloads[sent_from + i].as_mut_ptr().cast(),
+                iov_len: chunk[i].1,
+            }));
+            self.send_headers.clear();
+            let iovs = self.send_iovs.as_mut_ptr();
+            self.send_headers.extend((0..chunk_len).map(|i| {
+                // SAFETY: plain old data; all-zero is valid; pointers set right below.
+                let mut h: libc::mmsghdr = unsafe { zeroed() };
+                h.msg_hdr.msg_name = chunk[i].0.as_ptr() as *mut libc::c_void;
+                h.msg_hdr.msg_namelen = chunk[i].0.len();
+                // SAFETY: `i < chunk_len == send_iovs.len()`.
+                h.msg_hdr.msg_iov = unsafe { iovs.add(i) };
+                h.msg_hdr.msg_iovlen = 1;
+                h
+            }));
+            // SAFETY: `send_headers` points at `chunk_len` valid iovecs, payloads and addresses
+            // that outlive the call; the kernel only reads them.
             let n = unsafe {
-                libc::sendmmsg(self.socket.as_raw_fd(), headers.as_mut_ptr(), chunk_len as libc::c_uint, 0)
+                libc::sendmmsg(self.socket.as_raw_fd(), self.send_headers.as_mut_ptr(), chunk_len as libc::c_uint, 0)
             };
             if n <= 0 {
                 let e = io::Error::last_os_error();
@@ -626,7 +635,7 @@ impl DatagramIo for MmsgDatagramIo {
                 sent_from += 1;
                 continue;
             }
-            for header in &headers[..n as usize] {
+            for header in &self.send_headers[..n as usize] {
                 self.stats.datagrams_sent += 1;
                 self.stats.bytes_sent += u64::from(header.msg_len);
             }
