@@ -368,7 +368,7 @@ impl ZoneWorker {
             let zone_id = session.zone_id;
             match decode_snapshot_ack(bytes) {
                 Ok(tick) => {
-                    if let Some(zone) = self.zones.iter_mut().find(|z| z.zone_id == zone_id) {
+                    if let Some(zone) = self.hosted_zone(zone_id) {
                         zone.layers.route(client, ZoneInput::SnapshotAck { client, tick });
                     }
                 }
