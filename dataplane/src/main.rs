@@ -2,7 +2,10 @@
 
 use std::{
     net::{SocketAddr, UdpSocket},
-    sync::atomic::Ordering,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -55,7 +58,7 @@ enum Command {
         zones: Vec<u32>,
         #[arg(long, default_value_t = 20)]
         tick_hz: u32,
-        /// Stop after this many seconds (default: run until killed).
+        /// Stop after this many seconds (default: until SIGTERM or SIGINT, which stop it cleanly).
         #[arg(long)]
         duration_s: Option<u64>,
     },
@@ -112,15 +115,29 @@ fn serve(
     tick_hz: u32,
     duration_s: Option<u64>,
 ) -> anyhow::Result<()> {
+    // A stop signal sets a flag the main loop polls: the workers then finish their tick, say
+    // nothing more and join, and the exit status is 0 (systemd's and the tests' clean stop).
+    let stop_requested = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, Arc::clone(&stop_requested)).context("installing signal handlers")?;
+    }
     let workers = workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     metrics::install_exporter(metrics_listen).context("starting the metrics endpoint")?;
     let zone_config = ZoneConfig { tick_hz, ..ZoneConfig::default() };
     let node = Node::start(NodeConfig { listen, workers, backend, cluster_key, zones: zones.clone(), zone_config })?;
     tracing::info!(%listen, workers, ?backend, %metrics_listen, ?zones, tick_hz, "meridian-node serving");
     let started = std::time::Instant::now();
-    while node.running() && duration_s.is_none_or(|d| started.elapsed() < Duration::from_secs(d)) {
-        std::thread::sleep(Duration::from_millis(200));
+    while node.running()
+        && !stop_requested.load(Ordering::Relaxed)
+        && duration_s.is_none_or(|d| started.elapsed() < Duration::from_secs(d))
+    {
+        std::thread::sleep(Duration::from_millis(50));
     }
+    if !node.running() {
+        let error = node.stop().err().unwrap_or_else(|| anyhow::anyhow!("a zone worker stopped on its own"));
+        return Err(error.context("a zone worker stopped"));
+    }
+    tracing::info!(signalled = stop_requested.load(Ordering::Relaxed), "meridian-node stopping");
     let gauges = node.gauges();
     node.stop()?;
     for (index, g) in gauges.iter().enumerate() {

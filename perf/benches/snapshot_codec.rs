@@ -80,16 +80,16 @@ fn record_snapshots() -> Vec<Vec<EntityState>> {
     let mut snapshots = Vec::with_capacity(SNAPSHOTS);
     for _ in 0..SNAPSHOTS {
         for state in &mut world {
-            if next_random(&mut random) % 30 == 0 {
+            if next_random(&mut random).is_multiple_of(30) {
                 let heading = (next_random(&mut random) % 6283) as f32 / 1000.0;
                 let speed = [0.0, 1.4, 5.0, 5.0][(next_random(&mut random) % 4) as usize];
                 state.velocity = [speed * heading.cos(), speed * heading.sin(), 0.0];
                 state.yaw = heading;
             }
-            if next_random(&mut random) % 100 == 0 {
+            if next_random(&mut random).is_multiple_of(100) {
                 state.health = state.health.saturating_sub((next_random(&mut random) % 50) as u16);
             }
-            if next_random(&mut random) % 200 == 0 {
+            if next_random(&mut random).is_multiple_of(200) {
                 state.flags ^= 1 << (next_random(&mut random) % 4);
             }
             for axis in 0..3 {

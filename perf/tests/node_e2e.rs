@@ -1,22 +1,25 @@
-//! End to end over loopback: a real node (the `meridian-node` library in this process: io_uring
-//! workers, sessions, zone, metrics endpoint) and real clients — two SDK clients driven here, which
-//! must see each other and chat, and the `bots` binary with well-behaved and misbehaving bots
+//! End to end over loopback: the real `meridian-node` binary (io_uring workers, sessions, zone,
+//! metrics endpoint) started as its own process, and real clients — two SDK clients driven here,
+//! which must see each other and chat, and the `bots` binary with well-behaved and misbehaving bots
 //! (garbage, replayed packets, speed hack). Misbehaviour must be dropped or corrected and counted,
-//! while the well-behaved clients stay connected and keep seeing the world.
+//! while the well-behaved clients stay connected and keep seeing the world; at the end the node is
+//! stopped with SIGTERM and must exit cleanly.
+//!
+//! The node binary belongs to another package, so Cargo gives this test no `CARGO_BIN_EXE_` path
+//! for it: it is found beside the `bots` binary in the same target directory, where
+//! `cargo test --workspace` (what `make test` runs) has built it. `MERIDIAN_NODE_BIN` overrides.
 
 use std::{
     net::{SocketAddr, TcpListener, UdpSocket},
-    process::Command,
+    os::unix::process::CommandExt,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use meridian_client::{ClientConfig, GameClient, GameEvent, MoveCommand, dev_token, wire::ServerEvent};
-use meridian_node::{
-    dgram_io::IoBackend,
-    metrics,
-    node::{Node, NodeConfig},
-};
-use meridian_zone::{Action, ZoneConfig};
+use meridian_node::probe;
+use meridian_zone::Action;
 
 const CLUSTER_KEY: [u8; 32] = [0x42; 32];
 const ZONE_ID: u32 = 1;
@@ -69,6 +72,107 @@ impl Player {
     }
 }
 
+fn node_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("MERIDIAN_NODE_BIN") {
+        return path.into();
+    }
+    let bots = PathBuf::from(env!("CARGO_BIN_EXE_bots"));
+    let node = bots.with_file_name("meridian-node");
+    assert!(
+        node.is_file(),
+        "{} is missing: run the workspace's tests (`cargo test --workspace`, as `make test` does) or \
+         `cargo build -p meridian-node` first, or set MERIDIAN_NODE_BIN",
+        node.display()
+    );
+    node
+}
+
+/// The node process. Dropping it (a failed assertion) kills it; it also dies with this process
+/// (`PR_SET_PDEATHSIG`), so no test run leaves a node behind.
+struct NodeProcess {
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl NodeProcess {
+    fn start(listen: SocketAddr, metrics_port: u16) -> Self {
+        let log = std::env::temp_dir().join(format!("meridian-e2e-node-{}.log", std::process::id()));
+        let log_file = std::fs::File::create(&log).unwrap();
+        let mut command = Command::new(node_binary());
+        command
+            .args(["serve", "--listen", &listen.to_string(), "--workers", "2", "--io", "uring", "--zones", "1"])
+            .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
+            .args(["--cluster-key-hex", &"42".repeat(32)])
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file);
+        // SAFETY: only prctl, which is async-signal-safe, runs between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn().expect("start meridian-node");
+        NodeProcess { child: Some(child), log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until a worker answers a liveness probe and the metrics endpoint serves.
+    fn wait_ready(&mut self, listen: SocketAddr, metrics_port: u16) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        let mut nonce = 0;
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("meridian-node exited early ({status}):\n{}", self.log());
+            }
+            assert!(Instant::now() < deadline, "meridian-node not ready in 20 s:\n{}", self.log());
+            nonce += 1;
+            let _ = socket.send_to(&probe::encode_request(nonce), listen);
+            let mut buf = [0u8; 64];
+            let answered = socket.recv_from(&mut buf).is_ok_and(|(n, _)| probe::decode_reply(&buf[..n]).is_ok());
+            if answered && std::net::TcpStream::connect(("127.0.0.1", metrics_port)).is_ok() {
+                return;
+            }
+        }
+    }
+
+    /// SIGTERM, then the exit status within `grace`, or `None` if it had to be killed.
+    fn terminate(&mut self, grace: Duration) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
 fn scrape(metrics_port: u16) -> String {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", metrics_port)).expect("metrics endpoint");
@@ -90,17 +194,9 @@ fn metric_sum(text: &str, name: &str, labels: &[&str]) -> f64 {
 #[test]
 fn bots_and_clients_play_on_a_real_node_and_misbehaviour_is_contained() {
     let metrics_port = free_tcp_port();
-    metrics::install_exporter(format!("127.0.0.1:{metrics_port}").parse().unwrap()).unwrap();
     let server: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
-    let node = Node::start(NodeConfig {
-        listen: server,
-        workers: 2,
-        backend: IoBackend::IoUring,
-        cluster_key: CLUSTER_KEY,
-        zones: vec![ZONE_ID],
-        zone_config: ZoneConfig { zone_id: ZONE_ID, ..ZoneConfig::default() },
-    })
-    .expect("start node");
+    let mut node = NodeProcess::start(server, metrics_port);
+    node.wait_ready(server, metrics_port);
 
     // The swarm: 12 well-behaved bots and 2 of each kind of misbehaving bot, for 8 s.
     let bots = Command::new(env!("CARGO_BIN_EXE_bots"))
@@ -159,7 +255,13 @@ fn bots_and_clients_play_on_a_real_node_and_misbehaviour_is_contained() {
         rest.split([',', '}']).next().unwrap().parse().unwrap()
     };
     assert_eq!(json("ccu"), 18.0, "{final_report}");
+    assert_eq!(json("placed"), 18.0, "every bot got an entity: {final_report}");
+    assert_eq!(json("disconnected"), 0.0, "no bot was cut off: {final_report}");
     assert!(json("snapshots") > 0.0, "{final_report}");
+    // The bots predicted their own movement and reconciled it with the server's snapshots.
+    assert!(json("reconciliations") > 0.0, "{final_report}");
+    // The swarm scraped the node's tick histogram from its metrics endpoint.
+    assert!(json("server_tick_p99_s") > 0.0, "{final_report}");
     assert!(json("garbage_sent") > 0.0 && json("replays_sent") > 0.0 && json("speedhack_inputs") > 0.0);
 
     // The node counted and contained it.
@@ -187,5 +289,10 @@ fn bots_and_clients_play_on_a_real_node_and_misbehaviour_is_contained() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(sessions, 0.0, "sessions freed by clean disconnects");
-    node.stop().expect("workers stop cleanly");
+
+    // SIGTERM stops the node cleanly: every worker joins and reports, exit status 0.
+    let status = node.terminate(Duration::from_secs(10));
+    let log = node.log();
+    assert!(status.is_some_and(|s| s.success()), "clean exit on SIGTERM, got {status:?}:\n{log}");
+    assert_eq!(log.matches("worker stopped").count(), 2, "both workers stopped and reported:\n{log}");
 }

@@ -29,7 +29,7 @@ pub const SEALED_PLAINTEXT_BYTES_MAX: usize = DATAGRAM_BYTES_MAX - SEALED_HEADER
 /// Sequence numbers remembered by the replay window.
 pub const REPLAY_WINDOW_PACKETS: u64 = 256;
 
-const _: () = assert!(REPLAY_WINDOW_PACKETS % 64 == 0);
+const _: () = assert!(REPLAY_WINDOW_PACKETS.is_multiple_of(64));
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]

@@ -193,7 +193,7 @@ fn run_session(seed: u64, loss_percent: u64) -> Outcome {
             // Server tick: move, snapshot. Client tick: input and ack.
             tick += 1;
             for state in &mut entities {
-                if next_random(&mut random) % 25 == 0 {
+                if next_random(&mut random).is_multiple_of(25) {
                     let heading = (next_random(&mut random) % 6283) as f32 / 1000.0;
                     let speed = [0.0, 1.5, 5.0][(next_random(&mut random) % 3) as usize];
                     state.velocity = [speed * heading.cos(), speed * heading.sin(), 0.0];
