@@ -61,16 +61,31 @@ impl<'a> BitWriter<'a> {
             "value {value} wider than {width} bits"
         );
         debug_assert!(self.accumulator_bits < 8);
-        if width == 0 {
-            return;
-        }
         self.accumulator |= value << self.accumulator_bits;
         self.accumulator_bits += width;
         self.bits_written += width as usize;
-        while self.accumulator_bits >= 8 {
-            self.out.push(self.accumulator as u8);
-            self.accumulator >>= 8;
-            self.accumulator_bits -= 8;
+        if self.accumulator_bits >= 8 {
+            // Whole bytes out in one fixed-size copy (the spare tail is cut off again), not a push
+            // per byte; at most 7 + 56 = 63 bits are pending, so the shift below is below 64.
+            let whole_bytes = self.accumulator_bits / 8;
+            let length = self.out.len();
+            self.out.extend_from_slice(&self.accumulator.to_le_bytes());
+            self.out.truncate(length + whole_bytes as usize);
+            self.accumulator >>= whole_bytes * 8;
+            self.accumulator_bits -= whole_bytes * 8;
+        }
+    }
+
+    /// Writes the bits gathered in `run`, in the order they were pushed.
+    pub fn write_run(&mut self, run: &BitRun) {
+        let mut remaining = run.bits;
+        let mut half = 0;
+        while remaining > 0 {
+            let width = remaining.min(32);
+            let value = (run.words[half / 2] >> (32 * (half % 2))) & low_mask(width);
+            self.write_bits(value, width);
+            remaining -= width;
+            half += 1;
         }
     }
 
@@ -81,15 +96,17 @@ impl<'a> BitWriter<'a> {
     /// Exp-Golomb code of order `k`: `z` zero bits, a one bit, then the low `z + k` bits of `v + 2^k`,
     /// where `z + k + 1` is the bit length of `v + 2^k`.
     pub fn write_exp_golomb(&mut self, value: u64, order: u32) {
-        assert!(order <= EXP_GOLOMB_ORDER_MAX);
-        let shifted = value + (1u64 << order);
-        let length = 64 - shifted.leading_zeros();
-        let zeros = length - 1 - order;
-        assert!(zeros <= EXP_GOLOMB_ZEROS_MAX, "exp-golomb value {value} too large");
-        self.write_bits(0, zeros);
-        self.write_bits(1, 1);
-        let rest_width = zeros + order;
-        self.write_bits(shifted & ((1u64 << rest_width) - 1), rest_width);
+        let (code, width) = exp_golomb_code(value, order);
+        if width <= BITS_PER_CALL_MAX {
+            self.write_bits(code, width);
+        } else {
+            // Long codes: the zeros, then the one bit and the rest.
+            let zeros = (width - 1 - order) / 2;
+            self.write_bits(0, zeros);
+            self.write_bits(1, 1);
+            let rest_width = zeros + order;
+            self.write_bits(value_rest(value, order, rest_width), rest_width);
+        }
     }
 
     pub fn write_signed_exp_golomb(&mut self, value: i64, order: u32) {
@@ -104,6 +121,89 @@ impl<'a> BitWriter<'a> {
             self.accumulator_bits = 0;
         }
         self.bits_written
+    }
+}
+
+/// `value` of `width` bits as one word when the whole Exp-Golomb code fits one `write_bits` call
+/// (`width <= BITS_PER_CALL_MAX`): the `z` zero bits, the one bit, then the low `z + k` bits of
+/// `value + 2^k`, first bit lowest. Panics past `EXP_GOLOMB_ZEROS_MAX` zeros or order
+/// `EXP_GOLOMB_ORDER_MAX`, like the writer always has.
+fn exp_golomb_code(value: u64, order: u32) -> (u64, u32) {
+    assert!(order <= EXP_GOLOMB_ORDER_MAX);
+    let shifted = value + (1u64 << order);
+    let length = 64 - shifted.leading_zeros();
+    let zeros = length - 1 - order;
+    assert!(zeros <= EXP_GOLOMB_ZEROS_MAX, "exp-golomb value {value} too large");
+    let width = 2 * zeros + 1 + order;
+    if width > BITS_PER_CALL_MAX {
+        return (0, width);
+    }
+    let rest_width = zeros + order;
+    let rest = shifted & low_mask(rest_width);
+    ((1u64 << zeros) | (rest << (zeros + 1)), width)
+}
+
+fn value_rest(value: u64, order: u32, rest_width: u32) -> u64 {
+    (value + (1u64 << order)) & low_mask(rest_width)
+}
+
+fn low_mask(width: u32) -> u64 {
+    debug_assert!(width < 64);
+    (1u64 << width) - 1
+}
+
+/// Bits gathered off to the side, to be written later (or many times) with [`BitWriter::write_run`]:
+/// the snapshot encoder builds an entity's update record once and copies it into every client's
+/// snapshot that needs the same record. Holds at most [`BitRun::BITS_MAX`] bits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BitRun {
+    words: [u64; 4],
+    bits: u32,
+}
+
+impl BitRun {
+    pub const BITS_MAX: u32 = 256;
+
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn bits(&self) -> u32 {
+        self.bits
+    }
+
+    /// Appends `value` of `width` bits, like [`BitWriter::write_bits`]. Panics past `BITS_MAX`.
+    pub fn push_bits(&mut self, value: u64, width: u32) {
+        assert!(width <= BITS_PER_CALL_MAX);
+        assert!(self.bits + width <= Self::BITS_MAX);
+        debug_assert!(value >> width == 0, "value {value} wider than {width} bits");
+        if width == 0 {
+            return;
+        }
+        let word = (self.bits / 64) as usize;
+        let offset = self.bits % 64;
+        self.words[word] |= value << offset;
+        if offset + width > 64 {
+            self.words[word + 1] |= value >> (64 - offset);
+        }
+        self.bits += width;
+    }
+
+    pub fn push_exp_golomb(&mut self, value: u64, order: u32) {
+        let (code, width) = exp_golomb_code(value, order);
+        if width <= BITS_PER_CALL_MAX {
+            self.push_bits(code, width);
+        } else {
+            let zeros = (width - 1 - order) / 2;
+            self.push_bits(0, zeros);
+            self.push_bits(1, 1);
+            let rest_width = zeros + order;
+            self.push_bits(value_rest(value, order, rest_width), rest_width);
+        }
+    }
+
+    pub fn push_signed_exp_golomb(&mut self, value: i64, order: u32) {
+        self.push_exp_golomb(zigzag(value), order);
     }
 }
 
@@ -251,6 +351,57 @@ mod tests {
         assert_eq!(exp_golomb_bits(0, 0), 1);
         assert_eq!(exp_golomb_bits(1, 0), 3);
         assert_eq!(exp_golomb_bits(0, 2), 3);
+    }
+
+    /// The one-word Exp-Golomb path, the long-code path and a `BitRun` copied into a writer all give
+    /// the bits the original three-call writer gave.
+    #[test]
+    fn exp_golomb_codes_and_runs_match_the_reference_writer() {
+        fn reference(out: &mut Vec<u8>, values: &[(u64, u32)]) -> usize {
+            let mut writer = BitWriter::new(out);
+            writer.write_bits(0b101, 3);
+            for &(value, order) in values {
+                let shifted = value + (1u64 << order);
+                let zeros = 64 - shifted.leading_zeros() - 1 - order;
+                for _ in 0..zeros {
+                    writer.write_bits(0, 1);
+                }
+                writer.write_bits(1, 1);
+                for bit in 0..zeros + order {
+                    writer.write_bits((shifted >> bit) & 1, 1);
+                }
+            }
+            writer.finish()
+        }
+        let mut values = Vec::new();
+        for order in [0, 2, 8] {
+            for value in [0u64, 1, 5, 255, 1 << 20, (1 << 27) - 1, 1 << 27, (1 << 40) - 1, (1 << 41) - 2] {
+                values.push((value, order));
+            }
+        }
+        let mut expected = Vec::new();
+        let expected_bits = reference(&mut expected, &values);
+        let mut direct = Vec::new();
+        let mut writer = BitWriter::new(&mut direct);
+        writer.write_bits(0b101, 3);
+        for &(value, order) in &values {
+            writer.write_exp_golomb(value, order);
+        }
+        assert_eq!(writer.finish(), expected_bits);
+        assert_eq!(direct, expected);
+        // The same through runs of mixed lengths.
+        let mut via_runs = Vec::new();
+        let mut writer = BitWriter::new(&mut via_runs);
+        writer.write_bits(0b101, 3);
+        for chunk in values.chunks(3) {
+            let mut run = BitRun::new();
+            for &(value, order) in chunk {
+                run.push_exp_golomb(value, order);
+            }
+            writer.write_run(&run);
+        }
+        assert_eq!(writer.finish(), expected_bits);
+        assert_eq!(via_runs, expected);
     }
 
     #[test]

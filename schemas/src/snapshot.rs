@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use thiserror::Error;
 
 pub use crate::DATAGRAM_BYTES_MAX;
-use crate::bits::{BitReader, BitWriter, BitsError, exp_golomb_bits, signed_exp_golomb_bits};
+use crate::bits::{BitReader, BitRun, BitWriter, BitsError, exp_golomb_bits};
 
 /// Entities one snapshot (and so one client's world) holds at most.
 pub const SNAPSHOT_ENTITIES_MAX: usize = 128;
@@ -196,6 +196,16 @@ fn dequantise_velocity(units: i16) -> f32 {
 }
 
 impl QuantisedState {
+    /// Placeholder for empty cache slots; never compared as a live state (slots carry an epoch).
+    const ZERO: QuantisedState = QuantisedState {
+        kind: EntityKind::Player,
+        position: [0; 3],
+        yaw: 0,
+        velocity: [0; 3],
+        health: 0,
+        flags: 0,
+    };
+
     fn from_state(state: &EntityState) -> Self {
         QuantisedState {
             kind: state.kind,
@@ -260,65 +270,37 @@ fn update_fields(baseline: &QuantisedState, current: &QuantisedState) -> u64 {
     fields
 }
 
-/// Bits of an update record (after its two-bit change code); `fields` is non-zero.
-fn update_record_bits(baseline: &QuantisedState, current: &QuantisedState, age_ticks: u32, fields: u64) -> u32 {
-    let mut bits = 1; // position-only shortcut flag
-    if fields != FIELD_POSITION {
-        bits += FIELD_MASK_BITS;
-    }
-    if fields & FIELD_POSITION != 0 {
-        for axis in 0..3 {
-            let delta = i64::from(current.position[axis]) - predicted_position(baseline, age_ticks, axis);
-            bits += signed_exp_golomb_bits(delta, POSITION_DELTA_ORDER);
-        }
-    }
-    if fields & FIELD_YAW != 0 {
-        bits += YAW_BITS;
-    }
-    if fields & FIELD_VELOCITY != 0 {
-        bits += 3 * VELOCITY_BITS;
-    }
-    if fields & FIELD_HEALTH != 0 {
-        bits += 16;
-    }
-    if fields & FIELD_FLAGS != 0 {
-        bits += 16;
-    }
-    bits
-}
-
-fn write_update_record(
-    writer: &mut BitWriter<'_>,
-    baseline: &QuantisedState,
-    current: &QuantisedState,
-    age_ticks: u32,
-    fields: u64,
-) {
+/// The change code and update record of `current` against `baseline`; `fields` is non-zero.
+fn update_run(baseline: &QuantisedState, current: &QuantisedState, age_ticks: u32, fields: u64) -> BitRun {
+    debug_assert!(fields != 0);
+    let mut run = BitRun::new();
+    run.push_bits(CHANGE_CODE_UPDATE.0, CHANGE_CODE_UPDATE.1);
     let position_only = fields == FIELD_POSITION;
-    writer.write_bool(position_only);
+    run.push_bits(u64::from(position_only), 1);
     if !position_only {
-        writer.write_bits(fields, FIELD_MASK_BITS);
+        run.push_bits(fields, FIELD_MASK_BITS);
     }
     if fields & FIELD_POSITION != 0 {
         for axis in 0..3 {
             let delta = i64::from(current.position[axis]) - predicted_position(baseline, age_ticks, axis);
-            writer.write_signed_exp_golomb(delta, POSITION_DELTA_ORDER);
+            run.push_signed_exp_golomb(delta, POSITION_DELTA_ORDER);
         }
     }
     if fields & FIELD_YAW != 0 {
-        writer.write_bits(u64::from(current.yaw), YAW_BITS);
+        run.push_bits(u64::from(current.yaw), YAW_BITS);
     }
     if fields & FIELD_VELOCITY != 0 {
         for axis in 0..3 {
-            writer.write_bits(velocity_to_wire(current.velocity[axis]), VELOCITY_BITS);
+            run.push_bits(velocity_to_wire(current.velocity[axis]), VELOCITY_BITS);
         }
     }
     if fields & FIELD_HEALTH != 0 {
-        writer.write_bits(u64::from(current.health), 16);
+        run.push_bits(u64::from(current.health), 16);
     }
     if fields & FIELD_FLAGS != 0 {
-        writer.write_bits(u64::from(current.flags), 16);
+        run.push_bits(u64::from(current.flags), 16);
     }
+    run
 }
 
 fn read_update_record(
@@ -450,15 +432,44 @@ impl SnapshotHistory {
         self.records.iter().find(|record| record.tick == tick)
     }
 
+    fn position(&self, tick: u32) -> Option<usize> {
+        self.records.iter().position(|record| record.tick == tick)
+    }
+
+    /// Like `store`, but moves `entities` in and hands back the replaced record's vector (contents
+    /// unspecified) instead of copying.
+    fn store_swap(&mut self, tick: u32, entities: &mut Vec<(u32, QuantisedState)>) -> bool {
+        let Some(slot) = self.slot_for(tick) else {
+            return false;
+        };
+        let record = &mut self.records[slot];
+        record.tick = tick;
+        std::mem::swap(&mut record.entities, entities);
+        true
+    }
+
     /// Stores `tick` with a copy of `entities`; drops the oldest tick when full. A tick older than
     /// everything in a full history is not stored. Returns whether it was stored.
     fn store(&mut self, tick: u32, entities: &[(u32, QuantisedState)]) -> bool {
+        let Some(slot) = self.slot_for(tick) else {
+            return false;
+        };
+        let record = &mut self.records[slot];
+        record.tick = tick;
+        record.entities.clear();
+        record.entities.extend_from_slice(entities);
+        true
+    }
+
+    /// The record `tick` goes into: its own, a new one, or the oldest when full (none if `tick` is
+    /// older than everything in a full history).
+    fn slot_for(&mut self, tick: u32) -> Option<usize> {
         debug_assert!(self.records.len() <= SNAPSHOT_HISTORY);
-        let slot = if let Some(index) = self.records.iter().position(|record| record.tick == tick) {
-            index
+        if let Some(index) = self.position(tick) {
+            Some(index)
         } else if self.records.len() < SNAPSHOT_HISTORY {
             self.records.push(SnapshotRecord::default());
-            self.records.len() - 1
+            Some(self.records.len() - 1)
         } else {
             let (oldest_index, oldest) = self
                 .records
@@ -466,16 +477,107 @@ impl SnapshotHistory {
                 .enumerate()
                 .min_by_key(|(_, record)| record.tick)
                 .expect("history is full");
-            if oldest.tick > tick {
-                return false;
-            }
-            oldest_index
+            (oldest.tick <= tick).then_some(oldest_index)
+        }
+    }
+}
+
+/// An entity's state in codec form (quantised), with its id. The zone quantises each entity once per
+/// tick and hands every client's sender rows of the same table, instead of each sender quantising
+/// every candidate again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QuantisedEntity {
+    id: u32,
+    state: QuantisedState,
+}
+
+impl QuantisedEntity {
+    pub fn new(state: &EntityState) -> Self {
+        QuantisedEntity {
+            id: state.id,
+            state: QuantisedState::from_state(state),
+        }
+    }
+
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+}
+
+/// Update records shared by all clients' encodes over one table of [`QuantisedEntity`] rows.
+///
+/// An update record is a pure function of the entity's current state, the client's baseline state
+/// of it and the baseline's age. In steady state most clients acked the same recent tick, so they
+/// need the same record for an entity: the first encode that needs it builds it, the others copy its
+/// bits. One slot per row remembers the last record built (keyed by age and baseline state, checked
+/// in full), so a hit always gives exactly the bits the encoder would have built.
+#[derive(Debug, Default)]
+pub struct DeltaCache {
+    /// Bumped by `begin`; slots of an older epoch are empty.
+    epoch: u32,
+    slots: Vec<DeltaSlot>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct DeltaSlot {
+    epoch: u32,
+    age_ticks: u32,
+    baseline: QuantisedState,
+    /// Change code and update record, ready to copy.
+    run: BitRun,
+}
+
+impl DeltaCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Forgets every record: call whenever the table the rows index changes (once per tick).
+    pub fn begin(&mut self, rows: usize) {
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            // Wrapped: old slots could alias the new epoch, so clear them for real.
+            self.slots.clear();
+            self.epoch = 1;
+        }
+        if self.slots.len() < rows {
+            self.slots.resize(
+                rows,
+                DeltaSlot {
+                    epoch: 0,
+                    age_ticks: 0,
+                    baseline: QuantisedState::ZERO,
+                    run: BitRun::new(),
+                },
+            );
+        }
+    }
+
+    /// The change code and update record for `row` (current state `current`) against `baseline`
+    /// at `age_ticks`; `fields` is `update_fields(baseline, current)`, non-zero.
+    fn update_run(
+        &mut self,
+        row: u32,
+        baseline: &QuantisedState,
+        current: &QuantisedState,
+        age_ticks: u32,
+        fields: u64,
+    ) -> BitRun {
+        let epoch = self.epoch;
+        let Some(slot) = self.slots.get_mut(row as usize) else {
+            return update_run(baseline, current, age_ticks, fields);
         };
-        let record = &mut self.records[slot];
-        record.tick = tick;
-        record.entities.clear();
-        record.entities.extend_from_slice(entities);
-        true
+        if slot.epoch == epoch && slot.age_ticks == age_ticks && slot.baseline == *baseline {
+            return slot.run;
+        }
+        let run = update_run(baseline, current, age_ticks, fields);
+        *slot = DeltaSlot {
+            epoch,
+            age_ticks,
+            baseline: *baseline,
+            run,
+        };
+        run
     }
 }
 
@@ -484,10 +586,8 @@ impl SnapshotHistory {
 enum BaselineChange {
     /// Not in this snapshot: the client keeps the baseline state (unchanged, or left out).
     Keep,
-    Update {
-        current: QuantisedState,
-        fields: u64,
-    },
+    /// `run` holds the change code and the update record.
+    Update { current: QuantisedState, run: BitRun },
     Remove,
     /// Same id, different kind: sent whole.
     Replace(QuantisedState),
@@ -498,19 +598,43 @@ const CHANGE_CODE_UPDATE: (u64, u32) = (0b01, 2); // bits 1 then 0
 const CHANGE_CODE_REMOVE: (u64, u32) = (0b011, 3); // bits 1, 1, 0
 const CHANGE_CODE_REPLACE: (u64, u32) = (0b111, 3); // bits 1, 1, 1
 
+/// How a candidate takes part in one encode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CandidateRole {
+    /// First occurrence of one of the first `SNAPSHOT_ENTITIES_MAX` distinct ids.
+    Considered,
+    /// A repeat of an earlier candidate's id, or an id past the first `SNAPSHOT_ENTITIES_MAX`.
+    Ignored,
+}
+
+/// No baseline entity (a candidate that would enter).
+const BASELINE_INDEX_NONE: u32 = u32::MAX;
+
 /// Server side, one per client.
 #[derive(Debug, Default)]
 pub struct SnapshotSender {
+    /// Every snapshot sent that may still become the baseline; the baseline is one of them.
     history: SnapshotHistory,
-    baseline: Option<SnapshotRecord>,
+    /// Tick of the acked snapshot (in `history`) the next encode deltas against.
+    baseline_tick: Option<u32>,
     tick_last: Option<u32>,
     // Scratch, reused each tick so the hot path does not allocate after warm-up.
     changes: Vec<BaselineChange>,
+    /// Per baseline entity: among the considered candidates (else it is removed).
+    baseline_seen: Vec<bool>,
     entries: Vec<(u32, QuantisedState)>,
-    seen_ids: Vec<u32>,
-    seen_processed: Vec<bool>,
+    /// Candidates as `id << 32 | index`, sorted: duplicates side by side, ready to merge with the
+    /// baseline (sorted by id).
+    by_id: Vec<u64>,
+    roles: Vec<CandidateRole>,
+    /// Per candidate: its baseline entity's index, or `BASELINE_INDEX_NONE`.
+    baseline_index: Vec<u32>,
     world: Vec<(u32, QuantisedState)>,
     left_out_ids: Vec<u32>,
+    /// For `encode`: its candidates quantised, their rows and a cache private to the call.
+    table: Vec<QuantisedEntity>,
+    rows: Vec<u32>,
+    cache: DeltaCache,
 }
 
 impl SnapshotSender {
@@ -520,7 +644,7 @@ impl SnapshotSender {
 
     /// Tick of the baseline the next `encode` would delta against, if any.
     pub fn baseline_tick(&self) -> Option<u32> {
-        self.baseline.as_ref().map(|baseline| baseline.tick)
+        self.baseline_tick
     }
 
     /// Ids of the candidates the last `encode` left out, best first (for the caller's priority
@@ -545,6 +669,34 @@ impl SnapshotSender {
         budget_bytes: usize,
         out: &mut Vec<u8>,
     ) -> EncodeReport {
+        let mut table = std::mem::take(&mut self.table);
+        let mut rows = std::mem::take(&mut self.rows);
+        let mut cache = std::mem::take(&mut self.cache);
+        table.clear();
+        table.extend(candidates.iter().map(QuantisedEntity::new));
+        rows.clear();
+        rows.extend(0..candidates.len() as u32);
+        cache.begin(table.len());
+        let report = self.encode_rows(tick, &table, &rows, &mut cache, budget_bytes, out);
+        self.table = table;
+        self.rows = rows;
+        self.cache = cache;
+        report
+    }
+
+    /// Like [`Self::encode`], with the candidates given as rows of `table` (best first) and update
+    /// records shared through `cache` with other clients' encodes over the same table. The bytes are
+    /// exactly those `encode` gives for the same candidates. `cache` must have been `begin`-ed since
+    /// `table` last changed.
+    pub fn encode_rows(
+        &mut self,
+        tick: u32,
+        table: &[QuantisedEntity],
+        rows: &[u32],
+        cache: &mut DeltaCache,
+        budget_bytes: usize,
+        out: &mut Vec<u8>,
+    ) -> EncodeReport {
         assert!(budget_bytes <= DATAGRAM_BYTES_MAX);
         assert!(budget_bytes >= SNAPSHOT_BUDGET_BYTES_MIN);
         assert!(
@@ -555,53 +707,104 @@ impl SnapshotSender {
         out.clear();
 
         // A baseline too old for the client's history (or from the future) is useless from now on.
-        let baseline_age = self.baseline.as_ref().map(|baseline| tick.wrapping_sub(baseline.tick));
-        if baseline_age.is_some_and(|age| age == 0 || age as usize > SNAPSHOT_HISTORY) {
-            self.baseline = None;
+        // A baseline still young enough is always still in `history` (it keeps SNAPSHOT_HISTORY
+        // ticks, newest first), so the lookup only fails for one about to be dropped anyway.
+        let baseline_record = self
+            .baseline_tick
+            .filter(|&baseline_tick| {
+                let age = tick.wrapping_sub(baseline_tick);
+                age != 0 && age as usize <= SNAPSHOT_HISTORY
+            })
+            .and_then(|baseline_tick| self.history.position(baseline_tick));
+        if baseline_record.is_none() {
+            self.baseline_tick = None;
         }
-        let empty = SnapshotRecord::default();
-        let baseline = self.baseline.as_ref().unwrap_or(&empty);
-        let baseline_age = if self.baseline.is_some() {
-            tick - baseline.tick
-        } else {
-            0
+        let has_baseline = baseline_record.is_some();
+        let (baseline, baseline_age): (&[(u32, QuantisedState)], u32) = match baseline_record {
+            Some(index) => {
+                let record = &self.history.records[index];
+                (&record.entities, tick - record.tick)
+            }
+            None => (&[], 0),
         };
 
         let budget_bits = budget_bytes * 8;
         let header_bits = TICK_BITS as usize
             + 1
-            + if self.baseline.is_some() {
+            + if has_baseline {
                 BASELINE_AGE_BITS as usize
             } else {
                 0
             };
-        let mut bits_used =
-            header_bits + baseline.entities.len() * CHANGE_CODE_KEEP.1 as usize + ENTRY_COUNT_BITS as usize;
+        let mut bits_used = header_bits + baseline.len() * CHANGE_CODE_KEEP.1 as usize + ENTRY_COUNT_BITS as usize;
         debug_assert!(bits_used <= budget_bits);
 
         let mut report = EncodeReport::default();
         self.changes.clear();
-        self.changes.resize(baseline.entities.len(), BaselineChange::Keep);
+        self.changes.resize(baseline.len(), BaselineChange::Keep);
         self.entries.clear();
-        self.seen_ids.clear();
         self.left_out_ids.clear();
 
-        // Candidates considered: the first SNAPSHOT_ENTITIES_MAX distinct ids.
+        // Candidates considered: the first SNAPSHOT_ENTITIES_MAX distinct ids (first occurrences).
+        // Sorting (id, index) puts each id's first occurrence first in its run.
+        let candidate_count = rows.len();
+        assert!(candidate_count <= u32::MAX as usize);
+        self.by_id.clear();
+        self.by_id.extend(
+            rows.iter()
+                .enumerate()
+                .map(|(index, &row)| u64::from(table[row as usize].id) << 32 | index as u64),
+        );
+        self.by_id.sort_unstable();
+        self.roles.clear();
+        self.roles.resize(candidate_count, CandidateRole::Ignored);
+        let mut previous_id = None;
+        for &key in &self.by_id {
+            let id = (key >> 32) as u32;
+            if previous_id != Some(id) {
+                self.roles[key as u32 as usize] = CandidateRole::Considered;
+                previous_id = Some(id);
+            }
+        }
         let mut considered = 0;
-        for candidate in candidates {
-            if considered == SNAPSHOT_ENTITIES_MAX {
+        for role in &mut self.roles {
+            if *role == CandidateRole::Considered {
+                if considered == SNAPSHOT_ENTITIES_MAX {
+                    *role = CandidateRole::Ignored;
+                } else {
+                    considered += 1;
+                }
+            }
+        }
+
+        // Match considered candidates with baseline entities (both by id) in one merge.
+        self.baseline_index.clear();
+        self.baseline_index.resize(candidate_count, BASELINE_INDEX_NONE);
+        self.baseline_seen.clear();
+        self.baseline_seen.resize(baseline.len(), false);
+        let mut cursor = 0;
+        for &key in &self.by_id {
+            let index = key as u32 as usize;
+            if self.roles[index] != CandidateRole::Considered {
+                continue;
+            }
+            let id = (key >> 32) as u32;
+            while cursor < baseline.len() && baseline[cursor].0 < id {
+                cursor += 1;
+            }
+            if cursor == baseline.len() {
                 break;
             }
-            if let Err(index) = self.seen_ids.binary_search(&candidate.id) {
-                self.seen_ids.insert(index, candidate.id);
-                considered += 1;
+            if baseline[cursor].0 == id {
+                self.baseline_index[index] = cursor as u32;
+                self.baseline_seen[cursor] = true;
             }
         }
 
         // Removals first: they are small and free room in the client's world.
-        let mut entities_in_world = baseline.entities.len();
-        for (index, (id, _)) in baseline.entities.iter().enumerate() {
-            if self.seen_ids.binary_search(id).is_ok() {
+        let mut entities_in_world = baseline.len();
+        for (index, &seen) in self.baseline_seen.iter().enumerate() {
+            if seen {
                 continue;
             }
             let extra_bits = (CHANGE_CODE_REMOVE.1 - CHANGE_CODE_KEEP.1) as usize;
@@ -616,52 +819,44 @@ impl SnapshotSender {
         }
 
         // Then candidates, best first, each taken if it fits.
-        self.seen_processed.clear();
-        self.seen_processed.resize(self.seen_ids.len(), false);
-        for candidate in candidates {
-            let first_occurrence = match self.seen_ids.binary_search(&candidate.id) {
-                Ok(index) => !std::mem::replace(&mut self.seen_processed[index], true),
-                Err(_) => false, // beyond the first SNAPSHOT_ENTITIES_MAX distinct ids
-            };
-            if !first_occurrence {
+        for (index, &row) in rows.iter().enumerate() {
+            let candidate = &table[row as usize];
+            if self.roles[index] != CandidateRole::Considered {
                 report.entities_left_out += 1;
                 self.left_out_ids.push(candidate.id);
                 continue;
             }
-            let current = QuantisedState::from_state(candidate);
-            let sent = match baseline.find(candidate.id) {
-                Some(index) => {
-                    {
-                        let previous = &baseline.entities[index].1;
-                        if previous.kind != current.kind {
-                            let extra_bits = (CHANGE_CODE_REPLACE.1 - CHANGE_CODE_KEEP.1 + FULL_RECORD_BITS) as usize;
-                            if bits_used + extra_bits <= budget_bits {
-                                bits_used += extra_bits;
-                                self.changes[index] = BaselineChange::Replace(current);
-                                true
-                            } else {
-                                false
-                            }
+            let current = candidate.state;
+            let baseline_index = self.baseline_index[index];
+            let sent = if baseline_index != BASELINE_INDEX_NONE {
+                let previous = &baseline[baseline_index as usize].1;
+                if previous.kind != current.kind {
+                    let extra_bits = (CHANGE_CODE_REPLACE.1 - CHANGE_CODE_KEEP.1 + FULL_RECORD_BITS) as usize;
+                    if bits_used + extra_bits <= budget_bits {
+                        bits_used += extra_bits;
+                        self.changes[baseline_index as usize] = BaselineChange::Replace(current);
+                        true
+                    } else {
+                        false
+                    }
+                } else {
+                    let fields = update_fields(previous, &current);
+                    if fields == 0 {
+                        true // unchanged: the client already has it, at no cost
+                    } else {
+                        let run = cache.update_run(row, previous, &current, baseline_age, fields);
+                        let extra_bits = (run.bits() - CHANGE_CODE_KEEP.1) as usize;
+                        if bits_used + extra_bits <= budget_bits {
+                            bits_used += extra_bits;
+                            self.changes[baseline_index as usize] = BaselineChange::Update { current, run };
+                            true
                         } else {
-                            let fields = update_fields(previous, &current);
-                            if fields == 0 {
-                                true // unchanged: the client already has it, at no cost
-                            } else {
-                                let extra_bits = (CHANGE_CODE_UPDATE.1 - CHANGE_CODE_KEEP.1
-                                    + update_record_bits(previous, &current, baseline_age, fields))
-                                    as usize;
-                                if bits_used + extra_bits <= budget_bits {
-                                    bits_used += extra_bits;
-                                    self.changes[index] = BaselineChange::Update { current, fields };
-                                    true
-                                } else {
-                                    false
-                                }
-                            }
+                            false
                         }
                     }
                 }
-                None => match self.entries.binary_search_by_key(&candidate.id, |(id, _)| *id) {
+            } else {
+                match self.entries.binary_search_by_key(&candidate.id, |(id, _)| *id) {
                     Ok(_) => unreachable!("duplicates were filtered above"),
                     Err(position) => {
                         if entities_in_world >= SNAPSHOT_ENTITIES_MAX {
@@ -685,7 +880,7 @@ impl SnapshotSender {
                             }
                         }
                     }
-                },
+                }
             };
             if sent {
                 report.entities_sent += 1;
@@ -694,35 +889,34 @@ impl SnapshotSender {
                 self.left_out_ids.push(candidate.id);
             }
         }
-        debug_assert_eq!(report.entities_sent + report.entities_left_out, candidates.len());
+        debug_assert_eq!(report.entities_sent + report.entities_left_out, rows.len());
         debug_assert!(entities_in_world <= SNAPSHOT_ENTITIES_MAX);
 
         // Write it out, and remember the world the client will have.
         self.world.clear();
         let mut writer = BitWriter::new(out);
         writer.write_bits(u64::from(tick), TICK_BITS);
-        writer.write_bool(self.baseline.is_some());
-        if self.baseline.is_some() {
+        writer.write_bool(has_baseline);
+        if has_baseline {
             writer.write_bits(u64::from(baseline_age - 1), BASELINE_AGE_BITS);
         }
-        for (index, (id, previous)) in baseline.entities.iter().enumerate() {
-            match self.changes[index] {
+        for (change, (id, previous)) in self.changes.iter().zip(baseline) {
+            match change {
                 BaselineChange::Keep => {
                     writer.write_bits(CHANGE_CODE_KEEP.0, CHANGE_CODE_KEEP.1);
                     self.world.push((*id, *previous));
                 }
-                BaselineChange::Update { current, fields } => {
-                    writer.write_bits(CHANGE_CODE_UPDATE.0, CHANGE_CODE_UPDATE.1);
-                    write_update_record(&mut writer, previous, &current, baseline_age, fields);
-                    self.world.push((*id, current));
+                BaselineChange::Update { current, run } => {
+                    writer.write_run(run);
+                    self.world.push((*id, *current));
                 }
                 BaselineChange::Remove => {
                     writer.write_bits(CHANGE_CODE_REMOVE.0, CHANGE_CODE_REMOVE.1);
                 }
                 BaselineChange::Replace(current) => {
                     writer.write_bits(CHANGE_CODE_REPLACE.0, CHANGE_CODE_REPLACE.1);
-                    write_full_record(&mut writer, &current);
-                    self.world.push((*id, current));
+                    write_full_record(&mut writer, current);
+                    self.world.push((*id, *current));
                 }
             }
         }
@@ -747,7 +941,14 @@ impl SnapshotSender {
             self.world.sort_unstable_by_key(|(id, _)| *id);
         }
         debug_assert!(self.world.len() == entities_in_world);
-        self.history.store(tick, &self.world);
+        // The world moves into the history (no copy); `self.world` gets a spare vector back.
+        let stored = self.history.store_swap(tick, &mut self.world);
+        debug_assert!(stored, "ticks increase, so the newest snapshot is always stored");
+        if self.baseline_tick.is_some_and(|baseline_tick| self.history.position(baseline_tick).is_none()) {
+            // Only a baseline of age SNAPSHOT_HISTORY is ever replaced, and the next encode would
+            // drop it for its age anyway.
+            self.baseline_tick = None;
+        }
 
         report.bytes = out.len();
         report
@@ -756,14 +957,11 @@ impl SnapshotSender {
     /// The client acknowledged the snapshot of `tick`: it becomes the baseline if it is newer than the
     /// current one and still remembered. Unknown or stale acks are ignored.
     pub fn on_ack(&mut self, tick: u32) {
-        if self.baseline.as_ref().is_some_and(|baseline| baseline.tick >= tick) {
+        if self.baseline_tick.is_some_and(|baseline_tick| baseline_tick >= tick) {
             return;
         }
-        if let Some(record) = self.history.find(tick) {
-            let baseline = self.baseline.get_or_insert_with(SnapshotRecord::default);
-            baseline.tick = record.tick;
-            baseline.entities.clear();
-            baseline.entities.extend_from_slice(&record.entities);
+        if self.history.position(tick).is_some() {
+            self.baseline_tick = Some(tick);
         }
     }
 }
@@ -1151,14 +1349,14 @@ mod tests {
         let mut random = motion_seed;
         for state in world.iter_mut() {
             let r = next_random(&mut random);
-            if r % 5 == 0 {
+            if r.is_multiple_of(5) {
                 state.velocity = [((r >> 8) % 17) as f32 - 8.0, ((r >> 16) % 17) as f32 - 8.0, 0.0];
                 state.yaw = ((r >> 24) % 628) as f32 / 100.0;
             }
-            if r % 11 == 0 {
+            if r.is_multiple_of(11) {
                 state.health = state.health.saturating_sub(7);
             }
-            if r % 13 == 0 {
+            if r.is_multiple_of(13) {
                 state.flags ^= 1 << ((r >> 32) % 16);
             }
             for axis in 0..3 {
@@ -1166,10 +1364,10 @@ mod tests {
             }
         }
         let r = next_random(&mut random);
-        if r % 4 == 0 && !world.is_empty() {
+        if r.is_multiple_of(4) && !world.is_empty() {
             world.remove((r >> 8) as usize % world.len());
         }
-        if r % 3 == 0 && world.len() < 40 {
+        if r.is_multiple_of(3) && world.len() < 40 {
             let id = ((r >> 16) % 200) as u32;
             if world.iter().all(|state| state.id != id) {
                 world.push(EntityState {
@@ -1336,6 +1534,52 @@ mod tests {
         assert!(deltas_encoded.into_inner() > 1000);
     }
 
+    /// Clients encoding rows of one quantised table through a shared `DeltaCache` get exactly the
+    /// bytes, reports and left-out ids of their own `encode`, whatever mix of baselines (ack delays),
+    /// windows and budgets they have, and every snapshot decodes.
+    #[test]
+    fn shared_delta_cache_gives_the_bytes_of_encode() {
+        const CLIENTS: usize = 6;
+        let mut random = 11u64;
+        let mut world: Vec<EntityState> = (0..36).map(|i| entity(i * 3, i as f32)).collect();
+        let mut shared: Vec<SnapshotSender> = (0..CLIENTS).map(|_| SnapshotSender::new()).collect();
+        let mut alone: Vec<SnapshotSender> = (0..CLIENTS).map(|_| SnapshotSender::new()).collect();
+        let mut receivers: Vec<SnapshotReceiver> = (0..CLIENTS).map(|_| SnapshotReceiver::new()).collect();
+        let mut cache = DeltaCache::new();
+        let (mut shared_bytes, mut alone_bytes) = (Vec::new(), Vec::new());
+        for tick in 1..=300u32 {
+            step_world(&mut world, next_random(&mut random));
+            let table: Vec<QuantisedEntity> = world.iter().map(QuantisedEntity::new).collect();
+            cache.begin(table.len());
+            for client in 0..CLIENTS {
+                // Each client sees most of the world, in its own order, sometimes with a repeat.
+                let mut rows: Vec<u32> = (0..table.len() as u32)
+                    .filter(|row| !(*row as usize + client).is_multiple_of(5))
+                    .collect();
+                let shift = client % rows.len().max(1);
+                rows.rotate_left(shift);
+                if tick % 7 == 0 && !rows.is_empty() {
+                    rows.push(rows[0]);
+                }
+                let candidates: Vec<EntityState> = rows.iter().map(|&row| world[row as usize]).collect();
+                let budget = [DATAGRAM_BYTES_MAX, 200, SNAPSHOT_BUDGET_BYTES_MIN][client % 3];
+                let shared_report =
+                    shared[client].encode_rows(tick, &table, &rows, &mut cache, budget, &mut shared_bytes);
+                let alone_report = alone[client].encode(tick, &candidates, budget, &mut alone_bytes);
+                assert_eq!(shared_bytes, alone_bytes, "client {client} tick {tick}");
+                assert_eq!(shared_report, alone_report);
+                assert_eq!(shared[client].left_out_ids(), alone[client].left_out_ids());
+                assert_eq!(receivers[client].apply(&shared_bytes), Ok(tick));
+                let delay = (client % 4) as u32;
+                if tick > delay && !next_random(&mut random).is_multiple_of(5) {
+                    shared[client].on_ack(tick - delay);
+                    alone[client].on_ack(tick - delay);
+                }
+                assert_eq!(shared[client].baseline_tick(), alone[client].baseline_tick());
+            }
+        }
+    }
+
     /// The bandwidth target: 64 visible entities moving at 20 Hz, acks arriving 3 ticks late, stay
     /// within 200 bytes per snapshot (4 KB/s per client).
     #[test]
@@ -1364,7 +1608,7 @@ mod tests {
         for tick in 1..=ticks {
             for state in &mut world {
                 // A new heading about every 1.5 s, walking or running.
-                if next_random(&mut random) % 30 == 0 {
+                if next_random(&mut random).is_multiple_of(30) {
                     let heading = (next_random(&mut random) % 6283) as f32 / 1000.0;
                     let speed = [0.0, 1.5, 5.0][(next_random(&mut random) % 3) as usize];
                     state.velocity = [speed * heading.cos(), speed * heading.sin(), 0.0];
