@@ -177,6 +177,22 @@ impl TickLoad {
     pub fn players(&self) -> usize {
         self.players.len()
     }
+
+    /// FNV-1a over the last tick's snapshots (client, tick, bytes) folded into `digest`: two builds
+    /// that send the same bytes give the same digest, so an encoder change can be checked end to end.
+    pub fn fold_snapshot_digest(&self, mut digest: u64) -> u64 {
+        let mut eat = |bytes: &[u8]| {
+            for &byte in bytes {
+                digest = (digest ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+            }
+        };
+        for snapshot in &self.out.snapshots {
+            eat(&snapshot.client.0.to_le_bytes());
+            eat(&snapshot.tick.to_le_bytes());
+            eat(&snapshot.bytes);
+        }
+        digest
+    }
 }
 
 fn random_unit(rng: &mut ChaCha8Rng) -> f32 {

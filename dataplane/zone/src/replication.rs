@@ -5,7 +5,9 @@
 //! Cost per client is the entities in its (2r+1)^2 cells plus a sort of at most
 //! `SNAPSHOT_ENTITIES_MAX` of them: it grows with what the client can see, not with the zone.
 
-use meridian_proto::snapshot::{EntityKind, EntityState, SNAPSHOT_ENTITIES_MAX, SnapshotSender};
+use meridian_proto::snapshot::{
+    DeltaCache, EntityKind, EntityState, QuantisedEntity, SNAPSHOT_ENTITIES_MAX, SnapshotSender,
+};
 use rustc_hash::FxHashMap;
 
 use crate::config::ZoneConfig;
@@ -41,13 +43,16 @@ impl ClientView {
     }
 }
 
-/// Per-tick replication state shared by all clients of a zone: the entity table (states in codec
-/// form), the interest grid over it, and scratch buffers reused across clients and ticks.
+/// Per-tick replication state shared by all clients of a zone: the entity table (states quantised
+/// once per tick into codec form), the interest grid over it, the update records clients share
+/// (`DeltaCache`: most clients acked the same recent tick, so they need the same bits for an
+/// entity), and scratch buffers reused across clients and ticks.
 #[derive(Debug)]
 pub(crate) struct Replicator {
     grid: InterestGrid,
-    states: Vec<EntityState>,
-    /// Ground position and id by row, packed for the AOI scan (no trip to `states`).
+    table: Vec<QuantisedEntity>,
+    delta_cache: DeltaCache,
+    /// Ground position and id by row, packed for the AOI scan (no trip to `table`).
     ground_m: Vec<([f32; 2], u32)>,
     importance: Vec<f32>,
     row_by_id: FxHashMap<u32, u32>,
@@ -57,7 +62,8 @@ pub(crate) struct Replicator {
     /// (rank key, row): the key is the priority's bits inverted (priorities are positive, so the
     /// highest sorts first) above the id, so ties break by id with one integer compare.
     ranked: Vec<(u64, u32)>,
-    candidates: Vec<EntityState>,
+    /// Rows of `table`, best first.
+    candidates: Vec<u32>,
     left_out: Vec<u32>,
 }
 
@@ -65,7 +71,8 @@ impl Replicator {
     pub fn new(config: &ZoneConfig) -> Self {
         Self {
             grid: InterestGrid::new(config.aoi_cell_m, config.grid_cells()),
-            states: Vec::new(),
+            table: Vec::new(),
+            delta_cache: DeltaCache::new(),
             ground_m: Vec::new(),
             importance: Vec::new(),
             row_by_id: FxHashMap::default(),
@@ -82,14 +89,14 @@ impl Replicator {
 
     /// Rebuilds the entity table and the grid from the world: O(entities), once per tick.
     pub fn build_table(&mut self, world: &hecs::World) {
-        self.states.clear();
+        self.table.clear();
         self.ground_m.clear();
         self.importance.clear();
         self.row_by_id.clear();
         self.grid.clear();
         let mut query = world.query::<(&NetId, &Kind, &Body, Option<&Vitals>, Option<&LootDrop>)>();
         for (net_id, kind, body, vitals, loot) in query.iter() {
-            let row = self.states.len() as u32;
+            let row = self.table.len() as u32;
             let (codec_kind, importance) = match kind.0 {
                 ActorKind::Player => (EntityKind::Player, IMPORTANCE_PLAYER),
                 ActorKind::Npc => (EntityKind::Npc, IMPORTANCE_NPC),
@@ -102,7 +109,7 @@ impl Replicator {
             if loot.is_some_and(|loot| loot.claimed) {
                 flags |= FLAG_LOOT_CLAIMED;
             }
-            self.states.push(EntityState {
+            self.table.push(QuantisedEntity::new(&EntityState {
                 id: net_id.0,
                 kind: codec_kind,
                 position: body.position_m,
@@ -110,12 +117,13 @@ impl Replicator {
                 velocity: body.velocity_m_per_s,
                 health: vitals.map_or(0, |vitals| vitals.health),
                 flags,
-            });
+            }));
             self.importance.push(importance);
             self.ground_m.push(([body.position_m[0], body.position_m[1]], net_id.0));
             self.row_by_id.insert(net_id.0, row);
             self.grid.insert(row, body.position_m[0], body.position_m[1]);
         }
+        self.delta_cache.begin(self.table.len());
     }
 
     /// Ranks the viewer's area of interest and encodes its snapshot for `tick` into `bytes`.
@@ -134,7 +142,7 @@ impl Replicator {
         self.ranked.clear();
         self.candidates.clear();
         if let Some(&viewer_row) = self.row_by_id.get(&viewer) {
-            let center = self.states[viewer_row as usize].position;
+            let (center, _) = self.ground_m[viewer_row as usize];
             let cell = self.grid.cell_of(center[0], center[1]);
             let ground_m = &self.ground_m;
             let near = &mut self.near;
@@ -159,8 +167,8 @@ impl Replicator {
             let far_divisor = shedding.far_priority_divisor();
             for &(key, row, ring) in &self.near {
                 let distance_sq = f32::from_bits((key >> 32) as u32);
-                let state = &self.states[row as usize];
-                let importance = if state.id == viewer {
+                let id = self.ground_m[row as usize].1;
+                let importance = if id == viewer {
                     IMPORTANCE_SELF
                 } else {
                     self.importance[row as usize]
@@ -168,7 +176,7 @@ impl Replicator {
                 let staleness = if view.starved_since_tick.is_empty() {
                     0
                 } else {
-                    view.starved_since_tick.get(&state.id).map_or(0, |&since| {
+                    view.starved_since_tick.get(&id).map_or(0, |&since| {
                         tick.wrapping_sub(since).saturating_add(1).min(STALENESS_TICKS_CAP)
                     })
                 };
@@ -178,16 +186,22 @@ impl Replicator {
                     priority /= far_divisor;
                 }
                 debug_assert!(priority.is_finite() && priority >= 0.0);
-                let key = u64::from(!priority.to_bits()) << 32 | u64::from(state.id);
+                let key = u64::from(!priority.to_bits()) << 32 | u64::from(id);
                 self.ranked.push((key, row));
             }
             self.ranked.sort_unstable_by_key(|entry| entry.0);
-            self.candidates
-                .extend(self.ranked.iter().map(|&(_, row)| self.states[row as usize]));
+            self.candidates.extend(self.ranked.iter().map(|&(_, row)| row));
         }
         debug_assert!(self.candidates.len() <= SNAPSHOT_ENTITIES_MAX);
         let budget = shedding.budget_bytes(config.snapshot_budget_bytes);
-        let report = view.sender.encode(tick, &self.candidates, budget, bytes);
+        let report = view.sender.encode_rows(
+            tick,
+            &self.table,
+            &self.candidates,
+            &mut self.delta_cache,
+            budget,
+            bytes,
+        );
 
         // Starved = left out this tick; keep the tick each was first left out.
         let left_out = view.sender.left_out_ids();
