@@ -5,7 +5,9 @@
 //!
 //!     CARGO_TARGET_DIR=/work/target-zone cargo run --release -p meridian-perf --bin zone_tick_report -- [ticks] [filter]
 //!
-//! `filter` keeps only scenarios whose name contains it (e.g. `10k`, `boss`).
+//! `filter` keeps only scenarios whose name contains it (e.g. `10k`, `boss`). With
+//! `MERIDIAN_SNAPSHOT_DIGEST=1` it also prints a digest of every snapshot byte sent in the measured
+//! ticks, so two builds can be checked to send the same bytes.
 
 use std::time::Instant;
 
@@ -35,6 +37,7 @@ fn main() {
         .map_or(TICKS_DEFAULT, |arg| arg.parse().expect("ticks: a number"));
     assert!(ticks > 0 && ticks <= TICKS_MAX);
     let filter = std::env::args().nth(2).unwrap_or_default();
+    let print_digest = std::env::var_os("MERIDIAN_SNAPSHOT_DIGEST").is_some_and(|value| value == "1");
     let uniform = Layout::Uniform { side_m: 1000.0 };
     let boss = Layout::Circle {
         center_m: [512.0, 512.0],
@@ -82,6 +85,7 @@ fn main() {
         let cpu_start_ns = thread_cpu_ns();
         let mut bytes = 0usize;
         let mut snapshots = 0usize;
+        let mut digest = 0xcbf2_9ce4_8422_2325u64;
         for _ in 0..ticks {
             load.prepare();
             let start = Instant::now();
@@ -89,6 +93,9 @@ fn main() {
             let work_us = start.elapsed().as_micros() as u64;
             samples_us.push(work_us);
             last_work_us = shedding.then_some(work_us);
+            if print_digest {
+                digest = load.fold_snapshot_digest(digest);
+            }
             load.deliver();
             bytes += sent.bytes;
             snapshots += sent.snapshots;
@@ -117,5 +124,8 @@ fn main() {
             overflow,
             load.zone.shed_level(),
         );
+        if print_digest {
+            println!("{:<30} snapshot digest {digest:016x}", "");
+        }
     }
 }
