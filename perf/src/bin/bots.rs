@@ -6,7 +6,8 @@
 //! Reports every `--report-s` seconds and at the end (one JSON object per line with `--json`): CCU,
 //! RTT p50/p99 (clock sync), prediction corrections (count, p99 distance), bytes/s per connected
 //! client down and up, and the server's tick-duration p99 scraped from the node's Prometheus
-//! endpoint (`meridian_tick_duration_seconds`, summed over zones).
+//! endpoint (`meridian_tick_duration_seconds`, summed over zones), and stalls: gaps of more than
+//! 250 ms between a connected bot's snapshots (count, bots affected, longest gap).
 //!
 //! Misbehaving bots for the end-to-end test: `--garbage N` connect, then also send random datagrams
 //! and random in-session messages; `--replay N` connect, then resend datagrams they captured a second
@@ -41,6 +42,11 @@ const REPLAY_CAPTURE_MAX: usize = 64;
 const GARBAGE_BYTES_MAX: usize = 1200;
 /// Inputs a speed-hack bot sends per tick.
 const SPEEDHACK_INPUTS_PER_TICK: usize = 3;
+/// A connected bot that goes this long without a snapshot has stalled (five ticks at 20 Hz: the
+/// world visibly freezes).
+const STALL_US: u64 = 250_000;
+/// Readiness events fetched per `epoll_wait` call.
+const EPOLL_EVENTS_MAX: usize = 1024;
 /// Driver loop granularity.
 const LOOP_SLEEP: Duration = Duration::from_millis(1);
 
@@ -78,8 +84,10 @@ struct Args {
     /// 64 hex digits; the node's `--cluster-key-hex`.
     #[arg(long)]
     cluster_key_hex: String,
-    #[arg(long, default_value_t = 1)]
-    zone_id: u32,
+    /// Zones to join; with several (`1,2`), bot i joins the (i mod count)-th, so one swarm can load
+    /// every zone of a node.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    zone_id: Vec<u32>,
     /// First session id (default: derived from the clock so reruns do not collide).
     #[arg(long)]
     session_base: Option<u64>,
@@ -122,12 +130,38 @@ struct Bot {
     behaviour: Behaviour,
     start_at_us: u64,
     session_id: u64,
+    zone_id: u32,
     direction: [f32; 2],
     next_turn_us: u64,
     patrol_sign: f32,
     captured: Vec<Vec<u8>>,
     capture_cursor: usize,
     connected_once: bool,
+    /// Snapshots applied when last looked, and when that count last grew (0: no snapshot yet).
+    snapshots_seen: u64,
+    last_snapshot_us: u64,
+    /// Gaps between snapshots longer than `STALL_US` (a frozen world, as the player sees it).
+    stalls: u64,
+    snapshot_gap_max_us: u64,
+}
+
+impl Bot {
+    /// Notes snapshot progress at `now_us`: a gap longer than `STALL_US` counts once as a stall,
+    /// when it ends, or at the end of the run if it never does (`closing`).
+    fn track_snapshots(&mut self, now_us: u64, closing: bool) {
+        let Some(client) = self.client.as_ref() else { return };
+        let applied = client.counters().snapshots_applied;
+        let grew = applied > self.snapshots_seen;
+        if self.last_snapshot_us != 0 && (grew || closing) {
+            let gap = now_us.saturating_sub(self.last_snapshot_us);
+            self.snapshot_gap_max_us = self.snapshot_gap_max_us.max(gap);
+            self.stalls += u64::from(gap > STALL_US);
+        }
+        if grew {
+            self.snapshots_seen = applied;
+            self.last_snapshot_us = now_us;
+        }
+    }
 }
 
 /// What one driver thread has seen so far (cumulative except the gauges).
@@ -158,6 +192,11 @@ struct ThreadReport {
     /// Driver loop pass durations, microseconds: when these approach the tick interval the swarm,
     /// not the server, is the bottleneck and the other figures are not the server's.
     loop_us: Histogram,
+    /// Gauges over all bots: stalls (snapshot gaps > `STALL_US`), bots with at least one, and the
+    /// longest gap, microseconds.
+    stalls: u64,
+    bots_stalled: u64,
+    snapshot_gap_max_us: u64,
 }
 
 impl ThreadReport {
@@ -181,6 +220,9 @@ impl ThreadReport {
         self.replays_sent += other.replays_sent;
         self.speedhack_inputs += other.speedhack_inputs;
         self.loop_us.merge(&other.loop_us);
+        self.stalls += other.stalls;
+        self.bots_stalled += other.bots_stalled;
+        self.snapshot_gap_max_us = self.snapshot_gap_max_us.max(other.snapshot_gap_max_us);
     }
 }
 
@@ -191,7 +233,6 @@ fn wall_us() -> u64 {
 struct Plan {
     server: SocketAddr,
     cluster_key: [u8; 32],
-    zone_id: u32,
     movement: Movement,
     target_m: [f32; 2],
     client_config: ClientConfig,
@@ -289,6 +330,59 @@ impl Bot {
     }
 }
 
+/// Readiness of one driver thread's bot sockets: an epoll set with every socket registered
+/// (level-triggered, the bot's index as the key), so a pass reads only the sockets that have
+/// datagrams instead of trying each bot's socket (at thousands of bots, the failed `recvfrom`
+/// calls were most of the swarm's own CPU and crowded out the node it measures).
+struct ReadySockets {
+    epoll: std::os::fd::OwnedFd,
+    events: Vec<libc::epoll_event>,
+}
+
+impl ReadySockets {
+    fn new(bots: &[Bot]) -> std::io::Result<Self> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        // SAFETY: plain syscall; the result is checked before it is owned.
+        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a new descriptor nobody else owns.
+        let epoll = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        for (index, bot) in bots.iter().enumerate() {
+            let mut event = libc::epoll_event { events: libc::EPOLLIN as u32, u64: index as u64 };
+            // SAFETY: both descriptors are open; `event` is a valid pointer for the call.
+            if unsafe { libc::epoll_ctl(epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, bot.socket.as_raw_fd(), &raw mut event) } < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(Self { epoll, events: vec![libc::epoll_event { events: 0, u64: 0 }; EPOLL_EVENTS_MAX] })
+    }
+
+    /// Indexes of bots whose sockets are readable now (never blocks), appended to `ready`.
+    fn poll(&mut self, ready: &mut Vec<usize>) {
+        use std::os::fd::AsRawFd;
+        loop {
+            // SAFETY: `events` has room for `len` entries; timeout 0 never blocks.
+            let n = unsafe {
+                libc::epoll_wait(self.epoll.as_raw_fd(), self.events.as_mut_ptr(), self.events.len() as i32, 0)
+            };
+            if n <= 0 {
+                return;
+            }
+            ready.extend(self.events[..n as usize].iter().map(|event| event.u64 as usize));
+            if (n as usize) < self.events.len() {
+                return;
+            }
+            // A full batch: more may be ready. Level-triggered, so a socket already listed shows up
+            // again only if it still holds data after this pass; stop once the list is long enough.
+            if ready.len() >= 4 * self.events.len() {
+                return;
+            }
+        }
+    }
+}
+
 fn drive(mut bots: Vec<Bot>, plan: Arc<Plan>, seed: u64, shared: Arc<Mutex<ThreadReport>>, stop: Arc<AtomicBool>) {
     let mut rng = SplitMix64(seed);
     let mut report = ThreadReport::default();
@@ -298,31 +392,50 @@ fn drive(mut bots: Vec<Bot>, plan: Arc<Plan>, seed: u64, shared: Arc<Mutex<Threa
     let mut last_loop_us = wall_us();
     let mut buffer = vec![0u8; 2048];
     let mut bytes_base = vec![(0u64, 0u64); bots.len()];
+    let mut sockets = ReadySockets::new(&bots).expect("epoll set for the bot sockets");
+    let mut ready: Vec<usize> = Vec::with_capacity(bots.len());
+    // Bots start in index order (their ramp slots increase with the index).
+    let mut next_to_start = 0;
+    // Connected bots, recounted each tick (for the per-client byte rates).
+    let mut connected = 0u64;
     while !stop.load(Ordering::Relaxed) {
         let now = wall_us();
         if now >= plan.end_us {
             break;
         }
         // Start the bots whose ramp slot has come.
-        for bot in bots.iter_mut().filter(|bot| bot.client.is_none() && now >= bot.start_at_us) {
-            let token = dev_token::issue(&plan.cluster_key, bot.session_id, plan.zone_id, plan.server, now / 1_000_000, &mut rng);
+        let first_started = next_to_start;
+        while let Some(bot) = bots.get_mut(next_to_start).filter(|bot| now >= bot.start_at_us) {
+            let token = dev_token::issue(&plan.cluster_key, bot.session_id, bot.zone_id, plan.server, now / 1_000_000, &mut rng);
             bot.client = GameClient::new(now, token, plan.client_config.clone()).ok();
+            next_to_start += 1;
         }
-        // Receive.
-        for bot in bots.iter_mut() {
-            let Some(client) = bot.client.as_mut() else { continue };
+        // Receive, from the sockets that have something.
+        ready.clear();
+        sockets.poll(&mut ready);
+        ready.sort_unstable();
+        ready.dedup();
+        for &index in &ready {
+            let bot = &mut bots[index];
             for _ in 0..RECV_PER_PASS_MAX {
                 match bot.socket.recv_from(&mut buffer) {
                     Ok((length, from)) => {
-                        let _ = client.handle(now, from, &buffer[..length]);
+                        // Datagrams before the bot's client exists are stray; drop them.
+                        if let Some(client) = bot.client.as_mut() {
+                            let _ = client.handle(now, from, &buffer[..length]);
+                        }
                     }
                     Err(_) => break,
                 }
             }
-            while client.poll_event().is_some() {}
+            if let Some(client) = bot.client.as_mut() {
+                while client.poll_event().is_some() {}
+            }
+            bot.track_snapshots(now, false);
         }
         // Tick.
-        if now >= next_tick_us {
+        let ticking = now >= next_tick_us;
+        if ticking {
             next_tick_us += tick_us;
             if next_tick_us < now {
                 next_tick_us = now + tick_us; // fell behind: skip ticks rather than burst
@@ -346,11 +459,20 @@ fn drive(mut bots: Vec<Bot>, plan: Arc<Plan>, seed: u64, shared: Arc<Mutex<Threa
                 bot.misbehave(&plan, &mut rng, &mut report);
             }
         }
-        // Send.
-        let mut connected = 0u64;
-        for bot in bots.iter_mut() {
-            bot.send_all(now, &mut report);
-            connected += u64::from(bot.client.as_ref().is_some_and(|client| client.is_connected()));
+        // Send: on a tick every bot (inputs, and the connections' timers: handshake resends,
+        // keep-alives, at tick granularity); between ticks only the bots that just received (acks,
+        // handshake replies), and bots started this pass.
+        if ticking {
+            for bot in bots.iter_mut() {
+                bot.send_all(now, &mut report);
+            }
+        } else {
+            for &index in ready.iter().chain(&(first_started..next_to_start).collect::<Vec<_>>()) {
+                bots[index].send_all(now, &mut report);
+            }
+        }
+        if ticking {
+            connected = bots.iter().filter(|bot| bot.client.as_ref().is_some_and(|client| client.is_connected())).count() as u64;
         }
         report.connected_bot_us += connected * now.saturating_sub(last_loop_us);
         last_loop_us = now;
@@ -360,6 +482,10 @@ fn drive(mut bots: Vec<Bot>, plan: Arc<Plan>, seed: u64, shared: Arc<Mutex<Threa
             publish(&bots, &mut bytes_base, &mut report, &shared);
         }
         std::thread::sleep(LOOP_SLEEP);
+    }
+    let end = wall_us();
+    for bot in bots.iter_mut().filter(|bot| bot.client.as_ref().is_some_and(GameClient::is_connected)) {
+        bot.track_snapshots(end, true);
     }
     publish(&bots, &mut bytes_base, &mut report, &shared);
     // Leave cleanly, so the node frees the sessions now rather than after its idle timeout.
@@ -383,6 +509,9 @@ fn publish(bots: &[Bot], bytes_base: &mut [(u64, u64)], report: &mut ThreadRepor
     report.correction_um.clear();
     report.snapshots = 0;
     report.datagrams_dropped = 0;
+    report.stalls = 0;
+    report.bots_stalled = 0;
+    report.snapshot_gap_max_us = 0;
     for (bot, base) in bots.iter().zip(bytes_base.iter_mut()) {
         let Some(client) = bot.client.as_ref() else { continue };
         let counters = client.counters();
@@ -391,6 +520,9 @@ fn publish(bots: &[Bot], bytes_base: &mut [(u64, u64)], report: &mut ThreadRepor
         *base = (counters.bytes_sent, counters.bytes_received);
         report.snapshots += counters.snapshots_applied;
         report.datagrams_dropped += counters.datagrams_dropped;
+        report.stalls += bot.stalls;
+        report.bots_stalled += u64::from(bot.stalls > 0);
+        report.snapshot_gap_max_us = report.snapshot_gap_max_us.max(bot.snapshot_gap_max_us);
         // Prediction and RTT figures are the honest bots' (cheaters are corrected by design).
         let honest = bot.behaviour == Behaviour::Honest;
         if honest {
@@ -464,7 +596,7 @@ fn print_report(
              \"corrections\":{{\"count\":{},\"reconciliations\":{},\"acks_guessed\":{},\"p99_m\":{},\"max_m\":{:.6}}},\
              \"bytes_per_s_per_client\":{{\"down\":{:.1},\"up\":{:.1}}},\
              \"server_tick_p99_s\":{},\"server_tick_p99_above_buckets\":{},\"scrape_error\":{},\
-             \"snapshots\":{},\"datagrams_dropped\":{},\"send_errors\":{},\"driver_loop_us\":{{\"p99\":{},\"max\":{}}},\
+             \"snapshots\":{},\"datagrams_dropped\":{},\"send_errors\":{},\"driver_loop_us\":{{\"p99\":{},\"max\":{}}},\"stalls\":{{\"count\":{},\"bots\":{},\"gap_max_ms\":{:.1}}},\
              \"misbehaving\":{{\"garbage_bots\":{},\"garbage_sent\":{},\"replay_bots\":{},\"replays_sent\":{},\"speedhack_bots\":{},\"speedhack_inputs\":{}}}}}",
             args.bots,
             total.connected,
@@ -488,6 +620,9 @@ fn print_report(
             total.send_errors,
             total.loop_us.quantile(0.99).unwrap_or(0),
             total.loop_us.max(),
+            total.stalls,
+            total.bots_stalled,
+            total.snapshot_gap_max_us as f64 / 1e3,
             args.garbage,
             total.garbage_sent,
             args.replay,
@@ -497,7 +632,7 @@ fn print_report(
         );
     } else {
         println!(
-            "[{label} {elapsed_s:6.1}s] ccu {}/{} (placed {}, connecting {}, gone {}) | rtt p50 {} p99 {} us | corrections {} of {} (p99 {} m, acks guessed {}) | per client down {:.0} B/s up {:.0} B/s | server tick p99 {} | driver loop p99 {} us{}",
+            "[{label} {elapsed_s:6.1}s] ccu {}/{} (placed {}, connecting {}, gone {}) | rtt p50 {} p99 {} us | corrections {} of {} (p99 {} m, acks guessed {}) | per client down {:.0} B/s up {:.0} B/s | server tick p99 {} | driver loop p99 {} us | stalls {} ({} bots, longest gap {:.0} ms){}",
             total.connected,
             args.bots,
             total.placed,
@@ -513,6 +648,9 @@ fn print_report(
             per_client(up),
             tick_p99.map_or("-".into(), |p99| format!("{}{:.3} ms", if p99.above_buckets { ">" } else { "" }, p99.seconds * 1e3)),
             total.loop_us.quantile(0.99).unwrap_or(0),
+            total.stalls,
+            total.bots_stalled,
+            total.snapshot_gap_max_us as f64 / 1e3,
             scrape_error.map_or(String::new(), |e| format!(" (scrape: {e})")),
         );
     }
@@ -529,12 +667,15 @@ fn main() -> anyhow::Result<()> {
     if args.threads == 0 || args.threads > THREADS_MAX {
         bail!("--threads must be in 1..={THREADS_MAX}");
     }
+    if args.zone_id.is_empty() {
+        bail!("--zone-id needs at least one zone");
+    }
     let cluster_key = dev_token::parse_cluster_key_hex(&args.cluster_key_hex).context("--cluster-key-hex must be 64 hex digits")?;
     let (tx, ty) = args.target.split_once(',').context("--target is x,y")?;
     let target_m = [tx.trim().parse::<f32>()?, ty.trim().parse::<f32>()?];
     let client_config = ClientConfig {
         input_redundancy: args.redundancy,
-        zone: ZoneConfig { zone_id: args.zone_id, ..ZoneConfig::default() },
+        zone: ZoneConfig { zone_id: args.zone_id[0], ..ZoneConfig::default() },
         wire_extensions: !args.no_wire_extensions,
         ..ClientConfig::default()
     };
@@ -543,7 +684,6 @@ fn main() -> anyhow::Result<()> {
     let plan = Arc::new(Plan {
         server: args.server,
         cluster_key,
-        zone_id: args.zone_id,
         movement: args.movement,
         target_m,
         client_config,
@@ -573,12 +713,17 @@ fn main() -> anyhow::Result<()> {
             behaviour,
             start_at_us: start_us + index as u64 * ramp_gap_us,
             session_id: session_base.wrapping_add(index as u64),
+            zone_id: args.zone_id[index % args.zone_id.len()],
             direction: [0.0, 0.0],
             next_turn_us: 0,
             patrol_sign: if rng.next_u64().is_multiple_of(2) { 1.0 } else { -1.0 },
             captured: Vec::new(),
             capture_cursor: 0,
             connected_once: false,
+            snapshots_seen: 0,
+            last_snapshot_us: 0,
+            stalls: 0,
+            snapshot_gap_max_us: 0,
         });
     }
     let stop = Arc::new(AtomicBool::new(false));

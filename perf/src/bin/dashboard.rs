@@ -120,6 +120,15 @@ fn rows(node: &NodeWindow, swarm: &SwarmView) -> Vec<(&'static str, String)> {
             "prediction corrections (count, p99 m)",
             format!("{} , {}", fmt(number(r, &["corrections", "count"]), 0), fmt(number(r, &["corrections", "p99_m"]), 3)),
         ),
+        (
+            "stalls > 250 ms (count, bots, longest ms)",
+            format!(
+                "{} , {} , {}",
+                fmt(number(r, &["stalls", "count"]), 0),
+                fmt(number(r, &["stalls", "bots"]), 0),
+                fmt(number(r, &["stalls", "gap_max_ms"]), 0)
+            ),
+        ),
         ("late ticks / drops (total)", format!("{:.0} / {:.0}", node.late_ticks, node.drops)),
     ]
 }
@@ -138,6 +147,9 @@ fn summary_json(node: &NodeWindow, swarm: &SwarmView, elapsed_s: f64) -> String 
         "rtt_p99_us": number(&swarm.report, &["rtt_us", "p99"]),
         "corrections": number(&swarm.report, &["corrections", "count"]),
         "correction_p99_m": number(&swarm.report, &["corrections", "p99_m"]),
+        "stalls": number(&swarm.report, &["stalls", "count"]),
+        "bots_stalled": number(&swarm.report, &["stalls", "bots"]),
+        "snapshot_gap_max_ms": number(&swarm.report, &["stalls", "gap_max_ms"]),
         "late_ticks": node.late_ticks,
         "drops": node.drops,
     })
