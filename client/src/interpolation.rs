@@ -15,11 +15,19 @@ use meridian_proto::snapshot::EntityState;
 /// Snapshots buffered for interpolation (1.6 s at 20 Hz, well beyond any sane delay).
 pub const INTERPOLATION_SNAPSHOTS_MAX: usize = 32;
 
-/// One buffered snapshot.
+/// One buffered snapshot: its entities sorted by id. A flat vector rather than a map clone, so
+/// buffering a snapshot is one copy into storage recycled from the snapshot it evicts (a bot swarm
+/// buffers tens of thousands of snapshots a second; map clones were a tenth of its CPU).
 #[derive(Clone, Debug)]
 struct Buffered {
     tick: u32,
-    world: BTreeMap<u32, EntityState>,
+    world: Vec<EntityState>,
+}
+
+impl Buffered {
+    fn get(&self, id: u32) -> Option<&EntityState> {
+        self.world.binary_search_by_key(&id, |state| state.id).ok().map(|index| &self.world[index])
+    }
 }
 
 /// Counters on how rendering went.
@@ -66,10 +74,15 @@ impl Interpolator {
             self.stats.out_of_order += 1;
             return;
         }
-        if self.buffer.len() == INTERPOLATION_SNAPSHOTS_MAX {
-            self.buffer.pop_front();
-        }
-        self.buffer.push_back(Buffered { tick, world: world.clone() });
+        let mut storage = match self.buffer.len() {
+            INTERPOLATION_SNAPSHOTS_MAX => self.buffer.pop_front().map(|evicted| evicted.world).unwrap_or_default(),
+            _ => Vec::with_capacity(world.len()),
+        };
+        storage.clear();
+        // The map iterates in id order, which `Buffered::get` relies on.
+        storage.extend(world.values().copied());
+        debug_assert!(storage.windows(2).all(|pair| pair[0].id < pair[1].id));
+        self.buffer.push_back(Buffered { tick, world: storage });
     }
 
     /// The render time in (fractional) ticks for server time `server_now_us`.
@@ -105,8 +118,8 @@ impl Interpolator {
     pub fn position(&mut self, entity: u32, server_now_us: u64) -> Option<[f32; 3]> {
         let render_tick = self.render_tick(server_now_us)?;
         let (a, b, fraction) = self.bracket(render_tick)?;
-        let from = a.world.get(&entity)?;
-        let to = b.world.get(&entity)?;
+        let from = a.get(entity)?;
+        let to = b.get(entity)?;
         Some(lerp3(from.position, to.position, fraction))
     }
 
@@ -116,11 +129,11 @@ impl Interpolator {
         out.clear();
         let Some(render_tick) = self.render_tick(server_now_us) else { return };
         let Some((a, b, fraction)) = self.bracket(render_tick) else { return };
-        for (id, to) in &b.world {
-            if Some(*id) == skip {
+        for to in &b.world {
+            if Some(to.id) == skip {
                 continue;
             }
-            let Some(from) = a.world.get(id) else { continue };
+            let Some(from) = a.get(to.id) else { continue };
             out.push(EntityState {
                 position: lerp3(from.position, to.position, fraction),
                 yaw: lerp_angle(from.yaw, to.yaw, fraction),
