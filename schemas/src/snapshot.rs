@@ -581,16 +581,17 @@ impl DeltaCache {
     }
 }
 
-/// What the encoder decided for one baseline entity.
+/// What the encoder decided for one baseline entity. Updates and replacements point into the
+/// sender's `changed` list (new state and, for updates, the bits), which keeps this small.
 #[derive(Clone, Copy, Debug)]
 enum BaselineChange {
     /// Not in this snapshot: the client keeps the baseline state (unchanged, or left out).
     Keep,
-    /// `run` holds the change code and the update record.
-    Update { current: QuantisedState, run: BitRun },
+    /// The change code and update record are `changed[i].1`.
+    Update(u32),
     Remove,
     /// Same id, different kind: sent whole.
-    Replace(QuantisedState),
+    Replace(u32),
 }
 
 const CHANGE_CODE_KEEP: (u64, u32) = (0b0, 1);
@@ -618,8 +619,12 @@ pub struct SnapshotSender {
     /// Tick of the acked snapshot (in `history`) the next encode deltas against.
     baseline_tick: Option<u32>,
     tick_last: Option<u32>,
+    /// Vectors of records dropped from `history`, for the next snapshots to reuse.
+    spare_worlds: Vec<Vec<(u32, QuantisedState)>>,
     // Scratch, reused each tick so the hot path does not allocate after warm-up.
     changes: Vec<BaselineChange>,
+    /// New state (and update bits) of the baseline entities that change, in decision order.
+    changed: Vec<(QuantisedState, BitRun)>,
     /// Per baseline entity: among the considered candidates (else it is removed).
     baseline_seen: Vec<bool>,
     entries: Vec<(u32, QuantisedState)>,
@@ -742,6 +747,7 @@ impl SnapshotSender {
         let mut report = EncodeReport::default();
         self.changes.clear();
         self.changes.resize(baseline.len(), BaselineChange::Keep);
+        self.changed.clear();
         self.entries.clear();
         self.left_out_ids.clear();
 
@@ -834,7 +840,8 @@ impl SnapshotSender {
                     let extra_bits = (CHANGE_CODE_REPLACE.1 - CHANGE_CODE_KEEP.1 + FULL_RECORD_BITS) as usize;
                     if bits_used + extra_bits <= budget_bits {
                         bits_used += extra_bits;
-                        self.changes[baseline_index as usize] = BaselineChange::Replace(current);
+                        self.changes[baseline_index as usize] = BaselineChange::Replace(self.changed.len() as u32);
+                        self.changed.push((current, BitRun::new()));
                         true
                     } else {
                         false
@@ -848,7 +855,8 @@ impl SnapshotSender {
                         let extra_bits = (run.bits() - CHANGE_CODE_KEEP.1) as usize;
                         if bits_used + extra_bits <= budget_bits {
                             bits_used += extra_bits;
-                            self.changes[baseline_index as usize] = BaselineChange::Update { current, run };
+                            self.changes[baseline_index as usize] = BaselineChange::Update(self.changed.len() as u32);
+                            self.changed.push((current, run));
                             true
                         } else {
                             false
@@ -906,14 +914,16 @@ impl SnapshotSender {
                     writer.write_bits(CHANGE_CODE_KEEP.0, CHANGE_CODE_KEEP.1);
                     self.world.push((*id, *previous));
                 }
-                BaselineChange::Update { current, run } => {
+                BaselineChange::Update(index) => {
+                    let (current, run) = &self.changed[*index as usize];
                     writer.write_run(run);
                     self.world.push((*id, *current));
                 }
                 BaselineChange::Remove => {
                     writer.write_bits(CHANGE_CODE_REMOVE.0, CHANGE_CODE_REMOVE.1);
                 }
-                BaselineChange::Replace(current) => {
+                BaselineChange::Replace(index) => {
+                    let (current, _) = &self.changed[*index as usize];
                     writer.write_bits(CHANGE_CODE_REPLACE.0, CHANGE_CODE_REPLACE.1);
                     write_full_record(&mut writer, current);
                     self.world.push((*id, *current));
@@ -941,8 +951,17 @@ impl SnapshotSender {
             self.world.sort_unstable_by_key(|(id, _)| *id);
         }
         debug_assert!(self.world.len() == entities_in_world);
-        // The world moves into the history (no copy); `self.world` gets a spare vector back.
-        let stored = self.history.store_swap(tick, &mut self.world);
+        // The world moves into the history (no copy); `self.world` gets a spare vector back (the
+        // replaced record's, or one freed by `on_ack`). Ticks increase, so `tick` is not stored yet.
+        debug_assert!(self.history.position(tick).is_none());
+        let stored = if self.history.records.len() < SNAPSHOT_HISTORY {
+            let spare = self.spare_worlds.pop().unwrap_or_default();
+            let entities = std::mem::replace(&mut self.world, spare);
+            self.history.records.push(SnapshotRecord { tick, entities });
+            true
+        } else {
+            self.history.store_swap(tick, &mut self.world)
+        };
         debug_assert!(stored, "ticks increase, so the newest snapshot is always stored");
         if self.baseline_tick.is_some_and(|baseline_tick| self.history.position(baseline_tick).is_none()) {
             // Only a baseline of age SNAPSHOT_HISTORY is ever replaced, and the next encode would
@@ -962,6 +981,20 @@ impl SnapshotSender {
         }
         if self.history.position(tick).is_some() {
             self.baseline_tick = Some(tick);
+            // Snapshots older than the baseline can never become it again (acks older than the
+            // baseline are ignored, and once the baseline is too old to use, so are they), so their
+            // records go back to the spare list: the history stays a few records long, its scans
+            // short and the vectors reused warm.
+            let mut index = 0;
+            while index < self.history.records.len() {
+                if self.history.records[index].tick < tick {
+                    let record = self.history.records.swap_remove(index);
+                    self.spare_worlds.push(record.entities);
+                } else {
+                    index += 1;
+                }
+            }
+            debug_assert!(self.spare_worlds.len() <= SNAPSHOT_HISTORY);
         }
     }
 }
