@@ -12,12 +12,14 @@ METRICS="${MERIDIAN_METRICS:-127.0.0.1:9100}"
 BOTS="${MERIDIAN_BOTS:-200}"
 DURATION_S="${MERIDIAN_DURATION_S:-30}"
 MOVEMENT="${MERIDIAN_MOVEMENT:-random-walk}"
+# One zone per worker by default (zone z runs on worker z mod workers); the swarm spreads over them.
+ZONES="${MERIDIAN_ZONES:-1,2}"
 # A development cluster key, fresh per run (the control plane issues real tokens later).
 KEY="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 BIN=target/release
 
 "$BIN/meridian-node" serve --listen "$LISTEN" --metrics-listen "$METRICS" --cluster-key-hex "$KEY" \
-  --duration-s $((DURATION_S + 10)) 2>/tmp/meridian-node.log &
+  --zones "$ZONES" --duration-s $((DURATION_S + 10)) 2>/tmp/meridian-node.log &
 node_pid=$!
 trap 'kill "$node_pid" 2>/dev/null; wait "$node_pid" 2>/dev/null' EXIT INT TERM
 for _ in $(seq 50); do
@@ -25,6 +27,6 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 "$BIN/meridian-node" probe "$LISTEN" --count 2 >&2
-"$BIN/bots" --server "$LISTEN" --cluster-key-hex "$KEY" --bots "$BOTS" --duration-s "$DURATION_S" \
-  --movement "$MOVEMENT" --metrics-url "http://$METRICS/metrics" --report-s 1 --json 2>/tmp/meridian-bots.log |
+"$BIN/bots" --server "$LISTEN" --cluster-key-hex "$KEY" --bots "$BOTS" --zone-id "$ZONES" \
+  --duration-s "$DURATION_S" --movement "$MOVEMENT" --metrics-url "http://$METRICS/metrics" --report-s 1 --json 2>/tmp/meridian-bots.log |
   "$BIN/dashboard" --metrics-url "http://$METRICS/metrics" "$@"
