@@ -2,9 +2,14 @@
 //!
 //! - [`UringDatagramIo`]: one io_uring per worker, a single **multishot `recvmsg`** fed from a
 //!   **provided-buffer ring** (the kernel picks a buffer per datagram, so one submission keeps
-//!   receiving until it runs out of buffers), and sends queued as `SendMsg` operations from a bounded
-//!   pool and submitted together in [`DatagramIo::flush`].
+//!   receiving until it runs out of buffers), and sends queued in a bounded queue and submitted
+//!   together in [`DatagramIo::flush`] as `SendMsg` operations that post a completion only on
+//!   failure (so sending does not wake the receive wait), on a registered socket descriptor.
 //! - [`MmsgDatagramIo`]: the portable path, `poll` + `recvmmsg` and `sendmmsg` in batches.
+//!
+//! Both coalesce a run of equal-size datagrams to one peer (reliable fragments, bursts) into one
+//! UDP GSO send (`UDP_SEGMENT`) when the kernel has it, and fall back to single sends if a path
+//! refuses it.
 //!
 //! Both follow "batch, don't react": a worker drains what arrived, runs its tick, queues replies and
 //! flushes once. Both are bounded: a full send pool drops the datagram and counts it
@@ -42,6 +47,11 @@ pub struct DatagramIoStats {
     pub recv_rearmed: u64,
     pub send_errors: u64,
     pub sends_dropped_queue_full: u64,
+    /// Datagrams that left as segments of a UDP GSO send (included in `datagrams_sent`).
+    pub datagrams_sent_gso: u64,
+    /// GSO sends the kernel refused (`EIO`/`EINVAL`); GSO is off for the socket afterwards and
+    /// the refused datagrams were resent one by one.
+    pub gso_fallbacks: u64,
 }
 
 /// What a zone worker needs from its socket.
@@ -78,11 +88,19 @@ pub struct DatagramIoConfig {
     pub recv_buffers: usize,
     /// Datagrams that may be queued for sending between flushes.
     pub send_queue: usize,
+    /// io_uring only: when non-zero, a kernel thread polls the submission queue (`SQPOLL`) and
+    /// sleeps after this many idle milliseconds. It takes submission work off the worker thread
+    /// but burns CPU of its own, so measure the whole process, not the worker, when comparing.
+    /// 0 (the default) keeps submission on the worker thread.
+    pub sqpoll_idle_ms: u32,
+    /// Coalesce consecutive equal-size datagrams to one peer into one UDP GSO send where the
+    /// kernel supports it (detected at open; refusals fall back to single sends).
+    pub udp_gso: bool,
 }
 
 impl Default for DatagramIoConfig {
     fn default() -> Self {
-        Self { recv_buffers: 4096, send_queue: 4096 }
+        Self { recv_buffers: 4096, send_queue: 4096, sqpoll_idle_ms: 0, udp_gso: true }
     }
 }
 
@@ -124,39 +142,182 @@ fn sockaddr_from_bytes(name: &[u8]) -> Option<SocketAddr> {
     addr.as_socket()
 }
 
-/// A datagram waiting to be sent: its own buffer, destination and message header, at a stable heap
-/// address while the kernel holds pointers to it.
-struct SendSlot {
-    payload: [u8; DATAGRAM_BYTES_MAX],
-    dest: libc::sockaddr_storage,
-    iov: libc::iovec,
-    msg: libc::msghdr,
+/// Most segments one UDP GSO send may carry (the kernel's `UDP_MAX_SEGMENTS`).
+const GSO_SEGMENTS_MAX: usize = 64;
+/// Most payload bytes one UDP GSO send may carry (an IPv4 datagram's payload limit).
+const GSO_BYTES_MAX: usize = 65_507;
+/// `CMSG_SPACE(sizeof(u16))` rounded up: room for one `UDP_SEGMENT` control message.
+const GSO_CMSG_BYTES: usize = 32;
+
+/// Whether the kernel knows `UDP_SEGMENT` (Linux 4.18+): reading the option succeeds.
+fn udp_gso_supported(socket: &UdpSocket) -> bool {
+    let mut value: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: valid out-pointers of the stated length.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_UDP,
+            libc::UDP_SEGMENT,
+            (&raw mut value).cast(),
+            &raw mut len,
+        )
+    };
+    rc == 0
 }
 
-impl SendSlot {
-    fn new_boxed() -> Box<Self> {
-        // SAFETY: all fields are plain old data for which all-zero is valid; pointers are set in
-        // `fill` before the slot is used.
-        Box::new(unsafe { zeroed() })
+/// Whether a failed GSO send means "this path cannot segment" (fall back to one datagram per
+/// send) rather than an ordinary send error.
+fn is_gso_refusal(errno: i32) -> bool {
+    errno == libc::EIO || errno == libc::EINVAL
+}
+
+/// Room for one `UDP_SEGMENT` control message, aligned as `cmsghdr` requires.
+#[repr(C, align(8))]
+#[derive(Clone, Copy)]
+struct GsoCmsg([u8; GSO_CMSG_BYTES]);
+
+/// Datagrams queued between flushes: payloads, destinations and one iovec each, in vectors that are
+/// allocated once at their full length and never resized, so pointers into them stay valid while the
+/// kernel holds them.
+struct SendQueue {
+    payloads: Vec<[u8; DATAGRAM_BYTES_MAX]>,
+    names: Vec<libc::sockaddr_storage>,
+    name_lens: Vec<libc::socklen_t>,
+    peers: Vec<SocketAddr>,
+    /// `iovs[i]` points at `payloads[i]`; a GSO send uses a run of consecutive iovecs.
+    iovs: Vec<libc::iovec>,
+    /// One control message per message header (a message never holds more than one).
+    cmsgs: Vec<GsoCmsg>,
+    len: usize,
+}
+
+impl SendQueue {
+    fn new(capacity: usize) -> Self {
+        assert!(capacity > 0);
+        let mut payloads = vec![[0u8; DATAGRAM_BYTES_MAX]; capacity];
+        let iovs = payloads
+            .iter_mut()
+            .map(|p| libc::iovec { iov_base: p.as_mut_ptr().cast(), iov_len: 0 })
+            .collect();
+        Self {
+            payloads,
+            // SAFETY: plain old data; all-zero is valid.
+            names: vec![unsafe { zeroed() }; capacity],
+            name_lens: vec![0; capacity],
+            peers: vec![SocketAddr::from(([0, 0, 0, 0], 0)); capacity],
+            iovs,
+            cmsgs: vec![GsoCmsg([0; GSO_CMSG_BYTES]); capacity],
+            len: 0,
+        }
     }
 
-    fn fill(&mut self, payload: &[u8], to: SocketAddr) {
+    /// A queue without storage, left behind when a queue the kernel may still read is leaked.
+    fn empty() -> Self {
+        Self {
+            payloads: Vec::new(),
+            names: Vec::new(),
+            name_lens: Vec::new(),
+            peers: Vec::new(),
+            iovs: Vec::new(),
+            cmsgs: Vec::new(),
+            len: 0,
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        self.payloads.len()
+    }
+
+    fn is_full(&self) -> bool {
+        self.len == self.capacity()
+    }
+
+    fn push(&mut self, payload: &[u8], to: SocketAddr) {
+        debug_assert!(!self.is_full());
         debug_assert!(payload.len() <= DATAGRAM_BYTES_MAX);
-        self.payload[..payload.len()].copy_from_slice(payload);
-        let to = SockAddr::from(to);
-        // SAFETY: `to.len()` ≤ size_of::<sockaddr_storage>() by construction of `SockAddr`.
+        let i = self.len;
+        self.payloads[i][..payload.len()].copy_from_slice(payload);
+        self.iovs[i].iov_len = payload.len();
+        let name = SockAddr::from(to);
+        // SAFETY: `name.len()` ≤ size_of::<sockaddr_storage>() by construction of `SockAddr`.
         unsafe {
             std::ptr::copy_nonoverlapping(
-                to.as_ptr().cast::<u8>(),
-                (&raw mut self.dest).cast::<u8>(),
-                to.len() as usize,
+                name.as_ptr().cast::<u8>(),
+                (&raw mut self.names[i]).cast::<u8>(),
+                name.len() as usize,
             );
         }
-        self.iov = libc::iovec { iov_base: self.payload.as_mut_ptr().cast(), iov_len: payload.len() };
-        self.msg.msg_name = (&raw mut self.dest).cast();
-        self.msg.msg_namelen = to.len();
-        self.msg.msg_iov = &raw mut self.iov;
-        self.msg.msg_iovlen = 1;
+        self.name_lens[i] = name.len();
+        self.peers[i] = to;
+        self.len += 1;
+    }
+
+    fn datagram_len(&self, i: usize) -> usize {
+        self.iovs[i].iov_len
+    }
+
+    fn bytes(&self, from: usize, count: usize) -> u64 {
+        self.iovs[from..from + count].iter().map(|iov| iov.iov_len as u64).sum()
+    }
+
+    /// How many datagrams from `from` on go in the next message: a run to the same peer whose sizes
+    /// all equal the first (the last may be shorter), within the kernel's GSO limits; 1 without GSO.
+    fn run_len(&self, from: usize, gso: bool) -> usize {
+        debug_assert!(from < self.len);
+        let segment = self.datagram_len(from);
+        if !gso || segment == 0 {
+            return 1;
+        }
+        let mut count = 1;
+        let mut bytes = segment;
+        while from + count < self.len && count < GSO_SEGMENTS_MAX {
+            let next = from + count;
+            let len = self.datagram_len(next);
+            if self.peers[next] != self.peers[from] || len > segment || len == 0 || bytes + len > GSO_BYTES_MAX {
+                break;
+            }
+            count += 1;
+            bytes += len;
+            if len < segment {
+                break; // a shorter segment can only be the last
+            }
+        }
+        count
+    }
+
+    /// A message header sending datagrams `from..from + count` to their (common) peer, with a
+    /// `UDP_SEGMENT` control message in `cmsgs[cmsg_slot]` when `count > 1`. The header points into
+    /// `self`, which must stay in place until the kernel is done with it.
+    fn header(&mut self, from: usize, count: usize, cmsg_slot: usize) -> libc::msghdr {
+        debug_assert!(count >= 1 && from + count <= self.len);
+        // SAFETY: plain old data; all-zero is valid; pointers set right below.
+        let mut msg: libc::msghdr = unsafe { zeroed() };
+        msg.msg_name = (&raw mut self.names[from]).cast();
+        msg.msg_namelen = self.name_lens[from];
+        msg.msg_iov = &raw mut self.iovs[from];
+        msg.msg_iovlen = count as _;
+        if count > 1 {
+            let segment = self.datagram_len(from) as u16;
+            let buf = &mut self.cmsgs[cmsg_slot].0;
+            msg.msg_control = buf.as_mut_ptr().cast();
+            // SAFETY: CMSG_SPACE of a u16 is ≤ GSO_CMSG_BYTES.
+            msg.msg_controllen = unsafe { libc::CMSG_SPACE(size_of::<u16>() as u32) } as _;
+            // SAFETY: `msg_control` points at `msg_controllen` writable, aligned bytes, so the first
+            // header and its data fit; the data is written unaligned.
+            unsafe {
+                let cmsg = libc::CMSG_FIRSTHDR(&raw const msg);
+                (*cmsg).cmsg_level = libc::SOL_UDP;
+                (*cmsg).cmsg_type = libc::UDP_SEGMENT;
+                (*cmsg).cmsg_len = libc::CMSG_LEN(size_of::<u16>() as u32) as _;
+                std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<u16>(), segment);
+            }
+        }
+        msg
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
     }
 }
 
@@ -231,19 +392,48 @@ impl Drop for ProvidedBufferRing {
 const BUFFER_GROUP: u16 = 0;
 const UD_RECV: u64 = u64::MAX;
 const UD_CANCEL: u64 = u64::MAX - 1;
+/// The socket's index in the ring's registered file table.
+const SOCKET_FIXED: types::Fixed = types::Fixed(0);
+/// Times `flush` re-submits while an SQPOLL thread has not yet taken every send before giving up.
+const SQPOLL_SUBMIT_ROUNDS_MAX: u32 = 100_000;
 
-/// io_uring backend: multishot recvmsg over a provided-buffer ring, pooled batched sends.
+/// A send's user data: the queue index of its first datagram and how many datagrams it carries.
+fn send_user_data(from: usize, count: usize) -> u64 {
+    debug_assert!(count <= GSO_SEGMENTS_MAX);
+    ((from as u64) << 16) | count as u64
+}
+
+fn send_range(user_data: u64) -> (usize, usize) {
+    ((user_data >> 16) as usize, (user_data & 0xffff) as usize)
+}
+
+/// io_uring backend: multishot recvmsg over a provided-buffer ring, batched sends.
+///
+/// Sends carry `MSG_DONTWAIT` and `IOSQE_CQE_SKIP_SUCCESS`: the kernel issues each one while
+/// `flush` submits (inline; with SQPOLL, before the submission queue head passes it) and either
+/// sends or fails it at once, never parking it to retry, and posts a completion only on failure.
+/// So when `flush` returns no send is in flight, the queue's memory is free for the next batch, and
+/// the receive wait is not woken by one completion per datagram sent.
 pub struct UringDatagramIo {
     // Field order matters for drop: the ring (and with it every kernel reference) goes first.
     ring: IoUring,
-    socket: UdpSocket,
+    /// Kept open for as long as the ring uses it (as registered file 0).
+    _socket: UdpSocket,
     buffers: ProvidedBufferRing,
     /// Template header for the multishot receive: only `msg_namelen` is read by the kernel.
     recv_msg: Box<libc::msghdr>,
     recv_armed: bool,
-    send_slots: Vec<Box<SendSlot>>,
-    free_send_slots: Vec<u32>,
-    sends_in_flight: usize,
+    queue: SendQueue,
+    /// Message headers of the flush in progress, indexed by each message's first datagram.
+    send_msgs: Vec<libc::msghdr>,
+    /// Completions `flush` had to reap that were not its sends; the next `recv_batch` handles
+    /// them first. Capacity: the completion queue's size (never grown).
+    stashed: Vec<(u64, i32, u32)>,
+    /// GSO sends the kernel refused in this flush, resent one datagram per message.
+    gso_refused: Vec<(usize, usize)>,
+    gso: bool,
+    /// A flush failed before the kernel had taken every send: the queue may still be read.
+    sends_unconfirmed: bool,
     stats: DatagramIoStats,
 }
 
@@ -251,16 +441,23 @@ impl UringDatagramIo {
     pub fn new(socket: UdpSocket, config: &DatagramIoConfig) -> io::Result<Self> {
         assert!(config.send_queue > 0 && config.send_queue < u32::MAX as usize);
         let sq_entries = (config.send_queue + 8).next_power_of_two() as u32;
-        // The completion queue must hold a burst of receives plus every send completion, or the
-        // multishot receive ends early on overflow.
+        // The completion queue must hold a burst of receives plus failed sends, or the multishot
+        // receive ends early on overflow.
         let cq_entries = (config.recv_buffers + config.send_queue).next_power_of_two() as u32 * 2;
-        // Single issuer + deferred task running: completions are processed only when this thread
-        // waits for them, in one batch, instead of interrupting it (kernel 6.1+).
-        let ring = IoUring::builder()
-            .setup_cqsize(cq_entries)
-            .setup_single_issuer()
-            .setup_defer_taskrun()
-            .build(sq_entries)?;
+        let mut builder = IoUring::builder();
+        builder.setup_cqsize(cq_entries);
+        if config.sqpoll_idle_ms > 0 {
+            // A kernel thread submits (and, without DEFER_TASKRUN, runs the receive task work):
+            // its CPU is the process's, not this thread's.
+            builder.setup_sqpoll(config.sqpoll_idle_ms);
+        } else {
+            // Single issuer + deferred task running: completions are processed only when this
+            // thread waits for them, in one batch, instead of interrupting it (kernel 6.1+).
+            builder.setup_single_issuer().setup_defer_taskrun();
+        }
+        let ring = builder.build(sq_entries)?;
+        // A registered descriptor spares the kernel a file lookup and reference per operation.
+        ring.submitter().register_files(&[socket.as_raw_fd()])?;
         let buffers = ProvidedBufferRing::new(config.recv_buffers)?;
         // SAFETY: the ring memory is page aligned, holds `count` initialised entries and lives in
         // `self.buffers`, which is dropped after `self.ring` (field order), i.e. after the
@@ -271,27 +468,28 @@ impl UringDatagramIo {
         // SAFETY: msghdr is plain old data; all-zero is valid.
         let mut recv_msg: Box<libc::msghdr> = Box::new(unsafe { zeroed() });
         recv_msg.msg_namelen = SOCKADDR_BYTES as libc::socklen_t;
+        let gso = config.udp_gso && udp_gso_supported(&socket);
         Ok(Self {
             ring,
-            socket,
+            _socket: socket,
             buffers,
             recv_msg,
             recv_armed: false,
-            send_slots: (0..config.send_queue).map(|_| SendSlot::new_boxed()).collect(),
-            free_send_slots: (0..config.send_queue as u32).rev().collect(),
-            sends_in_flight: 0,
+            queue: SendQueue::new(config.send_queue),
+            // SAFETY: plain old data; all-zero is valid.
+            send_msgs: vec![unsafe { zeroed() }; config.send_queue],
+            stashed: Vec::with_capacity(cq_entries as usize),
+            gso_refused: Vec::with_capacity(config.send_queue),
+            gso,
+            sends_unconfirmed: false,
             stats: DatagramIoStats::default(),
         })
     }
 
     fn arm_recv(&mut self) -> io::Result<()> {
-        let entry = opcode::RecvMsgMulti::new(
-            types::Fd(self.socket.as_raw_fd()),
-            &raw const *self.recv_msg,
-            BUFFER_GROUP,
-        )
-        .build()
-        .user_data(UD_RECV);
+        let entry = opcode::RecvMsgMulti::new(SOCKET_FIXED, &raw const *self.recv_msg, BUFFER_GROUP)
+            .build()
+            .user_data(UD_RECV);
         self.push_sqe(&entry)?;
         self.recv_armed = true;
         Ok(())
@@ -300,7 +498,8 @@ impl UringDatagramIo {
     fn push_sqe(&mut self, entry: &io_uring::squeue::Entry) -> io::Result<()> {
         loop {
             // SAFETY: every entry points at memory owned by `self` (the receive header, the
-            // buffer ring, boxed send slots) that outlives the ring (see field order and Drop).
+            // buffer ring, the send queue and headers) that outlives the ring (see field order
+            // and Drop).
             if unsafe { self.ring.submission().push(entry) }.is_ok() {
                 return Ok(());
             }
@@ -308,62 +507,135 @@ impl UringDatagramIo {
         }
     }
 
-    fn drain(&mut self, on_datagram: &mut dyn FnMut(&[u8], SocketAddr)) -> usize {
-        let mut delivered = 0;
-        let mut recycled = false;
-        // Collect first: handling a completion must not hold the completion queue borrowed.
-        let completions: Vec<(u64, i32, u32)> =
-            self.ring.completion().map(|c: cqueue::Entry| (c.user_data(), c.result(), c.flags())).collect();
-        for (user_data, result, flags) in completions {
-            match user_data {
-                UD_CANCEL => {}
-                UD_RECV => {
-                    if !cqueue::more(flags) {
-                        self.recv_armed = false;
-                    }
-                    if result < 0 {
-                        if result == -libc::ENOBUFS {
-                            self.stats.recv_no_buffers += 1;
-                        } else if result != -libc::ECANCELED {
-                            self.stats.recv_errors += 1;
-                        }
-                        continue;
-                    }
-                    let Some(bid) = cqueue::buffer_select(flags) else {
-                        self.stats.recv_errors += 1;
-                        continue;
-                    };
-                    let buffer = &self.buffers.buffer(bid)[..result as usize];
-                    match types::RecvMsgOut::parse(buffer, &self.recv_msg) {
-                        Ok(out) if out.is_payload_truncated() => self.stats.recv_truncated += 1,
-                        Ok(out) => match sockaddr_from_bytes(out.name_data()) {
-                            Some(peer) => {
-                                self.stats.datagrams_received += 1;
-                                self.stats.bytes_received += out.payload_data().len() as u64;
-                                on_datagram(out.payload_data(), peer);
-                                delivered += 1;
-                            }
-                            None => self.stats.recv_errors += 1,
-                        },
-                        Err(()) => self.stats.recv_errors += 1,
-                    }
-                    self.buffers.push(bid);
-                    recycled = true;
-                }
-                slot => {
-                    self.sends_in_flight -= 1;
-                    self.free_send_slots.push(slot as u32);
-                    if result < 0 {
-                        self.stats.send_errors += 1;
-                    } else {
-                        self.stats.datagrams_sent += 1;
-                        self.stats.bytes_sent += result as u64;
-                    }
+    /// Queues one send per message for the queued datagrams `from..to`, coalescing runs with GSO
+    /// when `gso`; counts them as sent (a failure completion takes them back).
+    fn push_sends(&mut self, from: usize, to: usize, gso: bool) -> io::Result<()> {
+        let mut i = from;
+        while i < to {
+            let count = self.queue.run_len(i, gso).min(to - i);
+            self.send_msgs[i] = self.queue.header(i, count, i);
+            let entry = opcode::SendMsg::new(SOCKET_FIXED, &raw const self.send_msgs[i])
+                .flags(libc::MSG_DONTWAIT as u32)
+                .build()
+                .flags(io_uring::squeue::Flags::SKIP_SUCCESS)
+                .user_data(send_user_data(i, count));
+            self.push_sqe(&entry)?;
+            self.stats.datagrams_sent += count as u64;
+            self.stats.bytes_sent += self.queue.bytes(i, count);
+            if count > 1 {
+                self.stats.datagrams_sent_gso += count as u64;
+            }
+            i += count;
+        }
+        Ok(())
+    }
+
+    /// Submits until the kernel has taken every queued entry (at once without SQPOLL; with it,
+    /// once the polling thread got to them), then reaps the failed sends they produced.
+    fn submit_sends(&mut self) -> io::Result<()> {
+        self.sends_unconfirmed = true;
+        let mut rounds = 0;
+        loop {
+            match self.ring.submit() {
+                Ok(_) => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY | libc::EAGAIN)) => {}
+                Err(e) => return Err(e),
+            }
+            if self.ring.submission().is_empty() {
+                break;
+            }
+            rounds += 1;
+            if rounds >= SQPOLL_SUBMIT_ROUNDS_MAX {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "sends not taken by the kernel"));
+            }
+            std::thread::yield_now();
+        }
+        self.sends_unconfirmed = false;
+        self.reap_send_failures();
+        Ok(())
+    }
+
+    /// Handles the completions present now: failed sends of this flush are taken back out of the
+    /// sent counters (GSO refusals are kept for a resend); anything else is stashed for
+    /// `recv_batch`.
+    fn reap_send_failures(&mut self) {
+        let Self { ring, queue, stashed, gso_refused, stats, .. } = self;
+        let mut completions = ring.completion();
+        while stashed.len() < stashed.capacity() {
+            let Some(cqe) = completions.next() else { break };
+            let (user_data, result) = (cqe.user_data(), cqe.result());
+            if user_data == UD_RECV || user_data == UD_CANCEL {
+                stashed.push((user_data, result, cqe.flags()));
+                continue;
+            }
+            debug_assert!(result < 0, "successful sends post no completion");
+            let (from, count) = send_range(user_data);
+            stats.datagrams_sent -= count as u64;
+            stats.bytes_sent -= queue.bytes(from, count);
+            if count > 1 {
+                stats.datagrams_sent_gso -= count as u64;
+                if is_gso_refusal(-result) {
+                    gso_refused.push((from, count));
+                    continue;
                 }
             }
+            stats.send_errors += count as u64;
+        }
+    }
+
+    fn drain(&mut self, on_datagram: &mut dyn FnMut(&[u8], SocketAddr)) -> usize {
+        let Self { ring, buffers, recv_msg, recv_armed, stashed, stats, .. } = self;
+        let mut delivered = 0;
+        let mut recycled = false;
+        let mut handle = |user_data: u64, result: i32, flags: u32| match user_data {
+            UD_CANCEL => {}
+            UD_RECV => {
+                if !cqueue::more(flags) {
+                    *recv_armed = false;
+                }
+                if result < 0 {
+                    if result == -libc::ENOBUFS {
+                        stats.recv_no_buffers += 1;
+                    } else if result != -libc::ECANCELED {
+                        stats.recv_errors += 1;
+                    }
+                    return;
+                }
+                let Some(bid) = cqueue::buffer_select(flags) else {
+                    stats.recv_errors += 1;
+                    return;
+                };
+                let buffer = &buffers.buffer(bid)[..result as usize];
+                match types::RecvMsgOut::parse(buffer, recv_msg) {
+                    Ok(out) if out.is_payload_truncated() => stats.recv_truncated += 1,
+                    Ok(out) => match sockaddr_from_bytes(out.name_data()) {
+                        Some(peer) => {
+                            stats.datagrams_received += 1;
+                            stats.bytes_received += out.payload_data().len() as u64;
+                            on_datagram(out.payload_data(), peer);
+                            delivered += 1;
+                        }
+                        None => stats.recv_errors += 1,
+                    },
+                    Err(()) => stats.recv_errors += 1,
+                }
+                buffers.push(bid);
+                recycled = true;
+            }
+            user_data => {
+                // A send failure `flush` did not get to see (it is already counted as sent).
+                debug_assert!(result < 0);
+                stats.send_errors += send_range(user_data).1 as u64;
+            }
+        };
+        for (user_data, result, flags) in stashed.drain(..) {
+            handle(user_data, result, flags);
+        }
+        for cqe in ring.completion() {
+            handle(cqe.user_data(), cqe.result(), cqe.flags());
         }
         if recycled {
-            self.buffers.publish();
+            buffers.publish();
         }
         delivered
     }
@@ -381,40 +653,56 @@ impl DatagramIo for UringDatagramIo {
             }
             self.arm_recv()?;
         }
-        let timespec = types::Timespec::from(timeout);
-        let args = types::SubmitArgs::new().timespec(&timespec);
-        match self.ring.submitter().submit_with_args(1, &args) {
-            Ok(_) => {}
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR | libc::EBUSY)) => {}
-            Err(e) => return Err(e),
+        if !self.stashed.is_empty() {
+            // `flush` already reaped completions: hand them over without waiting.
+            self.ring.submit()?;
+        } else {
+            let timespec = types::Timespec::from(timeout);
+            let args = types::SubmitArgs::new().timespec(&timespec);
+            match self.ring.submitter().submit_with_args(1, &args) {
+                Ok(_) => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR | libc::EBUSY)) => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(self.drain(on_datagram))
     }
 
     fn queue_send(&mut self, payload: &[u8], to: SocketAddr) -> bool {
         assert!(payload.len() <= DATAGRAM_BYTES_MAX, "datagram longer than DATAGRAM_BYTES_MAX");
-        let Some(slot) = self.free_send_slots.pop() else {
+        if self.queue.is_full() || self.sends_unconfirmed {
             self.stats.sends_dropped_queue_full += 1;
             return false;
-        };
-        let send = &mut self.send_slots[slot as usize];
-        send.fill(payload, to);
-        let entry = opcode::SendMsg::new(types::Fd(self.socket.as_raw_fd()), &raw const send.msg)
-            .build()
-            .user_data(u64::from(slot));
-        if self.push_sqe(&entry).is_err() {
-            self.free_send_slots.push(slot);
-            self.stats.send_errors += 1;
-            return false;
         }
-        self.sends_in_flight += 1;
+        self.queue.push(payload, to);
         true
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        // Send completions are reaped (and their slots freed) by the next `recv_batch`, which a
-        // worker calls every loop; reaping here would also deliver receives outside the batch.
-        self.ring.submit()?;
+        if self.sends_unconfirmed {
+            // An earlier flush failed while the kernel still held sends: finish that first.
+            self.submit_sends()?;
+        }
+        if self.queue.len == 0 {
+            return Ok(());
+        }
+        let queued = self.queue.len;
+        self.push_sends(0, queued, self.gso)?;
+        self.submit_sends()?;
+        if !self.gso_refused.is_empty() {
+            // This path cannot segment (e.g. no checksum offload, IPsec): stop trying and resend
+            // the refused runs one datagram per message. The queue is still intact.
+            self.gso = false;
+            self.stats.gso_fallbacks += 1;
+            let refused = std::mem::take(&mut self.gso_refused);
+            for &(from, count) in &refused {
+                self.push_sends(from, from + count, false)?;
+            }
+            self.gso_refused = refused;
+            self.gso_refused.clear();
+            self.submit_sends()?;
+        }
+        self.queue.clear();
         Ok(())
     }
 
@@ -425,26 +713,27 @@ impl DatagramIo for UringDatagramIo {
 
 impl Drop for UringDatagramIo {
     fn drop(&mut self) {
-        // Cancel the multishot receive and wait for every operation that may still touch our
-        // memory; only then may the buffers and send slots be freed.
+        // Cancel the multishot receive and wait until it has ended; only then may the receive
+        // buffers be freed. Sends are never in flight once `flush` has returned successfully.
         let cancel = opcode::AsyncCancel::new(UD_RECV).build().user_data(UD_CANCEL);
-        if self.recv_armed && self.push_sqe(&cancel).is_err() {
-            std::mem::forget(std::mem::take(&mut self.send_slots));
-            return;
-        }
-        let mut ignore = |_: &[u8], _: SocketAddr| {};
-        let mut rounds = 0;
-        while (self.recv_armed || self.sends_in_flight > 0) && rounds < 1000 {
-            rounds += 1;
-            if self.ring.submit_and_wait(1).is_err() {
-                break;
+        let mut ended = !self.recv_armed || self.push_sqe(&cancel).is_ok();
+        if ended {
+            let mut ignore = |_: &[u8], _: SocketAddr| {};
+            let mut rounds = 0;
+            while self.recv_armed && rounds < 1000 {
+                rounds += 1;
+                if self.ring.submit_and_wait(1).is_err() {
+                    break;
+                }
+                self.drain(&mut ignore);
             }
-            self.drain(&mut ignore);
+            ended = !self.recv_armed;
         }
-        if self.recv_armed || self.sends_in_flight > 0 {
-            // The kernel may still write: leak rather than free memory in use.
-            std::mem::forget(std::mem::take(&mut self.send_slots));
-            std::mem::forget(std::mem::replace(&mut self.buffers.buffers, Vec::new()));
+        if !ended || self.sends_unconfirmed {
+            // The kernel may still read or write: leak rather than free memory in use.
+            std::mem::forget(std::mem::replace(&mut self.queue, SendQueue::empty()));
+            std::mem::forget(std::mem::take(&mut self.send_msgs));
+            std::mem::forget(std::mem::take(&mut self.buffers.buffers));
         }
     }
 }
@@ -458,18 +747,19 @@ pub struct MmsgDatagramIo {
     // Point into `recv_buffers` / `recv_names`, whose heap storage never moves (never resized).
     recv_iovs: Vec<libc::iovec>,
     recv_headers: Vec<libc::mmsghdr>,
-    send_queue: Vec<(SockAddr, usize)>,
-    send_payloads: Vec<[u8; DATAGRAM_BYTES_MAX]>,
-    send_queue_max: usize,
+    queue: SendQueue,
     // Rebuilt per `sendmmsg` call; allocated once with room for a whole batch.
-    send_iovs: Vec<libc::iovec>,
     send_headers: Vec<libc::mmsghdr>,
+    /// Datagrams carried by each header of the batch (more than one for a GSO run).
+    send_counts: Vec<usize>,
+    gso: bool,
     stats: DatagramIoStats,
 }
 
 impl MmsgDatagramIo {
     pub fn new(socket: UdpSocket, config: &DatagramIoConfig) -> io::Result<Self> {
         socket.set_nonblocking(true)?;
+        let gso = config.udp_gso && udp_gso_supported(&socket);
         let batch = config.recv_buffers.clamp(1, 1024);
         let mut recv_buffers = vec![[0u8; DATAGRAM_BYTES_MAX]; batch];
         // SAFETY: plain old data; all-zero is valid.
@@ -495,11 +785,10 @@ impl MmsgDatagramIo {
             recv_names,
             recv_iovs,
             recv_headers,
-            send_queue: Vec::with_capacity(config.send_queue),
-            send_payloads: vec![[0u8; DATAGRAM_BYTES_MAX]; config.send_queue],
-            send_queue_max: config.send_queue,
-            send_iovs: Vec::with_capacity(SENDMMSG_BATCH),
+            queue: SendQueue::new(config.send_queue),
             send_headers: Vec::with_capacity(SENDMMSG_BATCH),
+            send_counts: Vec::with_capacity(SENDMMSG_BATCH),
+            gso,
             stats: DatagramIoStats::default(),
         })
     }
@@ -584,64 +873,69 @@ impl DatagramIo for MmsgDatagramIo {
 
     fn queue_send(&mut self, payload: &[u8], to: SocketAddr) -> bool {
         assert!(payload.len() <= DATAGRAM_BYTES_MAX, "datagram longer than DATAGRAM_BYTES_MAX");
-        if self.send_queue.len() >= self.send_queue_max {
+        if self.queue.is_full() {
             self.stats.sends_dropped_queue_full += 1;
             return false;
         }
-        let index = self.send_queue.len();
-        self.send_payloads[index][..payload.len()].copy_from_slice(payload);
-        self.send_queue.push((SockAddr::from(to), payload.len()));
+        self.queue.push(payload, to);
         true
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        let queued = self.queue.len;
         let mut sent_from = 0;
-        while sent_from < self.send_queue.len() {
-            let chunk = &self.send_queue[sent_from..];
-            let chunk_len = chunk.len().min(SENDMMSG_BATCH);
-            // Both vectors have capacity for a whole batch: filling them never reallocates, so the
-            // headers' pointers into `send_iovs` stay valid.
-            self.send_iovs.clear();
-            self.send_iovs.extend((0..chunk_len).map(|i| libc::iovec {
-                iov_base: self.send_payloads[sent_from + i].as_mut_ptr().cast(),
-                iov_len: chunk[i].1,
-            }));
+        while sent_from < queued {
+            // Up to a batch of messages, each one datagram or a GSO run. Both vectors have
+            // capacity for a whole batch, so filling them never reallocates.
             self.send_headers.clear();
-            let iovs = self.send_iovs.as_mut_ptr();
-            self.send_headers.extend((0..chunk_len).map(|i| {
-                // SAFETY: plain old data; all-zero is valid; pointers set right below.
-                let mut h: libc::mmsghdr = unsafe { zeroed() };
-                h.msg_hdr.msg_name = chunk[i].0.as_ptr() as *mut libc::c_void;
-                h.msg_hdr.msg_namelen = chunk[i].0.len();
-                // SAFETY: `i < chunk_len == send_iovs.len()`.
-                h.msg_hdr.msg_iov = unsafe { iovs.add(i) };
-                h.msg_hdr.msg_iovlen = 1;
-                h
-            }));
-            // SAFETY: `send_headers` points at `chunk_len` valid iovecs, payloads and addresses
-            // that outlive the call; the kernel only reads them.
+            self.send_counts.clear();
+            let mut next = sent_from;
+            while next < queued && self.send_headers.len() < SENDMMSG_BATCH {
+                let count = self.queue.run_len(next, self.gso);
+                let msg_hdr = self.queue.header(next, count, next);
+                self.send_headers.push(libc::mmsghdr { msg_hdr, msg_len: 0 });
+                self.send_counts.push(count);
+                next += count;
+            }
+            // SAFETY: `send_headers` point at iovecs, payloads, addresses and control messages in
+            // `self.queue` that outlive the call; the kernel only reads them.
             let n = unsafe {
-                libc::sendmmsg(self.socket.as_raw_fd(), self.send_headers.as_mut_ptr(), chunk_len as libc::c_uint, 0)
+                libc::sendmmsg(
+                    self.socket.as_raw_fd(),
+                    self.send_headers.as_mut_ptr(),
+                    self.send_headers.len() as libc::c_uint,
+                    0,
+                )
             };
             if n <= 0 {
                 let e = io::Error::last_os_error();
                 if e.kind() == io::ErrorKind::WouldBlock {
                     // Socket buffer full: what is left is dropped and counted, never waited on.
-                    self.stats.send_errors += (self.send_queue.len() - sent_from) as u64;
+                    self.stats.send_errors += (queued - sent_from) as u64;
                     break;
                 }
-                // Skip the datagram the kernel refused (e.g. unreachable destination) and go on.
-                self.stats.send_errors += 1;
-                sent_from += 1;
+                let count = self.send_counts[0];
+                if count > 1 && e.raw_os_error().is_some_and(is_gso_refusal) {
+                    // This path cannot segment: stop trying and resend the run one by one.
+                    self.gso = false;
+                    self.stats.gso_fallbacks += 1;
+                    continue;
+                }
+                // Skip the message the kernel refused (e.g. unreachable destination) and go on.
+                self.stats.send_errors += count as u64;
+                sent_from += count;
                 continue;
             }
-            for header in &self.send_headers[..n as usize] {
-                self.stats.datagrams_sent += 1;
+            for (header, &count) in self.send_headers[..n as usize].iter().zip(&self.send_counts) {
+                self.stats.datagrams_sent += count as u64;
                 self.stats.bytes_sent += u64::from(header.msg_len);
+                if count > 1 {
+                    self.stats.datagrams_sent_gso += count as u64;
+                }
+                sent_from += count;
             }
-            sent_from += n as usize;
         }
-        self.send_queue.clear();
+        self.queue.clear();
         Ok(())
     }
 
@@ -676,7 +970,7 @@ mod tests {
     }
 
     fn echo_round_trip(backend: IoBackend) {
-        let (mut io, addr, client) = pair(backend, &DatagramIoConfig { recv_buffers: 64, send_queue: 64 });
+        let (mut io, addr, client) = pair(backend, &DatagramIoConfig { recv_buffers: 64, send_queue: 64, ..DatagramIoConfig::default() });
         let client_addr = client.local_addr().unwrap();
         for round in 0..8u8 {
             let sent: Vec<Vec<u8>> = (0..40u8).map(|i| vec![round, i, 0xab, 0xcd]).collect();
@@ -726,7 +1020,7 @@ mod tests {
     fn uring_multishot_rearms_when_the_buffer_ring_runs_dry() {
         // Four provided buffers for 200 datagrams: the multishot receive ends with ENOBUFS and must
         // be re-armed; the datagrams wait in the socket buffer meanwhile, so none is lost.
-        let (mut io, addr, client) = pair(IoBackend::IoUring, &DatagramIoConfig { recv_buffers: 4, send_queue: 4 });
+        let (mut io, addr, client) = pair(IoBackend::IoUring, &DatagramIoConfig { recv_buffers: 4, send_queue: 4, ..DatagramIoConfig::default() });
         io.recv_batch(Duration::from_millis(1), &mut |_, _| {}).unwrap(); // arm
         for i in 0..200u32 {
             client.send_to(&i.to_le_bytes(), addr).unwrap();
@@ -738,10 +1032,113 @@ mod tests {
         assert!(io.stats().recv_rearmed > 0, "stats: {:?}", io.stats());
     }
 
+    /// Ten equal datagrams to one peer (one GSO send where the kernel has it), then a few of
+    /// other sizes to another peer: every datagram arrives separately with its own bytes.
+    fn gso_run_arrives_as_separate_datagrams(backend: IoBackend, config: &DatagramIoConfig) {
+        let (mut io, _addr, first) = pair(backend, config);
+        let second = UdpSocket::bind("127.0.0.1:0").unwrap();
+        second.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let run: Vec<Vec<u8>> = (0..10u8).map(|i| vec![i; 300]).collect();
+        let tail = vec![0xee; 120]; // shorter last segment: still part of the run
+        let others: Vec<Vec<u8>> = vec![vec![1; 50], vec![2; 50], vec![3; 70]];
+        for payload in &run {
+            assert!(io.queue_send(payload, first.local_addr().unwrap()));
+        }
+        assert!(io.queue_send(&tail, first.local_addr().unwrap()));
+        for payload in &others {
+            assert!(io.queue_send(payload, second.local_addr().unwrap()));
+        }
+        io.flush().unwrap();
+        let read = |socket: &UdpSocket, count: usize| -> Vec<Vec<u8>> {
+            (0..count)
+                .map(|_| {
+                    let mut buf = [0u8; 2048];
+                    let (n, _) = socket.recv_from(&mut buf).expect("datagram within 5 s");
+                    buf[..n].to_vec()
+                })
+                .collect()
+        };
+        let mut expected_first = run.clone();
+        expected_first.push(tail.clone());
+        assert_eq!(read(&first, 11), expected_first, "{backend:?}: the run, in order, unmerged");
+        assert_eq!(read(&second, 3), others, "{backend:?}");
+        io.recv_batch(Duration::from_millis(1), &mut |_, _| panic!("nothing was sent to the backend")).unwrap();
+        let stats = io.stats();
+        assert_eq!(stats.datagrams_sent, 14, "{backend:?}: {stats:?}");
+        assert_eq!(stats.bytes_sent, 10 * 300 + 120 + 50 + 50 + 70, "{backend:?}");
+        assert_eq!(stats.send_errors, 0, "{backend:?}");
+        if config.udp_gso {
+            // The run of 11 and the two equal 50-byte datagrams went as GSO sends.
+            assert_eq!(stats.datagrams_sent_gso, 13, "{backend:?}: {stats:?}");
+        } else {
+            assert_eq!(stats.datagrams_sent_gso, 0, "{backend:?}: {stats:?}");
+        }
+    }
+
+    #[test]
+    fn gso_sends_arrive_whole_on_both_backends() {
+        for backend in [IoBackend::IoUring, IoBackend::Mmsg] {
+            let config = DatagramIoConfig { recv_buffers: 16, send_queue: 32, ..DatagramIoConfig::default() };
+            gso_run_arrives_as_separate_datagrams(backend, &config);
+            let config = DatagramIoConfig { udp_gso: false, ..config };
+            gso_run_arrives_as_separate_datagrams(backend, &config);
+        }
+    }
+
+    #[test]
+    fn gso_run_respects_the_segment_limit() {
+        let mut queue = SendQueue::new(200);
+        let to: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        for _ in 0..150 {
+            queue.push(&[7; 100], to);
+        }
+        assert_eq!(queue.run_len(0, true), GSO_SEGMENTS_MAX);
+        assert_eq!(queue.run_len(0, false), 1);
+        let mut big = SendQueue::new(100);
+        for _ in 0..100 {
+            big.push(&[7; 1200], to);
+        }
+        assert_eq!(big.run_len(0, true), GSO_BYTES_MAX / 1200);
+        // A longer datagram ends a run; so does another peer.
+        let mut mixed = SendQueue::new(8);
+        mixed.push(&[1; 100], to);
+        mixed.push(&[1; 100], to);
+        mixed.push(&[1; 101], to);
+        mixed.push(&[1; 100], "127.0.0.1:10".parse().unwrap());
+        assert_eq!(mixed.run_len(0, true), 2);
+        assert_eq!(mixed.run_len(2, true), 1);
+    }
+
+    #[test]
+    fn uring_sqpoll_backend_echoes() {
+        let config = DatagramIoConfig { recv_buffers: 64, send_queue: 64, sqpoll_idle_ms: 50, ..DatagramIoConfig::default() };
+        let (mut io, addr, client) = pair(IoBackend::IoUring, &config);
+        for i in 0..40u8 {
+            client.send_to(&[i; 32], addr).unwrap();
+        }
+        let got = receive(io.as_mut(), 40);
+        assert_eq!(got.len(), 40);
+        for (payload, peer) in &got {
+            assert!(io.queue_send(payload, *peer));
+        }
+        io.flush().unwrap();
+        let mut echoed: Vec<u8> = (0..40)
+            .map(|_| {
+                let mut buf = [0u8; 64];
+                let (n, _) = client.recv_from(&mut buf).expect("echo");
+                assert_eq!(n, 32);
+                buf[0]
+            })
+            .collect();
+        echoed.sort();
+        assert_eq!(echoed, (0..40).collect::<Vec<u8>>());
+        assert_eq!(io.stats().datagrams_sent, 40);
+    }
+
     #[test]
     fn full_send_queue_drops_and_counts() {
         for backend in [IoBackend::IoUring, IoBackend::Mmsg] {
-            let (mut io, _addr, client) = pair(backend, &DatagramIoConfig { recv_buffers: 4, send_queue: 2 });
+            let (mut io, _addr, client) = pair(backend, &DatagramIoConfig { recv_buffers: 4, send_queue: 2, ..DatagramIoConfig::default() });
             let to = client.local_addr().unwrap();
             assert!(io.queue_send(b"a", to));
             assert!(io.queue_send(b"b", to));

@@ -48,13 +48,31 @@ struct Args {
     /// Print one JSON object per result.
     #[arg(long)]
     json: bool,
+    /// Run only these backends (repeatable; default all three), e.g. to profile one at a time.
+    #[arg(long, value_enum)]
+    backend: Vec<Backend>,
+    /// io_uring only: submit through a kernel SQPOLL thread that idles after this many ms (0 = off).
+    /// Its CPU shows in the process column, not the worker column.
+    #[arg(long, default_value_t = 0)]
+    sqpoll_idle_ms: u32,
 }
 
-fn thread_cpu_ns() -> u64 {
+fn cpu_ns(clock: libc::clockid_t) -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: valid out-pointer; CLOCK_THREAD_CPUTIME_ID is always available on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &raw mut ts) };
+    // SAFETY: valid out-pointer; both CPU-time clocks used here always exist on Linux.
+    unsafe { libc::clock_gettime(clock, &raw mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// CPU time of the calling thread.
+fn thread_cpu_ns() -> u64 {
+    cpu_ns(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+/// CPU time of every thread of this process, including kernel io_uring threads (SQPOLL, io-wq),
+/// which belong to the process's thread group.
+fn process_cpu_ns() -> u64 {
+    cpu_ns(libc::CLOCK_PROCESS_CPUTIME_ID)
 }
 
 /// Per-datagram work besides I/O: nothing, or AEAD open + seal in place.
@@ -120,7 +138,7 @@ fn make_datagrams(count: usize, payload: usize, crypto: bool) -> Vec<Vec<u8>> {
         .collect()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Backend {
     IoUring,
     Mmsg,
@@ -131,6 +149,9 @@ struct Outcome {
     backend: Backend,
     handled: u64,
     worker_cpu_ns: u64,
+    /// Whole-process CPU minus the blaster (main) thread's: the worker plus any kernel thread
+    /// working for it (SQPOLL, io-wq), so moving work off the worker thread does not hide it.
+    serving_cpu_ns: u64,
     offered: u64,
     wall: Duration,
 }
@@ -147,33 +168,60 @@ fn main() -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    let backends: Vec<Backend> = [Backend::Tokio, Backend::Mmsg, Backend::IoUring]
+        .into_iter()
+        .filter(|b| args.backend.is_empty() || args.backend.contains(b))
+        .collect();
     let mut outcomes = Vec::new();
-    for backend in [Backend::Tokio, Backend::Mmsg, Backend::IoUring] {
+    for backend in backends {
         let outcome = run_backend(backend, &args).with_context(|| format!("{backend:?}"))?;
         outcomes.push(outcome);
     }
     let cost = |o: &Outcome| o.worker_cpu_ns as f64 / o.handled.max(1) as f64;
-    let tokio_cost = cost(&outcomes[0]);
-    let mmsg_cost = cost(&outcomes[1]);
+    let serving_cost = |o: &Outcome| o.serving_cpu_ns as f64 / o.handled.max(1) as f64;
+    let find = |b: Backend| outcomes.iter().find(|o| o.backend == b);
+    let tokio = find(Backend::Tokio);
+    let mmsg = find(Backend::Mmsg);
     println!(
-        "I/O cost per datagram on the worker thread (offered {} pps, {} B, {} flows, crypto {}; cores {cores}, kernel {}):",
-        args.rate, args.payload, args.flows, if args.crypto { "on" } else { "off" }, kernel.trim()
+        "I/O cost per datagram (offered {} pps, {} B, {} flows, crypto {}, io_uring sqpoll {}; cores {cores}, kernel {}):",
+        args.rate,
+        args.payload,
+        args.flows,
+        if args.crypto { "on" } else { "off" },
+        if args.sqpoll_idle_ms > 0 { format!("{} ms idle", args.sqpoll_idle_ms) } else { "off".into() },
+        kernel.trim()
     );
+    println!("  worker = the worker thread's CPU; process = all threads but the blaster (worker + kernel io threads)");
+    let ratio = |num: Option<f64>, den: Option<f64>| match (num, den) {
+        (Some(n), Some(d)) => format!("{:.2}", n / d),
+        _ => "-".into(),
+    };
     for o in &outcomes {
         println!(
-            "  {:<8} {:>8.0} ns/datagram  handled {:>8} of {:>8} offered  ({:.1}% of offered)  tokio/this {:.2}x  this/recvmmsg {:.2}",
+            "  {:<8} worker {:>6.0} ns/dgram  process {:>6.0} ns/dgram  handled {:>8} of {:>8} ({:.1}%)  \
+             tokio/this {}x (process {}x)  this/recvmmsg {} (process {})",
             format!("{:?}", o.backend),
             cost(o),
+            serving_cost(o),
             o.handled,
             o.offered,
             100.0 * o.handled as f64 / o.offered.max(1) as f64,
-            tokio_cost / cost(o),
-            cost(o) / mmsg_cost,
+            ratio(tokio.map(cost), Some(cost(o))),
+            ratio(tokio.map(serving_cost), Some(serving_cost(o))),
+            ratio(Some(cost(o)), mmsg.map(cost)),
+            ratio(Some(serving_cost(o)), mmsg.map(serving_cost)),
         );
         if args.json {
             println!(
-                "{{\"backend\":\"{:?}\",\"ns_per_datagram\":{:.1},\"handled\":{},\"offered\":{},\"crypto\":{},\"wall_s\":{:.2}}}",
-                o.backend, cost(o), o.handled, o.offered, args.crypto, o.wall.as_secs_f64()
+                "{{\"backend\":\"{:?}\",\"ns_per_datagram\":{:.1},\"process_ns_per_datagram\":{:.1},\"handled\":{},\"offered\":{},\"crypto\":{},\"sqpoll_idle_ms\":{},\"wall_s\":{:.2}}}",
+                o.backend,
+                cost(o),
+                serving_cost(o),
+                o.handled,
+                o.offered,
+                args.crypto,
+                args.sqpoll_idle_ms,
+                o.wall.as_secs_f64()
             );
         }
     }
@@ -186,17 +234,21 @@ fn run_backend(backend: Backend, args: &Args) -> anyhow::Result<Outcome> {
     let stop = Arc::new(AtomicBool::new(false));
     let handled = Arc::new(AtomicU64::new(0));
     let crypto = args.crypto;
+    let io_config = DatagramIoConfig { sqpoll_idle_ms: args.sqpoll_idle_ms, ..DatagramIoConfig::default() };
+    let process_start = process_cpu_ns();
+    let blaster_start = thread_cpu_ns();
     let worker = {
         let (stop, handled) = (Arc::clone(&stop), Arc::clone(&handled));
-        std::thread::spawn(move || -> anyhow::Result<u64> {
+        // Named so a profile can tell it from the blaster (`perf report --comms worker`).
+        std::thread::Builder::new().name("worker".into()).spawn(move || -> anyhow::Result<u64> {
             let start = thread_cpu_ns();
             match backend {
                 Backend::Tokio => tokio_echo(server, &stop, &handled, crypto)?,
-                Backend::Mmsg => batched_echo(IoBackend::Mmsg, server, &stop, &handled, crypto)?,
-                Backend::IoUring => batched_echo(IoBackend::IoUring, server, &stop, &handled, crypto)?,
+                Backend::Mmsg => batched_echo(IoBackend::Mmsg, server, &io_config, &stop, &handled, crypto)?,
+                Backend::IoUring => batched_echo(IoBackend::IoUring, server, &io_config, &stop, &handled, crypto)?,
             }
             Ok(thread_cpu_ns() - start)
-        })
+        })?
     };
     let started = Instant::now();
     let offered = blast(server_addr, args, Duration::from_secs(args.seconds))?;
@@ -204,7 +256,18 @@ fn run_backend(backend: Backend, args: &Args) -> anyhow::Result<Outcome> {
     std::thread::sleep(Duration::from_millis(200));
     stop.store(true, Ordering::Relaxed);
     let worker_cpu_ns = worker.join().map_err(|_| anyhow::anyhow!("worker panicked"))??;
-    Ok(Outcome { backend, handled: handled.load(Ordering::Relaxed), worker_cpu_ns, offered, wall: started.elapsed() })
+    // The worker has exited and dropped its ring (an SQPOLL thread ends with it), so the process
+    // clock now holds everything spent serving; the blaster is this (main) thread.
+    let blaster_cpu_ns = thread_cpu_ns() - blaster_start;
+    let serving_cpu_ns = (process_cpu_ns() - process_start).saturating_sub(blaster_cpu_ns);
+    Ok(Outcome {
+        backend,
+        handled: handled.load(Ordering::Relaxed),
+        worker_cpu_ns,
+        serving_cpu_ns,
+        offered,
+        wall: started.elapsed(),
+    })
 }
 
 /// Sends `args.rate` datagrams per second for `duration`, paced in batches of 32 per flow turn.
@@ -236,11 +299,12 @@ fn blast(to: SocketAddr, args: &Args, duration: Duration) -> anyhow::Result<u64>
 fn batched_echo(
     backend: IoBackend,
     socket: UdpSocket,
+    config: &DatagramIoConfig,
     stop: &AtomicBool,
     handled: &AtomicU64,
     crypto: bool,
 ) -> anyhow::Result<()> {
-    let mut io = dgram_io::open(backend, socket, &DatagramIoConfig::default())?;
+    let mut io = dgram_io::open(backend, socket, config)?;
     let mut crypto = Crypto::new(crypto);
     let mut replies: Vec<(Vec<u8>, SocketAddr)> = Vec::with_capacity(4096);
     let mut spare: Vec<Vec<u8>> = Vec::with_capacity(4096);
@@ -295,7 +359,7 @@ fn loopback_ceiling(duration: Duration, payload: usize) -> anyhow::Result<f64> {
     let rx = {
         let stop = Arc::clone(&stop);
         std::thread::spawn(move || -> anyhow::Result<u64> {
-            let mut io = dgram_io::open(IoBackend::Mmsg, receiver, &DatagramIoConfig { recv_buffers: 1024, send_queue: 1 })?;
+            let mut io = dgram_io::open(IoBackend::Mmsg, receiver, &DatagramIoConfig { recv_buffers: 1024, send_queue: 1, ..DatagramIoConfig::default() })?;
             // Count only after a warm-up second, so start-up does not dilute the rate.
             while !stop.load(Ordering::Relaxed) {
                 io.recv_batch(Duration::from_millis(5), &mut |_, _| {})?;
@@ -304,7 +368,7 @@ fn loopback_ceiling(duration: Duration, payload: usize) -> anyhow::Result<f64> {
         })
     };
     let sender = UdpSocket::bind("127.0.0.1:0")?;
-    let mut io = dgram_io::open(IoBackend::Mmsg, sender, &DatagramIoConfig { recv_buffers: 1, send_queue: 1024 })?;
+    let mut io = dgram_io::open(IoBackend::Mmsg, sender, &DatagramIoConfig { recv_buffers: 1, send_queue: 1024, ..DatagramIoConfig::default() })?;
     let datagram = vec![0x5au8; payload];
     let started = Instant::now();
     while started.elapsed() < duration {
