@@ -636,9 +636,10 @@ pub struct SnapshotSender {
     baseline_index: Vec<u32>,
     world: Vec<(u32, QuantisedState)>,
     left_out_ids: Vec<u32>,
-    /// For `encode`: its candidates quantised, their rows and a cache private to the call.
+    /// For `encode`: its candidates quantised, ranked in the order given, and a cache private to
+    /// the call.
     table: Vec<QuantisedEntity>,
-    rows: Vec<u32>,
+    ranked: Vec<(u64, u32)>,
     cache: DeltaCache,
 }
 
@@ -675,29 +676,32 @@ impl SnapshotSender {
         out: &mut Vec<u8>,
     ) -> EncodeReport {
         let mut table = std::mem::take(&mut self.table);
-        let mut rows = std::mem::take(&mut self.rows);
+        let mut ranked = std::mem::take(&mut self.ranked);
         let mut cache = std::mem::take(&mut self.cache);
         table.clear();
         table.extend(candidates.iter().map(QuantisedEntity::new));
-        rows.clear();
-        rows.extend(0..candidates.len() as u32);
+        ranked.clear();
+        ranked.extend((0..candidates.len() as u32).map(|index| (u64::from(index), index)));
         cache.begin(table.len());
-        let report = self.encode_rows(tick, &table, &rows, &mut cache, budget_bytes, out);
+        let report = self.encode_ranked(tick, &table, &mut ranked, &mut cache, budget_bytes, out);
         self.table = table;
-        self.rows = rows;
+        self.ranked = ranked;
         self.cache = cache;
         report
     }
 
-    /// Like [`Self::encode`], with the candidates given as rows of `table` (best first) and update
-    /// records shared through `cache` with other clients' encodes over the same table. The bytes are
-    /// exactly those `encode` gives for the same candidates. `cache` must have been `begin`-ed since
-    /// `table` last changed.
-    pub fn encode_rows(
+    /// Like [`Self::encode`], with the candidates given as `(rank key, row of table)` in any order
+    /// (the lowest key is the best; keys should be distinct) and update records shared through
+    /// `cache` with other clients' encodes over the same table. The bytes are exactly those `encode`
+    /// gives for the rows sorted by key. `ranked` is sorted in place only when the order matters:
+    /// when the budget or the entity limit leaves something out, or ids repeat or exceed
+    /// `SNAPSHOT_ENTITIES_MAX`; a client whose whole view fits costs no sort. `cache` must have been
+    /// `begin`-ed since `table` last changed.
+    pub fn encode_ranked(
         &mut self,
         tick: u32,
         table: &[QuantisedEntity],
-        rows: &[u32],
+        ranked: &mut [(u64, u32)],
         cache: &mut DeltaCache,
         budget_bytes: usize,
         out: &mut Vec<u8>,
@@ -741,164 +745,187 @@ impl SnapshotSender {
             } else {
                 0
             };
-        let mut bits_used = header_bits + baseline.len() * CHANGE_CODE_KEEP.1 as usize + ENTRY_COUNT_BITS as usize;
-        debug_assert!(bits_used <= budget_bits);
+        // Decide, in the order given: if everything fits, the order does not matter (every record
+        // costs more than nothing, so every prefix of any order fits too). Otherwise rank and decide
+        // again, best first. The decisions of a pass live in scratch and are redone whole.
+        let mut ranked_sorted = ranked.is_sorted_by_key(|&(key, _)| key);
+        let (bits_used, entities_in_world, mut report) = loop {
+            let mut bits_used =
+                header_bits + baseline.len() * CHANGE_CODE_KEEP.1 as usize + ENTRY_COUNT_BITS as usize;
+            debug_assert!(bits_used <= budget_bits);
+            let mut report = EncodeReport::default();
+            self.changes.clear();
+            self.changes.resize(baseline.len(), BaselineChange::Keep);
+            self.changed.clear();
+            self.entries.clear();
+            self.left_out_ids.clear();
 
-        let mut report = EncodeReport::default();
-        self.changes.clear();
-        self.changes.resize(baseline.len(), BaselineChange::Keep);
-        self.changed.clear();
-        self.entries.clear();
-        self.left_out_ids.clear();
-
-        // Candidates considered: the first SNAPSHOT_ENTITIES_MAX distinct ids (first occurrences).
-        // Sorting (id, index) puts each id's first occurrence first in its run.
-        let candidate_count = rows.len();
-        assert!(candidate_count <= u32::MAX as usize);
-        self.by_id.clear();
-        self.by_id.extend(
-            rows.iter()
-                .enumerate()
-                .map(|(index, &row)| u64::from(table[row as usize].id) << 32 | index as u64),
-        );
-        self.by_id.sort_unstable();
-        self.roles.clear();
-        self.roles.resize(candidate_count, CandidateRole::Ignored);
-        let mut previous_id = None;
-        for &key in &self.by_id {
-            let id = (key >> 32) as u32;
-            if previous_id != Some(id) {
-                self.roles[key as u32 as usize] = CandidateRole::Considered;
-                previous_id = Some(id);
-            }
-        }
-        let mut considered = 0;
-        for role in &mut self.roles {
-            if *role == CandidateRole::Considered {
-                if considered == SNAPSHOT_ENTITIES_MAX {
-                    *role = CandidateRole::Ignored;
-                } else {
-                    considered += 1;
+            // Candidates considered: the first SNAPSHOT_ENTITIES_MAX distinct ids (first occurrences).
+            // Sorting (id, index) puts each id's first occurrence first in its run.
+            let candidate_count = ranked.len();
+            assert!(candidate_count <= u32::MAX as usize);
+            self.by_id.clear();
+            self.by_id.extend(
+                ranked
+                    .iter()
+                    .enumerate()
+                    .map(|(index, &(_, row))| u64::from(table[row as usize].id) << 32 | index as u64),
+            );
+            self.by_id.sort_unstable();
+            self.roles.clear();
+            self.roles.resize(candidate_count, CandidateRole::Ignored);
+            let mut previous_id = None;
+            let mut distinct = 0;
+            for &key in &self.by_id {
+                let id = (key >> 32) as u32;
+                if previous_id != Some(id) {
+                    self.roles[key as u32 as usize] = CandidateRole::Considered;
+                    previous_id = Some(id);
+                    distinct += 1;
                 }
             }
-        }
-
-        // Match considered candidates with baseline entities (both by id) in one merge.
-        self.baseline_index.clear();
-        self.baseline_index.resize(candidate_count, BASELINE_INDEX_NONE);
-        self.baseline_seen.clear();
-        self.baseline_seen.resize(baseline.len(), false);
-        let mut cursor = 0;
-        for &key in &self.by_id {
-            let index = key as u32 as usize;
-            if self.roles[index] != CandidateRole::Considered {
+            if !ranked_sorted && (distinct != candidate_count || distinct > SNAPSHOT_ENTITIES_MAX) {
+                // Repeats or too many ids: which ones count depends on the order, so rank first.
+                ranked.sort_unstable_by_key(|&(key, _)| key);
+                ranked_sorted = true;
                 continue;
             }
-            let id = (key >> 32) as u32;
-            while cursor < baseline.len() && baseline[cursor].0 < id {
-                cursor += 1;
-            }
-            if cursor == baseline.len() {
-                break;
-            }
-            if baseline[cursor].0 == id {
-                self.baseline_index[index] = cursor as u32;
-                self.baseline_seen[cursor] = true;
-            }
-        }
-
-        // Removals first: they are small and free room in the client's world.
-        let mut entities_in_world = baseline.len();
-        for (index, &seen) in self.baseline_seen.iter().enumerate() {
-            if seen {
-                continue;
-            }
-            let extra_bits = (CHANGE_CODE_REMOVE.1 - CHANGE_CODE_KEEP.1) as usize;
-            if bits_used + extra_bits <= budget_bits {
-                bits_used += extra_bits;
-                self.changes[index] = BaselineChange::Remove;
-                entities_in_world -= 1;
-                report.removals_sent += 1;
-            } else {
-                report.removals_left_out += 1;
-            }
-        }
-
-        // Then candidates, best first, each taken if it fits.
-        for (index, &row) in rows.iter().enumerate() {
-            let candidate = &table[row as usize];
-            if self.roles[index] != CandidateRole::Considered {
-                report.entities_left_out += 1;
-                self.left_out_ids.push(candidate.id);
-                continue;
-            }
-            let current = candidate.state;
-            let baseline_index = self.baseline_index[index];
-            let sent = if baseline_index != BASELINE_INDEX_NONE {
-                let previous = &baseline[baseline_index as usize].1;
-                if previous.kind != current.kind {
-                    let extra_bits = (CHANGE_CODE_REPLACE.1 - CHANGE_CODE_KEEP.1 + FULL_RECORD_BITS) as usize;
-                    if bits_used + extra_bits <= budget_bits {
-                        bits_used += extra_bits;
-                        self.changes[baseline_index as usize] = BaselineChange::Replace(self.changed.len() as u32);
-                        self.changed.push((current, BitRun::new()));
-                        true
+            let mut considered = 0;
+            for role in &mut self.roles {
+                if *role == CandidateRole::Considered {
+                    if considered == SNAPSHOT_ENTITIES_MAX {
+                        *role = CandidateRole::Ignored;
                     } else {
-                        false
+                        considered += 1;
                     }
+                }
+            }
+
+            // Match considered candidates with baseline entities (both by id) in one merge.
+            self.baseline_index.clear();
+            self.baseline_index.resize(candidate_count, BASELINE_INDEX_NONE);
+            self.baseline_seen.clear();
+            self.baseline_seen.resize(baseline.len(), false);
+            let mut cursor = 0;
+            for &key in &self.by_id {
+                let index = key as u32 as usize;
+                if self.roles[index] != CandidateRole::Considered {
+                    continue;
+                }
+                let id = (key >> 32) as u32;
+                while cursor < baseline.len() && baseline[cursor].0 < id {
+                    cursor += 1;
+                }
+                if cursor == baseline.len() {
+                    break;
+                }
+                if baseline[cursor].0 == id {
+                    self.baseline_index[index] = cursor as u32;
+                    self.baseline_seen[cursor] = true;
+                }
+            }
+
+            // Removals first: they are small and free room in the client's world.
+            let mut entities_in_world = baseline.len();
+            for (index, &seen) in self.baseline_seen.iter().enumerate() {
+                if seen {
+                    continue;
+                }
+                let extra_bits = (CHANGE_CODE_REMOVE.1 - CHANGE_CODE_KEEP.1) as usize;
+                if bits_used + extra_bits <= budget_bits {
+                    bits_used += extra_bits;
+                    self.changes[index] = BaselineChange::Remove;
+                    entities_in_world -= 1;
+                    report.removals_sent += 1;
                 } else {
-                    let fields = update_fields(previous, &current);
-                    if fields == 0 {
-                        true // unchanged: the client already has it, at no cost
-                    } else {
-                        let run = cache.update_run(row, previous, &current, baseline_age, fields);
-                        let extra_bits = (run.bits() - CHANGE_CODE_KEEP.1) as usize;
+                    report.removals_left_out += 1;
+                }
+            }
+
+            // Then candidates, best first, each taken if it fits.
+            for (index, &(_, row)) in ranked.iter().enumerate() {
+                let candidate = &table[row as usize];
+                if self.roles[index] != CandidateRole::Considered {
+                    report.entities_left_out += 1;
+                    self.left_out_ids.push(candidate.id);
+                    continue;
+                }
+                let current = candidate.state;
+                let baseline_index = self.baseline_index[index];
+                let sent = if baseline_index != BASELINE_INDEX_NONE {
+                    let previous = &baseline[baseline_index as usize].1;
+                    if previous.kind != current.kind {
+                        let extra_bits = (CHANGE_CODE_REPLACE.1 - CHANGE_CODE_KEEP.1 + FULL_RECORD_BITS) as usize;
                         if bits_used + extra_bits <= budget_bits {
                             bits_used += extra_bits;
-                            self.changes[baseline_index as usize] = BaselineChange::Update(self.changed.len() as u32);
-                            self.changed.push((current, run));
+                            self.changes[baseline_index as usize] = BaselineChange::Replace(self.changed.len() as u32);
+                            self.changed.push((current, BitRun::new()));
                             true
                         } else {
                             false
                         }
-                    }
-                }
-            } else {
-                match self.entries.binary_search_by_key(&candidate.id, |(id, _)| *id) {
-                    Ok(_) => unreachable!("duplicates were filtered above"),
-                    Err(position) => {
-                        if entities_in_world >= SNAPSHOT_ENTITIES_MAX {
-                            false
+                    } else {
+                        let fields = update_fields(previous, &current);
+                        if fields == 0 {
+                            true // unchanged: the client already has it, at no cost
                         } else {
-                            let previous = position.checked_sub(1).map(|p| self.entries[p].0);
-                            let next = self.entries.get(position).map(|(id, _)| *id);
-                            let mut id_bits = entry_id_bits(previous, candidate.id) as isize;
-                            if let Some(next) = next {
-                                id_bits += entry_id_bits(Some(candidate.id), next) as isize;
-                                id_bits -= entry_id_bits(previous, next) as isize;
-                            }
-                            let extra_bits = (FULL_RECORD_BITS as isize + id_bits) as usize;
+                            let run = cache.update_run(row, previous, &current, baseline_age, fields);
+                            let extra_bits = (run.bits() - CHANGE_CODE_KEEP.1) as usize;
                             if bits_used + extra_bits <= budget_bits {
                                 bits_used += extra_bits;
-                                self.entries.insert(position, (candidate.id, current));
-                                entities_in_world += 1;
+                                self.changes[baseline_index as usize] = BaselineChange::Update(self.changed.len() as u32);
+                                self.changed.push((current, run));
                                 true
                             } else {
                                 false
                             }
                         }
                     }
+                } else {
+                    match self.entries.binary_search_by_key(&candidate.id, |(id, _)| *id) {
+                        Ok(_) => unreachable!("duplicates were filtered above"),
+                        Err(position) => {
+                            if entities_in_world >= SNAPSHOT_ENTITIES_MAX {
+                                false
+                            } else {
+                                let previous = position.checked_sub(1).map(|p| self.entries[p].0);
+                                let next = self.entries.get(position).map(|(id, _)| *id);
+                                let mut id_bits = entry_id_bits(previous, candidate.id) as isize;
+                                if let Some(next) = next {
+                                    id_bits += entry_id_bits(Some(candidate.id), next) as isize;
+                                    id_bits -= entry_id_bits(previous, next) as isize;
+                                }
+                                let extra_bits = (FULL_RECORD_BITS as isize + id_bits) as usize;
+                                if bits_used + extra_bits <= budget_bits {
+                                    bits_used += extra_bits;
+                                    self.entries.insert(position, (candidate.id, current));
+                                    entities_in_world += 1;
+                                    true
+                                } else {
+                                    false
+                                }
+                            }
+                        }
+                    }
+                };
+                if sent {
+                    report.entities_sent += 1;
+                } else {
+                    report.entities_left_out += 1;
+                    self.left_out_ids.push(candidate.id);
                 }
-            };
-            if sent {
-                report.entities_sent += 1;
-            } else {
-                report.entities_left_out += 1;
-                self.left_out_ids.push(candidate.id);
             }
-        }
-        debug_assert_eq!(report.entities_sent + report.entities_left_out, rows.len());
-        debug_assert!(entities_in_world <= SNAPSHOT_ENTITIES_MAX);
+            debug_assert_eq!(report.entities_sent + report.entities_left_out, ranked.len());
+            debug_assert!(entities_in_world <= SNAPSHOT_ENTITIES_MAX);
+            if !ranked_sorted && (report.entities_left_out > 0 || report.removals_left_out > 0) {
+                // The budget (or the entity limit) cut the list, so the order decides what goes: rank
+                // and decide again. When everything fit, every order gives this same snapshot.
+                ranked.sort_unstable_by_key(|&(key, _)| key);
+                ranked_sorted = true;
+                continue;
+            }
+            break (bits_used, entities_in_world, report);
+        };
 
         // Write it out, and remember the world the client will have.
         self.world.clear();
@@ -1567,9 +1594,10 @@ mod tests {
         assert!(deltas_encoded.into_inner() > 1000);
     }
 
-    /// Clients encoding rows of one quantised table through a shared `DeltaCache` get exactly the
-    /// bytes, reports and left-out ids of their own `encode`, whatever mix of baselines (ack delays),
-    /// windows and budgets they have, and every snapshot decodes.
+    /// Clients encoding ranked rows of one quantised table (in any order) through a shared
+    /// `DeltaCache` get exactly the bytes, reports and left-out ids of their own `encode` of the
+    /// best-first list, whatever mix of baselines (ack delays), windows and budgets they have, and
+    /// every snapshot decodes.
     #[test]
     fn shared_delta_cache_gives_the_bytes_of_encode() {
         const CLIENTS: usize = 6;
@@ -1596,8 +1624,14 @@ mod tests {
                 }
                 let candidates: Vec<EntityState> = rows.iter().map(|&row| world[row as usize]).collect();
                 let budget = [DATAGRAM_BYTES_MAX, 200, SNAPSHOT_BUDGET_BYTES_MIN][client % 3];
+                // Ranked in a scrambled order with keys giving the best-first order back.
+                let mut ranked: Vec<(u64, u32)> =
+                    rows.iter().enumerate().map(|(index, &row)| (index as u64, row)).collect();
+                let shift = (tick as usize) % ranked.len().max(1);
+                ranked.rotate_left(shift);
+                ranked.reverse();
                 let shared_report =
-                    shared[client].encode_rows(tick, &table, &rows, &mut cache, budget, &mut shared_bytes);
+                    shared[client].encode_ranked(tick, &table, &mut ranked, &mut cache, budget, &mut shared_bytes);
                 let alone_report = alone[client].encode(tick, &candidates, budget, &mut alone_bytes);
                 assert_eq!(shared_bytes, alone_bytes, "client {client} tick {tick}");
                 assert_eq!(shared_report, alone_report);
