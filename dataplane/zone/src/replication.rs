@@ -1,9 +1,11 @@
 //! Replication: per client, per tick, the entities in its area of interest are ranked (distance,
-//! time since last sent, importance) and handed best-first to the protocol crate's encoder, which
-//! fills the client's byte budget with deltas against the last snapshot that client acknowledged.
+//! time since last sent, importance) and handed to the protocol crate's encoder, which fills the
+//! client's byte budget best-first with deltas against the last snapshot that client acknowledged.
 //!
-//! Cost per client is the entities in its (2r+1)^2 cells plus a sort of at most
-//! `SNAPSHOT_ENTITIES_MAX` of them: it grows with what the client can see, not with the zone.
+//! Cost per client is the entities in its (2r+1)^2 cells plus, only when the budget cannot take
+//! them all, a sort of at most `SNAPSHOT_ENTITIES_MAX` of them: it grows with what the client can
+//! see, not with the zone. Entity states are quantised once per tick for all clients, and update
+//! records are shared between clients that acked the same tick.
 
 use meridian_proto::snapshot::{
     DeltaCache, EntityKind, EntityState, QuantisedEntity, SNAPSHOT_ENTITIES_MAX, SnapshotSender,
@@ -60,10 +62,9 @@ pub(crate) struct Replicator {
     /// non-negative floats) above the entity id, so one integer compare orders by distance then id.
     near: Vec<(u64, u32, u32)>,
     /// (rank key, row): the key is the priority's bits inverted (priorities are positive, so the
-    /// highest sorts first) above the id, so ties break by id with one integer compare.
+    /// highest sorts first) above the id, so ties break by id with one integer compare. Left
+    /// unsorted: the encoder sorts it only when the order decides what fits.
     ranked: Vec<(u64, u32)>,
-    /// Rows of `table`, best first.
-    candidates: Vec<u32>,
     left_out: Vec<u32>,
 }
 
@@ -78,7 +79,6 @@ impl Replicator {
             row_by_id: FxHashMap::default(),
             near: Vec::new(),
             ranked: Vec::with_capacity(SNAPSHOT_ENTITIES_MAX),
-            candidates: Vec::with_capacity(SNAPSHOT_ENTITIES_MAX),
             left_out: Vec::with_capacity(SNAPSHOT_ENTITIES_MAX),
         }
     }
@@ -140,7 +140,6 @@ impl Replicator {
     ) {
         self.near.clear();
         self.ranked.clear();
-        self.candidates.clear();
         if let Some(&viewer_row) = self.row_by_id.get(&viewer) {
             let (center, _) = self.ground_m[viewer_row as usize];
             let cell = self.grid.cell_of(center[0], center[1]);
@@ -189,15 +188,14 @@ impl Replicator {
                 let key = u64::from(!priority.to_bits()) << 32 | u64::from(id);
                 self.ranked.push((key, row));
             }
-            self.ranked.sort_unstable_by_key(|entry| entry.0);
-            self.candidates.extend(self.ranked.iter().map(|&(_, row)| row));
         }
-        debug_assert!(self.candidates.len() <= SNAPSHOT_ENTITIES_MAX);
+        debug_assert!(self.ranked.len() <= SNAPSHOT_ENTITIES_MAX);
         let budget = shedding.budget_bytes(config.snapshot_budget_bytes);
-        let report = view.sender.encode_rows(
+        // The encoder sorts `ranked` only if the budget cannot take the whole view.
+        let report = view.sender.encode_ranked(
             tick,
             &self.table,
-            &self.candidates,
+            &mut self.ranked,
             &mut self.delta_cache,
             budget,
             bytes,
