@@ -38,12 +38,22 @@ pub const RELIABLE_RECEIVE_BUFFER_BYTES_MAX: usize = 64 * 1024;
 pub const RELIABLE_DELIVERY_TIMEOUT_US: u64 = 10_000_000;
 pub const RESEND_DELAY_MIN_US: u64 = 30_000;
 pub const KEEPALIVE_INTERVAL_US: u64 = 100_000;
+/// An ack owed for a packet of unreliable frames only (inputs, snapshots) rides on the next packet
+/// this end sends anyway and goes alone only once it has waited this long. Both ends of a game
+/// session send every tick (50 ms at 20 Hz), so in steady state no packet is sent just to ack:
+/// without the delay every received input or snapshot drew an ack-only packet back, doubling the
+/// datagram rate both ways. Packets with reliable fragments or a clock ping are acked at once (their
+/// sender's resend timer and RTT sample depend on it). The reliable channel's RTT estimate can
+/// therefore include up to this delay when it samples an unreliable packet's ack (it only makes
+/// resends later); the clock-sync RTT (ping/pong, answered at once) does not.
+pub const ACK_DELAY_MAX_US: u64 = 60_000;
 pub const CLOCK_PING_INTERVAL_US: u64 = 1_000_000;
 /// Received messages waiting for the application.
 pub const RECEIVED_MESSAGES_MAX: usize = 512;
 pub const FRAMES_PER_PACKET_MAX: usize = 64;
 
 const _: () = assert!(FRAGMENTS_PER_MESSAGE_MAX <= 32); // acked fragments fit a u32 mask
+const _: () = assert!(ACK_DELAY_MAX_US < KEEPALIVE_INTERVAL_US);
 const _: () = assert!(RELIABLE_RECEIVE_BUFFER_BYTES_MAX >= 2 * RELIABLE_MESSAGE_BYTES_MAX);
 const _: () = assert!((RELIABLE_WINDOW_MESSAGES as usize) < SENT_PACKETS_TRACKED);
 
@@ -270,7 +280,8 @@ pub struct Connection {
     /// Packets acked to the peer: received, and every fragment in them stored. A packet whose
     /// fragment had no room is not acked, so its fragments are resent (never acked and lost).
     acked: ReplayWindow,
-    ack_owed: bool,
+    /// When the ack owed for received packets must go out even alone (`None`: nothing owed).
+    ack_due_us: Option<u64>,
     unreliable_queue: VecDeque<Vec<u8>>,
     reliable_queue: VecDeque<OutgoingMessage>,
     next_message_id: u16,
@@ -314,7 +325,8 @@ impl Connection {
             acked_floor: send_sequence_start,
             acked: received.clone(),
             received,
-            ack_owed: true,
+            // Due at once: the handshake's welcome packet is this ack.
+            ack_due_us: Some(0),
             unreliable_queue: VecDeque::new(),
             reliable_queue: VecDeque::new(),
             next_message_id: 0,
@@ -435,7 +447,11 @@ impl Connection {
         self.stats.packets_received += 1;
         self.last_received_us = now_us;
         // Only packets with frames elicit an ack; acking ack-only packets would ping-pong forever.
-        self.ack_owed |= !payload.frames.is_empty();
+        let urgent = payload.frames.iter().any(|frame| matches!(frame, Frame::Fragment { .. } | Frame::Ping { .. }));
+        let due_us = if urgent { now_us } else { now_us.saturating_add(ACK_DELAY_MAX_US) };
+        if !payload.frames.is_empty() {
+            self.ack_due_us = Some(self.ack_due_us.map_or(due_us, |due| due.min(due_us)));
+        }
         self.process_acks(now_us, payload.ack_newest_plus_one, payload.ack_bits);
         for frame in payload.frames {
             match frame {
@@ -618,7 +634,7 @@ impl Connection {
 
     /// Whether anything is due now (a packet would be built).
     fn wants_to_send(&self, now_us: u64) -> bool {
-        self.ack_owed
+        self.ack_due_us.is_some_and(|due| now_us >= due)
             || self.pong_owed.is_some()
             || !self.unreliable_queue.is_empty()
             || (self.side == Side::Client && now_us >= self.next_ping_us)
@@ -750,7 +766,7 @@ impl Connection {
             out,
         );
         self.plaintext = plaintext;
-        self.ack_owed = false;
+        self.ack_due_us = None;
         self.last_sent_us = now_us;
         self.stats.packets_sent += 1;
         true
@@ -799,6 +815,77 @@ mod tests {
             now_us,
         );
         (client, server)
+    }
+
+    /// Both ends send one unreliable message per 50 ms tick, out of phase, over a 5 ms link, and
+    /// both are polled every millisecond. Returns the packets each end sent over `ticks`.
+    fn tick_traffic(client: &mut Connection, server: &mut Connection, start_us: u64, ticks: u64) -> (u64, u64) {
+        let mut packet = Vec::new();
+        let mut in_flight: VecDeque<(u64, bool, Vec<u8>)> = VecDeque::new();
+        let (mut from_client, mut from_server) = (0, 0);
+        for step in 0..ticks * 50 {
+            let now = start_us + step * 1_000;
+            while in_flight.front().is_some_and(|(at, _, _)| *at <= now) {
+                let (_, to_server, bytes) = in_flight.pop_front().unwrap();
+                let receiver = if to_server { &mut *server } else { &mut *client };
+                receiver.receive(now, &bytes).unwrap();
+            }
+            if step % 50 == 0 {
+                client.send_unreliable(b"input").unwrap();
+            }
+            if step % 50 == 20 {
+                server.send_unreliable(b"snapshot").unwrap();
+            }
+            while client.poll_packet(now, &mut packet) {
+                from_client += 1;
+                in_flight.push_back((now + 5_000, true, packet.clone()));
+            }
+            while server.poll_packet(now, &mut packet) {
+                from_server += 1;
+                in_flight.push_back((now + 5_000, false, packet.clone()));
+            }
+        }
+        (from_client, from_server)
+    }
+
+    #[test]
+    fn acks_ride_on_tick_traffic_instead_of_packets_of_their_own() {
+        let (mut client, mut server) = pair(0);
+        let ticks = 100;
+        let (from_client, from_server) = tick_traffic(&mut client, &mut server, 0, ticks);
+        // One packet per tick each way; the extras are the handshake ack and the clock pings
+        // (one a second) and their pongs. Acking every packet on its own would double both.
+        assert!((ticks..=ticks + 8).contains(&from_client), "client sent {from_client} packets in {ticks} ticks");
+        assert!((ticks..=ticks + 8).contains(&from_server), "server sent {from_server} packets in {ticks} ticks");
+        // Nothing went unacknowledged on the way: each side's newest packets were acked.
+        assert!(client.stats().rtt_smoothed_us.is_some() && server.stats().rtt_smoothed_us.is_some());
+    }
+
+    #[test]
+    fn a_lone_unreliable_packet_is_acked_after_the_delay_and_a_reliable_one_at_once() {
+        let (mut client, mut server) = pair(0);
+        let mut packet = Vec::new();
+        // Settle the handshake acks and the first clock ping.
+        tick_traffic(&mut client, &mut server, 0, 2);
+        let now = 10_000_000;
+        while server.poll_packet(now, &mut packet) {}
+        while client.poll_packet(now, &mut packet) {
+            server.receive(now, &packet).unwrap();
+        }
+        while server.poll_packet(now, &mut packet) {
+            client.receive(now, &packet).unwrap();
+        }
+        client.send_unreliable(b"input").unwrap();
+        assert!(client.poll_packet(now, &mut packet));
+        server.receive(now, &packet).unwrap();
+        assert!(!server.poll_packet(now + ACK_DELAY_MAX_US - 1, &mut packet), "the ack waits for traffic");
+        assert!(server.poll_packet(now + ACK_DELAY_MAX_US, &mut packet), "then goes alone");
+        let later = now + ACK_DELAY_MAX_US + 1_000;
+        client.receive(later, &packet).unwrap();
+        client.send_reliable(b"chat").unwrap();
+        assert!(client.poll_packet(later, &mut packet));
+        server.receive(later, &packet).unwrap();
+        assert!(server.poll_packet(later, &mut packet), "reliable fragments are acked at once");
     }
 
     /// Steps both ends on simulated time (10 ms steps, 20 ms one-way delay); `lose(n)` decides whether

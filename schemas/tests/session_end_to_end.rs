@@ -78,6 +78,7 @@ struct Outcome {
     chat_received: Vec<String>,
     final_world_matches: bool,
     packets_dropped: u64,
+    packets_sent: u64,
 }
 
 fn run_session(seed: u64, loss_percent: u64) -> Outcome {
@@ -136,6 +137,7 @@ fn run_session(seed: u64, loss_percent: u64) -> Outcome {
         chat_received: Vec::new(),
         final_world_matches: false,
         packets_dropped: 0,
+        packets_sent: 0,
     };
     let mut session_id = None;
     let mut tick: u32 = 0;
@@ -270,6 +272,7 @@ fn run_session(seed: u64, loss_percent: u64) -> Outcome {
     outcome.final_world_matches =
         sent.iter().all(|(id, state)| receiver.world().get(id) == Some(state)) && sent.len() == entities.len();
     outcome.packets_dropped = network.dropped;
+    outcome.packets_sent = network.sent;
     assert!(network.sent > 400, "{} packets sent", network.sent);
     outcome
 }
@@ -288,8 +291,8 @@ fn check(outcome: &Outcome) {
     assert!(outcome.final_world_matches, "client world differs from the server's");
     let mean = outcome.snapshot_bytes_steady.iter().sum::<usize>() / outcome.snapshot_bytes_steady.len();
     eprintln!(
-        "snapshots applied {}, mean steady snapshot {mean} bytes, packets dropped {}",
-        outcome.snapshots_applied, outcome.packets_dropped
+        "snapshots applied {}, mean steady snapshot {mean} bytes, packets dropped {} of {}",
+        outcome.snapshots_applied, outcome.packets_dropped, outcome.packets_sent
     );
     // 64 moving entities; acks are delayed by RTT and loss, so baselines are older than in the bench.
     assert!(mean <= 250, "mean snapshot {mean} bytes");
@@ -306,7 +309,10 @@ fn session_streams_snapshots_over_a_clean_network() {
 fn session_streams_snapshots_over_a_lossy_jittery_network() {
     for seed in [2, 3, 4] {
         let outcome = run_session(seed, 10);
-        assert!(outcome.packets_dropped > 50);
+        // The lossy network really lost about a tenth of the packets (not a fixed count: how many
+        // packets a session sends depends on the ack policy).
+        let dropped_percent = 100 * outcome.packets_dropped / outcome.packets_sent.max(1);
+        assert!((5..=15).contains(&dropped_percent), "{} of {} dropped", outcome.packets_dropped, outcome.packets_sent);
         check(&outcome);
     }
 }
