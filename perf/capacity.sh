@@ -19,7 +19,7 @@ steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=(1000 2000 3000 5000)
 for ccu in "${steps[@]}"; do
   "$BIN/meridian-node" serve --listen 127.0.0.1:7777 --metrics-listen 127.0.0.1:9100 \
-    --cluster-key-hex "$KEY" --zones "$ZONES" --duration-s $((DURATION_S + 30)) 2>/dev/null &
+    --cluster-key-hex "$KEY" --zones "$ZONES" --duration-s $((DURATION_S + 30)) >"/tmp/capacity-node-$ccu.log" 2>&1 &
   node=$!
   sleep 0.5
   "$BIN/bots" --cluster-key-hex "$KEY" --bots "$ccu" --zone-id "$ZONES" --threads "$BOT_THREADS" \
@@ -28,6 +28,20 @@ for ccu in "${steps[@]}"; do
     tee "/tmp/capacity-bots-$ccu.jsonl" |
     "$BIN/dashboard" --headless --interval-s 2 | tail -n 1 | sed "s/^/ccu=$ccu node: /"
   grep '"final"' "/tmp/capacity-bots-$ccu.jsonl" | sed "s/^/ccu=$ccu bots: /"
+  # Whole-run figures from the node itself (ramp included): datagrams in/out per second and the
+  # tick duration p99 over every tick of every zone (cumulative histogram, bucket upper bound).
+  curl -s http://127.0.0.1:9100/metrics | awk -v ccu="$ccu" -v secs="$DURATION_S" '
+    /^meridian_packets_in_total/ { pin += $NF }
+    /^meridian_packets_out_total/ { pout += $NF }
+    /^meridian_tick_duration_seconds_bucket/ { match($0, /le="[^"]+"/); le = substr($0, RSTART + 4, RLENGTH - 5); b[le] += $NF }
+    /^meridian_tick_duration_seconds_count/ { n += $NF }
+    END {
+      p99 = "none"; best = 1e18
+      for (le in b) { v = (le == "+Inf") ? 1e17 : le + 0; if (b[le] >= 0.99 * n && v < best) { best = v; p99 = le } }
+      printf "ccu=%s node_run: pps_in=%.0f pps_out=%.0f pps_total=%.0f ticks=%d tick_p99_le=%s s\n", ccu, pin / secs, pout / secs, (pin + pout) / secs, n, p99
+    }'
+  # The node's own CPU time (user + system, clock ticks → s), for the per-CCU cost model.
+  awk -v ccu="$ccu" -v hz="$(getconf CLK_TCK)" '{ printf "ccu=%s node_cpu_s=%.2f\n", ccu, ($14 + $15) / hz }' "/proc/$node/stat"
   kill "$node" 2>/dev/null; wait "$node" 2>/dev/null || true
   sleep 1
 done

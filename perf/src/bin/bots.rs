@@ -573,6 +573,16 @@ fn json_opt(value: Option<f64>) -> String {
     value.filter(|v| v.is_finite()).map_or("null".to_string(), |v| format!("{v:.6}"))
 }
 
+/// CPU time this process has used (user + system, all threads): what the swarm costs the machine
+/// it shares with the node.
+fn process_cpu_s() -> f64 {
+    // SAFETY: `usage` is a valid out-pointer; RUSAGE_SELF is always valid.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &raw mut usage) };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn print_report(
     args: &Args,
@@ -591,13 +601,14 @@ fn print_report(
     let correction_p99_m = total.correction_um.quantile(0.99).map(|um| um as f64 / 1e6);
     if args.json {
         println!(
-            "{{\"report\":\"{label}\",\"elapsed_s\":{elapsed_s:.3},\"bots\":{},\"ccu\":{},\"placed\":{},\"connecting\":{},\"disconnected\":{},\
+            "{{\"report\":\"{label}\",\"elapsed_s\":{elapsed_s:.3},\"process_cpu_s\":{:.3},\"bots\":{},\"ccu\":{},\"placed\":{},\"connecting\":{},\"disconnected\":{},\
              \"rtt_us\":{{\"p50\":{},\"p99\":{}}},\
              \"corrections\":{{\"count\":{},\"reconciliations\":{},\"acks_guessed\":{},\"p99_m\":{},\"max_m\":{:.6}}},\
              \"bytes_per_s_per_client\":{{\"down\":{:.1},\"up\":{:.1}}},\
              \"server_tick_p99_s\":{},\"server_tick_p99_above_buckets\":{},\"scrape_error\":{},\
              \"snapshots\":{},\"datagrams_dropped\":{},\"send_errors\":{},\"driver_loop_us\":{{\"p99\":{},\"max\":{}}},\"stalls\":{{\"count\":{},\"bots\":{},\"gap_max_ms\":{:.1}}},\
              \"misbehaving\":{{\"garbage_bots\":{},\"garbage_sent\":{},\"replay_bots\":{},\"replays_sent\":{},\"speedhack_bots\":{},\"speedhack_inputs\":{}}}}}",
+            process_cpu_s(),
             args.bots,
             total.connected,
             total.placed,
