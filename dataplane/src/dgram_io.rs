@@ -96,11 +96,16 @@ pub struct DatagramIoConfig {
     /// Coalesce consecutive equal-size datagrams to one peer into one UDP GSO send where the
     /// kernel supports it (detected at open; refusals fall back to single sends).
     pub udp_gso: bool,
+    /// io_uring only: when non-zero, `recv_batch` lets completions gather for up to this many
+    /// microseconds after the first one (kernel min-wait, 6.13+) instead of returning on the first,
+    /// so one wake-up handles a whole burst. Adds up to this much latency; 0 (the default) returns
+    /// as soon as anything arrived, as the recvmmsg backend does.
+    pub recv_min_wait_us: u32,
 }
 
 impl Default for DatagramIoConfig {
     fn default() -> Self {
-        Self { recv_buffers: 4096, send_queue: 4096, sqpoll_idle_ms: 0, udp_gso: true }
+        Self { recv_buffers: 4096, send_queue: 4096, sqpoll_idle_ms: 0, udp_gso: true, recv_min_wait_us: 0 }
     }
 }
 
@@ -432,6 +437,9 @@ pub struct UringDatagramIo {
     /// GSO sends the kernel refused in this flush, resent one datagram per message.
     gso_refused: Vec<(usize, usize)>,
     gso: bool,
+    recv_min_wait_us: u32,
+    /// Completions a min-wait receive asks for before its min-wait ends.
+    recv_want: usize,
     /// A flush failed before the kernel had taken every send: the queue may still be read.
     sends_unconfirmed: bool,
     stats: DatagramIoStats,
@@ -481,6 +489,8 @@ impl UringDatagramIo {
             stashed: Vec::with_capacity(cq_entries as usize),
             gso_refused: Vec::with_capacity(config.send_queue),
             gso,
+            recv_min_wait_us: config.recv_min_wait_us,
+            recv_want: config.recv_buffers.clamp(1, 256),
             sends_unconfirmed: false,
             stats: DatagramIoStats::default(),
         })
@@ -658,8 +668,14 @@ impl DatagramIo for UringDatagramIo {
             self.ring.submit()?;
         } else {
             let timespec = types::Timespec::from(timeout);
-            let args = types::SubmitArgs::new().timespec(&timespec);
-            match self.ring.submitter().submit_with_args(1, &args) {
+            let (want, args) = if self.recv_min_wait_us > 0 {
+                // Up to `recv_want` completions, but return once the min-wait has passed and at
+                // least one is there (or at the timeout).
+                (self.recv_want, types::SubmitArgs::new().timespec(&timespec).min_wait_usec(self.recv_min_wait_us))
+            } else {
+                (1, types::SubmitArgs::new().timespec(&timespec))
+            };
+            match self.ring.submitter().submit_with_args(want, &args) {
                 Ok(_) => {}
                 Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR | libc::EBUSY)) => {}
                 Err(e) => return Err(e),

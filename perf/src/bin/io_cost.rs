@@ -55,6 +55,12 @@ struct Args {
     /// Its CPU shows in the process column, not the worker column.
     #[arg(long, default_value_t = 0)]
     sqpoll_idle_ms: u32,
+    /// io_uring only: let receive completions gather this many µs after the first (min-wait).
+    #[arg(long, default_value_t = 0)]
+    uring_min_wait_us: u32,
+    /// Send every datagram on its own (no UDP GSO coalescing of equal-size runs to one peer).
+    #[arg(long)]
+    no_gso: bool,
 }
 
 fn cpu_ns(clock: libc::clockid_t) -> u64 {
@@ -138,6 +144,13 @@ fn make_datagrams(count: usize, payload: usize, crypto: bool) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Replies sent, and how many of them left as segments of a UDP GSO send.
+#[derive(Debug, Clone, Copy, Default)]
+struct SendCounts {
+    sent: u64,
+    sent_gso: u64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Backend {
     IoUring,
@@ -153,6 +166,7 @@ struct Outcome {
     /// working for it (SQPOLL, io-wq), so moving work off the worker thread does not hide it.
     serving_cpu_ns: u64,
     offered: u64,
+    sends: SendCounts,
     wall: Duration,
 }
 
@@ -183,12 +197,14 @@ fn main() -> anyhow::Result<()> {
     let tokio = find(Backend::Tokio);
     let mmsg = find(Backend::Mmsg);
     println!(
-        "I/O cost per datagram (offered {} pps, {} B, {} flows, crypto {}, io_uring sqpoll {}; cores {cores}, kernel {}):",
+        "I/O cost per datagram (offered {} pps, {} B, {} flows, crypto {}, GSO {}, io_uring sqpoll {}, min-wait {} us; cores {cores}, kernel {}):",
         args.rate,
         args.payload,
         args.flows,
         if args.crypto { "on" } else { "off" },
+        if args.no_gso { "off" } else { "on" },
         if args.sqpoll_idle_ms > 0 { format!("{} ms idle", args.sqpoll_idle_ms) } else { "off".into() },
+        args.uring_min_wait_us,
         kernel.trim()
     );
     println!("  worker = the worker thread's CPU; process = all threads but the blaster (worker + kernel io threads)");
@@ -199,7 +215,7 @@ fn main() -> anyhow::Result<()> {
     for o in &outcomes {
         println!(
             "  {:<8} worker {:>6.0} ns/dgram  process {:>6.0} ns/dgram  handled {:>8} of {:>8} ({:.1}%)  \
-             tokio/this {}x (process {}x)  this/recvmmsg {} (process {})",
+             tokio/this {}x (process {}x)  this/recvmmsg {} (process {})  replies via GSO {:.0}%",
             format!("{:?}", o.backend),
             cost(o),
             serving_cost(o),
@@ -210,6 +226,7 @@ fn main() -> anyhow::Result<()> {
             ratio(tokio.map(serving_cost), Some(serving_cost(o))),
             ratio(Some(cost(o)), mmsg.map(cost)),
             ratio(Some(serving_cost(o)), mmsg.map(serving_cost)),
+            100.0 * o.sends.sent_gso as f64 / o.sends.sent.max(1) as f64,
         );
         if args.json {
             println!(
@@ -234,20 +251,25 @@ fn run_backend(backend: Backend, args: &Args) -> anyhow::Result<Outcome> {
     let stop = Arc::new(AtomicBool::new(false));
     let handled = Arc::new(AtomicU64::new(0));
     let crypto = args.crypto;
-    let io_config = DatagramIoConfig { sqpoll_idle_ms: args.sqpoll_idle_ms, ..DatagramIoConfig::default() };
+    let io_config = DatagramIoConfig {
+        sqpoll_idle_ms: args.sqpoll_idle_ms,
+        recv_min_wait_us: args.uring_min_wait_us,
+        udp_gso: !args.no_gso,
+        ..DatagramIoConfig::default()
+    };
     let process_start = process_cpu_ns();
     let blaster_start = thread_cpu_ns();
     let worker = {
         let (stop, handled) = (Arc::clone(&stop), Arc::clone(&handled));
         // Named so a profile can tell it from the blaster (`perf report --comms worker`).
-        std::thread::Builder::new().name("worker".into()).spawn(move || -> anyhow::Result<u64> {
+        std::thread::Builder::new().name("worker".into()).spawn(move || -> anyhow::Result<(u64, SendCounts)> {
             let start = thread_cpu_ns();
-            match backend {
+            let sends = match backend {
                 Backend::Tokio => tokio_echo(server, &stop, &handled, crypto)?,
                 Backend::Mmsg => batched_echo(IoBackend::Mmsg, server, &io_config, &stop, &handled, crypto)?,
                 Backend::IoUring => batched_echo(IoBackend::IoUring, server, &io_config, &stop, &handled, crypto)?,
-            }
-            Ok(thread_cpu_ns() - start)
+            };
+            Ok((thread_cpu_ns() - start, sends))
         })?
     };
     let started = Instant::now();
@@ -255,7 +277,7 @@ fn run_backend(backend: Backend, args: &Args) -> anyhow::Result<Outcome> {
     // Let the worker finish what is queued, then stop it.
     std::thread::sleep(Duration::from_millis(200));
     stop.store(true, Ordering::Relaxed);
-    let worker_cpu_ns = worker.join().map_err(|_| anyhow::anyhow!("worker panicked"))??;
+    let (worker_cpu_ns, sends) = worker.join().map_err(|_| anyhow::anyhow!("worker panicked"))??;
     // The worker has exited and dropped its ring (an SQPOLL thread ends with it), so the process
     // clock now holds everything spent serving; the blaster is this (main) thread.
     let blaster_cpu_ns = thread_cpu_ns() - blaster_start;
@@ -266,6 +288,7 @@ fn run_backend(backend: Backend, args: &Args) -> anyhow::Result<Outcome> {
         worker_cpu_ns,
         serving_cpu_ns,
         offered,
+        sends,
         wall: started.elapsed(),
     })
 }
@@ -303,7 +326,7 @@ fn batched_echo(
     stop: &AtomicBool,
     handled: &AtomicU64,
     crypto: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<SendCounts> {
     let mut io = dgram_io::open(backend, socket, config)?;
     let mut crypto = Crypto::new(crypto);
     let mut replies: Vec<(Vec<u8>, SocketAddr)> = Vec::with_capacity(4096);
@@ -322,10 +345,10 @@ fn batched_echo(
         io.flush()?;
         handled.store(io.stats().datagrams_received, Ordering::Relaxed);
     }
-    Ok(())
+    Ok(SendCounts { sent: io.stats().datagrams_sent, sent_gso: io.stats().datagrams_sent_gso })
 }
 
-fn tokio_echo(socket: UdpSocket, stop: &AtomicBool, handled: &AtomicU64, crypto: bool) -> anyhow::Result<()> {
+fn tokio_echo(socket: UdpSocket, stop: &AtomicBool, handled: &AtomicU64, crypto: bool) -> anyhow::Result<SendCounts> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         socket.set_nonblocking(true)?;
@@ -334,12 +357,13 @@ fn tokio_echo(socket: UdpSocket, stop: &AtomicBool, handled: &AtomicU64, crypto:
         let mut buf = vec![0u8; 2048];
         let mut reply = Vec::with_capacity(2048);
         let mut count = 0u64;
+        let mut sent = 0u64;
         while !stop.load(Ordering::Relaxed) {
             match tokio::time::timeout(Duration::from_millis(5), socket.recv_from(&mut buf)).await {
                 Ok(Ok((n, peer))) => {
                     count += 1;
-                    if crypto.process(&buf[..n], &mut reply).is_some() {
-                        let _ = socket.send_to(&reply, peer).await;
+                    if crypto.process(&buf[..n], &mut reply).is_some() && socket.send_to(&reply, peer).await.is_ok() {
+                        sent += 1;
                     }
                     handled.store(count, Ordering::Relaxed);
                 }
@@ -347,7 +371,7 @@ fn tokio_echo(socket: UdpSocket, stop: &AtomicBool, handled: &AtomicU64, crypto:
                 Err(_) => {}
             }
         }
-        Ok(())
+        Ok(SendCounts { sent, sent_gso: 0 })
     })
 }
 
