@@ -371,6 +371,8 @@ pub struct Zone {
     counters: ZoneCounters,
     replicator: Replicator,
     client_order: Vec<ClientId>,
+    /// (view order key, index among this tick's snapshots), reused across ticks.
+    replication_order: Vec<(u64, u32)>,
 }
 
 impl Zone {
@@ -395,6 +397,7 @@ impl Zone {
             counters: ZoneCounters::default(),
             replicator,
             client_order: Vec::new(),
+            replication_order: Vec::new(),
             config,
         })
     }
@@ -1241,31 +1244,44 @@ impl Zone {
         }
     }
 
+    /// Datagrams go out in client order, but clients are encoded in interest-grid order: clients
+    /// with overlapping views run back to back and find the entity rows and shared update records
+    /// they need still in cache. Each client's bytes do not depend on the order.
     fn replicate(&mut self, out: &mut ZoneOutput) {
         let tick = self.tick;
+        let snapshot_tick = tick as u32;
         self.replicator.build_table(&self.world);
+        let first = out.snapshots.len();
+        self.replication_order.clear();
+        let mut sessions = Vec::with_capacity(self.clients.len());
         for (client, session) in self.clients.iter_mut() {
             if !self.shedding.sends_to(tick, client.0) {
                 self.counters.snapshots_skipped_shedding += 1;
                 continue;
             }
-            let mut bytes = out.take_buffer();
-            let snapshot_tick = tick as u32;
-            self.replicator.encode_for(
-                &self.config,
-                &self.shedding,
-                session.net_id,
-                &mut session.view,
-                snapshot_tick,
-                &mut bytes,
-                &mut self.counters,
-            );
+            let bytes = out.take_buffer();
+            let key = self.replicator.view_order_key(session.net_id);
+            self.replication_order.push((key, sessions.len() as u32));
             out.snapshots.push(SnapshotDatagram {
                 client: *client,
                 tick: snapshot_tick,
                 last_input_tick: session.inputs.last_passed_tick(),
                 bytes,
             });
+            sessions.push(session);
+        }
+        self.replication_order.sort_unstable();
+        for &(_, index) in &self.replication_order {
+            let session = &mut sessions[index as usize];
+            self.replicator.encode_for(
+                &self.config,
+                &self.shedding,
+                session.net_id,
+                &mut session.view,
+                snapshot_tick,
+                &mut out.snapshots[first + index as usize].bytes,
+                &mut self.counters,
+            );
         }
     }
 }
