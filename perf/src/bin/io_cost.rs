@@ -58,6 +58,9 @@ struct Args {
     /// io_uring only: let receive completions gather this many µs after the first (min-wait).
     #[arg(long, default_value_t = 0)]
     uring_min_wait_us: u32,
+    /// Provided receive buffers (io_uring) / recvmmsg batch (recvmmsg); default: the library's.
+    #[arg(long)]
+    recv_buffers: Option<usize>,
     /// Send every datagram on its own (no UDP GSO coalescing of equal-size runs to one peer).
     #[arg(long)]
     no_gso: bool,
@@ -73,6 +76,19 @@ fn cpu_ns(clock: libc::clockid_t) -> u64 {
 /// CPU time of the calling thread.
 fn thread_cpu_ns() -> u64 {
     cpu_ns(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+/// Voluntary context switches of the calling thread so far: how often it slept waiting.
+fn thread_sleeps() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 /// CPU time of every thread of this process, including kernel io_uring threads (SQPOLL, io-wq),
@@ -149,6 +165,8 @@ fn make_datagrams(count: usize, payload: usize, crypto: bool) -> Vec<Vec<u8>> {
 struct SendCounts {
     sent: u64,
     sent_gso: u64,
+    /// Times the worker thread went to sleep waiting for datagrams.
+    worker_sleeps: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -215,7 +233,7 @@ fn main() -> anyhow::Result<()> {
     for o in &outcomes {
         println!(
             "  {:<8} worker {:>6.0} ns/dgram  process {:>6.0} ns/dgram  handled {:>8} of {:>8} ({:.1}%)  \
-             tokio/this {}x (process {}x)  this/recvmmsg {} (process {})  replies via GSO {:.0}%",
+             tokio/this {}x (process {}x)  this/recvmmsg {} (process {})  replies via GSO {:.0}%  datagrams per worker sleep {:.1}",
             format!("{:?}", o.backend),
             cost(o),
             serving_cost(o),
@@ -227,6 +245,7 @@ fn main() -> anyhow::Result<()> {
             ratio(Some(cost(o)), mmsg.map(cost)),
             ratio(Some(serving_cost(o)), mmsg.map(serving_cost)),
             100.0 * o.sends.sent_gso as f64 / o.sends.sent.max(1) as f64,
+            o.handled as f64 / o.sends.worker_sleeps.max(1) as f64,
         );
         if args.json {
             println!(
@@ -255,6 +274,7 @@ fn run_backend(backend: Backend, args: &Args) -> anyhow::Result<Outcome> {
         sqpoll_idle_ms: args.sqpoll_idle_ms,
         recv_min_wait_us: args.uring_min_wait_us,
         udp_gso: !args.no_gso,
+        recv_buffers: args.recv_buffers.unwrap_or(DatagramIoConfig::default().recv_buffers),
         ..DatagramIoConfig::default()
     };
     let process_start = process_cpu_ns();
@@ -264,11 +284,13 @@ fn run_backend(backend: Backend, args: &Args) -> anyhow::Result<Outcome> {
         // Named so a profile can tell it from the blaster (`perf report --comms worker`).
         std::thread::Builder::new().name("worker".into()).spawn(move || -> anyhow::Result<(u64, SendCounts)> {
             let start = thread_cpu_ns();
-            let sends = match backend {
+            let sleeps_start = thread_sleeps();
+            let mut sends = match backend {
                 Backend::Tokio => tokio_echo(server, &stop, &handled, crypto)?,
                 Backend::Mmsg => batched_echo(IoBackend::Mmsg, server, &io_config, &stop, &handled, crypto)?,
                 Backend::IoUring => batched_echo(IoBackend::IoUring, server, &io_config, &stop, &handled, crypto)?,
             };
+            sends.worker_sleeps = thread_sleeps() - sleeps_start;
             Ok((thread_cpu_ns() - start, sends))
         })?
     };
@@ -345,7 +367,7 @@ fn batched_echo(
         io.flush()?;
         handled.store(io.stats().datagrams_received, Ordering::Relaxed);
     }
-    Ok(SendCounts { sent: io.stats().datagrams_sent, sent_gso: io.stats().datagrams_sent_gso })
+    Ok(SendCounts { sent: io.stats().datagrams_sent, sent_gso: io.stats().datagrams_sent_gso, worker_sleeps: 0 })
 }
 
 fn tokio_echo(socket: UdpSocket, stop: &AtomicBool, handled: &AtomicU64, crypto: bool) -> anyhow::Result<SendCounts> {
@@ -371,7 +393,7 @@ fn tokio_echo(socket: UdpSocket, stop: &AtomicBool, handled: &AtomicU64, crypto:
                 Err(_) => {}
             }
         }
-        Ok(SendCounts { sent, sent_gso: 0 })
+        Ok(SendCounts { sent, sent_gso: 0, worker_sleeps: 0 })
     })
 }
 
