@@ -151,6 +151,9 @@ fn sockaddr_from_bytes(name: &[u8]) -> Option<SocketAddr> {
 const GSO_SEGMENTS_MAX: usize = 64;
 /// Most payload bytes one UDP GSO send may carry (an IPv4 datagram's payload limit).
 const GSO_BYTES_MAX: usize = 65_507;
+/// Largest segment coalesced: a segment must fit the path MTU with its headers (1500-byte
+/// Ethernet, IPv6 + UDP headers), or the kernel refuses the whole send with `EINVAL`.
+const GSO_SEGMENT_BYTES_MAX: usize = 1452;
 /// `CMSG_SPACE(sizeof(u16))` rounded up: room for one `UDP_SEGMENT` control message.
 const GSO_CMSG_BYTES: usize = 32;
 
@@ -271,7 +274,7 @@ impl SendQueue {
     fn run_len(&self, from: usize, gso: bool) -> usize {
         debug_assert!(from < self.len);
         let segment = self.datagram_len(from);
-        if !gso || segment == 0 {
+        if !gso || segment == 0 || segment > GSO_SEGMENT_BYTES_MAX {
             return 1;
         }
         let mut count = 1;
@@ -1115,6 +1118,10 @@ mod tests {
             big.push(&[7; 1200], to);
         }
         assert_eq!(big.run_len(0, true), GSO_BYTES_MAX / 1200);
+        let mut jumbo = SendQueue::new(4);
+        jumbo.push(&[7; 1500], to);
+        jumbo.push(&[7; 1500], to);
+        assert_eq!(jumbo.run_len(0, true), 1, "segments above the MTU are not coalesced");
         // A longer datagram ends a run; so does another peer.
         let mut mixed = SendQueue::new(8);
         mixed.push(&[1; 100], to);
