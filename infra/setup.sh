@@ -47,3 +47,16 @@ else
     cargo install bpf-linker --no-default-features --features llvm-22
 fi
 log "done"
+
+# The node asks for a 4 MiB socket receive buffer per worker (input bursts, see
+# meridian_node::node::SOCKET_RECV_BUFFER_BYTES); Linux caps it at net.core.rmem_max, 208 KiB on a
+# stock Debian. Raise the cap when it is lower; where that is not allowed (a container), the node
+# warns at start-up instead.
+RMEM_WANTED=4194304
+if [ "$(cat /proc/sys/net/core/rmem_max 2>/dev/null || echo 0)" -lt "$RMEM_WANTED" ]; then
+  if sysctl -qw net.core.rmem_max="$RMEM_WANTED" 2>/dev/null; then
+    log "net.core.rmem_max raised to $RMEM_WANTED"
+  else
+    log "could not raise net.core.rmem_max (the node will warn that its receive buffer is capped)"
+  fi
+fi

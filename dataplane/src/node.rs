@@ -26,6 +26,13 @@ use crate::{
 
 /// Workers per node at most (worker indices travel as `u16`).
 pub const WORKERS_MAX: usize = 256;
+/// Receive buffer asked for per worker socket. Clients can tick in phase (a bot swarm, or players
+/// whose queued inputs all land after a network hiccup), and then a worker gets a tick's inputs as
+/// one burst: at the kernel default (~208 KiB, a few hundred datagrams) a burst from 500 bots
+/// overflowed it and the kernel dropped inputs (`RcvbufErrors`) before the worker could see them. Linux caps the request at
+/// `net.core.rmem_max` (Debian's default is 208 KiB): a capped buffer is logged as a warning, so an
+/// operator sees that `sysctl net.core.rmem_max` must be raised.
+pub const SOCKET_RECV_BUFFER_BYTES: usize = 4 * 1024 * 1024;
 /// Largest snapshot payload a zone may encode for one client per tick.
 pub const SNAPSHOT_BYTES_MAX: usize = UNRELIABLE_MESSAGE_BYTES_MAX - 5;
 
@@ -77,6 +84,21 @@ impl Node {
         let sockets = (0..config.workers)
             .map(|_| bind_reuseport(config.listen).with_context(|| format!("binding {}", config.listen)))
             .collect::<anyhow::Result<Vec<_>>>()?;
+        for socket in &sockets {
+            let socket = socket2::SockRef::from(socket);
+            socket.set_recv_buffer_size(SOCKET_RECV_BUFFER_BYTES).context("setting SO_RCVBUF")?;
+            let obtained = socket.recv_buffer_size().context("reading SO_RCVBUF")?;
+            // Linux doubles the size it grants (room for its own bookkeeping) and reports that.
+            if obtained < 2 * SOCKET_RECV_BUFFER_BYTES {
+                tracing::warn!(
+                    asked = SOCKET_RECV_BUFFER_BYTES,
+                    obtained,
+                    "socket receive buffer capped by net.core.rmem_max; raise it to absorb input bursts"
+                );
+            } else {
+                tracing::debug!(obtained, "socket receive buffer");
+            }
+        }
         let (senders, receivers): (Vec<_>, Vec<_>) =
             (0..config.workers).map(|_| std::sync::mpsc::sync_channel::<Forwarded>(FORWARD_QUEUE_DATAGRAMS)).unzip();
         let stop = Arc::new(AtomicBool::new(false));
