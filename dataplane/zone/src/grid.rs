@@ -4,6 +4,10 @@
 
 use crate::config::{AOI_RADIUS_CELLS_MAX, ENTITIES_PER_ZONE_MAX, GRID_CELLS_PER_AXIS_MAX};
 
+/// Slack (metres) around a cell's edges in the distance bounds of `area_by_distance`: covers the
+/// rounding in `cell_of`'s division, so a position is always within its cell's slackened edges.
+const BOUND_SLACK_M: f32 = 0.05;
+
 /// A cell coordinate on the grid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Cell {
@@ -84,6 +88,57 @@ impl InterestGrid {
     /// Calls `visit` for every cell within `radius` of `center`, nearest ring first, with the ring
     /// number (0 = own cell) and the indices in that cell.
     pub fn for_each_in_area(&self, center: Cell, radius: u32, mut visit: impl FnMut(u32, &[u32])) {
+        self.for_each_cell_in_area(center, radius, |ring, _, _, slot| visit(ring, &self.cells[slot as usize]));
+    }
+
+    /// The cells of `for_each_in_area` as `(bound, ring, slot)`, nearest first: `bound` is the bits
+    /// of a lower bound on `dx * dx + dy * dy` (in f32, from `point`) for every position stored in
+    /// the cell, so a caller that already holds enough nearer entities can skip the cell. Edge
+    /// cells, which also hold the clamped positions outside the grid, are unbounded outward. Read
+    /// a cell's indices with [`Self::cell_indices`].
+    pub fn area_by_distance(&self, center: Cell, radius: u32, point: [f32; 2], out: &mut Vec<(u32, u32, u32)>) {
+        out.clear();
+        self.for_each_cell_in_area(center, radius, |ring, x, y, slot| {
+            let gap_x = self.axis_gap(x, self.cells_x, point[0]);
+            let gap_y = self.axis_gap(y, self.cells_y, point[1]);
+            let bound = gap_x * gap_x + gap_y * gap_y;
+            // Non-negative (or NaN, from a NaN point: then no cell is ever skipped as too far,
+            // since 0 is used instead).
+            let bound = if bound >= 0.0 { bound } else { 0.0 };
+            out.push((bound.to_bits(), ring, slot));
+        });
+        out.sort_unstable();
+    }
+
+    /// The indices stored in the cell `slot` from [`Self::area_by_distance`].
+    pub fn cell_indices(&self, slot: u32) -> &[u32] {
+        &self.cells[slot as usize]
+    }
+
+    /// How far `point` is from the cell's slackened span on one axis (0 inside). Rounding is
+    /// monotonic, so for any stored coordinate `p` in the cell, `|p - point|` as computed in f32 is
+    /// at least this.
+    fn axis_gap(&self, cell: u32, cells: u32, point: f32) -> f32 {
+        let low = if cell == 0 {
+            f32::NEG_INFINITY
+        } else {
+            cell as f32 * self.cell_m - BOUND_SLACK_M
+        };
+        let high = if cell + 1 == cells {
+            f32::INFINITY
+        } else {
+            (cell + 1) as f32 * self.cell_m + BOUND_SLACK_M
+        };
+        if point < low {
+            low - point
+        } else if point > high {
+            point - high
+        } else {
+            0.0
+        }
+    }
+
+    fn for_each_cell_in_area(&self, center: Cell, radius: u32, mut visit: impl FnMut(u32, u32, u32, u32)) {
         assert!(radius <= AOI_RADIUS_CELLS_MAX);
         for ring in 0..=radius {
             let x0 = center.x.saturating_sub(ring);
@@ -96,7 +151,7 @@ impl InterestGrid {
                     if !on_ring {
                         continue;
                     }
-                    visit(ring, &self.cells[y as usize * self.cells_x as usize + x as usize]);
+                    visit(ring, x, y, y * self.cells_x + x);
                 }
             }
         }
@@ -146,6 +201,52 @@ mod tests {
                 y: index / 10,
             };
             assert!(InterestGrid::in_area(center, 2, cell));
+        }
+    }
+
+    /// Each cell's bound is at most the computed distance of everything in it (clamped positions
+    /// outside the grid and positions on cell edges included), cells come nearest first, and the
+    /// cells are exactly those of `for_each_in_area`.
+    #[test]
+    fn area_bounds_are_below_every_stored_distance() {
+        let mut grid = InterestGrid::new(10.0, [6, 6]);
+        let positions = [
+            (-3.0, 4.0),
+            (9.999, 10.0),
+            (10.0, 19.99),
+            (35.0, 35.0),
+            (59.9, 80.0),
+            (25.0, 5.0),
+            (0.0, 0.0),
+            (20.0, 20.0),
+            (19.999_998, 30.000_002),
+        ];
+        for (index, &(x, y)) in positions.iter().enumerate() {
+            grid.insert(index as u32, x, y);
+        }
+        let mut cells = Vec::new();
+        for point in [[12.0, 12.0], [0.5, 59.0], [30.0, 30.0], [-4.0, 3.0], [20.0, 20.0], [19.99, 40.01]] {
+            let center = grid.cell_of(point[0], point[1]);
+            grid.area_by_distance(center, 2, point, &mut cells);
+            assert!(cells.windows(2).all(|pair| pair[0].0 <= pair[1].0));
+            let mut visited = Vec::new();
+            for &(bound, _, slot) in &cells {
+                for &index in grid.cell_indices(slot) {
+                    let (x, y) = positions[index as usize];
+                    let (dx, dy) = (x - point[0], y - point[1]);
+                    assert!(
+                        (dx * dx + dy * dy).to_bits() >= bound,
+                        "{index} from {point:?} under its bound {}",
+                        f32::from_bits(bound)
+                    );
+                    visited.push(index);
+                }
+            }
+            let mut expected = Vec::new();
+            grid.for_each_in_area(center, 2, |_, indices| expected.extend_from_slice(indices));
+            visited.sort_unstable();
+            expected.sort_unstable();
+            assert_eq!(visited, expected);
         }
     }
 

@@ -61,6 +61,8 @@ pub(crate) struct Replicator {
     /// (distance key, row, ring): the key is the squared distance's bits (monotonic for
     /// non-negative floats) above the entity id, so one integer compare orders by distance then id.
     near: Vec<(u64, u32, u32)>,
+    /// The viewer's area as (distance bound, ring, cell), nearest first.
+    area_cells: Vec<(u32, u32, u32)>,
     /// (rank key, row): the key is the priority's bits inverted (priorities are positive, so the
     /// highest sorts first) above the id, so ties break by id with one integer compare. Left
     /// unsorted: the encoder sorts it only when the order decides what fits.
@@ -78,6 +80,7 @@ impl Replicator {
             importance: Vec::new(),
             row_by_id: FxHashMap::default(),
             near: Vec::new(),
+            area_cells: Vec::new(),
             ranked: Vec::with_capacity(SNAPSHOT_ENTITIES_MAX),
             left_out: Vec::with_capacity(SNAPSHOT_ENTITIES_MAX),
         }
@@ -157,25 +160,41 @@ impl Replicator {
         if let Some(&viewer_row) = self.row_by_id.get(&viewer) {
             let (center, _) = self.ground_m[viewer_row as usize];
             let cell = self.grid.cell_of(center[0], center[1]);
-            let ground_m = &self.ground_m;
-            let near = &mut self.near;
-            self.grid.for_each_in_area(cell, config.aoi_radius_cells, |ring, rows| {
-                for &row in rows {
-                    let (position, id) = ground_m[row as usize];
-                    let dx = position[0] - center[0];
-                    let dy = position[1] - center[1];
-                    let key = u64::from((dx * dx + dy * dy).to_bits()) << 32 | u64::from(id);
-                    near.push((key, row, ring));
-                }
-            });
-            // A crowd: keep the nearest (ties by id, so the choice is deterministic and stable).
+            // A crowd: keep the nearest `cap` (keys are unique: ties by id, so the choice is
+            // deterministic and stable). Cells go nearest first; once `cap` entities are held, a
+            // cell whose distance bound is past the farthest of them is skipped and only nearer
+            // entities are taken, so the scan and the selection stay near `cap` in a crowd.
             let cap = shedding
                 .visible_entities_max(config.visible_entities_max)
                 .min(SNAPSHOT_ENTITIES_MAX);
-            if self.near.len() > cap {
-                counters.aoi_overflow_entities += (self.near.len() - cap) as u64;
-                self.near.select_nth_unstable_by_key(cap - 1, |entry| entry.0);
-                self.near.truncate(cap);
+            self.grid
+                .area_by_distance(cell, config.aoi_radius_cells, center, &mut self.area_cells);
+            let mut in_area = 0usize;
+            let mut farthest_kept = u64::MAX;
+            for &(bound, ring, slot) in &self.area_cells {
+                let rows = self.grid.cell_indices(slot);
+                in_area += rows.len();
+                if u64::from(bound) << 32 >= farthest_kept {
+                    continue;
+                }
+                for &row in rows {
+                    let (position, id) = self.ground_m[row as usize];
+                    let dx = position[0] - center[0];
+                    let dy = position[1] - center[1];
+                    let key = u64::from((dx * dx + dy * dy).to_bits()) << 32 | u64::from(id);
+                    if key < farthest_kept {
+                        self.near.push((key, row, ring));
+                    }
+                }
+                if self.near.len() > cap {
+                    self.near.select_nth_unstable_by_key(cap - 1, |entry| entry.0);
+                    self.near.truncate(cap);
+                    farthest_kept = self.near[cap - 1].0;
+                }
+            }
+            debug_assert!(self.near.len() <= cap);
+            if in_area > cap {
+                counters.aoi_overflow_entities += (in_area - cap) as u64;
             }
             let far_divisor = shedding.far_priority_divisor();
             for &(key, row, ring) in &self.near {
