@@ -745,239 +745,255 @@ impl SnapshotSender {
             } else {
                 0
             };
-        // Decide, in the order given: if everything fits, the order does not matter (every record
-        // costs more than nothing, so every prefix of any order fits too). Otherwise rank and decide
-        // again, best first. The decisions of a pass live in scratch and are redone whole.
-        let mut ranked_sorted = ranked.is_sorted_by_key(|&(key, _)| key);
-        let (bits_used, entities_in_world, mut report) = loop {
-            let mut bits_used =
-                header_bits + baseline.len() * CHANGE_CODE_KEEP.1 as usize + ENTRY_COUNT_BITS as usize;
-            debug_assert!(bits_used <= budget_bits);
-            let mut report = EncodeReport::default();
-            self.changes.clear();
-            self.changes.resize(baseline.len(), BaselineChange::Keep);
-            self.changed.clear();
-            self.entries.clear();
-            self.left_out_ids.clear();
+        self.left_out_ids.clear();
+        // Fast path: the whole view in one merge by id, when it all fits. Then the order of the
+        // candidates does not matter (every record costs more than nothing, so every prefix of any
+        // order fits too, and the wire order is the baseline's and the ids'), and each record is
+        // decided and written in wire order at once.
+        let whole = encode_whole(
+            WholeView {
+                tick,
+                baseline_age: has_baseline.then_some(baseline_age),
+                baseline,
+                table,
+                ranked,
+                budget_bits,
+            },
+            cache,
+            &mut self.by_id,
+            &mut self.world,
+            &mut self.entries,
+            out,
+        );
+        let mut report = match whole {
+            Some(report) => report,
+            None => {
+                // Something is left out (or ids repeat, or there are too many): the order decides what goes,
+                // so rank and decide best first.
+                out.clear();
+                if !ranked.is_sorted_by_key(|&(key, _)| key) {
+                    ranked.sort_unstable_by_key(|&(key, _)| key);
+                }
+                let (bits_used, entities_in_world, report) = {
+                    let mut bits_used =
+                        header_bits + baseline.len() * CHANGE_CODE_KEEP.1 as usize + ENTRY_COUNT_BITS as usize;
+                    debug_assert!(bits_used <= budget_bits);
+                    let mut report = EncodeReport::default();
+                    self.changes.clear();
+                    self.changes.resize(baseline.len(), BaselineChange::Keep);
+                    self.changed.clear();
+                    self.entries.clear();
+                    self.left_out_ids.clear();
 
-            // Candidates considered: the first SNAPSHOT_ENTITIES_MAX distinct ids (first occurrences).
-            // Sorting (id, index) puts each id's first occurrence first in its run.
-            let candidate_count = ranked.len();
-            assert!(candidate_count <= u32::MAX as usize);
-            self.by_id.clear();
-            self.by_id.extend(
-                ranked
-                    .iter()
-                    .enumerate()
-                    .map(|(index, &(_, row))| u64::from(table[row as usize].id) << 32 | index as u64),
-            );
-            self.by_id.sort_unstable();
-            self.roles.clear();
-            self.roles.resize(candidate_count, CandidateRole::Ignored);
-            let mut previous_id = None;
-            let mut distinct = 0;
-            for &key in &self.by_id {
-                let id = (key >> 32) as u32;
-                if previous_id != Some(id) {
-                    self.roles[key as u32 as usize] = CandidateRole::Considered;
-                    previous_id = Some(id);
-                    distinct += 1;
-                }
-            }
-            if !ranked_sorted && (distinct != candidate_count || distinct > SNAPSHOT_ENTITIES_MAX) {
-                // Repeats or too many ids: which ones count depends on the order, so rank first.
-                ranked.sort_unstable_by_key(|&(key, _)| key);
-                ranked_sorted = true;
-                continue;
-            }
-            let mut considered = 0;
-            for role in &mut self.roles {
-                if *role == CandidateRole::Considered {
-                    if considered == SNAPSHOT_ENTITIES_MAX {
-                        *role = CandidateRole::Ignored;
-                    } else {
-                        considered += 1;
-                    }
-                }
-            }
-
-            // Match considered candidates with baseline entities (both by id) in one merge.
-            self.baseline_index.clear();
-            self.baseline_index.resize(candidate_count, BASELINE_INDEX_NONE);
-            self.baseline_seen.clear();
-            self.baseline_seen.resize(baseline.len(), false);
-            let mut cursor = 0;
-            for &key in &self.by_id {
-                let index = key as u32 as usize;
-                if self.roles[index] != CandidateRole::Considered {
-                    continue;
-                }
-                let id = (key >> 32) as u32;
-                while cursor < baseline.len() && baseline[cursor].0 < id {
-                    cursor += 1;
-                }
-                if cursor == baseline.len() {
-                    break;
-                }
-                if baseline[cursor].0 == id {
-                    self.baseline_index[index] = cursor as u32;
-                    self.baseline_seen[cursor] = true;
-                }
-            }
-
-            // Removals first: they are small and free room in the client's world.
-            let mut entities_in_world = baseline.len();
-            for (index, &seen) in self.baseline_seen.iter().enumerate() {
-                if seen {
-                    continue;
-                }
-                let extra_bits = (CHANGE_CODE_REMOVE.1 - CHANGE_CODE_KEEP.1) as usize;
-                if bits_used + extra_bits <= budget_bits {
-                    bits_used += extra_bits;
-                    self.changes[index] = BaselineChange::Remove;
-                    entities_in_world -= 1;
-                    report.removals_sent += 1;
-                } else {
-                    report.removals_left_out += 1;
-                }
-            }
-
-            // Then candidates, best first, each taken if it fits.
-            for (index, &(_, row)) in ranked.iter().enumerate() {
-                let candidate = &table[row as usize];
-                if self.roles[index] != CandidateRole::Considered {
-                    report.entities_left_out += 1;
-                    self.left_out_ids.push(candidate.id);
-                    continue;
-                }
-                let current = candidate.state;
-                let baseline_index = self.baseline_index[index];
-                let sent = if baseline_index != BASELINE_INDEX_NONE {
-                    let previous = &baseline[baseline_index as usize].1;
-                    if previous.kind != current.kind {
-                        let extra_bits = (CHANGE_CODE_REPLACE.1 - CHANGE_CODE_KEEP.1 + FULL_RECORD_BITS) as usize;
-                        if bits_used + extra_bits <= budget_bits {
-                            bits_used += extra_bits;
-                            self.changes[baseline_index as usize] = BaselineChange::Replace(self.changed.len() as u32);
-                            self.changed.push((current, BitRun::new()));
-                            true
-                        } else {
-                            false
+                    // Candidates considered: the first SNAPSHOT_ENTITIES_MAX distinct ids (first occurrences).
+                    // Sorting (id, index) puts each id's first occurrence first in its run.
+                    let candidate_count = ranked.len();
+                    assert!(candidate_count <= u32::MAX as usize);
+                    self.by_id.clear();
+                    self.by_id.extend(
+                        ranked
+                            .iter()
+                            .enumerate()
+                            .map(|(index, &(_, row))| u64::from(table[row as usize].id) << 32 | index as u64),
+                    );
+                    self.by_id.sort_unstable();
+                    self.roles.clear();
+                    self.roles.resize(candidate_count, CandidateRole::Ignored);
+                    let mut previous_id = None;
+                    for &key in &self.by_id {
+                        let id = (key >> 32) as u32;
+                        if previous_id != Some(id) {
+                            self.roles[key as u32 as usize] = CandidateRole::Considered;
+                            previous_id = Some(id);
                         }
-                    } else {
-                        let fields = update_fields(previous, &current);
-                        if fields == 0 {
-                            true // unchanged: the client already has it, at no cost
-                        } else {
-                            let run = cache.update_run(row, previous, &current, baseline_age, fields);
-                            let extra_bits = (run.bits() - CHANGE_CODE_KEEP.1) as usize;
-                            if bits_used + extra_bits <= budget_bits {
-                                bits_used += extra_bits;
-                                self.changes[baseline_index as usize] = BaselineChange::Update(self.changed.len() as u32);
-                                self.changed.push((current, run));
-                                true
+                    }
+                    let mut considered = 0;
+                    for role in &mut self.roles {
+                        if *role == CandidateRole::Considered {
+                            if considered == SNAPSHOT_ENTITIES_MAX {
+                                *role = CandidateRole::Ignored;
                             } else {
-                                false
+                                considered += 1;
                             }
                         }
                     }
-                } else {
-                    match self.entries.binary_search_by_key(&candidate.id, |(id, _)| *id) {
-                        Ok(_) => unreachable!("duplicates were filtered above"),
-                        Err(position) => {
-                            if entities_in_world >= SNAPSHOT_ENTITIES_MAX {
-                                false
-                            } else {
-                                let previous = position.checked_sub(1).map(|p| self.entries[p].0);
-                                let next = self.entries.get(position).map(|(id, _)| *id);
-                                let mut id_bits = entry_id_bits(previous, candidate.id) as isize;
-                                if let Some(next) = next {
-                                    id_bits += entry_id_bits(Some(candidate.id), next) as isize;
-                                    id_bits -= entry_id_bits(previous, next) as isize;
-                                }
-                                let extra_bits = (FULL_RECORD_BITS as isize + id_bits) as usize;
+
+                    // Match considered candidates with baseline entities (both by id) in one merge.
+                    self.baseline_index.clear();
+                    self.baseline_index.resize(candidate_count, BASELINE_INDEX_NONE);
+                    self.baseline_seen.clear();
+                    self.baseline_seen.resize(baseline.len(), false);
+                    let mut cursor = 0;
+                    for &key in &self.by_id {
+                        let index = key as u32 as usize;
+                        if self.roles[index] != CandidateRole::Considered {
+                            continue;
+                        }
+                        let id = (key >> 32) as u32;
+                        while cursor < baseline.len() && baseline[cursor].0 < id {
+                            cursor += 1;
+                        }
+                        if cursor == baseline.len() {
+                            break;
+                        }
+                        if baseline[cursor].0 == id {
+                            self.baseline_index[index] = cursor as u32;
+                            self.baseline_seen[cursor] = true;
+                        }
+                    }
+
+                    // Removals first: they are small and free room in the client's world.
+                    let mut entities_in_world = baseline.len();
+                    for (index, &seen) in self.baseline_seen.iter().enumerate() {
+                        if seen {
+                            continue;
+                        }
+                        let extra_bits = (CHANGE_CODE_REMOVE.1 - CHANGE_CODE_KEEP.1) as usize;
+                        if bits_used + extra_bits <= budget_bits {
+                            bits_used += extra_bits;
+                            self.changes[index] = BaselineChange::Remove;
+                            entities_in_world -= 1;
+                            report.removals_sent += 1;
+                        } else {
+                            report.removals_left_out += 1;
+                        }
+                    }
+
+                    // Then candidates, best first, each taken if it fits.
+                    for (index, &(_, row)) in ranked.iter().enumerate() {
+                        let candidate = &table[row as usize];
+                        if self.roles[index] != CandidateRole::Considered {
+                            report.entities_left_out += 1;
+                            self.left_out_ids.push(candidate.id);
+                            continue;
+                        }
+                        let current = candidate.state;
+                        let baseline_index = self.baseline_index[index];
+                        let sent = if baseline_index != BASELINE_INDEX_NONE {
+                            let previous = &baseline[baseline_index as usize].1;
+                            if previous.kind != current.kind {
+                                let extra_bits =
+                                    (CHANGE_CODE_REPLACE.1 - CHANGE_CODE_KEEP.1 + FULL_RECORD_BITS) as usize;
                                 if bits_used + extra_bits <= budget_bits {
                                     bits_used += extra_bits;
-                                    self.entries.insert(position, (candidate.id, current));
-                                    entities_in_world += 1;
+                                    self.changes[baseline_index as usize] =
+                                        BaselineChange::Replace(self.changed.len() as u32);
+                                    self.changed.push((current, BitRun::new()));
                                     true
                                 } else {
                                     false
                                 }
+                            } else {
+                                let fields = update_fields(previous, &current);
+                                if fields == 0 {
+                                    true // unchanged: the client already has it, at no cost
+                                } else {
+                                    let run = cache.update_run(row, previous, &current, baseline_age, fields);
+                                    let extra_bits = (run.bits() - CHANGE_CODE_KEEP.1) as usize;
+                                    if bits_used + extra_bits <= budget_bits {
+                                        bits_used += extra_bits;
+                                        self.changes[baseline_index as usize] =
+                                            BaselineChange::Update(self.changed.len() as u32);
+                                        self.changed.push((current, run));
+                                        true
+                                    } else {
+                                        false
+                                    }
+                                }
                             }
+                        } else {
+                            match self.entries.binary_search_by_key(&candidate.id, |(id, _)| *id) {
+                                Ok(_) => unreachable!("duplicates were filtered above"),
+                                Err(position) => {
+                                    if entities_in_world >= SNAPSHOT_ENTITIES_MAX {
+                                        false
+                                    } else {
+                                        let previous = position.checked_sub(1).map(|p| self.entries[p].0);
+                                        let next = self.entries.get(position).map(|(id, _)| *id);
+                                        let mut id_bits = entry_id_bits(previous, candidate.id) as isize;
+                                        if let Some(next) = next {
+                                            id_bits += entry_id_bits(Some(candidate.id), next) as isize;
+                                            id_bits -= entry_id_bits(previous, next) as isize;
+                                        }
+                                        let extra_bits = (FULL_RECORD_BITS as isize + id_bits) as usize;
+                                        if bits_used + extra_bits <= budget_bits {
+                                            bits_used += extra_bits;
+                                            self.entries.insert(position, (candidate.id, current));
+                                            entities_in_world += 1;
+                                            true
+                                        } else {
+                                            false
+                                        }
+                                    }
+                                }
+                            }
+                        };
+                        if sent {
+                            report.entities_sent += 1;
+                        } else {
+                            report.entities_left_out += 1;
+                            self.left_out_ids.push(candidate.id);
                         }
                     }
+                    debug_assert_eq!(report.entities_sent + report.entities_left_out, ranked.len());
+                    debug_assert!(entities_in_world <= SNAPSHOT_ENTITIES_MAX);
+                    (bits_used, entities_in_world, report)
                 };
-                if sent {
-                    report.entities_sent += 1;
-                } else {
-                    report.entities_left_out += 1;
-                    self.left_out_ids.push(candidate.id);
-                }
-            }
-            debug_assert_eq!(report.entities_sent + report.entities_left_out, ranked.len());
-            debug_assert!(entities_in_world <= SNAPSHOT_ENTITIES_MAX);
-            if !ranked_sorted && (report.entities_left_out > 0 || report.removals_left_out > 0) {
-                // The budget (or the entity limit) cut the list, so the order decides what goes: rank
-                // and decide again. When everything fit, every order gives this same snapshot.
-                ranked.sort_unstable_by_key(|&(key, _)| key);
-                ranked_sorted = true;
-                continue;
-            }
-            break (bits_used, entities_in_world, report);
-        };
 
-        // Write it out, and remember the world the client will have.
-        self.world.clear();
-        let mut writer = BitWriter::new(out);
-        writer.write_bits(u64::from(tick), TICK_BITS);
-        writer.write_bool(has_baseline);
-        if has_baseline {
-            writer.write_bits(u64::from(baseline_age - 1), BASELINE_AGE_BITS);
-        }
-        for (change, (id, previous)) in self.changes.iter().zip(baseline) {
-            match change {
-                BaselineChange::Keep => {
-                    writer.write_bits(CHANGE_CODE_KEEP.0, CHANGE_CODE_KEEP.1);
-                    self.world.push((*id, *previous));
+                // Write it out, and remember the world the client will have.
+                self.world.clear();
+                let mut writer = BitWriter::new(out);
+                writer.write_bits(u64::from(tick), TICK_BITS);
+                writer.write_bool(has_baseline);
+                if has_baseline {
+                    writer.write_bits(u64::from(baseline_age - 1), BASELINE_AGE_BITS);
                 }
-                BaselineChange::Update(index) => {
-                    let (current, run) = &self.changed[*index as usize];
-                    writer.write_run(run);
-                    self.world.push((*id, *current));
+                for (change, (id, previous)) in self.changes.iter().zip(baseline) {
+                    match change {
+                        BaselineChange::Keep => {
+                            writer.write_bits(CHANGE_CODE_KEEP.0, CHANGE_CODE_KEEP.1);
+                            self.world.push((*id, *previous));
+                        }
+                        BaselineChange::Update(index) => {
+                            let (current, run) = &self.changed[*index as usize];
+                            writer.write_run(run);
+                            self.world.push((*id, *current));
+                        }
+                        BaselineChange::Remove => {
+                            writer.write_bits(CHANGE_CODE_REMOVE.0, CHANGE_CODE_REMOVE.1);
+                        }
+                        BaselineChange::Replace(index) => {
+                            let (current, _) = &self.changed[*index as usize];
+                            writer.write_bits(CHANGE_CODE_REPLACE.0, CHANGE_CODE_REPLACE.1);
+                            write_full_record(&mut writer, current);
+                            self.world.push((*id, *current));
+                        }
+                    }
                 }
-                BaselineChange::Remove => {
-                    writer.write_bits(CHANGE_CODE_REMOVE.0, CHANGE_CODE_REMOVE.1);
-                }
-                BaselineChange::Replace(index) => {
-                    let (current, _) = &self.changed[*index as usize];
-                    writer.write_bits(CHANGE_CODE_REPLACE.0, CHANGE_CODE_REPLACE.1);
+                writer.write_bits(self.entries.len() as u64, ENTRY_COUNT_BITS);
+                let mut previous_id = None;
+                for (id, current) in &self.entries {
+                    writer.write_exp_golomb(u64::from(entry_id_gap(previous_id, *id)), ENTRY_ID_GAP_ORDER);
                     write_full_record(&mut writer, current);
-                    self.world.push((*id, *current));
+                    previous_id = Some(*id);
                 }
-            }
-        }
-        writer.write_bits(self.entries.len() as u64, ENTRY_COUNT_BITS);
-        let mut previous_id = None;
-        for (id, current) in &self.entries {
-            writer.write_exp_golomb(u64::from(entry_id_gap(previous_id, *id)), ENTRY_ID_GAP_ORDER);
-            write_full_record(&mut writer, current);
-            previous_id = Some(*id);
-        }
-        let bits_written = writer.finish();
-        assert_eq!(
-            bits_written, bits_used,
-            "encoder's size accounting disagrees with what it wrote"
-        );
-        assert!(out.len() <= budget_bytes);
+                let bits_written = writer.finish();
+                assert_eq!(
+                    bits_written, bits_used,
+                    "encoder's size accounting disagrees with what it wrote"
+                );
+                assert!(out.len() <= budget_bytes);
 
-        // Merge entries into the world (both sorted by id, disjoint).
-        let baseline_part = self.world.len();
-        self.world.extend_from_slice(&self.entries);
-        if baseline_part > 0 && !self.entries.is_empty() {
-            self.world.sort_unstable_by_key(|(id, _)| *id);
-        }
-        debug_assert!(self.world.len() == entities_in_world);
+                // Merge entries into the world (both sorted by id, disjoint).
+                let baseline_part = self.world.len();
+                self.world.extend_from_slice(&self.entries);
+                if baseline_part > 0 && !self.entries.is_empty() {
+                    self.world.sort_unstable_by_key(|(id, _)| *id);
+                }
+                debug_assert!(self.world.len() == entities_in_world);
+                report
+            }
+        };
         // The world moves into the history (no copy); `self.world` gets a spare vector back (the
         // replaced record's, or one freed by `on_ack`). Ticks increase, so `tick` is not stored yet.
         debug_assert!(self.history.position(tick).is_none());
@@ -990,7 +1006,10 @@ impl SnapshotSender {
             self.history.store_swap(tick, &mut self.world)
         };
         debug_assert!(stored, "ticks increase, so the newest snapshot is always stored");
-        if self.baseline_tick.is_some_and(|baseline_tick| self.history.position(baseline_tick).is_none()) {
+        if self
+            .baseline_tick
+            .is_some_and(|baseline_tick| self.history.position(baseline_tick).is_none())
+        {
             // Only a baseline of age SNAPSHOT_HISTORY is ever replaced, and the next encode would
             // drop it for its age anyway.
             self.baseline_tick = None;
@@ -1024,6 +1043,143 @@ impl SnapshotSender {
             debug_assert!(self.spare_worlds.len() <= SNAPSHOT_HISTORY);
         }
     }
+}
+
+/// What `encode_whole` encodes: one client's snapshot of `tick` against `baseline`.
+struct WholeView<'a> {
+    tick: u32,
+    /// `Some(age)` with a baseline.
+    baseline_age: Option<u32>,
+    baseline: &'a [(u32, QuantisedState)],
+    table: &'a [QuantisedEntity],
+    ranked: &'a [(u64, u32)],
+    budget_bits: usize,
+}
+
+/// The fast path of [`SnapshotSender::encode_ranked`]: every candidate and every removal, in one
+/// merge of the candidates (sorted by id) with the baseline (sorted by id), written in wire order
+/// as it goes, with `world` (the client's world after this snapshot, by id) and `entries` built
+/// alongside. Gives up (`None`; `out`, `world` and `entries` then hold garbage) as soon as the
+/// whole view cannot be sent: ids repeat, there are more than `SNAPSHOT_ENTITIES_MAX`, or the
+/// budget or the entity limit would leave something out. When it succeeds, the bytes, the world
+/// and the report are exactly the ranked path's for any order of the candidates.
+fn encode_whole(
+    view: WholeView<'_>,
+    cache: &mut DeltaCache,
+    by_id: &mut Vec<u64>,
+    world: &mut Vec<(u32, QuantisedState)>,
+    entries: &mut Vec<(u32, QuantisedState)>,
+    out: &mut Vec<u8>,
+) -> Option<EncodeReport> {
+    let WholeView {
+        tick,
+        baseline_age,
+        baseline,
+        table,
+        ranked,
+        budget_bits,
+    } = view;
+    if ranked.len() > SNAPSHOT_ENTITIES_MAX {
+        return None;
+    }
+    by_id.clear();
+    by_id.extend(
+        ranked
+            .iter()
+            .map(|&(_, row)| u64::from(table[row as usize].id) << 32 | u64::from(row)),
+    );
+    by_id.sort_unstable();
+    if by_id.windows(2).any(|pair| pair[0] >> 32 == pair[1] >> 32) {
+        return None;
+    }
+    let header_bits = TICK_BITS as usize
+        + 1
+        + if baseline_age.is_some() {
+            BASELINE_AGE_BITS as usize
+        } else {
+            0
+        };
+    let mut bits_used = header_bits + baseline.len() * CHANGE_CODE_KEEP.1 as usize + ENTRY_COUNT_BITS as usize;
+    debug_assert!(bits_used <= budget_bits);
+    let age_ticks = baseline_age.unwrap_or(0);
+    let mut report = EncodeReport::default();
+    world.clear();
+    entries.clear();
+    out.clear();
+    let mut writer = BitWriter::new(out);
+    writer.write_bits(u64::from(tick), TICK_BITS);
+    writer.write_bool(baseline_age.is_some());
+    if let Some(age) = baseline_age {
+        writer.write_bits(u64::from(age - 1), BASELINE_AGE_BITS);
+    }
+    // An entering candidate: costs its id gap (after the previous entry, in id order) and a full
+    // record, written after the baseline part.
+    let mut enter = |key: u64, bits_used: &mut usize, world: &mut Vec<(u32, QuantisedState)>| {
+        let id = (key >> 32) as u32;
+        let state = table[key as u32 as usize].state;
+        *bits_used += (FULL_RECORD_BITS + entry_id_bits(entries.last().map(|(id, _)| *id), id)) as usize;
+        entries.push((id, state));
+        world.push((id, state));
+    };
+    let mut next = 0;
+    for (id, previous) in baseline {
+        while next < by_id.len() && ((by_id[next] >> 32) as u32) < *id {
+            enter(by_id[next], &mut bits_used, world);
+            next += 1;
+        }
+        if next < by_id.len() && (by_id[next] >> 32) as u32 == *id {
+            let row = by_id[next] as u32;
+            next += 1;
+            let current = table[row as usize].state;
+            if previous.kind != current.kind {
+                bits_used += (CHANGE_CODE_REPLACE.1 - CHANGE_CODE_KEEP.1 + FULL_RECORD_BITS) as usize;
+                writer.write_bits(CHANGE_CODE_REPLACE.0, CHANGE_CODE_REPLACE.1);
+                write_full_record(&mut writer, &current);
+                world.push((*id, current));
+            } else {
+                let fields = update_fields(previous, &current);
+                if fields == 0 {
+                    writer.write_bits(CHANGE_CODE_KEEP.0, CHANGE_CODE_KEEP.1);
+                    world.push((*id, *previous));
+                } else {
+                    let run = cache.update_run(row, previous, &current, age_ticks, fields);
+                    bits_used += (run.bits() - CHANGE_CODE_KEEP.1) as usize;
+                    writer.write_run(&run);
+                    world.push((*id, current));
+                }
+            }
+        } else {
+            bits_used += (CHANGE_CODE_REMOVE.1 - CHANGE_CODE_KEEP.1) as usize;
+            writer.write_bits(CHANGE_CODE_REMOVE.0, CHANGE_CODE_REMOVE.1);
+            report.removals_sent += 1;
+        }
+        if bits_used > budget_bits {
+            return None;
+        }
+    }
+    while next < by_id.len() {
+        enter(by_id[next], &mut bits_used, world);
+        next += 1;
+    }
+    if bits_used > budget_bits || world.len() > SNAPSHOT_ENTITIES_MAX {
+        return None;
+    }
+    writer.write_bits(entries.len() as u64, ENTRY_COUNT_BITS);
+    let mut previous_id = None;
+    for (id, current) in entries.iter() {
+        writer.write_exp_golomb(u64::from(entry_id_gap(previous_id, *id)), ENTRY_ID_GAP_ORDER);
+        write_full_record(&mut writer, current);
+        previous_id = Some(*id);
+    }
+    let bits_written = writer.finish();
+    assert_eq!(
+        bits_written, bits_used,
+        "encoder's size accounting disagrees with what it wrote"
+    );
+    debug_assert!(world.windows(2).all(|pair| pair[0].0 < pair[1].0));
+    report.entities_sent = ranked.len();
+    report.bytes = out.len();
+    Some(report)
 }
 
 /// Client side.
@@ -1182,7 +1338,20 @@ mod tests {
 
     #[test]
     fn rounding_matches_std_round() {
-        for value in [0.0, 0.4999999, 0.5, 1.5, 2.5, -0.5, -1.5, -2.4999, 1e15, -1e15, 1048575.49, 3.999_999_9] {
+        for value in [
+            0.0,
+            0.4999999,
+            0.5,
+            1.5,
+            2.5,
+            -0.5,
+            -1.5,
+            -2.4999,
+            1e15,
+            -1e15,
+            1048575.49,
+            3.999_999_9,
+        ] {
             assert_eq!(round_to_i64(value), value.round() as i64, "{value}");
         }
         assert_eq!(round_to_i64(f64::NAN), 0);
@@ -1625,8 +1794,11 @@ mod tests {
                 let candidates: Vec<EntityState> = rows.iter().map(|&row| world[row as usize]).collect();
                 let budget = [DATAGRAM_BYTES_MAX, 200, SNAPSHOT_BUDGET_BYTES_MIN][client % 3];
                 // Ranked in a scrambled order with keys giving the best-first order back.
-                let mut ranked: Vec<(u64, u32)> =
-                    rows.iter().enumerate().map(|(index, &row)| (index as u64, row)).collect();
+                let mut ranked: Vec<(u64, u32)> = rows
+                    .iter()
+                    .enumerate()
+                    .map(|(index, &row)| (index as u64, row))
+                    .collect();
                 let shift = (tick as usize) % ranked.len().max(1);
                 ranked.rotate_left(shift);
                 ranked.reverse();
