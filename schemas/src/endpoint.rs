@@ -123,6 +123,21 @@ struct PendingHandshake {
 struct ServerSession {
     address: SocketAddr,
     connection: Connection,
+    /// Listed in `ServerEndpoint::woken`.
+    woken: bool,
+}
+
+/// How often a server endpoint checks every session for packets that only a timer makes due
+/// (keep-alives every 100 ms, reliable resends after ≥ 30 ms, acks delayed up to 60 ms): such a
+/// packet leaves at most this late. Packets due to traffic (a message queued, a packet received)
+/// are found at once through the woken list.
+pub const TIMER_SWEEP_INTERVAL_US: u64 = 5_000;
+
+fn wake(woken: &mut VecDeque<u64>, session_id: u64, session: &mut ServerSession) {
+    if !session.woken {
+        session.woken = true;
+        woken.push_back(session_id);
+    }
 }
 
 pub struct ServerEndpoint {
@@ -132,6 +147,12 @@ pub struct ServerEndpoint {
     events: VecDeque<ServerEvent>,
     readable: VecDeque<u64>,
     transmits: VecDeque<Transmit>,
+    /// Sessions that may have a packet due now: they received one or had a message queued. Each is
+    /// listed once (`ServerSession::woken`), so the list never outgrows the session table.
+    woken: VecDeque<u64>,
+    /// When every session is next checked for packets its timers make due (keep-alives, resends,
+    /// delayed acks); see `TIMER_SWEEP_INTERVAL_US`.
+    next_sweep_us: u64,
     transmit_cursor: u64,
     challenge_counter: u64,
     events_dropped: u64,
@@ -147,6 +168,8 @@ impl ServerEndpoint {
             events: VecDeque::new(),
             readable: VecDeque::new(),
             transmits: VecDeque::new(),
+            woken: VecDeque::new(),
+            next_sweep_us: 0,
             transmit_cursor: 0,
             challenge_counter: 0,
             events_dropped: 0,
@@ -194,8 +217,11 @@ impl ServerEndpoint {
                         session_id: header.session_id,
                         reason,
                     });
-                } else if self.readable.back() != Some(&header.session_id) {
-                    self.readable.push_back(header.session_id);
+                } else {
+                    if self.readable.back() != Some(&header.session_id) {
+                        self.readable.push_back(header.session_id);
+                    }
+                    wake(&mut self.woken, header.session_id, session);
                 }
                 Ok(())
             }
@@ -361,6 +387,7 @@ impl ServerEndpoint {
             ServerSession {
                 address: from,
                 connection,
+                woken: false,
             },
         );
         self.push_event(ServerEvent::Connected {
@@ -373,14 +400,22 @@ impl ServerEndpoint {
 
     pub fn send_unreliable(&mut self, session_id: u64, message: &[u8]) -> Result<(), SendError> {
         match self.sessions.get_mut(&session_id) {
-            Some(session) => session.connection.send_unreliable(message),
+            Some(session) => {
+                session.connection.send_unreliable(message)?;
+                wake(&mut self.woken, session_id, session);
+                Ok(())
+            }
             None => Err(SendError::QueueFull),
         }
     }
 
     pub fn send_reliable(&mut self, session_id: u64, message: &[u8]) -> Result<(), SendError> {
         match self.sessions.get_mut(&session_id) {
-            Some(session) => session.connection.send_reliable(message),
+            Some(session) => {
+                session.connection.send_reliable(message)?;
+                wake(&mut self.woken, session_id, session);
+                Ok(())
+            }
             None => Err(SendError::QueueFull),
         }
     }
@@ -420,12 +455,28 @@ impl ServerEndpoint {
             .retain(|_, pending| now_us.saturating_sub(pending.started_us) < HANDSHAKE_TIMEOUT_US);
     }
 
-    /// The next datagram to send, if any: handshake replies first, then each session's due packets.
+    /// The next datagram to send, if any: handshake replies first, then the packets of sessions
+    /// that received or were given something, then — at most every `TIMER_SWEEP_INTERVAL_US` —
+    /// whatever the other sessions' timers made due. A worker polls after every receive burst;
+    /// checking every session each time cost a scan of the whole table per burst.
     pub fn poll_transmit(&mut self, now_us: u64) -> Option<Transmit> {
         if let Some(transmit) = self.transmits.pop_front() {
             return Some(transmit);
         }
         let mut out = Vec::new();
+        while let Some(&session_id) = self.woken.front() {
+            if let Some(session) = self.sessions.get_mut(&session_id) {
+                if session.connection.poll_packet(now_us, &mut out) {
+                    // Left at the front: it may have more to send.
+                    return Some(Transmit { destination: session.address, bytes: out });
+                }
+                session.woken = false;
+            }
+            self.woken.pop_front();
+        }
+        if now_us < self.next_sweep_us {
+            return None;
+        }
         let cursor = self.transmit_cursor;
         // From the cursor to the end, then wrap around, so no session starves the others.
         for (session_id, session) in self.sessions.range_mut(cursor..) {
@@ -446,6 +497,7 @@ impl ServerEndpoint {
                 });
             }
         }
+        self.next_sweep_us = now_us.saturating_add(TIMER_SWEEP_INTERVAL_US);
         None
     }
 
@@ -833,6 +885,52 @@ mod tests {
         assert_eq!(server.connection_count(), 0, "freed without waiting for the timeout");
         assert!(matches!(server.poll_event(), Some(ServerEvent::Disconnected { .. })));
         assert!(client.disconnect().is_none(), "only once");
+    }
+
+    #[test]
+    fn queued_messages_go_at_once_and_timer_packets_at_the_next_sweep() {
+        let mut server = server();
+        let token = sample_token(server_address()).seal(&CLUSTER_KEY, [9; TOKEN_NONCE_BYTES]);
+        let mut client = ClientConnection::new(0, token, 0);
+        let mut now = 0;
+        while client.state() != ClientState::Connected && now < 1_000_000 {
+            while let Some(transmit) = client.poll_transmit(now) {
+                server.handle(now, client_address(), &transmit.bytes).unwrap();
+            }
+            while let Some(reply) = server.poll_transmit(now) {
+                client.handle(now, server_address(), &reply.bytes).unwrap();
+            }
+            now += 10_000;
+        }
+        let session_id = std::iter::from_fn(|| server.poll_event())
+            .find_map(|event| match event {
+                ServerEvent::Connected { session_id, .. } => Some(session_id),
+                _ => None,
+            })
+            .expect("connected");
+        // Off the 10 ms grid the handshake ran on, so timer deadlines (set on that grid) fall
+        // between sweeps.
+        let quiet_from = now + 1_000;
+        while server.poll_transmit(quiet_from).is_some() {}
+        // A sweep just found nothing; a message queued 2 ms later still goes at once.
+        let queued_at = quiet_from + 2_000;
+        server.send_unreliable(session_id, b"snapshot").unwrap();
+        assert!(server.poll_transmit(queued_at).is_some(), "queued message sent without waiting for a sweep");
+        assert!(server.poll_transmit(queued_at).is_none());
+        // With nothing queued, the next packet is one a timer made due (the keep-alive, 100 ms
+        // after the message, off the sweep grid), and it is found by a sweep: sweeps run every
+        // TIMER_SWEEP_INTERVAL_US from the last one, even though this polls every millisecond.
+        let mut timer_packet_at = None;
+        for step in 3..=200 {
+            let at = quiet_from + step * 1_000;
+            if server.poll_transmit(at).is_some() {
+                timer_packet_at = Some(at);
+                break;
+            }
+        }
+        let at = timer_packet_at.expect("a timer-driven packet within 200 ms");
+        assert!(at - quiet_from <= crate::connection::KEEPALIVE_INTERVAL_US + TIMER_SWEEP_INTERVAL_US, "sent {} µs after", at - quiet_from);
+        assert_eq!((at - quiet_from) % TIMER_SWEEP_INTERVAL_US, 0, "sent only by a sweep");
     }
 
     #[test]
