@@ -715,19 +715,7 @@ impl SnapshotSender {
         self.tick_last = Some(tick);
         out.clear();
 
-        // A baseline too old for the client's history (or from the future) is useless from now on.
-        // A baseline still young enough is always still in `history` (it keeps SNAPSHOT_HISTORY
-        // ticks, newest first), so the lookup only fails for one about to be dropped anyway.
-        let baseline_record = self
-            .baseline_tick
-            .filter(|&baseline_tick| {
-                let age = tick.wrapping_sub(baseline_tick);
-                age != 0 && age as usize <= SNAPSHOT_HISTORY
-            })
-            .and_then(|baseline_tick| self.history.position(baseline_tick));
-        if baseline_record.is_none() {
-            self.baseline_tick = None;
-        }
+        let baseline_record = self.baseline_record(tick);
         let has_baseline = baseline_record.is_some();
         let (baseline, baseline_age): (&[(u32, QuantisedState)], u32) = match baseline_record {
             Some(index) => {
@@ -994,8 +982,82 @@ impl SnapshotSender {
                 report
             }
         };
-        // The world moves into the history (no copy); `self.world` gets a spare vector back (the
-        // replaced record's, or one freed by `on_ack`). Ticks increase, so `tick` is not stored yet.
+        self.remember_world(tick);
+        report.bytes = out.len();
+        report
+    }
+
+    /// Like [`Self::encode_ranked`] when the client's whole view fits the budget (then the order
+    /// of `ranked` does not matter and its keys are not read): encodes it and returns the report.
+    /// Otherwise returns `None` and changes nothing the next encode would not (`out` holds
+    /// garbage); the caller then ranks its candidates and calls `encode_ranked`. This lets a
+    /// caller skip computing priorities for clients whose view fits.
+    pub fn encode_whole(
+        &mut self,
+        tick: u32,
+        table: &[QuantisedEntity],
+        ranked: &[(u64, u32)],
+        cache: &mut DeltaCache,
+        budget_bytes: usize,
+        out: &mut Vec<u8>,
+    ) -> Option<EncodeReport> {
+        assert!(budget_bytes <= DATAGRAM_BYTES_MAX);
+        assert!(budget_bytes >= SNAPSHOT_BUDGET_BYTES_MIN);
+        assert!(
+            self.tick_last.is_none_or(|tick_last| tick > tick_last),
+            "snapshot ticks must increase"
+        );
+        let baseline_record = self.baseline_record(tick);
+        let (baseline, baseline_age): (&[(u32, QuantisedState)], Option<u32>) = match baseline_record {
+            Some(index) => {
+                let record = &self.history.records[index];
+                (&record.entities, Some(tick - record.tick))
+            }
+            None => (&[], None),
+        };
+        let report = encode_whole(
+            WholeView {
+                tick,
+                baseline_age,
+                baseline,
+                table,
+                ranked,
+                budget_bits: budget_bytes * 8,
+            },
+            cache,
+            &mut self.by_id,
+            &mut self.world,
+            &mut self.entries,
+            out,
+        )?;
+        self.tick_last = Some(tick);
+        self.left_out_ids.clear();
+        self.remember_world(tick);
+        Some(report)
+    }
+
+    /// The acked snapshot the encode of `tick` deltas against (its index in `history`), if any.
+    /// A baseline too old for the client's history (or from the future) is useless from now on.
+    /// A baseline still young enough is always still in `history` (it keeps SNAPSHOT_HISTORY
+    /// ticks, newest first), so the lookup only fails for one about to be dropped anyway.
+    fn baseline_record(&mut self, tick: u32) -> Option<usize> {
+        let baseline_record = self
+            .baseline_tick
+            .filter(|&baseline_tick| {
+                let age = tick.wrapping_sub(baseline_tick);
+                age != 0 && age as usize <= SNAPSHOT_HISTORY
+            })
+            .and_then(|baseline_tick| self.history.position(baseline_tick));
+        if baseline_record.is_none() {
+            self.baseline_tick = None;
+        }
+        baseline_record
+    }
+
+    /// Moves `world` (the client's world after the snapshot of `tick`) into the history.
+    fn remember_world(&mut self, tick: u32) {
+        // No copy: `self.world` gets a spare vector back (the replaced record's, or one freed by
+        // `on_ack`). Ticks increase, so `tick` is not stored yet.
         debug_assert!(self.history.position(tick).is_none());
         let stored = if self.history.records.len() < SNAPSHOT_HISTORY {
             let spare = self.spare_worlds.pop().unwrap_or_default();
@@ -1014,9 +1076,6 @@ impl SnapshotSender {
             // drop it for its age anyway.
             self.baseline_tick = None;
         }
-
-        report.bytes = out.len();
-        report
     }
 
     /// The client acknowledged the snapshot of `tick`: it becomes the baseline if it is newer than the
@@ -1802,8 +1861,18 @@ mod tests {
                 let shift = (tick as usize) % ranked.len().max(1);
                 ranked.rotate_left(shift);
                 ranked.reverse();
-                let shared_report =
-                    shared[client].encode_ranked(tick, &table, &mut ranked, &mut cache, budget, &mut shared_bytes);
+                // Odd clients try the whole view first, as the zone does.
+                let whole = if client % 2 == 1 {
+                    shared[client].encode_whole(tick, &table, &ranked, &mut cache, budget, &mut shared_bytes)
+                } else {
+                    None
+                };
+                let shared_report = match whole {
+                    Some(report) => report,
+                    None => {
+                        shared[client].encode_ranked(tick, &table, &mut ranked, &mut cache, budget, &mut shared_bytes)
+                    }
+                };
                 let alone_report = alone[client].encode(tick, &candidates, budget, &mut alone_bytes);
                 assert_eq!(shared_bytes, alone_bytes, "client {client} tick {tick}");
                 assert_eq!(shared_report, alone_report);
