@@ -88,7 +88,9 @@ impl InterestGrid {
     /// Calls `visit` for every cell within `radius` of `center`, nearest ring first, with the ring
     /// number (0 = own cell) and the indices in that cell.
     pub fn for_each_in_area(&self, center: Cell, radius: u32, mut visit: impl FnMut(u32, &[u32])) {
-        self.for_each_cell_in_area(center, radius, |ring, _, _, slot| visit(ring, &self.cells[slot as usize]));
+        self.for_each_cell_in_area(center, radius, |ring, _, _, slot| {
+            visit(ring, &self.cells[slot as usize])
+        });
     }
 
     /// The cells of `for_each_in_area` as `(bound, ring, slot)`, nearest first: `bound` is the bits
@@ -225,7 +227,14 @@ mod tests {
             grid.insert(index as u32, x, y);
         }
         let mut cells = Vec::new();
-        for point in [[12.0, 12.0], [0.5, 59.0], [30.0, 30.0], [-4.0, 3.0], [20.0, 20.0], [19.99, 40.01]] {
+        for point in [
+            [12.0, 12.0],
+            [0.5, 59.0],
+            [30.0, 30.0],
+            [-4.0, 3.0],
+            [20.0, 20.0],
+            [19.99, 40.01],
+        ] {
             let center = grid.cell_of(point[0], point[1]);
             grid.area_by_distance(center, 2, point, &mut cells);
             assert!(cells.windows(2).all(|pair| pair[0].0 <= pair[1].0));

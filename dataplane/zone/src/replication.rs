@@ -196,43 +196,53 @@ impl Replicator {
             if in_area > cap {
                 counters.aoi_overflow_entities += (in_area - cap) as u64;
             }
-            let far_divisor = shedding.far_priority_divisor();
-            for &(key, row, ring) in &self.near {
-                let distance_sq = f32::from_bits((key >> 32) as u32);
-                let id = self.ground_m[row as usize].1;
-                let importance = if id == viewer {
-                    IMPORTANCE_SELF
-                } else {
-                    self.importance[row as usize]
-                };
-                let staleness = if view.starved_since_tick.is_empty() {
-                    0
-                } else {
-                    view.starved_since_tick.get(&id).map_or(0, |&since| {
-                        tick.wrapping_sub(since).saturating_add(1).min(STALENESS_TICKS_CAP)
-                    })
-                };
-                let nearness = 1.0 / (1.0 + distance_sq.sqrt() / config.aoi_cell_m);
-                let mut priority = importance * (1 + staleness) as f32 * nearness;
-                if ring > 0 {
-                    priority /= far_divisor;
-                }
-                debug_assert!(priority.is_finite() && priority >= 0.0);
-                let key = u64::from(!priority.to_bits()) << 32 | u64::from(id);
-                self.ranked.push((key, row));
-            }
         }
-        debug_assert!(self.ranked.len() <= SNAPSHOT_ENTITIES_MAX);
+        debug_assert!(self.near.len() <= SNAPSHOT_ENTITIES_MAX);
         let budget = shedding.budget_bytes(config.snapshot_budget_bytes);
-        // The encoder sorts `ranked` only if the budget cannot take the whole view.
-        let report = view.sender.encode_ranked(
-            tick,
-            &self.table,
-            &mut self.ranked,
-            &mut self.delta_cache,
-            budget,
-            bytes,
-        );
+        // Most views fit the budget whole, and then the order does not matter: try that first with
+        // unranked rows, and only rank (priorities: a square root and divisions per entity) a view
+        // the budget cuts. `encode_ranked` sorts `ranked` only if the order decides what fits.
+        self.ranked.extend(self.near.iter().map(|&(_, row, _)| (0, row)));
+        let whole = view
+            .sender
+            .encode_whole(tick, &self.table, &self.ranked, &mut self.delta_cache, budget, bytes);
+        let report = match whole {
+            Some(report) => report,
+            None => {
+                let far_divisor = shedding.far_priority_divisor();
+                for (&(key, row, ring), ranked) in self.near.iter().zip(&mut self.ranked) {
+                    let distance_sq = f32::from_bits((key >> 32) as u32);
+                    let id = self.ground_m[row as usize].1;
+                    let importance = if id == viewer {
+                        IMPORTANCE_SELF
+                    } else {
+                        self.importance[row as usize]
+                    };
+                    let staleness = if view.starved_since_tick.is_empty() {
+                        0
+                    } else {
+                        view.starved_since_tick.get(&id).map_or(0, |&since| {
+                            tick.wrapping_sub(since).saturating_add(1).min(STALENESS_TICKS_CAP)
+                        })
+                    };
+                    let nearness = 1.0 / (1.0 + distance_sq.sqrt() / config.aoi_cell_m);
+                    let mut priority = importance * (1 + staleness) as f32 * nearness;
+                    if ring > 0 {
+                        priority /= far_divisor;
+                    }
+                    debug_assert!(priority.is_finite() && priority >= 0.0);
+                    *ranked = (u64::from(!priority.to_bits()) << 32 | u64::from(id), row);
+                }
+                view.sender.encode_ranked(
+                    tick,
+                    &self.table,
+                    &mut self.ranked,
+                    &mut self.delta_cache,
+                    budget,
+                    bytes,
+                )
+            }
+        };
 
         // Starved = left out this tick; keep the tick each was first left out.
         let left_out = view.sender.left_out_ids();
