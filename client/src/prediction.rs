@@ -65,7 +65,7 @@ impl MovementModel {
             colliders: &self.colliders,
             teleport_tolerance_m: self.teleport_tolerance_m,
         };
-        let intent = MoveIntent { direction, yaw, claimed_position_m: from_m };
+        let intent = MoveIntent { direction, yaw, claimed_position_m: None };
         apply_move(from_m, &intent, &rules).position_m
     }
 }
@@ -209,7 +209,7 @@ impl Predictor {
     /// the origin.
     pub fn predict(&mut self, tick: u32, direction: [f32; 2], yaw: f32) -> MoveIntent {
         let Some(from) = self.position_m else {
-            return MoveIntent { direction, yaw, claimed_position_m: [0.0; 3] };
+            return MoveIntent { direction, yaw, claimed_position_m: None };
         };
         debug_assert!(self.pending.back().is_none_or(|last| last.tick < tick), "client ticks must increase");
         let to = self.model.step(from, direction, yaw);
@@ -221,7 +221,7 @@ impl Predictor {
         self.pending.push_back(PendingInput { tick, direction, yaw, position_after_m: to });
         self.remember(tick, direction, yaw);
         self.position_m = Some(to);
-        MoveIntent { direction, yaw, claimed_position_m: to }
+        MoveIntent { direction, yaw, claimed_position_m: Some(to) }
     }
 
     /// Reconciles with the server's position after it applied every input up to `acked_tick`.
@@ -437,7 +437,7 @@ mod tests {
             let direction = [angle.cos(), angle.sin()];
             let intent = predictor.predict(tick, direction, angle);
             server.apply(direction);
-            assert_eq!(intent.claimed_position_m, server.position_m, "prediction is the server's step");
+            assert_eq!(intent.claimed_position_m, Some(server.position_m), "prediction is the server's step");
             let result = predictor.reconcile(quantised(server.position_m), Some(tick));
             assert_eq!(result.correction_m, 0.0, "tick {tick}");
             assert_eq!(result.replayed, 0);

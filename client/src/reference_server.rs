@@ -186,7 +186,6 @@ impl ReferenceServer {
         };
         match message {
             ClientMessage::Input(input) => {
-                let claimed_m = self.zone.client_entity(client).and_then(|entity| self.zone.position(entity)).unwrap_or([0.0; 3]);
                 for (age, tick_input) in input.inputs.iter().enumerate() {
                     let client_tick = input.newest_tick.wrapping_sub(age as u32);
                     let seen = self.inputs_seen.entry(client).or_default();
@@ -197,7 +196,8 @@ impl ReferenceServer {
                     let movement = MoveIntent {
                         direction: wire::move_direction(tick_input.move_right, tick_input.move_forward),
                         yaw: wire::yaw_radians(tick_input.yaw),
-                        claimed_position_m: claimed_m,
+                        // Like the node: the wire input carries no position to claim.
+                        claimed_position_m: None,
                     };
                     let input = PlayerInput { client_tick, movement: Some(movement), action: None };
                     self.push(ZoneInput::Input { client, input, received_us: now_us });

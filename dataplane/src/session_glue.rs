@@ -47,7 +47,6 @@ impl SessionInputs {
         let own_position = zone.client_entity(client).and_then(|entity| zone.position(entity));
         match message {
             ClientMessage::Input(input) => {
-                let claimed_position_m = own_position.unwrap_or([0.0; 3]);
                 let is_new = self.newest_tick.is_none_or(|newest| tick_after(input.newest_tick, newest));
                 if is_new {
                     self.newest_tick = Some(input.newest_tick);
@@ -56,7 +55,8 @@ impl SessionInputs {
                     let movement = MoveIntent {
                         direction: tick_input.direction(),
                         yaw: tick_input.yaw_radians(),
-                        claimed_position_m,
+                        // The wire input carries no position: nothing to claim, nothing to check.
+                        claimed_position_m: None,
                     };
                     let action = if age == 0 && is_new { self.pending_actions.pop_front() } else { None };
                     out.push(ZoneInput::Input {

@@ -256,7 +256,7 @@ impl Harness {
                 movement: Some(MoveIntent {
                     direction: client.direction,
                     yaw: 0.0,
-                    claimed_position_m: claimed,
+                    claimed_position_m: Some(claimed),
                 }),
                 action: client.next_action.take(),
             };

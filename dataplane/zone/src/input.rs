@@ -15,8 +15,11 @@ pub struct MoveIntent {
     /// Desired direction on the ground plane (x, y); length ≤ 1 (1 = full speed).
     pub direction: [f32; 2],
     pub yaw: f32,
-    /// Where the client's prediction put the player after this input; checked, never trusted.
-    pub claimed_position_m: [f32; 3],
+    /// Where the client's prediction put the player after this input, when its input format
+    /// carries one; checked (a claim off by more than the teleport tolerance is counted), never
+    /// trusted. Meridian's wire input is a direction only, so inputs from the node claim nothing:
+    /// a client cannot even state a teleport there.
+    pub claimed_position_m: Option<[f32; 3]>,
 }
 
 /// A discrete action riding on an input.

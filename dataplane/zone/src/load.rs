@@ -131,7 +131,7 @@ impl TickLoad {
                     movement: Some(MoveIntent {
                         direction: player.direction,
                         yaw: 0.0,
-                        claimed_position_m: to,
+                        claimed_position_m: Some(to),
                     }),
                     action: None,
                 },

@@ -51,7 +51,7 @@ pub fn apply_move(from_m: [f32; 3], intent: &MoveIntent, rules: &MoveRules<'_>) 
     let numbers = [intent.direction[0], intent.direction[1], intent.yaw];
     if !numbers
         .iter()
-        .chain(intent.claimed_position_m.iter())
+        .chain(intent.claimed_position_m.iter().flatten())
         .all(|v| v.is_finite())
     {
         return stay(MoveRejection::Malformed);
@@ -62,9 +62,11 @@ pub fn apply_move(from_m: [f32; 3], intent: &MoveIntent, rules: &MoveRules<'_>) 
     }
     let (to, blocked) = step(from_m, intent.direction, rules);
     let velocity = [(to[0] - from_m[0]) / rules.dt_s, (to[1] - from_m[1]) / rules.dt_s, 0.0];
-    let claim = intent.claimed_position_m;
-    let off = ((claim[0] - to[0]).powi(2) + (claim[1] - to[1]).powi(2)).sqrt();
-    let rejection = (off > rules.teleport_tolerance_m).then_some(MoveRejection::Teleport);
+    let off_m = |claim: [f32; 3]| ((claim[0] - to[0]).powi(2) + (claim[1] - to[1]).powi(2)).sqrt();
+    let rejection = intent
+        .claimed_position_m
+        .is_some_and(|claim| off_m(claim) > rules.teleport_tolerance_m)
+        .then_some(MoveRejection::Teleport);
     MoveOutcome {
         position_m: to,
         velocity_m_per_s: velocity,
@@ -111,7 +113,7 @@ mod tests {
         MoveIntent {
             direction,
             yaw: 0.0,
-            claimed_position_m: claimed,
+            claimed_position_m: Some(claimed),
         }
     }
 
@@ -134,6 +136,14 @@ mod tests {
     fn teleport_claim_is_ignored_and_flagged() {
         let outcome = apply_move([50.0, 50.0, 0.0], &intent([1.0, 0.0], [90.0, 90.0, 0.0]), &rules(&[]));
         assert_eq!(outcome.rejection, Some(MoveRejection::Teleport));
+        assert_eq!(outcome.position_m, [51.0, 50.0, 0.0]);
+    }
+
+    #[test]
+    fn an_intent_without_a_claim_is_never_a_teleport() {
+        let intent = MoveIntent { direction: [1.0, 0.0], yaw: 0.0, claimed_position_m: None };
+        let outcome = apply_move([50.0, 50.0, 0.0], &intent, &rules(&[]));
+        assert_eq!(outcome.rejection, None);
         assert_eq!(outcome.position_m, [51.0, 50.0, 0.0]);
     }
 
