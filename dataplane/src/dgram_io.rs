@@ -85,6 +85,10 @@ pub enum IoBackend {
 #[derive(Debug, Clone)]
 pub struct DatagramIoConfig {
     /// Provided receive buffers (io_uring; power of two, ≤ 32768) or the recvmmsg batch size.
+    /// The provided-buffer ring is recycled in FIFO order, so every buffer in it is touched once per
+    /// lap: more buffers absorb longer stalls (past them the kernel holds datagrams in the socket
+    /// buffer and the receive is re-armed) but keep the lap colder in cache. 256 (512 KiB) measured
+    /// about 5-8% cheaper per datagram than 4096 (8 MiB) in `io_cost`.
     pub recv_buffers: usize,
     /// Datagrams that may be queued for sending between flushes.
     pub send_queue: usize,
@@ -105,7 +109,7 @@ pub struct DatagramIoConfig {
 
 impl Default for DatagramIoConfig {
     fn default() -> Self {
-        Self { recv_buffers: 4096, send_queue: 4096, sqpoll_idle_ms: 0, udp_gso: true, recv_min_wait_us: 0 }
+        Self { recv_buffers: 256, send_queue: 4096, sqpoll_idle_ms: 0, udp_gso: true, recv_min_wait_us: 0 }
     }
 }
 
@@ -402,6 +406,8 @@ const UD_RECV: u64 = u64::MAX;
 const UD_CANCEL: u64 = u64::MAX - 1;
 /// The socket's index in the ring's registered file table.
 const SOCKET_FIXED: types::Fixed = types::Fixed(0);
+/// Submission queue entries at most (see `UringDatagramIo::new`).
+const SQ_ENTRIES_MAX: usize = 256;
 /// Times `flush` re-submits while an SQPOLL thread has not yet taken every send before giving up.
 const SQPOLL_SUBMIT_ROUNDS_MAX: u32 = 100_000;
 
@@ -451,10 +457,12 @@ pub struct UringDatagramIo {
 impl UringDatagramIo {
     pub fn new(socket: UdpSocket, config: &DatagramIoConfig) -> io::Result<Self> {
         assert!(config.send_queue > 0 && config.send_queue < u32::MAX as usize);
-        let sq_entries = (config.send_queue + 8).next_power_of_two() as u32;
-        // The completion queue must hold a burst of receives plus failed sends, or the multishot
-        // receive ends early on overflow.
-        let cq_entries = (config.recv_buffers + config.send_queue).next_power_of_two() as u32 * 2;
+        // Rings are walked in order, so their size is cache footprint: the submission queue only
+        // needs a batch of sends (a fuller flush submits as it goes; sends complete inline), and
+        // with sends posting no completion on success the completion queue needs room for one
+        // receive per provided buffer plus one batch of failed sends.
+        let sq_entries = (config.send_queue + 8).min(SQ_ENTRIES_MAX).next_power_of_two() as u32;
+        let cq_entries = (config.recv_buffers + sq_entries as usize).next_power_of_two() as u32 * 2;
         let mut builder = IoUring::builder();
         builder.setup_cqsize(cq_entries);
         if config.sqpoll_idle_ms > 0 {
@@ -523,6 +531,8 @@ impl UringDatagramIo {
     /// Queues one send per message for the queued datagrams `from..to`, coalescing runs with GSO
     /// when `gso`; counts them as sent (a failure completion takes them back).
     fn push_sends(&mut self, from: usize, to: usize, gso: bool) -> io::Result<()> {
+        // Until `submit_sends` has seen the kernel take them all, entries may point into the queue.
+        self.sends_unconfirmed = true;
         let mut i = from;
         while i < to {
             let count = self.queue.run_len(i, gso).min(to - i);
@@ -705,6 +715,20 @@ impl DatagramIo for UringDatagramIo {
         if self.queue.len == 0 {
             return Ok(());
         }
+        let result = self.send_queued();
+        // On failure the queue's memory stays put and `queue_send` refuses new datagrams until a
+        // later flush has seen the kernel take every entry that may point into it.
+        self.queue.clear();
+        result
+    }
+
+    fn stats(&self) -> &DatagramIoStats {
+        &self.stats
+    }
+}
+
+impl UringDatagramIo {
+    fn send_queued(&mut self) -> io::Result<()> {
         let queued = self.queue.len;
         self.push_sends(0, queued, self.gso)?;
         self.submit_sends()?;
@@ -721,12 +745,7 @@ impl DatagramIo for UringDatagramIo {
             self.gso_refused.clear();
             self.submit_sends()?;
         }
-        self.queue.clear();
         Ok(())
-    }
-
-    fn stats(&self) -> &DatagramIoStats {
-        &self.stats
     }
 }
 
