@@ -118,7 +118,11 @@ fn serve(
     // A stop signal sets a flag the main loop polls: the workers then finish their tick, say
     // nothing more and join, and the exit status is 0 (systemd's and the tests' clean stop).
     let stop_requested = Arc::new(AtomicBool::new(false));
+    // A second signal while the stop hangs exits at once (status 1): the conditional exit is
+    // registered first, so it sees the flag the first signal set.
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop_requested))
+            .context("installing signal handlers")?;
         signal_hook::flag::register(signal, Arc::clone(&stop_requested)).context("installing signal handlers")?;
     }
     let workers = workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

@@ -84,7 +84,37 @@ fn node_binary() -> PathBuf {
          `cargo build -p meridian-node` first, or set MERIDIAN_NODE_BIN",
         node.display()
     );
+    // `cargo test -p meridian-perf` alone does not rebuild another package's binary: refuse to
+    // test a node older than its sources rather than pass on stale code.
+    let built = std::fs::metadata(&node).and_then(|m| m.modified()).expect("node binary mtime");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for dir in ["dataplane/src", "dataplane/zone/src", "schemas/src"] {
+        if let Some(newer) = newest_file(&root.join(dir)).filter(|(modified, _)| *modified > built) {
+            panic!(
+                "{} is older than {}: rebuild it (`cargo build -p meridian-node`) or run `cargo test --workspace`",
+                node.display(),
+                newer.1.display()
+            );
+        }
+    }
     node
+}
+
+/// The most recently modified file under `dir`, recursively.
+fn newest_file(dir: &std::path::Path) -> Option<(SystemTime, PathBuf)> {
+    let mut newest: Option<(SystemTime, PathBuf)> = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let candidate = if path.is_dir() {
+            newest_file(&path)
+        } else {
+            entry.metadata().and_then(|m| m.modified()).ok().map(|modified| (modified, path))
+        };
+        if let Some(candidate) = candidate.filter(|c| newest.as_ref().is_none_or(|n| c.0 > n.0)) {
+            newest = Some(candidate);
+        }
+    }
+    newest
 }
 
 /// The node process. Dropping it (a failed assertion) kills it; it also dies with this process
@@ -169,7 +199,32 @@ impl Drop for NodeProcess {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let _ = std::fs::remove_file(&self.log);
+        if std::thread::panicking() {
+            // A failed run keeps the node's log and shows its end.
+            let log = self.log();
+            let tail = &log[log.len().saturating_sub(4096)..];
+            eprintln!("meridian-node log kept at {}; its end:\n{tail}", self.log.display());
+        } else {
+            let _ = std::fs::remove_file(&self.log);
+        }
+    }
+}
+
+/// A child process killed if the test fails before it is waited for.
+struct KillOnDrop(Option<Child>);
+
+impl KillOnDrop {
+    fn wait_with_output(mut self) -> std::process::Output {
+        self.0.take().expect("waited once").wait_with_output().expect("child finished")
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -199,14 +254,14 @@ fn bots_and_clients_play_on_a_real_node_and_misbehaviour_is_contained() {
     node.wait_ready(server, metrics_port);
 
     // The swarm: 12 well-behaved bots and 2 of each kind of misbehaving bot, for 8 s.
-    let bots = Command::new(env!("CARGO_BIN_EXE_bots"))
+    let bots = KillOnDrop(Some(Command::new(env!("CARGO_BIN_EXE_bots"))
         .args(["--server", &server.to_string(), "--cluster-key-hex", &"42".repeat(32)])
         .args(["--bots", "18", "--garbage", "2", "--replay", "2", "--speedhack", "2"])
         .args(["--duration-s", "8", "--report-s", "4", "--json", "--threads", "1", "--session-base", "1000000"])
         .args(["--metrics-url", &format!("http://127.0.0.1:{metrics_port}/metrics")])
         .stdout(std::process::Stdio::piped())
         .spawn()
-        .expect("start bots");
+        .expect("start bots")));
 
     // Meanwhile two SDK clients walk towards each other, and A says hello.
     let mut a = Player::new(server, 1, 11);
@@ -227,7 +282,7 @@ fn bots_and_clients_play_on_a_real_node_and_misbehaviour_is_contained() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let output = bots.wait_with_output().expect("bots finished");
+    let output = bots.wait_with_output();
     assert!(output.status.success(), "bots exited with {}", output.status);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let final_report = stdout.lines().rev().find(|l| l.contains("\"report\":\"final\"")).expect("final JSON report");
@@ -252,7 +307,9 @@ fn bots_and_clients_play_on_a_real_node_and_misbehaviour_is_contained() {
     let json = |key: &str| -> f64 {
         let start = final_report.find(&format!("\"{key}\":")).unwrap_or_else(|| panic!("{key} in {final_report}"));
         let rest = &final_report[start + key.len() + 3..];
-        rest.split([',', '}']).next().unwrap().parse().unwrap()
+        // `null` (e.g. no tick samples scraped) reads as NaN, which fails the checks below with
+        // the whole report in the message.
+        rest.split([',', '}']).next().unwrap().parse().unwrap_or(f64::NAN)
     };
     assert_eq!(json("ccu"), 18.0, "{final_report}");
     assert_eq!(json("placed"), 18.0, "every bot got an entity: {final_report}");
@@ -262,7 +319,10 @@ fn bots_and_clients_play_on_a_real_node_and_misbehaviour_is_contained() {
     assert!(json("reconciliations") > 0.0, "{final_report}");
     // The swarm scraped the node's tick histogram from its metrics endpoint.
     assert!(json("server_tick_p99_s") > 0.0, "{final_report}");
-    assert!(json("garbage_sent") > 0.0 && json("replays_sent") > 0.0 && json("speedhack_inputs") > 0.0);
+    assert!(
+        json("garbage_sent") > 0.0 && json("replays_sent") > 0.0 && json("speedhack_inputs") > 0.0,
+        "{final_report}"
+    );
 
     // The node counted and contained it.
     let text = scrape(metrics_port);

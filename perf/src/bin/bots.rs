@@ -137,29 +137,47 @@ struct Bot {
     captured: Vec<Vec<u8>>,
     capture_cursor: usize,
     connected_once: bool,
-    /// Snapshots applied when last looked, and when that count last grew (0: no snapshot yet).
+    /// Snapshots applied when last looked, and when that count last grew (from the moment the
+    /// bot connected: a bot that never gets a snapshot stalls too).
     snapshots_seen: u64,
     last_snapshot_us: u64,
-    /// Gaps between snapshots longer than `STALL_US` (a frozen world, as the player sees it).
+    /// Stalls: gaps between snapshots longer than `STALL_US` (a frozen world, as the player sees
+    /// it), each counted once, as soon as it passes `STALL_US`; `stalled_now` while one lasts.
     stalls: u64,
+    stalled_now: bool,
     snapshot_gap_max_us: u64,
 }
 
 impl Bot {
-    /// Notes snapshot progress at `now_us`: a gap longer than `STALL_US` counts once as a stall,
-    /// when it ends, or at the end of the run if it never does (`closing`).
+    /// Notes snapshot progress at `now_us`. Called when the bot's socket had datagrams and on every
+    /// tick for every bot that ever connected (so a bot whose snapshots stopped, or whose session
+    /// died, is seen stalling while it lasts); `closing` at the end folds the open gap into the
+    /// longest-gap figure.
     fn track_snapshots(&mut self, now_us: u64, closing: bool) {
-        let Some(client) = self.client.as_ref() else { return };
-        let applied = client.counters().snapshots_applied;
-        let grew = applied > self.snapshots_seen;
-        if self.last_snapshot_us != 0 && (grew || closing) {
-            let gap = now_us.saturating_sub(self.last_snapshot_us);
-            self.snapshot_gap_max_us = self.snapshot_gap_max_us.max(gap);
-            self.stalls += u64::from(gap > STALL_US);
+        if !self.connected_once {
+            return;
         }
-        if grew {
+        let applied = self.client.as_ref().map_or(self.snapshots_seen, |client| client.counters().snapshots_applied);
+        if self.last_snapshot_us == 0 {
+            // First look since connecting: the gap starts now.
+            self.last_snapshot_us = now_us;
+            self.snapshots_seen = applied;
+            return;
+        }
+        let gap = now_us.saturating_sub(self.last_snapshot_us);
+        if applied > self.snapshots_seen {
+            self.snapshot_gap_max_us = self.snapshot_gap_max_us.max(gap);
             self.snapshots_seen = applied;
             self.last_snapshot_us = now_us;
+            self.stalled_now = false;
+            return;
+        }
+        if gap > STALL_US && !self.stalled_now {
+            self.stalled_now = true;
+            self.stalls += 1;
+        }
+        if closing {
+            self.snapshot_gap_max_us = self.snapshot_gap_max_us.max(gap);
         }
     }
 }
@@ -408,6 +426,9 @@ fn drive(mut bots: Vec<Bot>, plan: Arc<Plan>, seed: u64, shared: Arc<Mutex<Threa
         while let Some(bot) = bots.get_mut(next_to_start).filter(|bot| now >= bot.start_at_us) {
             let token = dev_token::issue(&plan.cluster_key, bot.session_id, bot.zone_id, plan.server, now / 1_000_000, &mut rng);
             bot.client = GameClient::new(now, token, plan.client_config.clone()).ok();
+            if bot.client.is_none() {
+                break; // retried next pass; the bots after it wait their turn
+            }
             next_to_start += 1;
         }
         // Receive, from the sockets that have something.
@@ -442,10 +463,11 @@ fn drive(mut bots: Vec<Bot>, plan: Arc<Plan>, seed: u64, shared: Arc<Mutex<Threa
             }
             for bot in bots.iter_mut() {
                 let connected = bot.client.as_ref().is_some_and(|client| client.is_connected());
+                bot.connected_once |= connected;
+                bot.track_snapshots(now, false);
                 if !connected {
                     continue;
                 }
-                bot.connected_once = true;
                 let command = bot.command(now, &plan, &mut rng);
                 if let Some(client) = bot.client.as_mut() {
                     let _ = if bot.behaviour == Behaviour::SpeedHack {
@@ -484,7 +506,7 @@ fn drive(mut bots: Vec<Bot>, plan: Arc<Plan>, seed: u64, shared: Arc<Mutex<Threa
         std::thread::sleep(LOOP_SLEEP);
     }
     let end = wall_us();
-    for bot in bots.iter_mut().filter(|bot| bot.client.as_ref().is_some_and(GameClient::is_connected)) {
+    for bot in bots.iter_mut() {
         bot.track_snapshots(end, true);
     }
     publish(&bots, &mut bytes_base, &mut report, &shared);
@@ -734,6 +756,7 @@ fn main() -> anyhow::Result<()> {
             snapshots_seen: 0,
             last_snapshot_us: 0,
             stalls: 0,
+            stalled_now: false,
             snapshot_gap_max_us: 0,
         });
     }
