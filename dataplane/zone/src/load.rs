@@ -223,6 +223,31 @@ fn random_spawn(rng: &mut ChaCha8Rng, layout: Layout) -> [f32; 3] {
 mod tests {
     use super::*;
 
+    /// A digest of every snapshot byte a seeded load sends over `ticks`.
+    fn snapshot_digest(players: usize, layout: Layout, ticks: usize) -> u64 {
+        let mut load = TickLoad::new(players, layout, 0x5eed);
+        let mut digest = 0xcbf2_9ce4_8422_2325u64;
+        for _ in 0..ticks {
+            load.prepare();
+            load.tick();
+            digest = load.fold_snapshot_digest(digest);
+            load.deliver();
+        }
+        digest
+    }
+
+    /// Pins the bytes the zone sends: the encoder was rewritten for speed with the promise of the
+    /// same bytes (checked then against the old encoder with these digests), and this keeps that
+    /// promise checked. A spread crowd takes the whole-view path, a 300-player crowd in a 50 m circle
+    /// (views of 300 > 128) the ranked one. An intended change of the wire or the encoder updates
+    /// the constants and says so in PROTOCOL.md.
+    #[test]
+    fn snapshot_bytes_are_pinned() {
+        let spread = snapshot_digest(400, Layout::Uniform { side_m: 1000.0 }, 20);
+        let crowd = snapshot_digest(300, Layout::Circle { center_m: [512.0, 512.0], radius_m: 50.0 }, 20);
+        assert_eq!(format!("{spread:016x} {crowd:016x}"), "a612b0b8d3a0448f 9a58a5f53adf5e78");
+    }
+
     #[test]
     fn every_player_gets_a_snapshot_every_tick_and_nobody_is_flagged() {
         let mut load = TickLoad::new(200, Layout::Uniform { side_m: 1000.0 }, 3);
