@@ -862,6 +862,60 @@ mod tests {
     }
 
     #[test]
+    fn reliable_events_keep_flowing_beside_tick_traffic_with_delayed_acks_and_loss() {
+        // Inputs up and snapshots down every 50 ms tick (their acks delayed), plus one reliable
+        // event per server tick for 200 ticks, 10 % loss each way, 5 ms links: every event arrives,
+        // in order, the sender's queue drains and neither end gives up.
+        let (mut client, mut server) = pair(0);
+        let mut random = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut lose = move || {
+            random ^= random << 13;
+            random ^= random >> 7;
+            random ^= random << 17;
+            random.is_multiple_of(10)
+        };
+        let mut packet = Vec::new();
+        let mut in_flight: VecDeque<(u64, bool, Vec<u8>)> = VecDeque::new();
+        let (mut sent, mut received) = (0u32, Vec::new());
+        for step in 0..400 * 50 {
+            let now = step * 1_000;
+            while in_flight.front().is_some_and(|(at, _, _)| *at <= now) {
+                let (_, to_server, bytes) = in_flight.pop_front().unwrap();
+                let receiver = if to_server { &mut server } else { &mut client };
+                receiver.receive(now, &bytes).unwrap();
+            }
+            if step % 50 == 0 {
+                client.send_unreliable(b"input").unwrap();
+            }
+            if step % 50 == 20 {
+                server.send_unreliable(b"snapshot").unwrap();
+                if sent < 200 {
+                    server.send_reliable(&sent.to_le_bytes()).unwrap();
+                    sent += 1;
+                }
+            }
+            while client.poll_packet(now, &mut packet) {
+                if !lose() {
+                    in_flight.push_back((now + 5_000, true, packet.clone()));
+                }
+            }
+            while server.poll_packet(now, &mut packet) {
+                if !lose() {
+                    in_flight.push_back((now + 5_000, false, packet.clone()));
+                }
+            }
+            while let Some(message) = client.poll_received() {
+                if let Received::Reliable(bytes) = message {
+                    received.push(u32::from_le_bytes(bytes.try_into().unwrap()));
+                }
+            }
+        }
+        assert_eq!(received, (0..200).collect::<Vec<u32>>(), "every event once, in order");
+        assert!(server.reliable_queue.is_empty(), "all acknowledged");
+        assert!(server.closed().is_none() && client.closed().is_none());
+    }
+
+    #[test]
     fn a_lone_unreliable_packet_is_acked_after_the_delay_and_a_reliable_one_at_once() {
         let (mut client, mut server) = pair(0);
         let mut packet = Vec::new();
