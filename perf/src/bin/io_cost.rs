@@ -414,7 +414,13 @@ fn loopback_ceiling(duration: Duration, payload: usize) -> anyhow::Result<f64> {
         })
     };
     let sender = UdpSocket::bind("127.0.0.1:0")?;
-    let mut io = dgram_io::open(IoBackend::Mmsg, sender, &DatagramIoConfig { recv_buffers: 1, send_queue: 1024, ..DatagramIoConfig::default() })?;
+    // Plain sendmmsg, as the issue defines the ceiling: with UDP GSO the sender would hand the
+    // kernel 64 KiB runs to one peer and the "ceiling" would measure segmentation, not datagrams.
+    let mut io = dgram_io::open(
+        IoBackend::Mmsg,
+        sender,
+        &DatagramIoConfig { recv_buffers: 1, send_queue: 1024, udp_gso: false, ..DatagramIoConfig::default() },
+    )?;
     let datagram = vec![0x5au8; payload];
     let started = Instant::now();
     while started.elapsed() < duration {
