@@ -404,6 +404,7 @@ impl ZoneWorker {
         let now_us = self.clock.now_us();
         for zone_index in 0..self.zones.len() {
             let started = Instant::now();
+            let cpu_started_us = thread_cpu_us();
             {
                 let zone = &mut self.zones[zone_index];
                 zone.layers.tick(now_us, zone.last_work_us, &mut zone.outputs);
@@ -411,7 +412,12 @@ impl ZoneWorker {
             self.deliver_outputs(zone_index);
             let work_us = started.elapsed().as_micros() as u64;
             let zone = &mut self.zones[zone_index];
-            zone.last_work_us = Some(work_us);
+            // Load shedding is fed the tick's CPU time, not its wall time: shedding shrinks the
+            // zone's own work, which is what it can fix. Time the thread spent preempted (another
+            // process on the core) inflates the wall time, and shedding on it degraded every client
+            // for minutes after a transient spike while doing nothing about the cause; that shows
+            // as tick lateness instead.
+            zone.last_work_us = Some(thread_cpu_us().saturating_sub(cpu_started_us));
             while zone.metrics.len() < zone.layers.layers().len() {
                 zone.metrics.push(ZoneMetrics::new(zone.zone_id, zone.metrics.len() as u32));
             }
@@ -487,3 +493,12 @@ impl ZoneWorker {
         self.published = stats;
     }
 }
+
+/// CPU time this thread has run, microseconds.
+fn thread_cpu_us() -> u64 {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: a valid out-pointer; CLOCK_THREAD_CPUTIME_ID exists on every Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &raw mut now) };
+    now.tv_sec as u64 * 1_000_000 + now.tv_nsec as u64 / 1_000
+}
+

@@ -3,7 +3,9 @@
 
 /// Highest shedding level.
 pub const SHED_LEVEL_MAX: u8 = 3;
-/// Consecutive calm ticks (work under half the budget) before stepping one level down.
+/// Calm ticks (work under half the budget) since the last tick over budget before stepping one
+/// level down. Ticks between half and the whole budget neither count nor reset the count: a zone
+/// whose shed work sits there would otherwise never recover from one transient spike.
 pub const CALM_TICKS_TO_RECOVER: u32 = 40;
 
 /// What each level does, cumulatively:
@@ -31,8 +33,6 @@ impl LoadShedding {
                 self.level -= 1;
                 self.calm_ticks = 0;
             }
-        } else {
-            self.calm_ticks = 0;
         }
         false
     }
@@ -86,6 +86,26 @@ mod tests {
         assert_eq!(shedding.level(), SHED_LEVEL_MAX);
         shedding.observe(1_000, 25_000);
         assert_eq!(shedding.level(), SHED_LEVEL_MAX - 1);
+    }
+
+    #[test]
+    fn work_between_half_and_the_budget_does_not_block_recovery() {
+        let mut shedding = LoadShedding::default();
+        shedding.observe(30_000, 25_000);
+        assert_eq!(shedding.level(), 1);
+        // Calm and middling ticks interleaved: the calm ones still add up.
+        for _ in 0..CALM_TICKS_TO_RECOVER {
+            shedding.observe(1_000, 25_000);
+            shedding.observe(20_000, 25_000);
+        }
+        assert_eq!(shedding.level(), 0);
+        // An over-budget tick does reset the count.
+        shedding.observe(30_000, 25_000);
+        for _ in 0..CALM_TICKS_TO_RECOVER - 1 {
+            shedding.observe(1_000, 25_000);
+        }
+        shedding.observe(30_000, 25_000);
+        assert_eq!(shedding.level(), 2);
     }
 
     #[test]
