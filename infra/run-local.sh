@@ -14,12 +14,14 @@ DURATION_S="${MERIDIAN_DURATION_S:-30}"
 MOVEMENT="${MERIDIAN_MOVEMENT:-random-walk}"
 # One zone per worker by default (zone z runs on worker z mod workers); the swarm spreads over them.
 ZONES="${MERIDIAN_ZONES:-1,2}"
+# Players spawn over a disc of this radius around the zone's spawn point (0: all on one point).
+SPAWN_RADIUS_M="${MERIDIAN_SPAWN_RADIUS_M:-300}"
 # A development cluster key, fresh per run (the control plane issues real tokens later).
 KEY="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 BIN=target/release
 
 "$BIN/meridian-node" serve --listen "$LISTEN" --metrics-listen "$METRICS" --cluster-key-hex "$KEY" \
-  --zones "$ZONES" --duration-s $((DURATION_S + 10)) 2>/tmp/meridian-node.log &
+  --zones "$ZONES" --spawn-radius-m "$SPAWN_RADIUS_M" --duration-s $((DURATION_S + 10)) 2>/tmp/meridian-node.log &
 node_pid=$!
 trap 'kill "$node_pid" 2>/dev/null; wait "$node_pid" 2>/dev/null' EXIT INT TERM
 for _ in $(seq 50); do

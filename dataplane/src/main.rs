@@ -58,6 +58,10 @@ enum Command {
         zones: Vec<u32>,
         #[arg(long, default_value_t = 20)]
         tick_hz: u32,
+        /// New players spawn within this radius (m) of the zone's spawn point, each at a point
+        /// fixed by its character id; 0 puts everyone on the one point (a world-boss crowd).
+        #[arg(long, default_value_t = 0.0)]
+        spawn_radius_m: f32,
         /// Stop after this many seconds (default: until SIGTERM or SIGINT, which stop it cleanly).
         #[arg(long)]
         duration_s: Option<u64>,
@@ -80,13 +84,14 @@ fn main() -> anyhow::Result<()> {
         )
         .init();
     match Cli::parse().command {
-        Command::Serve { listen, workers, io, metrics_listen, cluster_key_hex, zones, tick_hz, duration_s } => {
+        Command::Serve { listen, workers, io, metrics_listen, cluster_key_hex, zones, tick_hz, spawn_radius_m, duration_s } => {
             let cluster_key = parse_key_hex(&cluster_key_hex).context("--cluster-key-hex must be 64 hex digits")?;
             let backend = match io {
                 IoFlag::Uring => IoBackend::IoUring,
                 IoFlag::Mmsg => IoBackend::Mmsg,
             };
-            serve(listen, workers, backend, metrics_listen, cluster_key, zones, tick_hz, duration_s)
+            let zone_config = ZoneConfig { tick_hz, player_spawn_radius_m: spawn_radius_m, ..ZoneConfig::default() };
+            serve(listen, workers, backend, metrics_listen, cluster_key, zones, zone_config, duration_s)
         }
         Command::Probe { addr, count, timeout_ms } => run_probe(addr, count, timeout_ms),
     }
@@ -112,7 +117,7 @@ fn serve(
     metrics_listen: SocketAddr,
     cluster_key: [u8; CLUSTER_KEY_BYTES],
     zones: Vec<u32>,
-    tick_hz: u32,
+    zone_config: ZoneConfig,
     duration_s: Option<u64>,
 ) -> anyhow::Result<()> {
     // A stop signal sets a flag the main loop polls: the workers then finish their tick, say
@@ -127,9 +132,10 @@ fn serve(
     }
     let workers = workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     metrics::install_exporter(metrics_listen).context("starting the metrics endpoint")?;
-    let zone_config = ZoneConfig { tick_hz, ..ZoneConfig::default() };
+    zone_config.validate().context("zone settings")?;
+    let (tick_hz, spawn_radius_m) = (zone_config.tick_hz, zone_config.player_spawn_radius_m);
     let node = Node::start(NodeConfig { listen, workers, backend, cluster_key, zones: zones.clone(), zone_config })?;
-    tracing::info!(%listen, workers, ?backend, %metrics_listen, ?zones, tick_hz, "meridian-node serving");
+    tracing::info!(%listen, workers, ?backend, %metrics_listen, ?zones, tick_hz, spawn_radius_m, "meridian-node serving");
     let started = std::time::Instant::now();
     while node.running()
         && !stop_requested.load(Ordering::Relaxed)

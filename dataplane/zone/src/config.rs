@@ -82,6 +82,10 @@ pub struct ZoneConfig {
     pub rewind_max_us: u64,
     pub respawn_delay_ticks: u32,
     pub player_spawn_m: [f32; 3],
+    /// Joins without a position of their own (no persisted one yet) spawn within this radius of
+    /// `player_spawn_m`, each at a point fixed by its character id (uniform over the disc, clamped
+    /// to the world). 0 spawns everyone on the one point — a crowd as dense as a world boss.
+    pub player_spawn_radius_m: f32,
     pub pickup_range_m: f32,
     /// Ticks after which an unconfirmed loot claim is sent to persistence again (same key).
     pub loot_confirm_retry_ticks: u32,
@@ -121,6 +125,7 @@ impl Default for ZoneConfig {
             rewind_max_us: 400_000,
             respawn_delay_ticks: 100,
             player_spawn_m: [512.0, 512.0, 0.0],
+            player_spawn_radius_m: 0.0,
             pickup_range_m: 3.0,
             loot_confirm_retry_ticks: 40,
             loot_lifetime_ticks: 1200,
@@ -159,6 +164,29 @@ pub enum ConfigError {
 }
 
 impl ZoneConfig {
+    /// Where a join without a position of its own appears: `player_spawn_m`, or a point of the
+    /// spawn disc fixed by `character_id` (see `player_spawn_radius_m`).
+    pub fn spawn_point(&self, character_id: u64) -> [f32; 3] {
+        let center = self.player_spawn_m;
+        if self.player_spawn_radius_m <= 0.0 {
+            return center;
+        }
+        // SplitMix64 of the id: two independent 24-bit uniforms, for the angle and the area.
+        let mut z = character_id.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        let unit = |bits: u64| (bits & 0xff_ffff) as f32 / (1u32 << 24) as f32;
+        let angle = unit(z) * std::f32::consts::TAU;
+        let reach = unit(z >> 32).sqrt() * self.player_spawn_radius_m;
+        let clamp = |value: f32, size: f32| value.clamp(0.0, size - f32::EPSILON * size);
+        [
+            clamp(center[0] + angle.cos() * reach, self.world_size_m[0]),
+            clamp(center[1] + angle.sin() * reach, self.world_size_m[1]),
+            center[2],
+        ]
+    }
+
     pub fn tick_interval_us(&self) -> u64 {
         1_000_000 / u64::from(self.tick_hz)
     }
@@ -218,6 +246,9 @@ impl ZoneConfig {
                 return Err(ConfigError::NotPositive { field });
             }
         }
+        if !(self.player_spawn_radius_m.is_finite() && self.player_spawn_radius_m >= 0.0) {
+            return Err(ConfigError::NotPositive { field: "player_spawn_radius_m" });
+        }
         if self.visible_entities_max == 0 || self.visible_entities_max > SNAPSHOT_ENTITIES_MAX {
             return Err(ConfigError::VisibleEntities {
                 entities: self.visible_entities_max,
@@ -239,6 +270,23 @@ impl ZoneConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spawn_points_spread_over_the_disc_and_stay_fixed_per_character() {
+        let config = ZoneConfig { player_spawn_radius_m: 400.0, ..ZoneConfig::default() };
+        let center = config.player_spawn_m;
+        let points: Vec<[f32; 3]> = (0..2_000u64).map(|id| config.spawn_point(id)).collect();
+        assert_eq!(config.spawn_point(7), points[7], "fixed by the character id");
+        let distance = |p: &[f32; 3]| ((p[0] - center[0]).powi(2) + (p[1] - center[1]).powi(2)).sqrt();
+        assert!(points.iter().all(|p| distance(p) <= 400.01 && p[0] >= 0.0 && p[0] < 1024.0));
+        // Uniform over the area: about a quarter fall within half the radius.
+        let inner = points.iter().filter(|p| distance(p) < 200.0).count();
+        assert!((400..600).contains(&inner), "{inner} of 2000 within half the radius");
+        let point = ZoneConfig::default();
+        assert_eq!(point.spawn_point(7), point.player_spawn_m, "radius 0 is the one point");
+        let bad = ZoneConfig { player_spawn_radius_m: f32::NAN, ..ZoneConfig::default() };
+        assert!(bad.validate().is_err());
+    }
 
     #[test]
     fn default_config_is_valid_and_20_hz() {

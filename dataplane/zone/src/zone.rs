@@ -715,7 +715,7 @@ impl Zone {
             ));
             return;
         };
-        let position_m = spawn_m.unwrap_or(self.config.player_spawn_m);
+        let position_m = spawn_m.unwrap_or_else(|| self.config.spawn_point(character_id));
         let health = self.config.player_health_max;
         let entity = self.world.spawn((
             NetId(net_id),

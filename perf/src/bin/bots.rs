@@ -167,6 +167,8 @@ impl Bot {
         let gap = now_us.saturating_sub(self.last_snapshot_us);
         if applied > self.snapshots_seen {
             self.snapshot_gap_max_us = self.snapshot_gap_max_us.max(gap);
+            // A gap that passed the limit between two looks still counts.
+            self.stalls += u64::from(gap > STALL_US && !self.stalled_now);
             self.snapshots_seen = applied;
             self.last_snapshot_us = now_us;
             self.stalled_now = false;
@@ -202,6 +204,8 @@ struct ThreadReport {
     acks_guessed: u64,
     correction_um: Histogram,
     snapshots: u64,
+    /// Snapshots the client could not apply (e.g. a delta against a baseline it no longer has).
+    snapshots_dropped: u64,
     datagrams_dropped: u64,
     send_errors: u64,
     garbage_sent: u64,
@@ -232,6 +236,7 @@ impl ThreadReport {
         self.acks_guessed += other.acks_guessed;
         self.correction_um.merge(&other.correction_um);
         self.snapshots += other.snapshots;
+        self.snapshots_dropped += other.snapshots_dropped;
         self.datagrams_dropped += other.datagrams_dropped;
         self.send_errors += other.send_errors;
         self.garbage_sent += other.garbage_sent;
@@ -530,6 +535,7 @@ fn publish(bots: &[Bot], bytes_base: &mut [(u64, u64)], report: &mut ThreadRepor
     report.acks_guessed = 0;
     report.correction_um.clear();
     report.snapshots = 0;
+    report.snapshots_dropped = 0;
     report.datagrams_dropped = 0;
     report.stalls = 0;
     report.bots_stalled = 0;
@@ -541,6 +547,7 @@ fn publish(bots: &[Bot], bytes_base: &mut [(u64, u64)], report: &mut ThreadRepor
         report.bytes_down += counters.bytes_received - base.1;
         *base = (counters.bytes_sent, counters.bytes_received);
         report.snapshots += counters.snapshots_applied;
+        report.snapshots_dropped += counters.snapshots_dropped;
         report.datagrams_dropped += counters.datagrams_dropped;
         report.stalls += bot.stalls;
         report.bots_stalled += u64::from(bot.stalls > 0);
@@ -628,7 +635,7 @@ fn print_report(
              \"corrections\":{{\"count\":{},\"reconciliations\":{},\"acks_guessed\":{},\"p99_m\":{},\"max_m\":{:.6}}},\
              \"bytes_per_s_per_client\":{{\"down\":{:.1},\"up\":{:.1}}},\
              \"server_tick_p99_s\":{},\"server_tick_p99_above_buckets\":{},\"scrape_error\":{},\
-             \"snapshots\":{},\"datagrams_dropped\":{},\"send_errors\":{},\"driver_loop_us\":{{\"p99\":{},\"max\":{}}},\"stalls\":{{\"count\":{},\"bots\":{},\"gap_max_ms\":{:.1}}},\
+             \"snapshots\":{},\"snapshots_dropped\":{},\"datagrams_dropped\":{},\"send_errors\":{},\"driver_loop_us\":{{\"p99\":{},\"max\":{}}},\"stalls\":{{\"count\":{},\"bots\":{},\"gap_max_ms\":{:.1}}},\
              \"misbehaving\":{{\"garbage_bots\":{},\"garbage_sent\":{},\"replay_bots\":{},\"replays_sent\":{},\"speedhack_bots\":{},\"speedhack_inputs\":{}}}}}",
             process_cpu_s(),
             args.bots,
@@ -649,6 +656,7 @@ fn print_report(
             tick_p99.is_some_and(|p99| p99.above_buckets),
             scrape_error.map_or("null".into(), |e| format!("{:?}", e)),
             total.snapshots,
+            total.snapshots_dropped,
             total.datagrams_dropped,
             total.send_errors,
             total.loop_us.quantile(0.99).unwrap_or(0),
