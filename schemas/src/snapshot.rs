@@ -958,18 +958,7 @@ impl SnapshotSender {
                         }
                     }
                 }
-                writer.write_bits(self.entries.len() as u64, ENTRY_COUNT_BITS);
-                let mut previous_id = None;
-                for (id, current) in &self.entries {
-                    writer.write_exp_golomb(u64::from(entry_id_gap(previous_id, *id)), ENTRY_ID_GAP_ORDER);
-                    write_full_record(&mut writer, current);
-                    previous_id = Some(*id);
-                }
-                let bits_written = writer.finish();
-                assert_eq!(
-                    bits_written, bits_used,
-                    "encoder's size accounting disagrees with what it wrote"
-                );
+                write_entries_and_finish(writer, &self.entries, bits_used);
                 assert!(out.len() <= budget_bytes);
 
                 // Merge entries into the world (both sorted by id, disjoint).
@@ -1223,22 +1212,25 @@ fn encode_whole(
     if bits_used > budget_bits || world.len() > SNAPSHOT_ENTITIES_MAX {
         return None;
     }
+    write_entries_and_finish(writer, entries, bits_used);
+    debug_assert!(world.windows(2).all(|pair| pair[0].0 < pair[1].0));
+    report.entities_sent = ranked.len();
+    report.bytes = out.len();
+    Some(report)
+}
+
+/// Writes the entries section (count, then each new entity's id gap and full record) and finishes
+/// the payload, checking it against the size the encoder accounted for beforehand.
+fn write_entries_and_finish(mut writer: BitWriter<'_>, entries: &[(u32, QuantisedState)], bits_used: usize) {
     writer.write_bits(entries.len() as u64, ENTRY_COUNT_BITS);
     let mut previous_id = None;
-    for (id, current) in entries.iter() {
+    for (id, current) in entries {
         writer.write_exp_golomb(u64::from(entry_id_gap(previous_id, *id)), ENTRY_ID_GAP_ORDER);
         write_full_record(&mut writer, current);
         previous_id = Some(*id);
     }
     let bits_written = writer.finish();
-    assert_eq!(
-        bits_written, bits_used,
-        "encoder's size accounting disagrees with what it wrote"
-    );
-    debug_assert!(world.windows(2).all(|pair| pair[0].0 < pair[1].0));
-    report.entities_sent = ranked.len();
-    report.bytes = out.len();
-    Some(report)
+    assert_eq!(bits_written, bits_used, "encoder's size accounting disagrees with what it wrote");
 }
 
 /// Client side.
