@@ -29,9 +29,9 @@ pub const WORKERS_MAX: usize = 256;
 /// Receive buffer asked for per worker socket. Clients can tick in phase (a bot swarm, or players
 /// whose queued inputs all land after a network hiccup), and then a worker gets a tick's inputs as
 /// one burst: at the kernel default (~208 KiB, a few hundred datagrams) a burst from 500 bots
-/// overflowed it and the kernel dropped inputs (`RcvbufErrors`) before the worker could see them. Linux caps the request at
-/// `net.core.rmem_max` (Debian's default is 208 KiB): a capped buffer is logged as a warning, so an
-/// operator sees that `sysctl net.core.rmem_max` must be raised.
+/// overflowed it and the kernel dropped inputs (`RcvbufErrors`) before the worker saw them. Linux
+/// caps the request at `net.core.rmem_max` (Debian's default is 208 KiB): a capped buffer is logged
+/// as a warning, so an operator sees that `sysctl net.core.rmem_max` must be raised.
 pub const SOCKET_RECV_BUFFER_BYTES: usize = 4 * 1024 * 1024;
 /// Largest snapshot payload a zone may encode for one client per tick.
 pub const SNAPSHOT_BYTES_MAX: usize = UNRELIABLE_MESSAGE_BYTES_MAX - 5;

@@ -414,9 +414,9 @@ impl ZoneWorker {
             let zone = &mut self.zones[zone_index];
             // Load shedding is fed the tick's CPU time, not its wall time: shedding shrinks the
             // zone's own work, which is what it can fix. Time the thread spent preempted (another
-            // process on the core) inflates the wall time, and shedding on it degraded every client
-            // for minutes after a transient spike while doing nothing about the cause; that shows
-            // as tick lateness instead.
+            // process on the core) inflates the wall time; shedding on it degraded every client
+            // for the rest of a 20 s capacity run after one spike while doing nothing about the
+            // cause. Preemption shows as tick lateness instead.
             zone.last_work_us = Some(thread_cpu_us().saturating_sub(cpu_started_us));
             while zone.metrics.len() < zone.layers.layers().len() {
                 zone.metrics.push(ZoneMetrics::new(zone.zone_id, zone.metrics.len() as u32));
