@@ -340,6 +340,8 @@ struct ProvidedBufferRing {
     buffers: Vec<u8>,
     count: u16,
     tail: u16,
+    /// The kernel may still use the ring (a receive that did not end): never free it.
+    leaked: bool,
 }
 
 impl ProvidedBufferRing {
@@ -360,6 +362,7 @@ impl ProvidedBufferRing {
             buffers: vec![0u8; count * DATAGRAM_BYTES_MAX],
             count: count as u16,
             tail: 0,
+            leaked: false,
         };
         for bid in 0..count as u16 {
             ring.push(bid);
@@ -396,6 +399,11 @@ impl ProvidedBufferRing {
 
 impl Drop for ProvidedBufferRing {
     fn drop(&mut self) {
+        if self.leaked {
+            // The kernel may still read entries and write buffers: leak both.
+            std::mem::forget(std::mem::take(&mut self.buffers));
+            return;
+        }
         // SAFETY: allocated in `new` with this layout.
         unsafe { std::alloc::dealloc(self.entries.cast(), self.entries_layout) };
     }
@@ -406,6 +414,8 @@ const UD_RECV: u64 = u64::MAX;
 const UD_CANCEL: u64 = u64::MAX - 1;
 /// The socket's index in the ring's registered file table.
 const SOCKET_FIXED: types::Fixed = types::Fixed(0);
+/// The kernel's largest completion queue (`IORING_MAX_CQ_ENTRIES`).
+const CQ_ENTRIES_MAX: usize = 65_536;
 /// Submission queue entries at most (see `UringDatagramIo::new`).
 const SQ_ENTRIES_MAX: usize = 256;
 /// Times `flush` re-submits while an SQPOLL thread has not yet taken every send before giving up.
@@ -457,12 +467,21 @@ pub struct UringDatagramIo {
 impl UringDatagramIo {
     pub fn new(socket: UdpSocket, config: &DatagramIoConfig) -> io::Result<Self> {
         assert!(config.send_queue > 0 && config.send_queue < u32::MAX as usize);
-        // Rings are walked in order, so their size is cache footprint: the submission queue only
-        // needs a batch of sends (a fuller flush submits as it goes; sends complete inline), and
-        // with sends posting no completion on success the completion queue needs room for one
-        // receive per provided buffer plus one batch of failed sends.
+        // The submission queue only needs a batch of sends (a fuller flush submits as it goes;
+        // sends complete inline). The completion queue holds everything that can be pending at
+        // once — one receive per provided buffer and one failure per queued send — so it can never
+        // overflow: an overflowed completion would come back later and be credited to the wrong
+        // flush (user data carries queue indices, which the next flush reuses).
         let sq_entries = (config.send_queue + 8).min(SQ_ENTRIES_MAX).next_power_of_two() as u32;
-        let cq_entries = (config.recv_buffers + sq_entries as usize).next_power_of_two() as u32 * 2;
+        let cq_needed = (config.recv_buffers + config.send_queue).next_power_of_two();
+        if cq_needed > CQ_ENTRIES_MAX {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("recv_buffers + send_queue must not exceed {CQ_ENTRIES_MAX} (the kernel's completion queue limit)"),
+            ));
+        }
+        // The kernel also wants the completion queue at least as large as the submission queue.
+        let cq_entries = (cq_needed as u32).max(sq_entries);
         let mut builder = IoUring::builder();
         builder.setup_cqsize(cq_entries);
         if config.sqpoll_idle_ms > 0 {
@@ -517,6 +536,7 @@ impl UringDatagramIo {
     }
 
     fn push_sqe(&mut self, entry: &io_uring::squeue::Entry) -> io::Result<()> {
+        let mut rounds = 0;
         loop {
             // SAFETY: every entry points at memory owned by `self` (the receive header, the
             // buffer ring, the send queue and headers) that outlives the ring (see field order
@@ -524,7 +544,17 @@ impl UringDatagramIo {
             if unsafe { self.ring.submission().push(entry) }.is_ok() {
                 return Ok(());
             }
-            self.ring.submit()?;
+            match self.ring.submit() {
+                Ok(_) => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY | libc::EAGAIN)) => {
+                    rounds += 1;
+                    if rounds >= SQPOLL_SUBMIT_ROUNDS_MAX {
+                        return Err(e);
+                    }
+                    std::thread::yield_now();
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
 
@@ -542,7 +572,11 @@ impl UringDatagramIo {
                 .build()
                 .flags(io_uring::squeue::Flags::SKIP_SUCCESS)
                 .user_data(send_user_data(i, count));
-            self.push_sqe(&entry)?;
+            if let Err(e) = self.push_sqe(&entry) {
+                // The rest of this flush is dropped with the queue: count it, never lose it silently.
+                self.stats.send_errors += (to - i) as u64;
+                return Err(e);
+            }
             self.stats.datagrams_sent += count as u64;
             self.stats.bytes_sent += self.queue.bytes(i, count);
             if count > 1 {
@@ -607,7 +641,7 @@ impl UringDatagramIo {
     }
 
     fn drain(&mut self, on_datagram: &mut dyn FnMut(&[u8], SocketAddr)) -> usize {
-        let Self { ring, buffers, recv_msg, recv_armed, stashed, stats, .. } = self;
+        let Self { ring, buffers, recv_msg, recv_armed, stashed, stats, gso, .. } = self;
         let mut delivered = 0;
         let mut recycled = false;
         let mut handle = |user_data: u64, result: i32, flags: u32| match user_data {
@@ -646,9 +680,21 @@ impl UringDatagramIo {
                 recycled = true;
             }
             user_data => {
-                // A send failure `flush` did not get to see (it is already counted as sent).
+                // A send failure `flush` did not get to see (only after a failed flush: the
+                // completion queue cannot overflow). It was counted as sent; its queue is reused,
+                // so it is counted lost (bytes stay counted) and a GSO refusal is not resent, but
+                // switches GSO off like one seen in time.
                 debug_assert!(result < 0);
-                stats.send_errors += send_range(user_data).1 as u64;
+                let count = send_range(user_data).1 as u64;
+                stats.datagrams_sent = stats.datagrams_sent.saturating_sub(count);
+                stats.send_errors += count;
+                if count > 1 {
+                    stats.datagrams_sent_gso = stats.datagrams_sent_gso.saturating_sub(count);
+                    if is_gso_refusal(-result) && *gso {
+                        *gso = false;
+                        stats.gso_fallbacks += 1;
+                    }
+                }
             }
         };
         for (user_data, result, flags) in stashed.drain(..) {
@@ -712,6 +758,12 @@ impl DatagramIo for UringDatagramIo {
             // An earlier flush failed while the kernel still held sends: finish that first.
             self.submit_sends()?;
         }
+        // GSO refusals left by a failed flush belong to a queue that is gone: those datagrams were
+        // taken out of the sent counters and are lost; count them, never resend from indices that
+        // now hold other datagrams.
+        for (_, count) in self.gso_refused.drain(..) {
+            self.stats.send_errors += count as u64;
+        }
         if self.queue.len == 0 {
             return Ok(());
         }
@@ -767,11 +819,16 @@ impl Drop for UringDatagramIo {
             }
             ended = !self.recv_armed;
         }
+        if !ended {
+            // The receive may still run: the kernel can read the ring's entries and header and
+            // write the buffers. Leak them rather than free memory in use.
+            self.buffers.leaked = true;
+            // SAFETY: plain old data; all-zero is valid.
+            std::mem::forget(std::mem::replace(&mut self.recv_msg, Box::new(unsafe { zeroed() })));
+        }
         if !ended || self.sends_unconfirmed {
-            // The kernel may still read or write: leak rather than free memory in use.
             std::mem::forget(std::mem::replace(&mut self.queue, SendQueue::empty()));
             std::mem::forget(std::mem::take(&mut self.send_msgs));
-            std::mem::forget(std::mem::take(&mut self.buffers.buffers));
         }
     }
 }
