@@ -77,7 +77,10 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Logs go to stderr: stdout is for what a command prints (probe results), and a supervisor
+    // or script can route the two apart.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info".into()),

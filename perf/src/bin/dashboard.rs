@@ -175,6 +175,9 @@ fn main() -> anyhow::Result<()> {
     let mut scraper = NodeScraper { url: args.metrics_url.clone(), last: None };
     let mut swarm = SwarmView::default();
     let mut node = NodeWindow::default();
+    // The summary describes the run, not the idle window after the swarm left: it uses the last
+    // window in which the node received traffic.
+    let mut last_active = NodeWindow::default();
     let started = Instant::now();
     let mut terminal = (!args.headless).then(ratatui::init);
     let result = (|| -> anyhow::Result<()> {
@@ -189,6 +192,9 @@ fn main() -> anyhow::Result<()> {
             let scrape_error = match scraper.window() {
                 Ok(window) => {
                     node = window;
+                    if node.pps_in > 0.0 {
+                        last_active = node.clone();
+                    }
                     None
                 }
                 Err(e) => Some(e.to_string()),
@@ -237,6 +243,6 @@ fn main() -> anyhow::Result<()> {
         ratatui::restore();
     }
     result.context("dashboard")?;
-    println!("{}", summary_json(&node, &swarm, started.elapsed().as_secs_f64()));
+    println!("{}", summary_json(&last_active, &swarm, started.elapsed().as_secs_f64()));
     Ok(())
 }
