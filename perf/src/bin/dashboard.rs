@@ -176,7 +176,7 @@ fn main() -> anyhow::Result<()> {
     let mut swarm = SwarmView::default();
     let mut node = NodeWindow::default();
     // The summary describes the run, not the idle window after the swarm left: it uses the last
-    // window in which the node received traffic.
+    // window in which the node served sessions.
     let mut last_active = NodeWindow::default();
     let started = Instant::now();
     let mut terminal = (!args.headless).then(ratatui::init);
@@ -192,7 +192,7 @@ fn main() -> anyhow::Result<()> {
             let scrape_error = match scraper.window() {
                 Ok(window) => {
                     node = window;
-                    if node.pps_in > 0.0 {
+                    if node.pps_out > 0.0 && node.sessions > 0.0 {
                         last_active = node.clone();
                     }
                     None
