@@ -1,7 +1,9 @@
 //! `meridian-perf` holds Meridian's load generators (the bot swarm, the I/O cost harness), the live
 //! dashboard of the README's main command, and the criterion benchmarks whose figures are recorded in
 //! `perf/RESULTS.md`, always with the baseline measured in the same run. The library part is what
-//! those binaries share: reading the node's Prometheus endpoint ([`prom`]).
+//! those binaries share: reading the node's Prometheus endpoint ([`prom`]) and counting stalls as a
+//! player sees them ([`stall`]).
 #![forbid(unsafe_code)]
 
 pub mod prom;
+pub mod stall;

@@ -29,6 +29,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use meridian_client::dev_token::{self, SplitMix64};
 use meridian_perf::prom;
+use meridian_perf::stall::SnapshotGaps;
 use meridian_client::{ClientConfig, GameClient, Histogram, MoveCommand, ZoneConfig};
 
 /// Bots one process drives (sockets are file descriptors: raise `ulimit -n` above this).
@@ -42,9 +43,6 @@ const REPLAY_CAPTURE_MAX: usize = 64;
 const GARBAGE_BYTES_MAX: usize = 1200;
 /// Inputs a speed-hack bot sends per tick.
 const SPEEDHACK_INPUTS_PER_TICK: usize = 3;
-/// A connected bot that goes this long without a snapshot has stalled (five ticks at 20 Hz: the
-/// world visibly freezes).
-const STALL_US: u64 = 250_000;
 /// Readiness events fetched per `epoll_wait` call.
 const EPOLL_EVENTS_MAX: usize = 1024;
 /// Driver loop granularity.
@@ -137,50 +135,19 @@ struct Bot {
     captured: Vec<Vec<u8>>,
     capture_cursor: usize,
     connected_once: bool,
-    /// Snapshots applied when last looked, and when that count last grew (from the moment the
-    /// bot connected: a bot that never gets a snapshot stalls too).
-    snapshots_seen: u64,
-    last_snapshot_us: u64,
-    /// Stalls: gaps between snapshots longer than `STALL_US` (a frozen world, as the player sees
-    /// it), each counted once, as soon as it passes `STALL_US`; `stalled_now` while one lasts.
-    stalls: u64,
-    stalled_now: bool,
-    snapshot_gap_max_us: u64,
+    /// Gaps between this bot's snapshots (stalls), from the moment it connected.
+    gaps: SnapshotGaps,
 }
 
 impl Bot {
-    /// Notes snapshot progress at `now_us`. Called when the bot's socket had datagrams and on every
-    /// tick for every bot that ever connected (so a bot whose snapshots stopped, or whose session
-    /// died, is seen stalling while it lasts); `closing` at the end folds the open gap into the
-    /// longest-gap figure.
+    /// Notes snapshot progress at `now_us` (see `SnapshotGaps::observe`): when the bot's socket had
+    /// datagrams and on every tick for every bot that ever connected.
     fn track_snapshots(&mut self, now_us: u64, closing: bool) {
         if !self.connected_once {
             return;
         }
-        let applied = self.client.as_ref().map_or(self.snapshots_seen, |client| client.counters().snapshots_applied);
-        if self.last_snapshot_us == 0 {
-            // First look since connecting: the gap starts now.
-            self.last_snapshot_us = now_us;
-            self.snapshots_seen = applied;
-            return;
-        }
-        let gap = now_us.saturating_sub(self.last_snapshot_us);
-        if applied > self.snapshots_seen {
-            self.snapshot_gap_max_us = self.snapshot_gap_max_us.max(gap);
-            // A gap that passed the limit between two looks still counts.
-            self.stalls += u64::from(gap > STALL_US && !self.stalled_now);
-            self.snapshots_seen = applied;
-            self.last_snapshot_us = now_us;
-            self.stalled_now = false;
-            return;
-        }
-        if gap > STALL_US && !self.stalled_now {
-            self.stalled_now = true;
-            self.stalls += 1;
-        }
-        if closing {
-            self.snapshot_gap_max_us = self.snapshot_gap_max_us.max(gap);
-        }
+        let applied = self.client.as_ref().map_or(0, |client| client.counters().snapshots_applied);
+        self.gaps.observe(now_us, applied, closing);
     }
 }
 
@@ -214,8 +181,8 @@ struct ThreadReport {
     /// Driver loop pass durations, microseconds: when these approach the tick interval the swarm,
     /// not the server, is the bottleneck and the other figures are not the server's.
     loop_us: Histogram,
-    /// Gauges over all bots: stalls (snapshot gaps > `STALL_US`), bots with at least one, and the
-    /// longest gap, microseconds.
+    /// Gauges over all bots: stalls (snapshot gaps > `meridian_perf::stall::STALL_US`), bots with
+    /// at least one, and the longest gap, microseconds.
     stalls: u64,
     bots_stalled: u64,
     snapshot_gap_max_us: u64,
@@ -549,9 +516,9 @@ fn publish(bots: &[Bot], bytes_base: &mut [(u64, u64)], report: &mut ThreadRepor
         report.snapshots += counters.snapshots_applied;
         report.snapshots_dropped += counters.snapshots_dropped;
         report.datagrams_dropped += counters.datagrams_dropped;
-        report.stalls += bot.stalls;
-        report.bots_stalled += u64::from(bot.stalls > 0);
-        report.snapshot_gap_max_us = report.snapshot_gap_max_us.max(bot.snapshot_gap_max_us);
+        report.stalls += bot.gaps.stalls();
+        report.bots_stalled += u64::from(bot.gaps.stalls() > 0);
+        report.snapshot_gap_max_us = report.snapshot_gap_max_us.max(bot.gaps.gap_max_us());
         // Prediction and RTT figures are the honest bots' (cheaters are corrected by design).
         let honest = bot.behaviour == Behaviour::Honest;
         if honest {
@@ -761,11 +728,7 @@ fn main() -> anyhow::Result<()> {
             captured: Vec::new(),
             capture_cursor: 0,
             connected_once: false,
-            snapshots_seen: 0,
-            last_snapshot_us: 0,
-            stalls: 0,
-            stalled_now: false,
-            snapshot_gap_max_us: 0,
+            gaps: SnapshotGaps::default(),
         });
     }
     let stop = Arc::new(AtomicBool::new(false));
