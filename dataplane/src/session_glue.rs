@@ -44,7 +44,6 @@ impl SessionInputs {
         received_us: u64,
         out: &mut Vec<ZoneInput>,
     ) -> bool {
-        let own_position = zone.client_entity(client).and_then(|entity| zone.position(entity));
         match message {
             ClientMessage::Input(input) => {
                 let is_new = self.newest_tick.is_none_or(|newest| tick_after(input.newest_tick, newest));
@@ -74,6 +73,8 @@ impl SessionInputs {
             ClientMessage::Action { action, .. } => {
                 let action = match action {
                     WireAction::Attack { target_id, .. } => {
+                        // Looked up only here: inputs (every tick, every client) need no position.
+                        let own_position = zone.client_entity(client).and_then(|entity| zone.position(entity));
                         Action::Attack { target: target_id, direction: aim(own_position, zone.position(target_id)) }
                     }
                     WireAction::PickUp { loot_id } => Action::PickUp { loot: loot_id },
