@@ -5,8 +5,9 @@
 # Then the raw loopback ceiling (sendmmsg→recvmmsg) in the same run, to express the packet rate as a
 # fraction of it.  Usage: perf/capacity.sh [CCU ...]   (default: 1000 2000 3000 5000)
 # Env: DURATION_S (20), ZONES (the node's zones and the swarm's, default "1,2": one per worker),
-# BOT_THREADS (2), SPAWN_RADIUS_M (0). A CCU step passes when the node's tick p99 < 50 ms and "stalls" is 0 (no bot
-# went 250 ms without a snapshot) with every bot connected.
+# BOT_THREADS (2), SPAWN_RADIUS_M (0). A CCU step passes when the node's tick p99 < 50 ms and
+# "stalls" is 0 (no bot went 250 ms without a snapshot) with every bot connected. Needs the release
+# binaries (cargo build --release -p meridian-node -p meridian-perf) and curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ulimit -n 65536 2>/dev/null || true  # one socket per bot
