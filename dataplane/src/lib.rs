@@ -7,9 +7,10 @@
 //! [`dgram_io`] backend (io_uring multishot receive, or recvmmsg/sendmmsg) each — which own zones,
 //! run their ticks on the drift-free [`tick`] schedule, and serve sessions through the protocol
 //! endpoint ([`session_glue`] maps messages to zone inputs); [`metrics`] is the Prometheus side;
-//! [`probe`] is the liveness probe any worker answers; [`edge`] loads and attaches the XDP object
+//! [`probe`] is the liveness probe any worker answers; [`cpu_time`] reads CPU-time clocks; [`edge`] loads and attaches the XDP object
 //! built from `ebpf/` and reads its counters.
 
+pub mod cpu_time;
 pub mod dgram_io;
 pub mod edge;
 pub mod metrics;

@@ -37,6 +37,7 @@ use meridian_proto::{
 use meridian_zone::{ClientId, ZoneConfig, ZoneInput, ZoneLayers, ZoneOutput};
 
 use crate::{
+    cpu_time::thread_cpu_ns,
     dgram_io::{self, DatagramIo, DatagramIoConfig, IoBackend},
     metrics::{DropReason, WorkerMetrics, ZoneMetrics},
     session_glue,
@@ -404,7 +405,7 @@ impl ZoneWorker {
         let now_us = self.clock.now_us();
         for zone_index in 0..self.zones.len() {
             let started = Instant::now();
-            let cpu_started_us = thread_cpu_us();
+            let cpu_started_ns = thread_cpu_ns();
             {
                 let zone = &mut self.zones[zone_index];
                 zone.layers.tick(now_us, zone.last_work_us, &mut zone.outputs);
@@ -417,7 +418,7 @@ impl ZoneWorker {
             // process on the core) inflates the wall time; shedding on it degraded every client
             // for the rest of a 20 s capacity run after one spike while doing nothing about the
             // cause. Preemption shows as tick lateness instead.
-            zone.last_work_us = Some(thread_cpu_us().saturating_sub(cpu_started_us));
+            zone.last_work_us = Some(thread_cpu_ns().saturating_sub(cpu_started_ns) / 1_000);
             while zone.metrics.len() < zone.layers.layers().len() {
                 zone.metrics.push(ZoneMetrics::new(zone.zone_id, zone.metrics.len() as u32));
             }
@@ -492,13 +493,5 @@ impl ZoneWorker {
         self.gauges.sessions.store(self.sessions.len() as u64, Ordering::Relaxed);
         self.published = stats;
     }
-}
-
-/// CPU time this thread has run, microseconds.
-fn thread_cpu_us() -> u64 {
-    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: a valid out-pointer; CLOCK_THREAD_CPUTIME_ID exists on every Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &raw mut now) };
-    now.tv_sec as u64 * 1_000_000 + now.tv_nsec as u64 / 1_000
 }
 

@@ -569,16 +569,6 @@ fn json_opt(value: Option<f64>) -> String {
     value.filter(|v| v.is_finite()).map_or("null".to_string(), |v| format!("{v:.6}"))
 }
 
-/// CPU time this process has used (user + system, all threads): what the swarm costs the machine
-/// it shares with the node.
-fn process_cpu_s() -> f64 {
-    // SAFETY: `usage` is a valid out-pointer; RUSAGE_SELF is always valid.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &raw mut usage) };
-    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    seconds(usage.ru_utime) + seconds(usage.ru_stime)
-}
-
 #[allow(clippy::too_many_arguments)]
 fn print_report(
     args: &Args,
@@ -604,7 +594,8 @@ fn print_report(
              \"server_tick_p99_s\":{},\"server_tick_p99_above_buckets\":{},\"scrape_error\":{},\
              \"snapshots\":{},\"snapshots_dropped\":{},\"datagrams_dropped\":{},\"send_errors\":{},\"driver_loop_us\":{{\"p99\":{},\"max\":{}}},\"stalls\":{{\"count\":{},\"bots\":{},\"gap_max_ms\":{:.1}}},\
              \"misbehaving\":{{\"garbage_bots\":{},\"garbage_sent\":{},\"replay_bots\":{},\"replays_sent\":{},\"speedhack_bots\":{},\"speedhack_inputs\":{}}}}}",
-            process_cpu_s(),
+            // What the swarm costs the machine it shares with the node (all threads).
+            meridian_node::cpu_time::process_cpu_ns() as f64 / 1e9,
             args.bots,
             total.connected,
             total.placed,

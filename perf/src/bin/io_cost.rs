@@ -23,7 +23,10 @@ use std::{
 use anyhow::Context;
 use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce, aead::AeadInOut};
 use clap::Parser;
-use meridian_node::dgram_io::{self, DatagramIoConfig, IoBackend};
+use meridian_node::{
+    cpu_time::{process_cpu_ns, thread_cpu_ns},
+    dgram_io::{self, DatagramIoConfig, IoBackend},
+};
 
 #[derive(Parser)]
 struct Args {
@@ -66,18 +69,6 @@ struct Args {
     no_gso: bool,
 }
 
-fn cpu_ns(clock: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: valid out-pointer; both CPU-time clocks used here always exist on Linux.
-    unsafe { libc::clock_gettime(clock, &raw mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-/// CPU time of the calling thread.
-fn thread_cpu_ns() -> u64 {
-    cpu_ns(libc::CLOCK_THREAD_CPUTIME_ID)
-}
-
 /// Voluntary context switches of the calling thread so far: how often it slept waiting.
 fn thread_sleeps() -> u64 {
     std::fs::read_to_string("/proc/thread-self/status")
@@ -89,12 +80,6 @@ fn thread_sleeps() -> u64 {
                 .and_then(|v| v.trim().parse().ok())
         })
         .unwrap_or(0)
-}
-
-/// CPU time of every thread of this process, including kernel io_uring threads (SQPOLL, io-wq),
-/// which belong to the process's thread group.
-fn process_cpu_ns() -> u64 {
-    cpu_ns(libc::CLOCK_PROCESS_CPUTIME_ID)
 }
 
 /// Per-datagram work besides I/O: nothing, or AEAD open + seal in place.
