@@ -461,7 +461,7 @@ fn drive(mut bots: Vec<Bot>, plan: Arc<Plan>, seed: u64, shared: Arc<Mutex<Threa
                 bot.send_all(now, &mut report);
             }
         } else {
-            for &index in ready.iter().chain(&(first_started..next_to_start).collect::<Vec<_>>()) {
+            for index in ready.iter().copied().chain(first_started..next_to_start) {
                 bots[index].send_all(now, &mut report);
             }
         }
