@@ -1601,16 +1601,17 @@ mod tests {
     }
     const SNAPSHOT_VECTOR_HEX: &str = "07000000020c000008008000000800000220009201040000";
 
+    /// A proptest runner with a fixed seed (runs are reproducible) that stores no failure files.
+    fn seeded_runner(cases: u32, seed: u8) -> TestRunner {
+        TestRunner::new_with_rng(
+            Config { cases, failure_persistence: None, ..Config::default() },
+            TestRng::from_seed(RngAlgorithm::ChaCha, &[seed; 32]),
+        )
+    }
+
     #[test]
     fn random_bytes_never_panic() {
-        let mut runner = TestRunner::new_with_rng(
-            Config {
-                cases: 2000,
-                failure_persistence: None,
-                ..Config::default()
-            },
-            TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]),
-        );
+        let mut runner = seeded_runner(2000, 7);
         runner
             .run(&proptest::collection::vec(any::<u8>(), 0..300), |bytes| {
                 let mut receiver = SnapshotReceiver::new();
@@ -1796,14 +1797,7 @@ mod tests {
     #[test]
     fn lossy_reordering_network_converges() {
         let deltas_encoded = std::sync::atomic::AtomicUsize::new(0);
-        let mut runner = TestRunner::new_with_rng(
-            Config {
-                cases: 256,
-                failure_persistence: None,
-                ..Config::default()
-            },
-            TestRng::from_seed(RngAlgorithm::ChaCha, &[42; 32]),
-        );
+        let mut runner = seeded_runner(256, 42);
         runner
             .run(&proptest::collection::vec(net_step(), 1..200), |steps| {
                 lossy_network_case(steps, DATAGRAM_BYTES_MAX, &deltas_encoded)
@@ -1817,14 +1811,7 @@ mod tests {
     #[test]
     fn lossy_network_with_tight_budget_keeps_sent_entities_exact() {
         let deltas_encoded = std::sync::atomic::AtomicUsize::new(0);
-        let mut runner = TestRunner::new_with_rng(
-            Config {
-                cases: 256,
-                failure_persistence: None,
-                ..Config::default()
-            },
-            TestRng::from_seed(RngAlgorithm::ChaCha, &[43; 32]),
-        );
+        let mut runner = seeded_runner(256, 43);
         runner
             .run(
                 &(
