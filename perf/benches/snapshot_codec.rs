@@ -207,6 +207,17 @@ fn print_size_comparison(snapshots: &[Vec<EntityState>]) {
     );
 }
 
+/// Encodes the recorded run's next snapshot and acks the one `ACK_DELAY_TICKS` older, as a client
+/// with that delay would.
+fn encode_next(sender: &mut SnapshotSender, snapshots: &[Vec<EntityState>], tick: &mut u32, payload: &mut Vec<u8>) {
+    *tick += 1;
+    let entities = &snapshots[*tick as usize % SNAPSHOTS];
+    sender.encode(*tick, black_box(entities), SNAPSHOT_MESSAGE_BYTES_MAX, payload);
+    if *tick > ACK_DELAY_TICKS {
+        sender.on_ack(*tick - ACK_DELAY_TICKS);
+    }
+}
+
 fn benchmarks(criterion: &mut Criterion) {
     let snapshots = record_snapshots();
     print_size_comparison(&snapshots);
@@ -218,12 +229,7 @@ fn benchmarks(criterion: &mut Criterion) {
         let mut tick: u32 = 0;
         let mut sequence: u64 = 0;
         bencher.iter(|| {
-            tick += 1;
-            let entities = &snapshots[tick as usize % SNAPSHOTS];
-            sender.encode(tick, black_box(entities), SNAPSHOT_MESSAGE_BYTES_MAX, &mut payload);
-            if tick > ACK_DELAY_TICKS {
-                sender.on_ack(tick - ACK_DELAY_TICKS);
-            }
+            encode_next(&mut sender, &snapshots, &mut tick, &mut payload);
             sequence += 1;
             seal_packet(PacketType::Payload, 1, sequence, &EDGE_KEY, &AEAD_KEY, &payload, &mut packet);
             black_box(packet.len())
@@ -235,12 +241,7 @@ fn benchmarks(criterion: &mut Criterion) {
         let mut payload = Vec::with_capacity(DATAGRAM_BYTES_MAX);
         let mut tick: u32 = 0;
         bencher.iter(|| {
-            tick += 1;
-            let entities = &snapshots[tick as usize % SNAPSHOTS];
-            sender.encode(tick, black_box(entities), SNAPSHOT_MESSAGE_BYTES_MAX, &mut payload);
-            if tick > ACK_DELAY_TICKS {
-                sender.on_ack(tick - ACK_DELAY_TICKS);
-            }
+            encode_next(&mut sender, &snapshots, &mut tick, &mut payload);
             black_box(payload.len())
         });
     });
