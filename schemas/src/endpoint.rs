@@ -133,6 +133,21 @@ struct ServerSession {
 /// are found at once through the woken list.
 pub const TIMER_SWEEP_INTERVAL_US: u64 = 5_000;
 
+/// The first of `sessions` with a packet due at `now_us`, which is written to `out`: its id and
+/// address.
+fn first_due<'a>(
+    sessions: impl Iterator<Item = (&'a u64, &'a mut ServerSession)>,
+    now_us: u64,
+    out: &mut Vec<u8>,
+) -> Option<(u64, SocketAddr)> {
+    for (session_id, session) in sessions {
+        if session.connection.poll_packet(now_us, out) {
+            return Some((*session_id, session.address));
+        }
+    }
+    None
+}
+
 fn wake(woken: &mut VecDeque<u64>, session_id: u64, session: &mut ServerSession) {
     if !session.woken {
         session.woken = true;
@@ -479,26 +494,18 @@ impl ServerEndpoint {
         }
         let cursor = self.transmit_cursor;
         // From the cursor to the end, then wrap around, so no session starves the others.
-        for (session_id, session) in self.sessions.range_mut(cursor..) {
-            if session.connection.poll_packet(now_us, &mut out) {
-                self.transmit_cursor = *session_id;
-                return Some(Transmit {
-                    destination: session.address,
-                    bytes: out,
-                });
+        let due = first_due(self.sessions.range_mut(cursor..), now_us, &mut out)
+            .or_else(|| first_due(self.sessions.range_mut(..cursor), now_us, &mut out));
+        match due {
+            Some((session_id, destination)) => {
+                self.transmit_cursor = session_id;
+                Some(Transmit { destination, bytes: out })
+            }
+            None => {
+                self.next_sweep_us = now_us.saturating_add(TIMER_SWEEP_INTERVAL_US);
+                None
             }
         }
-        for (session_id, session) in self.sessions.range_mut(..cursor) {
-            if session.connection.poll_packet(now_us, &mut out) {
-                self.transmit_cursor = *session_id;
-                return Some(Transmit {
-                    destination: session.address,
-                    bytes: out,
-                });
-            }
-        }
-        self.next_sweep_us = now_us.saturating_add(TIMER_SWEEP_INTERVAL_US);
-        None
     }
 
     pub fn poll_event(&mut self) -> Option<ServerEvent> {
