@@ -96,17 +96,7 @@ impl<'a> BitWriter<'a> {
     /// Exp-Golomb code of order `k`: `z` zero bits, a one bit, then the low `z + k` bits of `v + 2^k`,
     /// where `z + k + 1` is the bit length of `v + 2^k`.
     pub fn write_exp_golomb(&mut self, value: u64, order: u32) {
-        let (code, width) = exp_golomb_code(value, order);
-        if width <= BITS_PER_CALL_MAX {
-            self.write_bits(code, width);
-        } else {
-            // Long codes: the zeros, then the one bit and the rest.
-            let zeros = (width - 1 - order) / 2;
-            self.write_bits(0, zeros);
-            self.write_bits(1, 1);
-            let rest_width = zeros + order;
-            self.write_bits(value_rest(value, order, rest_width), rest_width);
-        }
+        put_exp_golomb(value, order, |bits, width| self.write_bits(bits, width));
     }
 
     pub fn write_signed_exp_golomb(&mut self, value: i64, order: u32) {
@@ -141,6 +131,22 @@ fn exp_golomb_code(value: u64, order: u32) -> (u64, u32) {
     let rest_width = zeros + order;
     let rest = shifted & low_mask(rest_width);
     ((1u64 << zeros) | (rest << (zeros + 1)), width)
+}
+
+/// Emits the Exp-Golomb code of `value` through `put(bits, width)`: in one call when it fits
+/// `BITS_PER_CALL_MAX`, else as the zeros, then the one bit and the rest. Shared by the packet writer
+/// and pre-built runs, so both lay a code out identically.
+fn put_exp_golomb(value: u64, order: u32, mut put: impl FnMut(u64, u32)) {
+    let (code, width) = exp_golomb_code(value, order);
+    if width <= BITS_PER_CALL_MAX {
+        put(code, width);
+    } else {
+        let zeros = (width - 1 - order) / 2;
+        put(0, zeros);
+        put(1, 1);
+        let rest_width = zeros + order;
+        put(value_rest(value, order, rest_width), rest_width);
+    }
 }
 
 fn value_rest(value: u64, order: u32, rest_width: u32) -> u64 {
@@ -190,16 +196,7 @@ impl BitRun {
     }
 
     pub fn push_exp_golomb(&mut self, value: u64, order: u32) {
-        let (code, width) = exp_golomb_code(value, order);
-        if width <= BITS_PER_CALL_MAX {
-            self.push_bits(code, width);
-        } else {
-            let zeros = (width - 1 - order) / 2;
-            self.push_bits(0, zeros);
-            self.push_bits(1, 1);
-            let rest_width = zeros + order;
-            self.push_bits(value_rest(value, order, rest_width), rest_width);
-        }
+        put_exp_golomb(value, order, |bits, width| self.push_bits(bits, width));
     }
 
     pub fn push_signed_exp_golomb(&mut self, value: i64, order: u32) {
