@@ -22,7 +22,6 @@
 pub mod dev_token;
 pub mod interpolation;
 pub mod prediction;
-pub mod reference_server;
 pub mod stats;
 pub mod wire;
 

@@ -4,9 +4,9 @@
 //! crates (`meridian-proto`, `meridian-zone`); this crate is the thin layer that moves their bytes.
 //!
 //! Pieces: [`node`] starts a node's [`worker`]s — one thread, one `SO_REUSEPORT` socket and one
-//! [`dgram_io`] backend (io_uring multishot receive, or recvmmsg/sendmmsg) each — which own zones,
-//! run their ticks on the drift-free [`tick`] schedule, and serve sessions through the protocol
-//! endpoint ([`session_glue`] maps messages to zone inputs); [`metrics`] is the Prometheus side;
+//! [`dgram_io`] backend (io_uring multishot receive, or recvmmsg/sendmmsg) each — around one
+//! sans-IO session host (`meridian-host`: endpoint, sessions, zones, tick schedule) each;
+//! [`metrics`] is the Prometheus side;
 //! [`probe`] is the liveness probe any worker answers; [`cpu_time`] reads CPU-time clocks; [`edge`] loads and attaches the XDP object
 //! built from `ebpf/` and reads its counters.
 
@@ -16,6 +16,4 @@ pub mod edge;
 pub mod metrics;
 pub mod node;
 pub mod probe;
-pub mod session_glue;
-pub mod tick;
 pub mod worker;

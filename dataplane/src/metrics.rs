@@ -7,6 +7,9 @@
 use std::net::SocketAddr;
 
 use metrics::{Counter, Gauge, Histogram, Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use std::collections::HashMap;
+
+use meridian_host::{DropCounts, HostDrop};
 use meridian_zone::ZoneCounters;
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder};
 
@@ -24,6 +27,7 @@ pub const AOI_ENTITIES: &str = "meridian_aoi_entities";
 pub const SNAPSHOT_BYTES: &str = "meridian_snapshot_bytes";
 pub const ZONE_PLAYERS: &str = "meridian_zone_players";
 pub const ZONE_EVENTS: &str = "meridian_zone_events_total";
+pub const SESSION_INPUTS: &str = "meridian_session_input_ticks_total";
 
 /// Tick-duration buckets: fine below the 25 ms alarm, coarse up to a missed 100 ms.
 const TICK_BUCKETS_S: &[f64] = &[
@@ -61,16 +65,18 @@ fn describe() {
     describe_histogram!(AOI_ENTITIES, "Mean entities per client snapshot, per tick and zone layer.");
     describe_histogram!(SNAPSHOT_BYTES, Unit::Bytes, "Bytes of one client's snapshot payload.");
     describe_gauge!(ZONE_PLAYERS, "Players in a zone.");
+    describe_counter!(
+        SESSION_INPUTS,
+        "Client input ticks: passed to the zone once, or redundant copies of ticks already passed (expected)."
+    );
     describe_counter!(ZONE_EVENTS, "Refusals, drops and degradations inside a zone, by event.");
 }
 
-/// Why the data plane dropped something. The label values are stable (dashboards use them).
+/// Why the node's own I/O layer dropped something. The session host's refusals (every protocol
+/// and message error, by its own stable label) are exported under the same metric, see
+/// [`WorkerMetrics::publish_session_drops`]. The label values are stable (dashboards use them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DropReason {
-    /// Failed decoding, authentication, replay or address checks in the protocol endpoint.
-    Protocol,
-    /// A message inside an authenticated packet did not decode.
-    BadMessage,
     /// The forward queue to the worker owning the session was full.
     ForwardQueueFull,
     /// The send queue of the I/O backend was full.
@@ -79,44 +85,26 @@ pub enum DropReason {
     SendError,
     /// Received datagram longer than the I/O layer accepts.
     Truncated,
-    /// A session asked for a zone this node does not host.
-    UnknownZone,
-    /// The session table is at its cap.
-    SessionTableFull,
-    /// A protocol send queue refused a message.
-    ChannelFull,
-    /// A session had `PENDING_ACTIONS_MAX` actions waiting for its next input tick.
-    ActionQueueFull,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 10] = [
-        DropReason::Protocol,
-        DropReason::BadMessage,
-        DropReason::ForwardQueueFull,
-        DropReason::SendQueueFull,
-        DropReason::SendError,
-        DropReason::Truncated,
-        DropReason::UnknownZone,
-        DropReason::SessionTableFull,
-        DropReason::ChannelFull,
-        DropReason::ActionQueueFull,
-    ];
+    pub const ALL: [DropReason; 4] =
+        [DropReason::ForwardQueueFull, DropReason::SendQueueFull, DropReason::SendError, DropReason::Truncated];
 
     pub fn label(self) -> &'static str {
         match self {
-            DropReason::Protocol => "protocol",
-            DropReason::BadMessage => "bad_message",
             DropReason::ForwardQueueFull => "forward_queue_full",
             DropReason::SendQueueFull => "send_queue_full",
             DropReason::SendError => "send_error",
             DropReason::Truncated => "truncated",
-            DropReason::UnknownZone => "unknown_zone",
-            DropReason::SessionTableFull => "session_table_full",
-            DropReason::ChannelFull => "channel_full",
-            DropReason::ActionQueueFull => "action_queue_full",
         }
     }
+}
+
+/// Every label the session host may count a drop under, registered up front so a dashboard sees
+/// zeros rather than missing series.
+pub fn session_drop_labels() -> impl Iterator<Item = &'static str> {
+    HostDrop::ALL.into_iter().map(HostDrop::label).chain(meridian_host::PACKET_DROP_LABELS.iter().copied())
 }
 
 /// One worker's metric handles, resolved once.
@@ -130,7 +118,11 @@ pub struct WorkerMetrics {
     pub tick_lateness: Histogram,
     pub sessions: Gauge,
     pub snapshot_bytes: Histogram,
+    pub inputs_passed: Counter,
+    pub inputs_redundant: Counter,
     drops: Vec<Counter>,
+    worker_label: String,
+    session_drops: HashMap<&'static str, (Counter, u64)>,
 }
 
 impl WorkerMetrics {
@@ -146,10 +138,30 @@ impl WorkerMetrics {
             tick_lateness: histogram!(TICK_LATENESS, "worker" => w.clone()),
             sessions: gauge!(SESSIONS, "worker" => w.clone()),
             snapshot_bytes: histogram!(SNAPSHOT_BYTES, "worker" => w.clone()),
+            inputs_passed: counter!(SESSION_INPUTS, "worker" => w.clone(), "kind" => "passed"),
+            inputs_redundant: counter!(SESSION_INPUTS, "worker" => w.clone(), "kind" => "redundant"),
             drops: DropReason::ALL
                 .iter()
                 .map(|r| counter!(DROPS, "worker" => w.clone(), "reason" => r.label()))
                 .collect(),
+            session_drops: session_drop_labels()
+                .map(|label| (label, (counter!(DROPS, "worker" => w.clone(), "reason" => label), 0)))
+                .collect(),
+            worker_label: w,
+        }
+    }
+
+    /// Publishes the growth of the session host's drop counts since the last call, one series per
+    /// reason label.
+    pub fn publish_session_drops(&mut self, drops: &DropCounts) {
+        for (label, count) in drops.iter() {
+            let worker = &self.worker_label;
+            let (counter, published) = self
+                .session_drops
+                .entry(label)
+                .or_insert_with(|| (counter!(DROPS, "worker" => worker.clone(), "reason" => label), 0));
+            counter.increment(count.saturating_sub(*published));
+            *published = count;
         }
     }
 
@@ -234,8 +246,10 @@ mod tests {
             assert_eq!(*reason as usize, index, "{reason:?}");
         }
         let mut labels: Vec<_> = DropReason::ALL.iter().map(|r| r.label()).collect();
+        labels.extend(session_drop_labels());
+        let listed = labels.len();
         labels.sort();
         labels.dedup();
-        assert_eq!(labels.len(), DropReason::ALL.len());
+        assert_eq!(labels.len(), listed, "a node drop label collides with a session host label");
     }
 }

@@ -1,11 +1,12 @@
 //! `ZoneWorker`: one thread, one socket in the node's `SO_REUSEPORT` group, one I/O backend
-//! (io_uring or recvmmsg), one protocol endpoint, and the zones this worker owns.
+//! (io_uring or recvmmsg), and one [`SessionHost`] that owns this worker's sessions and zones.
 //!
-//! Each loop: receive a batch (waiting at most until the next tick deadline), route every datagram
-//! (a session whose zone another worker owns is forwarded to it over a bounded queue), turn protocol
-//! events into zone inputs, run the zone ticks that are due on the drift-free schedule, hand
-//! snapshots and events to the sessions, and flush every datagram the endpoint has to send in one
-//! batch. Nothing here blocks on anything but the socket wait.
+//! The worker only does I/O and timing around the host: each loop receives a batch (waiting at
+//! most until the host's next wake-up), routes every datagram (a session whose zone another worker
+//! owns is forwarded to it over a bounded queue), feeds the rest to the host, lets the host run what
+//! is due at the real clock's `now`, and flushes every datagram the host has to send in one batch.
+//! Nothing here blocks on anything but the socket wait. The same host runs under the deterministic
+//! harness (`meridian-sim`), so the session path is tested without sockets or clocks.
 //!
 //! Routing: `SO_REUSEPORT` hashes a client's 4-tuple to some worker's socket, which need not own the
 //! client's zone. The worker that first sees a connection request opens the token to learn the zone,
@@ -25,23 +26,18 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
+use meridian_host::{HostConfig, SessionHost, WorkClock};
 use meridian_proto::{
-    connection::Received,
-    endpoint::{ServerConfig, ServerEndpoint, ServerEvent, read_connection_request},
-    messages::{
-        ClientMessage, SNAPSHOT_ACK_TYPE, decode_snapshot_ack, encode_event, encode_snapshot_with_input_tick,
-    },
+    endpoint::{ServerConfig, read_connection_request},
     packet::{PacketType, read_packet_type, read_sealed_header},
     token::{CLUSTER_KEY_BYTES, ConnectToken},
 };
-use meridian_zone::{ClientId, ZoneConfig, ZoneInput, ZoneLayers, ZoneOutput};
+use meridian_zone::ZoneConfig;
 
 use crate::{
     cpu_time::thread_cpu_ns,
     dgram_io::{self, DatagramIo, DatagramIoConfig, IoBackend},
     metrics::{DropReason, WorkerMetrics, ZoneMetrics},
-    session_glue,
-    tick::TickSchedule,
 };
 
 /// Forwarded datagrams a worker's inbox holds; beyond it the sender drops and counts.
@@ -50,8 +46,8 @@ pub const FORWARD_QUEUE_DATAGRAMS: usize = 8192;
 pub const FORWARD_ROUTES_MAX: usize = 65_536;
 /// A forward route unused this long is forgotten (the session has timed out by then).
 const FORWARD_ROUTE_IDLE_US: u64 = 10_000_000;
-/// Ticks between two sweeps of idle forward routes.
-const ROUTE_SWEEP_TICKS: u64 = 20;
+/// Time between two sweeps of idle forward routes.
+const ROUTE_SWEEP_INTERVAL_US: u64 = 1_000_000;
 /// Longest a worker sleeps in one wait, so forwarded datagrams are picked up promptly.
 const WAIT_MAX: Duration = Duration::from_millis(2);
 
@@ -94,43 +90,32 @@ pub struct WorkerGauges {
     pub last_tick_work_us: AtomicU64,
 }
 
-/// A client of one of this worker's zones.
-struct Session {
-    zone_id: u32,
-    client: ClientId,
-    inputs: session_glue::SessionInputs,
-}
-
-struct HostedZone {
-    zone_id: u32,
-    layers: ZoneLayers,
-    outputs: Vec<ZoneOutput>,
-    last_work_us: Option<u64>,
-    metrics: Vec<ZoneMetrics>,
-}
-
 pub struct ZoneWorker {
     index: usize,
     io: Box<dyn DatagramIo>,
-    endpoint: ServerEndpoint,
-    /// To open connection requests' tokens for routing (the endpoint opens them again to admit).
+    host: SessionHost,
+    /// To open connection requests' tokens for routing (the host opens them again to admit).
     cluster_key: [u8; CLUSTER_KEY_BYTES],
     plan: ZonePlan,
-    zones: Vec<HostedZone>,
-    sessions: HashMap<u64, Session>,
-    clients: HashMap<ClientId, u64>,
-    next_client: u32,
     routes: HashMap<u64, (usize, u64)>,
     inbox: Receiver<Forwarded>,
     peers: Vec<SyncSender<Forwarded>>,
-    schedule: TickSchedule,
     clock: WorkerClock,
     metrics: WorkerMetrics,
+    /// Per hosted zone (in the host's order), one metrics set per layer.
+    zone_metrics: Vec<(u32, Vec<ZoneMetrics>)>,
     gauges: Arc<WorkerGauges>,
     published: crate::dgram_io::DatagramIoStats,
-    scratch: Vec<u8>,
-    input_scratch: Vec<ZoneInput>,
+    /// Host counters already published: input ticks passed, redundant, snapshots, snapshot bytes.
+    published_inputs: (u64, u64, u64, u64),
     sends_queued: bool,
+    next_route_sweep_us: u64,
+}
+
+/// Nanoseconds of a monotonic clock, for the host's tick timing.
+fn monotonic_ns() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
 }
 
 /// Microseconds since the Unix epoch, advanced by the monotonic clock (tokens expire in wall-clock
@@ -171,41 +156,36 @@ impl ZoneWorker {
     ) -> anyhow::Result<Self> {
         let io = dgram_io::open(settings.backend, socket, &settings.io)?;
         let now_us = clock.now_us();
-        let mut zones = Vec::new();
-        for &zone_id in &settings.plan.zone_ids {
-            if settings.plan.owner(zone_id) == Some(index) {
-                let config = ZoneConfig { zone_id, ..settings.zone_config.clone() };
-                zones.push(HostedZone {
-                    zone_id,
-                    layers: ZoneLayers::new(config, 1, now_us)?,
-                    outputs: Vec::new(),
-                    last_work_us: None,
-                    metrics: Vec::new(),
-                });
-            }
-        }
-        let period_us = settings.zone_config.tick_interval_us();
+        let zone_ids: Vec<u32> =
+            settings.plan.zone_ids.iter().copied().filter(|&zone| settings.plan.owner(zone) == Some(index)).collect();
+        let host = SessionHost::new(
+            HostConfig {
+                server: settings.server.clone(),
+                zone: settings.zone_config.clone(),
+                zone_ids: zone_ids.clone(),
+                rtt_source: Default::default(),
+                work_clock: Some(WorkClock { cpu_ns: thread_cpu_ns, wall_ns: monotonic_ns }),
+                spawn: None,
+            },
+            now_us,
+        )?;
         Ok(Self {
             index,
             io,
-            endpoint: ServerEndpoint::new(settings.server.clone()),
+            host,
             cluster_key: settings.server.cluster_key,
             plan: settings.plan.clone(),
-            zones,
-            sessions: HashMap::new(),
-            clients: HashMap::new(),
-            next_client: 1,
             routes: HashMap::new(),
             inbox,
             peers,
-            schedule: TickSchedule::new(now_us, period_us, period_us / 2),
             clock,
             metrics: WorkerMetrics::new(index),
+            zone_metrics: zone_ids.into_iter().map(|zone| (zone, Vec::new())).collect(),
             gauges,
             published: Default::default(),
-            scratch: Vec::with_capacity(2048),
-            input_scratch: Vec::new(),
+            published_inputs: (0, 0, 0, 0),
             sends_queued: false,
+            next_route_sweep_us: now_us + ROUTE_SWEEP_INTERVAL_US,
         })
     }
 
@@ -215,7 +195,7 @@ impl ZoneWorker {
         let mut spare: Vec<Vec<u8>> = Vec::new();
         while !stop.load(Ordering::Relaxed) {
             let now_us = self.clock.now_us();
-            let wait = Duration::from_micros(self.schedule.wait_us(now_us)).min(WAIT_MAX);
+            let wait = Duration::from_micros(self.host.poll_timeout().saturating_sub(now_us)).min(WAIT_MAX);
             // Copy the batch out of the I/O buffers so handling can borrow the whole worker.
             self.io.recv_batch(wait, &mut |bytes, from| {
                 let mut owned = spare.pop().unwrap_or_default();
@@ -229,22 +209,17 @@ impl ZoneWorker {
                 spare.push(bytes);
             }
             while let Ok(forwarded) = self.inbox.try_recv() {
-                self.handle_local(forwarded.received_us, &forwarded.bytes, forwarded.from);
+                self.host.handle_datagram(forwarded.received_us, forwarded.from, &forwarded.bytes);
             }
-            self.drain_endpoint_events(now_us);
-            while let Some(due) = self.schedule.poll(self.clock.now_us()) {
-                self.metrics.tick_lateness.record(due.lateness_us as f64 / 1e6);
-                if due.late {
-                    self.metrics.late_ticks.increment(1);
-                    self.gauges.late_ticks.fetch_add(1, Ordering::Relaxed);
-                }
-                self.tick_zones();
-                self.endpoint.update(self.clock.now_us());
-                self.drain_endpoint_events(self.clock.now_us());
-                // Once a second is plenty: a route lives FORWARD_ROUTE_IDLE_US unused.
-                if due.index % ROUTE_SWEEP_TICKS == 0 {
-                    self.forget_idle_routes(self.clock.now_us());
-                }
+            let now_us = self.clock.now_us();
+            if now_us >= self.host.poll_timeout() {
+                self.host.handle_timeout(now_us);
+                self.record_ticks();
+            }
+            // A route lives FORWARD_ROUTE_IDLE_US unused; a sweep once a second is plenty.
+            if now_us >= self.next_route_sweep_us {
+                self.forget_idle_routes(now_us);
+                self.next_route_sweep_us = now_us + ROUTE_SWEEP_INTERVAL_US;
             }
             self.transmit();
             self.publish();
@@ -272,7 +247,7 @@ impl ZoneWorker {
                     }
                 }
             }
-            _ => self.handle_local(now_us, bytes, from),
+            _ => self.host.handle_datagram(now_us, from, bytes),
         }
     }
 
@@ -312,146 +287,27 @@ impl ZoneWorker {
         self.routes.retain(|_, (_, last_us)| now_us.saturating_sub(*last_us) < FORWARD_ROUTE_IDLE_US);
     }
 
-    fn handle_local(&mut self, now_us: u64, bytes: &[u8], from: SocketAddr) {
-        if self.endpoint.handle(now_us, from, bytes).is_err() {
-            self.metrics.drop_counter(DropReason::Protocol).increment(1);
-        }
-    }
-
-    fn drain_endpoint_events(&mut self, now_us: u64) {
-        while let Some(event) = self.endpoint.poll_event() {
-            match event {
-                ServerEvent::Connected { session_id, zone_id, .. } => self.on_connected(session_id, zone_id),
-                ServerEvent::Disconnected { session_id, .. } => self.on_disconnected(session_id),
-                ServerEvent::Message { session_id, message: Received::Unreliable(bytes) | Received::Reliable(bytes) } => {
-                    self.on_message(now_us, session_id, &bytes)
-                }
+    /// Records the ticks the host ran: lateness, duration, and each zone layer's numbers.
+    fn record_ticks(&mut self) {
+        while let Some(report) = self.host.poll_tick_report() {
+            self.metrics.tick_lateness.record(report.due.lateness_us as f64 / 1e6);
+            if report.due.late {
+                self.metrics.late_ticks.increment(1);
+                self.gauges.late_ticks.fetch_add(1, Ordering::Relaxed);
             }
-        }
-    }
-
-    fn hosted_zone(&mut self, zone_id: u32) -> Option<&mut HostedZone> {
-        self.zones.iter_mut().find(|z| z.zone_id == zone_id)
-    }
-
-    fn on_connected(&mut self, session_id: u64, zone_id: u32) {
-        let client = ClientId(self.next_client);
-        let rtt_us = self.endpoint.connection(session_id).and_then(|c| c.clock().rtt_us()).unwrap_or(0).max(0) as u64;
-        let Some(zone) = self.hosted_zone(zone_id) else {
-            self.metrics.drop_counter(DropReason::UnknownZone).increment(1);
-            self.endpoint.disconnect(session_id);
-            return;
-        };
-        // Character ids come from the login service once it exists; until then the session id.
-        if zone.layers.admit(client, session_id, None, rtt_us).is_err() {
-            self.metrics.drop_counter(DropReason::SessionTableFull).increment(1);
-            self.endpoint.disconnect(session_id);
-            return;
-        }
-        self.next_client = self.next_client.wrapping_add(1).max(1);
-        self.sessions.insert(session_id, Session { zone_id, client, inputs: Default::default() });
-        self.clients.insert(client, session_id);
-    }
-
-    fn on_disconnected(&mut self, session_id: u64) {
-        if let Some(session) = self.sessions.remove(&session_id) {
-            self.clients.remove(&session.client);
-            if let Some(zone) = self.hosted_zone(session.zone_id) {
-                zone.layers.route(session.client, ZoneInput::Leave { client: session.client });
+            self.gauges.ticks.fetch_add(1, Ordering::Relaxed);
+            self.gauges.last_tick_work_us.store(report.work_wall_us, Ordering::Relaxed);
+            let Some(layers) = self.host.zone_layers(report.zone_id) else { continue };
+            let Some((_, metrics)) = self.zone_metrics.iter_mut().find(|(zone, _)| *zone == report.zone_id) else {
+                continue;
+            };
+            while metrics.len() < layers.layers().len() {
+                metrics.push(ZoneMetrics::new(report.zone_id, metrics.len() as u32));
             }
-        }
-    }
-
-    fn on_message(&mut self, now_us: u64, session_id: u64, bytes: &[u8]) {
-        let Some(session) = self.sessions.get_mut(&session_id) else { return };
-        if bytes.first() == Some(&SNAPSHOT_ACK_TYPE) {
-            let client = session.client;
-            let zone_id = session.zone_id;
-            match decode_snapshot_ack(bytes) {
-                Ok(tick) => {
-                    if let Some(zone) = self.hosted_zone(zone_id) {
-                        zone.layers.route(client, ZoneInput::SnapshotAck { client, tick });
-                    }
-                }
-                Err(_) => self.metrics.drop_counter(DropReason::BadMessage).increment(1),
-            }
-            return;
-        }
-        let message = match ClientMessage::decode(bytes) {
-            Ok(message) => message,
-            Err(_) => {
-                self.metrics.drop_counter(DropReason::BadMessage).increment(1);
-                return;
-            }
-        };
-        let (zone_id, client) = (session.zone_id, session.client);
-        let mut inputs = std::mem::take(&mut self.input_scratch);
-        let mut refused = false;
-        if let Some(zone) = self.zones.iter_mut().find(|z| z.zone_id == zone_id) {
-            if let Some(layer) = zone.layers.layer_of(client).and_then(|l| zone.layers.layers().get(l)) {
-                refused = !session.inputs.on_message(layer, client, message, now_us, &mut inputs);
-            }
-            for input in inputs.drain(..) {
-                zone.layers.route(client, input);
-            }
-        }
-        if refused {
-            self.metrics.drop_counter(DropReason::ActionQueueFull).increment(1);
-        }
-        self.input_scratch = inputs;
-    }
-
-    fn tick_zones(&mut self) {
-        let now_us = self.clock.now_us();
-        for zone_index in 0..self.zones.len() {
-            let started = Instant::now();
-            let cpu_started_ns = thread_cpu_ns();
-            {
-                let zone = &mut self.zones[zone_index];
-                zone.layers.tick(now_us, zone.last_work_us, &mut zone.outputs);
-            }
-            self.deliver_outputs(zone_index);
-            let work_us = started.elapsed().as_micros() as u64;
-            let zone = &mut self.zones[zone_index];
-            // Load shedding is fed the tick's CPU time, not its wall time: shedding shrinks the
-            // zone's own work, which is what it can fix. Time the thread spent preempted (another
-            // process on the core) inflates the wall time; shedding on it degraded every client
-            // for the rest of a 20 s capacity run after one spike while doing nothing about the
-            // cause. Preemption shows as tick lateness instead.
-            zone.last_work_us = Some(thread_cpu_ns().saturating_sub(cpu_started_ns) / 1_000);
-            while zone.metrics.len() < zone.layers.layers().len() {
-                zone.metrics.push(ZoneMetrics::new(zone.zone_id, zone.metrics.len() as u32));
-            }
-            for (layer, metrics) in zone.layers.layers().iter().zip(&mut zone.metrics) {
-                metrics.tick_duration.record(work_us as f64 / 1e6);
+            for (layer, metrics) in layers.layers().iter().zip(metrics.iter_mut()) {
+                metrics.tick_duration.record(report.work_wall_us as f64 / 1e6);
                 metrics.players.set(layer.player_count() as f64);
                 metrics.publish(layer.counters());
-            }
-            self.gauges.last_tick_work_us.store(work_us, Ordering::Relaxed);
-        }
-        self.gauges.ticks.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Hands a zone's snapshots (unreliable) and events (reliable) to the sessions.
-    fn deliver_outputs(&mut self, zone_index: usize) {
-        let zone = &mut self.zones[zone_index];
-        for output in &zone.outputs {
-            for snapshot in &output.snapshots {
-                let Some(&session_id) = self.clients.get(&snapshot.client) else { continue };
-                self.metrics.snapshot_bytes.record(snapshot.bytes.len() as f64);
-                self.scratch.clear();
-                encode_snapshot_with_input_tick(snapshot.last_input_tick, &snapshot.bytes, &mut self.scratch);
-                if self.endpoint.send_unreliable(session_id, &self.scratch).is_err() {
-                    self.metrics.drop_counter(DropReason::ChannelFull).increment(1);
-                }
-            }
-            for (client, event) in &output.client_events {
-                let Some(&session_id) = self.clients.get(client) else { continue };
-                self.scratch.clear();
-                encode_event(&event.to_wire(), &mut self.scratch);
-                if self.endpoint.send_reliable(session_id, &self.scratch).is_err() {
-                    self.metrics.drop_counter(DropReason::ChannelFull).increment(1);
-                }
             }
         }
     }
@@ -465,7 +321,7 @@ impl ZoneWorker {
     /// Queues every datagram the endpoint has due and flushes them in one batch.
     fn transmit(&mut self) {
         let now_us = self.clock.now_us();
-        while let Some(transmit) = self.endpoint.poll_transmit(now_us) {
+        while let Some(transmit) = self.host.poll_transmit(now_us) {
             self.queue_send(&transmit.bytes, transmit.destination);
         }
         if self.sends_queued {
@@ -489,8 +345,19 @@ impl ZoneWorker {
         self.metrics
             .drop_counter(DropReason::SendQueueFull)
             .increment(stats.sends_dropped_queue_full - p.sends_dropped_queue_full);
-        self.metrics.sessions.set(self.sessions.len() as f64);
-        self.gauges.sessions.store(self.sessions.len() as u64, Ordering::Relaxed);
+        self.metrics.publish_session_drops(self.host.drops());
+        let host = self.host.counters();
+        self.metrics.inputs_passed.increment(host.input_ticks - self.published_inputs.0);
+        self.metrics.inputs_redundant.increment(host.input_redundant - self.published_inputs.1);
+        let snapshots = host.snapshots_sent - self.published_inputs.2;
+        if snapshots > 0 {
+            // The mean snapshot size since the last look (one sample per loop, not per snapshot).
+            self.metrics.snapshot_bytes.record((host.snapshot_bytes - self.published_inputs.3) as f64 / snapshots as f64);
+        }
+        self.published_inputs = (host.input_ticks, host.input_redundant, host.snapshots_sent, host.snapshot_bytes);
+        let sessions = self.host.session_count();
+        self.metrics.sessions.set(sessions as f64);
+        self.gauges.sessions.store(sessions as u64, Ordering::Relaxed);
         self.published = stats;
     }
 }

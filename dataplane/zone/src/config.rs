@@ -1,6 +1,11 @@
 //! Zone configuration and the hard limits it is checked against.
 
-use meridian_proto::snapshot::{DATAGRAM_BYTES_MAX, SNAPSHOT_BUDGET_BYTES_MIN, SNAPSHOT_ENTITIES_MAX};
+use meridian_proto::messages::SNAPSHOT_WITH_INPUT_TICK_PAYLOAD_BYTES_MAX;
+use meridian_proto::snapshot::{SNAPSHOT_BUDGET_BYTES_MIN, SNAPSHOT_ENTITIES_MAX};
+
+/// The largest snapshot payload one server snapshot message carries in one datagram: the most a
+/// zone may encode for one client per tick.
+pub const SNAPSHOT_BUDGET_BYTES_MAX: usize = SNAPSHOT_WITH_INPUT_TICK_PAYLOAD_BYTES_MAX;
 use thiserror::Error;
 
 /// Slowest fixed tick rate a zone may run at.
@@ -107,7 +112,7 @@ impl Default for ZoneConfig {
             aoi_cell_m: 32.0,
             aoi_radius_cells: 1,
             visible_entities_max: SNAPSHOT_ENTITIES_MAX,
-            snapshot_budget_bytes: 1200,
+            snapshot_budget_bytes: SNAPSHOT_BUDGET_BYTES_MAX,
             players_per_layer_max: 2000,
             party_overflow_slots: 8,
             player_speed_m_per_s: 7.0,
@@ -157,7 +162,7 @@ pub enum ConfigError {
     Rewind { rewind_max_us: u64, history_us: u64 },
     #[error("visible_entities_max {entities} outside 1..={SNAPSHOT_ENTITIES_MAX}")]
     VisibleEntities { entities: usize },
-    #[error("snapshot budget {bytes} B: must be in {}..={DATAGRAM_BYTES_MAX} even at 3/4 when shedding", SNAPSHOT_BUDGET_BYTES_MIN * 4 / 3 + 1)]
+    #[error("snapshot budget {bytes} B: must be in {}..={SNAPSHOT_BUDGET_BYTES_MAX} even at 3/4 when shedding", SNAPSHOT_BUDGET_BYTES_MIN * 4 / 3 + 1)]
     SnapshotBudget { bytes: usize },
     #[error("field {field} must be positive and finite")]
     NotPositive { field: &'static str },
@@ -255,7 +260,7 @@ impl ZoneConfig {
             });
         }
         let budget = self.snapshot_budget_bytes;
-        if budget > DATAGRAM_BYTES_MAX || budget * 3 / 4 < SNAPSHOT_BUDGET_BYTES_MIN {
+        if budget > SNAPSHOT_BUDGET_BYTES_MAX || budget * 3 / 4 < SNAPSHOT_BUDGET_BYTES_MIN {
             return Err(ConfigError::SnapshotBudget { bytes: budget });
         }
         if self.chat_window_ticks == 0 {

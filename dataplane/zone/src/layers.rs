@@ -11,6 +11,10 @@ use crate::zone::{ClientId, PartyId, Zone, ZoneInput, ZoneOutput};
 
 /// Most layers one zone may open.
 pub const LAYERS_MAX: usize = 64;
+/// Inputs one layer queues between two ticks (inputs, acks, RTT reports: a few per player per tick
+/// in steady play). Past it inputs are refused; joins and leaves are not (each client has one of each,
+/// so they are bounded by the population).
+pub const LAYER_INPUTS_PER_TICK_MAX: usize = 65_536;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum LayerError {
@@ -20,6 +24,15 @@ pub enum LayerError {
     AlreadyPlaced(ClientId),
     #[error("the party's layer has no overflow slot left")]
     PartyLayerFull,
+}
+
+/// Why `ZoneLayers::route` refused an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum RouteError {
+    #[error("client {0:?} is in no layer")]
+    NotPlaced(ClientId),
+    #[error("the layer already holds {LAYER_INPUTS_PER_TICK_MAX} inputs for its next tick")]
+    QueueFull,
 }
 
 /// All layers of one zone, and which client is in which.
@@ -84,6 +97,7 @@ impl ZoneLayers {
         client: ClientId,
         character_id: u64,
         party: Option<PartyId>,
+        spawn_m: Option<[f32; 3]>,
         rtt_us: u64,
     ) -> Result<usize, LayerError> {
         if self.placement.contains_key(&client) {
@@ -108,7 +122,7 @@ impl ZoneLayers {
             client,
             character_id,
             party,
-            spawn_m: None,
+            spawn_m,
             rtt_us,
         });
         Ok(layer)
@@ -128,18 +142,17 @@ impl ZoneLayers {
         Ok(layer)
     }
 
-    /// Routes an input to the client's layer. Inputs from unplaced clients are dropped (returns false).
-    pub fn route(&mut self, client: ClientId, input: ZoneInput) -> bool {
-        match self.placement.get(&client) {
-            Some(&layer) => {
-                if matches!(input, ZoneInput::Leave { .. }) {
-                    self.placement.remove(&client);
-                }
-                self.inputs[layer].push(input);
-                true
-            }
-            None => false,
+    /// Routes an input to the client's layer. Inputs from unplaced clients are refused, and so are
+    /// inputs past `LAYER_INPUTS_PER_TICK_MAX` (a leave never is).
+    pub fn route(&mut self, client: ClientId, input: ZoneInput) -> Result<(), RouteError> {
+        let &layer = self.placement.get(&client).ok_or(RouteError::NotPlaced(client))?;
+        if matches!(input, ZoneInput::Leave { .. }) {
+            self.placement.remove(&client);
+        } else if self.inputs[layer].len() >= LAYER_INPUTS_PER_TICK_MAX {
+            return Err(RouteError::QueueFull);
         }
+        self.inputs[layer].push(input);
+        Ok(())
     }
 
     /// Ticks every layer; `outputs[i]` receives layer i's output (resized as layers open).
@@ -174,7 +187,7 @@ mod tests {
     fn arrivals_past_the_limit_open_a_new_layer() {
         let mut layers = ZoneLayers::new(small_config(), 1, 0).unwrap();
         let placed: Vec<usize> = (0..7)
-            .map(|id| layers.admit(ClientId(id), u64::from(id), None, 0).unwrap())
+            .map(|id| layers.admit(ClientId(id), u64::from(id), None, None, 0).unwrap())
             .collect();
         assert_eq!(placed, vec![0, 0, 0, 1, 1, 1, 2]);
         let mut outputs = Vec::new();
@@ -189,17 +202,17 @@ mod tests {
     fn parties_stay_together_past_the_limit() {
         let mut layers = ZoneLayers::new(small_config(), 1, 0).unwrap();
         let party = PartyId(9);
-        assert_eq!(layers.admit(ClientId(1), 1, Some(party), 0), Ok(0));
-        assert_eq!(layers.admit(ClientId(2), 2, None, 0), Ok(0));
-        assert_eq!(layers.admit(ClientId(3), 3, None, 0), Ok(0));
+        assert_eq!(layers.admit(ClientId(1), 1, Some(party), None, 0), Ok(0));
+        assert_eq!(layers.admit(ClientId(2), 2, None, None, 0), Ok(0));
+        assert_eq!(layers.admit(ClientId(3), 3, None, None, 0), Ok(0));
         let mut outputs = Vec::new();
         layers.tick(50_000, None, &mut outputs);
         // Layer 0 is at its limit: a stranger goes to a new layer, party members follow into layer 0.
-        assert_eq!(layers.admit(ClientId(4), 4, None, 0), Ok(1));
-        assert_eq!(layers.admit(ClientId(5), 5, Some(party), 0), Ok(0));
-        assert_eq!(layers.admit(ClientId(6), 6, Some(party), 0), Ok(0));
+        assert_eq!(layers.admit(ClientId(4), 4, None, None, 0), Ok(1));
+        assert_eq!(layers.admit(ClientId(5), 5, Some(party), None, 0), Ok(0));
+        assert_eq!(layers.admit(ClientId(6), 6, Some(party), None, 0), Ok(0));
         assert_eq!(
-            layers.admit(ClientId(7), 7, Some(party), 0),
+            layers.admit(ClientId(7), 7, Some(party), None, 0),
             Err(LayerError::PartyLayerFull)
         );
         layers.tick(100_000, None, &mut outputs);
@@ -214,25 +227,44 @@ mod tests {
     fn a_new_party_forming_in_one_tick_lands_together() {
         let mut layers = ZoneLayers::new(small_config(), 1, 0).unwrap();
         for id in 0..3 {
-            layers.admit(ClientId(id), u64::from(id), None, 0).unwrap();
+            layers.admit(ClientId(id), u64::from(id), None, None, 0).unwrap();
         }
         let party = PartyId(4);
-        assert_eq!(layers.admit(ClientId(10), 10, Some(party), 0), Ok(1));
+        assert_eq!(layers.admit(ClientId(10), 10, Some(party), None, 0), Ok(1));
         for id in 11..14 {
-            assert_eq!(layers.admit(ClientId(id), u64::from(id), Some(party), 0), Ok(1));
+            assert_eq!(layers.admit(ClientId(id), u64::from(id), Some(party), None, 0), Ok(1));
         }
     }
 
     #[test]
     fn leave_frees_the_slot_and_unplaced_inputs_are_refused() {
         let mut layers = ZoneLayers::new(small_config(), 1, 0).unwrap();
-        layers.admit(ClientId(1), 1, None, 0).unwrap();
+        layers.admit(ClientId(1), 1, None, None, 0).unwrap();
         let mut outputs = Vec::new();
         layers.tick(50_000, None, &mut outputs);
-        assert!(layers.route(ClientId(1), ZoneInput::Leave { client: ClientId(1) }));
+        assert_eq!(layers.route(ClientId(1), ZoneInput::Leave { client: ClientId(1) }), Ok(()));
         layers.tick(100_000, None, &mut outputs);
         assert_eq!(layers.layers()[0].player_count(), 0);
         assert_eq!(layers.layer_of(ClientId(1)), None);
-        assert!(!layers.route(ClientId(1), ZoneInput::Leave { client: ClientId(1) }));
+        assert_eq!(
+            layers.route(ClientId(1), ZoneInput::Leave { client: ClientId(1) }),
+            Err(RouteError::NotPlaced(ClientId(1)))
+        );
+    }
+
+    #[test]
+    fn inputs_past_the_bound_are_refused_but_a_leave_is_not() {
+        let mut layers = ZoneLayers::new(small_config(), 1, 0).unwrap();
+        layers.admit(ClientId(1), 1, None, None, 0).unwrap();
+        let ack = ZoneInput::SnapshotAck { client: ClientId(1), tick: 0 };
+        // The join itself is queued too.
+        for _ in 1..LAYER_INPUTS_PER_TICK_MAX {
+            assert_eq!(layers.route(ClientId(1), ack.clone()), Ok(()));
+        }
+        assert_eq!(layers.route(ClientId(1), ack), Err(RouteError::QueueFull));
+        assert_eq!(layers.route(ClientId(1), ZoneInput::Leave { client: ClientId(1) }), Ok(()));
+        let mut outputs = Vec::new();
+        layers.tick(50_000, None, &mut outputs);
+        assert_eq!(layers.layers()[0].player_count(), 0, "the leave was applied");
     }
 }

@@ -30,11 +30,11 @@ mod replication;
 pub mod shedding;
 pub mod zone;
 
-pub use config::{Collider, ConfigError, ZoneConfig};
+pub use config::{Collider, ConfigError, SNAPSHOT_BUDGET_BYTES_MAX, ZoneConfig};
 pub use grid::{Cell, InterestGrid};
 pub use input::{Action, CatchUp, InputAdmission, InputBuffer, MoveIntent, Playback, PlayerInput};
 pub use lag::LagCompensationHistory;
-pub use layers::{LayerError, ZoneLayers};
+pub use layers::{LayerError, RouteError, ZoneLayers};
 pub use movement::MoveRejection;
 pub use shedding::LoadShedding;
 pub use zone::{

@@ -240,12 +240,14 @@ mod tests {
     /// same bytes (checked then against the old encoder with these digests), and this keeps that
     /// promise checked. A spread crowd takes the whole-view path, a 300-player crowd in a 50 m circle
     /// (views of 300 > 128) the ranked one. An intended change of the wire or the encoder updates
-    /// the constants and says so in PROTOCOL.md.
+    /// the constants and says so in PROTOCOL.md. The crowd's digest changed once on purpose: the
+    /// default snapshot budget went from 1200 B (more than one snapshot message can carry; the node
+    /// clamped it) to `SNAPSHOT_BUDGET_BYTES_MAX`, 1138 B, what the node always sent.
     #[test]
     fn snapshot_bytes_are_pinned() {
         let spread = snapshot_digest(400, Layout::Uniform { side_m: 1000.0 }, 20);
         let crowd = snapshot_digest(300, Layout::Circle { center_m: [512.0, 512.0], radius_m: 50.0 }, 20);
-        assert_eq!(format!("{spread:016x} {crowd:016x}"), "a612b0b8d3a0448f 9a58a5f53adf5e78");
+        assert_eq!(format!("{spread:016x} {crowd:016x}"), "a612b0b8d3a0448f 12cb36ddbc8cdf35");
     }
 
     #[test]

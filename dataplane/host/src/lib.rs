@@ -1,0 +1,530 @@
+//! `meridian-host` is the session host: the one server-side path between datagrams and zones. It
+//! owns the protocol endpoint (handshakes, AEAD, acks, reliable channel), the session table (which
+//! session is which client of which zone), input expansion (redundant input ticks → one zone input
+//! per new tick), the zones' layers, and output delivery (snapshots on the unreliable channel,
+//! events on the reliable one). It is sans-IO like `meridian-proto` and `meridian-zone`, in the
+//! shape of quinn-proto's `Endpoint`: the caller feeds datagrams ([`SessionHost::handle_datagram`])
+//! and the time ([`SessionHost::handle_timeout`] when [`SessionHost::poll_timeout`] says), and sends
+//! what [`SessionHost::poll_transmit`] hands back. It never reads a clock or touches a socket.
+//!
+//! The node's worker wraps one host per thread with io_uring or recvmmsg I/O and a real clock; the
+//! deterministic harness (`meridian-sim`) wraps one with a simulated network and simulated time and
+//! drives SDK clients against it. Both therefore test and run the same code.
+//!
+//! Per session the host also measures what the zone needs to judge it: the round-trip time the
+//! connection measures with its pings is fed to the zone (`ZoneInput::Rtt`) so lag compensation
+//! rewinds by the session's real latency.
+#![forbid(unsafe_code)]
+
+pub mod drops;
+pub mod inputs;
+pub mod tick;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use meridian_proto::connection::Received;
+use meridian_proto::endpoint::{ServerConfig, ServerEndpoint, ServerEvent, Transmit};
+use meridian_proto::messages::{
+    ClientMessage, SNAPSHOT_ACK_TYPE, decode_snapshot_ack, encode_event,
+    encode_snapshot_with_input_tick,
+};
+use meridian_zone::{ClientId, ConfigError, RouteError, Zone, ZoneConfig, ZoneInput, ZoneLayers, ZoneOutput};
+use thiserror::Error;
+
+pub use drops::{DropCounts, HostDrop};
+pub use inputs::{Expansion, PENDING_ACTIONS_MAX};
+pub use tick::{DueTick, TickSchedule};
+
+/// Zones one host runs at most (a worker thread owns a handful).
+pub const ZONES_PER_HOST_MAX: usize = 64;
+/// Ticks between two refreshes of every session's RTT in its zone (the connection's estimate moves
+/// slowly: its server pings go out every quarter second).
+pub const RTT_REFRESH_TICKS: u64 = 5;
+/// An RTT estimate is re-sent to the zone only when it moved at least this much.
+pub const RTT_REPORT_STEP_US: u64 = 1_000;
+/// Tick reports kept for the caller; beyond it the oldest are dropped and counted.
+pub const TICK_REPORTS_MAX: usize = 4 * ZONES_PER_HOST_MAX;
+
+/// Measures the host's own work. A zone's load shedding is fed the CPU time its tick took; the host
+/// does not read clocks itself, so the caller passes functions (the node: the thread's CPU clock and
+/// a monotonic clock; the harness: none, which leaves shedding to the zone's defaults).
+#[derive(Clone, Copy, Debug)]
+pub struct WorkClock {
+    pub cpu_ns: fn() -> u64,
+    pub wall_ns: fn() -> u64,
+}
+
+/// Where the RTT fed to the zone comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RttSource {
+    /// The connection's measured, smoothed RTT (production).
+    #[default]
+    Measured,
+    /// A fixed value for every session: for experiments and for the test that shows lag
+    /// compensation needs the measured one.
+    Fixed { rtt_us: u64 },
+}
+
+/// Where a joining character appears (`None`: the zone's spawn rule). Persistence later answers
+/// with the character's last position; tests use it to stage a scene.
+pub type SpawnRule = Arc<dyn Fn(u64) -> Option<[f32; 3]> + Send + Sync>;
+
+#[derive(Clone)]
+pub struct HostConfig {
+    pub server: ServerConfig,
+    /// Settings of every zone; its `zone_id` is replaced per hosted zone.
+    pub zone: ZoneConfig,
+    /// The zones this host runs.
+    pub zone_ids: Vec<u32>,
+    pub rtt_source: RttSource,
+    pub work_clock: Option<WorkClock>,
+    pub spawn: Option<SpawnRule>,
+}
+
+#[derive(Debug, Error, PartialEq)]
+pub enum HostError {
+    #[error("a host runs at most {ZONES_PER_HOST_MAX} zones, got {zones}")]
+    ZoneCount { zones: usize },
+    #[error("zone {zone_id} listed twice")]
+    DuplicateZone { zone_id: u32 },
+    #[error("zone config: {0}")]
+    Zone(#[from] ConfigError),
+}
+
+/// One zone tick that ran, for the caller's metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TickReport {
+    pub zone_id: u32,
+    pub due: DueTick,
+    /// Wall and CPU time of the zone's tick and delivery (0 without a `WorkClock`).
+    pub work_wall_us: u64,
+    pub work_cpu_us: u64,
+}
+
+/// Counters of the session path (drops are in [`DropCounts`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostCounters {
+    pub datagrams_handled: u64,
+    pub sessions_opened: u64,
+    pub sessions_closed: u64,
+    /// Input ticks passed to zones.
+    pub input_ticks: u64,
+    /// Redundant copies of input ticks already passed (expected: the redundancy at work).
+    pub input_redundant: u64,
+    pub snapshots_sent: u64,
+    pub snapshot_bytes: u64,
+    pub events_sent: u64,
+    pub rtt_reports: u64,
+    pub tick_reports_dropped: u64,
+}
+
+struct Session {
+    zone: usize,
+    client: ClientId,
+    inputs: inputs::SessionInputs,
+    /// The RTT last reported to the zone.
+    rtt_reported_us: Option<u64>,
+}
+
+struct HostedZone {
+    zone_id: u32,
+    layers: ZoneLayers,
+    outputs: Vec<ZoneOutput>,
+    last_work_us: Option<u64>,
+}
+
+pub struct SessionHost {
+    endpoint: ServerEndpoint,
+    zones: Vec<HostedZone>,
+    sessions: HashMap<u64, Session>,
+    clients: HashMap<ClientId, u64>,
+    next_client: u32,
+    schedule: TickSchedule,
+    rtt_source: RttSource,
+    work_clock: Option<WorkClock>,
+    spawn: Option<SpawnRule>,
+    drops: DropCounts,
+    counters: HostCounters,
+    tick_reports: VecDeque<TickReport>,
+    scratch: Vec<u8>,
+    input_scratch: Vec<ZoneInput>,
+    next_endpoint_timer_us: u64,
+}
+
+impl SessionHost {
+    pub fn new(config: HostConfig, now_us: u64) -> Result<Self, HostError> {
+        let zones_count = config.zone_ids.len();
+        // A host with no zone is allowed: a node's worker may own none and still answer probes and
+        // refuse sessions for zones it does not run.
+        if zones_count > ZONES_PER_HOST_MAX {
+            return Err(HostError::ZoneCount { zones: zones_count });
+        }
+        config.zone.validate()?;
+        let mut zones: Vec<HostedZone> = Vec::with_capacity(zones_count);
+        for &zone_id in &config.zone_ids {
+            if zones.iter().any(|zone| zone.zone_id == zone_id) {
+                return Err(HostError::DuplicateZone { zone_id });
+            }
+            let zone_config = ZoneConfig { zone_id, ..config.zone.clone() };
+            zones.push(HostedZone {
+                zone_id,
+                layers: ZoneLayers::new(zone_config, 1, now_us)?,
+                outputs: Vec::new(),
+                last_work_us: None,
+            });
+        }
+        let period_us = config.zone.tick_interval_us();
+        Ok(Self {
+            endpoint: ServerEndpoint::new(config.server),
+            zones,
+            sessions: HashMap::new(),
+            clients: HashMap::new(),
+            next_client: 1,
+            schedule: TickSchedule::new(now_us, period_us, period_us / 2),
+            rtt_source: config.rtt_source,
+            work_clock: config.work_clock,
+            spawn: config.spawn,
+            drops: DropCounts::default(),
+            counters: HostCounters::default(),
+            tick_reports: VecDeque::new(),
+            scratch: Vec::with_capacity(2048),
+            input_scratch: Vec::new(),
+            next_endpoint_timer_us: now_us,
+        })
+    }
+
+    /// Feeds one received datagram. A refused one is counted under its reason and forgotten.
+    pub fn handle_datagram(&mut self, now_us: u64, from: SocketAddr, bytes: &[u8]) {
+        self.counters.datagrams_handled += 1;
+        if let Err(error) = self.endpoint.handle(now_us, from, bytes) {
+            self.drops.add(packet_drop_label(&error), 1);
+            return;
+        }
+        self.drain_endpoint_events(now_us);
+    }
+
+    /// When the host next needs [`Self::handle_timeout`]: the next zone tick or protocol timer.
+    pub fn poll_timeout(&self) -> u64 {
+        self.schedule.next_deadline_us().min(self.next_endpoint_timer_us)
+    }
+
+    /// Runs what is due at `now_us`: protocol timers (resends, keep-alives, timeouts) and every zone
+    /// tick whose deadline passed, delivering the zones' output to the sessions.
+    pub fn handle_timeout(&mut self, now_us: u64) {
+        self.endpoint.update(now_us);
+        self.next_endpoint_timer_us = now_us + meridian_proto::endpoint::TIMER_SWEEP_INTERVAL_US;
+        self.drain_endpoint_events(now_us);
+        while let Some(due) = self.schedule.poll(now_us) {
+            if due.index % RTT_REFRESH_TICKS == 0 {
+                self.report_rtts();
+            }
+            for zone_index in 0..self.zones.len() {
+                self.tick_zone(zone_index, now_us, due);
+            }
+        }
+        self.drain_endpoint_events(now_us);
+    }
+
+    /// The next datagram to send, if any is due at `now_us`.
+    pub fn poll_transmit(&mut self, now_us: u64) -> Option<Transmit> {
+        self.endpoint.poll_transmit(now_us)
+    }
+
+    /// The next report of a zone tick that ran (for metrics); keep polling until `None`.
+    pub fn poll_tick_report(&mut self) -> Option<TickReport> {
+        self.tick_reports.pop_front()
+    }
+
+    pub fn drops(&self) -> &DropCounts {
+        &self.drops
+    }
+
+    pub fn counters(&self) -> HostCounters {
+        self.counters
+    }
+
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub fn endpoint(&self) -> &ServerEndpoint {
+        &self.endpoint
+    }
+
+    pub fn schedule(&self) -> &TickSchedule {
+        &self.schedule
+    }
+
+    /// The hosted zones' ids and layers.
+    pub fn zones(&self) -> impl Iterator<Item = (u32, &ZoneLayers)> {
+        self.zones.iter().map(|zone| (zone.zone_id, &zone.layers))
+    }
+
+    /// The zone client a session plays as, and its zone.
+    pub fn client_of(&self, session_id: u64) -> Option<(u32, ClientId)> {
+        let session = self.sessions.get(&session_id)?;
+        Some((self.zones[session.zone].zone_id, session.client))
+    }
+
+    /// The layer (one zone instance) a session plays in.
+    pub fn zone_of(&self, session_id: u64) -> Option<&Zone> {
+        let session = self.sessions.get(&session_id)?;
+        let layers = &self.zones[session.zone].layers;
+        layers.layers().get(layers.layer_of(session.client)?)
+    }
+
+    /// The session's entity id in its zone (what its snapshots call it).
+    pub fn entity_of(&self, session_id: u64) -> Option<u32> {
+        let client = self.sessions.get(&session_id)?.client;
+        self.zone_of(session_id)?.client_entity(client)
+    }
+
+    /// The layers of zone `zone_id`, if this host runs it.
+    pub fn zone_layers(&self, zone_id: u32) -> Option<&ZoneLayers> {
+        self.zones.iter().find(|zone| zone.zone_id == zone_id).map(|zone| &zone.layers)
+    }
+
+    fn drain_endpoint_events(&mut self, now_us: u64) {
+        while let Some(event) = self.endpoint.poll_event() {
+            match event {
+                ServerEvent::Connected { session_id, zone_id, .. } => self.on_connected(session_id, zone_id),
+                ServerEvent::Disconnected { session_id, .. } => self.on_disconnected(session_id),
+                ServerEvent::Message { session_id, message: Received::Unreliable(bytes) | Received::Reliable(bytes) } => {
+                    self.on_message(now_us, session_id, &bytes)
+                }
+            }
+        }
+    }
+
+    fn allocate_client(&mut self) -> ClientId {
+        // Sessions are capped far below 2^32, so a free id is always a few steps away.
+        loop {
+            let client = ClientId(self.next_client);
+            self.next_client = self.next_client.wrapping_add(1).max(1);
+            if !self.clients.contains_key(&client) {
+                return client;
+            }
+        }
+    }
+
+    fn on_connected(&mut self, session_id: u64, zone_id: u32) {
+        let Some(zone_index) = self.zones.iter().position(|zone| zone.zone_id == zone_id) else {
+            self.drops.add(HostDrop::UnknownZone.label(), 1);
+            self.endpoint.disconnect(session_id);
+            return;
+        };
+        let client = self.allocate_client();
+        // Character ids come from the login service once it exists; until then the session id.
+        let character_id = session_id;
+        let spawn_m = self.spawn.as_ref().and_then(|spawn| spawn(character_id));
+        let rtt_us = self.session_rtt_us(session_id).unwrap_or(0);
+        let layers = &mut self.zones[zone_index].layers;
+        if layers.admit(client, character_id, None, spawn_m, rtt_us).is_err() {
+            self.drops.add(HostDrop::ZoneFull.label(), 1);
+            self.endpoint.disconnect(session_id);
+            return;
+        }
+        self.sessions.insert(session_id, Session {
+            zone: zone_index,
+            client,
+            inputs: inputs::SessionInputs::default(),
+            rtt_reported_us: Some(rtt_us),
+        });
+        self.clients.insert(client, session_id);
+        self.counters.sessions_opened += 1;
+    }
+
+    fn on_disconnected(&mut self, session_id: u64) {
+        let Some(session) = self.sessions.remove(&session_id) else { return };
+        self.clients.remove(&session.client);
+        // A leave is never refused by the zone's input bound: every session leaves exactly once.
+        let left = self.zones[session.zone].layers.route(session.client, ZoneInput::Leave { client: session.client });
+        debug_assert!(left.is_ok(), "a session's client is placed until it leaves");
+        self.counters.sessions_closed += 1;
+    }
+
+    fn on_message(&mut self, now_us: u64, session_id: u64, bytes: &[u8]) {
+        let Some(session) = self.sessions.get_mut(&session_id) else { return };
+        let (zone_index, client) = (session.zone, session.client);
+        if bytes.first() == Some(&SNAPSHOT_ACK_TYPE) {
+            match decode_snapshot_ack(bytes) {
+                Ok(tick) => self.route(zone_index, client, ZoneInput::SnapshotAck { client, tick }),
+                Err(_) => self.drops.add(HostDrop::BadMessage.label(), 1),
+            }
+            return;
+        }
+        let Ok(message) = ClientMessage::decode(bytes) else {
+            self.drops.add(HostDrop::BadMessage.label(), 1);
+            return;
+        };
+        let mut inputs = std::mem::take(&mut self.input_scratch);
+        let accepted = match message {
+            ClientMessage::Input(input) => {
+                let expansion = session.inputs.on_input(client, &input, now_us, &mut inputs);
+                self.counters.input_ticks += u64::from(expansion.passed);
+                self.counters.input_redundant += u64::from(expansion.redundant);
+                true
+            }
+            ClientMessage::Action { action, .. } => {
+                let layers = &self.zones[zone_index].layers;
+                let zone = layers.layer_of(client).and_then(|layer| layers.layers().get(layer));
+                let own = zone.and_then(|zone| zone.client_entity(client).and_then(|entity| zone.position(entity)));
+                let position_of = |entity: u32| zone.and_then(|zone| zone.position(entity));
+                session.inputs.on_action(action, own, &position_of)
+            }
+            ClientMessage::Chat { text, .. } => session.inputs.on_chat(&text),
+        };
+        if !accepted {
+            self.drops.add(HostDrop::ActionQueueFull.label(), 1);
+        }
+        for input in inputs.drain(..) {
+            self.route(zone_index, client, input);
+        }
+        self.input_scratch = inputs;
+    }
+
+    fn route(&mut self, zone_index: usize, client: ClientId, input: ZoneInput) {
+        match self.zones[zone_index].layers.route(client, input) {
+            Ok(()) => {}
+            Err(RouteError::QueueFull) => self.drops.add(HostDrop::ZoneInputQueueFull.label(), 1),
+            // Sessions and placements come and go together; this would be a host bug.
+            Err(RouteError::NotPlaced(_)) => debug_assert!(false, "session without a placement"),
+        }
+    }
+
+    fn session_rtt_us(&self, session_id: u64) -> Option<u64> {
+        match self.rtt_source {
+            RttSource::Fixed { rtt_us } => Some(rtt_us),
+            RttSource::Measured => self.endpoint.connection(session_id).and_then(|connection| connection.stats().rtt_smoothed_us),
+        }
+    }
+
+    /// Feeds every session's RTT to its zone when it moved by `RTT_REPORT_STEP_US` or more.
+    fn report_rtts(&mut self) {
+        let mut reports = std::mem::take(&mut self.input_scratch);
+        let mut sessions = std::mem::take(&mut self.sessions);
+        for (session_id, session) in sessions.iter_mut() {
+            let Some(rtt_us) = self.session_rtt_us(*session_id) else { continue };
+            if session.rtt_reported_us.is_some_and(|reported| reported.abs_diff(rtt_us) < RTT_REPORT_STEP_US) {
+                continue;
+            }
+            session.rtt_reported_us = Some(rtt_us);
+            reports.push(ZoneInput::Rtt { client: session.client, rtt_us });
+        }
+        self.sessions = sessions;
+        for report in reports.drain(..) {
+            let ZoneInput::Rtt { client, .. } = report else { unreachable!("only RTT reports are gathered here") };
+            let Some(zone_index) = self.clients.get(&client).and_then(|sid| self.sessions.get(sid)).map(|s| s.zone) else {
+                continue;
+            };
+            self.counters.rtt_reports += 1;
+            self.route(zone_index, client, report);
+        }
+        self.input_scratch = reports;
+    }
+
+    fn tick_zone(&mut self, zone_index: usize, now_us: u64, due: DueTick) {
+        let started = self.work_clock.map(|clock| ((clock.wall_ns)(), (clock.cpu_ns)()));
+        {
+            let zone = &mut self.zones[zone_index];
+            zone.layers.tick(now_us, zone.last_work_us, &mut zone.outputs);
+        }
+        self.deliver_outputs(zone_index);
+        let (work_wall_us, work_cpu_us) = match (started, self.work_clock) {
+            (Some((wall_ns, cpu_ns)), Some(clock)) => (
+                (clock.wall_ns)().saturating_sub(wall_ns) / 1_000,
+                (clock.cpu_ns)().saturating_sub(cpu_ns) / 1_000,
+            ),
+            _ => (0, 0),
+        };
+        let zone = &mut self.zones[zone_index];
+        // Load shedding is fed the tick's CPU time, not its wall time: shedding shrinks the zone's
+        // own work, which is what it can fix; time the thread spent preempted shows as lateness.
+        zone.last_work_us = self.work_clock.map(|_| work_cpu_us);
+        if self.tick_reports.len() >= TICK_REPORTS_MAX {
+            self.tick_reports.pop_front();
+            self.counters.tick_reports_dropped += 1;
+        }
+        self.tick_reports.push_back(TickReport { zone_id: zone.zone_id, due, work_wall_us, work_cpu_us });
+    }
+
+    /// Hands a zone's snapshots (unreliable) and events (reliable) to the sessions.
+    fn deliver_outputs(&mut self, zone_index: usize) {
+        let zone = &mut self.zones[zone_index];
+        for output in &zone.outputs {
+            for snapshot in &output.snapshots {
+                let Some(&session_id) = self.clients.get(&snapshot.client) else { continue };
+                self.scratch.clear();
+                encode_snapshot_with_input_tick(snapshot.last_input_tick, &snapshot.bytes, &mut self.scratch);
+                if self.endpoint.send_unreliable(session_id, &self.scratch).is_err() {
+                    self.drops.add(HostDrop::ChannelFull.label(), 1);
+                    continue;
+                }
+                self.counters.snapshots_sent += 1;
+                self.counters.snapshot_bytes += snapshot.bytes.len() as u64;
+            }
+            for (client, event) in &output.client_events {
+                let Some(&session_id) = self.clients.get(client) else { continue };
+                self.scratch.clear();
+                encode_event(&event.to_wire(), &mut self.scratch);
+                if self.endpoint.send_reliable(session_id, &self.scratch).is_err() {
+                    self.drops.add(HostDrop::ChannelFull.label(), 1);
+                    continue;
+                }
+                self.counters.events_sent += 1;
+            }
+        }
+    }
+}
+
+/// Every label [`packet_drop_label`] returns.
+pub const PACKET_DROP_LABELS: &[&str] = &[
+    "too_short",
+    "too_long",
+    "bad_magic",
+    "bad_version",
+    "bad_type",
+    "bad_request_size",
+    "bad_edge_tag",
+    "bad_seal",
+    "replayed",
+    "unknown_session",
+    "address_mismatch",
+    "unexpected_packet",
+    "bad_challenge",
+    "server_full",
+    "token_expired",
+    "wrong_server",
+    "token_bad_seal",
+    "bad_token",
+    "protocol",
+];
+
+/// The stable label of an endpoint refusal.
+fn packet_drop_label(error: &meridian_proto::packet::PacketError) -> &'static str {
+    use meridian_proto::packet::PacketError;
+    use meridian_proto::token::TokenError;
+    match error {
+        PacketError::TooShort { .. } => "too_short",
+        PacketError::TooLong { .. } => "too_long",
+        PacketError::BadMagic { .. } => "bad_magic",
+        PacketError::BadVersion { .. } => "bad_version",
+        PacketError::BadType { .. } => "bad_type",
+        PacketError::BadRequestSize { .. } => "bad_request_size",
+        PacketError::BadEdgeTag => "bad_edge_tag",
+        PacketError::BadSeal => "bad_seal",
+        PacketError::Replayed { .. } => "replayed",
+        PacketError::UnknownSession { .. } => "unknown_session",
+        PacketError::AddressMismatch { .. } => "address_mismatch",
+        PacketError::Unexpected { .. } => "unexpected_packet",
+        PacketError::BadChallenge => "bad_challenge",
+        PacketError::ServerFull { .. } => "server_full",
+        PacketError::Token(TokenError::Expired { .. }) => "token_expired",
+        PacketError::Token(TokenError::WrongServer) => "wrong_server",
+        PacketError::Token(TokenError::BadSeal) => "token_bad_seal",
+        PacketError::Token(_) => "bad_token",
+        _ => "protocol",
+    }
+}
