@@ -326,7 +326,12 @@ fn bots_and_clients_play_on_a_real_node_and_misbehaviour_is_contained() {
 
     // The node counted and contained it.
     let text = scrape(metrics_port);
-    assert!(metric_sum(&text, "meridian_drops_total", &["reason=\"protocol\""]) > 0.0, "garbage and replays dropped");
+    // Each kind of misbehaviour shows under its own drop reason: random datagrams fail at the first
+    // byte, random messages inside a sealed packet fail to decode, replays hit the replay window.
+    for reason in ["bad_magic", "bad_message", "replayed"] {
+        let dropped = metric_sum(&text, "meridian_drops_total", &[&format!("reason=\"{reason}\"")]);
+        assert!(dropped > 0.0, "no drop counted as {reason}");
+    }
     // The speed hack sends more inputs than ticks: the surplus is refused or dropped, never played.
     let refused = metric_sum(&text, "meridian_zone_events_total", &["event=\"input_too_far_ahead\""])
         + metric_sum(&text, "meridian_zone_events_total", &["event=\"input_dropped_backlog\""]);
