@@ -12,7 +12,9 @@
 //! functions the client's prediction uses too. The wire input carries no position, so the zone has
 //! no claim to check. Actions and chat arrive on the reliable channel and ride on the client's next
 //! new input tick (the zone's jitter buffer holds one `PlayerInput` per tick, and every tick already
-//! carries movement): they wait at most one client tick.
+//! carries movement): they wait at most one client tick. The input that carries an action is stamped
+//! with the action's own arrival time, not the input's: lag compensation measures back from it, and
+//! a shot must not look up to a tick younger than it was.
 #![forbid(unsafe_code)]
 
 use std::collections::VecDeque;
@@ -81,7 +83,8 @@ impl SeenTicks {
 #[derive(Debug, Default)]
 pub struct SessionInputs {
     seen: SeenTicks,
-    pending_actions: VecDeque<Action>,
+    /// Waiting actions with their arrival times.
+    pending_actions: VecDeque<(Action, u64)>,
 }
 
 /// Where the session's own entity and its attack target are, for aiming an attack that names only a
@@ -113,7 +116,11 @@ impl SessionInputs {
                 yaw: tick_input.yaw_radians(),
                 claimed_position_m: None,
             };
-            let action = if age == 0 && carries_action { self.pending_actions.pop_front() } else { None };
+            let taken = if age == 0 && carries_action { self.pending_actions.pop_front() } else { None };
+            let (action, received_us) = match taken {
+                Some((action, action_received_us)) => (Some(action), action_received_us.min(received_us)),
+                None => (None, received_us),
+            };
             out.push(ZoneInput::Input {
                 client,
                 input: PlayerInput { client_tick, movement: Some(movement), action },
@@ -126,26 +133,32 @@ impl SessionInputs {
     /// Queues an attack or pick-up for the next input tick. `aim` is the direction the client aimed
     /// in; `None` aims at the target's current position (`position_of` looks up entities). Returns
     /// false if `PENDING_ACTIONS_MAX` are already waiting.
-    pub fn on_action(&mut self, action: WireAction, own_position: Option<[f32; 3]>, aim: AimLookup<'_>) -> bool {
+    pub fn on_action(
+        &mut self,
+        action: WireAction,
+        received_us: u64,
+        own_position: Option<[f32; 3]>,
+        aim: AimLookup<'_>,
+    ) -> bool {
         let action = match action {
             WireAction::Attack { target_id, .. } => {
                 Action::Attack { target: target_id, direction: aim_at(own_position, aim(target_id)) }
             }
             WireAction::PickUp { loot_id } => Action::PickUp { loot: loot_id },
         };
-        self.queue_action(action)
+        self.queue_action(action, received_us)
     }
 
     /// Queues a chat line for the next input tick. Returns false if the action queue is full.
-    pub fn on_chat(&mut self, text: &str) -> bool {
-        self.queue_action(Action::Chat { text: Arc::from(text) })
+    pub fn on_chat(&mut self, text: &str, received_us: u64) -> bool {
+        self.queue_action(Action::Chat { text: Arc::from(text) }, received_us)
     }
 
-    fn queue_action(&mut self, action: Action) -> bool {
+    fn queue_action(&mut self, action: Action, received_us: u64) -> bool {
         if self.pending_actions.len() >= PENDING_ACTIONS_MAX {
             return false;
         }
-        self.pending_actions.push_back(action);
+        self.pending_actions.push_back((action, received_us));
         true
     }
 }
@@ -247,7 +260,7 @@ mod tests {
         let mut out = Vec::new();
         session.on_input(ClientId(1), &input_message(10, 2), 0, &mut out);
         out.clear();
-        assert!(session.on_chat("hi"));
+        assert!(session.on_chat("hi", 0));
         // A reordered, older input message does not take the action.
         session.on_input(ClientId(1), &input_message(9, 2), 0, &mut out);
         assert!(ticks(&out).iter().all(|(_, a)| a.is_none()));
@@ -260,14 +273,33 @@ mod tests {
     }
 
     #[test]
+    fn the_input_carrying_an_action_is_stamped_with_the_actions_arrival() {
+        let mut session = SessionInputs::default();
+        let mut out = Vec::new();
+        session.on_input(ClientId(1), &input_message(10, 1), 1_000, &mut out);
+        let nowhere = |_| None;
+        assert!(session.on_action(WireAction::PickUp { loot_id: 4 }, 2_000, None, &nowhere));
+        out.clear();
+        session.on_input(ClientId(1), &input_message(11, 2), 40_000, &mut out);
+        let stamps: Vec<u64> = out
+            .iter()
+            .map(|input| match input {
+                ZoneInput::Input { received_us, .. } => *received_us,
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(stamps, vec![2_000], "tick 11 carries the pick-up, stamped when it arrived");
+    }
+
+    #[test]
     fn pending_actions_are_bounded() {
         let mut session = SessionInputs::default();
         let nowhere = |_| None;
         for loot_id in 0..PENDING_ACTIONS_MAX as u32 {
-            assert!(session.on_action(WireAction::PickUp { loot_id }, None, &nowhere));
+            assert!(session.on_action(WireAction::PickUp { loot_id }, 0, None, &nowhere));
         }
-        assert!(!session.on_action(WireAction::PickUp { loot_id: 99 }, None, &nowhere));
-        assert!(!session.on_chat("one too many"));
+        assert!(!session.on_action(WireAction::PickUp { loot_id: 99 }, 0, None, &nowhere));
+        assert!(!session.on_chat("one too many", 0));
     }
 
     #[test]

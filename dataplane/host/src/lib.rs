@@ -372,9 +372,9 @@ impl SessionHost {
                 let zone = layers.layer_of(client).and_then(|layer| layers.layers().get(layer));
                 let own = zone.and_then(|zone| zone.client_entity(client).and_then(|entity| zone.position(entity)));
                 let position_of = |entity: u32| zone.and_then(|zone| zone.position(entity));
-                session.inputs.on_action(action, own, &position_of)
+                session.inputs.on_action(action, now_us, own, &position_of)
             }
-            ClientMessage::Chat { text, .. } => session.inputs.on_chat(&text),
+            ClientMessage::Chat { text, .. } => session.inputs.on_chat(&text, now_us),
         };
         if !accepted {
             self.drops.add(HostDrop::ActionQueueFull.label(), 1);
