@@ -3,7 +3,7 @@
 //! be exercised without a node. Not the node; not for production.
 //!
 //! cargo run -p meridian-client --example dev_server -- --listen 127.0.0.1:7777 \
-//!     --cluster-key-hex <64 hex> [--metrics-listen 127.0.0.1:9100] [--duration-s 60] [--no-extensions]
+//!     --cluster-key-hex <64 hex> [--metrics-listen 127.0.0.1:9100] [--duration-s 60]
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
@@ -60,7 +60,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listen: SocketAddr = arg(&args, "--listen").unwrap_or_else(|| "127.0.0.1:7777".into()).parse()?;
     let key = arg(&args, "--cluster-key-hex").and_then(|hex| parse_cluster_key_hex(&hex)).ok_or("--cluster-key-hex: 64 hex digits")?;
     let duration = arg(&args, "--duration-s").map(|s| s.parse::<u64>()).transpose()?.map(Duration::from_secs);
-    let extensions = !args.iter().any(|a| a == "--no-extensions");
     let histogram = Arc::new(Mutex::new(TickHistogram::default()));
     if let Some(metrics) = arg(&args, "--metrics-listen") {
         let listener = TcpListener::bind(metrics.parse::<SocketAddr>()?)?;
@@ -74,7 +73,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         public_address: listen,
         zone: ZoneConfig::default(),
         connections_max: 8192,
-        extensions,
         spawn_m: Box::new(|session_id| Some([256.0 + (session_id % 512) as f32, 256.0 + (session_id / 512 % 512) as f32, 0.0])),
     })?;
     let started = Instant::now();

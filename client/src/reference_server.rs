@@ -9,8 +9,8 @@
 //!   `wire::move_direction` as the intent's direction (the zone refuses longer than 1) and the
 //!   server's own position as the claim (the proto's input carries none);
 //! - actions and chat → `ZoneInput::Input` with the action;
-//! - zone snapshots → `ServerMessage::Snapshot` on the unreliable channel;
-//! - with `extensions`: zone events → `wire` event messages (reliable), `0x80` acks → `SnapshotAck`.
+//! - zone snapshots → `ServerMessage::Snapshot` on the unreliable channel, zone events →
+//!   `ServerMessage::Event` on the reliable one, `ClientMessage::SnapshotAck` → `ZoneInput::SnapshotAck`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -39,8 +39,6 @@ pub struct ReferenceServerConfig {
     pub public_address: SocketAddr,
     pub zone: ZoneConfig,
     pub connections_max: usize,
-    /// Speak the proposed wire extensions (events, acks).
-    pub extensions: bool,
     /// Where a session spawns (`None`: the zone's default spawn point).
     pub spawn_m: Box<dyn Fn(u64) -> Option<[f32; 3]> + Send>,
 }
@@ -62,7 +60,6 @@ pub struct ReferenceServer {
     endpoint: ServerEndpoint,
     zone: Zone,
     out: ZoneOutput,
-    extensions: bool,
     spawn_m: Box<dyn Fn(u64) -> Option<[f32; 3]> + Send>,
     next_client: u32,
     clients_by_session: BTreeMap<u64, ClientId>,
@@ -93,7 +90,6 @@ impl ReferenceServer {
             endpoint,
             zone,
             out: ZoneOutput::default(),
-            extensions: config.extensions,
             spawn_m: config.spawn_m,
             next_client: 1,
             clients_by_session: BTreeMap::new(),
@@ -176,10 +172,6 @@ impl ReferenceServer {
     }
 
     fn on_message(&mut self, now_us: u64, client: ClientId, bytes: &[u8]) {
-        if let (true, Ok(tick)) = (self.extensions, wire::decode_snapshot_ack(bytes)) {
-            self.push(ZoneInput::SnapshotAck { client, tick });
-            return;
-        }
         let Ok(message) = ClientMessage::decode(bytes) else {
             self.counters.bad_messages += 1;
             return;
@@ -222,8 +214,7 @@ impl ReferenceServer {
                 let input = PlayerInput { client_tick, movement: None, action: Some(Action::Chat { text: Arc::from(text) }) };
                 self.push(ZoneInput::Input { client, input, received_us: now_us });
             }
-            #[allow(unreachable_patterns)]
-            _ => self.counters.bad_messages += 1,
+            ClientMessage::SnapshotAck { tick } => self.push(ZoneInput::SnapshotAck { client, tick }),
         }
     }
 
@@ -247,30 +238,23 @@ impl ReferenceServer {
         self.zone.tick(now_us, None, inputs, &mut self.out);
         for snapshot in &self.out.snapshots {
             let Some(&session_id) = self.sessions_by_client.get(&snapshot.client) else { continue };
-            let limit = if self.extensions { wire::EXT_SNAPSHOT_PAYLOAD_BYTES_MAX } else { SNAPSHOT_MESSAGE_BYTES_MAX };
-            if snapshot.bytes.len() > limit {
+            if snapshot.bytes.len() > SNAPSHOT_MESSAGE_BYTES_MAX {
                 self.counters.snapshots_oversized += 1;
                 continue;
             }
             self.scratch.clear();
-            if self.extensions {
-                wire::encode_snapshot_with_input_tick(snapshot.last_input_tick, &snapshot.bytes, &mut self.scratch);
-            } else {
-                // Plain snapshots do not say which input was applied last; the client infers it.
-                ServerMessage::Snapshot(snapshot.bytes.clone()).encode(&mut self.scratch);
-            }
+            ServerMessage::Snapshot { last_input_tick: snapshot.last_input_tick, payload: &snapshot.bytes }
+                .encode(&mut self.scratch);
             if self.endpoint.send_unreliable(session_id, &self.scratch).is_err() {
                 self.counters.sends_refused += 1;
             }
         }
-        if self.extensions {
-            for (client, event) in &self.out.client_events {
-                let Some(&session_id) = self.sessions_by_client.get(client) else { continue };
-                self.scratch.clear();
-                wire::encode_event(&event.to_wire(), &mut self.scratch);
-                if self.endpoint.send_reliable(session_id, &self.scratch).is_err() {
-                    self.counters.sends_refused += 1;
-                }
+        for (client, event) in &self.out.client_events {
+            let Some(&session_id) = self.sessions_by_client.get(client) else { continue };
+            self.scratch.clear();
+            ServerMessage::Event(event.to_wire()).encode(&mut self.scratch);
+            if self.endpoint.send_reliable(session_id, &self.scratch).is_err() {
+                self.counters.sends_refused += 1;
             }
         }
         self.endpoint.update(now_us);

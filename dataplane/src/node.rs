@@ -13,8 +13,8 @@ use std::{
 
 use anyhow::Context;
 use meridian_proto::{
-    connection::UNRELIABLE_MESSAGE_BYTES_MAX,
     endpoint::{SERVER_CONNECTIONS_MAX, ServerConfig},
+    messages::SNAPSHOT_MESSAGE_BYTES_MAX,
     token::CLUSTER_KEY_BYTES,
 };
 use meridian_zone::ZoneConfig;
@@ -33,8 +33,6 @@ pub const WORKERS_MAX: usize = 256;
 /// caps the request at `net.core.rmem_max` (Debian's default is 208 KiB): a capped buffer is logged
 /// as a warning, so an operator sees that `sysctl net.core.rmem_max` must be raised.
 pub const SOCKET_RECV_BUFFER_BYTES: usize = 4 * 1024 * 1024;
-/// Largest snapshot payload a zone may encode for one client per tick.
-pub const SNAPSHOT_BYTES_MAX: usize = UNRELIABLE_MESSAGE_BYTES_MAX - 5;
 
 #[derive(Clone)]
 pub struct NodeConfig {
@@ -60,9 +58,9 @@ impl Node {
     pub fn start(config: NodeConfig) -> anyhow::Result<Node> {
         anyhow::ensure!((1..=WORKERS_MAX).contains(&config.workers), "workers must be 1..={WORKERS_MAX}");
         let mut zone_config = config.zone_config.clone();
-        // A snapshot travels as one unreliable message behind a 5-byte header (type, applied input
-        // tick); a larger budget would make the encoder fill bytes the channel then refuses.
-        zone_config.snapshot_budget_bytes = zone_config.snapshot_budget_bytes.min(SNAPSHOT_BYTES_MAX);
+        // A snapshot travels as one `ServerMessage::Snapshot`; a larger budget would make the encoder
+        // fill bytes the channel then refuses.
+        zone_config.snapshot_budget_bytes = zone_config.snapshot_budget_bytes.min(SNAPSHOT_MESSAGE_BYTES_MAX);
         zone_config.validate().context("zone configuration")?;
         let mut challenge_key = [0u8; 16];
         std::fs::File::open("/dev/urandom")

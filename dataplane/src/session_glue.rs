@@ -82,6 +82,10 @@ impl SessionInputs {
                 self.queue_action(action)
             }
             ClientMessage::Chat { text, .. } => self.queue_action(Action::Chat { text: Arc::from(text) }),
+            ClientMessage::SnapshotAck { tick } => {
+                out.push(ZoneInput::SnapshotAck { client, tick });
+                true
+            }
         }
     }
 

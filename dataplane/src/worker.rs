@@ -28,9 +28,7 @@ use std::{
 use meridian_proto::{
     connection::Received,
     endpoint::{ServerConfig, ServerEndpoint, ServerEvent, read_connection_request},
-    messages::{
-        ClientMessage, SNAPSHOT_ACK_TYPE, decode_snapshot_ack, encode_event, encode_snapshot_with_input_tick,
-    },
+    messages::{ClientMessage, ServerMessage},
     packet::{PacketType, read_packet_type, read_sealed_header},
     token::{CLUSTER_KEY_BYTES, ConnectToken},
 };
@@ -364,19 +362,6 @@ impl ZoneWorker {
 
     fn on_message(&mut self, now_us: u64, session_id: u64, bytes: &[u8]) {
         let Some(session) = self.sessions.get_mut(&session_id) else { return };
-        if bytes.first() == Some(&SNAPSHOT_ACK_TYPE) {
-            let client = session.client;
-            let zone_id = session.zone_id;
-            match decode_snapshot_ack(bytes) {
-                Ok(tick) => {
-                    if let Some(zone) = self.hosted_zone(zone_id) {
-                        zone.layers.route(client, ZoneInput::SnapshotAck { client, tick });
-                    }
-                }
-                Err(_) => self.metrics.drop_counter(DropReason::BadMessage).increment(1),
-            }
-            return;
-        }
         let message = match ClientMessage::decode(bytes) {
             Ok(message) => message,
             Err(_) => {
@@ -440,7 +425,8 @@ impl ZoneWorker {
                 let Some(&session_id) = self.clients.get(&snapshot.client) else { continue };
                 self.metrics.snapshot_bytes.record(snapshot.bytes.len() as f64);
                 self.scratch.clear();
-                encode_snapshot_with_input_tick(snapshot.last_input_tick, &snapshot.bytes, &mut self.scratch);
+                ServerMessage::Snapshot { last_input_tick: snapshot.last_input_tick, payload: &snapshot.bytes }
+                    .encode(&mut self.scratch);
                 if self.endpoint.send_unreliable(session_id, &self.scratch).is_err() {
                     self.metrics.drop_counter(DropReason::ChannelFull).increment(1);
                 }
@@ -448,7 +434,7 @@ impl ZoneWorker {
             for (client, event) in &output.client_events {
                 let Some(&session_id) = self.clients.get(client) else { continue };
                 self.scratch.clear();
-                encode_event(&event.to_wire(), &mut self.scratch);
+                ServerMessage::Event(event.to_wire()).encode(&mut self.scratch);
                 if self.endpoint.send_reliable(session_id, &self.scratch).is_err() {
                     self.metrics.drop_counter(DropReason::ChannelFull).increment(1);
                 }
