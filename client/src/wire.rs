@@ -12,12 +12,23 @@ const YAW_STEPS: f32 = 65_536.0;
 
 /// The direction the server applies for a move input: ÷127 per axis, scaled to length ≤ 1.
 pub fn move_direction(right: i8, forward: i8) -> [f32; 2] {
-    MoveInput { move_right: right, move_forward: forward, ..MoveInput::default() }.direction()
+    MoveInput {
+        move_right: right,
+        move_forward: forward,
+        ..MoveInput::default()
+    }
+    .direction()
 }
 
 /// Quantises a wished direction (x → `move_right`, y → `move_forward`, ground plane, world axes).
 pub fn quantise_direction(direction: [f32; 2]) -> (i8, i8) {
-    let axis = |value: f32| if value.is_finite() { (value.clamp(-1.0, 1.0) * AXIS_STEPS).round() as i8 } else { 0 };
+    let axis = |value: f32| {
+        if value.is_finite() {
+            (value.clamp(-1.0, 1.0) * AXIS_STEPS).round() as i8
+        } else {
+            0
+        }
+    };
     (axis(direction[0]), axis(direction[1]))
 }
 
@@ -30,7 +41,11 @@ pub fn quantise_yaw(yaw: f32) -> u16 {
 }
 
 pub fn yaw_radians(yaw: u16) -> f32 {
-    MoveInput { yaw, ..MoveInput::default() }.yaw_radians()
+    MoveInput {
+        yaw,
+        ..MoveInput::default()
+    }
+    .yaw_radians()
 }
 
 #[cfg(test)]
@@ -48,7 +63,10 @@ mod tests {
         assert!((length - 1.0).abs() < 1e-6, "{length}");
         let (x, y) = quantise_direction([0.6, -0.8]);
         let applied = move_direction(x, y);
-        assert!((applied[0] - 0.6).abs() < 0.005 && (applied[1] + 0.8).abs() < 0.005, "{applied:?}");
+        assert!(
+            (applied[0] - 0.6).abs() < 0.005 && (applied[1] + 0.8).abs() < 0.005,
+            "{applied:?}"
+        );
         assert!(applied[0] * applied[0] + applied[1] * applied[1] <= 1.0 + 1e-6);
         assert_eq!(move_direction(-128, 0), [-1.0, 0.0]);
         let yaw = yaw_radians(quantise_yaw(-std::f32::consts::FRAC_PI_2));

@@ -155,16 +155,34 @@ pub enum JoinRefused {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ServerEvent {
     /// The client's own entity: what its snapshots call it. The only way a client learns it.
-    Joined { entity: u32 },
-    JoinRefused { reason: JoinRefused },
+    Joined {
+        entity: u32,
+    },
+    JoinRefused {
+        reason: JoinRefused,
+    },
     /// A chat line, including the sender's own (every listener gets it, the sender too).
-    Chat { channel: ChatChannel, from_entity: u32, text: Arc<str> },
-    Died { killer_entity: Option<u32> },
+    Chat {
+        channel: ChatChannel,
+        from_entity: u32,
+        text: Arc<str>,
+    },
+    Died {
+        killer_entity: Option<u32>,
+    },
     Respawned,
-    AttackResult { target: u32, hit: bool },
+    AttackResult {
+        target: u32,
+        hit: bool,
+    },
     /// Persistence committed a pick-up: only now does the inventory view change.
-    InventoryGranted { item_id: u32, quantity: u16 },
-    PickUpRefused { loot: u32 },
+    InventoryGranted {
+        item_id: u32,
+        quantity: u16,
+    },
+    PickUpRefused {
+        loot: u32,
+    },
 }
 
 /// Everything a server sends. Borrows the snapshot payload, so the server encodes a zone's snapshot
@@ -174,7 +192,10 @@ pub enum ServerMessage<'a> {
     /// Unreliable. `last_input_tick`: the newest client input tick the zone has passed for this
     /// client (applied, or skipped as missing) when it took the snapshot; `None` before the first.
     /// `payload` is a snapshot (`crate::snapshot`), at most `SNAPSHOT_MESSAGE_BYTES_MAX` bytes.
-    Snapshot { last_input_tick: Option<u32>, payload: &'a [u8] },
+    Snapshot {
+        last_input_tick: Option<u32>,
+        payload: &'a [u8],
+    },
     /// Reliable.
     Event(ServerEvent),
 }
@@ -316,18 +337,28 @@ impl ClientMessage {
                         buttons: raw[4],
                     });
                 }
-                ClientMessage::Input(InputMessage { sequence, newest_tick, inputs })
+                ClientMessage::Input(InputMessage {
+                    sequence,
+                    newest_tick,
+                    inputs,
+                })
             }
             CLIENT_ACTION => {
                 let client_tick = reader.u32()?;
                 let action = match reader.u8()? {
-                    ACTION_ATTACK => Action::Attack { target_id: reader.u32()?, skill_id: reader.u16()? },
+                    ACTION_ATTACK => Action::Attack {
+                        target_id: reader.u32()?,
+                        skill_id: reader.u16()?,
+                    },
                     ACTION_PICK_UP => Action::PickUp { loot_id: reader.u32()? },
                     value => return Err(MessageError::UnknownAction { value }),
                 };
                 ClientMessage::Action { client_tick, action }
             }
-            CLIENT_CHAT => ClientMessage::Chat { channel: reader.channel()?, text: reader.chat_text()?.to_owned() },
+            CLIENT_CHAT => ClientMessage::Chat {
+                channel: reader.channel()?,
+                text: reader.chat_text()?.to_owned(),
+            },
             CLIENT_SNAPSHOT_ACK => ClientMessage::SnapshotAck { tick: reader.u32()? },
             value => return Err(MessageError::UnknownType { value }),
         };
@@ -344,7 +375,11 @@ impl ServerEvent {
                 out.extend_from_slice(&entity.to_le_bytes());
             }
             ServerEvent::JoinRefused { reason } => out.extend_from_slice(&[EVENT_JOIN_REFUSED, *reason as u8]),
-            ServerEvent::Chat { channel, from_entity, text } => {
+            ServerEvent::Chat {
+                channel,
+                from_entity,
+                text,
+            } => {
                 out.push(EVENT_CHAT);
                 out.push(*channel as u8);
                 out.extend_from_slice(&from_entity.to_le_bytes());
@@ -386,7 +421,12 @@ impl ServerEvent {
                     0 => JoinRefused::ZoneFull,
                     1 => JoinRefused::AlreadyJoined,
                     2 => JoinRefused::EntityLimit,
-                    value => return Err(MessageError::UnknownValue { what: "join refusal", value }),
+                    value => {
+                        return Err(MessageError::UnknownValue {
+                            what: "join refusal",
+                            value,
+                        });
+                    }
                 },
             },
             EVENT_CHAT => ServerEvent::Chat {
@@ -394,17 +434,27 @@ impl ServerEvent {
                 from_entity: reader.u32()?,
                 text: Arc::from(reader.chat_text()?),
             },
-            EVENT_DIED => ServerEvent::Died { killer_entity: reader.optional_u32()? },
+            EVENT_DIED => ServerEvent::Died {
+                killer_entity: reader.optional_u32()?,
+            },
             EVENT_RESPAWNED => ServerEvent::Respawned,
             EVENT_ATTACK_RESULT => ServerEvent::AttackResult {
                 target: reader.u32()?,
                 hit: match reader.u8()? {
                     0 => false,
                     1 => true,
-                    value => return Err(MessageError::UnknownValue { what: "hit flag", value }),
+                    value => {
+                        return Err(MessageError::UnknownValue {
+                            what: "hit flag",
+                            value,
+                        });
+                    }
                 },
             },
-            EVENT_INVENTORY_GRANTED => ServerEvent::InventoryGranted { item_id: reader.u32()?, quantity: reader.u16()? },
+            EVENT_INVENTORY_GRANTED => ServerEvent::InventoryGranted {
+                item_id: reader.u32()?,
+                quantity: reader.u16()?,
+            },
             EVENT_PICK_UP_REFUSED => ServerEvent::PickUpRefused { loot: reader.u32()? },
             value => return Err(MessageError::UnknownValue { what: "event", value }),
         })
@@ -416,7 +466,10 @@ impl<'a> ServerMessage<'a> {
     /// (the zone's budget must keep below it).
     pub fn encode(&self, out: &mut Vec<u8>) {
         match self {
-            ServerMessage::Snapshot { last_input_tick, payload } => {
+            ServerMessage::Snapshot {
+                last_input_tick,
+                payload,
+            } => {
                 assert!(payload.len() <= SNAPSHOT_MESSAGE_BYTES_MAX);
                 out.reserve(SNAPSHOT_HEADER_BYTES + payload.len());
                 out.push(SERVER_SNAPSHOT);
@@ -440,7 +493,10 @@ impl<'a> ServerMessage<'a> {
                 if payload.len() > SNAPSHOT_MESSAGE_BYTES_MAX {
                     return Err(MessageError::SnapshotTooLarge { bytes: payload.len() });
                 }
-                ServerMessage::Snapshot { last_input_tick, payload }
+                ServerMessage::Snapshot {
+                    last_input_tick,
+                    payload,
+                }
             }
             SERVER_EVENT => ServerMessage::Event(ServerEvent::decode(&mut reader)?),
             value => return Err(MessageError::UnknownType { value }),
@@ -461,12 +517,21 @@ mod tests {
         message.encode(&mut out);
         assert_eq!(ClientMessage::decode(&out), Ok(message));
         for cut in 0..out.len() {
-            assert!(ClientMessage::decode(&out[..cut]).is_err(), "prefix of {cut} bytes accepted");
+            assert!(
+                ClientMessage::decode(&out[..cut]).is_err(),
+                "prefix of {cut} bytes accepted"
+            );
         }
         let mut longer = out.clone();
         longer.push(0);
-        assert_eq!(ClientMessage::decode(&longer), Err(MessageError::TrailingBytes { bytes: 1 }));
-        assert!(ServerMessage::decode(&out).is_err(), "client bytes read as a server message");
+        assert_eq!(
+            ClientMessage::decode(&longer),
+            Err(MessageError::TrailingBytes { bytes: 1 })
+        );
+        assert!(
+            ServerMessage::decode(&out).is_err(),
+            "client bytes read as a server message"
+        );
         out
     }
 
@@ -479,14 +544,23 @@ mod tests {
         let is_snapshot = matches!(message, ServerMessage::Snapshot { .. });
         let prefixes_refused = if is_snapshot { SNAPSHOT_HEADER_BYTES } else { out.len() };
         for cut in 0..prefixes_refused {
-            assert!(ServerMessage::decode(&out[..cut]).is_err(), "prefix of {cut} bytes accepted");
+            assert!(
+                ServerMessage::decode(&out[..cut]).is_err(),
+                "prefix of {cut} bytes accepted"
+            );
         }
         if !is_snapshot {
             let mut longer = out.clone();
             longer.push(0);
-            assert_eq!(ServerMessage::decode(&longer), Err(MessageError::TrailingBytes { bytes: 1 }));
+            assert_eq!(
+                ServerMessage::decode(&longer),
+                Err(MessageError::TrailingBytes { bytes: 1 })
+            );
         }
-        assert!(ClientMessage::decode(&out).is_err(), "server bytes read as a client message");
+        assert!(
+            ClientMessage::decode(&out).is_err(),
+            "server bytes read as a client message"
+        );
         out
     }
 
@@ -504,50 +578,104 @@ mod tests {
 
     #[test]
     fn move_direction_is_clamped_to_unit_length() {
-        let input = |move_right, move_forward| MoveInput { move_right, move_forward, ..MoveInput::default() };
+        let input = |move_right, move_forward| MoveInput {
+            move_right,
+            move_forward,
+            ..MoveInput::default()
+        };
         assert_eq!(input(0, 127).direction(), [0.0, 1.0]);
         assert_eq!(input(-128, 0).direction(), [-1.0, 0.0], "-128 reads as -127");
         let [x, y] = input(127, 127).direction();
         assert!(((x * x + y * y).sqrt() - 1.0).abs() < 1e-6);
-        let quarter = MoveInput { yaw: 16_384, ..MoveInput::default() };
+        let quarter = MoveInput {
+            yaw: 16_384,
+            ..MoveInput::default()
+        };
         assert!((quarter.yaw_radians() - std::f32::consts::FRAC_PI_2).abs() < 1e-6);
     }
 
     #[test]
     fn client_messages_round_trip() {
         let inputs = (0..INPUT_REDUNDANCY_MAX)
-            .map(|i| MoveInput { move_right: -(i as i8), move_forward: 127, yaw: 1000 * i as u16, buttons: 0b10 })
+            .map(|i| MoveInput {
+                move_right: -(i as i8),
+                move_forward: 127,
+                yaw: 1000 * i as u16,
+                buttons: 0b10,
+            })
             .collect();
-        round_trip_client(ClientMessage::Input(InputMessage { sequence: 9, newest_tick: 1234, inputs }));
+        round_trip_client(ClientMessage::Input(InputMessage {
+            sequence: 9,
+            newest_tick: 1234,
+            inputs,
+        }));
         round_trip_client(ClientMessage::Action {
             client_tick: 77,
-            action: Action::Attack { target_id: 5, skill_id: 3 },
+            action: Action::Attack {
+                target_id: 5,
+                skill_id: 3,
+            },
         });
-        round_trip_client(ClientMessage::Action { client_tick: 78, action: Action::PickUp { loot_id: 900 } });
-        round_trip_client(ClientMessage::Chat { channel: ChatChannel::Global, text: "héllo".into() });
-        round_trip_client(ClientMessage::Chat { channel: ChatChannel::Zone, text: String::new() });
-        round_trip_client(ClientMessage::Chat { channel: ChatChannel::Zone, text: "é".repeat(128) });
+        round_trip_client(ClientMessage::Action {
+            client_tick: 78,
+            action: Action::PickUp { loot_id: 900 },
+        });
+        round_trip_client(ClientMessage::Chat {
+            channel: ChatChannel::Global,
+            text: "héllo".into(),
+        });
+        round_trip_client(ClientMessage::Chat {
+            channel: ChatChannel::Zone,
+            text: String::new(),
+        });
+        round_trip_client(ClientMessage::Chat {
+            channel: ChatChannel::Zone,
+            text: "é".repeat(128),
+        });
         round_trip_client(ClientMessage::SnapshotAck { tick: u32::MAX });
     }
 
     #[test]
     fn server_messages_round_trip() {
         let payload = vec![0xa5; SNAPSHOT_MESSAGE_BYTES_MAX];
-        round_trip_server(ServerMessage::Snapshot { last_input_tick: Some(0), payload: &payload });
-        round_trip_server(ServerMessage::Snapshot { last_input_tick: None, payload: &[] });
+        round_trip_server(ServerMessage::Snapshot {
+            last_input_tick: Some(0),
+            payload: &payload,
+        });
+        round_trip_server(ServerMessage::Snapshot {
+            last_input_tick: None,
+            payload: &[],
+        });
         for event in [
             ServerEvent::Joined { entity: 5 },
-            ServerEvent::JoinRefused { reason: JoinRefused::ZoneFull },
-            ServerEvent::JoinRefused { reason: JoinRefused::AlreadyJoined },
-            ServerEvent::JoinRefused { reason: JoinRefused::EntityLimit },
-            ServerEvent::Chat { channel: ChatChannel::Global, from_entity: 2, text: Arc::from("gg ünïcode") },
-            ServerEvent::Chat { channel: ChatChannel::Zone, from_entity: 2, text: Arc::from("") },
+            ServerEvent::JoinRefused {
+                reason: JoinRefused::ZoneFull,
+            },
+            ServerEvent::JoinRefused {
+                reason: JoinRefused::AlreadyJoined,
+            },
+            ServerEvent::JoinRefused {
+                reason: JoinRefused::EntityLimit,
+            },
+            ServerEvent::Chat {
+                channel: ChatChannel::Global,
+                from_entity: 2,
+                text: Arc::from("gg ünïcode"),
+            },
+            ServerEvent::Chat {
+                channel: ChatChannel::Zone,
+                from_entity: 2,
+                text: Arc::from(""),
+            },
             ServerEvent::Died { killer_entity: None },
             ServerEvent::Died { killer_entity: Some(4) },
             ServerEvent::Respawned,
             ServerEvent::AttackResult { target: 1, hit: true },
             ServerEvent::AttackResult { target: 1, hit: false },
-            ServerEvent::InventoryGranted { item_id: 77, quantity: 3 },
+            ServerEvent::InventoryGranted {
+                item_id: 77,
+                quantity: 3,
+            },
             ServerEvent::PickUpRefused { loot: 8 },
         ] {
             round_trip_server(ServerMessage::Event(event));
@@ -557,14 +685,25 @@ mod tests {
     #[test]
     fn snapshot_payload_is_borrowed_and_bounded() {
         let mut out = Vec::new();
-        ServerMessage::Snapshot { last_input_tick: Some(9), payload: b"payload" }.encode(&mut out);
-        let Ok(ServerMessage::Snapshot { payload, .. }) = ServerMessage::decode(&out) else { panic!("decodes") };
-        assert!(std::ptr::eq(payload.as_ptr(), out[SNAPSHOT_HEADER_BYTES..].as_ptr()), "decoded in place");
+        ServerMessage::Snapshot {
+            last_input_tick: Some(9),
+            payload: b"payload",
+        }
+        .encode(&mut out);
+        let Ok(ServerMessage::Snapshot { payload, .. }) = ServerMessage::decode(&out) else {
+            panic!("decodes")
+        };
+        assert!(
+            std::ptr::eq(payload.as_ptr(), out[SNAPSHOT_HEADER_BYTES..].as_ptr()),
+            "decoded in place"
+        );
         let mut too_large = vec![SERVER_SNAPSHOT, 0, 0, 0, 0];
         too_large.resize(SNAPSHOT_HEADER_BYTES + SNAPSHOT_MESSAGE_BYTES_MAX + 1, 0);
         assert_eq!(
             ServerMessage::decode(&too_large),
-            Err(MessageError::SnapshotTooLarge { bytes: SNAPSHOT_MESSAGE_BYTES_MAX + 1 })
+            Err(MessageError::SnapshotTooLarge {
+                bytes: SNAPSHOT_MESSAGE_BYTES_MAX + 1
+            })
         );
         assert_eq!(SNAPSHOT_MESSAGE_BYTES_MAX, 1138, "the figure PROTOCOL.md gives");
     }
@@ -573,7 +712,12 @@ mod tests {
     fn chat_events_longer_than_the_limit_are_cut_at_a_character_boundary() {
         let text: Arc<str> = Arc::from(format!("{}é", "x".repeat(CHAT_TEXT_BYTES_MAX - 1)));
         let mut out = Vec::new();
-        ServerMessage::Event(ServerEvent::Chat { channel: ChatChannel::Zone, from_entity: 1, text }).encode(&mut out);
+        ServerMessage::Event(ServerEvent::Chat {
+            channel: ChatChannel::Zone,
+            from_entity: 1,
+            text,
+        })
+        .encode(&mut out);
         let Ok(ServerMessage::Event(ServerEvent::Chat { text, .. })) = ServerMessage::decode(&out) else {
             panic!("decodes")
         };
@@ -588,30 +732,62 @@ mod tests {
             ClientMessage::decode(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 9]),
             Err(MessageError::BadInputCount { count: 9 })
         );
-        assert_eq!(ClientMessage::decode(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 0]), Err(MessageError::BadInputCount { count: 0 }));
-        assert_eq!(ClientMessage::decode(&[2, 0, 0, 0, 0, 7]), Err(MessageError::UnknownAction { value: 7 }));
-        assert_eq!(ClientMessage::decode(&[3, 2, 0, 0]), Err(MessageError::UnknownChannel { value: 2 }));
-        assert_eq!(ClientMessage::decode(&[3, 0, 0xff, 0xff]), Err(MessageError::ChatTooLong { bytes: 0xffff }));
-        assert_eq!(ClientMessage::decode(&[3, 0, 1, 0, 0xff]), Err(MessageError::ChatNotUtf8));
+        assert_eq!(
+            ClientMessage::decode(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            Err(MessageError::BadInputCount { count: 0 })
+        );
+        assert_eq!(
+            ClientMessage::decode(&[2, 0, 0, 0, 0, 7]),
+            Err(MessageError::UnknownAction { value: 7 })
+        );
+        assert_eq!(
+            ClientMessage::decode(&[3, 2, 0, 0]),
+            Err(MessageError::UnknownChannel { value: 2 })
+        );
+        assert_eq!(
+            ClientMessage::decode(&[3, 0, 0xff, 0xff]),
+            Err(MessageError::ChatTooLong { bytes: 0xffff })
+        );
+        assert_eq!(
+            ClientMessage::decode(&[3, 0, 1, 0, 0xff]),
+            Err(MessageError::ChatNotUtf8)
+        );
         assert_eq!(
             check_chat_text(&"x".repeat(CHAT_TEXT_BYTES_MAX + 1)),
-            Err(MessageError::ChatTooLong { bytes: CHAT_TEXT_BYTES_MAX + 1 })
+            Err(MessageError::ChatTooLong {
+                bytes: CHAT_TEXT_BYTES_MAX + 1
+            })
         );
         assert_eq!(check_chat_text(&"x".repeat(CHAT_TEXT_BYTES_MAX)), Ok(()));
         // The retired server types 1 (plain snapshot) and 2 (server chat) are not messages.
-        assert_eq!(ServerMessage::decode(&[1, 2, 3]), Err(MessageError::UnknownType { value: 1 }));
-        assert_eq!(ServerMessage::decode(&[2, 0]), Err(MessageError::UnknownType { value: 2 }));
+        assert_eq!(
+            ServerMessage::decode(&[1, 2, 3]),
+            Err(MessageError::UnknownType { value: 1 })
+        );
+        assert_eq!(
+            ServerMessage::decode(&[2, 0]),
+            Err(MessageError::UnknownType { value: 2 })
+        );
         assert_eq!(
             ServerMessage::decode(&[0x82, 9]),
-            Err(MessageError::UnknownValue { what: "event", value: 9 })
+            Err(MessageError::UnknownValue {
+                what: "event",
+                value: 9
+            })
         );
         assert_eq!(
             ServerMessage::decode(&[0x82, 2, 3]),
-            Err(MessageError::UnknownValue { what: "join refusal", value: 3 })
+            Err(MessageError::UnknownValue {
+                what: "join refusal",
+                value: 3
+            })
         );
         assert_eq!(
             ServerMessage::decode(&[0x82, 6, 0, 0, 0, 0, 2]),
-            Err(MessageError::UnknownValue { what: "hit flag", value: 2 })
+            Err(MessageError::UnknownValue {
+                what: "hit flag",
+                value: 2
+            })
         );
     }
 
@@ -638,21 +814,52 @@ mod tests {
                     sequence: 1,
                     newest_tick: 2,
                     inputs: vec![
-                        MoveInput { move_right: -1, move_forward: 127, yaw: 0x0102, buttons: 1 },
-                        MoveInput { move_right: 0, move_forward: -127, yaw: 0, buttons: 0 },
+                        MoveInput {
+                            move_right: -1,
+                            move_forward: 127,
+                            yaw: 0x0102,
+                            buttons: 1,
+                        },
+                        MoveInput {
+                            move_right: 0,
+                            move_forward: -127,
+                            yaw: 0,
+                            buttons: 0,
+                        },
                     ],
                 }),
             );
             client(
                 "02 07000000 01 05000000 0300",
-                ClientMessage::Action { client_tick: 7, action: Action::Attack { target_id: 5, skill_id: 3 } },
+                ClientMessage::Action {
+                    client_tick: 7,
+                    action: Action::Attack {
+                        target_id: 5,
+                        skill_id: 3,
+                    },
+                },
             );
             client(
                 "02 08000000 02 84030000",
-                ClientMessage::Action { client_tick: 8, action: Action::PickUp { loot_id: 900 } },
+                ClientMessage::Action {
+                    client_tick: 8,
+                    action: Action::PickUp { loot_id: 900 },
+                },
             );
-            client("03 00 0300 686579", ClientMessage::Chat { channel: ChatChannel::Zone, text: "hey".into() });
-            client("03 01 0200 c3a9", ClientMessage::Chat { channel: ChatChannel::Global, text: "é".into() });
+            client(
+                "03 00 0300 686579",
+                ClientMessage::Chat {
+                    channel: ChatChannel::Zone,
+                    text: "hey".into(),
+                },
+            );
+            client(
+                "03 01 0200 c3a9",
+                ClientMessage::Chat {
+                    channel: ChatChannel::Global,
+                    text: "é".into(),
+                },
+            );
             client("80 04030201", ClientMessage::SnapshotAck { tick: 0x0102_0304 });
         }
 
@@ -660,31 +867,84 @@ mod tests {
         fn server_message_vectors() {
             server(
                 "81 09000000 deadbeef",
-                ServerMessage::Snapshot { last_input_tick: Some(9), payload: &[0xde, 0xad, 0xbe, 0xef] },
+                ServerMessage::Snapshot {
+                    last_input_tick: Some(9),
+                    payload: &[0xde, 0xad, 0xbe, 0xef],
+                },
             );
-            server("81 ffffffff", ServerMessage::Snapshot { last_input_tick: None, payload: &[] });
-            server("82 01 2a000000", ServerMessage::Event(ServerEvent::Joined { entity: 42 }));
-            server("82 02 00", ServerMessage::Event(ServerEvent::JoinRefused { reason: JoinRefused::ZoneFull }));
-            server("82 02 01", ServerMessage::Event(ServerEvent::JoinRefused { reason: JoinRefused::AlreadyJoined }));
-            server("82 02 02", ServerMessage::Event(ServerEvent::JoinRefused { reason: JoinRefused::EntityLimit }));
+            server(
+                "81 ffffffff",
+                ServerMessage::Snapshot {
+                    last_input_tick: None,
+                    payload: &[],
+                },
+            );
+            server(
+                "82 01 2a000000",
+                ServerMessage::Event(ServerEvent::Joined { entity: 42 }),
+            );
+            server(
+                "82 02 00",
+                ServerMessage::Event(ServerEvent::JoinRefused {
+                    reason: JoinRefused::ZoneFull,
+                }),
+            );
+            server(
+                "82 02 01",
+                ServerMessage::Event(ServerEvent::JoinRefused {
+                    reason: JoinRefused::AlreadyJoined,
+                }),
+            );
+            server(
+                "82 02 02",
+                ServerMessage::Event(ServerEvent::JoinRefused {
+                    reason: JoinRefused::EntityLimit,
+                }),
+            );
             server(
                 "82 03 00 2a000000 0200 6869",
-                ServerMessage::Event(ServerEvent::Chat { channel: ChatChannel::Zone, from_entity: 42, text: "hi".into() }),
+                ServerMessage::Event(ServerEvent::Chat {
+                    channel: ChatChannel::Zone,
+                    from_entity: 42,
+                    text: "hi".into(),
+                }),
             );
             server(
                 "82 03 01 07000000 0000",
-                ServerMessage::Event(ServerEvent::Chat { channel: ChatChannel::Global, from_entity: 7, text: "".into() }),
+                ServerMessage::Event(ServerEvent::Chat {
+                    channel: ChatChannel::Global,
+                    from_entity: 7,
+                    text: "".into(),
+                }),
             );
-            server("82 04 07000000", ServerMessage::Event(ServerEvent::Died { killer_entity: Some(7) }));
-            server("82 04 ffffffff", ServerMessage::Event(ServerEvent::Died { killer_entity: None }));
+            server(
+                "82 04 07000000",
+                ServerMessage::Event(ServerEvent::Died { killer_entity: Some(7) }),
+            );
+            server(
+                "82 04 ffffffff",
+                ServerMessage::Event(ServerEvent::Died { killer_entity: None }),
+            );
             server("82 05", ServerMessage::Event(ServerEvent::Respawned));
-            server("82 06 07000000 01", ServerMessage::Event(ServerEvent::AttackResult { target: 7, hit: true }));
-            server("82 06 07000000 00", ServerMessage::Event(ServerEvent::AttackResult { target: 7, hit: false }));
+            server(
+                "82 06 07000000 01",
+                ServerMessage::Event(ServerEvent::AttackResult { target: 7, hit: true }),
+            );
+            server(
+                "82 06 07000000 00",
+                ServerMessage::Event(ServerEvent::AttackResult { target: 7, hit: false }),
+            );
             server(
                 "82 07 e8030000 0500",
-                ServerMessage::Event(ServerEvent::InventoryGranted { item_id: 1000, quantity: 5 }),
+                ServerMessage::Event(ServerEvent::InventoryGranted {
+                    item_id: 1000,
+                    quantity: 5,
+                }),
             );
-            server("82 08 0b000000", ServerMessage::Event(ServerEvent::PickUpRefused { loot: 11 }));
+            server(
+                "82 08 0b000000",
+                ServerMessage::Event(ServerEvent::PickUpRefused { loot: 11 }),
+            );
         }
     }
 }
