@@ -10,13 +10,10 @@
 //! the same `ZoneConfig` agree to the bit and corrections are zero unless the server knows something
 //! the client does not.
 //!
-//! What the wire does not (yet) say, the client infers (see `wire` for the proposed extensions):
-//! - which entity is ours: from the `Joined` event if the server sends it, otherwise by recognising
-//!   the one player entity whose velocity follows our inputs, through a turn, for `IDENTIFY_STREAK`
-//!   snapshots (a client that never turns is never placed);
-//! - which input the server applied last: from the extended snapshot if present, otherwise from
-//!   positions (`Predictor::reconcile_unacked`); when placing the player, the inputs still in flight
-//!   are estimated from the RTT and the zone's input jitter buffer and replayed.
+//! The protocol says everything the client needs (`schemas/PROTOCOL.md`, "Game messages"): our
+//! entity comes in the `Joined` event (until then the player is not placed), every snapshot says which
+//! of our input ticks the zone has passed (reconciliation replays only the later ones), and the client
+//! acks every snapshot it applies, riding with the next tick's input, so the server sends deltas.
 #![forbid(unsafe_code)]
 
 pub mod dev_token;
@@ -31,9 +28,12 @@ use std::net::SocketAddr;
 use meridian_proto::connection::{ConnectionStats, Received, SendError};
 use meridian_proto::endpoint::{ClientConnection, ClientDisconnect, ClientEvent, ClientState};
 use meridian_proto::packet::PacketError;
-use meridian_proto::snapshot::{EntityKind, EntityState, SNAPSHOT_ENTITIES_MAX, SnapshotError, SnapshotReceiver};
+use meridian_proto::snapshot::{EntityState, SnapshotError, SnapshotReceiver};
 use thiserror::Error;
-use wire::{ChatChannel, ClientMessage, Downlink, INPUT_REDUNDANCY_MAX, InputMessage, MoveInput, ProtoAction};
+use wire::{
+    CHAT_TEXT_BYTES_MAX, ChatChannel, ClientMessage, INPUT_REDUNDANCY_MAX, InputMessage, MessageError, MoveInput,
+    ProtoAction, ServerMessage,
+};
 
 pub use interpolation::{InterpolationStats, Interpolator};
 pub use meridian_proto::endpoint::Transmit;
@@ -41,7 +41,7 @@ pub use meridian_proto::token::ClientToken;
 pub use meridian_zone::{Action, ZoneConfig};
 pub use prediction::{CorrectionStats, MovementModel, Predictor, Reconciliation};
 pub use stats::Histogram;
-pub use wire::{ServerEvent, WireError};
+pub use wire::ServerEvent;
 
 /// Events kept for the application; older ones are dropped and counted when it does not poll.
 pub const GAME_EVENTS_MAX: usize = 256;
@@ -49,15 +49,6 @@ pub const GAME_EVENTS_MAX: usize = 256;
 pub const INPUT_REDUNDANCY_DEFAULT: usize = 3;
 /// Inputs remembered for placing the player (replaying the ones the server has not applied yet).
 pub const SENT_INPUTS_MAX: usize = 64;
-/// Consecutive snapshots a player entity's velocity must follow our inputs (through at least one
-/// turn) to be taken as ours.
-pub const IDENTIFY_STREAK: u8 = 5;
-/// Ticks beyond RTT and a full jitter buffer that an input may still be in flight.
-pub const IN_FLIGHT_SLACK_TICKS: u32 = 4;
-/// Velocity match tolerance for self-identification (the codec's resolution is 1/32 m/s).
-pub const IDENTIFY_VELOCITY_TOLERANCE_M_PER_S: f32 = 0.15;
-/// Recent inputs whose velocity may show in a snapshot (RTT plus the zone's jitter buffer).
-pub const IDENTIFY_INPUTS_WINDOW: usize = 16;
 
 /// Why the client refused something; all are the caller's or the peer's fault, none retryable as is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
@@ -65,7 +56,7 @@ pub enum ClientError {
     #[error("packet dropped: {0}")]
     Packet(#[from] PacketError),
     #[error("game message dropped: {0}")]
-    Wire(#[from] WireError),
+    Message(#[from] MessageError),
     #[error("snapshot dropped: {0}")]
     Snapshot(#[from] SnapshotError),
     #[error("send refused: {0}")]
@@ -74,6 +65,12 @@ pub enum ClientError {
     NotConnected,
     #[error("config: {0}")]
     Config(&'static str),
+    /// Refused before sending: the server would drop it (and its decoder rejects the message).
+    #[error("chat text of {bytes} bytes exceeds the limit of {CHAT_TEXT_BYTES_MAX}")]
+    ChatTooLong { bytes: usize },
+    /// Refused before sending: the zone relays no empty chat.
+    #[error("chat text is empty")]
+    ChatEmpty,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -84,8 +81,6 @@ pub struct ClientConfig {
     pub interpolation_delay_us: u64,
     /// The zone's rules (tick rate, speed, world, colliders, jitter buffer): prediction runs the same step.
     pub zone: ZoneConfig,
-    /// Send the proposed extension messages up (snapshot acks). Off against today's node.
-    pub wire_extensions: bool,
 }
 
 impl Default for ClientConfig {
@@ -95,7 +90,6 @@ impl Default for ClientConfig {
             input_redundancy: INPUT_REDUNDANCY_DEFAULT,
             interpolation_delay_us: zone.interpolation_delay_us,
             zone,
-            wire_extensions: false,
         }
     }
 }
@@ -114,9 +108,11 @@ impl ClientConfig {
 pub enum GameEvent {
     Connected,
     Disconnected(ClientDisconnect),
-    /// Our entity is known and placed (from `Joined` or recognised by its movement).
-    Placed { entity: u32, identified_by_movement: bool },
-    Chat { channel: ChatChannel, sender_id: u32, text: String },
+    /// Our entity (from the `Joined` event) is in a snapshot and the prediction is placed on it; again
+    /// after a respawn.
+    Placed { entity: u32 },
+    /// Every zone event as the server sent it, `Joined` and chat included. Chat comes from every
+    /// sender, ourselves too: our own line arrives back once the zone has relayed it.
     Server(ServerEvent),
 }
 
@@ -137,19 +133,12 @@ pub struct ClientCounters {
     pub datagrams_received: u64,
     pub datagrams_dropped: u64,
     pub input_messages_sent: u64,
+    pub snapshot_acks_sent: u64,
     pub snapshots_applied: u64,
     pub snapshots_dropped: u64,
     pub messages_dropped: u64,
     pub events_dropped: u64,
     pub send_refused: u64,
-}
-
-/// How long a player entity's velocity has followed our inputs, and through how many turns.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct IdentifyStreak {
-    snapshots: u8,
-    turns: u8,
-    velocity: [f32; 2],
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -167,16 +156,13 @@ pub struct GameClient {
     predictor: Predictor,
     interpolator: Interpolator,
     entity: Option<u32>,
-    identified_by_movement: bool,
-    /// Re-place the predictor from the next snapshot with our entity (joined, respawned, identified).
+    /// Re-place the predictor from the next snapshot with our entity (joined, respawned).
     placement_pending: bool,
     client_tick: u32,
     input_sequence: u32,
     /// The newest `INPUT_REDUNDANCY_MAX` move inputs, oldest first.
     recent_inputs: VecDeque<MoveInput>,
     sent_inputs: VecDeque<SentInput>,
-    /// Self-identification: player entity → consecutive snapshots its velocity followed our inputs.
-    identify_streaks: BTreeMap<u32, IdentifyStreak>,
     last_acked_snapshot: Option<u32>,
     events: VecDeque<GameEvent>,
     counters: ClientCounters,
@@ -196,13 +182,11 @@ impl GameClient {
             predictor: Predictor::new(model),
             interpolator,
             entity: None,
-            identified_by_movement: false,
             placement_pending: false,
             client_tick: 0,
             input_sequence: 0,
             recent_inputs: VecDeque::with_capacity(INPUT_REDUNDANCY_MAX),
             sent_inputs: VecDeque::with_capacity(SENT_INPUTS_MAX),
-            identify_streaks: BTreeMap::new(),
             last_acked_snapshot: None,
             events: VecDeque::new(),
             counters: ClientCounters::default(),
@@ -327,18 +311,13 @@ impl GameClient {
     }
 
     fn on_message(&mut self, now_us: u64, message: &[u8]) -> Result<(), ClientError> {
-        let downlink = wire::decode_downlink(message).inspect_err(|_| self.counters.messages_dropped += 1)?;
-        match downlink {
-            Downlink::Snapshot { last_input_tick, payload } => self.on_snapshot(now_us, last_input_tick, &payload),
-            Downlink::Chat { channel, sender_id, text } => {
-                self.push_event(GameEvent::Chat { channel, sender_id, text });
-                Ok(())
-            }
-            Downlink::Event(event) => {
+        let message = ServerMessage::decode(message).inspect_err(|_| self.counters.messages_dropped += 1)?;
+        match message {
+            ServerMessage::Snapshot { last_input_tick, payload } => self.on_snapshot(now_us, last_input_tick, payload),
+            ServerMessage::Event(event) => {
                 match event {
                     ServerEvent::Joined { entity } => {
                         self.entity = Some(entity);
-                        self.identified_by_movement = false;
                         self.placement_pending = true;
                     }
                     ServerEvent::Respawned => self.placement_pending = true,
@@ -357,100 +336,30 @@ impl GameClient {
             return Ok(()); // older than what we have: kept only as a possible delta baseline
         }
         self.interpolator.push(tick, self.receiver.world(), now_us);
-        if self.entity.is_none() {
-            self.identify();
-        }
         let Some(own) = self.entity.and_then(|entity| self.receiver.world().get(&entity)) else { return Ok(()) };
         let position = own.position;
         if self.placement_pending || self.predictor.position_m().is_none() {
-            self.place(position, last_input_tick, tick);
+            self.place(position, last_input_tick);
             return Ok(());
         }
-        self.last_reconciliation = Some(match last_input_tick {
-            Some(acked) => self.predictor.reconcile(position, Some(acked)),
-            None => {
-                let (estimate, max) = self.in_flight_estimate();
-                self.predictor.reconcile_unacked(position, tick, estimate, max)
-            }
-        });
+        self.last_reconciliation = Some(self.predictor.reconcile(position, last_input_tick));
         Ok(())
     }
 
-    /// Recognises our entity as the only player whose velocity has followed our recent inputs for
-    /// `IDENTIFY_STREAK` snapshots in a row.
-    fn identify(&mut self) {
-        let speed = self.predictor.model().speed_m_per_s;
-        let recent: Vec<[f32; 2]> = self
-            .sent_inputs
-            .iter()
-            .rev()
-            .take(IDENTIFY_INPUTS_WINDOW)
-            .map(|input| [input.direction[0] * speed, input.direction[1] * speed])
-            .collect();
-        let world = self.receiver.world();
-        let follows = |state: &EntityState| {
-            let velocity = state.velocity;
-            let moving = velocity[0].hypot(velocity[1]) > 2.0 * IDENTIFY_VELOCITY_TOLERANCE_M_PER_S;
-            moving
-                && recent.iter().any(|expected| {
-                    (velocity[0] - expected[0]).hypot(velocity[1] - expected[1]) < IDENTIFY_VELOCITY_TOLERANCE_M_PER_S
-                })
-        };
-        self.identify_streaks.retain(|id, _| world.get(id).is_some_and(&follows));
-        for state in world.values().filter(|state| state.kind == EntityKind::Player && follows(state)) {
-            if self.identify_streaks.len() >= SNAPSHOT_ENTITIES_MAX && !self.identify_streaks.contains_key(&state.id) {
-                break;
-            }
-            let velocity = [state.velocity[0], state.velocity[1]];
-            let streak = self.identify_streaks.entry(state.id).or_insert(IdentifyStreak { snapshots: 0, turns: 0, velocity });
-            let turned = (velocity[0] - streak.velocity[0]).hypot(velocity[1] - streak.velocity[1]) > IDENTIFY_VELOCITY_TOLERANCE_M_PER_S;
-            streak.snapshots = streak.snapshots.saturating_add(1);
-            streak.turns = streak.turns.saturating_add(u8::from(turned));
-            streak.velocity = velocity;
-        }
-        // Another player walking our way matches until we turn: a turn it follows too is unlikely.
-        let mut ready = self.identify_streaks.iter().filter(|(_, streak)| streak.snapshots >= IDENTIFY_STREAK && streak.turns >= 1);
-        if let (Some((&entity, _)), None) = (ready.next(), ready.next()) {
-            self.entity = Some(entity);
-            self.identified_by_movement = true;
-            self.placement_pending = true;
-            self.identify_streaks.clear();
-        }
-    }
-
     /// Places the player at the server's position and replays the inputs the server has not applied:
-    /// those after `last_input_tick` if known, else the ones sent within the last RTT plus the zone's
-    /// jitter-buffer depth.
-    fn place(&mut self, position_m: [f32; 3], last_input_tick: Option<u32>, server_tick: u32) {
+    /// those after `last_input_tick` (all we remember when it is `None`: none applied yet).
+    fn place(&mut self, position_m: [f32; 3], last_input_tick: Option<u32>) {
         self.placement_pending = false;
-        let in_flight = match last_input_tick {
-            Some(acked) => self.sent_inputs.iter().filter(|input| input.tick > acked).count(),
-            None => (self.in_flight_estimate().0 as usize).min(self.sent_inputs.len()),
-        };
-        let start = self.sent_inputs.len() - in_flight;
-        let believed_acked = match start {
-            0 => self.sent_inputs.front().map_or(self.client_tick, |first| first.tick.wrapping_sub(1)),
-            _ => self.sent_inputs[start - 1].tick,
-        };
-        self.predictor.reset_believing(position_m, believed_acked, server_tick);
-        for index in start..self.sent_inputs.len() {
+        self.predictor.place(position_m, last_input_tick);
+        for index in 0..self.sent_inputs.len() {
             let input = self.sent_inputs[index];
-            self.predictor.predict(input.tick, input.direction, input.yaw);
+            if last_input_tick.is_none_or(|applied| input.tick > applied) {
+                self.predictor.predict(input.tick, input.direction, input.yaw);
+            }
         }
         if let Some(entity) = self.entity {
-            self.push_event(GameEvent::Placed { entity, identified_by_movement: self.identified_by_movement });
+            self.push_event(GameEvent::Placed { entity });
         }
-    }
-
-    /// How many of our newest inputs the server has most likely not applied when a snapshot arrives,
-    /// and at most: one RTT of inputs plus the zone's jitter buffer (which may hold up to twice its
-    /// depth plus one before the zone catches up), plus `IN_FLIGHT_SLACK_TICKS` for tick phase and
-    /// late server ticks.
-    fn in_flight_estimate(&self) -> (u32, u32) {
-        let interval_us = self.config.zone.tick_interval_us() as i64;
-        let rtt_ticks = self.rtt_us().map_or(0, |rtt| (rtt.max(0) + interval_us - 1) / interval_us) as u32;
-        let jitter_ticks = self.config.zone.input_jitter_ticks;
-        (rtt_ticks + jitter_ticks, rtt_ticks + 2 * jitter_ticks + 1 + IN_FLIGHT_SLACK_TICKS)
     }
 
     /// One client tick at the zone's rate: predicts `command` locally and sends this tick's input
@@ -477,8 +386,6 @@ impl GameClient {
             self.client_tick = self.client_tick.wrapping_add(1);
             if self.is_placed() {
                 self.predictor.predict(self.client_tick, direction, yaw);
-            } else {
-                self.predictor.remember(self.client_tick, direction, yaw);
             }
             if self.sent_inputs.len() == SENT_INPUTS_MAX {
                 self.sent_inputs.pop_front();
@@ -497,33 +404,59 @@ impl GameClient {
         message.encode(&mut self.scratch);
         self.connection.send_unreliable(&self.scratch).inspect_err(|_| self.counters.send_refused += 1)?;
         self.counters.input_messages_sent += 1;
+        // Queued right behind the input, so both leave in the same datagram.
         let latest = self.receiver.latest_tick();
-        let ack_due = self.config.wire_extensions && latest != self.last_acked_snapshot;
-        if let (true, Some(tick)) = (ack_due, latest) {
+        if let (true, Some(tick)) = (latest != self.last_acked_snapshot, latest) {
             self.scratch.clear();
-            wire::encode_snapshot_ack(tick, &mut self.scratch);
+            ClientMessage::SnapshotAck { tick }.encode(&mut self.scratch);
             self.connection.send_unreliable(&self.scratch).inspect_err(|_| self.counters.send_refused += 1)?;
+            self.counters.snapshot_acks_sent += 1;
             self.last_acked_snapshot = latest;
         }
         Ok(())
     }
 
     /// Sends a discrete action on the reliable channel, stamped with the current client tick.
-    /// Attacks go as skill 0 (the proto's attack carries a skill, not a direction).
+    /// Attacks go as skill 0 with their direction as the aim: aim where the target is *drawn*
+    /// ([`GameClient::render_position`]), and the server judges the shot against what this client
+    /// saw. Chat goes as [`GameClient::send_chat`].
     pub fn send_action(&mut self, action: &Action) -> Result<(), ClientError> {
         if !self.is_connected() {
             return Err(ClientError::NotConnected);
         }
         let message = match action {
-            Action::Attack { target, .. } => {
-                ClientMessage::Action { client_tick: self.client_tick, action: ProtoAction::Attack { target_id: *target, skill_id: 0 } }
-            }
+            Action::Attack { target, direction } => ClientMessage::Action {
+                client_tick: self.client_tick,
+                action: ProtoAction::Attack {
+                    target_id: *target,
+                    skill_id: 0,
+                    aim: meridian_proto::messages::quantise_aim(*direction),
+                },
+            },
             Action::PickUp { loot } => ClientMessage::Action { client_tick: self.client_tick, action: ProtoAction::PickUp { loot_id: *loot } },
-            Action::Chat { text } => {
-                meridian_proto::messages::check_chat_text(text).map_err(WireError::from)?;
-                ClientMessage::Chat { channel: ChatChannel::Zone, text: text.to_string() }
-            }
+            Action::Chat { text } => return self.send_chat(text),
         };
+        self.send_reliable(&message)
+    }
+
+    /// Sends a line of zone chat. Text over `CHAT_TEXT_BYTES_MAX` bytes of UTF-8, or empty, is
+    /// refused here (the server would drop it). Everyone in the zone hears it, we too: it comes back
+    /// as `GameEvent::Server(ServerEvent::Chat { from_entity: <our entity>, .. })` once relayed, which
+    /// is how a sender sees it was accepted (the zone also drops chat over its rate limit).
+    pub fn send_chat(&mut self, text: &str) -> Result<(), ClientError> {
+        if !self.is_connected() {
+            return Err(ClientError::NotConnected);
+        }
+        if text.len() > CHAT_TEXT_BYTES_MAX {
+            return Err(ClientError::ChatTooLong { bytes: text.len() });
+        }
+        if text.is_empty() {
+            return Err(ClientError::ChatEmpty);
+        }
+        self.send_reliable(&ClientMessage::Chat { channel: ChatChannel::Zone, text: text.to_owned() })
+    }
+
+    fn send_reliable(&mut self, message: &ClientMessage) -> Result<(), ClientError> {
         self.scratch.clear();
         message.encode(&mut self.scratch);
         self.connection.send_reliable(&self.scratch).inspect_err(|_| self.counters.send_refused += 1)?;

@@ -6,12 +6,8 @@
 //! position arrives together with the last input tick it had applied, the inputs up to that tick are
 //! forgotten, the position is reset to the server's, and the inputs the server has not seen yet are
 //! replayed on top of it. The distance between the position shown before and after that is the
-//! *correction*; it is zero whenever client and server agree.
-//!
-//! If the wire does not say which input the server applied last, `reconcile_unacked` infers it: the
-//! newest remembered position that matches the server's (within the codec's quantisation) is the
-//! acknowledged one, and when none matches the input tick is extrapolated from the last match (the
-//! zone plays back one input per server tick).
+//! *correction*; it is zero whenever client and server agree. The last applied input tick comes with
+//! every snapshot (`ServerMessage::Snapshot::last_input_tick`); nothing here guesses it.
 
 use std::collections::VecDeque;
 
@@ -28,10 +24,6 @@ pub const PREDICTION_HISTORY_MAX: usize = 64;
 /// prediction carries one snapshot's quantisation error and is compared with another's, so two such
 /// errors (0.027 m) still count as agreement: closer than this the prediction is kept as is.
 pub const CORRECTION_EPSILON_M: f32 = 0.03;
-/// Inferring the acknowledged input: how far (in ticks) from the believed one the search looks, and
-/// at most how many inputs the server may have applied between two snapshots.
-pub const ACK_SEARCH_OFFSET_MAX: u32 = 8;
-pub const ACK_SEARCH_STEPS_MAX: u32 = 8;
 /// Correction distances are recorded in micrometres.
 pub const MICROMETRES_PER_M: f32 = 1.0e6;
 
@@ -100,27 +92,6 @@ pub struct CorrectionStats {
     pub distance_um: Histogram,
     /// Inputs forgotten unacknowledged because the history was full.
     pub history_overflows: u64,
-    /// Reconciliations where the acknowledged tick had to be guessed (no replay matched the server).
-    pub ack_extrapolated: u64,
-    /// Inferred acknowledgements that moved the believed input offset (a turn disambiguated it).
-    pub ack_offset_fixed: u64,
-    /// Inferred acknowledgements older than the in-flight bound, replaced by the estimate.
-    pub ack_floor_clamped: u64,
-}
-
-/// The last authoritative state and the input tick believed to have produced it.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct ServerTrack {
-    position_m: [f32; 3],
-    acked: u32,
-    server_tick: u32,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct SentInput {
-    tick: u32,
-    direction: [f32; 2],
-    yaw: f32,
 }
 
 /// Predicts the local player and reconciles it with the server.
@@ -132,13 +103,8 @@ pub struct Predictor {
     /// The position the last acknowledgement left the player at (before `pending`).
     acked_position_m: Option<[f32; 3]>,
     pending: VecDeque<PendingInput>,
-    /// Newest tick the server has applied, as known or inferred; inputs are never replayed twice.
+    /// Newest input tick the server has applied; inputs are never replayed twice.
     acked_tick: Option<u32>,
-    /// (server tick, input tick) of the last position match, for extrapolating the ack.
-    last_match: Option<(u32, u32)>,
-    /// Every recent input, acknowledged or not (consecutive ticks), for inferring acknowledgements.
-    inputs: VecDeque<SentInput>,
-    track: Option<ServerTrack>,
     stats: CorrectionStats,
 }
 
@@ -150,9 +116,6 @@ impl Predictor {
             acked_position_m: None,
             pending: VecDeque::with_capacity(PREDICTION_HISTORY_MAX),
             acked_tick: None,
-            last_match: None,
-            inputs: VecDeque::with_capacity(PREDICTION_HISTORY_MAX),
-            track: None,
             stats: CorrectionStats::default(),
         }
     }
@@ -180,28 +143,13 @@ impl Predictor {
         self.position_m = Some(position_m);
         self.acked_position_m = Some(position_m);
         self.pending.clear();
-        self.last_match = None;
-        self.track = None;
     }
 
-    /// Like `reset`, with a belief about which input the server had applied when it reported
-    /// `position_m` in snapshot `server_tick`; `reconcile_unacked` searches around that belief.
-    pub fn reset_believing(&mut self, position_m: [f32; 3], acked_tick: u32, server_tick: u32) {
+    /// Like `reset`, knowing the server had applied our inputs up to `acked_tick` (`None`: none yet)
+    /// when it reported `position_m`; the caller then replays the later ones with `predict`.
+    pub fn place(&mut self, position_m: [f32; 3], acked_tick: Option<u32>) {
         self.reset(position_m);
-        self.acked_tick = Some(acked_tick);
-        self.track = Some(ServerTrack { position_m, acked: acked_tick, server_tick });
-    }
-
-    /// Remembers an input sent before the player was placed (not predicted, but the server applies
-    /// it, so inferring acknowledgements needs it).
-    pub fn remember(&mut self, tick: u32, direction: [f32; 2], yaw: f32) {
-        if self.inputs.back().is_some_and(|last| last.tick >= tick) {
-            return;
-        }
-        if self.inputs.len() == PREDICTION_HISTORY_MAX {
-            self.inputs.pop_front();
-        }
-        self.inputs.push_back(SentInput { tick, direction, yaw });
+        self.acked_tick = acked_tick;
     }
 
     /// Applies the input of client tick `tick` locally and returns the intent to send (its claimed
@@ -219,7 +167,6 @@ impl Predictor {
             self.stats.history_overflows += 1;
         }
         self.pending.push_back(PendingInput { tick, direction, yaw, position_after_m: to });
-        self.remember(tick, direction, yaw);
         self.position_m = Some(to);
         MoveIntent { direction, yaw, claimed_position_m: Some(to) }
     }
@@ -259,121 +206,6 @@ impl Predictor {
         self.stats.last_correction_m = correction_m;
         self.stats.distance_um.record((correction_m * MICROMETRES_PER_M) as u64);
         Reconciliation { acked_tick: self.acked_tick, replayed, correction_m }
-    }
-
-    /// Reconciles without knowing the server's last applied input: infers it from the positions
-    /// (see the module docs). `server_tick` is the snapshot's tick. `in_flight_ticks` is the caller's
-    /// estimate of how many of our newest inputs the server cannot have applied yet (RTT plus its
-    /// jitter buffer), and `in_flight_ticks_max` a bound on it: an inferred acknowledgement older than
-    /// the bound is impossible (on a straight path a constant offset in time looks like agreement,
-    /// until the player stops), so it is replaced by the estimate.
-    pub fn reconcile_unacked(
-        &mut self,
-        server_position_m: [f32; 3],
-        server_tick: u32,
-        in_flight_ticks: u32,
-        in_flight_ticks_max: u32,
-    ) -> Reconciliation {
-        debug_assert!(in_flight_ticks <= in_flight_ticks_max);
-        let mut acked = match self.track {
-            Some(track) => self.search_ack(track, server_position_m, server_tick),
-            None => self.match_pending(server_position_m, server_tick),
-        };
-        if let Some(newest) = self.pending.back().map(|input| input.tick) {
-            let floor = newest.saturating_sub(in_flight_ticks_max);
-            if acked.is_none_or(|tick| tick < floor) && self.pending.front().is_some_and(|oldest| oldest.tick < floor) {
-                self.stats.ack_floor_clamped += 1;
-                let estimate = newest.saturating_sub(in_flight_ticks);
-                self.last_match = Some((server_tick, estimate));
-                acked = Some(estimate);
-            }
-        }
-        if let Some(acked) = acked {
-            self.track = Some(ServerTrack { position_m: server_position_m, acked, server_tick });
-            if self.acked_tick.is_some_and(|believed| acked < believed) {
-                // The belief was ahead of the server: inputs already dropped from `pending` are
-                // unacknowledged after all; take them back from the history.
-                let shown = self.position_m;
-                self.pending = self
-                    .inputs
-                    .iter()
-                    .filter(|input| input.tick > acked)
-                    .map(|input| PendingInput { tick: input.tick, direction: input.direction, yaw: input.yaw, position_after_m: [0.0; 3] })
-                    .collect();
-                self.acked_tick = Some(acked);
-                self.position_m = shown;
-            }
-        }
-        self.reconcile(server_position_m, acked)
-    }
-
-    /// First inference after placement: the newest predicted position that matches the server's.
-    fn match_pending(&mut self, server_position_m: [f32; 3], server_tick: u32) -> Option<u32> {
-        let matched = self
-            .pending
-            .iter()
-            .rev()
-            .find(|input| distance_m(input.position_after_m, server_position_m) < CORRECTION_EPSILON_M)
-            .map(|input| input.tick);
-        if let Some(tick) = matched {
-            self.last_match = Some((server_tick, tick));
-            return Some(tick);
-        }
-        let at_ack = self.acked_position_m.is_some_and(|at| distance_m(at, server_position_m) < CORRECTION_EPSILON_M);
-        match (at_ack, self.last_match) {
-            // Still where the last acknowledgement left it: nothing new applied.
-            (true, _) => self.acked_tick,
-            (false, Some((match_server_tick, match_input_tick))) => {
-                self.stats.ack_extrapolated += 1;
-                Some(match_input_tick.wrapping_add(server_tick.wrapping_sub(match_server_tick)))
-            }
-            (false, None) => self.acked_tick,
-        }
-    }
-
-    /// Later inferences: replays the remembered inputs from the previous server state, starting at
-    /// the believed acknowledgement and then ever further from it, and takes the first start and
-    /// count of inputs that lands on the new server state. On a straight path every start fits and
-    /// the belief stays; a turn fits only the true start, which fixes a wrong belief.
-    fn search_ack(&mut self, track: ServerTrack, server_position_m: [f32; 3], server_tick: u32) -> Option<u32> {
-        let elapsed = server_tick.wrapping_sub(track.server_tick).min(ACK_SEARCH_STEPS_MAX);
-        let steps_max = (2 * elapsed + 2).min(ACK_SEARCH_STEPS_MAX);
-        let (Some(oldest), Some(newest)) = (self.inputs.front().map(|i| i.tick), self.inputs.back().map(|i| i.tick)) else {
-            return Some(track.acked);
-        };
-        for distance in 0..=2 * ACK_SEARCH_OFFSET_MAX {
-            let offset = if distance % 2 == 0 { i64::from(distance / 2) } else { -i64::from(distance.div_ceil(2)) };
-            let start = i64::from(track.acked) + offset;
-            if start + 1 < i64::from(oldest) || start > i64::from(newest) {
-                continue;
-            }
-            let first_index = (start + 1 - i64::from(oldest)) as usize;
-            let mut position = track.position_m;
-            let mut best: Option<u32> = None;
-            let consider = |steps: u32, position: [f32; 3], best: &mut Option<u32>| {
-                if distance_m(position, server_position_m) < CORRECTION_EPSILON_M {
-                    let better = best.is_none_or(|current| steps.abs_diff(elapsed) <= current.abs_diff(elapsed));
-                    if better {
-                        *best = Some(steps);
-                    }
-                }
-            };
-            consider(0, position, &mut best);
-            for steps in 1..=steps_max {
-                let Some(input) = self.inputs.get(first_index + steps as usize - 1) else { break };
-                position = self.model.step(position, input.direction, input.yaw);
-                consider(steps, position, &mut best);
-            }
-            if let Some(steps) = best {
-                if offset != 0 {
-                    self.stats.ack_offset_fixed += 1;
-                }
-                return Some((start as u32).wrapping_add(steps));
-            }
-        }
-        // Nothing the client knows explains the server's state (a knockback, an unknown collider).
-        self.stats.ack_extrapolated += 1;
-        Some(track.acked.wrapping_add(elapsed).min(newest))
     }
 
     /// After an agreeing reconciliation the replayed positions are within epsilon of the predicted
@@ -505,91 +337,29 @@ mod tests {
     }
 
     #[test]
-    fn inferred_ack_matches_positions_and_extrapolates() {
-        let spawn = [20.0, 20.0, 0.0];
-        let mut predictor = Predictor::new(model());
-        predictor.reset(spawn);
+    fn placing_with_the_applied_tick_ignores_older_acknowledgements() {
+        let spawn = [40.0, 40.0, 0.0];
         let mut server = Server { model: model(), position_m: spawn };
-        let mut history = Vec::new();
-        // Server tick = input tick + 7 (jitter buffer and latency); the ack is not on the wire.
-        for tick in 0..60u32 {
-            predictor.predict(tick, [0.0, 1.0], 0.0);
-            server.apply([0.0, 1.0]);
-            history.push(server.position_m);
-            if tick >= 4 {
-                let result = predictor.reconcile_unacked(quantised(history[(tick - 4) as usize]), tick - 4 + 7, 4, 8);
-                assert_eq!(result.acked_tick, Some(tick - 4));
-                assert_eq!(result.correction_m, 0.0);
-            }
+        for _ in 0..=5 {
+            server.apply([1.0, 0.0]);
         }
-        // The server now teleports the player back 5 m (a knockback the client cannot predict).
-        let knocked = [server.position_m[0], server.position_m[1] - 5.0, 0.0];
-        let result = predictor.reconcile_unacked(quantised(knocked), 59 + 7, 4, 8);
-        assert_eq!(result.acked_tick, Some(59), "extrapolated from the last match");
-        assert!(result.correction_m > 4.9, "correction {}", result.correction_m);
-        assert_eq!(predictor.stats().ack_extrapolated, 1);
-    }
-
-    #[test]
-    fn a_time_offset_on_a_straight_path_is_caught_when_the_player_stops() {
-        // The client was placed believing 2 inputs were in flight when 4 were: on a straight path its
-        // prediction runs 2 steps too far ahead yet every snapshot "matches" an older input.
-        let spawn = [100.0, 100.0, 0.0];
+        // The server has applied ticks 0..=5; the client replays 6 and 7 on top of its position.
         let mut predictor = Predictor::new(model());
-        predictor.reset([spawn[0] + 2.0 * 0.35, spawn[1], 0.0]);
-        let mut server = Server { model: model(), position_m: spawn };
-        let mut history = Vec::new();
-        for tick in 0..80u32 {
-            let direction = if tick < 40 { [1.0, 0.0] } else { [0.0, 0.0] };
-            predictor.predict(tick, direction, 0.0);
-            server.apply(direction);
-            history.push(server.position_m);
-            if tick >= 4 {
-                predictor.reconcile_unacked(quantised(history[(tick - 4) as usize]), tick, 4, 8);
-            }
-        }
-        let shown = predictor.position_m().unwrap();
-        assert!(distance_m(shown, server.position_m) < CORRECTION_EPSILON_M, "{shown:?} vs {:?}", server.position_m);
-        assert!(predictor.stats().corrections >= 1);
-    }
-
-    #[test]
-    fn a_wrong_offset_is_fixed_by_the_first_turn() {
-        // Placed believing 1 input in flight when 3 were (prediction 2 steps ahead on a straight
-        // path); the turn at tick 30 is explained only by the true offset, which the search finds.
-        let spawn = [300.0, 300.0, 0.0];
-        let mut predictor = Predictor::new(model());
-        let mut server = Server { model: model(), position_m: spawn };
-        let mut history = Vec::new();
-        let mut corrections_after_fix = 0;
-        for tick in 0..70u32 {
-            let direction = if tick < 30 { [1.0, 0.0] } else { [0.0, 1.0] };
-            server.apply(direction);
-            history.push(server.position_m);
-            if tick == 3 {
-                predictor.remember(tick, direction, 0.0);
-                // Server has applied through tick 0; the client thinks through tick 2.
-                predictor.reset(quantised(history[0]));
-                for replay in 3..=3 {
-                    predictor.predict(replay, direction, 0.0);
-                }
-                continue;
-            }
-            if tick < 3 {
-                predictor.remember(tick, direction, 0.0);
-                continue;
-            }
-            predictor.predict(tick, direction, 0.0);
-            let result = predictor.reconcile_unacked(quantised(history[(tick - 3) as usize]), tick, 3, 12);
-            if tick > 40 && result.correction_m > 0.0 {
-                corrections_after_fix += 1;
-            }
-        }
-        assert!(predictor.stats().ack_offset_fixed >= 1, "{:?}", predictor.stats());
-        assert_eq!(predictor.stats().ack_extrapolated, 0);
-        assert_eq!(corrections_after_fix, 0);
-        let shown = predictor.position_m().unwrap();
-        assert!(distance_m(shown, server.position_m) < CORRECTION_EPSILON_M, "{shown:?} vs {:?}", server.position_m);
+        predictor.place(quantised(server.position_m), Some(5));
+        predictor.predict(6, [1.0, 0.0], 0.0);
+        predictor.predict(7, [1.0, 0.0], 0.0);
+        assert_eq!(predictor.pending_len(), 2);
+        let stale = predictor.reconcile(quantised(spawn), Some(3));
+        assert_eq!(stale, Reconciliation { acked_tick: Some(5), replayed: 0, correction_m: 0.0 }, "a late, older snapshot");
+        server.apply([1.0, 0.0]);
+        let result = predictor.reconcile(quantised(server.position_m), Some(6));
+        assert_eq!((result.acked_tick, result.replayed, result.correction_m), (Some(6), 1, 0.0));
+        // Before the zone has passed any of our inputs, every pending input is replayed.
+        let mut fresh = Predictor::new(model());
+        fresh.place(spawn, None);
+        fresh.predict(1, [0.0, 1.0], 0.0);
+        let result = fresh.reconcile(spawn, None);
+        assert_eq!((result.acked_tick, result.replayed, result.correction_m), (None, 1, 0.0));
     }
 
     #[test]

@@ -19,7 +19,6 @@ use std::{
 
 use meridian_client::{ClientConfig, GameClient, GameEvent, MoveCommand, dev_token, wire::ServerEvent};
 use meridian_node::probe;
-use meridian_zone::Action;
 
 const CLUSTER_KEY: [u8; 32] = [0x42; 32];
 const ZONE_ID: u32 = 1;
@@ -47,7 +46,7 @@ impl Player {
     fn new(server: SocketAddr, session_id: u64, seed: u64) -> Self {
         let mut rng = dev_token::SplitMix64(seed);
         let token = dev_token::issue(&CLUSTER_KEY, session_id, ZONE_ID, server, now_us() / 1_000_000, &mut rng);
-        let client = GameClient::new(now_us(), token, ClientConfig { wire_extensions: true, ..ClientConfig::default() }).unwrap();
+        let client = GameClient::new(now_us(), token, ClientConfig::default()).unwrap();
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         socket.set_nonblocking(true).unwrap();
         Player { client, socket, server }
@@ -274,7 +273,7 @@ fn bots_and_clients_play_on_a_real_node_and_misbehaviour_is_contained() {
         a.step([1.0, 0.0], &mut events_a);
         b.step([-1.0, 0.0], &mut events_b);
         if a.client.is_placed() && b.client.is_placed() && !chat_sent {
-            a.client.send_action(&Action::Chat { text: "hello from a".into() }).unwrap();
+            a.client.send_chat("hello from a").unwrap();
             chat_sent = true;
         }
         if let (Some(ea), Some(eb)) = (a.client.entity(), b.client.entity()) {
@@ -295,7 +294,7 @@ fn bots_and_clients_play_on_a_real_node_and_misbehaviour_is_contained() {
     assert!(
         events_b.iter().any(|e| matches!(
             e,
-            GameEvent::Server(ServerEvent::Chat { from_entity, text }) if *from_entity == a_entity && &**text == "hello from a"
+            GameEvent::Server(ServerEvent::Chat { from_entity, text, .. }) if *from_entity == a_entity && &**text == "hello from a"
         )),
         "b heard a's chat: {events_b:?}"
     );

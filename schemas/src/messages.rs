@@ -1,31 +1,53 @@
-//! Game messages carried in a connection's channels: what the client asks for and what the server
-//! tells it besides snapshots.
+//! Game messages: everything a client and a server say to each other inside a connection's channels,
+//! as two closed enums. [`ClientMessage`] goes up (inputs, actions, chat, snapshot acks),
+//! [`ServerMessage`] comes down (snapshots carrying the newest applied input tick, and zone events).
 //!
-//! Inputs travel on the unreliable channel and carry the last `INPUT_REDUNDANCY_MAX` ticks each, so a
-//! lost packet costs nothing as long as a later one arrives within that many ticks. Actions and chat
-//! travel on the reliable ordered channel. All integers are little-endian; layouts in `PROTOCOL.md`
-//! ("Game messages"). Decoders are total and reject trailing bytes.
+//! Inputs and snapshot acks travel on the unreliable channel; inputs repeat the last few ticks, so a
+//! lost packet costs nothing as long as a later one arrives in time. Actions, chat and events travel
+//! on the reliable ordered channel; snapshots on the unreliable one. The first byte of every message
+//! is its type; the type bytes of the two directions do not overlap, so a byte string names its
+//! direction too. All integers are little-endian; layouts and test vectors in `PROTOCOL.md` ("Game
+//! messages"). Decoders are total, reject trailing bytes, and encodings are canonical (decoding then
+//! encoding gives the same bytes), which the `messages` fuzz target checks.
+
+use std::sync::Arc;
 
 use thiserror::Error;
 
-/// Ticks of input each input message repeats (newest first).
+/// Ticks of input one input message carries at most (newest first).
 pub const INPUT_REDUNDANCY_MAX: usize = 8;
+/// Longest chat text in UTF-8 bytes, both directions.
 pub const CHAT_TEXT_BYTES_MAX: usize = 256;
-/// Largest snapshot payload a server message carries (one datagram's worth).
-pub const SNAPSHOT_MESSAGE_BYTES_MAX: usize = crate::connection::UNRELIABLE_MESSAGE_BYTES_MAX - 1;
+/// Bytes a snapshot message spends before its payload: the type and the applied input tick.
+const SNAPSHOT_HEADER_BYTES: usize = 1 + 4;
+/// Largest snapshot payload one `ServerMessage::Snapshot` carries: one unreliable message minus the
+/// snapshot header. A zone's snapshot budget must not exceed it, or the channel refuses the message.
+pub const SNAPSHOT_MESSAGE_BYTES_MAX: usize = crate::connection::UNRELIABLE_MESSAGE_BYTES_MAX - SNAPSHOT_HEADER_BYTES;
 
+// Type bytes. Server types 1 (plain snapshot) and 2 (server chat) existed before the protocol was
+// closed and were never sent by the node; they stay unused rather than being given new meanings.
 const CLIENT_INPUT: u8 = 1;
 const CLIENT_ACTION: u8 = 2;
 const CLIENT_CHAT: u8 = 3;
-/// Type byte of a snapshot ack. Kept out of [`ClientMessage`] (whose users match it exhaustively) and
-/// in the ≥ 0x80 range the client SDK proposed (`client/src/wire.rs`), with the same layout.
-pub const SNAPSHOT_ACK_TYPE: u8 = 0x80;
-pub const SNAPSHOT_ACK_BYTES: usize = 5;
-const SERVER_SNAPSHOT: u8 = 1;
-const SERVER_CHAT: u8 = 2;
+const CLIENT_SNAPSHOT_ACK: u8 = 0x80;
+const SERVER_SNAPSHOT: u8 = 0x81;
+const SERVER_EVENT: u8 = 0x82;
+
 const ACTION_ATTACK: u8 = 1;
 const ACTION_PICK_UP: u8 = 2;
+
+const EVENT_JOINED: u8 = 1;
+const EVENT_JOIN_REFUSED: u8 = 2;
+const EVENT_CHAT: u8 = 3;
+const EVENT_DIED: u8 = 4;
+const EVENT_RESPAWNED: u8 = 5;
+const EVENT_ATTACK_RESULT: u8 = 6;
+const EVENT_INVENTORY_GRANTED: u8 = 7;
+const EVENT_PICK_UP_REFUSED: u8 = 8;
+
 const MOVE_INPUT_BYTES: usize = 5;
+/// "None" for the optional u32 fields (applied input tick, killer entity).
+const NONE_U32: u32 = u32::MAX;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Error)]
 pub enum MessageError {
@@ -43,23 +65,25 @@ pub enum MessageError {
     UnknownChannel { value: u8 },
     #[error("input message carries {count} ticks (1..={INPUT_REDUNDANCY_MAX} allowed)")]
     BadInputCount { count: u8 },
-    #[error("chat text of {bytes} bytes exceeds the limit")]
+    #[error("chat text of {bytes} bytes exceeds the limit of {CHAT_TEXT_BYTES_MAX}")]
     ChatTooLong { bytes: usize },
     #[error("chat text is not UTF-8")]
     ChatNotUtf8,
-    #[error("snapshot of {bytes} bytes exceeds the limit")]
+    #[error("snapshot of {bytes} bytes exceeds the limit of {SNAPSHOT_MESSAGE_BYTES_MAX}")]
     SnapshotTooLarge { bytes: usize },
 }
 
 /// One tick of movement intent.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MoveInput {
-    /// Strafe and forward intent, -127..=127 for -1.0..=1.0 (the server clamps the vector's length).
+    /// Intent along the world's x and y axes (not relative to `yaw`), -127..=127 for -1.0..=1.0 of
+    /// full speed (-128 reads as -127); see [`MoveInput::direction`].
     pub move_right: i8,
     pub move_forward: i8,
-    /// Facing, a full turn in 65536 steps.
+    /// Facing, a full turn in 65536 steps. It does not steer movement.
     pub yaw: u16,
-    /// Bit 0 jump, bit 1 sprint, bit 2 crouch; others reserved.
+    /// Bit 0 jump, bit 1 sprint, bit 2 crouch; others reserved (send 0). Version 1 servers ignore
+    /// all of them.
     pub buttons: u8,
 }
 
@@ -83,8 +107,9 @@ impl MoveInput {
 /// The client's recent inputs: `inputs[i]` is for tick `newest_tick - i`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InputMessage {
-    /// Increments per input message sent (detects loss and reordering).
+    /// +1 per input message sent (wrapping). Informational: servers do not act on it.
     pub sequence: u32,
+    /// The client's tick of `inputs[0]`; one client tick per zone tick, increasing by one.
     pub newest_tick: u32,
     /// 1..=INPUT_REDUNDANCY_MAX entries, newest first.
     pub inputs: Vec<MoveInput>,
@@ -92,8 +117,34 @@ pub struct InputMessage {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
-    Attack { target_id: u32, skill_id: u16 },
+    /// `aim`: the direction the client fired in (a unit vector, each axis × 32767, world axes), at
+    /// where it drew the target; the server checks the shot against the target rewound to what the
+    /// client saw (lag compensation). `[0, 0, 0]`: no aim; the server aims at the target's present
+    /// position.
+    Attack { target_id: u32, skill_id: u16, aim: [i16; 3] },
     PickUp { loot_id: u32 },
+}
+
+/// Steps per unit of an attack's aim axis.
+const AIM_STEPS: f32 = 32_767.0;
+
+/// Quantises a direction (any length; not finite or zero → no aim) into an attack's `aim`.
+pub fn quantise_aim(direction: [f32; 3]) -> [i16; 3] {
+    let length = (direction[0] * direction[0] + direction[1] * direction[1] + direction[2] * direction[2]).sqrt();
+    if !length.is_finite() || length < 1e-6 {
+        return [0; 3];
+    }
+    direction.map(|axis| (axis / length * AIM_STEPS).round().clamp(-AIM_STEPS, AIM_STEPS) as i16)
+}
+
+/// The direction an attack's `aim` encodes (unit length), or `None` for no aim.
+pub fn aim_direction(aim: [i16; 3]) -> Option<[f32; 3]> {
+    if aim == [0; 3] {
+        return None;
+    }
+    let v = aim.map(|axis| f32::from(axis.max(-32_767)) / AIM_STEPS);
+    let length = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+    Some(v.map(|axis| axis / length))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -103,29 +154,76 @@ pub enum ChatChannel {
     Global = 1,
 }
 
+/// Everything a client sends.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientMessage {
+    /// Unreliable, every tick.
     Input(InputMessage),
-    /// `client_tick`: the tick the client saw when it acted (for lag compensation).
-    Action {
-        client_tick: u32,
-        action: Action,
+    /// Reliable. `client_tick`: the tick the client saw when it acted (for lag compensation).
+    Action { client_tick: u32, action: Action },
+    /// Reliable. `text` is 0..=`CHAT_TEXT_BYTES_MAX` bytes of UTF-8.
+    Chat { channel: ChatChannel, text: String },
+    /// Unreliable: the newest snapshot tick the client applied
+    /// ([`crate::snapshot::SnapshotReceiver::latest_tick`]); the server deltas against it
+    /// ([`crate::snapshot::SnapshotSender::on_ack`]). Without acks every snapshot is sent whole.
+    SnapshotAck { tick: u32 },
+}
+
+/// Why a zone refused a join.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinRefused {
+    ZoneFull = 0,
+    AlreadyJoined = 1,
+    EntityLimit = 2,
+}
+
+/// What a zone tells one client on the reliable channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServerEvent {
+    /// The client's own entity: what its snapshots call it. The only way a client learns it.
+    Joined {
+        entity: u32,
     },
+    JoinRefused {
+        reason: JoinRefused,
+    },
+    /// A chat line, including the sender's own (every listener gets it, the sender too).
     Chat {
         channel: ChatChannel,
-        text: String,
+        from_entity: u32,
+        text: Arc<str>,
+    },
+    Died {
+        killer_entity: Option<u32>,
+    },
+    Respawned,
+    AttackResult {
+        target: u32,
+        hit: bool,
+    },
+    /// Persistence committed a pick-up: only now does the inventory view change.
+    InventoryGranted {
+        item_id: u32,
+        quantity: u16,
+    },
+    PickUpRefused {
+        loot: u32,
     },
 }
 
+/// Everything a server sends. Borrows the snapshot payload, so the server encodes a zone's snapshot
+/// into the outgoing message with one copy and the client decodes it without one.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ServerMessage {
-    /// A snapshot payload (`snapshot.rs`).
-    Snapshot(Vec<u8>),
-    Chat {
-        channel: ChatChannel,
-        sender_id: u32,
-        text: String,
+pub enum ServerMessage<'a> {
+    /// Unreliable. `last_input_tick`: the newest client input tick the zone has passed for this
+    /// client (applied, or skipped as missing) when it took the snapshot; `None` before the first.
+    /// `payload` is a snapshot (`crate::snapshot`), at most `SNAPSHOT_MESSAGE_BYTES_MAX` bytes.
+    Snapshot {
+        last_input_tick: Option<u32>,
+        payload: &'a [u8],
     },
+    /// Reliable.
+    Event(ServerEvent),
 }
 
 struct Reader<'a> {
@@ -141,6 +239,11 @@ impl<'a> Reader<'a> {
         self.offset = end;
         Ok(slice)
     }
+    fn rest(&mut self) -> &'a [u8] {
+        let rest = &self.bytes[self.offset..];
+        self.offset = self.bytes.len();
+        rest
+    }
     fn u8(&mut self) -> Result<u8, MessageError> {
         Ok(self.take(1)?[0])
     }
@@ -149,6 +252,9 @@ impl<'a> Reader<'a> {
     }
     fn u32(&mut self) -> Result<u32, MessageError> {
         Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+    }
+    fn optional_u32(&mut self) -> Result<Option<u32>, MessageError> {
+        Ok(Some(self.u32()?).filter(|value| *value != NONE_U32))
     }
     fn finish(self) -> Result<(), MessageError> {
         match self.bytes.len() - self.offset {
@@ -163,20 +269,32 @@ impl<'a> Reader<'a> {
             value => Err(MessageError::UnknownChannel { value }),
         }
     }
-    fn chat_text(&mut self) -> Result<String, MessageError> {
+    fn chat_text(&mut self) -> Result<&'a str, MessageError> {
         let length = usize::from(self.u16()?);
         if length > CHAT_TEXT_BYTES_MAX {
             return Err(MessageError::ChatTooLong { bytes: length });
         }
-        let text = std::str::from_utf8(self.take(length)?).map_err(|_| MessageError::ChatNotUtf8)?;
-        Ok(text.to_owned())
+        std::str::from_utf8(self.take(length)?).map_err(|_| MessageError::ChatNotUtf8)
     }
+}
+
+fn write_optional_u32(out: &mut Vec<u8>, value: Option<u32>) {
+    debug_assert_ne!(value, Some(NONE_U32), "u32::MAX is reserved for none");
+    out.extend_from_slice(&value.unwrap_or(NONE_U32).to_le_bytes());
 }
 
 fn write_chat_text(out: &mut Vec<u8>, text: &str) {
     assert!(text.len() <= CHAT_TEXT_BYTES_MAX);
     out.extend_from_slice(&(text.len() as u16).to_le_bytes());
     out.extend_from_slice(text.as_bytes());
+}
+
+/// Checks user-typed chat text against the limit before it is put in a message.
+pub fn check_chat_text(text: &str) -> Result<(), MessageError> {
+    if text.len() > CHAT_TEXT_BYTES_MAX {
+        return Err(MessageError::ChatTooLong { bytes: text.len() });
+    }
+    Ok(())
 }
 
 impl ClientMessage {
@@ -202,10 +320,13 @@ impl ClientMessage {
                 out.push(CLIENT_ACTION);
                 out.extend_from_slice(&client_tick.to_le_bytes());
                 match action {
-                    Action::Attack { target_id, skill_id } => {
+                    Action::Attack { target_id, skill_id, aim } => {
                         out.push(ACTION_ATTACK);
                         out.extend_from_slice(&target_id.to_le_bytes());
                         out.extend_from_slice(&skill_id.to_le_bytes());
+                        for axis in aim {
+                            out.extend_from_slice(&axis.to_le_bytes());
+                        }
                     }
                     Action::PickUp { loot_id } => {
                         out.push(ACTION_PICK_UP);
@@ -217,6 +338,10 @@ impl ClientMessage {
                 out.push(CLIENT_CHAT);
                 out.push(*channel as u8);
                 write_chat_text(out, text);
+            }
+            ClientMessage::SnapshotAck { tick } => {
+                out.push(CLIENT_SNAPSHOT_ACK);
+                out.extend_from_slice(&tick.to_le_bytes());
             }
         }
     }
@@ -253,6 +378,7 @@ impl ClientMessage {
                     ACTION_ATTACK => Action::Attack {
                         target_id: reader.u32()?,
                         skill_id: reader.u16()?,
+                        aim: [reader.u16()? as i16, reader.u16()? as i16, reader.u16()? as i16],
                     },
                     ACTION_PICK_UP => Action::PickUp { loot_id: reader.u32()? },
                     value => return Err(MessageError::UnknownAction { value }),
@@ -261,8 +387,9 @@ impl ClientMessage {
             }
             CLIENT_CHAT => ClientMessage::Chat {
                 channel: reader.channel()?,
-                text: reader.chat_text()?,
+                text: reader.chat_text()?.to_owned(),
             },
+            CLIENT_SNAPSHOT_ACK => ClientMessage::SnapshotAck { tick: reader.u32()? },
             value => return Err(MessageError::UnknownType { value }),
         };
         reader.finish()?;
@@ -270,208 +397,138 @@ impl ClientMessage {
     }
 }
 
-/// Appends a snapshot ack (client → server, unreliable): the newest snapshot tick the client applied,
-/// [`crate::snapshot::SnapshotReceiver::latest_tick`]. The server passes it to
-/// [`crate::snapshot::SnapshotSender::on_ack`]; without acks every snapshot is sent whole.
-pub fn encode_snapshot_ack(tick: u32, out: &mut Vec<u8>) {
-    out.push(SNAPSHOT_ACK_TYPE);
-    out.extend_from_slice(&tick.to_le_bytes());
-}
-
-/// Total decoder of a snapshot ack; `UnknownType` if `bytes` is some other message.
-pub fn decode_snapshot_ack(bytes: &[u8]) -> Result<u32, MessageError> {
-    let mut reader = Reader { bytes, offset: 0 };
-    match reader.u8()? {
-        SNAPSHOT_ACK_TYPE => {}
-        value => return Err(MessageError::UnknownType { value }),
-    }
-    let tick = reader.u32()?;
-    reader.finish()?;
-    Ok(tick)
-}
-
-/// Server → client, unreliable: a snapshot payload preceded by the newest client input tick the zone
-/// has applied for this client (`u32::MAX`: none yet), so the client reconciles without guessing.
-pub const SNAPSHOT_WITH_INPUT_TICK_TYPE: u8 = 0x81;
-/// Server → client, reliable: one zone event (`ServerEvent`).
-pub const EVENT_TYPE: u8 = 0x82;
-/// Largest snapshot payload a `SNAPSHOT_WITH_INPUT_TICK_TYPE` message carries.
-pub const SNAPSHOT_WITH_INPUT_TICK_PAYLOAD_BYTES_MAX: usize = crate::connection::UNRELIABLE_MESSAGE_BYTES_MAX - 5;
-const NO_TICK: u32 = u32::MAX;
-
-/// Why a zone refused a join.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum JoinRefused {
-    ZoneFull = 0,
-    AlreadyJoined = 1,
-    EntityLimit = 2,
-}
-
-/// What a zone tells one client on the reliable channel.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ServerEvent {
-    /// The client's own entity: what its snapshots call it.
-    Joined { entity: u32 },
-    JoinRefused { reason: JoinRefused },
-    Chat { from_entity: u32, text: std::sync::Arc<str> },
-    Died { killer_entity: Option<u32> },
-    Respawned,
-    AttackResult { target: u32, hit: bool },
-    /// Persistence committed a pick-up: only now does the inventory view change.
-    InventoryGranted { item_id: u32, quantity: u16 },
-    PickUpRefused { loot: u32 },
-}
-
-/// Appends a snapshot message carrying the applied input tick. Panics on a payload over
-/// `SNAPSHOT_WITH_INPUT_TICK_PAYLOAD_BYTES_MAX` (the zone's budget must keep below it).
-pub fn encode_snapshot_with_input_tick(last_input_tick: Option<u32>, payload: &[u8], out: &mut Vec<u8>) {
-    assert!(payload.len() <= SNAPSHOT_WITH_INPUT_TICK_PAYLOAD_BYTES_MAX);
-    out.push(SNAPSHOT_WITH_INPUT_TICK_TYPE);
-    out.extend_from_slice(&last_input_tick.unwrap_or(NO_TICK).to_le_bytes());
-    out.extend_from_slice(payload);
-}
-
-/// Total decoder: `(last applied input tick, snapshot payload)`.
-pub fn decode_snapshot_with_input_tick(bytes: &[u8]) -> Result<(Option<u32>, &[u8]), MessageError> {
-    let mut reader = Reader { bytes, offset: 0 };
-    match reader.u8()? {
-        SNAPSHOT_WITH_INPUT_TICK_TYPE => {}
-        value => return Err(MessageError::UnknownType { value }),
-    }
-    let tick = Some(reader.u32()?).filter(|tick| *tick != NO_TICK);
-    let payload = &bytes[reader.offset..];
-    if payload.len() > SNAPSHOT_WITH_INPUT_TICK_PAYLOAD_BYTES_MAX {
-        return Err(MessageError::SnapshotTooLarge { bytes: payload.len() });
-    }
-    Ok((tick, payload))
-}
-
-/// Appends an event message. Chat text longer than `CHAT_TEXT_BYTES_MAX` is cut at a character
-/// boundary (the zone enforces the same limit on what it relays).
-pub fn encode_event(event: &ServerEvent, out: &mut Vec<u8>) {
-    out.push(EVENT_TYPE);
-    match event {
-        ServerEvent::Joined { entity } => {
-            out.push(1);
-            out.extend_from_slice(&entity.to_le_bytes());
-        }
-        ServerEvent::JoinRefused { reason } => out.extend_from_slice(&[2, *reason as u8]),
-        ServerEvent::Chat { from_entity, text } => {
-            out.push(3);
-            out.extend_from_slice(&from_entity.to_le_bytes());
-            let mut end = text.len().min(CHAT_TEXT_BYTES_MAX);
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            write_chat_text(out, &text[..end]);
-        }
-        ServerEvent::Died { killer_entity } => {
-            out.push(4);
-            out.extend_from_slice(&killer_entity.unwrap_or(NO_TICK).to_le_bytes());
-        }
-        ServerEvent::Respawned => out.push(5),
-        ServerEvent::AttackResult { target, hit } => {
-            out.push(6);
-            out.extend_from_slice(&target.to_le_bytes());
-            out.push(u8::from(*hit));
-        }
-        ServerEvent::InventoryGranted { item_id, quantity } => {
-            out.push(7);
-            out.extend_from_slice(&item_id.to_le_bytes());
-            out.extend_from_slice(&quantity.to_le_bytes());
-        }
-        ServerEvent::PickUpRefused { loot } => {
-            out.push(8);
-            out.extend_from_slice(&loot.to_le_bytes());
-        }
-    }
-}
-
-/// Total decoder of an event message.
-pub fn decode_event(bytes: &[u8]) -> Result<ServerEvent, MessageError> {
-    let mut reader = Reader { bytes, offset: 0 };
-    match reader.u8()? {
-        EVENT_TYPE => {}
-        value => return Err(MessageError::UnknownType { value }),
-    }
-    let event = match reader.u8()? {
-        1 => ServerEvent::Joined { entity: reader.u32()? },
-        2 => ServerEvent::JoinRefused {
-            reason: match reader.u8()? {
-                0 => JoinRefused::ZoneFull,
-                1 => JoinRefused::AlreadyJoined,
-                2 => JoinRefused::EntityLimit,
-                value => return Err(MessageError::UnknownValue { what: "join refusal", value }),
-            },
-        },
-        3 => ServerEvent::Chat { from_entity: reader.u32()?, text: std::sync::Arc::from(reader.chat_text()?) },
-        4 => ServerEvent::Died { killer_entity: Some(reader.u32()?).filter(|id| *id != NO_TICK) },
-        5 => ServerEvent::Respawned,
-        6 => ServerEvent::AttackResult {
-            target: reader.u32()?,
-            hit: match reader.u8()? {
-                0 => false,
-                1 => true,
-                value => return Err(MessageError::UnknownValue { what: "hit flag", value }),
-            },
-        },
-        7 => ServerEvent::InventoryGranted { item_id: reader.u32()?, quantity: reader.u16()? },
-        8 => ServerEvent::PickUpRefused { loot: reader.u32()? },
-        value => return Err(MessageError::UnknownValue { what: "event", value }),
-    };
-    reader.finish()?;
-    Ok(event)
-}
-
-/// Checks user-typed chat text against the limit before it is put in a message.
-pub fn check_chat_text(text: &str) -> Result<(), MessageError> {
-    if text.len() > CHAT_TEXT_BYTES_MAX {
-        return Err(MessageError::ChatTooLong { bytes: text.len() });
-    }
-    Ok(())
-}
-
-impl ServerMessage {
-    pub fn encode(&self, out: &mut Vec<u8>) {
+impl ServerEvent {
+    fn encode(&self, out: &mut Vec<u8>) {
         match self {
-            ServerMessage::Snapshot(payload) => {
-                assert!(payload.len() <= SNAPSHOT_MESSAGE_BYTES_MAX);
-                out.push(SERVER_SNAPSHOT);
-                out.extend_from_slice(payload);
+            ServerEvent::Joined { entity } => {
+                out.push(EVENT_JOINED);
+                out.extend_from_slice(&entity.to_le_bytes());
             }
-            ServerMessage::Chat {
+            ServerEvent::JoinRefused { reason } => out.extend_from_slice(&[EVENT_JOIN_REFUSED, *reason as u8]),
+            ServerEvent::Chat {
                 channel,
-                sender_id,
+                from_entity,
                 text,
             } => {
-                out.push(SERVER_CHAT);
+                out.push(EVENT_CHAT);
                 out.push(*channel as u8);
-                out.extend_from_slice(&sender_id.to_le_bytes());
-                write_chat_text(out, text);
+                out.extend_from_slice(&from_entity.to_le_bytes());
+                // The zone relays nothing longer (it drops such chat); cut at a character boundary
+                // rather than panic on the server if a caller ever passes more.
+                let mut end = text.len().min(CHAT_TEXT_BYTES_MAX);
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                write_chat_text(out, &text[..end]);
+            }
+            ServerEvent::Died { killer_entity } => {
+                out.push(EVENT_DIED);
+                write_optional_u32(out, *killer_entity);
+            }
+            ServerEvent::Respawned => out.push(EVENT_RESPAWNED),
+            ServerEvent::AttackResult { target, hit } => {
+                out.push(EVENT_ATTACK_RESULT);
+                out.extend_from_slice(&target.to_le_bytes());
+                out.push(u8::from(*hit));
+            }
+            ServerEvent::InventoryGranted { item_id, quantity } => {
+                out.push(EVENT_INVENTORY_GRANTED);
+                out.extend_from_slice(&item_id.to_le_bytes());
+                out.extend_from_slice(&quantity.to_le_bytes());
+            }
+            ServerEvent::PickUpRefused { loot } => {
+                out.push(EVENT_PICK_UP_REFUSED);
+                out.extend_from_slice(&loot.to_le_bytes());
             }
         }
     }
 
-    pub fn decode(bytes: &[u8]) -> Result<ServerMessage, MessageError> {
+    fn decode(reader: &mut Reader<'_>) -> Result<ServerEvent, MessageError> {
+        Ok(match reader.u8()? {
+            EVENT_JOINED => ServerEvent::Joined { entity: reader.u32()? },
+            EVENT_JOIN_REFUSED => ServerEvent::JoinRefused {
+                reason: match reader.u8()? {
+                    0 => JoinRefused::ZoneFull,
+                    1 => JoinRefused::AlreadyJoined,
+                    2 => JoinRefused::EntityLimit,
+                    value => {
+                        return Err(MessageError::UnknownValue {
+                            what: "join refusal",
+                            value,
+                        });
+                    }
+                },
+            },
+            EVENT_CHAT => ServerEvent::Chat {
+                channel: reader.channel()?,
+                from_entity: reader.u32()?,
+                text: Arc::from(reader.chat_text()?),
+            },
+            EVENT_DIED => ServerEvent::Died {
+                killer_entity: reader.optional_u32()?,
+            },
+            EVENT_RESPAWNED => ServerEvent::Respawned,
+            EVENT_ATTACK_RESULT => ServerEvent::AttackResult {
+                target: reader.u32()?,
+                hit: match reader.u8()? {
+                    0 => false,
+                    1 => true,
+                    value => {
+                        return Err(MessageError::UnknownValue {
+                            what: "hit flag",
+                            value,
+                        });
+                    }
+                },
+            },
+            EVENT_INVENTORY_GRANTED => ServerEvent::InventoryGranted {
+                item_id: reader.u32()?,
+                quantity: reader.u16()?,
+            },
+            EVENT_PICK_UP_REFUSED => ServerEvent::PickUpRefused { loot: reader.u32()? },
+            value => return Err(MessageError::UnknownValue { what: "event", value }),
+        })
+    }
+}
+
+impl<'a> ServerMessage<'a> {
+    /// Appends the encoding to `out`. Panics on a snapshot payload over `SNAPSHOT_MESSAGE_BYTES_MAX`
+    /// (the zone's budget must keep below it).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            ServerMessage::Snapshot {
+                last_input_tick,
+                payload,
+            } => {
+                assert!(payload.len() <= SNAPSHOT_MESSAGE_BYTES_MAX);
+                out.reserve(SNAPSHOT_HEADER_BYTES + payload.len());
+                out.push(SERVER_SNAPSHOT);
+                write_optional_u32(out, *last_input_tick);
+                out.extend_from_slice(payload);
+            }
+            ServerMessage::Event(event) => {
+                out.push(SERVER_EVENT);
+                event.encode(out);
+            }
+        }
+    }
+
+    /// Total decoder; a snapshot's payload borrows from `bytes` (the snapshot codec checks it).
+    pub fn decode(bytes: &'a [u8]) -> Result<ServerMessage<'a>, MessageError> {
         let mut reader = Reader { bytes, offset: 0 };
         let message = match reader.u8()? {
             SERVER_SNAPSHOT => {
-                let payload = &bytes[1..];
+                let last_input_tick = reader.optional_u32()?;
+                let payload = reader.rest();
                 if payload.len() > SNAPSHOT_MESSAGE_BYTES_MAX {
                     return Err(MessageError::SnapshotTooLarge { bytes: payload.len() });
                 }
-                reader.offset = bytes.len();
-                ServerMessage::Snapshot(payload.to_vec())
-            }
-            SERVER_CHAT => {
-                let channel = reader.channel()?;
-                let sender_id = reader.u32()?;
-                ServerMessage::Chat {
-                    channel,
-                    sender_id,
-                    text: reader.chat_text()?,
+                ServerMessage::Snapshot {
+                    last_input_tick,
+                    payload,
                 }
             }
+            SERVER_EVENT => ServerMessage::Event(ServerEvent::decode(&mut reader)?),
             value => return Err(MessageError::UnknownType { value }),
         };
         reader.finish()?;
@@ -483,48 +540,22 @@ impl ServerMessage {
 mod tests {
     use super::*;
 
+    /// Encodes, checks the decoder returns the message, refuses every proper prefix and one
+    /// trailing byte, and returns the bytes.
     #[test]
-    fn events_and_input_tick_snapshots_round_trip_and_reject_prefixes() {
-        let events = [
-            ServerEvent::Joined { entity: 5 },
-            ServerEvent::JoinRefused { reason: JoinRefused::EntityLimit },
-            ServerEvent::Chat { from_entity: 2, text: std::sync::Arc::from("gg ünïcode") },
-            ServerEvent::Died { killer_entity: None },
-            ServerEvent::Died { killer_entity: Some(4) },
-            ServerEvent::Respawned,
-            ServerEvent::AttackResult { target: 1, hit: true },
-            ServerEvent::InventoryGranted { item_id: 77, quantity: 3 },
-            ServerEvent::PickUpRefused { loot: 8 },
-        ];
-        for event in events {
-            let mut out = Vec::new();
-            encode_event(&event, &mut out);
-            assert_eq!(decode_event(&out), Ok(event));
-            for end in 0..out.len() {
-                assert!(decode_event(&out[..end]).is_err(), "prefix {end} accepted");
-            }
-            out.push(0);
-            assert_eq!(decode_event(&out), Err(MessageError::TrailingBytes { bytes: 1 }));
+    fn an_aim_survives_quantisation_to_a_thousandth_of_a_degree() {
+        assert_eq!(quantise_aim([0.0, 0.0, 0.0]), [0; 3]);
+        assert_eq!(quantise_aim([f32::NAN, 1.0, 0.0]), [0; 3]);
+        assert_eq!(aim_direction([0; 3]), None);
+        assert_eq!(quantise_aim([2.0, 0.0, 0.0]), [32_767, 0, 0], "any length: the direction counts");
+        for direction in [[0.6, -0.8, 0.0], [0.001, 0.9999995, 0.0], [-0.57735, 0.57735, 0.57735]] {
+            let back = aim_direction(quantise_aim(direction)).unwrap();
+            let dot = back[0] * direction[0] + back[1] * direction[1] + back[2] * direction[2];
+            let norm = (direction[0] * direction[0] + direction[1] * direction[1] + direction[2] * direction[2]).sqrt();
+            assert!((dot / norm - 1.0).abs() < 1e-8 + 2e-9, "{direction:?} came back as {back:?}");
         }
-        let mut out = Vec::new();
-        encode_snapshot_with_input_tick(Some(9), b"payload", &mut out);
-        assert_eq!(out[..5], [0x81, 9, 0, 0, 0], "type, then the tick little-endian");
-        assert_eq!(decode_snapshot_with_input_tick(&out), Ok((Some(9), &b"payload"[..])));
-        out.clear();
-        encode_snapshot_with_input_tick(None, b"", &mut out);
-        assert_eq!(decode_snapshot_with_input_tick(&out), Ok((None, &b""[..])));
-        assert_eq!(decode_event(&[EVENT_TYPE, 9]), Err(MessageError::UnknownValue { what: "event", value: 9 }));
-    }
-
-    #[test]
-    fn move_direction_is_clamped_to_unit_length() {
-        let input = |move_right, move_forward| MoveInput { move_right, move_forward, ..MoveInput::default() };
-        assert_eq!(input(0, 127).direction(), [0.0, 1.0]);
-        assert_eq!(input(-128, 0).direction(), [-1.0, 0.0], "-128 reads as -127");
-        let [x, y] = input(127, 127).direction();
-        assert!(((x * x + y * y).sqrt() - 1.0).abs() < 1e-6);
-        let quarter = MoveInput { yaw: 16_384, ..MoveInput::default() };
-        assert!((quarter.yaw_radians() - std::f32::consts::FRAC_PI_2).abs() < 1e-6);
+        // The most negative wire value reads as -1, like the move axes.
+        assert_eq!(aim_direction([-32_768, 0, 0]), Some([-1.0, 0.0, 0.0]));
     }
 
     fn round_trip_client(message: ClientMessage) -> Vec<u8> {
@@ -543,7 +574,70 @@ mod tests {
             ClientMessage::decode(&longer),
             Err(MessageError::TrailingBytes { bytes: 1 })
         );
+        assert!(
+            ServerMessage::decode(&out).is_err(),
+            "client bytes read as a server message"
+        );
         out
+    }
+
+    /// Like `round_trip_client`. A snapshot's payload is opaque here, so a longer snapshot message is
+    /// a longer payload rather than trailing bytes; its prefixes past the header are valid too.
+    fn round_trip_server(message: ServerMessage<'_>) -> Vec<u8> {
+        let mut out = Vec::new();
+        message.encode(&mut out);
+        assert_eq!(ServerMessage::decode(&out), Ok(message.clone()));
+        let is_snapshot = matches!(message, ServerMessage::Snapshot { .. });
+        let prefixes_refused = if is_snapshot { SNAPSHOT_HEADER_BYTES } else { out.len() };
+        for cut in 0..prefixes_refused {
+            assert!(
+                ServerMessage::decode(&out[..cut]).is_err(),
+                "prefix of {cut} bytes accepted"
+            );
+        }
+        if !is_snapshot {
+            let mut longer = out.clone();
+            longer.push(0);
+            assert_eq!(
+                ServerMessage::decode(&longer),
+                Err(MessageError::TrailingBytes { bytes: 1 })
+            );
+        }
+        assert!(
+            ClientMessage::decode(&out).is_err(),
+            "server bytes read as a client message"
+        );
+        out
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+
+    fn unhex(text: &str) -> Vec<u8> {
+        let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();
+        digits
+            .chunks(2)
+            .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).expect("ascii"), 16).expect("hex"))
+            .collect()
+    }
+
+    #[test]
+    fn move_direction_is_clamped_to_unit_length() {
+        let input = |move_right, move_forward| MoveInput {
+            move_right,
+            move_forward,
+            ..MoveInput::default()
+        };
+        assert_eq!(input(0, 127).direction(), [0.0, 1.0]);
+        assert_eq!(input(-128, 0).direction(), [-1.0, 0.0], "-128 reads as -127");
+        let [x, y] = input(127, 127).direction();
+        assert!(((x * x + y * y).sqrt() - 1.0).abs() < 1e-6);
+        let quarter = MoveInput {
+            yaw: 16_384,
+            ..MoveInput::default()
+        };
+        assert!((quarter.yaw_radians() - std::f32::consts::FRAC_PI_2).abs() < 1e-6);
     }
 
     #[test]
@@ -566,6 +660,7 @@ mod tests {
             action: Action::Attack {
                 target_id: 5,
                 skill_id: 3,
+                aim: [32_767, -1, 0],
             },
         });
         round_trip_client(ClientMessage::Action {
@@ -576,31 +671,117 @@ mod tests {
             channel: ChatChannel::Global,
             text: "héllo".into(),
         });
-    }
-
-    /// Test vector quoted in PROTOCOL.md ("Game messages").
-    #[test]
-    fn input_test_vector() {
-        let bytes = round_trip_client(ClientMessage::Input(InputMessage {
-            sequence: 1,
-            newest_tick: 2,
-            inputs: vec![MoveInput {
-                move_right: -1,
-                move_forward: 127,
-                yaw: 0x0102,
-                buttons: 1,
-            }],
-        }));
-        assert_eq!(bytes, [0x01, 1, 0, 0, 0, 2, 0, 0, 0, 1, 0xff, 0x7f, 0x02, 0x01, 0x01]);
+        round_trip_client(ClientMessage::Chat {
+            channel: ChatChannel::Zone,
+            text: String::new(),
+        });
+        round_trip_client(ClientMessage::Chat {
+            channel: ChatChannel::Zone,
+            text: "é".repeat(128),
+        });
+        round_trip_client(ClientMessage::SnapshotAck { tick: u32::MAX });
     }
 
     #[test]
-    fn bad_client_messages_are_typed_errors() {
+    fn server_messages_round_trip() {
+        let payload = vec![0xa5; SNAPSHOT_MESSAGE_BYTES_MAX];
+        round_trip_server(ServerMessage::Snapshot {
+            last_input_tick: Some(0),
+            payload: &payload,
+        });
+        round_trip_server(ServerMessage::Snapshot {
+            last_input_tick: None,
+            payload: &[],
+        });
+        for event in [
+            ServerEvent::Joined { entity: 5 },
+            ServerEvent::JoinRefused {
+                reason: JoinRefused::ZoneFull,
+            },
+            ServerEvent::JoinRefused {
+                reason: JoinRefused::AlreadyJoined,
+            },
+            ServerEvent::JoinRefused {
+                reason: JoinRefused::EntityLimit,
+            },
+            ServerEvent::Chat {
+                channel: ChatChannel::Global,
+                from_entity: 2,
+                text: Arc::from("gg ünïcode"),
+            },
+            ServerEvent::Chat {
+                channel: ChatChannel::Zone,
+                from_entity: 2,
+                text: Arc::from(""),
+            },
+            ServerEvent::Died { killer_entity: None },
+            ServerEvent::Died { killer_entity: Some(4) },
+            ServerEvent::Respawned,
+            ServerEvent::AttackResult { target: 1, hit: true },
+            ServerEvent::AttackResult { target: 1, hit: false },
+            ServerEvent::InventoryGranted {
+                item_id: 77,
+                quantity: 3,
+            },
+            ServerEvent::PickUpRefused { loot: 8 },
+        ] {
+            round_trip_server(ServerMessage::Event(event));
+        }
+    }
+
+    #[test]
+    fn snapshot_payload_is_borrowed_and_bounded() {
+        let mut out = Vec::new();
+        ServerMessage::Snapshot {
+            last_input_tick: Some(9),
+            payload: b"payload",
+        }
+        .encode(&mut out);
+        let Ok(ServerMessage::Snapshot { payload, .. }) = ServerMessage::decode(&out) else {
+            panic!("decodes")
+        };
+        assert!(
+            std::ptr::eq(payload.as_ptr(), out[SNAPSHOT_HEADER_BYTES..].as_ptr()),
+            "decoded in place"
+        );
+        let mut too_large = vec![SERVER_SNAPSHOT, 0, 0, 0, 0];
+        too_large.resize(SNAPSHOT_HEADER_BYTES + SNAPSHOT_MESSAGE_BYTES_MAX + 1, 0);
+        assert_eq!(
+            ServerMessage::decode(&too_large),
+            Err(MessageError::SnapshotTooLarge {
+                bytes: SNAPSHOT_MESSAGE_BYTES_MAX + 1
+            })
+        );
+        assert_eq!(SNAPSHOT_MESSAGE_BYTES_MAX, 1138, "the figure PROTOCOL.md gives");
+    }
+
+    #[test]
+    fn chat_events_longer_than_the_limit_are_cut_at_a_character_boundary() {
+        let text: Arc<str> = Arc::from(format!("{}é", "x".repeat(CHAT_TEXT_BYTES_MAX - 1)));
+        let mut out = Vec::new();
+        ServerMessage::Event(ServerEvent::Chat {
+            channel: ChatChannel::Zone,
+            from_entity: 1,
+            text,
+        })
+        .encode(&mut out);
+        let Ok(ServerMessage::Event(ServerEvent::Chat { text, .. })) = ServerMessage::decode(&out) else {
+            panic!("decodes")
+        };
+        assert_eq!(&*text, "x".repeat(CHAT_TEXT_BYTES_MAX - 1));
+    }
+
+    #[test]
+    fn bad_messages_are_typed_errors() {
         assert_eq!(ClientMessage::decode(&[]), Err(MessageError::Truncated { offset: 0 }));
         assert_eq!(ClientMessage::decode(&[9]), Err(MessageError::UnknownType { value: 9 }));
         assert_eq!(
             ClientMessage::decode(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 9]),
             Err(MessageError::BadInputCount { count: 9 })
+        );
+        assert_eq!(
+            ClientMessage::decode(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            Err(MessageError::BadInputCount { count: 0 })
         );
         assert_eq!(
             ClientMessage::decode(&[2, 0, 0, 0, 0, 7]),
@@ -624,47 +805,194 @@ mod tests {
                 bytes: CHAT_TEXT_BYTES_MAX + 1
             })
         );
+        assert_eq!(check_chat_text(&"x".repeat(CHAT_TEXT_BYTES_MAX)), Ok(()));
+        // The retired server types 1 (plain snapshot) and 2 (server chat) are not messages.
+        assert_eq!(
+            ServerMessage::decode(&[1, 2, 3]),
+            Err(MessageError::UnknownType { value: 1 })
+        );
+        assert_eq!(
+            ServerMessage::decode(&[2, 0]),
+            Err(MessageError::UnknownType { value: 2 })
+        );
+        assert_eq!(
+            ServerMessage::decode(&[0x82, 9]),
+            Err(MessageError::UnknownValue {
+                what: "event",
+                value: 9
+            })
+        );
+        assert_eq!(
+            ServerMessage::decode(&[0x82, 2, 3]),
+            Err(MessageError::UnknownValue {
+                what: "join refusal",
+                value: 3
+            })
+        );
+        assert_eq!(
+            ServerMessage::decode(&[0x82, 6, 0, 0, 0, 0, 2]),
+            Err(MessageError::UnknownValue {
+                what: "hit flag",
+                value: 2
+            })
+        );
     }
 
-    #[test]
-    fn snapshot_ack_round_trips_and_is_not_a_client_message() {
-        let mut out = Vec::new();
-        encode_snapshot_ack(0x0102_0304, &mut out);
-        assert_eq!(out, [0x80, 0x04, 0x03, 0x02, 0x01]);
-        assert_eq!(out.len(), SNAPSHOT_ACK_BYTES);
-        assert_eq!(decode_snapshot_ack(&out), Ok(0x0102_0304));
-        assert_eq!(
-            decode_snapshot_ack(&out[..4]),
-            Err(MessageError::Truncated { offset: 1 })
-        );
-        assert_eq!(
-            decode_snapshot_ack(&[0x80, 0, 0, 0, 0, 0]),
-            Err(MessageError::TrailingBytes { bytes: 1 })
-        );
-        assert_eq!(decode_snapshot_ack(&[1]), Err(MessageError::UnknownType { value: 1 }));
-        assert_eq!(
-            ClientMessage::decode(&out),
-            Err(MessageError::UnknownType { value: 0x80 })
-        );
-    }
+    /// The test vectors of `PROTOCOL.md` ("Game messages"), as the same hex strings: each decodes to
+    /// the value given and that value encodes to exactly these bytes.
+    mod spec_vectors {
+        use super::*;
 
-    #[test]
-    fn server_messages_round_trip() {
-        for message in [
-            ServerMessage::Snapshot(vec![1, 2, 3]),
-            ServerMessage::Chat {
-                channel: ChatChannel::Zone,
-                sender_id: 4,
-                text: "gg".into(),
-            },
-        ] {
-            let mut out = Vec::new();
-            message.encode(&mut out);
-            assert_eq!(ServerMessage::decode(&out), Ok(message));
+        fn client(hex_bytes: &str, message: ClientMessage) {
+            let bytes = round_trip_client(message);
+            assert_eq!(hex(&bytes), hex(&unhex(hex_bytes)), "encoding of {bytes:?}");
         }
-        assert!(matches!(
-            ServerMessage::decode(&vec![1; SNAPSHOT_MESSAGE_BYTES_MAX + 2]),
-            Err(MessageError::SnapshotTooLarge { .. })
-        ));
+
+        fn server(hex_bytes: &str, message: ServerMessage<'_>) {
+            let bytes = round_trip_server(message);
+            assert_eq!(hex(&bytes), hex(&unhex(hex_bytes)), "encoding of {bytes:?}");
+        }
+
+        #[test]
+        fn client_message_vectors() {
+            client(
+                "01 01000000 02000000 02 ff7f020101 00810000 00",
+                ClientMessage::Input(InputMessage {
+                    sequence: 1,
+                    newest_tick: 2,
+                    inputs: vec![
+                        MoveInput {
+                            move_right: -1,
+                            move_forward: 127,
+                            yaw: 0x0102,
+                            buttons: 1,
+                        },
+                        MoveInput {
+                            move_right: 0,
+                            move_forward: -127,
+                            yaw: 0,
+                            buttons: 0,
+                        },
+                    ],
+                }),
+            );
+            client(
+                "02 07000000 01 05000000 0300 0080 ff7f 0000",
+                ClientMessage::Action {
+                    client_tick: 7,
+                    action: Action::Attack {
+                        target_id: 5,
+                        skill_id: 3,
+                        aim: [-32_768, 32_767, 0],
+                    },
+                },
+            );
+            client(
+                "02 08000000 02 84030000",
+                ClientMessage::Action {
+                    client_tick: 8,
+                    action: Action::PickUp { loot_id: 900 },
+                },
+            );
+            client(
+                "03 00 0300 686579",
+                ClientMessage::Chat {
+                    channel: ChatChannel::Zone,
+                    text: "hey".into(),
+                },
+            );
+            client(
+                "03 01 0200 c3a9",
+                ClientMessage::Chat {
+                    channel: ChatChannel::Global,
+                    text: "é".into(),
+                },
+            );
+            client("80 04030201", ClientMessage::SnapshotAck { tick: 0x0102_0304 });
+        }
+
+        #[test]
+        fn server_message_vectors() {
+            server(
+                "81 09000000 deadbeef",
+                ServerMessage::Snapshot {
+                    last_input_tick: Some(9),
+                    payload: &[0xde, 0xad, 0xbe, 0xef],
+                },
+            );
+            server(
+                "81 ffffffff",
+                ServerMessage::Snapshot {
+                    last_input_tick: None,
+                    payload: &[],
+                },
+            );
+            server(
+                "82 01 2a000000",
+                ServerMessage::Event(ServerEvent::Joined { entity: 42 }),
+            );
+            server(
+                "82 02 00",
+                ServerMessage::Event(ServerEvent::JoinRefused {
+                    reason: JoinRefused::ZoneFull,
+                }),
+            );
+            server(
+                "82 02 01",
+                ServerMessage::Event(ServerEvent::JoinRefused {
+                    reason: JoinRefused::AlreadyJoined,
+                }),
+            );
+            server(
+                "82 02 02",
+                ServerMessage::Event(ServerEvent::JoinRefused {
+                    reason: JoinRefused::EntityLimit,
+                }),
+            );
+            server(
+                "82 03 00 2a000000 0200 6869",
+                ServerMessage::Event(ServerEvent::Chat {
+                    channel: ChatChannel::Zone,
+                    from_entity: 42,
+                    text: "hi".into(),
+                }),
+            );
+            server(
+                "82 03 01 07000000 0000",
+                ServerMessage::Event(ServerEvent::Chat {
+                    channel: ChatChannel::Global,
+                    from_entity: 7,
+                    text: "".into(),
+                }),
+            );
+            server(
+                "82 04 07000000",
+                ServerMessage::Event(ServerEvent::Died { killer_entity: Some(7) }),
+            );
+            server(
+                "82 04 ffffffff",
+                ServerMessage::Event(ServerEvent::Died { killer_entity: None }),
+            );
+            server("82 05", ServerMessage::Event(ServerEvent::Respawned));
+            server(
+                "82 06 07000000 01",
+                ServerMessage::Event(ServerEvent::AttackResult { target: 7, hit: true }),
+            );
+            server(
+                "82 06 07000000 00",
+                ServerMessage::Event(ServerEvent::AttackResult { target: 7, hit: false }),
+            );
+            server(
+                "82 07 e8030000 0500",
+                ServerMessage::Event(ServerEvent::InventoryGranted {
+                    item_id: 1000,
+                    quantity: 5,
+                }),
+            );
+            server(
+                "82 08 0b000000",
+                ServerMessage::Event(ServerEvent::PickUpRefused { loot: 11 }),
+            );
+        }
     }
 }

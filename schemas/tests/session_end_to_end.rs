@@ -10,7 +10,6 @@ use meridian_proto::connection::Received;
 use meridian_proto::endpoint::{ClientConnection, ClientEvent, ClientState, ServerConfig, ServerEndpoint, ServerEvent};
 use meridian_proto::messages::{
     ChatChannel, ClientMessage, InputMessage, MoveInput, SNAPSHOT_MESSAGE_BYTES_MAX, ServerMessage,
-    decode_snapshot_ack, encode_snapshot_ack,
 };
 use meridian_proto::snapshot::{EntityKind, EntityState, SnapshotReceiver, SnapshotSender, quantise};
 use meridian_proto::token::ConnectToken;
@@ -159,13 +158,11 @@ fn run_session(seed: u64, loss_percent: u64) -> Outcome {
                 ServerEvent::Message {
                     message: Received::Unreliable(bytes),
                     ..
-                } => {
-                    if let Ok(acked) = decode_snapshot_ack(&bytes) {
-                        sender.on_ack(acked);
-                    } else {
-                        assert!(matches!(ClientMessage::decode(&bytes), Ok(ClientMessage::Input(_))));
-                    }
-                }
+                } => match ClientMessage::decode(&bytes) {
+                    Ok(ClientMessage::SnapshotAck { tick }) => sender.on_ack(tick),
+                    Ok(ClientMessage::Input(_)) => {}
+                    other => panic!("unexpected unreliable message {other:?}"),
+                },
                 ServerEvent::Message {
                     message: Received::Reliable(bytes),
                     ..
@@ -180,8 +177,8 @@ fn run_session(seed: u64, loss_percent: u64) -> Outcome {
             match event {
                 ClientEvent::Connected => {}
                 ClientEvent::Message(Received::Unreliable(bytes)) => match ServerMessage::decode(&bytes) {
-                    Ok(ServerMessage::Snapshot(payload)) => {
-                        receiver.apply(&payload).expect("every snapshot that arrives decodes");
+                    Ok(ServerMessage::Snapshot { payload, .. }) => {
+                        receiver.apply(payload).expect("every snapshot that arrives decodes");
                         outcome.snapshots_applied += 1;
                     }
                     other => panic!("unexpected unreliable message {other:?}"),
@@ -212,7 +209,7 @@ fn run_session(seed: u64, loss_percent: u64) -> Outcome {
                     outcome.snapshot_bytes_steady.push(report.bytes);
                 }
                 let mut message = Vec::new();
-                ServerMessage::Snapshot(payload).encode(&mut message);
+                ServerMessage::Snapshot { last_input_tick: Some(tick), payload: &payload }.encode(&mut message);
                 server.send_unreliable(id, &message).expect("snapshot fits");
                 let sent: BTreeMap<u32, EntityState> = entities
                     .iter()
@@ -239,7 +236,7 @@ fn run_session(seed: u64, loss_percent: u64) -> Outcome {
                 client.send_unreliable(&message).expect("input fits");
                 if let Some(latest) = receiver.latest_tick() {
                     let mut ack = Vec::new();
-                    encode_snapshot_ack(latest, &mut ack);
+                    ClientMessage::SnapshotAck { tick: latest }.encode(&mut ack);
                     client.send_unreliable(&ack).expect("ack fits");
                 }
                 if !chat_sent {

@@ -24,16 +24,19 @@ pub enum HostDrop {
     ActionQueueFull,
     /// A zone's per-tick input queue was full.
     ZoneInputQueueFull,
+    /// Global chat: not carried yet (it crosses nodes; a later issue builds it).
+    GlobalChatUnavailable,
 }
 
 impl HostDrop {
-    pub const ALL: [HostDrop; 6] = [
+    pub const ALL: [HostDrop; 7] = [
         HostDrop::BadMessage,
         HostDrop::UnknownZone,
         HostDrop::ZoneFull,
         HostDrop::ChannelFull,
         HostDrop::ActionQueueFull,
         HostDrop::ZoneInputQueueFull,
+        HostDrop::GlobalChatUnavailable,
     ];
 
     pub fn label(self) -> &'static str {
@@ -44,6 +47,7 @@ impl HostDrop {
             HostDrop::ChannelFull => "channel_full",
             HostDrop::ActionQueueFull => "action_queue_full",
             HostDrop::ZoneInputQueueFull => "zone_input_queue_full",
+            HostDrop::GlobalChatUnavailable => "global_chat_unavailable",
         }
     }
 }

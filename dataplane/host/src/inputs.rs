@@ -20,7 +20,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use meridian_proto::messages::{Action as WireAction, InputMessage};
+use meridian_proto::messages::{Action as WireAction, InputMessage, aim_direction};
 use meridian_zone::{Action, ClientId, MoveIntent, PlayerInput, ZoneInput};
 
 /// Actions (attacks, pick-ups, chat) a session may have waiting for its next input tick; more are
@@ -87,8 +87,7 @@ pub struct SessionInputs {
     pending_actions: VecDeque<(Action, u64)>,
 }
 
-/// Where the session's own entity and its attack target are, for aiming an attack that names only a
-/// target.
+/// Looks up an entity's present position, for an attack sent without an aim.
 pub type AimLookup<'a> = &'a dyn Fn(u32) -> Option<[f32; 3]>;
 
 impl SessionInputs {
@@ -130,20 +129,21 @@ impl SessionInputs {
         expansion
     }
 
-    /// Queues an attack or pick-up for the next input tick. `aim` is the direction the client aimed
-    /// in; `None` aims at the target's current position (`position_of` looks up entities). Returns
-    /// false if `PENDING_ACTIONS_MAX` are already waiting.
+    /// Queues an attack or pick-up for the next input tick. An attack goes in the direction the client
+    /// aimed; one without an aim goes at the target's present position (`position_of` looks up
+    /// entities). Returns false if `PENDING_ACTIONS_MAX` are already waiting.
     pub fn on_action(
         &mut self,
         action: WireAction,
         received_us: u64,
         own_position: Option<[f32; 3]>,
-        aim: AimLookup<'_>,
+        position_of: AimLookup<'_>,
     ) -> bool {
         let action = match action {
-            WireAction::Attack { target_id, .. } => {
-                Action::Attack { target: target_id, direction: aim_at(own_position, aim(target_id)) }
-            }
+            WireAction::Attack { target_id, aim, .. } => Action::Attack {
+                target: target_id,
+                direction: aim_direction(aim).unwrap_or_else(|| aim_at(own_position, position_of(target_id))),
+            },
             WireAction::PickUp { loot_id } => Action::PickUp { loot: loot_id },
         };
         self.queue_action(action, received_us)
@@ -300,6 +300,23 @@ mod tests {
         }
         assert!(!session.on_action(WireAction::PickUp { loot_id: 99 }, 0, None, &nowhere));
         assert!(!session.on_chat("one too many", 0));
+    }
+
+    #[test]
+    fn an_attack_goes_where_the_client_aimed_or_at_the_target_without_an_aim() {
+        let mut session = SessionInputs::default();
+        let at = |_| Some([0.0, 5.0, 0.0]);
+        let attack = |aim| WireAction::Attack { target_id: 9, skill_id: 0, aim };
+        assert!(session.on_action(attack([32_767, 0, 0]), 0, Some([0.0; 3]), &at));
+        assert!(session.on_action(attack([0, 0, 0]), 0, Some([0.0; 3]), &at));
+        let mut out = Vec::new();
+        session.on_input(ClientId(1), &input_message(1, 1), 0, &mut out);
+        session.on_input(ClientId(1), &input_message(2, 1), 0, &mut out);
+        let directions: Vec<Option<Action>> = ticks(&out).into_iter().map(|(_, action)| action).collect();
+        assert_eq!(directions, vec![
+            Some(Action::Attack { target: 9, direction: [1.0, 0.0, 0.0] }),
+            Some(Action::Attack { target: 9, direction: [0.0, 1.0, 0.0] }),
+        ]);
     }
 
     #[test]

@@ -26,10 +26,7 @@ use std::sync::Arc;
 
 use meridian_proto::connection::Received;
 use meridian_proto::endpoint::{ServerConfig, ServerEndpoint, ServerEvent, Transmit};
-use meridian_proto::messages::{
-    ClientMessage, SNAPSHOT_ACK_TYPE, decode_snapshot_ack, encode_event,
-    encode_snapshot_with_input_tick,
-};
+use meridian_proto::messages::{ChatChannel, ClientMessage, ServerMessage};
 use meridian_zone::{ClientId, ConfigError, RouteError, Zone, ZoneConfig, ZoneInput, ZoneLayers, ZoneOutput};
 use thiserror::Error;
 
@@ -348,13 +345,6 @@ impl SessionHost {
     fn on_message(&mut self, now_us: u64, session_id: u64, bytes: &[u8]) {
         let Some(session) = self.sessions.get_mut(&session_id) else { return };
         let (zone_index, client) = (session.zone, session.client);
-        if bytes.first() == Some(&SNAPSHOT_ACK_TYPE) {
-            match decode_snapshot_ack(bytes) {
-                Ok(tick) => self.route(zone_index, client, ZoneInput::SnapshotAck { client, tick }),
-                Err(_) => self.drops.add(HostDrop::BadMessage.label(), 1),
-            }
-            return;
-        }
         let Ok(message) = ClientMessage::decode(bytes) else {
             self.drops.add(HostDrop::BadMessage.label(), 1);
             return;
@@ -374,7 +364,16 @@ impl SessionHost {
                 let position_of = |entity: u32| zone.and_then(|zone| zone.position(entity));
                 session.inputs.on_action(action, now_us, own, &position_of)
             }
-            ClientMessage::Chat { text, .. } => session.inputs.on_chat(&text, now_us),
+            ClientMessage::Chat { channel: ChatChannel::Zone, text } => session.inputs.on_chat(&text, now_us),
+            ClientMessage::Chat { channel: ChatChannel::Global, .. } => {
+                // Global chat crosses nodes (a later issue); until then it is refused, visibly.
+                self.drops.add(HostDrop::GlobalChatUnavailable.label(), 1);
+                true
+            }
+            ClientMessage::SnapshotAck { tick } => {
+                inputs.push(ZoneInput::SnapshotAck { client, tick });
+                true
+            }
         };
         if !accepted {
             self.drops.add(HostDrop::ActionQueueFull.label(), 1);
@@ -457,7 +456,8 @@ impl SessionHost {
             for snapshot in &output.snapshots {
                 let Some(&session_id) = self.clients.get(&snapshot.client) else { continue };
                 self.scratch.clear();
-                encode_snapshot_with_input_tick(snapshot.last_input_tick, &snapshot.bytes, &mut self.scratch);
+                ServerMessage::Snapshot { last_input_tick: snapshot.last_input_tick, payload: &snapshot.bytes }
+                    .encode(&mut self.scratch);
                 if self.endpoint.send_unreliable(session_id, &self.scratch).is_err() {
                     self.drops.add(HostDrop::ChannelFull.label(), 1);
                     continue;
@@ -468,7 +468,7 @@ impl SessionHost {
             for (client, event) in &output.client_events {
                 let Some(&session_id) = self.clients.get(client) else { continue };
                 self.scratch.clear();
-                encode_event(&event.to_wire(), &mut self.scratch);
+                ServerMessage::Event(event.to_wire()).encode(&mut self.scratch);
                 if self.endpoint.send_reliable(session_id, &self.scratch).is_err() {
                     self.drops.add(HostDrop::ChannelFull.label(), 1);
                     continue;

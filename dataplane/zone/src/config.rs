@@ -1,11 +1,11 @@
 //! Zone configuration and the hard limits it is checked against.
 
-use meridian_proto::messages::SNAPSHOT_WITH_INPUT_TICK_PAYLOAD_BYTES_MAX;
+use meridian_proto::messages::SNAPSHOT_MESSAGE_BYTES_MAX;
 use meridian_proto::snapshot::{SNAPSHOT_BUDGET_BYTES_MIN, SNAPSHOT_ENTITIES_MAX};
 
 /// The largest snapshot payload one server snapshot message carries in one datagram: the most a
 /// zone may encode for one client per tick.
-pub const SNAPSHOT_BUDGET_BYTES_MAX: usize = SNAPSHOT_WITH_INPUT_TICK_PAYLOAD_BYTES_MAX;
+pub const SNAPSHOT_BUDGET_BYTES_MAX: usize = SNAPSHOT_MESSAGE_BYTES_MAX;
 use thiserror::Error;
 
 /// Slowest fixed tick rate a zone may run at.

@@ -161,7 +161,7 @@ pub enum ClientEvent {
 impl ClientEvent {
     /// The event as the protocol carries it to the client (`meridian_proto::messages::ServerEvent`).
     pub fn to_wire(&self) -> meridian_proto::messages::ServerEvent {
-        use meridian_proto::messages::{JoinRefused, ServerEvent};
+        use meridian_proto::messages::{ChatChannel, JoinRefused, ServerEvent};
         match self {
             ClientEvent::Joined { entity } => ServerEvent::Joined { entity: *entity },
             ClientEvent::JoinRefused { reason } => ServerEvent::JoinRefused {
@@ -171,7 +171,10 @@ impl ClientEvent {
                     JoinRefusal::EntityLimit => JoinRefused::EntityLimit,
                 },
             },
-            ClientEvent::Chat { from_entity, text } => ServerEvent::Chat { from_entity: *from_entity, text: text.clone() },
+            // Zone chat is the only chat a zone relays.
+            ClientEvent::Chat { from_entity, text } => {
+                ServerEvent::Chat { channel: ChatChannel::Zone, from_entity: *from_entity, text: text.clone() }
+            }
             ClientEvent::Died { killer_entity } => ServerEvent::Died { killer_entity: *killer_entity },
             ClientEvent::Respawned => ServerEvent::Respawned,
             ClientEvent::AttackResult { target, hit, .. } => ServerEvent::AttackResult { target: *target, hit: *hit },

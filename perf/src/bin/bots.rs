@@ -14,10 +14,9 @@
 //! earlier; `--speedhack N` send three ticks of input per tick (time dilation: the proto's move input
 //! cannot ask for more than full speed).
 //!
-//! Bots speak `meridian_proto::messages` plus the client SDK's wire extensions (snapshot acks up;
-//! `Joined` events and extended snapshots down), which the node speaks. With `--no-wire-extensions`
-//! they send no acks; without a `Joined` event they recognise their own entity by its movement
-//! through a turn (see `meridian_client`), so a bot that never turns is never "placed".
+//! Bots speak `meridian_proto::messages` through the client SDK: inputs and snapshot acks up,
+//! snapshots (with the last applied input tick) and zone events down; a bot is "placed" once its
+//! `Joined` event and a snapshot with its entity have arrived.
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
@@ -103,10 +102,6 @@ struct Args {
     replay: usize,
     #[arg(long, default_value_t = 0)]
     speedhack: usize,
-    /// Speak only today's proto messages: no snapshot acks up (the node then sends every snapshot
-    /// whole), and bots recognise themselves by movement if the node sends no `Joined` event.
-    #[arg(long)]
-    no_wire_extensions: bool,
     /// Inputs per datagram.
     #[arg(long, default_value_t = meridian_client::INPUT_REDUNDANCY_DEFAULT)]
     redundancy: usize,
@@ -167,8 +162,6 @@ struct ThreadReport {
     connected_bot_us: u64,
     reconciliations: u64,
     corrections: u64,
-    /// Reconciliations whose acknowledged input had to be guessed (no position matched).
-    acks_guessed: u64,
     correction_um: Histogram,
     snapshots: u64,
     /// Snapshots the client could not apply (e.g. a delta against a baseline it no longer has).
@@ -200,7 +193,6 @@ impl ThreadReport {
         self.connected_bot_us += other.connected_bot_us;
         self.reconciliations += other.reconciliations;
         self.corrections += other.corrections;
-        self.acks_guessed += other.acks_guessed;
         self.correction_um.merge(&other.correction_um);
         self.snapshots += other.snapshots;
         self.snapshots_dropped += other.snapshots_dropped;
@@ -499,7 +491,6 @@ fn publish(bots: &[Bot], bytes_base: &mut [(u64, u64)], report: &mut ThreadRepor
     report.rtt_us.clear();
     report.reconciliations = 0;
     report.corrections = 0;
-    report.acks_guessed = 0;
     report.correction_um.clear();
     report.snapshots = 0;
     report.snapshots_dropped = 0;
@@ -525,7 +516,6 @@ fn publish(bots: &[Bot], bytes_base: &mut [(u64, u64)], report: &mut ThreadRepor
             let corrections = client.corrections();
             report.reconciliations += corrections.reconciliations;
             report.corrections += corrections.corrections;
-            report.acks_guessed += corrections.ack_extrapolated + corrections.ack_floor_clamped;
             report.correction_um.merge(&corrections.distance_um);
         }
         if client.is_connected() {
@@ -589,7 +579,7 @@ fn print_report(
         println!(
             "{{\"report\":\"{label}\",\"elapsed_s\":{elapsed_s:.3},\"process_cpu_s\":{:.3},\"bots\":{},\"ccu\":{},\"placed\":{},\"connecting\":{},\"disconnected\":{},\
              \"rtt_us\":{{\"p50\":{},\"p99\":{}}},\
-             \"corrections\":{{\"count\":{},\"reconciliations\":{},\"acks_guessed\":{},\"p99_m\":{},\"max_m\":{:.6}}},\
+             \"corrections\":{{\"count\":{},\"reconciliations\":{},\"p99_m\":{},\"max_m\":{:.6}}},\
              \"bytes_per_s_per_client\":{{\"down\":{:.1},\"up\":{:.1}}},\
              \"server_tick_p99_s\":{},\"server_tick_p99_above_buckets\":{},\"scrape_error\":{},\
              \"snapshots\":{},\"snapshots_dropped\":{},\"datagrams_dropped\":{},\"send_errors\":{},\"driver_loop_us\":{{\"p99\":{},\"max\":{}}},\"stalls\":{{\"count\":{},\"bots\":{},\"gap_max_ms\":{:.1}}},\
@@ -605,7 +595,6 @@ fn print_report(
             rtt_p99.map_or("null".into(), |v| v.to_string()),
             total.corrections,
             total.reconciliations,
-            total.acks_guessed,
             json_opt(correction_p99_m),
             total.correction_um.max() as f64 / 1e6,
             per_client(down),
@@ -631,7 +620,7 @@ fn print_report(
         );
     } else {
         println!(
-            "[{label} {elapsed_s:6.1}s] ccu {}/{} (placed {}, connecting {}, gone {}) | rtt p50 {} p99 {} us | corrections {} of {} (p99 {} m, acks guessed {}) | per client down {:.0} B/s up {:.0} B/s | server tick p99 {} | driver loop p99 {} us | stalls {} ({} bots, longest gap {:.0} ms){}",
+            "[{label} {elapsed_s:6.1}s] ccu {}/{} (placed {}, connecting {}, gone {}) | rtt p50 {} p99 {} us | corrections {} of {} (p99 {} m) | per client down {:.0} B/s up {:.0} B/s | server tick p99 {} | driver loop p99 {} us | stalls {} ({} bots, longest gap {:.0} ms){}",
             total.connected,
             args.bots,
             total.placed,
@@ -642,7 +631,6 @@ fn print_report(
             total.corrections,
             total.reconciliations,
             json_opt(correction_p99_m),
-            total.acks_guessed,
             per_client(down),
             per_client(up),
             tick_p99.map_or("-".into(), |p99| format!("{}{:.3} ms", if p99.above_buckets { ">" } else { "" }, p99.seconds * 1e3)),
@@ -675,7 +663,6 @@ fn main() -> anyhow::Result<()> {
     let client_config = ClientConfig {
         input_redundancy: args.redundancy,
         zone: ZoneConfig { zone_id: args.zone_id[0], ..ZoneConfig::default() },
-        wire_extensions: !args.no_wire_extensions,
         ..ClientConfig::default()
     };
     client_config.validate().context("client config")?;

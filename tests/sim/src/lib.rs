@@ -160,7 +160,7 @@ impl Sim {
         let session_id = FIRST_SESSION + index as u64;
         let token =
             dev_token::issue(&CLUSTER_KEY, session_id, zone_id, self.server_address, self.now_us / 1_000_000, &mut self.rng);
-        let config = ClientConfig { zone: self.zone.clone(), wire_extensions: true, ..ClientConfig::default() };
+        let config = ClientConfig { zone: self.zone.clone(), ..ClientConfig::default() };
         let client = GameClient::new(self.now_us, token, config).expect("default client config is valid");
         // 198.18.0.0/15 (benchmarking range): room for 2^17 distinct client addresses.
         let [a, b, c, d] = (0xc612_0000u32 + index as u32).to_be_bytes();
