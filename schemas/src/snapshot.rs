@@ -50,7 +50,8 @@ pub const SNAPSHOT_BUDGET_BYTES_MIN: usize = (HEADER_BITS_MAX
     + ENTRY_ID_BITS_MAX as usize
     + FULL_RECORD_BITS as usize)
     .div_ceil(8);
-/// The simulation tick the position predictor assumes (DESIGN.md: fixed 20 Hz).
+/// The simulation tick the position predictor assumes: 50 ms, the default 20 Hz zone tick. It is part
+/// of the wire format, so it stays 50 ms whatever rate a zone really ticks at.
 pub const SNAPSHOT_TICK_US: i64 = 50_000;
 
 /// Zone coordinates are within ±`POSITION_RANGE_M` on every axis; positions outside are clamped.
