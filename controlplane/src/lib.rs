@@ -2,5 +2,6 @@
 //! zone assigner, the handoff coordinator and failure detection, the HTTPS login API that issues
 //! connect tokens, and the persistence service (Postgres for ACID inventories, Redis for hot session
 //! and zone state, a Kafka event log). Nothing is implemented here yet; the crate exists so the
-//! workspace has the shape of `shared/DESIGN.md` and the test harness can grow against it.
+//! workspace has the shape described in `docs/ARCHITECTURE.md` and the test harness can grow against
+//! it.
 #![forbid(unsafe_code)]

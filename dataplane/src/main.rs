@@ -1,6 +1,7 @@
 //! `meridian-node`: serves a node's UDP workers, or probes a running node.
 
 use std::{
+    io::IsTerminal,
     net::{SocketAddr, UdpSocket},
     sync::{
         Arc,
@@ -78,9 +79,11 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     // Logs go to stderr: stdout is for what a command prints (probe results), and a supervisor
-    // or script can route the two apart.
+    // or script can route the two apart. Colour only on a terminal: a log file or journal gets
+    // plain text, not escape codes.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info".into()),

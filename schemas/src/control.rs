@@ -15,7 +15,8 @@ use meridian_control_fbs::{ControlBody, ControlMessage, ControlMessageRef};
 pub const CONTROL_MESSAGE_BYTES_MAX: usize = 1 << 20;
 pub const TICKET_INVENTORY_ITEMS_MAX: usize = 512;
 pub const TICKET_EXTRA_STATE_BYTES_MAX: usize = 16 * 1024;
-/// DESIGN.md: 2,000 players per zone, plus NPCs and loot.
+/// Room for a full zone's entities: 2,000 players by default (up to `PLAYERS_PER_ZONE_MAX`, 16,384, in
+/// `meridian-zone`), plus NPCs and loot.
 pub const CHECKPOINT_ENTITIES_MAX: usize = 16_384;
 pub const HEARTBEAT_ZONES_MAX: usize = 4096;
 pub const NODE_ID_BYTES_MAX: usize = 128;

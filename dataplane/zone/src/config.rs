@@ -12,7 +12,7 @@ use thiserror::Error;
 pub const TICK_HZ_MIN: u32 = 1;
 /// Fastest fixed tick rate a zone may run at.
 pub const TICK_HZ_MAX: u32 = 60;
-/// Default tick rate (DESIGN.md: 20 Hz).
+/// Default tick rate: 20 Hz, a 50 ms step (docs/ARCHITECTURE.md, "Limits").
 pub const TICK_HZ_DEFAULT: u32 = 20;
 /// Hard ceiling on players in one zone instance, whatever the configured population limit.
 pub const PLAYERS_PER_ZONE_MAX: usize = 16_384;
@@ -41,8 +41,9 @@ impl Collider {
     }
 }
 
-/// Everything that tunes one zone. `ZoneConfig::default()` is the DESIGN.md defaults; `validate`
-/// checks a config against the limits above before a zone is built from it.
+/// Everything that tunes one zone. `ZoneConfig::default()` holds the defaults listed in
+/// docs/ARCHITECTURE.md ("Limits"); `validate` checks a config against the limits above before a zone
+/// is built from it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ZoneConfig {
     /// Identifies the zone (the same for all its layers); part of every idempotency key.

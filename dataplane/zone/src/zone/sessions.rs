@@ -1,0 +1,153 @@
+//! Players joining and leaving: a join spawns the player's entity and its session (input buffer,
+//! replication view), a leave removes both.
+
+use std::collections::BTreeMap;
+
+use super::components::{Body, Kind, NetId, PlayerOf, Vitals};
+use super::{ActorKind, ClientEvent, ClientId, ClientSession, JoinRefusal, PartyId, Zone, ZoneOutput};
+use crate::input::InputBuffer;
+use crate::lag::LagCompensationHistory;
+use crate::replication::ClientView;
+
+impl Zone {
+    pub(super) fn join(
+        &mut self,
+        client: ClientId,
+        character_id: u64,
+        party: Option<PartyId>,
+        spawn_m: Option<[f32; 3]>,
+        rtt_us: u64,
+        out: &mut ZoneOutput,
+    ) {
+        let refusal = if self.clients.contains_key(&client) {
+            Some(JoinRefusal::AlreadyJoined)
+        } else if self.clients.len() >= self.config.players_per_layer_max + self.config.party_overflow_slots {
+            Some(JoinRefusal::ZoneFull)
+        } else {
+            None
+        };
+        if let Some(reason) = refusal {
+            self.counters.joins_refused += 1;
+            out.client_events.push((client, ClientEvent::JoinRefused { reason }));
+            return;
+        }
+        let Ok((net_id, _)) = self.allocate() else {
+            self.counters.joins_refused += 1;
+            out.client_events.push((
+                client,
+                ClientEvent::JoinRefused {
+                    reason: JoinRefusal::EntityLimit,
+                },
+            ));
+            return;
+        };
+        let position_m = spawn_m.unwrap_or_else(|| self.config.spawn_point(character_id));
+        let health = self.config.player_health_max;
+        let entity = self.world.spawn((
+            NetId(net_id),
+            Kind(ActorKind::Player),
+            Body {
+                position_m,
+                yaw: 0.0,
+                velocity_m_per_s: [0.0; 3],
+            },
+            Vitals {
+                health,
+                health_max: health,
+                dead_until_tick: None,
+                attack_ready_tick: 0,
+            },
+            PlayerOf { client, character_id },
+            LagCompensationHistory::default(),
+        ));
+        self.by_net_id.insert(net_id, entity);
+        self.clients.insert(
+            client,
+            ClientSession {
+                entity,
+                net_id,
+                character_id,
+                party,
+                inputs: InputBuffer::new(self.config.input_jitter_ticks),
+                last_direction: [0.0; 2],
+                rtt_us,
+                chat_window_start_tick: self.tick,
+                chat_in_window: 0,
+                inventory: BTreeMap::new(),
+                view: ClientView::new(),
+            },
+        );
+        self.counters.joins += 1;
+        out.client_events.push((client, ClientEvent::Joined { entity: net_id }));
+    }
+
+    pub(super) fn leave(&mut self, client: ClientId) {
+        if let Some(session) = self.clients.remove(&client) {
+            self.despawn(session.net_id);
+            self.counters.leaves += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::zone::test_support::{STEP_US, join, zone};
+    use crate::zone::*;
+
+    #[test]
+    fn join_spawns_a_player_and_leave_removes_it() {
+        let mut zone = zone();
+        let mut out = ZoneOutput::default();
+        zone.tick(
+            STEP_US,
+            None,
+            [join(1, [10.0, 10.0, 0.0]), join(1, [10.0, 10.0, 0.0])],
+            &mut out,
+        );
+        assert_eq!(out.client_events[0], (ClientId(1), ClientEvent::Joined { entity: 1 }));
+        assert_eq!(
+            out.client_events[1],
+            (
+                ClientId(1),
+                ClientEvent::JoinRefused {
+                    reason: JoinRefusal::AlreadyJoined
+                }
+            )
+        );
+        assert_eq!(zone.position(1), Some([10.0, 10.0, 0.0]));
+        assert_eq!(zone.kind(1), Some(ActorKind::Player));
+        assert_eq!(out.snapshots.len(), 1);
+        zone.tick(2 * STEP_US, None, [ZoneInput::Leave { client: ClientId(1) }], &mut out);
+        assert_eq!(zone.player_count(), 0);
+        assert_eq!(zone.position(1), None);
+        assert!(out.snapshots.is_empty());
+    }
+
+    #[test]
+    fn a_full_zone_refuses_joins() {
+        let config = ZoneConfig {
+            players_per_layer_max: 2,
+            party_overflow_slots: 0,
+            ..ZoneConfig::default()
+        };
+        let mut zone = Zone::new(config, 0, 7, 0).unwrap();
+        let mut out = ZoneOutput::default();
+        zone.tick(
+            STEP_US,
+            None,
+            (1..=3).map(|client| join(client, [5.0, 5.0, 0.0])),
+            &mut out,
+        );
+        assert_eq!(zone.player_count(), 2);
+        assert_eq!(
+            out.client_events[2],
+            (
+                ClientId(3),
+                ClientEvent::JoinRefused {
+                    reason: JoinRefusal::ZoneFull
+                }
+            )
+        );
+        assert_eq!(zone.counters().joins_refused, 1);
+    }
+}
