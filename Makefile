@@ -12,5 +12,8 @@ build: setup
 run: build
 	./infra/run-local.sh $(ARGS)
 
+# Formatting and lints first: they fail in seconds, the tests take minutes.
 test: setup
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test --workspace --no-fail-fast

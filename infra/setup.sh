@@ -38,6 +38,14 @@ if ! rustup component list --toolchain nightly --installed | grep -q '^rust-src'
   rustup component add rust-src --toolchain nightly
 fi
 
+# rustfmt and clippy: `make test` checks formatting and lints before it runs the tests.
+for component in rustfmt clippy; do
+  if ! rustup component list --installed | grep -q "^$component"; then
+    log "rustup component add $component"
+    rustup component add "$component"
+  fi
+done
+
 # bpf-linker links the eBPF object; built once against Debian's LLVM 22 (several minutes).
 if bpf-linker --version >/dev/null 2>&1; then
   log "bpf-linker present: $(bpf-linker --version)"
