@@ -75,6 +75,18 @@ pub enum FrameError {
     TooManyFrames,
 }
 
+impl FrameError {
+    /// Stable metrics label (see `PacketError::label`).
+    pub fn label(&self) -> &'static str {
+        match self {
+            FrameError::Truncated { .. } => "frame_truncated",
+            FrameError::UnknownFrame { .. } => "frame_unknown_type",
+            FrameError::BadFragment { .. } => "frame_bad_fragment",
+            FrameError::TooManyFrames => "frame_too_many",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Error)]
 pub enum SendError {
     #[error("message of {bytes} bytes exceeds the channel's limit")]

@@ -31,7 +31,8 @@ pub const CONNECTION_REQUEST_BYTES: usize = 1024;
 pub const CHALLENGE_BYTES: usize = 16;
 /// Handshakes in progress per server endpoint; the oldest is dropped when full.
 pub const PENDING_HANDSHAKES_MAX: usize = 1024;
-/// Connections per server endpoint (DESIGN.md: 2,000 players per zone; a worker may own several).
+/// Connections per server endpoint: a zone is sized for about 2,000 players and a worker may own
+/// several zones.
 pub const SERVER_CONNECTIONS_MAX: usize = 8192;
 pub const SERVER_EVENTS_MAX: usize = 4096;
 pub const HANDSHAKE_RESEND_US: u64 = 100_000;
@@ -246,13 +247,7 @@ impl ServerEndpoint {
 
     fn handle_request(&mut self, now_us: u64, from: SocketAddr, bytes: &[u8]) -> Result<(), PacketError> {
         let request = read_connection_request(bytes)?;
-        let now_s = now_us / 1_000_000;
-        if request.expires_at_s <= now_s {
-            return Err(TokenError::Expired {
-                expires_at_s: request.expires_at_s,
-            }
-            .into());
-        }
+        crate::token::check_expiry(request.expires_at_s, now_us / 1_000_000)?;
         let token = ConnectToken::open(
             &self.config.cluster_key,
             request.expires_at_s,
@@ -870,8 +865,8 @@ mod tests {
 
     /// Runs the handshake on a lossless link in 10 ms steps; returns the time it ended.
     fn handshake(server: &mut ServerEndpoint, client: &mut ClientConnection) -> u64 {
-        let mut now = 0;
-        while client.state() != ClientState::Connected && now < 1_000_000 {
+        let mut now = NOW_US;
+        while client.state() != ClientState::Connected && now < NOW_US + 1_000_000 {
             while let Some(transmit) = client.poll_transmit(now) {
                 server.handle(now, client_address(), &transmit.bytes).unwrap();
             }
@@ -887,7 +882,7 @@ mod tests {
     fn a_client_disconnect_frees_the_server_session_at_once() {
         let mut server = server();
         let token = sample_token(server_address()).seal(&CLUSTER_KEY, [9; TOKEN_NONCE_BYTES]);
-        let mut client = ClientConnection::new(0, token, 0);
+        let mut client = ClientConnection::new(NOW_US, token, 0);
         assert!(client.disconnect().is_none(), "nothing to end before the handshake");
         let now = handshake(&mut server, &mut client);
         assert_eq!(server.connection_count(), 1);
@@ -904,7 +899,7 @@ mod tests {
     fn queued_messages_go_at_once_and_timer_packets_at_the_next_sweep() {
         let mut server = server();
         let token = sample_token(server_address()).seal(&CLUSTER_KEY, [9; TOKEN_NONCE_BYTES]);
-        let mut client = ClientConnection::new(0, token, 0);
+        let mut client = ClientConnection::new(NOW_US, token, 0);
         let now = handshake(&mut server, &mut client);
         let session_id = std::iter::from_fn(|| server.poll_event())
             .find_map(|event| match event {
@@ -949,6 +944,16 @@ mod tests {
             server.handle(late, client_address(), &request),
             Err(PacketError::Token(TokenError::Expired { .. }))
         ));
+        // Expiring further ahead than a token lives (a day).
+        let mut far = sample_token(server_address());
+        far.expires_at_s = NOW_US / 1_000_000 + 86_400;
+        let far = far.seal(&CLUSTER_KEY, [9; TOKEN_NONCE_BYTES]);
+        assert_eq!(
+            server.handle(NOW_US, client_address(), &connection_request(&far)),
+            Err(PacketError::Token(TokenError::ExpiryTooFar {
+                expires_at_s: far.token.expires_at_s
+            }))
+        );
         // Wrong length.
         assert!(matches!(
             server.handle(NOW_US, client_address(), &request[..500]),
