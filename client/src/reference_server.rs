@@ -273,7 +273,7 @@ impl ReferenceServer {
                 }
             }
         }
-        self.endpoint.update(now_us);
+        self.endpoint.handle_timeout(now_us);
         self.take_events(now_us);
     }
 

@@ -31,7 +31,7 @@ use meridian_proto::{
     messages::{
         ClientMessage, SNAPSHOT_ACK_TYPE, decode_snapshot_ack, encode_event, encode_snapshot_with_input_tick,
     },
-    packet::{PacketType, read_packet_type, read_sealed_header},
+    packet::{DisconnectReason, PacketType, read_packet_type, read_sealed_header},
     token::{CLUSTER_KEY_BYTES, ConnectToken},
 };
 use meridian_zone::{ClientId, ZoneConfig, ZoneInput, ZoneLayers, ZoneOutput};
@@ -239,7 +239,7 @@ impl ZoneWorker {
                     self.gauges.late_ticks.fetch_add(1, Ordering::Relaxed);
                 }
                 self.tick_zones();
-                self.endpoint.update(self.clock.now_us());
+                self.endpoint.handle_timeout(self.clock.now_us());
                 self.drain_endpoint_events(self.clock.now_us());
                 // Once a second is plenty: a route lives FORWARD_ROUTE_IDLE_US unused.
                 if due.index % ROUTE_SWEEP_TICKS == 0 {
@@ -336,16 +336,16 @@ impl ZoneWorker {
 
     fn on_connected(&mut self, session_id: u64, zone_id: u32) {
         let client = ClientId(self.next_client);
-        let rtt_us = self.endpoint.connection(session_id).and_then(|c| c.clock().rtt_us()).unwrap_or(0).max(0) as u64;
+        let rtt_us = self.endpoint.connection(session_id).and_then(|c| c.rtt_us()).unwrap_or(0);
         let Some(zone) = self.hosted_zone(zone_id) else {
             self.metrics.drop_counter(DropReason::UnknownZone).increment(1);
-            self.endpoint.disconnect(session_id);
+            self.endpoint.disconnect(session_id, DisconnectReason::UnknownZone);
             return;
         };
         // Character ids come from the login service once it exists; until then the session id.
         if zone.layers.admit(client, session_id, None, rtt_us).is_err() {
             self.metrics.drop_counter(DropReason::SessionTableFull).increment(1);
-            self.endpoint.disconnect(session_id);
+            self.endpoint.disconnect(session_id, DisconnectReason::ZoneFull);
             return;
         }
         self.next_client = self.next_client.wrapping_add(1).max(1);

@@ -10,10 +10,10 @@ use std::collections::VecDeque;
 
 use thiserror::Error;
 
-use crate::clock::ClockSync;
+use crate::clock::{ClockSync, clock_sample};
 use crate::packet::{
-    AEAD_KEY_BYTES, EDGE_KEY_BYTES, PacketError, PacketType, ReplayWindow, SEALED_PLAINTEXT_BYTES_MAX, open_packet,
-    seal_packet,
+    AEAD_KEY_BYTES, DisconnectReason, EDGE_KEY_BYTES, PacketError, PacketType, ReplayWindow,
+    SEALED_PLAINTEXT_BYTES_MAX, open_packet, seal_packet,
 };
 
 /// Sent packets remembered for acks and RTT.
@@ -42,18 +42,33 @@ pub const KEEPALIVE_INTERVAL_US: u64 = 100_000;
 /// this end sends anyway and goes alone only once it has waited this long. Both ends of a game
 /// session send every tick (50 ms at 20 Hz), so in steady state no packet is sent just to ack:
 /// without the delay every received input or snapshot drew an ack-only packet back, doubling the
-/// datagram rate both ways. Packets with reliable fragments or a clock ping are acked at once (their
-/// sender's resend timer and RTT sample depend on it). The reliable channel's RTT estimate can
-/// therefore include up to this delay when it samples an unreliable packet's ack (it only makes
-/// resends later); the clock-sync RTT (ping/pong, answered at once) does not.
+/// datagram rate both ways. Packets with reliable fragments or a client's clock ping are acked at
+/// once (their sender's resend timer and clock sample depend on it). The reliable channel's RTT
+/// estimate can therefore include up to this delay when it samples an unreliable packet's ack (it
+/// only makes resends later); the ping RTT (`Connection::rtt_us`) does not, because a pong says how
+/// long its ping was held.
 pub const ACK_DELAY_MAX_US: u64 = 60_000;
+/// A session that received no valid packet from its peer for this long is over
+/// (`CloseReason::TimedOut`). Both ends send at least every `KEEPALIVE_INTERVAL_US`.
+pub const CONNECTION_TIMEOUT_US: u64 = 5_000_000;
+/// How often the client pings for clock sync; the server answers at once.
 pub const CLOCK_PING_INTERVAL_US: u64 = 1_000_000;
+/// How often the server pings each client to measure its round trip (lag compensation rewinds by
+/// it). The ping rides on a packet the server sends anyway, so it costs 9 bytes, not a datagram;
+/// the client answers in its next packet (it sends inputs every tick) and the pong says how long
+/// the ping waited there, which is subtracted from the sample.
+pub const SERVER_PING_INTERVAL_US: u64 = 250_000;
+/// Pings remembered until answered: a pong counts only if it echoes the send time of one of them,
+/// so a peer cannot make up samples (four client pings cover a 4 s round trip, four server pings 1 s).
+pub const PINGS_OUTSTANDING_MAX: usize = 4;
 /// Received messages waiting for the application.
 pub const RECEIVED_MESSAGES_MAX: usize = 512;
 pub const FRAMES_PER_PACKET_MAX: usize = 64;
 
 const _: () = assert!(FRAGMENTS_PER_MESSAGE_MAX <= 32); // acked fragments fit a u32 mask
 const _: () = assert!(ACK_DELAY_MAX_US < KEEPALIVE_INTERVAL_US);
+// A server ping waits for a packet sent anyway; the keep-alive guarantees one in time.
+const _: () = assert!(KEEPALIVE_INTERVAL_US < SERVER_PING_INTERVAL_US);
 const _: () = assert!(RELIABLE_RECEIVE_BUFFER_BYTES_MAX >= 2 * RELIABLE_MESSAGE_BYTES_MAX);
 const _: () = assert!((RELIABLE_WINDOW_MESSAGES as usize) < SENT_PACKETS_TRACKED);
 
@@ -62,6 +77,9 @@ const FRAME_FRAGMENT: u8 = 0x02;
 const FRAME_PING: u8 = 0x03;
 const FRAME_PONG: u8 = 0x04;
 const FRAGMENT_FRAME_HEADER_BYTES: usize = 1 + 2 + 1 + 1 + 2;
+const UNRELIABLE_FRAME_HEADER_BYTES: usize = 1 + 2;
+const PING_FRAME_BYTES: usize = 1 + 8;
+const PONG_FRAME_BYTES: usize = 1 + 3 * 8;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Error)]
 pub enum FrameError {
@@ -98,10 +116,14 @@ pub enum SendError {
 /// Why a connection ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CloseReason {
+    /// A reliable message was not acknowledged within `RELIABLE_DELIVERY_TIMEOUT_US`.
     ReliableTimeout,
+    /// Nothing valid arrived for `CONNECTION_TIMEOUT_US`.
     TimedOut,
-    PeerDisconnected,
-    LocalDisconnect,
+    /// The peer sent a `Disconnect` with this reason.
+    PeerDisconnected(DisconnectReason),
+    /// This end sent a `Disconnect` with this reason.
+    LocalDisconnect(DisconnectReason),
 }
 
 /// One decoded frame, borrowing the packet.
@@ -114,13 +136,14 @@ pub enum Frame<'a> {
         count: u8,
         bytes: &'a [u8],
     },
-    Ping {
-        client_send_us: u64,
-    },
+    /// A round-trip probe: the sender's clock when it sent the ping.
+    Ping { sent_us: u64 },
+    /// The answer to a ping: the ping's `sent_us` echoed, and the answering side's clock when the
+    /// ping arrived and when the pong left (their difference is how long the ping was held).
     Pong {
-        client_send_us: u64,
-        server_receive_us: u64,
-        server_send_us: u64,
+        ping_sent_us: u64,
+        ping_received_us: u64,
+        pong_sent_us: u64,
     },
 }
 
@@ -194,13 +217,11 @@ pub fn decode_payload(bytes: &[u8]) -> Result<Payload<'_>, FrameError> {
                     bytes: cursor.take(length)?,
                 }
             }
-            FRAME_PING => Frame::Ping {
-                client_send_us: cursor.u64()?,
-            },
+            FRAME_PING => Frame::Ping { sent_us: cursor.u64()? },
             FRAME_PONG => Frame::Pong {
-                client_send_us: cursor.u64()?,
-                server_receive_us: cursor.u64()?,
-                server_send_us: cursor.u64()?,
+                ping_sent_us: cursor.u64()?,
+                ping_received_us: cursor.u64()?,
+                pong_sent_us: cursor.u64()?,
             },
             value => return Err(FrameError::UnknownFrame { value, offset }),
         };
@@ -211,6 +232,57 @@ pub fn decode_payload(bytes: &[u8]) -> Result<Payload<'_>, FrameError> {
         ack_bits,
         frames,
     })
+}
+
+impl Frame<'_> {
+    /// Appends this frame's bytes (the layout `decode_payload` reads).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match *self {
+            Frame::Unreliable(bytes) => {
+                out.push(FRAME_UNRELIABLE);
+                out.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
+                out.extend_from_slice(bytes);
+            }
+            Frame::Fragment {
+                message_id,
+                index,
+                count,
+                bytes,
+            } => {
+                out.push(FRAME_FRAGMENT);
+                out.extend_from_slice(&message_id.to_le_bytes());
+                out.push(index);
+                out.push(count);
+                out.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
+                out.extend_from_slice(bytes);
+            }
+            Frame::Ping { sent_us } => {
+                out.push(FRAME_PING);
+                out.extend_from_slice(&sent_us.to_le_bytes());
+            }
+            Frame::Pong {
+                ping_sent_us,
+                ping_received_us,
+                pong_sent_us,
+            } => {
+                out.push(FRAME_PONG);
+                out.extend_from_slice(&ping_sent_us.to_le_bytes());
+                out.extend_from_slice(&ping_received_us.to_le_bytes());
+                out.extend_from_slice(&pong_sent_us.to_le_bytes());
+            }
+        }
+    }
+}
+
+impl Payload<'_> {
+    /// Appends the ack header and the frames: the plaintext of a `Payload` packet.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.ack_newest_plus_one.to_le_bytes());
+        out.extend_from_slice(&self.ack_bits.to_le_bytes());
+        for frame in &self.frames {
+            frame.encode(out);
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -259,8 +331,16 @@ pub enum Received {
 
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct ConnectionStats {
+    /// Round trip from acks (RFC 6298 smoothing). Paces reliable resends; may include up to
+    /// `ACK_DELAY_MAX_US` of the peer's ack delay.
     pub rtt_smoothed_us: Option<u64>,
     pub rtt_variance_us: u64,
+    /// Round trip from this end's pings, the peer's hold time subtracted, smoothed the same way:
+    /// what `Connection::rtt_us` returns.
+    pub ping_rtt_us: Option<u64>,
+    pub ping_rtt_variance_us: u64,
+    /// Pongs that echoed no outstanding ping or had inconsistent times (not sampled).
+    pub pongs_ignored: u64,
     /// Fraction of packets not acked within the ack window, smoothed.
     pub packet_loss: f32,
     pub packets_sent: u64,
@@ -269,7 +349,22 @@ pub struct ConnectionStats {
     pub fragments_dropped: u64,
 }
 
-/// Which side of the session this end is (decides the keys and who pings).
+/// RFC 6298 smoothing: the first sample sets `srtt = R`, `rttvar = R/2`; then
+/// `rttvar = 3/4 rttvar + 1/4 |srtt − R|`, `srtt = 7/8 srtt + 1/8 R`.
+fn smooth_rtt(smoothed_us: &mut Option<u64>, variance_us: &mut u64, sample_us: u64) {
+    match *smoothed_us {
+        None => {
+            *smoothed_us = Some(sample_us);
+            *variance_us = sample_us / 2;
+        }
+        Some(smoothed) => {
+            *variance_us = (3 * *variance_us + smoothed.abs_diff(sample_us)) / 4;
+            *smoothed_us = Some((7 * smoothed + sample_us) / 8);
+        }
+    }
+}
+
+/// Which side of the session this end is (decides the keys and how pings are sent and answered).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {
     Client,
@@ -301,7 +396,11 @@ pub struct Connection {
     reassembly: Vec<IncomingMessage>,
     reassembly_bytes: usize,
     received_messages: VecDeque<Received>,
+    /// (ping's `sent_us`, when it arrived): answered in the next packet.
     pong_owed: Option<(u64, u64)>,
+    /// Send times of this end's unanswered pings (a ring; the oldest is overwritten).
+    pings_outstanding: [Option<u64>; PINGS_OUTSTANDING_MAX],
+    next_ping_slot: usize,
     clock: ClockSync,
     next_ping_us: u64,
     last_sent_us: u64,
@@ -347,8 +446,15 @@ impl Connection {
             reassembly_bytes: 0,
             received_messages: VecDeque::new(),
             pong_owed: None,
+            pings_outstanding: [None; PINGS_OUTSTANDING_MAX],
+            next_ping_slot: 0,
             clock: ClockSync::default(),
-            next_ping_us: now_us,
+            next_ping_us: match side {
+                Side::Client => now_us,
+                // Not in the welcome packet, which must stay smaller than the Response that caused
+                // it (no amplification): the first packet after it carries the first ping.
+                Side::Server => now_us.saturating_add(1),
+            },
             last_sent_us: now_us,
             last_received_us: now_us,
             closed: None,
@@ -361,8 +467,16 @@ impl Connection {
         self.stats
     }
 
+    /// Clock sync samples (client side: from its pings; the server's stays empty).
     pub fn clock(&self) -> &ClockSync {
         &self.clock
+    }
+
+    /// Smoothed round trip from this end's pings with the peer's hold time subtracted (server side:
+    /// the server's pings, every `SERVER_PING_INTERVAL_US`; client side: its clock-sync pings).
+    /// `None` until the first pong.
+    pub fn rtt_us(&self) -> Option<u64> {
+        self.stats.ping_rtt_us
     }
 
     pub fn closed(&self) -> Option<CloseReason> {
@@ -431,7 +545,7 @@ impl Connection {
             self.received.check(header.sequence)?;
             open_packet(bytes, &self.edge_key, &self.receive_key, &mut self.plaintext)?;
             self.received.mark(header.sequence);
-            self.close(CloseReason::PeerDisconnected);
+            self.close(CloseReason::PeerDisconnected(DisconnectReason::from_plaintext(&self.plaintext)));
             return Ok(());
         }
         if header.packet_type != PacketType::Payload {
@@ -459,7 +573,14 @@ impl Connection {
         self.stats.packets_received += 1;
         self.last_received_us = now_us;
         // Only packets with frames elicit an ack; acking ack-only packets would ping-pong forever.
-        let urgent = payload.frames.iter().any(|frame| matches!(frame, Frame::Fragment { .. } | Frame::Ping { .. }));
+        // A client's ping is answered (and so acked) at once: clock sync wants the shortest round
+        // trip. A server's ping waits for the client's next packet; its pong reports the wait.
+        let answers_pings_at_once = self.side == Side::Server;
+        let urgent = payload.frames.iter().any(|frame| match frame {
+            Frame::Fragment { .. } => true,
+            Frame::Ping { .. } => answers_pings_at_once,
+            Frame::Unreliable(_) | Frame::Pong { .. } => false,
+        });
         let due_us = if urgent { now_us } else { now_us.saturating_add(ACK_DELAY_MAX_US) };
         if !payload.frames.is_empty() {
             self.ack_due_us = Some(self.ack_due_us.map_or(due_us, |due| due.min(due_us)));
@@ -476,24 +597,38 @@ impl Connection {
                 } => {
                     all_stored &= self.receive_fragment(message_id, index, count, bytes);
                 }
-                Frame::Ping { client_send_us } => {
-                    if self.side == Side::Server {
-                        self.pong_owed = Some((client_send_us, now_us));
-                    }
-                }
+                Frame::Ping { sent_us } => self.pong_owed = Some((sent_us, now_us)),
                 Frame::Pong {
-                    client_send_us,
-                    server_receive_us,
-                    server_send_us,
-                } => {
-                    if self.side == Side::Client {
-                        self.clock
-                            .add(client_send_us, server_receive_us, server_send_us, now_us);
-                    }
-                }
+                    ping_sent_us,
+                    ping_received_us,
+                    pong_sent_us,
+                } => self.on_pong(now_us, ping_sent_us, ping_received_us, pong_sent_us),
             }
         }
         all_stored
+    }
+
+    /// One round-trip sample: `now − ping_sent − (pong_sent − ping_received)`, i.e. the time on the
+    /// wire without the time the peer held the ping. The peer can only make a sample smaller than
+    /// the truth by overstating the hold (never below zero), not larger.
+    fn on_pong(&mut self, now_us: u64, ping_sent_us: u64, ping_received_us: u64, pong_sent_us: u64) {
+        let Some(slot) = self.pings_outstanding.iter().position(|sent| *sent == Some(ping_sent_us)) else {
+            self.stats.pongs_ignored += 1;
+            return;
+        };
+        self.pings_outstanding[slot] = None;
+        let Some(sample) = clock_sample(ping_sent_us, ping_received_us, pong_sent_us, now_us) else {
+            self.stats.pongs_ignored += 1;
+            return;
+        };
+        if self.side == Side::Client {
+            self.clock.add(ping_sent_us, ping_received_us, pong_sent_us, now_us);
+        }
+        smooth_rtt(
+            &mut self.stats.ping_rtt_us,
+            &mut self.stats.ping_rtt_variance_us,
+            sample.rtt_us as u64,
+        );
     }
 
     fn deliver(&mut self, received: Received) {
@@ -541,16 +676,7 @@ impl Connection {
         slot.acked = true;
         if newest && now_us >= slot.sent_us {
             let sample = now_us - slot.sent_us;
-            match self.stats.rtt_smoothed_us {
-                None => {
-                    self.stats.rtt_smoothed_us = Some(sample);
-                    self.stats.rtt_variance_us = sample / 2;
-                }
-                Some(smoothed) => {
-                    self.stats.rtt_variance_us = (3 * self.stats.rtt_variance_us + smoothed.abs_diff(sample)) / 4;
-                    self.stats.rtt_smoothed_us = Some((7 * smoothed + sample) / 8);
-                }
-            }
+            smooth_rtt(&mut self.stats.rtt_smoothed_us, &mut self.stats.rtt_variance_us, sample);
         }
         let fragments = std::mem::take(&mut self.sent[slot_index].fragments);
         for (message_id, index) in &fragments {
@@ -647,11 +773,98 @@ impl Connection {
     /// Whether anything is due now (a packet would be built).
     fn wants_to_send(&self, now_us: u64) -> bool {
         self.ack_due_us.is_some_and(|due| now_us >= due)
-            || self.pong_owed.is_some()
+            || (self.side == Side::Server && self.pong_owed.is_some())
             || !self.unreliable_queue.is_empty()
             || (self.side == Side::Client && now_us >= self.next_ping_us)
             || now_us.saturating_sub(self.last_sent_us) >= KEEPALIVE_INTERVAL_US
             || (self.reliable_allowed() && self.next_due_fragment(now_us).is_some())
+    }
+
+    /// The earliest time `wants_to_send` becomes true if nothing else happens (at or before now:
+    /// already due; `0` for work that was queued). Mirrors `wants_to_send` term by term.
+    fn next_send_us(&self) -> u64 {
+        let mut due = self.last_sent_us.saturating_add(KEEPALIVE_INTERVAL_US);
+        if let Some(ack_due_us) = self.ack_due_us {
+            due = due.min(ack_due_us);
+        }
+        if let (Side::Server, Some((_, received_us))) = (self.side, self.pong_owed) {
+            due = due.min(received_us);
+        }
+        if !self.unreliable_queue.is_empty() {
+            return 0;
+        }
+        if self.side == Side::Client {
+            due = due.min(self.next_ping_us);
+        }
+        if self.reliable_allowed() {
+            if let Some(fragment_due_us) = self.next_fragment_due_us() {
+                due = due.min(fragment_due_us);
+            }
+        }
+        due
+    }
+
+    /// When the first unacknowledged fragment in the window is (re)sendable: `0` if one was never
+    /// sent. Mirrors `next_due_fragment`.
+    fn next_fragment_due_us(&self) -> Option<u64> {
+        let resend_delay_us = self.resend_delay_us();
+        let oldest = self.reliable_queue.front()?.id;
+        let mut due: Option<u64> = None;
+        for message in &self.reliable_queue {
+            if message.id.wrapping_sub(oldest) >= RELIABLE_WINDOW_MESSAGES {
+                break;
+            }
+            for index in 0..message.fragment_count {
+                if message.acked_mask >> index & 1 == 1 {
+                    continue;
+                }
+                match message.fragment_sent_us[usize::from(index)] {
+                    None => return Some(0),
+                    Some(sent_us) => {
+                        let resend_us = sent_us.saturating_add(resend_delay_us);
+                        due = Some(due.map_or(resend_us, |due| due.min(resend_us)));
+                    }
+                }
+            }
+        }
+        due
+    }
+
+    /// When this connection next needs `poll_packet` (a packet falls due: delayed ack, pong, queued
+    /// message, ping, keep-alive, resend) or `handle_timeout` (idle or reliable-delivery timeout).
+    /// A time at or before now means at once. `None` once closed. Changes only when something is
+    /// queued, a packet is received or sent, or time passes one of these deadlines, so a caller
+    /// re-reads it after each of those.
+    pub fn next_timeout_us(&self) -> Option<u64> {
+        if self.closed.is_some() {
+            return None;
+        }
+        let mut due = self
+            .next_send_us()
+            .min(self.last_received_us.saturating_add(CONNECTION_TIMEOUT_US + 1));
+        if let Some(first_sent_us) = self.reliable_queue.front().and_then(|message| message.first_sent_us) {
+            due = due.min(first_sent_us.saturating_add(RELIABLE_DELIVERY_TIMEOUT_US + 1));
+        }
+        Some(due)
+    }
+
+    /// Closes the connection if the peer has been silent for `CONNECTION_TIMEOUT_US`
+    /// (`TimedOut`) or a reliable message went unacknowledged for `RELIABLE_DELIVERY_TIMEOUT_US`
+    /// (`ReliableTimeout`). Returns whether the connection is closed.
+    pub fn handle_timeout(&mut self, now_us: u64) -> bool {
+        if now_us.saturating_sub(self.last_received_us) > CONNECTION_TIMEOUT_US {
+            self.close(CloseReason::TimedOut);
+        }
+        self.check_reliable_timeout(now_us);
+        self.closed.is_some()
+    }
+
+    fn check_reliable_timeout(&mut self, now_us: u64) {
+        if let Some(first_sent_us) = self.reliable_queue.front().and_then(|message| message.first_sent_us) {
+            if now_us.saturating_sub(first_sent_us) > RELIABLE_DELIVERY_TIMEOUT_US {
+                self.close(CloseReason::ReliableTimeout);
+            }
+        }
     }
 
     /// Whether the next packet may carry reliable fragments (in-flight limit, see `acked_floor`).
@@ -688,12 +901,15 @@ impl Connection {
         if self.closed.is_some() {
             return false;
         }
-        if let Some(first_sent_us) = self.reliable_queue.front().and_then(|message| message.first_sent_us) {
-            if now_us.saturating_sub(first_sent_us) > RELIABLE_DELIVERY_TIMEOUT_US {
-                self.close(CloseReason::ReliableTimeout);
-                return false;
-            }
+        self.check_reliable_timeout(now_us);
+        if self.closed.is_some() {
+            return false;
         }
+        debug_assert_eq!(
+            self.wants_to_send(now_us),
+            self.next_send_us() <= now_us,
+            "next_send_us disagrees with wants_to_send"
+        );
         if !self.wants_to_send(now_us) {
             return false;
         }
@@ -707,20 +923,35 @@ impl Connection {
         plaintext.extend_from_slice(&ack_bits.to_le_bytes());
         let mut room = SEALED_PLAINTEXT_BYTES_MAX - plaintext.len();
         let mut frames = 0;
-        if let Some((client_send_us, server_receive_us)) = self.pong_owed.take() {
-            plaintext.push(FRAME_PONG);
-            plaintext.extend_from_slice(&client_send_us.to_le_bytes());
-            plaintext.extend_from_slice(&server_receive_us.to_le_bytes());
-            plaintext.extend_from_slice(&now_us.to_le_bytes());
-            room -= 25;
+        if let Some((ping_sent_us, ping_received_us)) = self.pong_owed.take() {
+            Frame::Pong {
+                ping_sent_us,
+                ping_received_us,
+                pong_sent_us: now_us,
+            }
+            .encode(&mut plaintext);
+            room -= PONG_FRAME_BYTES;
             frames += 1;
         }
-        if self.side == Side::Client && now_us >= self.next_ping_us {
-            plaintext.push(FRAME_PING);
-            plaintext.extend_from_slice(&now_us.to_le_bytes());
-            room -= 9;
+        // The server's ping only rides along, and steps aside for a full-size unreliable message
+        // rather than push it into a packet of its own.
+        let ping_fits = match self.side {
+            Side::Client => true,
+            Side::Server => self.unreliable_queue.front().is_none_or(|message| {
+                PING_FRAME_BYTES + UNRELIABLE_FRAME_HEADER_BYTES + message.len() <= room
+            }),
+        };
+        if now_us >= self.next_ping_us && ping_fits {
+            Frame::Ping { sent_us: now_us }.encode(&mut plaintext);
+            room -= PING_FRAME_BYTES;
             frames += 1;
-            self.next_ping_us = now_us + CLOCK_PING_INTERVAL_US;
+            self.pings_outstanding[self.next_ping_slot] = Some(now_us);
+            self.next_ping_slot = (self.next_ping_slot + 1) % PINGS_OUTSTANDING_MAX;
+            self.next_ping_us = now_us
+                + match self.side {
+                    Side::Client => CLOCK_PING_INTERVAL_US,
+                    Side::Server => SERVER_PING_INTERVAL_US,
+                };
         }
         let slot_index = (sequence % SENT_PACKETS_TRACKED as u64) as usize;
         let mut carried = std::mem::take(&mut self.sent[slot_index].fragments);
@@ -735,12 +966,13 @@ impl Connection {
             if FRAGMENT_FRAME_HEADER_BYTES + fragment_len > room {
                 break;
             }
-            plaintext.push(FRAME_FRAGMENT);
-            plaintext.extend_from_slice(&message.id.to_le_bytes());
-            plaintext.push(index);
-            plaintext.push(message.fragment_count);
-            plaintext.extend_from_slice(&(fragment_len as u16).to_le_bytes());
-            plaintext.extend_from_slice(message.fragment(index));
+            Frame::Fragment {
+                message_id: message.id,
+                index,
+                count: message.fragment_count,
+                bytes: message.fragment(index),
+            }
+            .encode(&mut plaintext);
             message.fragment_sent_us[usize::from(index)] = Some(now_us);
             message.first_sent_us.get_or_insert(now_us);
             carried.push((message.id, index));
@@ -751,14 +983,12 @@ impl Connection {
             let Some(message) = self.unreliable_queue.front() else {
                 break;
             };
-            if 3 + message.len() > room {
+            if UNRELIABLE_FRAME_HEADER_BYTES + message.len() > room {
                 break;
             }
             let message = self.unreliable_queue.pop_front().expect("front exists");
-            plaintext.push(FRAME_UNRELIABLE);
-            plaintext.extend_from_slice(&(message.len() as u16).to_le_bytes());
-            plaintext.extend_from_slice(&message);
-            room -= 3 + message.len();
+            Frame::Unreliable(&message).encode(&mut plaintext);
+            room -= UNRELIABLE_FRAME_HEADER_BYTES + message.len();
             frames += 1;
         }
         debug_assert!(plaintext.len() <= SEALED_PLAINTEXT_BYTES_MAX);
@@ -784,8 +1014,9 @@ impl Connection {
         true
     }
 
-    /// A sealed `Disconnect` packet (sent a few times by the endpoint; no retransmission).
-    pub fn disconnect_packet(&mut self, out: &mut Vec<u8>) {
+    /// A sealed `Disconnect` packet carrying `reason` (one byte), and closes this end. Sent once,
+    /// never retransmitted: if it is lost the peer times out instead.
+    pub fn disconnect_packet(&mut self, reason: DisconnectReason, out: &mut Vec<u8>) {
         let sequence = self.next_sequence;
         self.next_sequence += 1;
         seal_packet(
@@ -794,10 +1025,10 @@ impl Connection {
             sequence,
             &self.edge_key,
             &self.send_key,
-            &[],
+            &[reason as u8],
             out,
         );
-        self.close(CloseReason::LocalDisconnect);
+        self.close(CloseReason::LocalDisconnect(reason));
     }
 }
 

@@ -255,7 +255,7 @@ fn run_session(seed: u64, loss_percent: u64) -> Outcome {
             }
         }
 
-        server.update(now);
+        server.handle_timeout(now);
         while let Some(transmit) = server.poll_transmit(now) {
             assert_eq!(transmit.destination, client_address);
             network.send(now, false, transmit.bytes);
