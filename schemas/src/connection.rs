@@ -1302,6 +1302,107 @@ mod tests {
     }
 
     #[test]
+    fn server_measures_rtt_without_the_clients_hold_time() {
+        // 50 ms each way: a 100 ms round trip. The server sends a snapshot every 50 ms tick at
+        // phase 0; the client sends its input at phase 40. A server ping rides on a snapshot,
+        // arrives at phase 0 and waits 40 ms for the client's next packet: a round trip measured
+        // from acks (or without subtracting the hold) is 140 ms.
+        let (mut client, mut server) = pair(0);
+        let mut packet = Vec::new();
+        let mut in_flight: VecDeque<(u64, bool, Vec<u8>)> = VecDeque::new();
+        for step in 0..10_000u64 {
+            let now = step * 1_000;
+            while in_flight.front().is_some_and(|(at, _, _)| *at <= now) {
+                let (_, to_server, bytes) = in_flight.pop_front().unwrap();
+                let receiver = if to_server { &mut server } else { &mut client };
+                receiver.receive(now, &bytes).unwrap();
+            }
+            if step % 50 == 0 {
+                server.send_unreliable(b"snapshot").unwrap();
+            }
+            if step % 50 == 40 {
+                client.send_unreliable(b"input").unwrap();
+            }
+            while client.poll_packet(now, &mut packet) {
+                in_flight.push_back((now + 50_000, true, packet.clone()));
+            }
+            while server.poll_packet(now, &mut packet) {
+                in_flight.push_back((now + 50_000, false, packet.clone()));
+            }
+        }
+        let rtt = server.rtt_us().expect("the server has ping samples");
+        assert!((98_000..=102_000).contains(&rtt), "server ping rtt {rtt} us");
+        // The hold was real: the ack-based estimate, which cannot subtract it, sees it.
+        let ack_rtt = server.stats().rtt_smoothed_us.unwrap();
+        assert!(ack_rtt >= 130_000, "ack rtt {ack_rtt} us");
+        // The client's own pings are answered at once and give the same round trip.
+        let client_rtt = client.rtt_us().expect("the client has ping samples");
+        assert!((98_000..=102_000).contains(&client_rtt), "client ping rtt {client_rtt} us");
+        assert_eq!(server.stats().pongs_ignored, 0);
+        // 10 s of 250 ms pings: about 40 samples, all on packets sent anyway (one per tick each
+        // way plus the client's clock pings).
+        assert!(server.stats().packets_sent <= 200 + 12, "server sent {}", server.stats().packets_sent);
+    }
+
+    #[test]
+    fn a_pong_for_no_outstanding_ping_is_ignored() {
+        let (_, mut server) = pair(0);
+        let mut packet = Vec::new();
+        // A pong claiming a ping sent long ago (it would make a 10 s round trip).
+        let mut plaintext = Vec::new();
+        Payload {
+            ack_newest_plus_one: 0,
+            ack_bits: 0,
+            frames: vec![Frame::Pong {
+                ping_sent_us: 0,
+                ping_received_us: 5,
+                pong_sent_us: 6,
+            }],
+        }
+        .encode(&mut plaintext);
+        seal_packet(PacketType::Payload, 9, 0, &[3; 16], &[1; 32], &plaintext, &mut packet);
+        server.receive(10_000_000, &packet).unwrap();
+        assert_eq!(server.rtt_us(), None);
+        assert_eq!(server.stats().pongs_ignored, 1);
+    }
+
+    #[test]
+    fn next_timeout_names_the_moment_a_packet_falls_due() {
+        let (mut client, mut server) = pair(0);
+        let mut packet = Vec::new();
+        assert_eq!(server.next_timeout_us(), Some(0), "the welcome ack is due at once");
+        assert!(server.poll_packet(0, &mut packet));
+        client.receive(0, &packet).unwrap();
+        while client.poll_packet(0, &mut packet) {
+            server.receive(0, &packet).unwrap();
+        }
+        while server.poll_packet(0, &mut packet) {}
+        // Nothing queued: the keep-alive is next, exactly one interval after the last packet.
+        let due = server.next_timeout_us().unwrap();
+        assert_eq!(due, KEEPALIVE_INTERVAL_US);
+        assert!(!server.poll_packet(due - 1, &mut packet));
+        assert!(server.poll_packet(due, &mut packet));
+        // A reliable message is due at once, its resend after the resend delay.
+        server.send_reliable(b"event").unwrap();
+        assert_eq!(server.next_timeout_us(), Some(0));
+        assert!(server.poll_packet(due, &mut packet));
+        let resend = server.next_timeout_us().unwrap();
+        assert_eq!(resend, due + server.resend_delay_us());
+        assert!(!server.poll_packet(resend - 1, &mut packet));
+        assert!(server.poll_packet(resend, &mut packet));
+        // Silence: after the keep-alives, the idle deadline closes it through handle_timeout.
+        let mut now = resend;
+        while let Some(at) = server.next_timeout_us() {
+            now = at;
+            if !server.handle_timeout(now) {
+                while server.poll_packet(now, &mut packet) {}
+            }
+        }
+        assert_eq!(server.closed(), Some(CloseReason::TimedOut));
+        assert_eq!(now, CONNECTION_TIMEOUT_US + 1, "closed the microsecond the timeout passed");
+    }
+
+    #[test]
     fn payload_decoder_is_total() {
         assert_eq!(decode_payload(&[]), Err(FrameError::Truncated { offset: 0 }));
         let mut bytes = vec![0u8; 12];

@@ -1106,6 +1106,86 @@ mod tests {
         assert!(server.readable.is_empty());
     }
 
+    /// Connects `count` sessions (ids 1..=count) at `now`, each through a real handshake, without
+    /// polling the server's events.
+    fn connect_many(server: &mut ServerEndpoint, count: usize, now: u64) {
+        for index in 0..count {
+            let mut token = sample_token(server_address());
+            token.session_id = index as u64 + 1;
+            let mut nonce = [0; TOKEN_NONCE_BYTES];
+            nonce[..8].copy_from_slice(&token.session_id.to_le_bytes());
+            let mut client = ClientConnection::new(now, token.seal(&CLUSTER_KEY, nonce), 0);
+            while client.state() != ClientState::Connected {
+                let transmit = client.poll_transmit(now).expect("a handshake packet");
+                server.handle(now, client_address(), &transmit.bytes).unwrap();
+                while let Some(reply) = server.poll_transmit(now) {
+                    client.handle(now, server_address(), &reply.bytes).unwrap();
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_mass_timeout_reports_every_session_and_no_event_is_lost() {
+        let sessions = SERVER_CONNECTIONS_MAX;
+        let mut server = ServerEndpoint::new(ServerConfig {
+            connections_max: sessions,
+            ..server().config
+        });
+        let started = std::time::Instant::now();
+        connect_many(&mut server, sessions, NOW_US);
+        eprintln!("{sessions} handshakes in {:?}", started.elapsed());
+        assert_eq!(server.connection_count(), sessions);
+        // Every client falls silent at once; one call times them all out. Nothing was polled, so
+        // the queue holds both events of every session: the bound, exactly.
+        server.handle_timeout(NOW_US + CONNECTION_TIMEOUT_US + 1);
+        assert_eq!(server.connection_count(), 0);
+        assert_eq!(server.stats().events_queued, 2 * sessions);
+        assert_eq!(server.stats().disconnects_unpolled, sessions);
+        let (mut connected, mut disconnected) = (BTreeSet::new(), BTreeSet::new());
+        while let Some(event) = server.poll_event() {
+            match event {
+                ServerEvent::Connected { session_id, .. } => assert!(connected.insert(session_id)),
+                ServerEvent::Disconnected {
+                    session_id,
+                    reason: CloseReason::TimedOut,
+                } => {
+                    assert!(connected.contains(&session_id), "Disconnected before Connected");
+                    assert!(disconnected.insert(session_id));
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(disconnected.len(), sessions, "every session left exactly once");
+        assert_eq!(connected, disconnected);
+        assert_eq!(server.stats().disconnects_unpolled, 0);
+        assert_eq!(server.poll_timeout(), None, "nothing left to time");
+    }
+
+    #[test]
+    fn a_session_keeps_its_place_until_its_disconnect_is_polled() {
+        let mut server = ServerEndpoint::new(ServerConfig {
+            connections_max: 1,
+            ..server().config
+        });
+        connect_many(&mut server, 1, NOW_US);
+        while server.poll_event().is_some() {}
+        server.disconnect(1, DisconnectReason::Kicked);
+        while server.poll_transmit(NOW_US).is_some() {}
+        assert_eq!(server.connection_count(), 0);
+        // The application has not heard that session 1 left (its player may still be in a zone),
+        // so the place is not given away yet.
+        let mut token = sample_token(server_address());
+        token.session_id = 2;
+        let request = connection_request(&token.seal(&CLUSTER_KEY, [2; TOKEN_NONCE_BYTES]));
+        assert_eq!(
+            server.handle(NOW_US, client_address(), &request),
+            Err(PacketError::ServerFull { connections: 0 })
+        );
+        assert!(matches!(server.poll_event(), Some(ServerEvent::Disconnected { session_id: 1, .. })));
+        assert_eq!(server.handle(NOW_US, client_address(), &request), Ok(()));
+    }
+
     #[test]
     fn bad_requests_are_refused_without_reply() {
         let mut server = server();
