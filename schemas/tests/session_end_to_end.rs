@@ -79,6 +79,8 @@ struct Outcome {
     final_world_matches: bool,
     packets_dropped: u64,
     packets_sent: u64,
+    /// The server's own measure of the session's round trip (its pings, the client's hold removed).
+    server_rtt_us: u64,
 }
 
 fn run_session(seed: u64, loss_percent: u64) -> Outcome {
@@ -138,6 +140,7 @@ fn run_session(seed: u64, loss_percent: u64) -> Outcome {
         final_world_matches: false,
         packets_dropped: 0,
         packets_sent: 0,
+        server_rtt_us: 0,
     };
     let mut session_id = None;
     let mut tick: u32 = 0;
@@ -271,6 +274,10 @@ fn run_session(seed: u64, loss_percent: u64) -> Outcome {
     let sent = &sent_worlds[&latest];
     outcome.final_world_matches =
         sent.iter().all(|(id, state)| receiver.world().get(id) == Some(state)) && sent.len() == entities.len();
+    outcome.server_rtt_us = server
+        .connection(session_id.expect("connected"))
+        .and_then(|connection| connection.rtt_us())
+        .expect("the server measured the round trip");
     outcome.packets_dropped = network.dropped;
     outcome.packets_sent = network.sent;
     assert!(network.sent > 400, "{} packets sent", network.sent);
@@ -291,8 +298,16 @@ fn check(outcome: &Outcome) {
     assert!(outcome.final_world_matches, "client world differs from the server's");
     let mean = outcome.snapshot_bytes_steady.iter().sum::<usize>() / outcome.snapshot_bytes_steady.len();
     eprintln!(
-        "snapshots applied {}, mean steady snapshot {mean} bytes, packets dropped {} of {}",
-        outcome.snapshots_applied, outcome.packets_dropped, outcome.packets_sent
+        "snapshots applied {}, mean steady snapshot {mean} bytes, packets dropped {} of {}, server rtt {} us",
+        outcome.snapshots_applied, outcome.packets_dropped, outcome.packets_sent, outcome.server_rtt_us
+    );
+    // 30 ms + 0..20 ms jitter each way, delivered on the next 10 ms step: about 90 ms on average
+    // (samples 60..=120, smoothed). The client holds each ping until its next tick, 25 ms on
+    // average; were that counted, the estimate would sit near 115 ms.
+    assert!(
+        (75_000..=105_000).contains(&outcome.server_rtt_us),
+        "server rtt {} us",
+        outcome.server_rtt_us
     );
     // 64 moving entities; acks are delayed by RTT and loss, so baselines are older than in the bench.
     assert!(mean <= 250, "mean snapshot {mean} bytes");
