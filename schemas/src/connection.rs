@@ -1402,6 +1402,68 @@ mod tests {
         assert_eq!(now, CONNECTION_TIMEOUT_US + 1, "closed the microsecond the timeout passed");
     }
 
+    fn hex_lines(bytes: &[u8]) -> String {
+        bytes
+            .chunks(32)
+            .map(|line| line.iter().map(|byte| format!("{byte:02x}")).collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The payload of the PROTOCOL.md test vector ("Payload packet").
+    fn vector_payload() -> Payload<'static> {
+        Payload {
+            ack_newest_plus_one: 4,
+            ack_bits: 0b101,
+            frames: vec![
+                Frame::Unreliable(b"hi"),
+                Frame::Fragment {
+                    message_id: 0,
+                    index: 0,
+                    count: 1,
+                    bytes: b"chat",
+                },
+                Frame::Ping {
+                    sent_us: 1_700_000_000_000_000,
+                },
+                Frame::Pong {
+                    ping_sent_us: 1_699_999_999_900_000,
+                    ping_received_us: 1_699_999_999_950_000,
+                    pong_sent_us: 1_699_999_999_990_000,
+                },
+            ],
+        }
+    }
+
+    /// PROTOCOL.md, "Payload packet": plaintext and sealed bytes, and both decode back.
+    #[test]
+    fn payload_packet_test_vector() {
+        let mut plaintext = Vec::new();
+        vector_payload().encode(&mut plaintext);
+        let mut packet = Vec::new();
+        seal_packet(PacketType::Payload, 0x0123_4567_89ab_cdef, 5, &[0x33; 16], &[0x11; 32], &plaintext, &mut packet);
+        let compact = |vector: &str| vector.split_whitespace().collect::<String>();
+        assert_eq!(hex_lines(&plaintext).replace('\n', ""), compact(PAYLOAD_PLAINTEXT_VECTOR_HEX));
+        assert_eq!(hex_lines(&packet).replace('\n', ""), compact(PAYLOAD_PACKET_VECTOR_HEX));
+        let spec: String = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/PROTOCOL.md"))
+            .split_whitespace()
+            .collect();
+        assert!(spec.contains(&compact(PAYLOAD_PLAINTEXT_VECTOR_HEX)), "PROTOCOL.md quotes the plaintext");
+        assert!(spec.contains(&compact(PAYLOAD_PACKET_VECTOR_HEX)), "PROTOCOL.md quotes the packet");
+        assert_eq!(decode_payload(&plaintext), Ok(vector_payload()));
+        let mut opened = Vec::new();
+        open_packet(&packet, &[0x33; 16], &[0x11; 32], &mut opened).unwrap();
+        assert_eq!(opened, plaintext);
+    }
+    const PAYLOAD_PLAINTEXT_VECTOR_HEX: &str = "\
+040000000000000005000000010200686902000000010400636861740300401e
+18240a06000460b91c18240a0600b07c1d18240a0600f0181e18240a0600";
+    const PAYLOAD_PACKET_VECTOR_HEX: &str = "\
+4d13efcdab89674523010500000000000000feb2891b40695d0fd4b5032524c6
+95181cbe726c92b5f19787742a7de911dd777acd776be5c9948798875708fd36
+36b71c5c4310a60715476d9cee178cb07ccdaac5edf0aed9273d4c0b2760f117
+5f29180140c1f07c";
+
     #[test]
     fn payload_decoder_is_total() {
         assert_eq!(decode_payload(&[]), Err(FrameError::Truncated { offset: 0 }));

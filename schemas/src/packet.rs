@@ -521,7 +521,7 @@ mod tests {
             assert!(snake, "label {label:?} is not snake_case");
         }
         // The documented table lists every label (PROTOCOL.md, "Drop reasons").
-        let spec = include_str!("../PROTOCOL.md");
+        let spec = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/PROTOCOL.md"));
         for label in PACKET_ERROR_LABELS {
             assert!(spec.contains(&format!("`{label}`")), "PROTOCOL.md does not document `{label}`");
         }
@@ -537,6 +537,31 @@ mod tests {
         assert_eq!(DisconnectReason::from_plaintext(&[]), DisconnectReason::Unspecified);
         assert_eq!(DisconnectReason::from_plaintext(&[5, 99]), DisconnectReason::ShuttingDown);
     }
+
+    /// PROTOCOL.md, "Disconnect packet".
+    #[test]
+    fn disconnect_packet_test_vector() {
+        let mut packet = Vec::new();
+        seal_packet(
+            PacketType::Disconnect,
+            0x0123_4567_89ab_cdef,
+            9,
+            &[0x33; EDGE_KEY_BYTES],
+            &[0x22; AEAD_KEY_BYTES],
+            &[DisconnectReason::ShuttingDown as u8],
+            &mut packet,
+        );
+        let hex: String = packet.iter().map(|byte| format!("{byte:02x}")).collect();
+        assert_eq!(hex, DISCONNECT_PACKET_VECTOR_HEX);
+        assert!(
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/PROTOCOL.md")).contains(DISCONNECT_PACKET_VECTOR_HEX),
+            "PROTOCOL.md quotes the Disconnect packet"
+        );
+        let mut plaintext = Vec::new();
+        open_packet(&packet, &[0x33; EDGE_KEY_BYTES], &[0x22; AEAD_KEY_BYTES], &mut plaintext).unwrap();
+        assert_eq!(DisconnectReason::from_plaintext(&plaintext), DisconnectReason::ShuttingDown);
+    }
+    const DISCONNECT_PACKET_VECTOR_HEX: &str = "4d14efcdab89674523010900000000000000b3d4e88c5a4e5f0e4535bfc0db921e182251599ddaf14e517d";
 
     /// Test vector quoted in PROTOCOL.md ("Sealed packet").
     #[test]
