@@ -189,7 +189,9 @@ impl DisconnectReason {
     /// The reason of a `Disconnect` packet's plaintext: its first byte; empty is `Unspecified`, and
     /// bytes after the first are ignored (room for later versions to say more).
     pub fn from_plaintext(plaintext: &[u8]) -> DisconnectReason {
-        plaintext.first().map_or(DisconnectReason::Unspecified, |byte| DisconnectReason::from_u8(*byte))
+        plaintext
+            .first()
+            .map_or(DisconnectReason::Unspecified, |byte| DisconnectReason::from_u8(*byte))
     }
 }
 
@@ -458,7 +460,9 @@ mod tests {
             PacketError::Token(TokenError::WrongServer),
             PacketError::UnknownSession { session_id: 6 },
             PacketError::AddressMismatch { session_id: 6 },
-            PacketError::Unexpected { packet_type: PacketType::Challenge },
+            PacketError::Unexpected {
+                packet_type: PacketType::Challenge,
+            },
             PacketError::BadChallenge,
             PacketError::ServerFull { connections: 7 },
             PacketError::Payload(FrameError::Truncated { offset: 8 }),
@@ -510,12 +514,21 @@ mod tests {
         let unique: std::collections::BTreeSet<&str> = labels.iter().copied().collect();
         assert_eq!(unique.len(), labels.len(), "two variants share a label: {labels:?}");
         let registered: std::collections::BTreeSet<&str> = PACKET_ERROR_LABELS.iter().copied().collect();
-        assert_eq!(registered.len(), PACKET_ERROR_LABELS.len(), "PACKET_ERROR_LABELS lists a label twice");
-        assert_eq!(unique, registered, "PACKET_ERROR_LABELS and the variants' labels differ");
+        assert_eq!(
+            registered.len(),
+            PACKET_ERROR_LABELS.len(),
+            "PACKET_ERROR_LABELS lists a label twice"
+        );
+        assert_eq!(
+            unique, registered,
+            "PACKET_ERROR_LABELS and the variants' labels differ"
+        );
         for label in PACKET_ERROR_LABELS {
             let snake = !label.is_empty()
                 && label.starts_with(|c: char| c.is_ascii_lowercase())
-                && label.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
                 && !label.contains("__")
                 && !label.ends_with('_');
             assert!(snake, "label {label:?} is not snake_case");
@@ -523,7 +536,10 @@ mod tests {
         // The documented table lists every label (PROTOCOL.md, "Drop reasons").
         let spec = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/PROTOCOL.md"));
         for label in PACKET_ERROR_LABELS {
-            assert!(spec.contains(&format!("`{label}`")), "PROTOCOL.md does not document `{label}`");
+            assert!(
+                spec.contains(&format!("`{label}`")),
+                "PROTOCOL.md does not document `{label}`"
+            );
         }
     }
 
@@ -535,7 +551,10 @@ mod tests {
         assert_eq!(DisconnectReason::from_u8(7), DisconnectReason::Unspecified);
         assert_eq!(DisconnectReason::from_u8(255), DisconnectReason::Unspecified);
         assert_eq!(DisconnectReason::from_plaintext(&[]), DisconnectReason::Unspecified);
-        assert_eq!(DisconnectReason::from_plaintext(&[5, 99]), DisconnectReason::ShuttingDown);
+        assert_eq!(
+            DisconnectReason::from_plaintext(&[5, 99]),
+            DisconnectReason::ShuttingDown
+        );
     }
 
     /// PROTOCOL.md, "Disconnect packet".
@@ -558,10 +577,20 @@ mod tests {
             "PROTOCOL.md quotes the Disconnect packet"
         );
         let mut plaintext = Vec::new();
-        open_packet(&packet, &[0x33; EDGE_KEY_BYTES], &[0x22; AEAD_KEY_BYTES], &mut plaintext).unwrap();
-        assert_eq!(DisconnectReason::from_plaintext(&plaintext), DisconnectReason::ShuttingDown);
+        open_packet(
+            &packet,
+            &[0x33; EDGE_KEY_BYTES],
+            &[0x22; AEAD_KEY_BYTES],
+            &mut plaintext,
+        )
+        .unwrap();
+        assert_eq!(
+            DisconnectReason::from_plaintext(&plaintext),
+            DisconnectReason::ShuttingDown
+        );
     }
-    const DISCONNECT_PACKET_VECTOR_HEX: &str = "4d14efcdab89674523010900000000000000b3d4e88c5a4e5f0e4535bfc0db921e182251599ddaf14e517d";
+    const DISCONNECT_PACKET_VECTOR_HEX: &str =
+        "4d14efcdab89674523010900000000000000b3d4e88c5a4e5f0e4535bfc0db921e182251599ddaf14e517d";
 
     /// Test vector quoted in PROTOCOL.md ("Sealed packet").
     #[test]

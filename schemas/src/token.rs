@@ -310,11 +310,18 @@ pub(crate) mod tests {
     #[test]
     fn expiry_must_be_ahead_but_within_the_lifetime_and_skew() {
         let now_s = 1_000_000;
-        assert_eq!(check_expiry(now_s, now_s), Err(TokenError::Expired { expires_at_s: now_s }));
+        assert_eq!(
+            check_expiry(now_s, now_s),
+            Err(TokenError::Expired { expires_at_s: now_s })
+        );
         assert_eq!(check_expiry(now_s + 1, now_s), Ok(()));
         assert_eq!(check_expiry(now_s + TOKEN_LIFETIME_S, now_s), Ok(()));
         let latest = now_s + TOKEN_LIFETIME_S + TOKEN_EXPIRY_SKEW_S;
-        assert_eq!(check_expiry(latest, now_s), Ok(()), "an issuer's clock a little ahead is tolerated");
+        assert_eq!(
+            check_expiry(latest, now_s),
+            Ok(()),
+            "an issuer's clock a little ahead is tolerated"
+        );
         assert_eq!(
             check_expiry(latest + 1, now_s),
             Err(TokenError::ExpiryTooFar {
@@ -322,7 +329,10 @@ pub(crate) mod tests {
             })
         );
         // A token for a day ahead (what the server used to accept).
-        assert!(matches!(check_expiry(now_s + 86_400, now_s), Err(TokenError::ExpiryTooFar { .. })));
+        assert!(matches!(
+            check_expiry(now_s + 86_400, now_s),
+            Err(TokenError::ExpiryTooFar { .. })
+        ));
         // No overflow at the end of time.
         assert_eq!(check_expiry(u64::MAX, u64::MAX - 1), Ok(()));
     }

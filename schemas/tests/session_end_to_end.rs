@@ -327,7 +327,12 @@ fn session_streams_snapshots_over_a_lossy_jittery_network() {
         // The lossy network really lost about a tenth of the packets (not a fixed count: how many
         // packets a session sends depends on the ack policy).
         let dropped_percent = 100 * outcome.packets_dropped / outcome.packets_sent.max(1);
-        assert!((5..=15).contains(&dropped_percent), "{} of {} dropped", outcome.packets_dropped, outcome.packets_sent);
+        assert!(
+            (5..=15).contains(&dropped_percent),
+            "{} of {} dropped",
+            outcome.packets_dropped,
+            outcome.packets_sent
+        );
         check(&outcome);
     }
 }
