@@ -18,8 +18,8 @@ use std::collections::VecDeque;
 
 use thiserror::Error;
 
-pub use frame::{Frame, FrameError, Payload, decode_payload};
 use frame::{FRAGMENT_FRAME_HEADER_BYTES, PING_FRAME_BYTES, PONG_FRAME_BYTES, UNRELIABLE_FRAME_HEADER_BYTES};
+pub use frame::{Frame, FrameError, Payload, decode_payload};
 use reliable::{IncomingMessage, OutgoingMessage};
 
 use crate::clock::{ClockSync, clock_sample};
@@ -309,7 +309,9 @@ impl Connection {
             self.received.check(header.sequence)?;
             open_packet(bytes, &self.edge_key, &self.receive_key, &mut self.plaintext)?;
             self.received.mark(header.sequence);
-            self.close(CloseReason::PeerDisconnected(DisconnectReason::from_plaintext(&self.plaintext)));
+            self.close(CloseReason::PeerDisconnected(DisconnectReason::from_plaintext(
+                &self.plaintext,
+            )));
             return Ok(());
         }
         if header.packet_type != PacketType::Payload {
@@ -345,7 +347,11 @@ impl Connection {
             Frame::Ping { .. } => answers_pings_at_once,
             Frame::Unreliable(_) | Frame::Pong { .. } => false,
         });
-        let due_us = if urgent { now_us } else { now_us.saturating_add(ACK_DELAY_MAX_US) };
+        let due_us = if urgent {
+            now_us
+        } else {
+            now_us.saturating_add(ACK_DELAY_MAX_US)
+        };
         if !payload.frames.is_empty() {
             self.ack_due_us = Some(self.ack_due_us.map_or(due_us, |due| due.min(due_us)));
         }
@@ -376,7 +382,11 @@ impl Connection {
     /// wire without the time the peer held the ping. The peer can only make a sample smaller than
     /// the truth by overstating the hold (never below zero), not larger.
     fn on_pong(&mut self, now_us: u64, ping_sent_us: u64, ping_received_us: u64, pong_sent_us: u64) {
-        let Some(slot) = self.pings_outstanding.iter().position(|sent| *sent == Some(ping_sent_us)) else {
+        let Some(slot) = self
+            .pings_outstanding
+            .iter()
+            .position(|sent| *sent == Some(ping_sent_us))
+        else {
             self.stats.pongs_ignored += 1;
             return;
         };
@@ -560,9 +570,10 @@ impl Connection {
         // rather than push it into a packet of its own.
         let ping_fits = match self.side {
             Side::Client => true,
-            Side::Server => self.unreliable_queue.front().is_none_or(|message| {
-                PING_FRAME_BYTES + UNRELIABLE_FRAME_HEADER_BYTES + message.len() <= room
-            }),
+            Side::Server => self
+                .unreliable_queue
+                .front()
+                .is_none_or(|message| PING_FRAME_BYTES + UNRELIABLE_FRAME_HEADER_BYTES + message.len() <= room),
         };
         if now_us >= self.next_ping_us && ping_fits {
             Frame::Ping { sent_us: now_us }.encode(&mut plaintext);
@@ -721,8 +732,14 @@ mod tests {
         let (from_client, from_server) = tick_traffic(&mut client, &mut server, 0, ticks);
         // One packet per tick each way; the extras are the handshake ack and the clock pings
         // (one a second) and their pongs. Acking every packet on its own would double both.
-        assert!((ticks..=ticks + 8).contains(&from_client), "client sent {from_client} packets in {ticks} ticks");
-        assert!((ticks..=ticks + 8).contains(&from_server), "server sent {from_server} packets in {ticks} ticks");
+        assert!(
+            (ticks..=ticks + 8).contains(&from_client),
+            "client sent {from_client} packets in {ticks} ticks"
+        );
+        assert!(
+            (ticks..=ticks + 8).contains(&from_server),
+            "server sent {from_server} packets in {ticks} ticks"
+        );
         // Nothing went unacknowledged on the way: each side's newest packets were acked.
         assert!(client.stats().rtt_smoothed_us.is_some() && server.stats().rtt_smoothed_us.is_some());
     }
@@ -744,14 +761,23 @@ mod tests {
         client.send_unreliable(b"input").unwrap();
         assert!(client.poll_packet(now, &mut packet));
         server.receive(now, &packet).unwrap();
-        assert!(!server.poll_packet(now + ACK_DELAY_MAX_US - 1, &mut packet), "the ack waits for traffic");
-        assert!(server.poll_packet(now + ACK_DELAY_MAX_US, &mut packet), "then goes alone");
+        assert!(
+            !server.poll_packet(now + ACK_DELAY_MAX_US - 1, &mut packet),
+            "the ack waits for traffic"
+        );
+        assert!(
+            server.poll_packet(now + ACK_DELAY_MAX_US, &mut packet),
+            "then goes alone"
+        );
         let later = now + ACK_DELAY_MAX_US + 1_000;
         client.receive(later, &packet).unwrap();
         client.send_reliable(b"chat").unwrap();
         assert!(client.poll_packet(later, &mut packet));
         server.receive(later, &packet).unwrap();
-        assert!(server.poll_packet(later, &mut packet), "reliable fragments are acked at once");
+        assert!(
+            server.poll_packet(later, &mut packet),
+            "reliable fragments are acked at once"
+        );
     }
 
     /// Steps both ends on simulated time (10 ms steps, 20 ms one-way delay); `lose(n)` decides whether
@@ -837,11 +863,18 @@ mod tests {
         assert!(ack_rtt >= 130_000, "ack rtt {ack_rtt} us");
         // The client's own pings are answered at once and give the same round trip.
         let client_rtt = client.rtt_us().expect("the client has ping samples");
-        assert!((98_000..=102_000).contains(&client_rtt), "client ping rtt {client_rtt} us");
+        assert!(
+            (98_000..=102_000).contains(&client_rtt),
+            "client ping rtt {client_rtt} us"
+        );
         assert_eq!(server.stats().pongs_ignored, 0);
         // 10 s of 250 ms pings: about 40 samples, all on packets sent anyway (one per tick each
         // way plus the client's clock pings).
-        assert!(server.stats().packets_sent <= 200 + 12, "server sent {}", server.stats().packets_sent);
+        assert!(
+            server.stats().packets_sent <= 200 + 12,
+            "server sent {}",
+            server.stats().packets_sent
+        );
     }
 
     #[test]
@@ -899,7 +932,10 @@ mod tests {
             }
         }
         assert_eq!(server.closed(), Some(CloseReason::TimedOut));
-        assert_eq!(now, CONNECTION_TIMEOUT_US + 1, "closed the microsecond the timeout passed");
+        assert_eq!(
+            now,
+            CONNECTION_TIMEOUT_US + 1,
+            "closed the microsecond the timeout passed"
+        );
     }
-
 }

@@ -164,7 +164,9 @@ mod tests {
         );
         assert_eq!(
             client.poll_event(),
-            Some(ClientEvent::Disconnected(ClientDisconnect::ByServer(DisconnectReason::Kicked)))
+            Some(ClientEvent::Disconnected(ClientDisconnect::ByServer(
+                DisconnectReason::Kicked
+            )))
         );
     }
 
@@ -182,5 +184,4 @@ mod tests {
         }
         now
     }
-
 }

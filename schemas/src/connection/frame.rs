@@ -50,7 +50,9 @@ pub enum Frame<'a> {
         bytes: &'a [u8],
     },
     /// A round-trip probe: the sender's clock when it sent the ping.
-    Ping { sent_us: u64 },
+    Ping {
+        sent_us: u64,
+    },
     /// The answer to a ping: the ping's `sent_us` echoed, and the answering side's clock when the
     /// ping arrived and when the pong left (their difference is how long the ping was held).
     Pong {
@@ -242,15 +244,32 @@ mod tests {
         let mut plaintext = Vec::new();
         vector_payload().encode(&mut plaintext);
         let mut packet = Vec::new();
-        seal_packet(PacketType::Payload, 0x0123_4567_89ab_cdef, 5, &[0x33; 16], &[0x11; 32], &plaintext, &mut packet);
+        seal_packet(
+            PacketType::Payload,
+            0x0123_4567_89ab_cdef,
+            5,
+            &[0x33; 16],
+            &[0x11; 32],
+            &plaintext,
+            &mut packet,
+        );
         let compact = |vector: &str| vector.split_whitespace().collect::<String>();
-        assert_eq!(hex_lines(&plaintext).replace('\n', ""), compact(PAYLOAD_PLAINTEXT_VECTOR_HEX));
+        assert_eq!(
+            hex_lines(&plaintext).replace('\n', ""),
+            compact(PAYLOAD_PLAINTEXT_VECTOR_HEX)
+        );
         assert_eq!(hex_lines(&packet).replace('\n', ""), compact(PAYLOAD_PACKET_VECTOR_HEX));
         let spec: String = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/PROTOCOL.md"))
             .split_whitespace()
             .collect();
-        assert!(spec.contains(&compact(PAYLOAD_PLAINTEXT_VECTOR_HEX)), "PROTOCOL.md quotes the plaintext");
-        assert!(spec.contains(&compact(PAYLOAD_PACKET_VECTOR_HEX)), "PROTOCOL.md quotes the packet");
+        assert!(
+            spec.contains(&compact(PAYLOAD_PLAINTEXT_VECTOR_HEX)),
+            "PROTOCOL.md quotes the plaintext"
+        );
+        assert!(
+            spec.contains(&compact(PAYLOAD_PACKET_VECTOR_HEX)),
+            "PROTOCOL.md quotes the packet"
+        );
         assert_eq!(decode_payload(&plaintext), Ok(vector_payload()));
         let mut opened = Vec::new();
         open_packet(&packet, &[0x33; 16], &[0x11; 32], &mut opened).unwrap();

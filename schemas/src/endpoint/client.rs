@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 
 use super::{CHALLENGE_BYTES, HANDSHAKE_RESEND_US, HANDSHAKE_TIMEOUT_US, Transmit, connection_request};
 use crate::connection::{CloseReason, Connection, Received, SendError, Side};
-use crate::packet::{DisconnectReason, PacketError, PacketType, ReplayWindow, open_packet, read_sealed_header, seal_packet};
+use crate::packet::{
+    DisconnectReason, PacketError, PacketType, ReplayWindow, open_packet, read_sealed_header, seal_packet,
+};
 use crate::token::ClientToken;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,13 +95,19 @@ impl ClientConnection {
     /// Ends the session cleanly: returns one sealed `Disconnect` packet for the server (which then
     /// frees the session at once instead of after `CONNECTION_TIMEOUT_US`). `None` if not connected.
     pub fn disconnect(&mut self) -> Option<Transmit> {
-        let connection = self.connection.as_mut().filter(|_| self.state == ClientState::Connected)?;
+        let connection = self
+            .connection
+            .as_mut()
+            .filter(|_| self.state == ClientState::Connected)?;
         let mut bytes = Vec::new();
         connection.disconnect_packet(DisconnectReason::Unspecified, &mut bytes);
         self.end(ClientDisconnect::Closed(CloseReason::LocalDisconnect(
             DisconnectReason::Unspecified,
         )));
-        Some(Transmit { destination: self.server, bytes })
+        Some(Transmit {
+            destination: self.server,
+            bytes,
+        })
     }
 
     fn end(&mut self, reason: ClientDisconnect) {
@@ -111,7 +119,10 @@ impl ClientConnection {
 
     fn push_event(&mut self, event: ClientEvent) {
         // Connected once, Disconnected once: the state machine allows no more.
-        assert!(self.events.len() < CLIENT_EVENTS_MAX, "more than one Connected and one Disconnected");
+        assert!(
+            self.events.len() < CLIENT_EVENTS_MAX,
+            "more than one Connected and one Disconnected"
+        );
         self.events.push_back(event);
     }
 

@@ -91,7 +91,10 @@ mod tests {
             client_to_server_key: [0x11; 32],
             server_to_client_key: [0x22; 32],
             edge_key: [0x33; 16],
-            server_addresses: vec!["203.0.113.5:7777".parse().unwrap(), "[2001:db8::1]:7778".parse().unwrap()],
+            server_addresses: vec![
+                "203.0.113.5:7777".parse().unwrap(),
+                "[2001:db8::1]:7778".parse().unwrap(),
+            ],
         }
         .seal(&cluster_key, nonce)
     }
@@ -104,15 +107,27 @@ mod tests {
         let client_token = token.to_bytes();
         let request = connection_request(&token);
         let compact = |vector: &str| vector.split_whitespace().collect::<String>();
-        assert_eq!(hex_lines(&client_token).replace('\n', ""), compact(CLIENT_TOKEN_VECTOR_HEX));
-        assert_eq!(hex_lines(&request[..242]).replace('\n', ""), compact(CONNECTION_REQUEST_VECTOR_HEX));
+        assert_eq!(
+            hex_lines(&client_token).replace('\n', ""),
+            compact(CLIENT_TOKEN_VECTOR_HEX)
+        );
+        assert_eq!(
+            hex_lines(&request[..242]).replace('\n', ""),
+            compact(CONNECTION_REQUEST_VECTOR_HEX)
+        );
         assert_eq!(request.len(), CONNECTION_REQUEST_BYTES);
         assert!(request[242..].iter().all(|byte| *byte == 0), "then 782 zero bytes");
         let spec: String = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/PROTOCOL.md"))
             .split_whitespace()
             .collect();
-        assert!(spec.contains(&compact(CLIENT_TOKEN_VECTOR_HEX)), "PROTOCOL.md quotes the client token");
-        assert!(spec.contains(&compact(CONNECTION_REQUEST_VECTOR_HEX)), "PROTOCOL.md quotes the request");
+        assert!(
+            spec.contains(&compact(CLIENT_TOKEN_VECTOR_HEX)),
+            "PROTOCOL.md quotes the client token"
+        );
+        assert!(
+            spec.contains(&compact(CONNECTION_REQUEST_VECTOR_HEX)),
+            "PROTOCOL.md quotes the request"
+        );
         let mut cluster_key = [0u8; CLUSTER_KEY_BYTES];
         for (index, byte) in cluster_key.iter_mut().enumerate() {
             *byte = index as u8;
@@ -123,7 +138,9 @@ mod tests {
             public_address: "203.0.113.5:7777".parse().unwrap(),
             connections_max: 4,
         });
-        server.handle(1_700_000_000_000_000, client_address(), &request).unwrap();
+        server
+            .handle(1_700_000_000_000_000, client_address(), &request)
+            .unwrap();
         assert!(server.poll_transmit(1_700_000_000_000_000).is_some(), "a challenge");
     }
 

@@ -49,16 +49,10 @@ pub enum ServerEvent {
         address: SocketAddr,
     },
     /// Never dropped (see `SERVER_EVENTS_MAX`): every `Connected` is followed by one.
-    Disconnected {
-        session_id: u64,
-        reason: CloseReason,
-    },
+    Disconnected { session_id: u64, reason: CloseReason },
     /// Messages come from the sessions' own bounded queues (`RECEIVED_MESSAGES_MAX` each; what
     /// overflows is counted in `EndpointStats::received_messages_dropped`).
-    Message {
-        session_id: u64,
-        message: Received,
-    },
+    Message { session_id: u64, message: Received },
 }
 
 /// Counters of a server endpoint (`ServerEndpoint::stats`).
@@ -473,9 +467,16 @@ impl ServerEndpoint {
     pub fn handle_timeout(&mut self, now_us: u64) {
         let mut due = std::mem::take(&mut self.due_scratch);
         due.clear();
-        due.extend(self.timers.range(..=(now_us, u64::MAX)).map(|(_, session_id)| *session_id));
+        due.extend(
+            self.timers
+                .range(..=(now_us, u64::MAX))
+                .map(|(_, session_id)| *session_id),
+        );
         for &session_id in &due {
-            let session = self.sessions.get_mut(&session_id).expect("timers list only open sessions");
+            let session = self
+                .sessions
+                .get_mut(&session_id)
+                .expect("timers list only open sessions");
             if session.connection.handle_timeout(now_us) {
                 let reason = session.connection.closed().expect("closed");
                 self.end_session(session_id, reason);
@@ -500,7 +501,10 @@ impl ServerEndpoint {
             if due_us > now_us {
                 return None;
             }
-            let session = self.sessions.get_mut(&session_id).expect("timers list only open sessions");
+            let session = self
+                .sessions
+                .get_mut(&session_id)
+                .expect("timers list only open sessions");
             session.connection.handle_timeout(now_us);
             let sent = session.connection.poll_packet(now_us, &mut out);
             if let Some(reason) = session.connection.closed() {
@@ -517,7 +521,10 @@ impl ServerEndpoint {
             // Nothing was due after all. `next_timeout_us` mirrors `poll_packet`, so the deadline
             // moved past now; if it did not, move it, or this loop would never end.
             if let Some(stuck_us) = session.timer_us.filter(|due_us| *due_us <= now_us) {
-                debug_assert!(false, "session {session_id} due at {stuck_us} but sent nothing at {now_us}");
+                debug_assert!(
+                    false,
+                    "session {session_id} due at {stuck_us} but sent nothing at {now_us}"
+                );
                 self.timers.remove(&(stuck_us, session_id));
                 self.timers.insert((now_us + 1, session_id));
                 session.timer_us = Some(now_us + 1);
@@ -535,7 +542,10 @@ impl ServerEndpoint {
             return Some(event);
         }
         while let Some(&session_id) = self.readable.first() {
-            let session = self.sessions.get_mut(&session_id).expect("readable lists only open sessions");
+            let session = self
+                .sessions
+                .get_mut(&session_id)
+                .expect("readable lists only open sessions");
             if let Some(message) = session.connection.poll_received() {
                 return Some(ServerEvent::Message { session_id, message });
             }
@@ -601,13 +611,22 @@ mod tests {
         let quiet_from = now + 1_000;
         while server.poll_transmit(quiet_from).is_some() {}
         let deadline = server.poll_timeout().expect("an open session has a deadline");
-        assert!(deadline > quiet_from, "nothing is due right after everything due was sent");
+        assert!(
+            deadline > quiet_from,
+            "nothing is due right after everything due was sent"
+        );
         // A message queued before the deadline goes at once.
         let queued_at = quiet_from + 2_000;
         assert!(queued_at < deadline);
         server.send_unreliable(session_id, b"snapshot").unwrap();
-        assert!(server.poll_timeout().unwrap() <= queued_at, "a queued message is due at once");
-        assert!(server.poll_transmit(queued_at).is_some(), "queued message sent without waiting");
+        assert!(
+            server.poll_timeout().unwrap() <= queued_at,
+            "a queued message is due at once"
+        );
+        assert!(
+            server.poll_transmit(queued_at).is_some(),
+            "queued message sent without waiting"
+        );
         assert!(server.poll_transmit(queued_at).is_none());
         // With nothing queued, the next packet is the keep-alive, due exactly KEEPALIVE_INTERVAL_US
         // after the last packet: poll_timeout names that time, and it leaves then, not a
@@ -719,7 +738,10 @@ mod tests {
             server.handle(NOW_US, client_address(), &request),
             Err(PacketError::ServerFull { connections: 0 })
         );
-        assert!(matches!(server.poll_event(), Some(ServerEvent::Disconnected { session_id: 1, .. })));
+        assert!(matches!(
+            server.poll_event(),
+            Some(ServerEvent::Disconnected { session_id: 1, .. })
+        ));
         assert_eq!(server.handle(NOW_US, client_address(), &request), Ok(()));
     }
 
