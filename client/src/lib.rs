@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 
 use meridian_proto::connection::{ConnectionStats, Received, SendError};
-use meridian_proto::endpoint::{ClientConnection, ClientDisconnect, ClientEvent, ClientState};
+use meridian_proto::endpoint::{ClientConnection, ClientEvent, ClientState};
 use meridian_proto::packet::PacketError;
 use meridian_proto::snapshot::{EntityState, SnapshotError, SnapshotReceiver};
 use thiserror::Error;
@@ -36,7 +36,9 @@ use wire::{
 };
 
 pub use interpolation::{InterpolationStats, Interpolator};
-pub use meridian_proto::endpoint::Transmit;
+/// Why a session ended (`GameEvent::Disconnected`): a server's Disconnect carries its reason.
+pub use meridian_proto::endpoint::{ClientDisconnect, Transmit};
+pub use meridian_proto::packet::DisconnectReason;
 pub use meridian_proto::token::ClientToken;
 pub use meridian_zone::{Action, ZoneConfig};
 pub use prediction::{CorrectionStats, MovementModel, Predictor, Reconciliation};

@@ -104,7 +104,7 @@ impl DropReason {
 /// Every label the session host may count a drop under, registered up front so a dashboard sees
 /// zeros rather than missing series.
 pub fn session_drop_labels() -> impl Iterator<Item = &'static str> {
-    HostDrop::ALL.into_iter().map(HostDrop::label).chain(meridian_host::PACKET_DROP_LABELS.iter().copied())
+    HostDrop::ALL.into_iter().map(HostDrop::label).chain(meridian_host::PACKET_ERROR_LABELS.iter().copied())
 }
 
 /// One worker's metric handles, resolved once.

@@ -6,10 +6,11 @@
 //! any byte string gives `Ok` or a typed error. The byte-level specification lives in
 //! `schemas/PROTOCOL.md`.
 //!
-//! Map: [`packet`] (header, AEAD, edge tag, replay window) · [`token`] (connect tokens) ·
-//! [`endpoint`] (server and client state machines, handshake) · [`connection`] (acks, RTT/loss,
-//! reliable and unreliable channels, fragmentation) · [`clock`] (clock sync) · [`messages`] (inputs,
-//! actions, chat) · [`snapshot`] (delta snapshot codec, on [`bits`]) · [`control`] (flatbuffers).
+//! Map: [`packet`] (header, AEAD, edge tag, replay window, drop labels, disconnect reasons) ·
+//! [`token`] (connect tokens) · [`endpoint`] (handshake, server and client state machines, timers) ·
+//! [`connection`] (acks, RTT/loss, pings, reliable and unreliable channels, fragmentation, frame
+//! codec) · [`clock`] (clock sync) · [`messages`] (inputs, actions, chat) · [`snapshot`] (delta
+//! snapshot codec, on [`bits`]) · [`control`] (flatbuffers).
 #![forbid(unsafe_code)]
 
 pub mod bits;

@@ -92,6 +92,109 @@ pub enum PacketError {
     Payload(#[from] crate::connection::FrameError),
 }
 
+impl PacketError {
+    /// The stable metrics label of this drop reason (`drops_total{reason="…"}`): snake_case, one per
+    /// variant, never reused for another meaning. Every label is in [`PACKET_ERROR_LABELS`] and in
+    /// the "Drop reasons" table of `PROTOCOL.md`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            PacketError::TooShort { .. } => "too_short",
+            PacketError::TooLong { .. } => "too_long",
+            PacketError::BadMagic { .. } => "bad_magic",
+            PacketError::BadVersion { .. } => "bad_version",
+            PacketError::BadType { .. } => "bad_type",
+            PacketError::BadRequestSize { .. } => "bad_request_size",
+            PacketError::BadEdgeTag => "bad_edge_tag",
+            PacketError::BadSeal => "bad_seal",
+            PacketError::Replayed { .. } => "replayed",
+            PacketError::Token(error) => error.label(),
+            PacketError::UnknownSession { .. } => "unknown_session",
+            PacketError::AddressMismatch { .. } => "address_mismatch",
+            PacketError::Unexpected { .. } => "unexpected_packet",
+            PacketError::BadChallenge => "bad_challenge",
+            PacketError::ServerFull { .. } => "server_full",
+            PacketError::Payload(error) => error.label(),
+        }
+    }
+}
+
+/// Every label [`PacketError::label`] can return (tokens' and frames' included), so a metrics
+/// exporter can register them all up front and a dashboard shows zeros instead of gaps.
+pub const PACKET_ERROR_LABELS: &[&str] = &[
+    "too_short",
+    "too_long",
+    "bad_magic",
+    "bad_version",
+    "bad_type",
+    "bad_request_size",
+    "bad_edge_tag",
+    "bad_seal",
+    "replayed",
+    "unknown_session",
+    "address_mismatch",
+    "unexpected_packet",
+    "bad_challenge",
+    "server_full",
+    "token_bad_length",
+    "token_bad_seal",
+    "token_expired",
+    "token_expiry_too_far",
+    "token_bad_address_count",
+    "token_bad_address_family",
+    "token_padding",
+    "wrong_server",
+    "frame_truncated",
+    "frame_unknown_type",
+    "frame_bad_fragment",
+    "frame_too_many",
+];
+
+/// Why a session was ended, carried as the one-byte plaintext of a sealed `Disconnect` packet so the
+/// other side (a player's client, above all) learns why. Closed: a byte this version does not know
+/// decodes as `Unspecified`, so a newer peer's reasons never make a `Disconnect` undecodable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum DisconnectReason {
+    /// No reason given; also what a client sends when its player quits.
+    #[default]
+    Unspecified = 0,
+    /// The token's zone is not hosted by this node.
+    UnknownZone = 1,
+    /// The zone refused the player (its session table or entity budget is full).
+    ZoneFull = 2,
+    /// The node has no room for another session.
+    ServerFull = 3,
+    /// Removed by an operator or by policy.
+    Kicked = 4,
+    /// The node is shutting down; reconnect through the control plane.
+    ShuttingDown = 5,
+    /// The sender heard nothing from the peer for too long.
+    TimedOut = 6,
+}
+
+impl DisconnectReason {
+    /// Total decoder: unknown codes are `Unspecified` (forward compatible).
+    pub fn from_u8(value: u8) -> DisconnectReason {
+        match value {
+            1 => DisconnectReason::UnknownZone,
+            2 => DisconnectReason::ZoneFull,
+            3 => DisconnectReason::ServerFull,
+            4 => DisconnectReason::Kicked,
+            5 => DisconnectReason::ShuttingDown,
+            6 => DisconnectReason::TimedOut,
+            _ => DisconnectReason::Unspecified,
+        }
+    }
+
+    /// The reason of a `Disconnect` packet's plaintext: its first byte; empty is `Unspecified`, and
+    /// bytes after the first are ignored (room for later versions to say more).
+    pub fn from_plaintext(plaintext: &[u8]) -> DisconnectReason {
+        plaintext
+            .first()
+            .map_or(DisconnectReason::Unspecified, |byte| DisconnectReason::from_u8(*byte))
+    }
+}
+
 /// The clear header of a sealed packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SealedHeader {
@@ -331,6 +434,163 @@ mod tests {
             Err(PacketError::BadSeal)
         );
     }
+
+    /// One value of every variant, nested ones included. The match below has no wildcard, so a new
+    /// variant does not compile until it is listed here (and so gets its label checked).
+    fn every_packet_error() -> Vec<PacketError> {
+        use crate::connection::FrameError;
+        use crate::token::TokenError;
+        let errors = vec![
+            PacketError::TooShort { bytes: 1 },
+            PacketError::TooLong { bytes: 1201 },
+            PacketError::BadMagic { value: 0 },
+            PacketError::BadVersion { version: 2 },
+            PacketError::BadType { value: 9 },
+            PacketError::BadRequestSize { bytes: 3 },
+            PacketError::BadEdgeTag,
+            PacketError::BadSeal,
+            PacketError::Replayed { sequence: 4 },
+            PacketError::Token(TokenError::BadLength { bytes: 1, expected: 2 }),
+            PacketError::Token(TokenError::BadSeal),
+            PacketError::Token(TokenError::Expired { expires_at_s: 5 }),
+            PacketError::Token(TokenError::ExpiryTooFar { expires_at_s: 5 }),
+            PacketError::Token(TokenError::BadAddressCount { count: 0 }),
+            PacketError::Token(TokenError::BadAddressFamily { family: 5 }),
+            PacketError::Token(TokenError::PaddingNotZero),
+            PacketError::Token(TokenError::WrongServer),
+            PacketError::UnknownSession { session_id: 6 },
+            PacketError::AddressMismatch { session_id: 6 },
+            PacketError::Unexpected {
+                packet_type: PacketType::Challenge,
+            },
+            PacketError::BadChallenge,
+            PacketError::ServerFull { connections: 7 },
+            PacketError::Payload(FrameError::Truncated { offset: 8 }),
+            PacketError::Payload(FrameError::UnknownFrame { value: 9, offset: 8 }),
+            PacketError::Payload(FrameError::BadFragment { index: 1, count: 1 }),
+            PacketError::Payload(FrameError::TooManyFrames),
+        ];
+        for error in &errors {
+            match error {
+                PacketError::TooShort { .. }
+                | PacketError::TooLong { .. }
+                | PacketError::BadMagic { .. }
+                | PacketError::BadVersion { .. }
+                | PacketError::BadType { .. }
+                | PacketError::BadRequestSize { .. }
+                | PacketError::BadEdgeTag
+                | PacketError::BadSeal
+                | PacketError::Replayed { .. }
+                | PacketError::UnknownSession { .. }
+                | PacketError::AddressMismatch { .. }
+                | PacketError::Unexpected { .. }
+                | PacketError::BadChallenge
+                | PacketError::ServerFull { .. } => {}
+                PacketError::Token(
+                    TokenError::BadLength { .. }
+                    | TokenError::BadSeal
+                    | TokenError::Expired { .. }
+                    | TokenError::ExpiryTooFar { .. }
+                    | TokenError::BadAddressCount { .. }
+                    | TokenError::BadAddressFamily { .. }
+                    | TokenError::PaddingNotZero
+                    | TokenError::WrongServer,
+                ) => {}
+                PacketError::Payload(
+                    FrameError::Truncated { .. }
+                    | FrameError::UnknownFrame { .. }
+                    | FrameError::BadFragment { .. }
+                    | FrameError::TooManyFrames,
+                ) => {}
+            }
+        }
+        errors
+    }
+
+    #[test]
+    fn every_drop_reason_has_a_unique_registered_snake_case_label() {
+        let errors = every_packet_error();
+        let labels: Vec<&str> = errors.iter().map(PacketError::label).collect();
+        let unique: std::collections::BTreeSet<&str> = labels.iter().copied().collect();
+        assert_eq!(unique.len(), labels.len(), "two variants share a label: {labels:?}");
+        let registered: std::collections::BTreeSet<&str> = PACKET_ERROR_LABELS.iter().copied().collect();
+        assert_eq!(
+            registered.len(),
+            PACKET_ERROR_LABELS.len(),
+            "PACKET_ERROR_LABELS lists a label twice"
+        );
+        assert_eq!(
+            unique, registered,
+            "PACKET_ERROR_LABELS and the variants' labels differ"
+        );
+        for label in PACKET_ERROR_LABELS {
+            let snake = !label.is_empty()
+                && label.starts_with(|c: char| c.is_ascii_lowercase())
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                && !label.contains("__")
+                && !label.ends_with('_');
+            assert!(snake, "label {label:?} is not snake_case");
+        }
+        // The documented table lists every label (PROTOCOL.md, "Drop reasons").
+        let spec = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/PROTOCOL.md"));
+        for label in PACKET_ERROR_LABELS {
+            assert!(
+                spec.contains(&format!("`{label}`")),
+                "PROTOCOL.md does not document `{label}`"
+            );
+        }
+    }
+
+    #[test]
+    fn disconnect_reasons_round_trip_and_unknown_codes_are_unspecified() {
+        for code in 0..=6u8 {
+            assert_eq!(DisconnectReason::from_u8(code) as u8, code);
+        }
+        assert_eq!(DisconnectReason::from_u8(7), DisconnectReason::Unspecified);
+        assert_eq!(DisconnectReason::from_u8(255), DisconnectReason::Unspecified);
+        assert_eq!(DisconnectReason::from_plaintext(&[]), DisconnectReason::Unspecified);
+        assert_eq!(
+            DisconnectReason::from_plaintext(&[5, 99]),
+            DisconnectReason::ShuttingDown
+        );
+    }
+
+    /// PROTOCOL.md, "Disconnect packet".
+    #[test]
+    fn disconnect_packet_test_vector() {
+        let mut packet = Vec::new();
+        seal_packet(
+            PacketType::Disconnect,
+            0x0123_4567_89ab_cdef,
+            9,
+            &[0x33; EDGE_KEY_BYTES],
+            &[0x22; AEAD_KEY_BYTES],
+            &[DisconnectReason::ShuttingDown as u8],
+            &mut packet,
+        );
+        let hex: String = packet.iter().map(|byte| format!("{byte:02x}")).collect();
+        assert_eq!(hex, DISCONNECT_PACKET_VECTOR_HEX);
+        assert!(
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/PROTOCOL.md")).contains(DISCONNECT_PACKET_VECTOR_HEX),
+            "PROTOCOL.md quotes the Disconnect packet"
+        );
+        let mut plaintext = Vec::new();
+        open_packet(
+            &packet,
+            &[0x33; EDGE_KEY_BYTES],
+            &[0x22; AEAD_KEY_BYTES],
+            &mut plaintext,
+        )
+        .unwrap();
+        assert_eq!(
+            DisconnectReason::from_plaintext(&plaintext),
+            DisconnectReason::ShuttingDown
+        );
+    }
+    const DISCONNECT_PACKET_VECTOR_HEX: &str =
+        "4d14efcdab89674523010900000000000000b3d4e88c5a4e5f0e4535bfc0db921e182251599ddaf14e517d";
 
     /// Test vector quoted in PROTOCOL.md ("Sealed packet").
     #[test]

@@ -23,8 +23,14 @@ pub const TOKEN_PRIVATE_BYTES: usize = 192;
 pub const TOKEN_PRIVATE_SEALED_BYTES: usize = TOKEN_PRIVATE_BYTES + AEAD_TAG_BYTES;
 /// Client-facing token: expiry, nonce, sealed private part, then the private fields in the clear.
 pub const CLIENT_TOKEN_BYTES: usize = 8 + TOKEN_NONCE_BYTES + TOKEN_PRIVATE_SEALED_BYTES + PRIVATE_FIELDS_BYTES;
-/// DESIGN.md: connect token lifetime 30 s (the issuer's default; the server only checks the expiry).
+/// How long a connect token is valid after it is issued: long enough for the client to receive it
+/// over HTTPS and send its request, short enough that a leaked token is soon useless. The issuer
+/// sets `expires_at_s = now + TOKEN_LIFETIME_S`.
 pub const TOKEN_LIFETIME_S: u64 = 30;
+/// Clock difference tolerated between the issuer and a game server. A server refuses a token that
+/// expires more than `TOKEN_LIFETIME_S + TOKEN_EXPIRY_SKEW_S` ahead of its own clock: no issuer
+/// makes such a token, and accepting it would let one token live longer than the lifetime.
+pub const TOKEN_EXPIRY_SKEW_S: u64 = 5;
 
 const PRIVATE_FIELDS_BYTES: usize =
     8 + 4 + 2 * AEAD_KEY_BYTES + EDGE_KEY_BYTES + 1 + TOKEN_SERVER_ADDRESSES_MAX * ADDRESS_BYTES;
@@ -38,6 +44,8 @@ pub enum TokenError {
     BadSeal,
     #[error("token expired at {expires_at_s} s")]
     Expired { expires_at_s: u64 },
+    #[error("token expiry {expires_at_s} s is further ahead than the token lifetime allows")]
+    ExpiryTooFar { expires_at_s: u64 },
     #[error("token lists {count} server addresses (1..=4 allowed)")]
     BadAddressCount { count: u8 },
     #[error("token address family {family} is not 4 or 6")]
@@ -46,6 +54,35 @@ pub enum TokenError {
     PaddingNotZero,
     #[error("this server's address is not in the token")]
     WrongServer,
+}
+
+impl TokenError {
+    /// Stable metrics label (see `PacketError::label`).
+    pub fn label(&self) -> &'static str {
+        match self {
+            TokenError::BadLength { .. } => "token_bad_length",
+            TokenError::BadSeal => "token_bad_seal",
+            TokenError::Expired { .. } => "token_expired",
+            TokenError::ExpiryTooFar { .. } => "token_expiry_too_far",
+            TokenError::BadAddressCount { .. } => "token_bad_address_count",
+            TokenError::BadAddressFamily { .. } => "token_bad_address_family",
+            TokenError::PaddingNotZero => "token_padding",
+            TokenError::WrongServer => "wrong_server",
+        }
+    }
+}
+
+/// The expiry rule a server applies before opening a token (the expiry is authenticated by the
+/// seal, so checking it first only saves the AEAD work on tokens that would be refused anyway):
+/// not yet expired, and not further ahead than the lifetime plus the clock skew.
+pub fn check_expiry(expires_at_s: u64, now_s: u64) -> Result<(), TokenError> {
+    if expires_at_s <= now_s {
+        return Err(TokenError::Expired { expires_at_s });
+    }
+    if expires_at_s > now_s.saturating_add(TOKEN_LIFETIME_S + TOKEN_EXPIRY_SKEW_S) {
+        return Err(TokenError::ExpiryTooFar { expires_at_s });
+    }
+    Ok(())
 }
 
 /// The secrets of one session, as sealed in the private part.
@@ -268,6 +305,36 @@ pub(crate) mod tests {
             edge_key: [3; EDGE_KEY_BYTES],
             server_addresses: vec![server, "[2001:db8::1]:7777".parse().unwrap()],
         }
+    }
+
+    #[test]
+    fn expiry_must_be_ahead_but_within_the_lifetime_and_skew() {
+        let now_s = 1_000_000;
+        assert_eq!(
+            check_expiry(now_s, now_s),
+            Err(TokenError::Expired { expires_at_s: now_s })
+        );
+        assert_eq!(check_expiry(now_s + 1, now_s), Ok(()));
+        assert_eq!(check_expiry(now_s + TOKEN_LIFETIME_S, now_s), Ok(()));
+        let latest = now_s + TOKEN_LIFETIME_S + TOKEN_EXPIRY_SKEW_S;
+        assert_eq!(
+            check_expiry(latest, now_s),
+            Ok(()),
+            "an issuer's clock a little ahead is tolerated"
+        );
+        assert_eq!(
+            check_expiry(latest + 1, now_s),
+            Err(TokenError::ExpiryTooFar {
+                expires_at_s: latest + 1
+            })
+        );
+        // A token for a day ahead (what the server used to accept).
+        assert!(matches!(
+            check_expiry(now_s + 86_400, now_s),
+            Err(TokenError::ExpiryTooFar { .. })
+        ));
+        // No overflow at the end of time.
+        assert_eq!(check_expiry(u64::MAX, u64::MAX - 1), Ok(()));
     }
 
     #[test]

@@ -78,6 +78,8 @@ struct Outcome {
     final_world_matches: bool,
     packets_dropped: u64,
     packets_sent: u64,
+    /// The server's own measure of the session's round trip (its pings, the client's hold removed).
+    server_rtt_us: u64,
 }
 
 fn run_session(seed: u64, loss_percent: u64) -> Outcome {
@@ -137,6 +139,7 @@ fn run_session(seed: u64, loss_percent: u64) -> Outcome {
         final_world_matches: false,
         packets_dropped: 0,
         packets_sent: 0,
+        server_rtt_us: 0,
     };
     let mut session_id = None;
     let mut tick: u32 = 0;
@@ -252,7 +255,7 @@ fn run_session(seed: u64, loss_percent: u64) -> Outcome {
             }
         }
 
-        server.update(now);
+        server.handle_timeout(now);
         while let Some(transmit) = server.poll_transmit(now) {
             assert_eq!(transmit.destination, client_address);
             network.send(now, false, transmit.bytes);
@@ -268,6 +271,10 @@ fn run_session(seed: u64, loss_percent: u64) -> Outcome {
     let sent = &sent_worlds[&latest];
     outcome.final_world_matches =
         sent.iter().all(|(id, state)| receiver.world().get(id) == Some(state)) && sent.len() == entities.len();
+    outcome.server_rtt_us = server
+        .connection(session_id.expect("connected"))
+        .and_then(|connection| connection.rtt_us())
+        .expect("the server measured the round trip");
     outcome.packets_dropped = network.dropped;
     outcome.packets_sent = network.sent;
     assert!(network.sent > 400, "{} packets sent", network.sent);
@@ -288,8 +295,16 @@ fn check(outcome: &Outcome) {
     assert!(outcome.final_world_matches, "client world differs from the server's");
     let mean = outcome.snapshot_bytes_steady.iter().sum::<usize>() / outcome.snapshot_bytes_steady.len();
     eprintln!(
-        "snapshots applied {}, mean steady snapshot {mean} bytes, packets dropped {} of {}",
-        outcome.snapshots_applied, outcome.packets_dropped, outcome.packets_sent
+        "snapshots applied {}, mean steady snapshot {mean} bytes, packets dropped {} of {}, server rtt {} us",
+        outcome.snapshots_applied, outcome.packets_dropped, outcome.packets_sent, outcome.server_rtt_us
+    );
+    // 30 ms + 0..20 ms jitter each way, delivered on the next 10 ms step: about 90 ms on average
+    // (samples 60..=120, smoothed). The client holds each ping until its next tick, 25 ms on
+    // average; were that counted, the estimate would sit near 115 ms.
+    assert!(
+        (75_000..=105_000).contains(&outcome.server_rtt_us),
+        "server rtt {} us",
+        outcome.server_rtt_us
     );
     // 64 moving entities; acks are delayed by RTT and loss, so baselines are older than in the bench.
     assert!(mean <= 250, "mean snapshot {mean} bytes");
@@ -309,7 +324,12 @@ fn session_streams_snapshots_over_a_lossy_jittery_network() {
         // The lossy network really lost about a tenth of the packets (not a fixed count: how many
         // packets a session sends depends on the ack policy).
         let dropped_percent = 100 * outcome.packets_dropped / outcome.packets_sent.max(1);
-        assert!((5..=15).contains(&dropped_percent), "{} of {} dropped", outcome.packets_dropped, outcome.packets_sent);
+        assert!(
+            (5..=15).contains(&dropped_percent),
+            "{} of {} dropped",
+            outcome.packets_dropped,
+            outcome.packets_sent
+        );
         check(&outcome);
     }
 }

@@ -27,6 +27,8 @@ use std::sync::Arc;
 use meridian_proto::connection::Received;
 use meridian_proto::endpoint::{ServerConfig, ServerEndpoint, ServerEvent, Transmit};
 use meridian_proto::messages::{ChatChannel, ClientMessage, ServerMessage};
+use meridian_proto::packet::DisconnectReason;
+pub use meridian_proto::packet::PACKET_ERROR_LABELS;
 use meridian_zone::{ClientId, ConfigError, RouteError, Zone, ZoneConfig, ZoneInput, ZoneLayers, ZoneOutput};
 use thiserror::Error;
 
@@ -147,7 +149,6 @@ pub struct SessionHost {
     tick_reports: VecDeque<TickReport>,
     scratch: Vec<u8>,
     input_scratch: Vec<ZoneInput>,
-    next_endpoint_timer_us: u64,
 }
 
 impl SessionHost {
@@ -188,7 +189,6 @@ impl SessionHost {
             tick_reports: VecDeque::new(),
             scratch: Vec::with_capacity(2048),
             input_scratch: Vec::new(),
-            next_endpoint_timer_us: now_us,
         })
     }
 
@@ -196,22 +196,23 @@ impl SessionHost {
     pub fn handle_datagram(&mut self, now_us: u64, from: SocketAddr, bytes: &[u8]) {
         self.counters.datagrams_handled += 1;
         if let Err(error) = self.endpoint.handle(now_us, from, bytes) {
-            self.drops.add(packet_drop_label(&error), 1);
+            self.drops.add(error.label(), 1);
             return;
         }
         self.drain_endpoint_events(now_us);
     }
 
-    /// When the host next needs [`Self::handle_timeout`]: the next zone tick or protocol timer.
+    /// When the host next needs [`Self::handle_timeout`]: the next zone tick or protocol timer
+    /// (a resend, a delayed ack, a keep-alive, a ping, an idle timeout), whichever is first.
     pub fn poll_timeout(&self) -> u64 {
-        self.schedule.next_deadline_us().min(self.next_endpoint_timer_us)
+        let tick_us = self.schedule.next_deadline_us();
+        self.endpoint.poll_timeout().map_or(tick_us, |timer_us| timer_us.min(tick_us))
     }
 
     /// Runs what is due at `now_us`: protocol timers (resends, keep-alives, timeouts) and every zone
     /// tick whose deadline passed, delivering the zones' output to the sessions.
     pub fn handle_timeout(&mut self, now_us: u64) {
-        self.endpoint.update(now_us);
-        self.next_endpoint_timer_us = now_us + meridian_proto::endpoint::TIMER_SWEEP_INTERVAL_US;
+        self.endpoint.handle_timeout(now_us);
         self.drain_endpoint_events(now_us);
         while let Some(due) = self.schedule.poll(now_us) {
             if due.index % RTT_REFRESH_TICKS == 0 {
@@ -309,7 +310,7 @@ impl SessionHost {
     fn on_connected(&mut self, session_id: u64, zone_id: u32) {
         let Some(zone_index) = self.zones.iter().position(|zone| zone.zone_id == zone_id) else {
             self.drops.add(HostDrop::UnknownZone.label(), 1);
-            self.endpoint.disconnect(session_id);
+            self.endpoint.disconnect(session_id, DisconnectReason::UnknownZone);
             return;
         };
         let client = self.allocate_client();
@@ -320,7 +321,7 @@ impl SessionHost {
         let layers = &mut self.zones[zone_index].layers;
         if layers.admit(client, character_id, None, spawn_m, rtt_us).is_err() {
             self.drops.add(HostDrop::ZoneFull.label(), 1);
-            self.endpoint.disconnect(session_id);
+            self.endpoint.disconnect(session_id, DisconnectReason::ZoneFull);
             return;
         }
         self.sessions.insert(session_id, Session {
@@ -396,7 +397,9 @@ impl SessionHost {
     fn session_rtt_us(&self, session_id: u64) -> Option<u64> {
         match self.rtt_source {
             RttSource::Fixed { rtt_us } => Some(rtt_us),
-            RttSource::Measured => self.endpoint.connection(session_id).and_then(|connection| connection.stats().rtt_smoothed_us),
+            // Measured from the server's own pings, the client's hold before its pong excluded (an
+            // ack-based estimate would include up to a tick of the client's ack delay).
+            RttSource::Measured => self.endpoint.connection(session_id).and_then(|connection| connection.rtt_us()),
         }
     }
 
@@ -476,55 +479,5 @@ impl SessionHost {
                 self.counters.events_sent += 1;
             }
         }
-    }
-}
-
-/// Every label [`packet_drop_label`] returns.
-pub const PACKET_DROP_LABELS: &[&str] = &[
-    "too_short",
-    "too_long",
-    "bad_magic",
-    "bad_version",
-    "bad_type",
-    "bad_request_size",
-    "bad_edge_tag",
-    "bad_seal",
-    "replayed",
-    "unknown_session",
-    "address_mismatch",
-    "unexpected_packet",
-    "bad_challenge",
-    "server_full",
-    "token_expired",
-    "wrong_server",
-    "token_bad_seal",
-    "bad_token",
-    "protocol",
-];
-
-/// The stable label of an endpoint refusal.
-fn packet_drop_label(error: &meridian_proto::packet::PacketError) -> &'static str {
-    use meridian_proto::packet::PacketError;
-    use meridian_proto::token::TokenError;
-    match error {
-        PacketError::TooShort { .. } => "too_short",
-        PacketError::TooLong { .. } => "too_long",
-        PacketError::BadMagic { .. } => "bad_magic",
-        PacketError::BadVersion { .. } => "bad_version",
-        PacketError::BadType { .. } => "bad_type",
-        PacketError::BadRequestSize { .. } => "bad_request_size",
-        PacketError::BadEdgeTag => "bad_edge_tag",
-        PacketError::BadSeal => "bad_seal",
-        PacketError::Replayed { .. } => "replayed",
-        PacketError::UnknownSession { .. } => "unknown_session",
-        PacketError::AddressMismatch { .. } => "address_mismatch",
-        PacketError::Unexpected { .. } => "unexpected_packet",
-        PacketError::BadChallenge => "bad_challenge",
-        PacketError::ServerFull { .. } => "server_full",
-        PacketError::Token(TokenError::Expired { .. }) => "token_expired",
-        PacketError::Token(TokenError::WrongServer) => "wrong_server",
-        PacketError::Token(TokenError::BadSeal) => "token_bad_seal",
-        PacketError::Token(_) => "bad_token",
-        _ => "protocol",
     }
 }

@@ -260,13 +260,14 @@ impl Sim {
             let lost = client_tick && self.drop_uplink_after_tick.contains(&(index, tick));
             while let Some(transmit) = self.clients[index].client.poll_transmit(now) {
                 assert_eq!(transmit.destination, self.server_address, "clients only talk to the host");
+                let (address, link) = (self.clients[index].address, self.clients[index].link);
+                // The tap sees what leaves the client, lost on the way or not (as a sniffer would).
+                if let Some(tap) = self.uplink_tap.as_mut().filter(|tap| tap.len() < TAP_DATAGRAMS_MAX) {
+                    tap.push((address, transmit.bytes.clone()));
+                }
                 if lost {
                     self.network.datagrams_lost += 1;
                     continue;
-                }
-                let (address, link) = (self.clients[index].address, self.clients[index].link);
-                if let Some(tap) = self.uplink_tap.as_mut().filter(|tap| tap.len() < TAP_DATAGRAMS_MAX) {
-                    tap.push((address, transmit.bytes.clone()));
                 }
                 self.send(Destination::Host, address, transmit.bytes, link);
             }

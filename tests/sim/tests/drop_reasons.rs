@@ -5,8 +5,8 @@
 use std::net::SocketAddr;
 
 use meridian_client::dev_token::{self, SplitMix64};
-use meridian_client::{ClientDisconnect, GameEvent, MoveCommand};
-use meridian_proto::endpoint::{DisconnectReason, connection_request};
+use meridian_client::{ClientDisconnect, DisconnectReason, GameEvent, MoveCommand};
+use meridian_proto::endpoint::connection_request;
 use meridian_proto::token::TOKEN_LIFETIME_S;
 use meridian_sim::{CLUSTER_KEY, Link, Sim, SimConfig};
 
@@ -59,9 +59,16 @@ fn each_bad_datagram_is_counted_under_its_own_reason() {
     let mut unknown = captured.clone();
     unknown[2] ^= 0xff; // the session id starts at byte 2
     refused_as(&mut sim, address, &unknown, "unknown_session");
-    let mut tampered = captured.clone();
+    // A datagram the host never saw (lost on the way), tampered inside its AEAD tag: the edge tag
+    // (over the clear header) still verifies, the seal does not.
+    let next_tick = sim.clients[good].client.client_tick() + 1;
+    sim.drop_uplink_after_tick.insert((good, next_tick));
+    let lost_before = sim.network.datagrams_lost;
+    // Stops in the step that lost it: every datagram the client sent in that step is lost.
+    assert!(sim.run_until(1_000, |sim| sim.network.datagrams_lost > lost_before));
+    let (_, mut tampered) = sim.uplink_tap.as_ref().unwrap().last().cloned().unwrap();
     let last = tampered.len() - 1;
-    tampered[last] ^= 0x01; // inside the AEAD tag
+    tampered[last] ^= 0x01;
     refused_as(&mut sim, address, &tampered, "bad_seal");
 
     // A message that does not decode inside a valid packet.

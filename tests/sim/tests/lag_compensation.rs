@@ -70,6 +70,7 @@ fn duel(seed: u64, rtt_source: RttSource) -> Tally {
         };
         let direction = normalize([aimed_at[0] - own[0], aimed_at[1] - own[1], aimed_at[2] - own[2]]);
         sim.clients[shooter].client.send_action(&Action::Attack { target: target_entity, direction }).unwrap();
+
         // The result comes back on the reliable channel within a few round trips.
         let mut result = None;
         for _ in 0..20 {
@@ -84,7 +85,10 @@ fn duel(seed: u64, rtt_source: RttSource) -> Tally {
                 break;
             }
         }
-        let hit = result.unwrap_or_else(|| panic!("seed {seed}: shot {shot} got no result"));
+        let hit = result.unwrap_or_else(|| {
+            let zone = sim.host.zone_layers(1).unwrap().layers()[0].counters().clone();
+            panic!("seed {seed}: shot {shot} got no result; zone {zone:?}; host {:?}", sim.host.counters())
+        });
         if aim_at_seen {
             tally.seen_shots += 1;
             tally.seen_hits += usize::from(hit);
