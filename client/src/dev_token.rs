@@ -86,9 +86,18 @@ mod tests {
         let server: SocketAddr = "127.0.0.1:7777".parse().unwrap();
         let mut rng = SplitMix64(7);
         let client = issue(&key, 42, 1, server, 1_000, &mut rng);
-        let opened = ConnectToken::open(&key, client.token.expires_at_s, &client.nonce, &client.sealed_private).unwrap();
+        let opened =
+            ConnectToken::open(&key, client.token.expires_at_s, &client.nonce, &client.sealed_private).unwrap();
         assert_eq!(opened, client.token);
-        assert!(ConnectToken::open(&[0; 32], client.token.expires_at_s, &client.nonce, &client.sealed_private).is_err());
+        assert!(
+            ConnectToken::open(
+                &[0; 32],
+                client.token.expires_at_s,
+                &client.nonce,
+                &client.sealed_private
+            )
+            .is_err()
+        );
         let other = issue(&key, 43, 1, server, 1_000, &mut rng);
         assert_ne!(other.token.client_to_server_key, client.token.client_to_server_key);
     }

@@ -26,7 +26,10 @@ struct Buffered {
 
 impl Buffered {
     fn get(&self, id: u32) -> Option<&EntityState> {
-        self.world.binary_search_by_key(&id, |state| state.id).ok().map(|index| &self.world[index])
+        self.world
+            .binary_search_by_key(&id, |state| state.id)
+            .ok()
+            .map(|index| &self.world[index])
     }
 }
 
@@ -55,7 +58,13 @@ pub struct Interpolator {
 impl Interpolator {
     pub fn new(tick_interval_us: u64, delay_us: u64) -> Self {
         assert!(tick_interval_us > 0);
-        Self { tick_interval_us, delay_us, buffer: VecDeque::with_capacity(INTERPOLATION_SNAPSHOTS_MAX), origin_us: None, stats: InterpolationStats::default() }
+        Self {
+            tick_interval_us,
+            delay_us,
+            buffer: VecDeque::with_capacity(INTERPOLATION_SNAPSHOTS_MAX),
+            origin_us: None,
+            stats: InterpolationStats::default(),
+        }
     }
 
     pub fn stats(&self) -> InterpolationStats {
@@ -102,7 +111,10 @@ impl Interpolator {
             let newest = self.buffer.back()?;
             return Some((newest, newest, 0.0));
         }
-        let after = self.buffer.iter().position(|snapshot| f64::from(snapshot.tick) > render_tick)?;
+        let after = self
+            .buffer
+            .iter()
+            .position(|snapshot| f64::from(snapshot.tick) > render_tick)?;
         if after == 0 {
             self.stats.too_old += 1;
             let oldest = self.buffer.front()?;
@@ -127,8 +139,12 @@ impl Interpolator {
     /// (the local player, which prediction draws).
     pub fn sample(&mut self, server_now_us: u64, skip: Option<u32>, out: &mut Vec<EntityState>) {
         out.clear();
-        let Some(render_tick) = self.render_tick(server_now_us) else { return };
-        let Some((a, b, fraction)) = self.bracket(render_tick) else { return };
+        let Some(render_tick) = self.render_tick(server_now_us) else {
+            return;
+        };
+        let Some((a, b, fraction)) = self.bracket(render_tick) else {
+            return;
+        };
         for to in &b.world {
             if Some(to.id) == skip {
                 continue;
@@ -145,7 +161,11 @@ impl Interpolator {
 }
 
 fn lerp3(a: [f32; 3], b: [f32; 3], t: f32) -> [f32; 3] {
-    [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t]
+    [
+        a[0] + (b[0] - a[0]) * t,
+        a[1] + (b[1] - a[1]) * t,
+        a[2] + (b[2] - a[2]) * t,
+    ]
 }
 
 /// Interpolates along the shorter way round.
@@ -170,7 +190,18 @@ mod tests {
         entries
             .iter()
             .map(|(id, position)| {
-                (*id, EntityState { id: *id, kind: EntityKind::Player, position: *position, yaw: 0.0, velocity: [0.0; 3], health: 100, flags: 0 })
+                (
+                    *id,
+                    EntityState {
+                        id: *id,
+                        kind: EntityKind::Player,
+                        position: *position,
+                        yaw: 0.0,
+                        velocity: [0.0; 3],
+                        health: 100,
+                        flags: 0,
+                    },
+                )
             })
             .collect()
     }
@@ -184,8 +215,16 @@ mod tests {
     fn interpolates_at_the_right_fraction() {
         let mut interpolator = Interpolator::new(INTERVAL_US, DELAY_US);
         // Snapshots 10 and 11 arrive 20 ms after they were made.
-        interpolator.push(10, &world(&[(7, [0.0, 0.0, 0.0])]), ORIGIN_US + 10 * INTERVAL_US + 20_000);
-        interpolator.push(11, &world(&[(7, [10.0, 4.0, 0.0])]), ORIGIN_US + 11 * INTERVAL_US + 20_000);
+        interpolator.push(
+            10,
+            &world(&[(7, [0.0, 0.0, 0.0])]),
+            ORIGIN_US + 10 * INTERVAL_US + 20_000,
+        );
+        interpolator.push(
+            11,
+            &world(&[(7, [10.0, 4.0, 0.0])]),
+            ORIGIN_US + 11 * INTERVAL_US + 20_000,
+        );
         // The origin estimate is off by the one-way delay (20 ms) of the fastest arrival.
         // Render time = now − 100 ms; pick now so that render time is tick 10 + 30% (after the 20 ms).
         let now = ORIGIN_US + 20_000 + 10 * INTERVAL_US + DELAY_US + 15_000;
@@ -205,8 +244,16 @@ mod tests {
     fn a_faster_arrival_tightens_the_origin_and_late_snapshots_are_not_buffered() {
         let mut interpolator = Interpolator::new(INTERVAL_US, DELAY_US);
         interpolator.push(20, &world(&[(1, [0.0; 3])]), ORIGIN_US + 20 * INTERVAL_US + 60_000);
-        interpolator.push(21, &world(&[(1, [5.0, 0.0, 0.0])]), ORIGIN_US + 21 * INTERVAL_US + 5_000);
-        interpolator.push(19, &world(&[(1, [-5.0, 0.0, 0.0])]), ORIGIN_US + 21 * INTERVAL_US + 9_000);
+        interpolator.push(
+            21,
+            &world(&[(1, [5.0, 0.0, 0.0])]),
+            ORIGIN_US + 21 * INTERVAL_US + 5_000,
+        );
+        interpolator.push(
+            19,
+            &world(&[(1, [-5.0, 0.0, 0.0])]),
+            ORIGIN_US + 21 * INTERVAL_US + 9_000,
+        );
         assert_eq!(interpolator.stats().out_of_order, 1);
         // Render exactly halfway between 20 and 21 with the tightened (5 ms) origin.
         let now = ORIGIN_US + 5_000 + 20 * INTERVAL_US + INTERVAL_US / 2 + DELAY_US;
@@ -227,17 +274,27 @@ mod tests {
         assert_eq!(interpolator.stats().too_old, 1);
         // An entity missing from one side is not drawn between them.
         interpolator.push(7, &world(&[(2, [0.0; 3])]), ORIGIN_US + 7 * INTERVAL_US);
-        assert_eq!(interpolator.position(2, ORIGIN_US + 6 * INTERVAL_US + INTERVAL_US / 2 + DELAY_US), None);
+        assert_eq!(
+            interpolator.position(2, ORIGIN_US + 6 * INTERVAL_US + INTERVAL_US / 2 + DELAY_US),
+            None
+        );
     }
 
     #[test]
     fn buffer_is_bounded_and_angles_take_the_short_way() {
         let mut interpolator = Interpolator::new(INTERVAL_US, DELAY_US);
         for tick in 0..(INTERPOLATION_SNAPSHOTS_MAX as u32 * 2) {
-            interpolator.push(tick, &world(&[(1, [tick as f32, 0.0, 0.0])]), ORIGIN_US + u64::from(tick) * INTERVAL_US);
+            interpolator.push(
+                tick,
+                &world(&[(1, [tick as f32, 0.0, 0.0])]),
+                ORIGIN_US + u64::from(tick) * INTERVAL_US,
+            );
         }
         assert_eq!(interpolator.buffer.len(), INTERPOLATION_SNAPSHOTS_MAX);
         let halfway = lerp_angle(3.0, -3.0, 0.5);
-        assert!((halfway.abs() - std::f32::consts::PI).abs() < 0.01, "went through pi, got {halfway}");
+        assert!(
+            (halfway.abs() - std::f32::consts::PI).abs() < 0.01,
+            "went through pi, got {halfway}"
+        );
     }
 }

@@ -101,7 +101,9 @@ impl ClientConfig {
         if !(1..=INPUT_REDUNDANCY_MAX).contains(&self.input_redundancy) {
             return Err(ClientError::Config("input_redundancy outside 1..=INPUT_REDUNDANCY_MAX"));
         }
-        self.zone.validate().map_err(|_| ClientError::Config("zone config invalid"))
+        self.zone
+            .validate()
+            .map_err(|_| ClientError::Config("zone config invalid"))
     }
 }
 
@@ -112,7 +114,9 @@ pub enum GameEvent {
     Disconnected(ClientDisconnect),
     /// Our entity (from the `Joined` event) is in a snapshot and the prediction is placed on it; again
     /// after a respawn.
-    Placed { entity: u32 },
+    Placed {
+        entity: u32,
+    },
     /// Every zone event as the server sent it, `Joined` and chat included. Chat comes from every
     /// sender, ourselves too: our own line arrives back once the zone has relayed it.
     Server(ServerEvent),
@@ -238,12 +242,16 @@ impl GameClient {
 
     /// Round trip from clock sync (lowest of the recent samples).
     pub fn rtt_us(&self) -> Option<i64> {
-        self.connection.connection().and_then(|connection| connection.clock().rtt_us())
+        self.connection
+            .connection()
+            .and_then(|connection| connection.clock().rtt_us())
     }
 
     /// The server's clock at client time `now_us`.
     pub fn server_time_us(&self, now_us: u64) -> Option<u64> {
-        self.connection.connection().and_then(|connection| connection.clock().server_time_us(now_us))
+        self.connection
+            .connection()
+            .and_then(|connection| connection.clock().server_time_us(now_us))
     }
 
     /// The newest authoritative world (our area of interest), as decoded.
@@ -315,7 +323,10 @@ impl GameClient {
     fn on_message(&mut self, now_us: u64, message: &[u8]) -> Result<(), ClientError> {
         let message = ServerMessage::decode(message).inspect_err(|_| self.counters.messages_dropped += 1)?;
         match message {
-            ServerMessage::Snapshot { last_input_tick, payload } => self.on_snapshot(now_us, last_input_tick, payload),
+            ServerMessage::Snapshot {
+                last_input_tick,
+                payload,
+            } => self.on_snapshot(now_us, last_input_tick, payload),
             ServerMessage::Event(event) => {
                 match event {
                     ServerEvent::Joined { entity } => {
@@ -332,13 +343,18 @@ impl GameClient {
     }
 
     fn on_snapshot(&mut self, now_us: u64, last_input_tick: Option<u32>, payload: &[u8]) -> Result<(), ClientError> {
-        let tick = self.receiver.apply(payload).inspect_err(|_| self.counters.snapshots_dropped += 1)?;
+        let tick = self
+            .receiver
+            .apply(payload)
+            .inspect_err(|_| self.counters.snapshots_dropped += 1)?;
         self.counters.snapshots_applied += 1;
         if self.receiver.latest_tick() != Some(tick) {
             return Ok(()); // older than what we have: kept only as a possible delta baseline
         }
         self.interpolator.push(tick, self.receiver.world(), now_us);
-        let Some(own) = self.entity.and_then(|entity| self.receiver.world().get(&entity)) else { return Ok(()) };
+        let Some(own) = self.entity.and_then(|entity| self.receiver.world().get(&entity)) else {
+            return Ok(());
+        };
         let position = own.position;
         if self.placement_pending || self.predictor.position_m().is_none() {
             self.place(position, last_input_tick);
@@ -392,26 +408,43 @@ impl GameClient {
             if self.sent_inputs.len() == SENT_INPUTS_MAX {
                 self.sent_inputs.pop_front();
             }
-            self.sent_inputs.push_back(SentInput { tick: self.client_tick, direction, yaw });
+            self.sent_inputs.push_back(SentInput {
+                tick: self.client_tick,
+                direction,
+                yaw,
+            });
             if self.recent_inputs.len() == INPUT_REDUNDANCY_MAX {
                 self.recent_inputs.pop_front();
             }
-            self.recent_inputs.push_back(MoveInput { move_right, move_forward, yaw: yaw_steps, buttons: 0 });
+            self.recent_inputs.push_back(MoveInput {
+                move_right,
+                move_forward,
+                yaw: yaw_steps,
+                buttons: 0,
+            });
         }
         let carried = self.config.input_redundancy.max(count).min(self.recent_inputs.len());
         let inputs: Vec<MoveInput> = self.recent_inputs.iter().rev().take(carried).copied().collect();
-        let message = ClientMessage::Input(InputMessage { sequence: self.input_sequence, newest_tick: self.client_tick, inputs });
+        let message = ClientMessage::Input(InputMessage {
+            sequence: self.input_sequence,
+            newest_tick: self.client_tick,
+            inputs,
+        });
         self.input_sequence = self.input_sequence.wrapping_add(1);
         self.scratch.clear();
         message.encode(&mut self.scratch);
-        self.connection.send_unreliable(&self.scratch).inspect_err(|_| self.counters.send_refused += 1)?;
+        self.connection
+            .send_unreliable(&self.scratch)
+            .inspect_err(|_| self.counters.send_refused += 1)?;
         self.counters.input_messages_sent += 1;
         // Queued right behind the input, so both leave in the same datagram.
         let latest = self.receiver.latest_tick();
         if let (true, Some(tick)) = (latest != self.last_acked_snapshot, latest) {
             self.scratch.clear();
             ClientMessage::SnapshotAck { tick }.encode(&mut self.scratch);
-            self.connection.send_unreliable(&self.scratch).inspect_err(|_| self.counters.send_refused += 1)?;
+            self.connection
+                .send_unreliable(&self.scratch)
+                .inspect_err(|_| self.counters.send_refused += 1)?;
             self.counters.snapshot_acks_sent += 1;
             self.last_acked_snapshot = latest;
         }
@@ -435,7 +468,10 @@ impl GameClient {
                     aim: meridian_proto::messages::quantise_aim(*direction),
                 },
             },
-            Action::PickUp { loot } => ClientMessage::Action { client_tick: self.client_tick, action: ProtoAction::PickUp { loot_id: *loot } },
+            Action::PickUp { loot } => ClientMessage::Action {
+                client_tick: self.client_tick,
+                action: ProtoAction::PickUp { loot_id: *loot },
+            },
             Action::Chat { text } => return self.send_chat(text),
         };
         self.send_reliable(&message)
@@ -455,13 +491,18 @@ impl GameClient {
         if text.is_empty() {
             return Err(ClientError::ChatEmpty);
         }
-        self.send_reliable(&ClientMessage::Chat { channel: ChatChannel::Zone, text: text.to_owned() })
+        self.send_reliable(&ClientMessage::Chat {
+            channel: ChatChannel::Zone,
+            text: text.to_owned(),
+        })
     }
 
     fn send_reliable(&mut self, message: &ClientMessage) -> Result<(), ClientError> {
         self.scratch.clear();
         message.encode(&mut self.scratch);
-        self.connection.send_reliable(&self.scratch).inspect_err(|_| self.counters.send_refused += 1)?;
+        self.connection
+            .send_reliable(&self.scratch)
+            .inspect_err(|_| self.counters.send_refused += 1)?;
         Ok(())
     }
 

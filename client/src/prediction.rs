@@ -57,7 +57,11 @@ impl MovementModel {
             colliders: &self.colliders,
             teleport_tolerance_m: self.teleport_tolerance_m,
         };
-        let intent = MoveIntent { direction, yaw, claimed_position_m: None };
+        let intent = MoveIntent {
+            direction,
+            yaw,
+            claimed_position_m: None,
+        };
         apply_move(from_m, &intent, &rules).position_m
     }
 }
@@ -157,18 +161,34 @@ impl Predictor {
     /// the origin.
     pub fn predict(&mut self, tick: u32, direction: [f32; 2], yaw: f32) -> MoveIntent {
         let Some(from) = self.position_m else {
-            return MoveIntent { direction, yaw, claimed_position_m: None };
+            return MoveIntent {
+                direction,
+                yaw,
+                claimed_position_m: None,
+            };
         };
-        debug_assert!(self.pending.back().is_none_or(|last| last.tick < tick), "client ticks must increase");
+        debug_assert!(
+            self.pending.back().is_none_or(|last| last.tick < tick),
+            "client ticks must increase"
+        );
         let to = self.model.step(from, direction, yaw);
         if self.pending.len() == PREDICTION_HISTORY_MAX {
             let dropped = self.pending.pop_front().expect("full");
             self.acked_position_m = Some(dropped.position_after_m);
             self.stats.history_overflows += 1;
         }
-        self.pending.push_back(PendingInput { tick, direction, yaw, position_after_m: to });
+        self.pending.push_back(PendingInput {
+            tick,
+            direction,
+            yaw,
+            position_after_m: to,
+        });
         self.position_m = Some(to);
-        MoveIntent { direction, yaw, claimed_position_m: Some(to) }
+        MoveIntent {
+            direction,
+            yaw,
+            claimed_position_m: Some(to),
+        }
     }
 
     /// Reconciles with the server's position after it applied every input up to `acked_tick`.
@@ -176,12 +196,20 @@ impl Predictor {
         self.stats.reconciliations += 1;
         let Some(shown) = self.position_m else {
             self.reset(server_position_m);
-            return Reconciliation { acked_tick, replayed: 0, correction_m: 0.0 };
+            return Reconciliation {
+                acked_tick,
+                replayed: 0,
+                correction_m: 0.0,
+            };
         };
         if let Some(acked) = acked_tick {
             if self.acked_tick.is_some_and(|known| acked < known) {
                 // An older snapshot arriving late: the newer one already reconciled.
-                return Reconciliation { acked_tick: self.acked_tick, replayed: 0, correction_m: 0.0 };
+                return Reconciliation {
+                    acked_tick: self.acked_tick,
+                    replayed: 0,
+                    correction_m: 0.0,
+                };
             }
             self.acked_tick = Some(acked);
             while self.pending.front().is_some_and(|input| input.tick <= acked) {
@@ -199,20 +227,32 @@ impl Predictor {
         if correction_m < CORRECTION_EPSILON_M {
             // Agreement up to quantisation: keep the unquantised prediction (and its history).
             self.rebase_pending(shown);
-            return Reconciliation { acked_tick: self.acked_tick, replayed, correction_m: 0.0 };
+            return Reconciliation {
+                acked_tick: self.acked_tick,
+                replayed,
+                correction_m: 0.0,
+            };
         }
         self.position_m = Some(position);
         self.stats.corrections += 1;
         self.stats.last_correction_m = correction_m;
         self.stats.distance_um.record((correction_m * MICROMETRES_PER_M) as u64);
-        Reconciliation { acked_tick: self.acked_tick, replayed, correction_m }
+        Reconciliation {
+            acked_tick: self.acked_tick,
+            replayed,
+            correction_m,
+        }
     }
 
     /// After an agreeing reconciliation the replayed positions are within epsilon of the predicted
     /// ones; restore the predicted chain so that quantisation noise never accumulates.
     fn rebase_pending(&mut self, shown: [f32; 3]) {
         let Some(last) = self.pending.back() else { return };
-        let offset = [shown[0] - last.position_after_m[0], shown[1] - last.position_after_m[1], shown[2] - last.position_after_m[2]];
+        let offset = [
+            shown[0] - last.position_after_m[0],
+            shown[1] - last.position_after_m[1],
+            shown[2] - last.position_after_m[2],
+        ];
         for input in self.pending.iter_mut() {
             for (coordinate, delta) in input.position_after_m.iter_mut().zip(offset) {
                 *coordinate += delta;
@@ -263,20 +303,31 @@ mod tests {
         let spawn = [100.0, 100.0, 0.0];
         let mut predictor = Predictor::new(model());
         predictor.reset(spawn);
-        let mut server = Server { model: model(), position_m: spawn };
+        let mut server = Server {
+            model: model(),
+            position_m: spawn,
+        };
         for tick in 0..200u32 {
             let angle = tick as f32 * 0.1;
             let direction = [angle.cos(), angle.sin()];
             let intent = predictor.predict(tick, direction, angle);
             server.apply(direction);
-            assert_eq!(intent.claimed_position_m, Some(server.position_m), "prediction is the server's step");
+            assert_eq!(
+                intent.claimed_position_m,
+                Some(server.position_m),
+                "prediction is the server's step"
+            );
             let result = predictor.reconcile(quantised(server.position_m), Some(tick));
             assert_eq!(result.correction_m, 0.0, "tick {tick}");
             assert_eq!(result.replayed, 0);
         }
         assert_eq!(predictor.stats().corrections, 0);
         assert_eq!(predictor.stats().reconciliations, 200);
-        assert_eq!(predictor.position_m(), Some(server.position_m), "quantisation never leaks into the prediction");
+        assert_eq!(
+            predictor.position_m(),
+            Some(server.position_m),
+            "quantisation never leaks into the prediction"
+        );
     }
 
     #[test]
@@ -284,7 +335,10 @@ mod tests {
         let spawn = [10.0, 10.0, 0.0];
         let mut predictor = Predictor::new(model());
         predictor.reset(spawn);
-        let mut server = Server { model: model(), position_m: spawn };
+        let mut server = Server {
+            model: model(),
+            position_m: spawn,
+        };
         let latency_ticks = 5u32;
         let mut server_positions = Vec::new();
         for tick in 0..100u32 {
@@ -308,12 +362,18 @@ mod tests {
         // prediction, the server stops the player. Reconciliation must pull the player back, and once
         // the player walks away from the wall the corrections stop.
         let spawn = [50.0, 50.0, 0.0];
-        let wall = Collider { min_m: [52.0, 0.0], max_m: [60.0, 100.0] };
+        let wall = Collider {
+            min_m: [52.0, 0.0],
+            max_m: [60.0, 100.0],
+        };
         let mut server_model = model();
         server_model.colliders.push(wall);
         let mut predictor = Predictor::new(model());
         predictor.reset(spawn);
-        let mut server = Server { model: server_model, position_m: spawn };
+        let mut server = Server {
+            model: server_model,
+            position_m: spawn,
+        };
         let latency_ticks = 3u32;
         let mut history = Vec::new();
         let mut corrections_by_tick = Vec::new();
@@ -329,17 +389,32 @@ mod tests {
             }
         }
         assert!(predictor.stats().corrections > 0, "the wall must cause corrections");
-        assert!(predictor.stats().distance_um.max() > 300_000, "at least one step's worth of correction");
+        assert!(
+            predictor.stats().distance_um.max() > 300_000,
+            "at least one step's worth of correction"
+        );
         // Converged: no corrections well after turning around, and the prediction is the server's.
-        assert!(corrections_by_tick.iter().filter(|(tick, _)| *tick > 40).all(|(_, c)| *c == 0.0));
+        assert!(
+            corrections_by_tick
+                .iter()
+                .filter(|(tick, _)| *tick > 40)
+                .all(|(_, c)| *c == 0.0)
+        );
         let shown = predictor.position_m().unwrap();
-        assert!(distance_m(shown, server.position_m) < CORRECTION_EPSILON_M, "{shown:?} vs {:?}", server.position_m);
+        assert!(
+            distance_m(shown, server.position_m) < CORRECTION_EPSILON_M,
+            "{shown:?} vs {:?}",
+            server.position_m
+        );
     }
 
     #[test]
     fn placing_with_the_applied_tick_ignores_older_acknowledgements() {
         let spawn = [40.0, 40.0, 0.0];
-        let mut server = Server { model: model(), position_m: spawn };
+        let mut server = Server {
+            model: model(),
+            position_m: spawn,
+        };
         for _ in 0..=5 {
             server.apply([1.0, 0.0]);
         }
@@ -350,16 +425,30 @@ mod tests {
         predictor.predict(7, [1.0, 0.0], 0.0);
         assert_eq!(predictor.pending_len(), 2);
         let stale = predictor.reconcile(quantised(spawn), Some(3));
-        assert_eq!(stale, Reconciliation { acked_tick: Some(5), replayed: 0, correction_m: 0.0 }, "a late, older snapshot");
+        assert_eq!(
+            stale,
+            Reconciliation {
+                acked_tick: Some(5),
+                replayed: 0,
+                correction_m: 0.0
+            },
+            "a late, older snapshot"
+        );
         server.apply([1.0, 0.0]);
         let result = predictor.reconcile(quantised(server.position_m), Some(6));
-        assert_eq!((result.acked_tick, result.replayed, result.correction_m), (Some(6), 1, 0.0));
+        assert_eq!(
+            (result.acked_tick, result.replayed, result.correction_m),
+            (Some(6), 1, 0.0)
+        );
         // Before the zone has passed any of our inputs, every pending input is replayed.
         let mut fresh = Predictor::new(model());
         fresh.place(spawn, None);
         fresh.predict(1, [0.0, 1.0], 0.0);
         let result = fresh.reconcile(spawn, None);
-        assert_eq!((result.acked_tick, result.replayed, result.correction_m), (None, 1, 0.0));
+        assert_eq!(
+            (result.acked_tick, result.replayed, result.correction_m),
+            (None, 1, 0.0)
+        );
     }
 
     #[test]

@@ -20,7 +20,12 @@ pub struct Histogram {
 
 impl Default for Histogram {
     fn default() -> Self {
-        Self { buckets: Box::new([0; HISTOGRAM_BUCKETS]), count: 0, max: 0, sum: 0 }
+        Self {
+            buckets: Box::new([0; HISTOGRAM_BUCKETS]),
+            count: 0,
+            max: 0,
+            sum: 0,
+        }
     }
 }
 
@@ -110,7 +115,11 @@ mod tests {
             assert!(index >= previous, "bucket order broken at {value}");
             previous = index;
             if index < HISTOGRAM_BUCKETS - 1 {
-                assert!(bucket_upper(index) >= value, "{value} above its bucket bound {}", bucket_upper(index));
+                assert!(
+                    bucket_upper(index) >= value,
+                    "{value} above its bucket bound {}",
+                    bucket_upper(index)
+                );
             }
         }
     }

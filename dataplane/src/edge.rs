@@ -12,8 +12,7 @@ use aya::{
     programs::{Xdp, XdpMode},
 };
 use meridian_edge_common::{
-    PACKET_COUNTER_CONFIG_MAP, PACKET_COUNTER_PROGRAM, PACKET_COUNTERS_MAP, PacketCounterConfig,
-    PacketCounterSlot,
+    PACKET_COUNTER_CONFIG_MAP, PACKET_COUNTER_PROGRAM, PACKET_COUNTERS_MAP, PacketCounterConfig, PacketCounterSlot,
 };
 
 /// The eBPF object, aligned as aya's ELF parser requires.
@@ -50,14 +49,25 @@ impl PacketCounterProgram {
     /// in the calling thread's network namespace.
     pub fn attach(interface: &str, udp_dst_port: u16, mode: XdpMode) -> Result<Self, EdgeError> {
         let mut ebpf = Ebpf::load(EDGE_OBJECT)?;
-        let mut config: Array<_, PacketCounterConfig> = Array::try_from(
-            ebpf.map_mut(PACKET_COUNTER_CONFIG_MAP)
-                .ok_or(EdgeError::Missing { kind: "map", name: PACKET_COUNTER_CONFIG_MAP })?,
+        let mut config: Array<_, PacketCounterConfig> =
+            Array::try_from(ebpf.map_mut(PACKET_COUNTER_CONFIG_MAP).ok_or(EdgeError::Missing {
+                kind: "map",
+                name: PACKET_COUNTER_CONFIG_MAP,
+            })?)?;
+        config.set(
+            0,
+            PacketCounterConfig {
+                udp_dst_port,
+                reserved: 0,
+            },
+            0,
         )?;
-        config.set(0, PacketCounterConfig { udp_dst_port, reserved: 0 }, 0)?;
         let program: &mut Xdp = ebpf
             .program_mut(PACKET_COUNTER_PROGRAM)
-            .ok_or(EdgeError::Missing { kind: "program", name: PACKET_COUNTER_PROGRAM })?
+            .ok_or(EdgeError::Missing {
+                kind: "program",
+                name: PACKET_COUNTER_PROGRAM,
+            })?
             .try_into()?;
         program.load()?;
         program.attach(interface, mode)?;
@@ -66,11 +76,11 @@ impl PacketCounterProgram {
 
     /// Reads the counters.
     pub fn counts(&self) -> Result<PacketCounts, EdgeError> {
-        let counters: PerCpuArray<_, u64> = PerCpuArray::try_from(
-            self.ebpf
-                .map(PACKET_COUNTERS_MAP)
-                .ok_or(EdgeError::Missing { kind: "map", name: PACKET_COUNTERS_MAP })?,
-        )?;
+        let counters: PerCpuArray<_, u64> =
+            PerCpuArray::try_from(self.ebpf.map(PACKET_COUNTERS_MAP).ok_or(EdgeError::Missing {
+                kind: "map",
+                name: PACKET_COUNTERS_MAP,
+            })?)?;
         let matched = counters.get(&(PacketCounterSlot::MatchedUdp as u32), 0)?;
         let other = counters.get(&(PacketCounterSlot::Other as u32), 0)?;
         Ok(PacketCounts {

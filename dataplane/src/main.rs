@@ -84,22 +84,46 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     match Cli::parse().command {
-        Command::Serve { listen, workers, io, metrics_listen, cluster_key_hex, zones, tick_hz, spawn_radius_m, duration_s } => {
+        Command::Serve {
+            listen,
+            workers,
+            io,
+            metrics_listen,
+            cluster_key_hex,
+            zones,
+            tick_hz,
+            spawn_radius_m,
+            duration_s,
+        } => {
             let cluster_key = parse_key_hex(&cluster_key_hex).context("--cluster-key-hex must be 64 hex digits")?;
             let backend = match io {
                 IoFlag::Uring => IoBackend::IoUring,
                 IoFlag::Mmsg => IoBackend::Mmsg,
             };
-            let zone_config = ZoneConfig { tick_hz, player_spawn_radius_m: spawn_radius_m, ..ZoneConfig::default() };
-            serve(listen, workers, backend, metrics_listen, cluster_key, zones, zone_config, duration_s)
+            let zone_config = ZoneConfig {
+                tick_hz,
+                player_spawn_radius_m: spawn_radius_m,
+                ..ZoneConfig::default()
+            };
+            serve(
+                listen,
+                workers,
+                backend,
+                metrics_listen,
+                cluster_key,
+                zones,
+                zone_config,
+                duration_s,
+            )
         }
-        Command::Probe { addr, count, timeout_ms } => run_probe(addr, count, timeout_ms),
+        Command::Probe {
+            addr,
+            count,
+            timeout_ms,
+        } => run_probe(addr, count, timeout_ms),
     }
 }
 
@@ -140,7 +164,14 @@ fn serve(
     metrics::install_exporter(metrics_listen).context("starting the metrics endpoint")?;
     zone_config.validate().context("zone settings")?;
     let (tick_hz, spawn_radius_m) = (zone_config.tick_hz, zone_config.player_spawn_radius_m);
-    let node = Node::start(NodeConfig { listen, workers, backend, cluster_key, zones: zones.clone(), zone_config })?;
+    let node = Node::start(NodeConfig {
+        listen,
+        workers,
+        backend,
+        cluster_key,
+        zones: zones.clone(),
+        zone_config,
+    })?;
     tracing::info!(%listen, workers, ?backend, %metrics_listen, ?zones, tick_hz, spawn_radius_m, "meridian-node serving");
     let started = std::time::Instant::now();
     while node.running()
@@ -150,10 +181,16 @@ fn serve(
         std::thread::sleep(Duration::from_millis(50));
     }
     if !node.running() {
-        let error = node.stop().err().unwrap_or_else(|| anyhow::anyhow!("a zone worker stopped on its own"));
+        let error = node
+            .stop()
+            .err()
+            .unwrap_or_else(|| anyhow::anyhow!("a zone worker stopped on its own"));
         return Err(error.context("a zone worker stopped"));
     }
-    tracing::info!(signalled = stop_requested.load(Ordering::Relaxed), "meridian-node stopping");
+    tracing::info!(
+        signalled = stop_requested.load(Ordering::Relaxed),
+        "meridian-node stopping"
+    );
     let gauges = node.gauges();
     node.stop()?;
     for (index, g) in gauges.iter().enumerate() {

@@ -6,7 +6,9 @@
 
 use std::net::SocketAddr;
 
-use metrics::{Counter, Gauge, Histogram, Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics::{
+    Counter, Gauge, Histogram, Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+};
 use std::collections::HashMap;
 
 use meridian_host::{DropCounts, HostDrop};
@@ -31,8 +33,8 @@ pub const SESSION_INPUTS: &str = "meridian_session_input_ticks_total";
 
 /// Tick-duration buckets: fine below the 25 ms alarm, coarse up to a missed 100 ms.
 const TICK_BUCKETS_S: &[f64] = &[
-    0.000_25, 0.000_5, 0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.0125, 0.015, 0.02, 0.025, 0.03, 0.04,
-    0.05, 0.075, 0.1, 0.25,
+    0.000_25, 0.000_5, 0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.0125, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05,
+    0.075, 0.1, 0.25,
 ];
 const COUNT_BUCKETS: &[f64] = &[0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 96.0, 128.0, 256.0];
 const BYTES_BUCKETS: &[f64] = &[32.0, 64.0, 128.0, 256.0, 384.0, 512.0, 768.0, 1024.0, 1200.0];
@@ -52,17 +54,34 @@ pub fn install_exporter(listen: SocketAddr) -> Result<(), BuildError> {
 }
 
 fn describe() {
-    describe_histogram!(TICK_DURATION, Unit::Seconds, "Work time of one zone tick (simulation, AOI, encoding).");
-    describe_histogram!(TICK_LATENESS, Unit::Seconds, "How late a worker picked up a tick after its deadline.");
-    describe_counter!(LATE_TICKS, "Ticks picked up more than half a period after their deadline.");
-    describe_counter!(SKIPPED_TICKS, "Tick deadlines jumped over after a long stall (never silently).");
+    describe_histogram!(
+        TICK_DURATION,
+        Unit::Seconds,
+        "Work time of one zone tick (simulation, AOI, encoding)."
+    );
+    describe_histogram!(
+        TICK_LATENESS,
+        Unit::Seconds,
+        "How late a worker picked up a tick after its deadline."
+    );
+    describe_counter!(
+        LATE_TICKS,
+        "Ticks picked up more than half a period after their deadline."
+    );
+    describe_counter!(
+        SKIPPED_TICKS,
+        "Tick deadlines jumped over after a long stall (never silently)."
+    );
     describe_counter!(PACKETS_IN, "Datagrams received.");
     describe_counter!(PACKETS_OUT, "Datagrams sent.");
     describe_counter!(BYTES_IN, Unit::Bytes, "Datagram bytes received.");
     describe_counter!(BYTES_OUT, Unit::Bytes, "Datagram bytes sent.");
     describe_counter!(DROPS, "Datagrams or messages dropped, by reason.");
     describe_gauge!(SESSIONS, "Established sessions owned by the worker.");
-    describe_histogram!(AOI_ENTITIES, "Mean entities per client snapshot, per tick and zone layer.");
+    describe_histogram!(
+        AOI_ENTITIES,
+        "Mean entities per client snapshot, per tick and zone layer."
+    );
     describe_histogram!(SNAPSHOT_BYTES, Unit::Bytes, "Bytes of one client's snapshot payload.");
     describe_gauge!(ZONE_PLAYERS, "Players in a zone.");
     describe_counter!(
@@ -88,8 +107,12 @@ pub enum DropReason {
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 4] =
-        [DropReason::ForwardQueueFull, DropReason::SendQueueFull, DropReason::SendError, DropReason::Truncated];
+    pub const ALL: [DropReason; 4] = [
+        DropReason::ForwardQueueFull,
+        DropReason::SendQueueFull,
+        DropReason::SendError,
+        DropReason::Truncated,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -104,7 +127,10 @@ impl DropReason {
 /// Every label the session host may count a drop under, registered up front so a dashboard sees
 /// zeros rather than missing series.
 pub fn session_drop_labels() -> impl Iterator<Item = &'static str> {
-    HostDrop::ALL.into_iter().map(HostDrop::label).chain(meridian_host::PACKET_ERROR_LABELS.iter().copied())
+    HostDrop::ALL
+        .into_iter()
+        .map(HostDrop::label)
+        .chain(meridian_host::PACKET_ERROR_LABELS.iter().copied())
 }
 
 /// One worker's metric handles, resolved once.
@@ -229,7 +255,9 @@ impl ZoneMetrics {
         }
         let snapshots = counters.snapshots_sent.saturating_sub(self.published.snapshots_sent);
         if snapshots > 0 {
-            let entities = counters.snapshot_entities_sent.saturating_sub(self.published.snapshot_entities_sent);
+            let entities = counters
+                .snapshot_entities_sent
+                .saturating_sub(self.published.snapshot_entities_sent);
             self.aoi_entities.record(entities as f64 / snapshots as f64);
         }
         self.published = counters.clone();
@@ -250,6 +278,10 @@ mod tests {
         let listed = labels.len();
         labels.sort();
         labels.dedup();
-        assert_eq!(labels.len(), listed, "a node drop label collides with a session host label");
+        assert_eq!(
+            labels.len(),
+            listed,
+            "a node drop label collides with a session host label"
+        );
     }
 }

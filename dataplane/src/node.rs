@@ -55,7 +55,10 @@ pub struct Node {
 impl Node {
     /// Binds the sockets and starts the workers. Metrics go to whatever recorder is installed.
     pub fn start(config: NodeConfig) -> anyhow::Result<Node> {
-        anyhow::ensure!((1..=WORKERS_MAX).contains(&config.workers), "workers must be 1..={WORKERS_MAX}");
+        anyhow::ensure!(
+            (1..=WORKERS_MAX).contains(&config.workers),
+            "workers must be 1..={WORKERS_MAX}"
+        );
         let zone_config = config.zone_config.clone();
         zone_config.validate().context("zone configuration")?;
         let mut challenge_key = [0u8; 16];
@@ -71,7 +74,10 @@ impl Node {
                 public_address: config.listen,
                 connections_max: SERVER_CONNECTIONS_MAX,
             },
-            plan: ZonePlan { zone_ids: config.zones.clone(), workers: config.workers },
+            plan: ZonePlan {
+                zone_ids: config.zones.clone(),
+                workers: config.workers,
+            },
             zone_config,
         };
         // Bind every socket before any worker starts, so a bind failure stops start-up cleanly.
@@ -80,7 +86,9 @@ impl Node {
             .collect::<anyhow::Result<Vec<_>>>()?;
         for socket in &sockets {
             let socket = socket2::SockRef::from(socket);
-            socket.set_recv_buffer_size(SOCKET_RECV_BUFFER_BYTES).context("setting SO_RCVBUF")?;
+            socket
+                .set_recv_buffer_size(SOCKET_RECV_BUFFER_BYTES)
+                .context("setting SO_RCVBUF")?;
             let obtained = socket.recv_buffer_size().context("reading SO_RCVBUF")?;
             // Linux doubles the size it grants (room for its own bookkeeping) and reports that.
             if obtained < 2 * SOCKET_RECV_BUFFER_BYTES {
@@ -93,8 +101,9 @@ impl Node {
                 tracing::debug!(obtained, "socket receive buffer");
             }
         }
-        let (senders, receivers): (Vec<_>, Vec<_>) =
-            (0..config.workers).map(|_| std::sync::mpsc::sync_channel::<Forwarded>(FORWARD_QUEUE_DATAGRAMS)).unzip();
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..config.workers)
+            .map(|_| std::sync::mpsc::sync_channel::<Forwarded>(FORWARD_QUEUE_DATAGRAMS))
+            .unzip();
         let stop = Arc::new(AtomicBool::new(false));
         let clock = WorkerClock::new();
         let mut handles = Vec::new();
@@ -127,7 +136,10 @@ impl Node {
         self.stop.store(true, Ordering::Relaxed);
         let mut result = Ok(());
         for handle in self.handles {
-            let outcome = handle.join().map_err(|_| anyhow::anyhow!("worker panicked")).and_then(|r| r);
+            let outcome = handle
+                .join()
+                .map_err(|_| anyhow::anyhow!("worker panicked"))
+                .and_then(|r| r);
             if result.is_ok() {
                 result = outcome;
             }

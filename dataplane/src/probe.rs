@@ -81,8 +81,7 @@ fn encode(kind: u8, worker_index: u16, nonce: u64) -> [u8; PROBE_BYTES] {
 }
 
 fn decode(datagram: &[u8]) -> Result<(u8, u16, u64), ProbeError> {
-    let bytes: &[u8; PROBE_BYTES] =
-        datagram.try_into().map_err(|_| ProbeError::Length(datagram.len()))?;
+    let bytes: &[u8; PROBE_BYTES] = datagram.try_into().map_err(|_| ProbeError::Length(datagram.len()))?;
     if bytes[0..4] != MAGIC {
         return Err(ProbeError::Magic);
     }
@@ -105,7 +104,13 @@ mod tests {
         let n = answer(&encode_request(0xdead_beef_0102), 3, &mut reply).unwrap();
         assert_eq!(n, PROBE_BYTES);
         let decoded = decode_reply(&reply[..n]).unwrap();
-        assert_eq!(decoded, ProbeReply { worker_index: 3, nonce: 0xdead_beef_0102 });
+        assert_eq!(
+            decoded,
+            ProbeReply {
+                worker_index: 3,
+                nonce: 0xdead_beef_0102
+            }
+        );
     }
 
     #[test]
@@ -120,7 +125,10 @@ mod tests {
         assert_eq!(answer(&bad_version, 0, &mut reply), Err(ProbeError::Version(9)));
         // A reply sent back at a node is not answered (no reflection loops between nodes).
         let reply_datagram = encode(KIND_REPLY, 0, 1);
-        assert_eq!(answer(&reply_datagram, 0, &mut reply), Err(ProbeError::Kind(KIND_REPLY)));
+        assert_eq!(
+            answer(&reply_datagram, 0, &mut reply),
+            Err(ProbeError::Kind(KIND_REPLY))
+        );
     }
 
     #[test]

@@ -67,7 +67,9 @@ pub struct ZonePlan {
 
 impl ZonePlan {
     pub fn owner(&self, zone_id: u32) -> Option<usize> {
-        self.zone_ids.contains(&zone_id).then(|| zone_id as usize % self.workers)
+        self.zone_ids
+            .contains(&zone_id)
+            .then(|| zone_id as usize % self.workers)
     }
 }
 
@@ -128,8 +130,13 @@ pub struct WorkerClock {
 
 impl WorkerClock {
     pub fn new() -> Self {
-        let epoch_us_at_start = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
-        Self { epoch_us_at_start, start: Instant::now() }
+        let epoch_us_at_start = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
+        Self {
+            epoch_us_at_start,
+            start: Instant::now(),
+        }
     }
 
     pub fn now_us(&self) -> u64 {
@@ -156,15 +163,23 @@ impl ZoneWorker {
     ) -> anyhow::Result<Self> {
         let io = dgram_io::open(settings.backend, socket, &settings.io)?;
         let now_us = clock.now_us();
-        let zone_ids: Vec<u32> =
-            settings.plan.zone_ids.iter().copied().filter(|&zone| settings.plan.owner(zone) == Some(index)).collect();
+        let zone_ids: Vec<u32> = settings
+            .plan
+            .zone_ids
+            .iter()
+            .copied()
+            .filter(|&zone| settings.plan.owner(zone) == Some(index))
+            .collect();
         let host = SessionHost::new(
             HostConfig {
                 server: settings.server.clone(),
                 zone: settings.zone_config.clone(),
                 zone_ids: zone_ids.clone(),
                 rtt_source: Default::default(),
-                work_clock: Some(WorkClock { cpu_ns: thread_cpu_ns, wall_ns: monotonic_ns }),
+                work_clock: Some(WorkClock {
+                    cpu_ns: thread_cpu_ns,
+                    wall_ns: monotonic_ns,
+                }),
                 spawn: None,
             },
             now_us,
@@ -209,7 +224,8 @@ impl ZoneWorker {
                 spare.push(bytes);
             }
             while let Ok(forwarded) = self.inbox.try_recv() {
-                self.host.handle_datagram(forwarded.received_us, forwarded.from, &forwarded.bytes);
+                self.host
+                    .handle_datagram(forwarded.received_us, forwarded.from, &forwarded.bytes);
             }
             let now_us = self.clock.now_us();
             if now_us >= self.host.poll_timeout() {
@@ -239,7 +255,11 @@ impl ZoneWorker {
         }
         match self.owner_of(now_us, bytes) {
             Some(owner) if owner != self.index => {
-                let forwarded = Forwarded { bytes: bytes.to_vec(), from, received_us: now_us };
+                let forwarded = Forwarded {
+                    bytes: bytes.to_vec(),
+                    from,
+                    received_us: now_us,
+                };
                 match self.peers[owner].try_send(forwarded) {
                     Ok(()) => {}
                     Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
@@ -284,7 +304,8 @@ impl ZoneWorker {
     }
 
     fn forget_idle_routes(&mut self, now_us: u64) {
-        self.routes.retain(|_, (_, last_us)| now_us.saturating_sub(*last_us) < FORWARD_ROUTE_IDLE_US);
+        self.routes
+            .retain(|_, (_, last_us)| now_us.saturating_sub(*last_us) < FORWARD_ROUTE_IDLE_US);
     }
 
     /// Records the ticks the host ran: lateness, duration, and each zone layer's numbers.
@@ -296,8 +317,12 @@ impl ZoneWorker {
                 self.gauges.late_ticks.fetch_add(1, Ordering::Relaxed);
             }
             self.gauges.ticks.fetch_add(1, Ordering::Relaxed);
-            self.gauges.last_tick_work_us.store(report.work_wall_us, Ordering::Relaxed);
-            let Some(layers) = self.host.zone_layers(report.zone_id) else { continue };
+            self.gauges
+                .last_tick_work_us
+                .store(report.work_wall_us, Ordering::Relaxed);
+            let Some(layers) = self.host.zone_layers(report.zone_id) else {
+                continue;
+            };
             let Some((_, metrics)) = self.zone_metrics.iter_mut().find(|(zone, _)| *zone == report.zone_id) else {
                 continue;
             };
@@ -336,29 +361,47 @@ impl ZoneWorker {
     fn publish(&mut self) {
         let stats = self.io.stats().clone();
         let p = &self.published;
-        self.metrics.packets_in.increment(stats.datagrams_received - p.datagrams_received);
-        self.metrics.packets_out.increment(stats.datagrams_sent - p.datagrams_sent);
+        self.metrics
+            .packets_in
+            .increment(stats.datagrams_received - p.datagrams_received);
+        self.metrics
+            .packets_out
+            .increment(stats.datagrams_sent - p.datagrams_sent);
         self.metrics.bytes_in.increment(stats.bytes_received - p.bytes_received);
         self.metrics.bytes_out.increment(stats.bytes_sent - p.bytes_sent);
-        self.metrics.drop_counter(DropReason::Truncated).increment(stats.recv_truncated - p.recv_truncated);
-        self.metrics.drop_counter(DropReason::SendError).increment(stats.send_errors - p.send_errors);
+        self.metrics
+            .drop_counter(DropReason::Truncated)
+            .increment(stats.recv_truncated - p.recv_truncated);
+        self.metrics
+            .drop_counter(DropReason::SendError)
+            .increment(stats.send_errors - p.send_errors);
         self.metrics
             .drop_counter(DropReason::SendQueueFull)
             .increment(stats.sends_dropped_queue_full - p.sends_dropped_queue_full);
         self.metrics.publish_session_drops(self.host.drops());
         let host = self.host.counters();
-        self.metrics.inputs_passed.increment(host.input_ticks - self.published_inputs.0);
-        self.metrics.inputs_redundant.increment(host.input_redundant - self.published_inputs.1);
+        self.metrics
+            .inputs_passed
+            .increment(host.input_ticks - self.published_inputs.0);
+        self.metrics
+            .inputs_redundant
+            .increment(host.input_redundant - self.published_inputs.1);
         let snapshots = host.snapshots_sent - self.published_inputs.2;
         if snapshots > 0 {
             // The mean snapshot size since the last look (one sample per loop, not per snapshot).
-            self.metrics.snapshot_bytes.record((host.snapshot_bytes - self.published_inputs.3) as f64 / snapshots as f64);
+            self.metrics
+                .snapshot_bytes
+                .record((host.snapshot_bytes - self.published_inputs.3) as f64 / snapshots as f64);
         }
-        self.published_inputs = (host.input_ticks, host.input_redundant, host.snapshots_sent, host.snapshot_bytes);
+        self.published_inputs = (
+            host.input_ticks,
+            host.input_redundant,
+            host.snapshots_sent,
+            host.snapshot_bytes,
+        );
         let sessions = self.host.session_count();
         self.metrics.sessions.set(sessions as f64);
         self.gauges.sessions.store(sessions as u64, Ordering::Relaxed);
         self.published = stats;
     }
 }
-

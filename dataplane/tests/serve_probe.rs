@@ -20,7 +20,11 @@ impl Drop for KillOnDrop {
 fn node_answers_probes_from_every_zone_worker() {
     let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
-    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let _node = KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_meridian-node"))
             .args(["serve", "--listen", &addr, "--workers", "2", "--duration-s", "60"])
@@ -47,7 +51,11 @@ fn node_answers_probes_from_every_zone_worker() {
             workers_seen.insert(reply.worker_index);
         }
     }
-    assert_eq!(workers_seen.into_iter().collect::<Vec<_>>(), vec![0, 1], "both workers answer");
+    assert_eq!(
+        workers_seen.into_iter().collect::<Vec<_>>(),
+        vec![0, 1],
+        "both workers answer"
+    );
 
     // Garbage gets no answer (and does not kill the node: a later probe is still answered).
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();

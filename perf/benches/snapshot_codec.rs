@@ -12,9 +12,9 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use meridian_proto::DATAGRAM_BYTES_MAX;
-use meridian_proto::messages::SNAPSHOT_MESSAGE_BYTES_MAX;
 use meridian_proto::control::fbs::bench_snapshot::{EntityFb, SnapshotFb};
 use meridian_proto::control::fbs::planus::Builder;
+use meridian_proto::messages::SNAPSHOT_MESSAGE_BYTES_MAX;
 use meridian_proto::packet::{PacketType, open_packet, seal_packet};
 use meridian_proto::snapshot::{EntityKind, EntityState, SnapshotReceiver, SnapshotSender, quantise};
 use prost::Message;
@@ -69,8 +69,16 @@ fn record_snapshots() -> Vec<Vec<EntityState>> {
     let mut world: Vec<EntityState> = (0..ENTITIES as u32)
         .map(|i| EntityState {
             id: 1000 + i * 7,
-            kind: if i % 4 == 0 { EntityKind::Npc } else { EntityKind::Player },
-            position: [(next_random(&mut random) % 100) as f32, (next_random(&mut random) % 100) as f32, 0.0],
+            kind: if i % 4 == 0 {
+                EntityKind::Npc
+            } else {
+                EntityKind::Player
+            },
+            position: [
+                (next_random(&mut random) % 100) as f32,
+                (next_random(&mut random) % 100) as f32,
+                0.0,
+            ],
             yaw: 0.0,
             velocity: [0.0; 3],
             health: 1000,
@@ -173,19 +181,34 @@ fn meridian_sizes(snapshots: &[Vec<EntityState>]) -> (Vec<usize>, usize) {
 
 fn print_size_comparison(snapshots: &[Vec<EntityState>]) {
     let (meridian, left_out_total) = meridian_sizes(snapshots);
-    let protobuf: Vec<usize> =
-        snapshots.iter().enumerate().map(|(tick, entities)| to_proto(tick as u32, entities).encoded_len()).collect();
+    let protobuf: Vec<usize> = snapshots
+        .iter()
+        .enumerate()
+        .map(|(tick, entities)| to_proto(tick as u32, entities).encoded_len())
+        .collect();
     let mut builder = Builder::new();
-    let flatbuffers: Vec<usize> =
-        snapshots.iter().enumerate().map(|(tick, entities)| to_flatbuffer(&mut builder, tick as u32, entities).len()).collect();
+    let flatbuffers: Vec<usize> = snapshots
+        .iter()
+        .enumerate()
+        .map(|(tick, entities)| to_flatbuffer(&mut builder, tick as u32, entities).len())
+        .collect();
     // Until the first ack arrives snapshots have no baseline; the steady state after that is what a
     // client sees for its session. (Protobuf and flatbuffers are full state every tick.)
     let warm_up = ACK_DELAY_TICKS as usize + 1;
     let steady = |sizes: &[usize]| sizes[warm_up..].iter().sum::<usize>() as f64 / (sizes.len() - warm_up) as f64;
     let meridian_mean = steady(&meridian);
-    println!("snapshot sizes: {SNAPSHOTS} snapshots, {ENTITIES} moving entities, {TICK_RATE_HZ} Hz, acks {ACK_DELAY_TICKS} ticks late, seed {SEED:#x}");
-    println!("{:<22} {:>12} {:>16} {:>16} {:>14}", "codec", "bytes/snap", "bytes/entity/tick", "bytes/s/client", "x meridian");
-    for (name, sizes) in [("meridian delta", &meridian), ("protobuf (prost)", &protobuf), ("flatbuffers (planus)", &flatbuffers)] {
+    println!(
+        "snapshot sizes: {SNAPSHOTS} snapshots, {ENTITIES} moving entities, {TICK_RATE_HZ} Hz, acks {ACK_DELAY_TICKS} ticks late, seed {SEED:#x}"
+    );
+    println!(
+        "{:<22} {:>12} {:>16} {:>16} {:>14}",
+        "codec", "bytes/snap", "bytes/entity/tick", "bytes/s/client", "x meridian"
+    );
+    for (name, sizes) in [
+        ("meridian delta", &meridian),
+        ("protobuf (prost)", &protobuf),
+        ("flatbuffers (planus)", &flatbuffers),
+    ] {
         let mean = steady(sizes);
         println!(
             "{:<22} {:>12.1} {:>16.2} {:>16.0} {:>14.2}",
@@ -231,7 +254,15 @@ fn benchmarks(criterion: &mut Criterion) {
         bencher.iter(|| {
             encode_next(&mut sender, &snapshots, &mut tick, &mut payload);
             sequence += 1;
-            seal_packet(PacketType::Payload, 1, sequence, &EDGE_KEY, &AEAD_KEY, &payload, &mut packet);
+            seal_packet(
+                PacketType::Payload,
+                1,
+                sequence,
+                &EDGE_KEY,
+                &AEAD_KEY,
+                &payload,
+                &mut packet,
+            );
             black_box(packet.len())
         });
     });
@@ -251,14 +282,30 @@ fn benchmarks(criterion: &mut Criterion) {
         let mut sequence = 0u64;
         bencher.iter(|| {
             sequence += 1;
-            seal_packet(PacketType::Payload, 1, sequence, &EDGE_KEY, &AEAD_KEY, black_box(&[0x5a; 200]), &mut packet);
+            seal_packet(
+                PacketType::Payload,
+                1,
+                sequence,
+                &EDGE_KEY,
+                &AEAD_KEY,
+                black_box(&[0x5a; 200]),
+                &mut packet,
+            );
             black_box(packet.len())
         });
     });
 
     criterion.bench_function("aead open (200-byte payload)", |bencher| {
         let mut packet = Vec::new();
-        seal_packet(PacketType::Payload, 1, 1, &EDGE_KEY, &AEAD_KEY, &[0x5a; 200], &mut packet);
+        seal_packet(
+            PacketType::Payload,
+            1,
+            1,
+            &EDGE_KEY,
+            &AEAD_KEY,
+            &[0x5a; 200],
+            &mut packet,
+        );
         let mut plaintext = Vec::with_capacity(DATAGRAM_BYTES_MAX);
         bencher.iter(|| open_packet(black_box(&packet), &EDGE_KEY, &AEAD_KEY, &mut plaintext).expect("opens"));
     });

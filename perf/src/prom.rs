@@ -29,10 +29,15 @@ pub fn scrape(url: &str) -> Result<String, ScrapeError> {
     let address = host.to_socket_addrs()?.next().ok_or(ScrapeError::BadUrl)?;
     let mut stream = TcpStream::connect_timeout(&address, SCRAPE_TIMEOUT)?;
     stream.set_read_timeout(Some(SCRAPE_TIMEOUT))?;
-    write!(stream, "GET /{path} HTTP/1.0\r\nHost: {host}\r\nAccept: text/plain\r\n\r\n")?;
+    write!(
+        stream,
+        "GET /{path} HTTP/1.0\r\nHost: {host}\r\nAccept: text/plain\r\n\r\n"
+    )?;
     let mut response = String::new();
     stream.take(SCRAPE_BYTES_MAX).read_to_string(&mut response)?;
-    let (head, body) = response.split_once("\r\n\r\n").ok_or_else(|| ScrapeError::Status("no header end".into()))?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| ScrapeError::Status("no header end".into()))?;
     if head.split(' ').nth(1) != Some("200") {
         return Err(ScrapeError::Status(head.lines().next().unwrap_or("").to_string()));
     }
@@ -42,7 +47,10 @@ pub fn scrape(url: &str) -> Result<String, ScrapeError> {
 /// Sum of a counter or gauge over every label set whose labels contain all of `labels`.
 pub fn sum(text: &str, name: &str, labels: &[&str]) -> f64 {
     text.lines()
-        .filter(|line| line.strip_prefix(name).is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' ')))
+        .filter(|line| {
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
         .filter(|line| labels.iter().all(|label| line.contains(label)))
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
@@ -53,9 +61,19 @@ pub fn histogram(text: &str, name: &str) -> Vec<(f64, f64)> {
     let prefix = format!("{name}_bucket{{");
     let mut buckets: Vec<(f64, f64)> = Vec::new();
     for line in text.lines().filter(|line| line.starts_with(&prefix)) {
-        let Some(le) = line.split("le=\"").nth(1).and_then(|rest| rest.split('"').next()) else { continue };
-        let le = if le == "+Inf" { f64::INFINITY } else if let Ok(le) = le.parse() { le } else { continue };
-        let Some(count) = line.rsplit(' ').next().and_then(|value| value.parse::<f64>().ok()) else { continue };
+        let Some(le) = line.split("le=\"").nth(1).and_then(|rest| rest.split('"').next()) else {
+            continue;
+        };
+        let le = if le == "+Inf" {
+            f64::INFINITY
+        } else if let Ok(le) = le.parse() {
+            le
+        } else {
+            continue;
+        };
+        let Some(count) = line.rsplit(' ').next().and_then(|value| value.parse::<f64>().ok()) else {
+            continue;
+        };
         match buckets.iter_mut().find(|(bound, _)| *bound == le) {
             Some(bucket) => bucket.1 += count,
             None => buckets.push((le, count)),

@@ -45,7 +45,14 @@ struct Player {
 impl Player {
     fn new(server: SocketAddr, session_id: u64, seed: u64) -> Self {
         let mut rng = dev_token::SplitMix64(seed);
-        let token = dev_token::issue(&CLUSTER_KEY, session_id, ZONE_ID, server, now_us() / 1_000_000, &mut rng);
+        let token = dev_token::issue(
+            &CLUSTER_KEY,
+            session_id,
+            ZONE_ID,
+            server,
+            now_us() / 1_000_000,
+            &mut rng,
+        );
         let client = GameClient::new(now_us(), token, ClientConfig::default()).unwrap();
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         socket.set_nonblocking(true).unwrap();
@@ -85,7 +92,9 @@ fn node_binary() -> PathBuf {
     );
     // `cargo test -p meridian-perf` alone does not rebuild another package's binary: refuse to
     // test a node older than its sources rather than pass on stale code.
-    let built = std::fs::metadata(&node).and_then(|m| m.modified()).expect("node binary mtime");
+    let built = std::fs::metadata(&node)
+        .and_then(|m| m.modified())
+        .expect("node binary mtime");
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     for dir in ["dataplane/src", "dataplane/zone/src", "schemas/src"] {
         if let Some(newer) = newest_file(&root.join(dir)).filter(|(modified, _)| *modified > built) {
@@ -107,7 +116,11 @@ fn newest_file(dir: &std::path::Path) -> Option<(SystemTime, PathBuf)> {
         let candidate = if path.is_dir() {
             newest_file(&path)
         } else {
-            entry.metadata().and_then(|m| m.modified()).ok().map(|modified| (modified, path))
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .map(|modified| (modified, path))
         };
         if let Some(candidate) = candidate.filter(|c| newest.as_ref().is_none_or(|n| c.0 > n.0)) {
             newest = Some(candidate);
@@ -129,7 +142,17 @@ impl NodeProcess {
         let log_file = std::fs::File::create(&log).unwrap();
         let mut command = Command::new(node_binary());
         command
-            .args(["serve", "--listen", &listen.to_string(), "--workers", "2", "--io", "uring", "--zones", "1"])
+            .args([
+                "serve",
+                "--listen",
+                &listen.to_string(),
+                "--workers",
+                "2",
+                "--io",
+                "uring",
+                "--zones",
+                "1",
+            ])
             .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
             .args(["--cluster-key-hex", &"42".repeat(32)])
             .env("RUST_LOG", "info")
@@ -146,7 +169,10 @@ impl NodeProcess {
             });
         }
         let child = command.spawn().expect("start meridian-node");
-        NodeProcess { child: Some(child), log }
+        NodeProcess {
+            child: Some(child),
+            log,
+        }
     }
 
     fn log(&self) -> String {
@@ -163,11 +189,17 @@ impl NodeProcess {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("meridian-node exited early ({status}):\n{}", self.log());
             }
-            assert!(Instant::now() < deadline, "meridian-node not ready in 20 s:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "meridian-node not ready in 20 s:\n{}",
+                self.log()
+            );
             nonce += 1;
             let _ = socket.send_to(&probe::encode_request(nonce), listen);
             let mut buf = [0u8; 64];
-            let answered = socket.recv_from(&mut buf).is_ok_and(|(n, _)| probe::decode_reply(&buf[..n]).is_ok());
+            let answered = socket
+                .recv_from(&mut buf)
+                .is_ok_and(|(n, _)| probe::decode_reply(&buf[..n]).is_ok());
             if answered && std::net::TcpStream::connect(("127.0.0.1", metrics_port)).is_ok() {
                 return;
             }
@@ -214,7 +246,11 @@ struct KillOnDrop(Option<Child>);
 
 impl KillOnDrop {
     fn wait_with_output(mut self) -> std::process::Output {
-        self.0.take().expect("waited once").wait_with_output().expect("child finished")
+        self.0
+            .take()
+            .expect("waited once")
+            .wait_with_output()
+            .expect("child finished")
     }
 }
 
@@ -230,7 +266,9 @@ impl Drop for KillOnDrop {
 fn scrape(metrics_port: u16) -> String {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", metrics_port)).expect("metrics endpoint");
-    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .unwrap();
     let mut body = String::new();
     stream.read_to_string(&mut body).unwrap();
     body
@@ -253,14 +291,26 @@ fn bots_and_clients_play_on_a_real_node_and_misbehaviour_is_contained() {
     node.wait_ready(server, metrics_port);
 
     // The swarm: 12 well-behaved bots and 2 of each kind of misbehaving bot, for 8 s.
-    let bots = KillOnDrop(Some(Command::new(env!("CARGO_BIN_EXE_bots"))
-        .args(["--server", &server.to_string(), "--cluster-key-hex", &"42".repeat(32)])
-        .args(["--bots", "18", "--garbage", "2", "--replay", "2", "--speedhack", "2"])
-        .args(["--duration-s", "8", "--report-s", "4", "--json", "--threads", "1", "--session-base", "1000000"])
-        .args(["--metrics-url", &format!("http://127.0.0.1:{metrics_port}/metrics")])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("start bots")));
+    let bots = KillOnDrop(Some(
+        Command::new(env!("CARGO_BIN_EXE_bots"))
+            .args(["--server", &server.to_string(), "--cluster-key-hex", &"42".repeat(32)])
+            .args(["--bots", "18", "--garbage", "2", "--replay", "2", "--speedhack", "2"])
+            .args([
+                "--duration-s",
+                "8",
+                "--report-s",
+                "4",
+                "--json",
+                "--threads",
+                "1",
+                "--session-base",
+                "1000000",
+            ])
+            .args(["--metrics-url", &format!("http://127.0.0.1:{metrics_port}/metrics")])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start bots"),
+    ));
 
     // Meanwhile two SDK clients walk towards each other, and A says hello.
     let mut a = Player::new(server, 1, 11);
@@ -284,10 +334,17 @@ fn bots_and_clients_play_on_a_real_node_and_misbehaviour_is_contained() {
     let output = bots.wait_with_output();
     assert!(output.status.success(), "bots exited with {}", output.status);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let final_report = stdout.lines().rev().find(|l| l.contains("\"report\":\"final\"")).expect("final JSON report");
+    let final_report = stdout
+        .lines()
+        .rev()
+        .find(|l| l.contains("\"report\":\"final\""))
+        .expect("final JSON report");
 
     // The SDK clients: connected, placed, saw each other, chatted.
-    assert!(a.client.is_connected() && b.client.is_connected(), "the well-behaved clients stay connected");
+    assert!(
+        a.client.is_connected() && b.client.is_connected(),
+        "the well-behaved clients stay connected"
+    );
     assert!(a.client.is_placed() && b.client.is_placed());
     assert!(saw_each_other, "both clients had the other in their decoded world");
     let a_entity = a.client.entity().unwrap();
@@ -300,11 +357,17 @@ fn bots_and_clients_play_on_a_real_node_and_misbehaviour_is_contained() {
     );
     // Clock sync ran. (Not a latency check: this loop polls every 50 ms, which the RTT sample
     // includes; the estimator's accuracy is tested in meridian-proto under simulated jitter.)
-    assert!(a.client.rtt_us().is_some_and(|rtt| (0..1_000_000).contains(&rtt)), "rtt {:?}", a.client.rtt_us());
+    assert!(
+        a.client.rtt_us().is_some_and(|rtt| (0..1_000_000).contains(&rtt)),
+        "rtt {:?}",
+        a.client.rtt_us()
+    );
 
     // The swarm: every bot connected, snapshots flowed, and the misbehaviour was really sent.
     let json = |key: &str| -> f64 {
-        let start = final_report.find(&format!("\"{key}\":")).unwrap_or_else(|| panic!("{key} in {final_report}"));
+        let start = final_report
+            .find(&format!("\"{key}\":"))
+            .unwrap_or_else(|| panic!("{key} in {final_report}"));
         let rest = &final_report[start + key.len() + 3..];
         // `null` (e.g. no tick samples scraped) reads as NaN, which fails the checks below with
         // the whole report in the message.
@@ -333,9 +396,16 @@ fn bots_and_clients_play_on_a_real_node_and_misbehaviour_is_contained() {
     }
     // The speed hack sends more inputs than ticks: the surplus is refused or dropped, never played.
     let refused = metric_sum(&text, "meridian_zone_events_total", &["event=\"input_too_far_ahead\""])
-        + metric_sum(&text, "meridian_zone_events_total", &["event=\"input_dropped_backlog\""]);
+        + metric_sum(
+            &text,
+            "meridian_zone_events_total",
+            &["event=\"input_dropped_backlog\""],
+        );
     assert!(refused > 0.0, "speed-hack surplus inputs refused");
-    assert!(metric_sum(&text, "meridian_tick_duration_seconds_count", &[]) > 100.0, "the zone ticked");
+    assert!(
+        metric_sum(&text, "meridian_tick_duration_seconds_count", &[]) > 100.0,
+        "the zone ticked"
+    );
 
     // Clean disconnects: the bots said goodbye when they finished; the two clients do now. The node
     // frees every session at once (its idle timeout is 5 s).
@@ -357,6 +427,13 @@ fn bots_and_clients_play_on_a_real_node_and_misbehaviour_is_contained() {
     // SIGTERM stops the node cleanly: every worker joins and reports, exit status 0.
     let status = node.terminate(Duration::from_secs(10));
     let log = node.log();
-    assert!(status.is_some_and(|s| s.success()), "clean exit on SIGTERM, got {status:?}:\n{log}");
-    assert_eq!(log.matches("worker stopped").count(), 2, "both workers stopped and reported:\n{log}");
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "clean exit on SIGTERM, got {status:?}:\n{log}"
+    );
+    assert_eq!(
+        log.matches("worker stopped").count(),
+        2,
+        "both workers stopped and reported:\n{log}"
+    );
 }

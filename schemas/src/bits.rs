@@ -372,7 +372,17 @@ mod tests {
         }
         let mut values = Vec::new();
         for order in [0, 2, 8] {
-            for value in [0u64, 1, 5, 255, 1 << 20, (1 << 27) - 1, 1 << 27, (1 << 40) - 1, (1 << 41) - 2] {
+            for value in [
+                0u64,
+                1,
+                5,
+                255,
+                1 << 20,
+                (1 << 27) - 1,
+                1 << 27,
+                (1 << 40) - 1,
+                (1 << 41) - 2,
+            ] {
                 values.push((value, order));
             }
         }

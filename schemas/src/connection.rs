@@ -227,7 +227,13 @@ impl Connection {
             // the connection existed) are acked too, and a default slot (sequence 0, sent at time 0)
             // took that ack for a packet sent at the epoch, an RTT sample of the whole Unix time
             // that kept the resend delay at minutes for the first minute of every session.
-            sent: vec![SentPacket { sequence: u64::MAX, ..SentPacket::default() }; SENT_PACKETS_TRACKED],
+            sent: vec![
+                SentPacket {
+                    sequence: u64::MAX,
+                    ..SentPacket::default()
+                };
+                SENT_PACKETS_TRACKED
+            ],
             loss_checked_through: send_sequence_start,
             acked_floor: send_sequence_start,
             acked: received.clone(),
@@ -719,11 +725,18 @@ mod tests {
             now_us += 20_000;
             client.receive(now_us, &packet).unwrap();
         }
-        for (side, rtt) in [("client", client.stats().rtt_smoothed_us), ("server", server.stats().rtt_smoothed_us)] {
+        for (side, rtt) in [
+            ("client", client.stats().rtt_smoothed_us),
+            ("server", server.stats().rtt_smoothed_us),
+        ] {
             let rtt = rtt.expect("acks measured");
             assert!(rtt <= 40_000, "{side}: ack RTT {rtt} us (the epoch leaked in)");
         }
-        assert!(client.resend_delay_us() <= 100_000, "resend delay {}", client.resend_delay_us());
+        assert!(
+            client.resend_delay_us() <= 100_000,
+            "resend delay {}",
+            client.resend_delay_us()
+        );
     }
 
     /// Both ends send one unreliable message per 50 ms tick, out of phase, over a 5 ms link, and

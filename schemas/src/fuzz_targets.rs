@@ -275,9 +275,16 @@ pub fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         message_seeds.push(out);
     }
     for message in [
-        ServerMessage::Snapshot { last_input_tick: Some(8), payload: &[0x07, 0, 0, 0, 0] },
+        ServerMessage::Snapshot {
+            last_input_tick: Some(8),
+            payload: &[0x07, 0, 0, 0, 0],
+        },
         ServerMessage::Event(ServerEvent::Joined { entity: 3 }),
-        ServerMessage::Event(ServerEvent::Chat { channel: ChatChannel::Zone, from_entity: 3, text: "gg".into() }),
+        ServerMessage::Event(ServerEvent::Chat {
+            channel: ChatChannel::Zone,
+            from_entity: 3,
+            text: "gg".into(),
+        }),
         ServerMessage::Event(ServerEvent::Died { killer_entity: None }),
     ] {
         let mut out = Vec::new();

@@ -121,8 +121,14 @@ pub enum Action {
     /// where it drew the target; the server checks the shot against the target rewound to what the
     /// client saw (lag compensation). `[0, 0, 0]`: no aim; the server aims at the target's present
     /// position.
-    Attack { target_id: u32, skill_id: u16, aim: [i16; 3] },
-    PickUp { loot_id: u32 },
+    Attack {
+        target_id: u32,
+        skill_id: u16,
+        aim: [i16; 3],
+    },
+    PickUp {
+        loot_id: u32,
+    },
 }
 
 /// Steps per unit of an attack's aim axis.
@@ -320,7 +326,11 @@ impl ClientMessage {
                 out.push(CLIENT_ACTION);
                 out.extend_from_slice(&client_tick.to_le_bytes());
                 match action {
-                    Action::Attack { target_id, skill_id, aim } => {
+                    Action::Attack {
+                        target_id,
+                        skill_id,
+                        aim,
+                    } => {
                         out.push(ACTION_ATTACK);
                         out.extend_from_slice(&target_id.to_le_bytes());
                         out.extend_from_slice(&skill_id.to_le_bytes());
@@ -547,12 +557,19 @@ mod tests {
         assert_eq!(quantise_aim([0.0, 0.0, 0.0]), [0; 3]);
         assert_eq!(quantise_aim([f32::NAN, 1.0, 0.0]), [0; 3]);
         assert_eq!(aim_direction([0; 3]), None);
-        assert_eq!(quantise_aim([2.0, 0.0, 0.0]), [32_767, 0, 0], "any length: the direction counts");
+        assert_eq!(
+            quantise_aim([2.0, 0.0, 0.0]),
+            [32_767, 0, 0],
+            "any length: the direction counts"
+        );
         for direction in [[0.6, -0.8, 0.0], [0.001, 0.9999995, 0.0], [-0.57735, 0.57735, 0.57735]] {
             let back = aim_direction(quantise_aim(direction)).unwrap();
             let dot = back[0] * direction[0] + back[1] * direction[1] + back[2] * direction[2];
             let norm = (direction[0] * direction[0] + direction[1] * direction[1] + direction[2] * direction[2]).sqrt();
-            assert!((dot / norm - 1.0).abs() < 1e-8 + 2e-9, "{direction:?} came back as {back:?}");
+            assert!(
+                (dot / norm - 1.0).abs() < 1e-8 + 2e-9,
+                "{direction:?} came back as {back:?}"
+            );
         }
         // The most negative wire value reads as -1, like the move axes.
         assert_eq!(aim_direction([-32_768, 0, 0]), Some([-1.0, 0.0, 0.0]));

@@ -212,7 +212,11 @@ fn run_session(seed: u64, loss_percent: u64) -> Outcome {
                     outcome.snapshot_bytes_steady.push(report.bytes);
                 }
                 let mut message = Vec::new();
-                ServerMessage::Snapshot { last_input_tick: Some(tick), payload: &payload }.encode(&mut message);
+                ServerMessage::Snapshot {
+                    last_input_tick: Some(tick),
+                    payload: &payload,
+                }
+                .encode(&mut message);
                 server.send_unreliable(id, &message).expect("snapshot fits");
                 let sent: BTreeMap<u32, EntityState> = entities
                     .iter()

@@ -23,7 +23,11 @@ fn two_hosts_exchange_udp_and_vanish_on_drop() {
             .expect("bind in b");
         receiver.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let target = receiver.local_addr().unwrap();
-        let sender = hosts.ns_a().run(|| UdpSocket::bind((hosts.a.addr, 0))).unwrap().expect("bind in a");
+        let sender = hosts
+            .ns_a()
+            .run(|| UdpSocket::bind((hosts.a.addr, 0)))
+            .unwrap()
+            .expect("bind in a");
         sender.send_to(b"hello b", target).unwrap();
         let mut buf = [0u8; 32];
         let (n, from) = receiver.recv_from(&mut buf).expect("datagram crossed the veth");
@@ -48,5 +52,8 @@ fn leftovers_of_dead_processes_are_removed_and_live_ones_kept() {
     let removed = remove_leftover_namespaces().expect("cleanup");
     assert!(removed.contains(&stale_name), "removed {removed:?}");
     assert!(!netns_exists(&stale_name));
-    assert!(netns_exists(live.name()), "a namespace of a running process was removed");
+    assert!(
+        netns_exists(live.name()),
+        "a namespace of a running process was removed"
+    );
 }

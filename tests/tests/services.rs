@@ -10,7 +10,10 @@ use std::{
 use meridian_testkit::{Etcd, Postgres, Redis};
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
 }
 
 #[test]
@@ -24,7 +27,10 @@ fn postgres_answers_select_1() {
         let row = client.query_one("select 1::int4", &[]).await.expect("select 1");
         assert_eq!(row.get::<_, i32>(0), 1);
         // A second statement proves it is a real server with state, not a canned answer.
-        client.batch_execute("create table t (v int4 not null); insert into t values (41), (1)").await.unwrap();
+        client
+            .batch_execute("create table t (v int4 not null); insert into t values (41), (1)")
+            .await
+            .unwrap();
         let sum: i64 = client.query_one("select sum(v) from t", &[]).await.unwrap().get(0);
         assert_eq!(sum, 42);
         drop(client);
@@ -36,12 +42,21 @@ fn postgres_answers_select_1() {
 fn etcd_put_then_get_returns_the_value() {
     let etcd = Etcd::start().expect("start etcd");
     runtime().block_on(async {
-        let mut client = etcd_client::Client::connect([etcd.endpoint()], None).await.expect("connect etcd");
+        let mut client = etcd_client::Client::connect([etcd.endpoint()], None)
+            .await
+            .expect("connect etcd");
         client.put("meridian/test/key", "value-1", None).await.expect("put");
         let response = client.get("meridian/test/key", None).await.expect("get");
         let kv = response.kvs().first().expect("key present");
         assert_eq!(kv.value_str().unwrap(), "value-1");
-        assert!(client.get("meridian/test/missing", None).await.unwrap().kvs().is_empty());
+        assert!(
+            client
+                .get("meridian/test/missing", None)
+                .await
+                .unwrap()
+                .kvs()
+                .is_empty()
+        );
     });
 }
 
@@ -51,8 +66,17 @@ fn redis_set_then_get_returns_the_value() {
     runtime().block_on(async {
         let client = redis::Client::open(redis_server.url()).expect("redis url");
         let mut conn = client.get_multiplexed_async_connection().await.expect("connect redis");
-        let () = redis::cmd("SET").arg("meridian:test").arg("v1").query_async(&mut conn).await.unwrap();
-        let value: String = redis::cmd("GET").arg("meridian:test").query_async(&mut conn).await.unwrap();
+        let () = redis::cmd("SET")
+            .arg("meridian:test")
+            .arg("v1")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let value: String = redis::cmd("GET")
+            .arg("meridian:test")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
         assert_eq!(value, "v1");
         let missing: Option<String> = redis::cmd("GET").arg("nope").query_async(&mut conn).await.unwrap();
         assert_eq!(missing, None);
@@ -81,7 +105,11 @@ fn process_exists(pid: u32) -> bool {
 }
 
 fn port_accepts(port: u16) -> bool {
-    TcpStream::connect_timeout(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)), Duration::from_millis(300)).is_ok()
+    TcpStream::connect_timeout(
+        &SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        Duration::from_millis(300),
+    )
+    .is_ok()
 }
 
 #[test]
@@ -94,21 +122,38 @@ fn a_panicking_test_still_tears_its_services_down() {
         *started.lock().unwrap() = Some(Started {
             pids: vec![pg.pid(), etcd.pid(), redis.pid()],
             ports: vec![pg.port(), etcd.client_port(), redis.port()],
-            dirs: vec![pg.data_dir().to_owned(), etcd.data_dir().to_owned(), redis.data_dir().to_owned()],
+            dirs: vec![
+                pg.data_dir().to_owned(),
+                etcd.data_dir().to_owned(),
+                redis.data_dir().to_owned(),
+            ],
         });
-        for (pid, port) in [(pg.pid(), pg.port()), (etcd.pid(), etcd.client_port()), (redis.pid(), redis.port())] {
+        for (pid, port) in [
+            (pg.pid(), pg.port()),
+            (etcd.pid(), etcd.client_port()),
+            (redis.pid(), redis.port()),
+        ] {
             assert!(process_exists(pid), "service {pid} should be running inside the test");
-            assert!(port_accepts(port), "port {port} should accept connections inside the test");
+            assert!(
+                port_accepts(port),
+                "port {port} should accept connections inside the test"
+            );
         }
         panic!("deliberate panic with three services running");
     });
     assert!(outcome.is_err(), "the closure must have panicked");
-    let started = started.into_inner().unwrap().expect("services were started before the panic");
+    let started = started
+        .into_inner()
+        .unwrap()
+        .expect("services were started before the panic");
     for pid in &started.pids {
         assert!(!process_exists(*pid), "service process {pid} survived the panic");
     }
     for port in &started.ports {
-        assert!(!port_accepts(*port), "port {port} still accepts connections after the panic");
+        assert!(
+            !port_accepts(*port),
+            "port {port} still accepts connections after the panic"
+        );
     }
     for dir in &started.dirs {
         assert!(!dir.exists(), "temp dir {} survived the panic", dir.display());

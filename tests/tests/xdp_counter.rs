@@ -18,9 +18,17 @@ fn xdp_counter_on_veth_counts_every_udp_datagram_sent() {
         .run(|| PacketCounterProgram::attach(&hosts.b.interface, PORT, XdpMode::Driver))
         .unwrap()
         .expect("attach XDP natively to the veth");
-    let receiver = hosts.ns_b().run(|| UdpSocket::bind((hosts.b.addr, PORT))).unwrap().expect("bind");
+    let receiver = hosts
+        .ns_b()
+        .run(|| UdpSocket::bind((hosts.b.addr, PORT)))
+        .unwrap()
+        .expect("bind");
     receiver.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let sender = hosts.ns_a().run(|| UdpSocket::bind((hosts.a.addr, 0))).unwrap().expect("bind");
+    let sender = hosts
+        .ns_a()
+        .run(|| UdpSocket::bind((hosts.a.addr, 0)))
+        .unwrap()
+        .expect("bind");
     let mut buf = [0u8; 64];
 
     // Warm-up datagram: resolves ARP so no later datagram waits (or is dropped) in the neighbour
@@ -47,7 +55,15 @@ fn xdp_counter_on_veth_counts_every_udp_datagram_sent() {
     }
     let after = counter.counts().expect("read counters");
     assert_eq!(received, DATAGRAMS);
-    assert_eq!(after.matched_udp - before.matched_udp, DATAGRAMS, "per-CPU counts {:?}", after.matched_udp_per_cpu);
+    assert_eq!(
+        after.matched_udp - before.matched_udp,
+        DATAGRAMS,
+        "per-CPU counts {:?}",
+        after.matched_udp_per_cpu
+    );
     assert_eq!(after.matched_udp_per_cpu.iter().sum::<u64>(), after.matched_udp);
-    assert!(after.other > before.other, "the other-port datagram is counted as other");
+    assert!(
+        after.other > before.other,
+        "the other-port datagram is counted as other"
+    );
 }

@@ -84,7 +84,11 @@ mod tests {
     #[test]
     fn labels_are_unique_snake_case() {
         let mut labels: Vec<&str> = HostDrop::ALL.iter().map(|drop| drop.label()).collect();
-        assert!(labels.iter().all(|l| l.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
+        assert!(
+            labels
+                .iter()
+                .all(|l| l.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        );
         labels.sort_unstable();
         labels.dedup();
         assert_eq!(labels.len(), HostDrop::ALL.len());

@@ -59,7 +59,11 @@ impl SeenTicks {
         if tick_after(tick, newest) {
             let shift = tick.wrapping_sub(newest);
             // The old newest becomes bit shift-1; everything slides down by `shift`.
-            self.below = if shift >= SEEN_TICKS_WINDOW { 0 } else { (self.below << shift) | (1 << (shift - 1)) };
+            self.below = if shift >= SEEN_TICKS_WINDOW {
+                0
+            } else {
+                (self.below << shift) | (1 << (shift - 1))
+            };
             self.newest = Some(tick);
             return true;
         }
@@ -115,14 +119,22 @@ impl SessionInputs {
                 yaw: tick_input.yaw_radians(),
                 claimed_position_m: None,
             };
-            let taken = if age == 0 && carries_action { self.pending_actions.pop_front() } else { None };
+            let taken = if age == 0 && carries_action {
+                self.pending_actions.pop_front()
+            } else {
+                None
+            };
             let (action, received_us) = match taken {
                 Some((action, action_received_us)) => (Some(action), action_received_us.min(received_us)),
                 None => (None, received_us),
             };
             out.push(ZoneInput::Input {
                 client,
-                input: PlayerInput { client_tick, movement: Some(movement), action },
+                input: PlayerInput {
+                    client_tick,
+                    movement: Some(movement),
+                    action,
+                },
                 received_us,
             });
         }
@@ -170,10 +182,16 @@ fn tick_after(a: u32, b: u32) -> bool {
 
 /// Unit vector from the shooter to the target (straight ahead along x when either is unknown).
 pub fn aim_at(from: Option<[f32; 3]>, to: Option<[f32; 3]>) -> [f32; 3] {
-    let (Some(from), Some(to)) = (from, to) else { return [1.0, 0.0, 0.0] };
+    let (Some(from), Some(to)) = (from, to) else {
+        return [1.0, 0.0, 0.0];
+    };
     let delta = [to[0] - from[0], to[1] - from[1], to[2] - from[2]];
     let length = (delta[0] * delta[0] + delta[1] * delta[1] + delta[2] * delta[2]).sqrt();
-    if length < 1e-6 { [1.0, 0.0, 0.0] } else { [delta[0] / length, delta[1] / length, delta[2] / length] }
+    if length < 1e-6 {
+        [1.0, 0.0, 0.0]
+    } else {
+        [delta[0] / length, delta[1] / length, delta[2] / length]
+    }
 }
 
 #[cfg(test)]
@@ -182,7 +200,11 @@ mod tests {
     use meridian_proto::messages::MoveInput;
 
     fn input_message(newest_tick: u32, count: usize) -> InputMessage {
-        InputMessage { sequence: newest_tick, newest_tick, inputs: vec![MoveInput::default(); count] }
+        InputMessage {
+            sequence: newest_tick,
+            newest_tick,
+            inputs: vec![MoveInput::default(); count],
+        }
     }
 
     fn ticks(out: &[ZoneInput]) -> Vec<(u32, Option<Action>)> {
@@ -198,16 +220,22 @@ mod tests {
     fn each_tick_reaches_the_zone_once_and_copies_are_counted_redundant() {
         let mut session = SessionInputs::default();
         let mut out = Vec::new();
-        assert_eq!(session.on_input(ClientId(1), &input_message(10, 3), 0, &mut out), Expansion {
-            passed: 3,
-            redundant: 0
-        });
+        assert_eq!(
+            session.on_input(ClientId(1), &input_message(10, 3), 0, &mut out),
+            Expansion {
+                passed: 3,
+                redundant: 0
+            }
+        );
         assert_eq!(ticks(&out), vec![(10, None), (9, None), (8, None)]);
         out.clear();
-        assert_eq!(session.on_input(ClientId(1), &input_message(11, 3), 0, &mut out), Expansion {
-            passed: 1,
-            redundant: 2
-        });
+        assert_eq!(
+            session.on_input(ClientId(1), &input_message(11, 3), 0, &mut out),
+            Expansion {
+                passed: 1,
+                redundant: 2
+            }
+        );
         assert_eq!(ticks(&out), vec![(11, None)]);
     }
 
@@ -220,7 +248,13 @@ mod tests {
         // The datagram with 11 was lost; 12 carries 12, 11, 10.
         let expansion = session.on_input(ClientId(1), &input_message(12, 3), 0, &mut out);
         assert_eq!(ticks(&out), vec![(12, None), (11, None)]);
-        assert_eq!(expansion, Expansion { passed: 2, redundant: 1 });
+        assert_eq!(
+            expansion,
+            Expansion {
+                passed: 2,
+                redundant: 1
+            }
+        );
     }
 
     #[test]
@@ -235,7 +269,10 @@ mod tests {
         assert_eq!(ticks(&out), vec![(17, None), (16, None), (15, None)]);
         assert_eq!(expansion.redundant, 0);
         out.clear();
-        assert_eq!(session.on_input(ClientId(1), &input_message(18, 3), 0, &mut out).passed, 0);
+        assert_eq!(
+            session.on_input(ClientId(1), &input_message(18, 3), 0, &mut out).passed,
+            0
+        );
     }
 
     #[test]
@@ -269,7 +306,10 @@ mod tests {
         assert_eq!(ticks(&out), vec![(11, Some(Action::Chat { text: Arc::from("hi") }))]);
         out.clear();
         session.on_input(ClientId(1), &input_message(12, 2), 0, &mut out);
-        assert!(ticks(&out).iter().all(|(_, a)| a.is_none()), "the action is delivered once");
+        assert!(
+            ticks(&out).iter().all(|(_, a)| a.is_none()),
+            "the action is delivered once"
+        );
     }
 
     #[test]
@@ -288,7 +328,11 @@ mod tests {
                 _ => unreachable!(),
             })
             .collect();
-        assert_eq!(stamps, vec![2_000], "tick 11 carries the pick-up, stamped when it arrived");
+        assert_eq!(
+            stamps,
+            vec![2_000],
+            "tick 11 carries the pick-up, stamped when it arrived"
+        );
     }
 
     #[test]
@@ -306,17 +350,30 @@ mod tests {
     fn an_attack_goes_where_the_client_aimed_or_at_the_target_without_an_aim() {
         let mut session = SessionInputs::default();
         let at = |_| Some([0.0, 5.0, 0.0]);
-        let attack = |aim| WireAction::Attack { target_id: 9, skill_id: 0, aim };
+        let attack = |aim| WireAction::Attack {
+            target_id: 9,
+            skill_id: 0,
+            aim,
+        };
         assert!(session.on_action(attack([32_767, 0, 0]), 0, Some([0.0; 3]), &at));
         assert!(session.on_action(attack([0, 0, 0]), 0, Some([0.0; 3]), &at));
         let mut out = Vec::new();
         session.on_input(ClientId(1), &input_message(1, 1), 0, &mut out);
         session.on_input(ClientId(1), &input_message(2, 1), 0, &mut out);
         let directions: Vec<Option<Action>> = ticks(&out).into_iter().map(|(_, action)| action).collect();
-        assert_eq!(directions, vec![
-            Some(Action::Attack { target: 9, direction: [1.0, 0.0, 0.0] }),
-            Some(Action::Attack { target: 9, direction: [0.0, 1.0, 0.0] }),
-        ]);
+        assert_eq!(
+            directions,
+            vec![
+                Some(Action::Attack {
+                    target: 9,
+                    direction: [1.0, 0.0, 0.0]
+                }),
+                Some(Action::Attack {
+                    target: 9,
+                    direction: [0.0, 1.0, 0.0]
+                }),
+            ]
+        );
     }
 
     #[test]

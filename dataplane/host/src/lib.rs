@@ -165,7 +165,10 @@ impl SessionHost {
             if zones.iter().any(|zone| zone.zone_id == zone_id) {
                 return Err(HostError::DuplicateZone { zone_id });
             }
-            let zone_config = ZoneConfig { zone_id, ..config.zone.clone() };
+            let zone_config = ZoneConfig {
+                zone_id,
+                ..config.zone.clone()
+            };
             zones.push(HostedZone {
                 zone_id,
                 layers: ZoneLayers::new(zone_config, 1, now_us)?,
@@ -206,7 +209,9 @@ impl SessionHost {
     /// (a resend, a delayed ack, a keep-alive, a ping, an idle timeout), whichever is first.
     pub fn poll_timeout(&self) -> u64 {
         let tick_us = self.schedule.next_deadline_us();
-        self.endpoint.poll_timeout().map_or(tick_us, |timer_us| timer_us.min(tick_us))
+        self.endpoint
+            .poll_timeout()
+            .map_or(tick_us, |timer_us| timer_us.min(tick_us))
     }
 
     /// Runs what is due at `now_us`: protocol timers (resends, keep-alives, timeouts) and every zone
@@ -281,17 +286,23 @@ impl SessionHost {
 
     /// The layers of zone `zone_id`, if this host runs it.
     pub fn zone_layers(&self, zone_id: u32) -> Option<&ZoneLayers> {
-        self.zones.iter().find(|zone| zone.zone_id == zone_id).map(|zone| &zone.layers)
+        self.zones
+            .iter()
+            .find(|zone| zone.zone_id == zone_id)
+            .map(|zone| &zone.layers)
     }
 
     fn drain_endpoint_events(&mut self, now_us: u64) {
         while let Some(event) = self.endpoint.poll_event() {
             match event {
-                ServerEvent::Connected { session_id, zone_id, .. } => self.on_connected(session_id, zone_id),
+                ServerEvent::Connected {
+                    session_id, zone_id, ..
+                } => self.on_connected(session_id, zone_id),
                 ServerEvent::Disconnected { session_id, .. } => self.on_disconnected(session_id),
-                ServerEvent::Message { session_id, message: Received::Unreliable(bytes) | Received::Reliable(bytes) } => {
-                    self.on_message(now_us, session_id, &bytes)
-                }
+                ServerEvent::Message {
+                    session_id,
+                    message: Received::Unreliable(bytes) | Received::Reliable(bytes),
+                } => self.on_message(now_us, session_id, &bytes),
             }
         }
     }
@@ -324,27 +335,36 @@ impl SessionHost {
             self.endpoint.disconnect(session_id, DisconnectReason::ZoneFull);
             return;
         }
-        self.sessions.insert(session_id, Session {
-            zone: zone_index,
-            client,
-            inputs: inputs::SessionInputs::default(),
-            rtt_reported_us: Some(rtt_us),
-        });
+        self.sessions.insert(
+            session_id,
+            Session {
+                zone: zone_index,
+                client,
+                inputs: inputs::SessionInputs::default(),
+                rtt_reported_us: Some(rtt_us),
+            },
+        );
         self.clients.insert(client, session_id);
         self.counters.sessions_opened += 1;
     }
 
     fn on_disconnected(&mut self, session_id: u64) {
-        let Some(session) = self.sessions.remove(&session_id) else { return };
+        let Some(session) = self.sessions.remove(&session_id) else {
+            return;
+        };
         self.clients.remove(&session.client);
         // A leave is never refused by the zone's input bound: every session leaves exactly once.
-        let left = self.zones[session.zone].layers.route(session.client, ZoneInput::Leave { client: session.client });
+        let left = self.zones[session.zone]
+            .layers
+            .route(session.client, ZoneInput::Leave { client: session.client });
         debug_assert!(left.is_ok(), "a session's client is placed until it leaves");
         self.counters.sessions_closed += 1;
     }
 
     fn on_message(&mut self, now_us: u64, session_id: u64, bytes: &[u8]) {
-        let Some(session) = self.sessions.get_mut(&session_id) else { return };
+        let Some(session) = self.sessions.get_mut(&session_id) else {
+            return;
+        };
         let (zone_index, client) = (session.zone, session.client);
         let Ok(message) = ClientMessage::decode(bytes) else {
             self.drops.add(HostDrop::BadMessage.label(), 1);
@@ -365,8 +385,14 @@ impl SessionHost {
                 let position_of = |entity: u32| zone.and_then(|zone| zone.position(entity));
                 session.inputs.on_action(action, now_us, own, &position_of)
             }
-            ClientMessage::Chat { channel: ChatChannel::Zone, text } => session.inputs.on_chat(&text, now_us),
-            ClientMessage::Chat { channel: ChatChannel::Global, .. } => {
+            ClientMessage::Chat {
+                channel: ChatChannel::Zone,
+                text,
+            } => session.inputs.on_chat(&text, now_us),
+            ClientMessage::Chat {
+                channel: ChatChannel::Global,
+                ..
+            } => {
                 // Global chat crosses nodes (a later issue); until then it is refused, visibly.
                 self.drops.add(HostDrop::GlobalChatUnavailable.label(), 1);
                 true
@@ -399,7 +425,10 @@ impl SessionHost {
             RttSource::Fixed { rtt_us } => Some(rtt_us),
             // Measured from the server's own pings, the client's hold before its pong excluded (an
             // ack-based estimate would include up to a tick of the client's ack delay).
-            RttSource::Measured => self.endpoint.connection(session_id).and_then(|connection| connection.rtt_us()),
+            RttSource::Measured => self
+                .endpoint
+                .connection(session_id)
+                .and_then(|connection| connection.rtt_us()),
         }
     }
 
@@ -408,17 +437,32 @@ impl SessionHost {
         let mut reports = std::mem::take(&mut self.input_scratch);
         let mut sessions = std::mem::take(&mut self.sessions);
         for (session_id, session) in sessions.iter_mut() {
-            let Some(rtt_us) = self.session_rtt_us(*session_id) else { continue };
-            if session.rtt_reported_us.is_some_and(|reported| reported.abs_diff(rtt_us) < RTT_REPORT_STEP_US) {
+            let Some(rtt_us) = self.session_rtt_us(*session_id) else {
+                continue;
+            };
+            if session
+                .rtt_reported_us
+                .is_some_and(|reported| reported.abs_diff(rtt_us) < RTT_REPORT_STEP_US)
+            {
                 continue;
             }
             session.rtt_reported_us = Some(rtt_us);
-            reports.push(ZoneInput::Rtt { client: session.client, rtt_us });
+            reports.push(ZoneInput::Rtt {
+                client: session.client,
+                rtt_us,
+            });
         }
         self.sessions = sessions;
         for report in reports.drain(..) {
-            let ZoneInput::Rtt { client, .. } = report else { unreachable!("only RTT reports are gathered here") };
-            let Some(zone_index) = self.clients.get(&client).and_then(|sid| self.sessions.get(sid)).map(|s| s.zone) else {
+            let ZoneInput::Rtt { client, .. } = report else {
+                unreachable!("only RTT reports are gathered here")
+            };
+            let Some(zone_index) = self
+                .clients
+                .get(&client)
+                .and_then(|sid| self.sessions.get(sid))
+                .map(|s| s.zone)
+            else {
                 continue;
             };
             self.counters.rtt_reports += 1;
@@ -449,7 +493,12 @@ impl SessionHost {
             self.tick_reports.pop_front();
             self.counters.tick_reports_dropped += 1;
         }
-        self.tick_reports.push_back(TickReport { zone_id: zone.zone_id, due, work_wall_us, work_cpu_us });
+        self.tick_reports.push_back(TickReport {
+            zone_id: zone.zone_id,
+            due,
+            work_wall_us,
+            work_cpu_us,
+        });
     }
 
     /// Hands a zone's snapshots (unreliable) and events (reliable) to the sessions.
@@ -457,10 +506,15 @@ impl SessionHost {
         let zone = &mut self.zones[zone_index];
         for output in &zone.outputs {
             for snapshot in &output.snapshots {
-                let Some(&session_id) = self.clients.get(&snapshot.client) else { continue };
+                let Some(&session_id) = self.clients.get(&snapshot.client) else {
+                    continue;
+                };
                 self.scratch.clear();
-                ServerMessage::Snapshot { last_input_tick: snapshot.last_input_tick, payload: &snapshot.bytes }
-                    .encode(&mut self.scratch);
+                ServerMessage::Snapshot {
+                    last_input_tick: snapshot.last_input_tick,
+                    payload: &snapshot.bytes,
+                }
+                .encode(&mut self.scratch);
                 if self.endpoint.send_unreliable(session_id, &self.scratch).is_err() {
                     self.drops.add(HostDrop::ChannelFull.label(), 1);
                     continue;
@@ -469,7 +523,9 @@ impl SessionHost {
                 self.counters.snapshot_bytes += snapshot.bytes.len() as u64;
             }
             for (client, event) in &output.client_events {
-                let Some(&session_id) = self.clients.get(client) else { continue };
+                let Some(&session_id) = self.clients.get(client) else {
+                    continue;
+                };
                 self.scratch.clear();
                 ServerMessage::Event(event.to_wire()).encode(&mut self.scratch);
                 if self.endpoint.send_reliable(session_id, &self.scratch).is_err() {

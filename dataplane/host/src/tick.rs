@@ -38,7 +38,14 @@ impl TickSchedule {
     /// `late_after_us` is the lateness from which a tick counts as late (e.g. half a period).
     pub fn new(start_us: u64, period_us: u64, late_after_us: u64) -> Self {
         assert!(period_us > 0, "tick period must be positive");
-        Self { start_us, period_us, late_after_us, next_index: 0, late_ticks: 0, skipped_ticks: 0 }
+        Self {
+            start_us,
+            period_us,
+            late_after_us,
+            next_index: 0,
+            late_ticks: 0,
+            skipped_ticks: 0,
+        }
     }
 
     pub fn period_us(&self) -> u64 {
@@ -75,7 +82,11 @@ impl TickSchedule {
         }
         let index = self.next_index;
         self.next_index += 1;
-        Some(DueTick { index, lateness_us, late })
+        Some(DueTick {
+            index,
+            lateness_us,
+            late,
+        })
     }
 
     pub fn late_ticks(&self) -> u64 {
@@ -100,7 +111,14 @@ mod tests {
             assert_eq!(schedule.next_deadline_us(), deadline);
             assert_eq!(schedule.poll(deadline - 1), None, "not due before its deadline");
             let due = schedule.poll(deadline + 3_000).unwrap();
-            assert_eq!(due, DueTick { index: n, lateness_us: 3_000, late: false });
+            assert_eq!(
+                due,
+                DueTick {
+                    index: n,
+                    lateness_us: 3_000,
+                    late: false
+                }
+            );
         }
         assert_eq!(schedule.next_deadline_us(), 1_000 + 100 * 50_000);
         assert_eq!(schedule.late_ticks(), 0);

@@ -253,7 +253,9 @@ impl ZoneConfig {
             }
         }
         if !(self.player_spawn_radius_m.is_finite() && self.player_spawn_radius_m >= 0.0) {
-            return Err(ConfigError::NotPositive { field: "player_spawn_radius_m" });
+            return Err(ConfigError::NotPositive {
+                field: "player_spawn_radius_m",
+            });
         }
         if self.visible_entities_max == 0 || self.visible_entities_max > SNAPSHOT_ENTITIES_MAX {
             return Err(ConfigError::VisibleEntities {
@@ -279,18 +281,28 @@ mod tests {
 
     #[test]
     fn spawn_points_spread_over_the_disc_and_stay_fixed_per_character() {
-        let config = ZoneConfig { player_spawn_radius_m: 400.0, ..ZoneConfig::default() };
+        let config = ZoneConfig {
+            player_spawn_radius_m: 400.0,
+            ..ZoneConfig::default()
+        };
         let center = config.player_spawn_m;
         let points: Vec<[f32; 3]> = (0..2_000u64).map(|id| config.spawn_point(id)).collect();
         assert_eq!(config.spawn_point(7), points[7], "fixed by the character id");
         let distance = |p: &[f32; 3]| ((p[0] - center[0]).powi(2) + (p[1] - center[1]).powi(2)).sqrt();
-        assert!(points.iter().all(|p| distance(p) <= 400.01 && p[0] >= 0.0 && p[0] < 1024.0));
+        assert!(
+            points
+                .iter()
+                .all(|p| distance(p) <= 400.01 && p[0] >= 0.0 && p[0] < 1024.0)
+        );
         // Uniform over the area: about a quarter fall within half the radius.
         let inner = points.iter().filter(|p| distance(p) < 200.0).count();
         assert!((400..600).contains(&inner), "{inner} of 2000 within half the radius");
         let point = ZoneConfig::default();
         assert_eq!(point.spawn_point(7), point.player_spawn_m, "radius 0 is the one point");
-        let bad = ZoneConfig { player_spawn_radius_m: f32::NAN, ..ZoneConfig::default() };
+        let bad = ZoneConfig {
+            player_spawn_radius_m: f32::NAN,
+            ..ZoneConfig::default()
+        };
         assert!(bad.validate().is_err());
     }
 

@@ -206,7 +206,11 @@ mod tests {
         assert_eq!(played_tick(buffer.pop()), Some(10));
         assert_eq!(buffer.last_passed_tick(), Some(10));
         assert_eq!(buffer.pop(), Playback::Missing { client_tick: 11 });
-        assert_eq!(buffer.last_passed_tick(), Some(11), "an extrapolated tick is passed too");
+        assert_eq!(
+            buffer.last_passed_tick(),
+            Some(11),
+            "an extrapolated tick is passed too"
+        );
         assert_eq!(played_tick(buffer.pop()), Some(12));
         assert_eq!(buffer.last_passed_tick(), Some(12));
     }
@@ -237,9 +241,15 @@ mod tests {
                 }
             }
         }
-        assert!(played <= 400 + 400 / CATCH_UP_INTERVAL_STEPS, "played {played} inputs in 400 steps");
+        assert!(
+            played <= 400 + 400 / CATCH_UP_INTERVAL_STEPS,
+            "played {played} inputs in 400 steps"
+        );
         // The excess is refused at the door or dropped from the backlog, never played.
-        assert!(dropped + refused >= sent - played - INPUT_BUFFER_TICKS_MAX, "dropped {dropped}, refused {refused}");
+        assert!(
+            dropped + refused >= sent - played - INPUT_BUFFER_TICKS_MAX,
+            "dropped {dropped}, refused {refused}"
+        );
         assert!(dropped > 0 && refused > 0);
     }
 
@@ -323,6 +333,10 @@ mod tests {
             buffer.offer(input(tick), 0);
         }
         buffer.pop(); // the drained buffer refilled its jitter allowance and plays again
-        assert_eq!(buffer.take_catch_up(), CatchUp::PlayExtra, "earned after CATCH_UP_INTERVAL_STEPS steps");
+        assert_eq!(
+            buffer.take_catch_up(),
+            CatchUp::PlayExtra,
+            "earned after CATCH_UP_INTERVAL_STEPS steps"
+        );
     }
 }

@@ -242,7 +242,10 @@ mod tests {
         layers.admit(ClientId(1), 1, None, None, 0).unwrap();
         let mut outputs = Vec::new();
         layers.tick(50_000, None, &mut outputs);
-        assert_eq!(layers.route(ClientId(1), ZoneInput::Leave { client: ClientId(1) }), Ok(()));
+        assert_eq!(
+            layers.route(ClientId(1), ZoneInput::Leave { client: ClientId(1) }),
+            Ok(())
+        );
         layers.tick(100_000, None, &mut outputs);
         assert_eq!(layers.layers()[0].player_count(), 0);
         assert_eq!(layers.layer_of(ClientId(1)), None);
@@ -256,13 +259,19 @@ mod tests {
     fn inputs_past_the_bound_are_refused_but_a_leave_is_not() {
         let mut layers = ZoneLayers::new(small_config(), 1, 0).unwrap();
         layers.admit(ClientId(1), 1, None, None, 0).unwrap();
-        let ack = ZoneInput::SnapshotAck { client: ClientId(1), tick: 0 };
+        let ack = ZoneInput::SnapshotAck {
+            client: ClientId(1),
+            tick: 0,
+        };
         // The join itself is queued too.
         for _ in 1..LAYER_INPUTS_PER_TICK_MAX {
             assert_eq!(layers.route(ClientId(1), ack.clone()), Ok(()));
         }
         assert_eq!(layers.route(ClientId(1), ack), Err(RouteError::QueueFull));
-        assert_eq!(layers.route(ClientId(1), ZoneInput::Leave { client: ClientId(1) }), Ok(()));
+        assert_eq!(
+            layers.route(ClientId(1), ZoneInput::Leave { client: ClientId(1) }),
+            Ok(())
+        );
         let mut outputs = Vec::new();
         layers.tick(50_000, None, &mut outputs);
         assert_eq!(layers.layers()[0].player_count(), 0, "the leave was applied");

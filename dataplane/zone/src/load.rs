@@ -246,8 +246,18 @@ mod tests {
     #[test]
     fn snapshot_bytes_are_pinned() {
         let spread = snapshot_digest(400, Layout::Uniform { side_m: 1000.0 }, 20);
-        let crowd = snapshot_digest(300, Layout::Circle { center_m: [512.0, 512.0], radius_m: 50.0 }, 20);
-        assert_eq!(format!("{spread:016x} {crowd:016x}"), "a612b0b8d3a0448f 12cb36ddbc8cdf35");
+        let crowd = snapshot_digest(
+            300,
+            Layout::Circle {
+                center_m: [512.0, 512.0],
+                radius_m: 50.0,
+            },
+            20,
+        );
+        assert_eq!(
+            format!("{spread:016x} {crowd:016x}"),
+            "a612b0b8d3a0448f 12cb36ddbc8cdf35"
+        );
     }
 
     #[test]

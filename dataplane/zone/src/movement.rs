@@ -141,7 +141,11 @@ mod tests {
 
     #[test]
     fn an_intent_without_a_claim_is_never_a_teleport() {
-        let intent = MoveIntent { direction: [1.0, 0.0], yaw: 0.0, claimed_position_m: None };
+        let intent = MoveIntent {
+            direction: [1.0, 0.0],
+            yaw: 0.0,
+            claimed_position_m: None,
+        };
         let outcome = apply_move([50.0, 50.0, 0.0], &intent, &rules(&[]));
         assert_eq!(outcome.rejection, None);
         assert_eq!(outcome.position_m, [51.0, 50.0, 0.0]);

@@ -27,9 +27,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use meridian_client::dev_token::{self, SplitMix64};
+use meridian_client::{ClientConfig, GameClient, Histogram, MoveCommand, ZoneConfig};
 use meridian_perf::prom;
 use meridian_perf::stall::SnapshotGaps;
-use meridian_client::{ClientConfig, GameClient, Histogram, MoveCommand, ZoneConfig};
 
 /// Bots one process drives (sockets are file descriptors: raise `ulimit -n` above this).
 const BOTS_MAX: usize = 20_000;
@@ -141,7 +141,10 @@ impl Bot {
         if !self.connected_once {
             return;
         }
-        let applied = self.client.as_ref().map_or(0, |client| client.counters().snapshots_applied);
+        let applied = self
+            .client
+            .as_ref()
+            .map_or(0, |client| client.counters().snapshots_applied);
         self.gaps.observe(now_us, applied, closing);
     }
 }
@@ -209,7 +212,9 @@ impl ThreadReport {
 }
 
 fn wall_us() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
 }
 
 struct Plan {
@@ -224,12 +229,20 @@ struct Plan {
 
 fn unit(x: f32, y: f32) -> [f32; 2] {
     let length = (x * x + y * y).sqrt();
-    if length < 1e-3 { [0.0, 0.0] } else { [x / length, y / length] }
+    if length < 1e-3 {
+        [0.0, 0.0]
+    } else {
+        [x / length, y / length]
+    }
 }
 
 impl Bot {
     fn command(&mut self, now_us: u64, plan: &Plan, rng: &mut SplitMix64) -> MoveCommand {
-        let position = self.client.as_ref().and_then(|client| client.predicted_position_m()).unwrap_or([0.0; 3]);
+        let position = self
+            .client
+            .as_ref()
+            .and_then(|client| client.predicted_position_m())
+            .unwrap_or([0.0; 3]);
         let world = plan.client_config.zone.world_size_m;
         self.direction = match plan.movement {
             Movement::RandomWalk => {
@@ -260,7 +273,10 @@ impl Bot {
             }
         };
         let direction = self.direction;
-        MoveCommand { direction, yaw: direction[1].atan2(direction[0]) }
+        MoveCommand {
+            direction,
+            yaw: direction[1].atan2(direction[0]),
+        }
     }
 
     fn send_all(&mut self, now_us: u64, report: &mut ThreadReport) {
@@ -332,13 +348,27 @@ impl ReadySockets {
         // SAFETY: `fd` is a new descriptor nobody else owns.
         let epoll = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
         for (index, bot) in bots.iter().enumerate() {
-            let mut event = libc::epoll_event { events: libc::EPOLLIN as u32, u64: index as u64 };
+            let mut event = libc::epoll_event {
+                events: libc::EPOLLIN as u32,
+                u64: index as u64,
+            };
             // SAFETY: both descriptors are open; `event` is a valid pointer for the call.
-            if unsafe { libc::epoll_ctl(epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, bot.socket.as_raw_fd(), &raw mut event) } < 0 {
+            if unsafe {
+                libc::epoll_ctl(
+                    epoll.as_raw_fd(),
+                    libc::EPOLL_CTL_ADD,
+                    bot.socket.as_raw_fd(),
+                    &raw mut event,
+                )
+            } < 0
+            {
                 return Err(std::io::Error::last_os_error());
             }
         }
-        Ok(Self { epoll, events: vec![libc::epoll_event { events: 0, u64: 0 }; EPOLL_EVENTS_MAX] })
+        Ok(Self {
+            epoll,
+            events: vec![libc::epoll_event { events: 0, u64: 0 }; EPOLL_EVENTS_MAX],
+        })
     }
 
     /// Indexes of bots whose sockets are readable now (never blocks), appended to `ready`.
@@ -347,7 +377,12 @@ impl ReadySockets {
         loop {
             // SAFETY: `events` has room for `len` entries; timeout 0 never blocks.
             let n = unsafe {
-                libc::epoll_wait(self.epoll.as_raw_fd(), self.events.as_mut_ptr(), self.events.len() as i32, 0)
+                libc::epoll_wait(
+                    self.epoll.as_raw_fd(),
+                    self.events.as_mut_ptr(),
+                    self.events.len() as i32,
+                    0,
+                )
             };
             if n <= 0 {
                 return;
@@ -388,7 +423,14 @@ fn drive(mut bots: Vec<Bot>, plan: Arc<Plan>, seed: u64, shared: Arc<Mutex<Threa
         // Start the bots whose ramp slot has come.
         let first_started = next_to_start;
         while let Some(bot) = bots.get_mut(next_to_start).filter(|bot| now >= bot.start_at_us) {
-            let token = dev_token::issue(&plan.cluster_key, bot.session_id, bot.zone_id, plan.server, now / 1_000_000, &mut rng);
+            let token = dev_token::issue(
+                &plan.cluster_key,
+                bot.session_id,
+                bot.zone_id,
+                plan.server,
+                now / 1_000_000,
+                &mut rng,
+            );
             bot.client = GameClient::new(now, token, plan.client_config.clone()).ok();
             if bot.client.is_none() {
                 break; // retried next pass; the bots after it wait their turn
@@ -458,7 +500,10 @@ fn drive(mut bots: Vec<Bot>, plan: Arc<Plan>, seed: u64, shared: Arc<Mutex<Threa
             }
         }
         if ticking {
-            connected = bots.iter().filter(|bot| bot.client.as_ref().is_some_and(|client| client.is_connected())).count() as u64;
+            connected = bots
+                .iter()
+                .filter(|bot| bot.client.as_ref().is_some_and(|client| client.is_connected()))
+                .count() as u64;
         }
         report.connected_bot_us += connected * now.saturating_sub(last_loop_us);
         last_loop_us = now;
@@ -524,7 +569,8 @@ fn publish(bots: &[Bot], bytes_base: &mut [(u64, u64)], report: &mut ThreadRepor
             if let (true, Some(rtt)) = (honest, client.rtt_us()) {
                 report.rtt_us.record(rtt.max(0) as u64);
             }
-        } else if bot.connected_once || matches!(client.state(), meridian_proto::endpoint::ClientState::Disconnected(_)) {
+        } else if bot.connected_once || matches!(client.state(), meridian_proto::endpoint::ClientState::Disconnected(_))
+        {
             report.disconnected += 1;
         } else {
             report.connecting += 1;
@@ -548,15 +594,23 @@ struct TickP99 {
 fn tick_p99(buckets: &[(f64, f64)]) -> Option<TickP99> {
     let p99 = prom::quantile(buckets, 0.99)?;
     if p99.is_finite() {
-        return Some(TickP99 { seconds: p99, above_buckets: false });
+        return Some(TickP99 {
+            seconds: p99,
+            above_buckets: false,
+        });
     }
-    Some(TickP99 { seconds: largest_finite_bound(buckets)?, above_buckets: true })
+    Some(TickP99 {
+        seconds: largest_finite_bound(buckets)?,
+        above_buckets: true,
+    })
 }
 
 const TICK_METRIC: &str = "meridian_tick_duration_seconds";
 
 fn json_opt(value: Option<f64>) -> String {
-    value.filter(|v| v.is_finite()).map_or("null".to_string(), |v| format!("{v:.6}"))
+    value
+        .filter(|v| v.is_finite())
+        .map_or("null".to_string(), |v| format!("{v:.6}"))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -633,7 +687,11 @@ fn print_report(
             json_opt(correction_p99_m),
             per_client(down),
             per_client(up),
-            tick_p99.map_or("-".into(), |p99| format!("{}{:.3} ms", if p99.above_buckets { ">" } else { "" }, p99.seconds * 1e3)),
+            tick_p99.map_or("-".into(), |p99| format!(
+                "{}{:.3} ms",
+                if p99.above_buckets { ">" } else { "" },
+                p99.seconds * 1e3
+            )),
             total.loop_us.quantile(0.99).unwrap_or(0),
             total.stalls,
             total.bots_stalled,
@@ -657,12 +715,16 @@ fn main() -> anyhow::Result<()> {
     if args.zone_id.is_empty() {
         bail!("--zone-id needs at least one zone");
     }
-    let cluster_key = dev_token::parse_cluster_key_hex(&args.cluster_key_hex).context("--cluster-key-hex must be 64 hex digits")?;
+    let cluster_key =
+        dev_token::parse_cluster_key_hex(&args.cluster_key_hex).context("--cluster-key-hex must be 64 hex digits")?;
     let (tx, ty) = args.target.split_once(',').context("--target is x,y")?;
     let target_m = [tx.trim().parse::<f32>()?, ty.trim().parse::<f32>()?];
     let client_config = ClientConfig {
         input_redundancy: args.redundancy,
-        zone: ZoneConfig { zone_id: args.zone_id[0], ..ZoneConfig::default() },
+        zone: ZoneConfig {
+            zone_id: args.zone_id[0],
+            ..ZoneConfig::default()
+        },
         ..ClientConfig::default()
     };
     client_config.validate().context("client config")?;
@@ -678,7 +740,11 @@ fn main() -> anyhow::Result<()> {
     });
     let session_base = args.session_base.unwrap_or(start_us << 8);
     let ramp_gap_us = 1_000_000 / args.ramp_per_s.max(1);
-    let bind: SocketAddr = if args.server.is_ipv4() { "0.0.0.0:0".parse()? } else { "[::]:0".parse()? };
+    let bind: SocketAddr = if args.server.is_ipv4() {
+        "0.0.0.0:0".parse()?
+    } else {
+        "[::]:0".parse()?
+    };
     let mut per_thread: Vec<Vec<Bot>> = (0..args.threads).map(|_| Vec::new()).collect();
     let mut rng = SplitMix64(args.seed);
     for index in 0..args.bots {
@@ -717,7 +783,11 @@ fn main() -> anyhow::Result<()> {
         shared.push(report.clone());
         let (plan, stop) = (plan.clone(), stop.clone());
         let seed = args.seed.wrapping_mul(0x9e37_79b9).wrapping_add(thread as u64 + 1);
-        handles.push(std::thread::Builder::new().name(format!("bots-{thread}")).spawn(move || drive(bots, plan, seed, report, stop))?);
+        handles.push(
+            std::thread::Builder::new()
+                .name(format!("bots-{thread}"))
+                .spawn(move || drive(bots, plan, seed, report, stop))?,
+        );
     }
     let gather = |shared: &[Arc<Mutex<ThreadReport>>]| {
         let mut total = ThreadReport::default();
@@ -730,7 +800,9 @@ fn main() -> anyhow::Result<()> {
     let mut previous_buckets: Vec<(f64, f64)> = Vec::new();
     let mut next_report = Instant::now() + Duration::from_secs(args.report_s.max(1));
     while wall_us() < plan.end_us {
-        std::thread::sleep(Duration::from_millis(100).min(Duration::from_micros(plan.end_us.saturating_sub(wall_us()).max(1))));
+        std::thread::sleep(
+            Duration::from_millis(100).min(Duration::from_micros(plan.end_us.saturating_sub(wall_us()).max(1))),
+        );
         if Instant::now() < next_report {
             continue;
         }
@@ -751,7 +823,15 @@ fn main() -> anyhow::Result<()> {
             total.bytes_down - previous.bytes_down,
             total.connected_bot_us - previous.connected_bot_us,
         );
-        print_report(&args, "interval", (wall_us() - start_us) as f64 / 1e6, &total, window, tick_p99, error.as_deref());
+        print_report(
+            &args,
+            "interval",
+            (wall_us() - start_us) as f64 / 1e6,
+            &total,
+            window,
+            tick_p99,
+            error.as_deref(),
+        );
         previous = total;
     }
     stop.store(true, Ordering::Relaxed);
@@ -765,7 +845,15 @@ fn main() -> anyhow::Result<()> {
         Some(Err(error)) => (None, Some(error.to_string())),
     };
     let window = (total.bytes_up, total.bytes_down, total.connected_bot_us);
-    print_report(&args, "final", (wall_us() - start_us) as f64 / 1e6, &total, window, tick_p99, error.as_deref());
+    print_report(
+        &args,
+        "final",
+        (wall_us() - start_us) as f64 / 1e6,
+        &total,
+        window,
+        tick_p99,
+        error.as_deref(),
+    );
     Ok(())
 }
 
@@ -789,15 +877,34 @@ meridian_tick_lateness_seconds_bucket{zone=\"1\",le=\"0.001\"} 5\n";
     #[test]
     fn prometheus_histogram_is_summed_over_zones_and_read_at_p99() {
         let buckets = prom::histogram(EXPOSITION, TICK_METRIC);
-        assert_eq!(buckets, vec![(0.001, 90.0), (0.005, 99.0), (0.025, 200.0), (f64::INFINITY, 200.0)]);
+        assert_eq!(
+            buckets,
+            vec![(0.001, 90.0), (0.005, 99.0), (0.025, 200.0), (f64::INFINITY, 200.0)]
+        );
         assert_eq!(prom::quantile(&buckets, 0.99), Some(0.025));
         assert_eq!(prom::quantile(&buckets, 0.4), Some(0.001));
         let earlier = vec![(0.001, 90.0), (0.005, 99.0), (0.025, 100.0), (f64::INFINITY, 100.0)];
         let window = prom::histogram_delta(&buckets, &earlier);
-        assert_eq!(prom::quantile(&window, 0.5), Some(0.025), "only zone 2's slow ticks in the window");
+        assert_eq!(
+            prom::quantile(&window, 0.5),
+            Some(0.025),
+            "only zone 2's slow ticks in the window"
+        );
         assert_eq!(prom::quantile(&[], 0.99), None);
         let slow = vec![(0.001, 1.0), (0.1, 2.0), (f64::INFINITY, 100.0)];
-        assert_eq!(tick_p99(&slow), Some(TickP99 { seconds: 0.1, above_buckets: true }));
-        assert_eq!(tick_p99(&buckets), Some(TickP99 { seconds: 0.025, above_buckets: false }));
+        assert_eq!(
+            tick_p99(&slow),
+            Some(TickP99 {
+                seconds: 0.1,
+                above_buckets: true
+            })
+        );
+        assert_eq!(
+            tick_p99(&buckets),
+            Some(TickP99 {
+                seconds: 0.025,
+                above_buckets: false
+            })
+        );
     }
 }

@@ -95,15 +95,26 @@ fn number(report: &Option<Value>, path: &[&str]) -> Option<f64> {
 }
 
 fn fmt(value: Option<f64>, decimals: usize) -> String {
-    value.filter(|v| v.is_finite()).map_or("-".into(), |v| format!("{v:.decimals$}"))
+    value
+        .filter(|v| v.is_finite())
+        .map_or("-".into(), |v| format!("{v:.decimals$}"))
 }
 
 fn rows(node: &NodeWindow, swarm: &SwarmView) -> Vec<(&'static str, String)> {
     let r = &swarm.report;
     vec![
-        ("CCU (bots connected / sessions)", format!("{} / {}", fmt(number(r, &["ccu"]), 0), node.sessions)),
-        ("server tick p50 / p99 (ms)", format!("{} / {}", fmt(node.tick_p50_ms, 2), fmt(node.tick_p99_ms, 2))),
-        ("packets/s in / out", format!("{:.0} / {:.0}", node.pps_in, node.pps_out)),
+        (
+            "CCU (bots connected / sessions)",
+            format!("{} / {}", fmt(number(r, &["ccu"]), 0), node.sessions),
+        ),
+        (
+            "server tick p50 / p99 (ms)",
+            format!("{} / {}", fmt(node.tick_p50_ms, 2), fmt(node.tick_p99_ms, 2)),
+        ),
+        (
+            "packets/s in / out",
+            format!("{:.0} / {:.0}", node.pps_in, node.pps_out),
+        ),
         (
             "bytes/s per client down / up",
             format!(
@@ -114,11 +125,19 @@ fn rows(node: &NodeWindow, swarm: &SwarmView) -> Vec<(&'static str, String)> {
         ),
         (
             "RTT p50 / p99 (µs)",
-            format!("{} / {}", fmt(number(r, &["rtt_us", "p50"]), 0), fmt(number(r, &["rtt_us", "p99"]), 0)),
+            format!(
+                "{} / {}",
+                fmt(number(r, &["rtt_us", "p50"]), 0),
+                fmt(number(r, &["rtt_us", "p99"]), 0)
+            ),
         ),
         (
             "prediction corrections (count, p99 m)",
-            format!("{} , {}", fmt(number(r, &["corrections", "count"]), 0), fmt(number(r, &["corrections", "p99_m"]), 3)),
+            format!(
+                "{} , {}",
+                fmt(number(r, &["corrections", "count"]), 0),
+                fmt(number(r, &["corrections", "p99_m"]), 3)
+            ),
         ),
         (
             "stalls > 250 ms (count, bots, longest ms)",
@@ -129,7 +148,10 @@ fn rows(node: &NodeWindow, swarm: &SwarmView) -> Vec<(&'static str, String)> {
                 fmt(number(r, &["stalls", "gap_max_ms"]), 0)
             ),
         ),
-        ("late ticks / drops (total)", format!("{:.0} / {:.0}", node.late_ticks, node.drops)),
+        (
+            "late ticks / drops (total)",
+            format!("{:.0} / {:.0}", node.late_ticks, node.drops),
+        ),
     ]
 }
 
@@ -172,7 +194,10 @@ fn main() -> anyhow::Result<()> {
         }
         let _ = tx.send(None);
     });
-    let mut scraper = NodeScraper { url: args.metrics_url.clone(), last: None };
+    let mut scraper = NodeScraper {
+        url: args.metrics_url.clone(),
+        last: None,
+    };
     let mut swarm = SwarmView::default();
     let mut node = NodeWindow::default();
     // The summary describes the run, not the idle window after the swarm left: it uses the last
@@ -206,14 +231,18 @@ fn main() -> anyhow::Result<()> {
                         let [table_area, status_area] =
                             Layout::vertical([Constraint::Min(9), Constraint::Length(3)]).areas(frame.area());
                         let table = Table::new(
-                            rows(&node, &swarm).into_iter().map(|(k, v)| Row::new(vec![k.to_string(), v])),
+                            rows(&node, &swarm)
+                                .into_iter()
+                                .map(|(k, v)| Row::new(vec![k.to_string(), v])),
                             [Constraint::Length(40), Constraint::Min(20)],
                         )
                         .block(Block::bordered().title(format!(" Meridian local cluster — {elapsed_s:.0} s ").bold()));
                         frame.render_widget(table, table_area);
                         let status = scrape_error.clone().unwrap_or_else(|| "q to quit".into());
                         frame.render_widget(
-                            Paragraph::new(Line::from(status)).style(Style::new().dim()).block(Block::bordered()),
+                            Paragraph::new(Line::from(status))
+                                .style(Style::new().dim())
+                                .block(Block::bordered()),
                             status_area,
                         );
                     })?;
@@ -226,7 +255,10 @@ fn main() -> anyhow::Result<()> {
                     }
                 }
                 None => {
-                    let line: Vec<String> = rows(&node, &swarm).into_iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                    let line: Vec<String> = rows(&node, &swarm)
+                        .into_iter()
+                        .map(|(k, v)| format!("{k}: {v}"))
+                        .collect();
                     println!("[{elapsed_s:>6.1} s] {}", line.join(" | "));
                     if let Some(e) = &scrape_error {
                         println!("[{elapsed_s:>6.1} s] metrics: {e}");
@@ -243,6 +275,9 @@ fn main() -> anyhow::Result<()> {
         ratatui::restore();
     }
     result.context("dashboard")?;
-    println!("{}", summary_json(&last_active, &swarm, started.elapsed().as_secs_f64()));
+    println!(
+        "{}",
+        summary_json(&last_active, &swarm, started.elapsed().as_secs_f64())
+    );
     Ok(())
 }

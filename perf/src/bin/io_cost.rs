@@ -93,7 +93,10 @@ const HEADER_BYTES: usize = 8;
 
 impl Crypto {
     fn new(enabled: bool) -> Self {
-        Self { cipher: enabled.then(|| ChaCha20Poly1305::new(&[7u8; 32].into())), counter: 0 }
+        Self {
+            cipher: enabled.then(|| ChaCha20Poly1305::new(&[7u8; 32].into())),
+            counter: 0,
+        }
     }
 
     /// Opens `datagram` (8-byte clear header, sealed body, tag) and reseals it into `reply` the way
@@ -101,7 +104,9 @@ impl Crypto {
     fn process(&mut self, datagram: &[u8], reply: &mut Vec<u8>) -> Option<usize> {
         reply.clear();
         reply.extend_from_slice(datagram);
-        let Some(cipher) = &self.cipher else { return Some(reply.len()) };
+        let Some(cipher) = &self.cipher else {
+            return Some(reply.len());
+        };
         let split = reply.len().checked_sub(TAG_BYTES)?;
         if split < HEADER_BYTES {
             return None;
@@ -110,10 +115,14 @@ impl Crypto {
         let (header, body) = sealed.split_at_mut(HEADER_BYTES);
         let nonce = nonce_for(u64::from_le_bytes((&*header).try_into().ok()?));
         let tag_in = chacha20poly1305::Tag::try_from(&*tag).ok()?;
-        cipher.decrypt_inout_detached(&nonce, header, body.into(), &tag_in).ok()?;
+        cipher
+            .decrypt_inout_detached(&nonce, header, body.into(), &tag_in)
+            .ok()?;
         self.counter += 1;
         header.copy_from_slice(&self.counter.to_le_bytes());
-        let tag_out = cipher.encrypt_inout_detached(&nonce_for(self.counter), header, body.into()).ok()?;
+        let tag_out = cipher
+            .encrypt_inout_detached(&nonce_for(self.counter), header, body.into())
+            .ok()?;
         tag.copy_from_slice(&tag_out);
         Some(reply.len())
     }
@@ -137,7 +146,9 @@ fn make_datagrams(count: usize, payload: usize, crypto: bool) -> Vec<Vec<u8>> {
                 let split = d.len() - TAG_BYTES;
                 let (sealed, tag_out) = d.split_at_mut(split);
                 let (header, body) = sealed.split_at_mut(HEADER_BYTES);
-                let tag = cipher.encrypt_inout_detached(&nonce_for(seq), header, body.into()).unwrap();
+                let tag = cipher
+                    .encrypt_inout_detached(&nonce_for(seq), header, body.into())
+                    .unwrap();
                 tag_out.copy_from_slice(&tag);
             }
             d
@@ -179,7 +190,12 @@ fn main() -> anyhow::Result<()> {
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     if args.ceiling {
         let pps = loopback_ceiling(Duration::from_secs(args.seconds), args.payload)?;
-        println!("loopback ceiling (sendmmsg→recvmmsg, {} B): {:.0} datagrams/s  [cores {cores}, kernel {}]", args.payload, pps, kernel.trim());
+        println!(
+            "loopback ceiling (sendmmsg→recvmmsg, {} B): {:.0} datagrams/s  [cores {cores}, kernel {}]",
+            args.payload,
+            pps,
+            kernel.trim()
+        );
         if args.json {
             println!("{{\"ceiling_pps\":{pps:.0},\"payload\":{}}}", args.payload);
         }
@@ -206,7 +222,11 @@ fn main() -> anyhow::Result<()> {
         args.flows,
         if args.crypto { "on" } else { "off" },
         if args.no_gso { "off" } else { "on" },
-        if args.sqpoll_idle_ms > 0 { format!("{} ms idle", args.sqpoll_idle_ms) } else { "off".into() },
+        if args.sqpoll_idle_ms > 0 {
+            format!("{} ms idle", args.sqpoll_idle_ms)
+        } else {
+            "off".into()
+        },
         args.uring_min_wait_us,
         kernel.trim()
     );
@@ -267,17 +287,19 @@ fn run_backend(backend: Backend, args: &Args) -> anyhow::Result<Outcome> {
     let worker = {
         let (stop, handled) = (Arc::clone(&stop), Arc::clone(&handled));
         // Named so a profile can tell it from the blaster (`perf report --comms worker`).
-        std::thread::Builder::new().name("worker".into()).spawn(move || -> anyhow::Result<(u64, SendCounts)> {
-            let start = thread_cpu_ns();
-            let sleeps_start = thread_sleeps();
-            let mut sends = match backend {
-                Backend::Tokio => tokio_echo(server, &stop, &handled, crypto)?,
-                Backend::Mmsg => batched_echo(IoBackend::Mmsg, server, &io_config, &stop, &handled, crypto)?,
-                Backend::IoUring => batched_echo(IoBackend::IoUring, server, &io_config, &stop, &handled, crypto)?,
-            };
-            sends.worker_sleeps = thread_sleeps() - sleeps_start;
-            Ok((thread_cpu_ns() - start, sends))
-        })?
+        std::thread::Builder::new()
+            .name("worker".into())
+            .spawn(move || -> anyhow::Result<(u64, SendCounts)> {
+                let start = thread_cpu_ns();
+                let sleeps_start = thread_sleeps();
+                let mut sends = match backend {
+                    Backend::Tokio => tokio_echo(server, &stop, &handled, crypto)?,
+                    Backend::Mmsg => batched_echo(IoBackend::Mmsg, server, &io_config, &stop, &handled, crypto)?,
+                    Backend::IoUring => batched_echo(IoBackend::IoUring, server, &io_config, &stop, &handled, crypto)?,
+                };
+                sends.worker_sleeps = thread_sleeps() - sleeps_start;
+                Ok((thread_cpu_ns() - start, sends))
+            })?
     };
     let started = Instant::now();
     let offered = blast(server_addr, args, Duration::from_secs(args.seconds))?;
@@ -302,7 +324,9 @@ fn run_backend(backend: Backend, args: &Args) -> anyhow::Result<Outcome> {
 
 /// Sends `args.rate` datagrams per second for `duration`, paced in batches of 32 per flow turn.
 fn blast(to: SocketAddr, args: &Args, duration: Duration) -> anyhow::Result<u64> {
-    let flows: Vec<UdpSocket> = (0..args.flows).map(|_| UdpSocket::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
+    let flows: Vec<UdpSocket> = (0..args.flows)
+        .map(|_| UdpSocket::bind("127.0.0.1:0"))
+        .collect::<Result<_, _>>()?;
     let datagrams = make_datagrams(1024, args.payload, args.crypto);
     const BATCH: u64 = 32;
     let batch_interval = Duration::from_secs_f64(BATCH as f64 / args.rate as f64);
@@ -352,7 +376,11 @@ fn batched_echo(
         io.flush()?;
         handled.store(io.stats().datagrams_received, Ordering::Relaxed);
     }
-    Ok(SendCounts { sent: io.stats().datagrams_sent, sent_gso: io.stats().datagrams_sent_gso, worker_sleeps: 0 })
+    Ok(SendCounts {
+        sent: io.stats().datagrams_sent,
+        sent_gso: io.stats().datagrams_sent_gso,
+        worker_sleeps: 0,
+    })
 }
 
 fn tokio_echo(socket: UdpSocket, stop: &AtomicBool, handled: &AtomicU64, crypto: bool) -> anyhow::Result<SendCounts> {
@@ -378,7 +406,11 @@ fn tokio_echo(socket: UdpSocket, stop: &AtomicBool, handled: &AtomicU64, crypto:
                 Err(_) => {}
             }
         }
-        Ok(SendCounts { sent, sent_gso: 0, worker_sleeps: 0 })
+        Ok(SendCounts {
+            sent,
+            sent_gso: 0,
+            worker_sleeps: 0,
+        })
     })
 }
 
@@ -390,7 +422,15 @@ fn loopback_ceiling(duration: Duration, payload: usize) -> anyhow::Result<f64> {
     let rx = {
         let stop = Arc::clone(&stop);
         std::thread::spawn(move || -> anyhow::Result<u64> {
-            let mut io = dgram_io::open(IoBackend::Mmsg, receiver, &DatagramIoConfig { recv_buffers: 1024, send_queue: 1, ..DatagramIoConfig::default() })?;
+            let mut io = dgram_io::open(
+                IoBackend::Mmsg,
+                receiver,
+                &DatagramIoConfig {
+                    recv_buffers: 1024,
+                    send_queue: 1,
+                    ..DatagramIoConfig::default()
+                },
+            )?;
             // Count only after a warm-up second, so start-up does not dilute the rate.
             while !stop.load(Ordering::Relaxed) {
                 io.recv_batch(Duration::from_millis(5), &mut |_, _| {})?;
@@ -404,7 +444,12 @@ fn loopback_ceiling(duration: Duration, payload: usize) -> anyhow::Result<f64> {
     let mut io = dgram_io::open(
         IoBackend::Mmsg,
         sender,
-        &DatagramIoConfig { recv_buffers: 1, send_queue: 1024, udp_gso: false, ..DatagramIoConfig::default() },
+        &DatagramIoConfig {
+            recv_buffers: 1,
+            send_queue: 1024,
+            udp_gso: false,
+            ..DatagramIoConfig::default()
+        },
     )?;
     let datagram = vec![0x5au8; payload];
     let started = Instant::now();

@@ -158,14 +158,30 @@ impl Sim {
     pub fn add_client(&mut self, zone_id: u32, link: Link, command: MoveCommand) -> usize {
         let index = self.clients.len();
         let session_id = FIRST_SESSION + index as u64;
-        let token =
-            dev_token::issue(&CLUSTER_KEY, session_id, zone_id, self.server_address, self.now_us / 1_000_000, &mut self.rng);
-        let config = ClientConfig { zone: self.zone.clone(), ..ClientConfig::default() };
+        let token = dev_token::issue(
+            &CLUSTER_KEY,
+            session_id,
+            zone_id,
+            self.server_address,
+            self.now_us / 1_000_000,
+            &mut self.rng,
+        );
+        let config = ClientConfig {
+            zone: self.zone.clone(),
+            ..ClientConfig::default()
+        };
         let client = GameClient::new(self.now_us, token, config).expect("default client config is valid");
         // 198.18.0.0/15 (benchmarking range): room for 2^17 distinct client addresses.
         let [a, b, c, d] = (0xc612_0000u32 + index as u32).to_be_bytes();
         let address = SocketAddr::from(([a, b, c, d], 40_000));
-        self.clients.push(SimClient { client, session_id, address, link, command, driven: true });
+        self.clients.push(SimClient {
+            client,
+            session_id,
+            address,
+            link,
+            command,
+            driven: true,
+        });
         index
     }
 
@@ -179,7 +195,11 @@ impl Sim {
             self.network.datagrams_lost += 1;
             return;
         }
-        let copies = if self.rng.next_u64() % 1_000_000 < link.duplicate_ppm { 2 } else { 1 };
+        let copies = if self.rng.next_u64() % 1_000_000 < link.duplicate_ppm {
+            2
+        } else {
+            1
+        };
         for copy in 0..copies {
             if self.in_flight.len() >= IN_FLIGHT_MAX {
                 self.network.datagrams_dropped_queue_full += 1;
@@ -188,10 +208,15 @@ impl Sim {
             if copy > 0 {
                 self.network.datagrams_duplicated += 1;
             }
-            let jitter_us = if link.jitter_us == 0 { 0 } else { self.rng.next_u64() % (link.jitter_us + 1) };
+            let jitter_us = if link.jitter_us == 0 {
+                0
+            } else {
+                self.rng.next_u64() % (link.jitter_us + 1)
+            };
             self.flight_sequence += 1;
             let arrival_us = self.now_us + link.one_way_us + jitter_us;
-            self.in_flight.insert((arrival_us, self.flight_sequence), (destination, from, bytes.clone()));
+            self.in_flight
+                .insert((arrival_us, self.flight_sequence), (destination, from, bytes.clone()));
         }
     }
 
@@ -245,7 +270,9 @@ impl Sim {
             self.host.handle_timeout(now);
         }
         while let Some(transmit) = self.host.poll_transmit(now) {
-            let Some(index) = self.index_of(transmit.destination) else { continue };
+            let Some(index) = self.index_of(transmit.destination) else {
+                continue;
+            };
             let link = self.clients[index].link;
             self.send(Destination::Client(index), self.server_address, transmit.bytes, link);
         }
@@ -259,7 +286,10 @@ impl Sim {
             let tick = self.clients[index].client.client_tick();
             let lost = client_tick && self.drop_uplink_after_tick.contains(&(index, tick));
             while let Some(transmit) = self.clients[index].client.poll_transmit(now) {
-                assert_eq!(transmit.destination, self.server_address, "clients only talk to the host");
+                assert_eq!(
+                    transmit.destination, self.server_address,
+                    "clients only talk to the host"
+                );
                 let (address, link) = (self.clients[index].address, self.clients[index].link);
                 // The tap sees what leaves the client, lost on the way or not (as a sniffer would).
                 if let Some(tap) = self.uplink_tap.as_mut().filter(|tap| tap.len() < TAP_DATAGRAMS_MAX) {
@@ -307,7 +337,10 @@ impl Sim {
         while self.next_event_us() <= end_us {
             self.step();
             steps += 1;
-            assert!(steps <= SIM_STEPS_MAX, "run_ms({ms}) did not end within {SIM_STEPS_MAX} steps");
+            assert!(
+                steps <= SIM_STEPS_MAX,
+                "run_ms({ms}) did not end within {SIM_STEPS_MAX} steps"
+            );
         }
         self.now_us = end_us;
     }

@@ -11,7 +11,10 @@ use meridian_proto::token::TOKEN_LIFETIME_S;
 use meridian_sim::{CLUSTER_KEY, Link, Sim, SimConfig};
 
 fn still() -> MoveCommand {
-    MoveCommand { direction: [0.0, 0.0], yaw: 0.0 }
+    MoveCommand {
+        direction: [0.0, 0.0],
+        yaw: 0.0,
+    }
 }
 
 /// Injects `bytes` from `from` and checks that exactly one drop was counted, under `label`.
@@ -19,16 +22,30 @@ fn refused_as(sim: &mut Sim, from: SocketAddr, bytes: &[u8], label: &str) {
     let before = sim.host.drops().clone();
     sim.inject(from, bytes);
     let after = sim.host.drops();
-    assert_eq!(after.get(label), before.get(label) + 1, "not counted as {label}: {after:?}");
+    assert_eq!(
+        after.get(label),
+        before.get(label) + 1,
+        "not counted as {label}: {after:?}"
+    );
     assert_eq!(after.total(), before.total() + 1, "counted more than once: {after:?}");
 }
 
 #[test]
 fn each_bad_datagram_is_counted_under_its_own_reason() {
     let mut sim = Sim::new(5, SimConfig::default());
-    let good = sim.add_client(1, Link { one_way_us: 10_000, ..Link::default() }, still());
+    let good = sim.add_client(
+        1,
+        Link {
+            one_way_us: 10_000,
+            ..Link::default()
+        },
+        still(),
+    );
     sim.uplink_tap = Some(Vec::new());
-    assert!(sim.run_until(5_000, Sim::all_placed), "the well-behaved client never joined");
+    assert!(
+        sim.run_until(5_000, Sim::all_placed),
+        "the well-behaved client never joined"
+    );
     sim.run_ms(500);
     let attacker: SocketAddr = "203.0.113.9:5555".parse().unwrap();
     let now_s = sim.now_us / 1_000_000;
@@ -38,7 +55,14 @@ fn each_bad_datagram_is_counted_under_its_own_reason() {
     // Framing errors, before any cryptography.
     refused_as(&mut sim, attacker, &[0u8; 100], "bad_magic");
     refused_as(&mut sim, attacker, &[0x4d], "too_short");
-    refused_as(&mut sim, attacker, &[0x4d, 0x7f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "bad_version");
+    refused_as(
+        &mut sim,
+        attacker,
+        &[
+            0x4d, 0x7f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ],
+        "bad_version",
+    );
 
     // Connect tokens: sealed with another key, expired, valid a day ahead, for another server.
     let foreign = dev_token::issue(&[0x11; 32], 9_001, 1, server, now_s, &mut rng);
@@ -52,7 +76,13 @@ fn each_bad_datagram_is_counted_under_its_own_reason() {
     refused_as(&mut sim, attacker, &connection_request(&other_server), "wrong_server");
 
     // Sealed packets of a live session: replayed, from another address, for no session, tampered.
-    let (address, captured) = sim.uplink_tap.as_ref().unwrap().last().cloned().expect("the client sent something");
+    let (address, captured) = sim
+        .uplink_tap
+        .as_ref()
+        .unwrap()
+        .last()
+        .cloned()
+        .expect("the client sent something");
     assert_eq!(address, sim.clients[good].address);
     refused_as(&mut sim, address, &captured, "replayed");
     refused_as(&mut sim, attacker, &captured, "address_mismatch");
@@ -84,8 +114,22 @@ fn each_bad_datagram_is_counted_under_its_own_reason() {
 #[test]
 fn a_token_for_a_zone_the_host_does_not_run_gets_a_disconnect_saying_so() {
     let mut sim = Sim::new(6, SimConfig::default());
-    let lost = sim.add_client(99, Link { one_way_us: 10_000, ..Link::default() }, still());
-    let fine = sim.add_client(1, Link { one_way_us: 10_000, ..Link::default() }, still());
+    let lost = sim.add_client(
+        99,
+        Link {
+            one_way_us: 10_000,
+            ..Link::default()
+        },
+        still(),
+    );
+    let fine = sim.add_client(
+        1,
+        Link {
+            one_way_us: 10_000,
+            ..Link::default()
+        },
+        still(),
+    );
     let disconnected = |sim: &Sim| !sim.clients[lost].client.is_connected() && sim.clients[fine].client.is_placed();
     sim.run_until(5_000, |sim| sim.clients[fine].client.is_placed());
     sim.run_ms(500);

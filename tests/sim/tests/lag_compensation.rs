@@ -39,19 +39,50 @@ fn duel(seed: u64, rtt_source: RttSource) -> Tally {
         rtt_source,
         // The shooter stands at (500, 500); the target walks 10 m north of it.
         spawn: Some(std::sync::Arc::new(|character_id| {
-            Some(if character_id == FIRST_SESSION { [500.0, 500.0, 0.0] } else { [496.0, 510.0, 0.0] })
+            Some(if character_id == FIRST_SESSION {
+                [500.0, 500.0, 0.0]
+            } else {
+                [496.0, 510.0, 0.0]
+            })
         })),
         ..SimConfig::default()
     };
     let mut sim = Sim::new(seed, config);
-    let still = MoveCommand { direction: [0.0, 0.0], yaw: 0.0 };
-    let shooter = sim.add_client(1, Link { one_way_us: 50_000, loss_ppm: 50_000, ..Link::default() }, still);
-    let target = sim.add_client(1, Link { one_way_us: 10_000, ..Link::default() }, MoveCommand { direction: [1.0, 0.0], yaw: 0.0 });
+    let still = MoveCommand {
+        direction: [0.0, 0.0],
+        yaw: 0.0,
+    };
+    let shooter = sim.add_client(
+        1,
+        Link {
+            one_way_us: 50_000,
+            loss_ppm: 50_000,
+            ..Link::default()
+        },
+        still,
+    );
+    let target = sim.add_client(
+        1,
+        Link {
+            one_way_us: 10_000,
+            ..Link::default()
+        },
+        MoveCommand {
+            direction: [1.0, 0.0],
+            yaw: 0.0,
+        },
+    );
     assert!(sim.run_until(20_000, Sim::all_placed), "seed {seed}: not placed");
     // Let the RTT estimates settle (server pings every 250 ms).
     sim.run_ms(2_000);
     let target_entity = sim.clients[target].client.entity().unwrap();
-    let mut tally = Tally { seen_hits: 0, seen_shots: 0, present_hits: 0, present_shots: 0, rtt_reports: 0 };
+    let mut tally = Tally {
+        seen_hits: 0,
+        seen_shots: 0,
+        present_hits: 0,
+        present_shots: 0,
+        rtt_reports: 0,
+    };
     let mut walking_east = true;
     for shot in 0..SHOTS {
         // The target walks back and forth across the shooter's line of sight, turning each second.
@@ -64,12 +95,21 @@ fn duel(seed: u64, rtt_source: RttSource) -> Tally {
         let own = sim.clients[shooter].client.predicted_position_m().unwrap();
         let aim_at_seen = shot % 2 == 0;
         let aimed_at = if aim_at_seen {
-            sim.clients[shooter].client.render_position(target_entity, now).expect("the shooter draws the target")
+            sim.clients[shooter]
+                .client
+                .render_position(target_entity, now)
+                .expect("the shooter draws the target")
         } else {
             sim.host_position(shooter, target_entity).unwrap()
         };
         let direction = normalize([aimed_at[0] - own[0], aimed_at[1] - own[1], aimed_at[2] - own[2]]);
-        sim.clients[shooter].client.send_action(&Action::Attack { target: target_entity, direction }).unwrap();
+        sim.clients[shooter]
+            .client
+            .send_action(&Action::Attack {
+                target: target_entity,
+                direction,
+            })
+            .unwrap();
 
         // The result comes back on the reliable channel within a few round trips.
         let mut result = None;
@@ -87,7 +127,10 @@ fn duel(seed: u64, rtt_source: RttSource) -> Tally {
         }
         let hit = result.unwrap_or_else(|| {
             let zone = sim.host.zone_layers(1).unwrap().layers()[0].counters().clone();
-            panic!("seed {seed}: shot {shot} got no result; zone {zone:?}; host {:?}", sim.host.counters())
+            panic!(
+                "seed {seed}: shot {shot} got no result; zone {zone:?}; host {:?}",
+                sim.host.counters()
+            )
         });
         if aim_at_seen {
             tally.seen_shots += 1;

@@ -12,14 +12,21 @@ const JITTER_US: u64 = 30_000;
 const RANDOM_SEEDS: std::ops::Range<u64> = 100..108;
 
 fn east() -> MoveCommand {
-    MoveCommand { direction: [1.0, 0.0], yaw: 0.0 }
+    MoveCommand {
+        direction: [1.0, 0.0],
+        yaw: 0.0,
+    }
 }
 
 /// Spawns client `i` at a fixed point so scenarios do not depend on the zone's spawn rule.
 fn staged(config: SimConfig) -> SimConfig {
     SimConfig {
         spawn: Some(std::sync::Arc::new(|character_id| {
-            Some([500.0 + 4.0 * (character_id - meridian_sim::FIRST_SESSION) as f32, 500.0, 0.0])
+            Some([
+                500.0 + 4.0 * (character_id - meridian_sim::FIRST_SESSION) as f32,
+                500.0,
+                0.0,
+            ])
         })),
         ..config
     }
@@ -28,7 +35,14 @@ fn staged(config: SimConfig) -> SimConfig {
 #[test]
 fn a_lost_input_datagram_loses_no_input_and_copies_never_reach_the_zone() {
     let mut sim = Sim::new(1, staged(SimConfig::default()));
-    let bot = sim.add_client(1, Link { one_way_us: 20_000, ..Link::default() }, east());
+    let bot = sim.add_client(
+        1,
+        Link {
+            one_way_us: 20_000,
+            ..Link::default()
+        },
+        east(),
+    );
     assert!(sim.run_until(2_000, Sim::all_placed), "client never placed");
     let first_tick = sim.clients[bot].client.client_tick() + 1;
     // Lose the datagrams after two single ticks and a run of two (redundancy 3 covers up to 2).
@@ -40,7 +54,10 @@ fn a_lost_input_datagram_loses_no_input_and_copies_never_reach_the_zone() {
     let layers = sim.host.zone_layers(1).unwrap();
     let counters = layers.layers()[0].counters();
     assert_eq!(counters.inputs_missing, 0, "the zone never had to extrapolate");
-    assert_eq!(counters.inputs_duplicate, 0, "redundant copies are the host's business, not the zone's");
+    assert_eq!(
+        counters.inputs_duplicate, 0,
+        "redundant copies are the host's business, not the zone's"
+    );
     assert_eq!(counters.inputs_late, 0);
     let host = sim.host.counters();
     assert!(host.input_redundant > 2 * host.input_ticks / 3, "{host:?}");
@@ -57,12 +74,28 @@ fn clients_connect_move_predict_and_see_each_other() {
     let mut sim = Sim::new(7, staged(SimConfig::default()));
     let directions = [[1.0, 0.0], [0.0, 1.0], [-0.6, 0.8], [0.0, -1.0]];
     for (index, direction) in directions.iter().enumerate() {
-        let link = Link { one_way_us: 30_000 + 10_000 * index as u64, jitter_us: JITTER_US, loss_ppm: 20_000, duplicate_ppm: 10_000 };
-        sim.add_client(1, link, MoveCommand { direction: *direction, yaw: 0.0 });
+        let link = Link {
+            one_way_us: 30_000 + 10_000 * index as u64,
+            jitter_us: JITTER_US,
+            loss_ppm: 20_000,
+            duplicate_ppm: 10_000,
+        };
+        sim.add_client(
+            1,
+            link,
+            MoveCommand {
+                direction: *direction,
+                yaw: 0.0,
+            },
+        );
     }
     assert!(sim.run_until(20_000, Sim::all_placed), "not all clients placed");
     for index in 0..sim.clients.len() {
-        assert_eq!(sim.clients[index].client.entity(), sim.host_entity(index), "client {index} took another entity");
+        assert_eq!(
+            sim.clients[index].client.entity(),
+            sim.host_entity(index),
+            "client {index} took another entity"
+        );
     }
     for client in &mut sim.clients {
         while let Some(event) = client.client.poll_event() {
@@ -82,27 +115,45 @@ fn clients_connect_move_predict_and_see_each_other() {
     let speed = ZoneConfig::default().player_speed_m_per_s;
     for index in 0..sim.clients.len() {
         for (other_index, other) in entities.iter().enumerate() {
-            assert!(sim.clients[index].client.server_world().contains_key(other), "client {index} does not see {other}");
+            assert!(
+                sim.clients[index].client.server_world().contains_key(other),
+                "client {index} does not see {other}"
+            );
             if other_index == index {
                 continue;
             }
             // Drawn in the past: behind the server's position by about speed × (delay + latency).
-            let rendered = sim.clients[index].client.render_position(*other, now).expect("renderable");
+            let rendered = sim.clients[index]
+                .client
+                .render_position(*other, now)
+                .expect("renderable");
             let actual = sim.host_position(index, *other).unwrap();
             let lag_m = distance_m(rendered, actual);
-            assert!(lag_m > 0.1 && lag_m < speed * 0.4, "client {index} draws {other} {lag_m} m from the server position");
+            assert!(
+                lag_m > 0.1 && lag_m < speed * 0.4,
+                "client {index} draws {other} {lag_m} m from the server position"
+            );
         }
         let client = &sim.clients[index];
         let rtt_us = client.client.rtt_us().expect("clock synced");
         let link_rtt_us = client.link.rtt_us() as i64;
         let slack_us = 2 * JITTER_US as i64 + 2_000;
-        assert!((link_rtt_us..=link_rtt_us + slack_us).contains(&rtt_us), "client {index} rtt {rtt_us}");
+        assert!(
+            (link_rtt_us..=link_rtt_us + slack_us).contains(&rtt_us),
+            "client {index} rtt {rtt_us}"
+        );
         let offset = client.client.server_time_us(now).unwrap() as i64 - now as i64;
-        assert!(offset.abs() <= slack_us / 2, "same clock on both sides, offset {offset}");
+        assert!(
+            offset.abs() <= slack_us / 2,
+            "same clock on both sides, offset {offset}"
+        );
     }
     // Stop and settle: the prediction must end exactly where the server has the player.
     for client in &mut sim.clients {
-        client.command = MoveCommand { direction: [0.0, 0.0], yaw: 0.0 };
+        client.command = MoveCommand {
+            direction: [0.0, 0.0],
+            yaw: 0.0,
+        };
     }
     sim.run_ms(1_500);
     let now = sim.now_us;
@@ -110,7 +161,10 @@ fn clients_connect_move_predict_and_see_each_other() {
         let entity = entities[index];
         let predicted = sim.clients[index].client.predicted_position_m().unwrap();
         let server = sim.host_position(index, entity).unwrap();
-        assert!(distance_m(predicted, server) < CORRECTION_EPSILON_M, "client {index}: predicted {predicted:?}, server {server:?}");
+        assert!(
+            distance_m(predicted, server) < CORRECTION_EPSILON_M,
+            "client {index}: predicted {predicted:?}, server {server:?}"
+        );
         for other in &entities {
             if *other != entity {
                 let rendered = sim.clients[index].client.render_position(*other, now).unwrap();
@@ -120,14 +174,21 @@ fn clients_connect_move_predict_and_see_each_other() {
         }
         let client = &sim.clients[index].client;
         let corrections = client.corrections();
-        assert!(corrections.reconciliations > 50, "client {index} reconciled {} times", corrections.reconciliations);
+        assert!(
+            corrections.reconciliations > 50,
+            "client {index} reconciled {} times",
+            corrections.reconciliations
+        );
         assert!(client.counters().snapshots_applied > 50);
         // With 2 % loss the zone may miss an input and extrapolate: a small correction is allowed.
         let p99_um = corrections.distance_um.quantile(0.99).unwrap_or(0);
         assert!(p99_um < 1_000_000, "client {index} correction p99 {p99_um} um");
     }
     let counters = sim.host.counters();
-    assert!(counters.rtt_reports >= 4, "every session's RTT reached the zone: {counters:?}");
+    assert!(
+        counters.rtt_reports >= 4,
+        "every session's RTT reached the zone: {counters:?}"
+    );
 }
 
 /// One randomized run: `clients` clients on random links (latency, jitter, loss, duplication), moving
@@ -143,16 +204,29 @@ fn random_network(seed: u64, clients: usize, seconds: u64) {
             duplicate_ppm: rng.next_u64() % 30_000,
         };
         let angle = rng.next_f32() * std::f32::consts::TAU;
-        sim.add_client(1, link, MoveCommand { direction: [angle.cos(), angle.sin()], yaw: angle });
+        sim.add_client(
+            1,
+            link,
+            MoveCommand {
+                direction: [angle.cos(), angle.sin()],
+                yaw: angle,
+            },
+        );
     }
-    assert!(sim.run_until(40_000, Sim::all_placed), "seed {seed}: not all clients placed");
+    assert!(
+        sim.run_until(40_000, Sim::all_placed),
+        "seed {seed}: not all clients placed"
+    );
     for _ in 0..seconds * 2 {
         sim.run_ms(500);
         let turn = sim.rng().next_f32() * 180.0 - 90.0;
         sim.turn(turn);
     }
     for client in &mut sim.clients {
-        client.command = MoveCommand { direction: [0.0, 0.0], yaw: 0.0 };
+        client.command = MoveCommand {
+            direction: [0.0, 0.0],
+            yaw: 0.0,
+        };
     }
     sim.run_ms(1_500);
     for index in 0..sim.clients.len() {
@@ -161,12 +235,21 @@ fn random_network(seed: u64, clients: usize, seconds: u64) {
         let entity = client.entity().expect("placed");
         let predicted = client.predicted_position_m().unwrap();
         let server = sim.host_position(index, entity).unwrap();
-        assert!(distance_m(predicted, server) < CORRECTION_EPSILON_M, "seed {seed}: client {index} settled apart");
+        assert!(
+            distance_m(predicted, server) < CORRECTION_EPSILON_M,
+            "seed {seed}: client {index} settled apart"
+        );
         let p99_um = client.corrections().distance_um.quantile(0.99).unwrap_or(0);
-        assert!(p99_um < 1_500_000, "seed {seed}: client {index} correction p99 {p99_um} um");
+        assert!(
+            p99_um < 1_500_000,
+            "seed {seed}: client {index} correction p99 {p99_um} um"
+        );
     }
     let counters = sim.host.zone_layers(1).unwrap().layers()[0].counters();
-    assert_eq!(counters.inputs_duplicate, 0, "seed {seed}: duplicates reached the zone: {counters:?}");
+    assert_eq!(
+        counters.inputs_duplicate, 0,
+        "seed {seed}: duplicates reached the zone: {counters:?}"
+    );
     assert_eq!(sim.host.session_count(), clients);
 }
 

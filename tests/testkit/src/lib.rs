@@ -35,9 +35,18 @@ pub enum TestkitError {
     #[error("binary {name} not found (searched {searched}); run the README's set-up")]
     BinaryNotFound { name: &'static str, searched: String },
     #[error("`{command}` failed with {status}: {stderr}")]
-    CommandFailed { command: String, status: String, stderr: String },
+    CommandFailed {
+        command: String,
+        status: String,
+        stderr: String,
+    },
     #[error("{service} did not answer within {timeout:?} after {attempts} attempts; log tail:\n{log_tail}")]
-    NotReady { service: &'static str, timeout: Duration, attempts: u32, log_tail: String },
+    NotReady {
+        service: &'static str,
+        timeout: Duration,
+        attempts: u32,
+        log_tail: String,
+    },
     #[error("system call failed: {0}")]
     Nix(#[from] nix::Error),
 }

@@ -47,8 +47,12 @@ pub fn remove_leftover_namespaces() -> Result<Vec<String>> {
     let mut removed = Vec::new();
     for line in ip(&["netns", "list"])?.lines() {
         let name = line.split_whitespace().next().unwrap_or("");
-        let Some(rest) = name.strip_prefix(NETNS_PREFIX) else { continue };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        let Some(rest) = name.strip_prefix(NETNS_PREFIX) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
         if !pid_alive(pid) {
             ip(&["netns", "del", name])?;
             removed.push(name.to_owned());
@@ -150,11 +154,29 @@ impl TwoHosts {
         // Both ends are created directly inside their namespaces: nothing is ever left in the
         // root namespace, even if the process dies half-way.
         ip(&[
-            "link", "add", &if_a, "netns", ns_a.name(), "type", "veth", "peer", "name", &if_b,
-            "netns", ns_b.name(),
+            "link",
+            "add",
+            &if_a,
+            "netns",
+            ns_a.name(),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &if_b,
+            "netns",
+            ns_b.name(),
         ])?;
-        let a = VethEnd { netns: ns_a.name().into(), interface: if_a, addr: Ipv4Addr::new(10, 251, 0, 1) };
-        let b = VethEnd { netns: ns_b.name().into(), interface: if_b, addr: Ipv4Addr::new(10, 251, 0, 2) };
+        let a = VethEnd {
+            netns: ns_a.name().into(),
+            interface: if_a,
+            addr: Ipv4Addr::new(10, 251, 0, 1),
+        };
+        let b = VethEnd {
+            netns: ns_b.name().into(),
+            interface: if_b,
+            addr: Ipv4Addr::new(10, 251, 0, 2),
+        };
         for (ns, end) in [(&ns_a, &a), (&ns_b, &b)] {
             ns.ip(&["addr", "add", &format!("{}/30", end.addr), "dev", &end.interface])?;
             ns.ip(&["link", "set", &end.interface, "up"])?;

@@ -44,8 +44,7 @@ impl ServiceProcess {
         // change before running it, so the death signal is not reset by the credential change.
         unsafe {
             command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0
-                {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
@@ -53,7 +52,10 @@ impl ServiceProcess {
         }
         let program = format!("{:?}", command.get_program());
         let child = command.spawn().map_err(io_err(format!("spawning {program}")))?;
-        Ok(Self { child: Some(child), log_path: log_path.to_owned() })
+        Ok(Self {
+            child: Some(child),
+            log_path: log_path.to_owned(),
+        })
     }
 
     pub(crate) fn pid(&self) -> u32 {
@@ -101,7 +103,9 @@ impl Drop for ServiceProcess {
 
 pub(crate) fn log_tail(path: &Path) -> String {
     const TAIL_BYTES: u64 = 4096;
-    let Ok(mut file) = File::open(path) else { return String::from("(no log)") };
+    let Ok(mut file) = File::open(path) else {
+        return String::from("(no log)");
+    };
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let _ = file.seek(SeekFrom::Start(len.saturating_sub(TAIL_BYTES)));
     let mut tail = String::new();
@@ -119,11 +123,7 @@ pub(crate) fn free_loopback_port() -> Result<u16> {
 
 /// Finds an executable: `$env_override` if set, else the first of `candidates` that exists, else
 /// `name` on `PATH`.
-pub(crate) fn find_binary(
-    name: &'static str,
-    env_override: &str,
-    candidates: &[PathBuf],
-) -> Result<PathBuf> {
+pub(crate) fn find_binary(name: &'static str, env_override: &str, candidates: &[PathBuf]) -> Result<PathBuf> {
     if let Some(path) = std::env::var_os(env_override) {
         return Ok(PathBuf::from(path));
     }
@@ -140,5 +140,8 @@ pub(crate) fn find_binary(
     let mut searched: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
     searched.push(format!("${env_override}"));
     searched.push("$PATH".into());
-    Err(crate::TestkitError::BinaryNotFound { name, searched: searched.join(", ") })
+    Err(crate::TestkitError::BinaryNotFound {
+        name,
+        searched: searched.join(", "),
+    })
 }

@@ -83,8 +83,12 @@ pub fn remove_leftover_dirs(parent: &Path) -> Result<Vec<PathBuf>> {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        let Some(rest) = SERVICE_DIR_PREFIXES.iter().find_map(|p| name.strip_prefix(p)) else { continue };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        let Some(rest) = SERVICE_DIR_PREFIXES.iter().find_map(|p| name.strip_prefix(p)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
         if !Path::new(&format!("/proc/{pid}")).exists() {
             let path = entry.path();
             if std::fs::remove_dir_all(&path).is_ok() {
@@ -152,7 +156,16 @@ impl Postgres {
         };
         let data_dir = dir.path().join("data");
         let mut initdb = Command::new(bin_dir.join("initdb"));
-        initdb.args(["-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C", "-D"]);
+        initdb.args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "-D",
+        ]);
         initdb.arg(&data_dir);
         as_user(&mut initdb);
         run_checked(initdb)?;
@@ -210,10 +223,20 @@ impl Postgres {
 fn postgres_bin_dir() -> Result<PathBuf> {
     // Debian installs the server binaries under /usr/lib/postgresql/<major>/bin, off PATH.
     let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.path().join("bin/initdb")).collect())
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin/initdb"))
+                .collect()
+        })
         .unwrap_or_default();
     candidates.sort_by_key(|p| {
-        let major = p.iter().rev().nth(2).and_then(|s| s.to_str()).and_then(|s| s.parse().ok());
+        let major = p
+            .iter()
+            .rev()
+            .nth(2)
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.parse().ok());
         std::cmp::Reverse(major.unwrap_or(0u32))
     });
     let initdb = find_binary("initdb", "MERIDIAN_PG_INITDB", &candidates)?;
@@ -257,20 +280,40 @@ impl Etcd {
             command
                 .args(["--name", "testkit", "--data-dir"])
                 .arg(&data_dir)
-                .args(["--listen-client-urls", &client_url, "--advertise-client-urls", &client_url])
-                .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
+                .args([
+                    "--listen-client-urls",
+                    &client_url,
+                    "--advertise-client-urls",
+                    &client_url,
+                ])
+                .args([
+                    "--listen-peer-urls",
+                    &peer_url,
+                    "--initial-advertise-peer-urls",
+                    &peer_url,
+                ])
                 .args(["--initial-cluster", &format!("testkit={peer_url}")])
-                .args(["--initial-cluster-state", "new", "--logger", "zap", "--log-level", "warn"]);
+                .args([
+                    "--initial-cluster-state",
+                    "new",
+                    "--logger",
+                    "zap",
+                    "--log-level",
+                    "warn",
+                ]);
             let process = ServiceProcess::spawn(command, &log_path)?;
             let probe = move || {
-                let request = format!(
-                    "GET /health HTTP/1.1\r\nHost: 127.0.0.1:{client_port}\r\nConnection: close\r\n\r\n"
-                );
+                let request =
+                    format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1:{client_port}\r\nConnection: close\r\n\r\n");
                 tcp_exchange_contains(client_port, request.as_bytes(), "\"health\":\"true\"")
             };
             Ok((process, client_port, Box::new(probe) as Box<dyn Fn() -> bool>))
         })?;
-        Ok(Self { process, client_port, dir })
+        Ok(Self {
+            process,
+            client_port,
+            dir,
+        })
     }
 
     pub fn client_port(&self) -> u16 {
@@ -300,7 +343,11 @@ pub struct Redis {
 
 impl Redis {
     pub fn start() -> Result<Self> {
-        let redis = find_binary("redis-server", "MERIDIAN_REDIS", &[PathBuf::from("/usr/bin/redis-server")])?;
+        let redis = find_binary(
+            "redis-server",
+            "MERIDIAN_REDIS",
+            &[PathBuf::from("/usr/bin/redis-server")],
+        )?;
         let dir = temp_dir("meridian-redis-")?;
         let log_path = dir.path().join("redis.log");
         let (process, port) = start_with_retries("redis", || {
