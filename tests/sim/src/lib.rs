@@ -104,6 +104,8 @@ pub struct Sim {
     pub network: NetworkCounters,
     /// (client, client tick): every uplink datagram the client sends right after that tick is lost.
     pub drop_uplink_after_tick: BTreeSet<(usize, u32)>,
+    /// Clients whose next uplink datagram is lost (once each).
+    pub lose_next_uplink: BTreeSet<usize>,
     /// When set, copies of the uplink datagrams sent (up to `TAP_DATAGRAMS_MAX`), for replay tests.
     pub uplink_tap: Option<Vec<(SocketAddr, Vec<u8>)>>,
     in_flight: BTreeMap<(u64, u64), (Destination, SocketAddr, Vec<u8>)>,
@@ -145,6 +147,7 @@ impl Sim {
             network: NetworkCounters::default(),
             drop_uplink_after_tick: BTreeSet::new(),
             uplink_tap: None,
+            lose_next_uplink: BTreeSet::new(),
             in_flight: BTreeMap::new(),
             flight_sequence: 0,
             rng,
@@ -295,7 +298,7 @@ impl Sim {
                 if let Some(tap) = self.uplink_tap.as_mut().filter(|tap| tap.len() < TAP_DATAGRAMS_MAX) {
                     tap.push((address, transmit.bytes.clone()));
                 }
-                if lost {
+                if lost || self.lose_next_uplink.remove(&index) {
                     self.network.datagrams_lost += 1;
                     continue;
                 }

@@ -259,3 +259,70 @@ fn random_networks_keep_every_invariant() {
         random_network(seed, 6, 3);
     }
 }
+
+/// Regression (found by the lag-compensation test, seed 2): the first acks after the handshake were
+/// taken for acks of a packet sent at the Unix epoch, the ack-based RTT read decades, and a reliable
+/// message lost in the first minute of a session waited seconds for its resend. A chat line whose
+/// datagram is lost right after joining must still come back (the sender's echo) within a few RTTs.
+#[test]
+fn a_reliable_message_lost_right_after_joining_is_resent_within_a_few_round_trips() {
+    let mut sim = Sim::new(21, staged(SimConfig::default()));
+    // 10 ms each way: the host's first packet (acking the handshake's Response, sequence 0) reaches
+    // the client before any packet of the connection proper has been acked.
+    let link = Link {
+        one_way_us: 10_000,
+        ..Link::default()
+    };
+    let talker = sim.add_client(
+        1,
+        link,
+        MoveCommand {
+            direction: [0.0, 0.0],
+            yaw: 0.0,
+        },
+    );
+    assert!(sim.run_until(5_000, Sim::all_placed), "not placed");
+    while sim.clients[talker].client.poll_event().is_some() {}
+    sim.run_ms(500);
+    // Both ends' ack-based RTT (which times resends) is the link's, not the age of the epoch.
+    let session = sim.clients[talker].session_id;
+    let server_rtt_us = sim
+        .host
+        .endpoint()
+        .connection(session)
+        .and_then(|c| c.stats().rtt_smoothed_us);
+    let client_rtt_us = sim.clients[talker]
+        .client
+        .connection_stats()
+        .and_then(|stats| stats.rtt_smoothed_us);
+    for (side, rtt_us) in [("server", server_rtt_us), ("client", client_rtt_us)] {
+        let rtt_us = rtt_us.expect("acks measured");
+        assert!(rtt_us < 100_000, "{side}: ack RTT {rtt_us} us on a 20 ms link");
+    }
+    // The next datagram the client sends, the one carrying the chat line, is lost.
+    sim.clients[talker].client.send_chat("anyone here?").unwrap();
+    sim.lose_next_uplink.insert(talker);
+    let sent_us = sim.now_us;
+    let lost_before = sim.network.datagrams_lost;
+    let mut echoed_after_us = None;
+    for _ in 0..40 {
+        sim.run_ms(25);
+        while let Some(event) = sim.clients[talker].client.poll_event() {
+            if let GameEvent::Server(ServerEvent::Chat { text, .. }) = event {
+                assert_eq!(&*text, "anyone here?");
+                echoed_after_us = Some(sim.now_us - sent_us);
+            }
+        }
+        if echoed_after_us.is_some() {
+            break;
+        }
+    }
+    assert!(
+        sim.network.datagrams_lost > lost_before,
+        "the chat's first datagram was lost"
+    );
+    let echoed_after_us = echoed_after_us.expect("no echo within 1 s");
+    // One lost send, a resend after the minimum resend delay (30 ms) or about one RTT, the trip
+    // there, the next tick (≤ 50 ms), the trip back.
+    assert!(echoed_after_us <= 250_000, "echo after {echoed_after_us} us");
+}
