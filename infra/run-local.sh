@@ -16,6 +16,9 @@ MOVEMENT="${MERIDIAN_MOVEMENT:-random-walk}"
 ZONES="${MERIDIAN_ZONES:-1,2}"
 # Players spawn over a disc of this radius around the zone's spawn point (0: all on one point).
 SPAWN_RADIUS_M="${MERIDIAN_SPAWN_RADIUS_M:-300}"
+# Misbehaving bots among them (garbage datagrams and messages, replayed packets, each this many), so
+# the dashboard's "drops by reason" line shows the node refusing each kind under its own label.
+BAD_BOTS="${MERIDIAN_BAD_BOTS:-2}"
 # A development cluster key, fresh per run (the control plane issues real tokens later).
 KEY="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 BIN=target/release
@@ -30,5 +33,6 @@ for _ in $(seq 50); do
 done
 "$BIN/meridian-node" probe "$LISTEN" --count 2 >&2
 "$BIN/bots" --server "$LISTEN" --cluster-key-hex "$KEY" --bots "$BOTS" --zone-id "$ZONES" \
+  --garbage "$BAD_BOTS" --replay "$BAD_BOTS" \
   --duration-s "$DURATION_S" --movement "$MOVEMENT" --metrics-url "http://$METRICS/metrics" --report-s 1 --json 2>/tmp/meridian-bots.log |
   "$BIN/dashboard" --metrics-url "http://$METRICS/metrics" "$@"

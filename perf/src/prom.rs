@@ -56,6 +56,30 @@ pub fn sum(text: &str, name: &str, labels: &[&str]) -> f64 {
         .sum()
 }
 
+/// Sums of a counter per value of one label (`label`), over every other label, for the values whose
+/// sum is not zero; in label order.
+pub fn sum_by_label(text: &str, name: &str, label: &str) -> std::collections::BTreeMap<String, f64> {
+    let key = format!("{label}=\"");
+    let mut sums = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix(name).filter(|rest| rest.starts_with('{')) else {
+            continue;
+        };
+        let Some(start) = rest.find(&key).map(|at| at + key.len()) else {
+            continue;
+        };
+        let Some(value) = rest[start..].find('"').map(|end| &rest[start..start + end]) else {
+            continue;
+        };
+        let Some(count) = line.rsplit(' ').next().and_then(|n| n.parse::<f64>().ok()) else {
+            continue;
+        };
+        *sums.entry(value.to_string()).or_insert(0.0) += count;
+    }
+    sums.retain(|_, sum| *sum != 0.0);
+    sums
+}
+
 /// Cumulative bucket counts of one histogram, summed over label sets: `(le, count)`, ascending.
 pub fn histogram(text: &str, name: &str) -> Vec<(f64, f64)> {
     let prefix = format!("{name}_bucket{{");
@@ -138,6 +162,12 @@ g 7
         assert_eq!(sum(TEXT, "c_total", &[]), 12.0);
         assert_eq!(sum(TEXT, "c_total", &["reason=\"a\""]), 7.0);
         assert_eq!(sum(TEXT, "g", &[]), 7.0);
+        let by_reason = sum_by_label(TEXT, "c_total", "reason");
+        assert_eq!(
+            by_reason.into_iter().collect::<Vec<_>>(),
+            vec![("a".to_string(), 7.0), ("b".to_string(), 5.0)]
+        );
+        assert!(sum_by_label(TEXT, "c_total", "zone").is_empty());
         assert_eq!(sum(TEXT, "c", &[]), 0.0, "a prefix of another name matches nothing");
     }
 }

@@ -44,6 +44,8 @@ struct NodeWindow {
     tick_p99_ms: Option<f64>,
     late_ticks: f64,
     drops: f64,
+    /// Every drop reason with a count, since the node started (`meridian_drops_total{reason}`).
+    drops_by_reason: std::collections::BTreeMap<String, f64>,
 }
 
 struct NodeScraper {
@@ -59,6 +61,7 @@ impl NodeScraper {
             sessions: prom::sum(&text, "meridian_sessions", &[]),
             late_ticks: prom::sum(&text, "meridian_late_ticks_total", &[]),
             drops: prom::sum(&text, "meridian_drops_total", &[]),
+            drops_by_reason: prom::sum_by_label(&text, "meridian_drops_total", "reason"),
             ..NodeWindow::default()
         };
         if let Some((then, before)) = &self.last {
@@ -152,7 +155,22 @@ fn rows(node: &NodeWindow, swarm: &SwarmView) -> Vec<(&'static str, String)> {
             "late ticks / drops (total)",
             format!("{:.0} / {:.0}", node.late_ticks, node.drops),
         ),
+        ("drops by reason", drops_by_reason_line(node)),
     ]
+}
+
+/// `reason count` pairs, largest first, for the one-line view.
+fn drops_by_reason_line(node: &NodeWindow) -> String {
+    if node.drops_by_reason.is_empty() {
+        return "none".to_string();
+    }
+    let mut reasons: Vec<(&String, &f64)> = node.drops_by_reason.iter().collect();
+    reasons.sort_by(|a, b| b.1.total_cmp(a.1));
+    reasons
+        .iter()
+        .map(|(reason, count)| format!("{reason} {count:.0}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn summary_json(node: &NodeWindow, swarm: &SwarmView, elapsed_s: f64) -> String {
@@ -174,6 +192,7 @@ fn summary_json(node: &NodeWindow, swarm: &SwarmView, elapsed_s: f64) -> String 
         "snapshot_gap_max_ms": number(&swarm.report, &["stalls", "gap_max_ms"]),
         "late_ticks": node.late_ticks,
         "drops": node.drops,
+        "drops_by_reason": node.drops_by_reason,
     })
     .to_string()
 }
