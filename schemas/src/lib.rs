@@ -28,3 +28,16 @@ pub mod fuzz_targets;
 
 /// Largest UDP payload Meridian sends or accepts (fits a 1280-byte IPv6 minimum MTU with headroom).
 pub const DATAGRAM_BYTES_MAX: usize = 1200;
+
+/// Helpers for the spec test vectors (hex as PROTOCOL.md quotes it).
+#[cfg(test)]
+pub(crate) mod test_vectors {
+    /// Bytes as lowercase hex, 32 bytes a line.
+    pub(crate) fn hex_lines(bytes: &[u8]) -> String {
+        bytes
+            .chunks(32)
+            .map(|line| line.iter().map(|byte| format!("{byte:02x}")).collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}

@@ -204,14 +204,7 @@ impl Payload<'_> {
 mod tests {
     use super::*;
     use crate::packet::{PacketType, open_packet, seal_packet};
-
-    fn hex_lines(bytes: &[u8]) -> String {
-        bytes
-            .chunks(32)
-            .map(|line| line.iter().map(|byte| format!("{byte:02x}")).collect::<String>())
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
+    use crate::test_vectors::hex_lines;
 
     /// The payload of the PROTOCOL.md test vector ("Payload packet").
     fn vector_payload() -> Payload<'static> {

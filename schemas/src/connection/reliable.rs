@@ -145,28 +145,31 @@ impl Connection {
         true
     }
 
+    /// Every fragment not yet acknowledged in the send window (oldest message first): its message's
+    /// position in the queue, its index, and when it was last sent (`None`: never). The one walk
+    /// that both the packet builder and the timer index read, so they cannot disagree.
+    fn unacked_fragments(&self) -> impl Iterator<Item = (usize, u8, Option<u64>)> + '_ {
+        let oldest = self.reliable_queue.front().map_or(0, |message| message.id);
+        self.reliable_queue
+            .iter()
+            .enumerate()
+            .take_while(move |(_, message)| message.id.wrapping_sub(oldest) < RELIABLE_WINDOW_MESSAGES)
+            .flat_map(|(position, message)| {
+                (0..message.fragment_count)
+                    .filter(move |index| message.acked_mask >> index & 1 == 0)
+                    .map(move |index| (position, index, message.fragment_sent_us[usize::from(index)]))
+            })
+    }
+
     /// When the first unacknowledged fragment in the window is (re)sendable: `0` if one was never
     /// sent. Mirrors `next_due_fragment`.
     pub(super) fn next_fragment_due_us(&self) -> Option<u64> {
         let resend_delay_us = self.resend_delay_us();
-        let oldest = self.reliable_queue.front()?.id;
         let mut due: Option<u64> = None;
-        for message in &self.reliable_queue {
-            if message.id.wrapping_sub(oldest) >= RELIABLE_WINDOW_MESSAGES {
-                break;
-            }
-            for index in 0..message.fragment_count {
-                if message.acked_mask >> index & 1 == 1 {
-                    continue;
-                }
-                match message.fragment_sent_us[usize::from(index)] {
-                    None => return Some(0),
-                    Some(sent_us) => {
-                        let resend_us = sent_us.saturating_add(resend_delay_us);
-                        due = Some(due.map_or(resend_us, |due| due.min(resend_us)));
-                    }
-                }
-            }
+        for (_, _, sent_us) in self.unacked_fragments() {
+            let Some(sent_us) = sent_us else { return Some(0) };
+            let resend_us = sent_us.saturating_add(resend_delay_us);
+            due = Some(due.map_or(resend_us, |due| due.min(resend_us)));
         }
         due
     }
@@ -186,25 +189,9 @@ impl Connection {
 
     pub(super) fn next_due_fragment(&self, now_us: u64) -> Option<(usize, u8)> {
         let resend_delay_us = self.resend_delay_us();
-        let oldest = self.reliable_queue.front()?.id;
-        for (position, message) in self.reliable_queue.iter().enumerate() {
-            if message.id.wrapping_sub(oldest) >= RELIABLE_WINDOW_MESSAGES {
-                break;
-            }
-            for index in 0..message.fragment_count {
-                if message.acked_mask >> index & 1 == 1 {
-                    continue;
-                }
-                match message.fragment_sent_us[usize::from(index)] {
-                    None => return Some((position, index)),
-                    Some(sent_us) if now_us.saturating_sub(sent_us) >= resend_delay_us => {
-                        return Some((position, index));
-                    }
-                    Some(_) => {}
-                }
-            }
-        }
-        None
+        self.unacked_fragments()
+            .find(|(_, _, sent_us)| sent_us.is_none_or(|sent_us| now_us.saturating_sub(sent_us) >= resend_delay_us))
+            .map(|(position, index, _)| (position, index))
     }
 }
 

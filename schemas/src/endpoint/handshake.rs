@@ -64,15 +64,8 @@ mod tests {
     use super::*;
     use crate::endpoint::tests::client_address;
     use crate::endpoint::{ServerConfig, ServerEndpoint};
+    use crate::test_vectors::hex_lines;
     use crate::token::{CLUSTER_KEY_BYTES, ConnectToken};
-
-    fn hex_lines(bytes: &[u8]) -> String {
-        bytes
-            .chunks(32)
-            .map(|line| line.iter().map(|byte| format!("{byte:02x}")).collect::<String>())
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
 
     /// The token of the PROTOCOL.md test vector ("Connect token and ConnectionRequest").
     fn vector_token() -> ClientToken {
