@@ -141,6 +141,11 @@ fn duel(seed: u64, rtt_source: RttSource) -> Tally {
         }
     }
     tally.rtt_reports = sim.host.counters().rtt_reports;
+    // Shown with `--nocapture`: the figures behind the assertions.
+    eprintln!(
+        "seed {seed}, {rtt_source:?}: seen {}/{} hit, present {}/{} hit",
+        tally.seen_hits, tally.seen_shots, tally.present_hits, tally.present_shots
+    );
     tally
 }
 
@@ -172,5 +177,12 @@ fn with_the_rtt_forced_to_zero_shots_at_what_the_shooter_saw_miss() {
         "{} of {} hit: lag compensation did not need the RTT?",
         tally.seen_hits,
         tally.seen_shots
+    );
+    // ... and a shooter aiming at the target's present position is rewarded instead.
+    assert!(
+        tally.present_hits * 10 >= tally.present_shots * 8,
+        "{} of {} shots at the present hit",
+        tally.present_hits,
+        tally.present_shots
     );
 }
