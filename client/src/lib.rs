@@ -517,6 +517,13 @@ impl GameClient {
         Ok(())
     }
 
+    /// Sends raw bytes on the reliable channel (tests of what the server refuses; never for a real
+    /// client).
+    pub fn send_raw_reliable(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
+        self.connection.send_reliable(bytes)?;
+        Ok(())
+    }
+
     pub fn poll_transmit(&mut self, now_us: u64) -> Option<Transmit> {
         let transmit = self.connection.poll_transmit(now_us);
         // A timeout or expiry found while polling surfaces as an event too.

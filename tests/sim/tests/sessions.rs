@@ -326,3 +326,70 @@ fn a_reliable_message_lost_right_after_joining_is_resent_within_a_few_round_trip
     // there, the next tick (≤ 50 ms), the trip back.
     assert!(echoed_after_us <= 250_000, "echo after {echoed_after_us} us");
 }
+
+/// Zone chat through the real session path: every client of the zone hears it, the sender too (its
+/// echo is its only acknowledgement); the SDK refuses what the server would drop; global chat, not
+/// carried yet, is refused under its own reason instead of being relayed as zone chat.
+#[test]
+fn zone_chat_reaches_everyone_including_the_sender_and_global_chat_is_refused_visibly() {
+    use meridian_client::ClientError;
+    use meridian_proto::messages::{CHAT_TEXT_BYTES_MAX, ChatChannel, ClientMessage};
+
+    let mut sim = Sim::new(31, staged(SimConfig::default()));
+    let link = Link {
+        one_way_us: 20_000,
+        jitter_us: 10_000,
+        loss_ppm: 20_000,
+        duplicate_ppm: 10_000,
+    };
+    let still = MoveCommand {
+        direction: [0.0, 0.0],
+        yaw: 0.0,
+    };
+    for _ in 0..3 {
+        sim.add_client(1, link, still);
+    }
+    assert!(sim.run_until(10_000, Sim::all_placed), "not placed");
+    for client in &mut sim.clients {
+        while client.client.poll_event().is_some() {}
+    }
+    let speaker_entity = sim.clients[0].client.entity().unwrap();
+    sim.clients[0].client.send_chat("hello zone").unwrap();
+    let too_long = "x".repeat(CHAT_TEXT_BYTES_MAX + 1);
+    assert_eq!(
+        sim.clients[0].client.send_chat(&too_long),
+        Err(ClientError::ChatTooLong {
+            bytes: CHAT_TEXT_BYTES_MAX + 1
+        })
+    );
+    assert_eq!(sim.clients[0].client.send_chat(""), Err(ClientError::ChatEmpty));
+    // A global line, encoded by hand (the SDK offers zone chat only).
+    let mut global = Vec::new();
+    ClientMessage::Chat {
+        channel: ChatChannel::Global,
+        text: "hello world".into(),
+    }
+    .encode(&mut global);
+    sim.clients[1].client.send_raw_reliable(&global).unwrap();
+    sim.run_ms(1_000);
+    for (index, client) in sim.clients.iter_mut().enumerate() {
+        let mut heard = Vec::new();
+        while let Some(event) = client.client.poll_event() {
+            if let GameEvent::Server(ServerEvent::Chat {
+                channel,
+                from_entity,
+                text,
+            }) = event
+            {
+                heard.push((channel, from_entity, text.to_string()));
+            }
+        }
+        assert_eq!(
+            heard,
+            vec![(ChatChannel::Zone, speaker_entity, "hello zone".to_string())],
+            "client {index}"
+        );
+    }
+    assert_eq!(sim.host.drops().get("global_chat_unavailable"), 1);
+    assert_eq!(sim.host.drops().total(), 1, "{:?}", sim.host.drops());
+}
