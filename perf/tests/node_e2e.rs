@@ -394,6 +394,12 @@ fn bots_and_clients_play_on_a_real_node_and_misbehaviour_is_contained() {
         let dropped = metric_sum(&text, "meridian_drops_total", &[&format!("reason=\"{reason}\"")]);
         assert!(dropped > 0.0, "no drop counted as {reason}");
     }
+    // Redundant input copies (every bot sends each tick three times) are the session host's
+    // business: counted as redundant, never shown to the zone as duplicates.
+    let redundant = metric_sum(&text, "meridian_session_input_ticks_total", &["kind=\"redundant\""]);
+    assert!(redundant > 0.0, "redundant input copies counted");
+    let duplicates = metric_sum(&text, "meridian_zone_events_total", &["event=\"input_duplicate\""]);
+    assert_eq!(duplicates, 0.0, "redundant copies reached the zone as duplicates");
     // The speed hack sends more inputs than ticks: the surplus is refused or dropped, never played.
     let refused = metric_sum(&text, "meridian_zone_events_total", &["event=\"input_too_far_ahead\""])
         + metric_sum(
