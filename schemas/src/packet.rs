@@ -170,6 +170,9 @@ pub enum DisconnectReason {
     ShuttingDown = 5,
     /// The sender heard nothing from the peer for too long.
     TimedOut = 6,
+    /// The control plane moved the session's zone to another node (or this node lost it); log in
+    /// again for a token that names the new owner.
+    ZoneMoved = 7,
 }
 
 impl DisconnectReason {
@@ -182,6 +185,7 @@ impl DisconnectReason {
             4 => DisconnectReason::Kicked,
             5 => DisconnectReason::ShuttingDown,
             6 => DisconnectReason::TimedOut,
+            7 => DisconnectReason::ZoneMoved,
             _ => DisconnectReason::Unspecified,
         }
     }
@@ -545,10 +549,10 @@ mod tests {
 
     #[test]
     fn disconnect_reasons_round_trip_and_unknown_codes_are_unspecified() {
-        for code in 0..=6u8 {
+        for code in 0..=7u8 {
             assert_eq!(DisconnectReason::from_u8(code) as u8, code);
         }
-        assert_eq!(DisconnectReason::from_u8(7), DisconnectReason::Unspecified);
+        assert_eq!(DisconnectReason::from_u8(8), DisconnectReason::Unspecified);
         assert_eq!(DisconnectReason::from_u8(255), DisconnectReason::Unspecified);
         assert_eq!(DisconnectReason::from_plaintext(&[]), DisconnectReason::Unspecified);
         assert_eq!(

@@ -129,12 +129,17 @@ struct Session {
 
 struct HostedZone {
     zone_id: u32,
+    /// The control plane's fencing token for this host's ownership of the zone (the assignment's
+    /// etcd revision); `None` in standalone mode, where zones come from the command line.
+    fencing_token: Option<u64>,
     layers: ZoneLayers,
     outputs: Vec<ZoneOutput>,
     last_work_us: Option<u64>,
 }
 
 pub struct SessionHost {
+    /// The settings a zone served later (`serve_zone`) starts with.
+    zone_config: ZoneConfig,
     endpoint: ServerEndpoint,
     zones: Vec<HostedZone>,
     sessions: HashMap<u64, Session>,
@@ -171,6 +176,7 @@ impl SessionHost {
             };
             zones.push(HostedZone {
                 zone_id,
+                fencing_token: None,
                 layers: ZoneLayers::new(zone_config, 1, now_us)?,
                 outputs: Vec::new(),
                 last_work_us: None,
@@ -178,6 +184,7 @@ impl SessionHost {
         }
         let period_us = config.zone.tick_interval_us();
         Ok(Self {
+            zone_config: config.zone.clone(),
             endpoint: ServerEndpoint::new(config.server),
             zones,
             sessions: HashMap::new(),
@@ -258,6 +265,73 @@ impl SessionHost {
 
     pub fn schedule(&self) -> &TickSchedule {
         &self.schedule
+    }
+
+    /// Starts serving `zone_id` under the control plane's `fencing_token` (the assignment's revision),
+    /// from the zone's initial state (checkpoints come with the persistence issue). Serving a zone
+    /// already served only raises its token. The token is the zone's idempotency epoch, so the
+    /// persistence events of two successive owners never share a key.
+    pub fn serve_zone(&mut self, zone_id: u32, fencing_token: u64, now_us: u64) -> Result<(), HostError> {
+        if let Some(zone) = self.zones.iter_mut().find(|zone| zone.zone_id == zone_id) {
+            zone.fencing_token = Some(zone.fencing_token.map_or(fencing_token, |held| held.max(fencing_token)));
+            return Ok(());
+        }
+        if self.zones.len() >= ZONES_PER_HOST_MAX {
+            return Err(HostError::ZoneCount {
+                zones: self.zones.len() + 1,
+            });
+        }
+        let config = ZoneConfig {
+            zone_id,
+            ..self.zone_config.clone()
+        };
+        self.zones.push(HostedZone {
+            zone_id,
+            fencing_token: Some(fencing_token),
+            layers: ZoneLayers::new(config, fencing_token, now_us)?,
+            outputs: Vec::new(),
+            last_work_us: None,
+        });
+        Ok(())
+    }
+
+    /// Stops serving `zone_id` at once: its sessions get a Disconnect with `reason` (`ZoneMoved` when
+    /// the control plane gave the zone to another node or this node lost its lease) and leave the
+    /// session table; the zone's state is dropped. Returns the sessions ended.
+    pub fn stop_zone(&mut self, zone_id: u32, reason: DisconnectReason) -> usize {
+        let Some(index) = self.zones.iter().position(|zone| zone.zone_id == zone_id) else {
+            return 0;
+        };
+        let ended: Vec<u64> = self
+            .sessions
+            .iter()
+            .filter(|(_, session)| session.zone == index)
+            .map(|(session_id, _)| *session_id)
+            .collect();
+        for session_id in &ended {
+            if let Some(session) = self.sessions.remove(session_id) {
+                self.clients.remove(&session.client);
+            }
+            // Its Disconnected event finds no session left and is ignored.
+            self.endpoint.disconnect(*session_id, reason);
+            self.counters.sessions_closed += 1;
+        }
+        let last = self.zones.len() - 1;
+        self.zones.swap_remove(index);
+        if index != last {
+            for session in self.sessions.values_mut().filter(|session| session.zone == last) {
+                session.zone = index;
+            }
+        }
+        ended.len()
+    }
+
+    /// The fencing token this host serves `zone_id` under (`None`: not served, or standalone).
+    pub fn zone_token(&self, zone_id: u32) -> Option<u64> {
+        self.zones
+            .iter()
+            .find(|zone| zone.zone_id == zone_id)
+            .and_then(|zone| zone.fencing_token)
     }
 
     /// The hosted zones' ids and layers.
