@@ -501,10 +501,10 @@ impl Connection {
         if self.side == Side::Client {
             due = due.min(self.next_ping_us);
         }
-        if self.reliable_allowed() {
-            if let Some(fragment_due_us) = self.next_fragment_due_us() {
-                due = due.min(fragment_due_us);
-            }
+        if self.reliable_allowed()
+            && let Some(fragment_due_us) = self.next_fragment_due_us()
+        {
+            due = due.min(fragment_due_us);
         }
         due
     }

@@ -205,10 +205,10 @@ fn main() -> anyhow::Result<()> {
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
             let Ok(line) = line else { break };
-            if let Ok(value) = serde_json::from_str::<Value>(&line) {
-                if tx.send(Some(value)).is_err() {
-                    return;
-                }
+            if let Ok(value) = serde_json::from_str::<Value>(&line)
+                && tx.send(Some(value)).is_err()
+            {
+                return;
             }
         }
         let _ = tx.send(None);
@@ -265,12 +265,11 @@ fn main() -> anyhow::Result<()> {
                             status_area,
                         );
                     })?;
-                    if event::poll(interval.saturating_sub(tick_started.elapsed()))? {
-                        if let Event::Key(key) = event::read()? {
-                            if key.code == KeyCode::Char('q') {
-                                return Ok(());
-                            }
-                        }
+                    if event::poll(interval.saturating_sub(tick_started.elapsed()))?
+                        && let Event::Key(key) = event::read()?
+                        && key.code == KeyCode::Char('q')
+                    {
+                        return Ok(());
                     }
                 }
                 None => {

@@ -175,10 +175,10 @@ impl Connection {
     }
 
     pub(super) fn check_reliable_timeout(&mut self, now_us: u64) {
-        if let Some(first_sent_us) = self.reliable_queue.front().and_then(|message| message.first_sent_us) {
-            if now_us.saturating_sub(first_sent_us) > RELIABLE_DELIVERY_TIMEOUT_US {
-                self.close(CloseReason::ReliableTimeout);
-            }
+        if let Some(first_sent_us) = self.reliable_queue.front().and_then(|message| message.first_sent_us)
+            && now_us.saturating_sub(first_sent_us) > RELIABLE_DELIVERY_TIMEOUT_US
+        {
+            self.close(CloseReason::ReliableTimeout);
         }
     }
 

@@ -285,11 +285,11 @@ impl ServerEndpoint {
                 return Err(PacketError::AddressMismatch { session_id });
             }
         } else {
-            if self.pending.len() >= PENDING_HANDSHAKES_MAX {
-                if let Some(&(_, oldest)) = self.pending_by_start.first() {
-                    self.remove_pending(oldest);
-                    self.stats.handshakes_evicted += 1;
-                }
+            if self.pending.len() >= PENDING_HANDSHAKES_MAX
+                && let Some(&(_, oldest)) = self.pending_by_start.first()
+            {
+                self.remove_pending(oldest);
+                self.stats.handshakes_evicted += 1;
             }
             self.challenge_counter += 1;
             let challenge = self.challenge_bytes(session_id, now_us);

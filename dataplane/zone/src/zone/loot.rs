@@ -104,25 +104,25 @@ impl Zone {
             PersistenceOutcome::Committed => {
                 self.counters.loot_granted += 1;
                 self.despawn(claim.loot_entity);
-                if let Some(session) = self.clients.get_mut(&claim.client) {
-                    if session.character_id == claim.character_id {
-                        *session.inventory.entry(claim.item_id).or_insert(0) += u32::from(claim.quantity);
-                        out.client_events.push((
-                            claim.client,
-                            ClientEvent::InventoryGranted {
-                                item_id: claim.item_id,
-                                quantity: claim.quantity,
-                            },
-                        ));
-                    }
+                if let Some(session) = self.clients.get_mut(&claim.client)
+                    && session.character_id == claim.character_id
+                {
+                    *session.inventory.entry(claim.item_id).or_insert(0) += u32::from(claim.quantity);
+                    out.client_events.push((
+                        claim.client,
+                        ClientEvent::InventoryGranted {
+                            item_id: claim.item_id,
+                            quantity: claim.quantity,
+                        },
+                    ));
                 }
             }
             PersistenceOutcome::Rejected => {
                 self.counters.loot_claims_rejected += 1;
-                if let Some(&handle) = self.by_net_id.get(&claim.loot_entity) {
-                    if let Ok(mut drop) = self.world.get::<&mut LootDrop>(handle) {
-                        drop.claimed = false;
-                    }
+                if let Some(&handle) = self.by_net_id.get(&claim.loot_entity)
+                    && let Ok(mut drop) = self.world.get::<&mut LootDrop>(handle)
+                {
+                    drop.claimed = false;
                 }
                 out.client_events.push((
                     claim.client,
