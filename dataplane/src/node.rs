@@ -7,11 +7,13 @@ use std::{
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
+        mpsc::{SyncSender, TrySendError},
     },
     thread::JoinHandle,
 };
 
 use anyhow::Context;
+use meridian_proto::packet::DisconnectReason;
 use meridian_proto::{
     endpoint::{SERVER_CONNECTIONS_MAX, ServerConfig},
     token::CLUSTER_KEY_BYTES,
@@ -20,7 +22,10 @@ use meridian_zone::ZoneConfig;
 
 use crate::{
     dgram_io::{DatagramIoConfig, IoBackend, bind_reuseport},
-    worker::{FORWARD_QUEUE_DATAGRAMS, Forwarded, WorkerClock, WorkerGauges, WorkerSettings, ZonePlan, ZoneWorker},
+    worker::{
+        FORWARD_QUEUE_DATAGRAMS, Forwarded, WorkerClock, WorkerGauges, WorkerLinks, WorkerSettings, ZONE_COMMANDS_MAX,
+        ZoneCommand, ZoneDirectory, ZonePlan, ZoneWorker,
+    },
 };
 
 /// Workers per node at most (worker indices travel as `u16`).
@@ -50,6 +55,9 @@ pub struct Node {
     stop: Arc<AtomicBool>,
     handles: Vec<JoinHandle<anyhow::Result<()>>>,
     gauges: Vec<Arc<WorkerGauges>>,
+    directory: Arc<ZoneDirectory>,
+    /// Each worker's zone command queue, by index.
+    commands: Vec<SyncSender<ZoneCommand>>,
 }
 
 impl Node {
@@ -106,20 +114,43 @@ impl Node {
             .unzip();
         let stop = Arc::new(AtomicBool::new(false));
         let clock = WorkerClock::new();
+        let directory = Arc::new(ZoneDirectory::default());
+        for &zone_id in &settings.plan.zone_ids {
+            if let Some(worker) = settings.plan.owner(zone_id) {
+                directory.set(zone_id, worker);
+            }
+        }
         let mut handles = Vec::new();
         let mut gauges = Vec::new();
+        let mut commands = Vec::new();
         for ((index, socket), inbox) in sockets.into_iter().enumerate().zip(receivers) {
-            let (stop, settings, peers) = (Arc::clone(&stop), settings.clone(), senders.clone());
+            let (stop, settings) = (Arc::clone(&stop), settings.clone());
+            let (command_sender, command_receiver) = std::sync::mpsc::sync_channel(ZONE_COMMANDS_MAX);
+            commands.push(command_sender);
             let worker_gauges = Arc::new(WorkerGauges::default());
             gauges.push(Arc::clone(&worker_gauges));
+            let links = WorkerLinks {
+                clock,
+                inbox,
+                peers: senders.clone(),
+                gauges: worker_gauges,
+                directory: Arc::clone(&directory),
+                commands: command_receiver,
+            };
             handles.push(std::thread::Builder::new().name(format!("zone-worker-{index}")).spawn(
                 move || -> anyhow::Result<()> {
-                    let mut worker = ZoneWorker::new(index, socket, &settings, clock, inbox, peers, worker_gauges)?;
+                    let mut worker = ZoneWorker::new(index, socket, &settings, links)?;
                     worker.run(&stop)
                 },
             )?);
         }
-        Ok(Node { stop, handles, gauges })
+        Ok(Node {
+            stop,
+            handles,
+            gauges,
+            directory,
+            commands,
+        })
     }
 
     /// False once any worker has ended (an error or a panic; `stop` reports which).
@@ -129,6 +160,40 @@ impl Node {
 
     pub fn gauges(&self) -> Vec<Arc<WorkerGauges>> {
         self.gauges.clone()
+    }
+
+    /// Every zone this node serves, with its worker.
+    pub fn zones(&self) -> Vec<(u32, usize)> {
+        self.directory.snapshot()
+    }
+
+    /// Serves `zone_id` on `worker` under the control plane's `fencing_token`. A zone already served
+    /// by another worker of this node is stopped there first (its sessions are told `ZoneMoved`).
+    pub fn serve_zone(&self, zone_id: u32, worker: usize, fencing_token: u64) -> anyhow::Result<()> {
+        anyhow::ensure!(worker < self.commands.len(), "worker {worker} out of range");
+        if let Some(previous) = self.directory.owner(zone_id).filter(|previous| *previous != worker) {
+            self.stop_zone(zone_id, DisconnectReason::ZoneMoved)?;
+            tracing::info!(zone_id, from = previous, to = worker, "zone moves between workers");
+        }
+        self.send(worker, ZoneCommand::Serve { zone_id, fencing_token })?;
+        self.directory.set(zone_id, worker);
+        Ok(())
+    }
+
+    /// Stops serving `zone_id` at once (its sessions are told `reason`). Not served: nothing to do.
+    pub fn stop_zone(&self, zone_id: u32, reason: DisconnectReason) -> anyhow::Result<()> {
+        // Out of the directory first: new connection requests for it are no longer routed to it.
+        let Some(worker) = self.directory.remove(zone_id) else {
+            return Ok(());
+        };
+        self.send(worker, ZoneCommand::Stop { zone_id, reason })
+    }
+
+    fn send(&self, worker: usize, command: ZoneCommand) -> anyhow::Result<()> {
+        self.commands[worker].try_send(command).map_err(|error| match error {
+            TrySendError::Full(_) => anyhow::anyhow!("worker {worker}'s zone command queue is full"),
+            TrySendError::Disconnected(_) => anyhow::anyhow!("worker {worker} has stopped"),
+        })
     }
 
     /// Stops every worker and returns the first error one of them hit.

@@ -19,7 +19,7 @@ use std::{
     collections::HashMap,
     net::{SocketAddr, UdpSocket},
     sync::{
-        Arc,
+        Arc, RwLock,
         atomic::{AtomicBool, AtomicU64, Ordering},
         mpsc::{Receiver, SyncSender, TrySendError},
     },
@@ -29,7 +29,7 @@ use std::{
 use meridian_host::{HostConfig, SessionHost, WorkClock};
 use meridian_proto::{
     endpoint::{ServerConfig, read_connection_request},
-    packet::{PacketType, read_packet_type, read_sealed_header},
+    packet::{DisconnectReason, PacketType, read_packet_type, read_sealed_header},
     token::{CLUSTER_KEY_BYTES, ConnectToken},
 };
 use meridian_zone::ZoneConfig;
@@ -58,7 +58,53 @@ pub struct Forwarded {
     pub received_us: u64,
 }
 
-/// What zones exist and which worker owns each: zone `z` belongs to worker `z % workers`.
+/// Zone commands a worker's queue holds (from the node agent); beyond it `Node` reports an error.
+pub const ZONE_COMMANDS_MAX: usize = 256;
+
+/// What a worker is told to do with a zone at run time (the control plane's assignments).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZoneCommand {
+    /// Serve `zone_id` under `fencing_token` (starts it, or raises the token of a served zone).
+    Serve { zone_id: u32, fencing_token: u64 },
+    /// Stop serving `zone_id` now; its sessions are told `reason`.
+    Stop { zone_id: u32, reason: DisconnectReason },
+}
+
+/// Which worker owns each zone, shared by a node's workers: read to route a connection request to
+/// the owner of its token's zone, written by the node when zones are assigned or taken away.
+#[derive(Debug, Default)]
+pub struct ZoneDirectory {
+    owners: RwLock<HashMap<u32, usize>>,
+}
+
+impl ZoneDirectory {
+    pub fn owner(&self, zone_id: u32) -> Option<usize> {
+        self.owners.read().ok()?.get(&zone_id).copied()
+    }
+
+    pub fn set(&self, zone_id: u32, worker: usize) {
+        if let Ok(mut owners) = self.owners.write() {
+            owners.insert(zone_id, worker);
+        }
+    }
+
+    pub fn remove(&self, zone_id: u32) -> Option<usize> {
+        self.owners.write().ok()?.remove(&zone_id)
+    }
+
+    /// Every zone with its worker, in zone order.
+    pub fn snapshot(&self) -> Vec<(u32, usize)> {
+        let mut zones: Vec<(u32, usize)> = self
+            .owners
+            .read()
+            .map(|owners| owners.iter().map(|(zone, worker)| (*zone, *worker)).collect())
+            .unwrap_or_default();
+        zones.sort_unstable();
+        zones
+    }
+}
+
+/// The zones a node starts with (standalone mode): zone `z` belongs to worker `z % workers`.
 #[derive(Debug, Clone)]
 pub struct ZonePlan {
     pub zone_ids: Vec<u32>,
@@ -83,10 +129,24 @@ pub struct WorkerSettings {
     pub zone_config: ZoneConfig,
 }
 
+/// What connects a worker to the node and its peers.
+pub struct WorkerLinks {
+    pub clock: WorkerClock,
+    /// Datagrams other workers forward to this one.
+    pub inbox: Receiver<Forwarded>,
+    /// Every worker's inbox, by index.
+    pub peers: Vec<SyncSender<Forwarded>>,
+    pub gauges: Arc<WorkerGauges>,
+    pub directory: Arc<ZoneDirectory>,
+    pub commands: Receiver<ZoneCommand>,
+}
+
 /// Live numbers a worker publishes for the node (and its dashboard) without locks.
 #[derive(Debug, Default)]
 pub struct WorkerGauges {
     pub sessions: AtomicU64,
+    /// Zones this worker serves.
+    pub zones: AtomicU64,
     pub ticks: AtomicU64,
     pub late_ticks: AtomicU64,
     pub last_tick_work_us: AtomicU64,
@@ -98,7 +158,8 @@ pub struct ZoneWorker {
     host: SessionHost,
     /// To open connection requests' tokens for routing (the host opens them again to admit).
     cluster_key: [u8; CLUSTER_KEY_BYTES],
-    plan: ZonePlan,
+    directory: Arc<ZoneDirectory>,
+    commands: Receiver<ZoneCommand>,
     routes: HashMap<u64, (usize, u64)>,
     inbox: Receiver<Forwarded>,
     peers: Vec<SyncSender<Forwarded>>,
@@ -151,16 +212,18 @@ impl Default for WorkerClock {
 }
 
 impl ZoneWorker {
-    /// Builds worker `index` on its own thread (the I/O backend is not `Send`).
-    pub fn new(
-        index: usize,
-        socket: UdpSocket,
-        settings: &WorkerSettings,
-        clock: WorkerClock,
-        inbox: Receiver<Forwarded>,
-        peers: Vec<SyncSender<Forwarded>>,
-        gauges: Arc<WorkerGauges>,
-    ) -> anyhow::Result<Self> {
+    /// Builds worker `index` on its own thread (the I/O backend is not `Send`). It starts with the
+    /// zones of `settings.plan` it owns; the node sends it others (and takes them away) through
+    /// `links.commands`.
+    pub fn new(index: usize, socket: UdpSocket, settings: &WorkerSettings, links: WorkerLinks) -> anyhow::Result<Self> {
+        let WorkerLinks {
+            clock,
+            inbox,
+            peers,
+            gauges,
+            directory,
+            commands,
+        } = links;
         let io = dgram_io::open(settings.backend, socket, &settings.io)?;
         let now_us = clock.now_us();
         let zone_ids: Vec<u32> = settings
@@ -189,7 +252,8 @@ impl ZoneWorker {
             io,
             host,
             cluster_key: settings.server.cluster_key,
-            plan: settings.plan.clone(),
+            directory,
+            commands,
             routes: HashMap::new(),
             inbox,
             peers,
@@ -223,6 +287,9 @@ impl ZoneWorker {
                 self.route(now_us, bytes.as_slice(), from);
                 spare.push(bytes);
             }
+            while let Ok(command) = self.commands.try_recv() {
+                self.apply(command);
+            }
             while let Ok(forwarded) = self.inbox.try_recv() {
                 self.host
                     .handle_datagram(forwarded.received_us, forwarded.from, &forwarded.bytes);
@@ -241,6 +308,37 @@ impl ZoneWorker {
             self.publish();
         }
         Ok(())
+    }
+
+    /// Starts or stops a zone as the node agent says.
+    fn apply(&mut self, command: ZoneCommand) {
+        match command {
+            ZoneCommand::Serve { zone_id, fencing_token } => {
+                match self.host.serve_zone(zone_id, fencing_token, self.clock.now_us()) {
+                    Ok(()) => {
+                        if !self.zone_metrics.iter().any(|(zone, _)| *zone == zone_id) {
+                            self.zone_metrics.push((zone_id, Vec::new()));
+                        }
+                        tracing::info!(worker = self.index, zone_id, fencing_token, "serving zone");
+                    }
+                    Err(error) => tracing::error!(worker = self.index, zone_id, %error, "cannot serve zone"),
+                }
+            }
+            ZoneCommand::Stop { zone_id, reason } => {
+                let ended = self.host.stop_zone(zone_id, reason);
+                self.zone_metrics.retain(|(zone, _)| *zone != zone_id);
+                tracing::info!(
+                    worker = self.index,
+                    zone_id,
+                    sessions_ended = ended,
+                    ?reason,
+                    "stopped zone"
+                );
+            }
+        }
+        self.gauges
+            .zones
+            .store(self.zone_metrics.len() as u64, Ordering::Relaxed);
     }
 
     /// Sends a datagram to its owner, or handles it here.
@@ -283,7 +381,7 @@ impl ZoneWorker {
                     request.sealed_private,
                 )
                 .ok()?;
-                let owner = self.plan.owner(token.zone_id)?;
+                let owner = self.directory.owner(token.zone_id)?;
                 if owner != self.index {
                     if self.routes.len() >= FORWARD_ROUTES_MAX {
                         self.forget_idle_routes(now_us);
