@@ -150,6 +150,11 @@ pub struct WorkerGauges {
     pub ticks: AtomicU64,
     pub late_ticks: AtomicU64,
     pub last_tick_work_us: AtomicU64,
+    /// The longest tick work since the node agent last took it (`take_tick_work_max_us`): what the
+    /// agent reports as the node's tick load.
+    pub tick_work_max_us: AtomicU64,
+    /// Players per zone this worker serves, refreshed every tick (read by the node agent).
+    pub zone_players: std::sync::Mutex<std::collections::BTreeMap<u32, u32>>,
 }
 
 pub struct ZoneWorker {
@@ -326,6 +331,9 @@ impl ZoneWorker {
             }
             ZoneCommand::Stop { zone_id, reason } => {
                 let ended = self.host.stop_zone(zone_id, reason);
+                if let Ok(mut zone_players) = self.gauges.zone_players.lock() {
+                    zone_players.remove(&zone_id);
+                }
                 self.zone_metrics.retain(|(zone, _)| *zone != zone_id);
                 tracing::info!(
                     worker = self.index,
@@ -418,6 +426,9 @@ impl ZoneWorker {
             self.gauges
                 .last_tick_work_us
                 .store(report.work_wall_us, Ordering::Relaxed);
+            self.gauges
+                .tick_work_max_us
+                .fetch_max(report.work_wall_us, Ordering::Relaxed);
             let Some(layers) = self.host.zone_layers(report.zone_id) else {
                 continue;
             };
@@ -431,6 +442,10 @@ impl ZoneWorker {
                 metrics.tick_duration.record(report.work_wall_us as f64 / 1e6);
                 metrics.players.set(layer.player_count() as f64);
                 metrics.publish(layer.counters());
+            }
+            let players: usize = layers.layers().iter().map(|layer| layer.player_count()).sum();
+            if let Ok(mut zone_players) = self.gauges.zone_players.lock() {
+                zone_players.insert(report.zone_id, players as u32);
             }
         }
     }
