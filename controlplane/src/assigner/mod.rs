@@ -8,10 +8,10 @@
 //! token it read) and that the leader's own election key still exists, so a deposed leader's late
 //! write fails instead of overwriting its successor's.
 
-// mod leader;
+mod leader;
 mod plan;
 
-// pub use leader::{AssignerConfig, AssignerError, AssignerService, AssignerStatus};
+pub use leader::{AssignerConfig, AssignerError, AssignerService, AssignerStatus};
 pub use plan::{
     LiveNode, Move, MoveReason, REBALANCE_GAIN_MIN_PERMILLE, ZONE_BASE_COST_PLAYERS, ZONES_MAX, ZoneAssigner,
 };
