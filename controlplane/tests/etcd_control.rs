@@ -227,7 +227,7 @@ async fn a_killed_assigner_leader_is_replaced_by_the_standby_within_the_lease_tt
     .unwrap();
     let takeover = killed_at.elapsed();
     eprintln!("leader killed -> standby leads: {takeover:?} (lease TTL {LEASE_TTL_S} s)");
-    // etcd checks lease expiry every 500 ms, hence the allowance past the TTL.
+    // etcd checks lease expiry every 500 ms (plus a loaded 2-core box), hence the allowance past the TTL.
     assert!(
         takeover <= Duration::from_millis(LEASE_TTL_S.unsigned_abs() * 1000 + 600),
         "{takeover:?}"
@@ -396,4 +396,50 @@ async fn routes_are_fenced_and_handoff_commits_once() {
         ));
     }
     assert_eq!(seen, vec![(7, in_zone1, first_revision), (7, to_zone2, route_revision)]);
+}
+
+/// A node that dies without a word (its agent dropped: no revoke, no more keep-alives): its zones
+/// move once etcd expires the lease, measured from the last moment it could keep the lease alive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silently_dead_nodes_zones_move_after_its_lease_expires() {
+    let etcd = Etcd::start().expect("start etcd");
+    let client = connect(&etcd).await;
+    let mut a = NodeAgent::register(client.clone(), node_config("a")).await.unwrap();
+    let mut a_rx = a.take_changes().unwrap();
+    let mut a_serving = Serving::default();
+    // b registers on its own connection, as its own process would.
+    let mut b = NodeAgent::register(connect(&etcd).await, node_config("b"))
+        .await
+        .unwrap();
+    let mut b_rx = b.take_changes().unwrap();
+    let mut b_serving = Serving::default();
+    let _assigner = AssignerService::spawn(client.clone(), assigner_config("assigner", (1..=4).collect()));
+    assert!(
+        drive_until(
+            &mut [(&mut a_rx, &mut a_serving), (&mut b_rx, &mut b_serving)],
+            Duration::from_secs(10),
+            |s| s[0].zones.len() == 2 && s[1].zones.len() == 2,
+        )
+        .await,
+        "not spread"
+    );
+    let died_at = Instant::now();
+    drop(b);
+    drop(b_rx);
+    assert!(
+        drive_until(&mut [(&mut a_rx, &mut a_serving)], Duration::from_secs(8), |s| s[0]
+            .zones
+            .len()
+            == 4)
+        .await,
+        "zones did not move: {:?}",
+        a_serving.zones
+    );
+    let moved_after = died_at.elapsed();
+    eprintln!("node died silently -> zones reassigned: {moved_after:?} (lease TTL {LEASE_TTL_S} s)");
+    // The lease had 2–3 s left at death (keep-alive every TTL/3); etcd checks expiry every 500 ms.
+    assert!(
+        moved_after <= Duration::from_millis(LEASE_TTL_S.unsigned_abs() * 1000 + 1000),
+        "{moved_after:?}"
+    );
 }
