@@ -9,8 +9,11 @@ use std::{
 
 use etcd_client::Client;
 use meridian_control::{
-    assigner::{AssignerConfig, AssignerService, AssignerStatus},
-    registry::{AssignmentChange, LeaseState, NodeAgent, NodeConfig, NodeRecord, WatchEvent, WatchItem, ZoneId},
+    assigner::{AssignerConfig, AssignerService, AssignerStatus, Move, MoveReason, apply_move},
+    registry::{
+        ASSIGNER_ELECTION, AssignmentChange, LeaseState, NodeAgent, NodeConfig, NodeRecord, Placement, WatchEvent,
+        WatchItem, ZoneId,
+    },
     routes::{
         AbortOutcome, CommitOutcome, Route, RouteError, abort_ticket, commit_owner, decode_route, open_ticket,
         put_route, session_of_route_key, watch_routes,
@@ -442,4 +445,69 @@ async fn a_silently_dead_nodes_zones_move_after_its_lease_expires() {
         moved_after <= Duration::from_millis(LEASE_TTL_S.unsigned_abs() * 1000 + 1000),
         "{moved_after:?}"
     );
+}
+
+/// A deposed leader's late write is refused: its move compares its own election key, which is gone
+/// once its lease is revoked, while the successor's identical move succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deposed_leaders_move_is_refused() {
+    let etcd = Etcd::start().expect("start etcd");
+    let mut client = connect(&etcd).await;
+    let first = AssignerService::spawn(client.clone(), assigner_config("first", vec![]));
+    let mut first_status = first.status();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        first_status.wait_for(|s| matches!(s, AssignerStatus::Leader { .. })),
+    )
+    .await
+    .expect("first elected")
+    .unwrap();
+    let old = client.election_client().leader(ASSIGNER_ELECTION).await.unwrap();
+    let old_kv = old.kv().expect("leader key").clone();
+    let old_key = etcd_client::LeaderKey::new()
+        .with_name(ASSIGNER_ELECTION)
+        .with_key(old_kv.key())
+        .with_rev(old_kv.create_revision())
+        .with_lease(old_kv.lease());
+    let second = AssignerService::spawn(connect(&etcd).await, assigner_config("second", vec![]));
+    let mut second_status = second.status();
+    // Depose the first leader behind its back (as an expired lease would).
+    client.lease_revoke(old_kv.lease()).await.unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        second_status.wait_for(|s| matches!(s, AssignerStatus::Leader { .. })),
+    )
+    .await
+    .expect("second elected")
+    .unwrap();
+    let m = Move {
+        zone: 9,
+        from: None,
+        to: Placement {
+            node: "x".into(),
+            worker: 0,
+        },
+        reason: MoveReason::Unassigned,
+    };
+    assert_eq!(
+        apply_move(&mut client, &old_key, &m, 0).await.unwrap(),
+        None,
+        "deposed leader's write refused"
+    );
+    let new = client.election_client().leader(ASSIGNER_ELECTION).await.unwrap();
+    let new_kv = new.kv().expect("leader key");
+    assert_eq!(new_kv.value(), b"second");
+    let new_key = etcd_client::LeaderKey::new()
+        .with_name(ASSIGNER_ELECTION)
+        .with_key(new_kv.key())
+        .with_rev(new_kv.create_revision())
+        .with_lease(new_kv.lease());
+    let token = apply_move(&mut client, &new_key, &m, 0)
+        .await
+        .unwrap()
+        .expect("leader's write applied");
+    // And a second write from the same stale read (revision 0) is refused: the zone moved on.
+    assert_eq!(apply_move(&mut client, &new_key, &m, 0).await.unwrap(), None);
+    assert!(apply_move(&mut client, &new_key, &m, token).await.unwrap().is_some());
+    drop(first);
 }

@@ -13,7 +13,7 @@ use std::{
 use etcd_client::{Client, Compare, CompareOp, GetOptions, LeaderKey, ResignOptions, Txn, TxnOp, TxnOpResponse};
 use tokio::{sync::watch, task::JoinHandle, time::Instant};
 
-use super::plan::{LiveNode, ZoneAssigner};
+use super::plan::{LiveNode, Move, ZoneAssigner};
 use crate::registry::{
     ASSIGN_PREFIX, ASSIGNER_ELECTION, LOAD_PREFIX, LoadRecord, NODES_PREFIX, NodeRecord, Placement, RegistryError,
     ZoneId, assign_key, decode, encode, header_revision, watch_prefix, zone_of_assign_key,
@@ -295,6 +295,29 @@ async fn read_snapshot(client: &mut Client) -> Result<Snapshot, AssignerError> {
     })
 }
 
+/// Writes one move if the zone is still at `expected_revision` and `leader` still holds the election
+/// (its key exists with the same create revision). Returns the zone's new fencing token, or `None`
+/// when a compare failed: the zone changed since the read, or the caller was deposed.
+pub async fn apply_move(
+    client: &mut Client,
+    leader: &LeaderKey,
+    m: &Move,
+    expected_revision: i64,
+) -> Result<Option<i64>, AssignerError> {
+    let key = assign_key(m.zone);
+    let txn = Txn::new()
+        .when([
+            Compare::mod_revision(key.clone(), CompareOp::Equal, expected_revision),
+            Compare::create_revision(leader.key(), CompareOp::Equal, leader.rev()),
+        ])
+        .and_then([TxnOp::put(key, encode(&m.to), None)]);
+    let response = client.txn(txn).await?;
+    if !response.succeeded() {
+        return Ok(None);
+    }
+    Ok(Some(header_revision(response.header())?))
+}
+
 /// One round: read, plan, apply each move fenced on the zone's revision and on our leadership.
 async fn round(
     client: &mut Client,
@@ -307,26 +330,20 @@ async fn round(
     let moves = assigner.plan(&config.zones, &snapshot.nodes, &snapshot.assignment);
     counters.rounds.fetch_add(1, Ordering::Relaxed);
     for m in moves {
-        let key = assign_key(m.zone);
         // 0 = the key does not exist: etcd compares a missing key's revisions as 0.
         let expected = snapshot.zone_revisions.get(&m.zone).copied().unwrap_or(0);
-        let txn = Txn::new()
-            .when([
-                Compare::mod_revision(key.clone(), CompareOp::Equal, expected),
-                Compare::create_revision(leader.key(), CompareOp::Equal, leader.rev()),
-            ])
-            .and_then([TxnOp::put(key, encode(&m.to), None)]);
-        let response = client.txn(txn).await?;
-        if response.succeeded() {
-            counters.moves_applied.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(zone = m.zone, to = ?m.to, from = ?m.from, reason = ?m.reason,
-                token = header_revision(response.header())?, "zone assigned");
-        } else {
-            counters.moves_refused.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(
-                zone = m.zone,
-                "move refused by its compare (zone changed or leadership lost)"
-            );
+        match apply_move(client, leader, &m, expected).await? {
+            Some(token) => {
+                counters.moves_applied.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(zone = m.zone, to = ?m.to, from = ?m.from, reason = ?m.reason, token, "zone assigned");
+            }
+            None => {
+                counters.moves_refused.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(
+                    zone = m.zone,
+                    "move refused by its compare (zone changed or leadership lost)"
+                );
+            }
         }
     }
     Ok(snapshot.revision)

@@ -11,7 +11,7 @@
 mod leader;
 mod plan;
 
-pub use leader::{AssignerConfig, AssignerError, AssignerService, AssignerStatus};
+pub use leader::{AssignerConfig, AssignerError, AssignerService, AssignerStatus, apply_move};
 pub use plan::{
     LiveNode, Move, MoveReason, REBALANCE_GAIN_MIN_PERMILLE, ZONE_BASE_COST_PLAYERS, ZONES_MAX, ZoneAssigner,
 };
