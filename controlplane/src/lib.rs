@@ -5,3 +5,7 @@
 //! workspace has the shape described in `docs/ARCHITECTURE.md` and the test harness can grow against
 //! it.
 #![forbid(unsafe_code)]
+
+pub mod assigner;
+pub mod registry;
+pub mod routes;
