@@ -10,6 +10,7 @@
 //! [`probe`] is the liveness probe any worker answers; [`cpu_time`] reads CPU-time clocks; [`edge`] loads and attaches the XDP object
 //! built from `ebpf/` and reads its counters.
 
+pub mod agent;
 pub mod cpu_time;
 pub mod dgram_io;
 pub mod edge;

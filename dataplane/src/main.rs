@@ -66,6 +66,23 @@ enum Command {
         /// Stop after this many seconds (default: until SIGTERM or SIGINT, which stop it cleanly).
         #[arg(long)]
         duration_s: Option<u64>,
+        /// Run under the control plane: etcd endpoints (comma-separated, e.g.
+        /// http://127.0.0.1:2379). The node registers, heartbeats and serves exactly the zones
+        /// assigned to it; `--zones` is then ignored. Without it the node is standalone.
+        #[arg(long, value_delimiter = ',')]
+        control: Vec<String>,
+        /// This node's id in the registry (default: the hostname and the game port).
+        #[arg(long)]
+        node_id: Option<String>,
+        /// The game address clients are told to use (default: `--listen`).
+        #[arg(long)]
+        advertise: Option<SocketAddr>,
+        /// Players this node accepts in total (the assigner balances by it; 0 drains the node).
+        #[arg(long, default_value_t = 4_000)]
+        capacity_players: u32,
+        /// Registry lease TTL: the node counts as dead this long after its last keep-alive.
+        #[arg(long, default_value_t = 3)]
+        lease_ttl_s: i64,
     },
     /// Send liveness probes to a node and print which worker answered each.
     Probe {
@@ -97,6 +114,11 @@ fn main() -> anyhow::Result<()> {
             tick_hz,
             spawn_radius_m,
             duration_s,
+            control,
+            node_id,
+            advertise,
+            capacity_players,
+            lease_ttl_s,
         } => {
             let cluster_key = parse_key_hex(&cluster_key_hex).context("--cluster-key-hex must be 64 hex digits")?;
             let backend = match io {
@@ -108,6 +130,13 @@ fn main() -> anyhow::Result<()> {
                 player_spawn_radius_m: spawn_radius_m,
                 ..ZoneConfig::default()
             };
+            let control = (!control.is_empty()).then(|| ControlFlags {
+                etcd_endpoints: control,
+                node_id: node_id.unwrap_or_else(|| default_node_id(listen)),
+                advertise: advertise.unwrap_or(listen),
+                capacity_players,
+                lease_ttl_s,
+            });
             serve(
                 listen,
                 workers,
@@ -117,6 +146,7 @@ fn main() -> anyhow::Result<()> {
                 zones,
                 zone_config,
                 duration_s,
+                control,
             )
         }
         Command::Probe {
@@ -125,6 +155,20 @@ fn main() -> anyhow::Result<()> {
             timeout_ms,
         } => run_probe(addr, count, timeout_ms),
     }
+}
+
+/// `--control` and the flags that go with it.
+struct ControlFlags {
+    etcd_endpoints: Vec<String>,
+    node_id: String,
+    advertise: SocketAddr,
+    capacity_players: u32,
+    lease_ttl_s: i64,
+}
+
+fn default_node_id(listen: SocketAddr) -> String {
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "node".into());
+    format!("{}-{}", host.trim(), listen.port())
 }
 
 fn parse_key_hex(hex: &str) -> Option<[u8; CLUSTER_KEY_BYTES]> {
@@ -149,6 +193,7 @@ fn serve(
     zones: Vec<u32>,
     zone_config: ZoneConfig,
     duration_s: Option<u64>,
+    control: Option<ControlFlags>,
 ) -> anyhow::Result<()> {
     // A stop signal sets a flag the main loop polls: the workers then finish their tick, say
     // nothing more and join, and the exit status is 0 (systemd's and the tests' clean stop).
@@ -164,14 +209,37 @@ fn serve(
     metrics::install_exporter(metrics_listen).context("starting the metrics endpoint")?;
     zone_config.validate().context("zone settings")?;
     let (tick_hz, spawn_radius_m) = (zone_config.tick_hz, zone_config.player_spawn_radius_m);
-    let node = Node::start(NodeConfig {
+    // Under the control plane the node starts with no zone and serves what it is assigned.
+    let zones = if control.is_some() { Vec::new() } else { zones };
+    let node = Arc::new(Node::start(NodeConfig {
         listen,
         workers,
         backend,
         cluster_key,
         zones: zones.clone(),
         zone_config,
-    })?;
+    })?);
+    let agent_stop = Arc::new(AtomicBool::new(false));
+    let agent = match control {
+        None => None,
+        Some(flags) => {
+            let config = meridian_node::agent::AgentConfig {
+                etcd_endpoints: flags.etcd_endpoints,
+                node_id: flags.node_id,
+                game_addr: flags.advertise.to_string(),
+                workers: workers as u32,
+                capacity_players: flags.capacity_players,
+                lease_ttl_s: flags.lease_ttl_s,
+            };
+            tracing::info!(node_id = %config.node_id, etcd = ?config.etcd_endpoints, "running under the control plane");
+            let (node, stop) = (Arc::clone(&node), Arc::clone(&agent_stop));
+            Some(
+                std::thread::Builder::new()
+                    .name("control-agent".into())
+                    .spawn(move || meridian_node::agent::run(node, config, stop))?,
+            )
+        }
+    };
     tracing::info!(%listen, workers, ?backend, %metrics_listen, ?zones, tick_hz, spawn_radius_m, "meridian-node serving");
     let started = std::time::Instant::now();
     while node.running()
@@ -180,6 +248,17 @@ fn serve(
     {
         std::thread::sleep(Duration::from_millis(50));
     }
+    // The agent leaves the registry first (the zones move at once instead of after the lease TTL).
+    agent_stop.store(true, Ordering::Relaxed);
+    if let Some(agent) = agent {
+        match agent.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "control plane agent"),
+            Err(_) => tracing::warn!("control plane agent panicked"),
+        }
+    }
+    let node =
+        Arc::try_unwrap(node).map_err(|_| anyhow::anyhow!("the node is still shared after the agent stopped"))?;
     if !node.running() {
         let error = node
             .stop()

@@ -1,0 +1,218 @@
+//! Processes for real: etcd (testkit), one `meridian-control assigner`, two `meridian-node serve
+//! --control` nodes. The assigner spreads the zones over both nodes (each zone ticks on exactly one);
+//! `kill -9` of one node → its zones tick on the other within the lease TTL plus the assigner's
+//! reaction, measured from the nodes' own metrics.
+
+use std::net::{TcpListener, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use meridian_testkit::Etcd;
+
+const ZONES: [u32; 4] = [1, 2, 3, 4];
+const LEASE_TTL_S: u64 = 3;
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The most recently modified file under `dir`, recursively.
+fn newest_file(dir: &std::path::Path) -> Option<(SystemTime, PathBuf)> {
+    let mut newest: Option<(SystemTime, PathBuf)> = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let candidate = if path.is_dir() {
+            newest_file(&path)
+        } else {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .map(|modified| (modified, path))
+        };
+        if let Some(candidate) = candidate.filter(|c| newest.as_ref().is_none_or(|n| c.0 > n.0)) {
+            newest = Some(candidate);
+        }
+    }
+    newest
+}
+
+/// `meridian-node` beside this package's binary; refuses one older than its sources (`cargo test
+/// -p meridian-control` alone does not rebuild another package's binary; `make test` does).
+fn node_binary() -> PathBuf {
+    let node = PathBuf::from(env!("CARGO_BIN_EXE_meridian-control")).with_file_name("meridian-node");
+    assert!(
+        node.is_file(),
+        "{} missing: run `cargo test --workspace` or build meridian-node",
+        node.display()
+    );
+    let built = std::fs::metadata(&node).and_then(|m| m.modified()).unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for dir in [
+        "dataplane/src",
+        "dataplane/host/src",
+        "dataplane/zone/src",
+        "schemas/src",
+        "controlplane/src",
+    ] {
+        if let Some((_, newer)) = newest_file(&root.join(dir)).filter(|(modified, _)| *modified > built) {
+            panic!("{} is older than {}: rebuild it", node.display(), newer.display());
+        }
+    }
+    node
+}
+
+fn start_node(etcd: &str, node_id: &str, metrics_port: u16) -> KillOnDrop {
+    let listen = format!("127.0.0.1:{}", free_udp_port());
+    let log = std::fs::File::create(std::env::temp_dir().join(format!("meridian-failover-{node_id}.log"))).unwrap();
+    KillOnDrop(
+        Command::new(node_binary())
+            .args(["serve", "--listen", &listen, "--workers", "2", "--io", "mmsg"])
+            .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
+            .args(["--cluster-key-hex", &"5c".repeat(32)])
+            .args([
+                "--control",
+                etcd,
+                "--node-id",
+                node_id,
+                "--lease-ttl-s",
+                &LEASE_TTL_S.to_string(),
+            ])
+            .args(["--duration-s", "120"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start meridian-node"),
+    )
+}
+
+/// Tick counts per zone from a node's metrics endpoint (empty if it does not answer).
+fn ticks_per_zone(metrics_port: u16) -> std::collections::BTreeMap<u32, f64> {
+    use std::io::{Read, Write};
+    let mut ticks = std::collections::BTreeMap::new();
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", metrics_port)) else {
+        return ticks;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .is_err()
+    {
+        return ticks;
+    }
+    let mut body = String::new();
+    let _ = stream.read_to_string(&mut body);
+    for line in body
+        .lines()
+        .filter(|l| l.starts_with("meridian_tick_duration_seconds_count{"))
+    {
+        let zone = line
+            .split("zone=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .and_then(|zone| zone.parse::<u32>().ok());
+        let count = line.rsplit(' ').next().and_then(|n| n.parse::<f64>().ok());
+        if let (Some(zone), Some(count)) = (zone, count) {
+            *ticks.entry(zone).or_insert(0.0) += count;
+        }
+    }
+    ticks
+}
+
+/// The zones whose tick count grows over `window` on the node behind `metrics_port`.
+fn ticking_zones(metrics_port: u16, window: Duration) -> Vec<u32> {
+    let before = ticks_per_zone(metrics_port);
+    std::thread::sleep(window);
+    let after = ticks_per_zone(metrics_port);
+    after
+        .iter()
+        .filter(|(zone, count)| **count > before.get(zone).copied().unwrap_or(0.0))
+        .map(|(zone, _)| *zone)
+        .collect()
+}
+
+#[test]
+fn a_killed_nodes_zones_tick_on_the_other_node_within_the_lease_ttl() {
+    let etcd = Etcd::start().expect("etcd");
+    let endpoint = etcd.endpoint();
+    let zones = ZONES.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+    let _assigner = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_meridian-control"))
+            .args([
+                "assigner",
+                "--etcd",
+                &endpoint,
+                "--zones",
+                &zones,
+                "--id",
+                "test-assigner",
+            ])
+            .args(["--lease-ttl-s", &LEASE_TTL_S.to_string(), "--duration-s", "120"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start meridian-control"),
+    );
+    let (metrics_a, metrics_b) = (free_port(), free_port());
+    let mut node_a = start_node(&endpoint, "node-a", metrics_a);
+    let _node_b = start_node(&endpoint, "node-b", metrics_b);
+
+    // Both nodes get zones; every zone ticks on exactly one of them.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (zones_a, zones_b) = loop {
+        let (a, b) = (
+            ticking_zones(metrics_a, Duration::from_millis(300)),
+            ticking_zones(metrics_b, Duration::ZERO),
+        );
+        let mut all: Vec<u32> = a.iter().chain(&b).copied().collect();
+        all.sort_unstable();
+        if !a.is_empty() && !b.is_empty() && all == ZONES {
+            break (a, b);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "zones never spread over both nodes: a {a:?}, b {b:?}"
+        );
+    };
+    // Two owners would show as one zone ticking on both nodes.
+    assert!(
+        zones_a.iter().all(|zone| !zones_b.contains(zone)),
+        "a {zones_a:?}, b {zones_b:?}"
+    );
+
+    // kill -9 node a: its lease expires after the TTL, the assigner moves its zones to b.
+    let killed_at = Instant::now();
+    node_a.0.kill().unwrap();
+    node_a.0.wait().unwrap();
+    loop {
+        let ticking = ticking_zones(metrics_b, Duration::from_millis(200));
+        if zones_a.iter().all(|zone| ticking.contains(zone)) {
+            break;
+        }
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(LEASE_TTL_S + 7),
+            "a's zones {zones_a:?} not ticking on b after {:?} (b ticks {ticking:?})",
+            killed_at.elapsed()
+        );
+    }
+    let failover = killed_at.elapsed();
+    eprintln!("failover: node a killed -> its zones {zones_a:?} ticking on node b after {failover:?}");
+    assert!(
+        failover <= Duration::from_secs(LEASE_TTL_S + 3),
+        "failover took {failover:?} with a {LEASE_TTL_S} s lease"
+    );
+}

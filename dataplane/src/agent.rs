@@ -1,0 +1,143 @@
+//! The node agent: a node run with `--control` registers in etcd under a lease, heartbeats its load,
+//! and serves exactly the zones the control plane assigns to it — starting a zone on the worker the
+//! assignment names under the assignment's fencing token, stopping it at once when the assignment is
+//! revoked or the node's lease is lost (its sessions are told `ZoneMoved`). After a lost lease it
+//! registers again for a fresh one (the assigner then gives it zones anew). The registry logic is
+//! `meridian_control::registry`; this module only connects it to the running [`Node`].
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use meridian_control::registry::{AssignmentChange, LoadRecord, NodeAgent, NodeConfig, NodeRecord};
+use meridian_proto::packet::DisconnectReason;
+
+use crate::node::Node;
+
+/// How often the agent writes the node's load and checks for shutdown.
+pub const LOAD_INTERVAL_MS: u64 = 1_000;
+/// Longest wait for a connection to etcd, so a stop is never stuck behind an unreachable etcd.
+pub const ETCD_CONNECT_TIMEOUT_MS: u64 = 2_000;
+/// Wait before registering again after the lease was lost or etcd could not be reached.
+pub const REGISTER_RETRY_MS: u64 = 1_000;
+
+/// What the agent registers the node as.
+#[derive(Clone, Debug)]
+pub struct AgentConfig {
+    pub etcd_endpoints: Vec<String>,
+    pub node_id: String,
+    /// The address clients send game datagrams to (the node's listen address as clients see it).
+    pub game_addr: String,
+    pub workers: u32,
+    pub capacity_players: u32,
+    pub lease_ttl_s: i64,
+}
+
+/// Runs the agent until `stop` is set (then leaves the registry, so the node's zones move at once).
+/// Blocks the calling thread; it runs its own single-threaded async runtime.
+pub fn run(node: Arc<Node>, config: AgentConfig, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("agent runtime")?;
+    runtime.block_on(async move {
+        while !stop.load(Ordering::Relaxed) {
+            match serve_one_lease(&node, &config, &stop).await {
+                Ok(()) => return Ok(()),
+                Err(error) => {
+                    // Whatever went wrong, this node may no longer own anything.
+                    stop_every_zone(&node);
+                    tracing::warn!(%error, "control plane agent: registering again");
+                    tokio::time::sleep(Duration::from_millis(REGISTER_RETRY_MS)).await;
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// One registration: serves assignments until the lease is lost (an error) or `stop` (Ok).
+async fn serve_one_lease(node: &Node, config: &AgentConfig, stop: &AtomicBool) -> anyhow::Result<()> {
+    // A connect timeout only: a request timeout would also cut the long-lived keep-alive and watch
+    // streams.
+    let options =
+        etcd_client::ConnectOptions::new().with_connect_timeout(Duration::from_millis(ETCD_CONNECT_TIMEOUT_MS));
+    let client = etcd_client::Client::connect(config.etcd_endpoints.clone(), Some(options))
+        .await
+        .context("connecting to etcd")?;
+    let record = NodeRecord {
+        id: config.node_id.clone(),
+        game_addr: config.game_addr.clone(),
+        workers: config.workers,
+        capacity_players: config.capacity_players,
+        build: concat!("meridian-node ", env!("CARGO_PKG_VERSION")).to_string(),
+    };
+    let registry_config = NodeConfig {
+        lease_ttl_s: config.lease_ttl_s,
+        load_interval_ms: LOAD_INTERVAL_MS,
+        ..NodeConfig::new(record)
+    };
+    let mut agent = NodeAgent::register(client, registry_config)
+        .await
+        .context("registering the node")?;
+    let mut changes = agent.take_changes().context("assignment changes already taken")?;
+    tracing::info!(node_id = %config.node_id, lease = agent.lease_id(), "registered with the control plane");
+    let mut load_interval = tokio::time::interval(Duration::from_millis(LOAD_INTERVAL_MS));
+    loop {
+        tokio::select! {
+            change = changes.recv() => match change {
+                Some(AssignmentChange::Assigned { zone, worker, token }) => {
+                    if let Err(error) = node.serve_zone(zone, worker as usize, token.max(0) as u64) {
+                        tracing::error!(zone, worker, %error, "cannot serve an assigned zone");
+                    }
+                }
+                Some(AssignmentChange::Revoked { zone }) => {
+                    if let Err(error) = node.stop_zone(zone, DisconnectReason::ZoneMoved) {
+                        tracing::error!(zone, %error, "cannot stop a revoked zone");
+                    }
+                }
+                Some(AssignmentChange::LeaseLost) | None => {
+                    stop_every_zone(node);
+                    anyhow::bail!("lease lost: every zone stopped");
+                }
+            },
+            _ = load_interval.tick() => {
+                if stop.load(Ordering::Relaxed) {
+                    stop_every_zone(node);
+                    agent.leave().await.context("leaving the registry")?;
+                    return Ok(());
+                }
+                agent.report_load(load_of(node));
+            }
+        }
+    }
+}
+
+/// Stops every zone the node serves (a lost lease: another node may own them any moment now).
+fn stop_every_zone(node: &Node) {
+    for (zone, _) in node.zones() {
+        if let Err(error) = node.stop_zone(zone, DisconnectReason::ZoneMoved) {
+            tracing::error!(zone, %error, "cannot stop a zone");
+        }
+    }
+}
+
+/// Players per zone and the longest tick work since the last report (reported as the tick p99: an
+/// upper bound of it over the interval).
+fn load_of(node: &Node) -> LoadRecord {
+    let mut players_per_zone = BTreeMap::new();
+    let mut tick_work_max_us = 0;
+    for gauges in node.gauges() {
+        if let Ok(zone_players) = gauges.zone_players.lock() {
+            players_per_zone.extend(zone_players.iter().map(|(zone, players)| (*zone, *players)));
+        }
+        tick_work_max_us = tick_work_max_us.max(gauges.tick_work_max_us.swap(0, Ordering::Relaxed));
+    }
+    LoadRecord {
+        players_per_zone,
+        tick_p99_us: tick_work_max_us.min(u64::from(u32::MAX)) as u32,
+    }
+}
