@@ -24,15 +24,17 @@
 //! stopped on its own side when it lost its lease ([`NodeAgent`]).
 //!
 //! Files: `mod.rs` (layout, records, errors), `watch.rs` (the resilient prefix watch),
-//! `agent.rs` (the node agent).
+//! `agent.rs` (the node agent), `directory.rs` (zone → game address for the login API).
 
 mod agent;
+mod directory;
 mod watch;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub use agent::{AssignmentChange, LeaseState, NodeAgent, NodeConfig};
+pub use directory::{DirectoryHandle, GameDirectory};
 pub use watch::{WatchEvent, WatchItem, watch_prefix};
 
 /// The root of every key Meridian writes.

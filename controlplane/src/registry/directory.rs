@@ -1,0 +1,215 @@
+//! Which game address serves each zone, kept current from etcd: the zone's assignment
+//! (`/meridian/assign/<zone>` → node) joined with the node's record (`/meridian/nodes/<node>` → game
+//! address). The login API asks it where to send a player; it is read far more often than it
+//! changes, so readers take a lock for a map lookup and two watch tasks apply the changes.
+//!
+//! Both prefixes are read once at a single revision, then watched from the next one (the resilient
+//! watch of `watch.rs`); a compacted history triggers a fresh read of that prefix.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+
+use etcd_client::{Client, GetOptions};
+
+use super::watch::{WatchEvent, WatchItem, watch_prefix};
+use super::{ASSIGN_PREFIX, NODES_PREFIX, NodeRecord, Placement, RegistryError, ZoneId, decode, zone_of_assign_key};
+
+#[derive(Debug, Default)]
+struct DirectoryState {
+    /// Zone → the node assigned to serve it.
+    placements: BTreeMap<ZoneId, String>,
+    /// Live node → the address its clients send game datagrams to.
+    game_addresses: BTreeMap<String, SocketAddr>,
+}
+
+/// Zone → game address, from etcd, kept current by the watches its [`DirectoryHandle`] owns.
+#[derive(Clone)]
+pub struct GameDirectory {
+    state: Arc<RwLock<DirectoryState>>,
+}
+
+/// Keeps the directory's watches running; dropping it stops them (the directory then stops
+/// changing).
+pub struct DirectoryHandle {
+    watches: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for DirectoryHandle {
+    fn drop(&mut self) {
+        for task in &self.watches {
+            task.abort();
+        }
+    }
+}
+
+impl GameDirectory {
+    /// Reads the assignments and node records and starts watching both. Call inside a tokio runtime.
+    pub async fn start(mut client: Client) -> Result<(Self, DirectoryHandle), RegistryError> {
+        let state = Arc::new(RwLock::new(DirectoryState::default()));
+        let assign_revision = load_prefix(&mut client, ASSIGN_PREFIX, &state).await?;
+        let nodes_revision = load_prefix(&mut client, NODES_PREFIX, &state).await?;
+        let mut tasks = Vec::new();
+        for (prefix, revision) in [(ASSIGN_PREFIX, assign_revision), (NODES_PREFIX, nodes_revision)] {
+            let (state, mut client) = (Arc::clone(&state), client.clone());
+            let mut events = watch_prefix(client.clone(), prefix.to_string(), revision + 1);
+            tasks.push(tokio::spawn(async move {
+                while let Some(item) = events.recv().await {
+                    match item {
+                        WatchItem::Event(event) => apply(&state, &event),
+                        WatchItem::Compacted { .. } => {
+                            if let Err(error) = load_prefix(&mut client, prefix, &state).await {
+                                tracing::warn!(%error, prefix, "directory: re-reading after compaction failed");
+                            }
+                        }
+                    }
+                }
+            }));
+        }
+        Ok((GameDirectory { state }, DirectoryHandle { watches: tasks }))
+    }
+
+    /// The game address of the node serving `zone`, if a live node serves it.
+    pub fn game_address(&self, zone: ZoneId) -> Option<SocketAddr> {
+        let state = self.state.read().ok()?;
+        let node = state.placements.get(&zone)?;
+        state.game_addresses.get(node).copied()
+    }
+
+    /// Every zone with a live server, and its address.
+    pub fn zones(&self) -> BTreeMap<ZoneId, SocketAddr> {
+        let Ok(state) = self.state.read() else {
+            return BTreeMap::new();
+        };
+        state
+            .placements
+            .iter()
+            .filter_map(|(zone, node)| Some((*zone, *state.game_addresses.get(node)?)))
+            .collect()
+    }
+}
+
+/// Replaces what the directory knows under `prefix` with a fresh read; returns the read's revision.
+async fn load_prefix(
+    client: &mut Client,
+    prefix: &'static str,
+    state: &RwLock<DirectoryState>,
+) -> Result<i64, RegistryError> {
+    let response = client.get(prefix, Some(GetOptions::new().with_prefix())).await?;
+    let revision = response.header().map_or(0, |header| header.revision());
+    let mut fresh = DirectoryState::default();
+    for kv in response.kvs() {
+        let event = WatchEvent::Put {
+            key: kv.key().to_vec(),
+            value: kv.value().to_vec(),
+            mod_revision: kv.mod_revision(),
+        };
+        apply_to(&mut fresh, &event);
+    }
+    if let Ok(mut state) = state.write() {
+        if prefix == ASSIGN_PREFIX {
+            state.placements = fresh.placements;
+        } else {
+            state.game_addresses = fresh.game_addresses;
+        }
+    }
+    Ok(revision)
+}
+
+fn apply(state: &RwLock<DirectoryState>, event: &WatchEvent) {
+    if let Ok(mut state) = state.write() {
+        apply_to(&mut state, event);
+    }
+}
+
+fn apply_to(state: &mut DirectoryState, event: &WatchEvent) {
+    let key = event.key();
+    if let Some(zone) = zone_of_assign_key(key) {
+        match event {
+            WatchEvent::Put { value, .. } => match decode::<Placement>(key, value) {
+                Ok(placement) => {
+                    state.placements.insert(zone, placement.node);
+                }
+                Err(error) => tracing::warn!(%error, "directory: unreadable assignment"),
+            },
+            WatchEvent::Delete { .. } => {
+                state.placements.remove(&zone);
+            }
+        }
+        return;
+    }
+    let Some(node) = key.strip_prefix(NODES_PREFIX.as_bytes()) else {
+        return;
+    };
+    let node = String::from_utf8_lossy(node).into_owned();
+    match event {
+        WatchEvent::Put { value, .. } => match decode::<NodeRecord>(key, value) {
+            Ok(record) => match record.game_addr.parse::<SocketAddr>() {
+                Ok(address) => {
+                    state.game_addresses.insert(node, address);
+                }
+                Err(_) => tracing::warn!(node, game_addr = record.game_addr, "directory: bad game address"),
+            },
+            Err(error) => tracing::warn!(%error, "directory: unreadable node record"),
+        },
+        WatchEvent::Delete { .. } => {
+            state.game_addresses.remove(&node);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::{assign_key, encode, node_key};
+
+    fn put<T: serde::Serialize>(key: String, value: &T) -> WatchEvent {
+        WatchEvent::Put {
+            key: key.into_bytes(),
+            value: encode(value),
+            mod_revision: 1,
+        }
+    }
+
+    #[test]
+    fn a_zone_has_an_address_only_while_its_node_is_registered() {
+        let mut state = DirectoryState::default();
+        let record = NodeRecord {
+            id: "a".into(),
+            game_addr: "127.0.0.1:7777".into(),
+            workers: 2,
+            capacity_players: 100,
+            build: "test".into(),
+        };
+        apply_to(
+            &mut state,
+            &put(
+                assign_key(3),
+                &Placement {
+                    node: "a".into(),
+                    worker: 1,
+                },
+            ),
+        );
+        assert_eq!(state.placements.get(&3).map(String::as_str), Some("a"));
+        assert!(state.game_addresses.is_empty(), "assigned to a node not (yet) seen");
+        apply_to(&mut state, &put(node_key("a"), &record));
+        assert_eq!(state.game_addresses.get("a"), Some(&"127.0.0.1:7777".parse().unwrap()));
+        apply_to(
+            &mut state,
+            &WatchEvent::Delete {
+                key: node_key("a").into_bytes(),
+                mod_revision: 2,
+            },
+        );
+        assert!(state.game_addresses.is_empty(), "the node's lease ended");
+        apply_to(
+            &mut state,
+            &WatchEvent::Delete {
+                key: assign_key(3).into_bytes(),
+                mod_revision: 3,
+            },
+        );
+        assert!(state.placements.is_empty());
+    }
+}
