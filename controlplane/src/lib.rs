@@ -5,3 +5,4 @@
 //! workspace has the shape described in `docs/ARCHITECTURE.md` and the test harness can grow against
 //! it.
 #![forbid(unsafe_code)]
+pub mod auth;
