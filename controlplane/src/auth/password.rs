@@ -54,18 +54,28 @@ impl HashSlots {
         self: &Arc<Self>,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
+        let waiter = Waiter(&self.waiting);
         if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.waiters_max {
-            self.waiting.fetch_sub(1, Ordering::AcqRel);
             self.refused.fetch_add(1, Ordering::Relaxed);
             return Err(ApiError::busy());
         }
         let permit = self.slots.acquire().await;
-        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        drop(waiter);
         let _permit = permit.map_err(|_| ApiError::internal())?;
         tokio::task::spawn_blocking(work).await.map_err(|error| {
             tracing::error!(%error, "password hashing task failed");
             ApiError::internal()
         })
+    }
+}
+
+/// Leaves the waiting count when dropped: also when the request is cancelled (the client went
+/// away) while it waits, which would otherwise leak a place in the queue for good.
+struct Waiter<'a>(&'a AtomicUsize);
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -82,6 +92,37 @@ mod tests {
         assert!(!verify_password("correct horse", "not a phc string"));
         // Salted: the same password hashes differently.
         assert_ne!(phc, hash_password(Argon2Cost::TEST_ONLY, "correct horse").unwrap());
+    }
+
+    #[tokio::test]
+    async fn hash_slots_refuse_beyond_the_waiters_limit_and_free_cancelled_places() {
+        let slots = Arc::new(HashSlots::new(1, 1));
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let busy = tokio::spawn({
+            let slots = slots.clone();
+            async move { slots.run(move || hold.recv().ok()).await }
+        });
+        // Let the first job take the only slot.
+        while slots.slots.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+        let waiting = tokio::spawn({
+            let slots = slots.clone();
+            async move { slots.run(|| ()).await }
+        });
+        while slots.waiting.load(Ordering::Acquire) == 0 {
+            tokio::task::yield_now().await;
+        }
+        let refused = slots.run(|| ()).await.unwrap_err();
+        assert_eq!(refused.code, "busy");
+        assert_eq!(slots.refused.load(Ordering::Relaxed), 1);
+        // Cancelling the waiter gives its place back.
+        waiting.abort();
+        let _ = waiting.await;
+        assert_eq!(slots.waiting.load(Ordering::Acquire), 0);
+        release.send(()).unwrap();
+        assert_eq!(busy.await.unwrap().unwrap(), Some(()));
+        assert_eq!(slots.run(|| 5).await.unwrap(), 5);
     }
 
     #[test]
