@@ -10,7 +10,7 @@ use std::{
 
 use base64::Engine;
 use meridian_control::auth::{
-    Argon2Cost, AuthConfig, AuthLimits, AuthServer, StaticZoneDirectory, ZoneDirectory, bind,
+    Argon2Cost, AuthConfig, AuthLimits, AuthServer, StaticZoneDirectory, TlsSource, ZoneDirectory, bind,
 };
 use meridian_proto::token::{ClientToken, ConnectToken, TOKEN_LIFETIME_S};
 use meridian_testkit::Postgres;
@@ -552,4 +552,87 @@ fn per_account_failures_answer_429_for_that_account_only() {
         let response = api.login("ghost", "guess guess").await;
         expect_error(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
     });
+}
+
+#[test]
+fn production_certificate_files_are_served_and_plain_http_is_not() {
+    let pg = Postgres::start().expect("start postgres");
+    let dir = tempfile::tempdir().unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert_path = dir.path().join("cert.pem");
+    let key_path = dir.path().join("key.pem");
+    std::fs::write(&cert_path, certified.cert.pem()).unwrap();
+    std::fs::write(&key_path, certified.signing_key.serialize_pem()).unwrap();
+    runtime().block_on(async {
+        let mut config = config(&pg, generous_limits());
+        config.tls = TlsSource::Files {
+            cert_path: cert_path.clone(),
+            key_path: key_path.clone(),
+        };
+        let directory = Arc::new(StaticZoneDirectory::new(GAME_ADDR.parse().unwrap()));
+        let server = bind(config, directory).await.expect("bind with certificate files");
+        assert!(
+            server.certificate_pem().is_none(),
+            "no development certificate in production"
+        );
+        let port = server.local_addr().port();
+        let (_shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server.run(async move {
+            let _ = stop.await;
+        }));
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let trusting = Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).unwrap()])
+            .build()
+            .unwrap();
+        let response = trusting
+            .post(format!("https://localhost:{port}/auth/register"))
+            .json(&json!({"name": "heidi", "password": "heidi password"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        // Plain HTTP on the same port gets no HTTP answer.
+        let plain = Client::builder().build().unwrap();
+        let result = plain
+            .post(format!("http://localhost:{port}/auth/login"))
+            .json(&json!({"name": "heidi", "password": "heidi password"}))
+            .send()
+            .await;
+        assert!(result.is_err(), "plain HTTP answered: {result:?}");
+        // A client that does not trust the certificate refuses the connection.
+        let untrusting = Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(
+                rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
+                    .unwrap()
+                    .cert
+                    .pem()
+                    .as_bytes(),
+            )
+            .unwrap()])
+            .build()
+            .unwrap();
+        assert!(
+            untrusting
+                .get(format!("https://localhost:{port}/characters"))
+                .send()
+                .await
+                .is_err()
+        );
+    });
+
+    // A missing key file is a start-up error naming the files, not a panic.
+    let missing = runtime().block_on(async {
+        let mut config = config(&pg, generous_limits());
+        config.tls = TlsSource::Files {
+            cert_path,
+            key_path: dir.path().join("absent.pem"),
+        };
+        bind(config, Arc::new(StaticZoneDirectory::new(GAME_ADDR.parse().unwrap()))).await
+    });
+    match missing {
+        Err(meridian_control::auth::AuthError::Tls(message)) => assert!(message.contains("absent.pem"), "{message}"),
+        Err(other) => panic!("expected a TLS error, got {other}"),
+        Ok(_) => panic!("bound without a key"),
+    }
 }

@@ -33,6 +33,10 @@ use super::{
 pub const BODY_BYTES_MAX: usize = 16 * 1024;
 /// How often idle per-IP buckets are dropped: the per-IP map holds only addresses seen recently.
 const IP_BUCKET_PRUNE_INTERVAL: Duration = Duration::from_secs(60);
+/// A new connection must send its first complete request within this (the TLS handshake has its
+/// own 10 s bound in axum-server): a client that opens connections and sends nothing, or a byte at
+/// a time, holds a socket and memory for no more than this.
+const FIRST_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections get this long to finish after shutdown is asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -181,6 +185,7 @@ impl AuthServer {
         let result = axum_server::from_tcp_rustls(self.listener, self.tls)
             .map_err(AuthError::Serve)?
             .handle(handle)
+            .first_request_timeout(FIRST_REQUEST_TIMEOUT)
             .serve(self.router.into_make_service_with_connect_info::<SocketAddr>())
             .await
             .map_err(AuthError::Serve);
