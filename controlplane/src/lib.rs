@@ -1,11 +1,12 @@
 //! `meridian-control` owns the control plane: the etcd registry of nodes (leases), the leader-elected
 //! zone assigner, the handoff coordinator and failure detection, the HTTPS login API that issues
 //! connect tokens, and the persistence service (Postgres for ACID inventories, Redis for hot session
-//! and zone state, a Kafka event log). Nothing is implemented here yet; the crate exists so the
-//! workspace has the shape described in `docs/ARCHITECTURE.md` and the test harness can grow against
-//! it.
+//! and zone state, a Kafka event log). Built so far: `registry` (key layout, node agent, game
+//! directory), `assigner` (sans-IO planner + leader-elected service with fenced moves), `routes`
+//! (fenced session routes, handoff tickets) and `auth` (the HTTPS login API). Persistence is to come.
 #![forbid(unsafe_code)]
 
 pub mod assigner;
+pub mod auth;
 pub mod registry;
 pub mod routes;
