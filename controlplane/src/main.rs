@@ -1,13 +1,19 @@
 //! `meridian-control`: the control plane's processes. `assigner` campaigns for the zone-assigner
 //! leadership in etcd and, while it leads, keeps every configured zone assigned to a live node (run
-//! two or more: the others are hot standbys that take over within a lease TTL).
+//! two or more: the others are hot standbys that take over within a lease TTL). `auth` serves the
+//! HTTPS login API: accounts and characters in Postgres, connect tokens for the node that serves the
+//! character's zone (from etcd, or one fixed game address in standalone mode).
 
 use std::io::IsTerminal;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use std::sync::Arc;
+
 use meridian_control::assigner::{AssignerConfig, AssignerService, AssignerStatus};
+use meridian_control::auth::{AuthConfig, StaticZoneDirectory, TlsSource, ZoneDirectory};
+use meridian_control::registry::GameDirectory;
 
 #[derive(Parser)]
 #[command(version, about = "Meridian control plane")]
@@ -36,6 +42,40 @@ enum Command {
         /// after the leader dies.
         #[arg(long, default_value_t = 3)]
         lease_ttl_s: i64,
+        /// Stop after this many seconds (default: until SIGTERM or SIGINT).
+        #[arg(long)]
+        duration_s: Option<u64>,
+    },
+    /// Serve the HTTPS login API.
+    Auth {
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: std::net::SocketAddr,
+        /// Postgres connection string (accounts, characters); migrations run at start.
+        #[arg(long, env = "MERIDIAN_DATABASE_URL")]
+        database_url: String,
+        /// The cluster key connect tokens are sealed with (64 hex digits), shared with the nodes.
+        #[arg(long, env = "MERIDIAN_CLUSTER_KEY_HEX")]
+        cluster_key_hex: String,
+        /// The secret the API's JWTs are signed with (at least 64 hex digits).
+        #[arg(long, env = "MERIDIAN_JWT_SECRET_HEX")]
+        jwt_secret_hex: String,
+        /// etcd endpoints: players are sent to the node the control plane assigned their zone to.
+        #[arg(long, value_delimiter = ',')]
+        etcd: Vec<String>,
+        /// Without `--etcd`: the one game address every zone is served at (a standalone node).
+        #[arg(long)]
+        game_addr: Option<std::net::SocketAddr>,
+        /// TLS certificate and key (PEM); without them a development certificate for localhost is
+        /// generated (written to `--dev-cert-out` for clients to trust).
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<std::path::PathBuf>,
+        #[arg(long)]
+        tls_key: Option<std::path::PathBuf>,
+        #[arg(long)]
+        dev_cert_out: Option<std::path::PathBuf>,
+        /// The zone new characters start in.
+        #[arg(long, default_value_t = 1)]
+        default_zone: u32,
         /// Stop after this many seconds (default: until SIGTERM or SIGINT).
         #[arg(long)]
         duration_s: Option<u64>,
@@ -69,7 +109,89 @@ fn main() -> anyhow::Result<()> {
             lease_ttl_s,
             duration_s,
         )),
+        Command::Auth {
+            listen,
+            database_url,
+            cluster_key_hex,
+            jwt_secret_hex,
+            etcd,
+            game_addr,
+            tls_cert,
+            tls_key,
+            dev_cert_out,
+            default_zone,
+            duration_s,
+        } => {
+            let cluster_key: [u8; 32] = parse_hex(&cluster_key_hex)
+                .and_then(|bytes| bytes.try_into().ok())
+                .context("--cluster-key-hex must be 64 hex digits")?;
+            let jwt_secret = parse_hex(&jwt_secret_hex)
+                .filter(|secret| secret.len() >= 32)
+                .context("--jwt-secret-hex must be at least 64 hex digits")?;
+            let mut config = AuthConfig::new(listen, database_url, cluster_key, jwt_secret);
+            config.default_zone_id = default_zone;
+            if let (Some(cert_path), Some(key_path)) = (tls_cert, tls_key) {
+                config.tls = TlsSource::Files { cert_path, key_path };
+            }
+            runtime.block_on(run_auth(config, etcd, game_addr, dev_cert_out, duration_s))
+        }
     }
+}
+
+fn parse_hex(hex: &str) -> Option<Vec<u8>> {
+    let hex = hex.trim();
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+async fn run_auth(
+    config: AuthConfig,
+    etcd: Vec<String>,
+    game_addr: Option<std::net::SocketAddr>,
+    dev_cert_out: Option<std::path::PathBuf>,
+    duration_s: Option<u64>,
+) -> anyhow::Result<()> {
+    // The directory's watches live as long as this function.
+    let mut _watches = None;
+    let directory: Arc<dyn ZoneDirectory> = if !etcd.is_empty() {
+        let client = etcd_client::Client::connect(etcd.clone(), None)
+            .await
+            .with_context(|| format!("connecting to etcd at {etcd:?}"))?;
+        let (directory, watches) = GameDirectory::start(client)
+            .await
+            .context("reading the zone directory")?;
+        _watches = Some(watches);
+        Arc::new(directory)
+    } else {
+        let address = game_addr.context("give --etcd (control plane) or --game-addr (one standalone node)")?;
+        Arc::new(StaticZoneDirectory::new(address))
+    };
+    let server = meridian_control::auth::bind(config, directory)
+        .await
+        .context("starting the login API")?;
+    if let (Some(path), Some(pem)) = (dev_cert_out, server.certificate_pem()) {
+        std::fs::write(&path, pem).with_context(|| format!("writing {}", path.display()))?;
+    }
+    tracing::info!(listen = %server.local_addr(), "login API serving (HTTPS)");
+    let shutdown = async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate() => {}
+            _ = async {
+                match duration_s {
+                    Some(seconds) => tokio::time::sleep(Duration::from_secs(seconds)).await,
+                    None => std::future::pending().await,
+                }
+            } => {}
+        }
+    };
+    server.run(shutdown).await.context("login API")?;
+    Ok(())
 }
 
 async fn run_assigner(

@@ -89,6 +89,13 @@ impl GameDirectory {
     }
 }
 
+/// The login API's view: a player of `zone` is sent to this address.
+impl crate::auth::ZoneDirectory for GameDirectory {
+    fn game_address(&self, zone_id: u32) -> Option<SocketAddr> {
+        GameDirectory::game_address(self, zone_id)
+    }
+}
+
 /// Replaces what the directory knows under `prefix` with a fresh read; returns the read's revision.
 async fn load_prefix(
     client: &mut Client,
