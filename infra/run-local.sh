@@ -19,20 +19,73 @@ SPAWN_RADIUS_M="${MERIDIAN_SPAWN_RADIUS_M:-300}"
 # Misbehaving bots among them (garbage datagrams and messages, replayed packets, each this many), so
 # the dashboard's "drops by reason" line shows the node refusing each kind under its own label.
 BAD_BOTS="${MERIDIAN_BAD_BOTS:-2}"
-# A development cluster key, fresh per run (the control plane issues real tokens later).
+# The cluster key nodes and the login API share, fresh per run.
 KEY="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 BIN=target/release
+# 1 (default): the whole control plane — Postgres and etcd (throwaway, on free loopback ports), the
+# zone assigner, the HTTPS login API, the node registered through etcd, bots logging in over HTTPS.
+# 0: the standalone node and dev tokens minted with the cluster key (pure packet benchmarks).
+CONTROL="${MERIDIAN_CONTROL:-1}"
+AUTH_LISTEN="${MERIDIAN_AUTH_LISTEN:-127.0.0.1:8443}"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT INT TERM
+
+# The node's metrics text, without curl (bash's /dev/tcp).
+metrics_text() {
+  local host="${METRICS%:*}" port="${METRICS##*:}"
+  exec 3<>"/dev/tcp/$host/$port" || return 1
+  printf 'GET /metrics HTTP/1.0\r\nHost: %s\r\n\r\n' "$host" >&3
+  cat <&3
+  exec 3<&-
+}
+
+node_flags=(--zones "$ZONES")
+bot_flags=(--zone-id "$ZONES")
+if [ "$CONTROL" = 1 ]; then
+  # dev-services keeps Postgres and etcd up while its stdin is open: the coprocess pipe closes when
+  # this script ends, and they stop with it.
+  coproc SERVICES { "$BIN/dev-services" 2>/tmp/meridian-services.log; }
+  pids+=("$SERVICES_PID")
+  read -r services <&"${SERVICES[0]}" || { echo "dev-services failed: see /tmp/meridian-services.log" >&2; exit 1; }
+  ETCD="$(printf '%s' "$services" | sed -n 's/.*"etcd":"\([^"]*\)".*/\1/p')"
+  DATABASE_URL="$(printf '%s' "$services" | sed -n 's/.*"postgres":"\([^"]*\)".*/\1/p')"
+  echo "control plane: etcd $ETCD, postgres ($DATABASE_URL), login API https://$AUTH_LISTEN" >&2
+  "$BIN/meridian-control" assigner --etcd "$ETCD" --zones "$ZONES" 2>/tmp/meridian-assigner.log &
+  pids+=($!)
+  CERT=/tmp/meridian-dev-cert.pem
+  rm -f "$CERT"
+  # A local swarm logs in from one address: the per-IP limit is opened up for it (the per-account
+  # limit and the production argon2 cost stay).
+  "$BIN/meridian-control" auth --listen "$AUTH_LISTEN" --database-url "$DATABASE_URL" --etcd "$ETCD" \
+    --cluster-key-hex "$KEY" --jwt-secret-hex "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
+    --dev-cert-out "$CERT" --ip-burst 100000 --ip-refill-ms 1 2>/tmp/meridian-auth.log &
+  pids+=($!)
+  node_flags=(--control "$ETCD" --node-id local-node)
+  bot_flags=(--login "https://$AUTH_LISTEN" --login-ca "$CERT")
+fi
 
 "$BIN/meridian-node" serve --listen "$LISTEN" --metrics-listen "$METRICS" --cluster-key-hex "$KEY" \
-  --zones "$ZONES" --spawn-radius-m "$SPAWN_RADIUS_M" --duration-s $((DURATION_S + 10)) 2>/tmp/meridian-node.log &
-node_pid=$!
-trap 'kill "$node_pid" 2>/dev/null; wait "$node_pid" 2>/dev/null' EXIT INT TERM
+  "${node_flags[@]}" --spawn-radius-m "$SPAWN_RADIUS_M" --duration-s $((DURATION_S + 10)) 2>/tmp/meridian-node.log &
+pids+=($!)
 for _ in $(seq 50); do
   "$BIN/meridian-node" probe "$LISTEN" --count 1 --timeout-ms 100 >/dev/null 2>&1 && break
   sleep 0.1
 done
 "$BIN/meridian-node" probe "$LISTEN" --count 2 >&2
-"$BIN/bots" --server "$LISTEN" --cluster-key-hex "$KEY" --bots "$BOTS" --zone-id "$ZONES" \
+if [ "$CONTROL" = 1 ]; then
+  # Wait for the assigner to give the node its zones (they tick) and for the login API's certificate.
+  for _ in $(seq 150); do
+    [ -s "$CERT" ] && metrics_text 2>/dev/null | grep -q '^meridian_tick_duration_seconds_count' && break
+    sleep 0.1
+  done
+  [ -s "$CERT" ] || { echo "the login API did not start: see /tmp/meridian-auth.log" >&2; exit 1; }
+  echo "zones assigned: $(grep -c 'serving zone' /tmp/meridian-node.log) on the node; bots log in over HTTPS" >&2
+fi
+"$BIN/bots" --server "$LISTEN" --cluster-key-hex "$KEY" --bots "$BOTS" "${bot_flags[@]}" \
   --garbage "$BAD_BOTS" --replay "$BAD_BOTS" \
   --duration-s "$DURATION_S" --movement "$MOVEMENT" --metrics-url "http://$METRICS/metrics" --report-s 1 --json 2>/tmp/meridian-bots.log |
   "$BIN/dashboard" --metrics-url "http://$METRICS/metrics" "$@"

@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use std::sync::Arc;
 
 use meridian_control::assigner::{AssignerConfig, AssignerService, AssignerStatus};
-use meridian_control::auth::{AuthConfig, StaticZoneDirectory, TlsSource, ZoneDirectory};
+use meridian_control::auth::{AuthConfig, AuthLimits, StaticZoneDirectory, TlsSource, ZoneDirectory};
 use meridian_control::registry::GameDirectory;
 
 #[derive(Parser)]
@@ -76,6 +76,12 @@ enum Command {
         /// The zone new characters start in.
         #[arg(long, default_value_t = 1)]
         default_zone: u32,
+        /// Per-client-IP limit on `/auth/*`: requests allowed at once, then one per refill period
+        /// (a local bot swarm logs in from one address and needs more).
+        #[arg(long, default_value_t = AuthLimits::default().ip_burst)]
+        ip_burst: u32,
+        #[arg(long, default_value_t = AuthLimits::default().ip_refill_ms)]
+        ip_refill_ms: u64,
         /// Stop after this many seconds (default: until SIGTERM or SIGINT).
         #[arg(long)]
         duration_s: Option<u64>,
@@ -120,6 +126,8 @@ fn main() -> anyhow::Result<()> {
             tls_key,
             dev_cert_out,
             default_zone,
+            ip_burst,
+            ip_refill_ms,
             duration_s,
         } => {
             let cluster_key: [u8; 32] = parse_hex(&cluster_key_hex)
@@ -130,6 +138,8 @@ fn main() -> anyhow::Result<()> {
                 .context("--jwt-secret-hex must be at least 64 hex digits")?;
             let mut config = AuthConfig::new(listen, database_url, cluster_key, jwt_secret);
             config.default_zone_id = default_zone;
+            config.limits.ip_burst = ip_burst;
+            config.limits.ip_refill_ms = ip_refill_ms;
             if let (Some(cert_path), Some(key_path)) = (tls_cert, tls_key) {
                 config.tls = TlsSource::Files { cert_path, key_path };
             }

@@ -21,6 +21,7 @@
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -107,7 +108,21 @@ struct Args {
     redundancy: usize,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Log in over HTTPS (e.g. https://127.0.0.1:8443): each bot registers, logs in, creates a
+    /// character and asks to play, and connects with the connect token it gets, to the node it
+    /// names. Without it bots mint dev tokens with the cluster key (pure packet benchmarks).
+    #[arg(long)]
+    login: Option<String>,
+    /// The certificate to trust for `--login` (the login API's development certificate).
+    #[arg(long)]
+    login_ca: Option<std::path::PathBuf>,
+    /// Logins in flight at once.
+    #[arg(long, default_value_t = 8)]
+    login_concurrency: usize,
 }
+
+/// A bot's connect token from the login API (or why it has none).
+type Ticket = Result<meridian_perf::login::PlayTicket, String>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Behaviour {
@@ -132,6 +147,8 @@ struct Bot {
     connected_once: bool,
     /// Gaps between this bot's snapshots (stalls), from the moment it connected.
     gaps: SnapshotGaps,
+    /// With `--login`: the ticket the login thread got for this bot, once it arrived.
+    ticket: Option<Ticket>,
 }
 
 impl Bot {
@@ -152,6 +169,10 @@ impl Bot {
 /// What one driver thread has seen so far (cumulative except the gauges).
 #[derive(Clone, Debug, Default)]
 struct ThreadReport {
+    /// Logins (with `--login`): tickets received, failures, latency to the connect token.
+    logins: u64,
+    login_failures: u64,
+    login_ms: Histogram,
     /// Gauges.
     connected: u64,
     placed: u64,
@@ -186,6 +207,9 @@ struct ThreadReport {
 
 impl ThreadReport {
     fn merge(&mut self, other: &ThreadReport) {
+        self.logins += other.logins;
+        self.login_failures += other.login_failures;
+        self.login_ms.merge(&other.login_ms);
         self.connected += other.connected;
         self.placed += other.placed;
         self.connecting += other.connecting;
@@ -218,6 +242,8 @@ fn wall_us() -> u64 {
 }
 
 struct Plan {
+    /// Bots wait for a login ticket instead of minting dev tokens.
+    login: bool,
     server: SocketAddr,
     cluster_key: [u8; 32],
     movement: Movement,
@@ -400,7 +426,14 @@ impl ReadySockets {
     }
 }
 
-fn drive(mut bots: Vec<Bot>, plan: Arc<Plan>, seed: u64, shared: Arc<Mutex<ThreadReport>>, stop: Arc<AtomicBool>) {
+fn drive(
+    mut bots: Vec<Bot>,
+    plan: Arc<Plan>,
+    seed: u64,
+    shared: Arc<Mutex<ThreadReport>>,
+    stop: Arc<AtomicBool>,
+    tickets: Option<Receiver<(usize, Ticket)>>,
+) {
     let mut rng = SplitMix64(seed);
     let mut report = ThreadReport::default();
     let tick_us = plan.client_config.zone.tick_interval_us();
@@ -420,17 +453,41 @@ fn drive(mut bots: Vec<Bot>, plan: Arc<Plan>, seed: u64, shared: Arc<Mutex<Threa
         if now >= plan.end_us {
             break;
         }
-        // Start the bots whose ramp slot has come.
+        // Start the bots whose ramp slot has come (and, logging in, whose ticket arrived).
+        if let Some(tickets) = &tickets {
+            while let Ok((index, ticket)) = tickets.try_recv() {
+                bots[index].ticket = Some(ticket);
+            }
+        }
         let first_started = next_to_start;
         while let Some(bot) = bots.get_mut(next_to_start).filter(|bot| now >= bot.start_at_us) {
-            let token = dev_token::issue(
-                &plan.cluster_key,
-                bot.session_id,
-                bot.zone_id,
-                plan.server,
-                now / 1_000_000,
-                &mut rng,
-            );
+            let token = if plan.login {
+                match bot.ticket.take() {
+                    None => break, // its login is still under way
+                    Some(Err(error)) => {
+                        report.login_failures += 1;
+                        if report.login_failures <= 3 {
+                            eprintln!("bot login failed: {error}");
+                        }
+                        next_to_start += 1;
+                        continue;
+                    }
+                    Some(Ok(ticket)) => {
+                        report.logins += 1;
+                        report.login_ms.record(ticket.latency.as_millis() as u64);
+                        ticket.token
+                    }
+                }
+            } else {
+                dev_token::issue(
+                    &plan.cluster_key,
+                    bot.session_id,
+                    bot.zone_id,
+                    plan.server,
+                    now / 1_000_000,
+                    &mut rng,
+                )
+            };
             bot.client = GameClient::new(now, token, plan.client_config.clone()).ok();
             if bot.client.is_none() {
                 break; // retried next pass; the bots after it wait their turn
@@ -637,6 +694,7 @@ fn print_report(
              \"bytes_per_s_per_client\":{{\"down\":{:.1},\"up\":{:.1}}},\
              \"server_tick_p99_s\":{},\"server_tick_p99_above_buckets\":{},\"scrape_error\":{},\
              \"snapshots\":{},\"snapshots_dropped\":{},\"datagrams_dropped\":{},\"send_errors\":{},\"driver_loop_us\":{{\"p99\":{},\"max\":{}}},\"stalls\":{{\"count\":{},\"bots\":{},\"gap_max_ms\":{:.1}}},\
+             \"login\":{{\"ok\":{},\"failed\":{},\"p50_ms\":{},\"p99_ms\":{}}},\
              \"misbehaving\":{{\"garbage_bots\":{},\"garbage_sent\":{},\"replay_bots\":{},\"replays_sent\":{},\"speedhack_bots\":{},\"speedhack_inputs\":{}}}}}",
             // What the swarm costs the machine it shares with the node (all threads).
             meridian_node::cpu_time::process_cpu_ns() as f64 / 1e9,
@@ -665,6 +723,10 @@ fn print_report(
             total.stalls,
             total.bots_stalled,
             total.snapshot_gap_max_us as f64 / 1e3,
+            total.logins,
+            total.login_failures,
+            total.login_ms.quantile(0.5).map_or("null".into(), |v| v.to_string()),
+            total.login_ms.quantile(0.99).map_or("null".into(), |v| v.to_string()),
             args.garbage,
             total.garbage_sent,
             args.replay,
@@ -730,6 +792,7 @@ fn main() -> anyhow::Result<()> {
     client_config.validate().context("client config")?;
     let start_us = wall_us();
     let plan = Arc::new(Plan {
+        login: args.login.is_some(),
         server: args.server,
         cluster_key,
         movement: args.movement,
@@ -773,12 +836,54 @@ fn main() -> anyhow::Result<()> {
             capture_cursor: 0,
             connected_once: false,
             gaps: SnapshotGaps::default(),
+            ticket: None,
         });
+    }
+    // With --login, one thread logs the bots in (in start order, a few at a time) and hands each
+    // driver thread its bots' tickets.
+    let mut ticket_receivers: Vec<Option<Receiver<(usize, Ticket)>>> = (0..args.threads).map(|_| None).collect();
+    if let Some(base) = args.login.clone() {
+        let ca = match &args.login_ca {
+            Some(path) => Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?),
+            None => None,
+        };
+        let client = meridian_perf::login::LoginClient::new(&base, ca.as_deref())?;
+        let mut senders = Vec::new();
+        for receiver in ticket_receivers.iter_mut() {
+            let (sender, ticket_receiver) = std::sync::mpsc::sync_channel(args.bots);
+            senders.push(sender);
+            *receiver = Some(ticket_receiver);
+        }
+        let (bots_count, threads, concurrency) = (args.bots, args.threads, args.login_concurrency.max(1));
+        let tag = args.session_base.unwrap_or(start_us / 1_000_000);
+        std::thread::Builder::new().name("bots-login".into()).spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            runtime.block_on(async move {
+                let mut in_flight = tokio::task::JoinSet::new();
+                for index in 0..bots_count {
+                    while in_flight.len() >= concurrency {
+                        in_flight.join_next().await;
+                    }
+                    let (client, sender) = (client.clone(), senders[index % threads].clone());
+                    in_flight.spawn(async move {
+                        let name = format!("bot-{tag}-{index}");
+                        let ticket = client
+                            .play(&name, &format!("{name} password"))
+                            .await
+                            .map_err(|e| e.to_string());
+                        let _ = sender.send((index / threads, ticket));
+                    });
+                }
+                while in_flight.join_next().await.is_some() {}
+            });
+        })?;
     }
     let stop = Arc::new(AtomicBool::new(false));
     let mut shared = Vec::new();
     let mut handles = Vec::new();
-    for (thread, bots) in per_thread.into_iter().enumerate() {
+    for ((thread, bots), tickets) in per_thread.into_iter().enumerate().zip(ticket_receivers) {
         let report = Arc::new(Mutex::new(ThreadReport::default()));
         shared.push(report.clone());
         let (plan, stop) = (plan.clone(), stop.clone());
@@ -786,7 +891,7 @@ fn main() -> anyhow::Result<()> {
         handles.push(
             std::thread::Builder::new()
                 .name(format!("bots-{thread}"))
-                .spawn(move || drive(bots, plan, seed, report, stop))?,
+                .spawn(move || drive(bots, plan, seed, report, stop, tickets))?,
         );
     }
     let gather = |shared: &[Arc<Mutex<ThreadReport>>]| {

@@ -152,6 +152,16 @@ fn rows(node: &NodeWindow, swarm: &SwarmView) -> Vec<(&'static str, String)> {
             ),
         ),
         (
+            "HTTPS logins (ok, failed, p50 / p99 ms)",
+            format!(
+                "{} , {} , {} / {}",
+                fmt(number(r, &["login", "ok"]), 0),
+                fmt(number(r, &["login", "failed"]), 0),
+                fmt(number(r, &["login", "p50_ms"]), 0),
+                fmt(number(r, &["login", "p99_ms"]), 0)
+            ),
+        ),
+        (
             "late ticks / drops (total)",
             format!("{:.0} / {:.0}", node.late_ticks, node.drops),
         ),
@@ -190,6 +200,9 @@ fn summary_json(node: &NodeWindow, swarm: &SwarmView, elapsed_s: f64) -> String 
         "stalls": number(&swarm.report, &["stalls", "count"]),
         "bots_stalled": number(&swarm.report, &["stalls", "bots"]),
         "snapshot_gap_max_ms": number(&swarm.report, &["stalls", "gap_max_ms"]),
+        "logins": number(&swarm.report, &["login", "ok"]),
+        "login_failures": number(&swarm.report, &["login", "failed"]),
+        "login_p99_ms": number(&swarm.report, &["login", "p99_ms"]),
         "late_ticks": node.late_ticks,
         "drops": node.drops,
         "drops_by_reason": node.drops_by_reason,
