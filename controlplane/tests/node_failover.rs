@@ -230,3 +230,87 @@ fn a_killed_nodes_zones_tick_on_the_other_node_within_the_lease_ttl() {
         "failover took {failover:?} with a {LEASE_TTL_S} s lease"
     );
 }
+
+/// The failover figure (`cargo test --release -p meridian-control --test node_failover --
+/// --ignored --nocapture`, after `cargo build --release -p meridian-node`): 20 `kill -9`s, alternating
+/// between the two nodes (the killed one restarts and gets zones back), each timed from the kill to
+/// every one of the victim's zones ticking on the survivor. Prints p50 / p99 / max.
+#[test]
+#[ignore = "a figure (about 3 minutes), not a check"]
+fn failover_figure_over_twenty_kills() {
+    const KILLS: usize = 20;
+    let etcd = Etcd::start().expect("etcd");
+    let endpoint = etcd.endpoint();
+    let zones = ZONES.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+    let _assigner = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_meridian-control"))
+            .args([
+                "assigner",
+                "--etcd",
+                &endpoint,
+                "--zones",
+                &zones,
+                "--id",
+                "figure-assigner",
+            ])
+            .args(["--lease-ttl-s", &LEASE_TTL_S.to_string(), "--duration-s", "600"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start meridian-control"),
+    );
+    let metrics = [free_port(), free_port()];
+    let ids = ["node-a", "node-b"];
+    let mut nodes = [
+        start_node(&endpoint, ids[0], metrics[0]),
+        start_node(&endpoint, ids[1], metrics[1]),
+    ];
+    let mut samples = Vec::new();
+    for kill in 0..KILLS {
+        let (victim, survivor) = (kill % 2, 1 - kill % 2);
+        // Wait until the victim serves zones again (after its restart) and the zones are spread.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let victim_zones = loop {
+            let (a, b) = ticking_on_both(metrics[0], metrics[1], Duration::from_millis(300));
+            let (mine, theirs) = if victim == 0 { (a, b) } else { (b, a) };
+            let mut all: Vec<u32> = mine.iter().chain(&theirs).copied().collect();
+            all.sort_unstable();
+            if !mine.is_empty() && all == ZONES && mine.iter().all(|zone| !theirs.contains(zone)) {
+                break mine;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "kill {kill}: zones never came back to {}",
+                ids[victim]
+            );
+        };
+        let killed_at = Instant::now();
+        nodes[victim].0.kill().unwrap();
+        nodes[victim].0.wait().unwrap();
+        loop {
+            let ticking = ticking_zones(metrics[survivor], Duration::from_millis(50));
+            if victim_zones.iter().all(|zone| ticking.contains(zone)) {
+                break;
+            }
+            assert!(
+                killed_at.elapsed() < Duration::from_secs(30),
+                "kill {kill}: no failover"
+            );
+        }
+        let failover = killed_at.elapsed();
+        eprintln!(
+            "kill {kill}: {} zones {victim_zones:?} on {} after {failover:?}",
+            ids[victim], ids[survivor]
+        );
+        samples.push(failover);
+        nodes[victim] = start_node(&endpoint, ids[victim], metrics[victim]);
+    }
+    samples.sort_unstable();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    eprintln!(
+        "failover over {KILLS} kills, lease {LEASE_TTL_S} s: p50 {:?}, p99 {:?}, max {:?}",
+        at(0.5),
+        at(0.99),
+        samples[samples.len() - 1]
+    );
+}
