@@ -4,30 +4,17 @@
 //! and connects with the returned connect token to the game address the login API named — the node
 //! the control plane assigned the character's zone to — where it joins the zone.
 
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use meridian_client::{ClientConfig, ClientToken, GameClient, MoveCommand};
-use meridian_testkit::{Etcd, Postgres};
+use meridian_testkit::{ChildGuard, Etcd, Postgres, free_tcp_port, free_udp_port};
 use serde_json::{Value, json};
 
 const CLUSTER_KEY_HEX: &str = "6d6572696469616e2d746573742d636c75737465722d6b65792d303030303030";
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn now_us() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as u64
@@ -52,7 +39,7 @@ fn a_player_logs_in_over_https_and_joins_the_zone_on_the_node_the_control_plane_
     let etcd = Etcd::start().expect("etcd");
     let postgres = Postgres::start().expect("postgres");
     let endpoint = etcd.endpoint();
-    let _assigner = KillOnDrop(
+    let _assigner = ChildGuard(
         Command::new(binary("meridian-control"))
             .args(["assigner", "--etcd", &endpoint, "--zones", "1,2", "--duration-s", "120"])
             .stdout(Stdio::null())
@@ -60,9 +47,9 @@ fn a_player_logs_in_over_https_and_joins_the_zone_on_the_node_the_control_plane_
             .spawn()
             .unwrap(),
     );
-    let game_port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let game_port = free_udp_port();
     let game_addr: SocketAddr = format!("127.0.0.1:{game_port}").parse().unwrap();
-    let _node = KillOnDrop(
+    let _node = ChildGuard(
         Command::new(binary("meridian-node"))
             .args([
                 "serve",
@@ -73,7 +60,7 @@ fn a_player_logs_in_over_https_and_joins_the_zone_on_the_node_the_control_plane_
                 "--io",
                 "mmsg",
             ])
-            .args(["--metrics-listen", &format!("127.0.0.1:{}", free_port())])
+            .args(["--metrics-listen", &format!("127.0.0.1:{}", free_tcp_port())])
             .args([
                 "--cluster-key-hex",
                 CLUSTER_KEY_HEX,
@@ -88,9 +75,9 @@ fn a_player_logs_in_over_https_and_joins_the_zone_on_the_node_the_control_plane_
             .spawn()
             .unwrap(),
     );
-    let auth_port = free_port();
+    let auth_port = free_tcp_port();
     let cert_path = std::env::temp_dir().join(format!("meridian-login-to-play-{auth_port}.pem"));
-    let _auth = KillOnDrop(
+    let _auth = ChildGuard(
         Command::new(binary("meridian-control"))
             .args(["auth", "--listen", &format!("127.0.0.1:{auth_port}")])
             .args(["--database-url", &postgres.connection_string()])

@@ -3,32 +3,14 @@
 //! `kill -9` of one node → its zones tick on the other within the lease TTL plus the assigner's
 //! reaction, measured from the nodes' own metrics.
 
-use std::net::{TcpListener, UdpSocket};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use meridian_testkit::Etcd;
+use meridian_testkit::{ChildGuard, Etcd, free_tcp_port, free_udp_port};
 
 const ZONES: [u32; 4] = [1, 2, 3, 4];
 const LEASE_TTL_S: u64 = 3;
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// The most recently modified file under `dir`, recursively.
 fn newest_file(dir: &std::path::Path) -> Option<(SystemTime, PathBuf)> {
@@ -67,7 +49,8 @@ fn node_binary() -> PathBuf {
         "dataplane/host/src",
         "dataplane/zone/src",
         "schemas/src",
-        "controlplane/src",
+        // The library part the node links (not the `meridian-control` binary's main.rs).
+        "controlplane/src/registry",
     ] {
         if let Some((_, newer)) = newest_file(&root.join(dir)).filter(|(modified, _)| *modified > built) {
             panic!("{} is older than {}: rebuild it", node.display(), newer.display());
@@ -76,10 +59,29 @@ fn node_binary() -> PathBuf {
     node
 }
 
-fn start_node(etcd: &str, node_id: &str, metrics_port: u16) -> KillOnDrop {
+/// One `meridian-control assigner` for every zone of [`ZONES`], running at most `duration_s`.
+fn start_assigner(etcd: &str, id: &str, duration_s: u64) -> ChildGuard {
+    let zones = ZONES.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+    ChildGuard(
+        Command::new(env!("CARGO_BIN_EXE_meridian-control"))
+            .args(["assigner", "--etcd", etcd, "--zones", &zones, "--id", id])
+            .args([
+                "--lease-ttl-s",
+                &LEASE_TTL_S.to_string(),
+                "--duration-s",
+                &duration_s.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start meridian-control"),
+    )
+}
+
+fn start_node(etcd: &str, node_id: &str, metrics_port: u16) -> ChildGuard {
     let listen = format!("127.0.0.1:{}", free_udp_port());
     let log = std::fs::File::create(std::env::temp_dir().join(format!("meridian-failover-{node_id}.log"))).unwrap();
-    KillOnDrop(
+    ChildGuard(
         Command::new(node_binary())
             .args(["serve", "--listen", &listen, "--workers", "2", "--io", "mmsg"])
             .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
@@ -166,25 +168,8 @@ fn ticking_on_both(metrics_a: u16, metrics_b: u16, window: Duration) -> (Vec<u32
 fn a_killed_nodes_zones_tick_on_the_other_node_within_the_lease_ttl() {
     let etcd = Etcd::start().expect("etcd");
     let endpoint = etcd.endpoint();
-    let zones = ZONES.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
-    let _assigner = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_meridian-control"))
-            .args([
-                "assigner",
-                "--etcd",
-                &endpoint,
-                "--zones",
-                &zones,
-                "--id",
-                "test-assigner",
-            ])
-            .args(["--lease-ttl-s", &LEASE_TTL_S.to_string(), "--duration-s", "120"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start meridian-control"),
-    );
-    let (metrics_a, metrics_b) = (free_port(), free_port());
+    let _assigner = start_assigner(&endpoint, "test-assigner", 120);
+    let (metrics_a, metrics_b) = (free_tcp_port(), free_tcp_port());
     let mut node_a = start_node(&endpoint, "node-a", metrics_a);
     let _node_b = start_node(&endpoint, "node-b", metrics_b);
 
@@ -241,25 +226,8 @@ fn failover_figure_over_twenty_kills() {
     const KILLS: usize = 20;
     let etcd = Etcd::start().expect("etcd");
     let endpoint = etcd.endpoint();
-    let zones = ZONES.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
-    let _assigner = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_meridian-control"))
-            .args([
-                "assigner",
-                "--etcd",
-                &endpoint,
-                "--zones",
-                &zones,
-                "--id",
-                "figure-assigner",
-            ])
-            .args(["--lease-ttl-s", &LEASE_TTL_S.to_string(), "--duration-s", "600"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start meridian-control"),
-    );
-    let metrics = [free_port(), free_port()];
+    let _assigner = start_assigner(&endpoint, "figure-assigner", 600);
+    let metrics = [free_tcp_port(), free_tcp_port()];
     let ids = ["node-a", "node-b"];
     let mut nodes = [
         start_node(&endpoint, ids[0], metrics[0]),

@@ -14,9 +14,11 @@
 mod netns;
 mod process;
 mod services;
+mod tools;
 
 pub use netns::{Netns, TwoHosts, VethEnd, remove_leftover_namespaces};
 pub use services::{Etcd, Postgres, Redis, remove_leftover_dirs};
+pub use tools::{ChildGuard, free_tcp_port, free_udp_port};
 
 use std::time::Duration;
 
