@@ -121,6 +121,11 @@ struct Args {
     login_concurrency: usize,
 }
 
+/// Fresh logins a bot makes after its sessions ended, at most.
+const RELOGINS_MAX: u32 = 3;
+/// Re-login requests queued for the login thread; beyond it a bot asks again next tick.
+const RELOGIN_QUEUE_MAX: usize = 1024;
+
 /// A bot's connect token from the login API (or why it has none).
 type Ticket = Result<meridian_perf::login::PlayTicket, String>;
 
@@ -149,6 +154,10 @@ struct Bot {
     gaps: SnapshotGaps,
     /// With `--login`: the ticket the login thread got for this bot, once it arrived.
     ticket: Option<Ticket>,
+    /// With `--login`: a new ticket was asked for after the session ended (its zone moved or its
+    /// node died), and how many times so far.
+    relogin_pending: bool,
+    relogins: u32,
 }
 
 impl Bot {
@@ -173,6 +182,8 @@ struct ThreadReport {
     logins: u64,
     login_failures: u64,
     login_ms: Histogram,
+    /// Sessions that ended and were replaced by a fresh login (a moved zone, a dead node).
+    relogins: u64,
     /// Gauges.
     connected: u64,
     placed: u64,
@@ -208,6 +219,7 @@ struct ThreadReport {
 impl ThreadReport {
     fn merge(&mut self, other: &ThreadReport) {
         self.logins += other.logins;
+        self.relogins += other.relogins;
         self.login_failures += other.login_failures;
         self.login_ms.merge(&other.login_ms);
         self.connected += other.connected;
@@ -244,6 +256,9 @@ fn wall_us() -> u64 {
 struct Plan {
     /// Bots wait for a login ticket instead of minting dev tokens.
     login: bool,
+    /// With `--login`: where a driver thread asks for a bot's new ticket after its session ended
+    /// (driver thread, bot index in that thread). Bounded; a full queue is retried next tick.
+    relogin: Option<std::sync::mpsc::SyncSender<(usize, usize)>>,
     server: SocketAddr,
     cluster_key: [u8; 32],
     movement: Movement,
@@ -433,6 +448,7 @@ fn drive(
     shared: Arc<Mutex<ThreadReport>>,
     stop: Arc<AtomicBool>,
     tickets: Option<Receiver<(usize, Ticket)>>,
+    thread: usize,
 ) {
     let mut rng = SplitMix64(seed);
     let mut report = ThreadReport::default();
@@ -456,7 +472,22 @@ fn drive(
         // Start the bots whose ramp slot has come (and, logging in, whose ticket arrived).
         if let Some(tickets) = &tickets {
             while let Ok((index, ticket)) = tickets.try_recv() {
-                bots[index].ticket = Some(ticket);
+                let bot = &mut bots[index];
+                if !bot.relogin_pending {
+                    bot.ticket = Some(ticket);
+                    continue;
+                }
+                // A new session for a bot whose session ended: start it at once.
+                bot.relogin_pending = false;
+                match ticket {
+                    Ok(ticket) => {
+                        report.relogins += 1;
+                        report.login_ms.record(ticket.latency.as_millis() as u64);
+                        bot.client = GameClient::new(now, ticket.token, plan.client_config.clone()).ok();
+                        bytes_base[index] = (0, 0);
+                    }
+                    Err(_) => report.login_failures += 1,
+                }
             }
         }
         let first_started = next_to_start;
@@ -524,9 +555,24 @@ fn drive(
             if next_tick_us < now {
                 next_tick_us = now + tick_us; // fell behind: skip ticks rather than burst
             }
-            for bot in bots.iter_mut() {
+            for (index, bot) in bots.iter_mut().enumerate() {
                 let connected = bot.client.as_ref().is_some_and(|client| client.is_connected());
                 bot.connected_once |= connected;
+                // Logged-in bots whose session ended (zone moved, node gone) log in again, as a
+                // player's client would, at most `RELOGINS_MAX` times.
+                let ended = bot.client.as_ref().is_some_and(|client| {
+                    matches!(client.state(), meridian_proto::endpoint::ClientState::Disconnected(_))
+                });
+                if ended
+                    && !bot.relogin_pending
+                    && bot.relogins < RELOGINS_MAX
+                    && let Some(relogin) = &plan.relogin
+                    && relogin.try_send((thread, index)).is_ok()
+                {
+                    bot.relogin_pending = true;
+                    bot.relogins += 1;
+                    bot.client = None;
+                }
                 bot.track_snapshots(now, false);
                 if !connected {
                     continue;
@@ -603,8 +649,9 @@ fn publish(bots: &[Bot], bytes_base: &mut [(u64, u64)], report: &mut ThreadRepor
     for (bot, base) in bots.iter().zip(bytes_base.iter_mut()) {
         let Some(client) = bot.client.as_ref() else { continue };
         let counters = client.counters();
-        report.bytes_up += counters.bytes_sent - base.0;
-        report.bytes_down += counters.bytes_received - base.1;
+        // A bot that logged in again has a fresh client whose counters start at zero.
+        report.bytes_up += counters.bytes_sent.saturating_sub(base.0);
+        report.bytes_down += counters.bytes_received.saturating_sub(base.1);
         *base = (counters.bytes_sent, counters.bytes_received);
         report.snapshots += counters.snapshots_applied;
         report.snapshots_dropped += counters.snapshots_dropped;
@@ -694,7 +741,7 @@ fn print_report(
              \"bytes_per_s_per_client\":{{\"down\":{:.1},\"up\":{:.1}}},\
              \"server_tick_p99_s\":{},\"server_tick_p99_above_buckets\":{},\"scrape_error\":{},\
              \"snapshots\":{},\"snapshots_dropped\":{},\"datagrams_dropped\":{},\"send_errors\":{},\"driver_loop_us\":{{\"p99\":{},\"max\":{}}},\"stalls\":{{\"count\":{},\"bots\":{},\"gap_max_ms\":{:.1}}},\
-             \"login\":{{\"ok\":{},\"failed\":{},\"p50_ms\":{},\"p99_ms\":{}}},\
+             \"login\":{{\"ok\":{},\"failed\":{},\"relogins\":{},\"p50_ms\":{},\"p99_ms\":{}}},\
              \"misbehaving\":{{\"garbage_bots\":{},\"garbage_sent\":{},\"replay_bots\":{},\"replays_sent\":{},\"speedhack_bots\":{},\"speedhack_inputs\":{}}}}}",
             // What the swarm costs the machine it shares with the node (all threads).
             meridian_node::cpu_time::process_cpu_ns() as f64 / 1e9,
@@ -725,6 +772,7 @@ fn print_report(
             total.snapshot_gap_max_us as f64 / 1e3,
             total.logins,
             total.login_failures,
+            total.relogins,
             total.login_ms.quantile(0.5).map_or("null".into(), |v| v.to_string()),
             total.login_ms.quantile(0.99).map_or("null".into(), |v| v.to_string()),
             args.garbage,
@@ -791,8 +839,16 @@ fn main() -> anyhow::Result<()> {
     };
     client_config.validate().context("client config")?;
     let start_us = wall_us();
+    let (relogin_sender, relogin_receiver) = match args.login {
+        Some(_) => {
+            let (sender, receiver) = std::sync::mpsc::sync_channel(RELOGIN_QUEUE_MAX);
+            (Some(sender), Some(receiver))
+        }
+        None => (None, None),
+    };
     let plan = Arc::new(Plan {
         login: args.login.is_some(),
+        relogin: relogin_sender,
         server: args.server,
         cluster_key,
         movement: args.movement,
@@ -837,6 +893,8 @@ fn main() -> anyhow::Result<()> {
             connected_once: false,
             gaps: SnapshotGaps::default(),
             ticket: None,
+            relogin_pending: false,
+            relogins: 0,
         });
     }
     // With --login, one thread logs the bots in (in start order, a few at a time) and hands each
@@ -856,6 +914,7 @@ fn main() -> anyhow::Result<()> {
         }
         let (bots_count, threads, concurrency) = (args.bots, args.threads, args.login_concurrency.max(1));
         let tag = args.session_base.unwrap_or(start_us / 1_000_000);
+        let relogins = relogin_receiver.context("a re-login queue with --login")?;
         std::thread::Builder::new().name("bots-login".into()).spawn(move || {
             let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
                 return;
@@ -876,6 +935,32 @@ fn main() -> anyhow::Result<()> {
                         let _ = sender.send((index / threads, ticket));
                     });
                 }
+                // Then log in again the bots whose sessions ended, until every driver thread is done
+                // (the queue's sender lives in the plan they share).
+                loop {
+                    while in_flight.try_join_next().is_some() {}
+                    match relogins.try_recv() {
+                        Ok((thread, local)) => {
+                            while in_flight.len() >= concurrency {
+                                in_flight.join_next().await;
+                            }
+                            let index = local * threads + thread;
+                            let (client, sender) = (client.clone(), senders[thread].clone());
+                            in_flight.spawn(async move {
+                                let name = format!("bot-{tag}-{index}");
+                                let ticket = client
+                                    .play(&name, &format!("{name} password"))
+                                    .await
+                                    .map_err(|e| e.to_string());
+                                let _ = sender.send((local, ticket));
+                            });
+                        }
+                        Err(std::sync::mpsc::TryRecvError::Empty) => {
+                            tokio::time::sleep(Duration::from_millis(20)).await
+                        }
+                        Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
+                    }
+                }
                 while in_flight.join_next().await.is_some() {}
             });
         })?;
@@ -891,7 +976,7 @@ fn main() -> anyhow::Result<()> {
         handles.push(
             std::thread::Builder::new()
                 .name(format!("bots-{thread}"))
-                .spawn(move || drive(bots, plan, seed, report, stop, tickets))?,
+                .spawn(move || drive(bots, plan, seed, report, stop, tickets, thread))?,
         );
     }
     let gather = |shared: &[Arc<Mutex<ThreadReport>>]| {

@@ -1,0 +1,187 @@
+//! Players survive their node's death by logging in again: a bot swarm logged in over HTTPS plays on
+//! the node that serves zone 1; that node is `kill -9`ed; the control plane moves the zone to the
+//! other node; every bot's session times out, the bot logs in again, gets a token for the new owner
+//! and plays there. Everything is a real process (etcd, Postgres, assigner, login API, two nodes,
+//! the bots binary).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use meridian_testkit::{ChildGuard, Etcd, Postgres, free_tcp_port, free_udp_port};
+use serde_json::Value;
+
+const CLUSTER_KEY_HEX: &str = "6d6572696469616e2d72656c6f67696e2d746573742d6b65792d303030303030";
+const BOTS: u32 = 12;
+
+fn binary(name: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_BIN_EXE_meridian-control")).with_file_name(name);
+    assert!(
+        path.is_file(),
+        "{} missing: run `cargo test --workspace`",
+        path.display()
+    );
+    path
+}
+
+fn log_file(name: &str) -> std::fs::File {
+    std::fs::File::create(std::env::temp_dir().join(format!("meridian-relogin-{name}.log"))).unwrap()
+}
+
+fn start_node(etcd: &str, node_id: &str, metrics_port: u16) -> ChildGuard {
+    ChildGuard(
+        Command::new(binary("meridian-node"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{}", free_udp_port())])
+            .args(["--workers", "1", "--io", "mmsg"])
+            .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
+            .args([
+                "--cluster-key-hex",
+                CLUSTER_KEY_HEX,
+                "--control",
+                etcd,
+                "--node-id",
+                node_id,
+            ])
+            .args(["--duration-s", "120"])
+            .stdout(Stdio::null())
+            .stderr(log_file(node_id))
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Sessions the node behind `metrics_port` holds (0 if it does not answer).
+fn sessions(metrics_port: u16) -> f64 {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", metrics_port)) else {
+        return 0.0;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n");
+    let mut body = String::new();
+    let _ = stream.read_to_string(&mut body);
+    body.lines()
+        .filter(|line| line.starts_with("meridian_sessions{"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[test]
+fn bots_log_in_again_and_play_on_the_new_owner_after_their_node_is_killed() {
+    let etcd = Etcd::start().expect("etcd");
+    let postgres = Postgres::start().expect("postgres");
+    let endpoint = etcd.endpoint();
+    let _assigner = ChildGuard(
+        Command::new(binary("meridian-control"))
+            .args(["assigner", "--etcd", &endpoint, "--zones", "1", "--duration-s", "120"])
+            .stdout(Stdio::null())
+            .stderr(log_file("assigner"))
+            .spawn()
+            .unwrap(),
+    );
+    let metrics = [free_tcp_port(), free_tcp_port()];
+    let mut nodes = [
+        start_node(&endpoint, "node-a", metrics[0]),
+        start_node(&endpoint, "node-b", metrics[1]),
+    ];
+    let auth_port = free_tcp_port();
+    let cert = std::env::temp_dir().join(format!("meridian-relogin-{auth_port}.pem"));
+    let _auth = ChildGuard(
+        Command::new(binary("meridian-control"))
+            .args(["auth", "--listen", &format!("127.0.0.1:{auth_port}")])
+            .args(["--database-url", &postgres.connection_string(), "--etcd", &endpoint])
+            .args([
+                "--cluster-key-hex",
+                CLUSTER_KEY_HEX,
+                "--jwt-secret-hex",
+                &"cd".repeat(32),
+            ])
+            .args([
+                "--dev-cert-out",
+                cert.to_str().unwrap(),
+                "--ip-burst",
+                "100000",
+                "--ip-refill-ms",
+                "1",
+            ])
+            .args(["--duration-s", "120"])
+            .stdout(Stdio::null())
+            .stderr(log_file("auth"))
+            .spawn()
+            .unwrap(),
+    );
+    // The login API is up (its certificate written) and zone 1 has a node.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !cert.is_file() {
+        assert!(Instant::now() < deadline, "the login API did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let bots = Command::new(binary("bots"))
+        .args([
+            "--bots",
+            &BOTS.to_string(),
+            "--threads",
+            "1",
+            "--duration-s",
+            "28",
+            "--report-s",
+            "1",
+            "--json",
+        ])
+        .args([
+            "--cluster-key-hex",
+            CLUSTER_KEY_HEX,
+            "--login",
+            &format!("https://127.0.0.1:{auth_port}"),
+        ])
+        .args(["--login-ca", cert.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(log_file("bots"))
+        .spawn()
+        .unwrap();
+    let mut bots = ChildGuard(bots);
+    // Every bot plays on one node (zone 1's owner); kill that node.
+    let owner = loop {
+        let counts = [sessions(metrics[0]), sessions(metrics[1])];
+        if let Some(owner) = (0..2).find(|&node| counts[node] >= f64::from(BOTS)) {
+            break owner;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the bots never all joined: sessions {counts:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    nodes[owner].0.kill().unwrap();
+    nodes[owner].0.wait().unwrap();
+    let killed_at = Instant::now();
+    // They come back on the other node.
+    let survivor = 1 - owner;
+    while sessions(metrics[survivor]) < f64::from(BOTS) {
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(28),
+            "bots not back after {:?}: {} sessions on the survivor",
+            killed_at.elapsed(),
+            sessions(metrics[survivor])
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!(
+        "all {BOTS} bots playing on the surviving node {:?} after the kill",
+        killed_at.elapsed()
+    );
+    // The swarm's own account of it.
+    let mut output = String::new();
+    bots.0.stdout.take().unwrap().read_to_string(&mut output).unwrap();
+    let _ = bots.0.wait();
+    let last: Value = output
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .next_back()
+        .expect("a report from the swarm");
+    assert_eq!(last["login"]["failed"], 0, "{last}");
+    assert!(last["login"]["relogins"].as_u64().unwrap() >= u64::from(BOTS), "{last}");
+    assert_eq!(last["placed"], u64::from(BOTS), "{last}");
+}
