@@ -125,7 +125,7 @@ fn bots_log_in_again_and_play_on_the_new_owner_after_their_node_is_killed() {
             "--threads",
             "1",
             "--duration-s",
-            "28",
+            "40",
             "--report-s",
             "1",
             "--json",
