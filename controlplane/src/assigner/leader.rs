@@ -16,7 +16,7 @@ use tokio::{sync::watch, task::JoinHandle, time::Instant};
 use super::plan::{LiveNode, Move, ZoneAssigner};
 use crate::registry::{
     ASSIGN_PREFIX, ASSIGNER_ELECTION, LOAD_PREFIX, LoadRecord, NODES_PREFIX, NodeRecord, Placement, RegistryError,
-    ZoneId, assign_key, decode, encode, header_revision, watch_prefix, zone_of_assign_key,
+    ZoneId, assign_key, decode, encode, header_revision, keep_lease_alive, watch_prefix, zone_of_assign_key,
 };
 
 /// Pause before campaigning again after losing leadership or an etcd error, so a flapping etcd is
@@ -162,7 +162,11 @@ async fn run(
         };
         let mut leader_key: Option<LeaderKey> = None;
         let outcome = tokio::select! {
-            () = keep_lease(client.clone(), lease_id, ttl) => Err(AssignerError::LeaseLost),
+            // No safety margin: losing the election lease only ends this candidate's leadership,
+            // and its moves are fenced on the leader key anyway.
+            _ = keep_lease_alive(client.clone(), lease_id, ttl, Instant::now(), Duration::ZERO) => {
+                Err(AssignerError::LeaseLost)
+            }
             _ = stop.wait_for(|s| *s) => Ok(()),
             result = async {
                 let mut response = client
@@ -191,35 +195,6 @@ async fn run(
         }
     }
     status.send_replace(AssignerStatus::Stopped);
-}
-
-/// Keeps the election lease alive; returns when it is lost (TTL 0, or nothing acknowledged for a
-/// whole TTL).
-async fn keep_lease(client: Client, lease_id: i64, ttl: Duration) {
-    let mut stream = None;
-    let mut acknowledged_at = Instant::now();
-    loop {
-        let sent_at = Instant::now();
-        let attempt = async {
-            if stream.is_none() {
-                stream = Some(client.lease_client().keep_alive(lease_id).await?);
-            }
-            let (keeper, answers) = stream.as_mut().expect("opened above");
-            keeper.keep_alive().await?;
-            answers.message().await
-        };
-        match tokio::time::timeout_at(acknowledged_at + ttl, attempt).await {
-            Err(_) => return,
-            Ok(Ok(Some(answer))) if answer.ttl() > 0 => acknowledged_at = sent_at,
-            Ok(Ok(Some(_))) => return,
-            Ok(Ok(None) | Err(_)) => {
-                stream = None;
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        }
-        tokio::time::sleep_until(sent_at + ttl / 3).await;
-    }
 }
 
 /// The cluster as one consistent read: live nodes, current assignment with each zone's revision.

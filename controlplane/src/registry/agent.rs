@@ -27,6 +27,7 @@ use tokio::{
     time::Instant,
 };
 
+use super::lease::{LeaseEnd, keep_lease_alive};
 use super::{
     ASSIGN_PREFIX, LoadRecord, NODE_ID_BYTES_MAX, NodeRecord, Placement, RegistryError, WatchEvent, WatchItem, ZoneId,
     decode, encode, header_revision, load_key, node_key, watch_prefix, zone_of_assign_key,
@@ -218,44 +219,13 @@ async fn keep_alive(
     granted_at: Instant,
     state: Arc<watch::Sender<LeaseState>>,
 ) {
-    let interval = ttl / 3;
-    let mut deadline = granted_at + ttl - LEASE_SAFETY_MARGIN;
-    let mut stream = None;
-    loop {
-        let sent_at = Instant::now();
-        let attempt = async {
-            if stream.is_none() {
-                stream = Some(client.lease_client().keep_alive(lease_id).await?);
-            }
-            let (keeper, answers) = stream.as_mut().expect("opened above");
-            keeper.keep_alive().await?;
-            answers.message().await
-        };
-        match tokio::time::timeout_at(deadline, attempt).await {
-            Err(_elapsed) => {
-                tracing::warn!(lease_id, "no keep-alive acknowledged before the deadline: lease lost");
-                state.send_replace(LeaseState::Lost);
-                return;
-            }
-            Ok(Ok(Some(answer))) if answer.ttl() > 0 => {
-                let granted = Duration::from_secs(answer.ttl().unsigned_abs());
-                deadline = sent_at + granted.saturating_sub(LEASE_SAFETY_MARGIN);
-            }
-            Ok(Ok(Some(_))) => {
-                tracing::warn!(lease_id, "keep-alive answered TTL 0: lease lost");
-                state.send_replace(LeaseState::Lost);
-                return;
-            }
-            Ok(Ok(None) | Err(_)) => {
-                // The stream broke (etcd restarting, connection reset): open a new one and try
-                // again at once; the deadline above still bounds how long we keep serving.
-                stream = None;
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
+    match keep_lease_alive(client, lease_id, ttl, granted_at, LEASE_SAFETY_MARGIN).await {
+        LeaseEnd::NotAcknowledged => {
+            tracing::warn!(lease_id, "no keep-alive acknowledged before the deadline: lease lost")
         }
-        tokio::time::sleep_until((sent_at + interval).min(deadline)).await;
+        LeaseEnd::Revoked => tracing::warn!(lease_id, "keep-alive answered TTL 0: lease lost"),
     }
+    state.send_replace(LeaseState::Lost);
 }
 
 async fn write_load(

@@ -24,10 +24,12 @@
 //! stopped on its own side when it lost its lease ([`NodeAgent`]).
 //!
 //! Files: `mod.rs` (layout, records, errors), `watch.rs` (the resilient prefix watch),
-//! `agent.rs` (the node agent), `directory.rs` (zone → game address for the login API).
+//! `agent.rs` (the node agent), `directory.rs` (zone → game address for the login API), `lease.rs` (keeping a lease alive, also
+//! for the assigner's election).
 
 mod agent;
 mod directory;
+mod lease;
 mod watch;
 
 use serde::{Deserialize, Serialize};
@@ -35,6 +37,7 @@ use std::collections::BTreeMap;
 
 pub use agent::{AssignmentChange, LeaseState, NodeAgent, NodeConfig};
 pub use directory::{DirectoryHandle, GameDirectory};
+pub use lease::{LeaseEnd, keep_lease_alive};
 pub use watch::{WatchEvent, WatchItem, watch_prefix};
 
 /// The root of every key Meridian writes.
