@@ -4,67 +4,30 @@
 //! and plays there. Everything is a real process (etcd, Postgres, assigner, login API, two nodes,
 //! the bots binary).
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::PathBuf;
+use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{binary, log_file, sessions};
 use meridian_testkit::{ChildGuard, Etcd, Postgres, free_tcp_port, free_udp_port};
+
+mod common;
 use serde_json::Value;
 
 const CLUSTER_KEY_HEX: &str = "6d6572696469616e2d72656c6f67696e2d746573742d6b65792d303030303030";
 const BOTS: u32 = 12;
 
-fn binary(name: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_BIN_EXE_meridian-control")).with_file_name(name);
-    assert!(
-        path.is_file(),
-        "{} missing: run `cargo test --workspace`",
-        path.display()
-    );
-    path
-}
-
-fn log_file(name: &str) -> std::fs::File {
-    std::fs::File::create(std::env::temp_dir().join(format!("meridian-relogin-{name}.log"))).unwrap()
-}
-
 fn start_node(etcd: &str, node_id: &str, metrics_port: u16) -> ChildGuard {
-    ChildGuard(
-        Command::new(binary("meridian-node"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{}", free_udp_port())])
-            .args(["--workers", "1", "--io", "mmsg"])
-            .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
-            .args([
-                "--cluster-key-hex",
-                CLUSTER_KEY_HEX,
-                "--control",
-                etcd,
-                "--node-id",
-                node_id,
-            ])
-            .args(["--duration-s", "120"])
-            .stdout(Stdio::null())
-            .stderr(log_file(node_id))
-            .spawn()
-            .unwrap(),
+    let listen = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
+    common::start_node(
+        etcd,
+        node_id,
+        listen,
+        metrics_port,
+        CLUSTER_KEY_HEX,
+        1,
+        log_file("relogin", node_id),
     )
-}
-
-/// Sessions the node behind `metrics_port` holds (0 if it does not answer).
-fn sessions(metrics_port: u16) -> f64 {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", metrics_port)) else {
-        return 0.0;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let _ = stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n");
-    let mut body = String::new();
-    let _ = stream.read_to_string(&mut body);
-    body.lines()
-        .filter(|line| line.starts_with("meridian_sessions{"))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 #[test]
@@ -76,7 +39,7 @@ fn bots_log_in_again_and_play_on_the_new_owner_after_their_node_is_killed() {
         Command::new(binary("meridian-control"))
             .args(["assigner", "--etcd", &endpoint, "--zones", "1", "--duration-s", "120"])
             .stdout(Stdio::null())
-            .stderr(log_file("assigner"))
+            .stderr(log_file("relogin", "assigner"))
             .spawn()
             .unwrap(),
     );
@@ -107,7 +70,7 @@ fn bots_log_in_again_and_play_on_the_new_owner_after_their_node_is_killed() {
             ])
             .args(["--duration-s", "120"])
             .stdout(Stdio::null())
-            .stderr(log_file("auth"))
+            .stderr(log_file("relogin", "auth"))
             .spawn()
             .unwrap(),
     );
@@ -138,7 +101,7 @@ fn bots_log_in_again_and_play_on_the_new_owner_after_their_node_is_killed() {
         ])
         .args(["--login-ca", cert.to_str().unwrap()])
         .stdout(Stdio::piped())
-        .stderr(log_file("bots"))
+        .stderr(log_file("relogin", "bots"))
         .spawn()
         .unwrap();
     let mut bots = ChildGuard(bots);

@@ -5,33 +5,21 @@
 //! the control plane assigned the character's zone to — where it joins the zone.
 
 use std::net::{SocketAddr, UdpSocket};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
+use common::{binary, log_file, start_node};
 use meridian_client::{ClientConfig, ClientToken, GameClient, MoveCommand};
 use meridian_testkit::{ChildGuard, Etcd, Postgres, free_tcp_port, free_udp_port};
 use serde_json::{Value, json};
+
+mod common;
 
 const CLUSTER_KEY_HEX: &str = "6d6572696469616e2d746573742d636c75737465722d6b65792d303030303030";
 
 fn now_us() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as u64
-}
-
-fn log_file(name: &str) -> std::fs::File {
-    std::fs::File::create(std::env::temp_dir().join(format!("meridian-login-to-play-{name}.log"))).unwrap()
-}
-
-fn binary(name: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_BIN_EXE_meridian-control")).with_file_name(name);
-    assert!(
-        path.is_file(),
-        "{} missing: run `cargo test --workspace`",
-        path.display()
-    );
-    path
 }
 
 #[test]
@@ -43,37 +31,20 @@ fn a_player_logs_in_over_https_and_joins_the_zone_on_the_node_the_control_plane_
         Command::new(binary("meridian-control"))
             .args(["assigner", "--etcd", &endpoint, "--zones", "1,2", "--duration-s", "120"])
             .stdout(Stdio::null())
-            .stderr(log_file("assigner"))
+            .stderr(log_file("login-to-play", "assigner"))
             .spawn()
             .unwrap(),
     );
     let game_port = free_udp_port();
     let game_addr: SocketAddr = format!("127.0.0.1:{game_port}").parse().unwrap();
-    let _node = ChildGuard(
-        Command::new(binary("meridian-node"))
-            .args([
-                "serve",
-                "--listen",
-                &game_addr.to_string(),
-                "--workers",
-                "2",
-                "--io",
-                "mmsg",
-            ])
-            .args(["--metrics-listen", &format!("127.0.0.1:{}", free_tcp_port())])
-            .args([
-                "--cluster-key-hex",
-                CLUSTER_KEY_HEX,
-                "--control",
-                &endpoint,
-                "--node-id",
-                "node-1",
-            ])
-            .args(["--duration-s", "120"])
-            .stdout(Stdio::null())
-            .stderr(log_file("node"))
-            .spawn()
-            .unwrap(),
+    let _node = start_node(
+        &endpoint,
+        "node-1",
+        game_addr,
+        free_tcp_port(),
+        CLUSTER_KEY_HEX,
+        2,
+        log_file("login-to-play", "node"),
     );
     let auth_port = free_tcp_port();
     let cert_path = std::env::temp_dir().join(format!("meridian-login-to-play-{auth_port}.pem"));
@@ -96,7 +67,7 @@ fn a_player_logs_in_over_https_and_joins_the_zone_on_the_node_the_control_plane_
                 "120",
             ])
             .stdout(Stdio::null())
-            .stderr(log_file("auth"))
+            .stderr(log_file("login-to-play", "auth"))
             .spawn()
             .unwrap(),
     );

@@ -3,60 +3,28 @@
 //! `kill -9` of one node → its zones tick on the other within the lease TTL plus the assigner's
 //! reaction, measured from the nodes' own metrics.
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
+use common::{LEASE_TTL_S, log_file, ticks_per_zone};
 use meridian_testkit::{ChildGuard, Etcd, free_tcp_port, free_udp_port};
 
+mod common;
+
 const ZONES: [u32; 4] = [1, 2, 3, 4];
-const LEASE_TTL_S: u64 = 3;
 
-/// The most recently modified file under `dir`, recursively.
-fn newest_file(dir: &std::path::Path) -> Option<(SystemTime, PathBuf)> {
-    let mut newest: Option<(SystemTime, PathBuf)> = None;
-    for entry in std::fs::read_dir(dir).ok()?.flatten() {
-        let path = entry.path();
-        let candidate = if path.is_dir() {
-            newest_file(&path)
-        } else {
-            entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .map(|modified| (modified, path))
-        };
-        if let Some(candidate) = candidate.filter(|c| newest.as_ref().is_none_or(|n| c.0 > n.0)) {
-            newest = Some(candidate);
-        }
-    }
-    newest
-}
-
-/// `meridian-node` beside this package's binary; refuses one older than its sources (`cargo test
-/// -p meridian-control` alone does not rebuild another package's binary; `make test` does).
-fn node_binary() -> PathBuf {
-    let node = PathBuf::from(env!("CARGO_BIN_EXE_meridian-control")).with_file_name("meridian-node");
-    assert!(
-        node.is_file(),
-        "{} missing: run `cargo test --workspace` or build meridian-node",
-        node.display()
-    );
-    let built = std::fs::metadata(&node).and_then(|m| m.modified()).unwrap();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    for dir in [
-        "dataplane/src",
-        "dataplane/host/src",
-        "dataplane/zone/src",
-        "schemas/src",
-        // The library part the node links (not the `meridian-control` binary's main.rs).
-        "controlplane/src/registry",
-    ] {
-        if let Some((_, newer)) = newest_file(&root.join(dir)).filter(|(modified, _)| *modified > built) {
-            panic!("{} is older than {}: rebuild it", node.display(), newer.display());
-        }
-    }
-    node
+/// A node of this test, its log in `<temp>/meridian-failover-<id>.log`.
+fn start_node(etcd: &str, node_id: &str, metrics_port: u16) -> ChildGuard {
+    let listen = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
+    common::start_node(
+        etcd,
+        node_id,
+        listen,
+        metrics_port,
+        &"5c".repeat(32),
+        2,
+        log_file("failover", node_id),
+    )
 }
 
 /// One `meridian-control assigner` for every zone of [`ZONES`], running at most `duration_s`.
@@ -76,63 +44,6 @@ fn start_assigner(etcd: &str, id: &str, duration_s: u64) -> ChildGuard {
             .spawn()
             .expect("start meridian-control"),
     )
-}
-
-fn start_node(etcd: &str, node_id: &str, metrics_port: u16) -> ChildGuard {
-    let listen = format!("127.0.0.1:{}", free_udp_port());
-    let log = std::fs::File::create(std::env::temp_dir().join(format!("meridian-failover-{node_id}.log"))).unwrap();
-    ChildGuard(
-        Command::new(node_binary())
-            .args(["serve", "--listen", &listen, "--workers", "2", "--io", "mmsg"])
-            .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
-            .args(["--cluster-key-hex", &"5c".repeat(32)])
-            .args([
-                "--control",
-                etcd,
-                "--node-id",
-                node_id,
-                "--lease-ttl-s",
-                &LEASE_TTL_S.to_string(),
-            ])
-            .args(["--duration-s", "120"])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start meridian-node"),
-    )
-}
-
-/// Tick counts per zone from a node's metrics endpoint (empty if it does not answer).
-fn ticks_per_zone(metrics_port: u16) -> std::collections::BTreeMap<u32, f64> {
-    use std::io::{Read, Write};
-    let mut ticks = std::collections::BTreeMap::new();
-    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", metrics_port)) else {
-        return ticks;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    if stream
-        .write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
-        .is_err()
-    {
-        return ticks;
-    }
-    let mut body = String::new();
-    let _ = stream.read_to_string(&mut body);
-    for line in body
-        .lines()
-        .filter(|l| l.starts_with("meridian_tick_duration_seconds_count{"))
-    {
-        let zone = line
-            .split("zone=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .and_then(|zone| zone.parse::<u32>().ok());
-        let count = line.rsplit(' ').next().and_then(|n| n.parse::<f64>().ok());
-        if let (Some(zone), Some(count)) = (zone, count) {
-            *ticks.entry(zone).or_insert(0.0) += count;
-        }
-    }
-    ticks
 }
 
 /// The zones whose tick count grows over `window` on the node behind `metrics_port`.

@@ -6,16 +6,17 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::{LEASE_TTL_S, log_file, ticks_per_zone};
 use meridian_testkit::{ChildGuard, Etcd, free_tcp_port, free_udp_port};
 
+mod common;
+
 const ZONES: [u32; 4] = [1, 2, 3, 4];
-const LEASE_TTL_S: u64 = 3;
 /// Connections the proxy holds at most (a node's etcd client opens a few).
 const PROXY_CONNECTIONS_MAX: usize = 64;
 
@@ -79,69 +80,18 @@ impl Proxy {
     }
 }
 
-fn node_binary() -> PathBuf {
-    let node = PathBuf::from(env!("CARGO_BIN_EXE_meridian-control")).with_file_name("meridian-node");
-    assert!(
-        node.is_file(),
-        "{} missing: run `cargo test --workspace`",
-        node.display()
-    );
-    node
-}
-
+/// A node of this test, its log in `<temp>/meridian-partition-<id>.log`.
 fn start_node(etcd: &str, node_id: &str, metrics_port: u16) -> ChildGuard {
-    let log = std::fs::File::create(std::env::temp_dir().join(format!("meridian-partition-{node_id}.log"))).unwrap();
-    ChildGuard(
-        Command::new(node_binary())
-            .args(["serve", "--listen", &format!("127.0.0.1:{}", free_udp_port())])
-            .args(["--workers", "2", "--io", "mmsg"])
-            .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
-            .args(["--cluster-key-hex", &"5c".repeat(32)])
-            .args([
-                "--control",
-                etcd,
-                "--node-id",
-                node_id,
-                "--lease-ttl-s",
-                &LEASE_TTL_S.to_string(),
-            ])
-            .args(["--duration-s", "120"])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start meridian-node"),
+    let listen = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
+    common::start_node(
+        etcd,
+        node_id,
+        listen,
+        metrics_port,
+        &"5c".repeat(32),
+        2,
+        log_file("partition", node_id),
     )
-}
-
-/// Tick counts per zone from a node's metrics endpoint.
-fn ticks_per_zone(metrics_port: u16) -> BTreeMap<u32, f64> {
-    let mut ticks = BTreeMap::new();
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", metrics_port)) else {
-        return ticks;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    if stream
-        .write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
-        .is_err()
-    {
-        return ticks;
-    }
-    let mut body = String::new();
-    let _ = stream.read_to_string(&mut body);
-    for line in body
-        .lines()
-        .filter(|l| l.starts_with("meridian_tick_duration_seconds_count{"))
-    {
-        let zone = line
-            .split("zone=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next()?.parse::<u32>().ok());
-        let count = line.rsplit(' ').next().and_then(|n| n.parse::<f64>().ok());
-        if let (Some(zone), Some(count)) = (zone, count) {
-            *ticks.entry(zone).or_insert(0.0) += count;
-        }
-    }
-    ticks
 }
 
 #[test]
