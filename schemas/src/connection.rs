@@ -680,6 +680,18 @@ impl Connection {
 mod tests {
     use super::*;
 
+    /// Datagrams between a test pair: (deliver at, to the server?, bytes), in send order.
+    pub(super) type InFlight = VecDeque<(u64, bool, Vec<u8>)>;
+
+    /// Hands every datagram due by `now_us` to its receiver.
+    pub(super) fn deliver_due(in_flight: &mut InFlight, now_us: u64, client: &mut Connection, server: &mut Connection) {
+        while in_flight.front().is_some_and(|(at, _, _)| *at <= now_us) {
+            let (_, to_server, bytes) = in_flight.pop_front().unwrap();
+            let receiver = if to_server { &mut *server } else { &mut *client };
+            receiver.receive(now_us, &bytes).unwrap();
+        }
+    }
+
     pub(super) fn pair(now_us: u64) -> (Connection, Connection) {
         let client = Connection::new(
             Side::Client,
@@ -743,15 +755,11 @@ mod tests {
     /// both are polled every millisecond. Returns the packets each end sent over `ticks`.
     fn tick_traffic(client: &mut Connection, server: &mut Connection, start_us: u64, ticks: u64) -> (u64, u64) {
         let mut packet = Vec::new();
-        let mut in_flight: VecDeque<(u64, bool, Vec<u8>)> = VecDeque::new();
+        let mut in_flight = InFlight::new();
         let (mut from_client, mut from_server) = (0, 0);
         for step in 0..ticks * 50 {
             let now = start_us + step * 1_000;
-            while in_flight.front().is_some_and(|(at, _, _)| *at <= now) {
-                let (_, to_server, bytes) = in_flight.pop_front().unwrap();
-                let receiver = if to_server { &mut *server } else { &mut *client };
-                receiver.receive(now, &bytes).unwrap();
-            }
+            deliver_due(&mut in_flight, now, client, server);
             if step % 50 == 0 {
                 client.send_unreliable(b"input").unwrap();
             }
@@ -838,14 +846,10 @@ mod tests {
         let mut packet = Vec::new();
         let mut packet_number = 0;
         // (deliver at, to the server?, bytes)
-        let mut in_flight: VecDeque<(u64, bool, Vec<u8>)> = VecDeque::new();
+        let mut in_flight = InFlight::new();
         for _ in 0..steps {
             now += 10_000;
-            while in_flight.front().is_some_and(|(deliver_at, _, _)| *deliver_at <= now) {
-                let (_, to_server, bytes) = in_flight.pop_front().unwrap();
-                let receiver = if to_server { &mut *server } else { &mut *client };
-                receiver.receive(now, &bytes).unwrap();
-            }
+            deliver_due(&mut in_flight, now, client, server);
             while client.poll_packet(now, &mut packet) {
                 packet_number += 1;
                 if !lose(packet_number) {
@@ -880,14 +884,10 @@ mod tests {
         // from acks (or without subtracting the hold) is 140 ms.
         let (mut client, mut server) = pair(0);
         let mut packet = Vec::new();
-        let mut in_flight: VecDeque<(u64, bool, Vec<u8>)> = VecDeque::new();
+        let mut in_flight = InFlight::new();
         for step in 0..10_000u64 {
             let now = step * 1_000;
-            while in_flight.front().is_some_and(|(at, _, _)| *at <= now) {
-                let (_, to_server, bytes) = in_flight.pop_front().unwrap();
-                let receiver = if to_server { &mut server } else { &mut client };
-                receiver.receive(now, &bytes).unwrap();
-            }
+            deliver_due(&mut in_flight, now, &mut client, &mut server);
             if step % 50 == 0 {
                 server.send_unreliable(b"snapshot").unwrap();
             }

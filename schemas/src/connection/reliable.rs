@@ -197,11 +197,9 @@ impl Connection {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::VecDeque;
-
     use super::*;
     use crate::connection::UNRELIABLE_MESSAGE_BYTES_MAX;
-    use crate::connection::tests::{drive, pair};
+    use crate::connection::tests::{InFlight, deliver_due, drive, pair};
 
     #[test]
     fn reliable_events_keep_flowing_beside_tick_traffic_with_delayed_acks_and_loss() {
@@ -217,15 +215,11 @@ mod tests {
             random.is_multiple_of(10)
         };
         let mut packet = Vec::new();
-        let mut in_flight: VecDeque<(u64, bool, Vec<u8>)> = VecDeque::new();
+        let mut in_flight = InFlight::new();
         let (mut sent, mut received) = (0u32, Vec::new());
         for step in 0..400 * 50 {
             let now = step * 1_000;
-            while in_flight.front().is_some_and(|(at, _, _)| *at <= now) {
-                let (_, to_server, bytes) = in_flight.pop_front().unwrap();
-                let receiver = if to_server { &mut server } else { &mut client };
-                receiver.receive(now, &bytes).unwrap();
-            }
+            deliver_due(&mut in_flight, now, &mut client, &mut server);
             if step % 50 == 0 {
                 client.send_unreliable(b"input").unwrap();
             }
