@@ -154,6 +154,8 @@ pub struct SessionHost {
     tick_reports: VecDeque<TickReport>,
     scratch: Vec<u8>,
     input_scratch: Vec<ZoneInput>,
+    /// (zone, client, RTT) reports gathered in one pass over the sessions.
+    rtt_scratch: Vec<(usize, ClientId, u64)>,
 }
 
 impl SessionHost {
@@ -199,6 +201,7 @@ impl SessionHost {
             tick_reports: VecDeque::new(),
             scratch: Vec::with_capacity(2048),
             input_scratch: Vec::new(),
+            rtt_scratch: Vec::new(),
         })
     }
 
@@ -402,7 +405,7 @@ impl SessionHost {
         // Character ids come from the login service once it exists; until then the session id.
         let character_id = session_id;
         let spawn_m = self.spawn.as_ref().and_then(|spawn| spawn(character_id));
-        let rtt_us = self.session_rtt_us(session_id).unwrap_or(0);
+        let rtt_us = session_rtt_us(&self.endpoint, self.rtt_source, session_id).unwrap_or(0);
         let layers = &mut self.zones[zone_index].layers;
         if layers.admit(client, character_id, None, spawn_m, rtt_us).is_err() {
             self.drops.add(HostDrop::ZoneFull.label(), 1);
@@ -494,24 +497,11 @@ impl SessionHost {
         }
     }
 
-    fn session_rtt_us(&self, session_id: u64) -> Option<u64> {
-        match self.rtt_source {
-            RttSource::Fixed { rtt_us } => Some(rtt_us),
-            // Measured from the server's own pings, the client's hold before its pong excluded (an
-            // ack-based estimate would include up to a tick of the client's ack delay).
-            RttSource::Measured => self
-                .endpoint
-                .connection(session_id)
-                .and_then(|connection| connection.rtt_us()),
-        }
-    }
-
     /// Feeds every session's RTT to its zone when it moved by `RTT_REPORT_STEP_US` or more.
     fn report_rtts(&mut self) {
-        let mut reports = std::mem::take(&mut self.input_scratch);
-        let mut sessions = std::mem::take(&mut self.sessions);
-        for (session_id, session) in sessions.iter_mut() {
-            let Some(rtt_us) = self.session_rtt_us(*session_id) else {
+        let mut reports = std::mem::take(&mut self.rtt_scratch);
+        for (session_id, session) in self.sessions.iter_mut() {
+            let Some(rtt_us) = session_rtt_us(&self.endpoint, self.rtt_source, *session_id) else {
                 continue;
             };
             if session
@@ -521,28 +511,13 @@ impl SessionHost {
                 continue;
             }
             session.rtt_reported_us = Some(rtt_us);
-            reports.push(ZoneInput::Rtt {
-                client: session.client,
-                rtt_us,
-            });
+            reports.push((session.zone, session.client, rtt_us));
         }
-        self.sessions = sessions;
-        for report in reports.drain(..) {
-            let ZoneInput::Rtt { client, .. } = report else {
-                unreachable!("only RTT reports are gathered here")
-            };
-            let Some(zone_index) = self
-                .clients
-                .get(&client)
-                .and_then(|sid| self.sessions.get(sid))
-                .map(|s| s.zone)
-            else {
-                continue;
-            };
+        for (zone_index, client, rtt_us) in reports.drain(..) {
             self.counters.rtt_reports += 1;
-            self.route(zone_index, client, report);
+            self.route(zone_index, client, ZoneInput::Rtt { client, rtt_us });
         }
-        self.input_scratch = reports;
+        self.rtt_scratch = reports;
     }
 
     fn tick_zone(&mut self, zone_index: usize, now_us: u64, due: DueTick) {
@@ -609,5 +584,17 @@ impl SessionHost {
                 self.counters.events_sent += 1;
             }
         }
+    }
+}
+
+/// The RTT the zone judges a session by.
+fn session_rtt_us(endpoint: &ServerEndpoint, source: RttSource, session_id: u64) -> Option<u64> {
+    match source {
+        RttSource::Fixed { rtt_us } => Some(rtt_us),
+        // Measured from the server's own pings, the client's hold before its pong excluded (an
+        // ack-based estimate would include up to a tick of the client's ack delay).
+        RttSource::Measured => endpoint
+            .connection(session_id)
+            .and_then(|connection| connection.rtt_us()),
     }
 }
