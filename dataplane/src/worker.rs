@@ -26,7 +26,7 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use meridian_host::{HostConfig, SessionHost, WorkClock};
+use meridian_host::{HostConfig, HostCounters, SessionHost, WorkClock};
 use meridian_proto::{
     endpoint::{ServerConfig, read_connection_request},
     packet::{DisconnectReason, PacketType, read_packet_type, read_sealed_header},
@@ -174,8 +174,8 @@ pub struct ZoneWorker {
     zone_metrics: Vec<(u32, Vec<ZoneMetrics>)>,
     gauges: Arc<WorkerGauges>,
     published: crate::dgram_io::DatagramIoStats,
-    /// Host counters already published: input ticks passed, redundant, snapshots, snapshot bytes.
-    published_inputs: (u64, u64, u64, u64),
+    /// The host's counters as last published (metrics get the growth since).
+    published_host: HostCounters,
     sends_queued: bool,
     next_route_sweep_us: u64,
 }
@@ -267,7 +267,7 @@ impl ZoneWorker {
             zone_metrics: zone_ids.into_iter().map(|zone| (zone, Vec::new())).collect(),
             gauges,
             published: Default::default(),
-            published_inputs: (0, 0, 0, 0),
+            published_host: HostCounters::default(),
             sends_queued: false,
             next_route_sweep_us: now_us + ROUTE_SWEEP_INTERVAL_US,
         })
@@ -492,26 +492,20 @@ impl ZoneWorker {
             .drop_counter(DropReason::SendQueueFull)
             .increment(stats.sends_dropped_queue_full - p.sends_dropped_queue_full);
         self.metrics.publish_session_drops(self.host.drops());
-        let host = self.host.counters();
+        let (host, before) = (self.host.counters(), self.published_host);
         self.metrics
             .inputs_passed
-            .increment(host.input_ticks - self.published_inputs.0);
+            .increment(host.input_ticks - before.input_ticks);
         self.metrics
             .inputs_redundant
-            .increment(host.input_redundant - self.published_inputs.1);
-        let snapshots = host.snapshots_sent - self.published_inputs.2;
+            .increment(host.input_redundant - before.input_redundant);
+        let snapshots = host.snapshots_sent - before.snapshots_sent;
         if snapshots > 0 {
             // The mean snapshot size since the last look (one sample per loop, not per snapshot).
-            self.metrics
-                .snapshot_bytes
-                .record((host.snapshot_bytes - self.published_inputs.3) as f64 / snapshots as f64);
+            let bytes = host.snapshot_bytes - before.snapshot_bytes;
+            self.metrics.snapshot_bytes.record(bytes as f64 / snapshots as f64);
         }
-        self.published_inputs = (
-            host.input_ticks,
-            host.input_redundant,
-            host.snapshots_sent,
-            host.snapshot_bytes,
-        );
+        self.published_host = host;
         let sessions = self.host.session_count();
         self.metrics.sessions.set(sessions as f64);
         self.gauges.sessions.store(sessions as u64, Ordering::Relaxed);
