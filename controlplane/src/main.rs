@@ -14,6 +14,7 @@ use std::sync::Arc;
 use meridian_control::assigner::{AssignerConfig, AssignerService, AssignerStatus};
 use meridian_control::auth::{AuthConfig, AuthLimits, StaticZoneDirectory, TlsSource, ZoneDirectory};
 use meridian_control::registry::GameDirectory;
+use meridian_control::routes::PendingRoutes;
 
 #[derive(Parser)]
 #[command(version, about = "Meridian control plane")]
@@ -168,20 +169,20 @@ async fn run_auth(
 ) -> anyhow::Result<()> {
     // The directory's watches live as long as this function.
     let mut _watches = None;
-    let directory: Arc<dyn ZoneDirectory> = if !etcd.is_empty() {
+    let (directory, routes): (Arc<dyn ZoneDirectory>, _) = if !etcd.is_empty() {
         let client = etcd_client::Client::connect(etcd.clone(), None)
             .await
             .with_context(|| format!("connecting to etcd at {etcd:?}"))?;
-        let (directory, watches) = GameDirectory::start(client)
+        let (directory, watches) = GameDirectory::start(client.clone())
             .await
             .context("reading the zone directory")?;
         _watches = Some(watches);
-        Arc::new(directory)
+        (Arc::new(directory), Some(PendingRoutes::new(client)))
     } else {
         let address = game_addr.context("give --etcd (control plane) or --game-addr (one standalone node)")?;
-        Arc::new(StaticZoneDirectory::new(address))
+        (Arc::new(StaticZoneDirectory::new(address)), None)
     };
-    let server = meridian_control::auth::bind(config, directory)
+    let server = meridian_control::auth::bind_with_routes(config, directory, routes)
         .await
         .context("starting the login API")?;
     if let (Some(path), Some(pem)) = (dev_cert_out, server.certificate_pem()) {

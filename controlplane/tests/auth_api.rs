@@ -10,7 +10,7 @@ use std::{
 
 use base64::Engine;
 use meridian_control::auth::{
-    Argon2Cost, AuthConfig, AuthLimits, AuthServer, StaticZoneDirectory, TlsSource, ZoneDirectory, bind,
+    Argon2Cost, AuthConfig, AuthLimits, AuthServer, StaticZoneDirectory, TlsSource, ZoneDirectory, ZoneServer, bind,
 };
 use meridian_proto::token::{ClientToken, ConnectToken, TOKEN_LIFETIME_S};
 use meridian_testkit::Postgres;
@@ -26,8 +26,9 @@ const DEFAULT_ZONE_ID: u32 = 7;
 struct SwitchableDirectory(Mutex<Option<SocketAddr>>);
 
 impl ZoneDirectory for SwitchableDirectory {
-    fn game_address(&self, _zone_id: u32) -> Option<SocketAddr> {
-        *self.0.lock().unwrap()
+    fn locate(&self, _zone_id: u32) -> Option<ZoneServer> {
+        let address = (*self.0.lock().unwrap())?;
+        Some(ZoneServer { address, route: None })
     }
 }
 

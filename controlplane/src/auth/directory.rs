@@ -2,10 +2,22 @@
 
 use std::net::SocketAddr;
 
+use crate::routes::Route;
+
+/// Where a zone is served.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZoneServer {
+    /// The game address the connect token names.
+    pub address: SocketAddr,
+    /// The route a session of this zone gets (node, worker, fencing token); `None` in standalone
+    /// mode, where there is no registry to write it to.
+    pub route: Option<Route>,
+}
+
 /// Answers where a zone is served. The control plane implements it over the etcd registry; a
 /// standalone deployment uses [`StaticZoneDirectory`]. `None`: no node serves the zone now.
 pub trait ZoneDirectory: Send + Sync {
-    fn game_address(&self, zone_id: u32) -> Option<SocketAddr>;
+    fn locate(&self, zone_id: u32) -> Option<ZoneServer>;
 }
 
 /// One node serves every zone (standalone mode, tests).
@@ -21,7 +33,10 @@ impl StaticZoneDirectory {
 }
 
 impl ZoneDirectory for StaticZoneDirectory {
-    fn game_address(&self, _zone_id: u32) -> Option<SocketAddr> {
-        Some(self.address)
+    fn locate(&self, _zone_id: u32) -> Option<ZoneServer> {
+        Some(ZoneServer {
+            address: self.address,
+            route: None,
+        })
     }
 }

@@ -2,7 +2,6 @@
 //! either its JSON body or an [`ApiError`].
 
 use std::{
-    net::SocketAddr,
     sync::{Arc, Mutex},
     time::{Instant, SystemTime, UNIX_EPOCH},
 };
@@ -16,6 +15,8 @@ use base64::Engine;
 use deadpool_postgres::Pool;
 use meridian_proto::token::{CLUSTER_KEY_BYTES, ConnectToken, TOKEN_LIFETIME_S, TOKEN_NONCE_BYTES};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::routes::{PendingRoutes, RouteError};
 
 use super::{
     config::Argon2Cost,
@@ -38,6 +39,8 @@ pub struct AppState {
     /// Monotonic origin of the failure window's seconds (wall-clock jumps must not unblock names).
     pub started: Instant,
     pub directory: Arc<dyn ZoneDirectory>,
+    /// Where sessions' routes are written (the control plane); `None` in standalone mode.
+    pub routes: Option<PendingRoutes>,
     pub default_zone_id: u32,
     pub gateway: String,
     /// Verified when the name is unknown, so that a login for a missing account costs the same
@@ -338,20 +341,35 @@ pub async fn play(
         .await
         .map_err(db_error)?
         .ok_or_else(not_found)?;
-    let server: SocketAddr = state
+    let zone_unavailable = |retry_after_s| ApiError {
+        retry_after_s: Some(retry_after_s),
+        ..ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "zone_unavailable",
+            format!("no game server serves zone {} right now", character.zone_id),
+        )
+    };
+    let located = state
         .directory
-        .game_address(character.zone_id)
-        .ok_or_else(|| ApiError {
-            retry_after_s: Some(5),
-            ..ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "zone_unavailable",
-                format!("no game server serves zone {} right now", character.zone_id),
-            )
-        })?;
+        .locate(character.zone_id)
+        .ok_or_else(|| zone_unavailable(5))?;
+    let server = located.address;
+    let session_id = u64::from_le_bytes(random_bytes()?);
+    if let (Some(routes), Some(route)) = (&state.routes, &located.route) {
+        match routes.put(session_id, route).await {
+            Ok(_) => {}
+            // The zone moved between the directory's view and the write: the new owner is a
+            // moment away, so ask the client to retry soon.
+            Err(RouteError::StaleToken { .. }) => return Err(zone_unavailable(1)),
+            Err(error) => {
+                tracing::warn!(%error, session_id, "writing the session's route failed");
+                return Err(ApiError::busy());
+            }
+        }
+    }
     let expires_at_s = unix_now_s() + TOKEN_LIFETIME_S;
     let token = ConnectToken {
-        session_id: u64::from_le_bytes(random_bytes()?),
+        session_id,
         zone_id: character.zone_id,
         expires_at_s,
         client_to_server_key: random_bytes()?,

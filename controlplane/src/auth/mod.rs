@@ -31,7 +31,7 @@ mod server;
 mod tls;
 
 pub use config::{Argon2Cost, AuthConfig, AuthLimits, TlsSource};
-pub use directory::{StaticZoneDirectory, ZoneDirectory};
+pub use directory::{StaticZoneDirectory, ZoneDirectory, ZoneServer};
 pub use error::AuthError;
 pub use password::{hash_password, verify_password};
-pub use server::{AuthServer, bind, serve};
+pub use server::{AuthServer, bind, bind_with_routes, serve};

@@ -16,6 +16,8 @@ use axum::{
 use axum_server::tls_rustls::RustlsConfig;
 use tower_governor::{GovernorError, GovernorLayer, governor::GovernorConfigBuilder};
 
+use crate::routes::PendingRoutes;
+
 use super::{
     config::{AuthConfig, JWT_SECRET_BYTES_MIN},
     db,
@@ -53,6 +55,16 @@ pub struct AuthServer {
 /// Connects to Postgres, applies the migrations, loads or makes the certificate and binds
 /// `config.listen_addr` (port 0 picks a free one; see [`AuthServer::local_addr`]).
 pub async fn bind(config: AuthConfig, directory: Arc<dyn ZoneDirectory>) -> Result<AuthServer, AuthError> {
+    bind_with_routes(config, directory, None).await
+}
+
+/// [`bind`], and `POST /characters/{id}/play` writes the session's route to the registry through
+/// `routes` (the control plane; `None`: standalone, no registry).
+pub async fn bind_with_routes(
+    config: AuthConfig,
+    directory: Arc<dyn ZoneDirectory>,
+    routes: Option<PendingRoutes>,
+) -> Result<AuthServer, AuthError> {
     if config.jwt_secret.len() < JWT_SECRET_BYTES_MIN {
         return Err(AuthError::Config(format!(
             "jwt secret is {} bytes; at least {JWT_SECRET_BYTES_MIN} needed",
@@ -93,6 +105,7 @@ pub async fn bind(config: AuthConfig, directory: Arc<dyn ZoneDirectory>) -> Resu
         )),
         started: Instant::now(),
         directory,
+        routes,
         default_zone_id: config.default_zone_id,
         gateway: config.gateway.clone(),
         dummy_hash,
@@ -198,7 +211,8 @@ impl AuthServer {
 pub async fn serve(
     config: AuthConfig,
     directory: Arc<dyn ZoneDirectory>,
+    routes: Option<PendingRoutes>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), AuthError> {
-    bind(config, directory).await?.run(shutdown).await
+    bind_with_routes(config, directory, routes).await?.run(shutdown).await
 }

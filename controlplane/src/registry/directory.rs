@@ -14,11 +14,13 @@ use etcd_client::{Client, GetOptions};
 
 use super::watch::{WatchEvent, WatchItem, watch_prefix};
 use super::{ASSIGN_PREFIX, NODES_PREFIX, NodeRecord, Placement, RegistryError, ZoneId, decode, zone_of_assign_key};
+use crate::auth::ZoneServer;
+use crate::routes::Route;
 
 #[derive(Debug, Default)]
 struct DirectoryState {
-    /// Zone → the node assigned to serve it.
-    placements: BTreeMap<ZoneId, String>,
+    /// Zone → the node and worker assigned to serve it, and the assignment's fencing token.
+    placements: BTreeMap<ZoneId, (Placement, i64)>,
     /// Live node → the address its clients send game datagrams to.
     game_addresses: BTreeMap<String, SocketAddr>,
 }
@@ -71,9 +73,23 @@ impl GameDirectory {
 
     /// The game address of the node serving `zone`, if a live node serves it.
     pub fn game_address(&self, zone: ZoneId) -> Option<SocketAddr> {
+        self.locate(zone).map(|server| server.address)
+    }
+
+    /// Where `zone` is served: the live node's game address, and the route a session of it gets.
+    pub fn locate(&self, zone: ZoneId) -> Option<ZoneServer> {
         let state = self.state.read().ok()?;
-        let node = state.placements.get(&zone)?;
-        state.game_addresses.get(node).copied()
+        let (placement, token) = state.placements.get(&zone)?;
+        let address = *state.game_addresses.get(&placement.node)?;
+        Some(ZoneServer {
+            address,
+            route: Some(Route {
+                node: placement.node.clone(),
+                worker: placement.worker,
+                zone,
+                token: *token,
+            }),
+        })
     }
 
     /// Every zone with a live server, and its address.
@@ -84,15 +100,15 @@ impl GameDirectory {
         state
             .placements
             .iter()
-            .filter_map(|(zone, node)| Some((*zone, *state.game_addresses.get(node)?)))
+            .filter_map(|(zone, (placement, _))| Some((*zone, *state.game_addresses.get(&placement.node)?)))
             .collect()
     }
 }
 
 /// The login API's view: a player of `zone` is sent to this address.
 impl crate::auth::ZoneDirectory for GameDirectory {
-    fn game_address(&self, zone_id: u32) -> Option<SocketAddr> {
-        GameDirectory::game_address(self, zone_id)
+    fn locate(&self, zone_id: u32) -> Option<ZoneServer> {
+        GameDirectory::locate(self, zone_id)
     }
 }
 
@@ -133,9 +149,12 @@ fn apply_to(state: &mut DirectoryState, event: &WatchEvent) {
     let key = event.key();
     if let Some(zone) = zone_of_assign_key(key) {
         match event {
-            WatchEvent::Put { value, .. } => match decode::<Placement>(key, value) {
+            WatchEvent::Put {
+                value, mod_revision, ..
+            } => match decode::<Placement>(key, value) {
                 Ok(placement) => {
-                    state.placements.insert(zone, placement.node);
+                    // The assignment's revision is the zone's fencing token (see `assigner`).
+                    state.placements.insert(zone, (placement, *mod_revision));
                 }
                 Err(error) => tracing::warn!(%error, "directory: unreadable assignment"),
             },
@@ -198,7 +217,10 @@ mod tests {
                 },
             ),
         );
-        assert_eq!(state.placements.get(&3).map(String::as_str), Some("a"));
+        assert_eq!(
+            state.placements.get(&3).map(|(p, token)| (p.node.as_str(), *token)),
+            Some(("a", 1))
+        );
         assert!(state.game_addresses.is_empty(), "assigned to a node not (yet) seen");
         apply_to(&mut state, &put(node_key("a"), &record));
         assert_eq!(state.game_addresses.get("a"), Some(&"127.0.0.1:7777".parse().unwrap()));

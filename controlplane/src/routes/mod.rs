@@ -13,6 +13,10 @@
 //! the same transaction; [`abort_ticket`] closes a ticket whose deadline passed. Repeating a step
 //! that already happened answers what happened; tickets that lose the race fail.
 
+mod pending;
+
+pub use pending::{PENDING_LEASE_ROTATE_S, PENDING_LEASE_TTL_S, PendingRoutes};
+
 use etcd_client::{Client, Compare, CompareOp, Txn, TxnOp};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;

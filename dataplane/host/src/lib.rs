@@ -18,6 +18,7 @@
 
 pub mod drops;
 pub mod inputs;
+pub mod session_events;
 pub mod tick;
 
 use std::collections::{HashMap, VecDeque};
@@ -34,6 +35,7 @@ use thiserror::Error;
 
 pub use drops::{DropCounts, HostDrop};
 pub use inputs::{Expansion, PENDING_ACTIONS_MAX};
+pub use session_events::{SESSION_EVENTS_MAX, SessionEvent};
 pub use tick::{DueTick, TickSchedule};
 
 /// Zones one host runs at most (a worker thread owns a handful).
@@ -117,6 +119,8 @@ pub struct HostCounters {
     pub events_sent: u64,
     pub rtt_reports: u64,
     pub tick_reports_dropped: u64,
+    /// Session events not kept because the caller did not poll them (see [`SESSION_EVENTS_MAX`]).
+    pub session_events_dropped: u64,
 }
 
 struct Session {
@@ -152,6 +156,7 @@ pub struct SessionHost {
     drops: DropCounts,
     counters: HostCounters,
     tick_reports: VecDeque<TickReport>,
+    session_events: session_events::SessionEvents,
     scratch: Vec<u8>,
     input_scratch: Vec<ZoneInput>,
     /// (zone, client, RTT) reports gathered in one pass over the sessions.
@@ -199,6 +204,7 @@ impl SessionHost {
             drops: DropCounts::default(),
             counters: HostCounters::default(),
             tick_reports: VecDeque::new(),
+            session_events: Default::default(),
             scratch: Vec::with_capacity(2048),
             input_scratch: Vec::new(),
             rtt_scratch: Vec::new(),
@@ -250,12 +256,20 @@ impl SessionHost {
         self.tick_reports.pop_front()
     }
 
+    /// The next session opened or closed, in the order they happened; keep polling until `None`.
+    pub fn poll_session_event(&mut self) -> Option<SessionEvent> {
+        self.session_events.pop()
+    }
+
     pub fn drops(&self) -> &DropCounts {
         &self.drops
     }
 
     pub fn counters(&self) -> HostCounters {
-        self.counters
+        HostCounters {
+            session_events_dropped: self.session_events.dropped,
+            ..self.counters
+        }
     }
 
     pub fn session_count(&self) -> usize {
@@ -314,6 +328,10 @@ impl SessionHost {
         for session_id in &ended {
             if let Some(session) = self.sessions.remove(session_id) {
                 self.clients.remove(&session.client);
+                self.session_events.push(SessionEvent::Closed {
+                    session_id: *session_id,
+                    zone_id,
+                });
             }
             // Its Disconnected event finds no session left and is ignored.
             self.endpoint.disconnect(*session_id, reason);
@@ -373,8 +391,10 @@ impl SessionHost {
         while let Some(event) = self.endpoint.poll_event() {
             match event {
                 ServerEvent::Connected {
-                    session_id, zone_id, ..
-                } => self.on_connected(session_id, zone_id),
+                    session_id,
+                    zone_id,
+                    address,
+                } => self.on_connected(session_id, zone_id, address),
                 ServerEvent::Disconnected { session_id, .. } => self.on_disconnected(session_id),
                 ServerEvent::Message {
                     session_id,
@@ -395,7 +415,7 @@ impl SessionHost {
         }
     }
 
-    fn on_connected(&mut self, session_id: u64, zone_id: u32) {
+    fn on_connected(&mut self, session_id: u64, zone_id: u32, address: SocketAddr) {
         let Some(zone_index) = self.zones.iter().position(|zone| zone.zone_id == zone_id) else {
             self.drops.add(HostDrop::UnknownZone.label(), 1);
             self.endpoint.disconnect(session_id, DisconnectReason::UnknownZone);
@@ -423,6 +443,11 @@ impl SessionHost {
         );
         self.clients.insert(client, session_id);
         self.counters.sessions_opened += 1;
+        self.session_events.push(SessionEvent::Opened {
+            session_id,
+            zone_id,
+            address,
+        });
     }
 
     fn on_disconnected(&mut self, session_id: u64) {
@@ -436,6 +461,10 @@ impl SessionHost {
             .route(session.client, ZoneInput::Leave { client: session.client });
         debug_assert!(left.is_ok(), "a session's client is placed until it leaves");
         self.counters.sessions_closed += 1;
+        self.session_events.push(SessionEvent::Closed {
+            session_id,
+            zone_id: self.zones[session.zone].zone_id,
+        });
     }
 
     fn on_message(&mut self, now_us: u64, session_id: u64, bytes: &[u8]) {
