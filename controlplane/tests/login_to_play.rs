@@ -9,8 +9,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
-use common::{binary, log_file, start_node};
+use common::{binary, log_file, metrics_text, start_node};
 use meridian_client::{ClientConfig, ClientToken, GameClient, MoveCommand};
+use meridian_control::registry::{node_key, route_key};
+use meridian_control::routes::{PENDING_LEASE_TTL_S, Route, decode_route};
 use meridian_testkit::{ChildGuard, Etcd, Postgres, free_tcp_port, free_udp_port};
 use serde_json::{Value, json};
 
@@ -37,11 +39,12 @@ fn a_player_logs_in_over_https_and_joins_the_zone_on_the_node_the_control_plane_
     );
     let game_port = free_udp_port();
     let game_addr: SocketAddr = format!("127.0.0.1:{game_port}").parse().unwrap();
+    let metrics_port = free_tcp_port();
     let _node = start_node(
         &endpoint,
         "node-1",
         game_addr,
-        free_tcp_port(),
+        metrics_port,
         CLUSTER_KEY_HEX,
         2,
         log_file("login-to-play", "node"),
@@ -142,6 +145,45 @@ fn a_player_logs_in_over_https_and_joins_the_zone_on_the_node_the_control_plane_
         server, game_addr,
         "the login API sends the player to the node serving the zone"
     );
+    let session = token.token.session_id;
+
+    // The login wrote the session's route, fenced by the zone's token, under a short pending lease.
+    let mut etcd_client = runtime
+        .block_on(etcd_client::Client::connect([endpoint.as_str()], None))
+        .unwrap();
+    let read_route = |client: &mut etcd_client::Client| -> Option<(Route, i64, i64)> {
+        let response = runtime.block_on(client.get(route_key(session), None)).unwrap();
+        let kv = response.kvs().first()?;
+        Some((
+            decode_route(kv.key(), kv.value()).unwrap(),
+            kv.lease(),
+            kv.mod_revision(),
+        ))
+    };
+    let (route, pending_lease, _) = read_route(&mut etcd_client).expect("the login wrote the route");
+    assert_eq!(route.node, "node-1");
+    assert_eq!(route.zone, token.token.zone_id);
+    let assignment = runtime
+        .block_on(etcd_client.get(meridian_control::registry::assign_key(route.zone), None))
+        .unwrap();
+    assert_eq!(
+        route.token,
+        assignment.kvs()[0].mod_revision(),
+        "the route carries the zone's fencing token"
+    );
+    let ttl = runtime
+        .block_on(etcd_client.lease_time_to_live(pending_lease, None))
+        .unwrap();
+    assert!(
+        ttl.ttl() > 0 && ttl.ttl() <= PENDING_LEASE_TTL_S,
+        "pending lease TTL {}",
+        ttl.ttl()
+    );
+    let node_lease = runtime
+        .block_on(etcd_client.get(node_key("node-1"), None))
+        .unwrap()
+        .kvs()[0]
+        .lease();
 
     // Play: connect with the token to that address and join the zone.
     let mut client = GameClient::new(now_us(), token, ClientConfig::default()).unwrap();
@@ -168,4 +210,36 @@ fn a_player_logs_in_over_https_and_joins_the_zone_on_the_node_the_control_plane_
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(client.entity().is_some());
+
+    // Connected: the node rewrote the route under its own lease (it now lives as long as the node),
+    // and its route watch counts it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (route, lease, _) = read_route(&mut etcd_client).expect("route");
+        if lease == node_lease && metrics_text(metrics_port).contains("meridian_routes_owned 1") {
+            assert_eq!(route.node, "node-1");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the node never took the route over (lease {lease})"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // The player leaves: the node deletes the route.
+    if let Some(transmit) = client.disconnect() {
+        socket.send_to(&transmit.bytes, transmit.destination).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while read_route(&mut etcd_client).is_some() || !metrics_text(metrics_port).contains("meridian_routes_owned 0") {
+        assert!(Instant::now() < deadline, "the route outlived the session");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let metrics = metrics_text(metrics_port);
+    assert!(
+        metrics.contains(r#"meridian_route_writes_total{op="put",outcome="ok"} 1"#)
+            && metrics.contains(r#"meridian_route_writes_total{op="delete",outcome="ok"} 1"#),
+        "{metrics}"
+    );
 }

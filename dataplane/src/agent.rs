@@ -6,16 +6,21 @@
 //! `meridian_control::registry`; this module only connects it to the running [`Node`].
 #![forbid(unsafe_code)]
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
 use meridian_control::registry::{AssignmentChange, LoadRecord, NodeAgent, NodeConfig, NodeRecord};
+use meridian_control::routes::{NodeRouteChange, NodeRouteWriter, RouteWriteStats, SessionChange, follow_node_routes};
+use meridian_host::SessionEvent;
 use meridian_proto::packet::DisconnectReason;
 
+use crate::metrics::{ROUTE_WRITES, ROUTES_OWNED};
 use crate::node::Node;
+use crate::worker::WorkerSessionEvent;
 
 /// How often the agent writes the node's load and checks for shutdown.
 pub const LOAD_INTERVAL_MS: u64 = 1_000;
@@ -23,6 +28,12 @@ pub const LOAD_INTERVAL_MS: u64 = 1_000;
 pub const ETCD_CONNECT_TIMEOUT_MS: u64 = 2_000;
 /// Wait before registering again after the lease was lost or etcd could not be reached.
 pub const REGISTER_RETRY_MS: u64 = 1_000;
+/// Session opens and closes are gathered this long and written as one batch (one etcd transaction
+/// per 64 routes instead of one per session).
+pub const ROUTE_FLUSH_MS: u64 = 20;
+/// Session events taken per flush at most, so a burst is written over a few flushes rather than
+/// holding the agent's loop (assignment changes and the lease come first).
+pub const ROUTE_FLUSH_EVENTS_MAX: usize = 4_096;
 
 /// What the agent registers the node as.
 #[derive(Clone, Debug)]
@@ -43,9 +54,10 @@ pub fn run(node: Arc<Node>, config: AgentConfig, stop: Arc<AtomicBool>) -> anyho
         .enable_all()
         .build()
         .context("agent runtime")?;
+    let session_events = node.take_session_events().map(|events| Arc::new(Mutex::new(events)));
     runtime.block_on(async move {
         while !stop.load(Ordering::Relaxed) {
-            match serve_one_lease(&node, &config, &stop).await {
+            match serve_one_lease(&node, &config, &stop, session_events.clone()).await {
                 Ok(()) => return Ok(()),
                 Err(error) => {
                     // Whatever went wrong, this node may no longer own anything.
@@ -60,7 +72,12 @@ pub fn run(node: Arc<Node>, config: AgentConfig, stop: Arc<AtomicBool>) -> anyho
 }
 
 /// One registration: serves assignments until the lease is lost (an error) or `stop` (Ok).
-async fn serve_one_lease(node: &Node, config: &AgentConfig, stop: &AtomicBool) -> anyhow::Result<()> {
+async fn serve_one_lease(
+    node: &Node,
+    config: &AgentConfig,
+    stop: &AtomicBool,
+    session_events: Option<Arc<Mutex<Receiver<WorkerSessionEvent>>>>,
+) -> anyhow::Result<()> {
     // A connect timeout only: a request timeout would also cut the long-lived keep-alive and watch
     // streams.
     let options =
@@ -80,21 +97,43 @@ async fn serve_one_lease(node: &Node, config: &AgentConfig, stop: &AtomicBool) -
         load_interval_ms: LOAD_INTERVAL_MS,
         ..NodeConfig::new(record)
     };
-    let mut agent = NodeAgent::register(client, registry_config)
+    let mut agent = NodeAgent::register(client.clone(), registry_config)
         .await
         .context("registering the node")?;
     let mut changes = agent.take_changes().context("assignment changes already taken")?;
     tracing::info!(node_id = %config.node_id, lease = agent.lease_id(), "registered with the control plane");
+    // Route writes run in their own task: an etcd that stops answering must never delay this loop,
+    // which is what stops the zones when the lease is lost.
+    let tokens: Arc<Mutex<HashMap<u32, i64>>> = Arc::default();
+    let writer = session_events.map(|events| {
+        let routes = NodeRouteWriter::new(client.clone(), config.node_id.clone(), agent.lease_id());
+        AbortOnDrop(tokio::spawn(write_routes(routes, events, Arc::clone(&tokens))))
+    });
+    let mut routed = follow_node_routes(client, config.node_id.clone());
+    let mut routed_sessions: HashSet<u64> = HashSet::new();
     let mut load_interval = tokio::time::interval(Duration::from_millis(LOAD_INTERVAL_MS));
+    let set_token = |zone: u32, token: Option<i64>| {
+        if let Ok(mut tokens) = tokens.lock() {
+            match token {
+                Some(token) => tokens.insert(zone, token),
+                None => tokens.remove(&zone),
+            };
+        }
+    };
     loop {
+        if writer.as_ref().is_some_and(|task| task.0.is_finished()) {
+            anyhow::bail!("the route writer ended");
+        }
         tokio::select! {
             change = changes.recv() => match change {
                 Some(AssignmentChange::Assigned { zone, worker, token }) => {
+                    set_token(zone, Some(token));
                     if let Err(error) = node.serve_zone(zone, worker as usize, token.max(0) as u64) {
                         tracing::error!(zone, worker, %error, "cannot serve an assigned zone");
                     }
                 }
                 Some(AssignmentChange::Revoked { zone }) => {
+                    set_token(zone, None);
                     if let Err(error) = node.stop_zone(zone, DisconnectReason::ZoneMoved) {
                         tracing::error!(zone, %error, "cannot stop a revoked zone");
                     }
@@ -104,6 +143,20 @@ async fn serve_one_lease(node: &Node, config: &AgentConfig, stop: &AtomicBool) -
                     anyhow::bail!("lease lost: every zone stopped");
                 }
             },
+            change = routed.recv() => {
+                // The routes pointing at this node, as etcd says (the edge's session map follows
+                // the same stream).
+                match change {
+                    Some(NodeRouteChange::Routed { session, .. }) => {
+                        routed_sessions.insert(session);
+                    }
+                    Some(NodeRouteChange::Unrouted { session }) => {
+                        routed_sessions.remove(&session);
+                    }
+                    None => anyhow::bail!("the route watch ended"),
+                }
+                metrics::gauge!(ROUTES_OWNED).set(routed_sessions.len() as f64);
+            }
             _ = load_interval.tick() => {
                 if stop.load(Ordering::Relaxed) {
                     stop_every_zone(node);
@@ -112,6 +165,68 @@ async fn serve_one_lease(node: &Node, config: &AgentConfig, stop: &AtomicBool) -
                 }
                 agent.report_load(load_of(node));
             }
+        }
+    }
+}
+
+/// Aborts the task when the lease it works under ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Every [`ROUTE_FLUSH_MS`], writes the routes of the sessions opened and deletes those of the
+/// sessions closed since the last flush, under the node's lease.
+async fn write_routes(
+    mut routes: NodeRouteWriter,
+    events: Arc<Mutex<Receiver<WorkerSessionEvent>>>,
+    tokens: Arc<Mutex<HashMap<u32, i64>>>,
+) {
+    let mut flush = tokio::time::interval(Duration::from_millis(ROUTE_FLUSH_MS));
+    let mut batch = Vec::new();
+    loop {
+        flush.tick().await;
+        batch.clear();
+        if let Ok(events) = events.lock() {
+            batch.extend(events.try_iter().take(ROUTE_FLUSH_EVENTS_MAX).map(session_change));
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        if let Ok(tokens) = tokens.lock() {
+            routes.set_zone_tokens(tokens.clone());
+        }
+        publish_route_writes(routes.apply(&batch).await);
+    }
+}
+
+fn session_change(event: WorkerSessionEvent) -> SessionChange {
+    match event.event {
+        SessionEvent::Opened {
+            session_id, zone_id, ..
+        } => SessionChange::Opened {
+            session: session_id,
+            zone: zone_id,
+            worker: event.worker as u32,
+        },
+        SessionEvent::Closed { session_id, .. } => SessionChange::Closed { session: session_id },
+    }
+}
+
+fn publish_route_writes(stats: RouteWriteStats) {
+    for (op, outcome, count) in [
+        ("put", "ok", stats.puts),
+        ("put", "stale", stats.stale),
+        ("delete", "ok", stats.deletes),
+        ("delete", "skipped", stats.skipped),
+        ("any", "failed", stats.failed),
+        ("txn", "sent", stats.txns),
+    ] {
+        if count > 0 {
+            metrics::counter!(ROUTE_WRITES, "op" => op, "outcome" => outcome).increment(count);
         }
     }
 }

@@ -218,6 +218,7 @@ fn serve(
         cluster_key,
         zones: zones.clone(),
         zone_config,
+        session_events: control.is_some(),
     })?);
     let agent_stop = Arc::new(AtomicBool::new(false));
     let agent = match control {

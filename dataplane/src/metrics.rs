@@ -30,6 +30,9 @@ pub const SNAPSHOT_BYTES: &str = "meridian_snapshot_bytes";
 pub const ZONE_PLAYERS: &str = "meridian_zone_players";
 pub const ZONE_EVENTS: &str = "meridian_zone_events_total";
 pub const SESSION_INPUTS: &str = "meridian_session_input_ticks_total";
+pub const SESSION_EVENTS_DROPPED: &str = "meridian_session_events_dropped_total";
+pub const ROUTE_WRITES: &str = "meridian_route_writes_total";
+pub const ROUTES_OWNED: &str = "meridian_routes_owned";
 
 /// Tick-duration buckets: fine below the 25 ms alarm, coarse up to a missed 100 ms.
 const TICK_BUCKETS_S: &[f64] = &[
@@ -63,6 +66,18 @@ fn describe() {
         TICK_LATENESS,
         Unit::Seconds,
         "How late a worker picked up a tick after its deadline."
+    );
+    describe_counter!(
+        SESSION_EVENTS_DROPPED,
+        "Session open/close events the agent's full queue could not take (their routes lag)."
+    );
+    describe_counter!(
+        ROUTE_WRITES,
+        "Session route writes to etcd by the node agent, by op (put, delete) and outcome."
+    );
+    describe_gauge!(
+        ROUTES_OWNED,
+        "Session routes in etcd that point at this node (from the route watch)."
     );
     describe_counter!(
         LATE_TICKS,
@@ -146,6 +161,7 @@ pub struct WorkerMetrics {
     pub snapshot_bytes: Histogram,
     pub inputs_passed: Counter,
     pub inputs_redundant: Counter,
+    pub session_events_dropped: Counter,
     drops: Vec<Counter>,
     worker_label: String,
     session_drops: HashMap<&'static str, (Counter, u64)>,
@@ -166,6 +182,7 @@ impl WorkerMetrics {
             snapshot_bytes: histogram!(SNAPSHOT_BYTES, "worker" => w.clone()),
             inputs_passed: counter!(SESSION_INPUTS, "worker" => w.clone(), "kind" => "passed"),
             inputs_redundant: counter!(SESSION_INPUTS, "worker" => w.clone(), "kind" => "redundant"),
+            session_events_dropped: counter!(SESSION_EVENTS_DROPPED, "worker" => w.clone()),
             drops: DropReason::ALL
                 .iter()
                 .map(|r| counter!(DROPS, "worker" => w.clone(), "reason" => r.label()))

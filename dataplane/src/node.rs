@@ -23,8 +23,8 @@ use meridian_zone::ZoneConfig;
 use crate::{
     dgram_io::{DatagramIoConfig, IoBackend, bind_reuseport},
     worker::{
-        FORWARD_QUEUE_DATAGRAMS, Forwarded, WorkerClock, WorkerGauges, WorkerLinks, WorkerSettings, ZONE_COMMANDS_MAX,
-        ZoneCommand, ZoneDirectory, ZonePlan, ZoneWorker,
+        FORWARD_QUEUE_DATAGRAMS, Forwarded, SESSION_EVENTS_QUEUE_MAX, WorkerClock, WorkerGauges, WorkerLinks,
+        WorkerSessionEvent, WorkerSettings, ZONE_COMMANDS_MAX, ZoneCommand, ZoneDirectory, ZonePlan, ZoneWorker,
     },
 };
 
@@ -49,6 +49,9 @@ pub struct NodeConfig {
     pub zones: Vec<u32>,
     /// Settings of every zone (its `zone_id` is replaced per zone).
     pub zone_config: ZoneConfig,
+    /// Queue the workers' session opens and closes for [`Node::take_session_events`] (the
+    /// control-plane agent); off in standalone mode.
+    pub session_events: bool,
 }
 
 pub struct Node {
@@ -58,6 +61,7 @@ pub struct Node {
     directory: Arc<ZoneDirectory>,
     /// Each worker's zone command queue, by index.
     commands: Vec<SyncSender<ZoneCommand>>,
+    session_events: std::sync::Mutex<Option<std::sync::mpsc::Receiver<WorkerSessionEvent>>>,
 }
 
 impl Node {
@@ -120,6 +124,12 @@ impl Node {
                 directory.set(zone_id, worker);
             }
         }
+        let (session_sender, session_receiver) = if config.session_events {
+            let (sender, receiver) = std::sync::mpsc::sync_channel(SESSION_EVENTS_QUEUE_MAX);
+            (Some(sender), Some(receiver))
+        } else {
+            (None, None)
+        };
         let mut handles = Vec::new();
         let mut gauges = Vec::new();
         let mut commands = Vec::new();
@@ -136,6 +146,7 @@ impl Node {
                 gauges: worker_gauges,
                 directory: Arc::clone(&directory),
                 commands: command_receiver,
+                session_events: session_sender.clone(),
             };
             handles.push(std::thread::Builder::new().name(format!("zone-worker-{index}")).spawn(
                 move || -> anyhow::Result<()> {
@@ -150,6 +161,7 @@ impl Node {
             gauges,
             directory,
             commands,
+            session_events: std::sync::Mutex::new(session_receiver),
         })
     }
 
@@ -160,6 +172,12 @@ impl Node {
 
     pub fn gauges(&self) -> Vec<Arc<WorkerGauges>> {
         self.gauges.clone()
+    }
+
+    /// The workers' session opens and closes (once; `None` afterwards or when
+    /// `NodeConfig::session_events` was off).
+    pub fn take_session_events(&self) -> Option<std::sync::mpsc::Receiver<WorkerSessionEvent>> {
+        self.session_events.lock().ok()?.take()
     }
 
     /// Every zone this node serves, with its worker.

@@ -26,7 +26,7 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use meridian_host::{HostConfig, HostCounters, SessionHost, WorkClock};
+use meridian_host::{HostConfig, HostCounters, SessionEvent, SessionHost, WorkClock};
 use meridian_proto::{
     endpoint::{ServerConfig, read_connection_request},
     packet::{DisconnectReason, PacketType, read_packet_type, read_sealed_header},
@@ -139,7 +139,22 @@ pub struct WorkerLinks {
     pub gauges: Arc<WorkerGauges>,
     pub directory: Arc<ZoneDirectory>,
     pub commands: Receiver<ZoneCommand>,
+    /// Where the host's session opens and closes go (the control-plane agent); `None`: nobody
+    /// listens (standalone), they are drained and forgotten.
+    pub session_events: Option<SyncSender<WorkerSessionEvent>>,
 }
+
+/// A session opened or closed on a worker, for the node agent (routes) and later the edge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkerSessionEvent {
+    pub worker: usize,
+    pub event: SessionEvent,
+}
+
+/// Session events queued between the workers and the agent. A full queue drops the event and
+/// counts it (`meridian_session_events_dropped_total`): the route it would have written or deleted
+/// then lags until the session's next event or the node's lease ends.
+pub const SESSION_EVENTS_QUEUE_MAX: usize = 65_536;
 
 /// Live numbers a worker publishes for the node (and its dashboard) without locks.
 #[derive(Debug, Default)]
@@ -178,6 +193,7 @@ pub struct ZoneWorker {
     published_host: HostCounters,
     sends_queued: bool,
     next_route_sweep_us: u64,
+    session_events: Option<SyncSender<WorkerSessionEvent>>,
 }
 
 /// Nanoseconds of a monotonic clock, for the host's tick timing.
@@ -228,6 +244,7 @@ impl ZoneWorker {
             gauges,
             directory,
             commands,
+            session_events,
         } = links;
         let io = dgram_io::open(settings.backend, socket, &settings.io)?;
         let now_us = clock.now_us();
@@ -270,6 +287,7 @@ impl ZoneWorker {
             published_host: HostCounters::default(),
             sends_queued: false,
             next_route_sweep_us: now_us + ROUTE_SWEEP_INTERVAL_US,
+            session_events,
         })
     }
 
@@ -309,10 +327,27 @@ impl ZoneWorker {
                 self.forget_idle_routes(now_us);
                 self.next_route_sweep_us = now_us + ROUTE_SWEEP_INTERVAL_US;
             }
+            self.forward_session_events();
             self.transmit();
             self.publish();
         }
         Ok(())
+    }
+
+    /// Hands the host's session opens and closes to the agent (or forgets them in standalone mode).
+    fn forward_session_events(&mut self) {
+        while let Some(event) = self.host.poll_session_event() {
+            let Some(sender) = &self.session_events else {
+                continue;
+            };
+            let event = WorkerSessionEvent {
+                worker: self.index,
+                event,
+            };
+            if sender.try_send(event).is_err() {
+                self.metrics.session_events_dropped.increment(1);
+            }
+        }
     }
 
     /// Starts or stops a zone as the node agent says.

@@ -98,6 +98,7 @@ fn a_node_serves_and_stops_zones_when_told() {
         cluster_key: CLUSTER_KEY,
         zones: vec![1],
         zone_config: ZoneConfig::default(),
+        session_events: true,
     })
     .unwrap();
     assert_eq!(node.zones(), vec![(1, 1)]);

@@ -13,8 +13,13 @@
 //! the same transaction; [`abort_ticket`] closes a ticket whose deadline passed. Repeating a step
 //! that already happened answers what happened; tickets that lose the race fail.
 
+mod node_routes;
 mod pending;
 
+pub use node_routes::{
+    NodeRouteChange, NodeRouteWriter, ROUTE_BATCH_OPS_MAX, ROUTE_CHANGES_MAX, RouteWriteStats, SessionChange,
+    follow_node_routes,
+};
 pub use pending::{PENDING_LEASE_ROTATE_S, PENDING_LEASE_TTL_S, PendingRoutes};
 
 use etcd_client::{Client, Compare, CompareOp, Txn, TxnOp};
