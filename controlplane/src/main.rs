@@ -39,9 +39,10 @@ enum Command {
         /// Rebalancing moves per round at most (a dead node's zones always move at once).
         #[arg(long, default_value_t = 4)]
         moves_per_round_max: usize,
-        /// Election lease TTL: a standby takes over at most this long (plus etcd's expiry check)
-        /// after the leader dies.
-        #[arg(long, default_value_t = 3)]
+        /// Election lease TTL: a standby takes over this long (plus etcd's expiry check, up to
+        /// 500 ms) after the leader dies. The default 2 s keeps the takeover within one node lease
+        /// TTL (3 s).
+        #[arg(long, default_value_t = meridian_control::assigner::ELECTION_LEASE_TTL_S_DEFAULT)]
         lease_ttl_s: i64,
         /// Stop after this many seconds (default: until SIGTERM or SIGINT).
         #[arg(long)]

@@ -29,11 +29,17 @@ pub struct AssignerConfig {
     pub candidate_id: String,
     pub zones: Vec<ZoneId>,
     pub moves_per_round_max: usize,
-    /// The election lease: a standby takes over at most this long after the leader dies.
+    /// The election lease: a standby takes over this long after the leader dies, plus etcd's
+    /// expiry check (up to 500 ms). Shorter than the nodes' 3 s lease by default, so a standby leads
+    /// again within one node lease TTL of the leader's death; 2 s is the shortest lease the keep-alive
+    /// (every TTL/3, stop TTL − 500 ms after the last acknowledged one) handles.
     pub election_lease_ttl_s: i64,
     /// Re-plan at least this often for load changes; node joins and deaths re-plan at once.
     pub round_interval_ms: u64,
 }
+
+/// See [`AssignerConfig::election_lease_ttl_s`].
+pub const ELECTION_LEASE_TTL_S_DEFAULT: i64 = 2;
 
 impl AssignerConfig {
     pub fn new(candidate_id: impl Into<String>, zones: Vec<ZoneId>) -> Self {
@@ -41,7 +47,7 @@ impl AssignerConfig {
             candidate_id: candidate_id.into(),
             zones,
             moves_per_round_max: 4,
-            election_lease_ttl_s: 3,
+            election_lease_ttl_s: ELECTION_LEASE_TTL_S_DEFAULT,
             round_interval_ms: 2000,
         }
     }

@@ -11,7 +11,9 @@
 mod leader;
 mod plan;
 
-pub use leader::{AssignerConfig, AssignerError, AssignerService, AssignerStatus, apply_move};
+pub use leader::{
+    AssignerConfig, AssignerError, AssignerService, AssignerStatus, ELECTION_LEASE_TTL_S_DEFAULT, apply_move,
+};
 pub use plan::{
     LiveNode, Move, MoveReason, REBALANCE_GAIN_MIN_PERMILLE, ZONE_BASE_COST_PLAYERS, ZONES_MAX, ZoneAssigner,
 };
