@@ -7,8 +7,10 @@
 //! * the game checks run in PROTOCOL.md's order: length bounds (≤ 1200; ≥ 2, and ≥ 42 = header +
 //!   Poly1305 tag for sealed types, as user space's `read_sealed_header`), magic, version, type;
 //!   then a request's exact size, or a sealed packet's session, tag and window;
-//! * frames that are not complete IPv4 UDP datagrams to a game port pass (the stack judges them);
-//!   IPv6 passes uninspected; a datagram whose UDP length exceeds the frame is dropped;
+//! * frames that are not complete UDP datagrams to a game port pass (the stack judges them); IPv6
+//!   is checked like IPv4 when UDP follows the fixed header or one Fragment header (any other
+//!   extension header passes); a datagram whose UDP length exceeds the frame is dropped;
+//! * per-source buckets are keyed by the IPv4 address or the IPv6 /64;
 //! * a first fragment to a game port is dropped, a non-first fragment passes (it cannot reassemble
 //!   without the first);
 //! * the sequence window is 4096 behind to 65 536 ahead of the newest sequence passed.
@@ -48,6 +50,12 @@ struct Wrap {
     cut_to: Option<usize>,
     /// Ethernet padding after the datagram.
     padding: usize,
+    /// IPv6 instead of IPv4, from this source (`source` and the IPv4 fields are then unused).
+    ipv6: Option<[u8; 16]>,
+    /// IPv6: a Fragment header with this offset-and-flags field before UDP.
+    ipv6_fragment: Option<u16>,
+    /// IPv6: an 8-byte extension header of this type (hop-by-hop 0, destination options 60, …).
+    ipv6_extension: Option<u8>,
 }
 
 impl Wrap {
@@ -63,6 +71,16 @@ impl Wrap {
             udp_bytes: None,
             cut_to: None,
             padding: 0,
+            ipv6: None,
+            ipv6_fragment: None,
+            ipv6_extension: None,
+        }
+    }
+
+    fn from6(source: [u8; 16]) -> Wrap {
+        Wrap {
+            ipv6: Some(source),
+            ..Wrap::from(0)
         }
     }
 
@@ -78,31 +96,55 @@ impl Wrap {
                 frame.extend_from_slice(&200u16.to_be_bytes());
             }
         }
-        frame.extend_from_slice(&0x0800u16.to_be_bytes());
-        let ip_start = frame.len();
-        let ihl_bytes = usize::from(self.ihl_words) * 4;
         let udp_bytes = self.udp_bytes.unwrap_or((8 + payload.len()) as u16);
-        let total = (ihl_bytes.max(20) + 8 + payload.len()) as u16;
-        frame.push(0x40 | self.ihl_words);
-        frame.push(0);
-        frame.extend_from_slice(&total.to_be_bytes());
-        frame.extend_from_slice(&0x1234u16.to_be_bytes()); // identification
-        frame.extend_from_slice(&self.fragment.to_be_bytes());
-        frame.push(64); // TTL
-        frame.push(self.protocol);
-        frame.extend_from_slice(&[0, 0]); // checksum, filled below
-        frame.extend_from_slice(&self.source);
-        frame.extend_from_slice(&[10, 9, 0, 1]);
-        // Options: NOPs (type 1) up to the header length.
-        while frame.len() - ip_start < ihl_bytes {
-            frame.push(1);
+        if let Some(source) = self.ipv6 {
+            frame.extend_from_slice(&0x86ddu16.to_be_bytes());
+            let mut next_header = self.protocol;
+            let mut extensions = Vec::new();
+            if let Some(offset_and_flags) = self.ipv6_fragment {
+                extensions.extend_from_slice(&[next_header, 0]);
+                extensions.extend_from_slice(&offset_and_flags.to_be_bytes());
+                extensions.extend_from_slice(&[0, 0, 0x12, 0x34]);
+                next_header = 44;
+            }
+            if let Some(extension) = self.ipv6_extension {
+                let mut header = vec![next_header, 0, 1, 4, 0, 0, 0, 0]; // PadN option
+                header.extend_from_slice(&extensions);
+                extensions = header;
+                next_header = extension;
+            }
+            frame.extend_from_slice(&[0x60, 0, 0, 0]);
+            frame.extend_from_slice(&((extensions.len() + 8 + payload.len()) as u16).to_be_bytes());
+            frame.extend_from_slice(&[next_header, 64]);
+            frame.extend_from_slice(&source);
+            frame.extend_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+            frame.extend_from_slice(&extensions);
+        } else {
+            frame.extend_from_slice(&0x0800u16.to_be_bytes());
+            let ip_start = frame.len();
+            let ihl_bytes = usize::from(self.ihl_words) * 4;
+            let total = (ihl_bytes.max(20) + 8 + payload.len()) as u16;
+            frame.push(0x40 | self.ihl_words);
+            frame.push(0);
+            frame.extend_from_slice(&total.to_be_bytes());
+            frame.extend_from_slice(&0x1234u16.to_be_bytes()); // identification
+            frame.extend_from_slice(&self.fragment.to_be_bytes());
+            frame.push(64); // TTL
+            frame.push(self.protocol);
+            frame.extend_from_slice(&[0, 0]); // checksum, filled below
+            frame.extend_from_slice(&self.source);
+            frame.extend_from_slice(&[10, 9, 0, 1]);
+            // Options: NOPs (type 1) up to the header length.
+            while frame.len() - ip_start < ihl_bytes {
+                frame.push(1);
+            }
+            let checksum = ipv4_checksum(&frame[ip_start..]);
+            frame[ip_start + 10..ip_start + 12].copy_from_slice(&checksum.to_be_bytes());
         }
-        let checksum = ipv4_checksum(&frame[ip_start..]);
-        frame[ip_start + 10..ip_start + 12].copy_from_slice(&checksum.to_be_bytes());
         frame.extend_from_slice(&40_000u16.to_be_bytes()); // source port
         frame.extend_from_slice(&self.port.to_be_bytes());
         frame.extend_from_slice(&udp_bytes.to_be_bytes());
-        frame.extend_from_slice(&[0, 0]); // no UDP checksum (allowed for IPv4)
+        frame.extend_from_slice(&[0, 0]); // no UDP checksum (XDP runs before the stack checks it)
         frame.extend_from_slice(payload);
         frame.resize(frame.len() + self.padding, 0);
         if let Some(cut) = self.cut_to {
@@ -150,22 +192,6 @@ fn request() -> Vec<u8> {
         server_addresses: vec!["10.9.0.1:7777".parse().unwrap()],
     };
     connection_request(&token.seal(&[4; 32], [5; 24]))
-}
-
-fn ipv6_udp_frame() -> Vec<u8> {
-    let payload = sealed(SESSION, 0, &EDGE_KEY, 8);
-    let mut frame = vec![0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x86, 0xdd];
-    frame.extend_from_slice(&[0x60, 0, 0, 0]);
-    frame.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-    frame.extend_from_slice(&[17, 64]);
-    frame.extend_from_slice(&[0xfd; 16]);
-    frame.extend_from_slice(&[0xfe; 16]);
-    frame.extend_from_slice(&40_000u16.to_be_bytes());
-    frame.extend_from_slice(&PORT.to_be_bytes());
-    frame.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-    frame.extend_from_slice(&[0, 0]);
-    frame.extend_from_slice(&payload);
-    frame
 }
 
 fn arp_frame() -> Vec<u8> {
@@ -463,11 +489,112 @@ fn every_pass_and_drop_decision_with_its_counter() {
 
     // Not game traffic: passes untouched.
     run(&edge, "ARP", &arp_frame(), EdgeCounter::PassNotIp);
+    let v6 = |host: u8| {
+        let mut source = [0xfd, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0];
+        source[15] = host;
+        source[6] = host; // a distinct /64 per row
+        Wrap::from6(source)
+    };
+
+    // IPv6: the same checks after the fixed header (or one Fragment header).
     run(
         &edge,
-        "IPv6 UDP to the game port",
-        &ipv6_udp_frame(),
-        EdgeCounter::PassIpv6,
+        "IPv6 sealed",
+        &v6(1).frame(&next_valid(20)),
+        EdgeCounter::PassSealed,
+    );
+    let v6_tagged = Wrap {
+        vlan: Some(0x8100),
+        ..v6(2)
+    };
+    run(
+        &edge,
+        "IPv6 sealed, 802.1Q tagged",
+        &v6_tagged.frame(&next_valid(20)),
+        EdgeCounter::PassSealed,
+    );
+    run(&edge, "IPv6 request", &v6(3).frame(&request), EdgeCounter::PassRequest);
+    let mut v6_bad = next_valid(8);
+    v6_bad[20] ^= 1;
+    run(
+        &edge,
+        "IPv6 bad edge tag",
+        &v6(4).frame(&v6_bad),
+        EdgeCounter::DropBadEdgeTag,
+    );
+    run(
+        &edge,
+        "IPv6 bad magic",
+        &v6(5).frame(&[0x4e; 50]),
+        EdgeCounter::DropBadMagic,
+    );
+    let v6_atomic = Wrap {
+        ipv6_fragment: Some(0),
+        ..v6(6)
+    };
+    run(
+        &edge,
+        "IPv6 atomic fragment (whole datagram)",
+        &v6_atomic.frame(&next_valid(8)),
+        EdgeCounter::PassSealed,
+    );
+    let v6_first = Wrap {
+        ipv6_fragment: Some(1),
+        ..v6(7)
+    };
+    run(
+        &edge,
+        "IPv6 first fragment to the game port",
+        &v6_first.frame(&next_valid(8)),
+        EdgeCounter::DropFragment,
+    );
+    let v6_later = Wrap {
+        ipv6_fragment: Some(100 << 3),
+        ..v6(8)
+    };
+    run(
+        &edge,
+        "IPv6 non-first fragment",
+        &v6_later.frame(&[0; 40]),
+        EdgeCounter::PassFragment,
+    );
+    let v6_hop_by_hop = Wrap {
+        ipv6_extension: Some(0),
+        ..v6(9)
+    };
+    run(
+        &edge,
+        "IPv6 hop-by-hop header before UDP",
+        &v6_hop_by_hop.frame(&next_valid(8)),
+        EdgeCounter::PassUnparsed,
+    );
+    let v6_tcp = Wrap { protocol: 6, ..v6(10) };
+    run(&edge, "IPv6 TCP", &v6_tcp.frame(&[0; 40]), EdgeCounter::PassNotUdp);
+    let v6_other_port = Wrap {
+        port: PORT + 1,
+        ..v6(11)
+    };
+    run(
+        &edge,
+        "IPv6 UDP to another port",
+        &v6_other_port.frame(&[0; 40]),
+        EdgeCounter::PassOtherPort,
+    );
+    run(
+        &edge,
+        "IPv6 header cut short",
+        &v6(12).frame(&next_valid(8))[..14 + 39],
+        EdgeCounter::PassUnparsed,
+    );
+    let v6_cut = Wrap {
+        cut_to: Some(14 + 40 + 8 + 10),
+        ..v6(13)
+    };
+    run(
+        &edge,
+        "IPv6 datagram cut short",
+        &v6_cut.frame(&next_valid(8)),
+        EdgeCounter::DropTruncated,
     );
     let tcp = Wrap { protocol: 6, ..wrap() };
     run(&edge, "TCP", &tcp.frame(&next_valid(8)), EdgeCounter::PassNotUdp);
@@ -633,6 +760,32 @@ fn per_source_bucket_drops_the_packet_after_the_burst_and_ignores_junk() {
         &source.frame(&sealed(SESSION, 4, &EDGE_KEY, 8)),
         EdgeCounter::DropRateLimitedSource,
     );
+    // IPv6 sources share a bucket per /64: rotating the interface half does not help.
+    for i in 0..u64::from(burst) {
+        let mut source = [0xfd, 0, 0, 0, 0, 0, 0, 0x42, 0, 0, 0, 0, 0, 0, 0, 0];
+        source[8..].copy_from_slice(&i.to_be_bytes());
+        run(
+            &edge,
+            "IPv6 /64 within the burst",
+            &Wrap::from6(source).frame(&sealed(SESSION, 10 + i, &EDGE_KEY, 8)),
+            EdgeCounter::PassSealed,
+        );
+    }
+    let mut rotated = [0xfd, 0, 0, 0, 0, 0, 0, 0x42, 0, 0, 0, 0, 0, 0, 0, 0];
+    rotated[8..].copy_from_slice(&[0xff; 8]);
+    run(
+        &edge,
+        "IPv6 /64 burst + 1 from a new address",
+        &Wrap::from6(rotated).frame(&sealed(SESSION, 20, &EDGE_KEY, 8)),
+        EdgeCounter::DropRateLimitedSource,
+    );
+    rotated[7] = 0x43;
+    run(
+        &edge,
+        "another IPv6 /64 is unaffected",
+        &Wrap::from6(rotated).frame(&sealed(SESSION, 21, &EDGE_KEY, 8)),
+        EdgeCounter::PassSealed,
+    );
     run(
         &edge,
         "another source is unaffected",
@@ -723,4 +876,68 @@ fn repeat_counts_every_run_and_sessions_can_be_removed_and_rerouted() {
         &Wrap::from(71).frame(&sealed(SESSION, 0, &EDGE_KEY, 8)),
         EdgeCounter::DropUnknownSession,
     );
+}
+
+/// The same program attached natively to a veth in a namespace: valid sealed packets reach the
+/// socket, junk does not (and is counted), and dropping the `Edge` detaches it (its link goes).
+#[test]
+fn attached_natively_to_a_veth_it_filters_real_traffic_and_detaches_on_drop() {
+    use std::{net::UdpSocket, time::Duration};
+
+    use meridian_node::edge::XdpMode;
+    use meridian_testkit::TwoHosts;
+
+    let hosts = TwoHosts::new().expect("create topology");
+    let mut edge = load(config());
+    let interface = hosts.b.interface.clone();
+    hosts
+        .ns_b()
+        .run(|| edge.attach_xdp(&interface, XdpMode::Driver))
+        .unwrap()
+        .expect("attach XDP natively to the veth");
+    let receiver = hosts
+        .ns_b()
+        .run(|| UdpSocket::bind((hosts.b.addr, PORT)))
+        .unwrap()
+        .unwrap();
+    receiver.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let sender = hosts
+        .ns_a()
+        .run(|| UdpSocket::bind((hosts.a.addr, 0)))
+        .unwrap()
+        .unwrap();
+    let to = (hosts.b.addr, PORT);
+    let mut buf = [0u8; 1500];
+
+    // A valid packet first (also resolves ARP, which the edge passes).
+    sender.send_to(&sealed(SESSION, 0, &EDGE_KEY, 8), to).unwrap();
+    assert_eq!(receiver.recv(&mut buf).expect("valid packet passes").min(2), 2);
+    let before = counts(&edge);
+    let junk: [(Vec<u8>, EdgeCounter); 4] = [
+        (vec![0x4e; 60], EdgeCounter::DropBadMagic),
+        (sealed(0xdead, 1, &EDGE_KEY, 8), EdgeCounter::DropUnknownSession),
+        (sealed(SESSION, 1, &[1; 16], 8), EdgeCounter::DropBadEdgeTag),
+        (request()[..1000].to_vec(), EdgeCounter::DropBadRequestSize),
+    ];
+    for (datagram, _) in &junk {
+        for _ in 0..10 {
+            sender.send_to(datagram, to).unwrap();
+        }
+    }
+    let valid = sealed(SESSION, 2, &EDGE_KEY, 8);
+    sender.send_to(&valid, to).unwrap();
+    let bytes = receiver.recv(&mut buf).expect("the valid packet after the junk");
+    assert_eq!(&buf[..bytes], &valid[..], "no junk reached the socket before it");
+    assert!(receiver.recv(&mut buf).is_err(), "nothing else arrives");
+    let delta = counts(&edge).since(&before);
+    for (_, counter) in &junk {
+        assert_eq!(delta.get(*counter), 10, "{}", counter.label());
+    }
+    assert_eq!(delta.get(EdgeCounter::PassSealed), 1);
+
+    // Dropped, the edge is gone from the interface: junk reaches the socket again.
+    drop(edge);
+    sender.send_to(&junk[0].0, to).unwrap();
+    let bytes = receiver.recv(&mut buf).expect("junk arrives once the edge is detached");
+    assert_eq!(&buf[..bytes], &junk[0].0[..]);
 }

@@ -158,12 +158,35 @@ pub struct SessionEntry {
     pub sequence_seen: u64,
 }
 
-/// Key of the per-source bucket maps: the IPv4 source address as it is on the wire (network
-/// order bytes read as a native u32; only ever compared, never printed by the kernel).
+/// Key of the per-source bucket maps: 16 address bytes as on the wire. An IPv4 source is stored
+/// IPv4-mapped (`::ffff:a.b.c.d`); an IPv6 source by its /64 prefix with the interface half zeroed,
+/// because one subscriber holds a whole /64 and could otherwise rotate through 2⁶⁴ buckets.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, FromBytes, IntoBytes, KnownLayout, Immutable)]
 pub struct SourceKey {
-    pub ipv4: [u8; 4],
+    pub addr: [u8; 16],
+}
+
+impl SourceKey {
+    #[inline(always)]
+    pub fn ipv4(addr: [u8; 4]) -> SourceKey {
+        SourceKey {
+            addr: [
+                0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, addr[0], addr[1], addr[2], addr[3],
+            ],
+        }
+    }
+
+    /// The /64 of an IPv6 source.
+    #[inline(always)]
+    pub fn ipv6_prefix(prefix: [u8; 8]) -> SourceKey {
+        SourceKey {
+            addr: [
+                prefix[0], prefix[1], prefix[2], prefix[3], prefix[4], prefix[5], prefix[6], prefix[7], 0, 0, 0, 0, 0,
+                0, 0, 0,
+            ],
+        }
+    }
 }
 
 /// A token bucket kept as time credit: each packet costs `1e9 / rate` ns of credit, credit grows
@@ -247,16 +270,16 @@ impl EdgeConfig {
 pub enum EdgeCounter {
     /// Not IPv4 or IPv6 (ARP, LLDP, a second VLAN tag, …).
     PassNotIp = 0,
-    /// IPv6: not inspected (the node's game sockets are IPv4).
-    PassIpv6,
-    /// Ethernet, VLAN, IPv4 or UDP header cut short or malformed (IHL < 5): left to the stack,
-    /// which drops and counts it; the edge cannot tell whether it was game-bound.
+    /// Ethernet, VLAN, IP or UDP header cut short or malformed (IHL < 5, wrong IP version), or an
+    /// IPv6 extension header other than Fragment before UDP: left to the stack (which drops a
+    /// malformed frame itself, and hands anything else to user space's full validation); the edge
+    /// cannot tell whether it was game-bound.
     PassUnparsed,
-    /// IPv4 but not UDP.
+    /// IP but not UDP.
     PassNotUdp,
     /// UDP to a port outside the game range.
     PassOtherPort,
-    /// A non-first IPv4 fragment (no UDP header to look at; see `DropFragment`).
+    /// A non-first IPv4 or IPv6 fragment (no UDP header to look at; see `DropFragment`).
     PassFragment,
     /// A well-formed ConnectionRequest within its buckets.
     PassRequest,
@@ -302,7 +325,6 @@ impl EdgeCounter {
     /// Every slot, in index order.
     pub const ALL: [EdgeCounter; EDGE_COUNTER_SLOTS as usize] = [
         EdgeCounter::PassNotIp,
-        EdgeCounter::PassIpv6,
         EdgeCounter::PassUnparsed,
         EdgeCounter::PassNotUdp,
         EdgeCounter::PassOtherPort,
@@ -335,7 +357,6 @@ impl EdgeCounter {
     pub const fn label(self) -> &'static str {
         match self {
             EdgeCounter::PassNotIp => "pass_not_ip",
-            EdgeCounter::PassIpv6 => "pass_ipv6",
             EdgeCounter::PassUnparsed => "pass_unparsed",
             EdgeCounter::PassNotUdp => "pass_not_udp",
             EdgeCounter::PassOtherPort => "pass_other_port",
@@ -397,7 +418,7 @@ const _: () = {
     assert!(offset_of!(SessionEntry, zone) == 20);
     assert!(offset_of!(SessionEntry, route_revision) == 24);
     assert!(offset_of!(SessionEntry, sequence_seen) == 32);
-    assert!(size_of::<SourceKey>() == 4);
+    assert!(size_of::<SourceKey>() == 16);
     assert!(size_of::<RateBucket>() == 16);
     assert!(size_of::<RateLimit>() == 8);
     assert!(size_of::<EdgeConfig>() == 36);

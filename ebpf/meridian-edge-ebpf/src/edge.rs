@@ -75,7 +75,7 @@ fn check_game(ctx: &XdpContext, config: &EdgeConfig, datagram: &GameDatagram) ->
         }
         let now = now_ns();
         // The strict per-source bucket first: one source cannot spend the node-wide budget.
-        if !take_source(&EDGE_REQUEST_BUCKETS, datagram.source, config.request_source, now) {
+        if !take_source(&EDGE_REQUEST_BUCKETS, &datagram.source, config.request_source, now) {
             return EdgeCounter::DropRateLimitedRequestSource;
         }
         if !take_request_budget(config.request_budget, now) {
@@ -107,7 +107,7 @@ fn check_game(ctx: &XdpContext, config: &EdgeConfig, datagram: &GameDatagram) ->
     if let Some(slot) = check_sequence(entry_copy.sequence_seen, sequence, config) {
         return slot;
     }
-    if !take_source(&EDGE_SOURCE_BUCKETS, datagram.source, config.source, now_ns()) {
+    if !take_source(&EDGE_SOURCE_BUCKETS, &datagram.source, config.source, now_ns()) {
         return EdgeCounter::DropRateLimitedSource;
     }
     let seen = advance_sequence(entry_copy.sequence_seen, sequence);

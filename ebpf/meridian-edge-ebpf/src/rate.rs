@@ -16,12 +16,11 @@ pub fn now_ns() -> u64 {
 
 /// Takes a token from `source`'s bucket in `buckets`, creating a full bucket for a new source.
 #[inline(always)]
-pub fn take_source(buckets: &LruHashMap<SourceKey, RateBucket>, source: [u8; 4], limit: RateLimit, now: u64) -> bool {
+pub fn take_source(buckets: &LruHashMap<SourceKey, RateBucket>, key: &SourceKey, limit: RateLimit, now: u64) -> bool {
     if limit.rate_per_s == 0 {
         return true;
     }
-    let key = SourceKey { ipv4: source };
-    match buckets.get_ptr_mut(&key) {
+    match buckets.get_ptr_mut(key) {
         // SAFETY: the pointer is the map's value for `key`, valid for this run (LRU values are
         // preallocated; a concurrent eviction can at worst make this update land on a recycled
         // entry, i.e. one bucket off by one packet).
@@ -31,7 +30,7 @@ pub fn take_source(buckets: &LruHashMap<SourceKey, RateBucket>, source: [u8; 4],
             let passed = bucket.take(now, limit);
             // A full map evicts its least recently used source; failure leaves the source
             // unlimited for this one packet, which is not worth a drop.
-            let _ = buckets.insert(&key, &bucket, 0);
+            let _ = buckets.insert(key, &bucket, 0);
             passed
         }
     }
