@@ -941,3 +941,89 @@ fn attached_natively_to_a_veth_it_filters_real_traffic_and_detaches_on_drop() {
     let bytes = receiver.recv(&mut buf).expect("junk arrives once the edge is detached");
     assert_eq!(&buf[..bytes], &junk[0].0[..]);
 }
+
+/// Environment variable naming the interface the child process attaches to (see below).
+const CHILD_INTERFACE_ENV: &str = "MERIDIAN_EDGE_TEST_CHILD_INTERFACE";
+const CHILD_ATTACHED_LINE: &str = "edge-child: attached";
+
+/// Not a test on its own: the process `killed_holder_detaches_the_edge` starts (this test binary,
+/// run inside the namespace by `ip netns exec`) and kills. It attaches the edge and waits.
+#[test]
+#[ignore = "run as a child process by killed_holder_detaches_the_edge"]
+fn edge_child_process_attaches_and_waits() {
+    let Ok(interface) = std::env::var(CHILD_INTERFACE_ENV) else {
+        return;
+    };
+    let mut edge = load(config());
+    edge.attach_xdp(&interface, meridian_node::edge::XdpMode::Driver)
+        .expect("child attaches");
+    println!("{CHILD_ATTACHED_LINE}");
+    std::thread::sleep(std::time::Duration::from_secs(60));
+    drop(edge);
+}
+
+/// The link is owned by the process: `kill -9` of the process that attached the edge detaches it
+/// (the kernel closes the link fd), so a crashed node leaves no program filtering its interface.
+#[test]
+fn killed_holder_detaches_the_edge() {
+    use std::{
+        io::{BufRead, BufReader},
+        net::UdpSocket,
+        process::{Command, Stdio},
+        time::Duration,
+    };
+
+    use meridian_testkit::TwoHosts;
+
+    let hosts = TwoHosts::new().expect("create topology");
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &hosts.b.netns])
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "edge_child_process_attaches_and_waits",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(CHILD_INTERFACE_ENV, &hosts.b.interface)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the child");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let attached = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|line| line.contains(CHILD_ATTACHED_LINE));
+    assert!(attached, "the child attached the edge");
+
+    let receiver = hosts
+        .ns_b()
+        .run(|| UdpSocket::bind((hosts.b.addr, PORT)))
+        .unwrap()
+        .unwrap();
+    receiver.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let sender = hosts
+        .ns_a()
+        .run(|| UdpSocket::bind((hosts.a.addr, 0)))
+        .unwrap()
+        .unwrap();
+    let junk = [0x4e; 60];
+    let mut buf = [0u8; 1500];
+    // The first send may wait for ARP; a few tries make sure the junk really met the program.
+    for _ in 0..3 {
+        sender.send_to(&junk, (hosts.b.addr, PORT)).unwrap();
+        assert!(
+            receiver.recv(&mut buf).is_err(),
+            "junk is dropped while the child holds the edge"
+        );
+    }
+
+    child.kill().expect("SIGKILL the child");
+    child.wait().unwrap();
+    // The kernel releases the link as the dead process's files close; allow it a moment.
+    let arrived = (0..10).any(|_| {
+        sender.send_to(&junk, (hosts.b.addr, PORT)).unwrap();
+        receiver.recv(&mut buf).is_ok_and(|bytes| buf[..bytes] == junk)
+    });
+    assert!(arrived, "junk arrives once the holder is dead");
+}
