@@ -861,7 +861,11 @@ fn repeat_counts_every_run_and_sessions_can_be_removed_and_rerouted() {
     assert_eq!(counts(&edge).since(&before).get(EdgeCounter::DropBadMagic), 1000);
     assert_eq!(counts(&edge).since(&before).frames(), 1000);
 
-    assert!(edge.sessions().reroute(SESSION, 1, 2, 7).unwrap());
+    // A second handle (as a worker thread would hold) sees and changes the same map.
+    let mut handle = edge.sessions().try_clone().unwrap();
+    handle.insert(0x77, SessionEntry::default()).unwrap();
+    assert_eq!(edge.sessions().get(0x77).unwrap(), Some(SessionEntry::default()));
+    assert!(handle.reroute(SESSION, 1, 2, 7).unwrap());
     let entry = edge.sessions().get(SESSION).unwrap().unwrap();
     assert_eq!(
         (entry.worker, entry.zone, entry.route_revision, entry.edge_key),

@@ -29,7 +29,7 @@ use std::{
 pub use aya::programs::XdpMode;
 use aya::{
     Ebpf,
-    maps::{Array, HashMap, MapData, MapError, PerCpuArray, ReusePortSockArray},
+    maps::{Array, HashMap, IterableMap, Map, MapData, MapError, PerCpuArray, ReusePortSockArray},
     programs::{ProgramError, SkReuseport, TestRun, TestRunOptions, Xdp, xdp::XdpLinkId},
 };
 pub use counter::{PacketCounterProgram, PacketCounts};
@@ -55,7 +55,7 @@ pub enum EdgeError {
     Missing { kind: &'static str, name: &'static str },
     #[error("steering needs 1 to {max} worker sockets, got {got}")]
     WorkerCount { got: usize, max: u32 },
-    #[error("duplicating the steering socket failed: {0}")]
+    #[error("duplicating a socket or map descriptor failed: {0}")]
     Socket(#[source] std::io::Error),
 }
 
@@ -133,6 +133,22 @@ pub struct EdgeSessions {
 }
 
 impl EdgeSessions {
+    /// Another handle on the same kernel map (a duplicated fd), so each worker thread can keep
+    /// the map in step with its own sessions without a lock; map updates are atomic per entry.
+    pub fn try_clone(&self) -> Result<EdgeSessions, EdgeError> {
+        let fd = self
+            .map
+            .map()
+            .fd()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(EdgeError::Socket)?;
+        let map = Map::from_map_data(MapData::from_fd(fd)?)?;
+        Ok(EdgeSessions {
+            map: HashMap::try_from(map)?,
+        })
+    }
+
     /// Inserts or replaces `session_id`'s entry.
     pub fn insert(&mut self, session_id: u64, entry: SessionEntry) -> Result<(), EdgeError> {
         self.map.insert(SessionKey { session_id }, entry, 0)?;
