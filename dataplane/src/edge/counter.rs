@@ -1,11 +1,7 @@
-//! Loads the kernel-side edge object (built from `ebpf/meridian-edge-ebpf` by this crate's build
-//! script and embedded here) and attaches its XDP programs.
-//!
-//! XDP attaches to an interface of the caller's network namespace: call these functions on a thread
-//! that is inside the namespace that holds the interface. The program stays attached for as long as
-//! the returned value lives (aya uses a BPF link, released on drop).
-#![forbid(unsafe_code)]
+//! `count_udp`: the pipeline's first XDP program, counting UDP datagrams to one port (kept for its
+//! end-to-end test on a veth, `tests/tests/xdp_counter.rs`).
 
+use super::{EDGE_OBJECT, EdgeError};
 use aya::{
     Ebpf,
     maps::{Array, PerCpuArray},
@@ -14,22 +10,6 @@ use aya::{
 use meridian_edge_common::{
     PACKET_COUNTER_CONFIG_MAP, PACKET_COUNTER_PROGRAM, PACKET_COUNTERS_MAP, PacketCounterConfig, PacketCounterSlot,
 };
-
-/// The eBPF object, aligned as aya's ELF parser requires.
-static EDGE_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/meridian-edge"));
-
-/// Why loading, attaching or reading the edge failed.
-#[derive(Debug, thiserror::Error)]
-pub enum EdgeError {
-    #[error("loading the eBPF object failed: {0}")]
-    Load(#[from] aya::EbpfError),
-    #[error("eBPF program operation failed: {0}")]
-    Program(#[from] aya::programs::ProgramError),
-    #[error("eBPF map operation failed: {0}")]
-    Map(#[from] aya::maps::MapError),
-    #[error("the eBPF object has no {kind} named {name}")]
-    Missing { kind: &'static str, name: &'static str },
-}
 
 /// Packet counts read from the counting program, summed over CPUs and per CPU.
 #[derive(Debug, Clone, PartialEq, Eq)]

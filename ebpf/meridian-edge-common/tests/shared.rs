@@ -1,0 +1,198 @@
+//! The shared definitions checked on the host against the protocol's reference implementation:
+//! constants, the header view's layout over a real sealed packet, the kernel's SipHash against
+//! `siphasher` (through `meridian_proto::packet::edge_tag`), the token bucket and the sequence
+//! window stepped by hand, and the counter labels.
+
+use std::collections::HashSet;
+
+use meridian_edge_common::{
+    CONNECTION_REQUEST_BYTES, DATAGRAM_BYTES_MAX, EDGE_COUNTER_SLOTS, EDGE_TAG_COVERED_BYTES, EdgeConfig, EdgeCounter,
+    PACKET_MAGIC, PROTOCOL_VERSION, RateBucket, RateLimit, SEALED_BYTES_MIN, SEALED_HEADER_BYTES, SealedHeaderView,
+    SessionEntry, advance_sequence, check_sequence, edge_tag,
+};
+use meridian_proto::packet::{self, PACKET_ERROR_LABELS, PacketType, seal_packet};
+use zerocopy::{FromBytes, IntoBytes};
+
+#[test]
+fn constants_match_the_protocol() {
+    assert_eq!(PACKET_MAGIC, packet::PACKET_MAGIC);
+    assert_eq!(PROTOCOL_VERSION, packet::PROTOCOL_VERSION);
+    assert_eq!(DATAGRAM_BYTES_MAX, meridian_proto::DATAGRAM_BYTES_MAX);
+    assert_eq!(SEALED_HEADER_BYTES, packet::SEALED_HEADER_BYTES);
+    assert_eq!(SEALED_BYTES_MIN, packet::SEALED_HEADER_BYTES + packet::AEAD_TAG_BYTES);
+    assert_eq!(EDGE_TAG_COVERED_BYTES, packet::EDGE_TAG_COVERED_BYTES);
+    assert_eq!(
+        CONNECTION_REQUEST_BYTES,
+        meridian_proto::endpoint::CONNECTION_REQUEST_BYTES
+    );
+}
+
+#[test]
+fn header_view_reads_a_real_sealed_packet_without_casts() {
+    let mut bytes = Vec::new();
+    let edge_key = [7u8; 16];
+    seal_packet(
+        PacketType::Payload,
+        0x0123_4567_89ab_cdef,
+        42,
+        &edge_key,
+        &[9u8; 32],
+        b"hi",
+        &mut bytes,
+    );
+    let (view, _) = SealedHeaderView::ref_from_prefix(&bytes).expect("26-byte prefix");
+    let reference = packet::read_sealed_header(&bytes).unwrap();
+    assert_eq!(view.prefix.magic, PACKET_MAGIC);
+    assert_eq!(view.prefix.version(), PROTOCOL_VERSION);
+    assert_eq!(view.prefix.packet_type(), PacketType::Payload as u8);
+    assert_eq!(view.session_id.get(), reference.session_id);
+    assert_eq!(view.sequence.get(), reference.sequence);
+    assert_eq!(view.edge_tag.get(), reference.edge_tag);
+    assert_eq!(view.as_bytes(), &bytes[..SEALED_HEADER_BYTES]);
+}
+
+#[test]
+fn map_values_round_trip_through_bytes() {
+    let entry = SessionEntry {
+        edge_key: *b"0123456789abcdef",
+        worker: 3,
+        zone: 77,
+        route_revision: 0x1122_3344_5566_7788,
+        sequence_seen: 9,
+    };
+    let bytes = entry.as_bytes();
+    assert_eq!(bytes.len(), 40);
+    assert_eq!(&bytes[16..20], &3u32.to_ne_bytes());
+    assert_eq!(&bytes[32..40], &9u64.to_ne_bytes());
+    assert_eq!(SessionEntry::read_from_bytes(bytes).unwrap(), entry);
+    let config = EdgeConfig::for_port(7777);
+    assert_eq!(EdgeConfig::read_from_bytes(config.as_bytes()).unwrap(), config);
+}
+
+#[test]
+fn kernel_siphash_equals_the_reference_edge_tag() {
+    // Deterministic pseudo-random keys and headers (xorshift), plus the protocol's test vector.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..10_000 {
+        let mut key = [0u8; 16];
+        key[..8].copy_from_slice(&next().to_le_bytes());
+        key[8..].copy_from_slice(&next().to_le_bytes());
+        let mut covered = [0u8; EDGE_TAG_COVERED_BYTES];
+        covered[..8].copy_from_slice(&next().to_le_bytes());
+        covered[8..16].copy_from_slice(&next().to_le_bytes());
+        covered[16..].copy_from_slice(&next().to_le_bytes()[..2]);
+        assert_eq!(edge_tag(&key, &covered), packet::edge_tag(&key, &covered));
+    }
+    // PROTOCOL.md §1.2: Payload, session 1, sequence 2, edge key 16 × 07 → tag f6aedc0c0a4818be.
+    let mut covered = [0u8; EDGE_TAG_COVERED_BYTES];
+    covered[0] = 0x4d;
+    covered[1] = 0x13;
+    covered[2] = 1;
+    covered[10] = 2;
+    assert_eq!(
+        edge_tag(&[7u8; 16], &covered).to_le_bytes(),
+        [0xf6, 0xae, 0xdc, 0x0c, 0x0a, 0x48, 0x18, 0xbe]
+    );
+}
+
+#[test]
+fn token_bucket_passes_the_burst_then_refills_at_the_rate() {
+    let limit = RateLimit {
+        rate_per_s: 1_000,
+        burst: 5,
+    };
+    let mut bucket = RateBucket::default();
+    let start = 10_000_000_000;
+    for i in 0..5 {
+        assert!(bucket.take(start, limit), "packet {i} of the burst");
+    }
+    assert!(!bucket.take(start, limit), "the burst is spent");
+    assert!(!bucket.take(start + 999_999, limit), "1 ms refills one packet; not yet");
+    assert!(bucket.take(start + 1_000_000, limit), "one packet refilled after 1 ms");
+    assert!(!bucket.take(start + 1_000_000, limit));
+    // A long pause refills to the burst, no more.
+    let later = start + 60_000_000_000;
+    for _ in 0..5 {
+        assert!(bucket.take(later, limit));
+    }
+    assert!(!bucket.take(later, limit));
+    // A clock reading from the past (another CPU) neither refills nor wraps.
+    assert!(!bucket.take(later - 1_000_000_000, limit));
+    // Rate 0 disables the limit.
+    let mut open = RateBucket::default();
+    for _ in 0..1_000 {
+        assert!(open.take(start, RateLimit::default()));
+    }
+}
+
+#[test]
+fn sequence_window_drops_far_behind_and_far_ahead() {
+    let config = EdgeConfig {
+        sequence_behind_max: 4_096,
+        sequence_ahead_max: 65_536,
+        ..EdgeConfig::for_port(1)
+    };
+    assert_eq!(
+        check_sequence(0, u64::MAX, &config),
+        None,
+        "nothing seen yet: anything goes"
+    );
+    let seen = advance_sequence(0, 10_000);
+    assert_eq!(seen, 10_001);
+    assert_eq!(check_sequence(seen, 10_000 - 4_096, &config), None);
+    assert_eq!(
+        check_sequence(seen, 10_000 - 4_097, &config),
+        Some(EdgeCounter::DropReplayed)
+    );
+    assert_eq!(check_sequence(seen, 10_000 + 65_536, &config), None);
+    assert_eq!(
+        check_sequence(seen, 10_000 + 65_537, &config),
+        Some(EdgeCounter::DropSequenceAhead)
+    );
+    assert_eq!(advance_sequence(seen, 5), seen, "never moves back");
+    let open = EdgeConfig {
+        sequence_behind_max: 0,
+        sequence_ahead_max: 0,
+        ..config
+    };
+    assert_eq!(check_sequence(seen, 0, &open), None);
+    assert_eq!(check_sequence(seen, u64::MAX, &open), None);
+}
+
+#[test]
+fn counter_labels_are_unique_and_reuse_the_user_space_drop_reasons() {
+    assert_eq!(EdgeCounter::ALL.len(), EDGE_COUNTER_SLOTS as usize);
+    let mut labels = HashSet::new();
+    for (index, counter) in EdgeCounter::ALL.iter().enumerate() {
+        assert_eq!(*counter as usize, index, "ALL is in slot order");
+        assert!(labels.insert(counter.label()), "duplicate label {}", counter.label());
+        let prefix_ok = ["pass_", "drop_", "steer_"]
+            .iter()
+            .any(|p| counter.label().starts_with(p));
+        assert!(prefix_ok, "{}", counter.label());
+        assert_eq!(counter.is_drop(), counter.label().starts_with("drop_"));
+    }
+    for same_meaning in [
+        EdgeCounter::DropTooLong,
+        EdgeCounter::DropTooShort,
+        EdgeCounter::DropBadMagic,
+        EdgeCounter::DropBadVersion,
+        EdgeCounter::DropBadType,
+        EdgeCounter::DropBadRequestSize,
+        EdgeCounter::DropUnknownSession,
+        EdgeCounter::DropBadEdgeTag,
+        EdgeCounter::DropReplayed,
+    ] {
+        let reason = same_meaning.drop_reason().unwrap();
+        assert!(
+            PACKET_ERROR_LABELS.contains(&reason),
+            "{reason} is a user-space drop reason"
+        );
+    }
+}

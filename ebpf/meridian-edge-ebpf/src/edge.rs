@@ -1,0 +1,132 @@
+//! `edge`: the XDP program. For a UDP datagram to a game port it makes the checks of
+//! PROTOCOL.md §1 in the order given there (length bounds, magic, version, type), then either the
+//! ConnectionRequest path (exact size, per-source request bucket, node-wide budget) or the sealed
+//! path (minimum size, session lookup, SipHash-2-4 edge tag, sequence window, per-source bucket).
+//! Everything else passes untouched. Every decision is counted in exactly one slot.
+//!
+//! The per-source bucket of sealed packets is charged last, after the tag verified: spoofed junk
+//! carrying a player's source address cannot drain that player's tokens, and the bucket map only
+//! holds sources that proved they hold a session key. Junk that fails an earlier check costs no
+//! map update at all.
+
+use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
+use meridian_edge_common::{
+    CONNECTION_REQUEST_BYTES, DATAGRAM_BYTES_MAX, EDGE_TAG_COVERED_BYTES, EdgeConfig, EdgeCounter, PACKET_MAGIC,
+    PACKET_TYPE_CONNECTION_REQUEST, PACKET_TYPE_MAX, PROTOCOL_VERSION, PacketPrefix, SEALED_BYTES_MIN,
+    SealedHeaderView, SessionKey, advance_sequence, check_sequence, edge_tag,
+};
+use zerocopy::IntoBytes;
+
+use crate::{
+    counters::count,
+    maps::{EDGE_CONFIG, EDGE_REQUEST_BUCKETS, EDGE_SESSIONS, EDGE_SOURCE_BUCKETS},
+    parse::{GameDatagram, game_datagram, read},
+    rate::{now_ns, take_request_budget, take_source},
+};
+
+#[xdp]
+pub fn edge(ctx: XdpContext) -> u32 {
+    let decision = decide(&ctx);
+    count(decision);
+    if decision.is_drop() {
+        xdp_action::XDP_DROP
+    } else {
+        xdp_action::XDP_PASS
+    }
+}
+
+#[inline(always)]
+fn decide(ctx: &XdpContext) -> EdgeCounter {
+    let Some(config) = EDGE_CONFIG.get(0) else {
+        return EdgeCounter::PassOtherPort;
+    };
+    match game_datagram(ctx, config) {
+        Ok(datagram) => check_game(ctx, config, &datagram),
+        Err(slot) => slot,
+    }
+}
+
+#[inline(always)]
+fn check_game(ctx: &XdpContext, config: &EdgeConfig, datagram: &GameDatagram) -> EdgeCounter {
+    let bytes = datagram.payload_bytes;
+    if bytes > DATAGRAM_BYTES_MAX {
+        return EdgeCounter::DropTooLong;
+    }
+    if bytes < core::mem::size_of::<PacketPrefix>() {
+        return EdgeCounter::DropTooShort;
+    }
+    let Some(prefix) = read::<PacketPrefix>(ctx, datagram.payload_offset) else {
+        return EdgeCounter::DropTooShort;
+    };
+    if prefix.magic != PACKET_MAGIC {
+        return EdgeCounter::DropBadMagic;
+    }
+    if prefix.version() != PROTOCOL_VERSION {
+        return EdgeCounter::DropBadVersion;
+    }
+    let packet_type = prefix.packet_type();
+    if packet_type > PACKET_TYPE_MAX {
+        return EdgeCounter::DropBadType;
+    }
+    // The clock is read only on the paths that reach a bucket (it costs about as much as all the
+    // header checks together).
+    if packet_type == PACKET_TYPE_CONNECTION_REQUEST {
+        if bytes != CONNECTION_REQUEST_BYTES {
+            return EdgeCounter::DropBadRequestSize;
+        }
+        let now = now_ns();
+        // The strict per-source bucket first: one source cannot spend the node-wide budget.
+        if !take_source(&EDGE_REQUEST_BUCKETS, &datagram.source, config.request_source, now) {
+            return EdgeCounter::DropRateLimitedRequestSource;
+        }
+        if !take_request_budget(config.request_budget, now) {
+            return EdgeCounter::DropRequestBudget;
+        }
+        return EdgeCounter::PassRequest;
+    }
+    if bytes < SEALED_BYTES_MIN {
+        return EdgeCounter::DropTooShort;
+    }
+    let Some(header) = read::<SealedHeaderView>(ctx, datagram.payload_offset) else {
+        return EdgeCounter::DropTooShort;
+    };
+    let key = SessionKey {
+        session_id: header.session_id.get(),
+    };
+    let Some(entry) = EDGE_SESSIONS.get_ptr_mut(&key) else {
+        return EdgeCounter::DropUnknownSession;
+    };
+    // SAFETY: the map's value for `key`, valid for this run. User space may rewrite it meanwhile
+    // (a re-route changes worker, zone and revision, never the edge key), so a torn copy can at
+    // worst hold an older `sequence_seen`, which only widens the window for this packet.
+    let entry_copy = unsafe { *entry };
+    let covered = covered_bytes(&header);
+    if edge_tag(&entry_copy.edge_key, &covered) != header.edge_tag.get() {
+        return EdgeCounter::DropBadEdgeTag;
+    }
+    let sequence = header.sequence.get();
+    if let Some(slot) = check_sequence(entry_copy.sequence_seen, sequence, config) {
+        return slot;
+    }
+    if !take_source(&EDGE_SOURCE_BUCKETS, &datagram.source, config.source, now_ns()) {
+        return EdgeCounter::DropRateLimitedSource;
+    }
+    let seen = advance_sequence(entry_copy.sequence_seen, sequence);
+    if seen != entry_copy.sequence_seen {
+        // SAFETY: as above. Two CPUs racing here may store out of order; the stored value then
+        // lags the newest, which only widens the window (never drops a good packet).
+        unsafe { (*entry).sequence_seen = seen };
+    }
+    EdgeCounter::PassSealed
+}
+
+/// The 18 bytes the edge tag covers: the header already read, viewed as bytes (zerocopy's
+/// `IntoBytes`, no cast and no second packet read).
+#[inline(always)]
+fn covered_bytes(header: &SealedHeaderView) -> [u8; EDGE_TAG_COVERED_BYTES] {
+    let (covered, _) = header
+        .as_bytes()
+        .split_first_chunk::<EDGE_TAG_COVERED_BYTES>()
+        .unwrap_or((&[0; EDGE_TAG_COVERED_BYTES], &[]));
+    *covered
+}
