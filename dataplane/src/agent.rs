@@ -110,6 +110,9 @@ async fn serve_one_lease(
         AbortOnDrop(tokio::spawn(write_routes(routes, events, Arc::clone(&tokens))))
     });
     let mut routed = follow_node_routes(client, config.node_id.clone());
+    // The edge steers by its session map; a route that names another worker (a handoff) moves the
+    // session's next packet there.
+    let mut edge = node.edge_sessions().transpose().context("a handle on the edge's session map")?;
     let mut routed_sessions: HashSet<u64> = HashSet::new();
     let mut load_interval = tokio::time::interval(Duration::from_millis(LOAD_INTERVAL_MS));
     let set_token = |zone: u32, token: Option<i64>| {
@@ -147,8 +150,13 @@ async fn serve_one_lease(
                 // The routes pointing at this node, as etcd says (the edge's session map follows
                 // the same stream).
                 match change {
-                    Some(NodeRouteChange::Routed { session, .. }) => {
+                    Some(NodeRouteChange::Routed { session, route }) => {
                         routed_sessions.insert(session);
+                        if let Some(edge) = &mut edge
+                            && let Err(error) = edge.reroute(session, route.worker, route.zone, route.token.max(0) as u64)
+                        {
+                            tracing::warn!(%error, session, "re-routing a session at the edge failed");
+                        }
                     }
                     Some(NodeRouteChange::Unrouted { session }) => {
                         routed_sessions.remove(&session);
@@ -191,7 +199,7 @@ async fn write_routes(
         flush.tick().await;
         batch.clear();
         if let Ok(events) = events.lock() {
-            batch.extend(events.try_iter().take(ROUTE_FLUSH_EVENTS_MAX).map(session_change));
+            batch.extend(events.try_iter().take(ROUTE_FLUSH_EVENTS_MAX).filter_map(session_change));
         }
         if batch.is_empty() {
             continue;
@@ -203,16 +211,18 @@ async fn write_routes(
     }
 }
 
-fn session_change(event: WorkerSessionEvent) -> SessionChange {
+/// The route change a session event makes (handshakes do not touch routes: the login wrote one).
+fn session_change(event: WorkerSessionEvent) -> Option<SessionChange> {
     match event.event {
         SessionEvent::Opened {
             session_id, zone_id, ..
-        } => SessionChange::Opened {
+        } => Some(SessionChange::Opened {
             session: session_id,
             zone: zone_id,
             worker: event.worker as u32,
-        },
-        SessionEvent::Closed { session_id, .. } => SessionChange::Closed { session: session_id },
+        }),
+        SessionEvent::Closed { session_id, .. } => Some(SessionChange::Closed { session: session_id }),
+        SessionEvent::Handshaking { .. } | SessionEvent::HandshakeAbandoned { .. } => None,
     }
 }
 

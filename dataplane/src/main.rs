@@ -14,8 +14,9 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use meridian_node::{
     dgram_io::IoBackend,
+    edge::{EdgeConfig, XdpMode},
     metrics,
-    node::{Node, NodeConfig},
+    node::{EdgeSettings, Node, NodeConfig},
     probe,
 };
 use meridian_proto::token::CLUSTER_KEY_BYTES;
@@ -83,6 +84,15 @@ enum Command {
         /// Registry lease TTL: the node counts as dead this long after its last keep-alive.
         #[arg(long, default_value_t = 3)]
         lease_ttl_s: i64,
+        /// Run behind the XDP edge on this interface (the one game traffic arrives on, in this
+        /// network namespace): malformed, unknown-session, badly tagged, replayed and over-rate
+        /// packets are dropped in the kernel and sessions are steered to their zone's worker.
+        #[arg(long)]
+        xdp_iface: Option<String>,
+        /// How XDP attaches: `native` (the driver; veth and most NICs), `skb` (generic, any
+        /// interface, slower), `off` (no edge even with `--xdp-iface`).
+        #[arg(long, value_enum, default_value = "native")]
+        xdp_mode: XdpModeFlag,
     },
     /// Send liveness probes to a node and print which worker answered each.
     Probe {
@@ -119,6 +129,8 @@ fn main() -> anyhow::Result<()> {
             advertise,
             capacity_players,
             lease_ttl_s,
+            xdp_iface,
+            xdp_mode,
         } => {
             let cluster_key = parse_key_hex(&cluster_key_hex).context("--cluster-key-hex must be 64 hex digits")?;
             let backend = match io {
@@ -137,6 +149,17 @@ fn main() -> anyhow::Result<()> {
                 capacity_players,
                 lease_ttl_s,
             });
+            let edge = match (xdp_iface, xdp_mode) {
+                (None, _) | (_, XdpModeFlag::Off) => None,
+                (Some(interface), mode) => Some(EdgeSettings {
+                    interface,
+                    mode: match mode {
+                        XdpModeFlag::Skb => XdpMode::Skb,
+                        _ => XdpMode::Driver,
+                    },
+                    config: EdgeConfig::for_port(listen.port()),
+                }),
+            };
             serve(
                 listen,
                 workers,
@@ -147,6 +170,7 @@ fn main() -> anyhow::Result<()> {
                 zone_config,
                 duration_s,
                 control,
+                edge,
             )
         }
         Command::Probe {
@@ -155,6 +179,13 @@ fn main() -> anyhow::Result<()> {
             timeout_ms,
         } => run_probe(addr, count, timeout_ms),
     }
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum XdpModeFlag {
+    Native,
+    Skb,
+    Off,
 }
 
 /// `--control` and the flags that go with it.
@@ -194,6 +225,7 @@ fn serve(
     zone_config: ZoneConfig,
     duration_s: Option<u64>,
     control: Option<ControlFlags>,
+    edge: Option<EdgeSettings>,
 ) -> anyhow::Result<()> {
     // A stop signal sets a flag the main loop polls: the workers then finish their tick, say
     // nothing more and join, and the exit status is 0 (systemd's and the tests' clean stop).
@@ -219,6 +251,7 @@ fn serve(
         zones: zones.clone(),
         zone_config,
         session_events: control.is_some(),
+        edge,
     })?);
     let agent_stop = Arc::new(AtomicBool::new(false));
     let agent = match control {
@@ -243,11 +276,16 @@ fn serve(
     };
     tracing::info!(%listen, workers, ?backend, %metrics_listen, ?zones, tick_hz, spawn_radius_m, "meridian-node serving");
     let started = std::time::Instant::now();
+    let mut edge_published = std::time::Instant::now();
     while node.running()
         && !stop_requested.load(Ordering::Relaxed)
         && duration_s.is_none_or(|d| started.elapsed() < Duration::from_secs(d))
     {
         std::thread::sleep(Duration::from_millis(50));
+        if edge_published.elapsed() >= Duration::from_secs(1) {
+            edge_published = std::time::Instant::now();
+            metrics::publish_edge_counts(&node);
+        }
     }
     // The agent leaves the registry first (the zones move at once instead of after the lease TTL).
     agent_stop.store(true, Ordering::Relaxed);

@@ -31,6 +31,9 @@ pub const ZONE_PLAYERS: &str = "meridian_zone_players";
 pub const ZONE_EVENTS: &str = "meridian_zone_events_total";
 pub const SESSION_INPUTS: &str = "meridian_session_input_ticks_total";
 pub const SESSION_EVENTS_DROPPED: &str = "meridian_session_events_dropped_total";
+pub const FORWARDED: &str = "meridian_forwarded_datagrams_total";
+pub const EDGE_MAP_ERRORS: &str = "meridian_edge_map_errors_total";
+pub const EDGE_DECISIONS: &str = "meridian_edge_decisions_total";
 pub const ROUTE_WRITES: &str = "meridian_route_writes_total";
 pub const ROUTES_OWNED: &str = "meridian_routes_owned";
 
@@ -70,6 +73,18 @@ fn describe() {
     describe_counter!(
         SESSION_EVENTS_DROPPED,
         "Session open/close events the agent's full queue could not take (their routes lag)."
+    );
+    describe_counter!(
+        FORWARDED,
+        "Datagrams a worker handed to the worker owning their session (the fallback when the edge does not steer)."
+    );
+    describe_counter!(
+        EDGE_MAP_ERRORS,
+        "Edge session map inserts or removes that failed (the session's packets may be dropped at the edge)."
+    );
+    describe_counter!(
+        EDGE_DECISIONS,
+        "Frames the XDP edge passed or dropped and datagrams its steering placed, by decision."
     );
     describe_counter!(
         ROUTE_WRITES,
@@ -162,6 +177,8 @@ pub struct WorkerMetrics {
     pub inputs_passed: Counter,
     pub inputs_redundant: Counter,
     pub session_events_dropped: Counter,
+    pub forwarded: Counter,
+    pub edge_map_errors: Counter,
     drops: Vec<Counter>,
     worker_label: String,
     session_drops: HashMap<&'static str, (Counter, u64)>,
@@ -183,6 +200,8 @@ impl WorkerMetrics {
             inputs_passed: counter!(SESSION_INPUTS, "worker" => w.clone(), "kind" => "passed"),
             inputs_redundant: counter!(SESSION_INPUTS, "worker" => w.clone(), "kind" => "redundant"),
             session_events_dropped: counter!(SESSION_EVENTS_DROPPED, "worker" => w.clone()),
+            forwarded: counter!(FORWARDED, "worker" => w.clone()),
+            edge_map_errors: counter!(EDGE_MAP_ERRORS, "worker" => w.clone()),
             drops: DropReason::ALL
                 .iter()
                 .map(|r| counter!(DROPS, "worker" => w.clone(), "reason" => r.label()))
@@ -300,5 +319,19 @@ mod tests {
             listed,
             "a node drop label collides with a session host label"
         );
+    }
+}
+
+/// Publishes the edge's decision counters (summed over CPUs) as `meridian_edge_decisions_total`
+/// with a `decision` label (`pass_*`, `drop_*`, `steer_*`). No edge: nothing.
+pub fn publish_edge_counts(node: &crate::node::Node) {
+    match node.edge_counts() {
+        None => {}
+        Some(Ok(counts)) => {
+            for (decision, count) in counts.iter() {
+                counter!(EDGE_DECISIONS, "decision" => decision.label()).absolute(count);
+            }
+        }
+        Some(Err(error)) => tracing::warn!(%error, "reading the edge counters failed"),
     }
 }

@@ -21,6 +21,7 @@ use meridian_proto::{
 use meridian_zone::ZoneConfig;
 
 use crate::{
+    edge::{Edge, EdgeConfig, EdgeCounts, EdgeError, EdgeSessions, XdpMode},
     dgram_io::{DatagramIoConfig, IoBackend, bind_reuseport},
     worker::{
         FORWARD_QUEUE_DATAGRAMS, Forwarded, SESSION_EVENTS_QUEUE_MAX, WorkerClock, WorkerGauges, WorkerLinks,
@@ -52,6 +53,18 @@ pub struct NodeConfig {
     /// Queue the workers' session opens and closes for [`Node::take_session_events`] (the
     /// control-plane agent); off in standalone mode.
     pub session_events: bool,
+    /// Run behind the XDP edge (validation, rate limits, steering to the owning worker).
+    pub edge: Option<EdgeSettings>,
+}
+
+/// Where and how the node runs its XDP edge.
+#[derive(Clone, Debug)]
+pub struct EdgeSettings {
+    /// The interface game traffic arrives on (in the node's network namespace).
+    pub interface: String,
+    pub mode: XdpMode,
+    /// Rate limits and windows; its port range must cover the listen port.
+    pub config: EdgeConfig,
 }
 
 pub struct Node {
@@ -62,6 +75,8 @@ pub struct Node {
     /// Each worker's zone command queue, by index.
     commands: Vec<SyncSender<ZoneCommand>>,
     session_events: std::sync::Mutex<Option<std::sync::mpsc::Receiver<WorkerSessionEvent>>>,
+    /// The loaded, attached edge (`None`: the node runs without). Dropping it detaches both programs.
+    edge: Option<std::sync::Mutex<Edge>>,
 }
 
 impl Node {
@@ -113,6 +128,24 @@ impl Node {
                 tracing::debug!(obtained, "socket receive buffer");
             }
         }
+        // The edge goes on before any worker reads: from its first datagram, a session's packets
+        // are steered to the worker that owns its zone.
+        let mut edge = match &config.edge {
+            None => None,
+            Some(settings) => {
+                anyhow::ensure!(
+                    (settings.config.port_first..=settings.config.port_last).contains(&config.listen.port()),
+                    "the edge's port range does not cover the listen port {}",
+                    config.listen.port()
+                );
+                let mut edge = Edge::load(settings.config).context("loading the XDP edge")?;
+                edge.attach_xdp(&settings.interface, settings.mode)
+                    .with_context(|| format!("attaching XDP to {} ({:?})", settings.interface, settings.mode))?;
+                edge.attach_steering(&sockets).context("attaching sk_reuseport steering")?;
+                tracing::info!(interface = %settings.interface, mode = ?settings.mode, "XDP edge attached, steering on");
+                Some(edge)
+            }
+        };
         let (senders, receivers): (Vec<_>, Vec<_>) = (0..config.workers)
             .map(|_| std::sync::mpsc::sync_channel::<Forwarded>(FORWARD_QUEUE_DATAGRAMS))
             .unzip();
@@ -139,6 +172,10 @@ impl Node {
             commands.push(command_sender);
             let worker_gauges = Arc::new(WorkerGauges::default());
             gauges.push(Arc::clone(&worker_gauges));
+            let edge_sessions = match &mut edge {
+                Some(edge) => Some(edge.sessions().try_clone().context("a session map handle")?),
+                None => None,
+            };
             let links = WorkerLinks {
                 clock,
                 inbox,
@@ -147,6 +184,7 @@ impl Node {
                 directory: Arc::clone(&directory),
                 commands: command_receiver,
                 session_events: session_sender.clone(),
+                edge_sessions,
             };
             handles.push(std::thread::Builder::new().name(format!("zone-worker-{index}")).spawn(
                 move || -> anyhow::Result<()> {
@@ -162,6 +200,7 @@ impl Node {
             directory,
             commands,
             session_events: std::sync::Mutex::new(session_receiver),
+            edge: edge.map(std::sync::Mutex::new),
         })
     }
 
@@ -178,6 +217,18 @@ impl Node {
     /// `NodeConfig::session_events` was off).
     pub fn take_session_events(&self) -> Option<std::sync::mpsc::Receiver<WorkerSessionEvent>> {
         self.session_events.lock().ok()?.take()
+    }
+
+    /// The edge's decision counters (`None`: no edge).
+    pub fn edge_counts(&self) -> Option<Result<EdgeCounts, EdgeError>> {
+        let edge = self.edge.as_ref()?.lock().ok()?;
+        Some(edge.counters())
+    }
+
+    /// A handle on the edge's session map, for re-routing sessions (`None`: no edge).
+    pub fn edge_sessions(&self) -> Option<Result<EdgeSessions, EdgeError>> {
+        let mut edge = self.edge.as_ref()?.lock().ok()?;
+        Some(edge.sessions().try_clone())
     }
 
     /// Every zone this node serves, with its worker.

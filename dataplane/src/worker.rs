@@ -27,6 +27,8 @@ use std::{
 };
 
 use meridian_host::{HostConfig, HostCounters, SessionEvent, SessionHost, WorkClock};
+
+use crate::edge::{EdgeSessions, SessionEntry};
 use meridian_proto::{
     endpoint::{ServerConfig, read_connection_request},
     packet::{DisconnectReason, PacketType, read_packet_type, read_sealed_header},
@@ -142,6 +144,8 @@ pub struct WorkerLinks {
     /// Where the host's session opens and closes go (the control-plane agent); `None`: nobody
     /// listens (standalone), they are drained and forgotten.
     pub session_events: Option<SyncSender<WorkerSessionEvent>>,
+    /// This worker's handle on the edge's session map (`None`: no edge).
+    pub edge_sessions: Option<EdgeSessions>,
 }
 
 /// A session opened or closed on a worker, for the node agent (routes) and later the edge.
@@ -194,6 +198,7 @@ pub struct ZoneWorker {
     sends_queued: bool,
     next_route_sweep_us: u64,
     session_events: Option<SyncSender<WorkerSessionEvent>>,
+    edge_sessions: Option<EdgeSessions>,
 }
 
 /// Nanoseconds of a monotonic clock, for the host's tick timing.
@@ -245,6 +250,7 @@ impl ZoneWorker {
             directory,
             commands,
             session_events,
+            edge_sessions,
         } = links;
         let io = dgram_io::open(settings.backend, socket, &settings.io)?;
         let now_us = clock.now_us();
@@ -288,6 +294,7 @@ impl ZoneWorker {
             sends_queued: false,
             next_route_sweep_us: now_us + ROUTE_SWEEP_INTERVAL_US,
             session_events,
+            edge_sessions,
         })
     }
 
@@ -334,9 +341,38 @@ impl ZoneWorker {
         Ok(())
     }
 
-    /// Hands the host's session opens and closes to the agent (or forgets them in standalone mode).
+    /// Keeps the edge's session map in step with the host (a session is let through from its
+    /// handshake until it closes) and hands the opens and closes to the agent (or forgets them in
+    /// standalone mode).
     fn forward_session_events(&mut self) {
         while let Some(event) = self.host.poll_session_event() {
+            if let Some(edge) = &mut self.edge_sessions {
+                let outcome = match event {
+                    SessionEvent::Handshaking {
+                        session_id,
+                        zone_id,
+                        edge_key,
+                        ..
+                    } => edge.insert(
+                        session_id,
+                        SessionEntry {
+                            edge_key,
+                            worker: self.index as u32,
+                            zone: zone_id,
+                            route_revision: self.host.zone_token(zone_id).unwrap_or(0),
+                            sequence_seen: 0,
+                        },
+                    ),
+                    SessionEvent::Closed { session_id, .. } | SessionEvent::HandshakeAbandoned { session_id } => {
+                        edge.remove(session_id).map(|_| ())
+                    }
+                    SessionEvent::Opened { .. } => Ok(()),
+                };
+                if let Err(error) = outcome {
+                    self.metrics.edge_map_errors.increment(1);
+                    tracing::debug!(%error, "edge session map update failed");
+                }
+            }
             let Some(sender) = &self.session_events else {
                 continue;
             };
@@ -402,7 +438,9 @@ impl ZoneWorker {
                     received_us: now_us,
                 };
                 match self.peers[owner].try_send(forwarded) {
-                    Ok(()) => {}
+                    // Counted: with the edge's steering on, forwarding is only the fallback (requests
+                    // and sessions the edge could not steer).
+                    Ok(()) => self.metrics.forwarded.increment(1),
                     Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                         self.metrics.drop_counter(DropReason::ForwardQueueFull).increment(1);
                     }

@@ -99,6 +99,7 @@ fn a_node_serves_and_stops_zones_when_told() {
         zones: vec![1],
         zone_config: ZoneConfig::default(),
         session_events: true,
+        edge: None,
     })
     .unwrap();
     assert_eq!(node.zones(), vec![(1, 1)]);

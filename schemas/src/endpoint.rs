@@ -27,8 +27,8 @@ pub use handshake::{
     connection_request, read_connection_request,
 };
 pub use server::{
-    EndpointStats, PENDING_HANDSHAKES_MAX, SERVER_CONNECTIONS_MAX, SERVER_EVENTS_MAX, SERVER_TRANSMITS_MAX,
-    ServerConfig, ServerEndpoint, ServerEvent,
+    EndpointStats, HANDSHAKE_EVENTS_MAX, HandshakeEvent, PENDING_HANDSHAKES_MAX, SERVER_CONNECTIONS_MAX,
+    SERVER_EVENTS_MAX, SERVER_TRANSMITS_MAX, ServerConfig, ServerEndpoint, ServerEvent,
 };
 
 pub use crate::connection::CONNECTION_TIMEOUT_US;

@@ -26,7 +26,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use meridian_proto::connection::Received;
-use meridian_proto::endpoint::{ServerConfig, ServerEndpoint, ServerEvent, Transmit};
+use meridian_proto::endpoint::{HandshakeEvent, ServerConfig, ServerEndpoint, ServerEvent, Transmit};
 use meridian_proto::messages::{ChatChannel, ClientMessage, ServerMessage};
 use meridian_proto::packet::DisconnectReason;
 pub use meridian_proto::packet::PACKET_ERROR_LABELS;
@@ -388,6 +388,23 @@ impl SessionHost {
     }
 
     fn drain_endpoint_events(&mut self, now_us: u64) {
+        // Handshakes first: a session's Handshaking always precedes its Opened.
+        while let Some(event) = self.endpoint.poll_handshake_event() {
+            self.session_events.push(match event {
+                HandshakeEvent::Started {
+                    session_id,
+                    zone_id,
+                    edge_key,
+                    address,
+                } => SessionEvent::Handshaking {
+                    session_id,
+                    zone_id,
+                    edge_key,
+                    address,
+                },
+                HandshakeEvent::Abandoned { session_id } => SessionEvent::HandshakeAbandoned { session_id },
+            });
+        }
         while let Some(event) = self.endpoint.poll_event() {
             match event {
                 ServerEvent::Connected {

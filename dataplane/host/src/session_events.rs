@@ -16,6 +16,16 @@ pub const SESSION_EVENTS_MAX: usize = 2 * SERVER_CONNECTIONS_MAX;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SessionEvent {
+    /// A valid ConnectionRequest started a handshake for `session_id`: the edge must accept the
+    /// session's sealed packets (tagged with `edge_key`) from now on, before it is `Opened`.
+    Handshaking {
+        session_id: u64,
+        zone_id: u32,
+        edge_key: [u8; 16],
+        address: SocketAddr,
+    },
+    /// The handshake expired or was evicted: the session never opened.
+    HandshakeAbandoned { session_id: u64 },
     /// A session joined `zone_id` (its handshake completed and the zone admitted it).
     Opened {
         session_id: u64,

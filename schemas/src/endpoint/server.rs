@@ -10,7 +10,7 @@ use siphasher::sip::SipHasher24;
 use super::{CHALLENGE_BYTES, HANDSHAKE_TIMEOUT_US, Transmit, read_connection_request};
 use crate::connection::{CloseReason, Connection, Received, SendError, Side};
 use crate::packet::{
-    DisconnectReason, PacketError, PacketType, ReplayWindow, open_packet, read_packet_type, read_sealed_header,
+    DisconnectReason, EDGE_KEY_BYTES, PacketError, PacketType, ReplayWindow, open_packet, read_packet_type, read_sealed_header,
     seal_packet,
 };
 use crate::token::{CLUSTER_KEY_BYTES, ConnectToken, TokenError};
@@ -55,6 +55,27 @@ pub enum ServerEvent {
     Message { session_id: u64, message: Received },
 }
 
+/// A handshake began or was given up, for whoever keeps a per-session table outside the endpoint
+/// in step with it before the session exists: the XDP edge must know a session's id and edge key
+/// before the client's Response (the first sealed packet it sends) arrives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HandshakeEvent {
+    /// A valid ConnectionRequest opened a pending handshake (once per session, not per retry).
+    Started {
+        session_id: u64,
+        zone_id: u32,
+        edge_key: [u8; EDGE_KEY_BYTES],
+        address: SocketAddr,
+    },
+    /// The pending handshake expired or was evicted without becoming a session. A handshake that
+    /// completes is followed by `ServerEvent::Connected` instead.
+    Abandoned { session_id: u64 },
+}
+
+/// Handshake events kept for the caller; beyond this the newest are dropped and counted
+/// (`EndpointStats::handshake_events_dropped`). Two per pending handshake.
+pub const HANDSHAKE_EVENTS_MAX: usize = 2 * PENDING_HANDSHAKES_MAX;
+
 /// Counters of a server endpoint (`ServerEndpoint::stats`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EndpointStats {
@@ -68,6 +89,8 @@ pub struct EndpointStats {
     pub handshakes_evicted: u64,
     /// Pending handshakes that saw no valid response within `HANDSHAKE_TIMEOUT_US`.
     pub handshakes_expired: u64,
+    /// Handshake events the caller did not poll in time (`HANDSHAKE_EVENTS_MAX`).
+    pub handshake_events_dropped: u64,
     /// Endpoint datagrams dropped because `poll_transmit` was not called (`SERVER_TRANSMITS_MAX`).
     pub transmits_dropped: u64,
     /// Received messages dropped because the application did not poll them, over all sessions.
@@ -118,6 +141,7 @@ pub struct ServerEndpoint {
     timers: BTreeSet<(u64, u64)>,
     /// Lifecycle events only; see `SERVER_EVENTS_MAX` for why they cannot overflow.
     events: VecDeque<ServerEvent>,
+    handshake_events: VecDeque<HandshakeEvent>,
     /// Sessions with received messages to hand out; a subset of `sessions`.
     readable: BTreeSet<u64>,
     transmits: VecDeque<Transmit>,
@@ -137,6 +161,7 @@ impl ServerEndpoint {
             sessions: BTreeMap::new(),
             timers: BTreeSet::new(),
             events: VecDeque::new(),
+            handshake_events: VecDeque::new(),
             readable: BTreeSet::new(),
             transmits: VecDeque::new(),
             challenge_counter: 0,
@@ -244,6 +269,19 @@ impl ServerEndpoint {
         Some(pending)
     }
 
+    fn push_handshake_event(&mut self, event: HandshakeEvent) {
+        if self.handshake_events.len() >= HANDSHAKE_EVENTS_MAX {
+            self.stats.handshake_events_dropped += 1;
+            return;
+        }
+        self.handshake_events.push_back(event);
+    }
+
+    /// The next handshake started or abandoned, in order; keep polling until `None`.
+    pub fn poll_handshake_event(&mut self) -> Option<HandshakeEvent> {
+        self.handshake_events.pop_front()
+    }
+
     fn expire_handshakes(&mut self, now_us: u64) {
         while let Some(&(started_us, session_id)) = self.pending_by_start.first() {
             if now_us.saturating_sub(started_us) < HANDSHAKE_TIMEOUT_US {
@@ -251,6 +289,7 @@ impl ServerEndpoint {
             }
             self.remove_pending(session_id);
             self.stats.handshakes_expired += 1;
+            self.push_handshake_event(HandshakeEvent::Abandoned { session_id });
         }
     }
 
@@ -290,9 +329,11 @@ impl ServerEndpoint {
             {
                 self.remove_pending(oldest);
                 self.stats.handshakes_evicted += 1;
+                self.push_handshake_event(HandshakeEvent::Abandoned { session_id: oldest });
             }
             self.challenge_counter += 1;
             let challenge = self.challenge_bytes(session_id, now_us);
+            let (zone_id, edge_key) = (token.zone_id, token.edge_key);
             self.pending.insert(
                 session_id,
                 PendingHandshake {
@@ -304,6 +345,12 @@ impl ServerEndpoint {
                 },
             );
             self.pending_by_start.insert((now_us, session_id));
+            self.push_handshake_event(HandshakeEvent::Started {
+                session_id,
+                zone_id,
+                edge_key,
+                address: from,
+            });
         }
         let pending = self.pending.get_mut(&session_id).expect("just ensured");
         let mut out = Vec::new();
@@ -566,6 +613,45 @@ mod tests {
     };
     use crate::token::TOKEN_NONCE_BYTES;
     use crate::token::tests::{CLUSTER_KEY, sample_token};
+
+    #[test]
+    fn a_handshake_is_announced_once_with_its_edge_key_and_abandoned_when_it_expires() {
+        let mut server = server();
+        let token = sample_token(server_address());
+        let sealed = token.seal(&CLUSTER_KEY, [9; TOKEN_NONCE_BYTES]);
+        let mut client = ClientConnection::new(NOW_US, sealed, 0);
+        let request = client.poll_transmit(NOW_US).expect("a connection request");
+        server.handle(NOW_US, client_address(), &request.bytes).unwrap();
+        // A retransmitted request does not announce the handshake again.
+        server.handle(NOW_US + 1_000, client_address(), &request.bytes).unwrap();
+        assert_eq!(
+            server.poll_handshake_event(),
+            Some(HandshakeEvent::Started {
+                session_id: token.session_id,
+                zone_id: token.zone_id,
+                edge_key: token.edge_key,
+                address: client_address(),
+            })
+        );
+        assert_eq!(server.poll_handshake_event(), None);
+        // No response: the handshake expires and is announced as abandoned.
+        server.handle_timeout(NOW_US + HANDSHAKE_TIMEOUT_US + 1);
+        assert_eq!(
+            server.poll_handshake_event(),
+            Some(HandshakeEvent::Abandoned {
+                session_id: token.session_id
+            })
+        );
+        assert_eq!(server.stats().handshake_events_dropped, 0);
+        // A handshake that completes is not abandoned: Connected follows instead.
+        let mut server = super::super::tests::server();
+        let mut client = ClientConnection::new(NOW_US, token.seal(&CLUSTER_KEY, [9; TOKEN_NONCE_BYTES]), 0);
+        let now = handshake(&mut server, &mut client);
+        server.handle_timeout(now + HANDSHAKE_TIMEOUT_US + 1);
+        assert!(matches!(server.poll_handshake_event(), Some(HandshakeEvent::Started { .. })));
+        assert_eq!(server.poll_handshake_event(), None);
+        assert!(matches!(server.poll_event(), Some(ServerEvent::Connected { .. })));
+    }
 
     #[test]
     fn a_client_disconnect_frees_the_server_session_at_once() {

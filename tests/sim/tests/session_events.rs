@@ -1,4 +1,4 @@
-//! The host reports every session it opens and closes, exactly once each and in order, whatever ends
+//! The host reports every session's handshake, open and close, exactly once each and in order, whatever ends
 //! the session: a client that goes silent (timeout) or its zone being taken away. The node's agent
 //! writes and deletes the session's route from these events, so a missing Closed would leave a route
 //! behind and a duplicate Opened would rewrite one.
@@ -20,7 +20,10 @@ fn still() -> MoveCommand {
 fn drain(sim: &mut Sim, into: &mut BTreeMap<u64, Vec<SessionEvent>>) {
     while let Some(event) = sim.host.poll_session_event() {
         let session_id = match event {
-            SessionEvent::Opened { session_id, .. } | SessionEvent::Closed { session_id, .. } => session_id,
+            SessionEvent::Opened { session_id, .. }
+            | SessionEvent::Closed { session_id, .. }
+            | SessionEvent::Handshaking { session_id, .. }
+            | SessionEvent::HandshakeAbandoned { session_id } => session_id,
         };
         into.entry(session_id).or_default().push(event);
     }
@@ -44,13 +47,20 @@ fn every_session_opens_once_and_closes_once_whatever_ends_it() {
     assert_eq!(events.len(), 5, "one Opened per session: {events:?}");
     for (index, client) in sim.clients.iter().enumerate() {
         let zone_id = if moved.contains(&index) { 5 } else { 1 };
+        let session = &events[&client.session_id];
+        assert_eq!(session.len(), 2, "{session:?}");
+        assert!(
+            matches!(session[0], SessionEvent::Handshaking { session_id, zone_id: z, address, .. }
+                if session_id == client.session_id && z == zone_id && address == client.address),
+            "the handshake is announced first: {session:?}"
+        );
         assert_eq!(
-            events[&client.session_id],
-            vec![SessionEvent::Opened {
+            session[1],
+            SessionEvent::Opened {
                 session_id: client.session_id,
                 zone_id,
                 address: client.address,
-            }]
+            }
         );
     }
 
@@ -73,14 +83,14 @@ fn every_session_opens_once_and_closes_once_whatever_ends_it() {
         );
         assert_eq!(
             events[&client.session_id].len(),
-            2,
+            3,
             "client {index}: {:?}",
             events[&client.session_id]
         );
     }
     assert_eq!(
         events[&sim.clients[stays].session_id].len(),
-        1,
+        2,
         "the live session did not close"
     );
     assert_eq!(sim.host.counters().session_events_dropped, 0);
