@@ -112,7 +112,10 @@ async fn serve_one_lease(
     let mut routed = follow_node_routes(client, config.node_id.clone());
     // The edge steers by its session map; a route that names another worker (a handoff) moves the
     // session's next packet there.
-    let mut edge = node.edge_sessions().transpose().context("a handle on the edge's session map")?;
+    let mut edge = node
+        .edge_sessions()
+        .transpose()
+        .context("a handle on the edge's session map")?;
     let mut routed_sessions: HashSet<u64> = HashSet::new();
     let mut load_interval = tokio::time::interval(Duration::from_millis(LOAD_INTERVAL_MS));
     let set_token = |zone: u32, token: Option<i64>| {
@@ -199,7 +202,12 @@ async fn write_routes(
         flush.tick().await;
         batch.clear();
         if let Ok(events) = events.lock() {
-            batch.extend(events.try_iter().take(ROUTE_FLUSH_EVENTS_MAX).filter_map(session_change));
+            batch.extend(
+                events
+                    .try_iter()
+                    .take(ROUTE_FLUSH_EVENTS_MAX)
+                    .filter_map(session_change),
+            );
         }
         if batch.is_empty() {
             continue;

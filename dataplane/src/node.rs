@@ -21,8 +21,8 @@ use meridian_proto::{
 use meridian_zone::ZoneConfig;
 
 use crate::{
-    edge::{Edge, EdgeConfig, EdgeCounts, EdgeError, EdgeSessions, XdpMode},
     dgram_io::{DatagramIoConfig, IoBackend, bind_reuseport},
+    edge::{Edge, EdgeConfig, EdgeCounts, EdgeError, EdgeSessions, XdpMode},
     worker::{
         FORWARD_QUEUE_DATAGRAMS, Forwarded, SESSION_EVENTS_QUEUE_MAX, WorkerClock, WorkerGauges, WorkerLinks,
         WorkerSessionEvent, WorkerSettings, ZONE_COMMANDS_MAX, ZoneCommand, ZoneDirectory, ZonePlan, ZoneWorker,
@@ -141,7 +141,8 @@ impl Node {
                 let mut edge = Edge::load(settings.config).context("loading the XDP edge")?;
                 edge.attach_xdp(&settings.interface, settings.mode)
                     .with_context(|| format!("attaching XDP to {} ({:?})", settings.interface, settings.mode))?;
-                edge.attach_steering(&sockets).context("attaching sk_reuseport steering")?;
+                edge.attach_steering(&sockets)
+                    .context("attaching sk_reuseport steering")?;
                 tracing::info!(interface = %settings.interface, mode = ?settings.mode, "XDP edge attached, steering on");
                 Some(edge)
             }

@@ -361,6 +361,7 @@ impl ZoneWorker {
                             zone: zone_id,
                             route_revision: self.host.zone_token(zone_id).unwrap_or(0),
                             sequence_seen: 0,
+                            seen_mask: 0,
                         },
                     ),
                     SessionEvent::Closed { session_id, .. } | SessionEvent::HandshakeAbandoned { session_id } => {

@@ -42,6 +42,7 @@ fn entry(worker: u32) -> SessionEntry {
         zone: worker + 1,
         route_revision: 1,
         sequence_seen: 0,
+        seen_mask: 0,
     }
 }
 

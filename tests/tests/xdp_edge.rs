@@ -13,7 +13,8 @@
 //! * per-source buckets are keyed by the IPv4 address or the IPv6 /64;
 //! * a first fragment to a game port is dropped, a non-first fragment passes (it cannot reassemble
 //!   without the first);
-//! * the sequence window is 4096 behind to 65 536 ahead of the newest sequence passed.
+//! * the sequence window is 63 behind (each of the 64 newest sequences passes once) to 65 536 ahead
+//!   of the newest sequence passed.
 
 use meridian_node::edge::{Edge, EdgeConfig, EdgeCounter, EdgeCounts, RateLimit, SessionEntry, XdpAction};
 use meridian_proto::{
@@ -222,6 +223,7 @@ fn load(config: EdgeConfig) -> Edge {
                     zone: 1,
                     route_revision: 1,
                     sequence_seen: 0,
+                    seen_mask: 0,
                 },
             )
             .unwrap();
@@ -458,15 +460,27 @@ fn every_pass_and_drop_decision_with_its_counter() {
     );
     run(
         &edge,
-        "window: 4097 behind",
-        &wrap().frame(&window(10_000 - 4_097)),
+        "window: a copy of the newest (replayed live packet)",
+        &wrap().frame(&window(10_000)),
         EdgeCounter::DropReplayed,
     );
     run(
         &edge,
-        "window: 4096 behind",
-        &wrap().frame(&window(10_000 - 4_096)),
+        "window: 64 behind",
+        &wrap().frame(&window(10_000 - 64)),
+        EdgeCounter::DropReplayed,
+    );
+    run(
+        &edge,
+        "window: 63 behind, first copy (reordered)",
+        &wrap().frame(&window(10_000 - 63)),
         EdgeCounter::PassSealed,
+    );
+    run(
+        &edge,
+        "window: 63 behind, second copy",
+        &wrap().frame(&window(10_000 - 63)),
+        EdgeCounter::DropReplayed,
     );
     run(
         &edge,

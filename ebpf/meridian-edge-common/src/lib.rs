@@ -11,7 +11,7 @@
 mod rate;
 mod siphash;
 
-pub use rate::{advance_sequence, check_sequence};
+pub use rate::{SequenceWindow, advance_sequence, check_sequence};
 pub use siphash::edge_tag;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, byteorder::little_endian::U64};
 
@@ -58,7 +58,7 @@ pub const STEER_PROGRAM: &str = "steer";
 /// `Array<EdgeConfig>`, one entry, written by user space before the programs run.
 pub const EDGE_CONFIG_MAP: &str = "EDGE_CONFIG";
 /// `LruHashMap<SessionKey, SessionEntry>`: the sessions the node hosts (fed by user space; the
-/// XDP program updates only `sequence_seen`).
+/// XDP program updates only `sequence_seen` and `seen_mask`).
 pub const EDGE_SESSIONS_MAP: &str = "EDGE_SESSIONS";
 /// `LruHashMap<SourceKey, RateBucket>`: per-source bucket for sealed packets.
 pub const EDGE_SOURCE_BUCKETS_MAP: &str = "EDGE_SOURCE_BUCKETS";
@@ -156,7 +156,14 @@ pub struct SessionEntry {
     /// user-space replay window). The XDP program raises it; user space writes 0 on insert, or the
     /// value it knows when re-routing a live session (0 is always safe: it accepts any sequence).
     pub sequence_seen: u64,
+    /// Which of the [`EDGE_REPLAY_MASK_BITS`] newest sequences passed: bit `i` is sequence
+    /// `sequence_seen - 1 - i`. A copy of one of them is dropped as `replayed` at the edge (the
+    /// user-space window, 256 wide, stays the authority: a race between CPUs can let a copy by).
+    pub seen_mask: u64,
 }
+
+/// Sequences the edge remembers exactly per session (the bits of [`SessionEntry::seen_mask`]).
+pub const EDGE_REPLAY_MASK_BITS: u32 = 64;
 
 /// Key of the per-source bucket maps: 16 address bytes as on the wire. An IPv4 source is stored
 /// IPv4-mapped (`::ffff:a.b.c.d`); an IPv6 source by its /64 prefix with the interface half zeroed,
@@ -225,7 +232,8 @@ pub struct EdgeConfig {
     /// the handshake path (token opening in user space) keeps a bounded cost.
     pub request_budget: RateLimit,
     /// A sealed packet more than this many sequences behind the newest one seen is dropped
-    /// (`replayed`); 0 disables the check.
+    /// (`replayed`); 0 disables the check. Within [`EDGE_REPLAY_MASK_BITS`] − 1 behind, copies are
+    /// dropped exactly; between that and this bound packets pass unchecked (user space decides).
     pub sequence_behind_max: u32,
     /// A sealed packet more than this many sequences ahead of the newest one seen is dropped
     /// (`sequence_ahead`); 0 disables the check.
@@ -235,8 +243,10 @@ pub struct EdgeConfig {
 impl EdgeConfig {
     /// Defaults for one game port: 1000 sealed packets/s per source (burst 200: a client sends ~60 a
     /// second), 20 requests/s per source (burst 10), 2000 requests/s for the node (burst 500), and a
-    /// window of 4096 behind (16× the user-space replay window) to 65 536 ahead (minutes of loss at
-    /// any real send rate; a session times out after 5 s of silence).
+    /// window of 63 behind, remembered exactly (a copy of any of the 64 newest sequences is a
+    /// replay; a packet overtaken by 63 newer ones — a second of reordering at a client's send rate
+    /// — is useless to the game, its inputs came again in the newer ones) to 65 536 ahead (minutes
+    /// of loss at any real send rate; a session times out after 5 s of silence).
     pub const fn for_port(port: u16) -> EdgeConfig {
         EdgeConfig {
             port_first: port,
@@ -253,7 +263,7 @@ impl EdgeConfig {
                 rate_per_s: 2_000,
                 burst: 500,
             },
-            sequence_behind_max: 4_096,
+            sequence_behind_max: EDGE_REPLAY_MASK_BITS - 1,
             sequence_ahead_max: 65_536,
         }
     }
@@ -299,7 +309,8 @@ pub enum EdgeCounter {
     DropBadRequestSize,
     DropUnknownSession,
     DropBadEdgeTag,
-    /// More than `sequence_behind_max` behind the newest sequence seen.
+    /// A copy of one of the newest sequences passed, or more than `sequence_behind_max` behind the
+    /// newest.
     DropReplayed,
     /// More than `sequence_ahead_max` ahead of the newest sequence seen.
     DropSequenceAhead,
@@ -413,11 +424,12 @@ const _: () = {
     assert!(offset_of!(SealedHeaderView, sequence) == 10);
     assert!(offset_of!(SealedHeaderView, edge_tag) == EDGE_TAG_COVERED_BYTES);
     assert!(size_of::<SessionKey>() == 8);
-    assert!(size_of::<SessionEntry>() == 40);
+    assert!(size_of::<SessionEntry>() == 48);
     assert!(offset_of!(SessionEntry, worker) == 16);
     assert!(offset_of!(SessionEntry, zone) == 20);
     assert!(offset_of!(SessionEntry, route_revision) == 24);
     assert!(offset_of!(SessionEntry, sequence_seen) == 32);
+    assert!(offset_of!(SessionEntry, seen_mask) == 40);
     assert!(size_of::<SourceKey>() == 16);
     assert!(size_of::<RateBucket>() == 16);
     assert!(size_of::<RateLimit>() == 8);

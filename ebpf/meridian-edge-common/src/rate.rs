@@ -1,7 +1,7 @@
 //! The edge's two pieces of arithmetic that hold state across packets, kept free of maps and
 //! clocks so the host tests step them: the token bucket and the sequence window.
 
-use crate::{EdgeConfig, EdgeCounter, RateBucket, RateLimit};
+use crate::{EDGE_REPLAY_MASK_BITS, EdgeConfig, EdgeCounter, RateBucket, RateLimit};
 
 const NS_PER_S: u64 = 1_000_000_000;
 
@@ -36,17 +36,30 @@ impl RateBucket {
     }
 }
 
-/// The cheap replay filter ahead of user space's 256-packet window: `sequence_seen` is the newest
-/// sequence passed plus one (0: none yet, anything goes). Returns the drop slot, or `None` to pass.
+/// What the edge remembers of a session's sequences (the two fields of `SessionEntry`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SequenceWindow {
+    /// Newest sequence passed plus one; 0: none yet (anything goes).
+    pub seen: u64,
+    /// Bit `i`: sequence `seen - 1 - i` passed.
+    pub mask: u64,
+}
+
+/// The replay filter ahead of user space's 256-packet window. Returns the drop slot, or `None` to
+/// pass.
 #[inline(always)]
-pub fn check_sequence(sequence_seen: u64, sequence: u64, config: &EdgeConfig) -> Option<EdgeCounter> {
-    if sequence_seen == 0 {
+pub fn check_sequence(window: SequenceWindow, sequence: u64, config: &EdgeConfig) -> Option<EdgeCounter> {
+    if window.seen == 0 {
         return None;
     }
-    let newest = sequence_seen - 1;
-    if sequence < newest {
+    let newest = window.seen - 1;
+    if sequence <= newest {
         let behind = newest - sequence;
-        if config.sequence_behind_max != 0 && behind > u64::from(config.sequence_behind_max) {
+        if behind < u64::from(EDGE_REPLAY_MASK_BITS) {
+            if window.mask & (1u64 << behind) != 0 {
+                return Some(EdgeCounter::DropReplayed);
+            }
+        } else if config.sequence_behind_max != 0 && behind > u64::from(config.sequence_behind_max) {
             return Some(EdgeCounter::DropReplayed);
         }
     } else {
@@ -58,9 +71,35 @@ pub fn check_sequence(sequence_seen: u64, sequence: u64, config: &EdgeConfig) ->
     None
 }
 
-/// `sequence_seen` after passing `sequence`: it only moves forward.
+/// The window after passing `sequence`: the newest only moves forward; the mask slides with it and
+/// marks `sequence`.
 #[inline(always)]
-pub fn advance_sequence(sequence_seen: u64, sequence: u64) -> u64 {
-    let next = sequence.saturating_add(1);
-    if next > sequence_seen { next } else { sequence_seen }
+pub fn advance_sequence(window: SequenceWindow, sequence: u64) -> SequenceWindow {
+    if window.seen == 0 {
+        return SequenceWindow {
+            seen: sequence.saturating_add(1),
+            mask: 1,
+        };
+    }
+    let newest = window.seen - 1;
+    if sequence > newest {
+        let shift = sequence - newest;
+        let mask = if shift >= u64::from(EDGE_REPLAY_MASK_BITS) {
+            0
+        } else {
+            window.mask << shift
+        };
+        SequenceWindow {
+            seen: sequence.saturating_add(1),
+            mask: mask | 1,
+        }
+    } else {
+        let behind = newest - sequence;
+        let mask = if behind < u64::from(EDGE_REPLAY_MASK_BITS) {
+            window.mask | (1u64 << behind)
+        } else {
+            window.mask
+        };
+        SequenceWindow { mask, ..window }
+    }
 }

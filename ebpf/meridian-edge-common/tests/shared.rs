@@ -6,9 +6,9 @@
 use std::collections::HashSet;
 
 use meridian_edge_common::{
-    CONNECTION_REQUEST_BYTES, DATAGRAM_BYTES_MAX, EDGE_COUNTER_SLOTS, EDGE_TAG_COVERED_BYTES, EdgeConfig, EdgeCounter,
-    PACKET_MAGIC, PROTOCOL_VERSION, RateBucket, RateLimit, SEALED_BYTES_MIN, SEALED_HEADER_BYTES, SealedHeaderView,
-    SessionEntry, advance_sequence, check_sequence, edge_tag,
+    CONNECTION_REQUEST_BYTES, DATAGRAM_BYTES_MAX, EDGE_COUNTER_SLOTS, EDGE_REPLAY_MASK_BITS, EDGE_TAG_COVERED_BYTES,
+    EdgeConfig, EdgeCounter, PACKET_MAGIC, PROTOCOL_VERSION, RateBucket, RateLimit, SEALED_BYTES_MIN,
+    SEALED_HEADER_BYTES, SealedHeaderView, SequenceWindow, SessionEntry, advance_sequence, check_sequence, edge_tag,
 };
 use meridian_proto::packet::{self, PACKET_ERROR_LABELS, PacketType, seal_packet};
 use zerocopy::{FromBytes, IntoBytes};
@@ -59,11 +59,13 @@ fn map_values_round_trip_through_bytes() {
         zone: 77,
         route_revision: 0x1122_3344_5566_7788,
         sequence_seen: 9,
+        seen_mask: 0b101,
     };
     let bytes = entry.as_bytes();
-    assert_eq!(bytes.len(), 40);
+    assert_eq!(bytes.len(), 48);
     assert_eq!(&bytes[16..20], &3u32.to_ne_bytes());
     assert_eq!(&bytes[32..40], &9u64.to_ne_bytes());
+    assert_eq!(&bytes[40..48], &5u64.to_ne_bytes());
     assert_eq!(SessionEntry::read_from_bytes(bytes).unwrap(), entry);
     let config = EdgeConfig::for_port(7777);
     assert_eq!(EdgeConfig::read_from_bytes(config.as_bytes()).unwrap(), config);
@@ -138,13 +140,14 @@ fn sequence_window_drops_far_behind_and_far_ahead() {
         sequence_ahead_max: 65_536,
         ..EdgeConfig::for_port(1)
     };
+    let empty = SequenceWindow::default();
     assert_eq!(
-        check_sequence(0, u64::MAX, &config),
+        check_sequence(empty, u64::MAX, &config),
         None,
         "nothing seen yet: anything goes"
     );
-    let seen = advance_sequence(0, 10_000);
-    assert_eq!(seen, 10_001);
+    let seen = advance_sequence(empty, 10_000);
+    assert_eq!(seen, SequenceWindow { seen: 10_001, mask: 1 });
     assert_eq!(check_sequence(seen, 10_000 - 4_096, &config), None);
     assert_eq!(
         check_sequence(seen, 10_000 - 4_097, &config),
@@ -155,7 +158,7 @@ fn sequence_window_drops_far_behind_and_far_ahead() {
         check_sequence(seen, 10_000 + 65_537, &config),
         Some(EdgeCounter::DropSequenceAhead)
     );
-    assert_eq!(advance_sequence(seen, 5), seen, "never moves back");
+    assert_eq!(advance_sequence(seen, 5).seen, seen.seen, "never moves back");
     let open = EdgeConfig {
         sequence_behind_max: 0,
         sequence_ahead_max: 0,
@@ -163,6 +166,52 @@ fn sequence_window_drops_far_behind_and_far_ahead() {
     };
     assert_eq!(check_sequence(seen, 0, &open), None);
     assert_eq!(check_sequence(seen, u64::MAX, &open), None);
+}
+
+#[test]
+fn every_copy_of_a_recent_sequence_is_a_replay_and_reordering_within_the_mask_passes() {
+    let config = EdgeConfig::for_port(1);
+    assert_eq!(config.sequence_behind_max, EDGE_REPLAY_MASK_BITS - 1);
+    let mut window = SequenceWindow::default();
+    // Sequences 0..100 arrive with every pair swapped (1, 0, 3, 2, ...): all pass once.
+    for pair in 0..50u64 {
+        for sequence in [2 * pair + 1, 2 * pair] {
+            assert_eq!(
+                check_sequence(window, sequence, &config),
+                None,
+                "first copy of {sequence}"
+            );
+            window = advance_sequence(window, sequence);
+        }
+    }
+    assert_eq!(window.seen, 100);
+    // Every copy of the 64 newest (36..=99) is a replay; older ones are beyond the window.
+    for sequence in 0..100u64 {
+        assert_eq!(
+            check_sequence(window, sequence, &config),
+            Some(EdgeCounter::DropReplayed),
+            "copy of {sequence}"
+        );
+    }
+    // A gap: 150 arrives, then the skipped 120 (30 behind, unmarked) passes once.
+    window = advance_sequence(window, 150);
+    assert_eq!(check_sequence(window, 120, &config), None);
+    window = advance_sequence(window, 120);
+    assert_eq!(check_sequence(window, 120, &config), Some(EdgeCounter::DropReplayed));
+    assert_eq!(
+        check_sequence(window, 99, &config),
+        Some(EdgeCounter::DropReplayed),
+        "51 behind, marked before the jump"
+    );
+    // A jump of a whole mask forgets everything before it (they are all too old now anyway).
+    window = advance_sequence(window, 1_000);
+    assert_eq!(window.mask, 1);
+    assert_eq!(check_sequence(window, 999, &config), None);
+    assert_eq!(
+        check_sequence(window, 936, &config),
+        Some(EdgeCounter::DropReplayed),
+        "64 behind"
+    );
 }
 
 #[test]

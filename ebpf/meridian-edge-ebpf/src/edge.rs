@@ -13,7 +13,7 @@ use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
 use meridian_edge_common::{
     CONNECTION_REQUEST_BYTES, DATAGRAM_BYTES_MAX, EDGE_TAG_COVERED_BYTES, EdgeConfig, EdgeCounter, PACKET_MAGIC,
     PACKET_TYPE_CONNECTION_REQUEST, PACKET_TYPE_MAX, PROTOCOL_VERSION, PacketPrefix, SEALED_BYTES_MIN,
-    SealedHeaderView, SessionKey, advance_sequence, check_sequence, edge_tag,
+    SealedHeaderView, SequenceWindow, SessionKey, advance_sequence, check_sequence, edge_tag,
 };
 use zerocopy::IntoBytes;
 
@@ -98,24 +98,30 @@ fn check_game(ctx: &XdpContext, config: &EdgeConfig, datagram: &GameDatagram) ->
     };
     // SAFETY: the map's value for `key`, valid for this run. User space may rewrite it meanwhile
     // (a re-route changes worker, zone and revision, never the edge key), so a torn copy can at
-    // worst hold an older `sequence_seen`, which only widens the window for this packet.
+    // worst hold an older window, which only widens it for this packet.
     let entry_copy = unsafe { *entry };
     let covered = covered_bytes(&header);
     if edge_tag(&entry_copy.edge_key, &covered) != header.edge_tag.get() {
         return EdgeCounter::DropBadEdgeTag;
     }
     let sequence = header.sequence.get();
-    if let Some(slot) = check_sequence(entry_copy.sequence_seen, sequence, config) {
+    let window = SequenceWindow {
+        seen: entry_copy.sequence_seen,
+        mask: entry_copy.seen_mask,
+    };
+    if let Some(slot) = check_sequence(window, sequence, config) {
         return slot;
     }
     if !take_source(&EDGE_SOURCE_BUCKETS, &datagram.source, config.source, now_ns()) {
         return EdgeCounter::DropRateLimitedSource;
     }
-    let seen = advance_sequence(entry_copy.sequence_seen, sequence);
-    if seen != entry_copy.sequence_seen {
-        // SAFETY: as above. Two CPUs racing here may store out of order; the stored value then
-        // lags the newest, which only widens the window (never drops a good packet).
-        unsafe { (*entry).sequence_seen = seen };
+    let next = advance_sequence(window, sequence);
+    // SAFETY: as above. Two CPUs racing here (one session's packets normally stay on one receive
+    // queue) may store out of order or lose a mark: the window then only widens — a copy may reach
+    // user space, whose own replay window drops it — and never drops a good packet.
+    unsafe {
+        (*entry).sequence_seen = next.seen;
+        (*entry).seen_mask = next.mask;
     }
     EdgeCounter::PassSealed
 }

@@ -81,6 +81,7 @@ fn main() -> anyhow::Result<()> {
             zone: 1,
             route_revision: 1,
             sequence_seen: 0,
+            seen_mask: 0,
         },
     )?;
     // The window's newest becomes 100 000 (the replay and ahead rows measure against it).

@@ -10,8 +10,8 @@ use siphasher::sip::SipHasher24;
 use super::{CHALLENGE_BYTES, HANDSHAKE_TIMEOUT_US, Transmit, read_connection_request};
 use crate::connection::{CloseReason, Connection, Received, SendError, Side};
 use crate::packet::{
-    DisconnectReason, EDGE_KEY_BYTES, PacketError, PacketType, ReplayWindow, open_packet, read_packet_type, read_sealed_header,
-    seal_packet,
+    DisconnectReason, EDGE_KEY_BYTES, PacketError, PacketType, ReplayWindow, open_packet, read_packet_type,
+    read_sealed_header, seal_packet,
 };
 use crate::token::{CLUSTER_KEY_BYTES, ConnectToken, TokenError};
 
@@ -648,7 +648,10 @@ mod tests {
         let mut client = ClientConnection::new(NOW_US, token.seal(&CLUSTER_KEY, [9; TOKEN_NONCE_BYTES]), 0);
         let now = handshake(&mut server, &mut client);
         server.handle_timeout(now + HANDSHAKE_TIMEOUT_US + 1);
-        assert!(matches!(server.poll_handshake_event(), Some(HandshakeEvent::Started { .. })));
+        assert!(matches!(
+            server.poll_handshake_event(),
+            Some(HandshakeEvent::Started { .. })
+        ));
         assert_eq!(server.poll_handshake_event(), None);
         assert!(matches!(server.poll_event(), Some(ServerEvent::Connected { .. })));
     }
