@@ -300,6 +300,20 @@ impl ZoneMetrics {
     }
 }
 
+/// Publishes the edge's decision counters (summed over CPUs) as `meridian_edge_decisions_total`
+/// with a `decision` label (`pass_*`, `drop_*`, `steer_*`). No edge: nothing.
+pub fn publish_edge_counts(node: &crate::node::Node) {
+    match node.edge_counts() {
+        None => {}
+        Some(Ok(counts)) => {
+            for (decision, count) in counts.iter() {
+                counter!(EDGE_DECISIONS, "decision" => decision.label()).absolute(count);
+            }
+        }
+        Some(Err(error)) => tracing::warn!(%error, "reading the edge counters failed"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,16 +336,3 @@ mod tests {
     }
 }
 
-/// Publishes the edge's decision counters (summed over CPUs) as `meridian_edge_decisions_total`
-/// with a `decision` label (`pass_*`, `drop_*`, `steer_*`). No edge: nothing.
-pub fn publish_edge_counts(node: &crate::node::Node) {
-    match node.edge_counts() {
-        None => {}
-        Some(Ok(counts)) => {
-            for (decision, count) in counts.iter() {
-                counter!(EDGE_DECISIONS, "decision" => decision.label()).absolute(count);
-            }
-        }
-        Some(Err(error)) => tracing::warn!(%error, "reading the edge counters failed"),
-    }
-}
