@@ -38,6 +38,8 @@ enum IoFlag {
 }
 
 #[derive(Subcommand)]
+// Parsed once at start-up: the size difference between the subcommands costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Run the node: zone workers (one thread and one socket each, sharing the address via
     /// SO_REUSEPORT) serving game sessions, and the Prometheus metrics endpoint.
