@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use meridian_node::{
     dgram_io::IoBackend,
-    edge::{EdgeConfig, XdpMode},
+    edge::{EdgeConfig, RateLimit, XdpMode},
     metrics,
     node::{EdgeSettings, Node, NodeConfig},
     probe,
@@ -95,6 +95,13 @@ enum Command {
         /// interface, slower), `off` (no edge even with `--xdp-iface`).
         #[arg(long, value_enum, default_value = "native")]
         xdp_mode: XdpModeFlag,
+        /// Edge: sealed packets per second one source address may send (many players behind one
+        /// NAT share it: a client sends 20-60 a second).
+        #[arg(long, default_value_t = EdgeConfig::for_port(0).source.rate_per_s)]
+        edge_source_pps: u32,
+        /// Edge: burst of sealed packets one source may send above its rate.
+        #[arg(long, default_value_t = EdgeConfig::for_port(0).source.burst)]
+        edge_source_burst: u32,
     },
     /// Send liveness probes to a node and print which worker answered each.
     Probe {
@@ -133,6 +140,8 @@ fn main() -> anyhow::Result<()> {
             lease_ttl_s,
             xdp_iface,
             xdp_mode,
+            edge_source_pps,
+            edge_source_burst,
         } => {
             let cluster_key = parse_key_hex(&cluster_key_hex).context("--cluster-key-hex must be 64 hex digits")?;
             let backend = match io {
@@ -159,7 +168,13 @@ fn main() -> anyhow::Result<()> {
                         XdpModeFlag::Skb => XdpMode::Skb,
                         _ => XdpMode::Driver,
                     },
-                    config: EdgeConfig::for_port(listen.port()),
+                    config: EdgeConfig {
+                        source: RateLimit {
+                            rate_per_s: edge_source_pps,
+                            burst: edge_source_burst,
+                        },
+                        ..EdgeConfig::for_port(listen.port())
+                    },
                 }),
             };
             serve(
