@@ -384,6 +384,33 @@ impl Economy {
         Ok(inserted == 1)
     }
 
+    /// Creates characters `first..first + count` with zero balances, one batched statement per
+    /// shard (test and figure set-up; `create_character` is the one-at-a-time path).
+    pub async fn create_characters_bulk(&self, first: i64, count: i64, zone_id: i64) -> Result<(), EconomyError> {
+        let mut per_shard: Vec<Vec<i64>> = vec![Vec::new(); self.pools.len()];
+        for id in first..first + count {
+            per_shard[self.shard_of(id)].push(id);
+        }
+        for (shard, ids) in per_shard.iter().enumerate() {
+            let client = self.client(shard).await?;
+            client
+                .execute(
+                    "insert into characters (id, account_id, name, last_zone) \
+                     select id, id, 'c' || id, $2 from unnest($1::int8[]) as u(id) on conflict (id) do nothing",
+                    &[ids, &zone_id],
+                )
+                .await?;
+            client
+                .execute(
+                    "insert into currency (character_id, balance) select id, 0 from unnest($1::int8[]) as u(id) \
+                     on conflict (character_id) do nothing",
+                    &[ids],
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
     pub async fn balance(&self, character: i64) -> Result<i64, EconomyError> {
         let client = self.client(self.shard_of(character)).await?;
         let row = client
