@@ -151,21 +151,21 @@ impl CheckpointQueue {
         }
     }
 
-    /// Takes the queue and writes it; on failure the states go back in the queue.
+    /// Takes the queue and writes it; the states of a shard that failed go back in the queue.
     pub async fn flush(&self, economy: &Economy) -> Result<FlushReport, EconomyError> {
         let states = self.take();
         if states.is_empty() {
             return Ok(FlushReport::default());
         }
-        match economy.write_checkpoint(&states).await {
-            Ok(report) => {
-                self.written.fetch_add(report.written as u64, Ordering::Relaxed);
-                self.skipped.fetch_add(report.skipped as u64, Ordering::Relaxed);
-                Ok(report)
-            }
-            Err(error) => {
+        let (report, failed, error) = economy.write_checkpoint_partial(&states).await;
+        self.written.fetch_add(report.written as u64, Ordering::Relaxed);
+        self.skipped.fetch_add(report.skipped as u64, Ordering::Relaxed);
+        match error {
+            None => Ok(report),
+            Some(error) => {
+                // Only the failed shards' states go back; the others are written.
                 self.flush_failures.fetch_add(1, Ordering::Relaxed);
-                self.put_back(states);
+                self.put_back(failed);
                 Err(error)
             }
         }
@@ -201,6 +201,19 @@ pub struct FlushReport {
 impl Economy {
     /// One batched statement per shard, shards written concurrently.
     pub async fn write_checkpoint(&self, states: &[CharacterState]) -> Result<FlushReport, EconomyError> {
+        let (report, _, error) = self.write_checkpoint_partial(states).await;
+        match error {
+            Some(error) => Err(error),
+            None => Ok(report),
+        }
+    }
+
+    /// Writes what it can: returns the states of the shards that failed (to be retried) and the
+    /// first error.
+    async fn write_checkpoint_partial(
+        &self,
+        states: &[CharacterState],
+    ) -> (FlushReport, Vec<CharacterState>, Option<EconomyError>) {
         let mut per_shard: Vec<Vec<&CharacterState>> = vec![Vec::new(); self.pools.len()];
         let mut oversized = 0;
         for state in states {
@@ -211,37 +224,33 @@ impl Economy {
             }
             per_shard[self.shard_of(state.character_id)].push(state);
         }
-        let writes = per_shard
+        let batches: Vec<(usize, &Vec<&CharacterState>)> = per_shard
             .iter()
             .enumerate()
             .filter(|(_, batch)| !batch.is_empty())
-            .map(|(shard, batch)| self.write_checkpoint_shard(shard, batch));
+            .collect();
+        let writes = batches
+            .iter()
+            .map(|(shard, batch)| self.write_checkpoint_shard(*shard, batch));
         let mut report = FlushReport {
             written: 0,
             skipped: oversized,
         };
+        let mut failed = Vec::new();
         let mut first_error = None;
-        for (result, batch) in join_all(writes)
-            .await
-            .into_iter()
-            .zip(per_shard.iter().filter(|b| !b.is_empty()))
-        {
+        for (result, (_, batch)) in join_all(writes).await.into_iter().zip(batches.iter()) {
             match result {
                 Ok(written) => {
                     report.written += written;
                     report.skipped += batch.len() - written;
                 }
                 Err(error) => {
+                    failed.extend(batch.iter().map(|s| (*s).clone()));
                     first_error.get_or_insert(error);
                 }
             }
         }
-        match first_error {
-            // A shard that failed is retried whole next time; rewriting the others is harmless
-            // (the sequence check makes it a no-op).
-            Some(error) => Err(error),
-            None => Ok(report),
-        }
+        (report, failed, first_error)
     }
 
     async fn write_checkpoint_shard(&self, shard: usize, batch: &[&CharacterState]) -> Result<usize, EconomyError> {
