@@ -381,3 +381,98 @@ impl Redis {
         self.dir.path()
     }
 }
+
+/// Additions for crash tests: server settings, and a kill -9 / restart on the same data directory
+/// and port (what a crashed database host coming back looks like to its clients).
+impl Postgres {
+    /// Like [`Postgres::start`], with `settings` (`name`, `value`) appended to `postgresql.conf`,
+    /// e.g. `("max_prepared_transactions", "64")` for two-phase commit, which is 0 by default.
+    /// Starts the server once with the default settings, stops it, writes the settings and starts
+    /// it again on the same port.
+    pub fn start_with(settings: &[(&str, &str)]) -> Result<Self> {
+        let mut postgres = Self::start()?;
+        postgres.signal_and_reap(nix::sys::signal::Signal::SIGTERM)?;
+        let conf = postgres.dir.path().join("data/postgresql.conf");
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&conf)
+            .map_err(io_err(format!("opening {}", conf.display())))?;
+        for (name, value) in settings {
+            writeln!(file, "{name} = '{value}'").map_err(io_err("writing postgresql.conf"))?;
+        }
+        drop(file);
+        postgres.restart()?;
+        Ok(postgres)
+    }
+
+    /// SIGKILL to the postmaster (its backends notice and exit on their own), then reaped.
+    pub fn kill(&mut self) -> Result<()> {
+        self.signal_and_reap(nix::sys::signal::Signal::SIGKILL)
+    }
+
+    fn signal_and_reap(&mut self, signal: nix::sys::signal::Signal) -> Result<()> {
+        let pid = nix::unistd::Pid::from_raw(self.process.pid() as i32);
+        let _ = nix::sys::signal::kill(pid, signal);
+        let deadline = Instant::now() + SERVICE_START_TIMEOUT;
+        while self.process.exited().is_none() {
+            if Instant::now() > deadline {
+                return Err(TestkitError::NotReady {
+                    service: "postgres (stopping)",
+                    timeout: SERVICE_START_TIMEOUT,
+                    attempts: 1,
+                    log_tail: self.process.log_tail(),
+                });
+            }
+            std::thread::sleep(READY_POLL);
+        }
+        Ok(())
+    }
+
+    /// Starts the server again on the same data directory and port after [`Postgres::kill`] (crash
+    /// recovery replays the WAL; prepared transactions survive). Retries while the old backends are
+    /// still exiting (the server refuses to start while they hold the old shared memory).
+    pub fn restart(&mut self) -> Result<()> {
+        let bin_dir = postgres_bin_dir()?;
+        let data_dir = self.dir.path().join("data");
+        let socket_dir = self.dir.path().to_owned();
+        let log_path = self.dir.path().join("postgres.log");
+        let run_as = if Uid::effective().is_root() {
+            User::from_name("postgres")?.map(|user| (user.uid, user.gid))
+        } else {
+            None
+        };
+        let port = self.port;
+        let deadline = Instant::now() + SERVICE_START_TIMEOUT;
+        loop {
+            let mut postgres = Command::new(bin_dir.join("postgres"));
+            postgres.arg("-D").arg(&data_dir).arg("-k").arg(&socket_dir);
+            postgres.args(["-p", &port.to_string()]);
+            postgres.args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]);
+            postgres.args(["-c", "max_connections=200"]);
+            if let Some((uid, gid)) = run_as {
+                postgres.uid(uid.as_raw()).gid(gid.as_raw());
+            }
+            let mut process = ServiceProcess::spawn(postgres, &log_path)?;
+            let pg_isready = bin_dir.join("pg_isready");
+            let probe = move || {
+                Command::new(&pg_isready)
+                    .args(["-q", "-h", "127.0.0.1", "-p", &port.to_string(), "-t", "1"])
+                    .status()
+                    .is_ok_and(|s| s.success())
+            };
+            if wait_ready(&mut process, probe)? {
+                self.process = process;
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(TestkitError::NotReady {
+                    service: "postgres (restart)",
+                    timeout: SERVICE_START_TIMEOUT,
+                    attempts: 1,
+                    log_tail: process.log_tail(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
