@@ -102,6 +102,13 @@ enum Command {
         /// Edge: burst of sealed packets one source may send above its rate.
         #[arg(long, default_value_t = EdgeConfig::for_port(0).source.burst)]
         edge_source_burst: u32,
+        /// Edge: ConnectionRequests per second one source address may send (a client resends one
+        /// every 100 ms while it waits; a NAT or a bot swarm on one address needs more).
+        #[arg(long, default_value_t = EdgeConfig::for_port(0).request_source.rate_per_s)]
+        edge_request_pps: u32,
+        /// Edge: burst of ConnectionRequests one source may send above its rate.
+        #[arg(long, default_value_t = EdgeConfig::for_port(0).request_source.burst)]
+        edge_request_burst: u32,
     },
     /// Send liveness probes to a node and print which worker answered each.
     Probe {
@@ -142,6 +149,8 @@ fn main() -> anyhow::Result<()> {
             xdp_mode,
             edge_source_pps,
             edge_source_burst,
+            edge_request_pps,
+            edge_request_burst,
         } => {
             let cluster_key = parse_key_hex(&cluster_key_hex).context("--cluster-key-hex must be 64 hex digits")?;
             let backend = match io {
@@ -172,6 +181,10 @@ fn main() -> anyhow::Result<()> {
                         source: RateLimit {
                             rate_per_s: edge_source_pps,
                             burst: edge_source_burst,
+                        },
+                        request_source: RateLimit {
+                            rate_per_s: edge_request_pps,
+                            burst: edge_request_burst,
                         },
                         ..EdgeConfig::for_port(listen.port())
                     },
