@@ -16,8 +16,9 @@
 #![forbid(unsafe_code)]
 
 /// Size of both the request and the reply.
-pub const PROBE_BYTES: usize = 16;
-const MAGIC: [u8; 4] = *b"MRDP";
+/// The edge recognises probes by the same constants (`meridian-edge-common`), so it passes them.
+pub const PROBE_BYTES: usize = meridian_edge_common::PROBE_BYTES;
+const MAGIC: [u8; 4] = meridian_edge_common::PROBE_MAGIC;
 const VERSION: u8 = 1;
 const KIND_REQUEST: u8 = 1;
 const KIND_REPLY: u8 = 2;

@@ -284,6 +284,18 @@ fn every_pass_and_drop_decision_with_its_counter() {
         2,
         "kernel raised sequence_seen"
     );
+    // A node liveness probe passes (within its source's bucket); 16 bytes that are not one do not.
+    let mut probe = b"MRDP".to_vec();
+    probe.extend_from_slice(&[0; 12]);
+    run(&edge, "liveness probe", &wrap().frame(&probe), EdgeCounter::PassProbe);
+    let mut not_probe = probe.clone();
+    not_probe[3] = b'X';
+    run(
+        &edge,
+        "16 bytes, not a probe",
+        &wrap().frame(&not_probe),
+        EdgeCounter::DropBadVersion,
+    );
     let vlan = Wrap {
         vlan: Some(0x8100),
         ..wrap()

@@ -162,6 +162,11 @@ pub struct SessionEntry {
     pub seen_mask: u64,
 }
 
+/// A node liveness probe: exactly this many bytes, starting with [`PROBE_MAGIC`] (the node's
+/// `probe` module owns the format; the edge only recognises it).
+pub const PROBE_BYTES: usize = 16;
+pub const PROBE_MAGIC: [u8; 4] = *b"MRDP";
+
 /// Sequences the edge remembers exactly per session (the bits of [`SessionEntry::seen_mask`]).
 pub const EDGE_REPLAY_MASK_BITS: u32 = 64;
 
@@ -327,10 +332,13 @@ pub enum EdgeCounter {
     SteerFallbackOther,
     /// `steer`: the worker index had no socket (or selection failed): hash.
     SteerFallbackNoSocket,
+    /// A node liveness probe (16 bytes starting `MRDP`, `meridian-node probe`, the anycast health
+    /// check) within its source's bucket: passed to the workers, which answer it.
+    PassProbe,
 }
 
 /// Number of slots in [`EDGE_COUNTERS_MAP`].
-pub const EDGE_COUNTER_SLOTS: u32 = EdgeCounter::SteerFallbackNoSocket as u32 + 1;
+pub const EDGE_COUNTER_SLOTS: u32 = EdgeCounter::PassProbe as u32 + 1;
 
 impl EdgeCounter {
     /// Every slot, in index order.
@@ -362,6 +370,7 @@ impl EdgeCounter {
         EdgeCounter::SteerFallbackUnknownSession,
         EdgeCounter::SteerFallbackOther,
         EdgeCounter::SteerFallbackNoSocket,
+        EdgeCounter::PassProbe,
     ];
 
     /// The stable metrics label: `pass_*`, `drop_*` or `steer_*`, snake_case, never reused.
@@ -374,6 +383,7 @@ impl EdgeCounter {
             EdgeCounter::PassFragment => "pass_fragment",
             EdgeCounter::PassRequest => "pass_request",
             EdgeCounter::PassSealed => "pass_sealed",
+            EdgeCounter::PassProbe => "pass_probe",
             EdgeCounter::DropFragment => "drop_fragment",
             EdgeCounter::DropTruncated => "drop_truncated",
             EdgeCounter::DropTooLong => "drop_too_long",

@@ -12,8 +12,8 @@
 use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
 use meridian_edge_common::{
     CONNECTION_REQUEST_BYTES, DATAGRAM_BYTES_MAX, EDGE_TAG_COVERED_BYTES, EdgeConfig, EdgeCounter, PACKET_MAGIC,
-    PACKET_TYPE_CONNECTION_REQUEST, PACKET_TYPE_MAX, PROTOCOL_VERSION, PacketPrefix, SEALED_BYTES_MIN,
-    SealedHeaderView, SequenceWindow, SessionKey, advance_sequence, check_sequence, edge_tag,
+    PACKET_TYPE_CONNECTION_REQUEST, PACKET_TYPE_MAX, PROBE_BYTES, PROBE_MAGIC, PROTOCOL_VERSION, PacketPrefix,
+    SEALED_BYTES_MIN, SealedHeaderView, SequenceWindow, SessionKey, advance_sequence, check_sequence, edge_tag,
 };
 use zerocopy::IntoBytes;
 
@@ -58,6 +58,24 @@ fn check_game(ctx: &XdpContext, config: &EdgeConfig, datagram: &GameDatagram) ->
     let Some(prefix) = read::<PacketPrefix>(ctx, datagram.payload_offset) else {
         return EdgeCounter::DropTooShort;
     };
+    // `black_box`: knowing the length is 16, the compiler would drop the bounds check of the read
+    // below as redundant with the UDP length checked in `parse`, a relation the verifier does not
+    // track (it then refuses the program).
+    if core::hint::black_box(bytes) == PROBE_BYTES
+        && [prefix.magic, prefix.version_type] == [PROBE_MAGIC[0], PROBE_MAGIC[1]]
+    {
+        // The probe's other two magic bytes, with their own bounds check against data_end.
+        if let Some(rest) = read::<PacketPrefix>(ctx, datagram.payload_offset + 2)
+            && [rest.magic, rest.version_type] == [PROBE_MAGIC[2], PROBE_MAGIC[3]]
+        {
+            // Liveness probes are answered by the workers; a flood of them is held by the
+            // source's bucket like sealed packets.
+            if !take_source(&EDGE_SOURCE_BUCKETS, &datagram.source, config.source, now_ns()) {
+                return EdgeCounter::DropRateLimitedSource;
+            }
+            return EdgeCounter::PassProbe;
+        }
+    }
     if prefix.magic != PACKET_MAGIC {
         return EdgeCounter::DropBadMagic;
     }

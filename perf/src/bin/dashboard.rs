@@ -46,6 +46,9 @@ struct NodeWindow {
     drops: f64,
     /// Every drop reason with a count, since the node started (`meridian_drops_total{reason}`).
     drops_by_reason: std::collections::BTreeMap<String, f64>,
+    /// The XDP edge's decisions, since the node started (`meridian_edge_decisions_total{decision}`;
+    /// empty when the node runs without the edge).
+    edge_decisions: std::collections::BTreeMap<String, f64>,
 }
 
 struct NodeScraper {
@@ -62,6 +65,7 @@ impl NodeScraper {
             late_ticks: prom::sum(&text, "meridian_late_ticks_total", &[]),
             drops: prom::sum(&text, "meridian_drops_total", &[]),
             drops_by_reason: prom::sum_by_label(&text, "meridian_drops_total", "reason"),
+            edge_decisions: prom::sum_by_label(&text, "meridian_edge_decisions_total", "decision"),
             ..NodeWindow::default()
         };
         if let Some((then, before)) = &self.last {
@@ -166,7 +170,40 @@ fn rows(node: &NodeWindow, swarm: &SwarmView) -> Vec<(&'static str, String)> {
             format!("{:.0} / {:.0}", node.late_ticks, node.drops),
         ),
         ("drops by reason", drops_by_reason_line(node)),
+        ("edge (XDP) drops", edge_line(node)),
     ]
+}
+
+/// The edge's drops, largest first, and how much it passed; "off" without an edge.
+fn edge_line(node: &NodeWindow) -> String {
+    if node.edge_decisions.is_empty() {
+        return "off".to_string();
+    }
+    let passed: f64 = node
+        .edge_decisions
+        .iter()
+        .filter(|(decision, _)| decision.starts_with("pass_sealed") || decision.starts_with("pass_request"))
+        .map(|(_, count)| count)
+        .sum();
+    let mut drops: Vec<(&str, f64)> = node
+        .edge_decisions
+        .iter()
+        .filter_map(|(decision, count)| Some((decision.strip_prefix("drop_")?, *count)))
+        .filter(|(_, count)| *count > 0.0)
+        .collect();
+    drops.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let drops: Vec<String> = drops
+        .iter()
+        .map(|(reason, count)| format!("{reason} {count:.0}"))
+        .collect();
+    format!(
+        "{} (game packets passed {passed:.0})",
+        if drops.is_empty() {
+            "none".to_string()
+        } else {
+            drops.join(", ")
+        }
+    )
 }
 
 /// `reason count` pairs, largest first, for the one-line view.
@@ -206,6 +243,7 @@ fn summary_json(node: &NodeWindow, swarm: &SwarmView, elapsed_s: f64) -> String 
         "late_ticks": node.late_ticks,
         "drops": node.drops,
         "drops_by_reason": node.drops_by_reason,
+        "edge_decisions": node.edge_decisions,
     })
     .to_string()
 }

@@ -519,7 +519,9 @@ fn main() -> anyhow::Result<()> {
     let hosts = TwoHosts::new().context("creating the namespaces (root needed)")?;
     // Routes back to the spoofed sources, so the reverse-path filter lets what the edge passes
     // reach the node (with the edge off: all of it).
-    hosts.ns_b().ip(&["route", "add", "10.201.0.0/16", "dev", &hosts.b.interface])?;
+    hosts
+        .ns_b()
+        .ip(&["route", "add", "10.201.0.0/16", "dev", &hosts.b.interface])?;
     println!(
         "edge_bench: {} bots, {} s windows, {} junk per kind",
         args.bots, args.window_s, args.junk
