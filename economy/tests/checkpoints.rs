@@ -77,7 +77,10 @@ fn checkpoints_batch_fence_coalesce_and_survive_a_database_outage() {
     let counters = queue.counters();
     assert_eq!(queue.len(), 200, "one state per character, however many pushes");
     assert!(counters.coalesced >= 49 * 200, "{counters:?}");
-    assert!(slowest < Duration::from_millis(5), "a push waited {slowest:?}");
+    // Waiting on the dead shard would take a connection attempt (seconds); a push is a map insert.
+    // The bound is that difference, generous enough for a loaded CI machine (a 5 ms bound failed at
+    // 8 ms under load).
+    assert!(slowest < Duration::from_millis(500), "a push waited {slowest:?}");
     eprintln!("10,000 pushes in {:?}, slowest {slowest:?}", started.elapsed());
     runtime.block_on(async {
         assert!(queue.flush(&economy).await.is_err(), "shard 1 is down");
