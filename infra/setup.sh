@@ -13,6 +13,7 @@ APT_PACKAGES=(
   clang llvm-22-dev libpolly-22-dev bpftool
   iproute2 protobuf-compiler libprotobuf-dev
   libzstd-dev zlib1g-dev libelf-dev pkg-config
+  bird2 python3-venv
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -53,6 +54,18 @@ else
   log "cargo install bpf-linker (LLVM 22)"
   LLVM_PREFIX=/usr/lib/llvm-22 LLVM_SYS_221_PREFIX=/usr/lib/llvm-22 \
     cargo install bpf-linker --no-default-features --features llvm-22
+fi
+# Offline validation of terraform and Kubernetes manifests (no terraform binary or cluster here):
+# python-hcl2, checkov and kubernetes-validate in a venv (Debian's Python refuses system-wide pip).
+VENV="${MERIDIAN_VENV:-/opt/meridian/venv}"
+if "$VENV/bin/python3" -c 'import hcl2, kubernetes_validate, yaml' 2>/dev/null && [ -x "$VENV/bin/checkov" ]; then
+  log "validation venv present: $VENV"
+else
+  log "python venv $VENV: python-hcl2, checkov, kubernetes-validate (a few minutes)"
+  started=$(date +%s)
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q python-hcl2 checkov kubernetes-validate pyyaml
+  log "venv ready in $(( $(date +%s) - started )) s"
 fi
 log "done"
 
