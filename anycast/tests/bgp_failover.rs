@@ -148,7 +148,7 @@ fn route_via(router: &Netns) -> Option<String> {
 const POP_A_ADDR: &str = "10.91.0.2";
 const POP_B_ADDR: &str = "10.92.0.2";
 
-fn inventory() -> Inventory {
+fn inventory(bfd: bool) -> Inventory {
     Inventory::parse(&format!(
         r#"
 [cluster]
@@ -160,6 +160,7 @@ vips = ["{VIP}/32"]
 name = "pop_a"
 asn = 64512
 med = 10
+bfd = {bfd}
   [[pops.peers]]
   name = "router"
   address = "10.91.0.1"
@@ -173,6 +174,7 @@ med = 10
 name = "pop_b"
 asn = 64512
 med = 20
+bfd = {bfd}
   [[pops.peers]]
   name = "router"
   address = "10.92.0.1"
@@ -187,6 +189,11 @@ med = 20
 }
 
 fn build_world() -> World {
+    build_world_with(false)
+}
+
+/// The topology; with `bfd`, BFD runs on every BGP session (router and PoPs).
+fn build_world_with(bfd: bool) -> World {
     assert!(
         Command::new("bird").arg("--version").output().is_ok(),
         "bird2 missing: run infra/setup.sh"
@@ -216,16 +223,31 @@ fn build_world() -> World {
     }
 
     let router_conf = dir.join("router.conf");
+    // The router retries a lost session at once (BIRD's defaults wait up to minutes), so a PoP that
+    // comes back is announced again within seconds.
+    let (bfd_protocol, bfd_on) = if bfd {
+        (
+            r#"protocol bfd { interface "*" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }; }"#,
+            "bfd on;",
+        )
+    } else {
+        ("", "")
+    };
     std::fs::write(
         &router_conf,
-        r#"
+        format!(
+            r#"
+log stderr all;
 router id 10.90.0.1;
-protocol device { scan time 10; }
-protocol kernel { ipv4 { export all; import none; }; }
-template bgp pop { local as 65000; hold time 3; keepalive time 1; ipv4 { import all; export none; }; }
-protocol bgp pop_a from pop { neighbor 10.91.0.2 as 64512; }
-protocol bgp pop_b from pop { neighbor 10.92.0.2 as 64512; }
-"#,
+protocol device {{ scan time 10; }}
+protocol kernel {{ ipv4 {{ export all; import none; }}; }}
+{bfd_protocol}
+debug protocols {{ states, events }};
+template bgp pop {{ local as 65000; hold time 3; keepalive time 1; connect retry time 1; error wait time 1, 2; {bfd_on} ipv4 {{ import all; export none; }}; }}
+protocol bgp pop_a from pop {{ neighbor 10.91.0.2 as 64512; }}
+protocol bgp pop_b from pop {{ neighbor 10.92.0.2 as 64512; }}
+"#
+        ),
     )
     .unwrap();
     let router_bird = start_in(
@@ -241,7 +263,7 @@ protocol bgp pop_b from pop { neighbor 10.92.0.2 as 64512; }
         &dir.join("router-bird.log"),
     );
 
-    let rendered = inventory().render().unwrap();
+    let rendered = inventory(bfd).render().unwrap();
     let mut pops = Vec::new();
     for (ns, host) in pop_ns.into_iter().zip(["pop-a", "pop-b"]) {
         let pop_dir = dir.join(host);
@@ -458,4 +480,112 @@ fn failover_figure() {
         "failover (kill → the VIP answers from B): p50 {:?} p99 {:?}; return (restart → router on A): p50 {:?} p99 {:?}",
         answered[4], answered[9], returned[4], returned[9]
     );
+}
+
+/// PoP A's host goes silent — a hung or powered-off host behind a switch: its link stays up, nothing
+/// it sends arrives. Done with a one-instruction XDP program (`return XDP_DROP`, compiled here with
+/// clang) on the router's side of A's link: everything from A, BGP and BFD included, is dropped.
+/// (Blackhole routes in A's namespace are not enough: BIRD sends to a direct peer with
+/// SO_DONTROUTE, past the routing table.) Nothing local can withdraw; the router must notice:
+/// after the BGP hold time (3 s), or with BFD after 3 × 100 ms.
+fn drop_program(dir: &Path) -> PathBuf {
+    let source = dir.join("drop.c");
+    let object = dir.join("drop.o");
+    std::fs::write(
+        &source,
+        "__attribute__((section(\"xdp\"), used)) int drop_all(void *ctx) { return 1; }\n\
+         char _license[] __attribute__((section(\"license\"), used)) = \"GPL\";\n",
+    )
+    .unwrap();
+    run(&[
+        "clang",
+        "-O2",
+        "-target",
+        "bpf",
+        "-c",
+        source.to_str().unwrap(),
+        "-o",
+        object.to_str().unwrap(),
+    ]);
+    object
+}
+
+fn silence(world: &World, interface: &str, program: &Path) {
+    world
+        .router
+        .ip(&[
+            "link",
+            "set",
+            "dev",
+            interface,
+            "xdpgeneric",
+            "obj",
+            program.to_str().unwrap(),
+            "sec",
+            "xdp",
+        ])
+        .unwrap();
+}
+
+fn unsilence(world: &World, interface: &str) {
+    world
+        .router
+        .ip(&["link", "set", "dev", interface, "xdpgeneric", "off"])
+        .unwrap();
+}
+
+#[test]
+#[ignore = "a figure: silent host failures with and without BFD (about 3 minutes)"]
+fn host_failure_figure() {
+    for bfd in [false, true] {
+        let world = build_world_with(bfd);
+        let dir = world.pops[0].dir.parent().unwrap().to_owned();
+        let program = drop_program(&dir);
+        // The router's end of A's link (see `link`: `<tag>pa`).
+        let a_link = world
+            .router
+            .ip(&["-o", "link", "show"])
+            .unwrap()
+            .lines()
+            .find_map(|line| {
+                line.split(": ")
+                    .nth(1)
+                    .map(|name| name.split('@').next().unwrap_or(name).to_owned())
+                    .filter(|name| name.ends_with("pa"))
+            })
+            .expect("the router's link to A");
+        wait_for("route via A", Duration::from_secs(30), || {
+            route_via(&world.router).as_deref() == Some(POP_A_ADDR)
+        });
+        let mut moved = Vec::new();
+        for round in 0..10 {
+            let silenced = Instant::now();
+            silence(&world, &a_link, &program);
+            let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                first_answer_from_client(&world, Duration::from_secs(15))
+            }));
+            if answered.is_err() {
+                for command in ["show protocols", "show route all"] {
+                    let out = Command::new("birdc")
+                        .args(["-s", dir.join("router.ctl").to_str().unwrap(), command])
+                        .output()
+                        .unwrap();
+                    eprintln!("router `{command}`:\n{}", String::from_utf8_lossy(&out.stdout));
+                }
+                eprintln!("router kernel: {:?}", world.router.ip(&["route"]));
+                panic!("no answer from B after A went silent");
+            }
+            moved.push(silenced.elapsed());
+            unsilence(&world, &a_link);
+            wait_for("route back via A", Duration::from_secs(60), || {
+                route_via(&world.router).as_deref() == Some(POP_A_ADDR)
+            });
+            eprintln!(
+                "bfd {bfd}, round {round}: the VIP answered from B {:?} after A went silent",
+                moved[round]
+            );
+        }
+        moved.sort();
+        eprintln!("silent host, bfd {bfd}: p50 {:?} p99 {:?}", moved[4], moved[9]);
+    }
 }
