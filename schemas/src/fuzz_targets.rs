@@ -82,6 +82,7 @@ fn fuzz_token() -> ClientToken {
     ConnectToken {
         session_id: 7,
         zone_id: 1,
+        character_id: 0,
         // The targets run at 1 s; servers refuse tokens expiring further ahead than their lifetime.
         expires_at_s: 1 + crate::token::TOKEN_LIFETIME_S,
         client_to_server_key: CLIENT_TO_SERVER_KEY,

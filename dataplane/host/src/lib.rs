@@ -410,8 +410,9 @@ impl SessionHost {
                 ServerEvent::Connected {
                     session_id,
                     zone_id,
+                    character_id,
                     address,
-                } => self.on_connected(session_id, zone_id, address),
+                } => self.on_connected(session_id, zone_id, character_id, address),
                 ServerEvent::Disconnected { session_id, .. } => self.on_disconnected(session_id),
                 ServerEvent::Message {
                     session_id,
@@ -432,15 +433,20 @@ impl SessionHost {
         }
     }
 
-    fn on_connected(&mut self, session_id: u64, zone_id: u32, address: SocketAddr) {
+    fn on_connected(&mut self, session_id: u64, zone_id: u32, token_character_id: u64, address: SocketAddr) {
         let Some(zone_index) = self.zones.iter().position(|zone| zone.zone_id == zone_id) else {
             self.drops.add(HostDrop::UnknownZone.label(), 1);
             self.endpoint.disconnect(session_id, DisconnectReason::UnknownZone);
             return;
         };
         let client = self.allocate_client();
-        // Character ids come from the login service once it exists; until then the session id.
-        let character_id = session_id;
+        // The login API's `play` seals the character id into the token; a dev token carries 0 and
+        // the session plays as a character of its own (its session id).
+        let character_id = if token_character_id != 0 {
+            token_character_id
+        } else {
+            session_id
+        };
         let spawn_m = self.spawn.as_ref().and_then(|spawn| spawn(character_id));
         let rtt_us = session_rtt_us(&self.endpoint, self.rtt_source, session_id).unwrap_or(0);
         let layers = &mut self.zones[zone_index].layers;
