@@ -287,6 +287,10 @@ pub fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
             text: "gg".into(),
         }),
         ServerMessage::Event(ServerEvent::Died { killer_entity: None }),
+        ServerMessage::Event(ServerEvent::PickUpRefused {
+            loot: 5,
+            reason: crate::messages::PickUpRefusal::PersistenceUnavailable,
+        }),
     ] {
         let mut out = Vec::new();
         message.encode(&mut out);

@@ -183,6 +183,36 @@ pub enum JoinRefused {
     EntityLimit = 2,
 }
 
+/// Why a zone refused a pick-up (the loot stays on the ground unless it was taken).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum PickUpRefusal {
+    /// Farther than the pick-up range.
+    OutOfRange = 0,
+    /// Someone else claimed it first, or it is gone.
+    AlreadyClaimed = 1,
+    /// The inventory database cannot be reached: items are only granted once committed, so
+    /// looting waits for it (movement and combat go on). Try again later.
+    PersistenceUnavailable = 2,
+    /// The database refused the grant (e.g. this server no longer owns the zone).
+    Rejected = 3,
+    /// Too many pick-ups are waiting for the database in this zone; try again shortly.
+    Busy = 4,
+}
+
+impl PickUpRefusal {
+    /// Stable label (metrics, logs).
+    pub fn label(self) -> &'static str {
+        match self {
+            PickUpRefusal::OutOfRange => "out_of_range",
+            PickUpRefusal::AlreadyClaimed => "already_claimed",
+            PickUpRefusal::PersistenceUnavailable => "persistence_unavailable",
+            PickUpRefusal::Rejected => "rejected",
+            PickUpRefusal::Busy => "busy",
+        }
+    }
+}
+
 /// What a zone tells one client on the reliable channel.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ServerEvent {
@@ -214,6 +244,7 @@ pub enum ServerEvent {
     },
     PickUpRefused {
         loot: u32,
+        reason: PickUpRefusal,
     },
 }
 
@@ -446,9 +477,10 @@ impl ServerEvent {
                 out.extend_from_slice(&item_id.to_le_bytes());
                 out.extend_from_slice(&quantity.to_le_bytes());
             }
-            ServerEvent::PickUpRefused { loot } => {
+            ServerEvent::PickUpRefused { loot, reason } => {
                 out.push(EVENT_PICK_UP_REFUSED);
                 out.extend_from_slice(&loot.to_le_bytes());
+                out.push(*reason as u8);
             }
         }
     }
@@ -495,7 +527,22 @@ impl ServerEvent {
                 item_id: reader.u32()?,
                 quantity: reader.u16()?,
             },
-            EVENT_PICK_UP_REFUSED => ServerEvent::PickUpRefused { loot: reader.u32()? },
+            EVENT_PICK_UP_REFUSED => ServerEvent::PickUpRefused {
+                loot: reader.u32()?,
+                reason: match reader.u8()? {
+                    0 => PickUpRefusal::OutOfRange,
+                    1 => PickUpRefusal::AlreadyClaimed,
+                    2 => PickUpRefusal::PersistenceUnavailable,
+                    3 => PickUpRefusal::Rejected,
+                    4 => PickUpRefusal::Busy,
+                    value => {
+                        return Err(MessageError::UnknownValue {
+                            what: "pick-up refusal",
+                            value,
+                        });
+                    }
+                },
+            },
             value => return Err(MessageError::UnknownValue { what: "event", value }),
         })
     }
@@ -740,7 +787,14 @@ mod tests {
                 item_id: 77,
                 quantity: 3,
             },
-            ServerEvent::PickUpRefused { loot: 8 },
+            ServerEvent::PickUpRefused {
+                loot: 8,
+                reason: PickUpRefusal::OutOfRange,
+            },
+            ServerEvent::PickUpRefused {
+                loot: 8,
+                reason: PickUpRefusal::Busy,
+            },
         ] {
             round_trip_server(ServerMessage::Event(event));
         }
@@ -1007,8 +1061,18 @@ mod tests {
                 }),
             );
             server(
-                "82 08 0b000000",
-                ServerMessage::Event(ServerEvent::PickUpRefused { loot: 11 }),
+                "82 08 0b000000 02",
+                ServerMessage::Event(ServerEvent::PickUpRefused {
+                    loot: 11,
+                    reason: PickUpRefusal::PersistenceUnavailable,
+                }),
+            );
+            server(
+                "82 08 0b000000 01",
+                ServerMessage::Event(ServerEvent::PickUpRefused {
+                    loot: 11,
+                    reason: PickUpRefusal::AlreadyClaimed,
+                }),
             );
         }
     }

@@ -28,9 +28,10 @@ mod snapshots;
 pub(crate) use components::{Body, Kind, LootDrop, NetId, Vitals};
 pub use interface::{
     ActorKind, ClientEvent, ClientId, IdempotencyKey, JoinRefusal, PartyId, PersistenceEvent, PersistenceOutcome,
-    SnapshotDatagram, ZoneCounters, ZoneError, ZoneInput, ZoneOutput,
+    PickUpRefusal, SnapshotDatagram, ZoneCounters, ZoneError, ZoneInput, ZoneOutput,
 };
 use loot::PendingClaim;
+pub use loot::PlayerState;
 
 /// Most loot claims waiting for persistence at once; more pick-ups are refused and counted.
 pub const PENDING_CLAIMS_MAX: usize = 4096;

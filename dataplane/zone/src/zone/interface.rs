@@ -7,6 +7,7 @@ use thiserror::Error;
 
 use crate::config::ENTITIES_PER_ZONE_MAX;
 use crate::input::PlayerInput;
+pub use meridian_proto::messages::PickUpRefusal;
 
 /// A client session in this zone (assigned by the node).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -74,7 +75,12 @@ pub enum ZoneInput {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PersistenceOutcome {
     Committed,
+    /// Refused for good (e.g. a stale fencing token): the loot goes back on the ground.
     Rejected,
+    /// The database could not be reached: the claim is dropped, the player told so, and the loot
+    /// is free again (a later pick-up reuses the loot's key, so a grant that did commit after all
+    /// is replayed rather than doubled).
+    Unavailable,
 }
 
 /// Effects the persistence service must make durable (write-behind; the zone never waits).
@@ -136,6 +142,7 @@ pub enum ClientEvent {
     },
     PickUpRefused {
         loot: u32,
+        reason: PickUpRefusal,
     },
 }
 
@@ -170,7 +177,10 @@ impl ClientEvent {
                 item_id: *item_id,
                 quantity: *quantity,
             },
-            ClientEvent::PickUpRefused { loot } => ServerEvent::PickUpRefused { loot: *loot },
+            ClientEvent::PickUpRefused { loot, reason } => ServerEvent::PickUpRefused {
+                loot: *loot,
+                reason: *reason,
+            },
         }
     }
 }
@@ -249,6 +259,8 @@ pub struct ZoneCounters {
     pub respawns: u64,
     pub pickups_claimed: u64,
     pub pickups_refused: u64,
+    /// Claims persistence could not make durable because the database was unreachable.
+    pub loot_claims_unavailable: u64,
     pub loot_granted: u64,
     pub loot_claims_rejected: u64,
     pub loot_claims_retried: u64,
