@@ -1,0 +1,540 @@
+//! The node's persistence bridge: the one place where the zone workers' persistence events meet
+//! the economy's Postgres shards (`meridian-economy`).
+//!
+//! One thread runs a tokio runtime that owns the [`Economy`]. Workers never wait on it: they hand
+//! their host's persistence events over a bounded channel (`try_send`; a full channel is counted
+//! and costs nothing, since a zone re-sends a pick-up claim until it is answered) and pick answers
+//! up from their own bounded channel between ticks, passing them to the host
+//! (`SessionHost::handle_persistence_outcome`).
+//!
+//! **Pick-ups are CP.** A pick-up is pending state in the zone; the client sees `InventoryGranted`
+//! only after the commit. The bridge applies it as `Operation::Loot` (one item row per pick-up:
+//! `item_type` = the zone's item id, the quantity a stats field `{"quantity": q}`, a stack) under
+//! `Fence { zone_id, token }` with the zone's idempotency key as text, so a retried claim is
+//! replayed, never granted twice. An unreachable database (or an `apply` slower than
+//! `apply_timeout_ms`) answers `Unavailable`: the player is refused with `persistence_unavailable`
+//! and the loot is free again, while movement and combat go on untouched (they never touch this
+//! path). A refusal by the database (a stale fencing token: another node owns the zone now) answers
+//! `Rejected`. Kills are not persisted (no economy operation fits them; counted and dropped).
+//!
+//! **Characters** are created on first join (`create_character`, idempotent) with the token's
+//! character id (or the session id for dev tokens), and again before a pick-up if that failed.
+//!
+//! **Checkpoints are write-behind.** Workers push their players' state into one shared
+//! [`CheckpointQueue`] (a map insert under a short mutex; coalescing and drops counted), and one
+//! task here flushes it every `checkpoint_interval_s` (`CheckpointQueue::run`). When a zone starts
+//! (serve, including after a fail-over) the bridge raises the zone's fence to the new owner's
+//! token and loads the zone's characters' last checkpoints into [`SpawnPositions`], which the
+//! host's `SpawnRule` reads: a returning character appears where it was.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicU64, Ordering},
+        mpsc::{Receiver, SyncSender, TrySendError},
+    },
+    thread::JoinHandle,
+    time::Duration,
+};
+
+use anyhow::Context;
+use meridian_economy::{
+    CharacterState, CheckpointQueue, Economy, EconomyError, Fence, NewItem, Operation, Request, ShardMap,
+};
+use meridian_host::HostPersistenceEvent;
+use meridian_zone::{IdempotencyKey, PersistenceEvent, PersistenceOutcome};
+
+/// Requests the bridge's inbox holds; beyond it workers drop and count (`requests_dropped`).
+pub const BRIDGE_REQUESTS_MAX: usize = 16_384;
+/// Answers one worker's outbox holds; beyond it the bridge drops and counts (the zone retries).
+pub const BRIDGE_ANSWERS_MAX: usize = 16_384;
+/// Operations the bridge runs at once; the shards' pools bound the database side.
+const IN_FLIGHT_MAX: usize = 256;
+/// Attempts at loading a zone's checkpoints when the database is down at serve time.
+const LOAD_ATTEMPTS: u32 = 15;
+const LOAD_RETRY: Duration = Duration::from_secs(2);
+
+/// How the node reaches the economy.
+#[derive(Clone, Debug)]
+pub struct PersistenceSettings {
+    /// One connection string per shard, in shard order (`--economy-shards`).
+    pub shard_urls: Vec<String>,
+    /// Connections per shard.
+    pub pool_size: usize,
+    /// How often the checkpoint queue is flushed (`--checkpoint-interval-s`; 30 s by default).
+    pub checkpoint_interval_s: u64,
+    /// How often each worker pushes its players' state into the queue.
+    pub checkpoint_push_interval_s: u64,
+    /// Characters the checkpoint queue holds at most.
+    pub checkpoint_capacity: usize,
+    /// An `apply` slower than this answers `Unavailable` (its future is dropped: the pools end any
+    /// transaction it left open, see `meridian_economy::db::pool`).
+    pub apply_timeout_ms: u64,
+}
+
+impl PersistenceSettings {
+    pub fn new(shard_urls: Vec<String>) -> Self {
+        Self {
+            shard_urls,
+            pool_size: 8,
+            checkpoint_interval_s: meridian_economy::checkpoint::CHECKPOINT_INTERVAL_S,
+            checkpoint_push_interval_s: 5,
+            checkpoint_capacity: 262_144,
+            apply_timeout_ms: 3_000,
+        }
+    }
+}
+
+/// What a worker asks of the bridge.
+#[derive(Debug)]
+pub enum BridgeRequest {
+    Event {
+        worker: usize,
+        event: HostPersistenceEvent,
+    },
+    /// A session opened: make sure its character exists.
+    EnsureCharacter {
+        character_id: u64,
+        zone_id: u32,
+    },
+    /// A zone started on this node under `fencing_token`: raise its fence, load its checkpoints.
+    ZoneStarted {
+        zone_id: u32,
+        fencing_token: Option<u64>,
+    },
+}
+
+/// The answer to one pick-up claim, for the worker that owns the zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BridgeAnswer {
+    pub zone_id: u32,
+    pub key: IdempotencyKey,
+    pub outcome: PersistenceOutcome,
+}
+
+/// The bridge's counters (the worker side counts into them too).
+#[derive(Debug, Default)]
+pub struct PersistenceCounters {
+    pub requests_dropped: AtomicU64,
+    pub answers_dropped: AtomicU64,
+    pub loot_committed: AtomicU64,
+    pub loot_replayed: AtomicU64,
+    pub loot_rejected: AtomicU64,
+    pub loot_unavailable: AtomicU64,
+    pub loot_duplicates_in_flight: AtomicU64,
+    pub kills_ignored: AtomicU64,
+    pub characters_created: AtomicU64,
+    pub character_errors: AtomicU64,
+    pub zones_loaded: AtomicU64,
+    pub zone_load_failures: AtomicU64,
+    pub characters_loaded: AtomicU64,
+    /// Persistence events a worker had no bridge for (the node runs without `--economy-shards`).
+    pub events_unbridged: AtomicU64,
+}
+
+/// Last known positions of characters (from checkpoints loaded at zone start, refreshed by each
+/// worker's checkpoint pushes): what the host's `SpawnRule` reads.
+#[derive(Debug, Default)]
+pub struct SpawnPositions {
+    positions: RwLock<HashMap<u64, [f32; 3]>>,
+}
+
+impl SpawnPositions {
+    pub fn get(&self, character_id: u64) -> Option<[f32; 3]> {
+        self.positions.read().ok()?.get(&character_id).copied()
+    }
+
+    pub fn set_many(&self, positions: impl IntoIterator<Item = (u64, [f32; 3])>) {
+        if let Ok(mut map) = self.positions.write() {
+            map.extend(positions);
+        }
+    }
+}
+
+/// A worker's handle on the bridge.
+pub struct BridgeLink {
+    pub requests: tokio::sync::mpsc::Sender<BridgeRequest>,
+    pub answers: Receiver<BridgeAnswer>,
+    pub checkpoints: Arc<CheckpointQueue>,
+    pub spawn_positions: Arc<SpawnPositions>,
+    pub counters: Arc<PersistenceCounters>,
+    pub checkpoint_push_interval_us: u64,
+}
+
+impl BridgeLink {
+    /// Hands a request over without waiting; a full inbox is counted.
+    pub fn send(&self, request: BridgeRequest) {
+        if self.requests.try_send(request).is_err() {
+            self.counters.requests_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The running bridge: its thread, and the links the workers take.
+pub struct PersistenceBridge {
+    thread: Option<JoinHandle<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    pub counters: Arc<PersistenceCounters>,
+    pub checkpoints: Arc<CheckpointQueue>,
+    pub spawn_positions: Arc<SpawnPositions>,
+}
+
+impl PersistenceBridge {
+    /// Connects to the shards (running their migrations; fails if a shard is unreachable now) and
+    /// starts the bridge thread. Returns one link per worker.
+    pub fn start(settings: PersistenceSettings, workers: usize) -> anyhow::Result<(Self, Vec<BridgeLink>)> {
+        anyhow::ensure!(!settings.shard_urls.is_empty(), "no economy shard");
+        anyhow::ensure!(settings.checkpoint_interval_s > 0, "checkpoint interval must be > 0");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("persistence")
+            .enable_all()
+            .build()
+            .context("persistence runtime")?;
+        let map = ShardMap::new(1, settings.shard_urls.clone());
+        let economy = runtime
+            .block_on(Economy::connect(map, settings.pool_size))
+            .context("connecting to the economy shards")?;
+        let counters = Arc::new(PersistenceCounters::default());
+        let checkpoints = Arc::new(CheckpointQueue::new(settings.checkpoint_capacity));
+        let spawn_positions = Arc::new(SpawnPositions::default());
+        let (request_sender, request_receiver) = tokio::sync::mpsc::channel(BRIDGE_REQUESTS_MAX);
+        let mut answer_senders = Vec::with_capacity(workers);
+        let mut links = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (sender, receiver) = std::sync::mpsc::sync_channel(BRIDGE_ANSWERS_MAX);
+            answer_senders.push(sender);
+            links.push(BridgeLink {
+                requests: request_sender.clone(),
+                answers: receiver,
+                checkpoints: Arc::clone(&checkpoints),
+                spawn_positions: Arc::clone(&spawn_positions),
+                counters: Arc::clone(&counters),
+                checkpoint_push_interval_us: settings.checkpoint_push_interval_s.max(1) * 1_000_000,
+            });
+        }
+        let (stop_sender, stop_receiver) = tokio::sync::oneshot::channel();
+        let state = Arc::new(BridgeState {
+            economy,
+            answers: answer_senders,
+            counters: Arc::clone(&counters),
+            spawn_positions: Arc::clone(&spawn_positions),
+            ensured: std::sync::Mutex::new(HashSet::new()),
+            in_flight: std::sync::Mutex::new(HashSet::new()),
+            apply_timeout: Duration::from_millis(settings.apply_timeout_ms),
+            // Standalone zones have no fencing token and restart their key serials with the node:
+            // their keys get this run's start time in front so two runs never share a key.
+            run_id: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros() as u64),
+        });
+        let queue = Arc::clone(&checkpoints);
+        let interval = Duration::from_secs(settings.checkpoint_interval_s);
+        let thread = std::thread::Builder::new()
+            .name("persistence".into())
+            .spawn(move || runtime.block_on(run(state, request_receiver, queue, interval, stop_receiver)))
+            .context("spawning the persistence thread")?;
+        Ok((
+            Self {
+                thread: Some(thread),
+                stop: Some(stop_sender),
+                counters,
+                checkpoints,
+                spawn_positions,
+            },
+            links,
+        ))
+    }
+
+    /// Flushes the checkpoint queue one last time and ends the thread.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for PersistenceBridge {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+struct BridgeState {
+    economy: Economy,
+    answers: Vec<SyncSender<BridgeAnswer>>,
+    counters: Arc<PersistenceCounters>,
+    spawn_positions: Arc<SpawnPositions>,
+    /// Characters known to exist (created or found) in this run.
+    ensured: std::sync::Mutex<HashSet<u64>>,
+    /// Claim keys being applied now: a zone's retry of one of them is skipped, not run twice.
+    in_flight: std::sync::Mutex<HashSet<(u32, IdempotencyKey)>>,
+    apply_timeout: Duration,
+    run_id: u64,
+}
+
+async fn run(
+    state: Arc<BridgeState>,
+    mut requests: tokio::sync::mpsc::Receiver<BridgeRequest>,
+    checkpoints: Arc<CheckpointQueue>,
+    interval: Duration,
+    stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    let flusher = {
+        let state = Arc::clone(&state);
+        let (flush_stop_sender, flush_stop) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            checkpoints
+                .run(&state.economy, interval, async {
+                    let _ = flush_stop.await;
+                })
+                .await;
+        });
+        (task, flush_stop_sender)
+    };
+    let permits = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT_MAX));
+    tokio::pin!(stop);
+    loop {
+        let request = tokio::select! {
+            request = requests.recv() => request,
+            _ = &mut stop => None,
+        };
+        let Some(request) = request else { break };
+        // Waiting for a permit is the back-pressure: the inbox fills and workers count the drops.
+        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+            break;
+        };
+        let state = Arc::clone(&state);
+        tokio::spawn(async move {
+            state.handle(request).await;
+            drop(permit);
+        });
+    }
+    let (task, flush_stop) = flusher;
+    let _ = flush_stop.send(());
+    let _ = task.await;
+}
+
+impl BridgeState {
+    async fn handle(&self, request: BridgeRequest) {
+        match request {
+            BridgeRequest::Event { worker, event } => self.on_event(worker, event).await,
+            BridgeRequest::EnsureCharacter { character_id, zone_id } => {
+                let _ = self.ensure_character(character_id, zone_id).await;
+            }
+            BridgeRequest::ZoneStarted { zone_id, fencing_token } => self.on_zone_started(zone_id, fencing_token).await,
+        }
+    }
+
+    async fn ensure_character(&self, character_id: u64, zone_id: u32) -> Result<(), EconomyError> {
+        if self.ensured.lock().is_ok_and(|ensured| ensured.contains(&character_id)) {
+            return Ok(());
+        }
+        // The login database owns accounts and names; the economy's copy only needs to exist.
+        let created = self
+            .economy
+            .create_character(character_id as i64, 0, &format!("c{character_id}"), i64::from(zone_id))
+            .await;
+        match created {
+            Ok(inserted) => {
+                if inserted {
+                    self.counters.characters_created.fetch_add(1, Ordering::Relaxed);
+                }
+                if let Ok(mut ensured) = self.ensured.lock() {
+                    ensured.insert(character_id);
+                }
+                Ok(())
+            }
+            Err(error) => {
+                self.counters.character_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%error, character_id, "creating the character failed");
+                Err(error)
+            }
+        }
+    }
+
+    async fn on_event(&self, worker: usize, event: HostPersistenceEvent) {
+        let HostPersistenceEvent {
+            zone_id,
+            fencing_token,
+            event,
+        } = event;
+        let (key, character_id, item_id, quantity) = match event {
+            PersistenceEvent::LootPickup {
+                key,
+                character_id,
+                item_id,
+                quantity,
+            } => (key, character_id, item_id, quantity),
+            PersistenceEvent::Kill { .. } => {
+                self.counters.kills_ignored.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        };
+        let inserted = self
+            .in_flight
+            .lock()
+            .is_ok_and(|mut in_flight| in_flight.insert((zone_id, key)));
+        if !inserted {
+            self.counters.loot_duplicates_in_flight.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let outcome = match tokio::time::timeout(
+            self.apply_timeout,
+            self.loot(zone_id, fencing_token, key, character_id, item_id, quantity),
+        )
+        .await
+        {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                tracing::debug!(zone_id, ?key, "loot timed out");
+                PersistenceOutcome::Unavailable
+            }
+        };
+        if let Ok(mut in_flight) = self.in_flight.lock() {
+            in_flight.remove(&(zone_id, key));
+        }
+        let counter = match outcome {
+            PersistenceOutcome::Committed => &self.counters.loot_committed,
+            PersistenceOutcome::Rejected => &self.counters.loot_rejected,
+            PersistenceOutcome::Unavailable => &self.counters.loot_unavailable,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let answer = BridgeAnswer { zone_id, key, outcome };
+        match self.answers.get(worker).map(|sender| sender.try_send(answer)) {
+            Some(Ok(())) => {}
+            Some(Err(TrySendError::Full(_) | TrySendError::Disconnected(_))) | None => {
+                self.counters.answers_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The key's text: zone, layer, epoch (the owner's fencing token) and serial, and for a
+    /// standalone zone (no token) this run's id.
+    fn key_text(&self, key: IdempotencyKey, fencing_token: Option<u64>) -> String {
+        let base = format!("z{}-l{}-e{}-s{}", key.zone_id, key.layer, key.epoch, key.serial);
+        match fencing_token {
+            Some(_) => base,
+            None => format!("r{}-{base}", self.run_id),
+        }
+    }
+
+    async fn loot(
+        &self,
+        zone_id: u32,
+        fencing_token: Option<u64>,
+        key: IdempotencyKey,
+        character_id: u64,
+        item_id: u32,
+        quantity: u16,
+    ) -> PersistenceOutcome {
+        if let Err(error) = self.ensure_character(character_id, zone_id).await {
+            return outcome_of(&error);
+        }
+        let request = Request {
+            key: self.key_text(key, fencing_token),
+            fence: Fence {
+                zone_id: i64::from(zone_id),
+                token: fencing_token.unwrap_or(0) as i64,
+            },
+            operation: Operation::Loot {
+                character: character_id as i64,
+                items: vec![NewItem {
+                    item_type: item_id as i32,
+                    bag: 0,
+                    stats: serde_json::json!({ "quantity": quantity }),
+                }],
+                gold: 0,
+            },
+        };
+        match self.economy.apply(&request).await {
+            Ok(applied) => {
+                if applied.replayed {
+                    self.counters.loot_replayed.fetch_add(1, Ordering::Relaxed);
+                }
+                PersistenceOutcome::Committed
+            }
+            Err(error) => {
+                tracing::debug!(%error, zone_id, character_id, "loot not applied");
+                outcome_of(&error)
+            }
+        }
+    }
+
+    async fn on_zone_started(&self, zone_id: u32, fencing_token: Option<u64>) {
+        for attempt in 1..=LOAD_ATTEMPTS {
+            match self.load_zone(zone_id, fencing_token).await {
+                Ok(loaded) => {
+                    self.counters.zones_loaded.fetch_add(1, Ordering::Relaxed);
+                    self.counters
+                        .characters_loaded
+                        .fetch_add(loaded as u64, Ordering::Relaxed);
+                    tracing::info!(zone_id, loaded, "zone checkpoints loaded");
+                    return;
+                }
+                Err(error) => {
+                    self.counters.zone_load_failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%error, zone_id, attempt, "loading the zone's checkpoints failed");
+                    tokio::time::sleep(LOAD_RETRY).await;
+                }
+            }
+        }
+    }
+
+    async fn load_zone(&self, zone_id: u32, fencing_token: Option<u64>) -> Result<usize, EconomyError> {
+        if let Some(token) = fencing_token {
+            // This node owns the zone from now on: the previous owner's writes are refused.
+            self.economy
+                .raise_fence(Fence {
+                    zone_id: i64::from(zone_id),
+                    token: token as i64,
+                })
+                .await?;
+        }
+        let states = self.economy.load_characters(i64::from(zone_id)).await?;
+        // Version 0: created, never checkpointed; the zone's own spawn rule places it.
+        let positions: Vec<(u64, [f32; 3])> = states
+            .iter()
+            .filter(|state| state.seq > 0)
+            .map(|state| (state.character_id as u64, state.position))
+            .collect();
+        let loaded = positions.len();
+        self.spawn_positions.set_many(positions);
+        Ok(loaded)
+    }
+}
+
+/// What the zone is told for an economy error.
+fn outcome_of(error: &EconomyError) -> PersistenceOutcome {
+    if error.retryable() {
+        PersistenceOutcome::Unavailable
+    } else {
+        PersistenceOutcome::Rejected
+    }
+}
+
+/// One player's checkpoint, as a worker pushes it. `seq` is the wall clock in milliseconds: it
+/// grows across node restarts, so a restarted zone's checkpoints are never taken for older ones.
+pub fn checkpoint_state(
+    zone_id: u32,
+    fencing_token: Option<u64>,
+    player: &meridian_zone::PlayerState,
+    now_ms: u64,
+) -> CharacterState {
+    CharacterState {
+        character_id: player.character_id as i64,
+        zone_id: i64::from(zone_id),
+        fencing_token: fencing_token.unwrap_or(0) as i64,
+        seq: now_ms as i64,
+        position: player.position_m,
+        stats: serde_json::json!({ "health": player.health }),
+    }
+}
