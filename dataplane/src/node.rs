@@ -278,6 +278,23 @@ impl Node {
         Ok(())
     }
 
+    /// Drops loot at `position_m` in the first layer of `zone_id` (admin and tests).
+    pub fn spawn_loot(&self, zone_id: u32, position_m: [f32; 3], item_id: u32, quantity: u16) -> anyhow::Result<()> {
+        let worker = self
+            .directory
+            .owner(zone_id)
+            .ok_or_else(|| anyhow::anyhow!("zone {zone_id} is not served here"))?;
+        self.send(
+            worker,
+            ZoneCommand::SpawnLoot {
+                zone_id,
+                position_m,
+                item_id,
+                quantity,
+            },
+        )
+    }
+
     /// Stops serving `zone_id` at once (its sessions are told `reason`). Not served: nothing to do.
     pub fn stop_zone(&self, zone_id: u32, reason: DisconnectReason) -> anyhow::Result<()> {
         // Out of the directory first: new connection requests for it are no longer routed to it.

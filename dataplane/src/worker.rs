@@ -65,12 +65,19 @@ pub struct Forwarded {
 pub const ZONE_COMMANDS_MAX: usize = 256;
 
 /// What a worker is told to do with a zone at run time (the control plane's assignments).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ZoneCommand {
     /// Serve `zone_id` under `fencing_token` (starts it, or raises the token of a served zone).
     Serve { zone_id: u32, fencing_token: u64 },
     /// Stop serving `zone_id` now; its sessions are told `reason`.
     Stop { zone_id: u32, reason: DisconnectReason },
+    /// Drop loot in the first layer of `zone_id` (admin and tests; NPC deaths drop their own).
+    SpawnLoot {
+        zone_id: u32,
+        position_m: [f32; 3],
+        item_id: u32,
+        quantity: u16,
+    },
 }
 
 /// Which worker owns each zone, shared by a node's workers: read to route a connection request to
@@ -479,6 +486,15 @@ impl ZoneWorker {
                     }
                     Err(error) => tracing::error!(worker = self.index, zone_id, %error, "cannot serve zone"),
                 }
+            }
+            ZoneCommand::SpawnLoot {
+                zone_id,
+                position_m,
+                item_id,
+                quantity,
+            } => {
+                let loot = self.host.spawn_loot(zone_id, 0, position_m, item_id, quantity);
+                tracing::debug!(worker = self.index, zone_id, ?loot, "spawned loot");
             }
             ZoneCommand::Stop { zone_id, reason } => {
                 let ended = self.host.stop_zone(zone_id, reason);

@@ -422,6 +422,24 @@ impl SessionHost {
         ended.len()
     }
 
+    /// Drops loot in layer `layer` of zone `zone_id` (scripts and admin tools; NPC deaths drop loot
+    /// on their own). Returns the loot's entity id, or `None` when the zone or layer is not here or
+    /// the layer is full.
+    pub fn spawn_loot(
+        &mut self,
+        zone_id: u32,
+        layer: usize,
+        position_m: [f32; 3],
+        item_id: u32,
+        quantity: u16,
+    ) -> Option<u32> {
+        let zone = self.zones.iter_mut().find(|zone| zone.zone_id == zone_id)?;
+        zone.layers
+            .layer_mut(layer)?
+            .spawn_loot(position_m, item_id, quantity)
+            .ok()
+    }
+
     /// The fencing token this host serves `zone_id` under (`None`: not served, or standalone).
     pub fn zone_token(&self, zone_id: u32) -> Option<u64> {
         self.zones
