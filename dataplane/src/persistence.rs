@@ -17,6 +17,10 @@
 //! path). A refusal by the database (a stale fencing token: another node owns the zone now) answers
 //! `Rejected`. Kills are not persisted (no economy operation fits them; counted and dropped).
 //!
+//! **Trades** (a zone's two-step offer → accept) go the same way as one `Operation::Trade`: each
+//! side's whole holding of the item type it offered changes hands, same-shard or two-phase commit
+//! as the shard map decides; both players hear the outcome with its reason.
+//!
 //! **Characters** are created on first join (`create_character`, idempotent) with the token's
 //! character id (or the session id for dev tokens), and again before a pick-up if that failed.
 //!
@@ -54,6 +58,9 @@ const IN_FLIGHT_MAX: usize = 256;
 /// Attempts at loading a zone's checkpoints when the database is down at serve time.
 const LOAD_ATTEMPTS: u32 = 15;
 const LOAD_RETRY: Duration = Duration::from_secs(2);
+/// Pending trades whose chosen items the bridge remembers; past it the memory is cleared (a trade
+/// retried after that re-reads its items, which is still safe: a committed key is replayed).
+const TRADE_ITEM_CHOICES_MAX: usize = 65_536;
 
 /// How the node reaches the economy.
 #[derive(Clone, Debug)]
@@ -124,6 +131,9 @@ pub struct PersistenceCounters {
     pub loot_unavailable: AtomicU64,
     pub loot_duplicates_in_flight: AtomicU64,
     pub kills_ignored: AtomicU64,
+    pub trades_committed: AtomicU64,
+    pub trades_rejected: AtomicU64,
+    pub trades_unavailable: AtomicU64,
     pub characters_created: AtomicU64,
     pub character_errors: AtomicU64,
     pub zones_loaded: AtomicU64,
@@ -222,6 +232,7 @@ impl PersistenceBridge {
             spawn_positions: Arc::clone(&spawn_positions),
             ensured: std::sync::Mutex::new(HashSet::new()),
             in_flight: std::sync::Mutex::new(HashSet::new()),
+            trade_items: std::sync::Mutex::new(HashMap::new()),
             apply_timeout: Duration::from_millis(settings.apply_timeout_ms),
             // Standalone zones have no fencing token and restart their key serials with the node:
             // their keys get this run's start time in front so two runs never share a key.
@@ -268,6 +279,9 @@ impl Drop for PersistenceBridge {
     }
 }
 
+/// The item ids each side of a trade gives.
+type TradeSides = [Vec<uuid::Uuid>; 2];
+
 struct BridgeState {
     economy: Economy,
     answers: Vec<SyncSender<BridgeAnswer>>,
@@ -277,6 +291,8 @@ struct BridgeState {
     ensured: std::sync::Mutex<HashSet<u64>>,
     /// Claim keys being applied now: a zone's retry of one of them is skipped, not run twice.
     in_flight: std::sync::Mutex<HashSet<(u32, IdempotencyKey)>>,
+    /// The items each pending trade names, by key (see `trade`).
+    trade_items: std::sync::Mutex<HashMap<(u32, IdempotencyKey), TradeSides>>,
     apply_timeout: Duration,
     run_id: u64,
 }
@@ -367,13 +383,8 @@ impl BridgeState {
             fencing_token,
             event,
         } = event;
-        let (key, character_id, item_id, quantity) = match event {
-            PersistenceEvent::LootPickup {
-                key,
-                character_id,
-                item_id,
-                quantity,
-            } => (key, character_id, item_id, quantity),
+        let key = match &event {
+            PersistenceEvent::LootPickup { key, .. } | PersistenceEvent::Trade { key, .. } => *key,
             PersistenceEvent::Kill { .. } => {
                 self.counters.kills_ignored.fetch_add(1, Ordering::Relaxed);
                 return;
@@ -387,25 +398,55 @@ impl BridgeState {
             self.counters.loot_duplicates_in_flight.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let outcome = match tokio::time::timeout(
-            self.apply_timeout,
-            self.loot(zone_id, fencing_token, key, character_id, item_id, quantity),
-        )
-        .await
-        {
+        let is_trade = matches!(event, PersistenceEvent::Trade { .. });
+        let work = async {
+            match event {
+                PersistenceEvent::LootPickup {
+                    key,
+                    character_id,
+                    item_id,
+                    quantity,
+                } => {
+                    self.loot(zone_id, fencing_token, key, character_id, item_id, quantity)
+                        .await
+                }
+                PersistenceEvent::Trade {
+                    key,
+                    a_character_id,
+                    b_character_id,
+                    a_item,
+                    b_item,
+                } => {
+                    self.trade(
+                        zone_id,
+                        fencing_token,
+                        key,
+                        [a_character_id, b_character_id],
+                        [a_item, b_item],
+                    )
+                    .await
+                }
+                PersistenceEvent::Kill { .. } => PersistenceOutcome::Rejected,
+            }
+        };
+        let outcome = match tokio::time::timeout(self.apply_timeout, work).await {
             Ok(outcome) => outcome,
             Err(_) => {
-                tracing::debug!(zone_id, ?key, "loot timed out");
+                tracing::debug!(zone_id, ?key, "operation timed out");
                 PersistenceOutcome::Unavailable
             }
         };
         if let Ok(mut in_flight) = self.in_flight.lock() {
             in_flight.remove(&(zone_id, key));
         }
-        let counter = match outcome {
-            PersistenceOutcome::Committed => &self.counters.loot_committed,
-            PersistenceOutcome::Rejected => &self.counters.loot_rejected,
-            PersistenceOutcome::Unavailable => &self.counters.loot_unavailable,
+        let counters = &self.counters;
+        let counter = match (is_trade, outcome) {
+            (false, PersistenceOutcome::Committed) => &counters.loot_committed,
+            (false, PersistenceOutcome::Rejected) => &counters.loot_rejected,
+            (false, PersistenceOutcome::Unavailable) => &counters.loot_unavailable,
+            (true, PersistenceOutcome::Committed) => &counters.trades_committed,
+            (true, PersistenceOutcome::Rejected) => &counters.trades_rejected,
+            (true, PersistenceOutcome::Unavailable) => &counters.trades_unavailable,
         };
         counter.fetch_add(1, Ordering::Relaxed);
         let answer = BridgeAnswer { zone_id, key, outcome };
@@ -467,6 +508,86 @@ impl BridgeState {
                 outcome_of(&error)
             }
         }
+    }
+
+    /// A zone's trade: each side gives every item it holds of its item type (`0`: nothing), as one
+    /// `Operation::Trade` (one shard, or two-phase commit across two, as the shard map decides).
+    /// The item ids are chosen once per key and remembered, so a retry of a committed trade names
+    /// the same items and is replayed rather than re-evaluated against the moved items.
+    async fn trade(
+        &self,
+        zone_id: u32,
+        fencing_token: Option<u64>,
+        key: IdempotencyKey,
+        characters: [u64; 2],
+        item_types: [u32; 2],
+    ) -> PersistenceOutcome {
+        for character in characters {
+            if let Err(error) = self.ensure_character(character, zone_id).await {
+                return outcome_of(&error);
+            }
+        }
+        let chosen = self
+            .trade_items
+            .lock()
+            .ok()
+            .and_then(|items| items.get(&(zone_id, key)).cloned());
+        let [a_items, b_items] = match chosen {
+            Some(items) => items,
+            None => {
+                let mut sides: [Vec<uuid::Uuid>; 2] = [Vec::new(), Vec::new()];
+                for (side, (character, item_type)) in characters.iter().zip(item_types).enumerate() {
+                    if item_type == 0 {
+                        continue;
+                    }
+                    match self.economy.inventory(*character as i64).await {
+                        Ok(items) => {
+                            sides[side] = items
+                                .iter()
+                                .filter(|item| item.item_type == item_type as i32)
+                                .map(|item| item.item_id)
+                                .collect();
+                        }
+                        Err(error) => return outcome_of(&error),
+                    }
+                }
+                if let Ok(mut items) = self.trade_items.lock() {
+                    if items.len() >= TRADE_ITEM_CHOICES_MAX {
+                        items.clear();
+                    }
+                    items.insert((zone_id, key), sides.clone());
+                }
+                sides
+            }
+        };
+        let request = Request {
+            key: self.key_text(key, fencing_token),
+            fence: Fence {
+                zone_id: i64::from(zone_id),
+                token: fencing_token.unwrap_or(0) as i64,
+            },
+            operation: Operation::Trade {
+                a: characters[0] as i64,
+                b: characters[1] as i64,
+                a_items,
+                b_items,
+                a_gold: 0,
+                b_gold: 0,
+            },
+        };
+        let outcome = match self.economy.apply(&request).await {
+            Ok(_) => PersistenceOutcome::Committed,
+            Err(error) => {
+                tracing::debug!(%error, zone_id, "trade not applied");
+                outcome_of(&error)
+            }
+        };
+        if outcome != PersistenceOutcome::Unavailable
+            && let Ok(mut items) = self.trade_items.lock()
+        {
+            items.remove(&(zone_id, key));
+        }
+        outcome
     }
 
     async fn on_zone_started(&self, zone_id: u32, fencing_token: Option<u64>) {

@@ -3,7 +3,8 @@
 //! raised has its pick-ups refused as `rejected`; with the shards killed, pick-ups are refused as
 //! `persistence_unavailable` while the client keeps moving and receiving snapshots, and once they
 //! are back pick-ups work again; a character's position survives a node restart (write-behind
-//! checkpoint, loaded when the zone starts, used by the spawn rule).
+//! checkpoint, loaded when the zone starts, used by the spawn rule); a two-step trade between two
+//! players on different shards commits once (two-phase commit) and both hear it.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering;
@@ -406,5 +407,89 @@ fn a_characters_position_survives_a_node_restart() {
     let newcomer = join(listen, 0x5555, 77_777, 1);
     let fresh = newcomer.server_position().unwrap();
     assert!(((fresh[0] - start[0]).powi(2) + (fresh[1] - start[1]).powi(2)).sqrt() < 0.5);
+    node.stop().unwrap();
+}
+
+#[test]
+fn a_two_step_trade_across_two_shards_commits_once_and_both_players_hear_it() {
+    let shards = start_shards(2);
+    let listen = free_addr();
+    let node = start_node(listen, &shards, vec![1]);
+    let (runtime, economy) = economy(&shards);
+    // Two characters on different shards: the trade is a two-phase commit.
+    let map = ShardMap::new(1, shard_urls(&shards));
+    let seller = (5_000u64..).find(|id| map.shard_of(*id as i64) == 0).unwrap();
+    let buyer = (seller + 1..).find(|id| map.shard_of(*id as i64) == 1).unwrap();
+    let mut a = join(listen, 0x6666, seller, 1);
+    let mut b = join(listen, 0x7777, buyer, 1);
+
+    // Each picks something up first (the zone trades what its players hold).
+    let loot = a.drop_loot_here(&node, 1, 70, 2);
+    a.pick_up(loot);
+    assert!(a.run_until(Duration::from_secs(10), |p| p.grants() == 1));
+    let loot = b.drop_loot_here(&node, 1, 80, 1);
+    b.pick_up(loot);
+    assert!(b.run_until(Duration::from_secs(10), |p| p.grants() == 1));
+
+    let (a_entity, b_entity) = (a.client.entity().unwrap(), b.client.entity().unwrap());
+    a.client
+        .send_action(&Action::TradeOffer {
+            target: b_entity,
+            give_item: 70,
+            want_item: 80,
+        })
+        .unwrap();
+    let offered = |p: &Player| {
+        p.events.iter().any(|event| {
+            matches!(event, GameEvent::Server(ServerEvent::TradeOffered { from_entity, give_item: 70, want_item: 80 }) if *from_entity == a_entity)
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !offered(&b) && Instant::now() < deadline {
+        a.step();
+        b.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(offered(&b), "the offer never reached the other player");
+    b.client.send_action(&Action::TradeAccept { from: a_entity }).unwrap();
+    let completed = |p: &Player| {
+        p.events
+            .iter()
+            .filter(|event| matches!(event, GameEvent::Server(ServerEvent::TradeCompleted { .. })))
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while (completed(&a) == 0 || completed(&b) == 0) && Instant::now() < deadline {
+        a.step();
+        b.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        a.events.contains(&GameEvent::Server(ServerEvent::TradeCompleted {
+            with_entity: b_entity,
+            gave_item: 70,
+            got_item: 80,
+        })),
+        "{:?}",
+        a.events
+    );
+    assert!(b.events.contains(&GameEvent::Server(ServerEvent::TradeCompleted {
+        with_entity: a_entity,
+        gave_item: 80,
+        got_item: 70,
+    })));
+    // The zone re-sends the trade until answered; keep playing: it is never applied twice.
+    for _ in 0..60 {
+        a.step();
+        b.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!((completed(&a), completed(&b)), (1, 1));
+    let a_items = runtime.block_on(economy.inventory(seller as i64)).unwrap();
+    let b_items = runtime.block_on(economy.inventory(buyer as i64)).unwrap();
+    assert_eq!(a_items.iter().map(|i| i.item_type).collect::<Vec<_>>(), vec![80]);
+    assert_eq!(b_items.iter().map(|i| i.item_type).collect::<Vec<_>>(), vec![70]);
+    let counters = node.persistence_counters().unwrap();
+    assert_eq!(counters.trades_committed.load(Ordering::Relaxed), 1);
     node.stop().unwrap();
 }

@@ -291,6 +291,10 @@ pub fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
             loot: 5,
             reason: crate::messages::PickUpRefusal::PersistenceUnavailable,
         }),
+        ServerMessage::Event(ServerEvent::TradeRefused {
+            with_entity: 3,
+            reason: crate::messages::TradeRefusal::Busy,
+        }),
     ] {
         let mut out = Vec::new();
         message.encode(&mut out);

@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use crate::config::ENTITIES_PER_ZONE_MAX;
 use crate::input::PlayerInput;
-pub use meridian_proto::messages::PickUpRefusal;
+pub use meridian_proto::messages::{PickUpRefusal, TradeRefusal};
 
 /// A client session in this zone (assigned by the node).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -92,6 +92,15 @@ pub enum PersistenceEvent {
         item_id: u32,
         quantity: u16,
     },
+    /// A two-party trade both players agreed to: `a_character` gives its holding of `a_item`,
+    /// `b_character` its holding of `b_item` (`0`: nothing), at once or not at all.
+    Trade {
+        key: IdempotencyKey,
+        a_character_id: u64,
+        b_character_id: u64,
+        a_item: u32,
+        b_item: u32,
+    },
     Kill {
         key: IdempotencyKey,
         killer_character_id: Option<u64>,
@@ -144,6 +153,21 @@ pub enum ClientEvent {
         loot: u32,
         reason: PickUpRefusal,
     },
+    TradeOffered {
+        from_entity: u32,
+        give_item: u32,
+        want_item: u32,
+    },
+    /// Persistence committed the trade: only now do both inventory views change.
+    TradeCompleted {
+        with_entity: u32,
+        gave_item: u32,
+        got_item: u32,
+    },
+    TradeRefused {
+        with_entity: u32,
+        reason: TradeRefusal,
+    },
 }
 
 impl ClientEvent {
@@ -179,6 +203,28 @@ impl ClientEvent {
             },
             ClientEvent::PickUpRefused { loot, reason } => ServerEvent::PickUpRefused {
                 loot: *loot,
+                reason: *reason,
+            },
+            ClientEvent::TradeOffered {
+                from_entity,
+                give_item,
+                want_item,
+            } => ServerEvent::TradeOffered {
+                from_entity: *from_entity,
+                give_item: *give_item,
+                want_item: *want_item,
+            },
+            ClientEvent::TradeCompleted {
+                with_entity,
+                gave_item,
+                got_item,
+            } => ServerEvent::TradeCompleted {
+                with_entity: *with_entity,
+                gave_item: *gave_item,
+                got_item: *got_item,
+            },
+            ClientEvent::TradeRefused { with_entity, reason } => ServerEvent::TradeRefused {
+                with_entity: *with_entity,
                 reason: *reason,
             },
         }
@@ -266,6 +312,10 @@ pub struct ZoneCounters {
     pub loot_claims_retried: u64,
     pub loot_confirms_ignored: u64,
     pub loot_expired: u64,
+    pub trades_offered: u64,
+    pub trades_refused: u64,
+    pub trades_committed: u64,
+    pub trades_retried: u64,
     pub chat_relayed: u64,
     pub chat_dropped_rate: u64,
     pub chat_dropped_length: u64,

@@ -129,7 +129,9 @@ impl Zone {
     /// it, so a repeated or very late confirm can never grant the item twice.
     pub(super) fn confirm(&mut self, key: IdempotencyKey, outcome: PersistenceOutcome, out: &mut ZoneOutput) {
         let Some(claim) = self.pending_claims.remove(&key) else {
-            self.counters.loot_confirms_ignored += 1;
+            if !self.confirm_trade(key, outcome, out) {
+                self.counters.loot_confirms_ignored += 1;
+            }
             return;
         };
         match outcome {
