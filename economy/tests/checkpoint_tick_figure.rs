@@ -1,11 +1,13 @@
-//! The figure (run on purpose, one run: `cargo test -p meridian-economy --test checkpoint_tick_figure
-//! -- --ignored --nocapture`): the tick time of a 2,000-player zone (`meridian_zone::load::TickLoad`,
+//! The figure (run on purpose, one run: `cargo test --release -p meridian-economy --test
+//! checkpoint_tick_figure -- --ignored --nocapture`): the tick time of a 2,000-player zone (`meridian_zone::load::TickLoad`,
 //! every player moving and acked every tick) on this machine while write-behind checkpoints of
 //! 100,000 characters flush to two Postgres shards, against the same zone with checkpoints off,
 //! side by side in one run: alternating windows of each, so drift (thermal, the other tenant of the
 //! machine) hits both alike. The zone's thread pushes its own players into the queue once a second
 //! (what a worker does); another thread pushes the other 98,000 characters (the node's other
-//! zones) and one task flushes the queue back to back, the worst case of the 30 s cadence.
+//! zones) and one task flushes the queue back to back, the worst case of the 30 s cadence. The
+//! tick's CPU time is printed beside its wall time: on a small machine shared with the Postgres
+//! servers, the difference is preemption, not work the checkpoints add to the tick.
 
 mod support;
 
