@@ -139,8 +139,6 @@ pub struct PersistenceCounters {
     pub zones_loaded: AtomicU64,
     pub zone_load_failures: AtomicU64,
     pub characters_loaded: AtomicU64,
-    /// Persistence events a worker had no bridge for (the node runs without `--economy-shards`).
-    pub events_unbridged: AtomicU64,
 }
 
 /// Last known positions of characters (from checkpoints loaded at zone start, refreshed by each
@@ -304,6 +302,7 @@ async fn run(
     interval: Duration,
     stop: tokio::sync::oneshot::Receiver<()>,
 ) {
+    let checkpoints_for_metrics = Arc::clone(&checkpoints);
     let flusher = {
         let state = Arc::clone(&state);
         let (flush_stop_sender, flush_stop) = tokio::sync::oneshot::channel::<()>();
@@ -315,6 +314,17 @@ async fn run(
                 .await;
         });
         (task, flush_stop_sender)
+    };
+    let publisher = {
+        let state = Arc::clone(&state);
+        let checkpoints = Arc::clone(&checkpoints_for_metrics);
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(METRICS_INTERVAL);
+            loop {
+                ticker.tick().await;
+                publish_metrics(&state.counters, &checkpoints);
+            }
+        })
     };
     let permits = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT_MAX));
     tokio::pin!(stop);
@@ -337,6 +347,49 @@ async fn run(
     let (task, flush_stop) = flusher;
     let _ = flush_stop.send(());
     let _ = task.await;
+    publisher.abort();
+    publish_metrics(&state.counters, &checkpoints_for_metrics);
+}
+
+/// How often the bridge's counters go to the metrics recorder.
+const METRICS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The bridge's and the checkpoint queue's counters as Prometheus counters
+/// (`meridian_persistence_total{what}`, `meridian_checkpoint_total{what}`).
+fn publish_metrics(counters: &PersistenceCounters, checkpoints: &CheckpointQueue) {
+    let bridge = [
+        ("requests_dropped", &counters.requests_dropped),
+        ("answers_dropped", &counters.answers_dropped),
+        ("loot_committed", &counters.loot_committed),
+        ("loot_replayed", &counters.loot_replayed),
+        ("loot_rejected", &counters.loot_rejected),
+        ("loot_unavailable", &counters.loot_unavailable),
+        ("loot_duplicates_in_flight", &counters.loot_duplicates_in_flight),
+        ("kills_ignored", &counters.kills_ignored),
+        ("trades_committed", &counters.trades_committed),
+        ("trades_rejected", &counters.trades_rejected),
+        ("trades_unavailable", &counters.trades_unavailable),
+        ("characters_created", &counters.characters_created),
+        ("character_errors", &counters.character_errors),
+        ("zones_loaded", &counters.zones_loaded),
+        ("zone_load_failures", &counters.zone_load_failures),
+        ("characters_loaded", &counters.characters_loaded),
+    ];
+    for (what, value) in bridge {
+        metrics::counter!("meridian_persistence_total", "what" => what).absolute(value.load(Ordering::Relaxed));
+    }
+    let queue = checkpoints.counters();
+    for (what, value) in [
+        ("pushed", queue.pushed),
+        ("coalesced", queue.coalesced),
+        ("dropped", queue.dropped),
+        ("written", queue.written),
+        ("skipped", queue.skipped),
+        ("flush_failures", queue.flush_failures),
+    ] {
+        metrics::counter!("meridian_checkpoint_total", "what" => what).absolute(value);
+    }
+    metrics::gauge!("meridian_checkpoint_queue_characters").set(checkpoints.len() as f64);
 }
 
 impl BridgeState {

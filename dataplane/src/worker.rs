@@ -370,6 +370,12 @@ impl ZoneWorker {
             self.transmit();
             self.publish();
         }
+        // A clean stop checkpoints everyone once more: the bridge flushes the queue after the
+        // workers have joined, so a restarted node puts players exactly where they stopped.
+        if self.persistence.is_some() {
+            self.next_checkpoint_us = 0;
+            self.exchange_persistence(self.clock.now_us());
+        }
         Ok(())
     }
 
