@@ -103,10 +103,11 @@ enum Command {
         /// Edge: burst of sealed packets one source may send above its rate.
         #[arg(long, default_value_t = EdgeConfig::for_port(0).source.burst)]
         edge_source_burst: u32,
-        /// Persist pick-ups and checkpoints in the economy: one Postgres connection string per
-        /// shard, comma-separated, in shard order (migrations run at start; every shard must be
-        /// reachable then). Without it nothing is persisted: pick-up claims stay pending in their
-        /// zone and are never granted.
+        /// Persist pick-ups, trades and checkpoints in the economy: one Postgres connection string
+        /// per shard, comma-separated, in shard order (migrations run when the shards are first
+        /// reached; until then pick-ups and trades are refused as unavailable while play goes on).
+        /// Without it nothing is persisted: pick-up claims stay pending in their zone and are
+        /// never granted.
         #[arg(long, value_delimiter = ',')]
         economy_shards: Vec<String>,
         /// How often the write-behind checkpoint queue is flushed to the shards.

@@ -55,8 +55,13 @@ pub const BRIDGE_REQUESTS_MAX: usize = 16_384;
 pub const BRIDGE_ANSWERS_MAX: usize = 16_384;
 /// Operations the bridge runs at once; the shards' pools bound the database side.
 const IN_FLIGHT_MAX: usize = 256;
-/// Attempts at loading a zone's checkpoints when the database is down at serve time.
-const LOAD_ATTEMPTS: u32 = 15;
+/// Attempts at loading a zone's checkpoints when the database is down at serve time (two minutes).
+const LOAD_ATTEMPTS: u32 = 60;
+/// Characters whose creation waits for the database at most; beyond it they are created on their
+/// next join or pick-up instead.
+const UNENSURED_MAX: usize = 65_536;
+/// Time between two attempts at reaching the shards.
+const CONNECT_RETRY: Duration = Duration::from_secs(1);
 const LOAD_RETRY: Duration = Duration::from_secs(2);
 /// Pending trades whose chosen items the bridge remembers; past it the memory is cleared (a trade
 /// retried after that re-reads its items, which is still safe: a committed key is replayed).
@@ -139,6 +144,8 @@ pub struct PersistenceCounters {
     pub zones_loaded: AtomicU64,
     pub zone_load_failures: AtomicU64,
     pub characters_loaded: AtomicU64,
+    /// Attempts at reaching and migrating the shards that failed (the node retries every second).
+    pub connect_failures: AtomicU64,
 }
 
 /// Last known positions of characters (from checkpoints loaded at zone start, refreshed by each
@@ -189,8 +196,10 @@ pub struct PersistenceBridge {
 }
 
 impl PersistenceBridge {
-    /// Connects to the shards (running their migrations; fails if a shard is unreachable now) and
-    /// starts the bridge thread. Returns one link per worker.
+    /// Starts the bridge thread, which connects to the shards (running their migrations) and keeps
+    /// trying until they answer: a node starts while its database is down, its players move and
+    /// fight, and pick-ups are refused as unavailable until the economy is reached. Returns one
+    /// link per worker.
     pub fn start(settings: PersistenceSettings, workers: usize) -> anyhow::Result<(Self, Vec<BridgeLink>)> {
         anyhow::ensure!(!settings.shard_urls.is_empty(), "no economy shard");
         anyhow::ensure!(settings.checkpoint_interval_s > 0, "checkpoint interval must be > 0");
@@ -201,9 +210,6 @@ impl PersistenceBridge {
             .build()
             .context("persistence runtime")?;
         let map = ShardMap::new(1, settings.shard_urls.clone());
-        let economy = runtime
-            .block_on(Economy::connect(map, settings.pool_size))
-            .context("connecting to the economy shards")?;
         let counters = Arc::new(PersistenceCounters::default());
         let checkpoints = Arc::new(CheckpointQueue::new(settings.checkpoint_capacity));
         let spawn_positions = Arc::new(SpawnPositions::default());
@@ -224,11 +230,14 @@ impl PersistenceBridge {
         }
         let (stop_sender, stop_receiver) = tokio::sync::oneshot::channel();
         let state = Arc::new(BridgeState {
-            economy,
+            economy: tokio::sync::OnceCell::new(),
+            map,
+            pool_size: settings.pool_size,
             answers: answer_senders,
             counters: Arc::clone(&counters),
             spawn_positions: Arc::clone(&spawn_positions),
             ensured: std::sync::Mutex::new(HashSet::new()),
+            unensured: std::sync::Mutex::new(HashMap::new()),
             in_flight: std::sync::Mutex::new(HashSet::new()),
             trade_items: std::sync::Mutex::new(HashMap::new()),
             apply_timeout: Duration::from_millis(settings.apply_timeout_ms),
@@ -281,12 +290,18 @@ impl Drop for PersistenceBridge {
 type TradeSides = [Vec<uuid::Uuid>; 2];
 
 struct BridgeState {
-    economy: Economy,
+    /// Set once the shards were reached and migrated; until then every operation answers
+    /// `Unavailable` (a node starts, and its players move, while the database is down).
+    economy: tokio::sync::OnceCell<Economy>,
+    map: ShardMap,
+    pool_size: usize,
     answers: Vec<SyncSender<BridgeAnswer>>,
     counters: Arc<PersistenceCounters>,
     spawn_positions: Arc<SpawnPositions>,
     /// Characters known to exist (created or found) in this run.
     ensured: std::sync::Mutex<HashSet<u64>>,
+    /// Characters whose creation failed (database down), with their zone: retried every second.
+    unensured: std::sync::Mutex<HashMap<u64, u32>>,
     /// Claim keys being applied now: a zone's retry of one of them is skipped, not run twice.
     in_flight: std::sync::Mutex<HashSet<(u32, IdempotencyKey)>>,
     /// The items each pending trade names, by key (see `trade`).
@@ -303,15 +318,43 @@ async fn run(
     stop: tokio::sync::oneshot::Receiver<()>,
 ) {
     let checkpoints_for_metrics = Arc::clone(&checkpoints);
+    let connector = {
+        let state = Arc::clone(&state);
+        tokio::spawn(async move {
+            state.connect().await;
+            // Then, for the rest of the run: create the characters a database outage left out.
+            let mut ticker = tokio::time::interval(CONNECT_RETRY);
+            loop {
+                ticker.tick().await;
+                let waiting: Vec<(u64, u32)> = match state.unensured.lock() {
+                    Ok(mut waiting) => waiting.drain().collect(),
+                    Err(_) => Vec::new(),
+                };
+                for (character_id, zone_id) in waiting {
+                    let _ = state.ensure_character(character_id, zone_id).await;
+                }
+            }
+        })
+    };
     let flusher = {
         let state = Arc::clone(&state);
-        let (flush_stop_sender, flush_stop) = tokio::sync::oneshot::channel::<()>();
+        let (flush_stop_sender, mut flush_stop) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            checkpoints
-                .run(&state.economy, interval, async {
-                    let _ = flush_stop.await;
-                })
-                .await;
+            // The queue keeps (and coalesces) states until the economy is there to take them.
+            loop {
+                if let Some(economy) = state.economy.get() {
+                    checkpoints
+                        .run(economy, interval, async {
+                            let _ = (&mut flush_stop).await;
+                        })
+                        .await;
+                    return;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(CONNECT_RETRY) => {}
+                    _ = &mut flush_stop => return,
+                }
+            }
         });
         (task, flush_stop_sender)
     };
@@ -347,6 +390,7 @@ async fn run(
     let (task, flush_stop) = flusher;
     let _ = flush_stop.send(());
     let _ = task.await;
+    connector.abort();
     publisher.abort();
     publish_metrics(&state.counters, &checkpoints_for_metrics);
 }
@@ -374,6 +418,7 @@ fn publish_metrics(counters: &PersistenceCounters, checkpoints: &CheckpointQueue
         ("zones_loaded", &counters.zones_loaded),
         ("zone_load_failures", &counters.zone_load_failures),
         ("characters_loaded", &counters.characters_loaded),
+        ("connect_failures", &counters.connect_failures),
     ];
     for (what, value) in bridge {
         metrics::counter!("meridian_persistence_total", "what" => what).absolute(value.load(Ordering::Relaxed));
@@ -393,6 +438,30 @@ fn publish_metrics(counters: &PersistenceCounters, checkpoints: &CheckpointQueue
 }
 
 impl BridgeState {
+    /// Connects to the shards (running their migrations), retrying until it succeeds.
+    async fn connect(&self) {
+        loop {
+            match Economy::connect(self.map.clone(), self.pool_size).await {
+                Ok(economy) => {
+                    let _ = self.economy.set(economy);
+                    tracing::info!(shards = self.map.len(), "economy connected");
+                    return;
+                }
+                Err(error) => {
+                    self.counters.connect_failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%error, "economy unreachable; pick-ups and trades are refused until it is back");
+                    tokio::time::sleep(CONNECT_RETRY).await;
+                }
+            }
+        }
+    }
+
+    fn economy(&self) -> Result<&Economy, EconomyError> {
+        self.economy
+            .get()
+            .ok_or_else(|| EconomyError::Unavailable("the economy's shards have not been reached yet".into()))
+    }
+
     async fn handle(&self, request: BridgeRequest) {
         match request {
             BridgeRequest::Event { worker, event } => self.on_event(worker, event).await,
@@ -408,10 +477,14 @@ impl BridgeState {
             return Ok(());
         }
         // The login database owns accounts and names; the economy's copy only needs to exist.
-        let created = self
-            .economy
-            .create_character(character_id as i64, 0, &format!("c{character_id}"), i64::from(zone_id))
-            .await;
+        let created = match self.economy() {
+            Ok(economy) => {
+                economy
+                    .create_character(character_id as i64, 0, &format!("c{character_id}"), i64::from(zone_id))
+                    .await
+            }
+            Err(error) => Err(error),
+        };
         match created {
             Ok(inserted) => {
                 if inserted {
@@ -425,6 +498,12 @@ impl BridgeState {
             Err(error) => {
                 self.counters.character_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(%error, character_id, "creating the character failed");
+                // Retried in the background: its checkpoints only land once the row exists.
+                if let Ok(mut waiting) = self.unensured.lock()
+                    && (waiting.len() < UNENSURED_MAX || waiting.contains_key(&character_id))
+                {
+                    waiting.insert(character_id, zone_id);
+                }
                 Err(error)
             }
         }
@@ -549,7 +628,11 @@ impl BridgeState {
                 gold: 0,
             },
         };
-        match self.economy.apply(&request).await {
+        let applied = match self.economy() {
+            Ok(economy) => economy.apply(&request).await,
+            Err(error) => Err(error),
+        };
+        match applied {
             Ok(applied) => {
                 if applied.replayed {
                     self.counters.loot_replayed.fetch_add(1, Ordering::Relaxed);
@@ -593,7 +676,11 @@ impl BridgeState {
                     if item_type == 0 {
                         continue;
                     }
-                    match self.economy.inventory(*character as i64).await {
+                    let inventory = match self.economy() {
+                        Ok(economy) => economy.inventory(*character as i64).await,
+                        Err(error) => Err(error),
+                    };
+                    match inventory {
                         Ok(items) => {
                             sides[side] = items
                                 .iter()
@@ -628,7 +715,11 @@ impl BridgeState {
                 b_gold: 0,
             },
         };
-        let outcome = match self.economy.apply(&request).await {
+        let applied = match self.economy() {
+            Ok(economy) => economy.apply(&request).await,
+            Err(error) => Err(error),
+        };
+        let outcome = match applied {
             Ok(_) => PersistenceOutcome::Committed,
             Err(error) => {
                 tracing::debug!(%error, zone_id, "trade not applied");
@@ -666,14 +757,14 @@ impl BridgeState {
     async fn load_zone(&self, zone_id: u32, fencing_token: Option<u64>) -> Result<usize, EconomyError> {
         if let Some(token) = fencing_token {
             // This node owns the zone from now on: the previous owner's writes are refused.
-            self.economy
+            self.economy()?
                 .raise_fence(Fence {
                     zone_id: i64::from(zone_id),
                     token: token as i64,
                 })
                 .await?;
         }
-        let states = self.economy.load_characters(i64::from(zone_id)).await?;
+        let states = self.economy()?.load_characters(i64::from(zone_id)).await?;
         // Version 0: created, never checkpointed; the zone's own spawn rule places it.
         let positions: Vec<(u64, [f32; 3])> = states
             .iter()

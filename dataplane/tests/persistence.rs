@@ -493,3 +493,38 @@ fn a_two_step_trade_across_two_shards_commits_once_and_both_players_hear_it() {
     assert_eq!(counters.trades_committed.load(Ordering::Relaxed), 1);
     node.stop().unwrap();
 }
+
+#[test]
+fn a_node_starts_while_the_database_is_down_and_persists_once_it_is_back() {
+    let mut shards = start_shards(2);
+    for shard in &mut shards {
+        shard.kill().unwrap();
+    }
+    let listen = free_addr();
+    let node = start_node(listen, &shards, vec![1]);
+    let character = 55_555u64;
+    let mut player = join(listen, 0x8888, character, 1);
+    let loot = player.drop_loot_here(&node, 1, 60, 1);
+    player.pick_up(loot);
+    assert!(player.run_until(Duration::from_secs(10), |p| !p.refusals(loot).is_empty()));
+    assert_eq!(player.refusals(loot), vec![PickUpRefusal::PersistenceUnavailable]);
+    let counters = node.persistence_counters().unwrap();
+    assert!(counters.connect_failures.load(Ordering::Relaxed) >= 1);
+
+    for shard in &mut shards {
+        shard.restart().unwrap();
+    }
+    let mut granted = false;
+    for _ in 0..10 {
+        player.pick_up(loot);
+        if player.run_until(Duration::from_secs(3), |p| p.grants() == 1) {
+            granted = true;
+            break;
+        }
+    }
+    assert!(granted, "no grant once the database was back: {:?}", player.events);
+    let (runtime, economy) = economy(&shards);
+    let items = runtime.block_on(economy.inventory(character as i64)).unwrap();
+    assert_eq!(items.iter().map(|i| i.item_type).collect::<Vec<_>>(), vec![60]);
+    node.stop().unwrap();
+}
