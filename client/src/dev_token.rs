@@ -60,6 +60,7 @@ pub fn issue(
     let mut token = ConnectToken {
         session_id,
         zone_id,
+        character_id: 0,
         expires_at_s: now_s + TOKEN_LIFETIME_S,
         client_to_server_key: [0; 32],
         server_to_client_key: [0; 32],

@@ -473,6 +473,22 @@ impl GameClient {
                 action: ProtoAction::PickUp { loot_id: *loot },
             },
             Action::Chat { text } => return self.send_chat(text),
+            Action::TradeOffer {
+                target,
+                give_item,
+                want_item,
+            } => ClientMessage::Action {
+                client_tick: self.client_tick,
+                action: ProtoAction::TradeOffer {
+                    target_id: *target,
+                    give_item: *give_item,
+                    want_item: *want_item,
+                },
+            },
+            Action::TradeAccept { from } => ClientMessage::Action {
+                client_tick: self.client_tick,
+                action: ProtoAction::TradeAccept { from_id: *from },
+            },
         };
         self.send_reliable(&message)
     }

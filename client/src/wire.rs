@@ -4,7 +4,8 @@
 
 pub use meridian_proto::messages::{
     Action as ProtoAction, CHAT_TEXT_BYTES_MAX, ChatChannel, ClientMessage, INPUT_REDUNDANCY_MAX, InputMessage,
-    JoinRefused, MessageError, MoveInput, SNAPSHOT_MESSAGE_BYTES_MAX, ServerEvent, ServerMessage,
+    JoinRefused, MessageError, MoveInput, PickUpRefusal, SNAPSHOT_MESSAGE_BYTES_MAX, ServerEvent, ServerMessage,
+    TradeRefusal,
 };
 
 const AXIS_STEPS: f32 = 127.0;

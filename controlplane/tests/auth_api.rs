@@ -214,7 +214,16 @@ fn register_login_create_play_issues_a_connect_token_that_opens_with_the_cluster
             &client_token.sealed_private,
         )
         .expect("opens with the cluster key");
-        assert_eq!(opened, client_token.token, "sealed and clear parts agree");
+        // The character id travels sealed only: the server plays that character.
+        assert_eq!(opened.character_id.to_string(), character_id.to_string());
+        assert_eq!(
+            ConnectToken {
+                character_id: 0,
+                ..opened.clone()
+            },
+            client_token.token,
+            "sealed and clear parts agree"
+        );
         assert_eq!(opened.zone_id, DEFAULT_ZONE_ID);
         assert_eq!(opened.server_addresses, vec![game_addr]);
         assert_eq!(opened.expires_at_s, expires_at_s);

@@ -8,7 +8,8 @@
 //! sans-IO session host (`meridian-host`: endpoint, sessions, zones, tick schedule) each;
 //! [`metrics`] is the Prometheus side;
 //! [`probe`] is the liveness probe any worker answers; [`cpu_time`] reads CPU-time clocks; [`edge`] loads and attaches the XDP object
-//! built from `ebpf/` and reads its counters.
+//! built from `ebpf/` and reads its counters; [`persistence`] bridges the zones' pick-ups and
+//! checkpoints to the economy's Postgres shards (`--economy-shards`).
 
 pub mod agent;
 pub mod cpu_time;
@@ -16,5 +17,6 @@ pub mod dgram_io;
 pub mod edge;
 pub mod metrics;
 pub mod node;
+pub mod persistence;
 pub mod probe;
 pub mod worker;

@@ -17,6 +17,7 @@ use meridian_node::{
     edge::{EdgeConfig, RateLimit, XdpMode},
     metrics,
     node::{EdgeSettings, Node, NodeConfig},
+    persistence::PersistenceSettings,
     probe,
 };
 use meridian_proto::token::CLUSTER_KEY_BYTES;
@@ -109,6 +110,19 @@ enum Command {
         /// Edge: burst of ConnectionRequests one source may send above its rate.
         #[arg(long, default_value_t = EdgeConfig::for_port(0).request_source.burst)]
         edge_request_burst: u32,
+        /// Persist pick-ups, trades and checkpoints in the economy: one Postgres connection string
+        /// per shard, comma-separated, in shard order (migrations run when the shards are first
+        /// reached; until then pick-ups and trades are refused as unavailable while play goes on).
+        /// Without it nothing is persisted: pick-up claims stay pending in their zone and are
+        /// never granted.
+        #[arg(long, value_delimiter = ',')]
+        economy_shards: Vec<String>,
+        /// How often the write-behind checkpoint queue is flushed to the shards.
+        #[arg(long, default_value_t = meridian_economy::checkpoint::CHECKPOINT_INTERVAL_S)]
+        checkpoint_interval_s: u64,
+        /// How often each worker pushes its players' state (position, stats) into the queue.
+        #[arg(long, default_value_t = 5)]
+        checkpoint_push_interval_s: u64,
     },
     /// Send liveness probes to a node and print which worker answered each.
     Probe {
@@ -151,7 +165,15 @@ fn main() -> anyhow::Result<()> {
             edge_source_burst,
             edge_request_pps,
             edge_request_burst,
+            economy_shards,
+            checkpoint_interval_s,
+            checkpoint_push_interval_s,
         } => {
+            let persistence = (!economy_shards.is_empty()).then(|| PersistenceSettings {
+                checkpoint_interval_s,
+                checkpoint_push_interval_s,
+                ..PersistenceSettings::new(economy_shards)
+            });
             let cluster_key = parse_key_hex(&cluster_key_hex).context("--cluster-key-hex must be 64 hex digits")?;
             let backend = match io {
                 IoFlag::Uring => IoBackend::IoUring,
@@ -201,6 +223,7 @@ fn main() -> anyhow::Result<()> {
                 duration_s,
                 control,
                 edge,
+                persistence,
             )
         }
         Command::Probe {
@@ -256,6 +279,7 @@ fn serve(
     duration_s: Option<u64>,
     control: Option<ControlFlags>,
     edge: Option<EdgeSettings>,
+    persistence: Option<PersistenceSettings>,
 ) -> anyhow::Result<()> {
     // A stop signal sets a flag the main loop polls: the workers then finish their tick, say
     // nothing more and join, and the exit status is 0 (systemd's and the tests' clean stop).
@@ -282,6 +306,7 @@ fn serve(
         zone_config,
         session_events: control.is_some(),
         edge,
+        persistence,
     })?);
     let agent_stop = Arc::new(AtomicBool::new(false));
     let agent = match control {

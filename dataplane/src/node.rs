@@ -23,6 +23,7 @@ use meridian_zone::ZoneConfig;
 use crate::{
     dgram_io::{DatagramIoConfig, IoBackend, bind_reuseport},
     edge::{Edge, EdgeConfig, EdgeCounts, EdgeError, EdgeSessions, XdpMode},
+    persistence::{PersistenceBridge, PersistenceCounters, PersistenceSettings},
     worker::{
         FORWARD_QUEUE_DATAGRAMS, Forwarded, SESSION_EVENTS_QUEUE_MAX, WorkerClock, WorkerGauges, WorkerLinks,
         WorkerSessionEvent, WorkerSettings, ZONE_COMMANDS_MAX, ZoneCommand, ZoneDirectory, ZonePlan, ZoneWorker,
@@ -55,6 +56,9 @@ pub struct NodeConfig {
     pub session_events: bool,
     /// Run behind the XDP edge (validation, rate limits, steering to the owning worker).
     pub edge: Option<EdgeSettings>,
+    /// Persist pick-ups and checkpoints in the economy's shards (`None`: nothing is persisted;
+    /// pick-up claims stay pending in their zone and are never granted, as before).
+    pub persistence: Option<PersistenceSettings>,
 }
 
 /// Where and how the node runs its XDP edge.
@@ -77,6 +81,7 @@ pub struct Node {
     session_events: std::sync::Mutex<Option<std::sync::mpsc::Receiver<WorkerSessionEvent>>>,
     /// The loaded, attached edge (`None`: the node runs without). Dropping it detaches both programs.
     edge: Option<std::sync::Mutex<Edge>>,
+    persistence: Option<PersistenceBridge>,
 }
 
 impl Node {
@@ -147,6 +152,17 @@ impl Node {
                 Some(edge)
             }
         };
+        // The economy before the workers: a zone's first pick-up already has somewhere to go.
+        let (persistence, mut bridge_links) = match &config.persistence {
+            None => (None, Vec::new()),
+            Some(settings) => {
+                let (bridge, links) = PersistenceBridge::start(settings.clone(), config.workers)?;
+                tracing::info!(shards = settings.shard_urls.len(), "persistence bridge started");
+                (Some(bridge), links.into_iter().map(Some).collect())
+            }
+        };
+        bridge_links.resize_with(config.workers, || None);
+        let mut bridge_links = bridge_links.into_iter();
         let (senders, receivers): (Vec<_>, Vec<_>) = (0..config.workers)
             .map(|_| std::sync::mpsc::sync_channel::<Forwarded>(FORWARD_QUEUE_DATAGRAMS))
             .unzip();
@@ -186,6 +202,7 @@ impl Node {
                 commands: command_receiver,
                 session_events: session_sender.clone(),
                 edge_sessions,
+                persistence: bridge_links.next().flatten(),
             };
             handles.push(std::thread::Builder::new().name(format!("zone-worker-{index}")).spawn(
                 move || -> anyhow::Result<()> {
@@ -202,7 +219,18 @@ impl Node {
             commands,
             session_events: std::sync::Mutex::new(session_receiver),
             edge: edge.map(std::sync::Mutex::new),
+            persistence,
         })
+    }
+
+    /// The persistence bridge's counters (`None`: no economy).
+    pub fn persistence_counters(&self) -> Option<Arc<PersistenceCounters>> {
+        self.persistence.as_ref().map(|bridge| Arc::clone(&bridge.counters))
+    }
+
+    /// The shared checkpoint queue (`None`: no economy).
+    pub fn checkpoints(&self) -> Option<Arc<meridian_economy::CheckpointQueue>> {
+        self.persistence.as_ref().map(|bridge| Arc::clone(&bridge.checkpoints))
     }
 
     /// False once any worker has ended (an error or a panic; `stop` reports which).
@@ -250,6 +278,23 @@ impl Node {
         Ok(())
     }
 
+    /// Drops loot at `position_m` in the first layer of `zone_id` (admin and tests).
+    pub fn spawn_loot(&self, zone_id: u32, position_m: [f32; 3], item_id: u32, quantity: u16) -> anyhow::Result<()> {
+        let worker = self
+            .directory
+            .owner(zone_id)
+            .ok_or_else(|| anyhow::anyhow!("zone {zone_id} is not served here"))?;
+        self.send(
+            worker,
+            ZoneCommand::SpawnLoot {
+                zone_id,
+                position_m,
+                item_id,
+                quantity,
+            },
+        )
+    }
+
     /// Stops serving `zone_id` at once (its sessions are told `reason`). Not served: nothing to do.
     pub fn stop_zone(&self, zone_id: u32, reason: DisconnectReason) -> anyhow::Result<()> {
         // Out of the directory first: new connection requests for it are no longer routed to it.
@@ -278,6 +323,10 @@ impl Node {
             if result.is_ok() {
                 result = outcome;
             }
+        }
+        // After the workers: their last checkpoint pushes are in the queue the bridge flushes.
+        if let Some(bridge) = self.persistence {
+            bridge.stop();
         }
         result
     }

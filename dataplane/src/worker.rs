@@ -29,6 +29,7 @@ use std::{
 use meridian_host::{HostConfig, HostCounters, SessionEvent, SessionHost, WorkClock};
 
 use crate::edge::{EdgeSessions, SessionEntry};
+use crate::persistence::{BridgeLink, BridgeRequest, checkpoint_state};
 use meridian_proto::{
     endpoint::{ServerConfig, read_connection_request},
     packet::{DisconnectReason, PacketType, read_packet_type, read_sealed_header},
@@ -64,12 +65,19 @@ pub struct Forwarded {
 pub const ZONE_COMMANDS_MAX: usize = 256;
 
 /// What a worker is told to do with a zone at run time (the control plane's assignments).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ZoneCommand {
     /// Serve `zone_id` under `fencing_token` (starts it, or raises the token of a served zone).
     Serve { zone_id: u32, fencing_token: u64 },
     /// Stop serving `zone_id` now; its sessions are told `reason`.
     Stop { zone_id: u32, reason: DisconnectReason },
+    /// Drop loot in the first layer of `zone_id` (admin and tests; NPC deaths drop their own).
+    SpawnLoot {
+        zone_id: u32,
+        position_m: [f32; 3],
+        item_id: u32,
+        quantity: u16,
+    },
 }
 
 /// Which worker owns each zone, shared by a node's workers: read to route a connection request to
@@ -146,6 +154,10 @@ pub struct WorkerLinks {
     pub session_events: Option<SyncSender<WorkerSessionEvent>>,
     /// This worker's handle on the edge's session map (`None`: no edge).
     pub edge_sessions: Option<EdgeSessions>,
+    /// This worker's link to the persistence bridge (`None`: the node runs without an economy;
+    /// persistence events are then dropped and counted, and pick-up claims stay pending in their
+    /// zone, re-sent and never granted, as before the bridge existed).
+    pub persistence: Option<BridgeLink>,
 }
 
 /// A session opened or closed on a worker, for the node agent (routes) and later the edge.
@@ -199,6 +211,8 @@ pub struct ZoneWorker {
     next_route_sweep_us: u64,
     session_events: Option<SyncSender<WorkerSessionEvent>>,
     edge_sessions: Option<EdgeSessions>,
+    persistence: Option<BridgeLink>,
+    next_checkpoint_us: u64,
 }
 
 /// Nanoseconds of a monotonic clock, for the host's tick timing.
@@ -251,6 +265,7 @@ impl ZoneWorker {
             commands,
             session_events,
             edge_sessions,
+            persistence,
         } = links;
         let io = dgram_io::open(settings.backend, socket, &settings.io)?;
         let now_us = clock.now_us();
@@ -271,10 +286,24 @@ impl ZoneWorker {
                     cpu_ns: thread_cpu_ns,
                     wall_ns: monotonic_ns,
                 }),
-                spawn: None,
+                // A returning character appears where its last checkpoint left it.
+                spawn: persistence.as_ref().map(|link| {
+                    let positions = Arc::clone(&link.spawn_positions);
+                    let rule: meridian_host::SpawnRule = Arc::new(move |character_id| positions.get(character_id));
+                    rule
+                }),
             },
             now_us,
         )?;
+        if let Some(link) = &persistence {
+            for &zone_id in &zone_ids {
+                link.send(BridgeRequest::ZoneStarted {
+                    zone_id,
+                    fencing_token: None,
+                });
+            }
+        }
+        let next_checkpoint_us = now_us + persistence.as_ref().map_or(0, |link| link.checkpoint_push_interval_us);
         Ok(Self {
             index,
             io,
@@ -295,6 +324,8 @@ impl ZoneWorker {
             next_route_sweep_us: now_us + ROUTE_SWEEP_INTERVAL_US,
             session_events,
             edge_sessions,
+            persistence,
+            next_checkpoint_us,
         })
     }
 
@@ -329,6 +360,7 @@ impl ZoneWorker {
                 self.host.handle_timeout(now_us);
                 self.record_ticks();
             }
+            self.exchange_persistence(now_us);
             // A route lives FORWARD_ROUTE_IDLE_US unused; a sweep once a second is plenty.
             if now_us >= self.next_route_sweep_us {
                 self.forget_idle_routes(now_us);
@@ -338,7 +370,51 @@ impl ZoneWorker {
             self.transmit();
             self.publish();
         }
+        // A clean stop checkpoints everyone once more: the bridge flushes the queue after the
+        // workers have joined, so a restarted node puts players exactly where they stopped.
+        if self.persistence.is_some() {
+            self.next_checkpoint_us = 0;
+            self.exchange_persistence(self.clock.now_us());
+        }
         Ok(())
+    }
+
+    /// Hands the zones' persistence events to the bridge, passes its answers back to the host, and
+    /// every `checkpoint_push_interval` pushes every player's state into the checkpoint queue.
+    /// Nothing here waits: sends are `try_send`, the queue push is a map insert.
+    fn exchange_persistence(&mut self, now_us: u64) {
+        let Some(link) = &self.persistence else {
+            let mut unbridged = 0;
+            while self.host.poll_persistence_event().is_some() {
+                unbridged += 1;
+            }
+            if unbridged > 0 {
+                metrics::counter!("meridian_persistence_events_unbridged_total").increment(unbridged);
+            }
+            return;
+        };
+        while let Some(event) = self.host.poll_persistence_event() {
+            link.send(BridgeRequest::Event {
+                worker: self.index,
+                event,
+            });
+        }
+        while let Ok(answer) = link.answers.try_recv() {
+            self.host
+                .handle_persistence_outcome(answer.zone_id, answer.key, answer.outcome);
+        }
+        if now_us >= self.next_checkpoint_us {
+            self.next_checkpoint_us = now_us + link.checkpoint_push_interval_us;
+            let now_ms = now_us / 1_000;
+            let mut positions = Vec::new();
+            for (zone_id, fencing_token, player) in self.host.player_states() {
+                link.checkpoints
+                    .push(checkpoint_state(zone_id, fencing_token, &player, now_ms));
+                positions.push((player.character_id, player.position_m));
+            }
+            // A character that leaves and comes back during this run spawns where it last was.
+            link.spawn_positions.set_many(positions);
+        }
     }
 
     /// Keeps the edge's session map in step with the host (a session is let through from its
@@ -346,6 +422,16 @@ impl ZoneWorker {
     /// standalone mode).
     fn forward_session_events(&mut self) {
         while let Some(event) = self.host.poll_session_event() {
+            if let (
+                Some(link),
+                SessionEvent::Opened {
+                    session_id, zone_id, ..
+                },
+            ) = (&self.persistence, event)
+                && let Some(character_id) = self.host.character_of(session_id)
+            {
+                link.send(BridgeRequest::EnsureCharacter { character_id, zone_id });
+            }
             if let Some(edge) = &mut self.edge_sessions {
                 let outcome = match event {
                     SessionEvent::Handshaking {
@@ -393,6 +479,12 @@ impl ZoneWorker {
             ZoneCommand::Serve { zone_id, fencing_token } => {
                 match self.host.serve_zone(zone_id, fencing_token, self.clock.now_us()) {
                     Ok(()) => {
+                        if let Some(link) = &self.persistence {
+                            link.send(BridgeRequest::ZoneStarted {
+                                zone_id,
+                                fencing_token: Some(fencing_token),
+                            });
+                        }
                         if !self.zone_metrics.iter().any(|(zone, _)| *zone == zone_id) {
                             self.zone_metrics.push((zone_id, Vec::new()));
                         }
@@ -400,6 +492,15 @@ impl ZoneWorker {
                     }
                     Err(error) => tracing::error!(worker = self.index, zone_id, %error, "cannot serve zone"),
                 }
+            }
+            ZoneCommand::SpawnLoot {
+                zone_id,
+                position_m,
+                item_id,
+                quantity,
+            } => {
+                let loot = self.host.spawn_loot(zone_id, 0, position_m, item_id, quantity);
+                tracing::debug!(worker = self.index, zone_id, ?loot, "spawned loot");
             }
             ZoneCommand::Stop { zone_id, reason } => {
                 let ended = self.host.stop_zone(zone_id, reason);

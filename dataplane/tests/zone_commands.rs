@@ -100,6 +100,7 @@ fn a_node_serves_and_stops_zones_when_told() {
         zone_config: ZoneConfig::default(),
         session_events: true,
         edge: None,
+        persistence: None,
     })
     .unwrap();
     assert_eq!(node.zones(), vec![(1, 1)]);

@@ -23,7 +23,13 @@ pub fn pool(database_url: &str, size: usize) -> Result<Pool, EconomyError> {
         config,
         NoTls,
         ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
+            // A caller may drop an operation's future mid-transaction (the node bridge puts a
+            // timeout around `apply`): its connection then comes back to the pool inside an open
+            // transaction. `Fast` hands it out as it is, and `Clean`/`Verified` would too (their
+            // statements run fine inside a transaction). A plain `ROLLBACK` ends any open
+            // transaction (outside one it is only a warning), so every connection handed out starts
+            // clean; it costs one round trip per checkout.
+            recycling_method: RecyclingMethod::Custom("ROLLBACK".to_owned()),
         },
     );
     let wait = Some(std::time::Duration::from_millis(POOL_WAIT_MS));

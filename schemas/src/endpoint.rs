@@ -111,6 +111,7 @@ mod tests {
             Some(ServerEvent::Connected {
                 session_id: 0xfeed_0000_0000_0001,
                 zone_id: 17,
+                character_id: 0,
                 address: client_address()
             })
         );

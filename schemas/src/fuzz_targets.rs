@@ -82,6 +82,7 @@ fn fuzz_token() -> ClientToken {
     ConnectToken {
         session_id: 7,
         zone_id: 1,
+        character_id: 0,
         // The targets run at 1 s; servers refuse tokens expiring further ahead than their lifetime.
         expires_at_s: 1 + crate::token::TOKEN_LIFETIME_S,
         client_to_server_key: CLIENT_TO_SERVER_KEY,
@@ -286,6 +287,14 @@ pub fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
             text: "gg".into(),
         }),
         ServerMessage::Event(ServerEvent::Died { killer_entity: None }),
+        ServerMessage::Event(ServerEvent::PickUpRefused {
+            loot: 5,
+            reason: crate::messages::PickUpRefusal::PersistenceUnavailable,
+        }),
+        ServerMessage::Event(ServerEvent::TradeRefused {
+            with_entity: 3,
+            reason: crate::messages::TradeRefusal::Busy,
+        }),
     ] {
         let mut out = Vec::new();
         message.encode(&mut out);

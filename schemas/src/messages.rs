@@ -35,6 +35,8 @@ const SERVER_EVENT: u8 = 0x82;
 
 const ACTION_ATTACK: u8 = 1;
 const ACTION_PICK_UP: u8 = 2;
+const ACTION_TRADE_OFFER: u8 = 3;
+const ACTION_TRADE_ACCEPT: u8 = 4;
 
 const EVENT_JOINED: u8 = 1;
 const EVENT_JOIN_REFUSED: u8 = 2;
@@ -44,6 +46,9 @@ const EVENT_RESPAWNED: u8 = 5;
 const EVENT_ATTACK_RESULT: u8 = 6;
 const EVENT_INVENTORY_GRANTED: u8 = 7;
 const EVENT_PICK_UP_REFUSED: u8 = 8;
+const EVENT_TRADE_OFFERED: u8 = 9;
+const EVENT_TRADE_COMPLETED: u8 = 10;
+const EVENT_TRADE_REFUSED: u8 = 11;
 
 const MOVE_INPUT_BYTES: usize = 5;
 /// "None" for the optional u32 fields (applied input tick, killer entity).
@@ -129,6 +134,17 @@ pub enum Action {
     PickUp {
         loot_id: u32,
     },
+    /// Offers the player `target_id` a trade: everything this player holds of item `give_item`
+    /// for everything the target holds of `want_item` (`0`: nothing on that side; not both).
+    TradeOffer {
+        target_id: u32,
+        give_item: u32,
+        want_item: u32,
+    },
+    /// Accepts the offer the player `from_id` made to this player.
+    TradeAccept {
+        from_id: u32,
+    },
 }
 
 /// Steps per unit of an attack's aim axis.
@@ -183,6 +199,65 @@ pub enum JoinRefused {
     EntityLimit = 2,
 }
 
+/// Why a zone refused a pick-up (the loot stays on the ground unless it was taken).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum PickUpRefusal {
+    /// Farther than the pick-up range.
+    OutOfRange = 0,
+    /// Someone else claimed it first, or it is gone.
+    AlreadyClaimed = 1,
+    /// The inventory database cannot be reached: items are only granted once committed, so
+    /// looting waits for it (movement and combat go on). Try again later.
+    PersistenceUnavailable = 2,
+    /// The database refused the grant (e.g. this server no longer owns the zone).
+    Rejected = 3,
+    /// Too many pick-ups are waiting for the database in this zone; try again shortly.
+    Busy = 4,
+}
+
+impl PickUpRefusal {
+    /// Stable label (metrics, logs).
+    pub fn label(self) -> &'static str {
+        match self {
+            PickUpRefusal::OutOfRange => "out_of_range",
+            PickUpRefusal::AlreadyClaimed => "already_claimed",
+            PickUpRefusal::PersistenceUnavailable => "persistence_unavailable",
+            PickUpRefusal::Rejected => "rejected",
+            PickUpRefusal::Busy => "busy",
+        }
+    }
+}
+
+/// Why a trade did not happen (told to both players, or to the one whose offer or accept failed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum TradeRefusal {
+    /// No such player or offer here (expired, withdrawn, or the player left).
+    NotFound = 0,
+    /// A side no longer holds what the offer names, or the offer names nothing.
+    ItemsMissing = 1,
+    /// One of the players is in another trade, or too many trades wait for the database.
+    Busy = 2,
+    /// The inventory database cannot be reached: trades wait for it. Try again later.
+    PersistenceUnavailable = 3,
+    /// The database refused the trade (items not owned there, a stale zone owner).
+    Rejected = 4,
+}
+
+impl TradeRefusal {
+    /// Stable label (metrics, logs).
+    pub fn label(self) -> &'static str {
+        match self {
+            TradeRefusal::NotFound => "not_found",
+            TradeRefusal::ItemsMissing => "items_missing",
+            TradeRefusal::Busy => "busy",
+            TradeRefusal::PersistenceUnavailable => "persistence_unavailable",
+            TradeRefusal::Rejected => "rejected",
+        }
+    }
+}
+
 /// What a zone tells one client on the reliable channel.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ServerEvent {
@@ -214,6 +289,24 @@ pub enum ServerEvent {
     },
     PickUpRefused {
         loot: u32,
+        reason: PickUpRefusal,
+    },
+    /// Player `from_entity` offers this player a trade (accept with `Action::TradeAccept`).
+    TradeOffered {
+        from_entity: u32,
+        give_item: u32,
+        want_item: u32,
+    },
+    /// The trade with `with_entity` committed: this player gave its holding of `gave_item` and got
+    /// the other's holding of `got_item` (`0`: nothing).
+    TradeCompleted {
+        with_entity: u32,
+        gave_item: u32,
+        got_item: u32,
+    },
+    TradeRefused {
+        with_entity: u32,
+        reason: TradeRefusal,
     },
 }
 
@@ -342,6 +435,20 @@ impl ClientMessage {
                         out.push(ACTION_PICK_UP);
                         out.extend_from_slice(&loot_id.to_le_bytes());
                     }
+                    Action::TradeOffer {
+                        target_id,
+                        give_item,
+                        want_item,
+                    } => {
+                        out.push(ACTION_TRADE_OFFER);
+                        out.extend_from_slice(&target_id.to_le_bytes());
+                        out.extend_from_slice(&give_item.to_le_bytes());
+                        out.extend_from_slice(&want_item.to_le_bytes());
+                    }
+                    Action::TradeAccept { from_id } => {
+                        out.push(ACTION_TRADE_ACCEPT);
+                        out.extend_from_slice(&from_id.to_le_bytes());
+                    }
                 }
             }
             ClientMessage::Chat { channel, text } => {
@@ -391,6 +498,12 @@ impl ClientMessage {
                         aim: [reader.u16()? as i16, reader.u16()? as i16, reader.u16()? as i16],
                     },
                     ACTION_PICK_UP => Action::PickUp { loot_id: reader.u32()? },
+                    ACTION_TRADE_OFFER => Action::TradeOffer {
+                        target_id: reader.u32()?,
+                        give_item: reader.u32()?,
+                        want_item: reader.u32()?,
+                    },
+                    ACTION_TRADE_ACCEPT => Action::TradeAccept { from_id: reader.u32()? },
                     value => return Err(MessageError::UnknownAction { value }),
                 };
                 ClientMessage::Action { client_tick, action }
@@ -446,9 +559,35 @@ impl ServerEvent {
                 out.extend_from_slice(&item_id.to_le_bytes());
                 out.extend_from_slice(&quantity.to_le_bytes());
             }
-            ServerEvent::PickUpRefused { loot } => {
+            ServerEvent::PickUpRefused { loot, reason } => {
                 out.push(EVENT_PICK_UP_REFUSED);
                 out.extend_from_slice(&loot.to_le_bytes());
+                out.push(*reason as u8);
+            }
+            ServerEvent::TradeOffered {
+                from_entity,
+                give_item,
+                want_item,
+            } => {
+                out.push(EVENT_TRADE_OFFERED);
+                out.extend_from_slice(&from_entity.to_le_bytes());
+                out.extend_from_slice(&give_item.to_le_bytes());
+                out.extend_from_slice(&want_item.to_le_bytes());
+            }
+            ServerEvent::TradeCompleted {
+                with_entity,
+                gave_item,
+                got_item,
+            } => {
+                out.push(EVENT_TRADE_COMPLETED);
+                out.extend_from_slice(&with_entity.to_le_bytes());
+                out.extend_from_slice(&gave_item.to_le_bytes());
+                out.extend_from_slice(&got_item.to_le_bytes());
+            }
+            ServerEvent::TradeRefused { with_entity, reason } => {
+                out.push(EVENT_TRADE_REFUSED);
+                out.extend_from_slice(&with_entity.to_le_bytes());
+                out.push(*reason as u8);
             }
         }
     }
@@ -495,7 +634,48 @@ impl ServerEvent {
                 item_id: reader.u32()?,
                 quantity: reader.u16()?,
             },
-            EVENT_PICK_UP_REFUSED => ServerEvent::PickUpRefused { loot: reader.u32()? },
+            EVENT_PICK_UP_REFUSED => ServerEvent::PickUpRefused {
+                loot: reader.u32()?,
+                reason: match reader.u8()? {
+                    0 => PickUpRefusal::OutOfRange,
+                    1 => PickUpRefusal::AlreadyClaimed,
+                    2 => PickUpRefusal::PersistenceUnavailable,
+                    3 => PickUpRefusal::Rejected,
+                    4 => PickUpRefusal::Busy,
+                    value => {
+                        return Err(MessageError::UnknownValue {
+                            what: "pick-up refusal",
+                            value,
+                        });
+                    }
+                },
+            },
+            EVENT_TRADE_OFFERED => ServerEvent::TradeOffered {
+                from_entity: reader.u32()?,
+                give_item: reader.u32()?,
+                want_item: reader.u32()?,
+            },
+            EVENT_TRADE_COMPLETED => ServerEvent::TradeCompleted {
+                with_entity: reader.u32()?,
+                gave_item: reader.u32()?,
+                got_item: reader.u32()?,
+            },
+            EVENT_TRADE_REFUSED => ServerEvent::TradeRefused {
+                with_entity: reader.u32()?,
+                reason: match reader.u8()? {
+                    0 => TradeRefusal::NotFound,
+                    1 => TradeRefusal::ItemsMissing,
+                    2 => TradeRefusal::Busy,
+                    3 => TradeRefusal::PersistenceUnavailable,
+                    4 => TradeRefusal::Rejected,
+                    value => {
+                        return Err(MessageError::UnknownValue {
+                            what: "trade refusal",
+                            value,
+                        });
+                    }
+                },
+            },
             value => return Err(MessageError::UnknownValue { what: "event", value }),
         })
     }
@@ -684,6 +864,18 @@ mod tests {
             client_tick: 78,
             action: Action::PickUp { loot_id: 900 },
         });
+        round_trip_client(ClientMessage::Action {
+            client_tick: 78,
+            action: Action::TradeOffer {
+                target_id: 5,
+                give_item: 0,
+                want_item: 9,
+            },
+        });
+        round_trip_client(ClientMessage::Action {
+            client_tick: 78,
+            action: Action::TradeAccept { from_id: 5 },
+        });
         round_trip_client(ClientMessage::Chat {
             channel: ChatChannel::Global,
             text: "héllo".into(),
@@ -740,7 +932,28 @@ mod tests {
                 item_id: 77,
                 quantity: 3,
             },
-            ServerEvent::PickUpRefused { loot: 8 },
+            ServerEvent::PickUpRefused {
+                loot: 8,
+                reason: PickUpRefusal::OutOfRange,
+            },
+            ServerEvent::PickUpRefused {
+                loot: 8,
+                reason: PickUpRefusal::Busy,
+            },
+            ServerEvent::TradeOffered {
+                from_entity: 3,
+                give_item: 42,
+                want_item: 0,
+            },
+            ServerEvent::TradeCompleted {
+                with_entity: 3,
+                gave_item: 0,
+                got_item: 42,
+            },
+            ServerEvent::TradeRefused {
+                with_entity: 3,
+                reason: TradeRefusal::Rejected,
+            },
         ] {
             round_trip_server(ServerMessage::Event(event));
         }
@@ -833,10 +1046,10 @@ mod tests {
             Err(MessageError::UnknownType { value: 2 })
         );
         assert_eq!(
-            ServerMessage::decode(&[0x82, 9]),
+            ServerMessage::decode(&[0x82, 12]),
             Err(MessageError::UnknownValue {
                 what: "event",
-                value: 9
+                value: 12
             })
         );
         assert_eq!(
@@ -909,6 +1122,24 @@ mod tests {
                 ClientMessage::Action {
                     client_tick: 8,
                     action: Action::PickUp { loot_id: 900 },
+                },
+            );
+            client(
+                "02 09000000 03 07000000 2a000000 00000000",
+                ClientMessage::Action {
+                    client_tick: 9,
+                    action: Action::TradeOffer {
+                        target_id: 7,
+                        give_item: 42,
+                        want_item: 0,
+                    },
+                },
+            );
+            client(
+                "02 0a000000 04 07000000",
+                ClientMessage::Action {
+                    client_tick: 10,
+                    action: Action::TradeAccept { from_id: 7 },
                 },
             );
             client(
@@ -1007,8 +1238,41 @@ mod tests {
                 }),
             );
             server(
-                "82 08 0b000000",
-                ServerMessage::Event(ServerEvent::PickUpRefused { loot: 11 }),
+                "82 08 0b000000 02",
+                ServerMessage::Event(ServerEvent::PickUpRefused {
+                    loot: 11,
+                    reason: PickUpRefusal::PersistenceUnavailable,
+                }),
+            );
+            server(
+                "82 08 0b000000 01",
+                ServerMessage::Event(ServerEvent::PickUpRefused {
+                    loot: 11,
+                    reason: PickUpRefusal::AlreadyClaimed,
+                }),
+            );
+            server(
+                "82 09 2a000000 e8030000 00000000",
+                ServerMessage::Event(ServerEvent::TradeOffered {
+                    from_entity: 42,
+                    give_item: 1000,
+                    want_item: 0,
+                }),
+            );
+            server(
+                "82 0a 07000000 00000000 e8030000",
+                ServerMessage::Event(ServerEvent::TradeCompleted {
+                    with_entity: 7,
+                    gave_item: 0,
+                    got_item: 1000,
+                }),
+            );
+            server(
+                "82 0b 07000000 03",
+                ServerMessage::Event(ServerEvent::TradeRefused {
+                    with_entity: 7,
+                    reason: TradeRefusal::PersistenceUnavailable,
+                }),
             );
         }
     }

@@ -20,6 +20,11 @@ pub const TOKEN_SERVER_ADDRESSES_MAX: usize = 4;
 const ADDRESS_BYTES: usize = 1 + 16 + 2;
 /// Plaintext of the private part, zero padded.
 pub const TOKEN_PRIVATE_BYTES: usize = 192;
+/// Where the character id sits in the private plaintext: right after the fields the client token
+/// repeats in the clear. Only servers read it (the client knows which character it chose), so the
+/// client token keeps its size and a token with character id 0 keeps its old bytes.
+const CHARACTER_ID_OFFSET: usize = PRIVATE_FIELDS_BYTES;
+const CHARACTER_ID_BYTES: usize = 8;
 pub const TOKEN_PRIVATE_SEALED_BYTES: usize = TOKEN_PRIVATE_BYTES + AEAD_TAG_BYTES;
 /// Client-facing token: expiry, nonce, sealed private part, then the private fields in the clear.
 pub const CLIENT_TOKEN_BYTES: usize = 8 + TOKEN_NONCE_BYTES + TOKEN_PRIVATE_SEALED_BYTES + PRIVATE_FIELDS_BYTES;
@@ -34,7 +39,7 @@ pub const TOKEN_EXPIRY_SKEW_S: u64 = 5;
 
 const PRIVATE_FIELDS_BYTES: usize =
     8 + 4 + 2 * AEAD_KEY_BYTES + EDGE_KEY_BYTES + 1 + TOKEN_SERVER_ADDRESSES_MAX * ADDRESS_BYTES;
-const _: () = assert!(PRIVATE_FIELDS_BYTES <= TOKEN_PRIVATE_BYTES);
+const _: () = assert!(PRIVATE_FIELDS_BYTES + CHARACTER_ID_BYTES <= TOKEN_PRIVATE_BYTES);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Error)]
 pub enum TokenError {
@@ -90,6 +95,10 @@ pub fn check_expiry(expires_at_s: u64, now_s: u64) -> Result<(), TokenError> {
 pub struct ConnectToken {
     pub session_id: u64,
     pub zone_id: u32,
+    /// The character the session plays (the login API's character id); 0 = none (dev tokens), and
+    /// the server then uses the session id. Sealed only: the client token's clear copy does not
+    /// carry it, so [`ClientToken::from_bytes`] reads 0 here.
+    pub character_id: u64,
     pub expires_at_s: u64,
     pub client_to_server_key: [u8; AEAD_KEY_BYTES],
     pub server_to_client_key: [u8; AEAD_KEY_BYTES],
@@ -192,6 +201,7 @@ impl ConnectToken {
         Ok(ConnectToken {
             session_id: u64::from_le_bytes(bytes[0..8].try_into().expect("8 bytes")),
             zone_id: u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes")),
+            character_id: 0,
             expires_at_s,
             client_to_server_key: bytes[12..44].try_into().expect("32 bytes"),
             server_to_client_key: bytes[44..76].try_into().expect("32 bytes"),
@@ -205,6 +215,7 @@ impl ConnectToken {
     pub fn seal(&self, cluster_key: &[u8; CLUSTER_KEY_BYTES], nonce: [u8; TOKEN_NONCE_BYTES]) -> ClientToken {
         let mut plaintext = Vec::with_capacity(TOKEN_PRIVATE_BYTES);
         self.write_fields(&mut plaintext);
+        plaintext.extend_from_slice(&self.character_id.to_le_bytes());
         plaintext.resize(TOKEN_PRIVATE_BYTES, 0);
         let cipher = XChaCha20Poly1305::new(&Key::from(*cluster_key));
         let tag = cipher
@@ -249,10 +260,17 @@ impl ConnectToken {
                 &tag,
             )
             .map_err(|_| TokenError::BadSeal)?;
-        if plaintext[PRIVATE_FIELDS_BYTES..].iter().any(|byte| *byte != 0) {
+        let character_end = CHARACTER_ID_OFFSET + CHARACTER_ID_BYTES;
+        if plaintext[character_end..].iter().any(|byte| *byte != 0) {
             return Err(TokenError::PaddingNotZero);
         }
-        ConnectToken::read_fields(&plaintext[..PRIVATE_FIELDS_BYTES], expires_at_s)
+        let mut token = ConnectToken::read_fields(&plaintext[..PRIVATE_FIELDS_BYTES], expires_at_s)?;
+        token.character_id = u64::from_le_bytes(
+            plaintext[CHARACTER_ID_OFFSET..character_end]
+                .try_into()
+                .expect("8 bytes"),
+        );
+        Ok(token)
     }
 }
 
@@ -268,7 +286,8 @@ impl ClientToken {
         out
     }
 
-    /// Total decoder for the client side.
+    /// Total decoder for the client side. The character id is not in the clear copy: the result's
+    /// `token.character_id` is 0.
     pub fn from_bytes(bytes: &[u8]) -> Result<ClientToken, TokenError> {
         if bytes.len() != CLIENT_TOKEN_BYTES {
             return Err(TokenError::BadLength {
@@ -299,6 +318,7 @@ pub(crate) mod tests {
         ConnectToken {
             session_id: 0xfeed_0000_0000_0001,
             zone_id: 17,
+            character_id: 0,
             expires_at_s: 1_000_030,
             client_to_server_key: [1; AEAD_KEY_BYTES],
             server_to_client_key: [2; AEAD_KEY_BYTES],
@@ -374,6 +394,21 @@ pub(crate) mod tests {
             ClientToken::from_bytes(&bytes[1..]),
             Err(TokenError::BadLength { .. })
         ));
+        // A character id travels sealed; the client's clear copy reads 0.
+        let with_character = ConnectToken {
+            character_id: 0x0102_0304_0506_0708,
+            ..token.clone()
+        };
+        let sealed = with_character.seal(&CLUSTER_KEY, [5; TOKEN_NONCE_BYTES]);
+        assert_eq!(
+            ConnectToken::open(&CLUSTER_KEY, token.expires_at_s, &sealed.nonce, &sealed.sealed_private),
+            Ok(with_character.clone())
+        );
+        assert_eq!(sealed.to_bytes().len(), CLIENT_TOKEN_BYTES);
+        assert_eq!(
+            ClientToken::from_bytes(&sealed.to_bytes()).map(|client| client.token),
+            Ok(token.clone())
+        );
         let mut bad_count = bytes.clone();
         bad_count[32 + TOKEN_PRIVATE_SEALED_BYTES + 92] = 5;
         assert_eq!(

@@ -89,6 +89,7 @@ fn run_session(seed: u64, loss_percent: u64) -> Outcome {
     let token = ConnectToken {
         session_id: 99,
         zone_id: 5,
+        character_id: 0,
         expires_at_s: START_US / 1_000_000 + 30,
         client_to_server_key: [1; 32],
         server_to_client_key: [2; 32],

@@ -186,6 +186,7 @@ fn request() -> Vec<u8> {
     let token = ConnectToken {
         session_id: 99,
         zone_id: 1,
+        character_id: 0,
         expires_at_s: 1_700_000_030,
         client_to_server_key: [1; 32],
         server_to_client_key: [2; 32],

@@ -371,6 +371,8 @@ pub async fn play(
     let token = ConnectToken {
         session_id,
         zone_id: character.zone_id,
+        // The zone plays this character (its economy rows, its checkpoint); ids are positive.
+        character_id: u64::try_from(character.id).map_err(|_| ApiError::internal())?,
         expires_at_s,
         client_to_server_key: random_bytes()?,
         server_to_client_key: random_bytes()?,

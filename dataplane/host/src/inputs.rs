@@ -157,6 +157,16 @@ impl SessionInputs {
                 direction: aim_direction(aim).unwrap_or_else(|| aim_at(own_position, position_of(target_id))),
             },
             WireAction::PickUp { loot_id } => Action::PickUp { loot: loot_id },
+            WireAction::TradeOffer {
+                target_id,
+                give_item,
+                want_item,
+            } => Action::TradeOffer {
+                target: target_id,
+                give_item,
+                want_item,
+            },
+            WireAction::TradeAccept { from_id } => Action::TradeAccept { from: from_id },
         };
         self.queue_action(action, received_us)
     }

@@ -30,7 +30,10 @@ use meridian_proto::endpoint::{HandshakeEvent, ServerConfig, ServerEndpoint, Ser
 use meridian_proto::messages::{ChatChannel, ClientMessage, ServerMessage};
 use meridian_proto::packet::DisconnectReason;
 pub use meridian_proto::packet::PACKET_ERROR_LABELS;
-use meridian_zone::{ClientId, ConfigError, RouteError, Zone, ZoneConfig, ZoneInput, ZoneLayers, ZoneOutput};
+use meridian_zone::{
+    ClientId, ConfigError, IdempotencyKey, PersistenceEvent, PersistenceOutcome, RouteError, Zone, ZoneConfig,
+    ZoneInput, ZoneLayers, ZoneOutput,
+};
 use thiserror::Error;
 
 pub use drops::{DropCounts, HostDrop};
@@ -47,6 +50,19 @@ pub const RTT_REFRESH_TICKS: u64 = 5;
 pub const RTT_REPORT_STEP_US: u64 = 1_000;
 /// Tick reports kept for the caller; beyond it the oldest are dropped and counted.
 pub const TICK_REPORTS_MAX: usize = 4 * ZONES_PER_HOST_MAX;
+/// Persistence events kept for the caller (the node's persistence bridge); beyond it the newest are
+/// dropped and counted (`HostCounters::persistence_events_dropped`). Nothing is lost for good: a
+/// zone re-sends a pick-up claim until it is answered.
+pub const PERSISTENCE_EVENTS_MAX: usize = 8_192;
+
+/// A zone's persistence event, tagged with where it comes from: the zone and the fencing token its
+/// owner holds (`None` in standalone mode), which the database checks against the zone's fence.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostPersistenceEvent {
+    pub zone_id: u32,
+    pub fencing_token: Option<u64>,
+    pub event: PersistenceEvent,
+}
 
 /// Measures the host's own work. A zone's load shedding is fed the CPU time its tick took; the host
 /// does not read clocks itself, so the caller passes functions (the node: the thread's CPU clock and
@@ -121,11 +137,20 @@ pub struct HostCounters {
     pub tick_reports_dropped: u64,
     /// Session events not kept because the caller did not poll them (see [`SESSION_EVENTS_MAX`]).
     pub session_events_dropped: u64,
+    /// Persistence events queued for the caller.
+    pub persistence_events: u64,
+    /// Persistence events not kept because the queue was full ([`PERSISTENCE_EVENTS_MAX`]).
+    pub persistence_events_dropped: u64,
+    /// Persistence answers passed to a zone.
+    pub persistence_outcomes: u64,
+    /// Persistence answers for a zone or layer this host does not run (any more).
+    pub persistence_outcomes_unknown_zone: u64,
 }
 
 struct Session {
     zone: usize,
     client: ClientId,
+    character_id: u64,
     inputs: inputs::SessionInputs,
     /// The RTT last reported to the zone.
     rtt_reported_us: Option<u64>,
@@ -156,6 +181,7 @@ pub struct SessionHost {
     drops: DropCounts,
     counters: HostCounters,
     tick_reports: VecDeque<TickReport>,
+    persistence_events: VecDeque<HostPersistenceEvent>,
     session_events: session_events::SessionEvents,
     scratch: Vec<u8>,
     input_scratch: Vec<ZoneInput>,
@@ -204,6 +230,7 @@ impl SessionHost {
             drops: DropCounts::default(),
             counters: HostCounters::default(),
             tick_reports: VecDeque::new(),
+            persistence_events: VecDeque::new(),
             session_events: Default::default(),
             scratch: Vec::with_capacity(2048),
             input_scratch: Vec::new(),
@@ -254,6 +281,54 @@ impl SessionHost {
     /// The next report of a zone tick that ran (for metrics); keep polling until `None`.
     pub fn poll_tick_report(&mut self) -> Option<TickReport> {
         self.tick_reports.pop_front()
+    }
+
+    /// The next persistence event a zone produced (a pick-up claim, a kill), oldest first; keep
+    /// polling until `None`. Answer claims with [`Self::handle_persistence_outcome`].
+    pub fn poll_persistence_event(&mut self) -> Option<HostPersistenceEvent> {
+        self.persistence_events.pop_front()
+    }
+
+    /// Persistence's answer to the event with `key` from zone `zone_id`: passed to the zone layer
+    /// that made it (the key names the layer) as `ZoneInput::PersistenceConfirmed`, applied on its
+    /// next tick. Late or repeated answers are harmless (the zone answers a claim once). Returns
+    /// false when this host does not run that zone or layer (any more).
+    pub fn handle_persistence_outcome(
+        &mut self,
+        zone_id: u32,
+        key: IdempotencyKey,
+        outcome: PersistenceOutcome,
+    ) -> bool {
+        let Some(zone) = self.zones.iter_mut().find(|zone| zone.zone_id == zone_id) else {
+            self.counters.persistence_outcomes_unknown_zone += 1;
+            return false;
+        };
+        if zone
+            .layers
+            .route_control(key.layer as usize, ZoneInput::PersistenceConfirmed { key, outcome })
+            .is_err()
+        {
+            self.counters.persistence_outcomes_unknown_zone += 1;
+            return false;
+        }
+        self.counters.persistence_outcomes += 1;
+        true
+    }
+
+    /// The character a session plays (the token's character id, or its session id).
+    pub fn character_of(&self, session_id: u64) -> Option<u64> {
+        self.sessions.get(&session_id).map(|session| session.character_id)
+    }
+
+    /// The checkpointable state of every player of every zone: `(zone id, fencing token, state)`.
+    pub fn player_states(&self) -> impl Iterator<Item = (u32, Option<u64>, meridian_zone::PlayerState)> + '_ {
+        self.zones.iter().flat_map(|zone| {
+            zone.layers.layers().iter().flat_map(move |layer| {
+                layer
+                    .player_states()
+                    .map(move |state| (zone.zone_id, zone.fencing_token, state))
+            })
+        })
     }
 
     /// The next session opened or closed, in the order they happened; keep polling until `None`.
@@ -347,6 +422,24 @@ impl SessionHost {
         ended.len()
     }
 
+    /// Drops loot in layer `layer` of zone `zone_id` (scripts and admin tools; NPC deaths drop loot
+    /// on their own). Returns the loot's entity id, or `None` when the zone or layer is not here or
+    /// the layer is full.
+    pub fn spawn_loot(
+        &mut self,
+        zone_id: u32,
+        layer: usize,
+        position_m: [f32; 3],
+        item_id: u32,
+        quantity: u16,
+    ) -> Option<u32> {
+        let zone = self.zones.iter_mut().find(|zone| zone.zone_id == zone_id)?;
+        zone.layers
+            .layer_mut(layer)?
+            .spawn_loot(position_m, item_id, quantity)
+            .ok()
+    }
+
     /// The fencing token this host serves `zone_id` under (`None`: not served, or standalone).
     pub fn zone_token(&self, zone_id: u32) -> Option<u64> {
         self.zones
@@ -410,8 +503,9 @@ impl SessionHost {
                 ServerEvent::Connected {
                     session_id,
                     zone_id,
+                    character_id,
                     address,
-                } => self.on_connected(session_id, zone_id, address),
+                } => self.on_connected(session_id, zone_id, character_id, address),
                 ServerEvent::Disconnected { session_id, .. } => self.on_disconnected(session_id),
                 ServerEvent::Message {
                     session_id,
@@ -432,15 +526,20 @@ impl SessionHost {
         }
     }
 
-    fn on_connected(&mut self, session_id: u64, zone_id: u32, address: SocketAddr) {
+    fn on_connected(&mut self, session_id: u64, zone_id: u32, token_character_id: u64, address: SocketAddr) {
         let Some(zone_index) = self.zones.iter().position(|zone| zone.zone_id == zone_id) else {
             self.drops.add(HostDrop::UnknownZone.label(), 1);
             self.endpoint.disconnect(session_id, DisconnectReason::UnknownZone);
             return;
         };
         let client = self.allocate_client();
-        // Character ids come from the login service once it exists; until then the session id.
-        let character_id = session_id;
+        // The login API's `play` seals the character id into the token; a dev token carries 0 and
+        // the session plays as a character of its own (its session id).
+        let character_id = if token_character_id != 0 {
+            token_character_id
+        } else {
+            session_id
+        };
         let spawn_m = self.spawn.as_ref().and_then(|spawn| spawn(character_id));
         let rtt_us = session_rtt_us(&self.endpoint, self.rtt_source, session_id).unwrap_or(0);
         let layers = &mut self.zones[zone_index].layers;
@@ -454,6 +553,7 @@ impl SessionHost {
             Session {
                 zone: zone_index,
                 client,
+                character_id,
                 inputs: inputs::SessionInputs::default(),
                 rtt_reported_us: Some(rtt_us),
             },
@@ -539,7 +639,9 @@ impl SessionHost {
             Ok(()) => {}
             Err(RouteError::QueueFull) => self.drops.add(HostDrop::ZoneInputQueueFull.label(), 1),
             // Sessions and placements come and go together; this would be a host bug.
-            Err(RouteError::NotPlaced(_)) => debug_assert!(false, "session without a placement"),
+            Err(RouteError::NotPlaced(_) | RouteError::NoLayer(_)) => {
+                debug_assert!(false, "session without a placement")
+            }
         }
     }
 
@@ -596,10 +698,23 @@ impl SessionHost {
         });
     }
 
-    /// Hands a zone's snapshots (unreliable) and events (reliable) to the sessions.
+    /// Hands a zone's snapshots (unreliable) and events (reliable) to the sessions, and its
+    /// persistence events to the caller's queue.
     fn deliver_outputs(&mut self, zone_index: usize) {
         let zone = &mut self.zones[zone_index];
         for output in &zone.outputs {
+            for event in &output.persistence {
+                if self.persistence_events.len() >= PERSISTENCE_EVENTS_MAX {
+                    self.counters.persistence_events_dropped += 1;
+                    continue;
+                }
+                self.counters.persistence_events += 1;
+                self.persistence_events.push_back(HostPersistenceEvent {
+                    zone_id: zone.zone_id,
+                    fencing_token: zone.fencing_token,
+                    event: event.clone(),
+                });
+            }
             for snapshot in &output.snapshots {
                 let Some(&session_id) = self.clients.get(&snapshot.client) else {
                     continue;

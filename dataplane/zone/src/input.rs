@@ -36,6 +36,17 @@ pub enum Action {
     Chat {
         text: Arc<str>,
     },
+    /// Offer the player `target` (an entity id) this player's holding of `give_item` for its
+    /// holding of `want_item` (`0`: nothing on that side).
+    TradeOffer {
+        target: u32,
+        give_item: u32,
+        want_item: u32,
+    },
+    /// Accept the offer the player `from` (an entity id) made.
+    TradeAccept {
+        from: u32,
+    },
 }
 
 /// One tick of a client's input, stamped with the client's own tick counter.

@@ -33,6 +33,8 @@ pub enum RouteError {
     NotPlaced(ClientId),
     #[error("the layer already holds {LAYER_INPUTS_PER_TICK_MAX} inputs for its next tick")]
     QueueFull,
+    #[error("no layer {0}")]
+    NoLayer(usize),
 }
 
 /// All layers of one zone, and which client is in which.
@@ -152,6 +154,18 @@ impl ZoneLayers {
             return Err(RouteError::QueueFull);
         }
         self.inputs[layer].push(input);
+        Ok(())
+    }
+
+    /// Queues a control input (a persistence answer) for layer `layer`'s next tick. Such inputs get
+    /// room beyond the clients' (`PENDING_CLAIMS_MAX` more: each answers a claim the layer made), so
+    /// a burst of client inputs never crowds out an answer.
+    pub fn route_control(&mut self, layer: usize, input: ZoneInput) -> Result<(), RouteError> {
+        let inputs = self.inputs.get_mut(layer).ok_or(RouteError::NoLayer(layer))?;
+        if inputs.len() >= LAYER_INPUTS_PER_TICK_MAX + crate::zone::PENDING_CLAIMS_MAX {
+            return Err(RouteError::QueueFull);
+        }
+        inputs.push(input);
         Ok(())
     }
 

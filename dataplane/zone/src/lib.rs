@@ -39,5 +39,5 @@ pub use movement::MoveRejection;
 pub use shedding::LoadShedding;
 pub use zone::{
     ActorKind, ClientEvent, ClientId, IdempotencyKey, JoinRefusal, PartyId, PersistenceEvent, PersistenceOutcome,
-    SnapshotDatagram, Zone, ZoneCounters, ZoneError, ZoneInput, ZoneOutput,
+    PickUpRefusal, PlayerState, SnapshotDatagram, TradeRefusal, Zone, ZoneCounters, ZoneError, ZoneInput, ZoneOutput,
 };

@@ -24,13 +24,15 @@ mod npcs;
 mod playback;
 mod sessions;
 mod snapshots;
+mod trade;
 
 pub(crate) use components::{Body, Kind, LootDrop, NetId, Vitals};
 pub use interface::{
     ActorKind, ClientEvent, ClientId, IdempotencyKey, JoinRefusal, PartyId, PersistenceEvent, PersistenceOutcome,
-    SnapshotDatagram, ZoneCounters, ZoneError, ZoneInput, ZoneOutput,
+    PickUpRefusal, SnapshotDatagram, TradeRefusal, ZoneCounters, ZoneError, ZoneInput, ZoneOutput,
 };
 use loot::PendingClaim;
+pub use loot::PlayerState;
 
 /// Most loot claims waiting for persistence at once; more pick-ups are refused and counted.
 pub const PENDING_CLAIMS_MAX: usize = 4096;
@@ -75,6 +77,7 @@ pub struct Zone {
     tick: u64,
     next_step_at_us: u64,
     pending_claims: BTreeMap<IdempotencyKey, PendingClaim>,
+    trades: trade::Trades,
     chat_this_tick: u32,
     shedding: LoadShedding,
     counters: ZoneCounters,
@@ -101,6 +104,7 @@ impl Zone {
             tick: 0,
             next_step_at_us: now_us + config.tick_interval_us(),
             pending_claims: BTreeMap::new(),
+            trades: trade::Trades::default(),
             chat_this_tick: 0,
             shedding: LoadShedding::default(),
             counters: ZoneCounters::default(),
@@ -324,6 +328,7 @@ impl Zone {
         }
         self.wander_npcs();
         self.tend_loot(out);
+        self.tend_trades(out);
         let tick = self.tick;
         for (body, history) in self.world.query_mut::<(&Body, &mut LagCompensationHistory)>() {
             history.record(tick, body.position_m);

@@ -80,6 +80,7 @@ mod tests {
         ConnectToken {
             session_id: 0x0123_4567_89ab_cdef,
             zone_id: 7,
+            character_id: 0,
             expires_at_s: 1_700_000_030,
             client_to_server_key: [0x11; 32],
             server_to_client_key: [0x22; 32],
@@ -136,6 +137,48 @@ mod tests {
             .unwrap();
         assert!(server.poll_transmit(1_700_000_000_000_000).is_some(), "a challenge");
     }
+
+    /// PROTOCOL.md, "Connect token", the second vector: the same token playing character
+    /// 0x1122334455667788. Only the sealed private part changes (the client token's clear copy and
+    /// size do not); the server opens the character id from it.
+    #[test]
+    fn connect_token_with_character_test_vector() {
+        let plain = vector_token();
+        let mut cluster_key = [0u8; CLUSTER_KEY_BYTES];
+        for (index, byte) in cluster_key.iter_mut().enumerate() {
+            *byte = index as u8;
+        }
+        let token = ConnectToken {
+            character_id: 0x1122_3344_5566_7788,
+            ..plain.token.clone()
+        }
+        .seal(&cluster_key, plain.nonce);
+        let compact = |vector: &str| vector.split_whitespace().collect::<String>();
+        assert_eq!(
+            hex_lines(&token.sealed_private).replace('\n', ""),
+            compact(SEALED_WITH_CHARACTER_VECTOR_HEX)
+        );
+        let bytes = token.to_bytes();
+        let plain_bytes = plain.to_bytes();
+        assert_eq!(bytes.len(), plain_bytes.len());
+        assert_eq!(bytes[..32], plain_bytes[..32], "expiry and nonce unchanged");
+        assert_eq!(bytes[240..], plain_bytes[240..], "the clear fields unchanged");
+        let spec: String = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/PROTOCOL.md"))
+            .split_whitespace()
+            .collect();
+        assert!(spec.contains(&compact(SEALED_WITH_CHARACTER_VECTOR_HEX)));
+        let opened = ConnectToken::open(&cluster_key, 1_700_000_030, &token.nonce, &token.sealed_private).unwrap();
+        assert_eq!(opened.character_id, 0x1122_3344_5566_7788);
+    }
+
+    const SEALED_WITH_CHARACTER_VECTOR_HEX: &str = "\
+ad23f2d080d1606b1b1823fb5eac09c068804dc092eaabe8f17b7bcba6c30d60
+7c5d720069ab91bba294eaab2bcb141009a4923f33410092c4f379431850ab28
+2f72ffe71fc1a8161fe5fcd684e8a1877a6c0be733229b316845d26c8b826c28
+6ea3e5c4b39ed1b871cb59a1d46e205f2e7355013187cd2805474fb6da410a09
+e4e15cc9e383ced94eef0e1493794b397ad29ea67f1f063a6fd30cb501338241
+56e17a19c039b51955cae84716577ff944a484662f5803f63ef169ee8cf8d328
+c908e434be8526ec5d88be1e03eaba5e";
 
     const CLIENT_TOKEN_VECTOR_HEX: &str = "\
 1ef1536500000000808182838485868788898a8b8c8d8e8f9091929394959697

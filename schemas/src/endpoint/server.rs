@@ -46,6 +46,8 @@ pub enum ServerEvent {
     Connected {
         session_id: u64,
         zone_id: u32,
+        /// The token's character id (0 = none: dev tokens; the host then uses the session id).
+        character_id: u64,
         address: SocketAddr,
     },
     /// Never dropped (see `SERVER_EVENTS_MAX`): every `Connected` is followed by one.
@@ -455,6 +457,7 @@ impl ServerEndpoint {
         self.push_event(ServerEvent::Connected {
             session_id,
             zone_id: token.zone_id,
+            character_id: token.character_id,
             address: from,
         });
         Ok(())

@@ -7,6 +7,7 @@ use thiserror::Error;
 
 use crate::config::ENTITIES_PER_ZONE_MAX;
 use crate::input::PlayerInput;
+pub use meridian_proto::messages::{PickUpRefusal, TradeRefusal};
 
 /// A client session in this zone (assigned by the node).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -74,7 +75,12 @@ pub enum ZoneInput {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PersistenceOutcome {
     Committed,
+    /// Refused for good (e.g. a stale fencing token): the loot goes back on the ground.
     Rejected,
+    /// The database could not be reached: the claim is dropped, the player told so, and the loot
+    /// is free again (a later pick-up reuses the loot's key, so a grant that did commit after all
+    /// is replayed rather than doubled).
+    Unavailable,
 }
 
 /// Effects the persistence service must make durable (write-behind; the zone never waits).
@@ -85,6 +91,15 @@ pub enum PersistenceEvent {
         character_id: u64,
         item_id: u32,
         quantity: u16,
+    },
+    /// A two-party trade both players agreed to: `a_character` gives its holding of `a_item`,
+    /// `b_character` its holding of `b_item` (`0`: nothing), at once or not at all.
+    Trade {
+        key: IdempotencyKey,
+        a_character_id: u64,
+        b_character_id: u64,
+        a_item: u32,
+        b_item: u32,
     },
     Kill {
         key: IdempotencyKey,
@@ -136,6 +151,22 @@ pub enum ClientEvent {
     },
     PickUpRefused {
         loot: u32,
+        reason: PickUpRefusal,
+    },
+    TradeOffered {
+        from_entity: u32,
+        give_item: u32,
+        want_item: u32,
+    },
+    /// Persistence committed the trade: only now do both inventory views change.
+    TradeCompleted {
+        with_entity: u32,
+        gave_item: u32,
+        got_item: u32,
+    },
+    TradeRefused {
+        with_entity: u32,
+        reason: TradeRefusal,
     },
 }
 
@@ -170,7 +201,32 @@ impl ClientEvent {
                 item_id: *item_id,
                 quantity: *quantity,
             },
-            ClientEvent::PickUpRefused { loot } => ServerEvent::PickUpRefused { loot: *loot },
+            ClientEvent::PickUpRefused { loot, reason } => ServerEvent::PickUpRefused {
+                loot: *loot,
+                reason: *reason,
+            },
+            ClientEvent::TradeOffered {
+                from_entity,
+                give_item,
+                want_item,
+            } => ServerEvent::TradeOffered {
+                from_entity: *from_entity,
+                give_item: *give_item,
+                want_item: *want_item,
+            },
+            ClientEvent::TradeCompleted {
+                with_entity,
+                gave_item,
+                got_item,
+            } => ServerEvent::TradeCompleted {
+                with_entity: *with_entity,
+                gave_item: *gave_item,
+                got_item: *got_item,
+            },
+            ClientEvent::TradeRefused { with_entity, reason } => ServerEvent::TradeRefused {
+                with_entity: *with_entity,
+                reason: *reason,
+            },
         }
     }
 }
@@ -249,11 +305,17 @@ pub struct ZoneCounters {
     pub respawns: u64,
     pub pickups_claimed: u64,
     pub pickups_refused: u64,
+    /// Claims persistence could not make durable because the database was unreachable.
+    pub loot_claims_unavailable: u64,
     pub loot_granted: u64,
     pub loot_claims_rejected: u64,
     pub loot_claims_retried: u64,
     pub loot_confirms_ignored: u64,
     pub loot_expired: u64,
+    pub trades_offered: u64,
+    pub trades_refused: u64,
+    pub trades_committed: u64,
+    pub trades_retried: u64,
     pub chat_relayed: u64,
     pub chat_dropped_rate: u64,
     pub chat_dropped_length: u64,

@@ -1,11 +1,20 @@
 //! Loot and persistence: drops on the ground, pick-up claims made durable write-behind (the zone
 //! never waits; claims are retried until persistence answers, and answered once), and expiry.
 
-use super::components::{Body, Kind, LootDrop, NetId};
+use super::components::{Body, Kind, LootDrop, NetId, Vitals};
 use super::{
-    ActorKind, ClientEvent, ClientId, IdempotencyKey, PENDING_CLAIMS_MAX, PersistenceEvent, PersistenceOutcome, Zone,
-    ZoneError, ZoneOutput,
+    ActorKind, ClientEvent, ClientId, IdempotencyKey, PENDING_CLAIMS_MAX, PersistenceEvent, PersistenceOutcome,
+    PickUpRefusal, Zone, ZoneError, ZoneOutput,
 };
+
+/// One player's state as a checkpoint records it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlayerState {
+    pub client: ClientId,
+    pub character_id: u64,
+    pub position_m: [f32; 3],
+    pub health: u16,
+}
 
 #[derive(Debug, Clone)]
 pub(super) struct PendingClaim {
@@ -18,6 +27,23 @@ pub(super) struct PendingClaim {
 }
 
 impl Zone {
+    /// Every player's checkpointable state (write-behind checkpoints read it between ticks).
+    pub fn player_states(&self) -> impl Iterator<Item = PlayerState> + '_ {
+        self.clients.iter().filter_map(|(client, session)| {
+            let position_m = self.world.get::<&Body>(session.entity).ok()?.position_m;
+            let health = self
+                .world
+                .get::<&Vitals>(session.entity)
+                .map_or(0, |vitals| vitals.health);
+            Some(PlayerState {
+                client: *client,
+                character_id: session.character_id,
+                position_m,
+                health,
+            })
+        })
+    }
+
     /// Drops loot on the ground (NPC deaths call this; scripts may too).
     pub fn spawn_loot(&mut self, position_m: [f32; 3], item_id: u32, quantity: u16) -> Result<u32, ZoneError> {
         let (net_id, serial) = self.allocate()?;
@@ -43,16 +69,17 @@ impl Zone {
     }
 
     pub(super) fn pick_up(&mut self, client: ClientId, loot: u32, out: &mut ZoneOutput) {
-        let refuse = |zone: &mut Self, out: &mut ZoneOutput| {
+        let refuse = |zone: &mut Self, out: &mut ZoneOutput, reason: PickUpRefusal| {
             zone.counters.pickups_refused += 1;
-            out.client_events.push((client, ClientEvent::PickUpRefused { loot }));
+            out.client_events
+                .push((client, ClientEvent::PickUpRefused { loot, reason }));
         };
         let Some(session) = self.clients.get(&client) else {
             return;
         };
         let (player, character_id) = (session.entity, session.character_id);
         let Some(&loot_handle) = self.by_net_id.get(&loot) else {
-            return refuse(self, out);
+            return refuse(self, out, PickUpRefusal::AlreadyClaimed);
         };
         let Ok(player_at) = self.world.get::<&Body>(player).map(|body| body.position_m) else {
             return;
@@ -61,8 +88,11 @@ impl Zone {
             return;
         };
         let distance = ((player_at[0] - loot_at[0]).powi(2) + (player_at[1] - loot_at[1]).powi(2)).sqrt();
-        if distance > self.config.pickup_range_m || self.pending_claims.len() >= PENDING_CLAIMS_MAX {
-            return refuse(self, out);
+        if distance > self.config.pickup_range_m {
+            return refuse(self, out, PickUpRefusal::OutOfRange);
+        }
+        if self.pending_claims.len() >= PENDING_CLAIMS_MAX {
+            return refuse(self, out, PickUpRefusal::Busy);
         }
         let claimed = match self.world.get::<&mut LootDrop>(loot_handle) {
             Ok(mut drop) if !drop.claimed => {
@@ -71,7 +101,9 @@ impl Zone {
             }
             _ => None,
         };
-        let Some(drop) = claimed else { return refuse(self, out) };
+        let Some(drop) = claimed else {
+            return refuse(self, out, PickUpRefusal::AlreadyClaimed);
+        };
         debug_assert!(!self.pending_claims.contains_key(&drop.key));
         self.pending_claims.insert(
             drop.key,
@@ -97,7 +129,9 @@ impl Zone {
     /// it, so a repeated or very late confirm can never grant the item twice.
     pub(super) fn confirm(&mut self, key: IdempotencyKey, outcome: PersistenceOutcome, out: &mut ZoneOutput) {
         let Some(claim) = self.pending_claims.remove(&key) else {
-            self.counters.loot_confirms_ignored += 1;
+            if !self.confirm_trade(key, outcome, out) {
+                self.counters.loot_confirms_ignored += 1;
+            }
             return;
         };
         match outcome {
@@ -117,8 +151,14 @@ impl Zone {
                     ));
                 }
             }
-            PersistenceOutcome::Rejected => {
-                self.counters.loot_claims_rejected += 1;
+            PersistenceOutcome::Rejected | PersistenceOutcome::Unavailable => {
+                let reason = if outcome == PersistenceOutcome::Rejected {
+                    self.counters.loot_claims_rejected += 1;
+                    PickUpRefusal::Rejected
+                } else {
+                    self.counters.loot_claims_unavailable += 1;
+                    PickUpRefusal::PersistenceUnavailable
+                };
                 if let Some(&handle) = self.by_net_id.get(&claim.loot_entity)
                     && let Ok(mut drop) = self.world.get::<&mut LootDrop>(handle)
                 {
@@ -128,6 +168,7 @@ impl Zone {
                     claim.client,
                     ClientEvent::PickUpRefused {
                         loot: claim.loot_entity,
+                        reason,
                     },
                 ));
             }

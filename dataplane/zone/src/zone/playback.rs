@@ -88,6 +88,12 @@ impl Zone {
             Some(Action::Attack { target, direction }) => self.attack(client, target, direction, arrival_us, out),
             Some(Action::PickUp { loot }) => self.pick_up(client, loot, out),
             Some(Action::Chat { text }) => self.chat(client, text, out),
+            Some(Action::TradeOffer {
+                target,
+                give_item,
+                want_item,
+            }) => self.offer_trade(client, target, give_item, want_item, out),
+            Some(Action::TradeAccept { from }) => self.accept_trade(client, from, out),
         }
     }
 
