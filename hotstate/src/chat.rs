@@ -42,6 +42,12 @@ pub const LIMITER_PLAYERS_MAX: usize = 65_536;
 /// Received lines waiting for the node to fan them out: a second of a busy world's chat (a few
 /// hundred lines) many times over; overflow is counted, not waited for.
 pub const CHAT_RECEIVE_QUEUE_MAX: usize = 4096;
+/// Lines accepted by [`GlobalChat::try_publish`] waiting for the publisher task: at a few hundred
+/// lines a second a node's queue holds seconds of chat; when Redis stalls it fills and further lines
+/// are refused as unavailable instead of piling up.
+pub const CHAT_PUBLISH_QUEUE_MAX: usize = 1024;
+/// Lines the publisher sends in one pipeline (one round trip).
+const PUBLISH_BATCH_MAX: usize = 64;
 /// How often the subscriber pings its connection: a dead Redis is noticed within this plus the
 /// op timeout even when the socket does not close.
 const SUBSCRIBER_PING_PERIOD: Duration = Duration::from_secs(1);
@@ -207,6 +213,9 @@ pub struct ChatCounters {
     pub subscriptions: u64,
     /// Subscriptions lost (Redis went away).
     pub subscriptions_lost: u64,
+    /// Lines accepted by `try_publish` that the publisher task could not hand to Redis (lost; the
+    /// sender had been told nothing was wrong, so `try_publish` refuses while this is recent).
+    pub publish_failed: u64,
 }
 
 #[derive(Default)]
@@ -221,12 +230,15 @@ struct Counters {
     received_invalid: AtomicU64,
     subscriptions: AtomicU64,
     subscriptions_lost: AtomicU64,
+    publish_failed: AtomicU64,
 }
 
 /// State shared with the subscriber task (no reference back to the `GlobalChat`).
 struct Shared {
     counters: Counters,
     subscribed: AtomicBool,
+    /// False after the publisher task's last batch failed, until one succeeds.
+    publisher_healthy: AtomicBool,
 }
 
 struct Inner {
@@ -236,12 +248,15 @@ struct Inner {
     started: Instant,
     next_id: AtomicU64,
     shared: Arc<Shared>,
+    outbox: mpsc::Sender<Vec<u8>>,
     subscriber: JoinHandle<()>,
+    publisher: JoinHandle<()>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
         self.subscriber.abort();
+        self.publisher.abort();
     }
 }
 
@@ -289,6 +304,7 @@ impl GlobalChat {
         let shared = Arc::new(Shared {
             counters: Counters::default(),
             subscribed: AtomicBool::new(false),
+            publisher_healthy: AtomicBool::new(true),
         });
         let (sender, receiver) = mpsc::channel(CHAT_RECEIVE_QUEUE_MAX);
         let (ready_tx, mut ready_rx) = watch::channel(false);
@@ -300,6 +316,8 @@ impl GlobalChat {
                 reason: "could not subscribe to global chat".into(),
             });
         }
+        let (outbox, outbox_receiver) = mpsc::channel(CHAT_PUBLISH_QUEUE_MAX);
+        let publisher = tokio::spawn(publish_loop(link.clone(), shared.clone(), outbox_receiver));
         // Ids start at the connect time in microseconds: a restarted node does not reuse the ids of
         // its previous run (unless its clock went back), without storing anything.
         let chat = GlobalChat {
@@ -310,7 +328,9 @@ impl GlobalChat {
                 started: Instant::now(),
                 next_id: AtomicU64::new(unix_us()),
                 shared,
+                outbox,
                 subscriber,
+                publisher,
             }),
         };
         Ok((chat, GlobalChatReceiver { receiver }))
@@ -320,6 +340,55 @@ impl GlobalChat {
     /// subscription). Refused with a reason when empty, too long, over the player's rate, or when
     /// Redis does not take it within the op timeout.
     pub async fn publish(&self, from_player: u64, text: &str) -> Result<(), ChatRefusal> {
+        let inner = &self.inner;
+        let counters = &inner.shared.counters;
+        let payload = self.accept(from_player, text)?;
+        let published: Result<u64, HotStateError> = inner
+            .link
+            .run(|mut conn| async move {
+                redis::cmd("PUBLISH")
+                    .arg(GLOBAL_CHAT_CHANNEL)
+                    .arg(payload)
+                    .query_async(&mut conn)
+                    .await
+            })
+            .await;
+        match published {
+            Ok(_receivers) => {
+                counters.published.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(error) => {
+                tracing::debug!(%error, "global chat publish failed");
+                counters.refused_unavailable.fetch_add(1, Ordering::Relaxed);
+                Err(ChatRefusal::Unavailable)
+            }
+        }
+    }
+
+    /// Like [`GlobalChat::publish`] but never waits (for a worker thread outside the runtime): the
+    /// line is checked, then queued for the publisher task. Refused as `Unavailable` when the queue
+    /// is full, the subscription is down, or the publisher's last batch failed (Redis is away); a
+    /// queued line that then fails to publish is lost and counted (`publish_failed`).
+    pub fn try_publish(&self, from_player: u64, text: &str) -> Result<(), ChatRefusal> {
+        let inner = &self.inner;
+        let counters = &inner.shared.counters;
+        let healthy =
+            inner.shared.subscribed.load(Ordering::Relaxed) && inner.shared.publisher_healthy.load(Ordering::Relaxed);
+        if !healthy {
+            counters.refused_unavailable.fetch_add(1, Ordering::Relaxed);
+            return Err(ChatRefusal::Unavailable);
+        }
+        let payload = self.accept(from_player, text)?;
+        if inner.outbox.try_send(payload).is_err() {
+            counters.refused_unavailable.fetch_add(1, Ordering::Relaxed);
+            return Err(ChatRefusal::Unavailable);
+        }
+        Ok(())
+    }
+
+    /// Applies the limits and builds the wire line.
+    fn accept(&self, from_player: u64, text: &str) -> Result<Vec<u8>, ChatRefusal> {
         let inner = &self.inner;
         let counters = &inner.shared.counters;
         let now_ms = u64::try_from(inner.started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -345,28 +414,7 @@ impl GlobalChat {
             id: inner.next_id.fetch_add(1, Ordering::Relaxed),
             sent_at_unix_us: unix_us(),
         };
-        let payload = message.encode();
-        let published: Result<u64, HotStateError> = inner
-            .link
-            .run(|mut conn| async move {
-                redis::cmd("PUBLISH")
-                    .arg(GLOBAL_CHAT_CHANNEL)
-                    .arg(payload)
-                    .query_async(&mut conn)
-                    .await
-            })
-            .await;
-        match published {
-            Ok(_receivers) => {
-                counters.published.fetch_add(1, Ordering::Relaxed);
-                Ok(())
-            }
-            Err(error) => {
-                tracing::debug!(%error, "global chat publish failed");
-                counters.refused_unavailable.fetch_add(1, Ordering::Relaxed);
-                Err(ChatRefusal::Unavailable)
-            }
-        }
+        Ok(message.encode())
     }
 
     pub fn counters(&self) -> ChatCounters {
@@ -382,6 +430,7 @@ impl GlobalChat {
             received_invalid: c.received_invalid.load(Ordering::Relaxed),
             subscriptions: c.subscriptions.load(Ordering::Relaxed),
             subscriptions_lost: c.subscriptions_lost.load(Ordering::Relaxed),
+            publish_failed: c.publish_failed.load(Ordering::Relaxed),
         }
     }
 
@@ -392,6 +441,33 @@ impl GlobalChat {
 
     pub fn node_id(&self) -> &str {
         &self.inner.node_id
+    }
+}
+
+/// Publishes what `try_publish` queued, up to [`PUBLISH_BATCH_MAX`] lines per round trip, in order.
+async fn publish_loop(link: RedisLink, shared: Arc<Shared>, mut outbox: mpsc::Receiver<Vec<u8>>) {
+    let counters = &shared.counters;
+    let mut batch = Vec::with_capacity(PUBLISH_BATCH_MAX);
+    while outbox.recv_many(&mut batch, PUBLISH_BATCH_MAX).await > 0 {
+        let lines = batch.len() as u64;
+        let mut pipeline = redis::pipe();
+        for payload in batch.drain(..) {
+            pipeline.cmd("PUBLISH").arg(GLOBAL_CHAT_CHANNEL).arg(payload).ignore();
+        }
+        let sent: Result<(), HotStateError> = link
+            .run(|mut conn| async move { pipeline.query_async(&mut conn).await })
+            .await;
+        match sent {
+            Ok(()) => {
+                counters.published.fetch_add(lines, Ordering::Relaxed);
+                shared.publisher_healthy.store(true, Ordering::Relaxed);
+            }
+            Err(error) => {
+                counters.publish_failed.fetch_add(lines, Ordering::Relaxed);
+                shared.publisher_healthy.store(false, Ordering::Relaxed);
+                tracing::warn!(%error, lines, "global chat lines lost: redis unavailable");
+            }
+        }
     }
 }
 
@@ -421,6 +497,8 @@ async fn subscribe_loop(
             backoff = RESUBSCRIBE_BACKOFF_MIN;
             counters.subscriptions.fetch_add(1, Ordering::Relaxed);
             shared.subscribed.store(true, Ordering::Relaxed);
+            // Redis answers again: let `try_publish` queue lines again after a failed batch.
+            shared.publisher_healthy.store(true, Ordering::Relaxed);
             ready.send_replace(true);
             let (mut sink, mut stream) = pubsub.split();
             let mut ping = tokio::time::interval(SUBSCRIBER_PING_PERIOD);

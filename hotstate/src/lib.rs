@@ -27,8 +27,9 @@ mod writer;
 mod zone_state;
 
 pub use chat::{
-    CHAT_MESSAGES_PER_WINDOW, CHAT_RATE_WINDOW_MS, CHAT_RECEIVE_QUEUE_MAX, ChatCounters, ChatLimiter, ChatRefusal,
-    GLOBAL_CHAT_CHANNEL, GlobalChat, GlobalChatMessage, GlobalChatReceiver, LIMITER_PLAYERS_MAX,
+    CHAT_MESSAGES_PER_WINDOW, CHAT_PUBLISH_QUEUE_MAX, CHAT_RATE_WINDOW_MS, CHAT_RECEIVE_QUEUE_MAX, ChatCounters,
+    ChatLimiter, ChatRefusal, GLOBAL_CHAT_CHANNEL, GlobalChat, GlobalChatMessage, GlobalChatReceiver,
+    LIMITER_PLAYERS_MAX,
 };
 pub use link::{LinkCounters, REDIS_CONNECT_TIMEOUT, REDIS_OP_TIMEOUT, RedisLink};
 pub use session::{SESSION_KEY_PREFIX, SessionRecord, SessionStore};

@@ -284,6 +284,7 @@ async fn redis_down_is_unavailable_within_the_timeout_and_everything_recovers_on
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(!chat_a.is_subscribed() && !chat_b.is_subscribed());
+    assert_eq!(chat_b.try_publish(2, "anyone there?"), Err(ChatRefusal::Unavailable));
 
     // A new Redis on the same port (empty: persistence is off): the same handles recover.
     let redis = Redis::start_on_port(port).expect("restart redis on the same port");
@@ -311,9 +312,15 @@ async fn redis_down_is_unavailable_within_the_timeout_and_everything_recovers_on
     }
     assert!(chat_a.is_subscribed() && chat_b.is_subscribed());
     chat_a.publish(1, "back").await.unwrap();
+    chat_b.try_publish(2, "me too").unwrap();
     for inbox in [&mut inbox_a, &mut inbox_b] {
-        let lines = receive(inbox, 1, Duration::from_secs(2)).await;
-        assert_eq!(lines.iter().map(|l| l.text.as_str()).collect::<Vec<_>>(), ["back"]);
+        let mut lines: Vec<String> = receive(inbox, 2, Duration::from_secs(2))
+            .await
+            .into_iter()
+            .map(|l| l.text)
+            .collect();
+        lines.sort_unstable();
+        assert_eq!(lines, ["back", "me too"]);
     }
     assert_eq!(chat_a.counters().subscriptions, 2);
     assert!(chat_a.counters().subscriptions_lost >= 1);
@@ -345,6 +352,20 @@ async fn a_global_line_reaches_every_node_once() {
             }
         }
     }
+    // Node c's worker thread (no runtime) sends through the queue that never waits.
+    let from_thread = chats[2].clone();
+    let thread_lines = std::thread::spawn(move || {
+        (0..3)
+            .map(|line| {
+                let text = format!("node-c:7:{line}");
+                from_thread.try_publish(7, &text).unwrap();
+                text
+            })
+            .collect::<Vec<_>>()
+    })
+    .join()
+    .unwrap();
+    sent.extend(thread_lines);
     for (node, inbox) in nodes.iter().zip(inboxes.iter_mut()) {
         let lines = receive(inbox, sent.len(), Duration::from_secs(3)).await;
         // Nothing more arrives afterwards (no duplicate through a second path).
@@ -371,6 +392,7 @@ async fn a_global_line_reaches_every_node_once() {
     // A node's own lines came back through the subscription, once.
     assert_eq!(chats[0].counters().received, sent.len() as u64);
     assert_eq!(chats[0].counters().published, 12);
+    assert_eq!(chats[2].counters().published, 3);
     assert_eq!(chats[2].counters().received_dropped, 0);
 }
 
