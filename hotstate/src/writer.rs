@@ -4,7 +4,8 @@
 //! period); the snapshot lands in its zone's slot, replacing any older one not yet written (newest
 //! wins: only the newest state is worth writing). `offer` takes a mutex held only for a map insert by
 //! either side, so it never waits on Redis. A background task takes every slot each period and saves
-//! them. The slots are bounded by [`WRITER_ZONES_MAX`]; what does not fit is refused and counted.
+//! them. The slots are bounded by [`WRITER_ZONES_MAX`]; what does not fit is refused and counted
+//! (a failed round putting its snapshots back can raise that to twice the bound, never more).
 //!
 //! Redis down: the first `Unavailable` ends the round (every write would wait for its timeout); the
 //! snapshots go back into their slots unless a newer one arrived, and the next round retries.

@@ -4,9 +4,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use meridian_hotstate::{
-    CHAT_MESSAGES_PER_WINDOW, ChatRefusal, GlobalChat, GlobalChatMessage, GlobalChatReceiver, HotStateError,
-    LootSnapshot, NpcSnapshot, REDIS_OP_TIMEOUT, RedisLink, SessionRecord, SessionStore, ZoneSnapshot, ZoneStateStore,
-    ZoneStateWriter,
+    CHAT_MESSAGES_PER_WINDOW, CHAT_RECEIVE_QUEUE_MAX, ChatRefusal, GLOBAL_CHAT_CHANNEL, GlobalChat, GlobalChatMessage,
+    GlobalChatReceiver, HotStateError, LootSnapshot, NpcSnapshot, REDIS_OP_TIMEOUT, RedisLink, SessionRecord,
+    SessionStore, ZoneSnapshot, ZoneStateStore, ZoneStateWriter,
 };
 use meridian_proto::messages::CHAT_TEXT_BYTES_MAX;
 use meridian_testkit::Redis;
@@ -442,4 +442,47 @@ async fn chat_refusals_carry_their_reason_and_refused_lines_go_nowhere() {
     assert_eq!(counters.refused_too_long, 1);
     assert_eq!(counters.refused_rate_limited, 1);
     assert_eq!(counters.published, expected as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_does_not_drain_its_inbox_drops_and_counts_never_blocks() {
+    let redis = Redis::start().expect("start redis");
+    let (chat_a, _inbox_a) = GlobalChat::connect(RedisLink::new(&redis.url()).unwrap(), "node-a")
+        .await
+        .unwrap();
+    let (chat_b, mut inbox_b) = GlobalChat::connect(RedisLink::new(&redis.url()).unwrap(), "node-b")
+        .await
+        .unwrap();
+    let lines = CHAT_RECEIVE_QUEUE_MAX + 100;
+    for n in 0..lines {
+        // Five lines per player stay within the rate.
+        chat_a.publish((n / 5) as u64, &format!("line {n}")).await.unwrap();
+    }
+    // A payload that is not a chat line (another program on the channel) is counted, not delivered.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: u64 = redis::cmd("PUBLISH")
+        .arg(GLOBAL_CHAT_CHANNEL)
+        .arg("not a line")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while chat_b.counters().received + chat_b.counters().received_invalid < lines as u64 + 1
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let counters = chat_b.counters();
+    assert_eq!(counters.received, lines as u64);
+    assert_eq!(counters.received_invalid, 1);
+    assert_eq!(counters.received_dropped, 100);
+    // The queue holds the oldest lines, in publish order.
+    let held = receive(&mut inbox_b, lines, Duration::from_millis(300)).await;
+    assert_eq!(held.len(), CHAT_RECEIVE_QUEUE_MAX);
+    assert_eq!(held[0].text, "line 0");
+    assert_eq!(
+        held[CHAT_RECEIVE_QUEUE_MAX - 1].text,
+        format!("line {}", CHAT_RECEIVE_QUEUE_MAX - 1)
+    );
 }
