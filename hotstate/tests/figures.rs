@@ -148,14 +148,15 @@ async fn zone_state_write_time_for_a_2000_entity_zone() {
             })
             .collect(),
     };
-    let bytes = snapshot(0).encode().unwrap().len();
+    let mut bytes = 0;
     let (mut encode_us, mut save_us, mut load_us) = (Vec::new(), Vec::new(), Vec::new());
     for tick in 0..200 {
         let zone = snapshot(tick);
         let started = Instant::now();
         let blob = zone.encode().unwrap();
         encode_us.push(started.elapsed().as_micros() as u64);
-        assert_eq!(blob.len(), bytes);
+        // Fields at their default are left out, so the size moves by a few bytes with the tick.
+        bytes = bytes.max(blob.len());
         let started = Instant::now();
         store.save(1, 9, &zone).await.unwrap();
         save_us.push(started.elapsed().as_micros() as u64);
@@ -167,7 +168,7 @@ async fn zone_state_write_time_for_a_2000_entity_zone() {
         samples.sort_unstable();
     }
     println!(
-        "zone state, 1,500 NPCs + 500 loot = {bytes} bytes: encode p50 {} µs p99 {} µs; \
+        "zone state, 1,500 NPCs + 500 loot = {bytes} bytes at most: encode p50 {} µs p99 {} µs; \
          save (encode + script) p50 {} µs p99 {} µs; load (read + decode) p50 {} µs p99 {} µs",
         percentile(&encode_us, 0.5),
         percentile(&encode_us, 0.99),
