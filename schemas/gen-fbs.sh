@@ -7,4 +7,6 @@ set -eu
 cd "$(dirname "$0")"
 planus rust -o control-fbs/src/control_generated.rs fbs/control.fbs
 planus rust -o control-fbs/src/bench_snapshot_generated.rs fbs/bench_snapshot.fbs
+planus rust -o control-fbs/src/zone_state_generated.rs fbs/zone_state.fbs
 echo "wrote control-fbs/src/control_generated.rs control-fbs/src/bench_snapshot_generated.rs"
+echo "wrote control-fbs/src/zone_state_generated.rs"

@@ -19,3 +19,11 @@ mod bench_snapshot_generated;
 pub mod bench_snapshot {
     pub use crate::bench_snapshot_generated::meridian::bench::*;
 }
+
+#[rustfmt::skip]
+mod zone_state_generated;
+/// A zone's non-player state (NPCs, loot) as the hot-state store keeps it in Redis
+/// (`schemas/fbs/zone_state.fbs`); the total decoder and limits are in `meridian-hotstate`.
+pub mod zone_state {
+    pub use crate::zone_state_generated::meridian::zonestate::*;
+}

@@ -476,3 +476,32 @@ impl Postgres {
         }
     }
 }
+
+impl Redis {
+    /// Starts a Redis on a given `port`: a test that stopped one (dropped its handle) brings a new
+    /// one up where its clients reconnect. One attempt: if the port is taken, this fails.
+    pub fn start_on_port(port: u16) -> Result<Self> {
+        let redis = find_binary(
+            "redis-server",
+            "MERIDIAN_REDIS",
+            &[PathBuf::from("/usr/bin/redis-server")],
+        )?;
+        let dir = temp_dir("meridian-redis-")?;
+        let log_path = dir.path().join("redis.log");
+        let mut command = Command::new(&redis);
+        command
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args(["--appendonly", "no", "--daemonize", "no", "--dir"])
+            .arg(dir.path());
+        let mut process = ServiceProcess::spawn(command, &log_path)?;
+        if !wait_ready(&mut process, move || tcp_exchange_contains(port, b"PING\r\n", "+PONG"))? {
+            return Err(TestkitError::NotReady {
+                service: "redis",
+                timeout: SERVICE_START_TIMEOUT,
+                attempts: 1,
+                log_tail: process.log_tail(),
+            });
+        }
+        Ok(Self { process, port, dir })
+    }
+}
