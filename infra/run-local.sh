@@ -68,7 +68,11 @@ if [ "$CONTROL" = 1 ]; then
   read -r services <&"${SERVICES[0]}" || { echo "dev-services failed: see /tmp/meridian-services.log" >&2; exit 1; }
   ETCD="$(printf '%s' "$services" | sed -n 's/.*"etcd":"\([^"]*\)".*/\1/p')"
   DATABASE_URL="$(printf '%s' "$services" | sed -n 's/.*"postgres":"\([^"]*\)".*/\1/p')"
+  # The economy's two shards (pick-ups, trades, checkpoints; cross-shard trades use 2PC).
+  ECONOMY="$(printf '%s' "$services" | sed -n 's/.*"economy":\[\([^]]*\)\].*/\1/p' | tr -d '"')"
+  REDIS="$(printf '%s' "$services" | sed -n 's/.*"redis":"\([^"]*\)".*/\1/p')"
   echo "control plane: etcd $ETCD, postgres ($DATABASE_URL), login API https://$AUTH_LISTEN" >&2
+  echo "economy: 2 Postgres shards; hot state: Redis $REDIS" >&2
   "$BIN/meridian-control" assigner --etcd "$ETCD" --zones "$ZONES" 2>/tmp/meridian-assigner.log &
   pids+=($!)
   CERT=/tmp/meridian-dev-cert.pem
@@ -79,7 +83,7 @@ if [ "$CONTROL" = 1 ]; then
     --cluster-key-hex "$KEY" --jwt-secret-hex "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
     --dev-cert-out "$CERT" --ip-burst 100000 --ip-refill-ms 1 2>/tmp/meridian-auth.log &
   pids+=($!)
-  node_flags=(--control "$ETCD" --node-id local-node)
+  node_flags=(--control "$ETCD" --node-id local-node --economy-shards "$ECONOMY")
   bot_flags=(--login "https://$AUTH_LISTEN" --login-ca "$CERT")
 fi
 

@@ -1,11 +1,13 @@
-//! `dev-services`: the local cluster's services for `make run` — a throwaway PostgreSQL and etcd on
-//! free loopback ports, started exactly as the tests start them. Prints one line of JSON with their
-//! addresses (`{"etcd": "...", "postgres": "..."}`) and keeps them running until it is stopped
-//! (SIGTERM, SIGINT, or its standard input closing); they stop and their data is deleted with it.
+//! `dev-services`: the local cluster's services for `make run` — throwaway PostgreSQL (the login
+//! API's), etcd, two PostgreSQL economy shards (with prepared transactions for cross-shard trades)
+//! and Redis on free loopback ports, started exactly as the tests start them. Prints one line of
+//! JSON with their addresses (`{"etcd": "...", "postgres": "...", "economy": ["...", "..."],
+//! "redis": "..."}`) and keeps them running until it is stopped (SIGTERM, SIGINT, or its standard
+//! input closing); they stop and their data is deleted with it.
 
 use std::io::{BufRead, Write};
 
-use meridian_testkit::{Etcd, Postgres};
+use meridian_testkit::{Etcd, Postgres, Redis};
 
 fn main() {
     let postgres = match Postgres::start() {
@@ -22,10 +24,28 @@ fn main() {
             std::process::exit(1);
         }
     };
+    let shards: Vec<Postgres> = (0..2)
+        .map(|shard| {
+            Postgres::start_with(&[("max_prepared_transactions", "64")]).unwrap_or_else(|error| {
+                eprintln!("dev-services: economy shard {shard} did not start: {error}");
+                std::process::exit(1);
+            })
+        })
+        .collect();
+    let redis = match Redis::start() {
+        Ok(redis) => redis,
+        Err(error) => {
+            eprintln!("dev-services: Redis did not start: {error}");
+            std::process::exit(1);
+        }
+    };
+    let economy: Vec<String> = shards.iter().map(|shard| format!("\"{}\"", shard.connection_string())).collect();
     println!(
-        "{{\"etcd\":\"{}\",\"postgres\":\"{}\"}}",
+        "{{\"etcd\":\"{}\",\"postgres\":\"{}\",\"economy\":[{}],\"redis\":\"{}\"}}",
         etcd.endpoint(),
-        postgres.connection_string()
+        postgres.connection_string(),
+        economy.join(","),
+        redis.url()
     );
     let _ = std::io::stdout().flush();
     // Runs until stdin closes (the script that started it ends) or a signal ends the process; the
@@ -36,6 +56,8 @@ fn main() {
             break;
         }
     }
+    drop(redis);
+    drop(shards);
     drop(etcd);
     drop(postgres);
 }
