@@ -13,6 +13,8 @@ APT_PACKAGES=(
   clang llvm-22-dev libpolly-22-dev bpftool
   iproute2 protobuf-compiler libprotobuf-dev
   libzstd-dev zlib1g-dev libelf-dev pkg-config
+  # librdkafka for meridian-events (rdkafka, linked dynamically); kcat to look at the event topic.
+  librdkafka-dev kcat
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -53,6 +55,21 @@ else
   log "cargo install bpf-linker (LLVM 22)"
   LLVM_PREFIX=/usr/lib/llvm-22 LLVM_SYS_221_PREFIX=/usr/lib/llvm-22 \
     cargo install bpf-linker --no-default-features --features llvm-22
+fi
+
+# The Kafka-protocol broker the event-log tests (and `make run`) start: tansu 0.6, whose in-memory
+# storage (`memory://`) needs the `dynostore` feature. Its renamed successor nisshi 0.8 does not
+# build here: its locked dependencies need rustc 1.96. A 500+ crate build, done once and kept in
+# ~/.cargo/bin; the testkit also accepts nisshi when it is installed.
+if tansu --version >/dev/null 2>&1; then
+  log "Kafka broker present: $(tansu --version)"
+elif nisshi --version >/dev/null 2>&1; then
+  log "Kafka broker present: $(nisshi --version)"
+else
+  log "cargo install tansu 0.6 (dynostore; 500+ crates, several minutes)"
+  broker_start=$SECONDS
+  cargo install tansu --version '=0.6.0' --features dynostore --locked
+  log "tansu built in $((SECONDS - broker_start)) s"
 fi
 log "done"
 
