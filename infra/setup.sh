@@ -13,8 +13,8 @@ APT_PACKAGES=(
   clang llvm-22-dev libpolly-22-dev bpftool
   iproute2 protobuf-compiler libprotobuf-dev
   libzstd-dev zlib1g-dev libelf-dev pkg-config
-  # librdkafka for meridian-events (rdkafka, linked dynamically); kcat to look at the event topic.
-  librdkafka-dev kcat
+  # make (and the C compiler) build the librdkafka that rdkafka bundles, for meridian-events.
+  make gcc
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -60,7 +60,9 @@ fi
 # The Kafka-protocol broker the event-log tests (and `make run`) start: tansu 0.6, whose in-memory
 # storage (`memory://`) needs the `dynostore` feature. Its renamed successor nisshi 0.8 does not
 # build here: its locked dependencies need rustc 1.96. A 500+ crate build, done once and kept in
-# ~/.cargo/bin; the testkit also accepts nisshi when it is installed.
+# ~/.cargo/bin; the testkit also accepts nisshi when it is installed. Debian's librdkafka 2.0.2 (and
+# so Debian's kcat) cannot talk to tansu: it misreads the tagged fields of tansu's ApiVersions
+# answer ("Read underflow"), a bug fixed in later librdkafka; rdkafka's bundled 2.12 reads them.
 if tansu --version >/dev/null 2>&1; then
   log "Kafka broker present: $(tansu --version)"
 elif nisshi --version >/dev/null 2>&1; then
