@@ -176,7 +176,9 @@ impl ProducerContext for LogContext {
     }
 }
 
-/// The event log producer. `Send + Sync`: one per node, shared by its workers.
+/// The event log producer. `Send + Sync`: one per node, shared by its workers. Dropping it gives up
+/// on whatever is still buffered (librdkafka purges its queue): call [`EventLog::flush`] first on an
+/// orderly shutdown.
 pub struct EventLog {
     producer: ThreadedProducer<LogContext>,
     counters: Arc<Counters>,
@@ -317,6 +319,49 @@ mod tests {
         }
     }
 
+    fn closed_port() -> u16 {
+        // Bound and dropped at once: nothing listens there.
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    /// Events that wait longer than the delivery timeout are given up on and counted as failed,
+    /// which frees their room in the buffer.
+    #[test]
+    fn delivery_timeout_counts_failures_and_frees_the_buffer() {
+        let mut config = EventLogConfig::new(format!("127.0.0.1:{}", closed_port()), "events");
+        config.delivery_timeout_ms = 200;
+        config.buffer_events_max = 10;
+        let log = EventLog::new(&config).unwrap();
+        for player in 0..10 {
+            log.try_log(&event(player)).unwrap();
+        }
+        assert!(matches!(log.try_log(&event(10)), Err(TryLogError::BufferFull)));
+        // flush returns once every event is delivered or failed.
+        let _ = log.flush(Duration::from_secs(10));
+        let counters = log.counters();
+        assert_eq!(counters.failed, 10);
+        assert_eq!(counters.delivered, 0);
+        assert_eq!(counters.buffered, 0);
+        assert!(log.try_log(&event(11)).is_ok(), "room again after the failures");
+    }
+
+    /// An event larger than the producer's message size limit is refused at once and counted.
+    #[test]
+    fn oversized_event_is_rejected_and_counted() {
+        let config = EventLogConfig::new(format!("127.0.0.1:{}", closed_port()), "events");
+        let log = EventLog::new(&config).unwrap();
+        let mut big = event(1);
+        big.payload = serde_json::Value::String("x".repeat(2 * 1024 * 1024));
+        assert!(matches!(log.try_log(&big), Err(TryLogError::Rejected(_))));
+        let counters = log.counters();
+        assert_eq!(counters.rejected, 1);
+        assert_eq!(counters.queued, 0);
+    }
+
     #[test]
     fn rejects_out_of_range_config() {
         let mut config = EventLogConfig::new("127.0.0.1:1", "events");
@@ -333,13 +378,7 @@ mod tests {
     /// event is dropped and counted, and nothing waits.
     #[test]
     fn no_broker_fills_buffer_to_bound_then_drops() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        // The listener is dropped: nothing listens on `port`.
-        let mut config = EventLogConfig::new(format!("127.0.0.1:{port}"), "events");
+        let mut config = EventLogConfig::new(format!("127.0.0.1:{}", closed_port()), "events");
         config.buffer_events_max = 100;
         let log = EventLog::new(&config).unwrap();
         let mut full = 0;

@@ -477,9 +477,11 @@ impl Postgres {
     }
 }
 
-/// Names of the Kafka-protocol broker binaries the testkit runs, newest first: `nisshi` is the
-/// renamed successor of `tansu`; both take the same `broker` arguments. `infra/setup.sh` builds one.
-const KAFKA_BROKER_BINARIES: [&str; 2] = ["nisshi", "tansu"];
+/// Names of the Kafka-protocol broker binaries the testkit runs, in order of preference: `tansu`
+/// 0.6 (what `infra/setup.sh` builds, and what the tests ran against), then its renamed successor
+/// `nisshi`, assumed to take the same `broker` and `topic create` arguments (it needs rustc 1.96 to
+/// build, so it has not been run here).
+const KAFKA_BROKER_BINARIES: [&str; 2] = ["tansu", "nisshi"];
 /// Prefix of the broker's temporary directory (its log only: the storage is in memory).
 const KAFKA_DIR_PREFIX: &str = "meridian-kafka-";
 
@@ -602,7 +604,7 @@ fn kafka_broker_command(binary: &Path, port: u16) -> Command {
     command
 }
 
-/// Finds the broker: `$MERIDIAN_KAFKA_BROKER`, else `nisshi` or `tansu` in `$CARGO_HOME/bin` (where
+/// Finds the broker: `$MERIDIAN_KAFKA_BROKER`, else `tansu` or `nisshi` in `$CARGO_HOME/bin` (where
 /// `cargo install` puts them) or on `PATH`.
 fn kafka_broker_binary() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("MERIDIAN_KAFKA_BROKER") {
@@ -620,7 +622,7 @@ fn kafka_broker_binary() -> Result<PathBuf> {
         }
     }
     Err(TestkitError::BinaryNotFound {
-        name: "nisshi or tansu (the Kafka broker; infra/setup.sh builds it with cargo install)",
+        name: "tansu or nisshi (the Kafka broker; infra/setup.sh builds it with cargo install)",
         searched: format!("$MERIDIAN_KAFKA_BROKER, $CARGO_HOME/bin, $PATH ({} dirs)", dirs.len()),
     })
 }
