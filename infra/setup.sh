@@ -57,10 +57,10 @@ else
     cargo install bpf-linker --no-default-features --features llvm-22
 fi
 
-# The Kafka-protocol broker the event-log tests (and `make run`) start: tansu 0.6, whose in-memory
+# The Kafka-protocol broker the event-log tests start (the testkit's `Kafka`): tansu 0.6, whose in-memory
 # storage (`memory://`) needs the `dynostore` feature. Its renamed successor nisshi 0.8 does not
-# build here: its locked dependencies need rustc 1.96. A 500+ crate build, done once and kept in
-# ~/.cargo/bin; the testkit also accepts nisshi when it is installed. Debian's librdkafka 2.0.2 (and
+# build here: its dependencies (rama 0.4) need rustc 1.96. A ~400-crate build (22 min on 2 busy
+# cores), done once and kept in ~/.cargo/bin; the testkit also accepts nisshi when it is installed. Debian's librdkafka 2.0.2 (and
 # so Debian's kcat) cannot talk to tansu: it misreads the tagged fields of tansu's ApiVersions
 # answer ("Read underflow"), a bug fixed in later librdkafka; rdkafka's bundled 2.12 reads them.
 if tansu --version >/dev/null 2>&1; then
@@ -68,7 +68,7 @@ if tansu --version >/dev/null 2>&1; then
 elif nisshi --version >/dev/null 2>&1; then
   log "Kafka broker present: $(nisshi --version)"
 else
-  log "cargo install tansu 0.6 (dynostore; 500+ crates, several minutes)"
+  log "cargo install tansu 0.6 (dynostore; ~400 crates, up to ~20 min)"
   broker_start=$SECONDS
   cargo install tansu --version '=0.6.0' --features dynostore --locked
   log "tansu built in $((SECONDS - broker_start)) s"
