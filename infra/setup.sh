@@ -57,12 +57,13 @@ else
     cargo install bpf-linker --no-default-features --features llvm-22
 fi
 
-# The Kafka-protocol broker the event-log tests start (the testkit's `Kafka`): tansu 0.6, whose in-memory
-# storage (`memory://`) needs the `dynostore` feature. Its renamed successor nisshi 0.8 does not
-# build here: its dependencies (rama 0.4) need rustc 1.96. A ~400-crate build (22 min on 2 busy
-# cores), done once and kept in ~/.cargo/bin; the testkit also accepts nisshi when it is installed. Debian's librdkafka 2.0.2 (and
-# so Debian's kcat) cannot talk to tansu: it misreads the tagged fields of tansu's ApiVersions
-# answer ("Read underflow"), a bug fixed in later librdkafka; rdkafka's bundled 2.12 reads them.
+# The Kafka-protocol broker the event-log tests start (the testkit's `Kafka`): tansu 0.6, whose
+# in-memory storage (`memory://`) needs the `dynostore` feature. Its renamed successor nisshi 0.8
+# does not build here: its dependencies (rama 0.4) need rustc 1.96. A ~400-crate build (22 min on
+# 2 busy cores), done once and kept in ~/.cargo/bin; the testkit also accepts nisshi when it is
+# installed. Debian's librdkafka 2.0.2 (and so Debian's kcat) cannot talk to tansu: it misreads
+# the tagged fields of tansu's ApiVersions answer ("Read underflow"), a bug fixed in later
+# librdkafka; the 2.12 that rdkafka bundles reads them.
 if tansu --version >/dev/null 2>&1; then
   log "Kafka broker present: $(tansu --version)"
 elif nisshi --version >/dev/null 2>&1; then
