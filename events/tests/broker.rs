@@ -313,3 +313,26 @@ fn figure_events_per_second_and_try_log_p99() {
         durations_ns[durations_ns.len() - 1],
     );
 }
+
+/// The testkit's own topic creation (the broker's command line) and the admin API agree on what a
+/// topic is: both show up in the broker's metadata with the partitions asked for, and creating an
+/// existing topic again through the admin API is not an error.
+#[test]
+fn topics_made_by_the_broker_cli_and_the_admin_api_are_in_the_metadata() {
+    let broker = Kafka::start().unwrap_or_else(|e| panic!("starting the Kafka broker: {e}"));
+    broker.create_topic("made-by-cli", 2).expect("broker CLI topic create");
+    create_topic(&broker.bootstrap(), "made-by-admin", 4, 1, ADMIN_TIMEOUT).expect("admin create");
+    create_topic(&broker.bootstrap(), "made-by-admin", 4, 1, ADMIN_TIMEOUT).expect("admin create, again");
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .create()
+        .expect("creating the client");
+    let metadata = consumer.fetch_metadata(None, ADMIN_TIMEOUT).expect("metadata");
+    let partitions: HashMap<&str, usize> = metadata
+        .topics()
+        .iter()
+        .map(|topic| (topic.name(), topic.partitions().len()))
+        .collect();
+    assert_eq!(partitions.get("made-by-cli"), Some(&2), "{partitions:?}");
+    assert_eq!(partitions.get("made-by-admin"), Some(&4), "{partitions:?}");
+}
