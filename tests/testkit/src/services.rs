@@ -505,3 +505,210 @@ impl Redis {
         Ok(Self { process, port, dir })
     }
 }
+/// Names of the Kafka-protocol broker binaries the testkit runs, in order of preference: `tansu`
+/// 0.6 (what `infra/setup.sh` builds, and what the tests ran against), then its renamed successor
+/// `nisshi`, assumed to take the same `broker` and `topic create` arguments (it needs rustc 1.96 to
+/// build, so it has not been run here).
+const KAFKA_BROKER_BINARIES: [&str; 2] = ["tansu", "nisshi"];
+/// Prefix of the broker's temporary directory (its log only: the storage is in memory).
+const KAFKA_DIR_PREFIX: &str = "meridian-kafka-";
+
+/// A throwaway Kafka-protocol broker: `tansu` (or `nisshi`) with in-memory storage on a free
+/// loopback port, a single node that is its own controller and group coordinator. Topics are not
+/// created on first use: create them with [`Kafka::create_topic`] (or the Kafka admin API). The
+/// storage is in memory, so a [`Kafka::kill`] + [`Kafka::restart`] loses every topic and record,
+/// like a broker that lost its disk; tests re-create the topic after a restart.
+pub struct Kafka {
+    process: ServiceProcess,
+    binary: PathBuf,
+    port: u16,
+    dir: TempDir,
+}
+
+impl Kafka {
+    pub fn start() -> Result<Self> {
+        let binary = kafka_broker_binary()?;
+        let dir = kafka_temp_dir()?;
+        let log_path = dir.path().join("broker.log");
+        let (process, port) = start_with_retries("kafka broker", || {
+            let port = free_loopback_port()?;
+            let process = ServiceProcess::spawn(kafka_broker_command(&binary, port), &log_path)?;
+            let probe = move || kafka_api_versions_answers(port);
+            Ok((process, port, Box::new(probe) as Box<dyn Fn() -> bool>))
+        })?;
+        Ok(Self {
+            process,
+            binary,
+            port,
+            dir,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The `bootstrap.servers` value: `127.0.0.1:<port>`.
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
+    /// The broker binary in use (`…/tansu` or `…/nisshi`).
+    pub fn binary(&self) -> &Path {
+        &self.binary
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Creates `topic` with `partitions` partitions through the broker's own command line
+    /// (`<broker> topic create`).
+    pub fn create_topic(&self, topic: &str, partitions: u32) -> Result<()> {
+        let mut command = Command::new(&self.binary);
+        command
+            .args(["topic", "create", topic, "--partitions", &partitions.to_string()])
+            .args(["--broker", &format!("tcp://127.0.0.1:{}", self.port)]);
+        run_checked(command)
+    }
+
+    /// SIGKILL to the broker, then reaped: clients see connections reset and refused.
+    pub fn kill(&mut self) -> Result<()> {
+        let pid = nix::unistd::Pid::from_raw(self.process.pid() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        let deadline = Instant::now() + SERVICE_START_TIMEOUT;
+        while self.process.exited().is_none() {
+            if Instant::now() > deadline {
+                return Err(TestkitError::NotReady {
+                    service: "kafka broker (stopping)",
+                    timeout: SERVICE_START_TIMEOUT,
+                    attempts: 1,
+                    log_tail: self.process.log_tail(),
+                });
+            }
+            std::thread::sleep(READY_POLL);
+        }
+        Ok(())
+    }
+
+    /// Starts the broker again on the same port after [`Kafka::kill`] (empty: the storage was in
+    /// memory). Retries while the port is still held by the old process's sockets.
+    pub fn restart(&mut self) -> Result<()> {
+        let log_path = self.dir.path().join("broker.log");
+        let port = self.port;
+        let deadline = Instant::now() + SERVICE_START_TIMEOUT;
+        loop {
+            let mut process = ServiceProcess::spawn(kafka_broker_command(&self.binary, port), &log_path)?;
+            if wait_ready(&mut process, move || kafka_api_versions_answers(port))? {
+                self.process = process;
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(TestkitError::NotReady {
+                    service: "kafka broker (restart)",
+                    timeout: SERVICE_START_TIMEOUT,
+                    attempts: 1,
+                    log_tail: process.log_tail(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+fn kafka_broker_command(binary: &Path, port: u16) -> Command {
+    let url = format!("tcp://127.0.0.1:{port}");
+    let mut command = Command::new(binary);
+    command
+        .arg("broker")
+        .args(["--listener-url", &url, "--advertised-listener-url", &url])
+        .args(["--storage-engine", "memory://tansu/"])
+        // Unique per broker so that clients never mistake a restarted (empty) broker for the old one.
+        .args(["--cluster-id", &format!("meridian-{port}-{}", std::process::id())]);
+    command
+}
+
+/// Finds the broker: `$MERIDIAN_KAFKA_BROKER`, else `tansu` or `nisshi` in `$CARGO_HOME/bin` (where
+/// `cargo install` puts them) or on `PATH`.
+fn kafka_broker_binary() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("MERIDIAN_KAFKA_BROKER") {
+        return Ok(PathBuf::from(path));
+    }
+    let cargo_bin = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
+        .map(|home| home.join("bin"));
+    let path_var = std::env::var_os("PATH").unwrap_or_default();
+    let dirs: Vec<PathBuf> = cargo_bin.into_iter().chain(std::env::split_paths(&path_var)).collect();
+    for name in KAFKA_BROKER_BINARIES {
+        if let Some(found) = dirs.iter().map(|dir| dir.join(name)).find(|p| p.is_file()) {
+            return Ok(found);
+        }
+    }
+    Err(TestkitError::BinaryNotFound {
+        name: "tansu or nisshi (the Kafka broker; infra/setup.sh builds it with cargo install)",
+        searched: format!("$MERIDIAN_KAFKA_BROKER, $CARGO_HOME/bin, $PATH ({} dirs)", dirs.len()),
+    })
+}
+
+/// Like [`temp_dir`], with leftovers of killed test processes under this prefix removed too (the
+/// shared list of prefixes predates the broker).
+fn kafka_temp_dir() -> Result<TempDir> {
+    static CLEAN_LEFTOVERS: std::sync::Once = std::sync::Once::new();
+    CLEAN_LEFTOVERS.call_once(|| {
+        let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(KAFKA_DIR_PREFIX)) else {
+                continue;
+            };
+            let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+                continue;
+            };
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    });
+    temp_dir(KAFKA_DIR_PREFIX)
+}
+
+/// Sends a Kafka `ApiVersions` v0 request and reports whether an answer with the same correlation
+/// id and no error came back: the broker is accepting Kafka requests, not just connections.
+fn kafka_api_versions_answers(port: u16) -> bool {
+    const API_VERSIONS: i16 = 18;
+    const CORRELATION_ID: i32 = 0x4d52_4431;
+    const CLIENT_ID: &[u8] = b"meridian-testkit";
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(1000)));
+    // Request header v1: api_key, api_version, correlation_id, client_id (int16 length + bytes);
+    // ApiVersions v0 has an empty body. The frame starts with its length.
+    let mut body = Vec::with_capacity(32);
+    body.extend_from_slice(&API_VERSIONS.to_be_bytes());
+    body.extend_from_slice(&0i16.to_be_bytes());
+    body.extend_from_slice(&CORRELATION_ID.to_be_bytes());
+    body.extend_from_slice(&(CLIENT_ID.len() as i16).to_be_bytes());
+    body.extend_from_slice(CLIENT_ID);
+    let mut frame = (body.len() as i32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    if stream.write_all(&frame).is_err() {
+        return false;
+    }
+    // Response: length, correlation_id, error_code, …
+    let mut head = [0u8; 10];
+    if stream.read_exact(&mut head).is_err() {
+        return false;
+    }
+    let correlation_id = i32::from_be_bytes([head[4], head[5], head[6], head[7]]);
+    let error_code = i16::from_be_bytes([head[8], head[9]]);
+    correlation_id == CORRELATION_ID && error_code == 0
+}
