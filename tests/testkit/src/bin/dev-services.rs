@@ -39,7 +39,10 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let economy: Vec<String> = shards.iter().map(|shard| format!("\"{}\"", shard.connection_string())).collect();
+    let economy: Vec<String> = shards
+        .iter()
+        .map(|shard| format!("\"{}\"", shard.connection_string()))
+        .collect();
     println!(
         "{{\"etcd\":\"{}\",\"postgres\":\"{}\",\"economy\":[{}],\"redis\":\"{}\"}}",
         etcd.endpoint(),
