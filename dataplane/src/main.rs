@@ -123,6 +123,14 @@ enum Command {
         /// How often each worker pushes its players' state (position, stats) into the queue.
         #[arg(long, default_value_t = 5)]
         checkpoint_push_interval_s: u64,
+        /// The game event log: Kafka bootstrap servers (`host:port,...`). Logins, kills and
+        /// committed loot and trades are produced to `--event-topic` through a bounded buffer
+        /// (a full buffer drops and counts; the tick never waits). Rides the persistence bridge:
+        /// needs `--economy-shards`.
+        #[arg(long, requires = "economy_shards")]
+        kafka: Option<String>,
+        #[arg(long, default_value = "meridian.events")]
+        event_topic: String,
     },
     /// Send liveness probes to a node and print which worker answered each.
     Probe {
@@ -168,10 +176,17 @@ fn main() -> anyhow::Result<()> {
             economy_shards,
             checkpoint_interval_s,
             checkpoint_push_interval_s,
+            kafka,
+            event_topic,
         } => {
+            let node_name = node_id.clone().unwrap_or_else(|| default_node_id(listen));
             let persistence = (!economy_shards.is_empty()).then(|| PersistenceSettings {
                 checkpoint_interval_s,
                 checkpoint_push_interval_s,
+                event_log: kafka.map(|bootstrap| meridian_events::EventLogConfig {
+                    client_id: node_name,
+                    ..meridian_events::EventLogConfig::new(bootstrap, event_topic)
+                }),
                 ..PersistenceSettings::new(economy_shards)
             });
             let cluster_key = parse_key_hex(&cluster_key_hex).context("--cluster-key-hex must be 64 hex digits")?;

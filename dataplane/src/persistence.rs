@@ -31,6 +31,7 @@
 //! token and loads the zone's characters' last checkpoints into [`SpawnPositions`], which the
 //! host's `SpawnRule` reads: a returning character appears where it was.
 
+use meridian_events::{Event, EventIdSource, EventLog, EventType};
 use std::{
     collections::{HashMap, HashSet},
     sync::{
@@ -83,6 +84,10 @@ pub struct PersistenceSettings {
     /// An `apply` slower than this answers `Unavailable` (its future is dropped: the pools end any
     /// transaction it left open, see `meridian_economy::db::pool`).
     pub apply_timeout_ms: u64,
+    /// The game event log (`--kafka`): logins, kills, committed loot and trades are produced to it
+    /// from this thread through its bounded buffer (never from the tick; a full buffer drops and
+    /// counts). `None`: no event log.
+    pub event_log: Option<meridian_events::EventLogConfig>,
 }
 
 impl PersistenceSettings {
@@ -94,6 +99,7 @@ impl PersistenceSettings {
             checkpoint_push_interval_s: 5,
             checkpoint_capacity: 262_144,
             apply_timeout_ms: 3_000,
+            event_log: None,
         }
     }
 }
@@ -229,6 +235,20 @@ impl PersistenceBridge {
             });
         }
         let (stop_sender, stop_receiver) = tokio::sync::oneshot::channel();
+        // The producer does not need the broker up (librdkafka connects and reconnects by itself);
+        // the topic is created in the background until the broker answers.
+        let events = match &settings.event_log {
+            None => None,
+            Some(config) => {
+                let log = EventLog::new(config).context("the event log's producer")?;
+                let (bootstrap, topic) = (config.bootstrap_servers.clone(), config.topic.clone());
+                std::thread::Builder::new()
+                    .name("event-topic".into())
+                    .spawn(move || ensure_topic(&bootstrap, &topic))
+                    .context("spawning the topic creator")?;
+                Some(log)
+            }
+        };
         let state = Arc::new(BridgeState {
             economy: tokio::sync::OnceCell::new(),
             map,
@@ -246,6 +266,8 @@ impl PersistenceBridge {
             run_id: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_micros() as u64),
+            events,
+            event_ids: std::sync::Mutex::new(EventIdSource::new()),
         });
         let queue = Arc::clone(&checkpoints);
         let interval = Duration::from_secs(settings.checkpoint_interval_s);
@@ -308,6 +330,8 @@ struct BridgeState {
     trade_items: std::sync::Mutex<HashMap<(u32, IdempotencyKey), TradeSides>>,
     apply_timeout: Duration,
     run_id: u64,
+    events: Option<EventLog>,
+    event_ids: std::sync::Mutex<EventIdSource>,
 }
 
 async fn run(
@@ -365,7 +389,7 @@ async fn run(
             let mut ticker = tokio::time::interval(METRICS_INTERVAL);
             loop {
                 ticker.tick().await;
-                publish_metrics(&state.counters, &checkpoints);
+                publish_metrics(&state.counters, &checkpoints, state.events.as_ref());
             }
         })
     };
@@ -392,7 +416,7 @@ async fn run(
     let _ = task.await;
     connector.abort();
     publisher.abort();
-    publish_metrics(&state.counters, &checkpoints_for_metrics);
+    publish_metrics(&state.counters, &checkpoints_for_metrics, state.events.as_ref());
 }
 
 /// How often the bridge's counters go to the metrics recorder.
@@ -400,7 +424,20 @@ const METRICS_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The bridge's and the checkpoint queue's counters as Prometheus counters
 /// (`meridian_persistence_total{what}`, `meridian_checkpoint_total{what}`).
-fn publish_metrics(counters: &PersistenceCounters, checkpoints: &CheckpointQueue) {
+fn publish_metrics(counters: &PersistenceCounters, checkpoints: &CheckpointQueue, events: Option<&EventLog>) {
+    if let Some(log) = events {
+        let c = log.counters();
+        for (what, value) in [
+            ("queued", c.queued),
+            ("delivered", c.delivered),
+            ("dropped_full", c.dropped_full),
+            ("rejected", c.rejected),
+            ("failed", c.failed),
+        ] {
+            metrics::counter!("meridian_events_total", "what" => what).absolute(value);
+        }
+        metrics::gauge!("meridian_events_buffered").set(c.buffered as f64);
+    }
     let bridge = [
         ("requests_dropped", &counters.requests_dropped),
         ("answers_dropped", &counters.answers_dropped),
@@ -466,6 +503,14 @@ impl BridgeState {
         match request {
             BridgeRequest::Event { worker, event } => self.on_event(worker, event).await,
             BridgeRequest::EnsureCharacter { character_id, zone_id } => {
+                // A session opened: the player logged in to this zone.
+                self.log_event(
+                    EventType::Login,
+                    character_id,
+                    serde_json::json!({ "zone_id": zone_id }),
+                    zone_id,
+                    None,
+                );
                 let _ = self.ensure_character(character_id, zone_id).await;
             }
             BridgeRequest::ZoneStarted { zone_id, fencing_token } => self.on_zone_started(zone_id, fencing_token).await,
@@ -517,8 +562,28 @@ impl BridgeState {
         } = event;
         let key = match &event {
             PersistenceEvent::LootPickup { key, .. } | PersistenceEvent::Trade { key, .. } => *key,
-            PersistenceEvent::Kill { .. } => {
+            PersistenceEvent::Kill {
+                killer_character_id,
+                victim_entity,
+                victim_character_id,
+                tick,
+                ..
+            } => {
+                // Not an economy operation: logged (when there is an event log), not persisted.
                 self.counters.kills_ignored.fetch_add(1, Ordering::Relaxed);
+                if let Some(killer) = killer_character_id {
+                    self.log_event(
+                        EventType::Kill,
+                        *killer,
+                        serde_json::json!({
+                            "victim_entity": victim_entity,
+                            "victim_character_id": victim_character_id,
+                            "tick": tick,
+                        }),
+                        zone_id,
+                        fencing_token,
+                    );
+                }
                 return;
             }
         };
@@ -531,6 +596,34 @@ impl BridgeState {
             return;
         }
         let is_trade = matches!(event, PersistenceEvent::Trade { .. });
+        let logged = match &event {
+            PersistenceEvent::LootPickup {
+                character_id,
+                item_id,
+                quantity,
+                ..
+            } => Some((
+                EventType::Loot,
+                *character_id,
+                serde_json::json!({ "item_id": item_id, "quantity": quantity }),
+            )),
+            PersistenceEvent::Trade {
+                a_character_id,
+                b_character_id,
+                a_item,
+                b_item,
+                ..
+            } => Some((
+                EventType::Trade,
+                *a_character_id,
+                serde_json::json!({
+                    "with_character_id": b_character_id,
+                    "gave_item": a_item,
+                    "got_item": b_item,
+                }),
+            )),
+            PersistenceEvent::Kill { .. } => None,
+        };
         let work = async {
             match event {
                 PersistenceEvent::LootPickup {
@@ -581,12 +674,49 @@ impl BridgeState {
             (true, PersistenceOutcome::Unavailable) => &counters.trades_unavailable,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        // Logged once, when it committed (a replayed key answers Committed again: the log is
+        // at-least-once, and the event's payload and id let a consumer deduplicate by content).
+        if outcome == PersistenceOutcome::Committed
+            && let Some((event_type, player, payload)) = logged
+        {
+            self.log_event(event_type, player, payload, zone_id, fencing_token);
+        }
         let answer = BridgeAnswer { zone_id, key, outcome };
         match self.answers.get(worker).map(|sender| sender.try_send(answer)) {
             Some(Ok(())) => {}
             Some(Err(TrySendError::Full(_) | TrySendError::Disconnected(_))) | None => {
                 self.counters.answers_dropped.fetch_add(1, Ordering::Relaxed);
             }
+        }
+    }
+
+    /// Produces one event to the log, if there is one. Never waits: a full buffer is counted by the
+    /// log and the event is gone.
+    fn log_event(
+        &self,
+        event_type: EventType,
+        player_id: u64,
+        payload: serde_json::Value,
+        zone_id: u32,
+        fencing_token: Option<u64>,
+    ) {
+        let Some(log) = &self.events else { return };
+        let Ok(id) = self.event_ids.lock().map(|mut ids| ids.next_id()) else {
+            return;
+        };
+        let event = Event {
+            id,
+            player_id,
+            event_type,
+            payload,
+            timestamp_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+            zone_id,
+            fencing_token: fencing_token.unwrap_or(0),
+        };
+        if let Err(error) = log.try_log(&event) {
+            tracing::debug!(%error, "event not logged");
         }
     }
 
@@ -801,5 +931,22 @@ pub fn checkpoint_state(
         seq: now_ms as i64,
         position: player.position_m,
         stats: serde_json::json!({ "health": player.health }),
+    }
+}
+
+/// Creates the event topic, retrying every 5 s until the broker answers (an existing topic counts
+/// as created). Runs on its own thread: the bridge never waits for the broker.
+fn ensure_topic(bootstrap: &str, topic: &str) {
+    loop {
+        match meridian_events::create_topic(bootstrap, topic, 3, 1, Duration::from_secs(5)) {
+            Ok(()) => {
+                tracing::info!(topic, "event topic ready");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%error, topic, "creating the event topic failed; retrying");
+                std::thread::sleep(Duration::from_secs(5));
+            }
+        }
     }
 }

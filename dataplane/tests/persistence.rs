@@ -528,3 +528,56 @@ fn a_node_starts_while_the_database_is_down_and_persists_once_it_is_back() {
     assert_eq!(items.iter().map(|i| i.item_type).collect::<Vec<_>>(), vec![60]);
     node.stop().unwrap();
 }
+
+/// The event log (Kafka protocol, the testkit's tansu broker): a player who joins is logged as a
+/// login and a committed pick-up as one loot event, read back with a consumer group; the tick never
+/// waited on the broker (the log is produced from the persistence bridge's thread).
+#[test]
+fn a_login_and_a_committed_pick_up_are_read_back_from_the_event_log() {
+    let kafka = meridian_testkit::Kafka::start().expect("the Kafka broker (infra/setup.sh builds tansu)");
+    let shards = start_shards(2);
+    let listen = free_addr();
+    let topic = "meridian.events.test";
+    let node = Node::start(NodeConfig {
+        listen,
+        workers: 2,
+        backend: IoBackend::Mmsg,
+        cluster_key: CLUSTER_KEY,
+        zones: vec![1],
+        zone_config: ZoneConfig {
+            loot_confirm_retry_ticks: 2,
+            ..ZoneConfig::default()
+        },
+        session_events: false,
+        edge: None,
+        persistence: Some(PersistenceSettings {
+            event_log: Some(meridian_events::EventLogConfig::new(kafka.bootstrap(), topic)),
+            ..PersistenceSettings::new(shard_urls(&shards))
+        }),
+    })
+    .expect("node starts");
+    let character = 7_070u64;
+    let mut player = join(listen, 0x7070, character, 1);
+    let loot = player.drop_loot_here(&node, 1, 42, 2);
+    player.pick_up(loot);
+    assert!(
+        player.run_until(Duration::from_secs(10), |p| p.grants() == 1),
+        "no grant: {:?}",
+        player.events
+    );
+    let events = meridian_events::read_events(&kafka.bootstrap(), topic, "test-reader", 2, Duration::from_secs(30))
+        .expect("reading the log");
+    let of = |kind: meridian_events::EventType| {
+        events
+            .iter()
+            .filter(|event| event.event_type == kind && event.player_id == character)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(of(meridian_events::EventType::Login).len(), 1, "{events:?}");
+    let loots = of(meridian_events::EventType::Loot);
+    assert_eq!(loots.len(), 1, "{events:?}");
+    assert_eq!(loots[0].payload["item_id"], 42);
+    assert_eq!(loots[0].payload["quantity"], 2);
+    assert_eq!(loots[0].zone_id, 1);
+    node.stop().unwrap();
+}

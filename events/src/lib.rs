@@ -36,6 +36,7 @@
 
 mod event;
 mod log;
+mod read;
 mod topic;
 
 pub use event::{DecodeError, Event, EventId, EventIdSource, EventType};
@@ -43,4 +44,5 @@ pub use log::{
     BUFFER_BYTES_DEFAULT, BUFFER_EVENTS_DEFAULT, DELIVERY_TIMEOUT_MS_DEFAULT, EventLog, EventLogConfig,
     EventLogCounters, EventLogError, LINGER_MS_DEFAULT, TryLogError,
 };
+pub use read::read_events;
 pub use topic::create_topic;
