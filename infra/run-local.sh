@@ -71,8 +71,9 @@ if [ "$CONTROL" = 1 ]; then
   # The economy's two shards (pick-ups, trades, checkpoints; cross-shard trades use 2PC).
   ECONOMY="$(printf '%s' "$services" | sed -n 's/.*"economy":\[\([^]]*\)\].*/\1/p' | tr -d '"')"
   REDIS="$(printf '%s' "$services" | sed -n 's/.*"redis":"\([^"]*\)".*/\1/p')"
+  KAFKA="$(printf '%s' "$services" | sed -n 's/.*"kafka":"\([^"]*\)".*/\1/p')"
   echo "control plane: etcd $ETCD, postgres ($DATABASE_URL), login API https://$AUTH_LISTEN" >&2
-  echo "economy: 2 Postgres shards; hot state: Redis $REDIS" >&2
+  echo "economy: 2 Postgres shards; hot state: Redis $REDIS; event log: ${KAFKA:-off (no broker installed)}" >&2
   "$BIN/meridian-control" assigner --etcd "$ETCD" --zones "$ZONES" 2>/tmp/meridian-assigner.log &
   pids+=($!)
   CERT=/tmp/meridian-dev-cert.pem
@@ -84,6 +85,7 @@ if [ "$CONTROL" = 1 ]; then
     --dev-cert-out "$CERT" --ip-burst 100000 --ip-refill-ms 1 2>/tmp/meridian-auth.log &
   pids+=($!)
   node_flags=(--control "$ETCD" --node-id local-node --economy-shards "$ECONOMY")
+  [ -n "$KAFKA" ] && node_flags+=(--kafka "$KAFKA")
   bot_flags=(--login "https://$AUTH_LISTEN" --login-ca "$CERT")
 fi
 

@@ -1,13 +1,13 @@
 //! `dev-services`: the local cluster's services for `make run` — throwaway PostgreSQL (the login
 //! API's), etcd, two PostgreSQL economy shards (with prepared transactions for cross-shard trades)
-//! and Redis on free loopback ports, started exactly as the tests start them. Prints one line of
+//! Redis and a Kafka-protocol broker (tansu) on free loopback ports, started exactly as the tests start them. Prints one line of
 //! JSON with their addresses (`{"etcd": "...", "postgres": "...", "economy": ["...", "..."],
-//! "redis": "..."}`) and keeps them running until it is stopped (SIGTERM, SIGINT, or its standard
+//! "redis": "...", "kafka": "..."}`; `kafka` empty when no broker is installed) and keeps them running until it is stopped (SIGTERM, SIGINT, or its standard
 //! input closing); they stop and their data is deleted with it.
 
 use std::io::{BufRead, Write};
 
-use meridian_testkit::{Etcd, Postgres, Redis};
+use meridian_testkit::{Etcd, Kafka, Postgres, Redis};
 
 fn main() {
     let postgres = match Postgres::start() {
@@ -39,16 +39,26 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // The event log's broker is optional locally (it is a long build): without it the node runs
+    // without `--kafka`.
+    let kafka = match Kafka::start() {
+        Ok(kafka) => Some(kafka),
+        Err(error) => {
+            eprintln!("dev-services: no Kafka broker ({error}); the event log is off");
+            None
+        }
+    };
     let economy: Vec<String> = shards
         .iter()
         .map(|shard| format!("\"{}\"", shard.connection_string()))
         .collect();
     println!(
-        "{{\"etcd\":\"{}\",\"postgres\":\"{}\",\"economy\":[{}],\"redis\":\"{}\"}}",
+        "{{\"etcd\":\"{}\",\"postgres\":\"{}\",\"economy\":[{}],\"redis\":\"{}\",\"kafka\":\"{}\"}}",
         etcd.endpoint(),
         postgres.connection_string(),
         economy.join(","),
-        redis.url()
+        redis.url(),
+        kafka.as_ref().map(Kafka::bootstrap).unwrap_or_default()
     );
     let _ = std::io::stdout().flush();
     // Runs until stdin closes (the script that started it ends) or a signal ends the process; the
@@ -59,6 +69,7 @@ fn main() {
             break;
         }
     }
+    drop(kafka);
     drop(redis);
     drop(shards);
     drop(etcd);
