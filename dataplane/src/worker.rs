@@ -433,6 +433,9 @@ impl ZoneWorker {
                 self.apply(command);
             }
             while let Ok(forwarded) = self.inbox.try_recv() {
+                if self.held_for_restore(&forwarded.bytes) {
+                    continue;
+                }
                 self.host
                     .handle_datagram(forwarded.received_us, forwarded.from, &forwarded.bytes);
             }
@@ -737,8 +740,34 @@ impl ZoneWorker {
                     }
                 }
             }
+            _ if self.held_for_restore(bytes) => {}
             _ => self.host.handle_datagram(now_us, from, bytes),
         }
+    }
+
+    /// A connection request for a zone that waits for its saved state is ignored (and counted),
+    /// not refused: the client re-sends its request every 100 ms and is admitted once the zone has
+    /// restored (within the Redis link's one-second timeout), instead of being told `UnknownZone`.
+    fn held_for_restore(&self, bytes: &[u8]) -> bool {
+        if self.pending_serves.is_empty() || read_packet_type(bytes).ok() != Some(PacketType::ConnectionRequest) {
+            return false;
+        }
+        let Ok(request) = read_connection_request(bytes) else {
+            return false;
+        };
+        let Ok(token) = ConnectToken::open(
+            &self.cluster_key,
+            request.expires_at_s,
+            request.nonce,
+            request.sealed_private,
+        ) else {
+            return false;
+        };
+        let held = self.pending_serves.contains_key(&token.zone_id);
+        if held {
+            metrics::counter!("meridian_connection_requests_held_total").increment(1);
+        }
+        held
     }
 
     /// Which worker owns the session this datagram belongs to, if known.

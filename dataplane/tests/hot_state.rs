@@ -401,3 +401,47 @@ fn with_redis_down_global_chat_is_refused_as_unavailable_and_zones_keep_ticking(
     );
     node.stop().unwrap();
 }
+
+#[test]
+fn a_session_has_a_redis_record_while_it_plays() {
+    let redis = Redis::start().expect("start redis");
+    let sessions = meridian_hotstate::SessionStore::new(RedisLink::new(&redis.url()).unwrap(), Duration::from_secs(60));
+    let runtime = rt();
+    let (node, addr) = start_node(&redis.url(), "node-s", vec![], 5_000);
+    node.serve_zone(4, 0, 77).unwrap();
+    let mut players = vec![Player::new(addr, 4_001, 4)];
+    assert!(run_until(&mut players, Duration::from_secs(10), |p| p[0]
+        .client
+        .is_placed()));
+    let record = || runtime.block_on(sessions.get(4_001)).unwrap();
+    assert!(
+        wait_for(Duration::from_secs(5), || record().is_some()),
+        "the record is written"
+    );
+    let written = record().unwrap();
+    assert_eq!(
+        (
+            written.character_id,
+            written.node_id.as_str(),
+            written.zone_id,
+            written.session_id,
+            written.fencing_token
+        ),
+        (4_001, "node-s", 4, 4_001, 77)
+    );
+    let ttl_ms = runtime.block_on(sessions.ttl_ms(4_001)).unwrap().unwrap();
+    assert!(ttl_ms > 50_000 && ttl_ms <= 60_000, "ttl {ttl_ms} ms");
+
+    if let Some(transmit) = players[0].client.disconnect() {
+        players[0]
+            .socket
+            .send_to(&transmit.bytes, transmit.destination)
+            .unwrap();
+    }
+    assert!(
+        wait_for(Duration::from_secs(5), || record().is_none()),
+        "the record is deleted at close"
+    );
+    assert_eq!(node.hot_counters().unwrap().sessions_deleted.load(Ordering::Relaxed), 1);
+    node.stop().unwrap();
+}
