@@ -424,13 +424,16 @@ impl ZoneWorker {
                 owned.extend_from_slice(bytes);
                 batch.push((owned, from));
             })?;
+            // Commands before the datagrams: a zone the node was just told to serve (and whose
+            // directory entry already routes requests here) must be known, or pending its
+            // restore, when its first connection request is handled.
+            while let Ok(command) = self.commands.try_recv() {
+                self.apply(command);
+            }
             let now_us = self.clock.now_us();
             for (bytes, from) in batch.drain(..) {
                 self.route(now_us, bytes.as_slice(), from);
                 spare.push(bytes);
-            }
-            while let Ok(command) = self.commands.try_recv() {
-                self.apply(command);
             }
             while let Ok(forwarded) = self.inbox.try_recv() {
                 if self.held_for_restore(&forwarded.bytes) {
