@@ -15,6 +15,7 @@ pub mod agent;
 pub mod cpu_time;
 pub mod dgram_io;
 pub mod edge;
+pub mod hot;
 pub mod metrics;
 pub mod node;
 pub mod persistence;

@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
 use meridian_node::{
     dgram_io::IoBackend,
     edge::{EdgeConfig, RateLimit, XdpMode},
+    hot::HotSettings,
     metrics,
     node::{EdgeSettings, Node, NodeConfig},
     persistence::PersistenceSettings,
@@ -131,6 +132,18 @@ enum Command {
         kafka: Option<String>,
         #[arg(long, default_value = "meridian.events")]
         event_topic: String,
+        /// Hot state in Redis (`redis://host:port`): global chat across every node subscribed to
+        /// the same Redis, each zone's NPCs and loot saved every `--zone-state-interval-ms` and
+        /// restored when the zone starts here, and `Session:<id>` records. Without it global chat
+        /// is refused and zones start from their initial state.
+        #[arg(long)]
+        redis: Option<String>,
+        /// How often each zone's NPCs and loot are offered to the Redis writer.
+        #[arg(long, default_value_t = 5_000)]
+        zone_state_interval_ms: u64,
+        /// TTL of a `Session:<id>` record in Redis (refreshed every third of it while connected).
+        #[arg(long, default_value_t = 60)]
+        session_ttl_s: u64,
     },
     /// Send liveness probes to a node and print which worker answered each.
     Probe {
@@ -178,13 +191,21 @@ fn main() -> anyhow::Result<()> {
             checkpoint_push_interval_s,
             kafka,
             event_topic,
+            redis,
+            zone_state_interval_ms,
+            session_ttl_s,
         } => {
-            let node_name = node_id.clone().unwrap_or_else(|| default_node_id(listen));
+            let node_id = node_id.unwrap_or_else(|| default_node_id(listen));
+            let hot = redis.map(|redis_url| HotSettings {
+                zone_state_interval_ms,
+                session_ttl_s,
+                ..HotSettings::new(redis_url, node_id.clone())
+            });
             let persistence = (!economy_shards.is_empty()).then(|| PersistenceSettings {
                 checkpoint_interval_s,
                 checkpoint_push_interval_s,
                 event_log: kafka.map(|bootstrap| meridian_events::EventLogConfig {
-                    client_id: node_name,
+                    client_id: node_id.clone(),
                     ..meridian_events::EventLogConfig::new(bootstrap, event_topic)
                 }),
                 ..PersistenceSettings::new(economy_shards)
@@ -201,7 +222,7 @@ fn main() -> anyhow::Result<()> {
             };
             let control = (!control.is_empty()).then(|| ControlFlags {
                 etcd_endpoints: control,
-                node_id: node_id.unwrap_or_else(|| default_node_id(listen)),
+                node_id,
                 advertise: advertise.unwrap_or(listen),
                 capacity_players,
                 lease_ttl_s,
@@ -239,6 +260,7 @@ fn main() -> anyhow::Result<()> {
                 control,
                 edge,
                 persistence,
+                hot,
             )
         }
         Command::Probe {
@@ -295,6 +317,7 @@ fn serve(
     control: Option<ControlFlags>,
     edge: Option<EdgeSettings>,
     persistence: Option<PersistenceSettings>,
+    hot: Option<HotSettings>,
 ) -> anyhow::Result<()> {
     // A stop signal sets a flag the main loop polls: the workers then finish their tick, say
     // nothing more and join, and the exit status is 0 (systemd's and the tests' clean stop).
@@ -322,6 +345,7 @@ fn serve(
         session_events: control.is_some(),
         edge,
         persistence,
+        hot,
     })?);
     let agent_stop = Arc::new(AtomicBool::new(false));
     let agent = match control {

@@ -23,6 +23,7 @@ use meridian_zone::ZoneConfig;
 use crate::{
     dgram_io::{DatagramIoConfig, IoBackend, bind_reuseport},
     edge::{Edge, EdgeConfig, EdgeCounts, EdgeError, EdgeSessions, XdpMode},
+    hot::{HotBridge, HotCounters, HotSettings},
     persistence::{PersistenceBridge, PersistenceCounters, PersistenceSettings},
     worker::{
         FORWARD_QUEUE_DATAGRAMS, Forwarded, SESSION_EVENTS_QUEUE_MAX, WorkerClock, WorkerGauges, WorkerLinks,
@@ -59,6 +60,9 @@ pub struct NodeConfig {
     /// Persist pick-ups and checkpoints in the economy's shards (`None`: nothing is persisted;
     /// pick-up claims stay pending in their zone and are never granted, as before).
     pub persistence: Option<PersistenceSettings>,
+    /// Hot state in Redis: global chat across nodes, zone state, session records (`None`: global
+    /// chat is refused as unavailable, zones start from their initial state).
+    pub hot: Option<HotSettings>,
 }
 
 /// Where and how the node runs its XDP edge.
@@ -82,6 +86,7 @@ pub struct Node {
     /// The loaded, attached edge (`None`: the node runs without). Dropping it detaches both programs.
     edge: Option<std::sync::Mutex<Edge>>,
     persistence: Option<PersistenceBridge>,
+    hot: Option<HotBridge>,
 }
 
 impl Node {
@@ -162,6 +167,16 @@ impl Node {
             }
         };
         bridge_links.resize_with(config.workers, || None);
+        let (hot, mut hot_links) = match &config.hot {
+            None => (None, Vec::new()),
+            Some(settings) => {
+                let (bridge, links) = HotBridge::start(settings.clone(), config.workers)?;
+                tracing::info!(redis = %settings.redis_url, node_id = %settings.node_id, "hot-state bridge started");
+                (Some(bridge), links.into_iter().map(Some).collect())
+            }
+        };
+        hot_links.resize_with(config.workers, || None);
+        let mut hot_links = hot_links.into_iter();
         let mut bridge_links = bridge_links.into_iter();
         let (senders, receivers): (Vec<_>, Vec<_>) = (0..config.workers)
             .map(|_| std::sync::mpsc::sync_channel::<Forwarded>(FORWARD_QUEUE_DATAGRAMS))
@@ -203,6 +218,7 @@ impl Node {
                 session_events: session_sender.clone(),
                 edge_sessions,
                 persistence: bridge_links.next().flatten(),
+                hot: hot_links.next().flatten(),
             };
             handles.push(std::thread::Builder::new().name(format!("zone-worker-{index}")).spawn(
                 move || -> anyhow::Result<()> {
@@ -220,7 +236,39 @@ impl Node {
             session_events: std::sync::Mutex::new(session_receiver),
             edge: edge.map(std::sync::Mutex::new),
             persistence,
+            hot,
         })
+    }
+
+    /// The hot-state bridge's counters (`None`: no `--redis`).
+    pub fn hot_counters(&self) -> Option<Arc<HotCounters>> {
+        self.hot.as_ref().map(|bridge| Arc::clone(&bridge.counters))
+    }
+
+    /// The global chat handle once subscribed (`None`: no `--redis`, or not subscribed yet).
+    pub fn global_chat(&self) -> Option<meridian_hotstate::GlobalChat> {
+        self.hot.as_ref()?.chat.get().cloned()
+    }
+
+    /// The zone-state writer's counters (`None`: no `--redis`).
+    pub fn zone_state_writer_counters(&self) -> Option<meridian_hotstate::WriterCounters> {
+        self.hot.as_ref().map(|bridge| bridge.writer.counters())
+    }
+
+    /// Spawns an NPC wandering around `home_m` in the first layer of `zone_id` (admin and tests).
+    pub fn spawn_npc(&self, zone_id: u32, home_m: [f32; 3], loot_item_id: u32) -> anyhow::Result<()> {
+        let worker = self
+            .directory
+            .owner(zone_id)
+            .ok_or_else(|| anyhow::anyhow!("zone {zone_id} is not served here"))?;
+        self.send(
+            worker,
+            ZoneCommand::SpawnNpc {
+                zone_id,
+                home_m,
+                loot_item_id,
+            },
+        )
     }
 
     /// The persistence bridge's counters (`None`: no economy).
@@ -326,6 +374,9 @@ impl Node {
         }
         // After the workers: their last checkpoint pushes are in the queue the bridge flushes.
         if let Some(bridge) = self.persistence {
+            bridge.stop();
+        }
+        if let Some(bridge) = self.hot {
             bridge.stop();
         }
         result

@@ -29,6 +29,7 @@ use std::{
 use meridian_host::{HostConfig, HostCounters, SessionEvent, SessionHost, WorkClock};
 
 use crate::edge::{EdgeSessions, SessionEntry};
+use crate::hot::{HotLink, HotRequest, RestoreOutcome, ZoneLoad, snapshot_of};
 use crate::persistence::{BridgeLink, BridgeRequest, checkpoint_state};
 use meridian_proto::{
     endpoint::{ServerConfig, read_connection_request},
@@ -71,6 +72,12 @@ pub enum ZoneCommand {
     Serve { zone_id: u32, fencing_token: u64 },
     /// Stop serving `zone_id` now; its sessions are told `reason`.
     Stop { zone_id: u32, reason: DisconnectReason },
+    /// Spawn an NPC in the first layer of `zone_id` (admin and tests).
+    SpawnNpc {
+        zone_id: u32,
+        home_m: [f32; 3],
+        loot_item_id: u32,
+    },
     /// Drop loot in the first layer of `zone_id` (admin and tests; NPC deaths drop their own).
     SpawnLoot {
         zone_id: u32,
@@ -158,7 +165,14 @@ pub struct WorkerLinks {
     /// persistence events are then dropped and counted, and pick-up claims stay pending in their
     /// zone, re-sent and never granted, as before the bridge existed).
     pub persistence: Option<BridgeLink>,
+    /// This worker's link to the hot-state bridge (`None`: no `--redis`; global chat is refused
+    /// as `global_chat_unavailable` and zones start from their initial state).
+    pub hot: Option<HotLink>,
 }
+
+/// How long a worker waits at start-up for the saved state of the zones it starts with: the
+/// bridge's load is bounded by the Redis link's one-second timeout (plus a connect).
+const STARTUP_LOAD_WAIT: Duration = Duration::from_secs(3);
 
 /// A session opened or closed on a worker, for the node agent (routes) and later the edge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -213,6 +227,37 @@ pub struct ZoneWorker {
     edge_sessions: Option<EdgeSessions>,
     persistence: Option<BridgeLink>,
     next_checkpoint_us: u64,
+    hot: Option<HotLink>,
+    next_zone_state_us: u64,
+    /// Zones told to start, held back until the bridge answered their load (zone → token).
+    pending_serves: HashMap<u32, u64>,
+}
+
+/// Restores a just-started zone from the bridge's answer, counting and logging the outcome.
+fn restore_zone(host: &mut SessionHost, link: &HotLink, worker: usize, load: &ZoneLoad) {
+    let zone_id = load.zone_id;
+    let mut outcome = load.outcome;
+    if let Some(state) = &load.state
+        && !host.restore_zone_state(zone_id, state)
+    {
+        outcome = RestoreOutcome::Missing;
+    }
+    link.counters.restores(outcome).fetch_add(1, Ordering::Relaxed);
+    match (outcome, &load.state) {
+        (RestoreOutcome::Restored, Some(state)) => tracing::info!(
+            worker,
+            zone_id,
+            npcs = state.npcs.len(),
+            loot = state.loot.len(),
+            "zone state restored from redis"
+        ),
+        _ => tracing::warn!(
+            worker,
+            zone_id,
+            outcome = outcome.label(),
+            "zone state not restored; the zone starts from its initial state"
+        ),
+    }
 }
 
 /// Nanoseconds of a monotonic clock, for the host's tick timing.
@@ -266,6 +311,7 @@ impl ZoneWorker {
             session_events,
             edge_sessions,
             persistence,
+            hot,
         } = links;
         let io = dgram_io::open(settings.backend, socket, &settings.io)?;
         let now_us = clock.now_us();
@@ -304,6 +350,38 @@ impl ZoneWorker {
             }
         }
         let next_checkpoint_us = now_us + persistence.as_ref().map_or(0, |link| link.checkpoint_push_interval_us);
+        let next_zone_state_us = now_us + hot.as_ref().map_or(0, |link| link.zone_state_interval_us);
+        let mut host = host;
+        if let Some(link) = &hot {
+            host.set_global_chat(true);
+            // The zones this worker starts with restore before the worker runs (no player is
+            // connected yet); standalone zones have no fencing token and save under 0.
+            for &zone_id in &zone_ids {
+                link.send(HotRequest::LoadZone {
+                    worker: index,
+                    zone_id,
+                    fencing_token: 0,
+                });
+            }
+            let deadline = Instant::now() + STARTUP_LOAD_WAIT;
+            let mut waiting = zone_ids.len();
+            while waiting > 0 {
+                let Ok(load) = link
+                    .zone_loads
+                    .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                else {
+                    break;
+                };
+                waiting -= 1;
+                restore_zone(&mut host, link, index, &load);
+            }
+            for _ in 0..waiting {
+                link.counters
+                    .restores(RestoreOutcome::Unavailable)
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(worker = index, "zone state load unanswered at start; initial state");
+            }
+        }
         Ok(Self {
             index,
             io,
@@ -326,6 +404,9 @@ impl ZoneWorker {
             edge_sessions,
             persistence,
             next_checkpoint_us,
+            hot,
+            next_zone_state_us,
+            pending_serves: HashMap::new(),
         })
     }
 
@@ -343,15 +424,21 @@ impl ZoneWorker {
                 owned.extend_from_slice(bytes);
                 batch.push((owned, from));
             })?;
+            // Commands before the datagrams: a zone the node was just told to serve (and whose
+            // directory entry already routes requests here) must be known, or pending its
+            // restore, when its first connection request is handled.
+            while let Ok(command) = self.commands.try_recv() {
+                self.apply(command);
+            }
             let now_us = self.clock.now_us();
             for (bytes, from) in batch.drain(..) {
                 self.route(now_us, bytes.as_slice(), from);
                 spare.push(bytes);
             }
-            while let Ok(command) = self.commands.try_recv() {
-                self.apply(command);
-            }
             while let Ok(forwarded) = self.inbox.try_recv() {
+                if self.held_for_restore(&forwarded.bytes) {
+                    continue;
+                }
                 self.host
                     .handle_datagram(forwarded.received_us, forwarded.from, &forwarded.bytes);
             }
@@ -361,6 +448,7 @@ impl ZoneWorker {
                 self.record_ticks();
             }
             self.exchange_persistence(now_us);
+            self.exchange_hot(now_us);
             // A route lives FORWARD_ROUTE_IDLE_US unused; a sweep once a second is plenty.
             if now_us >= self.next_route_sweep_us {
                 self.forget_idle_routes(now_us);
@@ -417,6 +505,55 @@ impl ZoneWorker {
         }
     }
 
+    /// Global chat out (refusals told at once) and in (to every session), zone loads answered,
+    /// and every `zone_state_interval` the zones' state offered to the writer. Nothing waits.
+    fn exchange_hot(&mut self, now_us: u64) {
+        let Some(link) = &self.hot else {
+            return;
+        };
+        while let Some(line) = self.host.poll_global_chat() {
+            let sent = match link.chat.get() {
+                Some(chat) => chat.try_publish(line.character_id, &line.text),
+                None => Err(meridian_hotstate::ChatRefusal::Unavailable),
+            };
+            if let Err(refusal) = sent {
+                if let Some(counter) = link.counters.chat_refusals(refusal.label()) {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+                let text = format!("global chat refused: {}: {refusal}", refusal.label());
+                if !self.host.refuse_global_chat(line.session_id, &text) {
+                    link.counters.chat_refusals_undelivered.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        while let Ok(line) = link.lines.try_recv() {
+            let sessions = self.host.deliver_global_chat(line.from, &line.text);
+            link.counters
+                .chat_delivered_sessions
+                .fetch_add(sessions as u64, Ordering::Relaxed);
+        }
+        let loads: Vec<ZoneLoad> = link.zone_loads.try_iter().collect();
+        for load in loads {
+            // A zone stopped (or re-served under another token) meanwhile: this answer is stale.
+            if self.pending_serves.get(&load.zone_id) != Some(&load.fencing_token) {
+                continue;
+            }
+            self.pending_serves.remove(&load.zone_id);
+            self.start_zone(load.zone_id, load.fencing_token, Some(load));
+        }
+        let Some(link) = &self.hot else {
+            return;
+        };
+        if now_us >= self.next_zone_state_us {
+            self.next_zone_state_us = now_us + link.zone_state_interval_us;
+            let now_ms = now_us / 1_000;
+            for (zone_id, fencing_token, state) in self.host.zone_states() {
+                link.writer
+                    .offer(snapshot_of(zone_id, fencing_token.unwrap_or(0), &state, now_ms));
+            }
+        }
+    }
+
     /// Keeps the edge's session map in step with the host (a session is let through from its
     /// handshake until it closes) and hands the opens and closes to the agent (or forgets them in
     /// standalone mode).
@@ -431,6 +568,31 @@ impl ZoneWorker {
                 && let Some(character_id) = self.host.character_of(session_id)
             {
                 link.send(BridgeRequest::EnsureCharacter { character_id, zone_id });
+            }
+            if let Some(link) = &self.hot {
+                match event {
+                    SessionEvent::Opened {
+                        session_id, zone_id, ..
+                    } => {
+                        let record = meridian_hotstate::SessionRecord {
+                            character_id: self.host.character_of(session_id).unwrap_or(session_id),
+                            // The connect token carries no account id: the login service's record
+                            // has it; 0 here means "see the login".
+                            account_id: 0,
+                            node_id: link.node_id.clone(),
+                            zone_id,
+                            session_id,
+                            fencing_token: self.host.zone_token(zone_id).unwrap_or(0),
+                        };
+                        link.send(HotRequest::SessionOpened { session_id, record });
+                    }
+                    SessionEvent::Closed { session_id, zone_id } => link.send(HotRequest::SessionClosed {
+                        session_id,
+                        zone_id,
+                        fencing_token: self.host.zone_token(zone_id).unwrap_or(0),
+                    }),
+                    _ => {}
+                }
             }
             if let Some(edge) = &mut self.edge_sessions {
                 let outcome = match event {
@@ -477,21 +639,28 @@ impl ZoneWorker {
     fn apply(&mut self, command: ZoneCommand) {
         match command {
             ZoneCommand::Serve { zone_id, fencing_token } => {
-                match self.host.serve_zone(zone_id, fencing_token, self.clock.now_us()) {
-                    Ok(()) => {
-                        if let Some(link) = &self.persistence {
-                            link.send(BridgeRequest::ZoneStarted {
-                                zone_id,
-                                fencing_token: Some(fencing_token),
-                            });
-                        }
-                        if !self.zone_metrics.iter().any(|(zone, _)| *zone == zone_id) {
-                            self.zone_metrics.push((zone_id, Vec::new()));
-                        }
-                        tracing::info!(worker = self.index, zone_id, fencing_token, "serving zone");
+                let served = self.host.zone_layers(zone_id).is_some();
+                match &self.hot {
+                    // A new zone waits for its saved state (answered within the link's timeout):
+                    // it restores before it ticks for anyone.
+                    Some(link) if !served => {
+                        self.pending_serves.insert(zone_id, fencing_token);
+                        link.send(HotRequest::LoadZone {
+                            worker: self.index,
+                            zone_id,
+                            fencing_token,
+                        });
                     }
-                    Err(error) => tracing::error!(worker = self.index, zone_id, %error, "cannot serve zone"),
+                    _ => self.start_zone(zone_id, fencing_token, None),
                 }
+            }
+            ZoneCommand::SpawnNpc {
+                zone_id,
+                home_m,
+                loot_item_id,
+            } => {
+                let npc = self.host.spawn_npc(zone_id, 0, home_m, loot_item_id);
+                tracing::debug!(worker = self.index, zone_id, ?npc, "spawned NPC");
             }
             ZoneCommand::SpawnLoot {
                 zone_id,
@@ -503,6 +672,7 @@ impl ZoneWorker {
                 tracing::debug!(worker = self.index, zone_id, ?loot, "spawned loot");
             }
             ZoneCommand::Stop { zone_id, reason } => {
+                self.pending_serves.remove(&zone_id);
                 let ended = self.host.stop_zone(zone_id, reason);
                 if let Ok(mut zone_players) = self.gauges.zone_players.lock() {
                     zone_players.remove(&zone_id);
@@ -516,6 +686,31 @@ impl ZoneWorker {
                     "stopped zone"
                 );
             }
+        }
+        self.gauges
+            .zones
+            .store(self.zone_metrics.len() as u64, Ordering::Relaxed);
+    }
+
+    /// Starts (or re-tokens) a zone on the host, restoring its saved state when `load` has one.
+    fn start_zone(&mut self, zone_id: u32, fencing_token: u64, load: Option<ZoneLoad>) {
+        match self.host.serve_zone(zone_id, fencing_token, self.clock.now_us()) {
+            Ok(()) => {
+                if let (Some(link), Some(load)) = (&self.hot, &load) {
+                    restore_zone(&mut self.host, link, self.index, load);
+                }
+                if let Some(link) = &self.persistence {
+                    link.send(BridgeRequest::ZoneStarted {
+                        zone_id,
+                        fencing_token: Some(fencing_token),
+                    });
+                }
+                if !self.zone_metrics.iter().any(|(zone, _)| *zone == zone_id) {
+                    self.zone_metrics.push((zone_id, Vec::new()));
+                }
+                tracing::info!(worker = self.index, zone_id, fencing_token, "serving zone");
+            }
+            Err(error) => tracing::error!(worker = self.index, zone_id, %error, "cannot serve zone"),
         }
         self.gauges
             .zones
@@ -548,8 +743,34 @@ impl ZoneWorker {
                     }
                 }
             }
+            _ if self.held_for_restore(bytes) => {}
             _ => self.host.handle_datagram(now_us, from, bytes),
         }
+    }
+
+    /// A connection request for a zone that waits for its saved state is ignored (and counted),
+    /// not refused: the client re-sends its request every 100 ms and is admitted once the zone has
+    /// restored (within the Redis link's one-second timeout), instead of being told `UnknownZone`.
+    fn held_for_restore(&self, bytes: &[u8]) -> bool {
+        if self.pending_serves.is_empty() || read_packet_type(bytes).ok() != Some(PacketType::ConnectionRequest) {
+            return false;
+        }
+        let Ok(request) = read_connection_request(bytes) else {
+            return false;
+        };
+        let Ok(token) = ConnectToken::open(
+            &self.cluster_key,
+            request.expires_at_s,
+            request.nonce,
+            request.sealed_private,
+        ) else {
+            return false;
+        };
+        let held = self.pending_serves.contains_key(&token.zone_id);
+        if held {
+            metrics::counter!("meridian_connection_requests_held_total").increment(1);
+        }
+        held
     }
 
     /// Which worker owns the session this datagram belongs to, if known.

@@ -78,6 +78,7 @@ fn start_node(listen: SocketAddr, shards: &[Postgres], zones: Vec<u32>) -> Node 
             pool_size: 4,
             ..PersistenceSettings::new(shard_urls(shards))
         }),
+        hot: None,
     })
     .expect("node starts")
 }

@@ -101,6 +101,7 @@ fn a_node_serves_and_stops_zones_when_told() {
         session_events: true,
         edge: None,
         persistence: None,
+        hot: None,
     })
     .unwrap();
     assert_eq!(node.zones(), vec![(1, 1)]);

@@ -24,12 +24,14 @@ pub enum HostDrop {
     ActionQueueFull,
     /// A zone's per-tick input queue was full.
     ZoneInputQueueFull,
-    /// Global chat: not carried yet (it crosses nodes; a later issue builds it).
+    /// Global chat: the node runs without Redis (`--redis`), so nothing carries it.
     GlobalChatUnavailable,
+    /// Global chat lines waiting for the node's chat bridge filled their queue.
+    GlobalChatQueueFull,
 }
 
 impl HostDrop {
-    pub const ALL: [HostDrop; 7] = [
+    pub const ALL: [HostDrop; 8] = [
         HostDrop::BadMessage,
         HostDrop::UnknownZone,
         HostDrop::ZoneFull,
@@ -37,6 +39,7 @@ impl HostDrop {
         HostDrop::ActionQueueFull,
         HostDrop::ZoneInputQueueFull,
         HostDrop::GlobalChatUnavailable,
+        HostDrop::GlobalChatQueueFull,
     ];
 
     pub fn label(self) -> &'static str {
@@ -48,6 +51,7 @@ impl HostDrop {
             HostDrop::ActionQueueFull => "action_queue_full",
             HostDrop::ZoneInputQueueFull => "zone_input_queue_full",
             HostDrop::GlobalChatUnavailable => "global_chat_unavailable",
+            HostDrop::GlobalChatQueueFull => "global_chat_queue_full",
         }
     }
 }

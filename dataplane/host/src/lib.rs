@@ -54,6 +54,28 @@ pub const TICK_REPORTS_MAX: usize = 4 * ZONES_PER_HOST_MAX;
 /// dropped and counted (`HostCounters::persistence_events_dropped`). Nothing is lost for good: a
 /// zone re-sends a pick-up claim until it is answered.
 pub const PERSISTENCE_EVENTS_MAX: usize = 8_192;
+/// Global chat lines kept for the caller (the node's chat bridge) between two polls; a worker polls
+/// every loop, so this is a burst of a whole host's players at once. Beyond it lines are refused
+/// (`global_chat_queue_full`).
+pub const GLOBAL_CHAT_OUT_MAX: usize = 1_024;
+
+/// A global chat line a session sent, for the caller to carry to every node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GlobalChatLine {
+    pub session_id: u64,
+    pub character_id: u64,
+    pub text: String,
+}
+
+/// The `from_entity` a global chat line carries to clients: entity ids are per zone and mean
+/// nothing on another node, so a global line names its sender by the low 32 bits of the sender's
+/// character id (never 0, which marks the server's own lines such as a refusal).
+pub fn global_chat_sender(character_id: u64) -> u32 {
+    (character_id as u32).max(1)
+}
+
+/// The `from_entity` of lines the server itself says on the global channel (a refusal).
+pub const GLOBAL_CHAT_SERVER_ENTITY: u32 = 0;
 
 /// A zone's persistence event, tagged with where it comes from: the zone and the fencing token its
 /// owner holds (`None` in standalone mode), which the database checks against the zone's fence.
@@ -183,6 +205,9 @@ pub struct SessionHost {
     tick_reports: VecDeque<TickReport>,
     persistence_events: VecDeque<HostPersistenceEvent>,
     session_events: session_events::SessionEvents,
+    /// Whether global chat is carried (the caller polls the lines); off: refused as unavailable.
+    global_chat: bool,
+    global_chat_out: VecDeque<GlobalChatLine>,
     scratch: Vec<u8>,
     input_scratch: Vec<ZoneInput>,
     /// (zone, client, RTT) reports gathered in one pass over the sessions.
@@ -232,6 +257,8 @@ impl SessionHost {
             tick_reports: VecDeque::new(),
             persistence_events: VecDeque::new(),
             session_events: Default::default(),
+            global_chat: false,
+            global_chat_out: VecDeque::new(),
             scratch: Vec::with_capacity(2048),
             input_scratch: Vec::new(),
             rtt_scratch: Vec::new(),
@@ -329,6 +356,92 @@ impl SessionHost {
                     .map(move |state| (zone.zone_id, zone.fencing_token, state))
             })
         })
+    }
+
+    /// Carries global chat from now on (`true`: the caller polls [`Self::poll_global_chat`] and
+    /// delivers lines with [`Self::deliver_global_chat`]); `false` (the default) refuses it as
+    /// `global_chat_unavailable`.
+    pub fn set_global_chat(&mut self, enabled: bool) {
+        self.global_chat = enabled;
+        if !enabled {
+            self.global_chat_out.clear();
+        }
+    }
+
+    /// The next global chat line a session sent, oldest first; keep polling until `None`.
+    pub fn poll_global_chat(&mut self) -> Option<GlobalChatLine> {
+        self.global_chat_out.pop_front()
+    }
+
+    /// Sends a global chat line from `from_character` to every session of this host, on the
+    /// reliable channel. Returns the sessions it was queued for (a full channel is counted).
+    pub fn deliver_global_chat(&mut self, from_character: u64, text: &str) -> usize {
+        self.broadcast_global(global_chat_sender(from_character), text, None)
+    }
+
+    /// Tells one session its global chat line was refused: a global chat line from the server
+    /// (`from_entity` [`GLOBAL_CHAT_SERVER_ENTITY`]) whose text says why. False: no such session
+    /// or its channel is full.
+    pub fn refuse_global_chat(&mut self, session_id: u64, text: &str) -> bool {
+        self.broadcast_global(GLOBAL_CHAT_SERVER_ENTITY, text, Some(session_id)) == 1
+    }
+
+    fn broadcast_global(&mut self, from_entity: u32, text: &str, only: Option<u64>) -> usize {
+        self.scratch.clear();
+        ServerMessage::Event(meridian_proto::messages::ServerEvent::Chat {
+            channel: ChatChannel::Global,
+            from_entity,
+            text: Arc::from(text),
+        })
+        .encode(&mut self.scratch);
+        let mut sent = 0;
+        let targets: Vec<u64> = match only {
+            Some(session_id) => self
+                .sessions
+                .contains_key(&session_id)
+                .then_some(session_id)
+                .into_iter()
+                .collect(),
+            None => self.sessions.keys().copied().collect(),
+        };
+        for session_id in targets {
+            if self.endpoint.send_reliable(session_id, &self.scratch).is_err() {
+                self.drops.add(HostDrop::ChannelFull.label(), 1);
+                continue;
+            }
+            self.counters.events_sent += 1;
+            sent += 1;
+        }
+        sent
+    }
+
+    /// Spawns an NPC wandering around `home_m` in layer `layer` of zone `zone_id` (admin and
+    /// tests). `None` when the zone or layer is not here or the layer is full.
+    pub fn spawn_npc(&mut self, zone_id: u32, layer: usize, home_m: [f32; 3], loot_item_id: u32) -> Option<u32> {
+        let zone = self.zones.iter_mut().find(|zone| zone.zone_id == zone_id)?;
+        zone.layers.layer_mut(layer)?.spawn_npc(home_m, loot_item_id).ok()
+    }
+
+    /// Every hosted zone's NPCs and loot (its first layer: the one every zone has; further layers
+    /// are not saved), with the zone's fencing token.
+    pub fn zone_states(&self) -> impl Iterator<Item = (u32, Option<u64>, meridian_zone::ZoneStateExport)> + '_ {
+        self.zones.iter().filter_map(|zone| {
+            let first = zone.layers.layers().first()?;
+            Some((zone.zone_id, zone.fencing_token, first.export_state()))
+        })
+    }
+
+    /// Adds saved NPCs and loot to the first layer of zone `zone_id` (right after it started).
+    /// False when the zone is not here; an entity limit keeps what fit.
+    pub fn restore_zone_state(&mut self, zone_id: u32, state: &meridian_zone::ZoneStateExport) -> bool {
+        let Some(zone) = self.zones.iter_mut().find(|zone| zone.zone_id == zone_id) else {
+            return false;
+        };
+        let Some(first) = zone.layers.layer_mut(0) else {
+            return false;
+        };
+        let _ = first.restore_state(state);
+        true
     }
 
     /// The next session opened or closed, in the order they happened; keep polling until `None`.
@@ -614,10 +727,20 @@ impl SessionHost {
             } => session.inputs.on_chat(&text, now_us),
             ClientMessage::Chat {
                 channel: ChatChannel::Global,
-                ..
+                text,
             } => {
-                // Global chat crosses nodes (a later issue); until then it is refused, visibly.
-                self.drops.add(HostDrop::GlobalChatUnavailable.label(), 1);
+                if !self.global_chat {
+                    // No chat bridge on this node (no Redis): refused, visibly.
+                    self.drops.add(HostDrop::GlobalChatUnavailable.label(), 1);
+                } else if self.global_chat_out.len() >= GLOBAL_CHAT_OUT_MAX {
+                    self.drops.add(HostDrop::GlobalChatQueueFull.label(), 1);
+                } else {
+                    self.global_chat_out.push_back(GlobalChatLine {
+                        session_id,
+                        character_id: session.character_id,
+                        text,
+                    });
+                }
                 true
             }
             ClientMessage::SnapshotAck { tick } => {

@@ -38,6 +38,7 @@ pub use layers::{LayerError, RouteError, ZoneLayers};
 pub use movement::MoveRejection;
 pub use shedding::LoadShedding;
 pub use zone::{
-    ActorKind, ClientEvent, ClientId, IdempotencyKey, JoinRefusal, PartyId, PersistenceEvent, PersistenceOutcome,
-    PickUpRefusal, PlayerState, SnapshotDatagram, TradeRefusal, Zone, ZoneCounters, ZoneError, ZoneInput, ZoneOutput,
+    ActorKind, ClientEvent, ClientId, IdempotencyKey, JoinRefusal, LootRecord, NpcRecord, PartyId, PersistenceEvent,
+    PersistenceOutcome, PickUpRefusal, PlayerState, SnapshotDatagram, TradeRefusal, Zone, ZoneCounters, ZoneError,
+    ZoneInput, ZoneOutput, ZoneStateExport,
 };

@@ -21,6 +21,7 @@ mod components;
 mod interface;
 mod loot;
 mod npcs;
+mod persisted;
 mod playback;
 mod sessions;
 mod snapshots;
@@ -33,6 +34,7 @@ pub use interface::{
 };
 use loot::PendingClaim;
 pub use loot::PlayerState;
+pub use persisted::{LootRecord, NpcRecord, ZoneStateExport};
 
 /// Most loot claims waiting for persistence at once; more pick-ups are refused and counted.
 pub const PENDING_CLAIMS_MAX: usize = 4096;
