@@ -555,6 +555,7 @@ fn a_login_and_a_committed_pick_up_are_read_back_from_the_event_log() {
             event_log: Some(meridian_events::EventLogConfig::new(kafka.bootstrap(), topic)),
             ..PersistenceSettings::new(shard_urls(&shards))
         }),
+        hot: None,
     })
     .expect("node starts");
     let character = 7_070u64;
