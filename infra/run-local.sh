@@ -86,6 +86,8 @@ if [ "$CONTROL" = 1 ]; then
   pids+=($!)
   node_flags=(--control "$ETCD" --node-id local-node --economy-shards "$ECONOMY")
   [ -n "$KAFKA" ] && node_flags+=(--kafka "$KAFKA")
+  # Global chat across nodes, zone state saved and restored, session records.
+  node_flags+=(--redis "$REDIS")
   bot_flags=(--login "https://$AUTH_LISTEN" --login-ca "$CERT")
 fi
 
