@@ -13,6 +13,10 @@ use thiserror::Error;
 
 /// Longest one HTTPS request may take before the bot counts a failed login.
 pub const LOGIN_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// Attempts per request when the API answers 503 or 429 with Retry-After.
+pub const RETRIES_MAX: u32 = 10;
+/// The longest wait taken from one Retry-After.
+pub const RETRY_AFTER_CAP_S: u64 = 5;
 
 #[derive(Debug, Error)]
 pub enum LoginError {
@@ -71,13 +75,30 @@ impl LoginClient {
         body: Value,
         bearer: Option<&str>,
     ) -> Result<(u16, Value), LoginError> {
-        let mut request = self.http.post(format!("{}{path}", self.base)).json(&body);
-        if let Some(bearer) = bearer {
-            request = request.bearer_auth(bearer);
-        }
-        let response = request.send().await?;
-        let status = response.status().as_u16();
-        let text = response.text().await?;
+        // A 503 (no node serves the zone yet: the assigner is placing it) or a 429 comes with
+        // Retry-After: a client waits that long and asks again, a bounded number of times, as a
+        // real client should (the seconds are capped so a swarm does not stall on one answer).
+        let mut attempts = 0;
+        let (status, text) = loop {
+            let mut request = self.http.post(format!("{}{path}", self.base)).json(&body);
+            if let Some(bearer) = bearer {
+                request = request.bearer_auth(bearer);
+            }
+            let response = request.send().await?;
+            let status = response.status().as_u16();
+            let retry_after_s = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+            let text = response.text().await?;
+            attempts += 1;
+            match retry_after_s {
+                Some(seconds) if (status == 503 || status == 429) && attempts < RETRIES_MAX => {
+                    tokio::time::sleep(Duration::from_secs(seconds.clamp(1, RETRY_AFTER_CAP_S))).await;
+                }
+                _ => break (status, text),
+            }
+        };
         let value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if status >= 400 && status != 409 {
             return Err(LoginError::Refused {
