@@ -8,7 +8,7 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{binary, log_file, sessions};
+use common::{binary, log_file, sessions, start_assigner, start_auth};
 use meridian_testkit::{ChildGuard, Etcd, Postgres, free_tcp_port, free_udp_port};
 
 mod common;
@@ -35,52 +35,14 @@ fn bots_log_in_again_and_play_on_the_new_owner_after_their_node_is_killed() {
     let etcd = Etcd::start().expect("etcd");
     let postgres = Postgres::start().expect("postgres");
     let endpoint = etcd.endpoint();
-    let _assigner = ChildGuard(
-        Command::new(binary("meridian-control"))
-            .args(["assigner", "--etcd", &endpoint, "--zones", "1", "--duration-s", "120"])
-            .stdout(Stdio::null())
-            .stderr(log_file("relogin", "assigner"))
-            .spawn()
-            .unwrap(),
-    );
+    let _assigner = start_assigner(&endpoint, "1", "relogin");
     let metrics = [free_tcp_port(), free_tcp_port()];
     let mut nodes = [
         start_node(&endpoint, "node-a", metrics[0]),
         start_node(&endpoint, "node-b", metrics[1]),
     ];
-    let auth_port = free_tcp_port();
-    let cert = std::env::temp_dir().join(format!("meridian-relogin-{auth_port}.pem"));
-    let _auth = ChildGuard(
-        Command::new(binary("meridian-control"))
-            .args(["auth", "--listen", &format!("127.0.0.1:{auth_port}")])
-            .args(["--database-url", &postgres.connection_string(), "--etcd", &endpoint])
-            .args([
-                "--cluster-key-hex",
-                CLUSTER_KEY_HEX,
-                "--jwt-secret-hex",
-                &"cd".repeat(32),
-            ])
-            .args([
-                "--dev-cert-out",
-                cert.to_str().unwrap(),
-                "--ip-burst",
-                "100000",
-                "--ip-refill-ms",
-                "1",
-            ])
-            .args(["--duration-s", "120"])
-            .stdout(Stdio::null())
-            .stderr(log_file("relogin", "auth"))
-            .spawn()
-            .unwrap(),
-    );
-    // The login API is up (its certificate written) and zone 1 has a node.
+    let (_auth, auth_port, cert) = start_auth(&endpoint, &postgres.connection_string(), CLUSTER_KEY_HEX, "relogin");
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !cert.is_file() {
-        assert!(Instant::now() < deadline, "the login API did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_secs(1));
     let bots = Command::new(binary("bots"))
         .args([
             "--bots",

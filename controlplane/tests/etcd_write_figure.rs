@@ -13,7 +13,7 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{binary, log_file, metrics_text, sessions, start_node};
+use common::{binary, log_file, metrics_text, sessions, start_assigner, start_auth, start_node};
 use etcd_client::{Client, Compare, CompareOp, PutOptions, Txn, TxnOp};
 use meridian_control::registry::{assign_key, route_key};
 use meridian_control::routes::{Route, commit_owner, open_ticket};
@@ -149,14 +149,7 @@ fn etcd_writes_per_session_and_etcd_capacity() {
 
     // 3. A session's writes, end to end: login (route under the pending lease), connect (route
     //    under the node's lease), leave (route deleted), with real processes.
-    let _assigner = ChildGuard(
-        Command::new(binary("meridian-control"))
-            .args(["assigner", "--etcd", &endpoint, "--zones", "1,2", "--duration-s", "300"])
-            .stdout(Stdio::null())
-            .stderr(log_file("etcd-figure", "assigner"))
-            .spawn()
-            .unwrap(),
-    );
+    let _assigner = start_assigner(&endpoint, "1,2", "etcd-figure");
     let metrics_port = free_tcp_port();
     let game_addr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
     let _node = start_node(
@@ -168,30 +161,7 @@ fn etcd_writes_per_session_and_etcd_capacity() {
         2,
         log_file("etcd-figure", "node"),
     );
-    let auth_port = free_tcp_port();
-    let cert = std::env::temp_dir().join(format!("meridian-etcd-figure-{auth_port}.pem"));
-    let _auth = ChildGuard(
-        Command::new(binary("meridian-control"))
-            .args(["auth", "--listen", &format!("127.0.0.1:{auth_port}")])
-            .args(["--database-url", &postgres.connection_string(), "--etcd", &endpoint])
-            .args([
-                "--cluster-key-hex",
-                CLUSTER_KEY_HEX,
-                "--jwt-secret-hex",
-                &"ef".repeat(32),
-            ])
-            .args(["--dev-cert-out", cert.to_str().unwrap()])
-            .args(["--ip-burst", "100000", "--ip-refill-ms", "1", "--duration-s", "300"])
-            .stdout(Stdio::null())
-            .stderr(log_file("etcd-figure", "auth"))
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !cert.is_file() {
-        assert!(Instant::now() < deadline, "the login API did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (_auth, auth_port, cert) = start_auth(&endpoint, &postgres.connection_string(), CLUSTER_KEY_HEX, "etcd-figure");
     std::thread::sleep(Duration::from_secs(3));
     let background = background_rate(&endpoint, Duration::from_secs(10));
     println!("background (assigner + 1 node + login API, idle): {background:.2} proposals/s");

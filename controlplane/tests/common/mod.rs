@@ -145,3 +145,46 @@ pub fn sessions(metrics_port: u16) -> f64 {
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
+
+/// `meridian-control assigner` for `zones` (comma-separated) on `etcd`, stderr to the test's log.
+pub fn start_assigner(etcd: &str, zones: &str, test: &str) -> ChildGuard {
+    ChildGuard(
+        Command::new(binary("meridian-control"))
+            .args(["assigner", "--etcd", etcd, "--zones", zones, "--duration-s", "300"])
+            .stdout(Stdio::null())
+            .stderr(log_file(test, "assigner"))
+            .spawn()
+            .expect("start the assigner"),
+    )
+}
+
+/// The login API: `meridian-control auth` on a free port with a development certificate, the
+/// per-IP limit opened up for a swarm on one address. Returns it, its port and the certificate
+/// path once the certificate exists (the API is up).
+pub fn start_auth(etcd: &str, database_url: &str, cluster_key_hex: &str, test: &str) -> (ChildGuard, u16, PathBuf) {
+    let port = meridian_testkit::free_tcp_port();
+    let cert = std::env::temp_dir().join(format!("meridian-{test}-{port}.pem"));
+    let auth = ChildGuard(
+        Command::new(binary("meridian-control"))
+            .args(["auth", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--database-url", database_url, "--etcd", etcd])
+            .args([
+                "--cluster-key-hex",
+                cluster_key_hex,
+                "--jwt-secret-hex",
+                &"cd".repeat(32),
+            ])
+            .args(["--dev-cert-out", cert.to_str().unwrap()])
+            .args(["--ip-burst", "100000", "--ip-refill-ms", "1", "--duration-s", "300"])
+            .stdout(Stdio::null())
+            .stderr(log_file(test, "auth"))
+            .spawn()
+            .expect("start the login API"),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !cert.is_file() {
+        assert!(std::time::Instant::now() < deadline, "the login API did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    (auth, port, cert)
+}
