@@ -16,9 +16,17 @@ pub const POOL_WAIT_MS: u64 = 2_000;
 const MIGRATION_LOCK_ID: i64 = 0x6d65_7269_6563_6f6e; // "meriecon"
 
 pub fn pool(database_url: &str, size: usize) -> Result<Pool, EconomyError> {
-    let config: tokio_postgres::Config = database_url
+    let mut config: tokio_postgres::Config = database_url
         .parse()
         .map_err(|error| EconomyError::Invalid(format!("database url: {error}")))?;
+    // The recycling `ROLLBACK` below warns ("there is no transaction in progress") on every clean
+    // checkout; the driver logs each notice. Notices below errors are not wanted on these
+    // connections (the operations report failures as errors, never as notices).
+    let options = match config.get_options() {
+        Some(existing) => format!("{existing} -c client_min_messages=error"),
+        None => "-c client_min_messages=error".to_owned(),
+    };
+    config.options(options);
     let manager = Manager::from_config(
         config,
         NoTls,
