@@ -5,6 +5,7 @@
 //! player sees them ([`stall`]) and logging bots in over HTTPS ([`login`]).
 #![forbid(unsafe_code)]
 
+pub mod frames;
 pub mod login;
 pub mod prom;
 pub mod stall;

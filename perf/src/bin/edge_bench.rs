@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Parser;
 use meridian_node::edge::{Edge, EdgeConfig, SessionEntry};
+use meridian_perf::frames::{ethernet_udp, ipv4_udp, sealed};
 use meridian_perf::prom;
-use meridian_proto::packet::{PacketType, seal_packet};
 use meridian_testkit::{ChildGuard, TwoHosts};
 
 #[derive(Parser)]
@@ -130,20 +130,6 @@ fn worker_cpu_ns(pid: u32) -> u64 {
     total
 }
 
-fn sealed(session: u64, sequence: u64, key: &[u8; 16]) -> Vec<u8> {
-    let mut out = Vec::new();
-    seal_packet(
-        PacketType::Payload,
-        session,
-        sequence,
-        key,
-        &[9; 32],
-        &[0xAA; 24],
-        &mut out,
-    );
-    out
-}
-
 /// A ConnectionRequest whose token is garbage (user space pays the token's AEAD open to find out).
 fn garbage_request(nonce: u64) -> Vec<u8> {
     let mut payload = vec![0u8; 1024];
@@ -163,34 +149,9 @@ fn garbage_request(nonce: u64) -> Vec<u8> {
 fn junk_kinds() -> Vec<(&'static str, Vec<u8>)> {
     vec![
         ("bad magic (64 B)", vec![0x4e; 64]),
-        ("unknown session (66 B sealed)", sealed(0xdead, 1, &[1; 16])),
+        ("unknown session (66 B sealed)", sealed(0xdead, 1, &[1; 16], 24)),
         ("ConnectionRequest, garbage token (1024 B)", garbage_request(1)),
     ]
-}
-
-/// IPv4 + UDP around `payload` from `source` (IP checksum, length and id filled by the kernel).
-fn ip_datagram(source: Ipv4Addr, destination: SocketAddrV4, payload: &[u8]) -> Vec<u8> {
-    let total = (28 + payload.len()) as u16;
-    let mut packet = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0x40, 0, 64, 17, 0, 0];
-    packet.extend_from_slice(&source.octets());
-    packet.extend_from_slice(&destination.ip().octets());
-    packet.extend_from_slice(&40_000u16.to_be_bytes());
-    packet.extend_from_slice(&destination.port().to_be_bytes());
-    packet.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-    packet.extend_from_slice(&[0, 0]);
-    packet.extend_from_slice(payload);
-    packet
-}
-
-/// Ethernet + IPv4 + UDP frame for `BPF_PROG_TEST_RUN`.
-fn frame(payload: &[u8]) -> Vec<u8> {
-    let mut frame = vec![0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00];
-    frame.extend(ip_datagram(
-        Ipv4Addr::new(10, 9, 0, 2),
-        SocketAddrV4::new(Ipv4Addr::new(10, 9, 0, 1), PORT),
-        payload,
-    ));
-    frame
 }
 
 /// Sends raw IPv4 datagrams with `sendmmsg` in batches of 64 until `stop`, or `count` of them; returns
@@ -288,7 +249,14 @@ fn reject_cost(hosts: &TwoHosts, args: &Args) -> anyhow::Result<()> {
         // Many sources, paced so the socket buffer does not overflow (each received datagram is
         // then one the node handled).
         let packets: Vec<Vec<u8>> = (0..4096u32)
-            .map(|n| ip_datagram(Ipv4Addr::new(10, 201, (n >> 8) as u8, n as u8), destination, &payload))
+            .map(|n| {
+                ipv4_udp(
+                    Ipv4Addr::new(10, 201, (n >> 8) as u8, n as u8),
+                    destination,
+                    0,
+                    &payload,
+                )
+            })
             .collect();
         let stop = AtomicBool::new(false);
         let count = args.junk;
@@ -306,7 +274,10 @@ fn reject_cost(hosts: &TwoHosts, args: &Args) -> anyhow::Result<()> {
         let received = packets_in(&scrape(hosts, &node)?) - before.1;
         let busy = cpu as f64 - idle_ns_per_s * before.2.elapsed().as_secs_f64();
         let user_ns = busy / received.max(1.0);
-        let xdp_ns = edge.test_run(&frame(&payload), 1_000_000)?.per_run.as_nanos() as f64;
+        let xdp_ns = edge
+            .test_run(&ethernet_udp(PORT, 0, &payload), 1_000_000)?
+            .per_run
+            .as_nanos() as f64;
         println!(
             "| {label} | {user_ns:.0} ns ({received:.0} received) | {xdp_ns:.0} ns | {:.0}× |",
             user_ns / xdp_ns.max(1.0)
@@ -389,7 +360,7 @@ fn flood_run(hosts: &TwoHosts, args: &Args, edge: bool, flood: bool) -> anyhow::
     let packets: Vec<Vec<u8>> = (0..3 * 4096u32)
         .map(|n| {
             let source = Ipv4Addr::new(10, 201, (n >> 8) as u8 % 16, n as u8);
-            ip_datagram(source, destination, &kinds[n as usize % kinds.len()].1)
+            ipv4_udp(source, destination, 0, &kinds[n as usize % kinds.len()].1)
         })
         .collect();
     let before = scrape(hosts, &node)?;

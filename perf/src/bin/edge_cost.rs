@@ -11,7 +11,7 @@
 use anyhow::{Context, bail};
 use clap::Parser;
 use meridian_node::edge::{Edge, EdgeConfig, EdgeCounter, RateLimit, SessionEntry};
-use meridian_proto::packet::{PacketType, seal_packet};
+use meridian_perf::frames::{ethernet_udp, sealed};
 
 #[derive(Parser)]
 #[command(about = "ns per packet of the XDP edge program under BPF_PROG_TEST_RUN")]
@@ -25,29 +25,8 @@ const PORT: u16 = 7777;
 const SESSION: u64 = 42;
 const EDGE_KEY: [u8; 16] = [7; 16];
 
-/// Ethernet + IPv4 (no options) + UDP to `port` around `payload`. Checksums are not computed: XDP
-/// runs before the stack checks them and the edge does not look at them.
-fn frame(port: u16, fragment: u16, payload: &[u8]) -> Vec<u8> {
-    let mut frame = vec![0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00];
-    frame.extend_from_slice(&[0x45, 0]);
-    frame.extend_from_slice(&((28 + payload.len()) as u16).to_be_bytes());
-    frame.extend_from_slice(&[0, 1]);
-    frame.extend_from_slice(&fragment.to_be_bytes());
-    frame.extend_from_slice(&[64, 17, 0, 0, 10, 9, 0, 2, 10, 9, 0, 1]);
-    frame.extend_from_slice(&40_000u16.to_be_bytes());
-    frame.extend_from_slice(&port.to_be_bytes());
-    frame.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-    frame.extend_from_slice(&[0, 0]);
-    frame.extend_from_slice(payload);
-    frame
-}
-
 /// Frames measured one per call for the paths a repeated frame cannot take.
 const DISTINCT_FRAMES: u64 = 20_000;
-
-fn frame_of(port: u16, fragment: u16, payload: &[u8]) -> Vec<u8> {
-    frame(port, fragment, payload)
-}
 
 /// The kernel's mean time per run over `count` calls of one run each, frame `i` from `make(i)`.
 fn mean_single_runs(edge: &Edge, count: u64, make: impl Fn(u64) -> Vec<u8>) -> anyhow::Result<f64> {
@@ -56,20 +35,6 @@ fn mean_single_runs(edge: &Edge, count: u64, make: impl Fn(u64) -> Vec<u8>) -> a
         total_ns += edge.test_run(&make(i), 1)?.per_run.as_nanos();
     }
     Ok(total_ns as f64 / count as f64)
-}
-
-fn sealed(session: u64, sequence: u64, key: &[u8; 16], plaintext_bytes: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    seal_packet(
-        PacketType::Payload,
-        session,
-        sequence,
-        key,
-        &[9; 32],
-        &vec![0xAA; plaintext_bytes],
-        &mut out,
-    );
-    out
 }
 
 fn main() -> anyhow::Result<()> {
@@ -102,7 +67,7 @@ fn main() -> anyhow::Result<()> {
     )?;
     // The window's newest becomes 100 000 (the replay and ahead rows measure against it).
     let newest = 100_000;
-    edge.test_run(&frame(PORT, 0, &sealed(SESSION, newest, &EDGE_KEY, 64)), 1)?;
+    edge.test_run(&ethernet_udp(PORT, 0, &sealed(SESSION, newest, &EDGE_KEY, 64)), 1)?;
 
     let mut request = vec![0x4d, 0x10];
     request.resize(1024, 0);
@@ -123,99 +88,109 @@ fn main() -> anyhow::Result<()> {
         ("ARP (not IP)", arp, EdgeCounter::PassNotIp, open),
         (
             "UDP to another port",
-            frame(PORT + 1, 0, &[0; 100]),
+            ethernet_udp(PORT + 1, 0, &[0; 100]),
             EdgeCounter::PassOtherPort,
             open,
         ),
         (
             "sealed, 64 B plaintext (full check)",
-            frame(PORT, 0, &sealed(SESSION, newest, &EDGE_KEY, 64)),
+            ethernet_udp(PORT, 0, &sealed(SESSION, newest, &EDGE_KEY, 64)),
             EdgeCounter::PassSealed,
             open,
         ),
         (
             "sealed, 1158 B plaintext",
-            frame(PORT, 0, &sealed(SESSION, newest, &EDGE_KEY, 1158)),
+            ethernet_udp(PORT, 0, &sealed(SESSION, newest, &EDGE_KEY, 1158)),
             EdgeCounter::PassSealed,
             open,
         ),
         (
             "ConnectionRequest",
-            frame(PORT, 0, &request),
+            ethernet_udp(PORT, 0, &request),
             EdgeCounter::PassRequest,
             open,
         ),
         (
             "first fragment",
-            frame(PORT, 0x2000, &[0; 100]),
+            ethernet_udp(PORT, 0x2000, &[0; 100]),
             EdgeCounter::DropFragment,
             open,
         ),
         (
             "too long (1201 B)",
-            frame(PORT, 0, &[0x4d; 1201]),
+            ethernet_udp(PORT, 0, &[0x4d; 1201]),
             EdgeCounter::DropTooLong,
             open,
         ),
         (
             "too short (41 B sealed)",
-            frame(PORT, 0, &sealed(SESSION, 1, &EDGE_KEY, 0)[..41]),
+            ethernet_udp(PORT, 0, &sealed(SESSION, 1, &EDGE_KEY, 0)[..41]),
             EdgeCounter::DropTooShort,
             open,
         ),
-        ("bad magic", frame(PORT, 0, &bad_magic), EdgeCounter::DropBadMagic, open),
+        (
+            "bad magic",
+            ethernet_udp(PORT, 0, &bad_magic),
+            EdgeCounter::DropBadMagic,
+            open,
+        ),
         (
             "bad version",
-            frame(PORT, 0, &bad_version),
+            ethernet_udp(PORT, 0, &bad_version),
             EdgeCounter::DropBadVersion,
             open,
         ),
-        ("bad type", frame(PORT, 0, &bad_type), EdgeCounter::DropBadType, open),
+        (
+            "bad type",
+            ethernet_udp(PORT, 0, &bad_type),
+            EdgeCounter::DropBadType,
+            open,
+        ),
         (
             "bad request size (1023 B)",
-            frame(PORT, 0, &request[..1023]),
+            ethernet_udp(PORT, 0, &request[..1023]),
             EdgeCounter::DropBadRequestSize,
             open,
         ),
         (
             "unknown session",
-            frame(PORT, 0, &sealed(SESSION + 1, 0, &EDGE_KEY, 64)),
+            ethernet_udp(PORT, 0, &sealed(SESSION + 1, 0, &EDGE_KEY, 64)),
             EdgeCounter::DropUnknownSession,
             open,
         ),
         (
             "bad edge tag",
-            frame(PORT, 0, &sealed(SESSION, newest, &[8; 16], 64)),
+            ethernet_udp(PORT, 0, &sealed(SESSION, newest, &[8; 16], 64)),
             EdgeCounter::DropBadEdgeTag,
             open,
         ),
         (
             "replayed (5000 behind)",
-            frame(PORT, 0, &sealed(SESSION, newest - 5_000, &EDGE_KEY, 64)),
+            ethernet_udp(PORT, 0, &sealed(SESSION, newest - 5_000, &EDGE_KEY, 64)),
             EdgeCounter::DropReplayed,
             open,
         ),
         (
             "replayed (a copy of the newest: the seen mask)",
-            frame(PORT, 0, &sealed(SESSION, newest, &EDGE_KEY, 64)),
+            ethernet_udp(PORT, 0, &sealed(SESSION, newest, &EDGE_KEY, 64)),
             EdgeCounter::DropReplayed,
             open,
         ),
         (
             "sequence far ahead",
-            frame(PORT, 0, &sealed(SESSION, newest + 1_000_000, &EDGE_KEY, 64)),
+            ethernet_udp(PORT, 0, &sealed(SESSION, newest + 1_000_000, &EDGE_KEY, 64)),
             EdgeCounter::DropSequenceAhead,
             open,
         ),
         (
             "rate-limited source",
-            frame(PORT, 0, &sealed(SESSION, newest, &EDGE_KEY, 64)),
+            ethernet_udp(PORT, 0, &sealed(SESSION, newest, &EDGE_KEY, 64)),
             EdgeCounter::DropRateLimitedSource,
             EdgeConfig { source: STRICT, ..open },
         ),
         (
             "rate-limited request source",
-            frame(PORT, 0, &request),
+            ethernet_udp(PORT, 0, &request),
             EdgeCounter::DropRateLimitedRequestSource,
             EdgeConfig {
                 request_source: STRICT,
@@ -224,7 +199,7 @@ fn main() -> anyhow::Result<()> {
         ),
         (
             "request budget spent",
-            frame(PORT, 0, &request),
+            ethernet_udp(PORT, 0, &request),
             EdgeCounter::DropRequestBudget,
             EdgeConfig {
                 request_budget: STRICT,
@@ -259,7 +234,7 @@ fn main() -> anyhow::Result<()> {
             let start = next_sequence.get();
             next_sequence.set(start + DISTINCT_FRAMES);
             let mean = mean_single_runs(&edge, DISTINCT_FRAMES, |i| {
-                frame_of(PORT, 0, &sealed(SESSION, start + i, &EDGE_KEY, plaintext))
+                ethernet_udp(PORT, 0, &sealed(SESSION, start + i, &EDGE_KEY, plaintext))
             })?;
             let delta = edge.counters()?.since(&before);
             let share = delta.get(expected) as f64 / DISTINCT_FRAMES as f64;
