@@ -28,6 +28,7 @@ pub mod load;
 pub mod movement;
 mod replication;
 pub mod shedding;
+pub mod world;
 pub mod zone;
 
 pub use config::{Collider, ConfigError, SNAPSHOT_BUDGET_BYTES_MAX, ZoneConfig};
@@ -37,8 +38,9 @@ pub use lag::LagCompensationHistory;
 pub use layers::{LayerError, RouteError, ZoneLayers};
 pub use movement::MoveRejection;
 pub use shedding::LoadShedding;
+pub use world::{LayoutError, WorldLayout, ZoneRect};
 pub use zone::{
-    ActorKind, ClientEvent, ClientId, IdempotencyKey, JoinRefusal, LootRecord, NpcRecord, PartyId, PersistenceEvent,
-    PersistenceOutcome, PickUpRefusal, PlayerState, SnapshotDatagram, TradeRefusal, Zone, ZoneCounters, ZoneError,
-    ZoneInput, ZoneOutput, ZoneStateExport,
+    ActorKind, AdmitRefusal, ClientEvent, ClientId, FreezeRefusal, IdempotencyKey, JoinRefusal, LootRecord, NpcRecord,
+    PartyId, PersistenceEvent, PersistenceOutcome, PickUpRefusal, PlayerHandoff, PlayerState, SnapshotDatagram,
+    TradeRefusal, Zone, ZoneCounters, ZoneError, ZoneInput, ZoneOutput, ZoneStateExport,
 };
