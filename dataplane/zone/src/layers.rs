@@ -37,6 +37,16 @@ pub enum RouteError {
     NoLayer(usize),
 }
 
+/// A handed-off player a zone could not admit, given back whole so the host can return it to the
+/// zone it came from.
+#[derive(Debug)]
+pub struct RefusedHandoff {
+    pub handoff: PlayerHandoff,
+    /// The inputs routed to it since its old layer's last tick.
+    pub carried: Vec<ZoneInput>,
+    pub refusal: AdmitRefusal,
+}
+
 /// All layers of one zone, and which client is in which.
 pub struct ZoneLayers {
     config: ZoneConfig,
@@ -194,10 +204,14 @@ impl ZoneLayers {
         &mut self,
         handoff: PlayerHandoff,
         carried: Vec<ZoneInput>,
-    ) -> Result<(usize, u32), Box<(PlayerHandoff, Vec<ZoneInput>, AdmitRefusal)>> {
+    ) -> Result<(usize, u32), Box<RefusedHandoff>> {
         let client = handoff.client;
         if self.placement.contains_key(&client) {
-            return Err(Box::new((handoff, carried, AdmitRefusal::AlreadyJoined)));
+            return Err(Box::new(RefusedHandoff {
+                handoff,
+                carried,
+                refusal: AdmitRefusal::AlreadyJoined,
+            }));
         }
         let limit = self.config.players_per_layer_max;
         let layer = match handoff.party.and_then(|party| self.party_layer(party)) {
@@ -206,13 +220,25 @@ impl ZoneLayers {
                 Some(layer) => layer,
                 None => match self.open_layer() {
                     Ok(layer) => layer,
-                    Err(_) => return Err(Box::new((handoff, carried, AdmitRefusal::ZoneFull))),
+                    Err(_) => {
+                        return Err(Box::new(RefusedHandoff {
+                            handoff,
+                            carried,
+                            refusal: AdmitRefusal::ZoneFull,
+                        }));
+                    }
                 },
             },
         };
         let entity = match self.layers[layer].admit_player(handoff.clone()) {
             Ok(entity) => entity,
-            Err(refusal) => return Err(Box::new((handoff, carried, refusal))),
+            Err(refusal) => {
+                return Err(Box::new(RefusedHandoff {
+                    handoff,
+                    carried,
+                    refusal: refusal,
+                }));
+            }
         };
         self.placement.insert(client, layer);
         // Carried inputs were within the old layer's bound; they may pass this one's by a few.

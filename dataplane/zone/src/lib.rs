@@ -35,7 +35,7 @@ pub use config::{Collider, ConfigError, SNAPSHOT_BUDGET_BYTES_MAX, ZoneConfig};
 pub use grid::{Cell, InterestGrid};
 pub use input::{Action, CatchUp, InputAdmission, InputBuffer, MoveIntent, Playback, PlayerInput};
 pub use lag::LagCompensationHistory;
-pub use layers::{LayerError, RouteError, ZoneLayers};
+pub use layers::{LayerError, RefusedHandoff, RouteError, ZoneLayers};
 pub use movement::MoveRejection;
 pub use shedding::LoadShedding;
 pub use world::{LayoutError, WorldLayout, ZoneRect};
