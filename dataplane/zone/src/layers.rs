@@ -236,7 +236,7 @@ impl ZoneLayers {
                 return Err(Box::new(RefusedHandoff {
                     handoff,
                     carried,
-                    refusal: refusal,
+                    refusal,
                 }));
             }
         };
