@@ -182,6 +182,9 @@ pub struct HostCounters {
     /// Border checks that found the player due in a zone this host does not run (handoffs across
     /// workers and nodes come later; the player stays and presses on the border).
     pub handoffs_elsewhere: u64,
+    /// Inputs a handed-off player had received but not played (its jitter buffer) plus those routed
+    /// to it since the old zone's last tick: all played by the new zone.
+    pub handoff_inputs_carried: u64,
 }
 
 struct Session {
@@ -964,6 +967,7 @@ impl SessionHost {
             }
         };
         let old_entity = handoff.entity;
+        let in_transit = (handoff.pending_inputs() + carried.len()) as u64;
         // A zone whose ticks are behind the old one's would send snapshots the client takes for
         // old ones and ignores: refuse, and the player stays where it was.
         let target_tick = self.zones[to].layers.layers().first().map(|layer| layer.current_tick());
@@ -979,6 +983,7 @@ impl SessionHost {
         match admitted {
             Ok((_, entity)) => {
                 self.counters.handoffs += 1;
+                self.counters.handoff_inputs_carried += in_transit;
                 if let Some(session) = self.sessions.get_mut(&session_id) {
                     session.zone = to;
                 }

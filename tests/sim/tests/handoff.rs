@@ -147,6 +147,11 @@ fn walkers_cross_the_border_back_and_forth_with_no_reconnect_no_lost_or_doubled_
     );
     assert_eq!(counters.handoffs_aborted, 0);
     assert_eq!(counters.handoff_resyncs, 0, "the new zone had the entity id free");
+    assert!(
+        counters.handoff_inputs_carried >= handoffs as u64,
+        "every handoff carried the jitter buffer's inputs: {}",
+        counters.handoff_inputs_carried
+    );
     assert_eq!(counters.sessions_opened, clients.len() as u64);
     assert_eq!(counters.sessions_closed, 0, "no session ended");
     for (watch, (&index, entity)) in watches.iter().zip(clients.iter().zip(&entities)) {
@@ -247,4 +252,69 @@ fn walking_along_the_border_inside_the_margin_does_not_flap() {
 fn x_of(sim: &Sim, index: usize) -> f32 {
     let entity = sim.host_entity(index).unwrap();
     sim.host_position(index, entity).unwrap()[0]
+}
+
+#[test]
+fn handoffs_over_a_jittery_duplicating_network_still_apply_every_input_once() {
+    let (config, layout) = world(|_| 246.0);
+    let mut sim = Sim::new(16, config);
+    sim.host.set_world_layout(layout).unwrap();
+    // Jitter reorders datagrams (inputs of one tick arrive after the next's, some during the move);
+    // duplicates send copies. The jitter buffer (2 ticks) absorbs 30 ms of jitter.
+    let rough = Link {
+        one_way_us: ONE_WAY_US,
+        jitter_us: 30_000,
+        duplicate_ppm: 50_000,
+        ..Link::default()
+    };
+    let clients: Vec<usize> = (0..6).map(|_| sim.add_client(1, rough, walk([0.0, 0.0]))).collect();
+    assert!(sim.run_until(20_000, Sim::all_placed), "not placed");
+    let mut watches: Vec<Watch> = clients.iter().map(|_| Watch::default()).collect();
+    observe(&sim, &mut watches, &clients);
+    const CYCLES: u32 = 8;
+    for _ in 0..CYCLES {
+        for direction in [[1.0, 0.0], [-1.0, 0.0]] {
+            for &index in &clients {
+                sim.clients[index].command = walk(direction);
+            }
+            run_watched(&mut sim, 3_000, &mut watches, &clients);
+        }
+    }
+    for &index in &clients {
+        sim.clients[index].command = walk([0.0, 0.0]);
+    }
+    run_watched(&mut sim, 1_000, &mut watches, &clients);
+    let counters = sim.host.counters();
+    assert_eq!(counters.handoffs, (clients.len() * 2 * CYCLES as usize) as u64);
+    assert_eq!(counters.sessions_closed, 0);
+    assert!(sim.network.datagrams_duplicated > 0);
+    let mut applied = 0;
+    for zone_id in [1, 2] {
+        let zone_counters = sim.host.zone_layers(zone_id).unwrap().layers()[0].counters().clone();
+        assert_eq!(zone_counters.inputs_duplicate, 0, "zone {zone_id} saw an input twice");
+        assert_eq!(
+            zone_counters.inputs_missing, 0,
+            "zone {zone_id} extrapolated a missing input"
+        );
+        assert_eq!(zone_counters.inputs_late, 0, "zone {zone_id} refused an input as late");
+        applied += zone_counters.inputs_applied;
+    }
+    let sent: u64 = clients
+        .iter()
+        .map(|&index| u64::from(sim.clients[index].client.client_tick()))
+        .sum();
+    println!(
+        "inputs applied {applied}, client ticks {sent}, carried {}",
+        counters.handoff_inputs_carried
+    );
+    for (watch, &index) in watches.iter().zip(&clients) {
+        let client = &sim.clients[index].client;
+        assert!(client.is_connected());
+        assert_eq!(watch.entity_changes, 0);
+        assert_eq!(
+            client.corrections().corrections,
+            0,
+            "client {index}: an input lost or doubled"
+        );
+    }
 }
