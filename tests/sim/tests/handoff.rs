@@ -318,3 +318,30 @@ fn handoffs_over_a_jittery_duplicating_network_still_apply_every_input_once() {
         );
     }
 }
+
+#[test]
+fn a_taken_entity_id_is_replaced_once_and_the_client_replaces_itself() {
+    let (config, layout) = world(|index| if index == 0 { 246.0 } else { 300.0 });
+    let mut sim = Sim::new(17, config);
+    sim.host.set_world_layout(layout).unwrap();
+    let walker = sim.add_client(1, link(), walk([0.0, 0.0]));
+    let resident = sim.add_client(2, link(), walk([0.0, 0.0]));
+    assert!(sim.run_until(20_000, Sim::all_placed), "not placed");
+    // Both are entity 1 of their own zone.
+    assert_eq!(sim.host_entity(walker), Some(1));
+    assert_eq!(sim.host_entity(resident), Some(1));
+    sim.clients[walker].command = walk([1.0, 0.0]);
+    sim.run_ms(3_000);
+    sim.clients[walker].command = walk([0.0, 0.0]);
+    sim.run_ms(1_000);
+    let counters = sim.host.counters();
+    assert_eq!((counters.handoffs, counters.handoff_resyncs), (1, 1));
+    let renamed = sim.host_entity(walker).unwrap();
+    assert_ne!(renamed, 1);
+    let client = &sim.clients[walker].client;
+    assert!(client.is_connected());
+    assert_eq!(client.entity(), Some(renamed), "told its new id");
+    assert!(client.is_placed());
+    let server = sim.host_position(walker, renamed).unwrap();
+    assert!(distance_m(server, client.predicted_position_m().unwrap()) < CORRECTION_EPSILON_M);
+}
