@@ -31,8 +31,8 @@ use meridian_proto::messages::{ChatChannel, ClientMessage, ServerMessage};
 use meridian_proto::packet::DisconnectReason;
 pub use meridian_proto::packet::PACKET_ERROR_LABELS;
 use meridian_zone::{
-    ClientId, ConfigError, IdempotencyKey, PersistenceEvent, PersistenceOutcome, RouteError, Zone, ZoneConfig,
-    ZoneInput, ZoneLayers, ZoneOutput,
+    AdmitRefusal, ClientId, ConfigError, FreezeRefusal, IdempotencyKey, PersistenceEvent, PersistenceOutcome,
+    RouteError, WorldLayout, Zone, ZoneConfig, ZoneInput, ZoneLayers, ZoneOutput,
 };
 use thiserror::Error;
 
@@ -130,6 +130,8 @@ pub enum HostError {
     DuplicateZone { zone_id: u32 },
     #[error("zone config: {0}")]
     Zone(#[from] ConfigError),
+    #[error("the world layout spans {layout_m:?} m but the zones' world is {zones_m:?} m")]
+    LayoutWorldSize { layout_m: [f32; 2], zones_m: [f32; 2] },
 }
 
 /// One zone tick that ran, for the caller's metrics.
@@ -167,6 +169,22 @@ pub struct HostCounters {
     pub persistence_outcomes: u64,
     /// Persistence answers for a zone or layer this host does not run (any more).
     pub persistence_outcomes_unknown_zone: u64,
+    /// Players handed from one hosted zone to another (same session, no reconnect).
+    pub handoffs: u64,
+    /// Handoffs the new zone refused (full, or its tick behind the old one's): the player went
+    /// back to the zone it was leaving, at once.
+    pub handoffs_aborted: u64,
+    /// Border crossings put off to a later tick: the player was dead or awaited persistence.
+    pub handoffs_deferred: u64,
+    /// Handoffs whose entity id was taken in the new zone: the client was sent a new `Joined` and
+    /// re-places itself (one resync).
+    pub handoff_resyncs: u64,
+    /// Border checks that found the player due in a zone this host does not run (handoffs across
+    /// workers and nodes come later; the player stays and presses on the border).
+    pub handoffs_elsewhere: u64,
+    /// Inputs a handed-off player had received but not played (its jitter buffer) plus those routed
+    /// to it since the old zone's last tick: all played by the new zone.
+    pub handoff_inputs_carried: u64,
 }
 
 struct Session {
@@ -212,6 +230,10 @@ pub struct SessionHost {
     input_scratch: Vec<ZoneInput>,
     /// (zone, client, RTT) reports gathered in one pass over the sessions.
     rtt_scratch: Vec<(usize, ClientId, u64)>,
+    /// How the hosted zones tile the world; `None`: every zone is a world of its own (no borders).
+    layout: Option<WorldLayout>,
+    /// (session, from zone index, to zone index) found due by one border pass.
+    handoff_scratch: Vec<(u64, usize, usize)>,
 }
 
 impl SessionHost {
@@ -262,6 +284,8 @@ impl SessionHost {
             scratch: Vec::with_capacity(2048),
             input_scratch: Vec::new(),
             rtt_scratch: Vec::new(),
+            layout: None,
+            handoff_scratch: Vec::new(),
         })
     }
 
@@ -296,6 +320,9 @@ impl SessionHost {
             for zone_index in 0..self.zones.len() {
                 self.tick_zone(zone_index, now_us, due);
             }
+            // Between two ticks of every zone: a player's last snapshot from the old zone went out
+            // in this tick, its first from the new one goes out in the next.
+            self.hand_off_across_borders();
         }
         self.drain_endpoint_events(now_us);
     }
@@ -498,6 +525,27 @@ impl SessionHost {
             last_work_us: None,
         });
         Ok(())
+    }
+
+    /// Makes the hosted zones tiles of one world: from the next tick on, a player more than the
+    /// layout's handoff margin inside a neighbouring zone's rectangle is handed to that zone when
+    /// this host runs it (same session, same keys, no reconnect). The zones must already simulate
+    /// the layout's whole world (`ZoneConfig::world_size_m == layout.world_size_m()`), so movement
+    /// is clamped to the world rather than to a zone.
+    pub fn set_world_layout(&mut self, layout: WorldLayout) -> Result<(), HostError> {
+        let layout_m = layout.world_size_m();
+        if layout_m != self.zone_config.world_size_m {
+            return Err(HostError::LayoutWorldSize {
+                layout_m,
+                zones_m: self.zone_config.world_size_m,
+            });
+        }
+        self.layout = Some(layout);
+        Ok(())
+    }
+
+    pub fn world_layout(&self) -> Option<&WorldLayout> {
+        self.layout.as_ref()
     }
 
     /// Stops serving `zone_id` at once: its sessions get a Disconnect with `reason` (`ZoneMoved` when
@@ -868,6 +916,110 @@ impl SessionHost {
                 self.counters.events_sent += 1;
             }
         }
+    }
+}
+
+impl SessionHost {
+    /// Hands every player standing far enough inside a neighbouring zone to it, when this host runs
+    /// that zone. Sessions are visited in id order so a seeded run is one run.
+    fn hand_off_across_borders(&mut self) {
+        let Some(layout) = &self.layout else {
+            return;
+        };
+        let mut due = std::mem::take(&mut self.handoff_scratch);
+        for (&session_id, session) in &self.sessions {
+            let zone = &self.zones[session.zone];
+            let Some(position_m) = zone
+                .layers
+                .layer_of(session.client)
+                .and_then(|layer| zone.layers.layers().get(layer))
+                .and_then(|layer| layer.position(layer.client_entity(session.client)?))
+            else {
+                continue; // admitted this tick, not joined yet
+            };
+            let Some(target) = layout.handoff_target(zone.zone_id, position_m) else {
+                continue;
+            };
+            match self.zones.iter().position(|zone| zone.zone_id == target) {
+                Some(to) => due.push((session_id, session.zone, to)),
+                None => self.counters.handoffs_elsewhere += 1,
+            }
+        }
+        due.sort_unstable();
+        for (session_id, from, to) in due.drain(..) {
+            self.hand_off(session_id, from, to);
+        }
+        self.handoff_scratch = due;
+    }
+
+    /// Moves one session's player from zone `from` to zone `to` (indices) at a tick boundary.
+    fn hand_off(&mut self, session_id: u64, from: usize, to: usize) {
+        let Some(client) = self.sessions.get(&session_id).map(|session| session.client) else {
+            return;
+        };
+        let source_tick = self.zone_tick(from, client);
+        let (handoff, carried) = match self.zones[from].layers.freeze(client) {
+            Ok(frozen) => frozen,
+            Err(FreezeRefusal::UnknownClient) => return,
+            Err(FreezeRefusal::Dead | FreezeRefusal::AwaitingPersistence) => {
+                self.counters.handoffs_deferred += 1;
+                return;
+            }
+        };
+        let old_entity = handoff.entity;
+        let in_transit = (handoff.pending_inputs() + carried.len()) as u64;
+        // A zone whose ticks are behind the old one's would send snapshots the client takes for
+        // old ones and ignores: refuse, and the player stays where it was.
+        let target_tick = self.zones[to].layers.layers().first().map(|layer| layer.current_tick());
+        let admitted = if target_tick < source_tick {
+            Err(Box::new(meridian_zone::RefusedHandoff {
+                handoff,
+                carried,
+                refusal: AdmitRefusal::ZoneFull,
+            }))
+        } else {
+            self.zones[to].layers.admit_frozen(handoff, carried)
+        };
+        match admitted {
+            Ok((_, entity)) => {
+                self.counters.handoffs += 1;
+                self.counters.handoff_inputs_carried += in_transit;
+                if let Some(session) = self.sessions.get_mut(&session_id) {
+                    session.zone = to;
+                }
+                if entity != old_entity {
+                    self.counters.handoff_resyncs += 1;
+                    self.scratch.clear();
+                    ServerMessage::Event(meridian_proto::messages::ServerEvent::Joined { entity })
+                        .encode(&mut self.scratch);
+                    if self.endpoint.send_reliable(session_id, &self.scratch).is_err() {
+                        self.drops.add(HostDrop::ChannelFull.label(), 1);
+                    }
+                }
+            }
+            Err(refused) => {
+                self.counters.handoffs_aborted += 1;
+                let refused = *refused;
+                // Back into the zone it was leaving, which just let it go: its id and room are free.
+                if self.zones[from]
+                    .layers
+                    .admit_frozen(refused.handoff, refused.carried)
+                    .is_err()
+                {
+                    debug_assert!(false, "the old zone takes back the player it just froze");
+                    self.endpoint.disconnect(session_id, DisconnectReason::ZoneFull);
+                }
+            }
+        }
+    }
+
+    /// The current tick of the layer `client` plays in, in zone `index`.
+    fn zone_tick(&self, index: usize, client: ClientId) -> Option<u64> {
+        let layers = &self.zones[index].layers;
+        layers
+            .layer_of(client)
+            .and_then(|layer| layers.layers().get(layer))
+            .map(|layer| layer.current_tick())
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use thiserror::Error;
 
 use crate::config::{ConfigError, ZoneConfig};
-use crate::zone::{ClientId, PartyId, Zone, ZoneInput, ZoneOutput};
+use crate::zone::{AdmitRefusal, ClientId, FreezeRefusal, PartyId, PlayerHandoff, Zone, ZoneInput, ZoneOutput};
 
 /// Most layers one zone may open.
 pub const LAYERS_MAX: usize = 64;
@@ -35,6 +35,16 @@ pub enum RouteError {
     QueueFull,
     #[error("no layer {0}")]
     NoLayer(usize),
+}
+
+/// A handed-off player a zone could not admit, given back whole so the host can return it to the
+/// zone it came from.
+#[derive(Debug)]
+pub struct RefusedHandoff {
+    pub handoff: PlayerHandoff,
+    /// The inputs routed to it since its old layer's last tick.
+    pub carried: Vec<ZoneInput>,
+    pub refusal: AdmitRefusal,
 }
 
 /// All layers of one zone, and which client is in which.
@@ -169,6 +179,73 @@ impl ZoneLayers {
         Ok(())
     }
 
+    /// Freezes `client` at this tick boundary for a handoff to another zone: its player leaves its
+    /// layer, and the inputs routed to it since the layer's last tick come along (in order) for the
+    /// new zone. Refused while its player is not yet in its layer (admitted this tick), is dead, or
+    /// awaits persistence; nothing changes then.
+    pub fn freeze(&mut self, client: ClientId) -> Result<(PlayerHandoff, Vec<ZoneInput>), FreezeRefusal> {
+        let &layer = self.placement.get(&client).ok_or(FreezeRefusal::UnknownClient)?;
+        let handoff = self.layers[layer].freeze_player(client)?;
+        self.placement.remove(&client);
+        let mut carried = Vec::new();
+        self.inputs[layer].retain(|input| {
+            let own = input_client(input) == Some(client);
+            if own {
+                carried.push(input.clone());
+            }
+            !own
+        });
+        Ok((handoff, carried))
+    }
+
+    /// Admits a frozen player (from [`Self::freeze`] of another zone) into a layer with room, its
+    /// party's if one is here, then queues its carried inputs there. Returns (layer, entity id).
+    pub fn admit_frozen(
+        &mut self,
+        handoff: PlayerHandoff,
+        carried: Vec<ZoneInput>,
+    ) -> Result<(usize, u32), Box<RefusedHandoff>> {
+        let client = handoff.client;
+        if self.placement.contains_key(&client) {
+            return Err(Box::new(RefusedHandoff {
+                handoff,
+                carried,
+                refusal: AdmitRefusal::AlreadyJoined,
+            }));
+        }
+        let limit = self.config.players_per_layer_max;
+        let layer = match handoff.party.and_then(|party| self.party_layer(party)) {
+            Some(layer) => layer,
+            None => match (0..self.layers.len()).find(|&layer| self.population(layer) < limit) {
+                Some(layer) => layer,
+                None => match self.open_layer() {
+                    Ok(layer) => layer,
+                    Err(_) => {
+                        return Err(Box::new(RefusedHandoff {
+                            handoff,
+                            carried,
+                            refusal: AdmitRefusal::ZoneFull,
+                        }));
+                    }
+                },
+            },
+        };
+        let entity = match self.layers[layer].admit_player(handoff.clone()) {
+            Ok(entity) => entity,
+            Err(refusal) => {
+                return Err(Box::new(RefusedHandoff {
+                    handoff,
+                    carried,
+                    refusal,
+                }));
+            }
+        };
+        self.placement.insert(client, layer);
+        // Carried inputs were within the old layer's bound; they may pass this one's by a few.
+        self.inputs[layer].extend(carried);
+        Ok((layer, entity))
+    }
+
     /// Ticks every layer; `outputs[i]` receives layer i's output (resized as layers open).
     pub fn tick(&mut self, now_us: u64, last_tick_work_us: Option<u64>, outputs: &mut Vec<ZoneOutput>) {
         self.now_us = now_us;
@@ -182,6 +259,18 @@ impl ZoneLayers {
             );
             self.pending_joins[layer] = 0;
         }
+    }
+}
+
+/// The client an input is for (`None`: a control input such as a persistence answer).
+fn input_client(input: &ZoneInput) -> Option<ClientId> {
+    match input {
+        ZoneInput::Join { client, .. }
+        | ZoneInput::Leave { client }
+        | ZoneInput::Input { client, .. }
+        | ZoneInput::SnapshotAck { client, .. }
+        | ZoneInput::Rtt { client, .. } => Some(*client),
+        ZoneInput::PersistenceConfirmed { .. } => None,
     }
 }
 

@@ -28,17 +28,19 @@ pub mod load;
 pub mod movement;
 mod replication;
 pub mod shedding;
+pub mod world;
 pub mod zone;
 
 pub use config::{Collider, ConfigError, SNAPSHOT_BUDGET_BYTES_MAX, ZoneConfig};
 pub use grid::{Cell, InterestGrid};
 pub use input::{Action, CatchUp, InputAdmission, InputBuffer, MoveIntent, Playback, PlayerInput};
 pub use lag::LagCompensationHistory;
-pub use layers::{LayerError, RouteError, ZoneLayers};
+pub use layers::{LayerError, RefusedHandoff, RouteError, ZoneLayers};
 pub use movement::MoveRejection;
 pub use shedding::LoadShedding;
+pub use world::{LayoutError, WorldLayout, ZoneRect};
 pub use zone::{
-    ActorKind, ClientEvent, ClientId, IdempotencyKey, JoinRefusal, LootRecord, NpcRecord, PartyId, PersistenceEvent,
-    PersistenceOutcome, PickUpRefusal, PlayerState, SnapshotDatagram, TradeRefusal, Zone, ZoneCounters, ZoneError,
-    ZoneInput, ZoneOutput, ZoneStateExport,
+    ActorKind, AdmitRefusal, ClientEvent, ClientId, FreezeRefusal, IdempotencyKey, JoinRefusal, LootRecord, NpcRecord,
+    PartyId, PersistenceEvent, PersistenceOutcome, PickUpRefusal, PlayerHandoff, PlayerState, SnapshotDatagram,
+    TradeRefusal, Zone, ZoneCounters, ZoneError, ZoneInput, ZoneOutput, ZoneStateExport,
 };

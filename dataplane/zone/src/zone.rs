@@ -18,6 +18,7 @@ use crate::shedding::LoadShedding;
 mod chat;
 mod combat;
 mod components;
+mod handoff;
 mod interface;
 mod loot;
 mod npcs;
@@ -28,6 +29,7 @@ mod snapshots;
 mod trade;
 
 pub(crate) use components::{Body, Kind, LootDrop, NetId, Vitals};
+pub use handoff::{AdmitRefusal, FreezeRefusal, PlayerHandoff};
 pub use interface::{
     ActorKind, ClientEvent, ClientId, IdempotencyKey, JoinRefusal, PartyId, PersistenceEvent, PersistenceOutcome,
     PickUpRefusal, SnapshotDatagram, TradeRefusal, ZoneCounters, ZoneError, ZoneInput, ZoneOutput,
@@ -193,6 +195,10 @@ impl Zone {
     fn allocate(&mut self) -> Result<(u32, u64), ZoneError> {
         if self.by_net_id.len() >= ENTITIES_PER_ZONE_MAX {
             return Err(ZoneError::EntityLimit);
+        }
+        // Skip ids a handed-off player kept (`admit_player`): each id names one entity.
+        while self.by_net_id.contains_key(&self.next_net_id) {
+            self.next_net_id = self.next_net_id.checked_add(1).ok_or(ZoneError::EntityLimit)?;
         }
         let net_id = self.next_net_id;
         self.next_net_id = self.next_net_id.checked_add(1).ok_or(ZoneError::EntityLimit)?;

@@ -323,6 +323,10 @@ pub struct ZoneCounters {
     pub joins: u64,
     pub joins_refused: u64,
     pub leaves: u64,
+    /// Players frozen here and handed to another zone.
+    pub handoffs_out: u64,
+    /// Players admitted here from another zone.
+    pub handoffs_in: u64,
     pub acks_unknown_client: u64,
     pub ticks_over_budget: u64,
     pub shed_level_raises: u64,

@@ -26,6 +26,12 @@ pub(super) struct PendingClaim {
     retry_tick: u64,
 }
 
+impl PendingClaim {
+    pub(super) fn is_for(&self, client: ClientId) -> bool {
+        self.client == client
+    }
+}
+
 impl Zone {
     /// Every player's checkpointable state (write-behind checkpoints read it between ticks).
     pub fn player_states(&self) -> impl Iterator<Item = PlayerState> + '_ {

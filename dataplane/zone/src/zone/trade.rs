@@ -59,6 +59,18 @@ pub(super) struct Trades {
     busy: BTreeSet<ClientId>,
 }
 
+impl Trades {
+    /// Whether `client` has a trade waiting for persistence.
+    pub(super) fn is_busy(&self, client: ClientId) -> bool {
+        self.busy.contains(&client)
+    }
+
+    /// Drops the open offers to and from `client` (it left this zone instance).
+    pub(super) fn forget(&mut self, client: ClientId) {
+        self.offers.retain(|(to, by), _| *to != client && *by != client);
+    }
+}
+
 impl Zone {
     fn client_by_entity(&self, entity: u32) -> Option<ClientId> {
         self.clients
