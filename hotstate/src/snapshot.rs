@@ -393,4 +393,17 @@ pub(crate) mod tests {
             assert_eq!(ZoneSnapshot::decode(&new_bytes).unwrap(), snapshot);
         }
     }
+
+    /// The verifier's limits admit the largest blob the vector limits allow (both vectors full).
+    #[test]
+    fn a_full_zone_passes_the_verifier_limits() {
+        let snapshot = sample(4, 77, 1200, ZONE_STATE_NPCS_MAX, ZONE_STATE_LOOT_MAX);
+        let bytes = snapshot.encode().unwrap();
+        assert!(bytes.len() <= ZONE_STATE_BYTES_MAX);
+        // Compared without assert_eq: a failure would print 131,072 entries.
+        match ZoneSnapshot::decode(&bytes) {
+            Ok(decoded) => assert!(decoded == snapshot, "a full zone decoded differently"),
+            Err(error) => panic!("a full zone was refused: {error}"),
+        }
+    }
 }

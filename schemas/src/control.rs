@@ -32,14 +32,19 @@ pub const CONTROL_TABLE_DEPTH_MAX: usize = 8;
 /// forged buffer claiming more is refused by the verifier before anything is allocated.
 pub const CONTROL_TABLES_MAX: usize = CHECKPOINT_ENTITIES_MAX + 16;
 
-/// The verifier's limits: depth, table count, and an apparent size (bytes visited, counting shared
-/// data once per reference) no larger than the largest message, so a buffer whose offsets point back
-/// at the same bytes many times costs no more than a real one.
+/// Bytes the verifier may visit in one message, counting shared data once per reference. Every table
+/// re-counts its vtable, which the builder shares between tables of one type: a full checkpoint
+/// (16,384 entities, 590 KB) verifies as 1.1 MB apparent. Four times the byte limit admits every
+/// legitimate message and still bounds the work for a forged one whose offsets revisit the same
+/// bytes over and over.
+pub const CONTROL_APPARENT_BYTES_MAX: usize = 4 * CONTROL_MESSAGE_BYTES_MAX;
+
+/// The verifier's limits: depth, table count, apparent size.
 fn verifier_options() -> VerifierOptions {
     VerifierOptions {
         max_depth: CONTROL_TABLE_DEPTH_MAX,
         max_tables: CONTROL_TABLES_MAX,
-        max_apparent_size: CONTROL_MESSAGE_BYTES_MAX,
+        max_apparent_size: CONTROL_APPARENT_BYTES_MAX,
         ignore_missing_null_terminator: false,
     }
 }
@@ -532,5 +537,42 @@ mod tests {
         let decoded = decode_control(&bytes).unwrap();
         assert_eq!(encode_control(&decoded).unwrap(), bytes);
         crate::fuzz_targets::control(&bytes);
+    }
+
+    /// The verifier's table, depth and apparent-size limits admit the largest message the vector
+    /// limits allow (a checkpoint of a full zone), and refuse one entity more as a typed error.
+    #[test]
+    fn a_full_zone_checkpoint_passes_the_verifier_limits() {
+        let entity = EntityRecord {
+            entity_id: u32::MAX,
+            kind: 1,
+            position: Some(Vec3 { x: 1.0, y: 2.0, z: 3.0 }),
+            yaw: 1.0,
+            health: 100,
+            flags: 3,
+        };
+        let mut message = ControlMessage {
+            body: Some(ControlBody::ZoneCheckpoint(Box::new(ZoneCheckpoint {
+                zone_id: 3,
+                layer: 1,
+                tick: 600,
+                assignment_revision: 77,
+                entities: Some(vec![entity.clone(); CHECKPOINT_ENTITIES_MAX]),
+            }))),
+        };
+        let bytes = encode_control(&message).unwrap();
+        assert!(bytes.len() <= CONTROL_MESSAGE_BYTES_MAX);
+        // Compared without assert_eq: a failure would print 16,384 entities.
+        match decode_control(&bytes) {
+            Ok(decoded) => assert!(decoded == message, "a full checkpoint decoded differently"),
+            Err(error) => panic!("a full checkpoint was refused: {error}"),
+        }
+        if let Some(ControlBody::ZoneCheckpoint(checkpoint)) = &mut message.body {
+            checkpoint.entities.as_mut().unwrap().push(entity);
+        }
+        assert!(matches!(
+            decode_control(&build(&message)),
+            Err(ControlError::TooMany { field: "entities", .. })
+        ));
     }
 }
