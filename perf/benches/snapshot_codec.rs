@@ -2,8 +2,8 @@
 //!
 //! Records 1,000 snapshots of 64 visible moving entities at 20 Hz (seeded), then:
 //! 1. prints the size of the same snapshots encoded by Meridian's delta codec (acks arriving two ticks
-//!    late, as with ~100 ms RTT), by protobuf (prost, full state per tick) and by flatbuffers (planus,
-//!    full state per tick), as bytes per entity per tick, bytes per second per client, and ratios;
+//!    late, as with ~100 ms RTT), by protobuf (prost, full state per tick) and by flatbuffers (the
+//!    official crate, full state per tick), as bytes per entity per tick, bytes per second per client, and ratios;
 //! 2. times encode + AEAD seal per snapshot, and AEAD open per packet (opens/s per core).
 //!
 //! Run: `cargo bench -p meridian-perf --bench snapshot_codec`
@@ -12,8 +12,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use meridian_proto::DATAGRAM_BYTES_MAX;
-use meridian_proto::control::fbs::bench_snapshot::{EntityFb, SnapshotFb};
-use meridian_proto::control::fbs::planus::Builder;
+use meridian_proto::control::fbs::bench_snapshot::{EntityFb, SnapshotFb, SnapshotFbArgs};
+use meridian_proto::control::fbs::flatbuffers::FlatBufferBuilder;
 use meridian_proto::messages::SNAPSHOT_MESSAGE_BYTES_MAX;
 use meridian_proto::packet::{PacketType, open_packet, seal_packet};
 use meridian_proto::snapshot::{EntityKind, EntityState, SnapshotReceiver, SnapshotSender, quantise};
@@ -127,30 +127,36 @@ fn to_proto(tick: u32, entities: &[EntityState]) -> SnapshotProto {
     }
 }
 
-fn to_flatbuffer(builder: &mut Builder, tick: u32, entities: &[EntityState]) -> Vec<u8> {
-    let snapshot = SnapshotFb {
-        tick,
-        entities: Some(
-            entities
-                .iter()
-                .map(|state| EntityFb {
-                    id: state.id,
-                    kind: state.kind as u8,
-                    health: state.health,
-                    flags: state.flags,
-                    position_x: state.position[0],
-                    position_y: state.position[1],
-                    position_z: state.position[2],
-                    yaw: state.yaw,
-                    velocity_x: state.velocity[0],
-                    velocity_y: state.velocity[1],
-                    velocity_z: state.velocity[2],
-                })
-                .collect(),
-        ),
-    };
-    builder.clear();
-    builder.finish(&snapshot, None).to_vec()
+fn to_flatbuffer(builder: &mut FlatBufferBuilder, tick: u32, entities: &[EntityState]) -> Vec<u8> {
+    builder.reset();
+    let entities: Vec<EntityFb> = entities
+        .iter()
+        .map(|state| {
+            EntityFb::new(
+                state.id,
+                state.kind as u8,
+                state.health,
+                state.flags,
+                state.position[0],
+                state.position[1],
+                state.position[2],
+                state.yaw,
+                state.velocity[0],
+                state.velocity[1],
+                state.velocity[2],
+            )
+        })
+        .collect();
+    let entities = builder.create_vector(&entities);
+    let root = SnapshotFb::create(
+        builder,
+        &SnapshotFbArgs {
+            tick,
+            entities: Some(entities),
+        },
+    );
+    builder.finish(root, None);
+    builder.finished_data().to_vec()
 }
 
 /// Encodes every snapshot with the Meridian codec (budget: what one server message can carry),
@@ -186,7 +192,7 @@ fn print_size_comparison(snapshots: &[Vec<EntityState>]) {
         .enumerate()
         .map(|(tick, entities)| to_proto(tick as u32, entities).encoded_len())
         .collect();
-    let mut builder = Builder::new();
+    let mut builder = FlatBufferBuilder::new();
     let flatbuffers: Vec<usize> = snapshots
         .iter()
         .enumerate()
@@ -207,7 +213,7 @@ fn print_size_comparison(snapshots: &[Vec<EntityState>]) {
     for (name, sizes) in [
         ("meridian delta", &meridian),
         ("protobuf (prost)", &protobuf),
-        ("flatbuffers (planus)", &flatbuffers),
+        ("flatbuffers", &flatbuffers),
     ] {
         let mean = steady(sizes);
         println!(
