@@ -144,6 +144,18 @@ enum Command {
         /// TTL of a `Session:<id>` record in Redis (refreshed every third of it while connected).
         #[arg(long, default_value_t = 60)]
         session_ttl_s: u64,
+        /// A seamless world: `--zones` tile a grid of this many columns (row-major), each zone
+        /// `--zone-size-m` square; players crossing a border are handed over without reconnecting
+        /// (between zones of one worker; `--workers 1` keeps every zone on one). 0: each zone is a
+        /// world of its own.
+        #[arg(long, default_value_t = 0)]
+        world_columns: u32,
+        #[arg(long, default_value_t = 512.0)]
+        zone_size_m: f32,
+        /// How far past a border a player walks before the handoff (so walking along it does not
+        /// flap).
+        #[arg(long, default_value_t = 4.0)]
+        handoff_margin_m: f32,
     },
     /// Send liveness probes to a node and print which worker answered each.
     Probe {
@@ -194,7 +206,32 @@ fn main() -> anyhow::Result<()> {
             redis,
             zone_state_interval_ms,
             session_ttl_s,
+            world_columns,
+            zone_size_m,
+            handoff_margin_m,
         } => {
+            let world = if world_columns == 0 {
+                None
+            } else {
+                let columns = world_columns;
+                let rows = (zones.len() as u32).div_ceil(columns);
+                anyhow::ensure!(
+                    columns * rows == zones.len() as u32,
+                    "--zones ({}) must fill a {columns}-column grid",
+                    zones.len()
+                );
+                Some(
+                    meridian_zone::WorldLayout::new(
+                        [0.0, 0.0],
+                        [zone_size_m, zone_size_m],
+                        columns,
+                        rows,
+                        zones.clone(),
+                        handoff_margin_m,
+                    )
+                    .context("the world layout")?,
+                )
+            };
             let node_id = node_id.unwrap_or_else(|| default_node_id(listen));
             let hot = redis.map(|redis_url| HotSettings {
                 zone_state_interval_ms,
@@ -249,6 +286,7 @@ fn main() -> anyhow::Result<()> {
                 }),
             };
             serve(
+                world,
                 listen,
                 workers,
                 backend,
@@ -306,6 +344,7 @@ fn parse_key_hex(hex: &str) -> Option<[u8; CLUSTER_KEY_BYTES]> {
 
 #[allow(clippy::too_many_arguments)]
 fn serve(
+    world: Option<meridian_zone::WorldLayout>,
     listen: SocketAddr,
     workers: Option<usize>,
     backend: IoBackend,
@@ -346,6 +385,7 @@ fn serve(
         edge,
         persistence,
         hot,
+        world,
     })?);
     let agent_stop = Arc::new(AtomicBool::new(false));
     let agent = match control {

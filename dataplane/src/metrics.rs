@@ -31,6 +31,7 @@ pub const ZONE_PLAYERS: &str = "meridian_zone_players";
 pub const ZONE_EVENTS: &str = "meridian_zone_events_total";
 pub const SESSION_INPUTS: &str = "meridian_session_input_ticks_total";
 pub const SESSION_EVENTS_DROPPED: &str = "meridian_session_events_dropped_total";
+pub const HANDOFFS: &str = "meridian_handoffs_total";
 pub const FORWARDED: &str = "meridian_forwarded_datagrams_total";
 pub const EDGE_MAP_ERRORS: &str = "meridian_edge_map_errors_total";
 pub const EDGE_DECISIONS: &str = "meridian_edge_decisions_total";
@@ -73,6 +74,10 @@ fn describe() {
     describe_counter!(
         SESSION_EVENTS_DROPPED,
         "Session open/close events the agent's full queue could not take (their routes lag)."
+    );
+    describe_counter!(
+        HANDOFFS,
+        "Players handed between zones at a border, by outcome (done, aborted, deferred, resync, elsewhere)."
     );
     describe_counter!(
         FORWARDED,

@@ -18,7 +18,7 @@ use meridian_proto::{
     endpoint::{SERVER_CONNECTIONS_MAX, ServerConfig},
     token::CLUSTER_KEY_BYTES,
 };
-use meridian_zone::ZoneConfig;
+use meridian_zone::{WorldLayout, ZoneConfig};
 
 use crate::{
     dgram_io::{DatagramIoConfig, IoBackend, bind_reuseport},
@@ -63,6 +63,11 @@ pub struct NodeConfig {
     /// Hot state in Redis: global chat across nodes, zone state, session records (`None`: global
     /// chat is refused as unavailable, zones start from their initial state).
     pub hot: Option<HotSettings>,
+    /// The seamless world: zones tile this grid and players crossing a border more than its
+    /// margin are handed over without reconnecting — between zones of one worker today (a crossing
+    /// into a zone of another worker is counted as `elsewhere` and waits). `None`: every zone is
+    /// a world of its own (`zone_config.world_size_m`).
+    pub world: Option<WorldLayout>,
 }
 
 /// Where and how the node runs its XDP edge.
@@ -96,7 +101,11 @@ impl Node {
             (1..=WORKERS_MAX).contains(&config.workers),
             "workers must be 1..={WORKERS_MAX}"
         );
-        let zone_config = config.zone_config.clone();
+        let mut zone_config = config.zone_config.clone();
+        if let Some(world) = &config.world {
+            // Every zone simulates in world coordinates: its bounds are the world's.
+            zone_config.world_size_m = world.world_size_m();
+        }
         zone_config.validate().context("zone configuration")?;
         let mut challenge_key = [0u8; 16];
         std::fs::File::open("/dev/urandom")
@@ -116,6 +125,7 @@ impl Node {
                 workers: config.workers,
             },
             zone_config,
+            world: config.world.clone(),
         };
         // Bind every socket before any worker starts, so a bind failure stops start-up cleanly.
         let sockets = (0..config.workers)

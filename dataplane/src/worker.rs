@@ -36,7 +36,7 @@ use meridian_proto::{
     packet::{DisconnectReason, PacketType, read_packet_type, read_sealed_header},
     token::{CLUSTER_KEY_BYTES, ConnectToken},
 };
-use meridian_zone::ZoneConfig;
+use meridian_zone::{WorldLayout, ZoneConfig};
 
 use crate::{
     cpu_time::thread_cpu_ns,
@@ -144,6 +144,8 @@ pub struct WorkerSettings {
     pub server: ServerConfig,
     pub plan: ZonePlan,
     pub zone_config: ZoneConfig,
+    /// The seamless world's layout (`NodeConfig::world`).
+    pub world: Option<WorldLayout>,
 }
 
 /// What connects a worker to the node and its peers.
@@ -341,6 +343,10 @@ impl ZoneWorker {
             },
             now_us,
         )?;
+        let mut host = host;
+        if let Some(world) = &settings.world {
+            host.set_world_layout(world.clone())?;
+        }
         if let Some(link) = &persistence {
             for &zone_id in &zone_ids {
                 link.send(BridgeRequest::ZoneStarted {
@@ -895,6 +901,18 @@ impl ZoneWorker {
         self.metrics
             .inputs_redundant
             .increment(host.input_redundant - before.input_redundant);
+        for (outcome, now, then) in [
+            ("done", host.handoffs, before.handoffs),
+            ("aborted", host.handoffs_aborted, before.handoffs_aborted),
+            ("deferred", host.handoffs_deferred, before.handoffs_deferred),
+            ("resync", host.handoff_resyncs, before.handoff_resyncs),
+            ("elsewhere", host.handoffs_elsewhere, before.handoffs_elsewhere),
+        ] {
+            if now > then {
+                metrics::counter!(crate::metrics::HANDOFFS, "worker" => self.index.to_string(), "outcome" => outcome)
+                    .increment(now - then);
+            }
+        }
         let snapshots = host.snapshots_sent - before.snapshots_sent;
         if snapshots > 0 {
             // The mean snapshot size since the last look (one sample per loop, not per snapshot).

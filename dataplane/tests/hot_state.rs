@@ -41,6 +41,7 @@ fn start_node(redis_url: &str, node_id: &str, zones: Vec<u32>, zone_state_interv
             zone_state_interval_ms,
             ..HotSettings::new(redis_url.to_owned(), node_id.to_owned())
         }),
+        world: None,
     })
     .unwrap();
     (node, listen)

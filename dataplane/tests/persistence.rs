@@ -79,6 +79,7 @@ fn start_node(listen: SocketAddr, shards: &[Postgres], zones: Vec<u32>) -> Node 
             ..PersistenceSettings::new(shard_urls(shards))
         }),
         hot: None,
+        world: None,
     })
     .expect("node starts")
 }
@@ -556,6 +557,7 @@ fn a_login_and_a_committed_pick_up_are_read_back_from_the_event_log() {
             ..PersistenceSettings::new(shard_urls(&shards))
         }),
         hot: None,
+        world: None,
     })
     .expect("node starts");
     let character = 7_070u64;

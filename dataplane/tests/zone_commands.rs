@@ -102,6 +102,7 @@ fn a_node_serves_and_stops_zones_when_told() {
         edge: None,
         persistence: None,
         hot: None,
+        world: None,
     })
     .unwrap();
     assert_eq!(node.zones(), vec![(1, 1)]);
