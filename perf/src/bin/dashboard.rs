@@ -49,6 +49,8 @@ struct NodeWindow {
     /// The XDP edge's decisions, since the node started (`meridian_edge_decisions_total{decision}`;
     /// empty when the node runs without the edge).
     edge_decisions: std::collections::BTreeMap<String, f64>,
+    /// Border handoffs by outcome (`meridian_handoffs_total{outcome}`; empty without a world).
+    handoffs: std::collections::BTreeMap<String, f64>,
 }
 
 struct NodeScraper {
@@ -66,6 +68,7 @@ impl NodeScraper {
             drops: prom::sum(&text, "meridian_drops_total", &[]),
             drops_by_reason: prom::sum_by_label(&text, "meridian_drops_total", "reason"),
             edge_decisions: prom::sum_by_label(&text, "meridian_edge_decisions_total", "decision"),
+            handoffs: prom::sum_by_label(&text, "meridian_handoffs_total", "outcome"),
             ..NodeWindow::default()
         };
         if let Some((then, before)) = &self.last {
@@ -171,7 +174,22 @@ fn rows(node: &NodeWindow, swarm: &SwarmView) -> Vec<(&'static str, String)> {
         ),
         ("drops by reason", drops_by_reason_line(node)),
         ("edge (XDP) drops", edge_line(node)),
+        ("handoffs (done, aborted, elsewhere)", handoff_line(node)),
     ]
+}
+
+/// Border handoffs: done, aborted, and crossings into a zone another worker owns (waiting).
+fn handoff_line(node: &NodeWindow) -> String {
+    if node.handoffs.is_empty() {
+        return "none".to_string();
+    }
+    let count = |outcome: &str| node.handoffs.get(outcome).copied().unwrap_or(0.0);
+    format!(
+        "{:.0} , {:.0} , {:.0}",
+        count("done"),
+        count("aborted"),
+        count("elsewhere")
+    )
 }
 
 /// The edge's drops, largest first, and how much it passed; "off" without an edge.
@@ -244,6 +262,7 @@ fn summary_json(node: &NodeWindow, swarm: &SwarmView, elapsed_s: f64) -> String 
         "drops": node.drops,
         "drops_by_reason": node.drops_by_reason,
         "edge_decisions": node.edge_decisions,
+        "handoffs": node.handoffs,
     })
     .to_string()
 }
