@@ -26,11 +26,12 @@ use std::{
         atomic::{AtomicU64, Ordering},
         mpsc::{Receiver, SyncSender},
     },
-    thread::JoinHandle,
     time::Duration,
 };
 
 use anyhow::Context;
+
+use crate::bridge_thread::{BridgeThread, bridge_runtime};
 use meridian_hotstate::{
     GlobalChat, GlobalChatMessage, HotStateError, LootSnapshot, NpcSnapshot, RedisLink, SessionRecord, SessionStore,
     ZoneSnapshot, ZoneStateStore, ZoneStateWriter,
@@ -200,8 +201,7 @@ impl HotLink {
 
 /// The running bridge.
 pub struct HotBridge {
-    thread: Option<JoinHandle<()>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: BridgeThread,
     pub counters: Arc<HotCounters>,
     pub chat: Arc<OnceLock<GlobalChat>>,
     pub writer: Arc<ZoneStateWriter>,
@@ -212,12 +212,7 @@ impl HotBridge {
     /// Redis is down). Returns one link per worker.
     pub fn start(settings: HotSettings, workers: usize) -> anyhow::Result<(Self, Vec<HotLink>)> {
         let link = RedisLink::new(&settings.redis_url).context("--redis")?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("hotstate")
-            .enable_all()
-            .build()
-            .context("hot-state runtime")?;
+        let runtime = bridge_runtime("hotstate")?;
         let interval = Duration::from_millis(settings.zone_state_interval_ms.max(100));
         // The writer's task runs on the bridge's runtime.
         let writer = {
@@ -246,7 +241,6 @@ impl HotBridge {
                 zone_state_interval_us: interval.as_micros() as u64,
             });
         }
-        let (stop_sender, stop_receiver) = tokio::sync::oneshot::channel();
         let state = Arc::new(BridgeState {
             sessions: SessionStore::new(link.clone(), Duration::from_secs(settings.session_ttl_s.max(1))),
             zones: ZoneStateStore::new(link.clone()),
@@ -257,26 +251,22 @@ impl HotBridge {
         let (chat_handle, writer_handle) = (Arc::clone(&chat), Arc::clone(&writer));
         let refresh = Duration::from_secs(settings.session_ttl_s.max(3) / 3);
         let node_id = settings.node_id.clone();
-        let thread = std::thread::Builder::new()
-            .name("hotstate".into())
-            .spawn(move || {
-                runtime.block_on(run(
-                    state,
-                    link,
-                    node_id,
-                    chat_handle,
-                    fanout,
-                    request_receiver,
-                    refresh,
-                    writer_handle,
-                    stop_receiver,
-                ))
-            })
-            .context("spawning the hot-state thread")?;
+        let thread = BridgeThread::spawn("hotstate", runtime, move |stop| {
+            run(
+                state,
+                link,
+                node_id,
+                chat_handle,
+                fanout,
+                request_receiver,
+                refresh,
+                writer_handle,
+                stop,
+            )
+        })?;
         Ok((
             Self {
-                thread: Some(thread),
-                stop: Some(stop_sender),
+                thread,
                 counters,
                 chat,
                 writer,
@@ -286,24 +276,9 @@ impl HotBridge {
     }
 
     /// Ends the bridge thread (pending zone states get no last write: the next owner restores
-    /// the newest one written, at most one interval old).
+    /// the newest one written, at most one interval old). Dropping does the same.
     pub fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for HotBridge {
-    fn drop(&mut self) {
-        self.shutdown();
+        self.thread.stop();
     }
 }
 

@@ -12,6 +12,7 @@
 //! checkpoints to the economy's Postgres shards (`--economy-shards`).
 
 pub mod agent;
+pub mod bridge_thread;
 pub mod cpu_time;
 pub mod dgram_io;
 pub mod edge;

@@ -31,6 +31,7 @@
 //! token and loads the zone's characters' last checkpoints into [`SpawnPositions`], which the
 //! host's `SpawnRule` reads: a returning character appears where it was.
 
+use crate::bridge_thread::{BridgeThread, bridge_runtime};
 use meridian_events::{Event, EventIdSource, EventLog, EventType};
 use std::{
     collections::{HashMap, HashSet},
@@ -39,7 +40,6 @@ use std::{
         atomic::{AtomicU64, Ordering},
         mpsc::{Receiver, SyncSender, TrySendError},
     },
-    thread::JoinHandle,
     time::Duration,
 };
 
@@ -194,8 +194,7 @@ impl BridgeLink {
 
 /// The running bridge: its thread, and the links the workers take.
 pub struct PersistenceBridge {
-    thread: Option<JoinHandle<()>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: BridgeThread,
     pub counters: Arc<PersistenceCounters>,
     pub checkpoints: Arc<CheckpointQueue>,
     pub spawn_positions: Arc<SpawnPositions>,
@@ -209,12 +208,7 @@ impl PersistenceBridge {
     pub fn start(settings: PersistenceSettings, workers: usize) -> anyhow::Result<(Self, Vec<BridgeLink>)> {
         anyhow::ensure!(!settings.shard_urls.is_empty(), "no economy shard");
         anyhow::ensure!(settings.checkpoint_interval_s > 0, "checkpoint interval must be > 0");
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("persistence")
-            .enable_all()
-            .build()
-            .context("persistence runtime")?;
+        let runtime = bridge_runtime("persistence")?;
         let map = ShardMap::new(1, settings.shard_urls.clone());
         let counters = Arc::new(PersistenceCounters::default());
         let checkpoints = Arc::new(CheckpointQueue::new(settings.checkpoint_capacity));
@@ -234,7 +228,6 @@ impl PersistenceBridge {
                 checkpoint_push_interval_us: settings.checkpoint_push_interval_s.max(1) * 1_000_000,
             });
         }
-        let (stop_sender, stop_receiver) = tokio::sync::oneshot::channel();
         // The producer does not need the broker up (librdkafka connects and reconnects by itself);
         // the topic is created in the background until the broker answers.
         let events = match &settings.event_log {
@@ -271,14 +264,12 @@ impl PersistenceBridge {
         });
         let queue = Arc::clone(&checkpoints);
         let interval = Duration::from_secs(settings.checkpoint_interval_s);
-        let thread = std::thread::Builder::new()
-            .name("persistence".into())
-            .spawn(move || runtime.block_on(run(state, request_receiver, queue, interval, stop_receiver)))
-            .context("spawning the persistence thread")?;
+        let thread = BridgeThread::spawn("persistence", runtime, move |stop| {
+            run(state, request_receiver, queue, interval, stop)
+        })?;
         Ok((
             Self {
-                thread: Some(thread),
-                stop: Some(stop_sender),
+                thread,
                 counters,
                 checkpoints,
                 spawn_positions,
@@ -287,24 +278,9 @@ impl PersistenceBridge {
         ))
     }
 
-    /// Flushes the checkpoint queue one last time and ends the thread.
+    /// Flushes the checkpoint queue one last time and ends the thread (dropping does the same).
     pub fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for PersistenceBridge {
-    fn drop(&mut self) {
-        self.shutdown();
+        self.thread.stop();
     }
 }
 
