@@ -4,12 +4,14 @@
 //! zone, and a Redis outage (global chat refused as unavailable, zones keep ticking, a zone that
 //! starts meanwhile reports `unavailable` and starts from its initial state).
 
+mod common;
+
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use meridian_client::dev_token::{self, SplitMix64};
-use meridian_client::{ClientConfig, GameClient, GameEvent, MoveCommand};
+use common::Player;
+use meridian_client::GameEvent;
 use meridian_hotstate::{RedisLink, ZoneStateStore};
 use meridian_node::dgram_io::IoBackend;
 use meridian_node::hot::HotSettings;
@@ -19,10 +21,6 @@ use meridian_testkit::Redis;
 use meridian_zone::ZoneConfig;
 
 const CLUSTER_KEY: [u8; 32] = [0x5a; 32];
-
-fn now_us() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as u64
-}
 
 fn start_node(redis_url: &str, node_id: &str, zones: Vec<u32>, zone_state_interval_ms: u64) -> (Node, SocketAddr) {
     let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -47,52 +45,7 @@ fn start_node(redis_url: &str, node_id: &str, zones: Vec<u32>, zone_state_interv
     (node, listen)
 }
 
-struct Player {
-    client: GameClient,
-    socket: UdpSocket,
-    events: Vec<GameEvent>,
-}
-
 impl Player {
-    fn new(server: SocketAddr, session_id: u64, zone_id: u32) -> Self {
-        let mut rng = SplitMix64(session_id);
-        let token = dev_token::issue(
-            &CLUSTER_KEY,
-            session_id,
-            zone_id,
-            server,
-            now_us() / 1_000_000,
-            &mut rng,
-        );
-        let client = GameClient::new(now_us(), token, ClientConfig::default()).unwrap();
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.set_nonblocking(true).unwrap();
-        Player {
-            client,
-            socket,
-            events: Vec::new(),
-        }
-    }
-
-    fn step(&mut self) {
-        let mut buf = [0u8; 2048];
-        while let Ok((n, from)) = self.socket.recv_from(&mut buf) {
-            let _ = self.client.handle(now_us(), from, &buf[..n]);
-        }
-        if self.client.is_connected() {
-            let _ = self.client.tick(MoveCommand {
-                direction: [0.0, 0.0],
-                yaw: 0.0,
-            });
-        }
-        while let Some(transmit) = self.client.poll_transmit(now_us()) {
-            let _ = self.socket.send_to(&transmit.bytes, transmit.destination);
-        }
-        while let Some(event) = self.client.poll_event() {
-            self.events.push(event);
-        }
-    }
-
     fn say_global(&mut self, text: &str) {
         let mut bytes = Vec::new();
         ClientMessage::Chat {
@@ -134,17 +87,7 @@ impl Player {
 
 /// Steps the players every 10 ms until `done` or `timeout`.
 fn run_until(players: &mut [Player], timeout: Duration, done: impl Fn(&[Player]) -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        for player in players.iter_mut() {
-            player.step();
-        }
-        if done(players) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    false
+    common::run_until(players, timeout, Duration::from_millis(10), done)
 }
 
 fn wait_for(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
@@ -176,10 +119,10 @@ fn global_chat_reaches_every_client_on_both_nodes_once_and_a_flooder_is_refused(
         "both nodes subscribe to global chat"
     );
     let mut players = vec![
-        Player::new(addr_a, 1_001, 1),
-        Player::new(addr_a, 1_002, 1),
-        Player::new(addr_b, 2_001, 2),
-        Player::new(addr_b, 2_002, 2),
+        Player::new(&CLUSTER_KEY, addr_a, 1_001, 1),
+        Player::new(&CLUSTER_KEY, addr_a, 1_002, 1),
+        Player::new(&CLUSTER_KEY, addr_b, 2_001, 2),
+        Player::new(&CLUSTER_KEY, addr_b, 2_002, 2),
     ];
     assert!(
         run_until(&mut players, Duration::from_secs(10), |p| p
@@ -339,7 +282,7 @@ fn with_redis_down_global_chat_is_refused_as_unavailable_and_zones_keep_ticking(
     let redis = Redis::start().expect("start redis");
     let (node, addr) = start_node(&redis.url(), "node-a", vec![1], 200);
     assert!(wait_for(Duration::from_secs(10), || node.global_chat().is_some()));
-    let mut players = vec![Player::new(addr, 3_001, 1)];
+    let mut players = vec![Player::new(&CLUSTER_KEY, addr, 3_001, 1)];
     assert!(run_until(&mut players, Duration::from_secs(10), |p| p[0]
         .client
         .is_placed()));
@@ -395,7 +338,7 @@ fn with_redis_down_global_chat_is_refused_as_unavailable_and_zones_keep_ticking(
             == 1),
         "restore reports unavailable"
     );
-    let mut late = vec![Player::new(addr, 3_002, 6)];
+    let mut late = vec![Player::new(&CLUSTER_KEY, addr, 3_002, 6)];
     assert!(
         run_until(&mut late, Duration::from_secs(10), |p| p[0].client.is_placed()),
         "the zone serves players from its initial state"
@@ -410,7 +353,7 @@ fn a_session_has_a_redis_record_while_it_plays() {
     let runtime = rt();
     let (node, addr) = start_node(&redis.url(), "node-s", vec![], 5_000);
     node.serve_zone(4, 0, 77).unwrap();
-    let mut players = vec![Player::new(addr, 4_001, 4)];
+    let mut players = vec![Player::new(&CLUSTER_KEY, addr, 4_001, 4)];
     assert!(run_until(&mut players, Duration::from_secs(10), |p| p[0]
         .client
         .is_placed()));

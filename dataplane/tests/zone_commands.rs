@@ -3,67 +3,20 @@
 //! worker under a fencing token, clients join it over real UDP (whichever worker the kernel hashes
 //! them to); when it is taken away they are told `ZoneMoved` at once.
 
-use std::net::{SocketAddr, UdpSocket};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+mod common;
 
-use meridian_client::dev_token::{self, SplitMix64};
-use meridian_client::{ClientConfig, ClientDisconnect, DisconnectReason, GameClient, GameEvent, MoveCommand};
+use std::net::{SocketAddr, UdpSocket};
+use std::time::Duration;
+
+use common::Player;
+use meridian_client::{ClientDisconnect, DisconnectReason, GameEvent};
 use meridian_node::dgram_io::IoBackend;
 use meridian_node::node::{Node, NodeConfig};
 use meridian_zone::ZoneConfig;
 
 const CLUSTER_KEY: [u8; 32] = [0x3c; 32];
 
-fn now_us() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as u64
-}
-
-struct Player {
-    client: GameClient,
-    socket: UdpSocket,
-    events: Vec<GameEvent>,
-}
-
 impl Player {
-    fn new(server: SocketAddr, session_id: u64, zone_id: u32) -> Self {
-        let mut rng = SplitMix64(session_id);
-        let token = dev_token::issue(
-            &CLUSTER_KEY,
-            session_id,
-            zone_id,
-            server,
-            now_us() / 1_000_000,
-            &mut rng,
-        );
-        let client = GameClient::new(now_us(), token, ClientConfig::default()).unwrap();
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.set_nonblocking(true).unwrap();
-        Player {
-            client,
-            socket,
-            events: Vec::new(),
-        }
-    }
-
-    fn step(&mut self) {
-        let mut buf = [0u8; 2048];
-        while let Ok((n, from)) = self.socket.recv_from(&mut buf) {
-            let _ = self.client.handle(now_us(), from, &buf[..n]);
-        }
-        if self.client.is_connected() {
-            let _ = self.client.tick(MoveCommand {
-                direction: [0.0, 0.0],
-                yaw: 0.0,
-            });
-        }
-        while let Some(transmit) = self.client.poll_transmit(now_us()) {
-            let _ = self.socket.send_to(&transmit.bytes, transmit.destination);
-        }
-        while let Some(event) = self.client.poll_event() {
-            self.events.push(event);
-        }
-    }
-
     fn disconnect_reason(&self) -> Option<ClientDisconnect> {
         self.events.iter().find_map(|event| match event {
             GameEvent::Disconnected(reason) => Some(*reason),
@@ -74,17 +27,7 @@ impl Player {
 
 /// Steps the players every 20 ms until `done` or `timeout`.
 fn run_until(players: &mut [Player], timeout: Duration, done: impl Fn(&[Player]) -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        for player in players.iter_mut() {
-            player.step();
-        }
-        if done(players) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
+    common::run_until(players, timeout, Duration::from_millis(20), done)
 }
 
 #[test]
@@ -107,7 +50,7 @@ fn a_node_serves_and_stops_zones_when_told() {
     .unwrap();
     assert_eq!(node.zones(), vec![(1, 1)]);
 
-    let mut early = vec![Player::new(listen, 100, 9)];
+    let mut early = vec![Player::new(&CLUSTER_KEY, listen, 100, 9)];
     assert!(
         run_until(&mut early, Duration::from_secs(5), |p| p[0]
             .disconnect_reason()
@@ -122,7 +65,7 @@ fn a_node_serves_and_stops_zones_when_told() {
     node.serve_zone(9, 0, 1_234).unwrap();
     assert_eq!(node.zones(), vec![(1, 1), (9, 0)]);
     // Several players from different source ports: some land on the other worker and are forwarded.
-    let mut players: Vec<Player> = (0..6).map(|i| Player::new(listen, 200 + i, 9)).collect();
+    let mut players: Vec<Player> = (0..6).map(|i| Player::new(&CLUSTER_KEY, listen, 200 + i, 9)).collect();
     assert!(
         run_until(&mut players, Duration::from_secs(10), |p| p
             .iter()
@@ -145,7 +88,7 @@ fn a_node_serves_and_stops_zones_when_told() {
             Some(ClientDisconnect::ByServer(DisconnectReason::ZoneMoved))
         );
     }
-    let mut again = vec![Player::new(listen, 300, 9)];
+    let mut again = vec![Player::new(&CLUSTER_KEY, listen, 300, 9)];
     assert!(
         run_until(&mut again, Duration::from_secs(10), |p| p[0].client.is_placed()),
         "not placed on the new worker"
