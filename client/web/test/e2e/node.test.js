@@ -1,0 +1,167 @@
+// End to end against the real node over UDP: `meridian-node serve` standalone with a dev cluster key,
+// a connect token issued here from the spec (§2: XChaCha20-Poly1305 under the cluster key), then the
+// whole client: handshake, Joined, moving with inputs and seeing it in snapshots, zone chat echoed,
+// a clean disconnect that frees the session on the node.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { hex } from '../../src/proto/bytes.js';
+import { sealConnectToken, TOKEN_LIFETIME_S } from '../../src/proto/token.js';
+import { Session, wallClockUs } from '../../src/session.js';
+import { udpTransport } from '../../src/node/udp_transport.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const NODE_BIN = process.env.MERIDIAN_NODE_BIN ?? path.resolve(here, '../../../../target/debug/meridian-node');
+const clusterKey = new Uint8Array(randomBytes(32));
+let node;
+let gamePort;
+let metricsPort;
+let nodeLog = '';
+
+async function freeUdpPort() {
+  const socket = dgram.createSocket('udp4');
+  await new Promise((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const { port } = socket.address();
+  socket.close();
+  return port;
+}
+
+async function freeTcpPort() {
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function metric(name) {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return line ? Number(line.split(' ').pop()) : null;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(what, check, timeoutMs = 5000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\nnode log:\n${nodeLog.slice(-3000)}`);
+    await sleep(20);
+  }
+}
+
+function devToken(zoneId) {
+  const nowS = Math.floor(Date.now() / 1000);
+  return sealConnectToken(clusterKey, new Uint8Array(randomBytes(24)), {
+    sessionId: BigInt(`0x${hex(randomBytes(8))}`) & ((1n << 63n) - 1n),
+    zoneId,
+    expiresAtS: nowS + TOKEN_LIFETIME_S,
+    clientToServerKey: new Uint8Array(randomBytes(32)),
+    serverToClientKey: new Uint8Array(randomBytes(32)),
+    edgeKey: new Uint8Array(randomBytes(16)),
+    addresses: [{ family: 4, host: '127.0.0.1', port: gamePort }],
+  });
+}
+
+async function connect(zoneId, intent) {
+  const transport = await udpTransport('127.0.0.1', gamePort);
+  const events = [];
+  const session = new Session(transport, devToken(zoneId), { onEvent: (e) => events.push(e), intent });
+  return { session, events, client: session.client, transport };
+}
+
+before(async () => {
+  assert.ok(existsSync(NODE_BIN), `${NODE_BIN} missing: run cargo build -p meridian-node`);
+  gamePort = await freeUdpPort();
+  metricsPort = await freeTcpPort();
+  node = spawn(NODE_BIN, [
+    'serve', '--listen', `127.0.0.1:${gamePort}`, '--workers', '1', '--io', 'mmsg',
+    '--metrics-listen', `127.0.0.1:${metricsPort}`, '--zones', '1',
+  ], { env: { ...process.env, MERIDIAN_CLUSTER_KEY_HEX: hex(clusterKey), RUST_LOG: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  node.stdout.on('data', (d) => (nodeLog += d));
+  node.stderr.on('data', (d) => (nodeLog += d));
+  await until('the metrics endpoint', async () => (await metric('meridian_sessions').catch(() => null)) !== null, 20_000);
+});
+
+after(async () => {
+  node?.kill('SIGTERM');
+});
+
+test('a JS client joins the real node, moves, chats and disconnects cleanly', async () => {
+  let direction = [0, 0];
+  const { session, events, client } = await connect(1, () => ({ direction, yaw: 0 }));
+  await until('connected', () => client.isConnected());
+  const joined = await until('joined', () => events.find((e) => e.type === 'server' && e.event.kind === 'joined'));
+  const entity = joined.event.entity;
+  await until('placed', () => client.isPlaced());
+  const start = client.serverWorld().get(entity).position.slice();
+  assert.equal(client.serverWorld().get(entity).kind, 'player');
+  await until('a clock-sync sample', () => client.rttUs() !== null);
+  assert.ok(client.rttUs() < 50_000, `loopback rtt ${client.rttUs()} µs`);
+  assert.ok(Math.abs(client.serverTimeUs(wallClockUs()) - wallClockUs()) < 100_000, 'server clock is wall-clock µs');
+
+  // Move east (+x) for one second: 7 m/s at 20 Hz.
+  direction = [1, 0];
+  await sleep(1000);
+  direction = [0, 0];
+  await sleep(300);
+  const moved = client.serverWorld().get(entity).position;
+  assert.ok(moved[0] - start[0] > 4 && moved[0] - start[0] < 9, `moved ${moved[0] - start[0]} m east: ${start} → ${moved}`);
+  assert.ok(Math.abs(moved[1] - start[1]) < 1e-9, 'no move north');
+  // Prediction agrees with the server once inputs are applied (bit-exact step, 1/64 m quantisation).
+  await until('prediction settled', () => {
+    const p = client.predictedPosition();
+    return Math.abs(p[0] - client.serverWorld().get(entity).position[0]) <= 1 / 64;
+  });
+  assert.equal(client.predictor.stats.corrections, 0, 'no reconciliation corrections with the same movement model');
+  assert.ok(client.lastInputTick !== null && client.lastInputTick <= client.clientTick);
+
+  // Zone chat comes back to the sender, with its own entity id.
+  assert.ok(session.sendChat('hello from javascript').ok);
+  const chat = await until('zone chat echo', () => client.chatLog.find((c) => c.text === 'hello from javascript'));
+  assert.equal(chat.from, entity);
+  assert.equal(chat.channel, 0);
+  assert.equal(client.sendChat('').error, 'chat_empty');
+  assert.equal(client.sendChat('x'.repeat(257)).error, 'chat_too_long');
+
+  assert.equal(await metric('meridian_sessions'), 1);
+  session.disconnect();
+  assert.equal(client.state, 'disconnected');
+  assert.deepEqual(client.disconnectReason, { kind: 'closed', close: { kind: 'local_disconnect', reason: 0 } });
+  await until('the node freed the session', async () => (await metric('meridian_sessions')) === 0);
+});
+
+test('a token for a zone the node does not host ends with reason unknown_zone', async () => {
+  const { events, client } = await connect(99);
+  const ended = await until('disconnected', () => events.find((e) => e.type === 'disconnected'));
+  assert.ok(events.some((e) => e.type === 'connected'), 'connected first, then refused (§1.3)');
+  assert.deepEqual(ended.why, { kind: 'by_server', reason: 1 });
+  assert.equal(client.state, 'disconnected');
+});
+
+test('two JS clients see each other move', async () => {
+  let direction = [0, 0];
+  const a = await connect(1, () => ({ direction, yaw: 0 }));
+  const b = await connect(1);
+  const entityOf = async (c) => (await until('joined', () => c.events.find((e) => e.type === 'server' && e.event.kind === 'joined'))).event.entity;
+  const [ea, eb] = [await entityOf(a), await entityOf(b)];
+  await until('b sees a', () => b.client.serverWorld().has(ea));
+  const before = b.client.serverWorld().get(ea).position[1];
+  direction = [0, 1];
+  await sleep(600);
+  direction = [0, 0];
+  await until('b sees a move north', () => b.client.serverWorld().get(ea).position[1] - before > 2);
+  const drawn = b.client.renderRemote(wallClockUs()).find((s) => s.id === ea);
+  assert.ok(drawn, 'interpolated');
+  assert.ok(!b.client.renderRemote(wallClockUs()).some((s) => s.id === eb), 'own entity is not among the remote ones');
+  a.session.disconnect();
+  b.session.disconnect();
+});
