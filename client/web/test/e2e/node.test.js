@@ -4,96 +4,26 @@
 // a clean disconnect that frees the session on the node.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import dgram from 'node:dgram';
-import net from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { hex } from '../../src/proto/bytes.js';
-import { sealConnectToken, TOKEN_LIFETIME_S } from '../../src/proto/token.js';
 import { Session, wallClockUs } from '../../src/session.js';
 import { udpTransport } from '../../src/node/udp_transport.js';
+import { TestNode, sleep } from '../helpers/node.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const NODE_BIN = process.env.MERIDIAN_NODE_BIN ?? path.resolve(here, '../../../../target/debug/meridian-node');
-const clusterKey = new Uint8Array(randomBytes(32));
 let node;
-let gamePort;
-let metricsPort;
-let nodeLog = '';
-
-async function freeUdpPort() {
-  const socket = dgram.createSocket('udp4');
-  await new Promise((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const { port } = socket.address();
-  socket.close();
-  return port;
-}
-
-async function freeTcpPort() {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function metric(name) {
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
-  return line ? Number(line.split(' ').pop()) : null;
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(what, check, timeoutMs = 5000) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\nnode log:\n${nodeLog.slice(-3000)}`);
-    await sleep(20);
-  }
-}
-
-function devToken(zoneId) {
-  const nowS = Math.floor(Date.now() / 1000);
-  return sealConnectToken(clusterKey, new Uint8Array(randomBytes(24)), {
-    sessionId: BigInt(`0x${hex(randomBytes(8))}`) & ((1n << 63n) - 1n),
-    zoneId,
-    expiresAtS: nowS + TOKEN_LIFETIME_S,
-    clientToServerKey: new Uint8Array(randomBytes(32)),
-    serverToClientKey: new Uint8Array(randomBytes(32)),
-    edgeKey: new Uint8Array(randomBytes(16)),
-    addresses: [{ family: 4, host: '127.0.0.1', port: gamePort }],
-  });
-}
+const until = (...args) => node.until(...args);
+const metric = (name) => node.metric(name);
 
 async function connect(zoneId, intent) {
-  const transport = await udpTransport('127.0.0.1', gamePort);
+  const transport = await udpTransport('127.0.0.1', node.gamePort);
   const events = [];
-  const session = new Session(transport, devToken(zoneId), { onEvent: (e) => events.push(e), intent });
+  const session = new Session(transport, node.token(zoneId), { onEvent: (e) => events.push(e), intent });
   return { session, events, client: session.client, transport };
 }
 
 before(async () => {
-  assert.ok(existsSync(NODE_BIN), `${NODE_BIN} missing: run cargo build -p meridian-node`);
-  gamePort = await freeUdpPort();
-  metricsPort = await freeTcpPort();
-  node = spawn(NODE_BIN, [
-    'serve', '--listen', `127.0.0.1:${gamePort}`, '--workers', '1', '--io', 'mmsg',
-    '--metrics-listen', `127.0.0.1:${metricsPort}`, '--zones', '1',
-  ], { env: { ...process.env, MERIDIAN_CLUSTER_KEY_HEX: hex(clusterKey), RUST_LOG: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  node.stdout.on('data', (d) => (nodeLog += d));
-  node.stderr.on('data', (d) => (nodeLog += d));
-  await until('the metrics endpoint', async () => (await metric('meridian_sessions').catch(() => null)) !== null, 20_000);
+  node = await TestNode.start();
 });
 
-after(async () => {
-  node?.kill('SIGTERM');
-});
+after(() => node?.stop());
 
 test('a JS client joins the real node, moves, chats and disconnects cleanly', async () => {
   let direction = [0, 0];
