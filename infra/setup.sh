@@ -104,6 +104,12 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm
 fi
+# Debian's Chromium (no browser download) runs the page's headless test (client/web/test/browser).
+if ! command -v chromium >/dev/null; then
+  log "apt-get install chromium"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
+fi
 if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
   log "node $(node --version) is older than 20.19: the web client's tests will not run"
 fi
