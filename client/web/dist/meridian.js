@@ -2241,7 +2241,9 @@ var GameClient = class _GameClient {
     } else if (event.kind === "respawned") {
       this.placementPending = true;
     } else if (event.kind === "chat") {
-      this.chatLog.push({ channel: event.channel, from: event.from, text: event.text, own: event.from === this.entity });
+      const own = event.channel === ChatChannel.Zone && event.from === this.entity;
+      const server = event.channel === ChatChannel.Global && event.from === 0;
+      this.chatLog.push({ channel: event.channel, from: event.from, text: event.text, own, server });
       if (this.chatLog.length > CHAT_LOG_MAX) this.chatLog.shift();
     }
     this.pushEvent({ type: "server", event });
@@ -2575,7 +2577,7 @@ function client() {
 }
 function chatLine(c) {
   const li = document.createElement("li");
-  li.textContent = `[${c.channel === 1 ? "global" : "zone"}] ${c.own ? "you" : `#${c.from}`}: ${c.text}`;
+  li.textContent = `[${c.channel === 1 ? "global" : "zone"}] ${c.own ? "you" : c.server ? "server" : `#${c.from}`}: ${c.text}`;
   $("chat-log").append(li);
   $("chat-log").scrollTop = $("chat-log").scrollHeight;
 }

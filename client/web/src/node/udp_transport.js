@@ -24,6 +24,13 @@ export function udpTransport(host, port) {
     };
     socket.on('message', (message) => transport.onPacket(new Uint8Array(message.buffer, message.byteOffset, message.byteLength)));
     socket.once('error', reject);
-    socket.connect(port, host, () => resolve(transport));
+    socket.connect(port, host, () => {
+      socket.off('error', reject);
+      // A connected UDP socket reports ICMP errors (ECONNREFUSED once the node is gone) as errors:
+      // the session's own timeouts decide what that means, so they are only counted here.
+      transport.errors = 0;
+      socket.on('error', () => transport.errors++);
+      resolve(transport);
+    });
   });
 }

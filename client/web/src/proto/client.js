@@ -150,7 +150,10 @@ export class GameClient {
     } else if (event.kind === 'respawned') {
       this.placementPending = true;
     } else if (event.kind === 'chat') {
-      this.chatLog.push({ channel: event.channel, from: event.from, text: event.text, own: event.from === this.entity });
+      // On the global channel `from` is a character-derived id (0: the server), not an entity (§4.4).
+      const own = event.channel === ChatChannel.Zone && event.from === this.entity;
+      const server = event.channel === ChatChannel.Global && event.from === 0;
+      this.chatLog.push({ channel: event.channel, from: event.from, text: event.text, own, server });
       if (this.chatLog.length > CHAT_LOG_MAX) this.chatLog.shift();
     }
     this.pushEvent({ type: 'server', event });

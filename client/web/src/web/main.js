@@ -36,7 +36,7 @@ function client() {
 
 function chatLine(c) {
   const li = document.createElement('li');
-  li.textContent = `[${c.channel === 1 ? 'global' : 'zone'}] ${c.own ? 'you' : `#${c.from}`}: ${c.text}`;
+  li.textContent = `[${c.channel === 1 ? 'global' : 'zone'}] ${c.own ? 'you' : c.server ? 'server' : `#${c.from}`}: ${c.text}`;
   $('chat-log').append(li);
   $('chat-log').scrollTop = $('chat-log').scrollHeight;
 }

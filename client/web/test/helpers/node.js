@@ -33,16 +33,25 @@ export async function freeTcpPort() {
 }
 
 export class TestNode {
-  static async start({ zones = [1] } = {}) {
+  /** `redis: true` also starts a throwaway redis-server and gives it to the node (global chat). */
+  static async start({ zones = [1], redis = false } = {}) {
     assert.ok(existsSync(NODE_BIN), `${NODE_BIN} missing: run cargo build -p meridian-node`);
     const node = new TestNode();
     node.clusterKey = new Uint8Array(randomBytes(32));
     node.gamePort = await freeUdpPort();
     node.metricsPort = await freeTcpPort();
     node.log = '';
+    const extra = [];
+    if (redis) {
+      const redisPort = await freeTcpPort();
+      node.redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+        stdio: 'ignore',
+      });
+      extra.push('--redis', `redis://127.0.0.1:${redisPort}`);
+    }
     node.child = spawn(NODE_BIN, [
       'serve', '--listen', `127.0.0.1:${node.gamePort}`, '--workers', '1', '--io', 'mmsg',
-      '--metrics-listen', `127.0.0.1:${node.metricsPort}`, '--zones', zones.join(','),
+      '--metrics-listen', `127.0.0.1:${node.metricsPort}`, '--zones', zones.join(','), ...extra,
     ], { env: { ...process.env, MERIDIAN_CLUSTER_KEY_HEX: hex(node.clusterKey), RUST_LOG: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
     node.child.stdout.on('data', (d) => (node.log += d));
     node.child.stderr.on('data', (d) => (node.log += d));
@@ -50,9 +59,12 @@ export class TestNode {
     return node;
   }
 
-  async metric(name) {
+  /** The value of the first sample of `name` whose labels include `labels` (e.g. `reason="x"`). */
+  async metric(name, labels = '') {
     const text = await (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+    const line = text
+      .split('\n')
+      .find((l) => (l.startsWith(`${name} `) || l.startsWith(`${name}{`)) && l.includes(labels));
     return line ? Number(line.split(' ').pop()) : null;
   }
 
@@ -81,5 +93,6 @@ export class TestNode {
 
   stop() {
     this.child?.kill('SIGTERM');
+    this.redis?.kill('SIGTERM');
   }
 }

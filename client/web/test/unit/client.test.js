@@ -61,7 +61,7 @@ test('connects, joins, predicts east movement exactly as the server steps it, an
   assert.ok(client.sendChat('hi there').ok);
   t = play(client, server, { ms: 200, startMs: t });
   assert.deepEqual(server.chat, ['hi there']);
-  assert.deepEqual(client.chatLog, [{ channel: 0, from: 42, text: 'hi there', own: true }]);
+  assert.deepEqual(client.chatLog, [{ channel: 0, from: 42, text: 'hi there', own: true, server: false }]);
   const bye = client.disconnect();
   server.receive(START_US + t * 1000, bye);
   assert.deepEqual(server.ended, { kind: 'peer_disconnected', reason: 0 });
