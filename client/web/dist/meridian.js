@@ -1873,7 +1873,7 @@ var Predictor = class {
     }
     let position = serverPosition.map(f);
     const error = predictedThen ? Math.hypot(predictedThen[0] - position[0], predictedThen[1] - position[1]) : 0;
-    const corrected = error > 1 / 64;
+    const corrected = predictedThen !== null && predictedThen.some((p, axis) => Math.abs(p - position[axis]) * 64 > 1 + 1e-9);
     if (!corrected && predictedThen) position = predictedThen;
     for (const input of this.pending) {
       position = step(this.model, position, input.direction);

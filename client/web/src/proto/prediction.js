@@ -66,10 +66,12 @@ export class Predictor {
       }
     }
     let position = serverPosition.map(f);
-    // The snapshot's position is quantised to 1/64 m: compare at that resolution.
+    // Snapshot positions are quantised to 1/64 m (§5), and a player placed from a snapshot starts
+    // up to half a unit off the server's exact position: within one unit per axis the prediction
+    // agrees, and it keeps its own full-precision position rather than jumping by the rounding.
     const error = predictedThen ? Math.hypot(predictedThen[0] - position[0], predictedThen[1] - position[1]) : 0;
-    const corrected = error > 1 / 64;
-    if (!corrected && predictedThen) position = predictedThen; // keep full precision when they agree
+    const corrected = predictedThen !== null && predictedThen.some((p, axis) => Math.abs(p - position[axis]) * 64 > 1 + 1e-9);
+    if (!corrected && predictedThen) position = predictedThen;
     for (const input of this.pending) {
       position = step(this.model, position, input.direction);
       input.after = position;

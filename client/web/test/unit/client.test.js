@@ -68,6 +68,19 @@ test('connects, joins, predicts east movement exactly as the server steps it, an
   assert.equal(client.state, 'disconnected');
 });
 
+test('placed from a quantised snapshot off the 1/64 m grid, a circling player is never corrected', () => {
+  const client = GameClient.create(START_US, tokenBytes()).value;
+  // Half a unit off on both axes: the worst start a placement can have.
+  const server = new ScriptedServer(clusterKey, { spawn: [512 + 0.49 / 64, 512 - 0.49 / 64, 0] });
+  let t = play(client, server, { ms: 500 });
+  assert.notDeepEqual(client.predictedPosition(), server.position, 'placed at the rounded position');
+  t = play(client, server, { ms: 5000, startMs: t, intent: (ms) => [Math.cos(ms / 700), Math.sin(ms / 700)] });
+  assert.ok(client.predictor.stats.reconciliations > 80);
+  assert.equal(client.predictor.stats.corrections, 0);
+  const off = client.predictedPosition().map((p, i) => Math.abs(p - server.position[i]));
+  assert.ok(off[0] <= 1 / 128 + 1e-6 && off[1] <= 1 / 128 + 1e-6, `${off}`);
+});
+
 test('a collider only the server knows: the client is corrected and converges to the server', () => {
   const client = GameClient.create(START_US, tokenBytes()).value;
   const server = new ScriptedServer(clusterKey, { colliders: [{ minM: [514, 500], maxM: [520, 520] }] });
