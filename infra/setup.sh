@@ -120,6 +120,8 @@ if [ ! -f "$WEB_DIR/node_modules/.package-lock.json" ] || [ "$WEB_DIR/package-lo
 else
   log "client/web node_modules present"
 fi
+# The page's one JavaScript file (dist/meridian.js, bundled by esbuild in well under a second).
+(cd "$WEB_DIR" && npm run --silent build)
 
 log "done"
 
