@@ -4,7 +4,8 @@
 
 import { GameClient } from './proto/client.js';
 
-export const nowUs = () => Math.round((globalThis.performance?.timeOrigin ?? 0) + performance.now()) * 1000 / 1000 * 1000;
+/** Catch-up ticks run at once after a late timer; a longer stall (a background tab) is skipped. */
+export const CATCH_UP_TICKS_MAX = 3;
 
 /** Wall-clock µs (the token expiry check compares with Unix seconds). */
 export function wallClockUs() {
@@ -36,15 +37,32 @@ export class Session {
 
   drainEvents() {
     for (let e = this.client.pollEvent(); e; e = this.client.pollEvent()) {
-      if (e.type === 'connected' && !this.ticker) this.ticker = setInterval(() => this.tick(), this.tickMs);
+      if (e.type === 'connected' && !this.ticker) {
+        this.ticksStartMs = performance.now();
+        this.ticksDone = 0;
+        this.ticker = setInterval(() => this.tick(), this.tickMs);
+      }
       this.onEvent(e);
       if (e.type === 'disconnected') this.stop();
     }
   }
 
+  /**
+   * Runs the client ticks due by the clock, not one per timer callback: timers fire late and drift,
+   * and a client that sends fewer ticks than the zone plays has ticks played as missing (§4.3).
+   */
   tick() {
     if (!this.client.isConnected()) return;
-    this.client.tick(this.intent());
+    let due = Math.floor((performance.now() - this.ticksStartMs) / this.tickMs) + 1 - this.ticksDone;
+    if (due > CATCH_UP_TICKS_MAX) {
+      this.ticksDone += due - CATCH_UP_TICKS_MAX;
+      due = CATCH_UP_TICKS_MAX;
+    }
+    const intent = this.intent();
+    for (let i = 0; i < due; i++) {
+      this.client.tick(intent);
+      this.ticksDone++;
+    }
     this.flush();
   }
 
