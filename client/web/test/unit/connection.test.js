@@ -131,3 +131,21 @@ test('replayed and tampered packets are dropped with their labels, and the sessi
   assert.deepEqual(s2.closed, { kind: 'peer_disconnected', reason: 6 });
   assert.equal(c2.pollPacket(0), null, 'nothing is sent after a disconnect');
 });
+
+test('the replay window: 256 packets deep, marks only what it is told, ack state = newest + 32 bits', () => {
+  const w = new ReplayWindow();
+  assert.ok(w.check(0) && w.check(1000));
+  assert.deepEqual(w.ackState(), { ackNewestPlusOne: 0, ackBits: 0 });
+  w.mark(300);
+  assert.ok(!w.check(300), 'marked');
+  assert.ok(w.check(299) && w.check(45), 'within the window, not yet received');
+  assert.ok(!w.check(44), '256 behind the newest is outside the window');
+  w.mark(298);
+  w.mark(268);
+  assert.deepEqual(w.ackState(), { ackNewestPlusOne: 301, ackBits: ((1 << 1) | (1 << 31)) >>> 0 });
+  w.mark(301 + 255); // far ahead: the old marks slide out of the 32 ack bits but stay in the window
+  assert.deepEqual(w.ackState(), { ackNewestPlusOne: 557, ackBits: 0 });
+  assert.ok(!w.check(301) && w.check(302) && !w.check(300));
+  w.mark(10_000);
+  assert.ok(w.check(9_999) && !w.check(556), 'a jump beyond the window clears it');
+});
