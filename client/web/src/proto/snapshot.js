@@ -143,7 +143,7 @@ export function decodeSnapshot(history, payload) {
       previousId = id;
     }
     r.finish();
-    return ok({ tick, world: new Map([...world.entries()].sort((a, b) => a[0] - b[0])) });
+    return ok({ tick, delta: age > 0, world: new Map([...world.entries()].sort((a, b) => a[0] - b[0])) });
   } catch (error) {
     if (error instanceof DecodeError) return err(error.label);
     return err(`internal: ${error && error.message}`);
@@ -169,12 +169,14 @@ export class SnapshotReceiver {
     this.history = new Map();
     this.latestTick = null;
     this.world = new Map(); // id → dequantised state
+    this.applied = { full: 0, delta: 0 };
   }
   /** `{ok, value: tick}`; on error nothing changes. */
   apply(payload) {
     const decoded = decodeSnapshot(this.history, payload);
     if (!decoded.ok) return decoded;
-    const { tick, world } = decoded.value;
+    const { tick, world, delta } = decoded.value;
+    this.applied[delta ? 'delta' : 'full']++;
     this.history.set(tick, world);
     if (this.history.size > SNAPSHOT_HISTORY_MAX) this.history.delete(Math.min(...this.history.keys()));
     const stored = this.history.has(tick);

@@ -62,6 +62,13 @@ test('a JS client joins the real node, moves, chats and disconnects cleanly', as
   assert.equal(client.sendChat('').error, 'chat_empty');
   assert.equal(client.sendChat('x'.repeat(257)).error, 'chat_too_long');
 
+  // Everything the node sent decoded: its delta snapshots against the baselines this client acked.
+  assert.equal(client.counters.packetsDropped, 0, client.lastDrop);
+  assert.equal(client.counters.messagesDropped, 0);
+  assert.equal(client.counters.snapshotsDropped, 0);
+  assert.ok(client.receiver.applied.delta > 20, `deltas ${JSON.stringify(client.receiver.applied)}`);
+  assert.ok(client.receiver.applied.full <= 2, `full snapshots ${JSON.stringify(client.receiver.applied)}`);
+
   assert.equal(await metric('meridian_sessions'), 1);
   session.disconnect();
   assert.equal(client.state, 'disconnected');
