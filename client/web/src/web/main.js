@@ -45,7 +45,9 @@ function onEvent(e) {
   if (e.type === 'connected') connectionState = 'connected';
   else if (e.type === 'disconnected') {
     connectionState = 'disconnected';
-    $('status-reason').textContent = describeDisconnect(e.why);
+    $('status-reason').textContent = `${describeDisconnect(e.why)}: play again from the list (a new ticket)`;
+    // A session never resumes (§1.3, §8): playing again takes a new ticket from the control plane.
+    $('login').hidden = false;
   } else if (e.type === 'server') {
     if (e.event.kind === 'chat') chatLine(client().chatLog[client().chatLog.length - 1]);
     else if (e.event.kind === 'join_refused') setError(`join refused (reason ${e.event.reason}); log in again later`);
