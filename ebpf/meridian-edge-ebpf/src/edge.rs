@@ -2,7 +2,9 @@
 //! PROTOCOL.md §1 in the order given there (length bounds, magic, version, type), then either the
 //! ConnectionRequest path (exact size, per-source request bucket, node-wide budget) or the sealed
 //! path (minimum size, session lookup, SipHash-2-4 edge tag, sequence window, per-source bucket).
-//! Everything else passes untouched. Every decision is counted in exactly one slot.
+//! Everything else passes untouched. Every decision is counted in exactly one slot. A sealed packet
+//! of a session another node owns is, after the same checks, encapsulated to that node and sent
+//! back out (`forward.rs`); requests are never forwarded (a request carries no session yet).
 //!
 //! The per-source bucket of sealed packets is charged last, after the tag verified: spoofed junk
 //! carrying a player's source address cannot drain that player's tokens, and the bucket map only
@@ -19,6 +21,7 @@ use zerocopy::IntoBytes;
 
 use crate::{
     counters::count,
+    forward::encapsulate,
     maps::{EDGE_CONFIG, EDGE_REQUEST_BUCKETS, EDGE_SESSIONS, EDGE_SOURCE_BUCKETS},
     parse::{GameDatagram, game_datagram, read},
     rate::{now_ns, take_request_budget, take_source},
@@ -30,6 +33,8 @@ pub fn edge(ctx: XdpContext) -> u32 {
     count(decision);
     if decision.is_drop() {
         xdp_action::XDP_DROP
+    } else if decision == EdgeCounter::TxForwarded {
+        xdp_action::XDP_TX
     } else {
         xdp_action::XDP_PASS
     }
@@ -115,9 +120,11 @@ fn check_game(ctx: &XdpContext, config: &EdgeConfig, datagram: &GameDatagram) ->
         return EdgeCounter::DropUnknownSession;
     };
     // SAFETY: the map's value for `key`, valid for this run. User space may rewrite it meanwhile
-    // (a re-route changes worker, zone and revision, never the edge key), so a torn copy can at
-    // worst hold an older window, which only widens it for this packet.
-    let entry_copy = unsafe { *entry };
+    // (a re-route changes worker, zone and revision, a hand-off to another node the forward
+    // target, never the edge key), so a torn copy can at worst hold an older window, which only
+    // widens it for this packet, or the previous owner, which user space forwards from there.
+    let value = unsafe { *entry };
+    let entry_copy = value.entry;
     let covered = covered_bytes(&header);
     if edge_tag(&entry_copy.edge_key, &covered) != header.edge_tag.get() {
         return EdgeCounter::DropBadEdgeTag;
@@ -138,8 +145,11 @@ fn check_game(ctx: &XdpContext, config: &EdgeConfig, datagram: &GameDatagram) ->
     // queue) may store out of order or lose a mark: the window then only widens — a copy may reach
     // user space, whose own replay window drops it — and never drops a good packet.
     unsafe {
-        (*entry).sequence_seen = next.seen;
-        (*entry).seen_mask = next.mask;
+        (*entry).entry.sequence_seen = next.seen;
+        (*entry).entry.seen_mask = next.mask;
+    }
+    if !value.forward.is_local() {
+        return encapsulate(ctx, config, datagram, value.forward.owner_ipv4);
     }
     EdgeCounter::PassSealed
 }
