@@ -399,8 +399,8 @@ impl EdgeConfig {
 // Counters.
 
 /// One slot per decision of the edge (`edge`) and of the steering program (`steer`). Every frame
-/// the XDP program sees lands in exactly one `Pass*` or `Drop*` slot; every datagram `steer` sees
-/// lands in exactly one `Steer*` slot.
+/// the XDP program sees lands in exactly one `Pass*`, `Drop*` or `Tx*` slot (a decapsulated one
+/// also in `TunnelDecapsulated`); every datagram `steer` sees lands in exactly one `Steer*` slot.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EdgeCounter {
@@ -461,13 +461,22 @@ pub enum EdgeCounter {
     /// (`XDP_TX`).
     TxForwarded,
     /// A sealed packet of a forwarding session that passed the checks but could not be
-    /// encapsulated (no underlay address configured, an IPv6 client, no head room): passed to
-    /// user space, which forwards or drops it.
+    /// encapsulated (no underlay address configured, an IPv6 client, no head room), or that itself
+    /// arrived through the tunnel (a packet is forwarded at most once, so two nodes that each
+    /// believe the other owns a session cannot bounce it between them): passed to user space,
+    /// which forwards or drops it.
     PassForwardFailed,
+    /// Not a decision: an IP-in-IP packet to this node's underlay address whose outer header the
+    /// edge stripped. The inner packet is then judged as if it had come straight from the client
+    /// and lands in its own slot, so a decapsulated frame counts here and once more.
+    TunnelDecapsulated,
+    /// A decapsulated packet that is not a sealed game packet (the tunnel between nodes carries
+    /// only what an edge forwards: anything else inside is spoofing through the underlay).
+    DropTunnelNotSealed,
 }
 
 /// Number of slots in [`EDGE_COUNTERS_MAP`].
-pub const EDGE_COUNTER_SLOTS: u32 = EdgeCounter::PassForwardFailed as u32 + 1;
+pub const EDGE_COUNTER_SLOTS: u32 = EdgeCounter::DropTunnelNotSealed as u32 + 1;
 
 impl EdgeCounter {
     /// Every slot, in index order.
@@ -502,10 +511,12 @@ impl EdgeCounter {
         EdgeCounter::PassProbe,
         EdgeCounter::TxForwarded,
         EdgeCounter::PassForwardFailed,
+        EdgeCounter::TunnelDecapsulated,
+        EdgeCounter::DropTunnelNotSealed,
     ];
 
-    /// The stable metrics label: `pass_*`, `drop_*`, `tx_*` (sent back out by the XDP program) or
-    /// `steer_*`, snake_case, never reused.
+    /// The stable metrics label: `pass_*`, `drop_*`, `tx_*` (sent back out by the XDP program),
+    /// `tunnel_*` (a step, not a decision) or `steer_*`, snake_case, never reused.
     pub const fn label(self) -> &'static str {
         match self {
             EdgeCounter::PassNotIp => "pass_not_ip",
@@ -538,6 +549,8 @@ impl EdgeCounter {
             EdgeCounter::SteerFallbackNoSocket => "steer_fallback_no_socket",
             EdgeCounter::TxForwarded => "tx_forwarded",
             EdgeCounter::PassForwardFailed => "pass_forward_failed",
+            EdgeCounter::TunnelDecapsulated => "tunnel_decapsulated",
+            EdgeCounter::DropTunnelNotSealed => "drop_tunnel_not_sealed",
         }
     }
 
@@ -548,10 +561,11 @@ impl EdgeCounter {
         self.label().strip_prefix("drop_")
     }
 
-    /// Whether the XDP program drops the frames counted here (the drop slots are contiguous, so
-    /// the eBPF side decides with two comparisons, no string work).
+    /// Whether the XDP program drops the frames counted here (the first drop slots are
+    /// contiguous, later ones appended one by one: a few comparisons, no string work).
     pub const fn is_drop(self) -> bool {
-        self as u32 >= EdgeCounter::DropFragment as u32 && self as u32 <= EdgeCounter::DropRequestBudget as u32
+        (self as u32 >= EdgeCounter::DropFragment as u32 && self as u32 <= EdgeCounter::DropRequestBudget as u32)
+            || self as u32 == EdgeCounter::DropTunnelNotSealed as u32
     }
 }
 

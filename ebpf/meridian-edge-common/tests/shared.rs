@@ -222,7 +222,7 @@ fn counter_labels_are_unique_and_reuse_the_user_space_drop_reasons() {
     for (index, counter) in EdgeCounter::ALL.iter().enumerate() {
         assert_eq!(*counter as usize, index, "ALL is in slot order");
         assert!(labels.insert(counter.label()), "duplicate label {}", counter.label());
-        let prefix_ok = ["pass_", "drop_", "steer_", "tx_"]
+        let prefix_ok = ["pass_", "drop_", "steer_", "tx_", "tunnel_"]
             .iter()
             .any(|p| counter.label().starts_with(p));
         assert!(prefix_ok, "{}", counter.label());

@@ -21,7 +21,7 @@ use zerocopy::IntoBytes;
 
 use crate::{
     counters::count,
-    forward::encapsulate,
+    forward::{Decapsulated, decapsulate, encapsulate},
     maps::{EDGE_CONFIG, EDGE_REQUEST_BUCKETS, EDGE_SESSIONS, EDGE_SOURCE_BUCKETS},
     parse::{GameDatagram, game_datagram, read},
     rate::{now_ns, take_request_budget, take_source},
@@ -45,14 +45,41 @@ fn decide(ctx: &XdpContext) -> EdgeCounter {
     let Some(config) = EDGE_CONFIG.get(0) else {
         return EdgeCounter::PassOtherPort;
     };
-    match game_datagram(ctx, config) {
-        Ok(datagram) => check_game(ctx, config, &datagram),
+    // Read once, as a value: with the map pointer kept instead, LLVM reloads and reuses it across
+    // branches in ways the verifier rejects (pointer arithmetic on a map value).
+    // SAFETY: a plain read of a field of the map value, valid for this run.
+    let underlay = unsafe { core::ptr::read_volatile(&config.underlay_ipv4) };
+    let tunnelled = match decapsulate(ctx, underlay) {
+        Decapsulated::No => false,
+        Decapsulated::Yes => {
+            count(EdgeCounter::TunnelDecapsulated);
+            true
+        }
+        Decapsulated::Failed => return EdgeCounter::DropTruncated,
+    };
+    let decision = match game_datagram(ctx, config) {
+        Ok(datagram) => check_game(ctx, config, &datagram, underlay, tunnelled),
         Err(slot) => slot,
+    };
+    // Inside the tunnel only what an edge forwards is accepted: sealed packets of a session.
+    if tunnelled
+        && !decision.is_drop()
+        && decision != EdgeCounter::PassSealed
+        && decision != EdgeCounter::PassForwardFailed
+    {
+        return EdgeCounter::DropTunnelNotSealed;
     }
+    decision
 }
 
 #[inline(always)]
-fn check_game(ctx: &XdpContext, config: &EdgeConfig, datagram: &GameDatagram) -> EdgeCounter {
+fn check_game(
+    ctx: &XdpContext,
+    config: &EdgeConfig,
+    datagram: &GameDatagram,
+    underlay: [u8; 4],
+    tunnelled: bool,
+) -> EdgeCounter {
     let bytes = datagram.payload_bytes;
     if bytes > DATAGRAM_BYTES_MAX {
         return EdgeCounter::DropTooLong;
@@ -149,7 +176,10 @@ fn check_game(ctx: &XdpContext, config: &EdgeConfig, datagram: &GameDatagram) ->
         (*entry).entry.seen_mask = next.mask;
     }
     if !value.forward.is_local() {
-        return encapsulate(ctx, config, datagram, value.forward.owner_ipv4);
+        if tunnelled {
+            return EdgeCounter::PassForwardFailed;
+        }
+        return encapsulate(ctx, underlay, datagram, value.forward.owner_ipv4);
     }
     EdgeCounter::PassSealed
 }
