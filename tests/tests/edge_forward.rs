@@ -497,6 +497,22 @@ fn forwarded_packets_reach_the_owner_and_its_replies_come_from_the_vip() {
         .unwrap()
         .unwrap();
     client.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    // A veth leaves the UDP checksum to an offload it does not have (CHECKSUM_PARTIAL travels with
+    // the buffer); XDP_TX turns the packet into a bare frame and that state is lost, so B would
+    // find a half-computed checksum. A NIC fills it in on the wire; here the client sends none
+    // (SO_NO_CHECK: checksum 0, "not computed", which IPv4 receivers accept).
+    let one: libc::c_int = 1;
+    // SAFETY: setsockopt on a socket this test owns, with a c_int option value of the right size.
+    let set = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&client),
+            libc::SOL_SOCKET,
+            libc::SO_NO_CHECK,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(set, 0, "SO_NO_CHECK: {}", std::io::Error::last_os_error());
     let client_local = client.local_addr().unwrap();
     let vip_port = SocketAddr::V4(SocketAddrV4::new(vip, PORT));
 
@@ -536,12 +552,26 @@ fn forwarded_packets_reach_the_owner_and_its_replies_come_from_the_vip() {
     let delta = edge.counters().unwrap().since(&before);
     let b_delta = b_edge.counters().unwrap().since(&b_before);
 
-    assert_eq!(b_sources.len() as u64, PACKETS, "B received every packet");
+    let nonzero = |counts: &meridian_node::edge::EdgeCounts| {
+        counts
+            .iter()
+            .filter(|(_, count)| *count != 0)
+            .map(|(counter, count)| format!("{}={count}", counter.label()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    // Said on any failure below: where the packets went.
+    let story = format!("A's edge: {}; B's edge: {}", nonzero(&delta), nonzero(&b_delta));
+    assert_eq!(b_sources.len() as u64, PACKETS, "B received every packet ({story})");
     assert!(
         b_sources.iter().all(|from| *from == client_local),
         "B saw the client's own address ({client_local}), not A's"
     );
-    assert_eq!(replies.len() as u64, PACKETS, "the client received every reply");
+    assert_eq!(
+        replies.len() as u64,
+        PACKETS,
+        "the client received every reply ({story})"
+    );
     for (i, (from, body)) in replies.iter().enumerate() {
         assert_eq!(
             *from, vip_port,
@@ -549,7 +579,11 @@ fn forwarded_packets_reach_the_owner_and_its_replies_come_from_the_vip() {
         );
         assert_eq!(body, &(i as u64 + 1).to_le_bytes(), "reply {i} in order");
     }
-    assert_eq!(delta.get(EdgeCounter::TxForwarded), PACKETS, "A forwarded each in XDP");
+    assert_eq!(
+        delta.get(EdgeCounter::TxForwarded),
+        PACKETS,
+        "A forwarded each in XDP ({story})"
+    );
     assert_eq!(delta.get(EdgeCounter::PassSealed), 0);
     assert_eq!(delta.get(EdgeCounter::PassForwardFailed), 0);
     assert!(
