@@ -605,42 +605,58 @@ fn forwarded_packets_reach_the_owner_and_its_replies_come_from_the_vip() {
 // ---------------------------------------------------------------------------------------------
 // The figure.
 
-/// Forwarding cost in the kernel: mean `BPF_PROG_TEST_RUN` time per packet, forwarded vs passed to
-/// the local socket, same sizes, interleaved in one run. One run per packet with its own sequence
+/// Forwarding cost in the kernel: mean `BPF_PROG_TEST_RUN` time per packet on the forwarding
+/// node (forwarded vs passed to the local socket) and on the owner (decapsulated and passed vs
+/// passed straight), same sizes, interleaved in one run. One run per packet with its own sequence
 /// (a repeated frame would be a replay, and `XDP_TX` keeps the frame's new head between repeats).
 /// Run: `cargo test -p meridian-tests --test edge_forward -- --ignored --nocapture`.
 #[test]
 #[ignore = "the figure: prints forwarded vs passed cost per packet"]
 fn forwarding_cost_per_packet() {
     const RUNS: u64 = 20_000;
-    let edge = Edge::load(EdgeConfig {
+    let open = EdgeConfig {
         source: RateLimit {
             rate_per_s: 1_000_000_000,
             burst: u32::MAX,
         },
-        ..EdgeConfig::for_port(PORT).with_underlay(UNDERLAY)
-    })
-    .unwrap();
-    let mut edge = edge;
+        ..EdgeConfig::for_port(PORT)
+    };
+    let mut a = Edge::load(open.with_underlay(UNDERLAY)).unwrap();
+    let mut b = Edge::load(open.with_underlay(OWNER)).unwrap();
     for session in [FORWARDED, LOCAL] {
-        edge.sessions().insert(session, entry()).unwrap();
+        a.sessions().insert(session, entry()).unwrap();
+        b.sessions().insert(session, entry()).unwrap();
     }
-    edge.sessions().forward(FORWARDED, OWNER).unwrap();
-    let before = edge.counters().unwrap();
-    let (mut forwarded_ns, mut passed_ns) = (0u128, 0u128);
+    a.sessions().forward(FORWARDED, OWNER).unwrap();
+    let (a_before, b_before) = (a.counters().unwrap(), b.counters().unwrap());
+    let mut total_ns = [0u128; 4];
     for sequence in 1..=RUNS {
         let forwarded = frame(1, false, &sealed(FORWARDED, sequence, &EDGE_KEY, 64));
         let passed = frame(1, false, &sealed(LOCAL, sequence, &EDGE_KEY, 64));
-        forwarded_ns += edge.test_run(&forwarded, 1).unwrap().per_run.as_nanos();
-        passed_ns += edge.test_run(&passed, 1).unwrap().per_run.as_nanos();
+        let (outcome, tunnelled) = a.test_run_output(&forwarded).unwrap();
+        total_ns[0] += outcome.per_run.as_nanos();
+        total_ns[1] += a.test_run(&passed, 1).unwrap().per_run.as_nanos();
+        total_ns[2] += b
+            .test_run(&arriving_at_owner(&tunnelled), 1)
+            .unwrap()
+            .per_run
+            .as_nanos();
+        total_ns[3] += b.test_run(&passed, 1).unwrap().per_run.as_nanos();
     }
-    let delta = edge.counters().unwrap().since(&before);
-    assert_eq!(delta.get(EdgeCounter::TxForwarded), RUNS);
-    assert_eq!(delta.get(EdgeCounter::PassSealed), RUNS);
-    let (forwarded, passed) = (forwarded_ns as f64 / RUNS as f64, passed_ns as f64 / RUNS as f64);
+    let (a_delta, b_delta) = (
+        a.counters().unwrap().since(&a_before),
+        b.counters().unwrap().since(&b_before),
+    );
+    assert_eq!(a_delta.get(EdgeCounter::TxForwarded), RUNS);
+    assert_eq!(a_delta.get(EdgeCounter::PassSealed), RUNS);
+    assert_eq!(b_delta.get(EdgeCounter::TunnelDecapsulated), RUNS);
+    assert_eq!(b_delta.get(EdgeCounter::PassSealed), 2 * RUNS);
+    let [forwarded, passed, decapsulated, direct] = total_ns.map(|ns| ns as f64 / RUNS as f64);
     println!(
-        "edge forwarding cost ({RUNS} runs each, 106-byte sealed packets): forwarded {forwarded:.1} ns, \
-         passed {passed:.1} ns, ratio {:.2}",
-        forwarded / passed
+        "edge forwarding cost ({RUNS} runs each, 106-byte sealed packets): forwarding node: forwarded \
+         {forwarded:.1} ns vs passed {passed:.1} ns (ratio {:.2}); owner: decapsulated and passed \
+         {decapsulated:.1} ns vs passed {direct:.1} ns (ratio {:.2})",
+        forwarded / passed,
+        decapsulated / direct
     );
 }
