@@ -3,7 +3,10 @@
 //!
 //! * [`Edge`]: the validating, rate-limiting XDP program `edge` and the `sk_reuseport` program
 //!   `steer`, their configuration, the session map ([`EdgeSessions`]) and the decision counters
-//!   ([`EdgeCounts`]);
+//!   ([`EdgeCounts`]); with this node's underlay address configured
+//!   ([`EdgeConfig::with_underlay`]) the edge also forwards the packets of sessions another node
+//!   behind the same VIP owns ([`EdgeSessions::forward`], IP-in-IP in XDP) and decapsulates what
+//!   other nodes forward here (direct server return: see infra/README.md);
 //! * [`PacketCounterProgram`]: the pipeline's first program, counting UDP datagrams to one port.
 //!
 //! Lifetimes, on purpose without pinning (nothing outlives the process that loaded it):

@@ -139,7 +139,8 @@ pub struct SessionKey {
     pub session_id: u64,
 }
 
-/// Value of [`EDGE_SESSIONS_MAP`]: what the edge needs to check and steer a session's packets.
+/// What the edge needs to check and steer a session's packets: the `entry` of [`SessionValue`], the value
+/// of [`EDGE_SESSIONS_MAP`].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
 pub struct SessionEntry {
