@@ -524,30 +524,9 @@ fn forwarded_packets_reach_the_owner_and_its_replies_come_from_the_vip() {
     let deadline = Instant::now() + Duration::from_secs(10);
     for sequence in 1..=PACKETS {
         let packet = sealed(FORWARDED, sequence, &EDGE_KEY, 40);
-        client.send_to(&packet, vip_port).unwrap();
-        // B answers each one from the VIP (lock-step, so no queue anywhere fills up).
-        while Instant::now() < deadline {
-            match b_socket.recv_from(&mut buf) {
-                Ok((bytes, from)) => {
-                    assert_eq!(&buf[..bytes], &packet[..], "B got the client's datagram untouched");
-                    b_sources.push(from);
-                    b_socket.send_to(&sequence.to_le_bytes(), from).unwrap();
-                    break;
-                }
-                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(error) => panic!("B's recv: {error}"),
-            }
-        }
-        while Instant::now() < deadline {
-            match client.recv_from(&mut buf) {
-                Ok((bytes, from)) => {
-                    replies.push((from, buf[..bytes].to_vec()));
-                    break;
-                }
-                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(error) => panic!("client's recv: {error}"),
-            }
-        }
+        let (from, reply) = round_trip(&client, &b_socket, vip_port, &packet, sequence, deadline);
+        b_sources.extend(from);
+        replies.extend(reply);
     }
     let delta = edge.counters().unwrap().since(&before);
     let b_delta = b_edge.counters().unwrap().since(&b_before);
@@ -600,6 +579,83 @@ fn forwarded_packets_reach_the_owner_and_its_replies_come_from_the_vip() {
         PACKETS,
         "and passed each as its own session's"
     );
+
+    // The network moves the VIP to B (routes converge): the session's packets now reach B
+    // directly. B's window is the one the tunnel fed, so a copy of a packet A forwarded is a
+    // replay at B too; new ones pass as before, and A sees nothing more.
+    hosts.route_vip_to(1).unwrap();
+    let (before, b_before) = (edge.counters().unwrap(), b_edge.counters().unwrap());
+    client
+        .send_to(&sealed(FORWARDED, PACKETS, &EDGE_KEY, 40), vip_port)
+        .unwrap();
+    const DIRECT: u64 = 20;
+    let mut direct = 0;
+    for sequence in PACKETS + 1..=PACKETS + DIRECT {
+        let packet = sealed(FORWARDED, sequence, &EDGE_KEY, 40);
+        let (from, reply) = round_trip(&client, &b_socket, vip_port, &packet, sequence, deadline);
+        assert_eq!(
+            from,
+            Some(client_local),
+            "B got direct packet {sequence} from the client"
+        );
+        assert_eq!(
+            reply,
+            Some((vip_port, sequence.to_le_bytes().to_vec())),
+            "reply {sequence} from the VIP"
+        );
+        direct += 1;
+    }
+    let (delta, b_delta) = (
+        edge.counters().unwrap().since(&before),
+        b_edge.counters().unwrap().since(&b_before),
+    );
+    assert_eq!(direct, DIRECT);
+    assert_eq!(
+        b_delta.get(EdgeCounter::DropReplayed),
+        1,
+        "the copy of a forwarded packet"
+    );
+    assert_eq!(b_delta.get(EdgeCounter::PassSealed), DIRECT);
+    assert_eq!(b_delta.get(EdgeCounter::TunnelDecapsulated), 0);
+    assert_eq!(delta.get(EdgeCounter::TxForwarded), 0, "A is out of the path");
+}
+
+/// Sends `packet` from the client to the VIP; B's socket answers it with `sequence` (lock-step, so
+/// no queue anywhere fills up). Returns where B saw it come from and the reply the client got.
+fn round_trip(
+    client: &UdpSocket,
+    b_socket: &UdpSocket,
+    vip_port: SocketAddr,
+    packet: &[u8],
+    sequence: u64,
+    deadline: Instant,
+) -> (Option<SocketAddr>, Option<(SocketAddr, Vec<u8>)>) {
+    client.send_to(packet, vip_port).unwrap();
+    let mut buf = [0u8; 1500];
+    let mut seen_from = None;
+    while Instant::now() < deadline {
+        match b_socket.recv_from(&mut buf) {
+            Ok((bytes, from)) => {
+                assert_eq!(&buf[..bytes], packet, "B got the client's datagram untouched");
+                b_socket.send_to(&sequence.to_le_bytes(), from).unwrap();
+                seen_from = Some(from);
+                break;
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(error) => panic!("B's recv: {error}"),
+        }
+    }
+    if seen_from.is_none() {
+        return (None, None);
+    }
+    while Instant::now() < deadline {
+        match client.recv_from(&mut buf) {
+            Ok((bytes, from)) => return (seen_from, Some((from, buf[..bytes].to_vec()))),
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(error) => panic!("client's recv: {error}"),
+        }
+    }
+    (seen_from, None)
 }
 
 // ---------------------------------------------------------------------------------------------
