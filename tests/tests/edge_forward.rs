@@ -497,22 +497,7 @@ fn forwarded_packets_reach_the_owner_and_its_replies_come_from_the_vip() {
         .unwrap()
         .unwrap();
     client.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
-    // A veth leaves the UDP checksum to an offload it does not have (CHECKSUM_PARTIAL travels with
-    // the buffer); XDP_TX turns the packet into a bare frame and that state is lost, so B would
-    // find a half-computed checksum. A NIC fills it in on the wire; here the client sends none
-    // (SO_NO_CHECK: checksum 0, "not computed", which IPv4 receivers accept).
-    let one: libc::c_int = 1;
-    // SAFETY: setsockopt on a socket this test owns, with a c_int option value of the right size.
-    let set = unsafe {
-        libc::setsockopt(
-            std::os::fd::AsRawFd::as_raw_fd(&client),
-            libc::SOL_SOCKET,
-            libc::SO_NO_CHECK,
-            (&one as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(set, 0, "SO_NO_CHECK: {}", std::io::Error::last_os_error());
+    send_without_udp_checksum(&client);
     let client_local = client.local_addr().unwrap();
     let vip_port = SocketAddr::V4(SocketAddrV4::new(vip, PORT));
 
@@ -618,6 +603,216 @@ fn forwarded_packets_reach_the_owner_and_its_replies_come_from_the_vip() {
     assert_eq!(b_delta.get(EdgeCounter::PassSealed), DIRECT);
     assert_eq!(b_delta.get(EdgeCounter::TunnelDecapsulated), 0);
     assert_eq!(delta.get(EdgeCounter::TxForwarded), 0, "A is out of the path");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real node as the owner: a real client's session keeps playing while node A forwards it.
+
+const CLUSTER_KEY: [u8; 32] = [0x42; 32];
+const NODE_SESSION: u64 = 0x0f0f_1001;
+const NODE_METRICS_PORT: u16 = 9100;
+
+fn binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().and_then(|deps| deps.parent()).unwrap().join(name);
+    assert!(
+        path.is_file(),
+        "{} missing: run `cargo test --workspace` (it builds every binary)",
+        path.display()
+    );
+    path
+}
+
+fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64
+}
+
+/// `meridian_edge_decisions_total{decision=…}` of the node in `ns`, or None before the node serves
+/// its metrics.
+fn node_decision(ns: &meridian_testkit::Netns, decision: &str) -> Option<f64> {
+    use std::io::{Read, Write};
+    let text = ns
+        .run(|| -> std::io::Result<String> {
+            let mut stream = std::net::TcpStream::connect(("127.0.0.1", NODE_METRICS_PORT))?;
+            write!(stream, "GET /metrics HTTP/1.0\r\n\r\n")?;
+            let mut text = String::new();
+            stream.read_to_string(&mut text)?;
+            Ok(text)
+        })
+        .ok()?
+        .ok()?;
+    let series = format!("meridian_edge_decisions_total{{decision=\"{decision}\"}} ");
+    Some(
+        text.lines()
+            .find_map(|line| line.strip_prefix(series.as_str()))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or(0.0),
+    )
+}
+
+/// Sets SO_NO_CHECK on `socket`. A veth leaves the UDP checksum to an offload it does not have
+/// (CHECKSUM_PARTIAL travels with the buffer); XDP_TX turns the packet into a bare frame and that
+/// state is lost, so the owner would find a half-computed checksum. A NIC fills it in on the wire;
+/// here the client sends none (checksum 0, "not computed", which IPv4 receivers accept).
+fn send_without_udp_checksum(socket: &UdpSocket) {
+    let one: libc::c_int = 1;
+    // SAFETY: setsockopt on a socket the test owns, with a c_int option value of the right size.
+    let set = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(socket),
+            libc::SOL_SOCKET,
+            libc::SO_NO_CHECK,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(set, 0, "SO_NO_CHECK: {}", std::io::Error::last_os_error());
+}
+
+/// Node B is the real `meridian-node` behind its own edge (`--edge-underlay`); a real client
+/// connects through the VIP while the router delivers the VIP to B, plays, and then the router
+/// delivers the VIP to A, whose edge forwards the session to B. The client keeps its session,
+/// keeps receiving snapshots from the VIP and never reconnects; every packet of that phase went
+/// through A's XDP (forwarded, none passed up) and B's edge decapsulated each.
+#[test]
+fn a_real_client_keeps_playing_on_the_real_node_while_another_node_forwards_its_session() {
+    use meridian_client::{ClientConfig, GameClient, MoveCommand, dev_token};
+    use meridian_testkit::ChildGuard;
+
+    let hosts = VipHosts::new(2).expect("create the topology (root needed)");
+    let vip_port = SocketAddr::V4(SocketAddrV4::new(hosts.vip, PORT));
+    let (node_a, node_b) = (hosts.node_ends[0].clone(), hosts.node_ends[1].clone());
+    hosts.route_vip_to(1).unwrap();
+    let log = std::env::temp_dir().join(format!("meridian-edge-forward-node-{}.log", std::process::id()));
+    let key_hex: String = CLUSTER_KEY.iter().map(|b| format!("{b:02x}")).collect();
+    let _node = ChildGuard(
+        std::process::Command::new("ip")
+            .args(["netns", "exec", hosts.node_ns(1).name()])
+            .arg(binary("meridian-node"))
+            .args([
+                "serve",
+                "--listen",
+                &vip_port.to_string(),
+                "--workers",
+                "1",
+                "--io",
+                "mmsg",
+            ])
+            .args(["--zones", "1", "--cluster-key-hex", &key_hex, "--duration-s", "60"])
+            .args(["--metrics-listen", &format!("127.0.0.1:{NODE_METRICS_PORT}")])
+            .args(["--xdp-iface", &node_b.interface, "--xdp-mode", "native"])
+            .args(["--edge-underlay", &node_b.addr.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while node_decision(hosts.node_ns(1), "tunnel_decapsulated").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "node B did not start (see {})",
+            log.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let client_addr = hosts.client.addr;
+    let socket = hosts
+        .client_ns()
+        .run(|| UdpSocket::bind((client_addr, 0)))
+        .unwrap()
+        .unwrap();
+    socket.set_nonblocking(true).unwrap();
+    send_without_udp_checksum(&socket);
+    let mut rng = dev_token::SplitMix64(11);
+    let token = dev_token::issue(&CLUSTER_KEY, NODE_SESSION, 1, vip_port, now_us() / 1_000_000, &mut rng);
+    let edge_key = token.token.edge_key;
+    let mut client = GameClient::new(now_us(), token, ClientConfig::default()).unwrap();
+    let walk = MoveCommand {
+        direction: [1.0, 0.0],
+        yaw: 0.0,
+    };
+    let mut buf = [0u8; 2048];
+    let mut drive = |client: &mut GameClient, seconds: f64| {
+        let until = Instant::now() + Duration::from_secs_f64(seconds);
+        while Instant::now() < until {
+            while let Ok((bytes, from)) = socket.recv_from(&mut buf) {
+                assert_eq!(from, vip_port, "everything the client hears comes from the VIP");
+                let _ = client.handle(now_us(), from, &buf[..bytes]);
+            }
+            if client.is_connected() {
+                let _ = client.tick(walk);
+            }
+            while let Some(transmit) = client.poll_transmit(now_us()) {
+                socket.send_to(&transmit.bytes, transmit.destination).unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(16));
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !client.is_placed() {
+        assert!(Instant::now() < deadline, "the client did not connect through B");
+        drive(&mut client, 0.05);
+    }
+    drive(&mut client, 1.0);
+
+    // Node A: the session handed to B (A holds its edge key, as the node that owned it would).
+    let mut edge = Edge::load(EdgeConfig::for_port(PORT).with_underlay(node_a.addr)).unwrap();
+    edge.sessions()
+        .insert(NODE_SESSION, SessionEntry { edge_key, ..entry() })
+        .unwrap();
+    edge.sessions().forward(NODE_SESSION, node_b.addr).unwrap();
+    hosts
+        .node_ns(0)
+        .run(|| edge.attach_xdp(&node_a.interface, XdpMode::Driver))
+        .unwrap()
+        .expect("attach A's edge");
+    let router_end = hosts.router_ends[0].interface.clone();
+    let _router_xdp = hosts
+        .router_ns()
+        .run(|| PacketCounterProgram::attach(&router_end, PORT, XdpMode::Driver))
+        .unwrap()
+        .unwrap();
+
+    hosts.route_vip_to(0).unwrap();
+    let before = (
+        client.counters(),
+        edge.counters().unwrap(),
+        node_decision(hosts.node_ns(1), "tunnel_decapsulated").unwrap(),
+    );
+    drive(&mut client, 3.0);
+    let sent = client.counters().datagrams_sent - before.0.datagrams_sent;
+    let snapshots = client.counters().snapshots_applied - before.0.snapshots_applied;
+    // Let the node publish its edge counters (once a second).
+    std::thread::sleep(Duration::from_millis(1_500));
+    let a = edge.counters().unwrap().since(&before.1);
+    let b_decapsulated = node_decision(hosts.node_ns(1), "tunnel_decapsulated").unwrap() - before.2;
+
+    assert!(
+        client.is_connected() && client.is_placed(),
+        "the session survived: no reconnect"
+    );
+    assert!(sent >= 60, "the client played: {sent} datagrams in 3 s");
+    assert_eq!(
+        a.get(EdgeCounter::TxForwarded),
+        sent,
+        "A forwarded every datagram the client sent (A: {:?})",
+        a.iter().filter(|(_, n)| *n != 0).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        a.get(EdgeCounter::PassSealed) + a.get(EdgeCounter::PassForwardFailed),
+        0
+    );
+    assert_eq!(b_decapsulated as u64, sent, "B's edge decapsulated each");
+    // The node ticks at 20 Hz and sends a snapshot per tick: 3 s is ~60; allow for start-up.
+    assert!(
+        snapshots >= 40,
+        "snapshots kept coming from B through the VIP: {snapshots} in 3 s"
+    );
 }
 
 /// Sends `packet` from the client to the VIP; B's socket answers it with `sequence` (lock-step, so
