@@ -111,6 +111,11 @@ enum Command {
         /// Edge: burst of ConnectionRequests one source may send above its rate.
         #[arg(long, default_value_t = EdgeConfig::for_port(0).request_source.burst)]
         edge_request_burst: u32,
+        /// Edge: this node's underlay IPv4 address (its own address on the uplink, not the VIP).
+        /// With it the edge forwards the packets of sessions another node behind the same VIP owns
+        /// (IP-in-IP in XDP) and decapsulates what other nodes forward here (infra/README.md).
+        #[arg(long)]
+        edge_underlay: Option<std::net::Ipv4Addr>,
         /// Persist pick-ups, trades and checkpoints in the economy: one Postgres connection string
         /// per shard, comma-separated, in shard order (migrations run when the shards are first
         /// reached; until then pick-ups and trades are refused as unavailable while play goes on).
@@ -198,6 +203,7 @@ fn main() -> anyhow::Result<()> {
             edge_source_burst,
             edge_request_pps,
             edge_request_burst,
+            edge_underlay,
             economy_shards,
             checkpoint_interval_s,
             checkpoint_push_interval_s,
@@ -281,6 +287,7 @@ fn main() -> anyhow::Result<()> {
                             rate_per_s: edge_request_pps,
                             burst: edge_request_burst,
                         },
+                        underlay_ipv4: edge_underlay.map_or([0; 4], |address| address.octets()),
                         ..EdgeConfig::for_port(listen.port())
                     },
                 }),
