@@ -376,11 +376,12 @@ fn serve(
         signal_hook::flag::register(signal, Arc::clone(&stop_requested)).context("installing signal handlers")?;
     }
     let workers = workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    metrics::install_exporter(metrics_listen).context("starting the metrics endpoint")?;
+    let exporter = metrics::install_exporter(metrics_listen).context("starting the metrics endpoint")?;
     zone_config.validate().context("zone settings")?;
     let (tick_hz, spawn_radius_m) = (zone_config.tick_hz, zone_config.player_spawn_radius_m);
     // Under the control plane the node starts with no zone and serves what it is assigned.
     let zones = if control.is_some() { Vec::new() } else { zones };
+    let world_size_m = world.as_ref().map(meridian_zone::WorldLayout::world_size_m);
     let node = Arc::new(Node::start(NodeConfig {
         listen,
         workers,
@@ -394,6 +395,12 @@ fn serve(
         hot,
         world,
     })?);
+    exporter.serve_world(meridian_node::world_view::NodeWorld::new(
+        control.as_ref().map(|flags| flags.node_id.clone()),
+        control.as_ref().map_or(listen, |flags| flags.advertise).to_string(),
+        world_size_m,
+        node.gauges(),
+    ));
     let agent_stop = Arc::new(AtomicBool::new(false));
     let agent = match control {
         None => None,
@@ -405,6 +412,7 @@ fn serve(
                 workers: workers as u32,
                 capacity_players: flags.capacity_players,
                 lease_ttl_s: flags.lease_ttl_s,
+                metrics_addr: Some(exporter.local_addr().to_string()),
             };
             tracing::info!(node_id = %config.node_id, etcd = ?config.etcd_endpoints, "running under the control plane");
             let (node, stop) = (Arc::clone(&node), Arc::clone(&agent_stop));

@@ -202,6 +202,8 @@ pub struct WorkerGauges {
     pub tick_work_max_us: AtomicU64,
     /// Players per zone this worker serves, refreshed every tick (read by the node agent).
     pub zone_players: std::sync::Mutex<std::collections::BTreeMap<u32, u32>>,
+    /// The worker's last world snapshot, for `GET /world` (`crate::world_view`).
+    pub world: crate::world_view::WorldSlot,
 }
 
 pub struct ZoneWorker {
@@ -233,6 +235,7 @@ pub struct ZoneWorker {
     next_zone_state_us: u64,
     /// Zones told to start, held back until the bridge answered their load (zone → token).
     pending_serves: HashMap<u32, u64>,
+    world: crate::world_view::WorldPublisher,
 }
 
 /// Restores a just-started zone from the bridge's answer, counting and logging the outcome.
@@ -413,6 +416,7 @@ impl ZoneWorker {
             hot,
             next_zone_state_us,
             pending_serves: HashMap::new(),
+            world: crate::world_view::WorldPublisher::new(index, settings.world.clone()),
         })
     }
 
@@ -463,6 +467,7 @@ impl ZoneWorker {
             self.forward_session_events();
             self.transmit();
             self.publish();
+            self.world.maybe_publish(self.clock.now_us(), &self.host, &self.gauges);
         }
         // A clean stop checkpoints everyone once more: the bridge flushes the queue after the
         // workers have joined, so a restarted node puts players exactly where they stopped.
@@ -831,6 +836,7 @@ impl ZoneWorker {
             self.gauges
                 .tick_work_max_us
                 .fetch_max(report.work_wall_us, Ordering::Relaxed);
+            self.world.record_tick(report.zone_id, report.work_wall_us);
             let Some(layers) = self.host.zone_layers(report.zone_id) else {
                 continue;
             };

@@ -206,6 +206,7 @@ mod tests {
             workers: 2,
             capacity_players: 100,
             build: "test".into(),
+            metrics_addr: None,
         };
         apply_to(
             &mut state,

@@ -93,6 +93,10 @@ pub struct NodeRecord {
     pub capacity_players: u32,
     /// Build identifier (version + commit), so the operator sees mixed versions during a rollout.
     pub build: String,
+    /// Where the node serves `GET /metrics` and `GET /world` (the operators' map reads the latter);
+    /// absent in records of nodes from before it was advertised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_addr: Option<String>,
 }
 
 /// A node's load heartbeat, written under its lease.
