@@ -16,6 +16,8 @@ APT_PACKAGES=(
   bird2 python3-venv
   # make (and the C compiler) build the librdkafka that rdkafka bundles, for meridian-events.
   make gcc
+  # Headless Chromium and its WebDriver for the browser tests (tests/browser): Debian's, no download.
+  chromium chromium-driver
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
