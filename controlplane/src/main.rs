@@ -212,7 +212,7 @@ async fn run_auth(
             .await
             .context("reading the zone directory")?;
         _watches = Some(watches);
-        ops_source = Some(meridian_control::ops::WorldSource::Etcd(client.clone()));
+        ops_source = Some(meridian_control::ops::WorldSource::Etcd(Box::new(client.clone())));
         (Arc::new(directory), Some(PendingRoutes::new(client)))
     } else {
         let address = game_addr.context("give --etcd (control plane) or --game-addr (one standalone node)")?;

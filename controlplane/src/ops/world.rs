@@ -26,7 +26,8 @@ pub const NODE_WORLD_BYTES_MAX: usize = 8 * 1024 * 1024;
 pub enum WorldSource {
     /// The control plane: assignments and node records in etcd, each node's advertised
     /// `metrics_addr`.
-    Etcd(etcd_client::Client),
+    /// (Boxed: an etcd client is a few kilobytes.)
+    Etcd(Box<etcd_client::Client>),
     /// Standalone: one node, its metrics listener.
     Static { node_id: String, metrics_addr: String },
 }
@@ -325,7 +326,7 @@ impl WorldCache {
 
     async fn make(&self) -> Result<WorldMap, String> {
         let (placements, nodes) = match &self.source {
-            WorldSource::Etcd(client) => read_registry(&mut client.clone()).await?,
+            WorldSource::Etcd(client) => read_registry(&mut client.as_ref().clone()).await?,
             WorldSource::Static { node_id, metrics_addr } => (
                 BTreeMap::new(),
                 vec![NodeStatus {

@@ -50,7 +50,10 @@ fn artifacts() -> PathBuf {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -87,7 +90,12 @@ fn an_operator_sees_the_zone_its_owner_and_every_bot_on_the_map_and_a_player_is_
         Command::new(binary("meridian-control"))
             .args(["auth", "--listen", &format!("127.0.0.1:{auth_port}")])
             .args(["--database-url", &database_url, "--etcd", &endpoint])
-            .args(["--cluster-key-hex", CLUSTER_KEY_HEX, "--jwt-secret-hex", &"ab".repeat(32)])
+            .args([
+                "--cluster-key-hex",
+                CLUSTER_KEY_HEX,
+                "--jwt-secret-hex",
+                &"ab".repeat(32),
+            ])
             .args(["--dev-cert-out", cert.to_str().unwrap()])
             .args(["--ip-burst", "100000", "--ip-refill-ms", "1", "--duration-s", "300"])
             .stdout(Stdio::null())
@@ -107,7 +115,10 @@ fn an_operator_sees_the_zone_its_owner_and_every_bot_on_the_map_and_a_player_is_
         .output()
         .unwrap();
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
-    assert_eq!(String::from_utf8_lossy(&made.stdout).trim(), format!("{OPERATOR}: Created"));
+    assert_eq!(
+        String::from_utf8_lossy(&made.stdout).trim(),
+        format!("{OPERATOR}: Created")
+    );
     let _bots = ChildGuard(
         Command::new(binary("bots"))
             .args(["--bots", &BOTS.to_string(), "--threads", "1", "--duration-s", "240"])
@@ -180,7 +191,10 @@ async fn operator_sees_the_map(session: &Session, origin: &str) {
         .unwrap();
     let shot = session.screenshot(&artifacts().join("operator-map.png")).await.unwrap();
     let after = session.eval("meridianMap.updates").await.unwrap();
-    assert_eq!(after, frame["updates"], "the page redrew between the state and the screenshot; rerun");
+    assert_eq!(
+        after, frame["updates"],
+        "the page redrew between the state and the screenshot; rerun"
+    );
     check_screenshot(&shot, &frame);
 
     // Clicking a player draws its AOI circle.
@@ -201,7 +215,10 @@ async fn operator_sees_the_map(session: &Session, origin: &str) {
         .unwrap();
     let shot = session.screenshot(&artifacts().join("operator-aoi.png")).await.unwrap();
     let aoi = shot.count(shot.bounds(), AOI_RGB, 40);
-    assert!(aoi > 50, "no AOI circle drawn around the selected player ({aoi} pixels)");
+    assert!(
+        aoi > 50,
+        "no AOI circle drawn around the selected player ({aoi} pixels)"
+    );
 }
 
 /// The zone rectangle is filled, every dot the page says it drew is player-coloured in the
@@ -282,7 +299,10 @@ async fn player_is_refused(session: &Session, origin: &str) {
         .await
         .unwrap();
     assert_eq!(code, "not_operator");
-    let message = session.eval("document.getElementById('error').textContent").await.unwrap();
+    let message = session
+        .eval("document.getElementById('error').textContent")
+        .await
+        .unwrap();
     assert_eq!(message, "this account is not an operator");
     assert_eq!(session.eval("location.pathname").await.unwrap(), "/operator/login");
     // The player's own token gets 403 at the data; no token gets 401.
