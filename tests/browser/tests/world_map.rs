@@ -5,56 +5,23 @@
 //! page's own state and in the screenshot's pixels, at the places the page says it drew them. A
 //! player account is refused, at the login page and at `/ops/world.json`.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use meridian_browser::{Driver, PixelRect, Screenshot, Session};
+use common::{
+    AOI_RGB, PLAYER_RGB, TOLERANCE, ZONE_RGB, artifacts, binary, dot_at, frame_and_screenshot, log, log_operator_in,
+    make_operator, runtime, start_auth, wait_for_map, zone_rect,
+};
+use meridian_browser::{Driver, Screenshot, Session};
 use meridian_testkit::{ChildGuard, Etcd, Postgres, free_tcp_port, free_udp_port};
 use serde_json::Value;
 
+mod common;
+
+const TEST: &str = "world-map";
 const CLUSTER_KEY_HEX: &str = "6d6572696469616e2d776f726c642d6d61702d746573742d6b65792d30303030";
 const BOTS: u64 = 20;
 const NODE_ID: &str = "node-map";
-const OPERATOR: &str = "mapkeeper";
-const OPERATOR_PASSWORD: &str = "correct horse battery";
-/// The colour the page draws players in (`PLAYER_RGB` in controlplane/ops-web/map.js).
-const PLAYER_RGB: [u8; 3] = [0, 255, 102];
-/// The zones' fill (`ZONE_FILL`).
-const ZONE_RGB: [u8; 3] = [0x1b, 0x22, 0x30];
-/// The selected player's AOI circle (`AOI`).
-const AOI_RGB: [u8; 3] = [0xff, 0xcc, 0x00];
-/// Antialiasing blends a dot's rim; its centre is exact, give or take rounding.
-const TOLERANCE: u8 = 8;
-
-/// A workspace binary beside this test's (`cargo test --workspace` builds them all).
-fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(
-        path.is_file(),
-        "{} missing: build the workspace's binaries (`cargo build --workspace`)",
-        path.display()
-    );
-    path
-}
-
-fn log(name: &str) -> std::fs::File {
-    std::fs::File::create(std::env::temp_dir().join(format!("meridian-world-map-{name}.log"))).unwrap()
-}
-
-fn artifacts() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("world-map");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 #[test]
 fn an_operator_sees_the_zone_its_owner_and_every_bot_on_the_map_and_a_player_is_refused() {
@@ -66,7 +33,7 @@ fn an_operator_sees_the_zone_its_owner_and_every_bot_on_the_map_and_a_player_is_
         Command::new(binary("meridian-control"))
             .args(["assigner", "--etcd", &endpoint, "--zones", "1", "--duration-s", "300"])
             .stdout(Stdio::null())
-            .stderr(log("assigner"))
+            .stderr(log(TEST, "assigner"))
             .spawn()
             .unwrap(),
     );
@@ -80,59 +47,24 @@ fn an_operator_sees_the_zone_its_owner_and_every_bot_on_the_map_and_a_player_is_
             // Spread the bots over the zone so that their dots are apart on the map.
             .args(["--spawn-radius-m", "300"])
             .stdout(Stdio::null())
-            .stderr(log("node"))
+            .stderr(log(TEST, "node"))
             .spawn()
             .unwrap(),
     );
-    let auth_port = free_tcp_port();
-    let cert = std::env::temp_dir().join(format!("meridian-world-map-{auth_port}.pem"));
-    let _auth = ChildGuard(
-        Command::new(binary("meridian-control"))
-            .args(["auth", "--listen", &format!("127.0.0.1:{auth_port}")])
-            .args(["--database-url", &database_url, "--etcd", &endpoint])
-            .args([
-                "--cluster-key-hex",
-                CLUSTER_KEY_HEX,
-                "--jwt-secret-hex",
-                &"ab".repeat(32),
-            ])
-            .args(["--dev-cert-out", cert.to_str().unwrap()])
-            .args(["--ip-burst", "100000", "--ip-refill-ms", "1", "--duration-s", "300"])
-            .stdout(Stdio::null())
-            .stderr(log("auth"))
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !cert.is_file() {
-        assert!(Instant::now() < deadline, "the login API did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    // The operator is made on the command line, never through the API.
-    let made = Command::new(binary("meridian-control"))
-        .args(["operator", "--database-url", &database_url, "--name", OPERATOR])
-        .env("MERIDIAN_OPERATOR_PASSWORD", OPERATOR_PASSWORD)
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
-    assert_eq!(
-        String::from_utf8_lossy(&made.stdout).trim(),
-        format!("{OPERATOR}: Created")
-    );
+    let (_auth, origin, cert) = start_auth(TEST, &database_url, CLUSTER_KEY_HEX, &["--etcd", &endpoint]);
+    make_operator(&database_url);
     let _bots = ChildGuard(
         Command::new(binary("bots"))
             .args(["--bots", &BOTS.to_string(), "--threads", "1", "--duration-s", "240"])
             .args(["--cluster-key-hex", CLUSTER_KEY_HEX])
-            .args(["--login", &format!("https://127.0.0.1:{auth_port}")])
+            .args(["--login", &origin])
             .args(["--login-ca", cert.to_str().unwrap()])
             .stdout(Stdio::null())
-            .stderr(log("bots"))
+            .stderr(log(TEST, "bots"))
             .spawn()
             .unwrap(),
     );
-
-    let origin = format!("https://127.0.0.1:{auth_port}");
-    let driver = Driver::start(&artifacts().join("chromedriver.log")).expect("chromedriver");
+    let driver = Driver::start(&artifacts(TEST).join("chromedriver.log")).expect("chromedriver");
     runtime().block_on(async {
         let operator = driver.session().await.expect("a browser session");
         operator_sees_the_map(&operator, &origin).await;
@@ -149,25 +81,13 @@ async fn operator_sees_the_map(session: &Session, origin: &str) {
     let body = session.eval("document.body.innerText").await.unwrap();
     assert!(body.as_str().unwrap().contains("\"unauthorized\""), "{body}");
 
-    session.goto(&format!("{origin}/operator/login")).await.unwrap();
-    session.fill("#name", OPERATOR).await.unwrap();
-    session.fill("#password", OPERATOR_PASSWORD).await.unwrap();
-    session.click("#submit").await.unwrap();
-    session
-        .wait_for("location.pathname === '/ops/'", Duration::from_secs(30))
-        .await
-        .unwrap();
+    log_operator_in(session, origin).await;
     // The map has the zone, owned by the node, with every bot in it and on the canvas.
     let ready = format!(
         "window.meridianMap && meridianMap.zones.length === 1 && meridianMap.zones[0].owner_node === '{NODE_ID}' \
          && meridianMap.zones[0].players >= {BOTS} && meridianMap.dots.length >= {BOTS}"
     );
-    if let Err(error) = session.wait_for(&ready, Duration::from_secs(120)).await {
-        let state = session
-            .eval("JSON.stringify({zones: meridianMap.zones.map(z => ({...z, dots: z.dots.length})), nodes: meridianMap.nodes, error: meridianMap.error})")
-            .await;
-        panic!("the map never showed the bots: {error}; state {state:?}");
-    }
+    wait_for_map(session, &ready, Duration::from_secs(120)).await;
     let zone = session.eval("meridianMap.zones[0]").await.unwrap();
     assert_eq!(zone["zone_id"], 1);
     assert_eq!(zone["served_by"], NODE_ID);
@@ -179,22 +99,7 @@ async fn operator_sees_the_map(session: &Session, origin: &str) {
         .wait_for(&format!("meridianMap.updates > {updates}"), Duration::from_secs(10))
         .await
         .unwrap();
-    // Freeze: take the drawn dots and the screenshot of the same frame (no poll in between: the
-    // page redraws only when a poll lands, and a poll takes far longer than these two commands).
-    let frame = session
-        .eval(
-            "(() => { const c = document.getElementById('map').getBoundingClientRect(); \
-             return {left: c.left, top: c.top, rect: meridianMap.zones[0].canvasRect, \
-             dots: meridianMap.dots.map(d => [d.x, d.y]), updates: meridianMap.updates}; })()",
-        )
-        .await
-        .unwrap();
-    let shot = session.screenshot(&artifacts().join("operator-map.png")).await.unwrap();
-    let after = session.eval("meridianMap.updates").await.unwrap();
-    assert_eq!(
-        after, frame["updates"],
-        "the page redrew between the state and the screenshot; rerun"
-    );
+    let (frame, shot) = frame_and_screenshot(session, &artifacts(TEST).join("operator-map.png")).await;
     check_screenshot(&shot, &frame);
 
     // Clicking a player draws its AOI circle.
@@ -213,7 +118,10 @@ async fn operator_sees_the_map(session: &Session, origin: &str) {
         .wait_for("meridianMap.selected !== null", Duration::from_secs(5))
         .await
         .unwrap();
-    let shot = session.screenshot(&artifacts().join("operator-aoi.png")).await.unwrap();
+    let shot = session
+        .screenshot(&artifacts(TEST).join("operator-aoi.png"))
+        .await
+        .unwrap();
     let aoi = shot.count(shot.bounds(), AOI_RGB, 40);
     assert!(
         aoi > 50,
@@ -225,19 +133,7 @@ async fn operator_sees_the_map(session: &Session, origin: &str) {
 /// screenshot at that place, at least [`BOTS`] separate blobs of that colour lie in the zone, and
 /// none outside it.
 fn check_screenshot(shot: &Screenshot, frame: &Value) {
-    let (left, top) = (frame["left"].as_f64().unwrap(), frame["top"].as_f64().unwrap());
-    let rect: Vec<f64> = frame["rect"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
-    let zone = PixelRect {
-        x0: (left + rect[0]).ceil() as u32,
-        y0: (top + rect[1]).ceil() as u32,
-        x1: (left + rect[2]).floor() as u32,
-        y1: (top + rect[3]).floor() as u32,
-    };
+    let zone = zone_rect(frame, 0);
     let area = (zone.x1 - zone.x0) as usize * (zone.y1 - zone.y0) as usize;
     let filled = shot.count(zone, ZONE_RGB, 2);
     assert!(
@@ -247,10 +143,7 @@ fn check_screenshot(shot: &Screenshot, frame: &Value) {
     let dots = frame["dots"].as_array().unwrap();
     let mut coloured = std::collections::BTreeSet::new();
     for dot in dots {
-        let (x, y) = (
-            (left + dot[0].as_f64().unwrap()).round() as u32,
-            (top + dot[1].as_f64().unwrap()).round() as u32,
-        );
+        let (x, y, _) = dot_at(frame, dot);
         assert!(zone.contains(x, y), "dot at ({x}, {y}) outside its zone {zone:?}");
         assert!(
             shot.is(x, y, PLAYER_RGB, TOLERANCE),
