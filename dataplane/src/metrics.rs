@@ -40,6 +40,8 @@ pub const EDGE_MAP_ERRORS: &str = "meridian_edge_map_errors_total";
 pub const EDGE_DECISIONS: &str = "meridian_edge_decisions_total";
 pub const ROUTE_WRITES: &str = "meridian_route_writes_total";
 pub const ROUTES_OWNED: &str = "meridian_routes_owned";
+pub const WORLD_PUBLISH: &str = "meridian_world_publish_duration_seconds";
+pub const WORLD_PUBLISH_SKIPPED: &str = "meridian_world_publishes_skipped_total";
 
 /// Tick-duration buckets: fine below the 25 ms alarm, coarse up to a missed 100 ms.
 const TICK_BUCKETS_S: &[f64] = &[
@@ -102,6 +104,7 @@ pub fn install_exporter(listen: SocketAddr) -> Result<MetricsServer, ExporterErr
         .set_buckets_for_metric(Matcher::Full(TICK_LATENESS.into()), TICK_BUCKETS_S)?
         .set_buckets_for_metric(Matcher::Full(AOI_ENTITIES.into()), COUNT_BUCKETS)?
         .set_buckets_for_metric(Matcher::Full(SNAPSHOT_BYTES.into()), BYTES_BUCKETS)?
+        .set_buckets_for_metric(Matcher::Full(WORLD_PUBLISH.into()), TICK_BUCKETS_S)?
         .install_recorder()?;
     describe();
     let world: Arc<OnceLock<crate::world_view::NodeWorld>> = Arc::default();
@@ -211,6 +214,15 @@ fn describe() {
     describe_gauge!(
         ROUTES_OWNED,
         "Session routes in etcd that point at this node (from the route watch)."
+    );
+    describe_histogram!(
+        WORLD_PUBLISH,
+        Unit::Seconds,
+        "Time a worker spent building its world snapshot for GET /world (every 500 ms, between ticks)."
+    );
+    describe_counter!(
+        WORLD_PUBLISH_SKIPPED,
+        "World snapshots a worker dropped because GET /world was reading the previous one at that instant."
     );
     describe_counter!(
         LATE_TICKS,

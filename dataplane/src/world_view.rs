@@ -217,6 +217,7 @@ impl WorldPublisher {
             return;
         }
         self.next_publish_us = now_us + WORLD_PUBLISH_INTERVAL_US;
+        let started = std::time::Instant::now();
         let readings = read_host(host);
         let counters = host.counters();
         let handoffs = HandoffCounts {
@@ -227,7 +228,16 @@ impl WorldPublisher {
             elsewhere: counters.handoffs_elsewhere,
         };
         let view = self.compose(now_us / 1_000, host.session_count() as u64, handoffs, readings);
+        let skipped_before = gauges.world.skipped.load(std::sync::atomic::Ordering::Relaxed);
         gauges.world.publish(view);
+        // What the snapshot costs the worker between its ticks, and the publishes a reader's
+        // lock made it skip: an operator can see both.
+        let worker = self.worker.to_string();
+        metrics::histogram!(crate::metrics::WORLD_PUBLISH, "worker" => worker.clone())
+            .record(started.elapsed().as_secs_f64());
+        if gauges.world.skipped.load(std::sync::atomic::Ordering::Relaxed) > skipped_before {
+            metrics::counter!(crate::metrics::WORLD_PUBLISH_SKIPPED, "worker" => worker).increment(1);
+        }
     }
 
     /// The snapshot of `readings` (pure: the worker's host is read by [`read_host`]).
