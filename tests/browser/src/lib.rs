@@ -210,6 +210,18 @@ impl Session {
         Ok(element.click().await?)
     }
 
+    /// Presses `key` (a character, or a `fantoccini::key::Key` as `char`), holds it for `held`
+    /// and releases it, as the keyboard would (`keydown`, repeats, `keyup` on the focused element).
+    pub async fn hold_key(&self, key: char, held: Duration) -> Result<(), BrowserError> {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let actions = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Pause { duration: held })
+            .then(KeyAction::Up { value: key });
+        self.client.perform_actions(actions).await?;
+        Ok(())
+    }
+
     /// A screenshot of the viewport, saved as `path` (PNG) and decoded.
     pub async fn screenshot(&self, path: &Path) -> Result<Screenshot, BrowserError> {
         let bytes = self.client.screenshot().await?;
