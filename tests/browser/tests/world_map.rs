@@ -12,7 +12,7 @@ use common::{
     AOI_RGB, PLAYER_RGB, TOLERANCE, ZONE_RGB, artifacts, binary, dot_at, frame_and_screenshot, log, log_operator_in,
     make_operator, runtime, start_auth, wait_for_map, zone_rect,
 };
-use meridian_browser::{Driver, Screenshot, Session};
+use meridian_browser::{Driver, PixelRect, Screenshot, Session};
 use meridian_testkit::{ChildGuard, Etcd, Postgres, free_tcp_port, free_udp_port};
 use serde_json::Value;
 
@@ -22,6 +22,8 @@ const TEST: &str = "world-map";
 const CLUSTER_KEY_HEX: &str = "6d6572696469616e2d776f726c642d6d61702d746573742d6b65792d30303030";
 const BOTS: u64 = 20;
 const NODE_ID: &str = "node-map";
+/// How far past its centre a dot is drawn (`DOT_RADIUS_PX` in map.js, plus a pixel of rim).
+const DOT_REACH_PX: u32 = 4;
 
 #[test]
 fn an_operator_sees_the_zone_its_owner_and_every_bot_on_the_map_and_a_player_is_refused() {
@@ -93,6 +95,7 @@ async fn operator_sees_the_map(session: &Session, origin: &str) {
     assert_eq!(zone["served_by"], NODE_ID);
     assert_eq!(zone["owner_worker"], 0);
     assert!(zone["aoi_radius_m"].as_f64().unwrap() > 0.0, "{zone}");
+    assert!(zone["tick_p99_us"].as_u64().unwrap() > 0, "{zone}");
     // Let one more poll land so that what is drawn is what the state says.
     let updates = session.eval("meridianMap.updates").await.unwrap().as_u64().unwrap();
     session
@@ -140,11 +143,18 @@ fn check_screenshot(shot: &Screenshot, frame: &Value) {
         filled > area / 2,
         "the zone {zone:?} is not drawn: {filled} of {area} pixels have its colour"
     );
+    // A player on the world's edge has its dot's centre on the zone's border.
+    let grown = PixelRect {
+        x0: zone.x0.saturating_sub(DOT_REACH_PX),
+        y0: zone.y0.saturating_sub(DOT_REACH_PX),
+        x1: zone.x1 + DOT_REACH_PX,
+        y1: zone.y1 + DOT_REACH_PX,
+    };
     let dots = frame["dots"].as_array().unwrap();
     let mut coloured = std::collections::BTreeSet::new();
     for dot in dots {
         let (x, y, _) = dot_at(frame, dot);
-        assert!(zone.contains(x, y), "dot at ({x}, {y}) outside its zone {zone:?}");
+        assert!(grown.contains(x, y), "dot at ({x}, {y}) outside its zone {zone:?}");
         assert!(
             shot.is(x, y, PLAYER_RGB, TOLERANCE),
             "no player dot at ({x}, {y}) where the page drew one: {:?}",
@@ -160,9 +170,15 @@ fn check_screenshot(shot: &Screenshot, frame: &Value) {
         "{blobs} player-coloured blobs in the zone for {} dots",
         dots.len()
     );
+    // Nothing else is drawn in the players' colour: outside the zone (grown by a dot's radius, for
+    // a player standing on the world's edge) there is none.
     let everywhere = shot.count(shot.bounds(), PLAYER_RGB, TOLERANCE);
     let inside = shot.count(zone, PLAYER_RGB, TOLERANCE);
-    assert_eq!(everywhere, inside, "player-coloured pixels outside the zone");
+    assert_eq!(
+        everywhere,
+        shot.count(grown, PLAYER_RGB, TOLERANCE),
+        "player-coloured pixels outside the zone"
+    );
     eprintln!(
         "map: zone {zone:?}, {} dots, {blobs} blobs, {inside} player pixels",
         dots.len()
