@@ -319,8 +319,10 @@ impl WorldPublisher {
     }
 }
 
-/// How far a player of a zone with `config` sees. The interest grid takes the cells within
-/// `aoi_radius_cells` of the player's own cell by distance, so the reach is that many cells.
+/// How far a player of a zone with `config` surely sees: its interest area is the square of cells
+/// within `aoi_radius_cells` (Chebyshev) of its own cell, so everything within that many cell widths
+/// of the player is in it wherever the player stands in its cell (corners reach further). That
+/// circle is what the map draws around a selected player.
 pub fn aoi_radius_m(config: &ZoneConfig) -> f32 {
     config.aoi_cell_m * config.aoi_radius_cells as f32
 }
