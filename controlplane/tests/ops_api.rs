@@ -1,7 +1,7 @@
 //! The operators' routes over real HTTPS against a real Postgres: operators are made only by
 //! `ops::db::make_operator` (the CLI's path), the operator login refuses wrong passwords and player
 //! accounts with their reasons, and every `/ops/` route answers 401 without a valid token and 403
-//! for a player's token, as JSON. The map's node is not running here: `/ops/world.json` says so.
+//! for a player's token, as JSON; guessing from one address is rate-limited. The map's node is not running here: `/ops/world.json` says so.
 
 use std::sync::Arc;
 
@@ -195,5 +195,24 @@ fn only_operators_get_past_ops_and_everyone_else_is_told_why() {
             refusal(get("/ops/world.json", Some(&player_token)).await.unwrap()).await,
             (StatusCode::FORBIDDEN, "not_operator".into())
         );
+        // Guessing from one address (each name once, so no account's own window trips) is cut off.
+        let mut limited = None;
+        for attempt in 0..40 {
+            let guess = post(
+                "/operator/login",
+                json!({"name": format!("guess{attempt}"), "password": "password1"}),
+            )
+            .await
+            .unwrap();
+            let (status, code) = refusal(guess).await;
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                limited = Some((attempt, code));
+                break;
+            }
+            assert_eq!((status, code.as_str()), (StatusCode::UNAUTHORIZED, "bad_credentials"));
+        }
+        let (attempt, code) = limited.expect("the per-IP limit never refused a guess");
+        assert_eq!(code, "rate_limited");
+        assert!(attempt >= 10, "refused after only {attempt} guesses");
     });
 }

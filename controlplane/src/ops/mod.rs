@@ -33,6 +33,7 @@ use axum::{
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
+use tower_governor::{GovernorError, GovernorLayer, governor::GovernorConfigBuilder};
 
 use crate::auth::{Argon2Cost, limits::LoginFailures};
 use access::{Failures, Operator, OpsKeys, Refusal, VERIFY_SLOTS};
@@ -47,6 +48,9 @@ const POOL_SIZE: usize = 2;
 /// Failed operator logins per account before it is locked out for the window.
 const FAILURES_MAX: u32 = 5;
 const FAILURE_WINDOW_S: u64 = 300;
+/// Operator logins one client IP may try at once, then one per refill period.
+const LOGIN_IP_BURST: u32 = 20;
+const LOGIN_IP_REFILL_MS: u64 = 3_000;
 /// Largest operator login body.
 const BODY_BYTES_MAX: usize = 4 * 1024;
 
@@ -113,8 +117,27 @@ pub fn router(config: OpsConfig) -> Result<Router, OpsError> {
         dummy_hash,
         world: WorldCache::new(config.source),
     });
+    // Per client IP, as the login API limits `/auth/*`: a burst, then one attempt per period.
+    let governor = GovernorConfigBuilder::default()
+        .per_millisecond(LOGIN_IP_REFILL_MS)
+        .burst_size(LOGIN_IP_BURST)
+        .finish()
+        .ok_or_else(|| OpsError::Config("operator login rate limit".into()))?;
+    let limited = GovernorLayer::new(Arc::new(governor)).error_handler(|error| match error {
+        GovernorError::TooManyRequests { wait_time, .. } => Refusal::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many operator logins from this address; try again in {wait_time} s"),
+        )
+        .into_response(),
+        other => {
+            tracing::error!(error = %other, "operator login limiter failed");
+            Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error").into_response()
+        }
+    });
     Ok(Router::new()
-        .route("/operator/login", get(login_page).post(access::login))
+        .route("/operator/login", axum::routing::post(access::login).layer(limited))
+        .route("/operator/login", get(login_page))
         .route("/ops", get(map_page))
         .route("/ops/", get(map_page))
         .route("/ops/map.js", get(map_script))
