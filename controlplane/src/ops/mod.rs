@@ -2,7 +2,9 @@
 //!
 //! - `GET /operator/login` (public): the login page; `POST /operator/login` (public): name and
 //!   password of an account whose role is `operator` → a JWT with that role (JSON, and a cookie
-//!   scoped to `/ops`). A player account is refused with 403 `not_operator`.
+//!   scoped to `/ops`). A player account is refused with 403 `not_operator`. Limited per client
+//!   IP (tower_governor, as `/auth/*`) and per account name (a failure window), with at most two
+//!   password checks at once.
 //! - Everything under `/ops/` needs that JWT (bearer header or cookie): 401 `unauthorized`
 //!   without a valid one, 403 `not_operator` for a valid token without the role, as JSON.
 //!   `GET /ops/` the map page, `GET /ops/map.js` its script, `GET /ops/world.json` the data
