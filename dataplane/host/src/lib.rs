@@ -270,7 +270,10 @@ impl SessionHost {
             sessions: HashMap::new(),
             clients: HashMap::new(),
             next_client: 1,
-            schedule: TickSchedule::new(now_us, period_us, period_us / 2),
+            schedule: match config.zone.tick_epoch_us {
+                Some(epoch_us) => TickSchedule::aligned(epoch_us, now_us, period_us, period_us / 2),
+                None => TickSchedule::new(now_us, period_us, period_us / 2),
+            },
             rtt_source: config.rtt_source,
             work_clock: config.work_clock,
             spawn: config.spawn,

@@ -102,7 +102,17 @@ pub struct ZoneConfig {
     pub chat_window_ticks: u32,
     /// Work time per tick (as measured by the caller) above which load shedding escalates.
     pub tick_work_budget_us: u64,
+    /// The cluster's tick origin in server time (µs since the Unix epoch): tick `n` of every zone
+    /// is due at `tick_epoch_us + n × tick interval`, so zones on different workers and nodes agree
+    /// on the tick number at a given time (their clocks kept in step by NTP) and a handoff never
+    /// lands in a zone whose ticks are behind. `None`: the zone counts from its own creation (tests
+    /// of one zone, the harness). A zone created later starts at the current tick number.
+    pub tick_epoch_us: Option<u64>,
 }
+
+/// The node's default cluster tick origin: 2026-01-01 00:00:00 UTC. Recent enough that tick numbers
+/// fit the wire's 32 bits for years (2³² ticks are 6.8 years at 20 Hz, 2.2 years at 60 Hz).
+pub const TICK_EPOCH_US_DEFAULT: u64 = 1_767_225_600 * 1_000_000;
 
 impl Default for ZoneConfig {
     fn default() -> Self {
@@ -138,6 +148,7 @@ impl Default for ZoneConfig {
             chat_messages_per_window: 5,
             chat_window_ticks: 100,
             tick_work_budget_us: 25_000,
+            tick_epoch_us: None,
         }
     }
 }

@@ -31,6 +31,7 @@ pub mod shedding;
 pub mod world;
 pub mod zone;
 
+pub use config::TICK_EPOCH_US_DEFAULT;
 pub use config::{Collider, ConfigError, SNAPSHOT_BUDGET_BYTES_MAX, ZoneConfig};
 pub use grid::{Cell, InterestGrid};
 pub use input::{Action, CatchUp, InputAdmission, InputBuffer, MoveIntent, Playback, PlayerInput};

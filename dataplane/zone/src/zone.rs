@@ -92,10 +92,17 @@ pub struct Zone {
 }
 
 impl Zone {
-    /// A zone whose tick 0 is at `now_us`. `epoch` is the owner's assignment revision (fencing token).
+    /// A zone whose tick 0 is at `now_us`, or with `config.tick_epoch_us` at the cluster's tick
+    /// origin (it then starts at the tick number current at `now_us`). `epoch` is the owner's
+    /// assignment revision (fencing token).
     pub fn new(config: ZoneConfig, layer: u32, epoch: u64, now_us: u64) -> Result<Self, ConfigError> {
         config.validate()?;
         let replicator = Replicator::new(&config);
+        let interval_us = config.tick_interval_us();
+        let (origin_us, tick) = match config.tick_epoch_us {
+            Some(epoch_us) => (epoch_us, now_us.saturating_sub(epoch_us) / interval_us),
+            None => (now_us, 0),
+        };
         Ok(Self {
             layer,
             epoch,
@@ -104,9 +111,9 @@ impl Zone {
             next_net_id: 1,
             next_serial: 1,
             clients: BTreeMap::new(),
-            origin_us: now_us,
-            tick: 0,
-            next_step_at_us: now_us + config.tick_interval_us(),
+            origin_us,
+            tick,
+            next_step_at_us: origin_us + (tick + 1) * interval_us,
             pending_claims: BTreeMap::new(),
             trades: trade::Trades::default(),
             chat_this_tick: 0,
