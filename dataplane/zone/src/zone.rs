@@ -19,6 +19,8 @@ mod chat;
 mod combat;
 mod components;
 mod handoff;
+mod handoff_state;
+pub use handoff_state::{HANDOFF_STATE_BYTES_MAX, HandoffStateError};
 mod interface;
 mod loot;
 mod npcs;

@@ -32,7 +32,7 @@ pub struct PlayerHandoff {
     pub inventory: BTreeMap<u32, u32>,
     /// The jitter buffer: queued (pending) inputs and the last client tick played.
     pub inputs: InputBuffer,
-    history: Box<LagCompensationHistory>,
+    pub(super) history: Box<LagCompensationHistory>,
 }
 
 impl PlayerHandoff {
