@@ -25,7 +25,11 @@ impl LagCompensationHistory {
         Self {
             positions_m,
             newest_tick,
-            len: if newest_tick.is_some() { len.min(HISTORY_TICKS) } else { 0 },
+            len: if newest_tick.is_some() {
+                len.min(HISTORY_TICKS)
+            } else {
+                0
+            },
         }
     }
 }

@@ -34,9 +34,8 @@ pub mod zone;
 pub use config::TICK_EPOCH_US_DEFAULT;
 pub use config::{Collider, ConfigError, SNAPSHOT_BUDGET_BYTES_MAX, ZoneConfig};
 pub use grid::{Cell, InterestGrid};
-pub use input::{Action, CatchUp, InputAdmission, InputBuffer, MoveIntent, Playback, PlayerInput};
 pub use input::InputBufferState;
-pub use zone::{HANDOFF_STATE_BYTES_MAX, HandoffStateError};
+pub use input::{Action, CatchUp, InputAdmission, InputBuffer, MoveIntent, Playback, PlayerInput};
 pub use lag::LagCompensationHistory;
 pub use layers::{LayerError, RefusedHandoff, RouteError, ZoneLayers};
 pub use movement::MoveRejection;
@@ -47,3 +46,4 @@ pub use zone::{
     PartyId, PersistenceEvent, PersistenceOutcome, PickUpRefusal, PlayerHandoff, PlayerState, SnapshotDatagram,
     TradeRefusal, Zone, ZoneCounters, ZoneError, ZoneInput, ZoneOutput, ZoneStateExport,
 };
+pub use zone::{HANDOFF_STATE_BYTES_MAX, HandoffStateError};

@@ -15,7 +15,9 @@ use thiserror::Error;
 
 use super::handoff::PlayerHandoff;
 use super::{ClientId, PartyId};
-use crate::input::{Action, CHAT_BYTES_MAX, INPUT_BUFFER_TICKS_MAX, InputBuffer, InputBufferState, MoveIntent, PlayerInput};
+use crate::input::{
+    Action, CHAT_BYTES_MAX, INPUT_BUFFER_TICKS_MAX, InputBuffer, InputBufferState, MoveIntent, PlayerInput,
+};
 use crate::lag::{HISTORY_TICKS, LagCompensationHistory};
 
 const VERSION: u8 = 1;
