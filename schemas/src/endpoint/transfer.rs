@@ -87,6 +87,19 @@ impl ServerEndpoint {
         })
     }
 
+    /// Drops session `session_id` without a word to the client (a handoff cancelled: the session
+    /// lives on at the endpoint it came from). False when it is not open here.
+    pub fn forget_session(&mut self, session_id: u64) -> bool {
+        let Some(session) = self.sessions.remove(&session_id) else {
+            return false;
+        };
+        if let Some(due_us) = session.timer_us {
+            self.timers.remove(&(due_us, session_id));
+        }
+        self.readable.remove(&session_id);
+        true
+    }
+
     /// Opens a session carried from another endpoint, at `now_us`. No `Connected` event: the caller
     /// already knows the session (it came with a ticket).
     pub fn import_session(&mut self, transfer: SessionTransfer, now_us: u64) -> Result<(), ImportError> {
