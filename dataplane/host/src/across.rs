@@ -177,7 +177,7 @@ impl SessionHost {
     }
 
     /// Freezes `session_id`'s player in zone index `from` and writes its ticket for `to_zone_id`.
-    pub(crate) fn hand_off_across(&mut self, session_id: u64, from: usize, to_zone_id: u32) {
+    pub(crate) fn hand_off_across(&mut self, now_us: u64, session_id: u64, from: usize, to_zone_id: u32) {
         let Some(deadline_ticks) = self.across.deadline_ticks else {
             return;
         };
@@ -217,7 +217,7 @@ impl SessionHost {
                 let _ = handoff.inputs.offer(input, received_us);
             }
         }
-        let transfer = match self.endpoint.export_session(session_id) {
+        let transfer = match self.endpoint.export_session(session_id, now_us) {
             Ok(transfer) => transfer,
             Err(_) => {
                 debug_assert!(false, "checked ready above");

@@ -350,7 +350,7 @@ impl SessionHost {
             }
             // Between two ticks of every zone: a player's last snapshot from the old zone went out
             // in this tick, its first from the new one goes out in the next.
-            self.hand_off_across_borders();
+            self.hand_off_across_borders(now_us);
             self.expire_handoffs();
         }
         self.drain_endpoint_events(now_us);
@@ -951,7 +951,7 @@ impl SessionHost {
 impl SessionHost {
     /// Hands every player standing far enough inside a neighbouring zone to it, when this host runs
     /// that zone. Sessions are visited in id order so a seeded run is one run.
-    fn hand_off_across_borders(&mut self) {
+    fn hand_off_across_borders(&mut self, now_us: u64) {
         let Some(layout) = &self.layout else {
             return;
         };
@@ -984,7 +984,7 @@ impl SessionHost {
             if to < self.zones.len() {
                 self.hand_off(session_id, from, to);
             } else {
-                self.hand_off_across(session_id, from, (usize::MAX - to) as u32);
+                self.hand_off_across(now_us, session_id, from, (usize::MAX - to) as u32);
             }
         }
         self.handoff_scratch = due;

@@ -14,10 +14,13 @@ use std::net::SocketAddr;
 
 use thiserror::Error;
 
-use super::{ServerEndpoint, ServerSession, reschedule};
+use super::{ServerEndpoint, ServerSession, Transmit, reschedule};
 use crate::connection::{Connection, TransferError, TransportState};
 use crate::control::fbs::{ReliableMessage, SessionTransport};
 use crate::packet::{AEAD_KEY_BYTES, EDGE_KEY_BYTES, REPLAY_WINDOW_PACKETS, ReplayWindow};
+
+/// Packets an export seals from what the session had queued, at most.
+const FLUSH_PACKETS_MAX: usize = 8;
 
 /// How far a session taken back after an aborted handoff skips its send sequence: far more packets
 /// than the other endpoint can have sent before the abort (a few ticks at one or two packets a tick).
@@ -69,13 +72,30 @@ impl ServerEndpoint {
     /// Takes session `session_id` out of this endpoint for another to carry on: nothing is sent to
     /// the client and no event is raised; datagrams for it are refused here from now on (the caller
     /// re-points its route first, so they go to the new owner). Refused, and nothing changes, while
-    /// a client message is half received.
-    pub fn export_session(&mut self, session_id: u64) -> Result<SessionTransfer, ExportError> {
+    /// a client message is half received. What the session has queued at `now_us` (the old zone's
+    /// last snapshot) is sealed and queued for sending first, so it is not lost with the session.
+    pub fn export_session(&mut self, session_id: u64, now_us: u64) -> Result<SessionTransfer, ExportError> {
         let session = self
             .sessions
-            .get(&session_id)
+            .get_mut(&session_id)
             .ok_or(ExportError::UnknownSession { session_id })?;
+        session.connection.transfer_ready()?;
+        // A few packets at most: the tick's snapshot and events (the loop is bounded regardless).
+        let mut flushed = Vec::new();
+        for _ in 0..FLUSH_PACKETS_MAX {
+            let mut out = Vec::new();
+            if !session.connection.poll_packet(now_us, &mut out) {
+                break;
+            }
+            flushed.push(Transmit {
+                destination: session.address,
+                bytes: out,
+            });
+        }
         let transport = session.connection.export_transport()?;
+        for transmit in flushed {
+            self.push_transmit(transmit);
+        }
         let session = self.sessions.remove(&session_id).expect("looked up above");
         if let Some(due_us) = session.timer_us {
             self.timers.remove(&(due_us, session_id));
@@ -277,13 +297,13 @@ mod tests {
         old.send_reliable(session_id, b"in flight").unwrap();
         assert!(
             matches!(
-                old.export_session(session_id),
+                old.export_session(session_id, now),
                 Err(ExportError::NotReady(TransferError::ReassemblyInProgress))
             ),
             "a message the host has not taken yet stays here"
         );
         while old.poll_event().is_some() {}
-        let transfer = old.export_session(session_id).unwrap();
+        let transfer = old.export_session(session_id, now).unwrap();
         assert_eq!(old.connection_count(), 0);
         assert_eq!(old.poll_event(), None, "no event: the session moved, it did not end");
         let ticket = transfer_to_ticket(&transfer);
@@ -326,7 +346,7 @@ mod tests {
         );
         assert_eq!(client.state(), crate::endpoint::ClientState::Connected);
         // Taken back after an abort: the sequence jumps, the client still accepts it.
-        let back = new.export_session(session_id).unwrap().taken_back();
+        let back = new.export_session(session_id, now).unwrap().taken_back();
         old.import_session(back, now).unwrap();
         old.send_reliable(session_id, b"home").unwrap();
         exchange(&mut old, &mut client, &mut now, 10);
