@@ -120,6 +120,8 @@ pub(crate) struct Across {
     accepted: BTreeMap<u64, u64>,
     messages: VecDeque<HandoffMessage>,
     next_ticket: u64,
+    /// Tickets that came in before this host ran their freeze tick: taken in right after it.
+    parked: Vec<Vec<u8>>,
 }
 
 impl Across {
@@ -364,7 +366,9 @@ impl SessionHost {
     }
 
     /// Takes a ticket in at `now_us`: imports the session, admits the player into the ticket's zone
-    /// (its first tick there is this host's next) and queues [`HandoffMessage::Accepted`].
+    /// (its first tick there is this host's next) and queues [`HandoffMessage::Accepted`]. A ticket
+    /// written in a tick this host has not run yet waits for it (counted `handoff_tickets_parked`);
+    /// its `Accepted` then comes out of that tick's [`Self::handle_timeout`].
     pub fn accept_ticket(&mut self, now_us: u64, bytes: &[u8]) -> Result<(), TicketRefusal> {
         let result = self.take_ticket(now_us, bytes);
         if result.is_err() {
@@ -390,9 +394,19 @@ impl SessionHost {
             .first()
             .map_or(0, |layer| layer.current_tick());
         let freeze_tick = u64::from(ticket.freeze_tick);
-        // One tick of slack: the ticket may come in before this host ran the tick it was written in.
+        // One tick of slack: the ticket may come in before this host ran the tick it was written in
+        // (workers tick on one schedule, but on their own threads). It waits for that tick: the
+        // player's first tick here must come after its last one there.
         if zone_tick + 1 < freeze_tick {
             return Err(TicketRefusal::TickBehind { zone_tick, freeze_tick });
+        }
+        if zone_tick < freeze_tick {
+            if self.across.parked.len() >= HANDOFF_MESSAGES_MAX {
+                return Err(TicketRefusal::QueueFull);
+            }
+            self.across.parked.push(bytes.to_vec());
+            self.counters.handoff_tickets_parked += 1;
+            return Ok(());
         }
         if zone_tick > ticket.deadline_tick {
             return Err(TicketRefusal::DeadlinePassed {
@@ -449,6 +463,16 @@ impl SessionHost {
             to_zone_id: zone_id,
         });
         Ok(())
+    }
+
+    /// Takes in the tickets parked until this tick (right after it ran).
+    pub(crate) fn admit_parked(&mut self, now_us: u64) {
+        if self.across.parked.is_empty() {
+            return;
+        }
+        for bytes in std::mem::take(&mut self.across.parked) {
+            let _ = self.accept_ticket(now_us, &bytes);
+        }
     }
 
     /// Old host: the caller's route swap committed `ticket_id`; the player is the new host's.

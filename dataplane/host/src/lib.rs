@@ -207,6 +207,8 @@ pub struct HostCounters {
     pub handoff_messages_dropped: u64,
     /// Datagrams of a session in transit the caller asked about, to forward to its new host.
     pub handoff_datagrams_forwarded: u64,
+    /// Tickets that came in before this host ran their freeze tick and waited for it.
+    pub handoff_tickets_parked: u64,
 }
 
 struct Session {
@@ -350,6 +352,7 @@ impl SessionHost {
             }
             // Between two ticks of every zone: a player's last snapshot from the old zone went out
             // in this tick, its first from the new one goes out in the next.
+            self.admit_parked(now_us);
             self.hand_off_across_borders(now_us);
             self.expire_handoffs();
         }

@@ -35,10 +35,6 @@ enum Destination {
 enum PeerMessage {
     Ticket {
         to: usize,
-        from: usize,
-        session_id: u64,
-        ticket_id: u64,
-        revision: u64,
         bytes: Vec<u8>,
     },
     Accepted {
@@ -95,6 +91,8 @@ pub struct WorkersSim {
     /// Simulated times at which each session's handoff committed.
     pub commits_us: BTreeMap<u64, Vec<u64>>,
     zone_worker: BTreeMap<u32, usize>,
+    /// Tickets written and not yet decided: ticket id → the route revision they were written at.
+    tickets: BTreeMap<u64, u64>,
     in_flight: BTreeMap<(u64, u64), (Destination, SocketAddr, Vec<u8>)>,
     peer: BTreeMap<(u64, u64), PeerMessage>,
     sequence: u64,
@@ -153,6 +151,7 @@ impl WorkersSim {
             freezes_us: BTreeMap::new(),
             commits_us: BTreeMap::new(),
             zone_worker,
+            tickets: BTreeMap::new(),
             in_flight: BTreeMap::new(),
             peer: BTreeMap::new(),
             sequence: 0,
@@ -286,31 +285,13 @@ impl WorkersSim {
                     self.hosts[to].handle_datagram(now, from, &bytes);
                 }
             }
-            PeerMessage::Ticket {
-                to,
-                from,
-                session_id,
-                ticket_id,
-                revision,
-                bytes,
-            } => {
+            PeerMessage::Ticket { to, bytes, .. } => {
                 if self.hosts[to].accept_ticket(now, &bytes).is_err() {
                     self.counters.tickets_refused += 1;
                     return; // the old worker's deadline aborts it
                 }
-                // The swap: the route still names the old worker at the ticket's revision.
-                if self.routes.get(&session_id) == Some(&(from, revision)) {
-                    self.routes.insert(session_id, (to, revision + 1));
-                    self.counters.commits += 1;
-                    self.commits_us.entry(session_id).or_default().push(now);
-                    assert!(self.hosts[to].confirm_handoff(session_id, ticket_id));
-                    // The host queued its ack; it travels back to the old worker.
-                    self.drain_handoff_messages(to);
-                } else {
-                    assert!(self.hosts[to].cancel_handoff(session_id, ticket_id));
-                    self.counters.cancels += 1;
-                    self.discard_accepts(to);
-                }
+                // Taken in now, or parked until the worker's next tick: decided on `Accepted`.
+                self.drain_handoff_messages(to);
             }
             PeerMessage::Accepted {
                 to,
@@ -325,10 +306,6 @@ impl WorkersSim {
         }
     }
 
-    fn discard_accepts(&mut self, worker: usize) {
-        while self.hosts[worker].poll_handoff_message().is_some() {}
-    }
-
     /// Carries and decides what worker `worker`'s host asked for.
     fn drain_handoff_messages(&mut self, worker: usize) {
         while let Some(message) = self.hosts[worker].poll_handoff_message() {
@@ -341,16 +318,10 @@ impl WorkersSim {
                     ..
                 } => {
                     let revision = self.routes[&session_id].1;
+                    self.tickets.insert(ticket_id, revision);
                     self.freezes_us.entry(session_id).or_default().push(self.now_us);
                     let to = self.zone_worker[&to_zone_id];
-                    self.send_peer(PeerMessage::Ticket {
-                        to,
-                        from: worker,
-                        session_id,
-                        ticket_id,
-                        revision,
-                        bytes,
-                    });
+                    self.send_peer(PeerMessage::Ticket { to, bytes });
                 }
                 HandoffMessage::Accepted {
                     ticket_id,
@@ -358,12 +329,23 @@ impl WorkersSim {
                     from_zone_id,
                     ..
                 } => {
-                    let to = self.zone_worker[&from_zone_id];
-                    self.send_peer(PeerMessage::Accepted {
-                        to,
-                        session_id,
-                        ticket_id,
-                    });
+                    let from = self.zone_worker[&from_zone_id];
+                    let revision = self.tickets.remove(&ticket_id).unwrap_or(u64::MAX);
+                    // The swap: the route still names the old worker at the ticket's revision.
+                    if self.routes.get(&session_id) == Some(&(from, revision)) {
+                        self.routes.insert(session_id, (worker, revision + 1));
+                        self.counters.commits += 1;
+                        self.commits_us.entry(session_id).or_default().push(self.now_us);
+                        assert!(self.hosts[worker].confirm_handoff(session_id, ticket_id));
+                        self.send_peer(PeerMessage::Accepted {
+                            to: from,
+                            session_id,
+                            ticket_id,
+                        });
+                    } else {
+                        assert!(self.hosts[worker].cancel_handoff(session_id, ticket_id));
+                        self.counters.cancels += 1;
+                    }
                 }
                 HandoffMessage::Expired {
                     ticket_id, session_id, ..
@@ -374,6 +356,7 @@ impl WorkersSim {
                         // ticket still on its way loses.
                         self.routes.insert(session_id, (worker, revision + 1));
                         assert!(self.hosts[worker].abort_handoff(self.now_us, session_id, ticket_id));
+                        self.tickets.remove(&ticket_id);
                         self.counters.aborts += 1;
                     }
                     // Else the new worker committed first: its ack is on the way.
