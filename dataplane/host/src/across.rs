@@ -571,6 +571,26 @@ impl SessionHost {
         true
     }
 
+    /// The players of zone `zone_id` frozen here in undecided tickets, as ghosts.
+    pub(crate) fn in_transit_ghosts(
+        &self,
+        zone_id: u32,
+    ) -> impl Iterator<Item = meridian_proto::snapshot::EntityState> + '_ {
+        self.across
+            .held
+            .values()
+            .filter(move |held| held.from_zone_id == zone_id)
+            .map(|held| meridian_proto::snapshot::EntityState {
+                id: held.handoff.entity,
+                kind: meridian_proto::snapshot::EntityKind::Player,
+                position: held.handoff.position_m,
+                yaw: held.handoff.yaw,
+                velocity: held.handoff.velocity_m_per_s,
+                health: held.handoff.health,
+                flags: 0,
+            })
+    }
+
     /// Tickets frozen here and not decided yet.
     pub fn handoffs_in_transit(&self) -> usize {
         self.across.held.len()

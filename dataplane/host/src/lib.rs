@@ -18,6 +18,7 @@
 
 pub mod across;
 pub mod drops;
+pub mod ghosts;
 pub mod inputs;
 pub mod session_events;
 pub mod tick;
@@ -39,6 +40,7 @@ use thiserror::Error;
 
 pub use across::{HANDOFF_DEADLINE_TICKS_DEFAULT, HANDOFF_MESSAGES_MAX, HandoffMessage, TicketRefusal};
 pub use drops::{DropCounts, HostDrop};
+pub use ghosts::{GHOST_BATCHES_MAX, GhostBatch};
 pub use inputs::{Expansion, PENDING_ACTIONS_MAX};
 pub use session_events::{SESSION_EVENTS_MAX, SessionEvent};
 pub use tick::{DueTick, TickSchedule};
@@ -209,6 +211,10 @@ pub struct HostCounters {
     pub handoff_datagrams_forwarded: u64,
     /// Tickets that came in before this host ran their freeze tick and waited for it.
     pub handoff_tickets_parked: u64,
+    /// Ghost batches for other hosts not queued ([`GHOST_BATCHES_MAX`] waiting), and ghosts a zone
+    /// left out (`meridian_zone::GHOSTS_MAX`).
+    pub ghost_batches_dropped: u64,
+    pub ghosts_dropped: u64,
 }
 
 struct Session {
@@ -260,6 +266,7 @@ pub struct SessionHost {
     handoff_scratch: Vec<(u64, usize, usize)>,
     /// Handoffs to and from zones on other hosts.
     across: across::Across,
+    ghosts: ghosts::Ghosts,
 }
 
 impl SessionHost {
@@ -316,6 +323,7 @@ impl SessionHost {
             layout: None,
             handoff_scratch: Vec::new(),
             across: across::Across::default(),
+            ghosts: ghosts::Ghosts::default(),
         })
     }
 
@@ -355,6 +363,7 @@ impl SessionHost {
             self.admit_parked(now_us);
             self.hand_off_across_borders(now_us);
             self.expire_handoffs();
+            self.exchange_ghosts();
         }
         self.drain_endpoint_events(now_us);
     }

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 
 use meridian_client::dev_token::{self, SplitMix64};
 use meridian_client::{ClientConfig, GameClient, MoveCommand};
-use meridian_host::{HandoffMessage, HostConfig, RttSource, SessionHost};
+use meridian_host::{GhostBatch, HandoffMessage, HostConfig, RttSource, SessionHost};
 use meridian_proto::endpoint::ServerConfig;
 use meridian_zone::{WorldLayout, ZoneConfig};
 
@@ -47,6 +47,10 @@ enum PeerMessage {
         from: SocketAddr,
         bytes: Vec<u8>,
     },
+    Ghosts {
+        to: usize,
+        batch: GhostBatch,
+    },
 }
 
 /// Counters of the harness's node.
@@ -74,6 +78,8 @@ pub struct WorkersConfig {
     pub deadline_ticks: u64,
     pub peer_latency_us: u64,
     pub spawn: Option<SpawnRule>,
+    /// Ghosts within this many metres of a border (`None`: no ghosts).
+    pub ghost_margin_m: Option<f32>,
 }
 
 pub struct WorkersSim {
@@ -137,6 +143,9 @@ impl WorkersSim {
                 host.set_world_layout(config.layout.clone()).expect("layout fits");
                 host.set_remote_handoffs(config.deadline_ticks)
                     .expect("the zone config has the cluster tick origin");
+                if let Some(margin_m) = config.ghost_margin_m {
+                    host.set_ghost_margin(margin_m);
+                }
                 host
             })
             .collect();
@@ -285,6 +294,7 @@ impl WorkersSim {
                     self.hosts[to].handle_datagram(now, from, &bytes);
                 }
             }
+            PeerMessage::Ghosts { to, batch } => self.hosts[to].accept_ghosts(batch),
             PeerMessage::Ticket { to, bytes, .. } => {
                 if self.hosts[to].accept_ticket(now, &bytes).is_err() {
                     self.counters.tickets_refused += 1;
@@ -400,6 +410,10 @@ impl WorkersSim {
                 self.hosts[worker].handle_timeout(now);
             }
             self.drain_handoff_messages(worker);
+            while let Some(batch) = self.hosts[worker].poll_ghost_batch() {
+                let to = self.zone_worker[&batch.to_zone_id];
+                self.send_peer(PeerMessage::Ghosts { to, batch });
+            }
             while let Some(transmit) = self.hosts[worker].poll_transmit(now) {
                 let Some(index) = self.index_of(transmit.destination) else {
                     continue;

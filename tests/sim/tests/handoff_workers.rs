@@ -16,6 +16,8 @@ const ZONE_SIDE_M: f32 = 256.0;
 const MARGIN_M: f32 = 4.0;
 const ONE_WAY_US: u64 = 20_000;
 const TICK_US: u64 = 50_000;
+/// Ghosts within one AOI cell of a border.
+const GHOST_MARGIN_M: f32 = 32.0;
 
 fn config(peer_latency_us: u64) -> WorkersConfig {
     let layout = WorldLayout::new([0.0, 0.0], [ZONE_SIDE_M, ZONE_SIDE_M], 2, 1, vec![1, 2], MARGIN_M).unwrap();
@@ -24,6 +26,7 @@ fn config(peer_latency_us: u64) -> WorkersConfig {
             world_size_m: layout.world_size_m(),
             // The cluster's tick origin: not on a tick of the harness's start.
             tick_epoch_us: Some(START_US - 1_234_567),
+            entity_ids_by_zone: true,
             ..ZoneConfig::default()
         },
         worker_zones: vec![vec![1], vec![2]],
@@ -34,6 +37,7 @@ fn config(peer_latency_us: u64) -> WorkersConfig {
             let index = (character_id - FIRST_SESSION) as f32;
             Some([246.0, 8.0 + 12.0 * index, 0.0])
         })),
+        ghost_margin_m: Some(GHOST_MARGIN_M),
     }
 }
 
@@ -245,4 +249,62 @@ fn figure_handoff_pause_across_workers() {
         *pauses.last().unwrap() as f64 / TICK_US as f64,
     );
     assert!(pauses.len() >= 1_000);
+}
+
+/// An observer standing in zone 2 near the border watches a walker cross from zone 1 (the other
+/// worker) and back: with ghosts it sees the walker the whole time, under one id, exactly once
+/// (no second copy under another id, no gap); without ghosts it sees nothing across the border.
+fn watch_across_the_border(ghost_margin_m: Option<f32>) -> (u64, u64, u64) {
+    let mut config = config(200);
+    config.ghost_margin_m = ghost_margin_m;
+    // The walker (client 0) at x = 246 in zone 1; the observer (client 1) at x = 262 in zone 2,
+    // 6 m from the border and 16 m from the walker, the same y.
+    config.spawn = Some(std::sync::Arc::new(|character_id| {
+        Some(if character_id == FIRST_SESSION {
+            [246.0, 100.0, 0.0]
+        } else {
+            [262.0, 100.0, 0.0]
+        })
+    }));
+    let mut sim = WorkersSim::new(24, config);
+    let walker = sim.add_client(1, link(), walk([0.0, 0.0]));
+    let observer = sim.add_client(2, link(), walk([0.0, 0.0]));
+    assert!(sim.run_until(40_000, WorkersSim::all_placed), "not placed");
+    sim.run_ms_watched(500, |_| {});
+    let walker_id = sim.clients[walker].client.entity().unwrap();
+    let observer_id = sim.clients[observer].client.entity().unwrap();
+    assert_ne!(walker_id, observer_id, "ids from disjoint ranges");
+    let (mut seen, mut unseen, mut others) = (0u64, 0u64, 0u64);
+    for direction in [[1.0, 0.0], [-1.0, 0.0]] {
+        sim.clients[walker].command = walk(direction);
+        sim.run_ms_watched(3_000, |sim| {
+            let world = sim.clients[observer].client.server_world();
+            if world.contains_key(&walker_id) {
+                seen += 1;
+            } else {
+                unseen += 1;
+            }
+            others += world
+                .keys()
+                .filter(|id| **id != walker_id && **id != observer_id)
+                .count() as u64;
+        });
+    }
+    assert_eq!(sim.counters.commits, 2, "the walker crossed and came back");
+    assert_eq!(sim.clients[walker].client.entity(), Some(walker_id));
+    (seen, unseen, others)
+}
+
+#[test]
+fn an_observer_near_the_border_sees_the_walker_across_it_once_under_one_id_through_its_handoffs() {
+    let (seen, unseen, others) = watch_across_the_border(Some(GHOST_MARGIN_M));
+    assert!(seen > 1_000, "seen in {seen} steps");
+    assert_eq!(unseen, 0, "the walker never vanished from the observer's view");
+    assert_eq!(others, 0, "never a second copy under another id");
+    // Without ghosts the walker is out of sight while it is in zone 1.
+    let (seen, unseen, _) = watch_across_the_border(None);
+    assert!(
+        unseen > 100,
+        "without ghosts: unseen in only {unseen} steps (seen {seen})"
+    );
 }
