@@ -129,7 +129,7 @@ mod tests {
         // Handed over, the player keeps its id (free here: another zone's range).
         let frozen = west.freeze_player(ClientId(1)).unwrap();
         assert_eq!(east.admit_player(frozen), Ok(near));
-        let too_many = vec![ghosts[0].clone(); GHOSTS_MAX + 5];
+        let too_many = vec![ghosts[0]; GHOSTS_MAX + 5];
         assert_eq!(east.set_ghosts(&too_many), 5);
         assert!(matches!(
             ZoneConfig {
