@@ -22,7 +22,7 @@ use std::sync::Mutex;
 pub const DECISIONS_MAX: usize = 65_536;
 
 /// What one worker sends another about a handoff, in the forward queue.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum PeerHandoff {
     /// Old worker → new: the encoded ticket.
     Ticket {
@@ -37,7 +37,13 @@ pub enum PeerHandoff {
         session_id: u64,
         ticket_id: u64,
     },
+    /// One tick of a zone's border entities for a neighbouring zone on the receiving worker.
+    Ghosts(meridian_host::GhostBatch),
 }
+
+/// Ghosts within this many metres of a border are shown next door: one AOI cell (32 m by
+/// default), the farthest a neighbour's client can see across.
+pub const GHOST_MARGIN_M_DEFAULT: f32 = 32.0;
 
 /// Who decides whether a ticket commits or aborts. Each ticket is decided once; both calls return
 /// whether the caller's outcome is the decision.

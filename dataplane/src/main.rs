@@ -262,6 +262,8 @@ fn main() -> anyhow::Result<()> {
                 tick_hz,
                 player_spawn_radius_m: spawn_radius_m,
                 tick_epoch_us: Some(tick_epoch_unix_s.saturating_mul(1_000_000)),
+                // One id per entity in the whole world: handoffs keep ids, ghosts carry them.
+                entity_ids_by_zone: true,
                 ..ZoneConfig::default()
             };
             let control = (!control.is_empty()).then(|| ControlFlags {

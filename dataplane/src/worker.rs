@@ -363,6 +363,12 @@ impl ZoneWorker {
             if settings.zone_config.tick_epoch_us.is_some() {
                 host.set_remote_handoffs(meridian_host::HANDOFF_DEADLINE_TICKS_DEFAULT)?;
             }
+            host.set_ghost_margin(
+                settings
+                    .zone_config
+                    .aoi_cell_m
+                    .min(crate::handoff::GHOST_MARGIN_M_DEFAULT),
+            );
         }
         if let Some(link) = &persistence {
             for &zone_id in &zone_ids {
@@ -889,6 +895,21 @@ impl ZoneWorker {
     /// Carries the host's handoff messages: tickets to the new zone's worker; expired tickets are
     /// aborted when the arbiter agrees (else the commit is on its way).
     fn exchange_handoffs(&mut self, now_us: u64) {
+        // Border entities for neighbouring zones on other workers: one batch per pair per tick.
+        while let Some(batch) = self.host.poll_ghost_batch() {
+            let Some(owner) = self.directory.owner(batch.to_zone_id) else {
+                continue;
+            };
+            self.send_peer(
+                owner,
+                Forwarded {
+                    bytes: Vec::new(),
+                    from: SocketAddr::from(([0, 0, 0, 0], 0)),
+                    received_us: now_us,
+                    handoff: Some(PeerHandoff::Ghosts(batch)),
+                },
+            );
+        }
         while let Some(message) = self.host.poll_handoff_message() {
             match message {
                 HandoffMessage::Ticket {
@@ -938,6 +959,7 @@ impl ZoneWorker {
 
     fn on_peer_handoff(&mut self, now_us: u64, handoff: PeerHandoff) {
         match handoff {
+            PeerHandoff::Ghosts(batch) => self.host.accept_ghosts(batch),
             PeerHandoff::Ticket {
                 from_worker,
                 session_id,

@@ -95,6 +95,7 @@ fn players_walk_between_zones_on_two_workers_without_reconnecting_or_losing_an_i
             player_spawn_m: [ZONE_SIDE_M - 20.0, 256.0, 0.0],
             player_spawn_radius_m: 0.0,
             tick_epoch_us: Some(TICK_EPOCH_US_DEFAULT),
+            entity_ids_by_zone: true,
             ..ZoneConfig::default()
         },
         session_events: false,
@@ -186,6 +187,33 @@ fn players_walk_between_zones_on_two_workers_without_reconnecting_or_losing_an_i
         );
         assert_eq!(walker.client.corrections().corrections, 0, "an input lost or doubled");
     }
+    // Ghosts: walker 0 stays in zone 1 by the border while the others cross into zone 2 on the
+    // other worker; it keeps seeing them, under the ids they had all along.
+    for walker in &mut walkers[1..] {
+        walker.direction = [1.0, 0.0];
+    }
+    assert!(
+        run_until(&mut walkers, Duration::from_secs(20), |walkers| walkers[1..]
+            .iter()
+            .all(|w| w.server_x().is_some_and(|x| x > ZONE_SIDE_M + 10.0))),
+        "never got past the border"
+    );
+    for walker in &mut walkers {
+        walker.direction = [0.0, 0.0];
+    }
+    assert!(
+        run_until(&mut walkers, Duration::from_secs(5), |_| zone_players(&node) == (1, 2)),
+        "zone 2 does not have the two: {:?}",
+        zone_players(&node)
+    );
+    let across: Vec<u32> = entities[1..].iter().map(|id| id.unwrap()).collect();
+    assert!(
+        run_until(&mut walkers, Duration::from_secs(2), |walkers| across
+            .iter()
+            .all(|id| walkers[0].client.server_world().contains_key(id))),
+        "the stay-behind does not see across the border: {:?} of {across:?}",
+        walkers[0].client.server_world().keys().collect::<Vec<_>>()
+    );
     let sessions: u64 = node
         .gauges()
         .iter()
@@ -197,6 +225,6 @@ fn players_walk_between_zones_on_two_workers_without_reconnecting_or_losing_an_i
     };
     let committed = across(|g| g.handoffs_across.load(std::sync::atomic::Ordering::Relaxed));
     let aborted = across(|g| g.handoffs_across_aborted.load(std::sync::atomic::Ordering::Relaxed));
-    assert_eq!((committed, aborted), (WALKERS * 2 * u64::from(CYCLES), 0));
+    assert_eq!((committed, aborted), (WALKERS * 2 * u64::from(CYCLES) + 2, 0));
     node.stop().unwrap();
 }
