@@ -53,7 +53,7 @@ pub trait HandoffArbiter: Send + Sync {
     /// The old owner's deadline passed: keep the session there. True: aborted.
     fn abort(&self, session_id: u64, ticket_id: u64) -> bool;
     /// The old owner learnt the outcome: the decision may be forgotten.
-    fn settled(&self, ticket_id: u64);
+    fn settled(&self, session_id: u64, ticket_id: u64);
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,37 +65,38 @@ enum Decision {
 /// The in-memory arbiter of one node's workers.
 #[derive(Debug, Default)]
 pub struct LocalArbiter {
-    decisions: Mutex<HashMap<u64, Decision>>,
+    /// By (session, ticket): a ticket id is unique per session (session and freeze tick).
+    decisions: Mutex<HashMap<(u64, u64), Decision>>,
 }
 
 impl LocalArbiter {
-    fn decide(&self, ticket_id: u64, wanted: Decision) -> bool {
+    fn decide(&self, session_id: u64, ticket_id: u64, wanted: Decision) -> bool {
         let Ok(mut decisions) = self.decisions.lock() else {
             return false;
         };
-        if let Some(decided) = decisions.get(&ticket_id) {
+        if let Some(decided) = decisions.get(&(session_id, ticket_id)) {
             return *decided == wanted;
         }
         if decisions.len() >= DECISIONS_MAX {
             return false;
         }
-        decisions.insert(ticket_id, wanted);
+        decisions.insert((session_id, ticket_id), wanted);
         true
     }
 }
 
 impl HandoffArbiter for LocalArbiter {
-    fn commit(&self, _session_id: u64, ticket_id: u64) -> bool {
-        self.decide(ticket_id, Decision::Commit)
+    fn commit(&self, session_id: u64, ticket_id: u64) -> bool {
+        self.decide(session_id, ticket_id, Decision::Commit)
     }
 
-    fn abort(&self, _session_id: u64, ticket_id: u64) -> bool {
-        self.decide(ticket_id, Decision::Abort)
+    fn abort(&self, session_id: u64, ticket_id: u64) -> bool {
+        self.decide(session_id, ticket_id, Decision::Abort)
     }
 
-    fn settled(&self, ticket_id: u64) {
+    fn settled(&self, session_id: u64, ticket_id: u64) {
         if let Ok(mut decisions) = self.decisions.lock() {
-            decisions.remove(&ticket_id);
+            decisions.remove(&(session_id, ticket_id));
         }
     }
 }
@@ -112,8 +113,13 @@ mod tests {
         assert!(arbiter.commit(1, 10), "asking again gets the same answer");
         assert!(arbiter.abort(2, 20));
         assert!(!arbiter.commit(2, 20), "aborted already");
-        arbiter.settled(10);
-        arbiter.settled(20);
+        assert!(
+            arbiter.abort(3, 10),
+            "another session's ticket with the same id is its own"
+        );
+        arbiter.settled(1, 10);
+        arbiter.settled(2, 20);
+        arbiter.settled(3, 10);
         assert!(arbiter.decisions.lock().unwrap().is_empty());
     }
 }

@@ -949,7 +949,7 @@ impl ZoneWorker {
                 } => {
                     if self.arbiter.abort(session_id, ticket_id) {
                         self.host.abort_handoff(now_us, session_id, ticket_id);
-                        self.arbiter.settled(ticket_id);
+                        self.arbiter.settled(session_id, ticket_id);
                         self.routes.remove(&session_id);
                     }
                 }
@@ -978,7 +978,7 @@ impl ZoneWorker {
                 ticket_id,
             } => {
                 self.host.commit_handoff(session_id, ticket_id);
-                self.arbiter.settled(ticket_id);
+                self.arbiter.settled(session_id, ticket_id);
                 // Datagrams still reaching this worker (other workers' forward routes, packets
                 // before the edge flipped) go on to the new owner.
                 if self.routes.len() < FORWARD_ROUTES_MAX {

@@ -64,8 +64,9 @@ pub enum HandoffMessage {
         from_zone_id: u32,
         to_zone_id: u32,
     },
-    /// From the old host: no commit by the deadline. The caller aborts (swap the route back, then
-    /// `abort_handoff` here and `cancel_handoff` on the new host) unless the commit won the swap.
+    /// From the old host: no commit by the deadline (repeated every tick until decided). The caller
+    /// aborts (swap the route back, then `abort_handoff` here and `cancel_handoff` on the new host)
+    /// unless the commit won the swap.
     Expired {
         ticket_id: u64,
         session_id: u64,
@@ -119,7 +120,6 @@ pub(crate) struct Across {
     /// Sessions taken in by ticket and not yet confirmed or cancelled: session id → ticket id.
     accepted: BTreeMap<u64, u64>,
     messages: VecDeque<HandoffMessage>,
-    next_ticket: u64,
     /// Tickets that came in before this host ran their freeze tick: taken in right after it.
     parked: Vec<Vec<u8>>,
 }
@@ -229,7 +229,6 @@ impl SessionHost {
         };
         let session = self.sessions.remove(&session_id).expect("looked up above");
         self.clients.remove(&session.client);
-        self.across.next_ticket += 1;
         // Unique per session and freeze: a session is frozen at most once a tick.
         let ticket_id = session_id.rotate_left(24) ^ freeze_tick;
         let from_zone = &self.zones[from];
@@ -335,15 +334,13 @@ impl SessionHost {
         self.sessions.insert(session_id, session);
     }
 
-    /// Reports tickets past their deadline (once each).
+    /// Reports tickets past their deadline, every tick until the caller decides them (an arbiter
+    /// that could not answer once is asked again; one whose commit won waits for the commit).
     pub(crate) fn expire_handoffs(&mut self) {
         if self.across.held.is_empty() {
             return;
         }
         for (&session_id, held) in self.across.held.iter_mut() {
-            if held.expired_reported {
-                continue;
-            }
             let Some(zone) = self.zones.iter().find(|zone| zone.zone_id == held.from_zone_id) else {
                 continue;
             };
@@ -355,8 +352,10 @@ impl SessionHost {
                 self.counters.handoff_messages_dropped += 1;
                 break; // reported on a later tick
             }
-            held.expired_reported = true;
-            self.counters.handoffs_expired += 1;
+            if !held.expired_reported {
+                held.expired_reported = true;
+                self.counters.handoffs_expired += 1;
+            }
             self.across.messages.push_back(HandoffMessage::Expired {
                 ticket_id: held.ticket_id,
                 session_id,
