@@ -88,7 +88,8 @@ pub struct WorkersSim {
     pub hosts: Vec<SessionHost>,
     pub clients: Vec<SimClient>,
     pub counters: NodeCounters,
-    /// The latency of the worker-to-worker queues (microseconds to seconds in real nodes).
+    /// The latency of the worker-to-worker queues (microseconds to seconds in real nodes); 0
+    /// delivers within the step.
     pub peer_latency_us: u64,
     /// Session → (worker, revision): the edge's session map and the workers' forward tables.
     pub routes: BTreeMap<u64, (usize, u64)>,
@@ -219,6 +220,13 @@ impl WorkersSim {
     }
 
     fn send_peer(&mut self, message: PeerMessage) {
+        // No latency: handed over at once, within the step, before the workers after this one
+        // have run their tick (a ticket can then reach a worker that has not run its freeze tick).
+        if self.peer_latency_us == 0 {
+            self.counters.peer_messages += 1;
+            self.deliver_peer(message);
+            return;
+        }
         if self.peer.len() >= PEER_QUEUE_MAX {
             self.counters.peer_dropped_queue_full += 1;
             return;

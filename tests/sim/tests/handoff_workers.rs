@@ -121,12 +121,12 @@ fn walk_across(
     (sim, entities, pauses)
 }
 
-#[test]
-fn players_cross_between_workers_by_ticket_with_no_reconnect_and_no_lost_or_doubled_input() {
+/// Walks players across and back and checks every handoff: once, committed, no reconnect, no lost
+/// or doubled input, never in two zones or none, a pause of one tick at most.
+fn check_crossings(peer_latency_us: u64) -> WorkersSim {
     const CLIENTS: usize = 6;
     const CYCLES: u32 = 10;
-    // The worker hop: 200 µs (a bounded queue and a wake-up).
-    let (sim, entities, pauses) = walk_across(21, CLIENTS, CYCLES, 200);
+    let (sim, entities, pauses) = walk_across(21, CLIENTS, CYCLES, peer_latency_us);
     let handoffs = CLIENTS as u64 * 2 * u64::from(CYCLES);
     assert_eq!(sim.counters.commits, handoffs, "every crossing committed once");
     assert_eq!((sim.counters.aborts, sim.counters.cancels), (0, 0));
@@ -182,6 +182,30 @@ fn players_cross_between_workers_by_ticket_with_no_reconnect_and_no_lost_or_doub
     assert!(
         worst_us <= TICK_US,
         "a handoff paused snapshots {worst_us} us: more than one tick"
+    );
+    sim
+}
+
+#[test]
+fn players_cross_between_workers_by_ticket_with_no_reconnect_and_no_lost_or_doubled_input() {
+    // The worker hop: 200 µs (a bounded queue and a wake-up): worker 1 has run the freeze tick.
+    let sim = check_crossings(200);
+    assert_eq!(sim.hosts[1].counters().handoff_tickets_parked, 0);
+}
+
+#[test]
+fn a_ticket_that_reaches_a_worker_before_its_freeze_tick_waits_for_it() {
+    // Delivered at once: worker 1 (zone 2) gets zone 1's tickets before it ran that tick itself.
+    let sim = check_crossings(0);
+    assert_eq!(
+        sim.hosts[1].counters().handoff_tickets_parked,
+        60,
+        "every eastward ticket waited"
+    );
+    assert_eq!(
+        sim.hosts[0].counters().handoff_tickets_parked,
+        0,
+        "worker 0 ticks first"
     );
 }
 
