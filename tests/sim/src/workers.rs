@@ -91,6 +91,10 @@ pub struct WorkersSim {
     /// The latency of the worker-to-worker queues (microseconds to seconds in real nodes); 0
     /// delivers within the step.
     pub peer_latency_us: u64,
+    /// Extra delay per message in `0..=peer_jitter_us` (a busy worker picks its queue up late);
+    /// the queue stays first in, first out.
+    pub peer_jitter_us: u64,
+    last_peer_arrival_us: u64,
     /// Session → (worker, revision): the edge's session map and the workers' forward tables.
     pub routes: BTreeMap<u64, (usize, u64)>,
     /// Simulated times at which each session's ticket was written (its freeze), per session.
@@ -157,6 +161,8 @@ impl WorkersSim {
             clients: Vec::new(),
             counters: NodeCounters::default(),
             peer_latency_us: config.peer_latency_us,
+            peer_jitter_us: 0,
+            last_peer_arrival_us: 0,
             routes: BTreeMap::new(),
             freezes_us: BTreeMap::new(),
             commits_us: BTreeMap::new(),
@@ -233,8 +239,13 @@ impl WorkersSim {
         }
         self.counters.peer_messages += 1;
         self.sequence += 1;
-        self.peer
-            .insert((self.now_us + self.peer_latency_us, self.sequence), message);
+        let jitter_us = match self.peer_jitter_us {
+            0 => 0,
+            jitter_us => self.rng.next_u64() % (jitter_us + 1),
+        };
+        let arrival_us = (self.now_us + self.peer_latency_us + jitter_us).max(self.last_peer_arrival_us);
+        self.last_peer_arrival_us = arrival_us;
+        self.peer.insert((arrival_us, self.sequence), message);
     }
 
     fn next_event_us(&self) -> u64 {

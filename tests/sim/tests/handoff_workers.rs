@@ -240,6 +240,48 @@ fn a_worker_that_answers_after_the_deadline_gets_every_ticket_aborted_and_the_pl
     }
 }
 
+#[test]
+fn tickets_racing_their_deadline_each_end_in_exactly_one_zone() {
+    const CLIENTS: usize = 6;
+    // 225–275 ms between workers: a ticket written at tick n arrives around tick n + 5, when its
+    // 4-tick deadline has the old worker abort. Before it the new worker commits; after it, it
+    // refuses the ticket (or takes it in and loses the swap).
+    let mut sim = WorkersSim::new(25, config(225_000));
+    sim.peer_jitter_us = 50_000;
+    for _ in 0..CLIENTS {
+        sim.add_client(1, link(), walk([0.0, 0.0]));
+    }
+    assert!(sim.run_until(40_000, WorkersSim::all_placed), "not placed");
+    for cycle in 0..6 {
+        let direction = if cycle % 2 == 0 { [1.0, 0.0] } else { [-1.0, 0.0] };
+        for client in &mut sim.clients {
+            client.command = walk(direction);
+        }
+        sim.run_ms_watched(3_000, |_| {});
+    }
+    for client in &mut sim.clients {
+        client.command = walk([0.0, 0.0]);
+    }
+    sim.run_ms_watched(2_000, |_| {});
+    let counters = sim.counters;
+    let written: u64 = sim.hosts.iter().map(|host| host.counters().handoff_tickets_out).sum();
+    assert!(
+        counters.commits > 0 && counters.aborts > 0,
+        "both outcomes: {counters:?}"
+    );
+    assert_eq!(counters.commits + counters.aborts, written, "every ticket decided once");
+    assert_eq!(counters.seen_in_two_zones, 0, "never in two zones");
+    assert_eq!(counters.seen_in_none, 0, "never in none");
+    for host in &sim.hosts {
+        assert_eq!(host.handoffs_in_transit(), 0, "nothing left undecided");
+    }
+    for (index, client) in sim.clients.iter().enumerate() {
+        assert!(client.client.is_connected(), "client {index} disconnected");
+        assert!(sim.placement(index).is_some(), "client {index} placed");
+    }
+    println!("racing tickets: {counters:?}");
+}
+
 /// The figure: handoff pause across workers over at least 1,000 handoffs. Ignored by default (a
 /// few seconds); run with `cargo test -p meridian-sim --test handoff_workers -- --ignored --nocapture`.
 #[test]
