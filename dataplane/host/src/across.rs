@@ -603,3 +603,105 @@ impl SessionHost {
             .map(|(&session_id, held)| (session_id, held.handoff.client))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::HostConfig;
+    use meridian_proto::endpoint::ServerConfig;
+    use meridian_zone::ZoneConfig;
+
+    const EPOCH_US: u64 = 1_000_000_000;
+
+    fn host(now_us: u64, tick_epoch_us: Option<u64>) -> SessionHost {
+        SessionHost::new(
+            HostConfig {
+                server: ServerConfig {
+                    cluster_key: [1; 32],
+                    challenge_key: [2; 16],
+                    public_address: "10.0.0.1:7777".parse().unwrap(),
+                    connections_max: 8,
+                },
+                zone: ZoneConfig {
+                    tick_epoch_us,
+                    ..ZoneConfig::default()
+                },
+                zone_ids: vec![2],
+                rtt_source: Default::default(),
+                work_clock: None,
+                spawn: None,
+            },
+            now_us,
+        )
+        .unwrap()
+    }
+
+    fn ticket(to_zone_id: u32, freeze_tick: u32, deadline_tick: u64) -> Vec<u8> {
+        encode_ticket(&HandoffTicket {
+            ticket_id: 7,
+            session_id: 99,
+            player_entity_id: 5,
+            from_zone_id: 1,
+            to_zone_id,
+            from_assignment_revision: 0,
+            freeze_tick,
+            position: None,
+            yaw: 0.0,
+            velocity: None,
+            health: 100,
+            flags: 0,
+            inventory: None,
+            extra_state: None,
+            last_input_tick: 0,
+            pending_inputs: None,
+            inventory_version: 0,
+            route: None,
+            to_assignment_revision: 0,
+            character_id: 99,
+            deadline_tick,
+            transport: None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn bad_late_early_and_misaddressed_tickets_are_refused_with_their_reason_and_change_nothing() {
+        // 100 ticks after the cluster's origin.
+        let now = EPOCH_US + 100 * 50_000;
+        let mut host = host(now, Some(EPOCH_US));
+        host.set_remote_handoffs(HANDOFF_DEADLINE_TICKS_DEFAULT).unwrap();
+        assert!(matches!(
+            host.accept_ticket(now, b"junk"),
+            Err(TicketRefusal::Malformed(_))
+        ));
+        assert!(matches!(
+            host.accept_ticket(now, &ticket(9, 100, 104)),
+            Err(TicketRefusal::UnknownZone { zone_id: 9 })
+        ));
+        assert!(matches!(
+            host.accept_ticket(now, &ticket(2, 90, 94)),
+            Err(TicketRefusal::DeadlinePassed {
+                zone_tick: 100,
+                deadline_tick: 94
+            })
+        ));
+        assert!(matches!(
+            host.accept_ticket(now, &ticket(2, 105, 109)),
+            Err(TicketRefusal::TickBehind {
+                zone_tick: 100,
+                freeze_tick: 105
+            })
+        ));
+        assert!(matches!(
+            host.accept_ticket(now, &ticket(2, 100, 104)),
+            Err(TicketRefusal::Transport(TicketTransportError::Missing))
+        ));
+        let counters = host.counters();
+        assert_eq!((counters.handoff_tickets_refused, counters.handoff_tickets_in), (5, 0));
+        assert_eq!(host.session_count(), 0);
+        assert_eq!(host.poll_handoff_message(), None);
+        // Without the cluster tick origin there is no handoff to other hosts.
+        let mut plain = host(now, None);
+        assert_eq!(plain.set_remote_handoffs(4), Err(HostError::NoTickOrigin));
+    }
+}
