@@ -613,7 +613,7 @@ mod tests {
 
     const EPOCH_US: u64 = 1_000_000_000;
 
-    fn host(now_us: u64, tick_epoch_us: Option<u64>) -> SessionHost {
+    fn new_host(now_us: u64, tick_epoch_us: Option<u64>) -> SessionHost {
         SessionHost::new(
             HostConfig {
                 server: ServerConfig {
@@ -668,7 +668,7 @@ mod tests {
     fn bad_late_early_and_misaddressed_tickets_are_refused_with_their_reason_and_change_nothing() {
         // 100 ticks after the cluster's origin.
         let now = EPOCH_US + 100 * 50_000;
-        let mut host = host(now, Some(EPOCH_US));
+        let mut host = new_host(now, Some(EPOCH_US));
         host.set_remote_handoffs(HANDOFF_DEADLINE_TICKS_DEFAULT).unwrap();
         assert!(matches!(
             host.accept_ticket(now, b"junk"),
@@ -701,7 +701,7 @@ mod tests {
         assert_eq!(host.session_count(), 0);
         assert_eq!(host.poll_handoff_message(), None);
         // Without the cluster tick origin there is no handoff to other hosts.
-        let mut plain = host(now, None);
+        let mut plain = new_host(now, None);
         assert_eq!(plain.set_remote_handoffs(4), Err(HostError::NoTickOrigin));
     }
 }
