@@ -16,6 +16,7 @@ pub mod bridge_thread;
 pub mod cpu_time;
 pub mod dgram_io;
 pub mod edge;
+pub mod handoff;
 pub mod hot;
 pub mod metrics;
 pub mod node;

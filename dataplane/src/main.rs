@@ -64,6 +64,11 @@ enum Command {
         zones: Vec<u32>,
         #[arg(long, default_value_t = 20)]
         tick_hz: u32,
+        /// The cluster's tick origin (Unix seconds): tick n of every zone on every node is due at
+        /// this instant + n ticks, so zones agree on tick numbers (node clocks kept by NTP). Every
+        /// node of a cluster must be given the same value.
+        #[arg(long, default_value_t = meridian_zone::TICK_EPOCH_US_DEFAULT / 1_000_000)]
+        tick_epoch_unix_s: u64,
         /// New players spawn within this radius (m) of the zone's spawn point, each at a point
         /// fixed by its character id; 0 puts everyone on the one point (a world-boss crowd).
         #[arg(long, default_value_t = 0.0)]
@@ -190,6 +195,7 @@ fn main() -> anyhow::Result<()> {
             cluster_key_hex,
             zones,
             tick_hz,
+            tick_epoch_unix_s,
             spawn_radius_m,
             duration_s,
             control,
@@ -261,6 +267,9 @@ fn main() -> anyhow::Result<()> {
             let zone_config = ZoneConfig {
                 tick_hz,
                 player_spawn_radius_m: spawn_radius_m,
+                tick_epoch_us: Some(tick_epoch_unix_s.saturating_mul(1_000_000)),
+                // One id per entity in the whole world: handoffs keep ids, ghosts carry them.
+                entity_ids_by_zone: true,
                 ..ZoneConfig::default()
             };
             let control = (!control.is_empty()).then(|| ControlFlags {
