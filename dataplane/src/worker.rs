@@ -498,6 +498,7 @@ impl ZoneWorker {
                 self.next_route_sweep_us = now_us + ROUTE_SWEEP_INTERVAL_US;
             }
             self.forward_session_events();
+            self.forward_handoff_events();
             self.transmit();
             self.publish();
             self.world.maybe_publish(self.clock.now_us(), &self.host, &self.gauges);
@@ -675,6 +676,17 @@ impl ZoneWorker {
             };
             if sender.try_send(event).is_err() {
                 self.metrics.session_events_dropped.increment(1);
+            }
+        }
+    }
+
+    /// Hands each decided handoff to the persistence bridge for the event log (or forgets it when
+    /// the node logs no events: the host's queue must still be drained).
+    fn forward_handoff_events(&mut self) {
+        while let Some(event) = self.host.poll_handoff_event() {
+            if let Some(link) = &self.persistence {
+                let fencing_token = self.host.zone_token(event.from_zone);
+                link.send(BridgeRequest::Handoff { event, fencing_token });
             }
         }
     }

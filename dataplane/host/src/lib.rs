@@ -19,6 +19,7 @@
 pub mod across;
 pub mod drops;
 pub mod ghosts;
+pub mod handoff_events;
 pub mod inputs;
 pub mod session_events;
 pub mod tick;
@@ -41,6 +42,7 @@ use thiserror::Error;
 pub use across::{HANDOFF_DEADLINE_TICKS_DEFAULT, HANDOFF_MESSAGES_MAX, HandoffMessage, TicketRefusal};
 pub use drops::{DropCounts, HostDrop};
 pub use ghosts::{GHOST_BATCHES_MAX, GhostBatch};
+pub use handoff_events::{HANDOFF_EVENTS_MAX, HandoffEvent, HandoffOutcome};
 pub use inputs::{Expansion, PENDING_ACTIONS_MAX};
 pub use session_events::{SESSION_EVENTS_MAX, SessionEvent};
 pub use tick::{DueTick, TickSchedule};
@@ -167,6 +169,8 @@ pub struct HostCounters {
     pub tick_reports_dropped: u64,
     /// Session events not kept because the caller did not poll them (see [`SESSION_EVENTS_MAX`]).
     pub session_events_dropped: u64,
+    /// Handoff records the node did not take in time (`HANDOFF_EVENTS_MAX`): missing from the log.
+    pub handoff_events_dropped: u64,
     /// Persistence events queued for the caller.
     pub persistence_events: u64,
     /// Persistence events not kept because the queue was full ([`PERSISTENCE_EVENTS_MAX`]).
@@ -253,6 +257,7 @@ pub struct SessionHost {
     tick_reports: VecDeque<TickReport>,
     persistence_events: VecDeque<HostPersistenceEvent>,
     session_events: session_events::SessionEvents,
+    pub(crate) handoff_events: handoff_events::HandoffEvents,
     /// Whether global chat is carried (the caller polls the lines); off: refused as unavailable.
     global_chat: bool,
     global_chat_out: VecDeque<GlobalChatLine>,
@@ -315,6 +320,7 @@ impl SessionHost {
             tick_reports: VecDeque::new(),
             persistence_events: VecDeque::new(),
             session_events: Default::default(),
+            handoff_events: Default::default(),
             global_chat: false,
             global_chat_out: VecDeque::new(),
             scratch: Vec::with_capacity(2048),
@@ -517,6 +523,12 @@ impl SessionHost {
         self.session_events.pop()
     }
 
+    /// The next decided handoff (see [`HandoffEvent`] for who records which); keep polling until
+    /// `None`.
+    pub fn poll_handoff_event(&mut self) -> Option<HandoffEvent> {
+        self.handoff_events.pop()
+    }
+
     pub fn drops(&self) -> &DropCounts {
         &self.drops
     }
@@ -524,6 +536,7 @@ impl SessionHost {
     pub fn counters(&self) -> HostCounters {
         HostCounters {
             session_events_dropped: self.session_events.dropped,
+            handoff_events_dropped: self.handoff_events.dropped,
             ..self.counters
         }
     }
@@ -1004,7 +1017,11 @@ impl SessionHost {
 
     /// Moves one session's player from zone `from` to zone `to` (indices) at a tick boundary.
     fn hand_off(&mut self, session_id: u64, from: usize, to: usize) {
-        let Some(client) = self.sessions.get(&session_id).map(|session| session.client) else {
+        let Some((client, character_id)) = self
+            .sessions
+            .get(&session_id)
+            .map(|session| (session.client, session.character_id))
+        else {
             return;
         };
         let source_tick = self.zone_tick(from, client);
@@ -1021,6 +1038,14 @@ impl SessionHost {
         // A zone whose ticks are behind the old one's would send snapshots the client takes for
         // old ones and ignores: refuse, and the player stays where it was.
         let target_tick = self.zones[to].layers.layers().first().map(|layer| layer.current_tick());
+        let mut event = HandoffEvent {
+            session_id,
+            character_id,
+            from_zone: self.zones[from].zone_id,
+            to_zone: self.zones[to].zone_id,
+            outcome: HandoffOutcome::Committed,
+            across: false,
+        };
         let admitted = if target_tick < source_tick {
             Err(Box::new(meridian_zone::RefusedHandoff {
                 handoff,
@@ -1049,6 +1074,7 @@ impl SessionHost {
             }
             Err(refused) => {
                 self.counters.handoffs_aborted += 1;
+                event.outcome = HandoffOutcome::Aborted;
                 let refused = *refused;
                 // Back into the zone it was leaving, which just let it go: its id and room are free.
                 if self.zones[from]
@@ -1061,6 +1087,7 @@ impl SessionHost {
                 }
             }
         }
+        self.handoff_events.push(event);
     }
 
     /// The current tick of the layer `client` plays in, in zone `index`.
