@@ -589,6 +589,7 @@ impl ZoneWorker {
                             zone_id,
                             session_id,
                             fencing_token: self.host.zone_token(zone_id).unwrap_or(0),
+                            resume: None,
                         };
                         link.send(HotRequest::SessionOpened { session_id, record });
                     }
