@@ -51,6 +51,9 @@ pub const GAME_EVENTS_MAX: usize = 256;
 pub const INPUT_REDUNDANCY_DEFAULT: usize = 3;
 /// Inputs remembered for placing the player (replaying the ones the server has not applied yet).
 pub const SENT_INPUTS_MAX: usize = 64;
+/// Default `ClientConfig::resume_patience_ms`: a node's death is noticed by its lease (a few
+/// seconds), the zone restarts elsewhere within seconds more; 20 s covers that with room.
+pub const RESUME_PATIENCE_MS_DEFAULT: u64 = 20_000;
 
 /// Why the client refused something; all are the caller's or the peer's fault, none retryable as is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
@@ -83,6 +86,12 @@ pub struct ClientConfig {
     pub interpolation_delay_us: u64,
     /// The zone's rules (tick rate, speed, world, colliders, jitter buffer): prediction runs the same step.
     pub zone: ZoneConfig,
+    /// How long a connected client waits for a silent server before giving up (at least the
+    /// protocol's 5 s idle timeout). Meanwhile it keeps its session, keys and sequences and keeps
+    /// sending (keep-alives every 100 ms, inputs at the tick rate), so when the zone's new server
+    /// resumes the session after a failover the game goes on without a new login
+    /// (`GameEvent::Resumed`). PROTOCOL.md, "Session resume after failover".
+    pub resume_patience_ms: u64,
 }
 
 impl Default for ClientConfig {
@@ -92,6 +101,7 @@ impl Default for ClientConfig {
             input_redundancy: INPUT_REDUNDANCY_DEFAULT,
             interpolation_delay_us: zone.interpolation_delay_us,
             zone,
+            resume_patience_ms: RESUME_PATIENCE_MS_DEFAULT,
         }
     }
 }
@@ -112,6 +122,10 @@ impl ClientConfig {
 pub enum GameEvent {
     Connected,
     Disconnected(ClientDisconnect),
+    /// The session resumed on another server after a failover (same session, no new login). The
+    /// world resynchronises: the snapshot state is dropped and rebuilt from the new server's first
+    /// full snapshot, and the player is placed again once its `Joined` arrives.
+    Resumed,
     /// Our entity (from the `Joined` event) is in a snapshot and the prediction is placed on it; again
     /// after a respawn.
     Placed {
@@ -145,6 +159,8 @@ pub struct ClientCounters {
     pub messages_dropped: u64,
     pub events_dropped: u64,
     pub send_refused: u64,
+    /// Sessions resumed on another server (each one snapshot resync).
+    pub resumes: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -182,8 +198,10 @@ impl GameClient {
         config.validate()?;
         let model = MovementModel::from_zone(&config.zone);
         let interpolator = Interpolator::new(config.zone.tick_interval_us(), config.interpolation_delay_us);
+        let mut connection = ClientConnection::new(now_us, token, 0);
+        connection.set_idle_timeout_us(config.resume_patience_ms.saturating_mul(1_000));
         Ok(Self {
-            connection: ClientConnection::new(now_us, token, 0),
+            connection,
             receiver: SnapshotReceiver::new(),
             predictor: Predictor::new(model),
             interpolator,
@@ -307,6 +325,11 @@ impl GameClient {
                 }
                 ClientEvent::Disconnected(reason) => {
                     self.push_event(GameEvent::Disconnected(reason));
+                    Ok(())
+                }
+                ClientEvent::Resumed => {
+                    self.resync();
+                    self.push_event(GameEvent::Resumed);
                     Ok(())
                 }
                 ClientEvent::Message(Received::Unreliable(message) | Received::Reliable(message)) => {
@@ -520,6 +543,29 @@ impl GameClient {
             .send_reliable(&self.scratch)
             .inspect_err(|_| self.counters.send_refused += 1)?;
         Ok(())
+    }
+
+    /// Sends to, and accepts packets only from, `server` from now on. For a failover where the zone's
+    /// new server has another address (tests, a deployment without anycast); behind anycast the
+    /// VIP is routed to the other PoP and the address does not change.
+    pub fn set_server_addr(&mut self, server: SocketAddr) {
+        self.connection.set_server_addr(server);
+    }
+
+    /// The server address in use.
+    pub fn server_addr(&self) -> SocketAddr {
+        self.connection.server_addr()
+    }
+
+    /// Drops what the old server's snapshots built: the new one has its own ticks and entity ids
+    /// and starts with a full snapshot. The prediction is placed again from the `Joined` event.
+    fn resync(&mut self) {
+        self.counters.resumes += 1;
+        self.receiver = SnapshotReceiver::new();
+        self.interpolator = Interpolator::new(self.config.zone.tick_interval_us(), self.config.interpolation_delay_us);
+        self.entity = None;
+        self.placement_pending = true;
+        self.last_acked_snapshot = None;
     }
 
     /// Ends the session cleanly: the returned datagram tells the server to free the session now.
