@@ -204,6 +204,7 @@ fn players_of_a_killed_node_resume_on_the_zones_new_node_without_a_new_login() {
     // kill -9 node A while the players walk.
     let at_kill: Vec<[f32; 3]> = players.iter().map(|p| p.server_position().unwrap()).collect();
     let ticks_at_kill: Vec<u32> = players.iter().map(|p| p.client.client_tick()).collect();
+    let entities: Vec<u32> = players.iter().map(|p| p.client.entity().unwrap()).collect();
     node_a.process.0.kill().unwrap();
     node_a.process.0.wait().unwrap();
     let killed_at = Instant::now();
@@ -268,6 +269,11 @@ fn players_of_a_killed_node_resume_on_the_zones_new_node_without_a_new_login() {
         );
         assert_eq!(player.client.counters().resumes, 1);
     }
+    // The same entity ids (free in the restored zone), so the game's references to them hold.
+    assert_eq!(
+        players.iter().map(|p| p.client.entity().unwrap()).collect::<Vec<_>>(),
+        entities
+    );
     // Placed where A last saved them (the record's position), not at the spawn point.
     let at_resume: Vec<[f32; 3]> = players.iter().map(|p| p.server_position().unwrap()).collect();
     for index in 0..players.len() {

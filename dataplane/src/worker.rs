@@ -319,6 +319,7 @@ fn install_resumables(
                 sent_hint: resume.hints.sent_sequence,
             },
             position_m: resume.hints.position_m,
+            entity: resume.hints.entity,
             deadline_us: now_us + RESUME_DEADLINE_US,
         };
         match host.install_resumable(now_us, session) {

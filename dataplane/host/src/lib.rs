@@ -207,6 +207,8 @@ pub struct ResumableSession {
     pub resumable: Resumable,
     /// Where the player was at the record's last refresh (`None`: the spawn rule places it).
     pub position_m: Option<[f32; 3]>,
+    /// The player's entity id on the old node: kept when free in the zone here.
+    pub entity: Option<u32>,
     /// Until when the session waits for its client (host time).
     pub deadline_us: u64,
 }
@@ -281,7 +283,7 @@ pub struct SessionHost {
     handoff_scratch: Vec<(u64, usize, usize)>,
     /// Where each resumable session's player was (`install_resumable`); bounded like the endpoint's
     /// table, cleared when the session resumes or its entry expires.
-    resume_positions: HashMap<u64, Option<[f32; 3]>>,
+    resume_positions: HashMap<u64, (Option<[f32; 3]>, Option<u32>)>,
 }
 
 impl SessionHost {
@@ -532,7 +534,8 @@ impl SessionHost {
                 .add_resumable(now_us, session.resumable, session.deadline_us)
                 .map(|()| {
                     debug_assert!(self.resume_positions.len() <= RESUMABLE_SESSIONS_MAX);
-                    self.resume_positions.insert(session_id, session.position_m);
+                    self.resume_positions
+                        .insert(session_id, (session.position_m, session.entity));
                 })
                 .map_err(ResumeRefusal::from)
         } else {
@@ -804,8 +807,8 @@ impl SessionHost {
     }
 
     fn on_resumed(&mut self, session_id: u64, zone_id: u32, character_id: u64, address: SocketAddr) {
-        let position_m = self.resume_positions.remove(&session_id).flatten();
-        if self.admit_session(session_id, zone_id, character_id, position_m) {
+        let (position_m, entity) = self.resume_positions.remove(&session_id).unwrap_or_default();
+        if self.admit_session(session_id, zone_id, character_id, position_m, entity) {
             self.counters.sessions_resumed += 1;
             // The new zone has never sent this client a snapshot: its first is a full one.
             self.counters.resume_resyncs += 1;
@@ -818,7 +821,7 @@ impl SessionHost {
     }
 
     fn on_connected(&mut self, session_id: u64, zone_id: u32, token_character_id: u64, address: SocketAddr) {
-        if self.admit_session(session_id, zone_id, token_character_id, None) {
+        if self.admit_session(session_id, zone_id, token_character_id, None, None) {
             self.session_events.push(SessionEvent::Opened {
                 session_id,
                 zone_id,
@@ -827,14 +830,16 @@ impl SessionHost {
         }
     }
 
-    /// Places a new session's player in its zone (at `position_m`, else where the spawn rule says).
-    /// False: refused (zone not here, zone full) and disconnected with the reason.
+    /// Places a new session's player in its zone (at `position_m`, else where the spawn rule says;
+    /// as `entity` when that id is free). False: refused (zone not here, zone full) and
+    /// disconnected with the reason.
     fn admit_session(
         &mut self,
         session_id: u64,
         zone_id: u32,
         token_character_id: u64,
         position_m: Option<[f32; 3]>,
+        entity: Option<u32>,
     ) -> bool {
         let Some(zone_index) = self.zones.iter().position(|zone| zone.zone_id == zone_id) else {
             self.drops.add(HostDrop::UnknownZone.label(), 1);
@@ -852,7 +857,10 @@ impl SessionHost {
         let spawn_m = position_m.or_else(|| self.spawn.as_ref().and_then(|spawn| spawn(character_id)));
         let rtt_us = session_rtt_us(&self.endpoint, self.rtt_source, session_id).unwrap_or(0);
         let layers = &mut self.zones[zone_index].layers;
-        if layers.admit(client, character_id, None, spawn_m, rtt_us).is_err() {
+        if layers
+            .admit_keeping(client, character_id, None, spawn_m, rtt_us, entity)
+            .is_err()
+        {
             self.drops.add(HostDrop::ZoneFull.label(), 1);
             self.endpoint.disconnect(session_id, DisconnectReason::ZoneFull);
             return false;
