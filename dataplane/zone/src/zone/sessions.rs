@@ -10,6 +10,7 @@ use crate::lag::LagCompensationHistory;
 use crate::replication::ClientView;
 
 impl Zone {
+    #[allow(clippy::too_many_arguments)] // the fields of `ZoneInput::Join`, unpacked by `take_input`
     pub(super) fn join(
         &mut self,
         client: ClientId,
