@@ -54,6 +54,13 @@ pub const SENT_INPUTS_MAX: usize = 64;
 /// Default `ClientConfig::resume_patience_ms`: a node's death is noticed by its lease (a few
 /// seconds), the zone restarts elsewhere within seconds more; 20 s covers that with room.
 pub const RESUME_PATIENCE_MS_DEFAULT: u64 = 20_000;
+/// A server silent this long is presumed away (a failover under way): from then on inputs go out
+/// only every `SILENT_INPUT_EVERY_TICKS`-th tick (keep-alives go on), a trickle that keeps the
+/// session's sequence moving instead of a full stream to nobody. Ten snapshot intervals: ordinary
+/// loss never stops snapshots that long.
+pub const SERVER_SILENT_AFTER_US: u64 = 500_000;
+/// While the server is silent, one tick in this many sends its input.
+pub const SILENT_INPUT_EVERY_TICKS: u32 = 10;
 
 /// Why the client refused something; all are the caller's or the peer's fault, none retryable as is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
@@ -161,6 +168,8 @@ pub struct ClientCounters {
     pub send_refused: u64,
     /// Sessions resumed on another server (each one snapshot resync).
     pub resumes: u64,
+    /// Input messages not sent because the server was silent (`SERVER_SILENT_AFTER_US`).
+    pub inputs_withheld: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -190,6 +199,8 @@ pub struct GameClient {
     counters: ClientCounters,
     last_reconciliation: Option<Reconciliation>,
     scratch: Vec<u8>,
+    /// The newest time the caller passed (`handle`, `poll_transmit`): `tick` takes none.
+    now_us: u64,
 }
 
 impl GameClient {
@@ -216,6 +227,7 @@ impl GameClient {
             counters: ClientCounters::default(),
             last_reconciliation: None,
             scratch: Vec::with_capacity(64),
+            now_us,
             config,
         })
     }
@@ -312,6 +324,7 @@ impl GameClient {
     pub fn handle(&mut self, now_us: u64, from: SocketAddr, bytes: &[u8]) -> Result<(), ClientError> {
         self.counters.datagrams_received += 1;
         self.counters.bytes_received += bytes.len() as u64;
+        self.now_us = self.now_us.max(now_us);
         if let Err(error) = self.connection.handle(now_us, from, bytes) {
             self.counters.datagrams_dropped += 1;
             return Err(error.into());
@@ -445,6 +458,10 @@ impl GameClient {
                 yaw: yaw_steps,
                 buttons: 0,
             });
+        }
+        if self.server_silent() && !self.client_tick.is_multiple_of(SILENT_INPUT_EVERY_TICKS) {
+            self.counters.inputs_withheld += 1;
+            return Ok(());
         }
         let carried = self.config.input_redundancy.max(count).min(self.recent_inputs.len());
         let inputs: Vec<MoveInput> = self.recent_inputs.iter().rev().take(carried).copied().collect();
@@ -586,7 +603,15 @@ impl GameClient {
         Ok(())
     }
 
+    /// Whether the server has sent nothing valid for `SERVER_SILENT_AFTER_US`.
+    pub fn server_silent(&self) -> bool {
+        self.connection.connection().is_some_and(|connection| {
+            self.now_us.saturating_sub(connection.last_received_us()) > SERVER_SILENT_AFTER_US
+        })
+    }
+
     pub fn poll_transmit(&mut self, now_us: u64) -> Option<Transmit> {
+        self.now_us = self.now_us.max(now_us);
         let transmit = self.connection.poll_transmit(now_us);
         // A timeout or expiry found while polling surfaces as an event too.
         while let Some(event) = self.connection.poll_event() {

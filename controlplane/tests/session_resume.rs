@@ -228,12 +228,20 @@ fn players_of_a_killed_node_resume_on_the_zones_new_node_without_a_new_login() {
     for player in players.iter_mut() {
         player.direction = [0.0, 0.0];
     }
-    // The players keep their sessions (resume patience) while the zone moves to B.
+    // The players keep their sessions (resume patience) while the zone moves to B, sending a
+    // trickle of inputs to the silent server.
+    let inputs_before = players[0].client.counters().input_messages_sent;
     let moved = run(&mut players, Duration::from_secs(LEASE_TTL_S + 10), |_| {
         ticks_zone(node_b.metrics)
     });
     assert!(moved, "zone {ZONE} never moved to node b");
     let zone_moved_after = killed_at.elapsed();
+    let inputs_sent = players[0].client.counters().input_messages_sent - inputs_before;
+    let inputs_per_s = inputs_sent as f64 / zone_moved_after.as_secs_f64();
+    assert!(
+        players[0].client.counters().inputs_withheld > 0 && inputs_per_s < 20.0,
+        "{inputs_per_s} inputs/s to a dead server"
+    );
     assert!(
         players.iter().all(|p| p.client.is_connected()),
         "a client gave up before the zone moved"
@@ -285,14 +293,21 @@ fn players_of_a_killed_node_resume_on_the_zones_new_node_without_a_new_login() {
         );
     }
     let lost_m: Vec<f32> = (0..players.len()).map(|i| distance(at_kill[i], at_resume[i])).collect();
-    let speed_m_per_s = meridian_zone::ZoneConfig::default().player_speed_m_per_s;
+    let zone_config = meridian_zone::ZoneConfig::default();
+    let speed_m_per_s = zone_config.player_speed_m_per_s;
+    let tick_s = zone_config.tick_interval_us() as f32 / 1e6;
     eprintln!(
         "resume: zone moved {zone_moved_after:?} after the kill, players resumed {resumed_after:?} after it; \
          position lost per player {lost_m:?} m (≈ {:?} ms of walking at {speed_m_per_s} m/s; saves every \
-         {SAVE_INTERVAL_MS} ms); input ticks at kill {ticks_at_kill:?}",
+         {SAVE_INTERVAL_MS} ms), that is ≈ {:?} zone ticks of movement input; input ticks sent by the kill \
+         {ticks_at_kill:?}; {inputs_per_s:.1} input messages/s while the server was silent",
         lost_m
             .iter()
             .map(|m| (m / speed_m_per_s * 1000.0).round())
+            .collect::<Vec<_>>(),
+        lost_m
+            .iter()
+            .map(|m| (m / (speed_m_per_s * tick_s)).round())
             .collect::<Vec<_>>()
     );
     for lost in &lost_m {

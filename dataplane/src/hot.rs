@@ -453,7 +453,11 @@ impl BridgeState {
                 zone_id,
                 fencing_token,
             } => {
-                let (outcome, state, state_token) = match self.zones.load(zone_id).await {
+                // Both reads at once: with Redis down each waits out the link's timeout, and the
+                // zone is held until both answered.
+                let (zone_state, zone_sessions) =
+                    tokio::join!(self.zones.load(zone_id), self.sessions.load_zone(zone_id));
+                let (outcome, state, state_token) = match zone_state {
                     Ok(None) => (RestoreOutcome::Missing, None, None),
                     Ok(Some(snapshot)) if snapshot.fencing_token > fencing_token => {
                         (RestoreOutcome::Fenced, None, Some(snapshot.fencing_token))
@@ -466,7 +470,7 @@ impl BridgeState {
                     Err(HotStateError::Unavailable { .. }) => (RestoreOutcome::Unavailable, None, None),
                     Err(_) => (RestoreOutcome::Corrupt, None, None),
                 };
-                let sessions = match self.sessions.load_zone(zone_id).await {
+                let sessions = match zone_sessions {
                     Ok((records, corrupt)) => {
                         let mut chosen = ZoneSessions::select(records, fencing_token, state_token);
                         chosen.corrupt += corrupt;
