@@ -119,6 +119,11 @@ struct Args {
     /// Logins in flight at once.
     #[arg(long, default_value_t = 8)]
     login_concurrency: usize,
+    /// How long a bot waits for a silent server before its session times out (the SDK's
+    /// `resume_patience_ms`). The swarm logs in again on a timeout, so it keeps the protocol's 5 s
+    /// unless a test of session resume raises it.
+    #[arg(long, default_value_t = 5_000)]
+    resume_patience_ms: u64,
 }
 
 /// Fresh logins a bot makes after its sessions ended, at most.
@@ -831,6 +836,7 @@ fn main() -> anyhow::Result<()> {
     let target_m = [tx.trim().parse::<f32>()?, ty.trim().parse::<f32>()?];
     let client_config = ClientConfig {
         input_redundancy: args.redundancy,
+        resume_patience_ms: args.resume_patience_ms,
         zone: ZoneConfig {
             zone_id: args.zone_id[0],
             ..ZoneConfig::default()
