@@ -525,6 +525,30 @@ mod tests {
     }
 
     #[test]
+    fn a_patient_client_outlasts_the_idle_timeout_and_still_gives_up_in_the_end() {
+        let (_a, mut client, now, _) = session_on_a();
+        client.set_idle_timeout_us(20_000_000);
+        // The server went silent at `now`; the client keeps sending well past 5 s.
+        let mut at = now;
+        let mut sent = 0;
+        while at < now + 19_000_000 {
+            at += 100_000;
+            while client.poll_transmit(at).is_some() {
+                sent += 1;
+            }
+        }
+        assert_eq!(client.state(), ClientState::Connected, "still waiting after 19 s");
+        assert!(sent >= 150, "keep-alives go on: {sent}");
+        while client.poll_transmit(now + 20_000_001).is_some() {}
+        assert_eq!(
+            client.state(),
+            ClientState::Disconnected(crate::endpoint::ClientDisconnect::Closed(
+                crate::connection::CloseReason::TimedOut
+            ))
+        );
+    }
+
+    #[test]
     fn a_packet_under_a_wrong_key_is_dropped_and_leaves_the_entry() {
         let (_a, mut client, now, mut resumable) = session_on_a();
         let genuine = resumable.keys.clone();
