@@ -95,6 +95,16 @@ fn metric(metrics: u16, prefix: &str) -> f64 {
         .sum()
 }
 
+/// The node's `meridian_session_resume_outcomes_total{outcome}`, over its workers.
+fn resume_outcome(metrics: u16, outcome: &str) -> f64 {
+    metrics_text(metrics)
+        .lines()
+        .filter(|line| line.starts_with("meridian_session_resume_outcomes_total{"))
+        .filter(|line| line.contains(&format!("outcome=\"{outcome}\"")))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 struct Player {
     session_id: u64,
     client: GameClient,
@@ -334,6 +344,8 @@ fn players_of_a_killed_node_resume_on_the_zones_new_node_without_a_new_login() {
         run(&mut players, Duration::from_secs(5), |_| {
             metric(node_b.metrics, "meridian_sessions_resumed_total") == 3.0
                 && metric(node_b.metrics, "meridian_zone_players{") == 3.0
+                && resume_outcome(node_b.metrics, "resumed") == 3.0
+                && resume_outcome(node_b.metrics, "bad_seal") == 0.0
         }),
         "node b's metrics: resumed {}, zone players {}",
         metric(node_b.metrics, "meridian_sessions_resumed_total"),

@@ -1127,6 +1127,19 @@ impl ZoneWorker {
             self.metrics.snapshot_bytes.record(bytes as f64 / snapshots as f64);
         }
         self.published_host = host;
+        // The resumable table (sessions offered after a failover), per worker.
+        let endpoint = self.host.endpoint().stats();
+        let worker = self.index.to_string();
+        metrics::gauge!("meridian_session_resumables", "worker" => worker.clone()).set(endpoint.resumables as f64);
+        for (outcome, value) in [
+            ("resumed", endpoint.sessions_resumed),
+            ("bad_seal", endpoint.resumes_bad_seal),
+            ("expired", endpoint.resumables_expired),
+            ("refused", endpoint.resumables_refused),
+        ] {
+            metrics::counter!("meridian_session_resume_outcomes_total", "worker" => worker.clone(), "outcome" => outcome)
+                .absolute(value);
+        }
         let sessions = self.host.session_count();
         self.metrics.sessions.set(sessions as f64);
         self.gauges.sessions.store(sessions as u64, Ordering::Relaxed);
