@@ -22,3 +22,4 @@ pub mod node;
 pub mod persistence;
 pub mod probe;
 pub mod worker;
+pub mod ws;

@@ -170,6 +170,8 @@ pub struct WorkerLinks {
     /// This worker's link to the hot-state bridge (`None`: no `--redis`; global chat is refused
     /// as `global_chat_unavailable` and zones start from their initial state).
     pub hot: Option<HotLink>,
+    /// The WebSocket gateway's outbound queues: packets to a synthetic address go there.
+    pub ws: Arc<crate::ws::WsOutbound>,
 }
 
 /// How long a worker waits at start-up for the saved state of the zones it starts with: the
@@ -233,6 +235,7 @@ pub struct ZoneWorker {
     next_zone_state_us: u64,
     /// Zones told to start, held back until the bridge answered their load (zone → token).
     pending_serves: HashMap<u32, u64>,
+    ws: Arc<crate::ws::WsOutbound>,
 }
 
 /// Restores a just-started zone from the bridge's answer, counting and logging the outcome.
@@ -314,6 +317,7 @@ impl ZoneWorker {
             edge_sessions,
             persistence,
             hot,
+            ws,
         } = links;
         let io = dgram_io::open(settings.backend, socket, &settings.io)?;
         let now_us = clock.now_us();
@@ -413,6 +417,7 @@ impl ZoneWorker {
             hot,
             next_zone_state_us,
             pending_serves: HashMap::new(),
+            ws,
         })
     }
 
@@ -853,6 +858,12 @@ impl ZoneWorker {
     }
 
     fn queue_send(&mut self, bytes: &[u8], to: SocketAddr) {
+        // A WebSocket session's packet goes to its connection's bounded queue (a full one drops
+        // and counts it as `slow_client`), never to the UDP socket.
+        if crate::ws::is_synthetic(to) {
+            self.ws.send(to, bytes);
+            return;
+        }
         // A refused send is counted by the I/O backend (`sends_dropped_queue_full`) and published.
         self.io.queue_send(bytes, to);
         self.sends_queued = true;
