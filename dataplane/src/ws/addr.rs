@@ -30,7 +30,9 @@ pub struct SyntheticAddrs {
 impl Default for SyntheticAddrs {
     fn default() -> Self {
         // 0.0.0.0:0 (number 0) is the unspecified address: never handed out.
-        Self { next: AtomicU64::new(1) }
+        Self {
+            next: AtomicU64::new(1),
+        }
     }
 }
 

@@ -100,8 +100,13 @@ fn refusal(status: StatusCode, why: &str) -> ErrorResponse {
     response
 }
 
-async fn upgrade_and_run<S>(shared: Arc<Shared>, stream: S, peer: SocketAddr, handshake: HandshakeSlot, deadline: Instant)
-where
+async fn upgrade_and_run<S>(
+    shared: Arc<Shared>,
+    stream: S,
+    peer: SocketAddr,
+    handshake: HandshakeSlot,
+    deadline: Instant,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let limits = &shared.limits;

@@ -75,7 +75,11 @@ impl PerIpCounts {
 
 impl Drop for IpSlot {
     fn drop(&mut self) {
-        let mut counts = self.owner.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut counts = self
+            .owner
+            .counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(count) = counts.get_mut(&self.ip) {
             *count -= 1;
             if *count == 0 {

@@ -92,6 +92,11 @@ pub struct WsLimits {
     /// A connection that sends nothing this long is closed (1001); clients send inputs or
     /// keep-alives many times a second while playing.
     pub idle_timeout_ms: u64,
+    /// The kernel send buffer of each connection (`None`: the kernel's autotuning, up to
+    /// `net.ipv4.tcp_wmem`'s maximum, megabytes). A fixed one bounds the kernel memory a browser
+    /// that stopped reading can hold, and lets the stuck timeout find it in seconds; a game
+    /// session sends tens of KB/s, far below what 64 KiB carries at any sane round trip.
+    pub tcp_send_buffer_bytes: Option<usize>,
 }
 
 impl Default for WsLimits {
@@ -107,6 +112,7 @@ impl Default for WsLimits {
             outbound_queue_packets: 64,
             stuck_timeout_ms: 5_000,
             idle_timeout_ms: 15_000,
+            tcp_send_buffer_bytes: Some(64 * 1024),
         }
     }
 }
@@ -364,6 +370,9 @@ async fn accept_loop(
                 };
                 // Packets are small and latency-bound: no Nagle delay.
                 let _ = tcp.set_nodelay(true);
+                if let Some(bytes) = shared.limits.tcp_send_buffer_bytes {
+                    let _ = socket2::SockRef::from(&tcp).set_send_buffer_size(bytes);
+                }
                 tokio::spawn(connection::serve(Arc::clone(&shared), tcp, peer, acceptor.clone(), handshake));
             }
         }

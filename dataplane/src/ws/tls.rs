@@ -33,8 +33,9 @@ pub(crate) fn server_config(tls: &WsTls) -> Result<(Option<Arc<ServerConfig>>, O
             if certs.is_empty() {
                 return Err(WsError::Tls(format!("no certificate in {}", cert_path.display())));
             }
-            let key = PrivateKeyDer::from_pem_file(key_path)
-                .map_err(|error| WsError::Tls(format!("reading the private key from {}: {error}", key_path.display())))?;
+            let key = PrivateKeyDer::from_pem_file(key_path).map_err(|error| {
+                WsError::Tls(format!("reading the private key from {}: {error}", key_path.display()))
+            })?;
             (certs, key, None)
         }
         WsTls::Development { subject_alt_names } => {

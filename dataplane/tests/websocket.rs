@@ -1,0 +1,592 @@
+//! The WebSocket gateway on a real node, over real TLS (a development certificate the test client
+//! trusts) and plain WS on loopback: the Rust SDK client, carried one packet per binary message,
+//! joins the same zone as a UDP SDK client; each sees the other move and their zone chat crosses.
+//! Every limit is hit with the close code (or HTTP status) observed: an oversized message (1009),
+//! a text message (1003), a message flood (1008), too many connections from one address (429),
+//! slowloris handshakes (dropped at the timeout), and a reader that stopped reading (its packets
+//! dropped and counted, the connection closed, everyone else unaffected).
+
+mod common;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{Player, now_us};
+use futures_util::{SinkExt, StreamExt};
+use meridian_client::dev_token::{self, SplitMix64};
+use meridian_client::{ClientConfig, GameClient, GameEvent, MoveCommand, ServerEvent};
+use meridian_node::dgram_io::IoBackend;
+use meridian_node::node::{Node, NodeConfig};
+use meridian_node::ws::{WsConfig, WsError, WsGateway, WsLimits, WsTls};
+use meridian_zone::ZoneConfig;
+use rustls_pki_types::{CertificateDer, ServerName, pem::PemObject};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_rustls::rustls;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::{self, Message, http::StatusCode, protocol::frame::coding::CloseCode};
+
+const CLUSTER_KEY: [u8; 32] = [0x5a; 32];
+/// With two workers zone 1 belongs to worker 1, while a connection's first stop is worker 0: the
+/// gateway's routing is exercised.
+const ZONE: u32 = 1;
+/// One input per zone tick (20 Hz by default): a client that ticks faster than the zone overflows
+/// its input buffer, and an action (chat) riding on a dropped input is lost.
+const STEP: Duration = Duration::from_millis(50);
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+type Ws = WebSocketStream<Box<dyn Io>>;
+
+struct TestNode {
+    node: Node,
+    gateway: WsGateway,
+    /// The UDP game address (the token's server address, for both kinds of client).
+    listen: SocketAddr,
+}
+
+impl TestNode {
+    fn start(tls: WsTls, limits: WsLimits) -> TestNode {
+        let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let listen: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let node = Node::start(NodeConfig {
+            listen,
+            workers: 2,
+            backend: IoBackend::Mmsg,
+            cluster_key: CLUSTER_KEY,
+            zones: vec![ZONE],
+            zone_config: ZoneConfig::default(),
+            session_events: false,
+            edge: None,
+            persistence: None,
+            hot: None,
+            world: None,
+        })
+        .unwrap();
+        let gateway = node
+            .start_websocket(WsConfig {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                tls,
+                public_url: None,
+                limits,
+            })
+            .unwrap();
+        TestNode { node, gateway, listen }
+    }
+
+    fn counter(&self, pick: impl Fn(&meridian_node::ws::WsCounters) -> &AtomicU64) -> u64 {
+        pick(self.gateway.counters()).load(Ordering::Relaxed)
+    }
+
+    /// Waits (up to 5 s) for a counter to reach `value`: the gateway counts an outcome after the
+    /// client has seen it.
+    async fn wait_for(&self, name: &str, pick: impl Fn(&meridian_node::ws::WsCounters) -> &AtomicU64, value: u64) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.counter(&pick) != value {
+            assert!(
+                Instant::now() < deadline,
+                "{name} is {}, not {value}",
+                self.counter(&pick)
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn stop(self) {
+        self.gateway.stop();
+        self.node.stop().unwrap();
+    }
+
+    async fn connect(&self) -> Result<Ws, tungstenite::Error> {
+        connect(self.gateway.local_addr(), self.gateway.dev_cert_pem(), None).await
+    }
+}
+
+fn development_tls() -> WsTls {
+    WsTls::Development {
+        subject_alt_names: vec!["localhost".into()],
+    }
+}
+
+fn tls_connector(cert_pem: &str) -> tokio_rustls::TlsConnector {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(cert_pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+async fn tcp_connect(addr: SocketAddr, recv_buffer_bytes: Option<u32>) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    if let Some(bytes) = recv_buffer_bytes {
+        socket.set_recv_buffer_size(bytes).unwrap();
+    }
+    socket.connect(addr).await.unwrap()
+}
+
+/// A WebSocket client over TLS trusting `cert_pem` (or plain without one).
+async fn connect(
+    addr: SocketAddr,
+    cert_pem: Option<&str>,
+    recv_buffer_bytes: Option<u32>,
+) -> Result<Ws, tungstenite::Error> {
+    let tcp = tcp_connect(addr, recv_buffer_bytes).await;
+    let (stream, scheme): (Box<dyn Io>, _) = match cert_pem {
+        None => (Box::new(tcp), "ws"),
+        Some(pem) => {
+            let tls = tls_connector(pem)
+                .connect(ServerName::try_from("localhost").unwrap(), tcp)
+                .await?;
+            (Box::new(tls), "wss")
+        }
+    };
+    let url = format!("{scheme}://localhost:{}/", addr.port());
+    let (ws, _response) = tokio_tungstenite::client_async(url, stream).await?;
+    Ok(ws)
+}
+
+/// Reads until the server's close frame and returns its code (`None`: ended without one).
+async fn close_code(ws: &mut Ws) -> Option<CloseCode> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => return frame.map(|frame| frame.code),
+            Ok(Some(Ok(_))) => continue,
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The SDK client carried over a WebSocket: each transmit one binary message, each binary message
+/// one datagram `from` the token's server address.
+struct WsPlayer {
+    client: GameClient,
+    ws: Ws,
+    server: SocketAddr,
+    events: Vec<GameEvent>,
+    received: u64,
+}
+
+impl WsPlayer {
+    fn new(ws: Ws, server: SocketAddr, session_id: u64) -> Self {
+        let mut rng = SplitMix64(session_id);
+        let token = dev_token::issue(&CLUSTER_KEY, session_id, ZONE, server, now_us() / 1_000_000, &mut rng);
+        WsPlayer {
+            client: GameClient::new(now_us(), token, ClientConfig::default()).unwrap(),
+            ws,
+            server,
+            events: Vec::new(),
+            received: 0,
+        }
+    }
+
+    /// Takes what has arrived, then sends.
+    async fn step(&mut self, direction: [f32; 2]) {
+        loop {
+            match tokio::time::timeout(Duration::ZERO, self.ws.next()).await {
+                Err(_) => break,
+                Ok(Some(Ok(Message::Binary(bytes)))) => {
+                    self.received += 1;
+                    let _ = self.client.handle(now_us(), self.server, &bytes);
+                }
+                Ok(Some(Ok(Message::Close(frame)))) => panic!("the gateway closed the connection: {frame:?}"),
+                Ok(Some(Ok(_))) => {}
+                Ok(Some(Err(error))) => panic!("WebSocket error: {error}"),
+                Ok(None) => panic!("the WebSocket ended"),
+            }
+        }
+        self.send(direction).await;
+    }
+
+    /// One input while connected and whatever else is due; nothing is read.
+    async fn send(&mut self, direction: [f32; 2]) {
+        if self.client.is_connected() {
+            let _ = self.client.tick(MoveCommand { direction, yaw: 0.0 });
+        }
+        while let Some(transmit) = self.client.poll_transmit(now_us()) {
+            self.ws.feed(Message::binary(transmit.bytes)).await.unwrap();
+        }
+        self.ws.flush().await.unwrap();
+        while let Some(event) = self.client.poll_event() {
+            self.events.push(event);
+        }
+    }
+}
+
+/// `common::Player::step` with a direction.
+fn step_udp(player: &mut Player, direction: [f32; 2]) {
+    let mut buf = [0u8; 2048];
+    while let Ok((n, from)) = player.socket.recv_from(&mut buf) {
+        let _ = player.client.handle(now_us(), from, &buf[..n]);
+    }
+    if player.client.is_connected() {
+        let _ = player.client.tick(MoveCommand { direction, yaw: 0.0 });
+    }
+    while let Some(transmit) = player.client.poll_transmit(now_us()) {
+        let _ = player.socket.send_to(&transmit.bytes, transmit.destination);
+    }
+    while let Some(event) = player.client.poll_event() {
+        player.events.push(event);
+    }
+}
+
+fn chat_from(events: &[GameEvent], entity: u32, text: &str) -> bool {
+    events.iter().any(|event| {
+        matches!(event, GameEvent::Server(ServerEvent::Chat { from_entity, text: line, .. })
+            if *from_entity == entity && &**line == text)
+    })
+}
+
+fn position_of(client: &GameClient, entity: u32) -> Option<[f32; 3]> {
+    client.server_world().get(&entity).map(|state| state.position)
+}
+
+fn distance(a: [f32; 3], b: [f32; 3]) -> f32 {
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt()
+}
+
+/// Steps both players until `done` (or panics with `what` after `timeout`).
+async fn play_until(
+    ws: &mut WsPlayer,
+    udp: &mut Player,
+    directions: ([f32; 2], [f32; 2]),
+    timeout: Duration,
+    what: &str,
+    done: impl Fn(&WsPlayer, &Player) -> bool,
+) {
+    let deadline = Instant::now() + timeout;
+    while !done(ws, udp) {
+        let chats = |events: &[GameEvent]| {
+            events
+                .iter()
+                .filter(|event| matches!(event, GameEvent::Server(ServerEvent::Chat { .. })))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        assert!(
+            Instant::now() < deadline,
+            "timed out: {what}; chat seen by the browser {:?}, by the UDP client {:?}; udp {:?} {:?}",
+            chats(&ws.events),
+            chats(&udp.events),
+            udp.client.counters(),
+            udp.client.state()
+        );
+        ws.step(directions.0).await;
+        step_udp(udp, directions.1);
+        tokio::time::sleep(STEP).await;
+    }
+}
+
+async fn browser_and_udp_play_together(node: &TestNode) {
+    let ws = node.connect().await.unwrap();
+    let mut browser = WsPlayer::new(ws, node.listen, 1_001);
+    let mut udp = Player::new(&CLUSTER_KEY, node.listen, 1_002, ZONE);
+    play_until(
+        &mut browser,
+        &mut udp,
+        ([0.0; 2], [0.0; 2]),
+        Duration::from_secs(10),
+        "both joined and placed",
+        |ws, udp| ws.client.is_placed() && udp.client.is_placed(),
+    )
+    .await;
+    let browser_entity = browser.client.entity().unwrap();
+    let udp_entity = udp.client.entity().unwrap();
+    assert!(
+        browser.events.iter().any(
+            |event| matches!(event, GameEvent::Server(ServerEvent::Joined { entity }) if *entity == browser_entity)
+        ),
+        "the browser session got Joined"
+    );
+    play_until(
+        &mut browser,
+        &mut udp,
+        ([0.0; 2], [0.0; 2]),
+        Duration::from_secs(5),
+        "each sees the other",
+        |ws, udp| position_of(&ws.client, udp_entity).is_some() && position_of(&udp.client, browser_entity).is_some(),
+    )
+    .await;
+    let browser_start = position_of(&udp.client, browser_entity).unwrap();
+    let udp_start = position_of(&browser.client, udp_entity).unwrap();
+    play_until(
+        &mut browser,
+        &mut udp,
+        ([1.0, 0.0], [0.0, 1.0]),
+        Duration::from_secs(10),
+        "each sees the other move",
+        |ws, udp| {
+            position_of(&udp.client, browser_entity).is_some_and(|p| distance(p, browser_start) > 2.0)
+                && position_of(&ws.client, udp_entity).is_some_and(|p| distance(p, udp_start) > 2.0)
+        },
+    )
+    .await;
+    udp.client.send_chat("hello from udp").unwrap();
+    play_until(
+        &mut browser,
+        &mut udp,
+        ([0.0; 2], [0.0; 2]),
+        Duration::from_secs(5),
+        "zone chat from the UDP client reaches the browser",
+        |ws, _| chat_from(&ws.events, udp_entity, "hello from udp"),
+    )
+    .await;
+    browser.client.send_chat("hello from the browser").unwrap();
+    play_until(
+        &mut browser,
+        &mut udp,
+        ([0.0; 2], [0.0; 2]),
+        Duration::from_secs(5),
+        "zone chat from the browser reaches the UDP client",
+        |_, udp| chat_from(&udp.events, browser_entity, "hello from the browser"),
+    )
+    .await;
+    assert!(browser.received > 0);
+    node.wait_for("open", |c| &c.open, 1).await;
+}
+
+#[tokio::test]
+async fn a_browser_session_over_wss_plays_beside_a_udp_client() {
+    let node = TestNode::start(development_tls(), WsLimits::default());
+    assert!(node.gateway.url().starts_with("wss://"), "{}", node.gateway.url());
+    browser_and_udp_play_together(&node).await;
+    node.wait_for("slow_client_drops", |c| &c.slow_client_drops, 0).await;
+    node.wait_for("inbound_dropped", |c| &c.inbound_dropped, 0).await;
+    // The browser's connection ended with it: its place is free again.
+    node.wait_for("open", |c| &c.open, 0).await;
+    node.stop();
+}
+
+#[tokio::test]
+async fn plain_ws_serves_on_loopback_and_is_refused_elsewhere() {
+    let node = TestNode::start(WsTls::Plain, WsLimits::default());
+    assert!(node.gateway.url().starts_with("ws://"), "{}", node.gateway.url());
+    assert!(node.gateway.dev_cert_pem().is_none());
+    browser_and_udp_play_together(&node).await;
+    let refused = node.node.start_websocket(WsConfig {
+        listen: "0.0.0.0:0".parse().unwrap(),
+        tls: WsTls::Plain,
+        public_url: None,
+        limits: WsLimits::default(),
+    });
+    match refused {
+        Err(error @ WsError::PlainNotLoopback(_)) => assert!(error.to_string().contains("loopback"), "{error}"),
+        Err(other) => panic!("wrong refusal: {other}"),
+        Ok(_) => panic!("plain WebSocket on 0.0.0.0 was accepted"),
+    }
+    node.stop();
+}
+
+#[tokio::test]
+async fn oversized_text_and_flooding_messages_are_closed_with_their_codes() {
+    let node = TestNode::start(
+        development_tls(),
+        WsLimits {
+            messages_per_s: 50,
+            messages_burst: 50,
+            ..WsLimits::default()
+        },
+    );
+    let mut ws = node.connect().await.unwrap();
+    // One byte above the largest packet (a datagram).
+    ws.send(Message::binary(vec![0u8; meridian_proto::DATAGRAM_BYTES_MAX + 1]))
+        .await
+        .unwrap();
+    assert_eq!(close_code(&mut ws).await, Some(CloseCode::Size));
+    node.wait_for("closed_oversized", |c| &c.closed_oversized, 1).await;
+
+    let mut ws = node.connect().await.unwrap();
+    ws.send(Message::text("hello")).await.unwrap();
+    assert_eq!(close_code(&mut ws).await, Some(CloseCode::Unsupported));
+    node.wait_for("closed_text", |c| &c.closed_text, 1).await;
+
+    // A packet's worth of bytes (refused by the host as garbage) 200 times at once: past the
+    // burst of 50. The gateway may close before every message is written.
+    let mut ws = node.connect().await.unwrap();
+    for _ in 0..200 {
+        if ws.feed(Message::binary(vec![7u8; 40])).await.is_err() {
+            break;
+        }
+    }
+    let _ = ws.flush().await;
+    assert_eq!(close_code(&mut ws).await, Some(CloseCode::Policy));
+    node.wait_for("closed_rate", |c| &c.closed_rate, 1).await;
+    // Only the ones within the burst reached a worker.
+    assert!(
+        node.counter(|c| &c.messages_in) <= 51,
+        "{}",
+        node.counter(|c| &c.messages_in)
+    );
+    node.stop();
+}
+
+#[tokio::test]
+async fn connections_beyond_the_per_address_limit_get_429() {
+    let node = TestNode::start(
+        development_tls(),
+        WsLimits {
+            connections_per_ip_max: 3,
+            ..WsLimits::default()
+        },
+    );
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(node.connect().await.unwrap());
+    }
+    match node.connect().await {
+        Err(tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+            let body = response.body().clone().unwrap_or_default();
+            assert!(String::from_utf8_lossy(&body).contains("too many"), "{body:?}");
+        }
+        Err(other) => panic!("wrong refusal: {other}"),
+        Ok(_) => panic!("a fourth connection from one address was accepted"),
+    }
+    node.wait_for("refused_per_ip", |c| &c.refused_per_ip, 1).await;
+    node.wait_for("open", |c| &c.open, 3).await;
+    // A closed connection frees its place.
+    let mut first = open.remove(0);
+    first.close(None).await.unwrap();
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match node.connect().await {
+            Ok(ws) => {
+                open.push(ws);
+                break;
+            }
+            Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(error) => panic!("the freed place was not given again: {error}"),
+        }
+    }
+    node.stop();
+}
+
+/// Waits for the server to end a connection; returns how long it took.
+async fn time_until_dropped(stream: &mut (impl AsyncRead + Unpin)) -> Duration {
+    let started = Instant::now();
+    let mut buf = [0u8; 256];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => return started.elapsed(),
+            Ok(Ok(_)) => continue,
+            Err(_) => panic!("the server kept a stalled handshake open for 5 s"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn slowloris_handshakes_are_dropped_at_the_timeout() {
+    let node = TestNode::start(
+        development_tls(),
+        WsLimits {
+            handshake_timeout_ms: 500,
+            ..WsLimits::default()
+        },
+    );
+    let addr = node.gateway.local_addr();
+    // TCP open, nothing sent.
+    let mut silent = tcp_connect(addr, None).await;
+    let waited = time_until_dropped(&mut silent).await;
+    assert!(
+        waited >= Duration::from_millis(400) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+    // TLS done, then half an HTTP upgrade request.
+    let tcp = tcp_connect(addr, None).await;
+    let mut tls = tls_connector(node.gateway.dev_cert_pem().unwrap())
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n")
+        .await
+        .unwrap();
+    tls.flush().await.unwrap();
+    let waited = time_until_dropped(&mut tls).await;
+    assert!(waited < Duration::from_secs(3), "{waited:?}");
+    node.wait_for("handshake_timeouts", |c| &c.handshake_timeouts, 2).await;
+    node.wait_for("open", |c| &c.open, 0).await;
+    // The gateway still serves.
+    let ws = node.connect().await.unwrap();
+    drop(ws);
+    node.stop();
+}
+
+#[tokio::test]
+async fn a_reader_that_stops_reading_loses_packets_and_is_closed_alone() {
+    let node = TestNode::start(
+        development_tls(),
+        WsLimits {
+            outbound_queue_packets: 8,
+            stuck_timeout_ms: 1_000,
+            tcp_send_buffer_bytes: Some(4 * 1024),
+            ..WsLimits::default()
+        },
+    );
+    // NPCs around the spawn point fill every snapshot (tens of KB/s to each player).
+    let home = ZoneConfig::default().player_spawn_m;
+    for i in 0..40 {
+        let offset = i as f32 * 0.5;
+        node.node
+            .spawn_npc(ZONE, [home[0] + offset, home[1] - offset, home[2]], 0)
+            .unwrap();
+    }
+    let cert = node.gateway.dev_cert_pem().unwrap().to_string();
+    let addr = node.gateway.local_addr();
+    // The slow one's kernel receive buffer is small, so its TCP window closes quickly.
+    let slow_ws = connect(addr, Some(&cert), Some(4 * 1024)).await.unwrap();
+    let mut slow = WsPlayer::new(slow_ws, node.listen, 2_001);
+    let mut browser = WsPlayer::new(node.connect().await.unwrap(), node.listen, 2_002);
+    let mut udp = Player::new(&CLUSTER_KEY, node.listen, 2_003, ZONE);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(slow.client.is_placed() && browser.client.is_placed() && udp.client.is_placed()) {
+        assert!(Instant::now() < deadline, "all three placed");
+        slow.step([0.0; 2]).await;
+        browser.step([0.0; 2]).await;
+        step_udp(&mut udp, [0.0; 2]);
+        tokio::time::sleep(STEP).await;
+    }
+    node.wait_for("slow_client_drops", |c| &c.slow_client_drops, 0).await;
+    // The slow one goes on sending its inputs but reads nothing more.
+    let (browser_before, udp_before) = (browser.received, udp.client.counters().datagrams_received);
+    let deadline = Instant::now() + Duration::from_secs(4);
+    while node.counter(|c| &c.closed_stuck) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the stuck reader was not closed (drops so far: {})",
+            node.counter(|c| &c.slow_client_drops)
+        );
+        let _ = tokio::time::timeout(Duration::from_millis(5), slow.send([0.0; 2])).await;
+        browser.step([0.0; 2]).await;
+        step_udp(&mut udp, [0.0; 2]);
+        tokio::time::sleep(STEP).await;
+    }
+    let drops = node.counter(|c| &c.slow_client_drops);
+    assert!(drops > 0, "the full queue dropped packets");
+    // Memory stayed bounded: what the slow connection held is its queue (8 packets), the
+    // tungstenite write buffer and the 4 KiB kernel buffer; everything beyond was dropped.
+    // Only the stuck connection was closed.
+    node.wait_for("open", |c| &c.open, 1).await;
+    // The others kept playing all along (snapshots at 20 Hz: dozens in the stuck period).
+    for _ in 0..25 {
+        browser.step([0.0; 2]).await;
+        step_udp(&mut udp, [0.0; 2]);
+        tokio::time::sleep(STEP).await;
+    }
+    assert!(browser.client.is_connected() && udp.client.is_connected());
+    assert!(
+        browser.received - browser_before > 40,
+        "{}",
+        browser.received - browser_before
+    );
+    assert!(udp.client.counters().datagrams_received - udp_before > 40);
+    node.stop();
+}
