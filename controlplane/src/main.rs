@@ -67,6 +67,10 @@ enum Command {
         /// Without `--etcd`: the one game address every zone is served at (a standalone node).
         #[arg(long)]
         game_addr: Option<std::net::SocketAddr>,
+        /// With `--game-addr`: that node's WebSocket gateway URL (`wss://…`), named in play
+        /// tickets for browsers. Under `--etcd` each node's record carries its own.
+        #[arg(long, requires = "game_addr")]
+        game_websocket: Option<String>,
         /// TLS certificate and key (PEM); without them a development certificate for localhost is
         /// generated (written to `--dev-cert-out` for clients to trust).
         #[arg(long, requires = "tls_key")]
@@ -124,6 +128,7 @@ fn main() -> anyhow::Result<()> {
             jwt_secret_hex,
             etcd,
             game_addr,
+            game_websocket,
             tls_cert,
             tls_key,
             dev_cert_out,
@@ -145,7 +150,14 @@ fn main() -> anyhow::Result<()> {
             if let (Some(cert_path), Some(key_path)) = (tls_cert, tls_key) {
                 config.tls = TlsSource::Files { cert_path, key_path };
             }
-            runtime.block_on(run_auth(config, etcd, game_addr, dev_cert_out, duration_s))
+            runtime.block_on(run_auth(
+                config,
+                etcd,
+                game_addr,
+                game_websocket,
+                dev_cert_out,
+                duration_s,
+            ))
         }
     }
 }
@@ -165,6 +177,7 @@ async fn run_auth(
     config: AuthConfig,
     etcd: Vec<String>,
     game_addr: Option<std::net::SocketAddr>,
+    game_websocket: Option<String>,
     dev_cert_out: Option<std::path::PathBuf>,
     duration_s: Option<u64>,
 ) -> anyhow::Result<()> {
@@ -181,7 +194,12 @@ async fn run_auth(
         (Arc::new(directory), Some(PendingRoutes::new(client)))
     } else {
         let address = game_addr.context("give --etcd (control plane) or --game-addr (one standalone node)")?;
-        (Arc::new(StaticZoneDirectory::new(address)), None)
+        let directory = StaticZoneDirectory::new(address);
+        let directory = match game_websocket {
+            Some(url) => directory.with_websocket(url),
+            None => directory,
+        };
+        (Arc::new(directory), None)
     };
     let server = meridian_control::auth::bind_with_routes(config, directory, routes)
         .await

@@ -45,6 +45,8 @@ pub struct AgentConfig {
     pub workers: u32,
     pub capacity_players: u32,
     pub lease_ttl_s: i64,
+    /// The node's WebSocket gateway URL for browsers (`None`: no gateway).
+    pub websocket_url: Option<String>,
 }
 
 /// Runs the agent until `stop` is set (then leaves the registry, so the node's zones move at once).
@@ -91,6 +93,7 @@ async fn serve_one_lease(
         workers: config.workers,
         capacity_players: config.capacity_players,
         build: concat!("meridian-node ", env!("CARGO_PKG_VERSION")).to_string(),
+        websocket: config.websocket_url.clone(),
     };
     let registry_config = NodeConfig {
         lease_ttl_s: config.lease_ttl_s,
