@@ -590,3 +590,252 @@ async fn a_reader_that_stops_reading_loses_packets_and_is_closed_alone() {
     assert!(udp.client.counters().datagrams_received - udp_before > 40);
     node.stop();
 }
+
+/// Counts the bytes a stream carries (under TLS: what goes on the TCP connection).
+struct Counted<S> {
+    inner: S,
+    bytes: Arc<AtomicU64>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        self.bytes
+            .fetch_add((buf.filled().len() - before) as u64, Ordering::Relaxed);
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let std::task::Poll::Ready(Ok(n)) = &polled {
+            self.bytes.fetch_add(*n as u64, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// CPU time (ns) of this process's threads whose name starts with one of `prefixes`.
+fn threads_cpu_ns(prefixes: &[&str]) -> u64 {
+    let ticks_per_s = 100; // USER_HZ on Linux
+    let mut total_ticks = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = &stat[open + 1..close];
+        if !prefixes.iter().any(|prefix| name.starts_with(prefix)) {
+            continue;
+        }
+        // After the name: state is field 3; utime and stime are fields 14 and 15.
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        total_ticks += fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    }
+    total_ticks * 1_000_000_000 / ticks_per_s
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// A direction that walks each client in a slow circle (snapshots carry movement).
+fn circling(index: usize, started: Instant) -> [f32; 2] {
+    let angle = started.elapsed().as_secs_f32() * 0.5 + index as f32;
+    [angle.cos(), angle.sin()]
+}
+
+/// The figure: server CPU per message for WebSocket vs UDP sessions, same node, consecutive phases
+/// at the same load (N clients each, default 100, for S seconds, default 10), and bytes per second
+/// per client. Run: `cargo test --release -p meridian-node --test websocket -- --ignored
+/// --nocapture figure` (MERIDIAN_WS_FIGURE_CLIENTS, MERIDIAN_WS_FIGURE_S).
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+#[ignore = "a figure, not a check: run by hand"]
+async fn figure_cpu_per_message_websocket_vs_udp() {
+    let clients: usize = env_or("MERIDIAN_WS_FIGURE_CLIENTS", 100);
+    let seconds: u64 = env_or("MERIDIAN_WS_FIGURE_S", 10);
+    let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let node = Node::start(NodeConfig {
+        listen,
+        workers: 1,
+        backend: IoBackend::Mmsg,
+        cluster_key: CLUSTER_KEY,
+        zones: vec![ZONE],
+        zone_config: ZoneConfig {
+            player_spawn_radius_m: 30.0,
+            ..ZoneConfig::default()
+        },
+        session_events: false,
+        edge: None,
+        persistence: None,
+        hot: None,
+        world: None,
+    })
+    .unwrap();
+    let gateway = node
+        .start_websocket(WsConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            tls: development_tls(),
+            public_url: None,
+            limits: WsLimits {
+                connections_per_ip_max: clients as u32 + 8,
+                ..WsLimits::default()
+            },
+        })
+        .unwrap();
+    let workers = ["zone-worker"];
+    let gateway_threads = ["ws-gateway"];
+
+    // UDP phase.
+    let mut udp: Vec<Player> = (0..clients)
+        .map(|i| Player::new(&CLUSTER_KEY, listen, 10_000 + i as u64, ZONE))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !udp.iter().all(|p| p.client.is_placed()) {
+        assert!(Instant::now() < deadline, "UDP clients placed");
+        for player in &mut udp {
+            step_udp(player, [0.0; 2]);
+        }
+        tokio::time::sleep(STEP).await;
+    }
+    let udp_messages = |udp: &[Player]| -> (u64, u64) {
+        udp.iter().fold((0, 0), |(m, b), p| {
+            let c = p.client.counters();
+            (
+                m + c.datagrams_sent + c.datagrams_received,
+                b + c.bytes_sent + c.bytes_received,
+            )
+        })
+    };
+    let (messages_before, bytes_before) = udp_messages(&udp);
+    let cpu_before = threads_cpu_ns(&workers);
+    let started = Instant::now();
+    let mut next = Instant::now();
+    while started.elapsed() < Duration::from_secs(seconds) {
+        for (i, player) in udp.iter_mut().enumerate() {
+            step_udp(player, circling(i, started));
+        }
+        next += STEP;
+        tokio::time::sleep_until(next.into()).await;
+    }
+    let elapsed_s = started.elapsed().as_secs_f64();
+    let udp_cpu_ns = threads_cpu_ns(&workers) - cpu_before;
+    let (messages_after, bytes_after) = udp_messages(&udp);
+    let (udp_msgs, udp_bytes) = (messages_after - messages_before, bytes_after - bytes_before);
+    let udp_datagrams_per_s = udp_msgs as f64 / elapsed_s / clients as f64;
+    println!(
+        "UDP: {clients} clients, {elapsed_s:.1} s: worker CPU {:.3} s, {udp_msgs} packets -> {:.2} us/packet; {:.0} B/s per client (UDP payload), {:.0} B/s with IPv4+UDP headers",
+        udp_cpu_ns as f64 / 1e9,
+        udp_cpu_ns as f64 / 1e3 / udp_msgs as f64,
+        udp_bytes as f64 / elapsed_s / clients as f64,
+        udp_bytes as f64 / elapsed_s / clients as f64 + 28.0 * udp_datagrams_per_s,
+    );
+    for player in &mut udp {
+        if let Some(transmit) = player.client.disconnect() {
+            let _ = player.socket.send_to(&transmit.bytes, transmit.destination);
+        }
+    }
+    drop(udp);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // WebSocket phase (TLS), same node.
+    let wire_bytes = Arc::new(AtomicU64::new(0));
+    let cert = gateway.dev_cert_pem().unwrap().to_string();
+    let mut browsers = Vec::new();
+    for i in 0..clients {
+        let tcp = tcp_connect(gateway.local_addr(), None).await;
+        let counted = Counted {
+            inner: tcp,
+            bytes: Arc::clone(&wire_bytes),
+        };
+        let tls = tls_connector(&cert)
+            .connect(ServerName::try_from("localhost").unwrap(), counted)
+            .await
+            .unwrap();
+        let url = format!("wss://localhost:{}/", gateway.local_addr().port());
+        let (ws, _) = tokio_tungstenite::client_async(url, Box::new(tls) as Box<dyn Io>)
+            .await
+            .unwrap();
+        browsers.push(WsPlayer::new(ws, listen, 20_000 + i as u64));
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !browsers.iter().all(|p| p.client.is_placed()) {
+        assert!(Instant::now() < deadline, "WebSocket clients placed");
+        for browser in &mut browsers {
+            browser.step([0.0; 2]).await;
+        }
+        tokio::time::sleep(STEP).await;
+    }
+    let ws_messages = |browsers: &[WsPlayer]| -> (u64, u64) {
+        browsers.iter().fold((0, 0), |(m, b), p| {
+            let c = p.client.counters();
+            (
+                m + c.datagrams_sent + c.datagrams_received,
+                b + c.bytes_sent + c.bytes_received,
+            )
+        })
+    };
+    let (messages_before, bytes_before) = ws_messages(&browsers);
+    let wire_before = wire_bytes.load(Ordering::Relaxed);
+    let (worker_before, gateway_before) = (threads_cpu_ns(&workers), threads_cpu_ns(&gateway_threads));
+    let started = Instant::now();
+    let mut next = Instant::now();
+    while started.elapsed() < Duration::from_secs(seconds) {
+        for (i, browser) in browsers.iter_mut().enumerate() {
+            browser.step(circling(i, started)).await;
+        }
+        next += STEP;
+        tokio::time::sleep_until(next.into()).await;
+    }
+    let elapsed_s = started.elapsed().as_secs_f64();
+    let worker_ns = threads_cpu_ns(&workers) - worker_before;
+    let gateway_ns = threads_cpu_ns(&gateway_threads) - gateway_before;
+    let (messages_after, bytes_after) = ws_messages(&browsers);
+    let (ws_msgs, ws_bytes) = (messages_after - messages_before, bytes_after - bytes_before);
+    let wire = wire_bytes.load(Ordering::Relaxed) - wire_before;
+    println!(
+        "WebSocket (TLS): {clients} clients, {elapsed_s:.1} s: worker CPU {:.3} s + gateway CPU {:.3} s, {ws_msgs} packets -> {:.2} us/packet ({:.2} worker + {:.2} gateway); {:.0} B/s per client (packets), {:.0} B/s on TCP (TLS + WebSocket framing)",
+        worker_ns as f64 / 1e9,
+        gateway_ns as f64 / 1e9,
+        (worker_ns + gateway_ns) as f64 / 1e3 / ws_msgs as f64,
+        worker_ns as f64 / 1e3 / ws_msgs as f64,
+        gateway_ns as f64 / 1e3 / ws_msgs as f64,
+        ws_bytes as f64 / elapsed_s / clients as f64,
+        wire as f64 / elapsed_s / clients as f64,
+    );
+    println!(
+        "gateway counters: slow_client drops {}, inbound drops {}",
+        gateway.counters().slow_client_drops.load(Ordering::Relaxed),
+        gateway.counters().inbound_dropped.load(Ordering::Relaxed)
+    );
+    drop(browsers);
+    gateway.stop();
+    node.stop().unwrap();
+}

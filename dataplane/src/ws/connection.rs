@@ -21,7 +21,9 @@ use tokio_tungstenite::tungstenite::{
     protocol::{CloseFrame, WebSocketConfig, frame::coding::CloseCode},
 };
 
-use super::{Router, SyntheticAddrs, WsCounters, WsLimits, WsOutbound, limits::PerIpCounts, limits::TokenBucket};
+use super::{
+    Router, SyntheticAddrs, WsCounters, WsLimits, WsOutbound, limits::IpSlot, limits::PerIpCounts, limits::TokenBucket,
+};
 use crate::worker::Forwarded;
 
 /// What every connection task shares.
@@ -78,10 +80,12 @@ pub(crate) async fn serve(
     handshake: HandshakeSlot,
 ) {
     let deadline = Instant::now() + Duration::from_millis(shared.limits.handshake_timeout_ms);
+    // Counted from the TCP accept on, so handshakes that never finish count against the address.
+    let ip_slot = shared.per_ip.acquire(peer.ip());
     match acceptor {
-        None => upgrade_and_run(shared, tcp, peer, handshake, deadline).await,
+        None => upgrade_and_run(shared, tcp, peer, ip_slot, handshake, deadline).await,
         Some(acceptor) => match timeout_at(deadline, acceptor.accept(tcp)).await {
-            Ok(Ok(stream)) => upgrade_and_run(shared, stream, peer, handshake, deadline).await,
+            Ok(Ok(stream)) => upgrade_and_run(shared, stream, peer, ip_slot, handshake, deadline).await,
             Ok(Err(error)) => {
                 WsCounters::add(&shared.counters.handshake_failures, 1);
                 tracing::debug!(%peer, %error, "WebSocket TLS handshake failed");
@@ -104,14 +108,13 @@ async fn upgrade_and_run<S>(
     shared: Arc<Shared>,
     stream: S,
     peer: SocketAddr,
+    ip_slot: IpSlot,
     handshake: HandshakeSlot,
     deadline: Instant,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let limits = &shared.limits;
-    // Counted from the TCP accept on, so handshakes that never finish count against the address.
-    let ip_slot = shared.per_ip.acquire(peer.ip());
     let over_per_ip = ip_slot.count > limits.connections_per_ip_max;
     let mut admitted = false;
     // The error type is tungstenite's (an HTTP response), fixed by its `Callback` trait.
