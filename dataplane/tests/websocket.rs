@@ -470,6 +470,26 @@ async fn connections_beyond_the_per_address_limit_get_429() {
     node.stop();
 }
 
+#[tokio::test]
+async fn a_full_gateway_answers_503() {
+    let node = TestNode::start(
+        development_tls(),
+        WsLimits {
+            connections_max: 2,
+            ..WsLimits::default()
+        },
+    );
+    let _open = [node.connect().await.unwrap(), node.connect().await.unwrap()];
+    match node.connect().await {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE),
+        Err(other) => panic!("wrong refusal: {other}"),
+        Ok(_) => panic!("a third connection was accepted by a gateway bounded to two"),
+    }
+    node.wait_for("refused_full", |c| &c.refused_full, 1).await;
+    node.wait_for("open", |c| &c.open, 2).await;
+    node.stop();
+}
+
 /// Waits for the server to end a connection; returns how long it took.
 async fn time_until_dropped(stream: &mut (impl AsyncRead + Unpin)) -> Duration {
     let started = Instant::now();
