@@ -22,6 +22,11 @@
 //! gateway (HTTP 503), TLS and upgrade not done within the handshake timeout (the TCP connection
 //! is dropped: slowloris), an idle connection (1001). A slow reader's queue drops packets
 //! (`slow_client`); a connection whose writes stay blocked past the stuck timeout is closed.
+//!
+//! Files: `mod.rs` (configuration, counters, the accept loop), `connection.rs` (one connection:
+//! handshake, reader, writer), `addr.rs` (synthetic addresses), `outbound.rs` (the queues the
+//! workers push to), `limits.rs` (rate and per-address state), `tls.rs` (rustls with ring).
+#![forbid(unsafe_code)]
 
 pub mod addr;
 mod connection;
