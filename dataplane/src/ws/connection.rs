@@ -119,6 +119,8 @@ async fn upgrade_and_run<S>(
     let mut admitted = false;
     // The error type is tungstenite's (an HTTP response), fixed by its `Callback` trait.
     #[allow(clippy::result_large_err)]
+    // Any path and no Origin check: a session is authorised by the connect token in its first
+    // packet, not by cookies, so a page of another origin gains nothing by connecting.
     let callback = |_request: &Request, response: Response| {
         if over_per_ip {
             return Err(refusal(
