@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{Player, now_us};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use meridian_client::dev_token::{self, SplitMix64};
 use meridian_client::{ClientConfig, GameClient, GameEvent, MoveCommand, ServerEvent};
 use meridian_node::dgram_io::IoBackend;
@@ -190,17 +190,19 @@ impl WsPlayer {
 
     /// Takes what has arrived, then sends.
     async fn step(&mut self, direction: [f32; 2]) {
+        // Polled once each (`now_or_never`): a zero timeout would wait for the timer driver's
+        // next turn (about a millisecond) per client.
         loop {
-            match tokio::time::timeout(Duration::ZERO, self.ws.next()).await {
-                Err(_) => break,
-                Ok(Some(Ok(Message::Binary(bytes)))) => {
+            match self.ws.next().now_or_never() {
+                None => break,
+                Some(Some(Ok(Message::Binary(bytes)))) => {
                     self.received += 1;
                     let _ = self.client.handle(now_us(), self.server, &bytes);
                 }
-                Ok(Some(Ok(Message::Close(frame)))) => panic!("the gateway closed the connection: {frame:?}"),
-                Ok(Some(Ok(_))) => {}
-                Ok(Some(Err(error))) => panic!("WebSocket error: {error}"),
-                Ok(None) => panic!("the WebSocket ended"),
+                Some(Some(Ok(Message::Close(frame)))) => panic!("the gateway closed the connection: {frame:?}"),
+                Some(Some(Ok(_))) => {}
+                Some(Some(Err(error))) => panic!("WebSocket error: {error}"),
+                Some(None) => panic!("the WebSocket ended"),
             }
         }
         self.send(direction).await;
@@ -758,13 +760,22 @@ async fn figure_cpu_per_message_websocket_vs_udp() {
     let cpu_before = threads_cpu_ns(&workers);
     let started = Instant::now();
     let mut next = Instant::now();
+    let mut rounds = 0u64;
     while started.elapsed() < Duration::from_secs(seconds) {
         for (i, player) in udp.iter_mut().enumerate() {
             step_udp(player, circling(i, started));
         }
+        rounds += 1;
         next += STEP;
         tokio::time::sleep_until(next.into()).await;
     }
+    println!(
+        "UDP phase: {:.1} client rounds/s, per client {:.1} packets/s sent",
+        rounds as f64 / started.elapsed().as_secs_f64(),
+        udp.iter().map(|p| p.client.counters().input_messages_sent).sum::<u64>() as f64
+            / started.elapsed().as_secs_f64()
+            / clients as f64
+    );
     let elapsed_s = started.elapsed().as_secs_f64();
     let udp_cpu_ns = threads_cpu_ns(&workers) - cpu_before;
     let (messages_after, bytes_after) = udp_messages(&udp);
@@ -827,13 +838,19 @@ async fn figure_cpu_per_message_websocket_vs_udp() {
     let (worker_before, gateway_before) = (threads_cpu_ns(&workers), threads_cpu_ns(&gateway_threads));
     let started = Instant::now();
     let mut next = Instant::now();
+    let mut rounds = 0u64;
     while started.elapsed() < Duration::from_secs(seconds) {
         for (i, browser) in browsers.iter_mut().enumerate() {
             browser.step(circling(i, started)).await;
         }
+        rounds += 1;
         next += STEP;
         tokio::time::sleep_until(next.into()).await;
     }
+    println!(
+        "WebSocket phase: {:.1} client rounds/s",
+        rounds as f64 / started.elapsed().as_secs_f64()
+    );
     let elapsed_s = started.elapsed().as_secs_f64();
     let worker_ns = threads_cpu_ns(&workers) - worker_before;
     let gateway_ns = threads_cpu_ns(&gateway_threads) - gateway_before;
