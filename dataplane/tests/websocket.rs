@@ -26,7 +26,14 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::rustls;
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::{self, Message, http::StatusCode, protocol::frame::coding::CloseCode};
+use tokio_tungstenite::tungstenite::{
+    self, Message,
+    http::StatusCode,
+    protocol::frame::{
+        Frame,
+        coding::{CloseCode, Data, OpCode},
+    },
+};
 
 const CLUSTER_KEY: [u8; 32] = [0x5a; 32];
 /// With two workers zone 1 belongs to worker 1, while a connection's first stop is worker 0: the
@@ -404,6 +411,21 @@ async fn oversized_text_and_flooding_messages_are_closed_with_their_codes() {
         .unwrap();
     assert_eq!(close_code(&mut ws).await, Some(CloseCode::Size));
     node.wait_for("closed_oversized", |c| &c.closed_oversized, 1).await;
+    // Every frame small, the message they make too big: the message bound holds as well.
+    let mut ws = node.connect().await.unwrap();
+    let half = vec![0u8; meridian_proto::DATAGRAM_BYTES_MAX / 2 + 1];
+    ws.send(Message::Frame(Frame::message(
+        half.clone(),
+        OpCode::Data(Data::Binary),
+        false,
+    )))
+    .await
+    .unwrap();
+    ws.send(Message::Frame(Frame::message(half, OpCode::Data(Data::Continue), true)))
+        .await
+        .unwrap();
+    assert_eq!(close_code(&mut ws).await, Some(CloseCode::Size));
+    node.wait_for("closed_oversized", |c| &c.closed_oversized, 2).await;
 
     let mut ws = node.connect().await.unwrap();
     ws.send(Message::text("hello")).await.unwrap();

@@ -182,6 +182,36 @@ pub struct WsCounters {
     pub bytes_out: AtomicU64,
 }
 
+/// Help texts of the gateway's Prometheus series.
+fn describe() {
+    metrics::describe_gauge!("meridian_ws_connections", "Open WebSocket connections.");
+    metrics::describe_counter!(
+        "meridian_ws_connections_accepted_total",
+        "WebSocket connections upgraded."
+    );
+    metrics::describe_counter!(
+        "meridian_ws_refused_total",
+        "WebSocket connections refused before or during the upgrade, by reason (per_ip: HTTP 429, full: 503, handshakes_full, handshake_timeout, handshake_failed)."
+    );
+    metrics::describe_counter!(
+        "meridian_ws_closes_total",
+        "WebSocket connections the gateway closed for a limit, by reason and close code."
+    );
+    metrics::describe_counter!(
+        "meridian_ws_dropped_total",
+        "Packets dropped at the gateway: slow_client (a full outbound queue), unrouted (connection gone), inbound_queue_full (the worker's inbox)."
+    );
+    metrics::describe_counter!(
+        "meridian_ws_messages_total",
+        "Binary WebSocket messages (one packet each), by direction."
+    );
+    metrics::describe_counter!(
+        "meridian_ws_bytes_total",
+        metrics::Unit::Bytes,
+        "Packet bytes carried over WebSockets, by direction."
+    );
+}
+
 impl WsCounters {
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
@@ -272,6 +302,7 @@ const PUBLISH_INTERVAL: Duration = Duration::from_secs(1);
 impl WsGateway {
     pub(crate) fn start(config: WsConfig, outbound: Arc<WsOutbound>, router: Router) -> Result<Self, WsError> {
         config.limits.validate()?;
+        describe();
         if matches!(config.tls, WsTls::Plain) && !config.listen.ip().is_loopback() {
             return Err(WsError::PlainNotLoopback(config.listen));
         }
