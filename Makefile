@@ -17,3 +17,5 @@ test: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test --workspace --no-fail-fast
+	$(CARGO) build -p meridian-node
+	cd client/web && npm test

@@ -134,6 +134,12 @@ if [ "$CONTROL" = 1 ]; then
   done
   [ -s "$CERT" ] || { echo "the login API did not start: see /tmp/meridian-auth.log" >&2; exit 1; }
   echo "zones assigned: $(grep -c 'serving zone' /tmp/meridian-node.log) on the node; bots log in over HTTPS" >&2
+  # The operators' world map (read-only, served by the login API): an operator made on the command
+  # line, as in production (the public register endpoint only makes players).
+  OPERATOR_PASSWORD="${MERIDIAN_OPERATOR_PASSWORD:-operator-dev}"
+  MERIDIAN_OPERATOR_PASSWORD="$OPERATOR_PASSWORD" "$BIN/meridian-control" operator --database-url "$DATABASE_URL" \
+    --name operator >/dev/null 2>>/tmp/meridian-auth.log || echo "world map: making the operator failed (see /tmp/meridian-auth.log)" >&2
+  echo "world map: https://$AUTH_LISTEN/operator/login (operator / $OPERATOR_PASSWORD; accept the dev certificate)" >&2
 fi
 "$BIN/bots" --server "$LISTEN" --cluster-key-hex "$KEY" --bots "$BOTS" "${bot_flags[@]}" \
   --garbage "$BAD_BOTS" --replay "$BAD_BOTS" \

@@ -16,6 +16,8 @@ APT_PACKAGES=(
   bird2 python3-venv
   # make (and the C compiler) build the librdkafka that rdkafka bundles, for meridian-events.
   make gcc
+  # Headless Chromium and its WebDriver for the browser tests (tests/browser): Debian's, no download.
+  chromium chromium-driver
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -96,6 +98,33 @@ else
   cargo install tansu --version '=0.6.0' --features dynostore --locked
   log "tansu built in $((SECONDS - broker_start)) s"
 fi
+
+# The browser client (client/web) is an npm project: Node and npm from Debian when absent (the
+# client needs Node >= 20.19, which @noble/ciphers requires), then its locked dependencies.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  log "apt-get install nodejs npm"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm
+fi
+# Debian's Chromium (no browser download) runs the page's headless test (client/web/test/browser).
+if ! command -v chromium >/dev/null; then
+  log "apt-get install chromium"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
+fi
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
+  log "node $(node --version) is older than 20.19: the web client's tests will not run"
+fi
+WEB_DIR="$(dirname "$0")/../client/web"
+if [ ! -f "$WEB_DIR/node_modules/.package-lock.json" ] || [ "$WEB_DIR/package-lock.json" -nt "$WEB_DIR/node_modules/.package-lock.json" ]; then
+  log "npm ci (client/web)"
+  (cd "$WEB_DIR" && npm ci --no-audit --no-fund)
+else
+  log "client/web node_modules present"
+fi
+# The page's one JavaScript file (dist/meridian.js, bundled by esbuild in well under a second).
+(cd "$WEB_DIR" && npm run --silent build)
+
 log "done"
 
 # The node asks for a 4 MiB socket receive buffer per worker (input bursts, see

@@ -31,8 +31,8 @@ use meridian_proto::packet::PacketError;
 use meridian_proto::snapshot::{EntityState, SnapshotError, SnapshotReceiver};
 use thiserror::Error;
 use wire::{
-    CHAT_TEXT_BYTES_MAX, ChatChannel, ClientMessage, INPUT_REDUNDANCY_MAX, InputMessage, MessageError, MoveInput,
-    ProtoAction, ServerMessage,
+    CHAT_TEXT_BYTES_MAX, ClientMessage, INPUT_REDUNDANCY_MAX, InputMessage, MessageError, MoveInput, ProtoAction,
+    ServerMessage,
 };
 
 pub use interpolation::{InterpolationStats, Interpolator};
@@ -43,7 +43,7 @@ pub use meridian_proto::token::ClientToken;
 pub use meridian_zone::{Action, ZoneConfig};
 pub use prediction::{CorrectionStats, MovementModel, Predictor, Reconciliation};
 pub use stats::Histogram;
-pub use wire::ServerEvent;
+pub use wire::{ChatChannel, ServerEvent};
 
 /// Events kept for the application; older ones are dropped and counted when it does not poll.
 pub const GAME_EVENTS_MAX: usize = 256;
@@ -498,6 +498,13 @@ impl GameClient {
     /// as `GameEvent::Server(ServerEvent::Chat { from_entity: <our entity>, .. })` once relayed, which
     /// is how a sender sees it was accepted (the zone also drops chat over its rate limit).
     pub fn send_chat(&mut self, text: &str) -> Result<(), ClientError> {
+        self.send_chat_on(ChatChannel::Zone, text)
+    }
+
+    /// Sends a line of chat on `channel`: `Zone` as [`GameClient::send_chat`]; `Global` reaches
+    /// every player on every node when the node carries global chat (it echoes the line back to the
+    /// sender too), or comes back as a refusal event saying why (rate, length, unavailable).
+    pub fn send_chat_on(&mut self, channel: ChatChannel, text: &str) -> Result<(), ClientError> {
         if !self.is_connected() {
             return Err(ClientError::NotConnected);
         }
@@ -508,7 +515,7 @@ impl GameClient {
             return Err(ClientError::ChatEmpty);
         }
         self.send_reliable(&ClientMessage::Chat {
-            channel: ChatChannel::Zone,
+            channel,
             text: text.to_owned(),
         })
     }

@@ -8,5 +8,6 @@
 
 pub mod assigner;
 pub mod auth;
+pub mod ops;
 pub mod registry;
 pub mod routes;

@@ -24,6 +24,8 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+// Parsed once at start-up: the size difference between the subcommands costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Campaign for the assigner leadership; while leading, assign zones to live nodes.
     Assigner {
@@ -91,6 +93,22 @@ enum Command {
         /// Stop after this many seconds (default: until SIGTERM or SIGINT).
         #[arg(long)]
         duration_s: Option<u64>,
+        /// Without `--etcd`: the standalone node's metrics listener (`host:port`), whose `/world`
+        /// the operators' map at `/ops/` shows. With `--etcd` each node's advertised one is used.
+        #[arg(long)]
+        ops_node_metrics: Option<String>,
+    },
+    /// Make an account an operator (the world map at `/ops/`): an existing account is promoted, a
+    /// missing one is created with the password from `MERIDIAN_OPERATOR_PASSWORD`. The public
+    /// register endpoint only ever creates players.
+    Operator {
+        #[arg(long, env = "MERIDIAN_DATABASE_URL")]
+        database_url: String,
+        #[arg(long)]
+        name: String,
+        /// Only needed to create the account.
+        #[arg(long, env = "MERIDIAN_OPERATOR_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
     },
 }
 
@@ -136,6 +154,7 @@ fn main() -> anyhow::Result<()> {
             ip_burst,
             ip_refill_ms,
             duration_s,
+            ops_node_metrics,
         } => {
             let cluster_key: [u8; 32] = parse_hex(&cluster_key_hex)
                 .and_then(|bytes| bytes.try_into().ok())
@@ -157,8 +176,14 @@ fn main() -> anyhow::Result<()> {
                 game_websocket,
                 dev_cert_out,
                 duration_s,
+                ops_node_metrics,
             ))
         }
+        Command::Operator {
+            database_url,
+            name,
+            password,
+        } => runtime.block_on(make_operator(database_url, name, password)),
     }
 }
 
@@ -180,7 +205,12 @@ async fn run_auth(
     game_websocket: Option<String>,
     dev_cert_out: Option<std::path::PathBuf>,
     duration_s: Option<u64>,
+    ops_node_metrics: Option<String>,
 ) -> anyhow::Result<()> {
+    let mut ops_source = ops_node_metrics.map(|metrics_addr| meridian_control::ops::WorldSource::Static {
+        node_id: "standalone".to_owned(),
+        metrics_addr,
+    });
     // The directory's watches live as long as this function.
     let mut _watches = None;
     let (directory, routes): (Arc<dyn ZoneDirectory>, _) = if !etcd.is_empty() {
@@ -191,6 +221,7 @@ async fn run_auth(
             .await
             .context("reading the zone directory")?;
         _watches = Some(watches);
+        ops_source = Some(meridian_control::ops::WorldSource::Etcd(Box::new(client.clone())));
         (Arc::new(directory), Some(PendingRoutes::new(client)))
     } else {
         let address = game_addr.context("give --etcd (control plane) or --game-addr (one standalone node)")?;
@@ -201,9 +232,25 @@ async fn run_auth(
         };
         (Arc::new(directory), None)
     };
+    let ops = match ops_source {
+        Some(source) => Some(
+            meridian_control::ops::router(meridian_control::ops::OpsConfig {
+                database_url: config.database_url.clone(),
+                jwt_secret: config.jwt_secret.clone(),
+                jwt_lifetime_s: config.jwt_lifetime_s,
+                source,
+            })
+            .context("the operators' world map")?,
+        ),
+        None => None,
+    };
     let server = meridian_control::auth::bind_with_routes(config, directory, routes)
         .await
         .context("starting the login API")?;
+    let server = match ops {
+        Some(ops) => server.merge_routes(ops),
+        None => server,
+    };
     if let (Some(path), Some(pem)) = (dev_cert_out, server.certificate_pem()) {
         std::fs::write(&path, pem).with_context(|| format!("writing {}", path.display()))?;
     }
@@ -278,6 +325,26 @@ async fn run_assigner(
         "assigner resigning"
     );
     service.resign().await;
+    Ok(())
+}
+
+async fn make_operator(database_url: String, name: String, password: Option<String>) -> anyhow::Result<()> {
+    meridian_control::auth::names::check_name(&name).map_err(|error| anyhow::anyhow!("--name: {}", error.message()))?;
+    let hash = match &password {
+        Some(password) => {
+            meridian_control::auth::names::check_password(password)
+                .map_err(|error| anyhow::anyhow!("the password: {}", error.message()))?;
+            Some(
+                meridian_control::auth::hash_password(meridian_control::auth::Argon2Cost::PRODUCTION, password)
+                    .map_err(|error| anyhow::anyhow!("hashing the password: {error}"))?,
+            )
+        }
+        None => None,
+    };
+    let change = meridian_control::ops::db::make_operator(&database_url, &name, hash.as_deref())
+        .await
+        .context("making the operator")?;
+    println!("{name}: {change:?}");
     Ok(())
 }
 

@@ -17,6 +17,7 @@ fn record(id: &str, game_addr: &str) -> NodeConfig {
         capacity_players: 100,
         build: "test".to_owned(),
         websocket: None,
+        metrics_addr: None,
     })
 }
 

@@ -47,6 +47,8 @@ pub struct AgentConfig {
     pub lease_ttl_s: i64,
     /// The node's WebSocket gateway URL for browsers (`None`: no gateway).
     pub websocket_url: Option<String>,
+    /// Where the node serves `/metrics` and `/world`, advertised in its registry record.
+    pub metrics_addr: Option<String>,
 }
 
 /// Runs the agent until `stop` is set (then leaves the registry, so the node's zones move at once).
@@ -94,6 +96,7 @@ async fn serve_one_lease(
         capacity_players: config.capacity_players,
         build: concat!("meridian-node ", env!("CARGO_PKG_VERSION")).to_string(),
         websocket: config.websocket_url.clone(),
+        metrics_addr: config.metrics_addr.clone(),
     };
     let registry_config = NodeConfig {
         lease_ttl_s: config.lease_ttl_s,

@@ -65,6 +65,11 @@ enum Command {
         zones: Vec<u32>,
         #[arg(long, default_value_t = 20)]
         tick_hz: u32,
+        /// The cluster's tick origin (Unix seconds): tick n of every zone on every node is due at
+        /// this instant + n ticks, so zones agree on tick numbers (node clocks kept by NTP). Every
+        /// node of a cluster must be given the same value.
+        #[arg(long, default_value_t = meridian_zone::TICK_EPOCH_US_DEFAULT / 1_000_000)]
+        tick_epoch_unix_s: u64,
         /// New players spawn within this radius (m) of the zone's spawn point, each at a point
         /// fixed by its character id; 0 puts everyone on the one point (a world-boss crowd).
         #[arg(long, default_value_t = 0.0)]
@@ -112,6 +117,11 @@ enum Command {
         /// Edge: burst of ConnectionRequests one source may send above its rate.
         #[arg(long, default_value_t = EdgeConfig::for_port(0).request_source.burst)]
         edge_request_burst: u32,
+        /// Edge: this node's underlay IPv4 address (its own address on the uplink, not the VIP).
+        /// With it the edge forwards the packets of sessions another node behind the same VIP owns
+        /// (IP-in-IP in XDP) and decapsulates what other nodes forward here (infra/README.md).
+        #[arg(long)]
+        edge_underlay: Option<std::net::Ipv4Addr>,
         /// Persist pick-ups, trades and checkpoints in the economy: one Postgres connection string
         /// per shard, comma-separated, in shard order (migrations run when the shards are first
         /// reached; until then pick-ups and trades are refused as unavailable while play goes on).
@@ -213,6 +223,7 @@ fn main() -> anyhow::Result<()> {
             cluster_key_hex,
             zones,
             tick_hz,
+            tick_epoch_unix_s,
             spawn_radius_m,
             duration_s,
             control,
@@ -226,6 +237,7 @@ fn main() -> anyhow::Result<()> {
             edge_source_burst,
             edge_request_pps,
             edge_request_burst,
+            edge_underlay,
             economy_shards,
             checkpoint_interval_s,
             checkpoint_push_interval_s,
@@ -315,6 +327,9 @@ fn main() -> anyhow::Result<()> {
             let zone_config = ZoneConfig {
                 tick_hz,
                 player_spawn_radius_m: spawn_radius_m,
+                tick_epoch_us: Some(tick_epoch_unix_s.saturating_mul(1_000_000)),
+                // One id per entity in the whole world: handoffs keep ids, ghosts carry them.
+                entity_ids_by_zone: true,
                 ..ZoneConfig::default()
             };
             let control = (!control.is_empty()).then(|| ControlFlags {
@@ -341,6 +356,7 @@ fn main() -> anyhow::Result<()> {
                             rate_per_s: edge_request_pps,
                             burst: edge_request_burst,
                         },
+                        underlay_ipv4: edge_underlay.map_or([0; 4], |address| address.octets()),
                         ..EdgeConfig::for_port(listen.port())
                     },
                 }),
@@ -437,11 +453,12 @@ fn serve(
         signal_hook::flag::register(signal, Arc::clone(&stop_requested)).context("installing signal handlers")?;
     }
     let workers = workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    metrics::install_exporter(metrics_listen).context("starting the metrics endpoint")?;
+    let exporter = metrics::install_exporter(metrics_listen).context("starting the metrics endpoint")?;
     zone_config.validate().context("zone settings")?;
     let (tick_hz, spawn_radius_m) = (zone_config.tick_hz, zone_config.player_spawn_radius_m);
     // Under the control plane the node starts with no zone and serves what it is assigned.
     let zones = if control.is_some() { Vec::new() } else { zones };
+    let world_size_m = world.as_ref().map(meridian_zone::WorldLayout::world_size_m);
     let node = Arc::new(Node::start(NodeConfig {
         listen,
         workers,
@@ -470,6 +487,12 @@ fn serve(
         }
     };
     let websocket_url = gateway.as_ref().map(|gateway| gateway.url().to_string());
+    exporter.serve_world(meridian_node::world_view::NodeWorld::new(
+        control.as_ref().map(|flags| flags.node_id.clone()),
+        control.as_ref().map_or(listen, |flags| flags.advertise).to_string(),
+        world_size_m,
+        node.gauges(),
+    ));
     let agent_stop = Arc::new(AtomicBool::new(false));
     let agent = match control {
         None => None,
@@ -482,6 +505,7 @@ fn serve(
                 capacity_players: flags.capacity_players,
                 lease_ttl_s: flags.lease_ttl_s,
                 websocket_url: websocket_url.clone(),
+                metrics_addr: Some(exporter.local_addr().to_string()),
             };
             tracing::info!(node_id = %config.node_id, etcd = ?config.etcd_endpoints, "running under the control plane");
             let (node, stop) = (Arc::clone(&node), Arc::clone(&agent_stop));

@@ -5,6 +5,9 @@
 #![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use axum::response::IntoResponse;
 
 use metrics::{
     Counter, Gauge, Histogram, Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
@@ -37,6 +40,8 @@ pub const EDGE_MAP_ERRORS: &str = "meridian_edge_map_errors_total";
 pub const EDGE_DECISIONS: &str = "meridian_edge_decisions_total";
 pub const ROUTE_WRITES: &str = "meridian_route_writes_total";
 pub const ROUTES_OWNED: &str = "meridian_routes_owned";
+pub const WORLD_PUBLISH: &str = "meridian_world_publish_duration_seconds";
+pub const WORLD_PUBLISH_SKIPPED: &str = "meridian_world_publishes_skipped_total";
 
 /// Tick-duration buckets: fine below the 25 ms alarm, coarse up to a missed 100 ms.
 const TICK_BUCKETS_S: &[f64] = &[
@@ -46,18 +51,129 @@ const TICK_BUCKETS_S: &[f64] = &[
 const COUNT_BUCKETS: &[f64] = &[0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 96.0, 128.0, 256.0];
 const BYTES_BUCKETS: &[f64] = &[32.0, 64.0, 128.0, 256.0, 384.0, 512.0, 768.0, 1024.0, 1200.0];
 
-/// Installs the global recorder and serves `GET /metrics` on `listen` (from a thread of the
-/// exporter's own; the workers never block on it).
-pub fn install_exporter(listen: SocketAddr) -> Result<(), BuildError> {
-    PrometheusBuilder::new()
-        .with_http_listener(listen)
+/// Upkeep of the recorder's histograms (draining their buckets), as the exporter's own listener did.
+const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Why the metrics endpoint could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ExporterError {
+    #[error("prometheus recorder: {0}")]
+    Build(#[from] BuildError),
+    #[error("binding the metrics listener {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("the metrics listener's thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// The running metrics listener. `GET /world` answers 503 until [`MetricsServer::serve_world`]
+/// gives it the node's world (the node starts after the listener).
+pub struct MetricsServer {
+    world: Arc<OnceLock<crate::world_view::NodeWorld>>,
+    local_addr: SocketAddr,
+}
+
+impl MetricsServer {
+    /// From now on `GET /world` answers the workers' last snapshots.
+    pub fn serve_world(&self, world: crate::world_view::NodeWorld) {
+        if self.world.set(world).is_err() {
+            tracing::warn!("the world view was already set; keeping the first");
+        }
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+}
+
+/// Installs the global recorder and serves `GET /metrics` (Prometheus text) and `GET /world` (the
+/// operators' world view, JSON: `crate::world_view`) on `listen`, from a thread of its own with a
+/// single-threaded runtime: the workers never block on it. The exporter's own listener serves
+/// only metrics, so the recorder is installed bare and axum (already in the build through
+/// `meridian-control`) serves both paths.
+pub fn install_exporter(listen: SocketAddr) -> Result<MetricsServer, ExporterError> {
+    let listener =
+        std::net::TcpListener::bind(listen).map_err(|source| ExporterError::Bind { addr: listen, source })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|source| ExporterError::Bind { addr: listen, source })?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|source| ExporterError::Bind { addr: listen, source })?;
+    let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Full(TICK_DURATION.into()), TICK_BUCKETS_S)?
         .set_buckets_for_metric(Matcher::Full(TICK_LATENESS.into()), TICK_BUCKETS_S)?
         .set_buckets_for_metric(Matcher::Full(AOI_ENTITIES.into()), COUNT_BUCKETS)?
         .set_buckets_for_metric(Matcher::Full(SNAPSHOT_BYTES.into()), BYTES_BUCKETS)?
-        .install()?;
+        .set_buckets_for_metric(Matcher::Full(WORLD_PUBLISH.into()), TICK_BUCKETS_S)?
+        .install_recorder()?;
     describe();
-    Ok(())
+    let world: Arc<OnceLock<crate::world_view::NodeWorld>> = Arc::default();
+    let router = {
+        let (metrics_handle, world) = (handle.clone(), Arc::clone(&world));
+        axum::Router::new()
+            .route(
+                "/metrics",
+                axum::routing::get(move || {
+                    let text = metrics_handle.render();
+                    async move { ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
+                }),
+            )
+            .route(
+                "/world",
+                axum::routing::get(move || {
+                    let answer = match world.get() {
+                        Some(world) => {
+                            axum::Json(serde_json::to_value(world.view()).unwrap_or_default()).into_response()
+                        }
+                        None => (
+                            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                            axum::Json(
+                                serde_json::json!({"error": "starting", "message": "the node's workers are starting"}),
+                            ),
+                        )
+                            .into_response(),
+                    };
+                    async move { answer }
+                }),
+            )
+            .fallback(|| async {
+                (
+                    axum::http::StatusCode::NOT_FOUND,
+                    axum::Json(serde_json::json!({"error": "not_found", "message": "GET /metrics or /world"})),
+                )
+            })
+    };
+    std::thread::Builder::new()
+        .name("metrics-http".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    tracing::error!(%error, "metrics listener runtime");
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(UPKEEP_INTERVAL).await;
+                        handle.run_upkeep();
+                    }
+                });
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(listener) => listener,
+                    Err(error) => {
+                        tracing::error!(%error, "metrics listener");
+                        return;
+                    }
+                };
+                if let Err(error) = axum::serve(listener, router).await {
+                    tracing::error!(%error, "metrics listener stopped");
+                }
+            });
+        })
+        .map_err(ExporterError::Thread)?;
+    Ok(MetricsServer { world, local_addr })
 }
 
 fn describe() {
@@ -98,6 +214,15 @@ fn describe() {
     describe_gauge!(
         ROUTES_OWNED,
         "Session routes in etcd that point at this node (from the route watch)."
+    );
+    describe_histogram!(
+        WORLD_PUBLISH,
+        Unit::Seconds,
+        "Time a worker spent building its world snapshot for GET /world (every 500 ms, between ticks)."
+    );
+    describe_counter!(
+        WORLD_PUBLISH_SKIPPED,
+        "World snapshots a worker dropped because GET /world was reading the previous one at that instant."
     );
     describe_counter!(
         LATE_TICKS,

@@ -199,6 +199,7 @@ impl Node {
         let stop = Arc::new(AtomicBool::new(false));
         let clock = WorkerClock::new();
         let directory = Arc::new(ZoneDirectory::default());
+        let arbiter: Arc<dyn crate::handoff::HandoffArbiter> = Arc::new(crate::handoff::LocalArbiter::default());
         for &zone_id in &settings.plan.zone_ids {
             if let Some(worker) = settings.plan.owner(zone_id) {
                 directory.set(zone_id, worker);
@@ -236,6 +237,7 @@ impl Node {
                 persistence: bridge_links.next().flatten(),
                 hot: hot_links.next().flatten(),
                 ws: Arc::clone(&ws_outbound),
+                arbiter: Arc::clone(&arbiter),
             };
             handles.push(std::thread::Builder::new().name(format!("zone-worker-{index}")).spawn(
                 move || -> anyhow::Result<()> {

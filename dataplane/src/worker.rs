@@ -29,8 +29,10 @@ use std::{
 use meridian_host::{HostConfig, HostCounters, SessionEvent, SessionHost, WorkClock};
 
 use crate::edge::{EdgeSessions, SessionEntry};
+use crate::handoff::{HandoffArbiter, PeerHandoff};
 use crate::hot::{HotLink, HotRequest, RestoreOutcome, ZoneLoad, snapshot_of};
 use crate::persistence::{BridgeLink, BridgeRequest, checkpoint_state};
+use meridian_host::HandoffMessage;
 use meridian_proto::{
     endpoint::{ServerConfig, read_connection_request},
     packet::{DisconnectReason, PacketType, read_packet_type, read_sealed_header},
@@ -60,6 +62,9 @@ pub struct Forwarded {
     pub bytes: Vec<u8>,
     pub from: SocketAddr,
     pub received_us: u64,
+    /// A handoff message instead of a datagram (`bytes` empty): it shares the datagrams' queue so
+    /// the inputs forwarded after a ticket arrive after it.
+    pub handoff: Option<PeerHandoff>,
 }
 
 /// Zone commands a worker's queue holds (from the node agent); beyond it `Node` reports an error.
@@ -172,6 +177,8 @@ pub struct WorkerLinks {
     pub hot: Option<HotLink>,
     /// The WebSocket gateway's outbound queues: packets to a synthetic address go there.
     pub ws: Arc<crate::ws::WsOutbound>,
+    /// Decides each handoff ticket between this node's workers (commit or abort, once).
+    pub arbiter: Arc<dyn HandoffArbiter>,
 }
 
 /// How long a worker waits at start-up for the saved state of the zones it starts with: the
@@ -204,6 +211,11 @@ pub struct WorkerGauges {
     pub tick_work_max_us: AtomicU64,
     /// Players per zone this worker serves, refreshed every tick (read by the node agent).
     pub zone_players: std::sync::Mutex<std::collections::BTreeMap<u32, u32>>,
+    /// The worker's last world snapshot, for `GET /world` (`crate::world_view`).
+    pub world: crate::world_view::WorldSlot,
+    /// Handoffs to other workers' zones this worker committed and aborted (the old side's count).
+    pub handoffs_across: AtomicU64,
+    pub handoffs_across_aborted: AtomicU64,
 }
 
 pub struct ZoneWorker {
@@ -236,6 +248,8 @@ pub struct ZoneWorker {
     /// Zones told to start, held back until the bridge answered their load (zone → token).
     pending_serves: HashMap<u32, u64>,
     ws: Arc<crate::ws::WsOutbound>,
+    world: crate::world_view::WorldPublisher,
+    arbiter: Arc<dyn HandoffArbiter>,
 }
 
 /// Restores a just-started zone from the bridge's answer, counting and logging the outcome.
@@ -318,6 +332,7 @@ impl ZoneWorker {
             persistence,
             hot,
             ws,
+            arbiter,
         } = links;
         let io = dgram_io::open(settings.backend, socket, &settings.io)?;
         let now_us = clock.now_us();
@@ -350,6 +365,17 @@ impl ZoneWorker {
         let mut host = host;
         if let Some(world) = &settings.world {
             host.set_world_layout(world.clone())?;
+            // With the cluster tick origin, a player crossing into another worker's zone goes
+            // there by ticket; without it the crossing waits (counted `elsewhere`).
+            if settings.zone_config.tick_epoch_us.is_some() {
+                host.set_remote_handoffs(meridian_host::HANDOFF_DEADLINE_TICKS_DEFAULT)?;
+            }
+            host.set_ghost_margin(
+                settings
+                    .zone_config
+                    .aoi_cell_m
+                    .min(crate::handoff::GHOST_MARGIN_M_DEFAULT),
+            );
         }
         if let Some(link) = &persistence {
             for &zone_id in &zone_ids {
@@ -418,6 +444,8 @@ impl ZoneWorker {
             next_zone_state_us,
             pending_serves: HashMap::new(),
             ws,
+            world: crate::world_view::WorldPublisher::new(index, settings.world.clone()),
+            arbiter,
         })
     }
 
@@ -447,7 +475,15 @@ impl ZoneWorker {
                 spare.push(bytes);
             }
             while let Ok(forwarded) = self.inbox.try_recv() {
+                if let Some(handoff) = forwarded.handoff {
+                    self.on_peer_handoff(self.clock.now_us(), handoff);
+                    continue;
+                }
                 if self.held_for_restore(&forwarded.bytes) {
+                    continue;
+                }
+                // A session that moved on from here (or is in transit) is forwarded again.
+                if self.forward_moved(forwarded.received_us, &forwarded.bytes, forwarded.from) {
                     continue;
                 }
                 self.host
@@ -458,6 +494,7 @@ impl ZoneWorker {
                 self.host.handle_timeout(now_us);
                 self.record_ticks();
             }
+            self.exchange_handoffs(now_us);
             self.exchange_persistence(now_us);
             self.exchange_hot(now_us);
             // A route lives FORWARD_ROUTE_IDLE_US unused; a sweep once a second is plenty.
@@ -468,6 +505,7 @@ impl ZoneWorker {
             self.forward_session_events();
             self.transmit();
             self.publish();
+            self.world.maybe_publish(self.clock.now_us(), &self.host, &self.gauges);
         }
         // A clean stop checkpoints everyone once more: the bridge flushes the queue after the
         // workers have joined, so a restarted node puts players exactly where they stopped.
@@ -744,6 +782,7 @@ impl ZoneWorker {
                     bytes: bytes.to_vec(),
                     from,
                     received_us: now_us,
+                    handoff: None,
                 };
                 match self.peers[owner].try_send(forwarded) {
                     // Counted: with the edge's steering on, forwarding is only the fallback (requests
@@ -755,6 +794,7 @@ impl ZoneWorker {
                 }
             }
             _ if self.held_for_restore(bytes) => {}
+            _ if self.forward_moved(now_us, bytes, from) => {}
             _ => self.host.handle_datagram(now_us, from, bytes),
         }
     }
@@ -821,6 +861,181 @@ impl ZoneWorker {
             .retain(|_, (_, last_us)| now_us.saturating_sub(*last_us) < FORWARD_ROUTE_IDLE_US);
     }
 
+    /// A datagram of a session frozen here in a ticket goes after the ticket to the new zone's
+    /// worker. True: forwarded (or dropped, counted, on a full queue).
+    fn forward_moved(&mut self, now_us: u64, bytes: &[u8], from: SocketAddr) -> bool {
+        let owner = match self.host.handoff_forward(bytes) {
+            Some(zone_id) => self.directory.owner(zone_id),
+            None => {
+                // Moved on by a committed handoff: the route the commit left here.
+                let Ok(header) = read_sealed_header(bytes) else {
+                    return false;
+                };
+                self.routes.get(&header.session_id).map(|route| route.0)
+            }
+        };
+        let Some(owner) = owner.filter(|owner| *owner != self.index) else {
+            return false;
+        };
+        self.send_peer(
+            owner,
+            Forwarded {
+                bytes: bytes.to_vec(),
+                from,
+                received_us: now_us,
+                handoff: None,
+            },
+        );
+        true
+    }
+
+    fn send_peer(&mut self, worker: usize, forwarded: Forwarded) -> bool {
+        match self.peers[worker].try_send(forwarded) {
+            Ok(()) => {
+                self.metrics.forwarded.increment(1);
+                true
+            }
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.metrics.drop_counter(DropReason::ForwardQueueFull).increment(1);
+                false
+            }
+        }
+    }
+
+    /// Carries the host's handoff messages: tickets to the new zone's worker; expired tickets are
+    /// aborted when the arbiter agrees (else the commit is on its way).
+    fn exchange_handoffs(&mut self, now_us: u64) {
+        // Border entities for neighbouring zones on other workers: one batch per pair per tick.
+        while let Some(batch) = self.host.poll_ghost_batch() {
+            let Some(owner) = self.directory.owner(batch.to_zone_id) else {
+                continue;
+            };
+            self.send_peer(
+                owner,
+                Forwarded {
+                    bytes: Vec::new(),
+                    from: SocketAddr::from(([0, 0, 0, 0], 0)),
+                    received_us: now_us,
+                    handoff: Some(PeerHandoff::Ghosts(batch)),
+                },
+            );
+        }
+        while let Some(message) = self.host.poll_handoff_message() {
+            match message {
+                HandoffMessage::Ticket {
+                    ticket_id,
+                    session_id,
+                    to_zone_id,
+                    bytes,
+                    ..
+                } => {
+                    // No owner or a full queue: the ticket expires and is aborted.
+                    let Some(owner) = self.directory.owner(to_zone_id) else {
+                        continue;
+                    };
+                    self.send_peer(
+                        owner,
+                        Forwarded {
+                            bytes: Vec::new(),
+                            from: SocketAddr::from(([0, 0, 0, 0], 0)),
+                            received_us: now_us,
+                            handoff: Some(PeerHandoff::Ticket {
+                                from_worker: self.index,
+                                session_id,
+                                ticket_id,
+                                bytes,
+                            }),
+                        },
+                    );
+                }
+                HandoffMessage::Accepted {
+                    ticket_id,
+                    session_id,
+                    from_zone_id,
+                    ..
+                } => self.commit_accepted(now_us, session_id, ticket_id, from_zone_id),
+                HandoffMessage::Expired {
+                    ticket_id, session_id, ..
+                } => {
+                    if self.arbiter.abort(session_id, ticket_id) {
+                        self.host.abort_handoff(now_us, session_id, ticket_id);
+                        self.arbiter.settled(session_id, ticket_id);
+                        self.routes.remove(&session_id);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_peer_handoff(&mut self, now_us: u64, handoff: PeerHandoff) {
+        match handoff {
+            PeerHandoff::Ghosts(batch) => self.host.accept_ghosts(batch),
+            PeerHandoff::Ticket {
+                from_worker,
+                session_id,
+                bytes,
+                ..
+            } => {
+                if let Err(refusal) = self.host.accept_ticket(now_us, &bytes) {
+                    tracing::debug!(worker = self.index, session_id, from_worker, %refusal, "handoff ticket refused");
+                }
+                // Taken in now or after this worker's next tick: `commit_accepted` decides.
+                self.exchange_handoffs(now_us);
+            }
+            PeerHandoff::Committed {
+                to_worker,
+                session_id,
+                ticket_id,
+            } => {
+                self.host.commit_handoff(session_id, ticket_id);
+                self.arbiter.settled(session_id, ticket_id);
+                // Datagrams still reaching this worker (other workers' forward routes, packets
+                // before the edge flipped) go on to the new owner.
+                if self.routes.len() < FORWARD_ROUTES_MAX {
+                    self.routes.insert(session_id, (to_worker, now_us));
+                }
+            }
+        }
+    }
+
+    /// The host took a ticket in: commit it with the arbiter (then tell the old worker) or, if the
+    /// old worker aborted first, cancel the admission before any tick runs.
+    fn commit_accepted(&mut self, now_us: u64, session_id: u64, ticket_id: u64, from_zone_id: u32) {
+        let Some(from_worker) = self.directory.owner(from_zone_id) else {
+            self.host.cancel_handoff(session_id, ticket_id);
+            return;
+        };
+        if !self.arbiter.commit(session_id, ticket_id) {
+            // The old worker aborted first: it serves the player again.
+            self.host.cancel_handoff(session_id, ticket_id);
+            return;
+        }
+        self.host.confirm_handoff(session_id, ticket_id);
+        // The session's datagrams belong here now: no forward route, and the edge steers
+        // them to this worker's socket.
+        self.routes.remove(&session_id);
+        if let Some(edge) = &mut self.edge_sessions {
+            let zone = self.host.client_of(session_id).map_or(0, |(zone, _)| zone);
+            let revision = self.host.zone_token(zone).unwrap_or(0);
+            if edge.reroute(session_id, self.index as u32, zone, revision).is_err() {
+                self.metrics.edge_map_errors.increment(1);
+            }
+        }
+        self.send_peer(
+            from_worker,
+            Forwarded {
+                bytes: Vec::new(),
+                from: SocketAddr::from(([0, 0, 0, 0], 0)),
+                received_us: now_us,
+                handoff: Some(PeerHandoff::Committed {
+                    to_worker: self.index,
+                    session_id,
+                    ticket_id,
+                }),
+            },
+        );
+    }
+
     /// Records the ticks the host ran: lateness, duration, and each zone layer's numbers.
     fn record_ticks(&mut self) {
         while let Some(report) = self.host.poll_tick_report() {
@@ -836,6 +1051,7 @@ impl ZoneWorker {
             self.gauges
                 .tick_work_max_us
                 .fetch_max(report.work_wall_us, Ordering::Relaxed);
+            self.world.record_tick(report.zone_id, report.work_wall_us);
             let Some(layers) = self.host.zone_layers(report.zone_id) else {
                 continue;
             };
@@ -918,6 +1134,20 @@ impl ZoneWorker {
             ("deferred", host.handoffs_deferred, before.handoffs_deferred),
             ("resync", host.handoff_resyncs, before.handoff_resyncs),
             ("elsewhere", host.handoffs_elsewhere, before.handoffs_elsewhere),
+            ("across_committed", host.handoffs_across, before.handoffs_across),
+            (
+                "across_aborted",
+                host.handoffs_across_aborted,
+                before.handoffs_across_aborted,
+            ),
+            ("across_expired", host.handoffs_expired, before.handoffs_expired),
+            ("ticket_taken", host.handoff_tickets_in, before.handoff_tickets_in),
+            (
+                "ticket_refused",
+                host.handoff_tickets_refused,
+                before.handoff_tickets_refused,
+            ),
+            ("ticket_cancelled", host.handoffs_cancelled, before.handoffs_cancelled),
         ] {
             if now > then {
                 metrics::counter!(crate::metrics::HANDOFFS, "worker" => self.index.to_string(), "outcome" => outcome)
@@ -930,6 +1160,12 @@ impl ZoneWorker {
             let bytes = host.snapshot_bytes - before.snapshot_bytes;
             self.metrics.snapshot_bytes.record(bytes as f64 / snapshots as f64);
         }
+        self.gauges
+            .handoffs_across
+            .store(host.handoffs_across, Ordering::Relaxed);
+        self.gauges
+            .handoffs_across_aborted
+            .store(host.handoffs_across_aborted, Ordering::Relaxed);
         self.published_host = host;
         let sessions = self.host.session_count();
         self.metrics.sessions.set(sessions as f64);

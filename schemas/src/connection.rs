@@ -13,6 +13,7 @@
 
 mod frame;
 mod reliable;
+mod transfer;
 
 use std::collections::VecDeque;
 
@@ -21,6 +22,7 @@ use thiserror::Error;
 use frame::{FRAGMENT_FRAME_HEADER_BYTES, PING_FRAME_BYTES, PONG_FRAME_BYTES, UNRELIABLE_FRAME_HEADER_BYTES};
 pub use frame::{Frame, FrameError, Payload, decode_payload};
 use reliable::{IncomingMessage, OutgoingMessage};
+pub use transfer::{TransferError, TransportState};
 
 use crate::clock::{ClockSync, clock_sample};
 use crate::packet::{

@@ -20,6 +20,10 @@ pub const TICKET_EXTRA_STATE_BYTES_MAX: usize = 16 * 1024;
 /// Inputs a frozen player can have waiting: a client sends a few ticks ahead and the zone keeps a
 /// short jitter buffer, so 64 ticks (3.2 s at 20 Hz) is far beyond anything legitimate.
 pub const TICKET_PENDING_INPUTS_MAX: usize = 64;
+/// Reliable messages a ticket's transport section carries each way at most: the channel's queue.
+pub const TICKET_RELIABLE_MESSAGES_MAX: usize = 256;
+/// Bytes of one carried reliable message at most: the channel's message limit.
+pub const TICKET_RELIABLE_MESSAGE_BYTES_MAX: usize = 16 * 1024;
 /// Room for a full zone's entities: 2,000 players by default (up to `PLAYERS_PER_ZONE_MAX`, 16,384, in
 /// `meridian-zone`), plus NPCs and loot.
 pub const CHECKPOINT_ENTITIES_MAX: usize = 16_384;
@@ -96,6 +100,27 @@ fn check_ticket(ticket: &HandoffTicket) -> Result<(), ControlError> {
         ticket.pending_inputs.as_ref().map_or(0, Vec::len),
         TICKET_PENDING_INPUTS_MAX,
     )?;
+    if let Some(transport) = &ticket.transport {
+        let messages = transport.reliable_unacked.as_deref().unwrap_or_default();
+        check_count(
+            "transport.reliable_unacked",
+            messages.len(),
+            TICKET_RELIABLE_MESSAGES_MAX,
+        )?;
+        for message in messages {
+            check_count(
+                "transport.reliable_unacked.bytes",
+                message.bytes.as_ref().map_or(0, Vec::len),
+                TICKET_RELIABLE_MESSAGE_BYTES_MAX,
+            )?;
+        }
+        for (field, words) in [
+            ("transport.received_bits", &transport.received_bits),
+            ("transport.acked_bits", &transport.acked_bits),
+        ] {
+            check_count(field, words.as_ref().map_or(0, Vec::len), 4)?;
+        }
+    }
     check_count(
         "route.node_id",
         ticket
@@ -261,6 +286,9 @@ mod tests {
                     revision: 5150,
                 })),
                 to_assignment_revision: 1240,
+                character_id: 0,
+                deadline_tick: 0,
+                transport: None,
             }))),
         }
     }
@@ -662,6 +690,9 @@ mod tests {
                 inventory_version,
                 route: route.map(Box::new),
                 to_assignment_revision: to_revision,
+                character_id: session_id ^ 0x5555,
+                deadline_tick: u64::from(freeze_tick) + 4,
+                transport: None,
             },
         );
         let mut runner = TestRunner::new_with_rng(

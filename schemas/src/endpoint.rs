@@ -32,6 +32,9 @@ pub use server::{
 };
 
 pub use crate::connection::CONNECTION_TIMEOUT_US;
+pub use server::transfer::{
+    ExportError, ImportError, SessionTransfer, TicketTransportError, transfer_from_ticket, transfer_to_ticket,
+};
 
 /// A datagram to send.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -325,7 +325,7 @@ pub fn open_packet(
 }
 
 /// Which of the last `REPLAY_WINDOW_PACKETS` sequence numbers were received.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReplayWindow {
     /// Newest sequence accepted plus one (0: none yet).
     newest_plus_one: u64,
@@ -334,6 +334,19 @@ pub struct ReplayWindow {
 }
 
 impl ReplayWindow {
+    /// Newest sequence + 1 (0: none yet) and the received bits (word `i` bit `j`: sequence
+    /// `newest - 64·i - j`), to carry a session to another server in a handoff.
+    pub fn parts(&self) -> (u64, [u64; (REPLAY_WINDOW_PACKETS / 64) as usize]) {
+        (self.newest_plus_one, self.received)
+    }
+
+    pub fn from_parts(newest_plus_one: u64, received: [u64; (REPLAY_WINDOW_PACKETS / 64) as usize]) -> Self {
+        Self {
+            newest_plus_one,
+            received,
+        }
+    }
+
     /// Whether `sequence` would be accepted (checked before the AEAD open, marked after it).
     pub fn check(&self, sequence: u64) -> Result<(), PacketError> {
         if self.newest_plus_one == 0 || sequence >= self.newest_plus_one {

@@ -31,6 +31,7 @@ mod server;
 mod tls;
 
 pub use config::{Argon2Cost, AuthConfig, AuthLimits, TlsSource};
+pub use db::migrate as migrate_database;
 pub use directory::{StaticZoneDirectory, ZoneDirectory, ZoneServer};
 pub use error::AuthError;
 pub use password::{hash_password, verify_password};

@@ -173,6 +173,13 @@ impl AuthServer {
         self.local_addr
     }
 
+    /// Serves `routes` beside the login API (e.g. the operators' `crate::ops::router`). `routes`
+    /// must not set a fallback of its own (the API's answers unknown paths).
+    pub fn merge_routes(mut self, routes: Router) -> Self {
+        self.router = self.router.merge(routes);
+        self
+    }
+
     /// The development certificate (PEM) clients must trust; `None` with production files.
     pub fn certificate_pem(&self) -> Option<&str> {
         self.certificate_pem.as_deref()

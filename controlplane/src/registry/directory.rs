@@ -215,6 +215,7 @@ mod tests {
             capacity_players: 100,
             build: "test".into(),
             websocket: Some("wss://a.example:7443/".into()),
+            metrics_addr: None,
         };
         apply_to(
             &mut state,

@@ -97,6 +97,10 @@ pub struct NodeRecord {
     /// in records written before the gateway existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub websocket: Option<String>,
+    /// Where the node serves `GET /metrics` and `GET /world` (the operators' map reads the latter);
+    /// absent in records of nodes from before it was advertised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_addr: Option<String>,
 }
 
 /// A node's load heartbeat, written under its lease.

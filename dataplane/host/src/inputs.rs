@@ -176,6 +176,28 @@ impl SessionInputs {
         self.queue_action(Action::Chat { text: Arc::from(text) }, received_us)
     }
 
+    /// Whether actions or chat wait for the next input tick (a handoff waits for them to go).
+    pub fn has_pending_actions(&self) -> bool {
+        !self.pending_actions.is_empty()
+    }
+
+    /// The dedupe window (newest tick passed on, one bit per older tick), to carry the session to
+    /// another host in a handoff ticket.
+    pub fn seen_window(&self) -> Option<(u32, u64)> {
+        self.seen.newest.map(|newest| (newest, self.seen.below))
+    }
+
+    /// A session's input state carrying on from [`Self::seen_window`] on another host.
+    pub fn resume(seen: Option<(u32, u64)>) -> Self {
+        Self {
+            seen: SeenTicks {
+                newest: seen.map(|(newest, _)| newest),
+                below: seen.map_or(0, |(_, below)| below),
+            },
+            pending_actions: VecDeque::new(),
+        }
+    }
+
     fn queue_action(&mut self, action: Action, received_us: u64) -> bool {
         if self.pending_actions.len() >= PENDING_ACTIONS_MAX {
             return false;

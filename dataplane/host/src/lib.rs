@@ -16,7 +16,9 @@
 //! rewinds by the session's real latency.
 #![forbid(unsafe_code)]
 
+pub mod across;
 pub mod drops;
+pub mod ghosts;
 pub mod inputs;
 pub mod session_events;
 pub mod tick;
@@ -36,7 +38,9 @@ use meridian_zone::{
 };
 use thiserror::Error;
 
+pub use across::{HANDOFF_DEADLINE_TICKS_DEFAULT, HANDOFF_MESSAGES_MAX, HandoffMessage, TicketRefusal};
 pub use drops::{DropCounts, HostDrop};
+pub use ghosts::{GHOST_BATCHES_MAX, GhostBatch};
 pub use inputs::{Expansion, PENDING_ACTIONS_MAX};
 pub use session_events::{SESSION_EVENTS_MAX, SessionEvent};
 pub use tick::{DueTick, TickSchedule};
@@ -132,6 +136,8 @@ pub enum HostError {
     Zone(#[from] ConfigError),
     #[error("the world layout spans {layout_m:?} m but the zones' world is {zones_m:?} m")]
     LayoutWorldSize { layout_m: [f32; 2], zones_m: [f32; 2] },
+    #[error("handoffs to other hosts need the cluster tick origin (ZoneConfig::tick_epoch_us)")]
+    NoTickOrigin,
 }
 
 /// One zone tick that ran, for the caller's metrics.
@@ -185,6 +191,30 @@ pub struct HostCounters {
     /// Inputs a handed-off player had received but not played (its jitter buffer) plus those routed
     /// to it since the old zone's last tick: all played by the new zone.
     pub handoff_inputs_carried: u64,
+    /// Handoffs to a zone on another host (worker or node): tickets written (player frozen, session
+    /// exported), and of those the ones committed (the new host took the player) and the ones taken
+    /// back (no commit by the deadline: the player went back into its old zone).
+    pub handoff_tickets_out: u64,
+    pub handoffs_across: u64,
+    pub handoffs_across_aborted: u64,
+    /// Tickets past their deadline reported to the caller (each then commits or aborts).
+    pub handoffs_expired: u64,
+    /// Tickets this host took in (player admitted, session imported), refused, and cancelled after
+    /// taking them in (the old host had aborted first).
+    pub handoff_tickets_in: u64,
+    pub handoff_tickets_refused: u64,
+    pub handoffs_cancelled: u64,
+    /// Handoff messages not queued for the caller because [`HANDOFF_MESSAGES_MAX`] were waiting;
+    /// a ticket is then not written at all (the player stays and tries again next tick).
+    pub handoff_messages_dropped: u64,
+    /// Datagrams of a session in transit the caller asked about, to forward to its new host.
+    pub handoff_datagrams_forwarded: u64,
+    /// Tickets that came in before this host ran their freeze tick and waited for it.
+    pub handoff_tickets_parked: u64,
+    /// Ghost batches for other hosts not queued ([`GHOST_BATCHES_MAX`] waiting), and ghosts a zone
+    /// left out (`meridian_zone::GHOSTS_MAX`).
+    pub ghost_batches_dropped: u64,
+    pub ghosts_dropped: u64,
 }
 
 struct Session {
@@ -234,6 +264,9 @@ pub struct SessionHost {
     layout: Option<WorldLayout>,
     /// (session, from zone index, to zone index) found due by one border pass.
     handoff_scratch: Vec<(u64, usize, usize)>,
+    /// Handoffs to and from zones on other hosts.
+    across: across::Across,
+    ghosts: ghosts::Ghosts,
 }
 
 impl SessionHost {
@@ -270,7 +303,10 @@ impl SessionHost {
             sessions: HashMap::new(),
             clients: HashMap::new(),
             next_client: 1,
-            schedule: TickSchedule::new(now_us, period_us, period_us / 2),
+            schedule: match config.zone.tick_epoch_us {
+                Some(epoch_us) => TickSchedule::aligned(epoch_us, now_us, period_us, period_us / 2),
+                None => TickSchedule::new(now_us, period_us, period_us / 2),
+            },
             rtt_source: config.rtt_source,
             work_clock: config.work_clock,
             spawn: config.spawn,
@@ -286,6 +322,8 @@ impl SessionHost {
             rtt_scratch: Vec::new(),
             layout: None,
             handoff_scratch: Vec::new(),
+            across: across::Across::default(),
+            ghosts: ghosts::Ghosts::default(),
         })
     }
 
@@ -322,7 +360,10 @@ impl SessionHost {
             }
             // Between two ticks of every zone: a player's last snapshot from the old zone went out
             // in this tick, its first from the new one goes out in the next.
-            self.hand_off_across_borders();
+            self.admit_parked(now_us);
+            self.hand_off_across_borders(now_us);
+            self.expire_handoffs();
+            self.exchange_ghosts();
         }
         self.drain_endpoint_events(now_us);
     }
@@ -922,7 +963,7 @@ impl SessionHost {
 impl SessionHost {
     /// Hands every player standing far enough inside a neighbouring zone to it, when this host runs
     /// that zone. Sessions are visited in id order so a seeded run is one run.
-    fn hand_off_across_borders(&mut self) {
+    fn hand_off_across_borders(&mut self, now_us: u64) {
         let Some(layout) = &self.layout else {
             return;
         };
@@ -942,12 +983,21 @@ impl SessionHost {
             };
             match self.zones.iter().position(|zone| zone.zone_id == target) {
                 Some(to) => due.push((session_id, session.zone, to)),
+                None if self.across.enabled() => {
+                    // Another host's zone: marked by an index past the hosted zones, the zone id
+                    // kept in the low bits of the list below.
+                    due.push((session_id, session.zone, usize::MAX - target as usize));
+                }
                 None => self.counters.handoffs_elsewhere += 1,
             }
         }
         due.sort_unstable();
         for (session_id, from, to) in due.drain(..) {
-            self.hand_off(session_id, from, to);
+            if to < self.zones.len() {
+                self.hand_off(session_id, from, to);
+            } else {
+                self.hand_off_across(now_us, session_id, from, (usize::MAX - to) as u32);
+            }
         }
         self.handoff_scratch = due;
     }

@@ -48,6 +48,15 @@ impl TickSchedule {
         }
     }
 
+    /// A schedule on the cluster's tick origin: deadline `n` is `epoch_us + n × period`, and the first
+    /// handed out is the first at or after `now_us`; so `DueTick::index` is the cluster-wide tick
+    /// number, the same on every worker and node whose clock agrees.
+    pub fn aligned(epoch_us: u64, now_us: u64, period_us: u64, late_after_us: u64) -> Self {
+        let mut schedule = Self::new(epoch_us, period_us, late_after_us);
+        schedule.next_index = now_us.saturating_sub(epoch_us).div_ceil(period_us);
+        schedule
+    }
+
     pub fn period_us(&self) -> u64 {
         self.period_us
     }
@@ -137,6 +146,31 @@ mod tests {
         assert_eq!(schedule.wait_us(120_000), 30_000);
         assert_eq!(schedule.late_ticks(), 1);
         assert_eq!(schedule.skipped_ticks(), 0);
+    }
+
+    #[test]
+    fn aligned_schedules_started_apart_agree_on_tick_numbers() {
+        let epoch = 1_000_000;
+        let mut early = TickSchedule::aligned(epoch, epoch + 7_000, 50_000, 25_000);
+        let mut late = TickSchedule::aligned(epoch, epoch + 3_210_000, 50_000, 25_000);
+        assert_eq!(early.next_deadline_us(), epoch + 50_000);
+        assert_eq!(late.next_deadline_us(), epoch + 65 * 50_000);
+        while early.next_deadline_us() < late.next_deadline_us() {
+            early.poll(early.next_deadline_us()).unwrap();
+        }
+        let now = late.next_deadline_us();
+        assert_eq!(early.poll(now).unwrap().index, 65);
+        assert_eq!(late.poll(now).unwrap().index, 65);
+        // On a deadline exactly: that tick is handed out, not skipped.
+        assert_eq!(
+            TickSchedule::aligned(epoch, epoch + 100_000, 50_000, 25_000).next_deadline_us(),
+            epoch + 100_000
+        );
+        // Before the epoch: tick 0 is the epoch itself.
+        assert_eq!(
+            TickSchedule::aligned(epoch, 0, 50_000, 25_000).next_deadline_us(),
+            epoch
+        );
     }
 
     #[test]

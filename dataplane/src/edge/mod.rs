@@ -3,7 +3,10 @@
 //!
 //! * [`Edge`]: the validating, rate-limiting XDP program `edge` and the `sk_reuseport` program
 //!   `steer`, their configuration, the session map ([`EdgeSessions`]) and the decision counters
-//!   ([`EdgeCounts`]);
+//!   ([`EdgeCounts`]); with this node's underlay address configured
+//!   ([`EdgeConfig::with_underlay`]) the edge also forwards the packets of sessions another node
+//!   behind the same VIP owns ([`EdgeSessions::forward`], IP-in-IP in XDP) and decapsulates what
+//!   other nodes forward here (direct server return: see infra/README.md);
 //! * [`PacketCounterProgram`]: the pipeline's first program, counting UDP datagrams to one port.
 //!
 //! Lifetimes, on purpose without pinning (nothing outlives the process that loaded it):
@@ -22,6 +25,7 @@
 mod counter;
 
 use std::{
+    net::Ipv4Addr,
     os::fd::{AsFd, OwnedFd},
     time::Duration,
 };
@@ -35,9 +39,9 @@ use aya::{
 pub use counter::{PacketCounterProgram, PacketCounts};
 use meridian_edge_common::{
     EDGE_CONFIG_MAP, EDGE_COUNTERS_MAP, EDGE_PROGRAM, EDGE_SESSIONS_MAP, STEER_PROGRAM, STEER_SOCKETS_MAP,
-    STEER_WORKERS_MAX, SessionKey,
+    STEER_WORKERS_MAX, SessionKey, SessionValue,
 };
-pub use meridian_edge_common::{EDGE_COUNTER_SLOTS, EdgeConfig, EdgeCounter, RateLimit, SessionEntry};
+pub use meridian_edge_common::{EDGE_COUNTER_SLOTS, EdgeConfig, EdgeCounter, ForwardTarget, RateLimit, SessionEntry};
 
 /// The eBPF object, aligned as aya's ELF parser requires.
 static EDGE_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/meridian-edge"));
@@ -57,6 +61,8 @@ pub enum EdgeError {
     WorkerCount { got: usize, max: u32 },
     #[error("duplicating a socket or map descriptor failed: {0}")]
     Socket(#[source] std::io::Error),
+    #[error("cannot forward to {0}: the owner must be a unicast IPv4 address (0.0.0.0 means this node)")]
+    ForwardOwner(Ipv4Addr),
 }
 
 /// What the XDP program returned (`enum xdp_action`).
@@ -116,20 +122,24 @@ impl EdgeCounts {
         EdgeCounts { counts }
     }
 
-    /// Sum of the XDP program's decisions (every `pass_*` and `drop_*` slot): frames seen.
+    /// Sum of the XDP program's decisions (every `pass_*`, `drop_*` and `tx_*` slot): frames seen.
     pub fn frames(&self) -> u64 {
         self.iter()
-            .filter(|(counter, _)| counter.label().starts_with("pass_") || counter.is_drop())
+            .filter(|(counter, _)| {
+                counter.label().starts_with("pass_") || counter.label().starts_with("tx_") || counter.is_drop()
+            })
             .map(|(_, count)| count)
             .sum()
     }
 }
 
-/// The session map: session id → edge key, worker, zone, route revision, newest sequence. The
-/// node writes a session when it assigns the id (before the client's Response arrives, or the
-/// Response is dropped as `unknown_session`), rewrites it on a re-route, removes it on close.
+/// The session map: session id → edge key, worker, zone, route revision, newest sequence, and
+/// the node that owns the session if it is not this one. The node writes a session when it assigns
+/// the id (before the client's Response arrives, or the Response is dropped as `unknown_session`),
+/// rewrites it on a re-route, flips it to forwarding when another node behind the same address
+/// takes the session over ([`EdgeSessions::forward`]), removes it on close.
 pub struct EdgeSessions {
-    map: HashMap<MapData, SessionKey, SessionEntry>,
+    map: HashMap<MapData, SessionKey, SessionValue>,
 }
 
 impl EdgeSessions {
@@ -149,9 +159,19 @@ impl EdgeSessions {
         })
     }
 
-    /// Inserts or replaces `session_id`'s entry.
+    /// Inserts or replaces `session_id`'s entry, as a session this node owns (not forwarded).
     pub fn insert(&mut self, session_id: u64, entry: SessionEntry) -> Result<(), EdgeError> {
-        self.map.insert(SessionKey { session_id }, entry, 0)?;
+        self.insert_value(
+            session_id,
+            SessionValue {
+                entry,
+                forward: ForwardTarget::LOCAL,
+            },
+        )
+    }
+
+    fn insert_value(&mut self, session_id: u64, value: SessionValue) -> Result<(), EdgeError> {
+        self.map.insert(SessionKey { session_id }, value, 0)?;
         Ok(())
     }
 
@@ -170,19 +190,60 @@ impl EdgeSessions {
 
     /// The current entry of `session_id` (with the kernel's `sequence_seen`).
     pub fn get(&self, session_id: u64) -> Result<Option<SessionEntry>, EdgeError> {
+        Ok(self.get_value(session_id)?.map(|value| value.entry))
+    }
+
+    /// Where `session_id`'s packets go: `Some(None)` = this node, `Some(Some(owner))` = forwarded
+    /// to `owner`, `None` = not in the map.
+    pub fn forward_target(&self, session_id: u64) -> Result<Option<Option<Ipv4Addr>>, EdgeError> {
+        Ok(self.get_value(session_id)?.map(|value| {
+            if value.forward.is_local() {
+                None
+            } else {
+                Some(Ipv4Addr::from(value.forward.owner_ipv4))
+            }
+        }))
+    }
+
+    fn get_value(&self, session_id: u64) -> Result<Option<SessionValue>, EdgeError> {
         match self.map.get(&SessionKey { session_id }, 0) {
-            Ok(entry) => Ok(Some(entry)),
+            Ok(value) => Ok(Some(value)),
             Err(MapError::KeyNotFound) => Ok(None),
             Err(error) => Err(error.into()),
         }
     }
 
-    /// Re-routes a session (handoff): new worker, zone and route revision, keeping its edge key
-    /// and the kernel's `sequence_seen`. Returns false if the session is not in the map. (A packet
-    /// passing between the read and the write may have its sequence forgotten: harmless, the
-    /// window only widens.)
+    /// Hands `session_id` to another node behind the same address: from now on the XDP edge checks
+    /// its sealed packets as before (this node keeps the edge key and the replay window it had as
+    /// the owner) and forwards them IP-in-IP to `owner` (that node's underlay address) instead of
+    /// passing them up; the owner answers the client from the VIP itself. Needs the underlay
+    /// address in [`EdgeConfig::underlay_ipv4`], or the packets pass up (`pass_forward_failed`).
+    /// Returns false if the session is not in the map. [`EdgeSessions::reroute`] (to a worker of
+    /// this node) or [`EdgeSessions::insert`] makes it local again.
+    pub fn forward(&mut self, session_id: u64, owner: Ipv4Addr) -> Result<bool, EdgeError> {
+        if owner.is_unspecified() || owner.is_broadcast() || owner.is_multicast() {
+            return Err(EdgeError::ForwardOwner(owner));
+        }
+        let Some(value) = self.get_value(session_id)? else {
+            return Ok(false);
+        };
+        self.insert_value(
+            session_id,
+            SessionValue {
+                forward: ForwardTarget::to(owner.octets()),
+                ..value
+            },
+        )?;
+        Ok(true)
+    }
+
+    /// Re-routes a session (handoff) to a worker of this node: new worker, zone and route
+    /// revision, keeping its edge key and the kernel's `sequence_seen`; a session that was
+    /// forwarded to another node is local again. Returns false if the session is not in the map.
+    /// (A packet passing between the read and the write may have its sequence forgotten:
+    /// harmless, the window only widens.)
     pub fn reroute(&mut self, session_id: u64, worker: u32, zone: u32, route_revision: u64) -> Result<bool, EdgeError> {
-        let Some(entry) = self.get(session_id)? else {
+        let Some(value) = self.get_value(session_id)? else {
             return Ok(false);
         };
         self.insert(
@@ -191,7 +252,7 @@ impl EdgeSessions {
                 worker,
                 zone,
                 route_revision,
-                ..entry
+                ..value.entry
             },
         )?;
         Ok(true)
@@ -306,6 +367,25 @@ impl Edge {
     /// `BPF_PROG_TEST_RUN`: the real program, maps and counters, no interface needed. Used by the
     /// test table and the cost figure; every run counts, so counters grow by `repeat`.
     pub fn test_run(&self, frame: &[u8], repeat: u32) -> Result<TestRunOutcome, EdgeError> {
+        Ok(self.run_test(frame, repeat, None)?.0)
+    }
+
+    /// As [`Edge::test_run`] (once), and also returns the frame as the program left it (with the
+    /// outer header of a forwarded packet, or unchanged).
+    pub fn test_run_output(&self, frame: &[u8]) -> Result<(TestRunOutcome, Vec<u8>), EdgeError> {
+        // Room for whatever the program prepends (the kernel gives it 256 bytes of head room).
+        let mut out = vec![0u8; frame.len() + 256];
+        let (outcome, bytes) = self.run_test(frame, 1, Some(&mut out))?;
+        out.truncate(bytes);
+        Ok((outcome, out))
+    }
+
+    fn run_test(
+        &self,
+        frame: &[u8],
+        repeat: u32,
+        data_out: Option<&mut [u8]>,
+    ) -> Result<(TestRunOutcome, usize), EdgeError> {
         let xdp: &Xdp = self
             .ebpf
             .program(EDGE_PROGRAM)
@@ -316,13 +396,17 @@ impl Edge {
             .try_into()?;
         let result = xdp.test_run(TestRunOptions {
             data_in: Some(frame),
+            data_out,
             repeat,
             ..TestRunOptions::default()
         })?;
-        Ok(TestRunOutcome {
-            action: XdpAction::from_u32(result.return_value),
-            per_run: result.duration,
-        })
+        Ok((
+            TestRunOutcome {
+                action: XdpAction::from_u32(result.return_value),
+                per_run: result.duration,
+            },
+            result.data_size_out as usize,
+        ))
     }
 }
 

@@ -274,6 +274,7 @@ where
             bytes: bytes.to_vec(),
             from: addr,
             received_us: now_us,
+            handoff: None,
         };
         if router.peers[worker].try_send(forwarded).is_err() {
             WsCounters::add(&counters.inbound_dropped, 1);

@@ -110,6 +110,51 @@ pub struct InputBuffer {
     last_passed_tick: Option<u32>,
 }
 
+/// The whole state of a jitter buffer, to carry it to another zone (or node) in a handoff ticket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputBufferState {
+    /// Queued inputs with their arrival times, in client-tick order.
+    pub queued: Vec<(PlayerInput, u64)>,
+    pub next_tick: Option<u32>,
+    pub jitter_ticks: u32,
+    pub playing: bool,
+    pub steps_since_catch_up: u32,
+    pub last_passed_tick: Option<u32>,
+}
+
+impl InputBuffer {
+    pub fn state(&self) -> InputBufferState {
+        InputBufferState {
+            queued: self.queued.values().cloned().collect(),
+            next_tick: self.next_tick,
+            jitter_ticks: self.jitter_ticks,
+            playing: self.playing,
+            steps_since_catch_up: self.steps_since_catch_up,
+            last_passed_tick: self.last_passed_tick,
+        }
+    }
+
+    /// A buffer carrying on from `state`; `None` when the state breaks the buffer's limits.
+    pub fn from_state(state: InputBufferState) -> Option<Self> {
+        if state.jitter_ticks >= INPUT_BUFFER_TICKS_MAX || state.queued.len() > INPUT_BUFFER_TICKS_MAX as usize {
+            return None;
+        }
+        let queued: BTreeMap<u32, (PlayerInput, u64)> = state
+            .queued
+            .into_iter()
+            .map(|(input, arrival_us)| (input.client_tick, (input, arrival_us)))
+            .collect();
+        Some(Self {
+            queued,
+            next_tick: state.next_tick,
+            jitter_ticks: state.jitter_ticks,
+            playing: state.playing,
+            steps_since_catch_up: state.steps_since_catch_up,
+            last_passed_tick: state.last_passed_tick,
+        })
+    }
+}
+
 impl InputBuffer {
     pub fn new(jitter_ticks: u32) -> Self {
         assert!(jitter_ticks < INPUT_BUFFER_TICKS_MAX);

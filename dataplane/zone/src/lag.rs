@@ -14,6 +14,26 @@ pub struct LagCompensationHistory {
     len: usize,
 }
 
+impl LagCompensationHistory {
+    /// The ring, the newest entry's tick and how many entries are valid (for a handoff ticket).
+    pub fn parts(&self) -> (&[[f32; 3]; HISTORY_TICKS], Option<u64>, usize) {
+        (&self.positions_m, self.newest_tick, self.len)
+    }
+
+    /// A history carrying on from `parts` (a `len` beyond the ring is clamped).
+    pub fn from_parts(positions_m: [[f32; 3]; HISTORY_TICKS], newest_tick: Option<u64>, len: usize) -> Self {
+        Self {
+            positions_m,
+            newest_tick,
+            len: if newest_tick.is_some() {
+                len.min(HISTORY_TICKS)
+            } else {
+                0
+            },
+        }
+    }
+}
+
 impl Default for LagCompensationHistory {
     fn default() -> Self {
         Self {

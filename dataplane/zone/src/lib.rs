@@ -31,8 +31,10 @@ pub mod shedding;
 pub mod world;
 pub mod zone;
 
+pub use config::TICK_EPOCH_US_DEFAULT;
 pub use config::{Collider, ConfigError, SNAPSHOT_BUDGET_BYTES_MAX, ZoneConfig};
 pub use grid::{Cell, InterestGrid};
+pub use input::InputBufferState;
 pub use input::{Action, CatchUp, InputAdmission, InputBuffer, MoveIntent, Playback, PlayerInput};
 pub use lag::LagCompensationHistory;
 pub use layers::{LayerError, RefusedHandoff, RouteError, ZoneLayers};
@@ -44,3 +46,4 @@ pub use zone::{
     PartyId, PersistenceEvent, PersistenceOutcome, PickUpRefusal, PlayerHandoff, PlayerState, SnapshotDatagram,
     TradeRefusal, Zone, ZoneCounters, ZoneError, ZoneInput, ZoneOutput, ZoneStateExport,
 };
+pub use zone::{HANDOFF_STATE_BYTES_MAX, HandoffStateError};

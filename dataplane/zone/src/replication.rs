@@ -91,7 +91,7 @@ impl Replicator {
     }
 
     /// Rebuilds the entity table and the grid from the world: O(entities), once per tick.
-    pub fn build_table(&mut self, world: &hecs::World) {
+    pub fn build_table(&mut self, world: &hecs::World, ghosts: &[EntityState]) {
         self.table.clear();
         self.ground_m.clear();
         self.importance.clear();
@@ -125,6 +125,23 @@ impl Replicator {
             self.ground_m.push(([body.position_m[0], body.position_m[1]], net_id.0));
             self.row_by_id.insert(net_id.0, row);
             self.grid.insert(row, body.position_m[0], body.position_m[1]);
+        }
+        // Read-only copies of a neighbouring zone's entities near the border, under their owner's
+        // ids: ranked and sent like local ones (an id also present here is the local entity's).
+        for ghost in ghosts {
+            if self.row_by_id.contains_key(&ghost.id) {
+                continue;
+            }
+            let row = self.table.len() as u32;
+            self.table.push(QuantisedEntity::new(ghost));
+            self.importance.push(match ghost.kind {
+                EntityKind::Player => IMPORTANCE_PLAYER,
+                EntityKind::Npc => IMPORTANCE_NPC,
+                EntityKind::Loot => IMPORTANCE_LOOT,
+            });
+            self.ground_m.push(([ghost.position[0], ghost.position[1]], ghost.id));
+            self.row_by_id.insert(ghost.id, row);
+            self.grid.insert(row, ghost.position[0], ghost.position[1]);
         }
         self.delta_cache.begin(self.table.len());
     }

@@ -18,7 +18,11 @@ use crate::shedding::LoadShedding;
 mod chat;
 mod combat;
 mod components;
+mod ghosts;
 mod handoff;
+mod handoff_state;
+pub use ghosts::GHOSTS_MAX;
+pub use handoff_state::{HANDOFF_STATE_BYTES_MAX, HandoffStateError};
 mod interface;
 mod loot;
 mod npcs;
@@ -89,24 +93,42 @@ pub struct Zone {
     client_order: Vec<ClientId>,
     /// (view order key, index among this tick's snapshots), reused across ticks.
     replication_order: Vec<(u64, u32)>,
+    /// Neighbouring zones' entities near the border, as of their last tick (`set_ghosts`).
+    ghosts: Vec<meridian_proto::snapshot::EntityState>,
+}
+
+/// The first entity id a zone hands out: 1, or the start of its own range.
+fn first_net_id(config: &ZoneConfig) -> u32 {
+    if config.entity_ids_by_zone {
+        (config.zone_id << 16).max(1)
+    } else {
+        1
+    }
 }
 
 impl Zone {
-    /// A zone whose tick 0 is at `now_us`. `epoch` is the owner's assignment revision (fencing token).
+    /// A zone whose tick 0 is at `now_us`, or with `config.tick_epoch_us` at the cluster's tick
+    /// origin (it then starts at the tick number current at `now_us`). `epoch` is the owner's
+    /// assignment revision (fencing token).
     pub fn new(config: ZoneConfig, layer: u32, epoch: u64, now_us: u64) -> Result<Self, ConfigError> {
         config.validate()?;
         let replicator = Replicator::new(&config);
+        let interval_us = config.tick_interval_us();
+        let (origin_us, tick) = match config.tick_epoch_us {
+            Some(epoch_us) => (epoch_us, now_us.saturating_sub(epoch_us) / interval_us),
+            None => (now_us, 0),
+        };
         Ok(Self {
             layer,
             epoch,
             world: hecs::World::new(),
             by_net_id: FxHashMap::default(),
-            next_net_id: 1,
+            next_net_id: first_net_id(&config),
             next_serial: 1,
             clients: BTreeMap::new(),
-            origin_us: now_us,
-            tick: 0,
-            next_step_at_us: now_us + config.tick_interval_us(),
+            origin_us,
+            tick,
+            next_step_at_us: origin_us + (tick + 1) * interval_us,
             pending_claims: BTreeMap::new(),
             trades: trade::Trades::default(),
             chat_this_tick: 0,
@@ -115,6 +137,7 @@ impl Zone {
             replicator,
             client_order: Vec::new(),
             replication_order: Vec::new(),
+            ghosts: Vec::new(),
             config,
         })
     }
@@ -196,12 +219,34 @@ impl Zone {
         if self.by_net_id.len() >= ENTITIES_PER_ZONE_MAX {
             return Err(ZoneError::EntityLimit);
         }
+        if self.config.entity_ids_by_zone {
+            return self.allocate_in_range();
+        }
         // Skip ids a handed-off player kept (`admit_player`): each id names one entity.
         while self.by_net_id.contains_key(&self.next_net_id) {
             self.next_net_id = self.next_net_id.checked_add(1).ok_or(ZoneError::EntityLimit)?;
         }
         let net_id = self.next_net_id;
         self.next_net_id = self.next_net_id.checked_add(1).ok_or(ZoneError::EntityLimit)?;
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        Ok((net_id, serial))
+    }
+
+    /// The next free id of the zone's own range, wrapping within it (id 0 is never used).
+    fn allocate_in_range(&mut self) -> Result<(u32, u64), ZoneError> {
+        let base = first_net_id(&self.config) & !0xffff;
+        let next_in_range = |id: u32| base | (id.wrapping_add(1) & 0xffff);
+        let mut tries = 0u32;
+        while self.next_net_id == 0 || self.by_net_id.contains_key(&self.next_net_id) {
+            self.next_net_id = next_in_range(self.next_net_id);
+            tries += 1;
+            if tries > 0x1_0000 {
+                return Err(ZoneError::EntityLimit);
+            }
+        }
+        let net_id = self.next_net_id;
+        self.next_net_id = next_in_range(net_id);
         let serial = self.next_serial;
         self.next_serial += 1;
         Ok((net_id, serial))

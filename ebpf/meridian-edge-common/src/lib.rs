@@ -57,8 +57,8 @@ pub const EDGE_PROGRAM: &str = "edge";
 pub const STEER_PROGRAM: &str = "steer";
 /// `Array<EdgeConfig>`, one entry, written by user space before the programs run.
 pub const EDGE_CONFIG_MAP: &str = "EDGE_CONFIG";
-/// `LruHashMap<SessionKey, SessionEntry>`: the sessions the node hosts (fed by user space; the
-/// XDP program updates only `sequence_seen` and `seen_mask`).
+/// `LruHashMap<SessionKey, SessionValue>`: the sessions the node hosts or forwards (fed by user
+/// space; the XDP program updates only `sequence_seen` and `seen_mask`).
 pub const EDGE_SESSIONS_MAP: &str = "EDGE_SESSIONS";
 /// `LruHashMap<SourceKey, RateBucket>`: per-source bucket for sealed packets.
 pub const EDGE_SOURCE_BUCKETS_MAP: &str = "EDGE_SOURCE_BUCKETS";
@@ -139,7 +139,8 @@ pub struct SessionKey {
     pub session_id: u64,
 }
 
-/// Value of [`EDGE_SESSIONS_MAP`]: what the edge needs to check and steer a session's packets.
+/// What the edge needs to check and steer a session's packets: the `entry` of [`SessionValue`], the value
+/// of [`EDGE_SESSIONS_MAP`].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
 pub struct SessionEntry {
@@ -160,6 +161,115 @@ pub struct SessionEntry {
     /// `sequence_seen - 1 - i`. A copy of one of them is dropped as `replayed` at the edge (the
     /// user-space window, 256 wide, stays the authority: a race between CPUs can let a copy by).
     pub seen_mask: u64,
+}
+
+/// Where the edge sends a session's sealed packets when another node behind the same address
+/// (the VIP) owns the session: encapsulated IP-in-IP to `owner_ipv4`, that node's underlay address.
+/// All zero = this node owns the session (the packet passes to the local socket).
+///
+/// No MAC address is kept: the forwarded frame goes back out of the interface it came in on
+/// (`XDP_TX`) to the neighbour it came from (source and destination MACs swapped). A PoP node has
+/// one uplink, its router, which delivered the client's packet and routes the underlay; so the
+/// router is the next hop towards every owner. (`bpf_fib_lookup` would also find other next hops,
+/// but then `XDP_TX` is wrong for any other interface and a devmap redirect is needed: not worth it
+/// while a node has one uplink.)
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+pub struct ForwardTarget {
+    /// The owner node's underlay IPv4 address, network byte order as on the wire; 0.0.0.0 = local.
+    pub owner_ipv4: [u8; 4],
+    /// Explicit padding so the layout has no implicit holes; must be zero.
+    pub reserved: [u8; 4],
+}
+
+impl ForwardTarget {
+    /// The session is this node's: packets pass to the local socket.
+    pub const LOCAL: ForwardTarget = ForwardTarget {
+        owner_ipv4: [0; 4],
+        reserved: [0; 4],
+    };
+
+    pub const fn to(owner_ipv4: [u8; 4]) -> ForwardTarget {
+        ForwardTarget {
+            owner_ipv4,
+            reserved: [0; 4],
+        }
+    }
+
+    pub const fn is_local(&self) -> bool {
+        u32::from_ne_bytes(self.owner_ipv4) == 0
+    }
+}
+
+/// Value of [`EDGE_SESSIONS_MAP`]: the session's checks and steering (`entry`, which user space and
+/// the tests build as before) and where its packets go (`forward`). A separate struct rather than a
+/// field of [`SessionEntry`] so that every place building a `SessionEntry` for a local session
+/// stays as it is.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+pub struct SessionValue {
+    pub entry: SessionEntry,
+    pub forward: ForwardTarget,
+}
+
+/// IPv4 header the edge puts in front of a forwarded packet (no options), protocol 4 (IP-in-IP).
+pub const IPIP_HEADER_BYTES: usize = 20;
+pub const IPPROTO_IPIP: u8 = 4;
+/// TTL of the outer header: the underlay path between two PoP nodes is a few hops.
+pub const IPIP_TTL: u8 = 64;
+
+/// The outer IPv4 header the edge puts in front of a forwarded IPv4 packet whose own header starts
+/// with `inner_start` (its first 8 bytes: version/IHL, TOS, total length, identification):
+/// protocol 4, TTL [`IPIP_TTL`], TOS and identification copied from the inner header (its DSCP
+/// marking survives the tunnel, and the identification is as unique as the client made it), no
+/// DF: a game datagram (≤ 1200 bytes, so ≤ 1248 with UDP, inner and outer IPv4 headers) fits every
+/// IPv4 path of 1280 bytes and more, and a narrower underlay fragments rather than drops it.
+#[inline(always)]
+pub fn ipip_header(inner_start: [u8; 8], source: [u8; 4], destination: [u8; 4]) -> [u8; IPIP_HEADER_BYTES] {
+    let inner_total = u16::from_be_bytes([inner_start[2], inner_start[3]]);
+    let total = inner_total.wrapping_add(IPIP_HEADER_BYTES as u16).to_be_bytes();
+    let mut header = [
+        0x45,
+        inner_start[1],
+        total[0],
+        total[1],
+        inner_start[4],
+        inner_start[5],
+        0,
+        0,
+        IPIP_TTL,
+        IPPROTO_IPIP,
+        0,
+        0,
+        source[0],
+        source[1],
+        source[2],
+        source[3],
+        destination[0],
+        destination[1],
+        destination[2],
+        destination[3],
+    ];
+    let checksum = ipv4_header_checksum(&header).to_be_bytes();
+    header[10] = checksum[0];
+    header[11] = checksum[1];
+    header
+}
+
+/// The IPv4 header checksum (RFC 791: ones' complement of the ones' complement sum of the 16-bit
+/// words) of a 20-byte header whose checksum field is zero.
+#[inline(always)]
+pub fn ipv4_header_checksum(header: &[u8; IPIP_HEADER_BYTES]) -> u16 {
+    let mut sum = 0u32;
+    let mut i = 0;
+    while i < IPIP_HEADER_BYTES {
+        sum += u32::from(u16::from_be_bytes([header[i], header[i + 1]]));
+        i += 2;
+    }
+    // Ten 16-bit words sum to less than 2^20: two folds always suffice.
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    !(sum as u16)
 }
 
 /// A node liveness probe: exactly this many bytes, starting with [`PROBE_MAGIC`] (the node's
@@ -243,6 +353,10 @@ pub struct EdgeConfig {
     /// A sealed packet more than this many sequences ahead of the newest one seen is dropped
     /// (`sequence_ahead`); 0 disables the check.
     pub sequence_ahead_max: u32,
+    /// This node's underlay IPv4 address (network byte order), the outer source of packets it
+    /// forwards to another node behind the same VIP ([`ForwardTarget`]). 0.0.0.0 = not set: a
+    /// forwarding session's packets then pass to user space (`pass_forward_failed`).
+    pub underlay_ipv4: [u8; 4],
 }
 
 impl EdgeConfig {
@@ -270,7 +384,15 @@ impl EdgeConfig {
             },
             sequence_behind_max: EDGE_REPLAY_MASK_BITS - 1,
             sequence_ahead_max: 65_536,
+            underlay_ipv4: [0; 4],
         }
+    }
+
+    /// The same configuration with this node's underlay address set (the outer source of the
+    /// packets it forwards to other nodes behind the VIP).
+    pub const fn with_underlay(mut self, underlay: core::net::Ipv4Addr) -> EdgeConfig {
+        self.underlay_ipv4 = underlay.octets();
+        self
     }
 }
 
@@ -278,8 +400,8 @@ impl EdgeConfig {
 // Counters.
 
 /// One slot per decision of the edge (`edge`) and of the steering program (`steer`). Every frame
-/// the XDP program sees lands in exactly one `Pass*` or `Drop*` slot; every datagram `steer` sees
-/// lands in exactly one `Steer*` slot.
+/// the XDP program sees lands in exactly one `Pass*`, `Drop*` or `Tx*` slot (a decapsulated one
+/// also in `TunnelDecapsulated`); every datagram `steer` sees lands in exactly one `Steer*` slot.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EdgeCounter {
@@ -335,10 +457,27 @@ pub enum EdgeCounter {
     /// A node liveness probe (16 bytes starting `MRDP`, `meridian-node probe`, the anycast health
     /// check) within its source's bucket: passed to the workers, which answer it.
     PassProbe,
+    /// A sealed packet of a session another node owns ([`ForwardTarget`]): checked like
+    /// `PassSealed` (tag, window, bucket), then encapsulated IP-in-IP to the owner and sent back out
+    /// (`XDP_TX`).
+    TxForwarded,
+    /// A sealed packet of a forwarding session that passed the checks but could not be
+    /// encapsulated (no underlay address configured, an IPv6 client, no head room), or that itself
+    /// arrived through the tunnel (a packet is forwarded at most once, so two nodes that each
+    /// believe the other owns a session cannot bounce it between them): passed to user space,
+    /// which forwards or drops it.
+    PassForwardFailed,
+    /// Not a decision: an IP-in-IP packet to this node's underlay address whose outer header the
+    /// edge stripped. The inner packet is then judged as if it had come straight from the client
+    /// and lands in its own slot, so a decapsulated frame counts here and once more.
+    TunnelDecapsulated,
+    /// A decapsulated packet that is not a sealed game packet (the tunnel between nodes carries
+    /// only what an edge forwards: anything else inside is spoofing through the underlay).
+    DropTunnelNotSealed,
 }
 
 /// Number of slots in [`EDGE_COUNTERS_MAP`].
-pub const EDGE_COUNTER_SLOTS: u32 = EdgeCounter::PassProbe as u32 + 1;
+pub const EDGE_COUNTER_SLOTS: u32 = EdgeCounter::DropTunnelNotSealed as u32 + 1;
 
 impl EdgeCounter {
     /// Every slot, in index order.
@@ -371,9 +510,14 @@ impl EdgeCounter {
         EdgeCounter::SteerFallbackOther,
         EdgeCounter::SteerFallbackNoSocket,
         EdgeCounter::PassProbe,
+        EdgeCounter::TxForwarded,
+        EdgeCounter::PassForwardFailed,
+        EdgeCounter::TunnelDecapsulated,
+        EdgeCounter::DropTunnelNotSealed,
     ];
 
-    /// The stable metrics label: `pass_*`, `drop_*` or `steer_*`, snake_case, never reused.
+    /// The stable metrics label: `pass_*`, `drop_*`, `tx_*` (sent back out by the XDP program),
+    /// `tunnel_*` (a step, not a decision) or `steer_*`, snake_case, never reused.
     pub const fn label(self) -> &'static str {
         match self {
             EdgeCounter::PassNotIp => "pass_not_ip",
@@ -404,6 +548,10 @@ impl EdgeCounter {
             EdgeCounter::SteerFallbackUnknownSession => "steer_fallback_unknown_session",
             EdgeCounter::SteerFallbackOther => "steer_fallback_other",
             EdgeCounter::SteerFallbackNoSocket => "steer_fallback_no_socket",
+            EdgeCounter::TxForwarded => "tx_forwarded",
+            EdgeCounter::PassForwardFailed => "pass_forward_failed",
+            EdgeCounter::TunnelDecapsulated => "tunnel_decapsulated",
+            EdgeCounter::DropTunnelNotSealed => "drop_tunnel_not_sealed",
         }
     }
 
@@ -414,10 +562,11 @@ impl EdgeCounter {
         self.label().strip_prefix("drop_")
     }
 
-    /// Whether the XDP program drops the frames counted here (the drop slots are contiguous, so
-    /// the eBPF side decides with two comparisons, no string work).
+    /// Whether the XDP program drops the frames counted here (the first drop slots are
+    /// contiguous, later ones appended one by one: a few comparisons, no string work).
     pub const fn is_drop(self) -> bool {
-        self as u32 >= EdgeCounter::DropFragment as u32 && self as u32 <= EdgeCounter::DropRequestBudget as u32
+        (self as u32 >= EdgeCounter::DropFragment as u32 && self as u32 <= EdgeCounter::DropRequestBudget as u32)
+            || self as u32 == EdgeCounter::DropTunnelNotSealed as u32
     }
 }
 
@@ -440,15 +589,19 @@ const _: () = {
     assert!(offset_of!(SessionEntry, route_revision) == 24);
     assert!(offset_of!(SessionEntry, sequence_seen) == 32);
     assert!(offset_of!(SessionEntry, seen_mask) == 40);
+    assert!(size_of::<ForwardTarget>() == 8);
+    assert!(size_of::<SessionValue>() == 56);
+    assert!(offset_of!(SessionValue, forward) == 48);
     assert!(size_of::<SourceKey>() == 16);
     assert!(size_of::<RateBucket>() == 16);
     assert!(size_of::<RateLimit>() == 8);
-    assert!(size_of::<EdgeConfig>() == 36);
+    assert!(size_of::<EdgeConfig>() == 40);
     assert!(offset_of!(EdgeConfig, source) == 4);
     assert!(offset_of!(EdgeConfig, request_source) == 12);
     assert!(offset_of!(EdgeConfig, request_budget) == 20);
     assert!(offset_of!(EdgeConfig, sequence_behind_max) == 28);
     assert!(offset_of!(EdgeConfig, sequence_ahead_max) == 32);
+    assert!(offset_of!(EdgeConfig, underlay_ipv4) == 36);
 };
 
 #[cfg(feature = "user")]
@@ -459,6 +612,7 @@ mod pod {
     unsafe impl aya::Pod for super::PacketCounterConfig {}
     unsafe impl aya::Pod for super::SessionKey {}
     unsafe impl aya::Pod for super::SessionEntry {}
+    unsafe impl aya::Pod for super::SessionValue {}
     unsafe impl aya::Pod for super::SourceKey {}
     unsafe impl aya::Pod for super::RateBucket {}
     unsafe impl aya::Pod for super::EdgeConfig {}

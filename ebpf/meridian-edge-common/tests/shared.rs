@@ -7,8 +7,9 @@ use std::collections::HashSet;
 
 use meridian_edge_common::{
     CONNECTION_REQUEST_BYTES, DATAGRAM_BYTES_MAX, EDGE_COUNTER_SLOTS, EDGE_REPLAY_MASK_BITS, EDGE_TAG_COVERED_BYTES,
-    EdgeConfig, EdgeCounter, PACKET_MAGIC, PROTOCOL_VERSION, RateBucket, RateLimit, SEALED_BYTES_MIN,
-    SEALED_HEADER_BYTES, SealedHeaderView, SequenceWindow, SessionEntry, advance_sequence, check_sequence, edge_tag,
+    EdgeConfig, EdgeCounter, ForwardTarget, IPIP_TTL, IPPROTO_IPIP, PACKET_MAGIC, PROTOCOL_VERSION, RateBucket,
+    RateLimit, SEALED_BYTES_MIN, SEALED_HEADER_BYTES, SealedHeaderView, SequenceWindow, SessionEntry, SessionValue,
+    advance_sequence, check_sequence, edge_tag, ipip_header, ipv4_header_checksum,
 };
 use meridian_proto::packet::{self, PACKET_ERROR_LABELS, PacketType, seal_packet};
 use zerocopy::{FromBytes, IntoBytes};
@@ -221,7 +222,7 @@ fn counter_labels_are_unique_and_reuse_the_user_space_drop_reasons() {
     for (index, counter) in EdgeCounter::ALL.iter().enumerate() {
         assert_eq!(*counter as usize, index, "ALL is in slot order");
         assert!(labels.insert(counter.label()), "duplicate label {}", counter.label());
-        let prefix_ok = ["pass_", "drop_", "steer_"]
+        let prefix_ok = ["pass_", "drop_", "steer_", "tx_", "tunnel_"]
             .iter()
             .any(|p| counter.label().starts_with(p));
         assert!(prefix_ok, "{}", counter.label());
@@ -244,4 +245,51 @@ fn counter_labels_are_unique_and_reuse_the_user_space_drop_reasons() {
             "{reason} is a user-space drop reason"
         );
     }
+}
+
+#[test]
+fn ipv4_checksum_matches_a_known_header_and_the_ipip_header_verifies() {
+    // RFC 1071's worked header (as captured on a wire): checksum 0xb861.
+    let mut known = [
+        0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8,
+        0x00, 0xc7,
+    ];
+    assert_eq!(ipv4_header_checksum(&known), 0xb861);
+    known[10..12].copy_from_slice(&0xb861u16.to_be_bytes());
+    assert_eq!(ipv4_header_checksum(&known), 0, "a valid header sums to 0xffff");
+
+    // The inner header's first 8 bytes: TOS 0xb8 (EF), total 1228, identification 0x1234.
+    let inner = [0x45, 0xb8, 0x04, 0xcc, 0x12, 0x34, 0x40, 0x00];
+    let outer = ipip_header(inner, [10, 0, 0, 1], [10, 0, 0, 2]);
+    assert_eq!(outer[0], 0x45, "version 4, no options");
+    assert_eq!(outer[1], 0xb8, "TOS copied");
+    assert_eq!(u16::from_be_bytes([outer[2], outer[3]]), 1228 + 20);
+    assert_eq!(&outer[4..6], &[0x12, 0x34], "identification copied");
+    assert_eq!(&outer[6..8], &[0, 0], "no DF, no fragment offset");
+    assert_eq!(outer[8], IPIP_TTL);
+    assert_eq!(outer[9], IPPROTO_IPIP);
+    assert_eq!(&outer[12..16], &[10, 0, 0, 1]);
+    assert_eq!(&outer[16..20], &[10, 0, 0, 2]);
+    assert_eq!(ipv4_header_checksum(&outer), 0, "outer checksum verifies");
+    // Worst-case carries: all-ones addresses and the largest total.
+    let outer = ipip_header([0x45, 0xff, 0xff, 0xeb, 0xff, 0xff, 0, 0], [255; 4], [255; 4]);
+    assert_eq!(ipv4_header_checksum(&outer), 0);
+}
+
+#[test]
+fn session_value_layout_and_forward_target() {
+    let value = SessionValue {
+        entry: SessionEntry {
+            worker: 2,
+            ..SessionEntry::default()
+        },
+        forward: ForwardTarget::to([10, 0, 0, 9]),
+    };
+    let bytes = value.as_bytes();
+    assert_eq!(bytes.len(), 56);
+    assert_eq!(&bytes[16..20], &2u32.to_ne_bytes());
+    assert_eq!(&bytes[48..52], &[10, 0, 0, 9], "owner in wire order");
+    assert!(!value.forward.is_local());
+    assert!(ForwardTarget::LOCAL.is_local());
+    assert_eq!(SessionValue::default().forward, ForwardTarget::LOCAL);
 }

@@ -2,7 +2,9 @@
 //! PROTOCOL.md §1 in the order given there (length bounds, magic, version, type), then either the
 //! ConnectionRequest path (exact size, per-source request bucket, node-wide budget) or the sealed
 //! path (minimum size, session lookup, SipHash-2-4 edge tag, sequence window, per-source bucket).
-//! Everything else passes untouched. Every decision is counted in exactly one slot.
+//! Everything else passes untouched. Every decision is counted in exactly one slot. A sealed packet
+//! of a session another node owns is, after the same checks, encapsulated to that node and sent
+//! back out (`forward.rs`); requests are never forwarded (a request carries no session yet).
 //!
 //! The per-source bucket of sealed packets is charged last, after the tag verified: spoofed junk
 //! carrying a player's source address cannot drain that player's tokens, and the bucket map only
@@ -19,6 +21,7 @@ use zerocopy::IntoBytes;
 
 use crate::{
     counters::count,
+    forward::{Decapsulated, decapsulate, encapsulate},
     maps::{EDGE_CONFIG, EDGE_REQUEST_BUCKETS, EDGE_SESSIONS, EDGE_SOURCE_BUCKETS},
     parse::{GameDatagram, game_datagram, read},
     rate::{now_ns, take_request_budget, take_source},
@@ -30,6 +33,8 @@ pub fn edge(ctx: XdpContext) -> u32 {
     count(decision);
     if decision.is_drop() {
         xdp_action::XDP_DROP
+    } else if decision == EdgeCounter::TxForwarded {
+        xdp_action::XDP_TX
     } else {
         xdp_action::XDP_PASS
     }
@@ -40,14 +45,41 @@ fn decide(ctx: &XdpContext) -> EdgeCounter {
     let Some(config) = EDGE_CONFIG.get(0) else {
         return EdgeCounter::PassOtherPort;
     };
-    match game_datagram(ctx, config) {
-        Ok(datagram) => check_game(ctx, config, &datagram),
+    // Read once, as a value: with the map pointer kept instead, LLVM reloads and reuses it across
+    // branches in ways the verifier rejects (pointer arithmetic on a map value).
+    // SAFETY: a plain read of a field of the map value, valid for this run.
+    let underlay = unsafe { core::ptr::read_volatile(&config.underlay_ipv4) };
+    let tunnelled = match decapsulate(ctx, underlay) {
+        Decapsulated::No => false,
+        Decapsulated::Yes => {
+            count(EdgeCounter::TunnelDecapsulated);
+            true
+        }
+        Decapsulated::Failed => return EdgeCounter::DropTruncated,
+    };
+    let decision = match game_datagram(ctx, config) {
+        Ok(datagram) => check_game(ctx, config, &datagram, underlay, tunnelled),
         Err(slot) => slot,
+    };
+    // Inside the tunnel only what an edge forwards is accepted: sealed packets of a session.
+    if tunnelled
+        && !decision.is_drop()
+        && decision != EdgeCounter::PassSealed
+        && decision != EdgeCounter::PassForwardFailed
+    {
+        return EdgeCounter::DropTunnelNotSealed;
     }
+    decision
 }
 
 #[inline(always)]
-fn check_game(ctx: &XdpContext, config: &EdgeConfig, datagram: &GameDatagram) -> EdgeCounter {
+fn check_game(
+    ctx: &XdpContext,
+    config: &EdgeConfig,
+    datagram: &GameDatagram,
+    underlay: [u8; 4],
+    tunnelled: bool,
+) -> EdgeCounter {
     let bytes = datagram.payload_bytes;
     if bytes > DATAGRAM_BYTES_MAX {
         return EdgeCounter::DropTooLong;
@@ -115,9 +147,11 @@ fn check_game(ctx: &XdpContext, config: &EdgeConfig, datagram: &GameDatagram) ->
         return EdgeCounter::DropUnknownSession;
     };
     // SAFETY: the map's value for `key`, valid for this run. User space may rewrite it meanwhile
-    // (a re-route changes worker, zone and revision, never the edge key), so a torn copy can at
-    // worst hold an older window, which only widens it for this packet.
-    let entry_copy = unsafe { *entry };
+    // (a re-route changes worker, zone and revision, a hand-off to another node the forward
+    // target, never the edge key), so a torn copy can at worst hold an older window, which only
+    // widens it for this packet, or the previous owner, which user space forwards from there.
+    let value = unsafe { *entry };
+    let entry_copy = value.entry;
     let covered = covered_bytes(&header);
     if edge_tag(&entry_copy.edge_key, &covered) != header.edge_tag.get() {
         return EdgeCounter::DropBadEdgeTag;
@@ -138,8 +172,14 @@ fn check_game(ctx: &XdpContext, config: &EdgeConfig, datagram: &GameDatagram) ->
     // queue) may store out of order or lose a mark: the window then only widens — a copy may reach
     // user space, whose own replay window drops it — and never drops a good packet.
     unsafe {
-        (*entry).sequence_seen = next.seen;
-        (*entry).seen_mask = next.mask;
+        (*entry).entry.sequence_seen = next.seen;
+        (*entry).entry.seen_mask = next.mask;
+    }
+    if !value.forward.is_local() {
+        if tunnelled {
+            return EdgeCounter::PassForwardFailed;
+        }
+        return encapsulate(ctx, underlay, datagram, value.forward.owner_ipv4);
     }
     EdgeCounter::PassSealed
 }

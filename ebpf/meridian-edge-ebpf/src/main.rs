@@ -5,7 +5,8 @@
 //!
 //! * `edge` (XDP, `edge.rs`): validates, rate-limits and counts game packets (parsing in
 //!   `parse.rs`, buckets in `rate.rs`, counters in `counters.rs`, maps in `maps.rs`; the SipHash
-//!   and bucket arithmetic live in `meridian-edge-common` so the host tests them);
+//!   and bucket arithmetic live in `meridian-edge-common` so the host tests them), and forwards
+//!   the packets of sessions another node owns IP-in-IP to that node (`forward.rs`);
 //! * `steer` (`sk_reuseport`, `steer.rs`): picks a session's worker socket in the node's
 //!   `SO_REUSEPORT` group;
 //! * `count_udp` (XDP, `counter.rs`): the pipeline's first program, counting UDP datagrams to one
@@ -21,6 +22,8 @@ mod counter;
 mod counters;
 #[cfg(target_arch = "bpf")]
 mod edge;
+#[cfg(target_arch = "bpf")]
+mod forward;
 #[cfg(target_arch = "bpf")]
 mod maps;
 #[cfg(target_arch = "bpf")]

@@ -6,15 +6,15 @@ use aya_ebpf::{
     maps::{Array, LruHashMap, PerCpuArray, ReusePortSockArray},
 };
 use meridian_edge_common::{
-    EDGE_COUNTER_SLOTS, EDGE_SESSIONS_MAX, EDGE_SOURCES_MAX, EdgeConfig, RateBucket, STEER_WORKERS_MAX, SessionEntry,
-    SessionKey, SourceKey,
+    EDGE_COUNTER_SLOTS, EDGE_SESSIONS_MAX, EDGE_SOURCES_MAX, EdgeConfig, RateBucket, STEER_WORKERS_MAX, SessionKey,
+    SessionValue, SourceKey,
 };
 
 #[map(name = "EDGE_CONFIG")]
 pub static EDGE_CONFIG: Array<EdgeConfig> = Array::with_max_entries(1, 0);
 
 #[map(name = "EDGE_SESSIONS")]
-pub static EDGE_SESSIONS: LruHashMap<SessionKey, SessionEntry> = LruHashMap::with_max_entries(EDGE_SESSIONS_MAX, 0);
+pub static EDGE_SESSIONS: LruHashMap<SessionKey, SessionValue> = LruHashMap::with_max_entries(EDGE_SESSIONS_MAX, 0);
 
 #[map(name = "EDGE_SOURCE_BUCKETS")]
 pub static EDGE_SOURCE_BUCKETS: LruHashMap<SourceKey, RateBucket> = LruHashMap::with_max_entries(EDGE_SOURCES_MAX, 0);

@@ -33,6 +33,11 @@ pub struct GameDatagram {
     pub payload_offset: usize,
     /// UDP payload length from the UDP header (checked to fit in the frame).
     pub payload_bytes: usize,
+    /// One 802.1Q/802.1ad tag sits between the MACs and the ethertype (the IP header is at 18,
+    /// not 14): the forwarding path rebuilds the Ethernet header with it.
+    pub vlan: bool,
+    /// IPv4 (the only family the forwarding path encapsulates).
+    pub ipv4: bool,
 }
 
 /// Where the UDP header is, and whether the IP layer says more fragments follow.
@@ -55,6 +60,20 @@ pub fn read<T: Copy>(ctx: &XdpContext, offset: usize) -> Option<T> {
     Some(unsafe { core::ptr::read_unaligned((start + offset) as *const T) })
 }
 
+/// Bounds-checked write of a `T` at `offset` bytes into the frame; false (nothing written) if it
+/// would not fit.
+#[inline(always)]
+pub fn write<T: Copy>(ctx: &XdpContext, offset: usize, value: T) -> bool {
+    let start = ctx.data();
+    let end = ctx.data_end();
+    if start + offset + core::mem::size_of::<T>() > end {
+        return false;
+    }
+    // SAFETY: as `read`: the range lies inside the packet, which XDP may modify in place.
+    unsafe { core::ptr::write_unaligned((start + offset) as *mut T, value) };
+    true
+}
+
 #[inline(always)]
 fn be16(bytes: [u8; 2]) -> u16 {
     u16::from_be_bytes(bytes)
@@ -65,12 +84,14 @@ fn be16(bytes: [u8; 2]) -> u16 {
 pub fn game_datagram(ctx: &XdpContext, config: &EdgeConfig) -> Result<GameDatagram, EdgeCounter> {
     let mut ethertype = be16(read(ctx, 12).ok_or(EdgeCounter::PassUnparsed)?);
     let mut l3 = ETH_HEADER_BYTES;
+    let vlan = ethertype == ETHERTYPE_VLAN || ethertype == ETHERTYPE_QINQ;
     if ethertype == ETHERTYPE_VLAN || ethertype == ETHERTYPE_QINQ {
         // One tag: its TCI, then the encapsulated ethertype. A second tag reads as "not IP".
         ethertype = be16(read(ctx, ETH_HEADER_BYTES + 2).ok_or(EdgeCounter::PassUnparsed)?);
         l3 = ETH_HEADER_BYTES + VLAN_TAG_BYTES;
     }
-    let transport = if ethertype == ETHERTYPE_IPV4 {
+    let is_ipv4 = ethertype == ETHERTYPE_IPV4;
+    let transport = if is_ipv4 {
         ipv4(ctx, l3)?
     } else if ethertype == ETHERTYPE_IPV6 {
         ipv6(ctx, l3)?
@@ -98,6 +119,8 @@ pub fn game_datagram(ctx: &XdpContext, config: &EdgeConfig) -> Result<GameDatagr
         source: transport.source,
         payload_offset: l4 + UDP_HEADER_BYTES,
         payload_bytes: udp_bytes - UDP_HEADER_BYTES,
+        vlan,
+        ipv4: is_ipv4,
     })
 }
 

@@ -64,7 +64,7 @@ fn decide(ctx: &SkReuseportContext) -> EdgeCounter {
         return EdgeCounter::SteerFallbackUnknownSession;
     };
     // SAFETY: the map's value for `key`, valid for this run.
-    let worker = unsafe { (*entry).worker };
+    let worker = unsafe { (*entry).entry.worker };
     match STEER_SOCKETS.select_reuseport(ctx, worker) {
         Ok(()) => EdgeCounter::SteerSession,
         Err(_) => EdgeCounter::SteerFallbackNoSocket,

@@ -28,7 +28,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use meridian_client::dev_token::{self, SplitMix64};
-use meridian_client::{ClientConfig, GameClient, Histogram, MoveCommand, ZoneConfig};
+use meridian_client::{
+    ChatChannel, ClientConfig, GameClient, GameEvent, Histogram, MoveCommand, ServerEvent, ZoneConfig,
+};
 use meridian_perf::prom;
 use meridian_perf::stall::SnapshotGaps;
 
@@ -119,7 +121,17 @@ struct Args {
     /// Logins in flight at once.
     #[arg(long, default_value_t = 8)]
     login_concurrency: usize,
+    /// Global chat latency probe: the first N honest bots each send a global chat line stamped with
+    /// the wall clock every `--global-chat-interval-ms`; every bot that hears a stamped line records
+    /// how long it took (bots and nodes must share a clock: one machine, or NTP-synced hosts).
+    #[arg(long, default_value_t = 0)]
+    global_chat_senders: usize,
+    #[arg(long, default_value_t = 2000)]
+    global_chat_interval_ms: u64,
 }
+
+/// Prefix of the bots' stamped global chat lines: `gc:<sender wall clock, µs>`.
+const GLOBAL_CHAT_PROBE_PREFIX: &str = "gc:";
 
 /// Fresh logins a bot makes after its sessions ended, at most.
 const RELOGINS_MAX: u32 = 3;
@@ -158,6 +170,8 @@ struct Bot {
     /// node died), and how many times so far.
     relogin_pending: bool,
     relogins: u32,
+    /// With `--global-chat-senders`: when this bot next sends a stamped global line (0: never).
+    next_global_chat_us: u64,
 }
 
 impl Bot {
@@ -214,6 +228,12 @@ struct ThreadReport {
     stalls: u64,
     bots_stalled: u64,
     snapshot_gap_max_us: u64,
+    /// Global chat probe: stamped lines sent, heard (one per listener), refusals heard, and the
+    /// send-to-hear latency of every line heard, microseconds.
+    global_chat_sent: u64,
+    global_chat_heard: u64,
+    global_chat_refused: u64,
+    global_chat_us: Histogram,
 }
 
 impl ThreadReport {
@@ -244,6 +264,10 @@ impl ThreadReport {
         self.stalls += other.stalls;
         self.bots_stalled += other.bots_stalled;
         self.snapshot_gap_max_us = self.snapshot_gap_max_us.max(other.snapshot_gap_max_us);
+        self.global_chat_sent += other.global_chat_sent;
+        self.global_chat_heard += other.global_chat_heard;
+        self.global_chat_refused += other.global_chat_refused;
+        self.global_chat_us.merge(&other.global_chat_us);
     }
 }
 
@@ -266,6 +290,7 @@ struct Plan {
     client_config: ClientConfig,
     end_us: u64,
     report_us: u64,
+    global_chat_interval_us: u64,
 }
 
 fn unit(x: f32, y: f32) -> [f32; 2] {
@@ -544,7 +569,9 @@ fn drive(
                 }
             }
             if let Some(client) = bot.client.as_mut() {
-                while client.poll_event().is_some() {}
+                while let Some(event) = client.poll_event() {
+                    note_global_chat(&event, wall_us(), &mut report);
+                }
             }
             bot.track_snapshots(now, false);
         }
@@ -588,6 +615,15 @@ fn drive(
                     };
                 }
                 bot.misbehave(&plan, &mut rng, &mut report);
+                if bot.next_global_chat_us != 0 && now >= bot.next_global_chat_us {
+                    bot.next_global_chat_us = now + plan.global_chat_interval_us;
+                    let line = format!("{GLOBAL_CHAT_PROBE_PREFIX}{}", wall_us());
+                    if let Some(client) = bot.client.as_mut()
+                        && client.send_chat_on(ChatChannel::Global, &line).is_ok()
+                    {
+                        report.global_chat_sent += 1;
+                    }
+                }
             }
         }
         // Send: on a tick every bot (inputs, and the connections' timers: handshake resends,
@@ -627,6 +663,27 @@ fn drive(
         if let Some(bye) = bot.client.as_mut().and_then(GameClient::disconnect) {
             let _ = bot.socket.send_to(&bye.bytes, bye.destination);
         }
+    }
+}
+
+/// Records a stamped global chat line heard (its latency) or a refusal of ours.
+fn note_global_chat(event: &GameEvent, now_wall_us: u64, report: &mut ThreadReport) {
+    let GameEvent::Server(ServerEvent::Chat {
+        channel: ChatChannel::Global,
+        from_entity,
+        text,
+    }) = event
+    else {
+        return;
+    };
+    if *from_entity == meridian_host::GLOBAL_CHAT_SERVER_ENTITY {
+        report.global_chat_refused += 1;
+    } else if let Some(sent_us) = text
+        .strip_prefix(GLOBAL_CHAT_PROBE_PREFIX)
+        .and_then(|stamp| stamp.parse::<u64>().ok())
+    {
+        report.global_chat_heard += 1;
+        report.global_chat_us.record(now_wall_us.saturating_sub(sent_us));
     }
 }
 
@@ -741,7 +798,7 @@ fn print_report(
              \"bytes_per_s_per_client\":{{\"down\":{:.1},\"up\":{:.1}}},\
              \"server_tick_p99_s\":{},\"server_tick_p99_above_buckets\":{},\"scrape_error\":{},\
              \"snapshots\":{},\"snapshots_dropped\":{},\"datagrams_dropped\":{},\"send_errors\":{},\"driver_loop_us\":{{\"p99\":{},\"max\":{}}},\"stalls\":{{\"count\":{},\"bots\":{},\"gap_max_ms\":{:.1}}},\
-             \"login\":{{\"ok\":{},\"failed\":{},\"relogins\":{},\"p50_ms\":{},\"p99_ms\":{}}},\
+             \"login\":{{\"ok\":{},\"failed\":{},\"relogins\":{},\"p50_ms\":{},\"p99_ms\":{}}},\"global_chat\":{{\"sent\":{},\"heard\":{},\"refused\":{},\"p50_us\":{},\"p99_us\":{},\"max_us\":{}}},\
              \"misbehaving\":{{\"garbage_bots\":{},\"garbage_sent\":{},\"replay_bots\":{},\"replays_sent\":{},\"speedhack_bots\":{},\"speedhack_inputs\":{}}}}}",
             // What the swarm costs the machine it shares with the node (all threads).
             meridian_node::cpu_time::process_cpu_ns() as f64 / 1e9,
@@ -775,6 +832,18 @@ fn print_report(
             total.relogins,
             total.login_ms.quantile(0.5).map_or("null".into(), |v| v.to_string()),
             total.login_ms.quantile(0.99).map_or("null".into(), |v| v.to_string()),
+            total.global_chat_sent,
+            total.global_chat_heard,
+            total.global_chat_refused,
+            total
+                .global_chat_us
+                .quantile(0.5)
+                .map_or("null".into(), |v| v.to_string()),
+            total
+                .global_chat_us
+                .quantile(0.99)
+                .map_or("null".into(), |v| v.to_string()),
+            total.global_chat_us.max(),
             args.garbage,
             total.garbage_sent,
             args.replay,
@@ -808,6 +877,20 @@ fn print_report(
             total.snapshot_gap_max_us as f64 / 1e3,
             scrape_error.map_or(String::new(), |e| format!(" (scrape: {e})")),
         );
+        if total.global_chat_sent > 0 || total.global_chat_heard > 0 {
+            println!(
+                "[{label} {elapsed_s:6.1}s] global chat: sent {} heard {} refused {} | latency p50 {} p99 {} max {} us",
+                total.global_chat_sent,
+                total.global_chat_heard,
+                total.global_chat_refused,
+                total.global_chat_us.quantile(0.5).map_or("-".into(), |v| v.to_string()),
+                total
+                    .global_chat_us
+                    .quantile(0.99)
+                    .map_or("-".into(), |v| v.to_string()),
+                total.global_chat_us.max(),
+            );
+        }
     }
 }
 
@@ -856,6 +939,7 @@ fn main() -> anyhow::Result<()> {
         client_config,
         end_us: start_us + args.duration_s * 1_000_000,
         report_us: args.report_s.max(1) * 1_000_000,
+        global_chat_interval_us: args.global_chat_interval_ms.max(1) * 1_000,
     });
     let session_base = args.session_base.unwrap_or(start_us << 8);
     let ramp_gap_us = 1_000_000 / args.ramp_per_s.max(1);
@@ -878,6 +962,16 @@ fn main() -> anyhow::Result<()> {
         } else {
             Behaviour::Honest
         };
+        // Probe senders are the first honest bots; their lines are spread over one interval and
+        // start a few seconds after the bot does (once it has joined).
+        let honest_index = index.saturating_sub(args.garbage + args.replay + args.speedhack);
+        let next_global_chat_us = if behaviour == Behaviour::Honest && honest_index < args.global_chat_senders {
+            let spread_us =
+                honest_index as u64 * args.global_chat_interval_ms.max(1) * 1_000 / args.global_chat_senders as u64;
+            start_us + index as u64 * ramp_gap_us + 3_000_000 + spread_us
+        } else {
+            0
+        };
         per_thread[index % args.threads].push(Bot {
             client: None,
             socket,
@@ -895,6 +989,7 @@ fn main() -> anyhow::Result<()> {
             ticket: None,
             relogin_pending: false,
             relogins: 0,
+            next_global_chat_us,
         });
     }
     // With --login, one thread logs the bots in (in start order, a few at a time) and hands each

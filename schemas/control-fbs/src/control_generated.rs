@@ -1005,6 +1005,671 @@ impl InventoryItemT {
     })
   }
 }
+pub enum ReliableMessageOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// A reliable message the old owner had queued or sent but not seen fully acknowledged: the new owner
+/// sends it again under the same id (the client delivers each id once).
+pub struct ReliableMessage<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for ReliableMessage<'a> {
+  type Inner = ReliableMessage<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> ReliableMessage<'a> {
+  pub const VT_ID: ::flatbuffers::VOffsetT = 4;
+  pub const VT_BYTES: ::flatbuffers::VOffsetT = 6;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    ReliableMessage { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args ReliableMessageArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<ReliableMessage<'bldr>> {
+    let mut builder = ReliableMessageBuilder::new(_fbb);
+    if let Some(x) = args.bytes { builder.add_bytes(x); }
+    builder.add_id(args.id);
+    builder.finish()
+  }
+
+  pub fn unpack(&self) -> ReliableMessageT {
+    let id = self.id();
+    let bytes = self.bytes().map(|x| {
+      x.into_iter().collect()
+    });
+    ReliableMessageT {
+      id,
+      bytes,
+    }
+  }
+
+  #[inline]
+  pub fn id(&self) -> u16 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u16>(ReliableMessage::VT_ID, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn bytes(&self) -> Option<::flatbuffers::Vector<'a, u8>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, u8>>>(ReliableMessage::VT_BYTES, None)}
+  }
+}
+
+impl ::flatbuffers::Verifiable for ReliableMessage<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<u16>("id", Self::VT_ID, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("bytes", Self::VT_BYTES, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct ReliableMessageArgs<'a> {
+    pub id: u16,
+    pub bytes: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, u8>>>,
+}
+impl<'a> Default for ReliableMessageArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    ReliableMessageArgs {
+      id: 0,
+      bytes: None,
+    }
+  }
+}
+
+pub struct ReliableMessageBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> ReliableMessageBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_id(&mut self, id: u16) {
+    self.fbb_.push_slot::<u16>(ReliableMessage::VT_ID, id, 0);
+  }
+  #[inline]
+  pub fn add_bytes(&mut self, bytes: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , u8>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(ReliableMessage::VT_BYTES, bytes);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> ReliableMessageBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    ReliableMessageBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<ReliableMessage<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for ReliableMessage<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("ReliableMessage");
+      ds.field("id", &self.id());
+      ds.field("bytes", &self.bytes());
+      ds.finish()
+  }
+}
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReliableMessageT {
+  pub id: u16,
+  pub bytes: Option<alloc::vec::Vec<u8>>,
+}
+impl Default for ReliableMessageT {
+  fn default() -> Self {
+    Self {
+      id: 0,
+      bytes: None,
+    }
+  }
+}
+impl ReliableMessageT {
+  pub fn pack<'b, A: ::flatbuffers::Allocator + 'b>(
+    &self,
+    _fbb: &mut ::flatbuffers::FlatBufferBuilder<'b, A>
+  ) -> ::flatbuffers::WIPOffset<ReliableMessage<'b>> {
+    let id = self.id;
+    let bytes = self.bytes.as_ref().map(|x|{
+      _fbb.create_vector(x)
+    });
+    ReliableMessage::create(_fbb, &ReliableMessageArgs{
+      id,
+      bytes,
+    })
+  }
+}
+pub enum SessionTransportOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// The session's transport state, so the new owner carries on the client's connection with no
+/// reconnect: same keys, sequences continuing, the same replay window. Secret: it travels only over
+/// the node's own queues (between workers) or the authenticated node-to-node channel, never to the
+/// control plane's store.
+pub struct SessionTransport<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for SessionTransport<'a> {
+  type Inner = SessionTransport<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> SessionTransport<'a> {
+  pub const VT_CLIENT_ADDRESS: ::flatbuffers::VOffsetT = 4;
+  pub const VT_SEND_KEY: ::flatbuffers::VOffsetT = 6;
+  pub const VT_RECEIVE_KEY: ::flatbuffers::VOffsetT = 8;
+  pub const VT_EDGE_KEY: ::flatbuffers::VOffsetT = 10;
+  pub const VT_NEXT_SEQUENCE: ::flatbuffers::VOffsetT = 12;
+  pub const VT_RECEIVED_NEWEST_PLUS_ONE: ::flatbuffers::VOffsetT = 14;
+  pub const VT_RECEIVED_BITS: ::flatbuffers::VOffsetT = 16;
+  pub const VT_ACKED_NEWEST_PLUS_ONE: ::flatbuffers::VOffsetT = 18;
+  pub const VT_ACKED_BITS: ::flatbuffers::VOffsetT = 20;
+  pub const VT_NEXT_MESSAGE_ID: ::flatbuffers::VOffsetT = 22;
+  pub const VT_NEXT_EXPECTED_ID: ::flatbuffers::VOffsetT = 24;
+  pub const VT_RELIABLE_UNACKED: ::flatbuffers::VOffsetT = 26;
+  pub const VT_RTT_US: ::flatbuffers::VOffsetT = 28;
+  pub const VT_INPUT_NEWEST_TICK: ::flatbuffers::VOffsetT = 30;
+  pub const VT_INPUT_SEEN_BITS: ::flatbuffers::VOffsetT = 32;
+  pub const VT_INPUT_SEEN_ANY: ::flatbuffers::VOffsetT = 34;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    SessionTransport { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args SessionTransportArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<SessionTransport<'bldr>> {
+    let mut builder = SessionTransportBuilder::new(_fbb);
+    builder.add_input_seen_bits(args.input_seen_bits);
+    builder.add_rtt_us(args.rtt_us);
+    builder.add_acked_newest_plus_one(args.acked_newest_plus_one);
+    builder.add_received_newest_plus_one(args.received_newest_plus_one);
+    builder.add_next_sequence(args.next_sequence);
+    builder.add_input_newest_tick(args.input_newest_tick);
+    if let Some(x) = args.reliable_unacked { builder.add_reliable_unacked(x); }
+    if let Some(x) = args.acked_bits { builder.add_acked_bits(x); }
+    if let Some(x) = args.received_bits { builder.add_received_bits(x); }
+    if let Some(x) = args.edge_key { builder.add_edge_key(x); }
+    if let Some(x) = args.receive_key { builder.add_receive_key(x); }
+    if let Some(x) = args.send_key { builder.add_send_key(x); }
+    if let Some(x) = args.client_address { builder.add_client_address(x); }
+    builder.add_next_expected_id(args.next_expected_id);
+    builder.add_next_message_id(args.next_message_id);
+    builder.add_input_seen_any(args.input_seen_any);
+    builder.finish()
+  }
+
+  pub fn unpack(&self) -> SessionTransportT {
+    let client_address = self.client_address().map(|x| {
+      alloc::string::ToString::to_string(x)
+    });
+    let send_key = self.send_key().map(|x| {
+      x.into_iter().collect()
+    });
+    let receive_key = self.receive_key().map(|x| {
+      x.into_iter().collect()
+    });
+    let edge_key = self.edge_key().map(|x| {
+      x.into_iter().collect()
+    });
+    let next_sequence = self.next_sequence();
+    let received_newest_plus_one = self.received_newest_plus_one();
+    let received_bits = self.received_bits().map(|x| {
+      x.into_iter().collect()
+    });
+    let acked_newest_plus_one = self.acked_newest_plus_one();
+    let acked_bits = self.acked_bits().map(|x| {
+      x.into_iter().collect()
+    });
+    let next_message_id = self.next_message_id();
+    let next_expected_id = self.next_expected_id();
+    let reliable_unacked = self.reliable_unacked().map(|x| {
+      x.iter().map(|t| t.unpack()).collect()
+    });
+    let rtt_us = self.rtt_us();
+    let input_newest_tick = self.input_newest_tick();
+    let input_seen_bits = self.input_seen_bits();
+    let input_seen_any = self.input_seen_any();
+    SessionTransportT {
+      client_address,
+      send_key,
+      receive_key,
+      edge_key,
+      next_sequence,
+      received_newest_plus_one,
+      received_bits,
+      acked_newest_plus_one,
+      acked_bits,
+      next_message_id,
+      next_expected_id,
+      reliable_unacked,
+      rtt_us,
+      input_newest_tick,
+      input_seen_bits,
+      input_seen_any,
+    }
+  }
+
+  /// The client's address, "ip:port".
+  #[inline]
+  pub fn client_address(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(SessionTransport::VT_CLIENT_ADDRESS, None)}
+  }
+  /// Server→client and client→server AEAD keys, the edge key.
+  #[inline]
+  pub fn send_key(&self) -> Option<::flatbuffers::Vector<'a, u8>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, u8>>>(SessionTransport::VT_SEND_KEY, None)}
+  }
+  #[inline]
+  pub fn receive_key(&self) -> Option<::flatbuffers::Vector<'a, u8>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, u8>>>(SessionTransport::VT_RECEIVE_KEY, None)}
+  }
+  #[inline]
+  pub fn edge_key(&self) -> Option<::flatbuffers::Vector<'a, u8>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, u8>>>(SessionTransport::VT_EDGE_KEY, None)}
+  }
+  /// The next sequence the server seals with.
+  #[inline]
+  pub fn next_sequence(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(SessionTransport::VT_NEXT_SEQUENCE, Some(0)).unwrap()}
+  }
+  /// Replay window of client packets: newest accepted sequence + 1 and one bit per older sequence
+  /// (word i, bit j: newest - 64·i - j received).
+  #[inline]
+  pub fn received_newest_plus_one(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(SessionTransport::VT_RECEIVED_NEWEST_PLUS_ONE, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn received_bits(&self) -> Option<::flatbuffers::Vector<'a, u64>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, u64>>>(SessionTransport::VT_RECEIVED_BITS, None)}
+  }
+  /// Client packets acknowledged to the client (same shape).
+  #[inline]
+  pub fn acked_newest_plus_one(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(SessionTransport::VT_ACKED_NEWEST_PLUS_ONE, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn acked_bits(&self) -> Option<::flatbuffers::Vector<'a, u64>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, u64>>>(SessionTransport::VT_ACKED_BITS, None)}
+  }
+  /// Reliable channel: the next id this end sends, the next id it expects from the client, the
+  /// messages not yet fully acknowledged, oldest first. (A session is frozen only while it holds no
+  /// partly received client message, so nothing acknowledged-but-undelivered needs carrying.)
+  #[inline]
+  pub fn next_message_id(&self) -> u16 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u16>(SessionTransport::VT_NEXT_MESSAGE_ID, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn next_expected_id(&self) -> u16 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u16>(SessionTransport::VT_NEXT_EXPECTED_ID, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn reliable_unacked(&self) -> Option<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<ReliableMessage<'a>>>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<ReliableMessage>>>>(SessionTransport::VT_RELIABLE_UNACKED, None)}
+  }
+  /// Smoothed round trip from the server's pings (0: none yet).
+  #[inline]
+  pub fn rtt_us(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(SessionTransport::VT_RTT_US, Some(0)).unwrap()}
+  }
+  /// The newest client tick the host passed to the zone, and one bit per older tick (dedupe).
+  #[inline]
+  pub fn input_newest_tick(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(SessionTransport::VT_INPUT_NEWEST_TICK, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn input_seen_bits(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(SessionTransport::VT_INPUT_SEEN_BITS, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn input_seen_any(&self) -> bool {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<bool>(SessionTransport::VT_INPUT_SEEN_ANY, Some(false)).unwrap()}
+  }
+}
+
+impl ::flatbuffers::Verifiable for SessionTransport<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("client_address", Self::VT_CLIENT_ADDRESS, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("send_key", Self::VT_SEND_KEY, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("receive_key", Self::VT_RECEIVE_KEY, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("edge_key", Self::VT_EDGE_KEY, false)?
+     .visit_field::<u64>("next_sequence", Self::VT_NEXT_SEQUENCE, false)?
+     .visit_field::<u64>("received_newest_plus_one", Self::VT_RECEIVED_NEWEST_PLUS_ONE, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u64>>>("received_bits", Self::VT_RECEIVED_BITS, false)?
+     .visit_field::<u64>("acked_newest_plus_one", Self::VT_ACKED_NEWEST_PLUS_ONE, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u64>>>("acked_bits", Self::VT_ACKED_BITS, false)?
+     .visit_field::<u16>("next_message_id", Self::VT_NEXT_MESSAGE_ID, false)?
+     .visit_field::<u16>("next_expected_id", Self::VT_NEXT_EXPECTED_ID, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<ReliableMessage>>>>("reliable_unacked", Self::VT_RELIABLE_UNACKED, false)?
+     .visit_field::<u64>("rtt_us", Self::VT_RTT_US, false)?
+     .visit_field::<u32>("input_newest_tick", Self::VT_INPUT_NEWEST_TICK, false)?
+     .visit_field::<u64>("input_seen_bits", Self::VT_INPUT_SEEN_BITS, false)?
+     .visit_field::<bool>("input_seen_any", Self::VT_INPUT_SEEN_ANY, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct SessionTransportArgs<'a> {
+    pub client_address: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub send_key: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, u8>>>,
+    pub receive_key: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, u8>>>,
+    pub edge_key: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, u8>>>,
+    pub next_sequence: u64,
+    pub received_newest_plus_one: u64,
+    pub received_bits: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, u64>>>,
+    pub acked_newest_plus_one: u64,
+    pub acked_bits: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, u64>>>,
+    pub next_message_id: u16,
+    pub next_expected_id: u16,
+    pub reliable_unacked: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<ReliableMessage<'a>>>>>,
+    pub rtt_us: u64,
+    pub input_newest_tick: u32,
+    pub input_seen_bits: u64,
+    pub input_seen_any: bool,
+}
+impl<'a> Default for SessionTransportArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    SessionTransportArgs {
+      client_address: None,
+      send_key: None,
+      receive_key: None,
+      edge_key: None,
+      next_sequence: 0,
+      received_newest_plus_one: 0,
+      received_bits: None,
+      acked_newest_plus_one: 0,
+      acked_bits: None,
+      next_message_id: 0,
+      next_expected_id: 0,
+      reliable_unacked: None,
+      rtt_us: 0,
+      input_newest_tick: 0,
+      input_seen_bits: 0,
+      input_seen_any: false,
+    }
+  }
+}
+
+pub struct SessionTransportBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> SessionTransportBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_client_address(&mut self, client_address: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(SessionTransport::VT_CLIENT_ADDRESS, client_address);
+  }
+  #[inline]
+  pub fn add_send_key(&mut self, send_key: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , u8>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(SessionTransport::VT_SEND_KEY, send_key);
+  }
+  #[inline]
+  pub fn add_receive_key(&mut self, receive_key: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , u8>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(SessionTransport::VT_RECEIVE_KEY, receive_key);
+  }
+  #[inline]
+  pub fn add_edge_key(&mut self, edge_key: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , u8>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(SessionTransport::VT_EDGE_KEY, edge_key);
+  }
+  #[inline]
+  pub fn add_next_sequence(&mut self, next_sequence: u64) {
+    self.fbb_.push_slot::<u64>(SessionTransport::VT_NEXT_SEQUENCE, next_sequence, 0);
+  }
+  #[inline]
+  pub fn add_received_newest_plus_one(&mut self, received_newest_plus_one: u64) {
+    self.fbb_.push_slot::<u64>(SessionTransport::VT_RECEIVED_NEWEST_PLUS_ONE, received_newest_plus_one, 0);
+  }
+  #[inline]
+  pub fn add_received_bits(&mut self, received_bits: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , u64>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(SessionTransport::VT_RECEIVED_BITS, received_bits);
+  }
+  #[inline]
+  pub fn add_acked_newest_plus_one(&mut self, acked_newest_plus_one: u64) {
+    self.fbb_.push_slot::<u64>(SessionTransport::VT_ACKED_NEWEST_PLUS_ONE, acked_newest_plus_one, 0);
+  }
+  #[inline]
+  pub fn add_acked_bits(&mut self, acked_bits: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , u64>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(SessionTransport::VT_ACKED_BITS, acked_bits);
+  }
+  #[inline]
+  pub fn add_next_message_id(&mut self, next_message_id: u16) {
+    self.fbb_.push_slot::<u16>(SessionTransport::VT_NEXT_MESSAGE_ID, next_message_id, 0);
+  }
+  #[inline]
+  pub fn add_next_expected_id(&mut self, next_expected_id: u16) {
+    self.fbb_.push_slot::<u16>(SessionTransport::VT_NEXT_EXPECTED_ID, next_expected_id, 0);
+  }
+  #[inline]
+  pub fn add_reliable_unacked(&mut self, reliable_unacked: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , ::flatbuffers::ForwardsUOffset<ReliableMessage<'b >>>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(SessionTransport::VT_RELIABLE_UNACKED, reliable_unacked);
+  }
+  #[inline]
+  pub fn add_rtt_us(&mut self, rtt_us: u64) {
+    self.fbb_.push_slot::<u64>(SessionTransport::VT_RTT_US, rtt_us, 0);
+  }
+  #[inline]
+  pub fn add_input_newest_tick(&mut self, input_newest_tick: u32) {
+    self.fbb_.push_slot::<u32>(SessionTransport::VT_INPUT_NEWEST_TICK, input_newest_tick, 0);
+  }
+  #[inline]
+  pub fn add_input_seen_bits(&mut self, input_seen_bits: u64) {
+    self.fbb_.push_slot::<u64>(SessionTransport::VT_INPUT_SEEN_BITS, input_seen_bits, 0);
+  }
+  #[inline]
+  pub fn add_input_seen_any(&mut self, input_seen_any: bool) {
+    self.fbb_.push_slot::<bool>(SessionTransport::VT_INPUT_SEEN_ANY, input_seen_any, false);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> SessionTransportBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    SessionTransportBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<SessionTransport<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for SessionTransport<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("SessionTransport");
+      ds.field("client_address", &self.client_address());
+      ds.field("send_key", &self.send_key());
+      ds.field("receive_key", &self.receive_key());
+      ds.field("edge_key", &self.edge_key());
+      ds.field("next_sequence", &self.next_sequence());
+      ds.field("received_newest_plus_one", &self.received_newest_plus_one());
+      ds.field("received_bits", &self.received_bits());
+      ds.field("acked_newest_plus_one", &self.acked_newest_plus_one());
+      ds.field("acked_bits", &self.acked_bits());
+      ds.field("next_message_id", &self.next_message_id());
+      ds.field("next_expected_id", &self.next_expected_id());
+      ds.field("reliable_unacked", &self.reliable_unacked());
+      ds.field("rtt_us", &self.rtt_us());
+      ds.field("input_newest_tick", &self.input_newest_tick());
+      ds.field("input_seen_bits", &self.input_seen_bits());
+      ds.field("input_seen_any", &self.input_seen_any());
+      ds.finish()
+  }
+}
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionTransportT {
+  pub client_address: Option<alloc::string::String>,
+  pub send_key: Option<alloc::vec::Vec<u8>>,
+  pub receive_key: Option<alloc::vec::Vec<u8>>,
+  pub edge_key: Option<alloc::vec::Vec<u8>>,
+  pub next_sequence: u64,
+  pub received_newest_plus_one: u64,
+  pub received_bits: Option<alloc::vec::Vec<u64>>,
+  pub acked_newest_plus_one: u64,
+  pub acked_bits: Option<alloc::vec::Vec<u64>>,
+  pub next_message_id: u16,
+  pub next_expected_id: u16,
+  pub reliable_unacked: Option<alloc::vec::Vec<ReliableMessageT>>,
+  pub rtt_us: u64,
+  pub input_newest_tick: u32,
+  pub input_seen_bits: u64,
+  pub input_seen_any: bool,
+}
+impl Default for SessionTransportT {
+  fn default() -> Self {
+    Self {
+      client_address: None,
+      send_key: None,
+      receive_key: None,
+      edge_key: None,
+      next_sequence: 0,
+      received_newest_plus_one: 0,
+      received_bits: None,
+      acked_newest_plus_one: 0,
+      acked_bits: None,
+      next_message_id: 0,
+      next_expected_id: 0,
+      reliable_unacked: None,
+      rtt_us: 0,
+      input_newest_tick: 0,
+      input_seen_bits: 0,
+      input_seen_any: false,
+    }
+  }
+}
+impl SessionTransportT {
+  pub fn pack<'b, A: ::flatbuffers::Allocator + 'b>(
+    &self,
+    _fbb: &mut ::flatbuffers::FlatBufferBuilder<'b, A>
+  ) -> ::flatbuffers::WIPOffset<SessionTransport<'b>> {
+    let client_address = self.client_address.as_ref().map(|x|{
+      _fbb.create_string(x)
+    });
+    let send_key = self.send_key.as_ref().map(|x|{
+      _fbb.create_vector(x)
+    });
+    let receive_key = self.receive_key.as_ref().map(|x|{
+      _fbb.create_vector(x)
+    });
+    let edge_key = self.edge_key.as_ref().map(|x|{
+      _fbb.create_vector(x)
+    });
+    let next_sequence = self.next_sequence;
+    let received_newest_plus_one = self.received_newest_plus_one;
+    let received_bits = self.received_bits.as_ref().map(|x|{
+      _fbb.create_vector(x)
+    });
+    let acked_newest_plus_one = self.acked_newest_plus_one;
+    let acked_bits = self.acked_bits.as_ref().map(|x|{
+      _fbb.create_vector(x)
+    });
+    let next_message_id = self.next_message_id;
+    let next_expected_id = self.next_expected_id;
+    let reliable_unacked = self.reliable_unacked.as_ref().map(|x|{
+      let w: alloc::vec::Vec<_> = x.iter().map(|t| t.pack(_fbb)).collect();_fbb.create_vector(&w)
+    });
+    let rtt_us = self.rtt_us;
+    let input_newest_tick = self.input_newest_tick;
+    let input_seen_bits = self.input_seen_bits;
+    let input_seen_any = self.input_seen_any;
+    SessionTransport::create(_fbb, &SessionTransportArgs{
+      client_address,
+      send_key,
+      receive_key,
+      edge_key,
+      next_sequence,
+      received_newest_plus_one,
+      received_bits,
+      acked_newest_plus_one,
+      acked_bits,
+      next_message_id,
+      next_expected_id,
+      reliable_unacked,
+      rtt_us,
+      input_newest_tick,
+      input_seen_bits,
+      input_seen_any,
+    })
+  }
+}
 pub enum HandoffTicketOffset {}
 #[derive(Copy, Clone, PartialEq)]
 
@@ -1041,6 +1706,9 @@ impl<'a> HandoffTicket<'a> {
   pub const VT_INVENTORY_VERSION: ::flatbuffers::VOffsetT = 36;
   pub const VT_ROUTE: ::flatbuffers::VOffsetT = 38;
   pub const VT_TO_ASSIGNMENT_REVISION: ::flatbuffers::VOffsetT = 40;
+  pub const VT_CHARACTER_ID: ::flatbuffers::VOffsetT = 42;
+  pub const VT_DEADLINE_TICK: ::flatbuffers::VOffsetT = 44;
+  pub const VT_TRANSPORT: ::flatbuffers::VOffsetT = 46;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -1052,11 +1720,14 @@ impl<'a> HandoffTicket<'a> {
     args: &'args HandoffTicketArgs<'args>
   ) -> ::flatbuffers::WIPOffset<HandoffTicket<'bldr>> {
     let mut builder = HandoffTicketBuilder::new(_fbb);
+    builder.add_deadline_tick(args.deadline_tick);
+    builder.add_character_id(args.character_id);
     builder.add_to_assignment_revision(args.to_assignment_revision);
     builder.add_inventory_version(args.inventory_version);
     builder.add_from_assignment_revision(args.from_assignment_revision);
     builder.add_session_id(args.session_id);
     builder.add_ticket_id(args.ticket_id);
+    if let Some(x) = args.transport { builder.add_transport(x); }
     if let Some(x) = args.route { builder.add_route(x); }
     if let Some(x) = args.pending_inputs { builder.add_pending_inputs(x); }
     builder.add_last_input_tick(args.last_input_tick);
@@ -1106,6 +1777,11 @@ impl<'a> HandoffTicket<'a> {
       alloc::boxed::Box::new(x.unpack())
     });
     let to_assignment_revision = self.to_assignment_revision();
+    let character_id = self.character_id();
+    let deadline_tick = self.deadline_tick();
+    let transport = self.transport().map(|x| {
+      alloc::boxed::Box::new(x.unpack())
+    });
     HandoffTicketT {
       ticket_id,
       session_id,
@@ -1126,6 +1802,9 @@ impl<'a> HandoffTicket<'a> {
       inventory_version,
       route,
       to_assignment_revision,
+      character_id,
+      deadline_tick,
+      transport,
     }
   }
 
@@ -1270,6 +1949,31 @@ impl<'a> HandoffTicket<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<i64>(HandoffTicket::VT_TO_ASSIGNMENT_REVISION, Some(0)).unwrap()}
   }
+  /// The character the session plays.
+  #[inline]
+  pub fn character_id(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(HandoffTicket::VT_CHARACTER_ID, Some(0)).unwrap()}
+  }
+  /// The cluster tick (shared origin) by which the new owner must have admitted the player and
+  /// acknowledged; past it the old owner takes the player back.
+  #[inline]
+  pub fn deadline_tick(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(HandoffTicket::VT_DEADLINE_TICK, Some(0)).unwrap()}
+  }
+  /// The session's transport state (see `SessionTransport`).
+  #[inline]
+  pub fn transport(&self) -> Option<SessionTransport<'a>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<SessionTransport>>(HandoffTicket::VT_TRANSPORT, None)}
+  }
 }
 
 impl ::flatbuffers::Verifiable for HandoffTicket<'_> {
@@ -1297,6 +2001,9 @@ impl ::flatbuffers::Verifiable for HandoffTicket<'_> {
      .visit_field::<u64>("inventory_version", Self::VT_INVENTORY_VERSION, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<SessionRoute>>("route", Self::VT_ROUTE, false)?
      .visit_field::<i64>("to_assignment_revision", Self::VT_TO_ASSIGNMENT_REVISION, false)?
+     .visit_field::<u64>("character_id", Self::VT_CHARACTER_ID, false)?
+     .visit_field::<u64>("deadline_tick", Self::VT_DEADLINE_TICK, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<SessionTransport>>("transport", Self::VT_TRANSPORT, false)?
      .finish();
     Ok(())
   }
@@ -1321,6 +2028,9 @@ pub struct HandoffTicketArgs<'a> {
     pub inventory_version: u64,
     pub route: Option<::flatbuffers::WIPOffset<SessionRoute<'a>>>,
     pub to_assignment_revision: i64,
+    pub character_id: u64,
+    pub deadline_tick: u64,
+    pub transport: Option<::flatbuffers::WIPOffset<SessionTransport<'a>>>,
 }
 impl<'a> Default for HandoffTicketArgs<'a> {
   #[inline]
@@ -1345,6 +2055,9 @@ impl<'a> Default for HandoffTicketArgs<'a> {
       inventory_version: 0,
       route: None,
       to_assignment_revision: 0,
+      character_id: 0,
+      deadline_tick: 0,
+      transport: None,
     }
   }
 }
@@ -1431,6 +2144,18 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> HandoffTicketBuilder<'a, 'b, 
     self.fbb_.push_slot::<i64>(HandoffTicket::VT_TO_ASSIGNMENT_REVISION, to_assignment_revision, 0);
   }
   #[inline]
+  pub fn add_character_id(&mut self, character_id: u64) {
+    self.fbb_.push_slot::<u64>(HandoffTicket::VT_CHARACTER_ID, character_id, 0);
+  }
+  #[inline]
+  pub fn add_deadline_tick(&mut self, deadline_tick: u64) {
+    self.fbb_.push_slot::<u64>(HandoffTicket::VT_DEADLINE_TICK, deadline_tick, 0);
+  }
+  #[inline]
+  pub fn add_transport(&mut self, transport: ::flatbuffers::WIPOffset<SessionTransport<'b >>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<SessionTransport>>(HandoffTicket::VT_TRANSPORT, transport);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> HandoffTicketBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     HandoffTicketBuilder {
@@ -1467,6 +2192,9 @@ impl ::core::fmt::Debug for HandoffTicket<'_> {
       ds.field("inventory_version", &self.inventory_version());
       ds.field("route", &self.route());
       ds.field("to_assignment_revision", &self.to_assignment_revision());
+      ds.field("character_id", &self.character_id());
+      ds.field("deadline_tick", &self.deadline_tick());
+      ds.field("transport", &self.transport());
       ds.finish()
   }
 }
@@ -1491,6 +2219,9 @@ pub struct HandoffTicketT {
   pub inventory_version: u64,
   pub route: Option<alloc::boxed::Box<SessionRouteT>>,
   pub to_assignment_revision: i64,
+  pub character_id: u64,
+  pub deadline_tick: u64,
+  pub transport: Option<alloc::boxed::Box<SessionTransportT>>,
 }
 impl Default for HandoffTicketT {
   fn default() -> Self {
@@ -1514,6 +2245,9 @@ impl Default for HandoffTicketT {
       inventory_version: 0,
       route: None,
       to_assignment_revision: 0,
+      character_id: 0,
+      deadline_tick: 0,
+      transport: None,
     }
   }
 }
@@ -1551,6 +2285,11 @@ impl HandoffTicketT {
       x.pack(_fbb)
     });
     let to_assignment_revision = self.to_assignment_revision;
+    let character_id = self.character_id;
+    let deadline_tick = self.deadline_tick;
+    let transport = self.transport.as_ref().map(|x|{
+      x.pack(_fbb)
+    });
     HandoffTicket::create(_fbb, &HandoffTicketArgs{
       ticket_id,
       session_id,
@@ -1571,6 +2310,9 @@ impl HandoffTicketT {
       inventory_version,
       route,
       to_assignment_revision,
+      character_id,
+      deadline_tick,
+      transport,
     })
   }
 }

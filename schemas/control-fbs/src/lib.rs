@@ -33,6 +33,7 @@ pub use generated::{
     NodeHeartbeatT as NodeHeartbeat, PendingInputT as PendingInput, SessionRouteT as SessionRoute, Vec3T as Vec3,
     ZoneCheckpointT as ZoneCheckpoint,
 };
+pub use generated::{ReliableMessageT as ReliableMessage, SessionTransportT as SessionTransport};
 
 /// The body of a control message (the `ControlBody` union without its `NONE` member: an absent body
 /// is `ControlMessage::body == None`).

@@ -15,6 +15,11 @@ use crate::packet::{
 };
 use crate::token::{CLUSTER_KEY_BYTES, ConnectToken, TokenError};
 
+// Export and import of a whole session (handoff across workers); a child of this module for the
+// endpoint's private tables, kept in a file of its own.
+#[path = "transfer.rs"]
+pub(super) mod transfer;
+
 /// Handshakes in progress per server endpoint; the oldest is dropped when full.
 pub const PENDING_HANDSHAKES_MAX: usize = 1024;
 

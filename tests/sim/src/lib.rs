@@ -9,6 +9,8 @@
 //! timer of its own to ask). Every drive loop is bounded.
 #![forbid(unsafe_code)]
 
+pub mod workers;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 

@@ -345,3 +345,39 @@ fn a_taken_entity_id_is_replaced_once_and_the_client_replaces_itself() {
     let server = sim.host_position(walker, renamed).unwrap();
     assert!(distance_m(server, client.predicted_position_m().unwrap()) < CORRECTION_EPSILON_M);
 }
+
+/// Walkers in zone 1 cross into zone 2, which this host started serving 3.31 s after zone 1;
+/// returns (handoffs, aborted, zone 1's tick, zone 2's tick).
+fn cross_into_a_zone_started_later(tick_epoch_us: Option<u64>) -> (u64, u64, u64, u64) {
+    let (mut config, layout) = world(|_| 246.0);
+    config.zone.tick_epoch_us = tick_epoch_us;
+    config.zone_ids = vec![1];
+    let mut sim = Sim::new(18, config);
+    sim.host.set_world_layout(layout).unwrap();
+    let clients: Vec<usize> = (0..3).map(|_| sim.add_client(1, link(), walk([0.0, 0.0]))).collect();
+    assert!(sim.run_until(20_000, Sim::all_placed), "not placed");
+    sim.run_ms(3_310);
+    sim.host.serve_zone(2, 7, sim.now_us).unwrap();
+    for &index in &clients {
+        sim.clients[index].command = walk([1.0, 0.0]);
+    }
+    sim.run_ms(3_000);
+    let counters = sim.host.counters();
+    let tick_of = |zone_id| sim.host.zone_layers(zone_id).unwrap().layers()[0].current_tick();
+    (counters.handoffs, counters.handoffs_aborted, tick_of(1), tick_of(2))
+}
+
+#[test]
+fn a_zone_started_later_shares_the_cluster_tick_numbers_and_takes_handoffs() {
+    // The cluster's tick origin: any instant, here not on a tick of the host's own start.
+    let epoch_us = meridian_sim::START_US - 1_234_567;
+    let (handoffs, aborted, tick_1, tick_2) = cross_into_a_zone_started_later(Some(epoch_us));
+    assert_eq!(tick_1, tick_2, "one tick number for both zones at one time");
+    assert_eq!((handoffs, aborted), (3, 0), "every walker handed over, none refused");
+    // Without the shared origin the later zone counts from its own start and is 66 ticks behind:
+    // the host refuses every handoff into it (what the shared origin fixes).
+    let (handoffs, aborted, tick_1, tick_2) = cross_into_a_zone_started_later(None);
+    assert!(tick_2 < tick_1);
+    assert_eq!(handoffs, 0);
+    assert!(aborted >= 3, "refused as behind: {aborted}");
+}

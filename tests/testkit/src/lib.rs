@@ -17,6 +17,7 @@ mod services;
 mod tools;
 
 pub use netns::{Netns, TwoHosts, VethEnd, remove_leftover_namespaces};
+pub use netns::{VipHosts, veth_pair};
 pub use services::Kafka;
 pub use services::{Etcd, Postgres, Redis, remove_leftover_dirs};
 pub use tools::{ChildGuard, free_tcp_port, free_udp_port};

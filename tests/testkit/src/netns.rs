@@ -192,3 +192,146 @@ impl TwoHosts {
         &self.ns_b
     }
 }
+
+impl Netns {
+    /// Sets a sysctl inside this namespace (`key` as `sysctl` spells it, e.g.
+    /// `net.ipv4.conf.all.rp_filter`), by writing `/proc/sys` from a thread inside it: the `net.*`
+    /// tree a task sees is its own namespace's.
+    pub fn sysctl(&self, key: &str, value: &str) -> Result<()> {
+        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        self.run(|| std::fs::write(&path, value))?
+            .map_err(io_err(format!("writing {value} to {path} in {}", self.name)))
+    }
+}
+
+/// Joins `a` and `b` with a veth pair addressed `a_addr`/30 and `b_addr`/30 (names as in
+/// [`TwoHosts`]), both ends up.
+pub fn veth_pair(a: &Netns, a_addr: Ipv4Addr, b: &Netns, b_addr: Ipv4Addr) -> Result<(VethEnd, VethEnd)> {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let pid = std::process::id();
+    let (if_a, if_b) = (format!("mv{pid}x{id}a"), format!("mv{pid}x{id}b"));
+    assert!(if_a.len() <= 15, "interface name {if_a} exceeds IFNAMSIZ");
+    ip(&[
+        "link",
+        "add",
+        &if_a,
+        "netns",
+        a.name(),
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &if_b,
+        "netns",
+        b.name(),
+    ])?;
+    let ends = (
+        VethEnd {
+            netns: a.name().into(),
+            interface: if_a,
+            addr: a_addr,
+        },
+        VethEnd {
+            netns: b.name().into(),
+            interface: if_b,
+            addr: b_addr,
+        },
+    );
+    for (ns, end) in [(a, &ends.0), (b, &ends.1)] {
+        ns.ip(&["addr", "add", &format!("{}/30", end.addr), "dev", &end.interface])?;
+        ns.ip(&["link", "set", &end.interface, "up"])?;
+    }
+    Ok(ends)
+}
+
+/// Several nodes behind one address: a client namespace, a router namespace, and N node
+/// namespaces, each joined to the router by its own veth pair; the VIP on every node's `lo`, and the
+/// router routing the VIP to one node at a time ([`VipHosts::route_vip_to`]), as anycast would.
+/// Addresses (private to these namespaces): client 10.251.1.2 (router 10.251.1.1), node `i`
+/// 10.251.{2+i}.2 (router 10.251.{2+i}.1), VIP 10.251.255.1. Nodes route everything through the
+/// router, so a reply from the VIP goes straight to the client (direct server return).
+///
+/// The router does not filter by reverse path (rp_filter 0): replies from the VIP leave a node the
+/// router does not route the VIP to, as they do on the Internet side of a real anycast service.
+pub struct VipHosts {
+    pub vip: Ipv4Addr,
+    /// The client's end (in the client namespace) of its link to the router.
+    pub client: VethEnd,
+    /// Per node: the router's end of the link (its `addr` is the node's gateway).
+    pub router_ends: Vec<VethEnd>,
+    /// Per node: the node's end of the link (its `addr` is the node's underlay address).
+    pub node_ends: Vec<VethEnd>,
+    // Declared last: dropped after the ends.
+    client_ns: Netns,
+    router_ns: Netns,
+    node_ns: Vec<Netns>,
+}
+
+impl VipHosts {
+    pub const VIP: Ipv4Addr = Ipv4Addr::new(10, 251, 255, 1);
+
+    pub fn new(nodes: u8) -> Result<Self> {
+        assert!((1..=16).contains(&nodes), "1 to 16 nodes");
+        let client_ns = Netns::new("client")?;
+        let router_ns = Netns::new("router")?;
+        let (client, _router_client) = veth_pair(
+            &client_ns,
+            Ipv4Addr::new(10, 251, 1, 2),
+            &router_ns,
+            Ipv4Addr::new(10, 251, 1, 1),
+        )?;
+        client_ns.ip(&["route", "add", "default", "via", "10.251.1.1"])?;
+        router_ns.sysctl("net.ipv4.ip_forward", "1")?;
+        router_ns.sysctl("net.ipv4.conf.all.rp_filter", "0")?;
+        router_ns.sysctl("net.ipv4.conf.default.rp_filter", "0")?;
+        let mut node_ns = Vec::new();
+        let mut router_ends = Vec::new();
+        let mut node_ends = Vec::new();
+        for i in 0..nodes {
+            let ns = Netns::new(&format!("node{i}"))?;
+            let (router_end, node_end) = veth_pair(
+                &router_ns,
+                Ipv4Addr::new(10, 251, 2 + i, 1),
+                &ns,
+                Ipv4Addr::new(10, 251, 2 + i, 2),
+            )?;
+            router_ns.sysctl(&format!("net.ipv4.conf.{}.rp_filter", router_end.interface), "0")?;
+            ns.ip(&["addr", "add", &format!("{}/32", Self::VIP), "dev", "lo"])?;
+            ns.ip(&["route", "add", "default", "via", &router_end.addr.to_string()])?;
+            node_ns.push(ns);
+            router_ends.push(router_end);
+            node_ends.push(node_end);
+        }
+        let hosts = Self {
+            vip: Self::VIP,
+            client,
+            router_ends,
+            node_ends,
+            client_ns,
+            router_ns,
+            node_ns,
+        };
+        hosts.route_vip_to(0)?;
+        Ok(hosts)
+    }
+
+    /// Makes the router deliver the VIP to node `node` (replacing the previous route).
+    pub fn route_vip_to(&self, node: usize) -> Result<()> {
+        let gateway = self.node_ends[node].addr.to_string();
+        self.router_ns
+            .ip(&["route", "replace", &format!("{}/32", self.vip), "via", &gateway])?;
+        Ok(())
+    }
+
+    pub fn client_ns(&self) -> &Netns {
+        &self.client_ns
+    }
+
+    pub fn router_ns(&self) -> &Netns {
+        &self.router_ns
+    }
+
+    pub fn node_ns(&self, node: usize) -> &Netns {
+        &self.node_ns[node]
+    }
+}

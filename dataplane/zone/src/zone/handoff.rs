@@ -32,7 +32,7 @@ pub struct PlayerHandoff {
     pub inventory: BTreeMap<u32, u32>,
     /// The jitter buffer: queued (pending) inputs and the last client tick played.
     pub inputs: InputBuffer,
-    history: Box<LagCompensationHistory>,
+    pub(super) history: Box<LagCompensationHistory>,
 }
 
 impl PlayerHandoff {
@@ -231,6 +231,29 @@ mod tests {
         assert_eq!(out.snapshots.len(), 1);
         assert_eq!(old.counters().handoffs_out, 1);
         assert_eq!(new.counters().handoffs_in, 1);
+    }
+
+    #[test]
+    fn zones_on_the_cluster_tick_origin_agree_on_tick_numbers_whenever_they_started() {
+        let epoch_us = 5_000_000;
+        let config = ZoneConfig {
+            tick_epoch_us: Some(epoch_us),
+            ..ZoneConfig::default()
+        };
+        let mut early = Zone::new(config.clone(), 0, 7, epoch_us + 20_000).unwrap();
+        let mut late = Zone::new(config, 0, 7, epoch_us + 3_337_000).unwrap();
+        assert_eq!(early.current_tick(), 0);
+        assert_eq!(late.current_tick(), 66, "starts at the tick current when it was made");
+        let mut out = ZoneOutput::default();
+        for now in (epoch_us..epoch_us + 6_000_000).step_by(10_000) {
+            early.tick(now, None, [], &mut out);
+            late.tick(now, None, [], &mut out);
+            if now >= epoch_us + 3_400_000 {
+                assert_eq!(early.current_tick(), late.current_tick(), "at {now}");
+            }
+        }
+        assert_eq!(late.current_tick(), (6_000_000 - 10_000) / STEP_US);
+        assert_eq!(late.tick_time_us(70), epoch_us + 70 * STEP_US);
     }
 
     #[test]

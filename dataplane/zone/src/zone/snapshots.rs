@@ -40,7 +40,7 @@ impl Zone {
     pub(super) fn replicate(&mut self, out: &mut ZoneOutput) {
         let tick = self.tick;
         let snapshot_tick = tick as u32;
-        self.replicator.build_table(&self.world);
+        self.replicator.build_table(&self.world, &self.ghosts);
         let first = out.snapshots.len();
         self.replication_order.clear();
         let mut sessions = Vec::with_capacity(self.clients.len());
