@@ -867,11 +867,17 @@ impl ZoneWorker {
         let owner = match self.host.handoff_forward(bytes) {
             Some(zone_id) => self.directory.owner(zone_id),
             None => {
-                // Moved on by a committed handoff: the route the commit left here.
+                // Moved on by a committed handoff: the route the commit left here, kept alive by
+                // use (as `owner_of` does): a client whose packets keep arriving here (the kernel's
+                // hash, or a WebSocket connection's first worker) must not lose its session when the
+                // route would otherwise be swept FORWARD_ROUTE_IDLE_US after the commit.
                 let Ok(header) = read_sealed_header(bytes) else {
                     return false;
                 };
-                self.routes.get(&header.session_id).map(|route| route.0)
+                self.routes.get_mut(&header.session_id).map(|route| {
+                    route.1 = now_us;
+                    route.0
+                })
             }
         };
         let Some(owner) = owner.filter(|owner| *owner != self.index) else {
