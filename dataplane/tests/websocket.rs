@@ -635,6 +635,111 @@ async fn a_reader_that_stops_reading_loses_packets_and_is_closed_alone() {
     node.stop();
 }
 
+/// A browser session walks from zone 1 (worker 1) into zone 2 (worker 0): a handoff by ticket
+/// between the workers, with no reconnect. Its messages keep entering at worker 1 (its connection's
+/// first owner), which forwards them after the session; it then stands in zone 2 past the
+/// forwarding route's idle time (10 s) and still plays.
+#[tokio::test]
+async fn a_browser_session_crosses_into_another_workers_zone_and_keeps_playing() {
+    const SIDE_M: f32 = 512.0;
+    let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let world = meridian_zone::WorldLayout::new([0.0, 0.0], [SIDE_M, SIDE_M], 2, 1, vec![1, 2], 4.0).unwrap();
+    let node = Node::start(NodeConfig {
+        listen,
+        // Zone z runs on worker z mod 2: zone 1 on worker 1, zone 2 on worker 0.
+        workers: 2,
+        backend: IoBackend::Mmsg,
+        cluster_key: CLUSTER_KEY,
+        zones: vec![1, 2],
+        zone_config: ZoneConfig {
+            player_spawn_m: [SIDE_M - 10.0, 256.0, 0.0],
+            player_spawn_radius_m: 0.0,
+            tick_epoch_us: Some(meridian_zone::TICK_EPOCH_US_DEFAULT),
+            entity_ids_by_zone: true,
+            ..ZoneConfig::default()
+        },
+        session_events: false,
+        edge: None,
+        persistence: None,
+        hot: None,
+        world: Some(world),
+    })
+    .unwrap();
+    let gateway = node
+        .start_websocket(WsConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            tls: development_tls(),
+            public_url: None,
+            limits: WsLimits::default(),
+        })
+        .unwrap();
+    let ws = connect(gateway.local_addr(), gateway.dev_cert_pem(), None)
+        .await
+        .unwrap();
+    let mut browser = WsPlayer::new(ws, listen, 7_001);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !browser.client.is_placed() {
+        assert!(Instant::now() < deadline, "placed in zone 1");
+        browser.step([0.0; 2]).await;
+        tokio::time::sleep(STEP).await;
+    }
+    let entity = browser.client.entity().unwrap();
+    let server_x = |browser: &WsPlayer| position_of(&browser.client, entity).map(|p| p[0]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while server_x(&browser).is_none_or(|x| x < SIDE_M + 8.0) {
+        assert!(
+            Instant::now() < deadline,
+            "walked into zone 2 (x = {:?})",
+            server_x(&browser)
+        );
+        browser.step([1.0, 0.0]).await;
+        tokio::time::sleep(STEP).await;
+    }
+    let committed: u64 = node
+        .gauges()
+        .iter()
+        .map(|gauges| gauges.handoffs_across.load(Ordering::Relaxed))
+        .sum();
+    assert_eq!(committed, 1, "one handoff between the workers");
+    // Standing in zone 2 past the forward route's idle time (10 s), then walking: the inputs still
+    // reach the session (the snapshots alone would go on for the 5 s session timeout).
+    let stood = Instant::now();
+    while stood.elapsed() < Duration::from_secs(11) {
+        browser.step([0.0; 2]).await;
+        tokio::time::sleep(STEP).await;
+    }
+    let server_y = |browser: &WsPlayer| position_of(&browser.client, entity).map(|p| p[1]).unwrap();
+    let y_before = server_y(&browser);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while server_y(&browser) < y_before + 2.0 {
+        assert!(
+            Instant::now() < deadline,
+            "inputs 11 s after the handoff moved nobody (y {} -> {})",
+            y_before,
+            server_y(&browser)
+        );
+        browser.step([0.0, 1.0]).await;
+        tokio::time::sleep(STEP).await;
+    }
+    assert!(browser.client.is_connected(), "no reconnect");
+    assert_eq!(browser.client.entity(), Some(entity), "one entity all along");
+    assert!(
+        !browser
+            .events
+            .iter()
+            .any(|event| matches!(event, GameEvent::Disconnected(_)))
+    );
+    let zone_2_players: u32 = node
+        .gauges()
+        .iter()
+        .map(|gauges| gauges.zone_players.lock().unwrap().get(&2).copied().unwrap_or(0))
+        .sum();
+    assert_eq!(zone_2_players, 1);
+    gateway.stop();
+    node.stop().unwrap();
+}
+
 /// Counts the bytes a stream carries (under TLS: what goes on the TCP connection).
 struct Counted<S> {
     inner: S,
