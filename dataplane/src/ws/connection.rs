@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use meridian_proto::packet::{PacketType, read_packet_type};
+use meridian_proto::packet::{PacketType, read_packet_type, read_sealed_header};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
@@ -264,10 +264,16 @@ where
         };
         WsCounters::add(&counters.messages_in, 1);
         WsCounters::add(&counters.bytes_in, bytes.len() as u64);
-        if read_packet_type(&bytes).ok() == Some(PacketType::ConnectionRequest)
-            && let Some(worker) = router.request_owner(&bytes)
+        if read_packet_type(&bytes).ok() == Some(PacketType::ConnectionRequest) {
+            if let Some(worker) = router.request_owner(&bytes) {
+                owner = Some(worker);
+            }
+        } else if owner.is_none()
+            && let Ok(header) = read_sealed_header(&bytes)
         {
-            owner = Some(worker);
+            // A session resuming after a failover starts with a sealed packet, no token: the
+            // worker holding its resume offer, as the workers' own routing finds it.
+            owner = router.directory.resumable_owner(header.session_id);
         }
         let worker = owner.unwrap_or(0);
         let forwarded = Forwarded {
