@@ -37,6 +37,7 @@ fn node_config(id: &str) -> NodeConfig {
         workers: 2,
         capacity_players: 1000,
         build: "test".to_owned(),
+        websocket: None,
         metrics_addr: None,
     });
     config.lease_ttl_s = LEASE_TTL_S;

@@ -207,6 +207,8 @@ pub struct WorkerLinks {
     /// This worker's link to the hot-state bridge (`None`: no `--redis`; global chat is refused
     /// as `global_chat_unavailable` and zones start from their initial state).
     pub hot: Option<HotLink>,
+    /// The WebSocket gateway's outbound queues: packets to a synthetic address go there.
+    pub ws: Arc<crate::ws::WsOutbound>,
     /// Decides each handoff ticket between this node's workers (commit or abort, once).
     pub arbiter: Arc<dyn HandoffArbiter>,
 }
@@ -277,6 +279,7 @@ pub struct ZoneWorker {
     next_zone_state_us: u64,
     /// Zones told to start, held back until the bridge answered their load (zone → token).
     pending_serves: HashMap<u32, u64>,
+    ws: Arc<crate::ws::WsOutbound>,
     world: crate::world_view::WorldPublisher,
     arbiter: Arc<dyn HandoffArbiter>,
     /// Nonces for sealing session keys into records: 16 random bytes from the OS at start and a
@@ -446,6 +449,7 @@ impl ZoneWorker {
             edge_sessions,
             persistence,
             hot,
+            ws,
             arbiter,
         } = links;
         let io = dgram_io::open(settings.backend, socket, &settings.io)?;
@@ -569,6 +573,7 @@ impl ZoneWorker {
             hot,
             next_zone_state_us,
             pending_serves: HashMap::new(),
+            ws,
             world: crate::world_view::WorldPublisher::new(index, settings.world.clone()),
             arbiter,
             nonce_prefix: random_nonce_prefix()?,
@@ -1081,11 +1086,17 @@ impl ZoneWorker {
         let owner = match self.host.handoff_forward(bytes) {
             Some(zone_id) => self.directory.owner(zone_id),
             None => {
-                // Moved on by a committed handoff: the route the commit left here.
+                // Moved on by a committed handoff: the route the commit left here, kept alive by
+                // use (as `owner_of` does): a client whose packets keep arriving here (the kernel's
+                // hash, or a WebSocket connection's first worker) must not lose its session when the
+                // route would otherwise be swept FORWARD_ROUTE_IDLE_US after the commit.
                 let Ok(header) = read_sealed_header(bytes) else {
                     return false;
                 };
-                self.routes.get(&header.session_id).map(|route| route.0)
+                self.routes.get_mut(&header.session_id).map(|route| {
+                    route.1 = now_us;
+                    route.0
+                })
             }
         };
         let Some(owner) = owner.filter(|owner| *owner != self.index) else {
@@ -1288,6 +1299,12 @@ impl ZoneWorker {
     }
 
     fn queue_send(&mut self, bytes: &[u8], to: SocketAddr) {
+        // A WebSocket session's packet goes to its connection's bounded queue (a full one drops
+        // and counts it as `slow_client`), never to the UDP socket.
+        if crate::ws::is_synthetic(to) {
+            self.ws.send(to, bytes);
+            return;
+        }
         // A refused send is counted by the I/O backend (`sends_dropped_queue_full`) and published.
         self.io.queue_send(bytes, to);
         self.sends_queued = true;

@@ -23,6 +23,8 @@ struct DirectoryState {
     placements: BTreeMap<ZoneId, (Placement, i64)>,
     /// Live node → the address its clients send game datagrams to.
     game_addresses: BTreeMap<String, SocketAddr>,
+    /// Live node → its WebSocket gateway URL (nodes without one are absent).
+    websockets: BTreeMap<String, String>,
 }
 
 /// Zone → game address, from etcd, kept current by the watches its [`DirectoryHandle`] owns.
@@ -83,6 +85,7 @@ impl GameDirectory {
         let address = *state.game_addresses.get(&placement.node)?;
         Some(ZoneServer {
             address,
+            websocket: state.websockets.get(&placement.node).cloned(),
             route: Some(Route {
                 node: placement.node.clone(),
                 worker: placement.worker,
@@ -172,6 +175,10 @@ fn apply_to(state: &mut DirectoryState, event: &WatchEvent) {
         WatchEvent::Put { value, .. } => match decode::<NodeRecord>(key, value) {
             Ok(record) => match record.game_addr.parse::<SocketAddr>() {
                 Ok(address) => {
+                    match record.websocket {
+                        Some(url) => state.websockets.insert(node.clone(), url),
+                        None => state.websockets.remove(&node),
+                    };
                     state.game_addresses.insert(node, address);
                 }
                 Err(_) => tracing::warn!(node, game_addr = record.game_addr, "directory: bad game address"),
@@ -179,6 +186,7 @@ fn apply_to(state: &mut DirectoryState, event: &WatchEvent) {
             Err(error) => tracing::warn!(%error, "directory: unreadable node record"),
         },
         WatchEvent::Delete { .. } => {
+            state.websockets.remove(&node);
             state.game_addresses.remove(&node);
         }
     }
@@ -206,6 +214,7 @@ mod tests {
             workers: 2,
             capacity_players: 100,
             build: "test".into(),
+            websocket: Some("wss://a.example:7443/".into()),
             metrics_addr: None,
         };
         apply_to(
@@ -225,6 +234,10 @@ mod tests {
         assert!(state.game_addresses.is_empty(), "assigned to a node not (yet) seen");
         apply_to(&mut state, &put(node_key("a"), &record));
         assert_eq!(state.game_addresses.get("a"), Some(&"127.0.0.1:7777".parse().unwrap()));
+        assert_eq!(
+            state.websockets.get("a").map(String::as_str),
+            Some("wss://a.example:7443/")
+        );
         apply_to(
             &mut state,
             &WatchEvent::Delete {
@@ -233,6 +246,7 @@ mod tests {
             },
         );
         assert!(state.game_addresses.is_empty(), "the node's lease ended");
+        assert!(state.websockets.is_empty(), "the node's gateway went with it");
         apply_to(
             &mut state,
             &WatchEvent::Delete {
