@@ -32,7 +32,7 @@ use meridian_client::{
     ChatChannel, ClientConfig, GameClient, GameEvent, Histogram, MoveCommand, ServerEvent, ZoneConfig,
 };
 use meridian_perf::prom;
-use meridian_perf::stall::SnapshotGaps;
+use meridian_perf::stall::{BorderPauses, SnapshotGaps};
 
 /// Bots one process drives (sockets are file descriptors: raise `ulimit -n` above this).
 const BOTS_MAX: usize = 20_000;
@@ -177,12 +177,15 @@ struct Bot {
     relogins: u32,
     /// With `--global-chat-senders`: when this bot next sends a stamped global line (0: never).
     next_global_chat_us: u64,
+    /// With `cross-borders` movement: the pause around each crossing of the world's middle (the
+    /// border of a two-zone world).
+    border: Option<BorderPauses>,
 }
 
 impl Bot {
     /// Notes snapshot progress at `now_us` (see `SnapshotGaps::observe`): when the bot's socket had
     /// datagrams and on every tick for every bot that ever connected.
-    fn track_snapshots(&mut self, now_us: u64, closing: bool) {
+    fn track_snapshots(&mut self, now_us: u64, closing: bool, border_pauses_us: &mut Histogram) {
         if !self.connected_once {
             return;
         }
@@ -191,6 +194,15 @@ impl Bot {
             .as_ref()
             .map_or(0, |client| client.counters().snapshots_applied);
         self.gaps.observe(now_us, applied, closing);
+        if let Some(border) = self.border.as_mut() {
+            let x_m = self.client.as_ref().and_then(|client| {
+                let entity = client.entity()?;
+                client.server_world().get(&entity).map(|state| state.position[0])
+            });
+            if let Some(pause_us) = border.observe(now_us, applied, x_m) {
+                border_pauses_us.record(pause_us);
+            }
+        }
     }
 }
 
@@ -239,6 +251,8 @@ struct ThreadReport {
     global_chat_heard: u64,
     global_chat_refused: u64,
     global_chat_us: Histogram,
+    /// `cross-borders`: the longest snapshot gap in the second after each border crossing.
+    border_pause_us: Histogram,
 }
 
 impl ThreadReport {
@@ -273,6 +287,7 @@ impl ThreadReport {
         self.global_chat_heard += other.global_chat_heard;
         self.global_chat_refused += other.global_chat_refused;
         self.global_chat_us.merge(&other.global_chat_us);
+        self.border_pause_us.merge(&other.border_pause_us);
     }
 }
 
@@ -578,7 +593,7 @@ fn drive(
                     note_global_chat(&event, wall_us(), &mut report);
                 }
             }
-            bot.track_snapshots(now, false);
+            bot.track_snapshots(now, false, &mut report.border_pause_us);
         }
         // Tick.
         let ticking = now >= next_tick_us;
@@ -605,7 +620,7 @@ fn drive(
                     bot.relogins += 1;
                     bot.client = None;
                 }
-                bot.track_snapshots(now, false);
+                bot.track_snapshots(now, false, &mut report.border_pause_us);
                 if !connected {
                     continue;
                 }
@@ -660,7 +675,7 @@ fn drive(
     }
     let end = wall_us();
     for bot in bots.iter_mut() {
-        bot.track_snapshots(end, true);
+        bot.track_snapshots(end, true, &mut report.border_pause_us);
     }
     publish(&bots, &mut bytes_base, &mut report, &shared);
     // Leave cleanly, so the node frees the sessions now rather than after its idle timeout.
@@ -803,7 +818,7 @@ fn print_report(
              \"bytes_per_s_per_client\":{{\"down\":{:.1},\"up\":{:.1}}},\
              \"server_tick_p99_s\":{},\"server_tick_p99_above_buckets\":{},\"scrape_error\":{},\
              \"snapshots\":{},\"snapshots_dropped\":{},\"datagrams_dropped\":{},\"send_errors\":{},\"driver_loop_us\":{{\"p99\":{},\"max\":{}}},\"stalls\":{{\"count\":{},\"bots\":{},\"gap_max_ms\":{:.1}}},\
-             \"login\":{{\"ok\":{},\"failed\":{},\"relogins\":{},\"p50_ms\":{},\"p99_ms\":{}}},\"global_chat\":{{\"sent\":{},\"heard\":{},\"refused\":{},\"p50_us\":{},\"p99_us\":{},\"max_us\":{}}},\
+             \"login\":{{\"ok\":{},\"failed\":{},\"relogins\":{},\"p50_ms\":{},\"p99_ms\":{}}},\"global_chat\":{{\"sent\":{},\"heard\":{},\"refused\":{},\"p50_us\":{},\"p99_us\":{},\"max_us\":{}}},\"border_pauses\":{{\"count\":{},\"p50_us\":{},\"p99_us\":{},\"max_us\":{}}},\
              \"misbehaving\":{{\"garbage_bots\":{},\"garbage_sent\":{},\"replay_bots\":{},\"replays_sent\":{},\"speedhack_bots\":{},\"speedhack_inputs\":{}}}}}",
             // What the swarm costs the machine it shares with the node (all threads).
             meridian_node::cpu_time::process_cpu_ns() as f64 / 1e9,
@@ -849,6 +864,16 @@ fn print_report(
                 .quantile(0.99)
                 .map_or("null".into(), |v| v.to_string()),
             total.global_chat_us.max(),
+            total.border_pause_us.count(),
+            total
+                .border_pause_us
+                .quantile(0.5)
+                .map_or("null".into(), |v| v.to_string()),
+            total
+                .border_pause_us
+                .quantile(0.99)
+                .map_or("null".into(), |v| v.to_string()),
+            total.border_pause_us.max(),
             args.garbage,
             total.garbage_sent,
             args.replay,
@@ -996,6 +1021,8 @@ fn main() -> anyhow::Result<()> {
             relogin_pending: false,
             relogins: 0,
             next_global_chat_us,
+            border: (args.movement == Movement::CrossBorders)
+                .then(|| BorderPauses::new(plan.client_config.zone.world_size_m[0] / 2.0)),
         });
     }
     // With --login, one thread logs the bots in (in start order, a few at a time) and hands each
