@@ -175,7 +175,9 @@ mod tests {
     fn a_missing_bundle_is_refused_at_start_naming_the_build_step() {
         let root = tempfile::tempdir().unwrap();
         std::fs::write(root.path().join("index.html"), "<!doctype html>").unwrap();
-        let error = router(root.path()).err().expect("no bundle: refused");
+        let Err(error) = router(root.path()) else {
+            panic!("no bundle: must be refused");
+        };
         let message = error.to_string();
         assert!(matches!(error, WebError::Missing { ref path } if path.ends_with("dist/meridian.js")));
         assert!(message.contains("npm run build"), "{message}");
