@@ -36,6 +36,10 @@ EDGE="${MERIDIAN_EDGE:-1}"
 # 0: the standalone node and dev tokens minted with the cluster key (pure packet benchmarks).
 CONTROL="${MERIDIAN_CONTROL:-1}"
 AUTH_LISTEN="${MERIDIAN_AUTH_LISTEN:-127.0.0.1:8443}"
+# With the control plane: the node's WebSocket gateway for browsers (WSS, a development certificate
+# for localhost and this address), and the login API serving the browser client at /play/.
+WS_LISTEN="${MERIDIAN_WS_LISTEN:-127.0.0.1:7443}"
+WEB_ROOT=client/web
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -91,17 +95,26 @@ if [ "$CONTROL" = 1 ]; then
   pids+=($!)
   CERT=/tmp/meridian-dev-cert.pem
   rm -f "$CERT"
+  # The page's bundle is built by npm (infra/setup.sh), not by cargo: without it no /play/.
+  web_flags=()
+  if [ -f "$WEB_ROOT/dist/meridian.js" ]; then
+    web_flags=(--web-root "$WEB_ROOT")
+  else
+    echo "browser client: off — $WEB_ROOT/dist/meridian.js missing (npm ci && npm run build in $WEB_ROOT)" >&2
+  fi
   # A local swarm logs in from one address: the per-IP limit is opened up for it (the per-account
   # limit and the production argon2 cost stay).
   "$BIN/meridian-control" auth --listen "$AUTH_LISTEN" --database-url "$DATABASE_URL" --etcd "$ETCD" \
     --cluster-key-hex "$KEY" --jwt-secret-hex "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
-    --dev-cert-out "$CERT" --ip-burst 100000 --ip-refill-ms 1 2>/tmp/meridian-auth.log &
+    --dev-cert-out "$CERT" --ip-burst 100000 --ip-refill-ms 1 "${web_flags[@]}" 2>/tmp/meridian-auth.log &
   pids+=($!)
   # --zones: the world layout's tiles (the assigner decides which this node serves).
   node_flags=(--control "$ETCD" --node-id local-node --economy-shards "$ECONOMY" --zones "$ZONES")
   [ -n "$KAFKA" ] && node_flags+=(--kafka "$KAFKA")
   # Global chat across nodes, zone state saved and restored, session records.
   node_flags+=(--redis "$REDIS")
+  # Browsers play over WSS; the node's etcd record carries the URL, play tickets name it.
+  node_flags+=(--ws-listen "$WS_LISTEN" --ws-dev-cert-out /tmp/meridian-ws-cert.pem)
   bot_flags=(--login "https://$AUTH_LISTEN" --login-ca "$CERT")
 fi
 
@@ -142,6 +155,11 @@ if [ "$CONTROL" = 1 ]; then
   MERIDIAN_OPERATOR_PASSWORD="$OPERATOR_PASSWORD" "$BIN/meridian-control" operator --database-url "$DATABASE_URL" \
     --name operator >/dev/null 2>>/tmp/meridian-auth.log || echo "world map: making the operator failed (see /tmp/meridian-auth.log)" >&2
   echo "world map: https://$AUTH_LISTEN/operator/login (operator / $OPERATOR_PASSWORD; accept the dev certificate)" >&2
+  if [ "${#web_flags[@]}" -gt 0 ]; then
+    # Two development certificates: a browser asks about the page's, but never about a WebSocket's,
+    # so the gateway's is accepted by opening its address once.
+    echo "browser client: https://$AUTH_LISTEN/play/ (register, create a character, Play; accept the dev certificates of https://$AUTH_LISTEN/ and https://$WS_LISTEN/ first)" >&2
+  fi
 fi
 "$BIN/bots" --server "$LISTEN" --cluster-key-hex "$KEY" --bots "$BOTS" "${bot_flags[@]}" \
   --garbage "$BAD_BOTS" --replay "$BAD_BOTS" \

@@ -106,7 +106,7 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm
 fi
-# Debian's Chromium (no browser download) runs the page's headless test (client/web/test/browser).
+# Debian's Chromium (no browser download) runs the browser tests (tests/browser).
 if ! command -v chromium >/dev/null; then
   log "apt-get install chromium"
   apt-get update -q

@@ -11,3 +11,4 @@ pub mod auth;
 pub mod ops;
 pub mod registry;
 pub mod routes;
+pub mod web;

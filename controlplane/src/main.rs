@@ -97,6 +97,10 @@ enum Command {
         /// the operators' map at `/ops/` shows. With `--etcd` each node's advertised one is used.
         #[arg(long)]
         ops_node_metrics: Option<String>,
+        /// Serve the browser game client at `/play/` from this directory (`client/web`, after
+        /// `npm run build` there): `index.html` and `dist/meridian.js`.
+        #[arg(long)]
+        web_root: Option<std::path::PathBuf>,
     },
     /// Make an account an operator (the world map at `/ops/`): an existing account is promoted, a
     /// missing one is created with the password from `MERIDIAN_OPERATOR_PASSWORD`. The public
@@ -155,6 +159,7 @@ fn main() -> anyhow::Result<()> {
             ip_refill_ms,
             duration_s,
             ops_node_metrics,
+            web_root,
         } => {
             let cluster_key: [u8; 32] = parse_hex(&cluster_key_hex)
                 .and_then(|bytes| bytes.try_into().ok())
@@ -177,6 +182,7 @@ fn main() -> anyhow::Result<()> {
                 dev_cert_out,
                 duration_s,
                 ops_node_metrics,
+                web_root,
             ))
         }
         Command::Operator {
@@ -198,6 +204,7 @@ fn parse_hex(hex: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_auth(
     config: AuthConfig,
     etcd: Vec<String>,
@@ -206,6 +213,7 @@ async fn run_auth(
     dev_cert_out: Option<std::path::PathBuf>,
     duration_s: Option<u64>,
     ops_node_metrics: Option<String>,
+    web_root: Option<std::path::PathBuf>,
 ) -> anyhow::Result<()> {
     let mut ops_source = ops_node_metrics.map(|metrics_addr| meridian_control::ops::WorldSource::Static {
         node_id: "standalone".to_owned(),
@@ -244,11 +252,19 @@ async fn run_auth(
         ),
         None => None,
     };
+    let web = match web_root {
+        Some(root) => Some(meridian_control::web::router(&root).context("the browser client (--web-root)")?),
+        None => None,
+    };
     let server = meridian_control::auth::bind_with_routes(config, directory, routes)
         .await
         .context("starting the login API")?;
     let server = match ops {
         Some(ops) => server.merge_routes(ops),
+        None => server,
+    };
+    let server = match web {
+        Some(web) => server.merge_routes(web),
         None => server,
     };
     if let (Some(path), Some(pem)) = (dev_cert_out, server.certificate_pem()) {
