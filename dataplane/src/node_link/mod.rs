@@ -17,6 +17,7 @@
 //!
 //! Peers come from the registry: a node record's `link_addr` (see the node agent).
 
+pub mod message;
 pub mod seal;
 
 use std::collections::HashMap;
