@@ -38,6 +38,8 @@ fn node_config(id: &str) -> NodeConfig {
         capacity_players: 1000,
         build: "test".to_owned(),
         metrics_addr: None,
+        link_addr: None,
+        underlay_addr: None,
     });
     config.lease_ttl_s = LEASE_TTL_S;
     config

@@ -17,6 +17,8 @@ fn record(id: &str, game_addr: &str) -> NodeConfig {
         capacity_players: 100,
         build: "test".to_owned(),
         metrics_addr: None,
+        link_addr: None,
+        underlay_addr: None,
     })
 }
 

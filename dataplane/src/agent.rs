@@ -94,6 +94,8 @@ async fn serve_one_lease(
         capacity_players: config.capacity_players,
         build: concat!("meridian-node ", env!("CARGO_PKG_VERSION")).to_string(),
         metrics_addr: config.metrics_addr.clone(),
+        link_addr: None,
+        underlay_addr: None,
     };
     let registry_config = NodeConfig {
         lease_ttl_s: config.lease_ttl_s,
