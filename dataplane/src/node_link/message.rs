@@ -29,6 +29,13 @@ pub enum LinkMessage {
     /// A datagram the receiving node sends to `to` from its own game address: the fallback without
     /// the edge, where the client still talks to the old node's address.
     Reply { to: SocketAddr, bytes: Vec<u8> },
+    /// The ticket that follows is for a session whose client sends to `via_node`'s address (which
+    /// then relays replies, without the edge); `via_node` = the receiver: it talks to it directly.
+    Relay {
+        to_worker: u32,
+        client: SocketAddr,
+        via_node: String,
+    },
     /// A handoff message for worker `to_worker`; worker indices inside name the sender's workers.
     Handoff { to_worker: u32, handoff: PeerHandoff },
 }
@@ -50,6 +57,7 @@ const TAG_REPLY: u8 = 2;
 const TAG_TICKET: u8 = 3;
 const TAG_COMMITTED: u8 = 4;
 const TAG_GHOSTS: u8 = 5;
+const TAG_RELAY: u8 = 6;
 
 struct Writer(Vec<u8>);
 
@@ -129,6 +137,17 @@ impl<'a> Reader<'a> {
 }
 
 impl LinkMessage {
+    /// The worker of the receiving node it is for (`None`: any worker; a reply leaves from any
+    /// socket of the node's address).
+    pub fn to_worker(&self) -> Option<u32> {
+        match self {
+            LinkMessage::Datagram { to_worker, .. }
+            | LinkMessage::Relay { to_worker, .. }
+            | LinkMessage::Handoff { to_worker, .. } => Some(*to_worker),
+            LinkMessage::Reply { .. } => None,
+        }
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer(Vec::new());
         match self {
@@ -148,6 +167,16 @@ impl LinkMessage {
                 w.u8(TAG_REPLY);
                 w.addr(*to);
                 w.bytes(bytes);
+            }
+            LinkMessage::Relay {
+                to_worker,
+                client,
+                via_node,
+            } => {
+                w.u8(TAG_RELAY);
+                w.u32(*to_worker);
+                w.addr(*client);
+                w.bytes(via_node.as_bytes());
             }
             LinkMessage::Handoff { to_worker, handoff } => match handoff {
                 PeerHandoff::Ticket {
@@ -213,6 +242,11 @@ impl LinkMessage {
             TAG_REPLY => LinkMessage::Reply {
                 to: r.addr()?,
                 bytes: r.bytes()?,
+            },
+            TAG_RELAY => LinkMessage::Relay {
+                to_worker: r.u32()?,
+                client: r.addr()?,
+                via_node: String::from_utf8(r.bytes()?).map_err(|_| MessageError::OutOfRange("node id"))?,
             },
             TAG_TICKET => LinkMessage::Handoff {
                 to_worker: r.u32()?,
@@ -287,6 +321,11 @@ mod tests {
                 to: "[2001:db8::1]:5000".parse().unwrap(),
                 bytes: vec![9; 1200],
             },
+            LinkMessage::Relay {
+                to_worker: 1,
+                client: "10.0.0.7:40001".parse().unwrap(),
+                via_node: "node-a".into(),
+            },
             LinkMessage::Handoff {
                 to_worker: 1,
                 handoff: PeerHandoff::Ticket {
@@ -346,7 +385,7 @@ mod tests {
             assert_eq!(LinkMessage::decode(&padded), Err(MessageError::Trailing(1)));
         }
         assert_eq!(LinkMessage::decode(&[99]), Err(MessageError::UnknownTag(99)));
-        let mut bad_kind = samples()[4].encode();
+        let mut bad_kind = samples()[5].encode();
         // tag, to_worker, from, to, tick, count, id → the kind byte.
         bad_kind[1 + 4 + 4 + 4 + 8 + 4 + 4] = 9;
         assert_eq!(

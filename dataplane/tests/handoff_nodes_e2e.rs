@@ -1,0 +1,316 @@
+//! Handoff across nodes, for real: etcd (testkit), the assigner (in-process, the library the
+//! `meridian-control assigner` binary runs), two `meridian-node serve --control --link-listen`
+//! processes on loopback, one seamless world of zones 1 | 2 whose zones the assigner spreads over
+//! the two nodes. SDK clients connect to the node of zone 1 and walk back and forth across the
+//! border: each crossing is a ticket over the node link, committed by etcd's compare-and-swap on
+//! the session's route, and (no edge here) the client keeps talking to the node it connected to,
+//! which forwards its datagrams and relays the replies.
+//!
+//! Checked: no reconnect (same session), one stable entity id, no prediction correction (an input
+//! lost or applied twice would cause one), and etcd's route of each session names the node and
+//! zone where its player ends.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use etcd_client::Client;
+use meridian_client::dev_token::{self, SplitMix64};
+use meridian_client::{ClientConfig, GameClient, MoveCommand};
+use meridian_control::assigner::{AssignerConfig, AssignerService};
+use meridian_control::registry::Placement;
+use meridian_control::routes::get_route;
+use meridian_testkit::{ChildGuard, Etcd, free_tcp_port, free_udp_port};
+
+const CLUSTER_KEY: [u8; 32] = [0x5c; 32];
+const WALKERS: u64 = 3;
+/// Where the world's zones meet (zone side 512 m): players spawn on it.
+const BORDER_X_M: f32 = 512.0;
+
+fn now_us() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as u64
+}
+
+/// A node's metrics text (empty if it does not answer).
+fn metrics_text(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut body = String::new();
+    if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        if stream
+            .write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            .is_ok()
+        {
+            let _ = stream.read_to_string(&mut body);
+        }
+    }
+    body
+}
+
+/// The sum of a counter's samples whose labels contain `label`.
+fn counter(text: &str, name: &str, label: &str) -> f64 {
+    text.lines()
+        .filter(|line| line.starts_with(name) && line.contains(label))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+fn start_node(etcd: &str, node_id: &str, listen: SocketAddr, metrics_port: u16) -> ChildGuard {
+    let log =
+        std::fs::File::create(std::env::temp_dir().join(format!("meridian-handoff-nodes-{node_id}.log"))).unwrap();
+    ChildGuard(
+        Command::new(env!("CARGO_BIN_EXE_meridian-node"))
+            .args([
+                "serve",
+                "--listen",
+                &listen.to_string(),
+                "--io",
+                "mmsg",
+                "--workers",
+                "1",
+            ])
+            .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
+            .args(["--cluster-key-hex", &"5c".repeat(32)])
+            .args(["--control", etcd, "--node-id", node_id, "--lease-ttl-s", "3"])
+            .args(["--duration-s", "120", "--zones", "1,2", "--world-columns", "2"])
+            .args(["--zone-size-m", "512", "--spawn-radius-m", "0"])
+            .args(["--link-listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "info,meridian_node=debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start meridian-node"),
+    )
+}
+
+struct Walker {
+    session_id: u64,
+    client: GameClient,
+    socket: UdpSocket,
+    next_tick: Instant,
+    direction: [f32; 2],
+}
+
+impl Walker {
+    fn step(&mut self) {
+        let mut buf = [0u8; 2048];
+        while let Ok((n, from)) = self.socket.recv_from(&mut buf) {
+            let _ = self.client.handle(now_us(), from, &buf[..n]);
+        }
+        if self.client.is_connected() && Instant::now() >= self.next_tick {
+            self.next_tick += Duration::from_millis(50);
+            let _ = self.client.tick(MoveCommand {
+                direction: self.direction,
+                yaw: 0.0,
+            });
+        }
+        while let Some(transmit) = self.client.poll_transmit(now_us()) {
+            let _ = self.socket.send_to(&transmit.bytes, transmit.destination);
+        }
+        while self.client.poll_event().is_some() {}
+    }
+
+    fn server_x(&self) -> Option<f32> {
+        let entity = self.client.entity()?;
+        self.client.server_world().get(&entity).map(|state| state.position[0])
+    }
+}
+
+fn run_for(walkers: &mut [Walker], duration: Duration) {
+    let deadline = Instant::now() + duration;
+    while Instant::now() < deadline {
+        for walker in walkers.iter_mut() {
+            walker.step();
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// The placement of both zones, once the assigner has put them on two different nodes.
+fn placements(runtime: &tokio::runtime::Runtime, client: &Client) -> Option<(Placement, Placement)> {
+    let mut client = client.clone();
+    runtime.block_on(async move {
+        let get = |zone: u32| {
+            let mut client = client.clone();
+            async move {
+                let response = client.get(format!("/meridian/assign/{zone}"), None).await.ok()?;
+                let kv = response.kvs().first()?;
+                serde_json::from_slice::<Placement>(kv.value()).ok()
+            }
+        };
+        let one = get(1).await?;
+        let two = get(2).await?;
+        let _ = client.status().await;
+        (one.node != two.node).then_some((one, two))
+    })
+}
+
+#[test]
+fn players_walk_between_zones_on_two_nodes_without_reconnecting_or_losing_an_input() {
+    let etcd = Etcd::start().expect("etcd");
+    let endpoint = etcd.endpoint();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = runtime
+        .block_on(Client::connect([endpoint.clone()], None))
+        .expect("connect etcd");
+    let _assigner = runtime
+        .block_on(async { AssignerService::spawn(client.clone(), AssignerConfig::new("test-assigner", vec![1, 2])) });
+    let listen_a: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
+    let listen_b: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
+    let (metrics_a, metrics_b) = (free_tcp_port(), free_tcp_port());
+    let _node_a = start_node(&endpoint, "node-a", listen_a, metrics_a);
+    let _node_b = start_node(&endpoint, "node-b", listen_b, metrics_b);
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (zone1, zone2) = loop {
+        if let Some(placed) = placements(&runtime, &client) {
+            break placed;
+        }
+        assert!(Instant::now() < deadline, "the zones never spread over both nodes");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // Let both nodes learn each other's link address and the assignments.
+    std::thread::sleep(Duration::from_secs(2));
+    let address_of = |node: &str| if node == "node-a" { listen_a } else { listen_b };
+    let metrics_of = |node: &str| if node == "node-a" { metrics_a } else { metrics_b };
+    let route_of = |session: u64| {
+        let mut etcd_client = client.clone();
+        runtime
+            .block_on(get_route(&mut etcd_client, session))
+            .unwrap()
+            .map(|(route, _)| (route.node, route.zone))
+    };
+    let mut routes_checked = 0;
+    let server = address_of(&zone1.node);
+    eprintln!("zone 1 on {}, zone 2 on {}", zone1.node, zone2.node);
+
+    let mut walkers: Vec<Walker> = (0..WALKERS)
+        .map(|index| {
+            let session_id = 0x7000 + index;
+            let token = dev_token::issue(
+                &CLUSTER_KEY,
+                session_id,
+                1,
+                server,
+                now_us() / 1_000_000,
+                &mut SplitMix64(11 + index),
+            );
+            let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+            socket.set_nonblocking(true).unwrap();
+            Walker {
+                session_id,
+                client: GameClient::new(now_us(), token, ClientConfig::default()).expect("a client"),
+                socket,
+                next_tick: Instant::now(),
+                direction: [0.0, 0.0],
+            }
+        })
+        .collect();
+    let connect_deadline = Instant::now() + Duration::from_secs(10);
+    while !walkers
+        .iter()
+        .all(|w| w.client.is_connected() && w.client.entity().is_some())
+    {
+        assert!(Instant::now() < connect_deadline, "clients never connected");
+        run_for(&mut walkers, Duration::from_millis(20));
+    }
+    run_for(&mut walkers, Duration::from_millis(500));
+    let entities: Vec<Option<u32>> = walkers.iter().map(|w| w.client.entity()).collect();
+
+    // Back and forth across the border (7 m/s, 4 m handoff margin): 2 s east, then 4 s legs.
+    let mut crossings = vec![0u32; walkers.len()];
+    let mut sides: Vec<Option<bool>> = walkers.iter().map(|w| w.server_x().map(|x| x > BORDER_X_M)).collect();
+    let legs = 5;
+    for leg in 0..=legs {
+        let east = leg % 2 == 0;
+        for walker in walkers.iter_mut() {
+            walker.direction = if east { [1.0, 0.0] } else { [-1.0, 0.0] };
+        }
+        let leg_s = if leg == 0 { 2.0 } else { 4.0 };
+        let leg_end = Instant::now() + Duration::from_secs_f32(leg_s);
+        while Instant::now() < leg_end {
+            run_for(&mut walkers, Duration::from_millis(50));
+            for (index, walker) in walkers.iter().enumerate() {
+                let side = walker.server_x().map(|x| x > BORDER_X_M);
+                if side.is_some() && side != sides[index] {
+                    crossings[index] += 1;
+                    sides[index] = side;
+                }
+            }
+        }
+        // Past the margin on the leg's side: etcd's route names the node and zone there.
+        let (zone, placement) = if east { (2, &zone2) } else { (1, &zone1) };
+        for walker in &walkers {
+            if leg > 0 {
+                assert_eq!(
+                    route_of(walker.session_id),
+                    Some((placement.node.clone(), zone)),
+                    "session {:#x} after leg {leg} at x = {:?}: etcd's route follows the player",
+                    walker.session_id,
+                    walker.server_x()
+                );
+                routes_checked += 1;
+            }
+        }
+    }
+    // Stand still and let the last handoff settle.
+    for walker in walkers.iter_mut() {
+        walker.direction = [0.0, 0.0];
+    }
+    run_for(&mut walkers, Duration::from_secs(2));
+    let committed = |node: &str| {
+        counter(
+            &metrics_text(metrics_of(node)),
+            "meridian_handoffs_total",
+            "outcome=\"across_committed\"",
+        )
+    };
+    let (from_a, from_b) = (committed(&zone1.node), committed(&zone2.node));
+    eprintln!(
+        "crossings seen by the clients: {crossings:?}; routes checked {routes_checked}; committed across by the old node: {} {from_a}, {} {from_b}",
+        zone1.node, zone2.node
+    );
+    assert!(
+        from_a >= (WALKERS * 3) as f64 && from_b >= (WALKERS * 2) as f64,
+        "every crossing is a committed handoff between the nodes"
+    );
+
+    for (index, walker) in walkers.iter().enumerate() {
+        assert!(
+            walker.client.is_connected(),
+            "walker {index}: no reconnect, the same session"
+        );
+        assert_eq!(
+            walker.client.entity(),
+            entities[index],
+            "walker {index}: one stable entity id"
+        );
+        assert_eq!(
+            walker.client.corrections().corrections,
+            0,
+            "walker {index}: an input lost or applied twice"
+        );
+        assert!(
+            crossings[index] >= 4,
+            "walker {index} crossed only {} times",
+            crossings[index]
+        );
+        // etcd's route names where the player is.
+        let x = walker.server_x().expect("a position");
+        let (zone, placement) = if x > BORDER_X_M { (2, &zone2) } else { (1, &zone1) };
+        let mut etcd_client = client.clone();
+        let (route, _) = runtime
+            .block_on(get_route(&mut etcd_client, walker.session_id))
+            .unwrap()
+            .expect("a route");
+        assert_eq!(
+            (route.node.as_str(), route.zone),
+            (placement.node.as_str(), zone),
+            "walker {index} at x = {x}: etcd's route follows the player"
+        );
+    }
+}
