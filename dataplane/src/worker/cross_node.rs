@@ -107,6 +107,21 @@ struct Taken {
     retry_at_us: u64,
 }
 
+/// Test-only crash points: `MERIDIAN_HANDOFF_FAILPOINT=<step>` aborts the process (no clean-up, as
+/// `kill -9`) the first time a cross-node handoff reaches `step`: `frozen` (old node, ticket written,
+/// not sent), `ticket_sent` (old node, ticket on the link), `committed` (new node, etcd committed,
+/// neither side told), `route_flipped` (old node, learnt the commit, forgot the player), `resumed`
+/// (new node, admission confirmed, old node told). Read once; unset in production.
+pub const FAILPOINT_ENV: &str = "MERIDIAN_HANDOFF_FAILPOINT";
+
+fn failpoint(step: &str) {
+    static ARMED: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    if ARMED.get_or_init(|| std::env::var(FAILPOINT_ENV).ok()).as_deref() == Some(step) {
+        tracing::error!(step, "handoff failpoint: aborting the process");
+        std::process::abort();
+    }
+}
+
 fn client_address(ticket: &[u8]) -> Option<SocketAddr> {
     let ticket = meridian_proto::control::decode_ticket(ticket).ok()?;
     ticket.transport?.client_address?.parse().ok()
@@ -163,6 +178,7 @@ impl ZoneWorker {
             zone: from_zone_id,
             token: self.host.zone_token(from_zone_id).unwrap_or(0) as i64,
         };
+        failpoint("frozen");
         // The client keeps talking to the node it entered by (this one, or the one relaying for us).
         if let Some(client) = client_address(&bytes) {
             let via = cross
@@ -198,7 +214,9 @@ impl ZoneWorker {
                 .sent
                 .insert((session_id, ticket_id), Sent { owner, to, asked_us: 0 });
         }
-        if !sent {
+        if sent {
+            failpoint("ticket_sent");
+        } else {
             tracing::debug!(session_id, ticket_id, node = %to_node, "cross-node ticket not sent; it expires and aborts");
         }
         true
@@ -473,6 +491,7 @@ impl ZoneWorker {
         };
         if committed {
             self.host.commit_handoff(session_id, ticket_id);
+            failpoint("route_flipped");
             let (node, worker) = owner.unwrap_or((sent.to.node, sent.to.worker));
             if let Some(cross) = &mut self.cross
                 && cross.state.remote_routes.len() < CROSS_ROUTES_MAX
@@ -510,6 +529,7 @@ impl ZoneWorker {
         };
         match verdict {
             ArbiterVerdict::Committed => {
+                failpoint("committed");
                 let taken = cross.state.taken.remove(&key).expect("looked up above");
                 self.host.confirm_handoff(session_id, ticket_id);
                 self.link_send(
@@ -523,6 +543,7 @@ impl ZoneWorker {
                         },
                     },
                 );
+                failpoint("resumed");
             }
             ArbiterVerdict::Aborted => {
                 cross.state.taken.remove(&key);
