@@ -660,7 +660,7 @@ fn pause_figure() {
         &metrics_text(metrics_b),
         "meridian_handoffs_total",
         "outcome=\"across_aborted\"",
-    );
+    ) + 0.0;
     eprintln!(
         "cross-node handoffs: {} crossings seen by {walkers_n} clients over {duration_s} s; nodes committed {committed}, aborted {aborted}; \
          pause p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (all datagram gaps: p50 {:.1} ms, p99 {:.1} ms); \

@@ -122,6 +122,12 @@ fn failpoint(step: &str) {
     }
 }
 
+/// The session's edge key, from the ticket's transport section.
+fn edge_key(ticket: &[u8]) -> Option<[u8; meridian_edge_common::EDGE_KEY_BYTES]> {
+    let ticket = meridian_proto::control::decode_ticket(ticket).ok()?;
+    ticket.transport?.edge_key?.as_slice().try_into().ok()
+}
+
 fn client_address(ticket: &[u8]) -> Option<SocketAddr> {
     let ticket = meridian_proto::control::decode_ticket(ticket).ok()?;
     ticket.transport?.client_address?.parse().ok()
@@ -441,6 +447,24 @@ impl ZoneWorker {
                     );
                     match self.host.accept_ticket(now_us, &bytes) {
                         Ok(()) => {
+                            // Behind the edge: the session's entry is in this node's map before the
+                            // commit, so its packets pass here the moment the old node forwards them.
+                            if let Some(edge) = &mut self.edge_sessions
+                                && let Some(edge_key) = edge_key(&bytes)
+                            {
+                                let zone = self.host.client_of(session_id).map_or(0, |(zone, _)| zone);
+                                let entry = crate::edge::SessionEntry {
+                                    edge_key,
+                                    worker: self.index as u32,
+                                    zone,
+                                    route_revision: self.host.zone_token(zone).unwrap_or(0),
+                                    sequence_seen: 0,
+                                    seen_mask: 0,
+                                };
+                                if edge.insert(session_id, entry).is_err() {
+                                    self.metrics.edge_map_errors.increment(1);
+                                }
+                            }
                             if let (Some((client, via)), Some(cross)) = (relay, &mut self.cross) {
                                 if via == cross.node_id || self.edge_sessions.is_some() {
                                     cross.state.relays.remove(&client);
@@ -493,6 +517,15 @@ impl ZoneWorker {
             self.host.commit_handoff(session_id, ticket_id);
             failpoint("route_flipped");
             let (node, worker) = owner.unwrap_or((sent.to.node, sent.to.worker));
+            // Behind the edge: the session's packets go IP-in-IP to the new node, which answers from
+            // the shared address; without its underlay address they keep coming up here and are
+            // forwarded over the link (the fallback).
+            if let (Some(edge), Some(cross)) = (&mut self.edge_sessions, &self.cross)
+                && let Some(underlay) = cross.directory.underlay_address(&node)
+                && edge.forward(session_id, underlay).is_err()
+            {
+                self.metrics.edge_map_errors.increment(1);
+            }
             if let Some(cross) = &mut self.cross
                 && cross.state.remote_routes.len() < CROSS_ROUTES_MAX
             {
@@ -548,6 +581,12 @@ impl ZoneWorker {
             ArbiterVerdict::Aborted => {
                 cross.state.taken.remove(&key);
                 self.host.cancel_handoff(session_id, ticket_id);
+                // The entry inserted before the commit names a session this node does not own.
+                if let Some(edge) = &mut self.edge_sessions
+                    && edge.remove(session_id).is_err()
+                {
+                    self.metrics.edge_map_errors.increment(1);
+                }
             }
             // Never guessed: a commit may have landed without its answer. Asked again shortly.
             ArbiterVerdict::Undecided { reason } => {
