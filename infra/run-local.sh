@@ -12,11 +12,10 @@ METRICS="${MERIDIAN_METRICS:-127.0.0.1:9100}"
 BOTS="${MERIDIAN_BOTS:-200}"
 DURATION_S="${MERIDIAN_DURATION_S:-30}"
 MOVEMENT="${MERIDIAN_MOVEMENT:-random-walk}"
-# 1: a seamless world — zones 1 and 2 side by side (512 m each) on one worker, bots patrolling across
-# the border (`cross-borders`), handed between the zones without reconnecting (the dashboard counts
-# the handoffs). Standalone only for now (MERIDIAN_CONTROL=0): zones the control plane starts one
-# by one do not share a tick origin yet, and handoffs into the later one are aborted.
-WORLD="${MERIDIAN_WORLD:-0}"
+# 1 (default): a seamless world — zones 1 and 2 side by side (512 m each), one per worker, bots
+# patrolling across the border (`cross-borders`), handed between the zones' workers by ticket without
+# reconnecting (the dashboard counts handoffs, aborts and their kinds). 0: separate zones.
+WORLD="${MERIDIAN_WORLD:-1}"
 # One zone per worker by default (zone z runs on worker z mod workers); the swarm spreads over them.
 ZONES="${MERIDIAN_ZONES:-1,2}"
 # Players spawn over a disc of this radius around the zone's spawn point (0: all on one point).
@@ -55,12 +54,14 @@ metrics_text() {
 
 node_flags=(--zones "$ZONES")
 bot_flags=(--zone-id "$ZONES")
-if [ "$WORLD" = 1 ] && [ "$CONTROL" = 1 ]; then
-  echo "world: MERIDIAN_WORLD=1 needs MERIDIAN_CONTROL=0 for now (see above); running without it" >&2
-elif [ "$WORLD" = 1 ]; then
-  node_flags+=(--workers 1 --world-columns 2 --zone-size-m 512)
+world_flags=()
+if [ "$WORLD" = 1 ]; then
+  ZONES=1,2
+  node_flags=(--zones "$ZONES")
+  bot_flags=(--zone-id "$ZONES")
+  world_flags=(--world-columns 2 --zone-size-m 512)
   MOVEMENT="${MERIDIAN_MOVEMENT:-cross-borders}"
-  echo "world: zones 1 and 2 side by side on one worker; bots cross the border" >&2
+  echo "world: zones 1 and 2 side by side, one per worker; bots cross the border (handoff by ticket)" >&2
 fi
 # The local swarm sends from one address (127.0.0.1): the edge's per-source limits are opened up
 # for it (the defaults suit one player, or a small NAT, per address).
@@ -96,7 +97,8 @@ if [ "$CONTROL" = 1 ]; then
     --cluster-key-hex "$KEY" --jwt-secret-hex "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
     --dev-cert-out "$CERT" --ip-burst 100000 --ip-refill-ms 1 2>/tmp/meridian-auth.log &
   pids+=($!)
-  node_flags=(--control "$ETCD" --node-id local-node --economy-shards "$ECONOMY")
+  # --zones: the world layout's tiles (the assigner decides which this node serves).
+  node_flags=(--control "$ETCD" --node-id local-node --economy-shards "$ECONOMY" --zones "$ZONES")
   [ -n "$KAFKA" ] && node_flags+=(--kafka "$KAFKA")
   # Global chat across nodes, zone state saved and restored, session records.
   node_flags+=(--redis "$REDIS")
@@ -105,7 +107,7 @@ fi
 
 start_node() {
   "$BIN/meridian-node" serve --listen "$LISTEN" --metrics-listen "$METRICS" --cluster-key-hex "$KEY" \
-    "${node_flags[@]}" "${edge_flags[@]}" --spawn-radius-m "$SPAWN_RADIUS_M" \
+    "${node_flags[@]}" "${world_flags[@]}" "${edge_flags[@]}" --spawn-radius-m "$SPAWN_RADIUS_M" \
     --duration-s $((DURATION_S + 10)) 2>/tmp/meridian-node.log &
   NODE_PID=$!
   pids+=("$NODE_PID")

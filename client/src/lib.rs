@@ -51,6 +51,16 @@ pub const GAME_EVENTS_MAX: usize = 256;
 pub const INPUT_REDUNDANCY_DEFAULT: usize = 3;
 /// Inputs remembered for placing the player (replaying the ones the server has not applied yet).
 pub const SENT_INPUTS_MAX: usize = 64;
+/// Default `ClientConfig::resume_patience_ms`: a node's death is noticed by its lease (a few
+/// seconds), the zone restarts elsewhere within seconds more; 20 s covers that with room.
+pub const RESUME_PATIENCE_MS_DEFAULT: u64 = 20_000;
+/// A server silent this long is presumed away (a failover under way): from then on inputs go out
+/// only every `SILENT_INPUT_EVERY_TICKS`-th tick (keep-alives go on), a trickle that keeps the
+/// session's sequence moving instead of a full stream to nobody. Ten snapshot intervals: ordinary
+/// loss never stops snapshots that long.
+pub const SERVER_SILENT_AFTER_US: u64 = 500_000;
+/// While the server is silent, one tick in this many sends its input.
+pub const SILENT_INPUT_EVERY_TICKS: u32 = 10;
 
 /// Why the client refused something; all are the caller's or the peer's fault, none retryable as is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
@@ -83,6 +93,12 @@ pub struct ClientConfig {
     pub interpolation_delay_us: u64,
     /// The zone's rules (tick rate, speed, world, colliders, jitter buffer): prediction runs the same step.
     pub zone: ZoneConfig,
+    /// How long a connected client waits for a silent server before giving up (at least the
+    /// protocol's 5 s idle timeout). Meanwhile it keeps its session, keys and sequences and keeps
+    /// sending (keep-alives every 100 ms, inputs at the tick rate), so when the zone's new server
+    /// resumes the session after a failover the game goes on without a new login
+    /// (`GameEvent::Resumed`). PROTOCOL.md, "Session resume after failover".
+    pub resume_patience_ms: u64,
 }
 
 impl Default for ClientConfig {
@@ -92,6 +108,7 @@ impl Default for ClientConfig {
             input_redundancy: INPUT_REDUNDANCY_DEFAULT,
             interpolation_delay_us: zone.interpolation_delay_us,
             zone,
+            resume_patience_ms: RESUME_PATIENCE_MS_DEFAULT,
         }
     }
 }
@@ -112,6 +129,10 @@ impl ClientConfig {
 pub enum GameEvent {
     Connected,
     Disconnected(ClientDisconnect),
+    /// The session resumed on another server after a failover (same session, no new login). The
+    /// world resynchronises: the snapshot state is dropped and rebuilt from the new server's first
+    /// full snapshot, and the player is placed again once its `Joined` arrives.
+    Resumed,
     /// Our entity (from the `Joined` event) is in a snapshot and the prediction is placed on it; again
     /// after a respawn.
     Placed {
@@ -145,6 +166,10 @@ pub struct ClientCounters {
     pub messages_dropped: u64,
     pub events_dropped: u64,
     pub send_refused: u64,
+    /// Sessions resumed on another server (each one snapshot resync).
+    pub resumes: u64,
+    /// Input messages not sent because the server was silent (`SERVER_SILENT_AFTER_US`).
+    pub inputs_withheld: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -174,6 +199,8 @@ pub struct GameClient {
     counters: ClientCounters,
     last_reconciliation: Option<Reconciliation>,
     scratch: Vec<u8>,
+    /// The newest time the caller passed (`handle`, `poll_transmit`): `tick` takes none.
+    now_us: u64,
 }
 
 impl GameClient {
@@ -182,8 +209,10 @@ impl GameClient {
         config.validate()?;
         let model = MovementModel::from_zone(&config.zone);
         let interpolator = Interpolator::new(config.zone.tick_interval_us(), config.interpolation_delay_us);
+        let mut connection = ClientConnection::new(now_us, token, 0);
+        connection.set_idle_timeout_us(config.resume_patience_ms.saturating_mul(1_000));
         Ok(Self {
-            connection: ClientConnection::new(now_us, token, 0),
+            connection,
             receiver: SnapshotReceiver::new(),
             predictor: Predictor::new(model),
             interpolator,
@@ -198,6 +227,7 @@ impl GameClient {
             counters: ClientCounters::default(),
             last_reconciliation: None,
             scratch: Vec::with_capacity(64),
+            now_us,
             config,
         })
     }
@@ -294,6 +324,7 @@ impl GameClient {
     pub fn handle(&mut self, now_us: u64, from: SocketAddr, bytes: &[u8]) -> Result<(), ClientError> {
         self.counters.datagrams_received += 1;
         self.counters.bytes_received += bytes.len() as u64;
+        self.now_us = self.now_us.max(now_us);
         if let Err(error) = self.connection.handle(now_us, from, bytes) {
             self.counters.datagrams_dropped += 1;
             return Err(error.into());
@@ -307,6 +338,11 @@ impl GameClient {
                 }
                 ClientEvent::Disconnected(reason) => {
                     self.push_event(GameEvent::Disconnected(reason));
+                    Ok(())
+                }
+                ClientEvent::Resumed => {
+                    self.resync();
+                    self.push_event(GameEvent::Resumed);
                     Ok(())
                 }
                 ClientEvent::Message(Received::Unreliable(message) | Received::Reliable(message)) => {
@@ -423,6 +459,10 @@ impl GameClient {
                 buttons: 0,
             });
         }
+        if self.server_silent() && !self.client_tick.is_multiple_of(SILENT_INPUT_EVERY_TICKS) {
+            self.counters.inputs_withheld += 1;
+            return Ok(());
+        }
         let carried = self.config.input_redundancy.max(count).min(self.recent_inputs.len());
         let inputs: Vec<MoveInput> = self.recent_inputs.iter().rev().take(carried).copied().collect();
         let message = ClientMessage::Input(InputMessage {
@@ -529,6 +569,29 @@ impl GameClient {
         Ok(())
     }
 
+    /// Sends to, and accepts packets only from, `server` from now on. For a failover where the zone's
+    /// new server has another address (tests, a deployment without anycast); behind anycast the
+    /// VIP is routed to the other PoP and the address does not change.
+    pub fn set_server_addr(&mut self, server: SocketAddr) {
+        self.connection.set_server_addr(server);
+    }
+
+    /// The server address in use.
+    pub fn server_addr(&self) -> SocketAddr {
+        self.connection.server_addr()
+    }
+
+    /// Drops what the old server's snapshots built: the new one has its own ticks and entity ids
+    /// and starts with a full snapshot. The prediction is placed again from the `Joined` event.
+    fn resync(&mut self) {
+        self.counters.resumes += 1;
+        self.receiver = SnapshotReceiver::new();
+        self.interpolator = Interpolator::new(self.config.zone.tick_interval_us(), self.config.interpolation_delay_us);
+        self.entity = None;
+        self.placement_pending = true;
+        self.last_acked_snapshot = None;
+    }
+
     /// Ends the session cleanly: the returned datagram tells the server to free the session now.
     pub fn disconnect(&mut self) -> Option<Transmit> {
         self.connection.disconnect()
@@ -547,7 +610,15 @@ impl GameClient {
         Ok(())
     }
 
+    /// Whether the server has sent nothing valid for `SERVER_SILENT_AFTER_US`.
+    pub fn server_silent(&self) -> bool {
+        self.connection.connection().is_some_and(|connection| {
+            self.now_us.saturating_sub(connection.last_received_us()) > SERVER_SILENT_AFTER_US
+        })
+    }
+
     pub fn poll_transmit(&mut self, now_us: u64) -> Option<Transmit> {
+        self.now_us = self.now_us.max(now_us);
         let transmit = self.connection.poll_transmit(now_us);
         // A timeout or expiry found while polling surfaces as an event too.
         while let Some(event) = self.connection.poll_event() {

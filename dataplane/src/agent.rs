@@ -345,7 +345,11 @@ async fn write_routes(
 /// The route change a session event makes (handshakes do not touch routes: the login wrote one).
 fn session_change(event: WorkerSessionEvent) -> Option<SessionChange> {
     match event.event {
+        // A resumed session's route is written under this node's lease, like a new one.
         SessionEvent::Opened {
+            session_id, zone_id, ..
+        }
+        | SessionEvent::Resumed {
             session_id, zone_id, ..
         } => Some(SessionChange::Opened {
             session: session_id,

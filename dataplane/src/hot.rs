@@ -12,8 +12,12 @@
 //!   load (within the link's one-second timeout): the zone restores its NPCs and loot before any
 //!   player can join it.
 //! - **Sessions**: opens and closes go over a bounded channel (`try_send`, drops counted); the
-//!   bridge writes, refreshes and deletes the records. Resuming a session on another node without a
-//!   new login (reading the record back) belongs to the handoff work and is not done here.
+//!   bridge writes, refreshes and deletes the records. Each record carries the session's keys sealed
+//!   with the cluster key; every zone-state interval the worker sends its sessions' resume hints
+//!   (address, sequences, position), written with a TTL refresh. A zone load also reads the zone's
+//!   session records (`ZoneSessions:<zone>`, one round trip), keeps those of the zone's newest owner
+//!   before this one, and hands them to the worker, which offers them for resume before the zone
+//!   ticks (PROTOCOL.md, "Session resume after failover").
 //!
 //! Redis down at start: the bridge keeps trying to subscribe; until then global chat is refused as
 //! `unavailable`, zone loads answer `unavailable` (zones start from their initial state), and
@@ -33,8 +37,8 @@ use anyhow::Context;
 
 use crate::bridge_thread::{BridgeThread, bridge_runtime};
 use meridian_hotstate::{
-    GlobalChat, GlobalChatMessage, HotStateError, LootSnapshot, NpcSnapshot, RedisLink, SessionRecord, SessionStore,
-    ZoneSnapshot, ZoneStateStore, ZoneStateWriter,
+    GlobalChat, GlobalChatMessage, HotStateError, LootSnapshot, NpcSnapshot, RedisLink, ResumeHints, SessionRecord,
+    SessionStore, ZoneSessions, ZoneSnapshot, ZoneStateStore, ZoneStateWriter,
 };
 use meridian_zone::{LootRecord, NpcRecord, ZoneStateExport};
 
@@ -81,6 +85,8 @@ impl HotSettings {
 pub enum HotRequest {
     /// A session opened on this node: write its record.
     SessionOpened { session_id: u64, record: SessionRecord },
+    /// Resume hints of a worker's live sessions: written with a TTL refresh, fenced like it.
+    SessionHints(Vec<SessionHintsUpdate>),
     /// A session closed: delete its record.
     SessionClosed {
         session_id: u64,
@@ -93,6 +99,15 @@ pub enum HotRequest {
         zone_id: u32,
         fencing_token: u64,
     },
+}
+
+/// One session's hints for its record.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SessionHintsUpdate {
+    pub session_id: u64,
+    pub zone_id: u32,
+    pub fencing_token: u64,
+    pub hints: ResumeHints,
 }
 
 /// How a zone's start went (`meridian_zone_state_restores_total{outcome}`).
@@ -129,6 +144,8 @@ pub struct ZoneLoad {
     pub outcome: RestoreOutcome,
     /// The state to restore (`Some` only when `outcome` is `Restored`).
     pub state: Option<ZoneStateExport>,
+    /// The zone's session records chosen for resume (`None`: not read, Redis unavailable).
+    pub sessions: Option<ZoneSessions>,
 }
 
 /// Counters of the bridge and the workers' side of it.
@@ -152,6 +169,19 @@ pub struct HotCounters {
     pub restores_fenced: AtomicU64,
     pub restores_corrupt: AtomicU64,
     pub zone_load_answers_dropped: AtomicU64,
+    pub hints_written: AtomicU64,
+    /// Session records a zone load read for resume, by what became of them.
+    pub resumables_offered: AtomicU64,
+    pub resumables_stale: AtomicU64,
+    pub resumables_newer: AtomicU64,
+    pub resumables_without_keys: AtomicU64,
+    pub resumables_corrupt: AtomicU64,
+    /// Sealed keys that did not open with this node's cluster key.
+    pub resumables_bad_keys: AtomicU64,
+    /// Offers the host refused (zone gone, session live, table full).
+    pub resumables_refused: AtomicU64,
+    /// Sessions resumed on this node (`meridian_sessions_resumed_total`).
+    pub sessions_resumed: AtomicU64,
 }
 
 impl HotCounters {
@@ -393,6 +423,18 @@ impl BridgeState {
                     tracing::debug!(session_id, %error, "session record not written");
                 }
             },
+            HotRequest::SessionHints(updates) => {
+                for update in updates {
+                    match self
+                        .sessions
+                        .refresh_hints(update.session_id, update.zone_id, update.fencing_token, &update.hints)
+                        .await
+                    {
+                        Ok(_) => self.counters.hints_written.fetch_add(1, Ordering::Relaxed),
+                        Err(_) => self.counters.session_errors.fetch_add(1, Ordering::Relaxed),
+                    };
+                }
+            }
             HotRequest::SessionClosed {
                 session_id,
                 zone_id,
@@ -411,18 +453,40 @@ impl BridgeState {
                 zone_id,
                 fencing_token,
             } => {
-                let (outcome, state) = match self.zones.load(zone_id).await {
-                    Ok(None) => (RestoreOutcome::Missing, None),
-                    Ok(Some(snapshot)) if snapshot.fencing_token > fencing_token => (RestoreOutcome::Fenced, None),
-                    Ok(Some(snapshot)) => (RestoreOutcome::Restored, Some(export_of(&snapshot))),
-                    Err(HotStateError::Unavailable { .. }) => (RestoreOutcome::Unavailable, None),
-                    Err(_) => (RestoreOutcome::Corrupt, None),
+                // Both reads at once: with Redis down each waits out the link's timeout, and the
+                // zone is held until both answered.
+                let (zone_state, zone_sessions) =
+                    tokio::join!(self.zones.load(zone_id), self.sessions.load_zone(zone_id));
+                let (outcome, state, state_token) = match zone_state {
+                    Ok(None) => (RestoreOutcome::Missing, None, None),
+                    Ok(Some(snapshot)) if snapshot.fencing_token > fencing_token => {
+                        (RestoreOutcome::Fenced, None, Some(snapshot.fencing_token))
+                    }
+                    Ok(Some(snapshot)) => (
+                        RestoreOutcome::Restored,
+                        Some(export_of(&snapshot)),
+                        Some(snapshot.fencing_token),
+                    ),
+                    Err(HotStateError::Unavailable { .. }) => (RestoreOutcome::Unavailable, None, None),
+                    Err(_) => (RestoreOutcome::Corrupt, None, None),
+                };
+                let sessions = match zone_sessions {
+                    Ok((records, corrupt)) => {
+                        let mut chosen = ZoneSessions::select(records, fencing_token, state_token);
+                        chosen.corrupt += corrupt;
+                        Some(chosen)
+                    }
+                    Err(error) => {
+                        tracing::warn!(zone_id, %error, "session records not read; no session of the zone resumes");
+                        None
+                    }
                 };
                 let answer = ZoneLoad {
                     zone_id,
                     fencing_token,
                     outcome,
                     state,
+                    sessions,
                 };
                 if self.load_answers[worker].try_send(answer).is_err() {
                     self.counters.zone_load_answers_dropped.fetch_add(1, Ordering::Relaxed);
@@ -567,8 +631,21 @@ pub fn publish_metrics(counters: &HotCounters, writer: &ZoneStateWriter, chat: O
         ("refreshed", load(&counters.sessions_refreshed)),
         ("deleted", load(&counters.sessions_deleted)),
         ("errors", load(&counters.session_errors)),
+        ("hints_written", load(&counters.hints_written)),
         ("requests_dropped", load(&counters.requests_dropped)),
     ] {
         metrics::counter!("meridian_hot_sessions_total", "what" => what).absolute(value);
+    }
+    metrics::counter!("meridian_sessions_resumed_total").absolute(load(&counters.sessions_resumed));
+    for (outcome, value) in [
+        ("offered", load(&counters.resumables_offered)),
+        ("stale", load(&counters.resumables_stale)),
+        ("newer", load(&counters.resumables_newer)),
+        ("without_keys", load(&counters.resumables_without_keys)),
+        ("corrupt", load(&counters.resumables_corrupt)),
+        ("bad_keys", load(&counters.resumables_bad_keys)),
+        ("refused", load(&counters.resumables_refused)),
+    ] {
+        metrics::counter!("meridian_session_resumables_total", "outcome" => outcome).absolute(value);
     }
 }

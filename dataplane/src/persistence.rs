@@ -121,6 +121,12 @@ pub enum BridgeRequest {
         zone_id: u32,
         fencing_token: Option<u64>,
     },
+    /// A handoff was decided (recorded by the host the player left): logged as a `handoff` event,
+    /// under the old zone's fencing token.
+    Handoff {
+        event: meridian_host::HandoffEvent,
+        fencing_token: Option<u64>,
+    },
 }
 
 /// The answer to one pick-up claim, for the worker that owns the zone.
@@ -490,6 +496,19 @@ impl BridgeState {
                 let _ = self.ensure_character(character_id, zone_id).await;
             }
             BridgeRequest::ZoneStarted { zone_id, fencing_token } => self.on_zone_started(zone_id, fencing_token).await,
+            BridgeRequest::Handoff { event, fencing_token } => self.log_event(
+                EventType::Handoff,
+                event.character_id,
+                serde_json::json!({
+                    "session_id": event.session_id,
+                    "from_zone": event.from_zone,
+                    "to_zone": event.to_zone,
+                    "outcome": event.outcome.label(),
+                    "across": event.across,
+                }),
+                event.from_zone,
+                fencing_token,
+            ),
         }
     }
 

@@ -26,15 +26,18 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use meridian_host::{HostConfig, HostCounters, SessionEvent, SessionHost, WorkClock};
+use meridian_host::{
+    HostConfig, HostCounters, RESUME_DEADLINE_US, ResumableSession, SessionEvent, SessionHost, SessionKeys, WorkClock,
+};
+use meridian_hotstate::{ResumeHints, SessionResume, ZoneSessions};
 
 use crate::edge::{EdgeSessions, SessionEntry};
 use crate::handoff::{HandoffArbiter, PeerHandoff};
-use crate::hot::{HotLink, HotRequest, RestoreOutcome, ZoneLoad, snapshot_of};
+use crate::hot::{HotLink, HotRequest, RestoreOutcome, SessionHintsUpdate, ZoneLoad, snapshot_of};
 use crate::persistence::{BridgeLink, BridgeRequest, checkpoint_state};
 use meridian_host::HandoffMessage;
 use meridian_proto::{
-    endpoint::{ServerConfig, read_connection_request},
+    endpoint::{RESUMABLE_SESSIONS_MAX, Resumable, ServerConfig, read_connection_request},
     packet::{DisconnectReason, PacketType, read_packet_type, read_sealed_header},
     token::{CLUSTER_KEY_BYTES, ConnectToken},
 };
@@ -100,9 +103,38 @@ pub enum ZoneCommand {
 #[derive(Debug, Default)]
 pub struct ZoneDirectory {
     owners: RwLock<HashMap<u32, usize>>,
+    /// Sessions offered for resume after a failover → the worker that holds them: their first
+    /// packet may reach any worker's socket and carries no token to route by.
+    resumable: RwLock<HashMap<u64, usize>>,
 }
 
+/// Resumable sessions the directory routes at most: every worker's resumable table, full.
+pub const RESUME_ROUTES_MAX: usize = 4 * RESUMABLE_SESSIONS_MAX;
+
 impl ZoneDirectory {
+    /// Routes `session_id`'s packets to `worker` until it resumes or expires. False: the table is
+    /// full (the session resumes only if its packets reach that worker's socket anyway).
+    pub fn set_resumable(&self, session_id: u64, worker: usize) -> bool {
+        let Ok(mut resumable) = self.resumable.write() else {
+            return false;
+        };
+        if resumable.len() >= RESUME_ROUTES_MAX && !resumable.contains_key(&session_id) {
+            return false;
+        }
+        resumable.insert(session_id, worker);
+        true
+    }
+
+    pub fn resumable_owner(&self, session_id: u64) -> Option<usize> {
+        self.resumable.read().ok()?.get(&session_id).copied()
+    }
+
+    pub fn forget_resumable(&self, session_id: u64) {
+        if let Ok(mut resumable) = self.resumable.write() {
+            resumable.remove(&session_id);
+        }
+    }
+
     pub fn owner(&self, zone_id: u32) -> Option<usize> {
         self.owners.read().ok()?.get(&zone_id).copied()
     }
@@ -255,6 +287,83 @@ pub struct ZoneWorker {
     /// Handoffs to and from other nodes (`cross_node`), once the agent has set them up.
     cross: Option<cross_node::CrossNode>,
     cross_slot: Option<cross_node::CrossNodeSlot>,
+    /// Nonces for sealing session keys into records: 16 random bytes from the OS at start and a
+    /// counter, so no two seals of this worker share one and no RNG is read per session.
+    nonce_prefix: [u8; 16],
+    nonce_counter: u64,
+}
+
+/// Offers the sessions the bridge chose from the zone's records for resume (keys opened with the
+/// cluster key), counting what became of every record, and routes their packets to `worker`.
+#[allow(clippy::too_many_arguments)] // the worker's parts it needs, borrowed apart from the worker
+fn install_resumables(
+    host: &mut SessionHost,
+    link: &HotLink,
+    directory: &ZoneDirectory,
+    cluster_key: &[u8; CLUSTER_KEY_BYTES],
+    worker: usize,
+    now_us: u64,
+    zone_id: u32,
+    sessions: ZoneSessions,
+) {
+    let counters = &link.counters;
+    counters
+        .resumables_stale
+        .fetch_add(sessions.stale as u64, Ordering::Relaxed);
+    counters
+        .resumables_newer
+        .fetch_add(sessions.newer as u64, Ordering::Relaxed);
+    counters
+        .resumables_without_keys
+        .fetch_add(sessions.without_keys as u64, Ordering::Relaxed);
+    counters
+        .resumables_corrupt
+        .fetch_add(sessions.corrupt as u64, Ordering::Relaxed);
+    let mut offered = 0;
+    for record in sessions.usable {
+        let Some(resume) = record.resume else { continue };
+        let keys = match SessionKeys::open(cluster_key, record.session_id, &resume.sealed_keys) {
+            Ok(keys) => keys,
+            Err(error) => {
+                counters.resumables_bad_keys.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(worker, zone_id, session_id = record.session_id, %error, "session record not resumable");
+                continue;
+            }
+        };
+        let session = ResumableSession {
+            resumable: Resumable {
+                session_id: record.session_id,
+                zone_id,
+                character_id: record.character_id,
+                keys,
+                client_address: resume.hints.client_address,
+                received_hint: resume.hints.received_sequence,
+                sent_hint: resume.hints.sent_sequence,
+            },
+            position_m: resume.hints.position_m,
+            entity: resume.hints.entity,
+            deadline_us: now_us + RESUME_DEADLINE_US,
+        };
+        match host.install_resumable(now_us, session) {
+            Ok(()) => {
+                directory.set_resumable(record.session_id, worker);
+                offered += 1;
+            }
+            Err(error) => {
+                counters.resumables_refused.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(worker, zone_id, session_id = record.session_id, %error, "resume offer refused");
+            }
+        }
+    }
+    counters.resumables_offered.fetch_add(offered, Ordering::Relaxed);
+    tracing::info!(
+        worker,
+        zone_id,
+        offered,
+        stale = sessions.stale,
+        newer = sessions.newer,
+        "sessions of the zone offered for resume"
+    );
 }
 
 /// Restores a just-started zone from the bridge's answer, counting and logging the outcome.
@@ -282,6 +391,15 @@ fn restore_zone(host: &mut SessionHost, link: &HotLink, worker: usize, load: &Zo
             "zone state not restored; the zone starts from its initial state"
         ),
     }
+}
+
+fn random_nonce_prefix() -> anyhow::Result<[u8; 16]> {
+    use std::io::Read;
+    let mut prefix = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut file| file.read_exact(&mut prefix))
+        .map_err(|error| anyhow::anyhow!("reading /dev/urandom: {error}"))?;
+    Ok(prefix)
 }
 
 /// Nanoseconds of a monotonic clock, for the host's tick timing.
@@ -415,6 +533,18 @@ impl ZoneWorker {
                 };
                 waiting -= 1;
                 restore_zone(&mut host, link, index, &load);
+                if let Some(sessions) = load.sessions {
+                    install_resumables(
+                        &mut host,
+                        link,
+                        &directory,
+                        &settings.server.cluster_key,
+                        index,
+                        clock.now_us(),
+                        load.zone_id,
+                        sessions,
+                    );
+                }
             }
             for _ in 0..waiting {
                 link.counters
@@ -452,6 +582,8 @@ impl ZoneWorker {
             arbiter,
             cross: None,
             cross_slot,
+            nonce_prefix: random_nonce_prefix()?,
+            nonce_counter: 0,
         })
     }
 
@@ -510,6 +642,7 @@ impl ZoneWorker {
                 self.next_route_sweep_us = now_us + ROUTE_SWEEP_INTERVAL_US;
             }
             self.forward_session_events();
+            self.forward_handoff_events();
             self.transmit();
             self.publish();
             self.world.maybe_publish(self.clock.now_us(), &self.host, &self.gauges);
@@ -589,13 +722,30 @@ impl ZoneWorker {
                 .fetch_add(sessions as u64, Ordering::Relaxed);
         }
         let loads: Vec<ZoneLoad> = link.zone_loads.try_iter().collect();
-        for load in loads {
+        for mut load in loads {
             // A zone stopped (or re-served under another token) meanwhile: this answer is stale.
             if self.pending_serves.get(&load.zone_id) != Some(&load.fencing_token) {
                 continue;
             }
             self.pending_serves.remove(&load.zone_id);
-            self.start_zone(load.zone_id, load.fencing_token, Some(load));
+            let sessions = load.sessions.take();
+            let (zone_id, fencing_token) = (load.zone_id, load.fencing_token);
+            self.start_zone(zone_id, fencing_token, Some(load));
+            // Offered before the zone's first tick: a resumed player is placed by that tick.
+            if let (Some(sessions), Some(link)) = (sessions, &self.hot)
+                && self.host.zone_token(zone_id) == Some(fencing_token)
+            {
+                install_resumables(
+                    &mut self.host,
+                    link,
+                    &self.directory,
+                    &self.cluster_key,
+                    self.index,
+                    self.clock.now_us(),
+                    zone_id,
+                    sessions,
+                );
+            }
         }
         let Some(link) = &self.hot else {
             return;
@@ -606,6 +756,28 @@ impl ZoneWorker {
             for (zone_id, fencing_token, state) in self.host.zone_states() {
                 link.writer
                     .offer(snapshot_of(zone_id, fencing_token.unwrap_or(0), &state, now_ms));
+            }
+            // The sessions' resume hints go with the zone state: what a resume loses is one
+            // interval at most, for both.
+            let updates: Vec<SessionHintsUpdate> = self
+                .host
+                .session_ids()
+                .filter_map(|session_id| self.host.session_resume_hints(session_id))
+                .map(|hints| SessionHintsUpdate {
+                    session_id: hints.session_id,
+                    zone_id: hints.zone_id,
+                    fencing_token: hints.fencing_token.unwrap_or(0),
+                    hints: ResumeHints {
+                        client_address: Some(hints.hints.address),
+                        received_sequence: hints.hints.received_newest,
+                        sent_sequence: hints.hints.next_sent,
+                        position_m: hints.position_m,
+                        entity: hints.entity,
+                    },
+                })
+                .collect();
+            if !updates.is_empty() {
+                link.send(HotRequest::SessionHints(updates));
             }
         }
     }
@@ -625,11 +797,38 @@ impl ZoneWorker {
             {
                 link.send(BridgeRequest::EnsureCharacter { character_id, zone_id });
             }
+            if let SessionEvent::Resumed { session_id, .. } | SessionEvent::HandshakeAbandoned { session_id } = event {
+                self.directory.forget_resumable(session_id);
+            }
             if let Some(link) = &self.hot {
                 match event {
                     SessionEvent::Opened {
                         session_id, zone_id, ..
+                    }
+                    | SessionEvent::Resumed {
+                        session_id, zone_id, ..
                     } => {
+                        self.nonce_counter += 1;
+                        let mut nonce = [0u8; 24];
+                        nonce[..16].copy_from_slice(&self.nonce_prefix);
+                        nonce[16..].copy_from_slice(&self.nonce_counter.to_le_bytes());
+                        let resume = self
+                            .host
+                            .seal_session_keys(session_id, nonce)
+                            .zip(self.host.session_resume_hints(session_id))
+                            .map(|(sealed, hints)| SessionResume {
+                                sealed_keys: sealed.to_vec(),
+                                hints: ResumeHints {
+                                    client_address: Some(hints.hints.address),
+                                    received_sequence: hints.hints.received_newest,
+                                    sent_sequence: hints.hints.next_sent,
+                                    position_m: hints.position_m,
+                                    entity: hints.entity,
+                                },
+                            });
+                        if let SessionEvent::Resumed { .. } = event {
+                            link.counters.sessions_resumed.fetch_add(1, Ordering::Relaxed);
+                        }
                         let record = meridian_hotstate::SessionRecord {
                             character_id: self.host.character_of(session_id).unwrap_or(session_id),
                             // The connect token carries no account id: the login service's record
@@ -639,6 +838,7 @@ impl ZoneWorker {
                             zone_id,
                             session_id,
                             fencing_token: self.host.zone_token(zone_id).unwrap_or(0),
+                            resume,
                         };
                         link.send(HotRequest::SessionOpened { session_id, record });
                     }
@@ -671,7 +871,8 @@ impl ZoneWorker {
                     SessionEvent::Closed { session_id, .. } | SessionEvent::HandshakeAbandoned { session_id } => {
                         edge.remove(session_id).map(|_| ())
                     }
-                    SessionEvent::Opened { .. } => Ok(()),
+                    // Resumed sessions were let through from their resume offer (`Handshaking`).
+                    SessionEvent::Opened { .. } | SessionEvent::Resumed { .. } => Ok(()),
                 };
                 if let Err(error) = outcome {
                     self.metrics.edge_map_errors.increment(1);
@@ -687,6 +888,17 @@ impl ZoneWorker {
             };
             if sender.try_send(event).is_err() {
                 self.metrics.session_events_dropped.increment(1);
+            }
+        }
+    }
+
+    /// Hands each decided handoff to the persistence bridge for the event log (or forgets it when
+    /// the node logs no events: the host's queue must still be drained).
+    fn forward_handoff_events(&mut self) {
+        while let Some(event) = self.host.poll_handoff_event() {
+            if let Some(link) = &self.persistence {
+                let fencing_token = self.host.zone_token(event.from_zone);
+                link.send(BridgeRequest::Handoff { event, fencing_token });
             }
         }
     }
@@ -856,9 +1068,16 @@ impl ZoneWorker {
             }
             _ => {
                 let header = read_sealed_header(bytes).ok()?;
-                let route = self.routes.get_mut(&header.session_id)?;
-                route.1 = now_us;
-                Some(route.0)
+                if let Some(route) = self.routes.get_mut(&header.session_id) {
+                    route.1 = now_us;
+                    return Some(route.0);
+                }
+                // A session offered for resume on another worker: its first packet has no route.
+                let owner = self.directory.resumable_owner(header.session_id)?;
+                if owner != self.index && self.routes.len() < FORWARD_ROUTES_MAX {
+                    self.routes.insert(header.session_id, (owner, now_us));
+                }
+                Some(owner)
             }
         }
     }
@@ -1187,6 +1406,19 @@ impl ZoneWorker {
             .handoffs_across_aborted
             .store(host.handoffs_across_aborted, Ordering::Relaxed);
         self.published_host = host;
+        // The resumable table (sessions offered after a failover), per worker.
+        let endpoint = self.host.endpoint().stats();
+        let worker = self.index.to_string();
+        metrics::gauge!("meridian_session_resumables", "worker" => worker.clone()).set(endpoint.resumables as f64);
+        for (outcome, value) in [
+            ("resumed", endpoint.sessions_resumed),
+            ("bad_seal", endpoint.resumes_bad_seal),
+            ("expired", endpoint.resumables_expired),
+            ("refused", endpoint.resumables_refused),
+        ] {
+            metrics::counter!("meridian_session_resume_outcomes_total", "worker" => worker.clone(), "outcome" => outcome)
+                .absolute(value);
+        }
         let sessions = self.host.session_count();
         self.metrics.sessions.set(sessions as f64);
         self.gauges.sessions.store(sessions as u64, Ordering::Relaxed);

@@ -27,6 +27,8 @@ const CLUSTER_KEY: [u8; 32] = [0x5a; 32];
 const PG_SETTINGS: &[(&str, &str)] = &[("max_prepared_transactions", "64")];
 const TICK: Duration = Duration::from_millis(50);
 
+const ZONE_SIDE_M: f32 = 512.0;
+
 fn now_us() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as u64
 }
@@ -532,10 +534,11 @@ fn a_node_starts_while_the_database_is_down_and_persists_once_it_is_back() {
 }
 
 /// The event log (Kafka protocol, the testkit's tansu broker): a player who joins is logged as a
-/// login and a committed pick-up as one loot event, read back with a consumer group; the tick never
-/// waited on the broker (the log is produced from the persistence bridge's thread).
+/// login, a committed pick-up as one loot event and a walk across a zone border (zones on two
+/// workers, by ticket) as one handoff event, read back with a consumer group; the tick never waited
+/// on the broker (the log is produced from the persistence bridge's thread).
 #[test]
-fn a_login_and_a_committed_pick_up_are_read_back_from_the_event_log() {
+fn a_login_a_committed_pick_up_and_a_handoff_are_read_back_from_the_event_log() {
     let kafka = meridian_testkit::Kafka::start().expect("the Kafka broker (infra/setup.sh builds tansu)");
     let shards = start_shards(2);
     let listen = free_addr();
@@ -545,9 +548,14 @@ fn a_login_and_a_committed_pick_up_are_read_back_from_the_event_log() {
         workers: 2,
         backend: IoBackend::Mmsg,
         cluster_key: CLUSTER_KEY,
-        zones: vec![1],
+        zones: vec![1, 2],
         zone_config: ZoneConfig {
             loot_confirm_retry_ticks: 2,
+            // Players appear in zone 1, 10 m from its border with zone 2.
+            player_spawn_m: [ZONE_SIDE_M - 10.0, 256.0, 0.0],
+            player_spawn_radius_m: 0.0,
+            tick_epoch_us: Some(meridian_zone::TICK_EPOCH_US_DEFAULT),
+            entity_ids_by_zone: true,
             ..ZoneConfig::default()
         },
         session_events: false,
@@ -557,7 +565,9 @@ fn a_login_and_a_committed_pick_up_are_read_back_from_the_event_log() {
             ..PersistenceSettings::new(shard_urls(&shards))
         }),
         hot: None,
-        world: None,
+        world: Some(
+            meridian_zone::WorldLayout::new([0.0, 0.0], [ZONE_SIDE_M, ZONE_SIDE_M], 2, 1, vec![1, 2], 4.0).unwrap(),
+        ),
     })
     .expect("node starts");
     let character = 7_070u64;
@@ -569,7 +579,16 @@ fn a_login_and_a_committed_pick_up_are_read_back_from_the_event_log() {
         "no grant: {:?}",
         player.events
     );
-    let events = meridian_events::read_events(&kafka.bootstrap(), topic, "test-reader", 2, Duration::from_secs(30))
+    player.direction = [1.0, 0.0];
+    assert!(
+        player.run_until(Duration::from_secs(20), |p| p
+            .server_position()
+            .is_some_and(|position| position[0] > ZONE_SIDE_M + 10.0)),
+        "never crossed into zone 2: {:?}",
+        player.server_position()
+    );
+    player.direction = [0.0, 0.0];
+    let events = meridian_events::read_events(&kafka.bootstrap(), topic, "test-reader", 3, Duration::from_secs(30))
         .expect("reading the log");
     let of = |kind: meridian_events::EventType| {
         events
@@ -583,5 +602,15 @@ fn a_login_and_a_committed_pick_up_are_read_back_from_the_event_log() {
     assert_eq!(loots[0].payload["item_id"], 42);
     assert_eq!(loots[0].payload["quantity"], 2);
     assert_eq!(loots[0].zone_id, 1);
+    let handoffs = of(meridian_events::EventType::Handoff);
+    assert_eq!(handoffs.len(), 1, "{events:?}");
+    assert_eq!(handoffs[0].zone_id, 1, "logged by the zone the player left");
+    assert_eq!(handoffs[0].payload["from_zone"], 1);
+    assert_eq!(handoffs[0].payload["to_zone"], 2);
+    assert_eq!(handoffs[0].payload["outcome"], "committed");
+    assert_eq!(
+        handoffs[0].payload["across"], true,
+        "zones 1 and 2 run on different workers"
+    );
     node.stop().unwrap();
 }

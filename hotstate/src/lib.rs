@@ -3,7 +3,8 @@
 //!
 //! - [`SessionStore`] (`session.rs`): `Session:<token-id>` → character, account, node, zone, session
 //!   id and the zone's fencing token, with a TTL; written at login, read by the node that takes a
-//!   session over after a failover, refreshed while it plays.
+//!   session over after a failover, refreshed while it plays; with the session's keys sealed with the
+//!   cluster key and resume hints, indexed per zone (`ZoneSessions:<zone>`) for the zone's next owner.
 //! - [`ZoneStateStore`] and [`ZoneStateWriter`] (`zone_state.rs`, `writer.rs`): `ZoneState:<zone>` →
 //!   a flatbuffers blob of the zone's NPCs and loot ([`ZoneSnapshot`], `snapshot.rs`, schema
 //!   `schemas/fbs/zone_state.fbs`), written every few seconds off the tick through a coalescing slot
@@ -32,7 +33,10 @@ pub use chat::{
     LIMITER_PLAYERS_MAX,
 };
 pub use link::{LinkCounters, REDIS_CONNECT_TIMEOUT, REDIS_OP_TIMEOUT, RedisLink};
-pub use session::{SESSION_KEY_PREFIX, SessionRecord, SessionStore};
+pub use session::{
+    ResumeHints, SESSION_KEY_PREFIX, SessionRecord, SessionResume, SessionStore, ZONE_SESSIONS_KEY_PREFIX,
+    ZONE_SESSIONS_MAX, ZoneSessions,
+};
 pub use snapshot::{
     LootSnapshot, NpcSnapshot, SnapshotError, ZONE_STATE_BYTES_MAX, ZONE_STATE_LOOT_MAX, ZONE_STATE_NPCS_MAX,
     ZoneSnapshot,

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use meridian_hotstate::{
     CHAT_MESSAGES_PER_WINDOW, CHAT_RECEIVE_QUEUE_MAX, ChatRefusal, GLOBAL_CHAT_CHANNEL, GlobalChat, GlobalChatMessage,
-    GlobalChatReceiver, HotStateError, LootSnapshot, NpcSnapshot, REDIS_OP_TIMEOUT, RedisLink, SessionRecord,
-    SessionStore, ZoneSnapshot, ZoneStateStore, ZoneStateWriter,
+    GlobalChatReceiver, HotStateError, LootSnapshot, NpcSnapshot, REDIS_OP_TIMEOUT, RedisLink, ResumeHints,
+    SessionRecord, SessionResume, SessionStore, ZoneSessions, ZoneSnapshot, ZoneStateStore, ZoneStateWriter,
 };
 use meridian_proto::messages::CHAT_TEXT_BYTES_MAX;
 use meridian_testkit::Redis;
@@ -19,6 +19,24 @@ fn record(zone_id: u32, fencing_token: u64, node: &str) -> SessionRecord {
         zone_id,
         session_id: 0xfeed_beef,
         fencing_token,
+        resume: None,
+    }
+}
+
+fn resumable(session_id: u64, zone_id: u32, fencing_token: u64, node: &str) -> SessionRecord {
+    SessionRecord {
+        session_id,
+        resume: Some(SessionResume {
+            sealed_keys: vec![0xa5; 120],
+            hints: ResumeHints {
+                client_address: Some("127.0.0.1:40000".parse().unwrap()),
+                received_sequence: Some(12),
+                sent_sequence: 30,
+                position_m: Some([1.5, -2.0, 0.0]),
+                entity: Some(7),
+            },
+        }),
+        ..record(zone_id, fencing_token, node)
     }
 }
 
@@ -485,4 +503,96 @@ async fn a_node_that_does_not_drain_its_inbox_drops_and_counts_never_blocks() {
         held[CHAT_RECEIVE_QUEUE_MAX - 1].text,
         format!("line {}", CHAT_RECEIVE_QUEUE_MAX - 1)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zones_resumable_sessions_load_in_one_call_with_their_sealed_keys_and_hints() {
+    let redis = Redis::start().expect("start redis");
+    let link = RedisLink::new(&redis.url()).unwrap();
+    let sessions = SessionStore::new(link.clone(), Duration::from_secs(60));
+    assert_eq!(sessions.load_zone(4).await.unwrap(), (vec![], 0));
+    for id in 1..=3 {
+        sessions.put(id, &resumable(id, 4, 10, "node-a")).await.unwrap();
+    }
+    sessions.put(9, &resumable(9, 5, 10, "node-a")).await.unwrap();
+    let (mut loaded, corrupt) = sessions.load_zone(4).await.unwrap();
+    loaded.sort_by_key(|record| record.session_id);
+    assert_eq!(corrupt, 0);
+    assert_eq!(
+        loaded,
+        (1..=3).map(|id| resumable(id, 4, 10, "node-a")).collect::<Vec<_>>()
+    );
+    // The keys are stored as hex of the sealed bytes, never anything else.
+    let stored: String = redis::cmd("HGET")
+        .arg("Session:1")
+        .arg("keys")
+        .query_async(
+            &mut redis::Client::open(redis.url())
+                .unwrap()
+                .get_multiplexed_async_connection()
+                .await
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stored, "a5".repeat(120));
+
+    // Hints move with the refresh.
+    let hints = ResumeHints {
+        client_address: Some("127.0.0.1:40001".parse().unwrap()),
+        received_sequence: Some(500),
+        sent_sequence: 800,
+        position_m: Some([10.0, 20.0, 0.0]),
+        entity: Some(8),
+    };
+    assert!(sessions.refresh_hints(2, 4, 10, &hints).await.unwrap());
+    let refreshed = sessions.get(2).await.unwrap().unwrap();
+    assert_eq!(refreshed.resume.unwrap().hints, hints);
+    // A stale owner cannot write hints.
+    sessions.put(3, &resumable(3, 4, 12, "node-b")).await.unwrap();
+    assert!(matches!(
+        sessions.refresh_hints(3, 4, 10, &hints).await,
+        Err(HotStateError::Fenced { .. })
+    ));
+
+    // A session that leaves (deleted) or moves to another zone leaves the zone's set.
+    assert!(sessions.delete(1, 4, 10).await.unwrap());
+    sessions.put(2, &resumable(2, 5, 3, "node-c")).await.unwrap();
+    let (loaded, _) = sessions.load_zone(4).await.unwrap();
+    assert_eq!(loaded.iter().map(|r| r.session_id).collect::<Vec<_>>(), vec![3]);
+    let mut zone5: Vec<u64> = sessions
+        .load_zone(5)
+        .await
+        .unwrap()
+        .0
+        .iter()
+        .map(|r| r.session_id)
+        .collect();
+    zone5.sort();
+    assert_eq!(zone5, vec![2, 9]);
+
+    // Selection: node-b (12) died; this node takes over under 14 and resumes 12's records only.
+    sessions.put(20, &resumable(20, 4, 10, "zombie-a")).await.unwrap();
+    let (loaded, _) = sessions.load_zone(4).await.unwrap();
+    let selected = ZoneSessions::select(loaded, 14, None);
+    assert_eq!(
+        selected.usable.iter().map(|r| r.session_id).collect::<Vec<_>>(),
+        vec![3]
+    );
+    assert_eq!(selected.stale, 1);
+
+    // An expired record is dropped from the set on the next load.
+    let short = SessionStore::new(link.clone(), Duration::from_millis(300));
+    short.put(30, &resumable(30, 6, 1, "node-a")).await.unwrap();
+    short.put(31, &resumable(31, 6, 1, "node-a")).await.unwrap();
+    assert!(short.refresh(31, 6, 1).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(short.refresh(31, 6, 1).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (loaded, _) = short.load_zone(6).await.unwrap();
+    assert_eq!(loaded.iter().map(|r| r.session_id).collect::<Vec<_>>(), vec![31]);
+    // A record without keys (an old writer) loads but is not resumable.
+    sessions.put(40, &record(7, 1, "node-a")).await.unwrap();
+    let (loaded, _) = sessions.load_zone(7).await.unwrap();
+    assert_eq!(ZoneSessions::select(loaded, 2, None).without_keys, 1);
 }

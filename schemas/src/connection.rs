@@ -65,6 +65,12 @@ pub const ACK_DELAY_MAX_US: u64 = 60_000;
 /// A session that received no valid packet from its peer for this long is over
 /// (`CloseReason::TimedOut`). Both ends send at least every `KEEPALIVE_INTERVAL_US`.
 pub const CONNECTION_TIMEOUT_US: u64 = 5_000_000;
+/// How far past the session record's hint a server that resumes a session after a failover starts
+/// sealing. The hint is refreshed every few seconds, so the dead server may have sent more since;
+/// 2^32 packets is over two years at 60 packets per second, so the new server's sequences (and so
+/// its AEAD nonces under the same key) never meet one the old server used. PROTOCOL.md, "Session
+/// resume after failover".
+pub const RESUME_SEQUENCE_JUMP: u64 = 1 << 32;
 /// How often the client pings for clock sync; the server answers at once.
 pub const CLOCK_PING_INTERVAL_US: u64 = 1_000_000;
 /// How often the server pings each client to measure its round trip (lag compensation rewinds by
@@ -202,6 +208,14 @@ pub struct Connection {
     closed: Option<CloseReason>,
     stats: ConnectionStats,
     plaintext: Vec<u8>,
+    /// Silence after which the connection closes (`CONNECTION_TIMEOUT_US` unless a client waiting
+    /// for its session to resume after a failover raised it: `set_idle_timeout_us`).
+    idle_timeout_us: u64,
+    /// The next reliable fragment received names the head of the receive stream (see
+    /// `resync_reliable_receive`).
+    reliable_resync: bool,
+    /// Set when the peer's sequences leapt (`notice_resume`); taken by `take_resumed`.
+    resumed: bool,
 }
 
 impl Connection {
@@ -264,7 +278,69 @@ impl Connection {
             closed: None,
             stats: ConnectionStats::default(),
             plaintext: Vec::new(),
+            idle_timeout_us: CONNECTION_TIMEOUT_US,
+            reliable_resync: false,
+            resumed: false,
         }
+    }
+
+    /// How long the peer may stay silent before the connection closes as `TimedOut` (at least
+    /// `CONNECTION_TIMEOUT_US`). A reliable message then also waits as long for its ack (at least
+    /// `RELIABLE_DELIVERY_TIMEOUT_US`): a client riding out a failover must not give up on a
+    /// message it queued while the server was away.
+    pub fn set_idle_timeout_us(&mut self, idle_timeout_us: u64) {
+        self.idle_timeout_us = idle_timeout_us.max(CONNECTION_TIMEOUT_US);
+    }
+
+    pub fn idle_timeout_us(&self) -> u64 {
+        self.idle_timeout_us
+    }
+
+    pub(crate) fn reliable_timeout_us(&self) -> u64 {
+        self.idle_timeout_us.max(RELIABLE_DELIVERY_TIMEOUT_US)
+    }
+
+    /// After a session resumed on another server (PROTOCOL.md, "Session resume after failover"),
+    /// the peer's reliable message ids continue from where they were while this end's stream
+    /// starts elsewhere: the next reliable fragment received becomes the head of the stream, and
+    /// reassembly restarts. Messages in flight across the failover may be lost; order holds after.
+    pub fn resync_reliable_receive(&mut self) {
+        self.reliable_resync = true;
+        self.reassembly.clear();
+        self.reassembly_bytes = 0;
+    }
+
+    /// A server that resumed this session after a failover seals from at least
+    /// `RESUME_SEQUENCE_JUMP` past what the old server had sent (authenticated: called only after
+    /// the packet opened), so a client that sees its server's sequence leap knows its session moved
+    /// and resynchronises the reliable stream the new server starts afresh.
+    fn notice_resume(&mut self, sequence: u64) {
+        let (newest_plus_one, _) = self.received.ack_state();
+        if self.side == Side::Client
+            && newest_plus_one > 0
+            && sequence >= newest_plus_one.saturating_add(RESUME_SEQUENCE_JUMP / 2)
+        {
+            self.resync_reliable_receive();
+            self.resumed = true;
+        }
+    }
+
+    /// Whether the peer resumed the session on another server since the last call (client side).
+    pub fn take_resumed(&mut self) -> bool {
+        std::mem::take(&mut self.resumed)
+    }
+
+    /// Newest sequence received from the peer (`None`: none yet) and the next sequence this end
+    /// seals with: the hints a session record carries so another server can resume the session.
+    pub fn sequences(&self) -> (Option<u64>, u64) {
+        let (newest_plus_one, _) = self.received.ack_state();
+        (newest_plus_one.checked_sub(1), self.next_sequence)
+    }
+
+    /// The session's keys (this end's send key, receive key, edge key), for sealing into a resume
+    /// record with the cluster key; never leaves the process in the clear.
+    pub(crate) fn keys(&self) -> ([u8; AEAD_KEY_BYTES], [u8; AEAD_KEY_BYTES], [u8; EDGE_KEY_BYTES]) {
+        (self.send_key, self.receive_key, self.edge_key)
     }
 
     pub fn stats(&self) -> ConnectionStats {
@@ -335,6 +411,7 @@ impl Connection {
         let mut plaintext = std::mem::take(&mut self.plaintext);
         let result = open_packet(bytes, &self.edge_key, &self.receive_key, &mut plaintext).and_then(|_| {
             decode_payload(&plaintext).map_err(PacketError::from).map(|payload| {
+                self.notice_resume(header.sequence);
                 self.received.mark(header.sequence);
                 if self.apply_payload(now_us, payload) {
                     self.acked.mark(header.sequence);
@@ -522,9 +599,9 @@ impl Connection {
         }
         let mut due = self
             .next_send_us()
-            .min(self.last_received_us.saturating_add(CONNECTION_TIMEOUT_US + 1));
+            .min(self.last_received_us.saturating_add(self.idle_timeout_us + 1));
         if let Some(first_sent_us) = self.reliable_queue.front().and_then(|message| message.first_sent_us) {
-            due = due.min(first_sent_us.saturating_add(RELIABLE_DELIVERY_TIMEOUT_US + 1));
+            due = due.min(first_sent_us.saturating_add(self.reliable_timeout_us() + 1));
         }
         Some(due)
     }
@@ -533,7 +610,7 @@ impl Connection {
     /// (`TimedOut`) or a reliable message went unacknowledged for `RELIABLE_DELIVERY_TIMEOUT_US`
     /// (`ReliableTimeout`). Returns whether the connection is closed.
     pub fn handle_timeout(&mut self, now_us: u64) -> bool {
-        if now_us.saturating_sub(self.last_received_us) > CONNECTION_TIMEOUT_US {
+        if now_us.saturating_sub(self.last_received_us) > self.idle_timeout_us {
             self.close(CloseReason::TimedOut);
         }
         self.check_reliable_timeout(now_us);

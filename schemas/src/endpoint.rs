@@ -13,10 +13,12 @@
 //!
 //! Files: `handshake` (the request's layout, handshake limits and timers), `server`
 //! ([`ServerEndpoint`]: handshakes, the session table, the timer index, lifecycle events), `client`
-//! ([`ClientConnection`]). The established session itself is `crate::connection::Connection`.
+//! ([`ClientConnection`]), `resume` (sessions resumed on another server after a failover: sealed
+//! session keys, the resumable table). The established session itself is `crate::connection::Connection`.
 
 mod client;
 mod handshake;
+mod resume;
 mod server;
 
 use std::net::SocketAddr;
@@ -25,6 +27,10 @@ pub use client::{CLIENT_EVENTS_MAX, ClientConnection, ClientDisconnect, ClientEv
 pub use handshake::{
     CHALLENGE_BYTES, CONNECTION_REQUEST_BYTES, ConnectionRequest, HANDSHAKE_RESEND_US, HANDSHAKE_TIMEOUT_US,
     connection_request, read_connection_request,
+};
+pub use resume::{
+    RESUMABLE_SESSIONS_MAX, RESUME_DEADLINE_US, RESUME_KEYS_BYTES, Resumable, ResumableRefusal, ResumeKeysError,
+    SEALED_RESUME_KEYS_BYTES, SessionHints, SessionKeys,
 };
 pub use server::{
     EndpointStats, HANDSHAKE_EVENTS_MAX, HandshakeEvent, PENDING_HANDSHAKES_MAX, SERVER_CONNECTIONS_MAX,

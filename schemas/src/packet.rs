@@ -376,6 +376,16 @@ impl ReplayWindow {
         }
     }
 
+    /// A window that has seen every sequence up to and including `sequence`: only later ones pass.
+    /// A server resuming a session after a failover starts here from the record's hint, so nothing
+    /// the old server may have accepted is accepted again.
+    pub fn through(sequence: u64) -> ReplayWindow {
+        ReplayWindow {
+            newest_plus_one: sequence.saturating_add(1),
+            received: [u64::MAX; (REPLAY_WINDOW_PACKETS / 64) as usize],
+        }
+    }
+
     /// The ack header for this window: newest sequence plus one (0: none yet) and a bitfield whose bit
     /// `i` says sequence `newest - 1 - i` was received.
     pub fn ack_state(&self) -> (u64, u32) {

@@ -175,6 +175,7 @@ fn run_session(seed: u64, loss_percent: u64) -> Outcome {
                     other => panic!("unexpected reliable message {other:?}"),
                 },
                 ServerEvent::Disconnected { reason, .. } => panic!("server lost the session: {reason:?}"),
+                ServerEvent::Resumed { .. } => panic!("nothing to resume: one server"),
             }
         }
         while let Some(event) = client.poll_event() {
@@ -189,6 +190,7 @@ fn run_session(seed: u64, loss_percent: u64) -> Outcome {
                 },
                 ClientEvent::Message(Received::Reliable(_)) => {}
                 ClientEvent::Disconnected(reason) => panic!("client disconnected: {reason:?}"),
+                ClientEvent::Resumed => panic!("nothing to resume: one server"),
             }
         }
 

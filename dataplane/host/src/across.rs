@@ -36,7 +36,7 @@ use meridian_proto::packet::{DisconnectReason, read_sealed_header};
 use meridian_zone::{AdmitRefusal, ClientId, FreezeRefusal, HandoffStateError, PlayerHandoff, ZoneInput};
 use thiserror::Error;
 
-use crate::{HostDrop, HostError, Session, SessionHost, inputs};
+use crate::{HandoffEvent, HandoffOutcome, HostDrop, HostError, Session, SessionHost, inputs};
 
 /// Handoff messages kept for the caller between two polls (a worker polls every loop).
 pub const HANDOFF_MESSAGES_MAX: usize = 1_024;
@@ -485,8 +485,16 @@ impl SessionHost {
         {
             return false;
         }
-        self.across.held.remove(&session_id);
+        let held = self.across.held.remove(&session_id).expect("looked up above");
         self.counters.handoffs_across += 1;
+        self.handoff_events.push(HandoffEvent {
+            session_id,
+            character_id: held.character_id,
+            from_zone: held.from_zone_id,
+            to_zone: held.to_zone_id,
+            outcome: HandoffOutcome::Committed,
+            across: true,
+        });
         true
     }
 
@@ -513,6 +521,14 @@ impl SessionHost {
         }
         let held = self.across.held.remove(&session_id).expect("looked up above");
         self.counters.handoffs_across_aborted += 1;
+        self.handoff_events.push(HandoffEvent {
+            session_id,
+            character_id: held.character_id,
+            from_zone: held.from_zone_id,
+            to_zone: held.to_zone_id,
+            outcome: HandoffOutcome::Aborted,
+            across: true,
+        });
         let zone_index = self.zones.iter().position(|zone| zone.zone_id == held.from_zone_id);
         let imported = self.endpoint.import_session(held.transfer.taken_back(), now_us);
         let Some(zone_index) = zone_index.filter(|_| imported.is_ok()) else {

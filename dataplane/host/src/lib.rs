@@ -19,6 +19,7 @@
 pub mod across;
 pub mod drops;
 pub mod ghosts;
+pub mod handoff_events;
 pub mod inputs;
 pub mod session_events;
 pub mod tick;
@@ -28,10 +29,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use meridian_proto::connection::Received;
-use meridian_proto::endpoint::{HandshakeEvent, ServerConfig, ServerEndpoint, ServerEvent, Transmit};
+use meridian_proto::endpoint::{
+    HandshakeEvent, RESUMABLE_SESSIONS_MAX, Resumable, ResumableRefusal, SEALED_RESUME_KEYS_BYTES, ServerConfig,
+    ServerEndpoint, ServerEvent, SessionHints, Transmit,
+};
 use meridian_proto::messages::{ChatChannel, ClientMessage, ServerMessage};
 use meridian_proto::packet::DisconnectReason;
 pub use meridian_proto::packet::PACKET_ERROR_LABELS;
+use meridian_proto::token::TOKEN_NONCE_BYTES;
 use meridian_zone::{
     AdmitRefusal, ClientId, ConfigError, FreezeRefusal, IdempotencyKey, PersistenceEvent, PersistenceOutcome,
     RouteError, WorldLayout, Zone, ZoneConfig, ZoneInput, ZoneLayers, ZoneOutput,
@@ -41,7 +46,9 @@ use thiserror::Error;
 pub use across::{HANDOFF_DEADLINE_TICKS_DEFAULT, HANDOFF_MESSAGES_MAX, HandoffMessage, TicketRefusal};
 pub use drops::{DropCounts, HostDrop};
 pub use ghosts::{GHOST_BATCHES_MAX, GhostBatch};
+pub use handoff_events::{HANDOFF_EVENTS_MAX, HandoffEvent, HandoffOutcome};
 pub use inputs::{Expansion, PENDING_ACTIONS_MAX};
+pub use meridian_proto::endpoint::{RESUME_DEADLINE_US, SessionKeys};
 pub use session_events::{SESSION_EVENTS_MAX, SessionEvent};
 pub use tick::{DueTick, TickSchedule};
 
@@ -167,6 +174,8 @@ pub struct HostCounters {
     pub tick_reports_dropped: u64,
     /// Session events not kept because the caller did not poll them (see [`SESSION_EVENTS_MAX`]).
     pub session_events_dropped: u64,
+    /// Handoff records the node did not take in time (`HANDOFF_EVENTS_MAX`): missing from the log.
+    pub handoff_events_dropped: u64,
     /// Persistence events queued for the caller.
     pub persistence_events: u64,
     /// Persistence events not kept because the queue was full ([`PERSISTENCE_EVENTS_MAX`]).
@@ -215,6 +224,48 @@ pub struct HostCounters {
     /// left out (`meridian_zone::GHOSTS_MAX`).
     pub ghost_batches_dropped: u64,
     pub ghosts_dropped: u64,
+    /// Sessions offered for resume after a failover (`install_resumable`).
+    pub resumables_installed: u64,
+    /// Offers refused: zone not here, session live, or the table full.
+    pub resumables_refused: u64,
+    /// Sessions resumed here after a failover (their client came back without a new login).
+    pub sessions_resumed: u64,
+    /// Snapshot resyncs of resumed sessions: this node has no acked baseline for them, so each
+    /// starts over with one full snapshot.
+    pub resume_resyncs: u64,
+}
+
+/// A session another node served, to offer for resume (from its record, keys opened).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResumableSession {
+    pub resumable: Resumable,
+    /// Where the player was at the record's last refresh (`None`: the spawn rule places it).
+    pub position_m: Option<[f32; 3]>,
+    /// The player's entity id on the old node: kept when free in the zone here.
+    pub entity: Option<u32>,
+    /// Until when the session waits for its client (host time).
+    pub deadline_us: u64,
+}
+
+/// Why [`SessionHost::install_resumable`] did not take a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+pub enum ResumeRefusal {
+    #[error("zone {zone_id} is not served by this host")]
+    UnknownZone { zone_id: u32 },
+    #[error("endpoint: {0}")]
+    Endpoint(#[from] ResumableRefusal),
+}
+
+/// What a session's record needs refreshed: the resume hints of one live session.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SessionResumeHints {
+    pub session_id: u64,
+    pub zone_id: u32,
+    /// The zone's fencing token (`None`: standalone).
+    pub fencing_token: Option<u64>,
+    pub hints: SessionHints,
+    pub position_m: Option<[f32; 3]>,
+    pub entity: Option<u32>,
 }
 
 struct Session {
@@ -253,6 +304,7 @@ pub struct SessionHost {
     tick_reports: VecDeque<TickReport>,
     persistence_events: VecDeque<HostPersistenceEvent>,
     session_events: session_events::SessionEvents,
+    pub(crate) handoff_events: handoff_events::HandoffEvents,
     /// Whether global chat is carried (the caller polls the lines); off: refused as unavailable.
     global_chat: bool,
     global_chat_out: VecDeque<GlobalChatLine>,
@@ -267,6 +319,9 @@ pub struct SessionHost {
     /// Handoffs to and from zones on other hosts.
     across: across::Across,
     ghosts: ghosts::Ghosts,
+    /// Where each resumable session's player was (`install_resumable`); bounded like the endpoint's
+    /// table, cleared when the session resumes or its entry expires.
+    resume_positions: HashMap<u64, (Option<[f32; 3]>, Option<u32>)>,
 }
 
 impl SessionHost {
@@ -315,6 +370,7 @@ impl SessionHost {
             tick_reports: VecDeque::new(),
             persistence_events: VecDeque::new(),
             session_events: Default::default(),
+            handoff_events: Default::default(),
             global_chat: false,
             global_chat_out: VecDeque::new(),
             scratch: Vec::with_capacity(2048),
@@ -324,6 +380,7 @@ impl SessionHost {
             handoff_scratch: Vec::new(),
             across: across::Across::default(),
             ghosts: ghosts::Ghosts::default(),
+            resume_positions: HashMap::new(),
         })
     }
 
@@ -512,9 +569,73 @@ impl SessionHost {
         true
     }
 
+    /// Offers a session another node served for resume: its client's next sealed packet makes it a
+    /// session here at once (no handshake), placed at `position_m` (else the spawn rule), and
+    /// reported as `SessionEvent::Resumed`. Call after the zone started (`serve_zone`) and before it
+    /// ticks for anyone. Announced as `SessionEvent::Handshaking` so the edge lets it through.
+    pub fn install_resumable(&mut self, now_us: u64, session: ResumableSession) -> Result<(), ResumeRefusal> {
+        let zone_id = session.resumable.zone_id;
+        let outcome = if self.zones.iter().any(|zone| zone.zone_id == zone_id) {
+            let session_id = session.resumable.session_id;
+            self.endpoint
+                .add_resumable(now_us, session.resumable, session.deadline_us)
+                .map(|()| {
+                    debug_assert!(self.resume_positions.len() <= RESUMABLE_SESSIONS_MAX);
+                    self.resume_positions
+                        .insert(session_id, (session.position_m, session.entity));
+                })
+                .map_err(ResumeRefusal::from)
+        } else {
+            Err(ResumeRefusal::UnknownZone { zone_id })
+        };
+        match outcome {
+            Ok(()) => self.counters.resumables_installed += 1,
+            Err(_) => self.counters.resumables_refused += 1,
+        }
+        self.drain_endpoint_events(now_us);
+        outcome
+    }
+
+    /// A live session's keys sealed with the cluster key for its record (`None`: no such session).
+    /// `nonce`: fresh random bytes.
+    pub fn seal_session_keys(
+        &self,
+        session_id: u64,
+        nonce: [u8; TOKEN_NONCE_BYTES],
+    ) -> Option<[u8; SEALED_RESUME_KEYS_BYTES]> {
+        self.endpoint.seal_session_keys(session_id, nonce)
+    }
+
+    /// The resume hints of one live session.
+    pub fn session_resume_hints(&self, session_id: u64) -> Option<SessionResumeHints> {
+        let session = self.sessions.get(&session_id)?;
+        let zone = &self.zones[session.zone];
+        let entity = self.entity_of(session_id);
+        let position_m = entity.and_then(|entity| self.zone_of(session_id)?.position(entity));
+        Some(SessionResumeHints {
+            session_id,
+            zone_id: zone.zone_id,
+            fencing_token: zone.fencing_token,
+            hints: self.endpoint.session_hints(session_id)?,
+            position_m,
+            entity,
+        })
+    }
+
+    /// The ids of every live session (for a periodic pass over their hints).
+    pub fn session_ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.sessions.keys().copied()
+    }
+
     /// The next session opened or closed, in the order they happened; keep polling until `None`.
     pub fn poll_session_event(&mut self) -> Option<SessionEvent> {
         self.session_events.pop()
+    }
+
+    /// The next decided handoff (see [`HandoffEvent`] for who records which); keep polling until
+    /// `None`.
+    pub fn poll_handoff_event(&mut self) -> Option<HandoffEvent> {
+        self.handoff_events.pop()
     }
 
     pub fn drops(&self) -> &DropCounts {
@@ -524,6 +645,7 @@ impl SessionHost {
     pub fn counters(&self) -> HostCounters {
         HostCounters {
             session_events_dropped: self.session_events.dropped,
+            handoff_events_dropped: self.handoff_events.dropped,
             ..self.counters
         }
     }
@@ -697,7 +819,11 @@ impl SessionHost {
                     edge_key,
                     address,
                 },
-                HandshakeEvent::Abandoned { session_id } => SessionEvent::HandshakeAbandoned { session_id },
+                HandshakeEvent::Abandoned { session_id } => {
+                    // A resumable entry that expired is abandoned like a handshake.
+                    self.resume_positions.remove(&session_id);
+                    SessionEvent::HandshakeAbandoned { session_id }
+                }
             });
         }
         while let Some(event) = self.endpoint.poll_event() {
@@ -708,6 +834,12 @@ impl SessionHost {
                     character_id,
                     address,
                 } => self.on_connected(session_id, zone_id, character_id, address),
+                ServerEvent::Resumed {
+                    session_id,
+                    zone_id,
+                    character_id,
+                    address,
+                } => self.on_resumed(session_id, zone_id, character_id, address),
                 ServerEvent::Disconnected { session_id, .. } => self.on_disconnected(session_id),
                 ServerEvent::Message {
                     session_id,
@@ -728,11 +860,45 @@ impl SessionHost {
         }
     }
 
+    fn on_resumed(&mut self, session_id: u64, zone_id: u32, character_id: u64, address: SocketAddr) {
+        let (position_m, entity) = self.resume_positions.remove(&session_id).unwrap_or_default();
+        if self.admit_session(session_id, zone_id, character_id, position_m, entity) {
+            self.counters.sessions_resumed += 1;
+            // The new zone has never sent this client a snapshot: its first is a full one.
+            self.counters.resume_resyncs += 1;
+            self.session_events.push(SessionEvent::Resumed {
+                session_id,
+                zone_id,
+                address,
+            });
+        }
+    }
+
     fn on_connected(&mut self, session_id: u64, zone_id: u32, token_character_id: u64, address: SocketAddr) {
+        if self.admit_session(session_id, zone_id, token_character_id, None, None) {
+            self.session_events.push(SessionEvent::Opened {
+                session_id,
+                zone_id,
+                address,
+            });
+        }
+    }
+
+    /// Places a new session's player in its zone (at `position_m`, else where the spawn rule says;
+    /// as `entity` when that id is free). False: refused (zone not here, zone full) and
+    /// disconnected with the reason.
+    fn admit_session(
+        &mut self,
+        session_id: u64,
+        zone_id: u32,
+        token_character_id: u64,
+        position_m: Option<[f32; 3]>,
+        entity: Option<u32>,
+    ) -> bool {
         let Some(zone_index) = self.zones.iter().position(|zone| zone.zone_id == zone_id) else {
             self.drops.add(HostDrop::UnknownZone.label(), 1);
             self.endpoint.disconnect(session_id, DisconnectReason::UnknownZone);
-            return;
+            return false;
         };
         let client = self.allocate_client();
         // The login API's `play` seals the character id into the token; a dev token carries 0 and
@@ -742,13 +908,16 @@ impl SessionHost {
         } else {
             session_id
         };
-        let spawn_m = self.spawn.as_ref().and_then(|spawn| spawn(character_id));
+        let spawn_m = position_m.or_else(|| self.spawn.as_ref().and_then(|spawn| spawn(character_id)));
         let rtt_us = session_rtt_us(&self.endpoint, self.rtt_source, session_id).unwrap_or(0);
         let layers = &mut self.zones[zone_index].layers;
-        if layers.admit(client, character_id, None, spawn_m, rtt_us).is_err() {
+        if layers
+            .admit_keeping(client, character_id, None, spawn_m, rtt_us, entity)
+            .is_err()
+        {
             self.drops.add(HostDrop::ZoneFull.label(), 1);
             self.endpoint.disconnect(session_id, DisconnectReason::ZoneFull);
-            return;
+            return false;
         }
         self.sessions.insert(
             session_id,
@@ -762,11 +931,7 @@ impl SessionHost {
         );
         self.clients.insert(client, session_id);
         self.counters.sessions_opened += 1;
-        self.session_events.push(SessionEvent::Opened {
-            session_id,
-            zone_id,
-            address,
-        });
+        true
     }
 
     fn on_disconnected(&mut self, session_id: u64) {
@@ -1004,7 +1169,11 @@ impl SessionHost {
 
     /// Moves one session's player from zone `from` to zone `to` (indices) at a tick boundary.
     fn hand_off(&mut self, session_id: u64, from: usize, to: usize) {
-        let Some(client) = self.sessions.get(&session_id).map(|session| session.client) else {
+        let Some((client, character_id)) = self
+            .sessions
+            .get(&session_id)
+            .map(|session| (session.client, session.character_id))
+        else {
             return;
         };
         let source_tick = self.zone_tick(from, client);
@@ -1021,6 +1190,14 @@ impl SessionHost {
         // A zone whose ticks are behind the old one's would send snapshots the client takes for
         // old ones and ignores: refuse, and the player stays where it was.
         let target_tick = self.zones[to].layers.layers().first().map(|layer| layer.current_tick());
+        let mut event = HandoffEvent {
+            session_id,
+            character_id,
+            from_zone: self.zones[from].zone_id,
+            to_zone: self.zones[to].zone_id,
+            outcome: HandoffOutcome::Committed,
+            across: false,
+        };
         let admitted = if target_tick < source_tick {
             Err(Box::new(meridian_zone::RefusedHandoff {
                 handoff,
@@ -1049,6 +1226,7 @@ impl SessionHost {
             }
             Err(refused) => {
                 self.counters.handoffs_aborted += 1;
+                event.outcome = HandoffOutcome::Aborted;
                 let refused = *refused;
                 // Back into the zone it was leaving, which just let it go: its id and room are free.
                 if self.zones[from]
@@ -1061,6 +1239,7 @@ impl SessionHost {
                 }
             }
         }
+        self.handoff_events.push(event);
     }
 
     /// The current tick of the layer `client` plays in, in zone `index`.

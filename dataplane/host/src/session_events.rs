@@ -32,7 +32,14 @@ pub enum SessionEvent {
         zone_id: u32,
         address: SocketAddr,
     },
-    /// A session that was opened has ended (timeout, disconnect, or its zone stopped).
+    /// A session another node served resumed here after a failover (no new login): for the route
+    /// and the session record, like `Opened`, now under this node.
+    Resumed {
+        session_id: u64,
+        zone_id: u32,
+        address: SocketAddr,
+    },
+    /// A session that was opened (or resumed) has ended (timeout, disconnect, or its zone stopped).
     Closed { session_id: u64, zone_id: u32 },
 }
 

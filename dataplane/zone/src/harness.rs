@@ -179,6 +179,7 @@ impl Harness {
             party,
             spawn_m: Some(spawn_m),
             rtt_us: link.rtt_us(),
+            entity: None,
         });
         self.clients.push(SimClient {
             id,

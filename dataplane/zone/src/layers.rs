@@ -112,6 +112,20 @@ impl ZoneLayers {
         spawn_m: Option<[f32; 3]>,
         rtt_us: u64,
     ) -> Result<usize, LayerError> {
+        self.admit_keeping(client, character_id, party, spawn_m, rtt_us, None)
+    }
+
+    /// [`Self::admit`], keeping entity id `entity` when it is free in the chosen layer (a session
+    /// resumed after a failover).
+    pub fn admit_keeping(
+        &mut self,
+        client: ClientId,
+        character_id: u64,
+        party: Option<PartyId>,
+        spawn_m: Option<[f32; 3]>,
+        rtt_us: u64,
+        entity: Option<u32>,
+    ) -> Result<usize, LayerError> {
         if self.placement.contains_key(&client) {
             return Err(LayerError::AlreadyPlaced(client));
         }
@@ -136,6 +150,7 @@ impl ZoneLayers {
             party,
             spawn_m,
             rtt_us,
+            entity,
         });
         Ok(layer)
     }

@@ -74,6 +74,7 @@ impl TickLoad {
                 party: None,
                 spawn_m: Some(spawn),
                 rtt_us: 50_000,
+                entity: None,
             });
             scripted.push(ScriptedPlayer {
                 id,

@@ -308,6 +308,7 @@ mod tests {
             party: None,
             spawn_m: Some([500.0, 500.0, 0.0]),
             rtt_us: 0,
+            entity: None,
         };
         let mut inputs = vec![join];
         let mut first_sizes = Vec::new();

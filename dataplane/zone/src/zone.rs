@@ -335,8 +335,9 @@ impl Zone {
                 party,
                 spawn_m,
                 rtt_us,
+                entity,
             } => {
-                self.join(client, character_id, party, spawn_m, rtt_us, out);
+                self.join(client, character_id, party, spawn_m, rtt_us, entity, out);
             }
             ZoneInput::Leave { client } => self.leave(client),
             ZoneInput::Input {
@@ -408,6 +409,7 @@ mod test_support {
             party: None,
             spawn_m: Some(spawn_m),
             rtt_us: 0,
+            entity: None,
         }
     }
 

@@ -128,6 +128,11 @@ struct Args {
     global_chat_senders: usize,
     #[arg(long, default_value_t = 2000)]
     global_chat_interval_ms: u64,
+    /// How long a bot waits for a silent server before its session times out (the SDK's
+    /// `resume_patience_ms`). The swarm logs in again on a timeout, so it keeps the protocol's 5 s
+    /// unless a test of session resume raises it.
+    #[arg(long, default_value_t = 5_000)]
+    resume_patience_ms: u64,
 }
 
 /// Prefix of the bots' stamped global chat lines: `gc:<sender wall clock, µs>`.
@@ -914,6 +919,7 @@ fn main() -> anyhow::Result<()> {
     let target_m = [tx.trim().parse::<f32>()?, ty.trim().parse::<f32>()?];
     let client_config = ClientConfig {
         input_redundancy: args.redundancy,
+        resume_patience_ms: args.resume_patience_ms,
         zone: ZoneConfig {
             zone_id: args.zone_id[0],
             ..ZoneConfig::default()

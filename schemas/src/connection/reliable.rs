@@ -4,9 +4,9 @@
 //! this file holds its types and the `Connection` methods that serve it.
 
 use super::{
-    ACK_BITS, CloseReason, Connection, FRAGMENT_BYTES_MAX, FRAGMENTS_PER_MESSAGE_MAX, RELIABLE_DELIVERY_TIMEOUT_US,
-    RELIABLE_MESSAGE_BYTES_MAX, RELIABLE_QUEUE_MAX, RELIABLE_RECEIVE_BUFFER_BYTES_MAX, RELIABLE_WINDOW_MESSAGES,
-    RESEND_DELAY_MIN_US, Received, SendError,
+    ACK_BITS, CloseReason, Connection, FRAGMENT_BYTES_MAX, FRAGMENTS_PER_MESSAGE_MAX, RELIABLE_MESSAGE_BYTES_MAX,
+    RELIABLE_QUEUE_MAX, RELIABLE_RECEIVE_BUFFER_BYTES_MAX, RELIABLE_WINDOW_MESSAGES, RESEND_DELAY_MIN_US, Received,
+    SendError,
 };
 
 pub(super) struct OutgoingMessage {
@@ -69,6 +69,10 @@ impl Connection {
     /// Stores one fragment. Returns false only when there was no room (the packet must not be acked);
     /// duplicates, already-delivered and inconsistent fragments return true and are dropped.
     pub(super) fn receive_fragment(&mut self, message_id: u16, index: u8, count: u8, bytes: &[u8]) -> bool {
+        if self.reliable_resync {
+            self.reliable_resync = false;
+            self.next_expected_id = message_id;
+        }
         let ahead = message_id.wrapping_sub(self.next_expected_id);
         if ahead >= RELIABLE_WINDOW_MESSAGES {
             return true; // already delivered (a resend) or beyond the window
@@ -176,7 +180,7 @@ impl Connection {
 
     pub(super) fn check_reliable_timeout(&mut self, now_us: u64) {
         if let Some(first_sent_us) = self.reliable_queue.front().and_then(|message| message.first_sent_us)
-            && now_us.saturating_sub(first_sent_us) > RELIABLE_DELIVERY_TIMEOUT_US
+            && now_us.saturating_sub(first_sent_us) > self.reliable_timeout_us()
         {
             self.close(CloseReason::ReliableTimeout);
         }

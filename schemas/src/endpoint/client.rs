@@ -43,15 +43,20 @@ impl From<CloseReason> for ClientDisconnect {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientEvent {
     Connected,
+    /// The session moved to another server after a failover and goes on there (same session, same
+    /// keys; PROTOCOL.md, "Session resume after failover"). Game state resynchronises: the new
+    /// server has no acked snapshot baseline.
+    Resumed,
     /// After every message received before the session ended.
     Disconnected(ClientDisconnect),
     Message(Received),
 }
 
-/// Lifecycle events a client can hold: one `Connected`, one `Disconnected`. Messages are not queued
+/// Lifecycle events a client can hold: one `Connected`, one `Resumed` (more while one waits are
+/// dropped: the application needs to hear it once), one `Disconnected`. Messages are not queued
 /// here but handed out from the connection's own bounded queue (`RECEIVED_MESSAGES_MAX`, overflow
 /// counted in `ConnectionStats::received_messages_dropped`), so the client's events are bounded too.
-pub const CLIENT_EVENTS_MAX: usize = 2;
+pub const CLIENT_EVENTS_MAX: usize = 3;
 
 pub struct ClientConnection {
     token: ClientToken,
@@ -64,6 +69,8 @@ pub struct ClientConnection {
     last_handshake_sent_us: Option<u64>,
     connection: Option<Connection>,
     events: VecDeque<ClientEvent>,
+    /// Silence tolerated once connected (`set_idle_timeout_us`).
+    idle_timeout_us: u64,
 }
 
 impl ClientConnection {
@@ -81,7 +88,30 @@ impl ClientConnection {
             last_handshake_sent_us: None,
             connection: None,
             events: VecDeque::new(),
+            idle_timeout_us: crate::connection::CONNECTION_TIMEOUT_US,
         }
+    }
+
+    /// How long a connected session waits for a silent server before it ends as timed out (at
+    /// least `CONNECTION_TIMEOUT_US`): longer lets it ride out a failover, keeping its session,
+    /// keys and sequences (and sending keep-alives) until the zone's new server resumes it.
+    pub fn set_idle_timeout_us(&mut self, idle_timeout_us: u64) {
+        self.idle_timeout_us = idle_timeout_us;
+        if let Some(connection) = &mut self.connection {
+            connection.set_idle_timeout_us(idle_timeout_us);
+        }
+    }
+
+    /// The server address packets go to and are accepted from.
+    pub fn server_addr(&self) -> SocketAddr {
+        self.server
+    }
+
+    /// Sends to, and accepts packets only from, `server` from now on: the application's answer to
+    /// a failover when the new server has another address. In a deployment behind anycast the
+    /// address does not change (the VIP is routed to the other PoP) and nothing needs calling.
+    pub fn set_server_addr(&mut self, server: SocketAddr) {
+        self.server = server;
     }
 
     pub fn state(&self) -> ClientState {
@@ -118,10 +148,10 @@ impl ClientConnection {
     }
 
     fn push_event(&mut self, event: ClientEvent) {
-        // Connected once, Disconnected once: the state machine allows no more.
+        // Connected once, Disconnected once, Resumed at most once while queued: no more fit.
         assert!(
             self.events.len() < CLIENT_EVENTS_MAX,
-            "more than one Connected and one Disconnected"
+            "more than one Connected, Resumed and Disconnected"
         );
         self.events.push_back(event);
     }
@@ -185,6 +215,7 @@ impl ClientConnection {
                     now_us,
                 );
                 connection.receive(now_us, bytes)?;
+                connection.set_idle_timeout_us(self.idle_timeout_us);
                 self.connection = Some(connection);
                 self.state = ClientState::Connected;
                 self.push_event(ClientEvent::Connected);
@@ -193,6 +224,10 @@ impl ClientConnection {
             (ClientState::Connected, PacketType::Payload | PacketType::Disconnect) => {
                 let connection = self.connection.as_mut().expect("connected");
                 connection.receive(now_us, bytes)?;
+                if connection.take_resumed() && !self.events.contains(&ClientEvent::Resumed) {
+                    self.push_event(ClientEvent::Resumed);
+                }
+                let connection = self.connection.as_mut().expect("connected");
                 if let Some(reason) = connection.closed() {
                     self.end(reason.into());
                 }
@@ -267,7 +302,7 @@ impl ClientConnection {
     /// `Connected`, then the messages in arrival order (reliable ones in order), then
     /// `Disconnected` once the messages received before the end are taken.
     pub fn poll_event(&mut self) -> Option<ClientEvent> {
-        if matches!(self.events.front(), Some(ClientEvent::Connected)) {
+        if matches!(self.events.front(), Some(ClientEvent::Connected | ClientEvent::Resumed)) {
             return self.events.pop_front();
         }
         if let Some(message) = self.connection.as_mut().and_then(Connection::poll_received) {

@@ -55,6 +55,15 @@ pub enum ServerEvent {
         character_id: u64,
         address: SocketAddr,
     },
+    /// A session another server served resumed here after a failover (`endpoint/resume.rs`): its
+    /// first sealed packet opened under the keys of its record. Counts as a `Connected`: a
+    /// `Disconnected` follows it.
+    Resumed {
+        session_id: u64,
+        zone_id: u32,
+        character_id: u64,
+        address: SocketAddr,
+    },
     /// Never dropped (see `SERVER_EVENTS_MAX`): every `Connected` is followed by one.
     Disconnected { session_id: u64, reason: CloseReason },
     /// Messages come from the sessions' own bounded queues (`RECEIVED_MESSAGES_MAX` each; what
@@ -102,9 +111,19 @@ pub struct EndpointStats {
     pub transmits_dropped: u64,
     /// Received messages dropped because the application did not poll them, over all sessions.
     pub received_messages_dropped: u64,
+    /// Resumable sessions waiting for their client (`add_resumable`).
+    pub resumables: usize,
+    /// Sessions resumed after a failover.
+    pub sessions_resumed: u64,
+    /// Packets for a resumable session that did not open under its keys (the entry stays).
+    pub resumes_bad_seal: u64,
+    /// Resumable entries whose deadline passed unused.
+    pub resumables_expired: u64,
+    /// Resumable entries refused because the table was full (`RESUMABLE_SESSIONS_MAX`).
+    pub resumables_refused: u64,
 }
 
-struct PendingHandshake {
+pub(super) struct PendingHandshake {
     address: SocketAddr,
     token: ConnectToken,
     challenge: [u8; CHALLENGE_BYTES],
@@ -112,17 +131,17 @@ struct PendingHandshake {
     started_us: u64,
 }
 
-struct ServerSession {
-    address: SocketAddr,
-    connection: Connection,
+pub(super) struct ServerSession {
+    pub(super) address: SocketAddr,
+    pub(super) connection: Connection,
     /// This session's key in `ServerEndpoint::timers` (`None`: closed, not listed).
-    timer_us: Option<u64>,
+    pub(super) timer_us: Option<u64>,
     /// Listed in `ServerEndpoint::readable`.
-    readable: bool,
+    pub(super) readable: bool,
 }
 
 /// Moves a session's entry in the timer index to its connection's current deadline.
-fn reschedule(timers: &mut BTreeSet<(u64, u64)>, session_id: u64, session: &mut ServerSession) {
+pub(super) fn reschedule(timers: &mut BTreeSet<(u64, u64)>, session_id: u64, session: &mut ServerSession) {
     let due_us = session.connection.next_timeout_us();
     if due_us == session.timer_us {
         return;
@@ -137,25 +156,30 @@ fn reschedule(timers: &mut BTreeSet<(u64, u64)>, session_id: u64, session: &mut 
 }
 
 pub struct ServerEndpoint {
-    config: ServerConfig,
-    pending: BTreeMap<u64, PendingHandshake>,
+    pub(super) config: ServerConfig,
+    pub(super) pending: BTreeMap<u64, PendingHandshake>,
     /// `(started_us, session_id)` of every pending handshake: expiry and eviction of the oldest.
     pending_by_start: BTreeSet<(u64, u64)>,
-    sessions: BTreeMap<u64, ServerSession>,
+    pub(super) sessions: BTreeMap<u64, ServerSession>,
     /// `(deadline_us, session_id)` of every open session (`Connection::next_timeout_us`), so
     /// `poll_transmit`, `handle_timeout` and `poll_timeout` find due sessions without a sweep of the
     /// table. One entry per session: bounded by the table.
-    timers: BTreeSet<(u64, u64)>,
+    pub(super) timers: BTreeSet<(u64, u64)>,
     /// Lifecycle events only; see `SERVER_EVENTS_MAX` for why they cannot overflow.
     events: VecDeque<ServerEvent>,
     handshake_events: VecDeque<HandshakeEvent>,
     /// Sessions with received messages to hand out; a subset of `sessions`.
-    readable: BTreeSet<u64>,
+    pub(super) readable: BTreeSet<u64>,
     transmits: VecDeque<Transmit>,
     challenge_counter: u64,
-    stats: EndpointStats,
+    pub(super) stats: EndpointStats,
     /// Reused by `handle_timeout`.
     due_scratch: Vec<u64>,
+    /// Sessions offered for resume after a failover (`endpoint/resume.rs`), bounded by
+    /// `RESUMABLE_SESSIONS_MAX`.
+    pub(super) resumable: BTreeMap<u64, super::resume::ResumableEntry>,
+    /// `(deadline_us, session_id)` of every resumable entry: expiry in order.
+    pub(super) resumable_by_deadline: BTreeSet<(u64, u64)>,
 }
 
 impl ServerEndpoint {
@@ -174,6 +198,8 @@ impl ServerEndpoint {
             challenge_counter: 0,
             stats: EndpointStats::default(),
             due_scratch: Vec::new(),
+            resumable: BTreeMap::new(),
+            resumable_by_deadline: BTreeSet::new(),
         }
     }
 
@@ -190,17 +216,18 @@ impl ServerEndpoint {
             connections: self.sessions.len(),
             pending_handshakes: self.pending.len(),
             events_queued: self.events.len(),
+            resumables: self.resumable.len(),
             ..self.stats
         }
     }
 
     /// Whether another session fits: sessions whose `Disconnected` is still unpolled keep their
     /// place, which is what bounds the lifecycle events (`SERVER_EVENTS_MAX`).
-    fn has_room(&self) -> bool {
+    pub(super) fn has_room(&self) -> bool {
         self.sessions.len() + self.stats.disconnects_unpolled < self.config.connections_max
     }
 
-    fn push_event(&mut self, event: ServerEvent) {
+    pub(super) fn push_event(&mut self, event: ServerEvent) {
         // Queued Connected events belong to live sessions or ones with a Disconnected queued after
         // them; live + unpolled-disconnected ≤ connections_max (`has_room`). So this never fires.
         assert!(
@@ -243,10 +270,13 @@ impl ServerEndpoint {
             PacketType::Payload | PacketType::Disconnect => {
                 let header = read_sealed_header(bytes)?;
                 let session_id = header.session_id;
-                let session = self
-                    .sessions
-                    .get_mut(&session_id)
-                    .ok_or(PacketError::UnknownSession { session_id })?;
+                let Some(session) = self.sessions.get_mut(&session_id) else {
+                    return if header.packet_type == PacketType::Payload {
+                        self.handle_resume(now_us, from, bytes, header)
+                    } else {
+                        Err(PacketError::UnknownSession { session_id })
+                    };
+                };
                 if session.address != from {
                     return Err(PacketError::AddressMismatch { session_id });
                 }
@@ -276,7 +306,7 @@ impl ServerEndpoint {
         Some(pending)
     }
 
-    fn push_handshake_event(&mut self, event: HandshakeEvent) {
+    pub(super) fn push_handshake_event(&mut self, event: HandshakeEvent) {
         if self.handshake_events.len() >= HANDSHAKE_EVENTS_MAX {
             self.stats.handshake_events_dropped += 1;
             return;
@@ -510,10 +540,10 @@ impl ServerEndpoint {
             .pending_by_start
             .first()
             .map(|(started_us, _)| started_us.saturating_add(HANDSHAKE_TIMEOUT_US));
-        match (sessions, handshakes) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [sessions, handshakes, self.next_resumable_deadline_us()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Ends sessions that timed out (idle for `CONNECTION_TIMEOUT_US`, or a reliable message
@@ -541,6 +571,7 @@ impl ServerEndpoint {
         }
         self.due_scratch = due;
         self.expire_handshakes(now_us);
+        self.expire_resumables(now_us);
     }
 
     /// The next datagram to send, if any: handshake replies and disconnects first, then the

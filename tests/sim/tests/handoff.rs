@@ -147,6 +147,28 @@ fn walkers_cross_the_border_back_and_forth_with_no_reconnect_no_lost_or_doubled_
     );
     assert_eq!(counters.handoffs_aborted, 0);
     assert_eq!(counters.handoff_resyncs, 0, "the new zone had the entity id free");
+    // One record per handoff for the event log, alternating east and west for each player.
+    let mut records: std::collections::BTreeMap<u64, Vec<(u32, u32)>> = Default::default();
+    while let Some(event) = sim.host.poll_handoff_event() {
+        assert_eq!(event.outcome, meridian_host::HandoffOutcome::Committed);
+        assert!(!event.across);
+        assert_eq!(
+            event.character_id, event.session_id,
+            "dev tokens: the session plays itself"
+        );
+        records
+            .entry(event.session_id)
+            .or_default()
+            .push((event.from_zone, event.to_zone));
+    }
+    assert_eq!(records.len(), clients.len());
+    for moves in records.values() {
+        assert_eq!(moves.len(), 2 * CYCLES as usize);
+        for (index, step) in moves.iter().enumerate() {
+            assert_eq!(*step, if index % 2 == 0 { (1, 2) } else { (2, 1) });
+        }
+    }
+    assert_eq!(counters.handoff_events_dropped, 0);
     assert!(
         counters.handoff_inputs_carried >= handoffs as u64,
         "every handoff carried the jitter buffer's inputs: {}",

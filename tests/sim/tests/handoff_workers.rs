@@ -126,7 +126,7 @@ fn walk_across(
 fn check_crossings(peer_latency_us: u64, pause_max_us: u64) -> WorkersSim {
     const CLIENTS: usize = 6;
     const CYCLES: u32 = 10;
-    let (sim, entities, pauses) = walk_across(21, CLIENTS, CYCLES, peer_latency_us);
+    let (mut sim, entities, pauses) = walk_across(21, CLIENTS, CYCLES, peer_latency_us);
     let handoffs = CLIENTS as u64 * 2 * u64::from(CYCLES);
     assert_eq!(sim.counters.commits, handoffs, "every crossing committed once");
     assert_eq!((sim.counters.aborts, sim.counters.cancels), (0, 0));
@@ -137,6 +137,17 @@ fn check_crossings(peer_latency_us: u64, pause_max_us: u64) -> WorkersSim {
     let (old, new) = (sim.hosts[0].counters(), sim.hosts[1].counters());
     assert_eq!(old.handoff_tickets_out + new.handoff_tickets_out, handoffs);
     assert_eq!(old.handoffs_across + new.handoffs_across, handoffs);
+    // Each handoff is recorded once for the event log, by the host the player left.
+    let mut committed = 0;
+    for host in 0..2 {
+        while let Some(event) = sim.hosts[host].poll_handoff_event() {
+            assert!(event.across);
+            assert_eq!(event.outcome, meridian_host::HandoffOutcome::Committed);
+            assert_ne!(event.from_zone, event.to_zone);
+            committed += 1;
+        }
+    }
+    assert_eq!(committed, handoffs);
     assert_eq!(old.handoff_tickets_in + new.handoff_tickets_in, handoffs);
     assert_eq!(old.handoff_resyncs + new.handoff_resyncs, 0, "ids kept: no resync");
     assert_eq!(old.handoffs_elsewhere + new.handoffs_elsewhere, 0);

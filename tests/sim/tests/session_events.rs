@@ -21,6 +21,7 @@ fn drain(sim: &mut Sim, into: &mut BTreeMap<u64, Vec<SessionEvent>>) {
     while let Some(event) = sim.host.poll_session_event() {
         let session_id = match event {
             SessionEvent::Opened { session_id, .. }
+            | SessionEvent::Resumed { session_id, .. }
             | SessionEvent::Closed { session_id, .. }
             | SessionEvent::Handshaking { session_id, .. }
             | SessionEvent::HandshakeAbandoned { session_id } => session_id,

@@ -44,6 +44,9 @@ pub enum ZoneInput {
         party: Option<PartyId>,
         spawn_m: Option<[f32; 3]>,
         rtt_us: u64,
+        /// The entity id to keep when it is free here (a session resumed after a failover keeps
+        /// the id its client knows); `None` or taken: a new one.
+        entity: Option<u32>,
     },
     Leave {
         client: ClientId,

@@ -10,6 +10,7 @@ use crate::lag::LagCompensationHistory;
 use crate::replication::ClientView;
 
 impl Zone {
+    #[allow(clippy::too_many_arguments)] // the fields of `ZoneInput::Join`, unpacked by `take_input`
     pub(super) fn join(
         &mut self,
         client: ClientId,
@@ -17,6 +18,7 @@ impl Zone {
         party: Option<PartyId>,
         spawn_m: Option<[f32; 3]>,
         rtt_us: u64,
+        keep_entity: Option<u32>,
         out: &mut ZoneOutput,
     ) {
         let refusal = if self.clients.contains_key(&client) {
@@ -31,7 +33,11 @@ impl Zone {
             out.client_events.push((client, ClientEvent::JoinRefused { reason }));
             return;
         }
-        let Ok((net_id, _)) = self.allocate() else {
+        // A kept id must be free and non-zero; `allocate` skips ids taken this way later.
+        let kept = keep_entity
+            .filter(|id| *id != 0 && !self.by_net_id.contains_key(id))
+            .filter(|_| self.by_net_id.len() < crate::config::ENTITIES_PER_ZONE_MAX);
+        let Ok(net_id) = kept.map_or_else(|| self.allocate().map(|(net_id, _)| net_id), Ok) else {
             self.counters.joins_refused += 1;
             out.client_events.push((
                 client,
@@ -121,6 +127,41 @@ mod tests {
         assert_eq!(zone.player_count(), 0);
         assert_eq!(zone.position(1), None);
         assert!(out.snapshots.is_empty());
+    }
+
+    #[test]
+    fn a_join_keeps_a_free_entity_id_and_never_hands_one_out_twice() {
+        let mut zone = zone();
+        let mut out = ZoneOutput::default();
+        let keeping = |client: u32, entity: u32| match join(client, [10.0, 10.0, 0.0]) {
+            ZoneInput::Join {
+                client,
+                character_id,
+                party,
+                spawn_m,
+                rtt_us,
+                ..
+            } => ZoneInput::Join {
+                client,
+                character_id,
+                party,
+                spawn_m,
+                rtt_us,
+                entity: Some(entity),
+            },
+            other => other,
+        };
+        // 5 is free: kept. 5 again is taken, and 0 names no entity: new ids, which skip 5.
+        zone.tick(STEP_US, None, [keeping(1, 5), keeping(2, 5), keeping(3, 0)], &mut out);
+        let joined: Vec<_> = out.client_events.clone();
+        assert_eq!(joined[0], (ClientId(1), ClientEvent::Joined { entity: 5 }));
+        let (ClientEvent::Joined { entity: second }, ClientEvent::Joined { entity: third }) =
+            (joined[1].1.clone(), joined[2].1.clone())
+        else {
+            panic!("{joined:?}")
+        };
+        assert!(second != 5 && third != 5 && second != third, "{joined:?}");
+        assert_eq!(zone.client_entity(ClientId(1)), Some(5));
     }
 
     #[test]
