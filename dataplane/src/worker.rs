@@ -287,6 +287,9 @@ pub struct ZoneWorker {
     /// Handoffs to and from other nodes (`cross_node`), once the agent has set them up.
     cross: Option<cross_node::CrossNode>,
     cross_slot: Option<cross_node::CrossNodeSlot>,
+    /// Session events the worker raises itself (a session committed here from another node), handled
+    /// after the host's like them.
+    raised_session_events: std::collections::VecDeque<SessionEvent>,
     /// Nonces for sealing session keys into records: 16 random bytes from the OS at start and a
     /// counter, so no two seals of this worker share one and no RNG is read per session.
     nonce_prefix: [u8; 16],
@@ -582,6 +585,7 @@ impl ZoneWorker {
             arbiter,
             cross: None,
             cross_slot,
+            raised_session_events: Default::default(),
             nonce_prefix: random_nonce_prefix()?,
             nonce_counter: 0,
         })
@@ -786,7 +790,11 @@ impl ZoneWorker {
     /// handshake until it closes) and hands the opens and closes to the agent (or forgets them in
     /// standalone mode).
     fn forward_session_events(&mut self) {
-        while let Some(event) = self.host.poll_session_event() {
+        while let Some(event) = self
+            .host
+            .poll_session_event()
+            .or_else(|| self.raised_session_events.pop_front())
+        {
             if let (
                 Some(link),
                 SessionEvent::Opened {

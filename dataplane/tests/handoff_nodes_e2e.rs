@@ -81,7 +81,7 @@ fn start_node(etcd: &str, node_id: &str, listen: SocketAddr, metrics_port: u16, 
             .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
             .args(["--cluster-key-hex", &"5c".repeat(32)])
             .args(["--control", etcd, "--node-id", node_id, "--lease-ttl-s", "3"])
-            .args(["--duration-s", "120", "--zones", "1,2", "--world-columns", "2"])
+            .args(["--duration-s", "900", "--zones", "1,2", "--world-columns", "2"])
             .args(["--zone-size-m", "512", "--spawn-radius-m", "0"])
             .args(["--link-listen", "127.0.0.1:0"])
             .env("RUST_LOG", "info,meridian_node=debug")

@@ -105,6 +105,8 @@ struct Taken {
     asked_us: u64,
     /// After an undecided answer: not asked again before this.
     retry_at_us: u64,
+    /// The client's address (from the ticket), for the session's route and record once committed.
+    client: Option<SocketAddr>,
 }
 
 /// Test-only crash points: `MERIDIAN_HANDOFF_FAILPOINT=<step>` aborts the process (no clean-up, as
@@ -443,6 +445,7 @@ impl ZoneWorker {
                             to: None,
                             asked_us: 0,
                             retry_at_us: 0,
+                            client: client_address(&bytes),
                         },
                     );
                     match self.host.accept_ticket(now_us, &bytes) {
@@ -565,6 +568,16 @@ impl ZoneWorker {
                 failpoint("committed");
                 let taken = cross.state.taken.remove(&key).expect("looked up above");
                 self.host.confirm_handoff(session_id, ticket_id);
+                // The session is this node's now: its route (under this node's lease, deleted when
+                // it ends here) and its session record follow, as for a session opened here.
+                if let (Some(address), Some((zone_id, _))) = (taken.client, self.host.client_of(session_id)) {
+                    self.raised_session_events
+                        .push_back(meridian_host::SessionEvent::Opened {
+                            session_id,
+                            zone_id,
+                            address,
+                        });
+                }
                 self.link_send(
                     &taken.from_node,
                     LinkMessage::Handoff {
