@@ -35,6 +35,11 @@ use crate::node_link::message::LinkMessage;
 pub const CROSS_ROUTES_MAX: usize = 65_536;
 /// A forward route or relay unused this long is forgotten (the session has timed out by then).
 const CROSS_IDLE_US: u64 = 10_000_000;
+/// Ticks a ticket may wait for its commit once the worker hands players to other nodes (500 ms at
+/// 20 Hz): a node hop is a link round trip plus etcd's commit (about four etcd round trips); with
+/// the default 4 ticks, 131 of 990 cross-node tickets expired and were aborted under load (30
+/// walkers, debug build, 2 shared cores). Only a stuck peer waits this long.
+pub const CROSS_NODE_DEADLINE_TICKS: u64 = 10;
 /// Wait before asking etcd again about a ticket it left undecided.
 const REASK_US: u64 = 50_000;
 
@@ -145,6 +150,12 @@ impl ZoneWorker {
             && let Ok(mut slot) = slot.try_lock()
         {
             self.cross = slot.take();
+            if self.cross.is_some() && self.host.set_remote_handoffs(CROSS_NODE_DEADLINE_TICKS).is_err() {
+                tracing::warn!(
+                    worker = self.index,
+                    "no cluster tick origin: handoffs across nodes wait at the border"
+                );
+            }
         }
     }
 
