@@ -24,6 +24,8 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+// Parsed once at start-up: the size difference between the subcommands costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Campaign for the assigner leadership; while leading, assign zones to live nodes.
     Assigner {
@@ -67,6 +69,10 @@ enum Command {
         /// Without `--etcd`: the one game address every zone is served at (a standalone node).
         #[arg(long)]
         game_addr: Option<std::net::SocketAddr>,
+        /// With `--game-addr`: that node's WebSocket gateway URL (`wss://…`), named in play
+        /// tickets for browsers. Under `--etcd` each node's record carries its own.
+        #[arg(long, requires = "game_addr")]
+        game_websocket: Option<String>,
         /// TLS certificate and key (PEM); without them a development certificate for localhost is
         /// generated (written to `--dev-cert-out` for clients to trust).
         #[arg(long, requires = "tls_key")]
@@ -140,6 +146,7 @@ fn main() -> anyhow::Result<()> {
             jwt_secret_hex,
             etcd,
             game_addr,
+            game_websocket,
             tls_cert,
             tls_key,
             dev_cert_out,
@@ -166,6 +173,7 @@ fn main() -> anyhow::Result<()> {
                 config,
                 etcd,
                 game_addr,
+                game_websocket,
                 dev_cert_out,
                 duration_s,
                 ops_node_metrics,
@@ -194,6 +202,7 @@ async fn run_auth(
     config: AuthConfig,
     etcd: Vec<String>,
     game_addr: Option<std::net::SocketAddr>,
+    game_websocket: Option<String>,
     dev_cert_out: Option<std::path::PathBuf>,
     duration_s: Option<u64>,
     ops_node_metrics: Option<String>,
@@ -216,7 +225,12 @@ async fn run_auth(
         (Arc::new(directory), Some(PendingRoutes::new(client)))
     } else {
         let address = game_addr.context("give --etcd (control plane) or --game-addr (one standalone node)")?;
-        (Arc::new(StaticZoneDirectory::new(address)), None)
+        let directory = StaticZoneDirectory::new(address);
+        let directory = match game_websocket {
+            Some(url) => directory.with_websocket(url),
+            None => directory,
+        };
+        (Arc::new(directory), None)
     };
     let ops = match ops_source {
         Some(source) => Some(

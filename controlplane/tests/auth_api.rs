@@ -28,7 +28,11 @@ struct SwitchableDirectory(Mutex<Option<SocketAddr>>);
 impl ZoneDirectory for SwitchableDirectory {
     fn locate(&self, _zone_id: u32) -> Option<ZoneServer> {
         let address = (*self.0.lock().unwrap())?;
-        Some(ZoneServer { address, route: None })
+        Some(ZoneServer {
+            address,
+            route: None,
+            websocket: None,
+        })
     }
 }
 
@@ -199,6 +203,10 @@ fn register_login_create_play_issues_a_connect_token_that_opens_with_the_cluster
         let play: Value = response.json().await.unwrap();
         assert_eq!(play["server"], GAME_ADDR);
         assert_eq!(play["zone_id"], DEFAULT_ZONE_ID);
+        assert!(
+            play.get("websocket").is_none(),
+            "a node without a gateway: no websocket field"
+        );
         let expires_at_s = play["expires_at_s"].as_u64().unwrap();
         assert!(expires_at_s >= before_s + TOKEN_LIFETIME_S && expires_at_s <= now_s() + TOKEN_LIFETIME_S);
 
@@ -260,7 +268,9 @@ fn register_login_create_play_issues_a_connect_token_that_opens_with_the_cluster
 fn one_accounts_jwt_cannot_reach_another_accounts_characters() {
     let pg = Postgres::start().expect("start postgres");
     runtime().block_on(async {
-        let directory = Arc::new(StaticZoneDirectory::new(GAME_ADDR.parse().unwrap()));
+        // This node has a WebSocket gateway: play tickets name it for browsers.
+        let directory =
+            Arc::new(StaticZoneDirectory::new(GAME_ADDR.parse().unwrap()).with_websocket("wss://localhost:7443/"));
         let api = start(bind(config(&pg, generous_limits()), directory).await.expect("bind")).await;
         assert_eq!(
             api.register("alice", "alice password").await.status(),
@@ -291,6 +301,9 @@ fn one_accounts_jwt_cannot_reach_another_accounts_characters() {
             .post(&format!("/characters/{id}/play"), json!({}), Some(&alice))
             .await;
         assert_eq!(response.status(), StatusCode::OK);
+        let play: Value = response.json().await.unwrap();
+        assert_eq!(play["websocket"], "wss://localhost:7443/");
+        assert_eq!(play["server"], GAME_ADDR, "the token still names the UDP address");
 
         // A second instance on the same database: the migrations are already applied and re-running
         // them is a no-op; it serves the same accounts.

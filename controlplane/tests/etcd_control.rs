@@ -37,6 +37,7 @@ fn node_config(id: &str) -> NodeConfig {
         workers: 2,
         capacity_players: 1000,
         build: "test".to_owned(),
+        websocket: None,
         metrics_addr: None,
         link_addr: None,
         underlay_addr: None,

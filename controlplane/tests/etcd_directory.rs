@@ -16,6 +16,7 @@ fn record(id: &str, game_addr: &str) -> NodeConfig {
         workers: 1,
         capacity_players: 100,
         build: "test".to_owned(),
+        websocket: None,
         metrics_addr: None,
         link_addr: None,
         underlay_addr: None,

@@ -45,6 +45,8 @@ pub struct AgentConfig {
     pub workers: u32,
     pub capacity_players: u32,
     pub lease_ttl_s: i64,
+    /// The node's WebSocket gateway URL for browsers (`None`: no gateway).
+    pub websocket_url: Option<String>,
     /// Where the node serves `/metrics` and `/world`, advertised in its registry record.
     pub metrics_addr: Option<String>,
     /// Hand players to and from other nodes over the node link (`None`: this node takes no part in
@@ -211,6 +213,7 @@ async fn serve_one_lease(
         workers: config.workers,
         capacity_players: config.capacity_players,
         build: concat!("meridian-node ", env!("CARGO_PKG_VERSION")).to_string(),
+        websocket: config.websocket_url.clone(),
         metrics_addr: config.metrics_addr.clone(),
         link_addr: config.link_addr.clone(),
         underlay_addr: config.underlay_addr.clone(),

@@ -10,6 +10,7 @@
 //! [`probe`] is the liveness probe any worker answers; [`cpu_time`] reads CPU-time clocks; [`edge`] loads and attaches the XDP object
 //! built from `ebpf/` and reads its counters; [`persistence`] bridges the zones' pick-ups and
 //! checkpoints to the economy's Postgres shards (`--economy-shards`).
+//! [`ws`] is the WebSocket gateway: browser sessions on the same workers and session hosts.
 
 pub mod agent;
 pub mod bridge_thread;
@@ -25,3 +26,4 @@ pub mod persistence;
 pub mod probe;
 pub mod worker;
 pub mod world_view;
+pub mod ws;

@@ -20,6 +20,7 @@ use meridian_node::{
     node::{EdgeSettings, Node, NodeConfig},
     persistence::PersistenceSettings,
     probe,
+    ws::{WsConfig, WsLimits, WsTls},
 };
 use meridian_proto::token::CLUSTER_KEY_BYTES;
 use meridian_zone::ZoneConfig;
@@ -173,6 +174,33 @@ enum Command {
         /// flap).
         #[arg(long, default_value_t = 4.0)]
         handoff_margin_m: f32,
+        /// Serve browsers here: a WebSocket gateway (WSS) carrying the same packets as UDP, one
+        /// per binary message, into the same workers. Without it the node has no gateway.
+        #[arg(long)]
+        ws_listen: Option<SocketAddr>,
+        /// The gateway's certificate chain and key (PEM). Without them (and without
+        /// `--ws-plain`) a self-signed development certificate for localhost is made at start
+        /// (written to `--ws-dev-cert-out` for clients to trust).
+        #[arg(long, requires_all = ["ws_listen", "ws_tls_key"])]
+        ws_tls_cert: Option<std::path::PathBuf>,
+        #[arg(long, requires = "ws_tls_cert")]
+        ws_tls_key: Option<std::path::PathBuf>,
+        /// Plain WebSocket without TLS: development only, refused unless `--ws-listen` is a
+        /// loopback address.
+        #[arg(long, requires = "ws_listen", conflicts_with = "ws_tls_cert")]
+        ws_plain: bool,
+        /// Where the development certificate's PEM is written.
+        #[arg(long, requires = "ws_listen")]
+        ws_dev_cert_out: Option<std::path::PathBuf>,
+        /// The URL browsers are told (the registry record, play tickets); default
+        /// `wss://<ws-listen>/`.
+        #[arg(long, requires = "ws_listen")]
+        ws_public_url: Option<String>,
+        /// Gateway limits: messages per second per connection, and connections per address.
+        #[arg(long, default_value_t = meridian_node::ws::WsLimits::default().messages_per_s)]
+        ws_messages_per_s: u32,
+        #[arg(long, default_value_t = meridian_node::ws::WsLimits::default().connections_per_ip_max)]
+        ws_connections_per_ip: u32,
     },
     /// Send liveness probes to a node and print which worker answered each.
     Probe {
@@ -230,6 +258,14 @@ fn main() -> anyhow::Result<()> {
             world_columns,
             zone_size_m,
             handoff_margin_m,
+            ws_listen,
+            ws_tls_cert,
+            ws_tls_key,
+            ws_plain,
+            ws_dev_cert_out,
+            ws_public_url,
+            ws_messages_per_s,
+            ws_connections_per_ip,
         } => {
             let world = if world_columns == 0 {
                 None
@@ -267,6 +303,30 @@ fn main() -> anyhow::Result<()> {
                     ..meridian_events::EventLogConfig::new(bootstrap, event_topic)
                 }),
                 ..PersistenceSettings::new(economy_shards)
+            });
+            let ws = ws_listen.map(|listen| {
+                let tls = match (ws_tls_cert, ws_tls_key) {
+                    (Some(cert_path), Some(key_path)) => WsTls::Files { cert_path, key_path },
+                    _ if ws_plain => WsTls::Plain,
+                    _ => WsTls::Development {
+                        subject_alt_names: vec!["localhost".into(), listen.ip().to_string()],
+                    },
+                };
+                let limits = WsLimits {
+                    messages_per_s: ws_messages_per_s,
+                    messages_burst: ws_messages_per_s.saturating_mul(2),
+                    connections_per_ip_max: ws_connections_per_ip,
+                    ..WsLimits::default()
+                };
+                WsFlags {
+                    config: WsConfig {
+                        listen,
+                        tls,
+                        public_url: ws_public_url,
+                        limits,
+                    },
+                    dev_cert_out: ws_dev_cert_out,
+                }
             });
             let cluster_key = parse_key_hex(&cluster_key_hex).context("--cluster-key-hex must be 64 hex digits")?;
             let backend = match io {
@@ -326,6 +386,7 @@ fn main() -> anyhow::Result<()> {
                 edge,
                 persistence,
                 hot,
+                ws,
             )
         }
         Command::Probe {
@@ -341,6 +402,12 @@ enum XdpModeFlag {
     Native,
     Skb,
     Off,
+}
+
+/// `--ws-listen` and the flags that go with it.
+struct WsFlags {
+    config: WsConfig,
+    dev_cert_out: Option<std::path::PathBuf>,
 }
 
 /// `--control` and the flags that go with it.
@@ -386,6 +453,7 @@ fn serve(
     edge: Option<EdgeSettings>,
     persistence: Option<PersistenceSettings>,
     hot: Option<HotSettings>,
+    ws: Option<WsFlags>,
 ) -> anyhow::Result<()> {
     // A stop signal sets a flag the main loop polls: the workers then finish their tick, say
     // nothing more and join, and the exit status is 0 (systemd's and the tests' clean stop).
@@ -417,6 +485,21 @@ fn serve(
         hot,
         world,
     })?);
+    // The gateway before the agent: the node's registry record names its URL.
+    let gateway = match ws {
+        None => None,
+        Some(flags) => {
+            let gateway = node
+                .start_websocket(flags.config)
+                .context("starting the WebSocket gateway")?;
+            if let (Some(path), Some(pem)) = (flags.dev_cert_out, gateway.dev_cert_pem()) {
+                std::fs::write(&path, pem).with_context(|| format!("writing {}", path.display()))?;
+                tracing::info!(path = %path.display(), "WebSocket development certificate written");
+            }
+            Some(gateway)
+        }
+    };
+    let websocket_url = gateway.as_ref().map(|gateway| gateway.url().to_string());
     exporter.serve_world(meridian_node::world_view::NodeWorld::new(
         control.as_ref().map(|flags| flags.node_id.clone()),
         control.as_ref().map_or(listen, |flags| flags.advertise).to_string(),
@@ -434,6 +517,7 @@ fn serve(
                 workers: workers as u32,
                 capacity_players: flags.capacity_players,
                 lease_ttl_s: flags.lease_ttl_s,
+                websocket_url: websocket_url.clone(),
                 metrics_addr: Some(exporter.local_addr().to_string()),
                 link: flags.link_listen.map(|listen| meridian_node::agent::LinkSettings {
                     listen,
@@ -467,6 +551,10 @@ fn serve(
     }
     // The agent leaves the registry first (the zones move at once instead of after the lease TTL).
     agent_stop.store(true, Ordering::Relaxed);
+    // No new browser packets once the node stops.
+    if let Some(gateway) = gateway {
+        gateway.stop();
+    }
     if let Some(agent) = agent {
         match agent.join() {
             Ok(Ok(())) => {}

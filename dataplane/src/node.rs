@@ -94,6 +94,11 @@ pub struct Node {
     hot: Option<HotBridge>,
     /// Each worker's slot for its links to other nodes (`attach_cross_node`).
     cross_slots: Vec<crate::worker::CrossNodeSlot>,
+    /// What the WebSocket gateway needs to put its sessions on the workers' path.
+    ws_outbound: Arc<crate::ws::WsOutbound>,
+    inboxes: Vec<SyncSender<Forwarded>>,
+    clock: WorkerClock,
+    cluster_key: [u8; CLUSTER_KEY_BYTES],
 }
 
 impl Node {
@@ -229,6 +234,7 @@ impl Node {
         let mut handles = Vec::new();
         let mut gauges = Vec::new();
         let mut commands = Vec::new();
+        let ws_outbound = Arc::new(crate::ws::WsOutbound::default());
         for ((index, socket), inbox) in sockets.into_iter().enumerate().zip(receivers) {
             let (stop, settings) = (Arc::clone(&stop), settings.clone());
             let (command_sender, command_receiver) = std::sync::mpsc::sync_channel(ZONE_COMMANDS_MAX);
@@ -250,6 +256,7 @@ impl Node {
                 edge_sessions,
                 persistence: bridge_links.next().flatten(),
                 hot: hot_links.next().flatten(),
+                ws: Arc::clone(&ws_outbound),
                 arbiter: Arc::clone(&arbiter),
                 cross_node: Some(Arc::clone(&cross_slots[index])),
             };
@@ -271,7 +278,28 @@ impl Node {
             cross_slots,
             persistence,
             hot,
+            ws_outbound,
+            inboxes: senders,
+            clock,
+            cluster_key: config.cluster_key,
         })
+    }
+
+    /// Starts the WebSocket gateway: browser sessions on the workers' session path (see
+    /// [`crate::ws`]). Stop it before the node.
+    pub fn start_websocket(&self, config: crate::ws::WsConfig) -> Result<crate::ws::WsGateway, crate::ws::WsError> {
+        let router = crate::ws::Router {
+            cluster_key: self.cluster_key,
+            directory: Arc::clone(&self.directory),
+            peers: self.inboxes.clone(),
+            clock: self.clock,
+        };
+        crate::ws::WsGateway::start(config, Arc::clone(&self.ws_outbound), router)
+    }
+
+    /// The WebSocket gateway's counters (zero without a gateway).
+    pub fn ws_counters(&self) -> Arc<crate::ws::WsCounters> {
+        Arc::clone(self.ws_outbound.counters())
     }
 
     /// The hot-state bridge's counters (`None`: no `--redis`).

@@ -210,6 +210,8 @@ pub struct WorkerLinks {
     /// This worker's link to the hot-state bridge (`None`: no `--redis`; global chat is refused
     /// as `global_chat_unavailable` and zones start from their initial state).
     pub hot: Option<HotLink>,
+    /// The WebSocket gateway's outbound queues: packets to a synthetic address go there.
+    pub ws: Arc<crate::ws::WsOutbound>,
     /// Decides each handoff ticket between this node's workers (commit or abort, once).
     pub arbiter: Arc<dyn HandoffArbiter>,
     /// Where the node agent leaves this worker's links to other nodes (`None`: single node).
@@ -282,6 +284,7 @@ pub struct ZoneWorker {
     next_zone_state_us: u64,
     /// Zones told to start, held back until the bridge answered their load (zone → token).
     pending_serves: HashMap<u32, u64>,
+    ws: Arc<crate::ws::WsOutbound>,
     world: crate::world_view::WorldPublisher,
     arbiter: Arc<dyn HandoffArbiter>,
     /// Handoffs to and from other nodes (`cross_node`), once the agent has set them up.
@@ -457,6 +460,7 @@ impl ZoneWorker {
             edge_sessions,
             persistence,
             hot,
+            ws,
             arbiter,
             cross_node: cross_slot,
         } = links;
@@ -581,6 +585,7 @@ impl ZoneWorker {
             hot,
             next_zone_state_us,
             pending_serves: HashMap::new(),
+            ws,
             world: crate::world_view::WorldPublisher::new(index, settings.world.clone()),
             arbiter,
             cross: None,
@@ -1102,11 +1107,17 @@ impl ZoneWorker {
         let owner = match in_transit_to {
             Some(zone_id) => self.directory.owner(zone_id),
             None => {
-                // Moved on by a committed handoff: the route the commit left here.
+                // Moved on by a committed handoff: the route the commit left here, kept alive by
+                // use (as `owner_of` does): a client whose packets keep arriving here (the kernel's
+                // hash, or a WebSocket connection's first worker) must not lose its session when the
+                // route would otherwise be swept FORWARD_ROUTE_IDLE_US after the commit.
                 let Ok(header) = read_sealed_header(bytes) else {
                     return false;
                 };
-                self.routes.get(&header.session_id).map(|route| route.0)
+                self.routes.get_mut(&header.session_id).map(|route| {
+                    route.1 = now_us;
+                    route.0
+                })
             }
         };
         if owner.is_none()
@@ -1324,6 +1335,12 @@ impl ZoneWorker {
     }
 
     fn queue_send(&mut self, bytes: &[u8], to: SocketAddr) {
+        // A WebSocket session's packet goes to its connection's bounded queue (a full one drops
+        // and counts it as `slow_client`), never to the UDP socket.
+        if crate::ws::is_synthetic(to) {
+            self.ws.send(to, bytes);
+            return;
+        }
         // A refused send is counted by the I/O backend (`sends_dropped_queue_full`) and published.
         self.io.queue_send(bytes, to);
         self.sends_queued = true;

@@ -12,6 +12,8 @@ pub struct ZoneServer {
     /// The route a session of this zone gets (node, worker, fencing token); `None` in standalone
     /// mode, where there is no registry to write it to.
     pub route: Option<Route>,
+    /// The serving node's WebSocket gateway URL (browsers), if it has one.
+    pub websocket: Option<String>,
 }
 
 /// Answers where a zone is served. The control plane implements it over the etcd registry; a
@@ -21,14 +23,27 @@ pub trait ZoneDirectory: Send + Sync {
 }
 
 /// One node serves every zone (standalone mode, tests).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StaticZoneDirectory {
     pub address: SocketAddr,
+    /// The node's WebSocket gateway URL, if it has one.
+    pub websocket: Option<String>,
 }
 
 impl StaticZoneDirectory {
     pub fn new(address: SocketAddr) -> Self {
-        StaticZoneDirectory { address }
+        StaticZoneDirectory {
+            address,
+            websocket: None,
+        }
+    }
+
+    /// The same node, with a WebSocket gateway at `url` (`wss://…`).
+    pub fn with_websocket(self, url: impl Into<String>) -> Self {
+        StaticZoneDirectory {
+            websocket: Some(url.into()),
+            ..self
+        }
     }
 }
 
@@ -37,6 +52,7 @@ impl ZoneDirectory for StaticZoneDirectory {
         Some(ZoneServer {
             address: self.address,
             route: None,
+            websocket: self.websocket.clone(),
         })
     }
 }

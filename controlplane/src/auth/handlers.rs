@@ -319,6 +319,10 @@ pub struct PlayTicket {
     server: String,
     zone_id: u32,
     expires_at_s: u64,
+    /// The serving node's WebSocket gateway (`wss://…`) for browsers; absent when it has none.
+    /// The token's server address stays the node's UDP address: the gateway is part of the node.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    websocket: Option<String>,
 }
 
 fn random_bytes<const N: usize>() -> Result<[u8; N], ApiError> {
@@ -354,6 +358,7 @@ pub async fn play(
         .locate(character.zone_id)
         .ok_or_else(|| zone_unavailable(5))?;
     let server = located.address;
+    let websocket = located.websocket.clone();
     let session_id = u64::from_le_bytes(random_bytes()?);
     if let (Some(routes), Some(route)) = (&state.routes, &located.route) {
         match routes.put(session_id, route).await {
@@ -386,6 +391,7 @@ pub async fn play(
         server: server.to_string(),
         zone_id: character.zone_id,
         expires_at_s,
+        websocket,
     }))
 }
 

@@ -26,6 +26,8 @@ struct DirectoryState {
     /// Live node → its node link address and underlay IPv4 address, when it advertises them.
     link_addresses: BTreeMap<String, SocketAddr>,
     underlay_addresses: BTreeMap<String, std::net::Ipv4Addr>,
+    /// Live node → its WebSocket gateway URL (nodes without one are absent).
+    websockets: BTreeMap<String, String>,
 }
 
 /// Zone → game address, from etcd, kept current by the watches its [`DirectoryHandle`] owns.
@@ -86,6 +88,7 @@ impl GameDirectory {
         let address = *state.game_addresses.get(&placement.node)?;
         Some(ZoneServer {
             address,
+            websocket: state.websockets.get(&placement.node).cloned(),
             route: Some(Route {
                 node: placement.node.clone(),
                 worker: placement.worker,
@@ -191,20 +194,19 @@ fn apply_to(state: &mut DirectoryState, event: &WatchEvent) {
     match event {
         WatchEvent::Put { value, .. } => match decode::<NodeRecord>(key, value) {
             Ok(record) => match record.game_addr.parse::<SocketAddr>() {
-                Ok(address) if record.link_addr.is_some() || record.underlay_addr.is_some() => {
-                    state.game_addresses.insert(node.clone(), address);
+                Ok(address) => {
+                    match record.websocket {
+                        Some(url) => state.websockets.insert(node.clone(), url),
+                        None => state.websockets.remove(&node),
+                    };
                     match record.link_addr.as_deref().map(str::parse::<SocketAddr>) {
                         Some(Ok(link)) => state.link_addresses.insert(node.clone(), link),
                         _ => state.link_addresses.remove(&node),
                     };
                     match record.underlay_addr.as_deref().map(str::parse::<std::net::Ipv4Addr>) {
-                        Some(Ok(underlay)) => state.underlay_addresses.insert(node, underlay),
+                        Some(Ok(underlay)) => state.underlay_addresses.insert(node.clone(), underlay),
                         _ => state.underlay_addresses.remove(&node),
                     };
-                }
-                Ok(address) => {
-                    state.link_addresses.remove(&node);
-                    state.underlay_addresses.remove(&node);
                     state.game_addresses.insert(node, address);
                 }
                 Err(_) => tracing::warn!(node, game_addr = record.game_addr, "directory: bad game address"),
@@ -212,6 +214,7 @@ fn apply_to(state: &mut DirectoryState, event: &WatchEvent) {
             Err(error) => tracing::warn!(%error, "directory: unreadable node record"),
         },
         WatchEvent::Delete { .. } => {
+            state.websockets.remove(&node);
             state.game_addresses.remove(&node);
             state.link_addresses.remove(&node);
             state.underlay_addresses.remove(&node);
@@ -241,6 +244,7 @@ mod tests {
             workers: 2,
             capacity_players: 100,
             build: "test".into(),
+            websocket: Some("wss://a.example:7443/".into()),
             metrics_addr: None,
             link_addr: None,
             underlay_addr: None,
@@ -262,6 +266,10 @@ mod tests {
         assert!(state.game_addresses.is_empty(), "assigned to a node not (yet) seen");
         apply_to(&mut state, &put(node_key("a"), &record));
         assert_eq!(state.game_addresses.get("a"), Some(&"127.0.0.1:7777".parse().unwrap()));
+        assert_eq!(
+            state.websockets.get("a").map(String::as_str),
+            Some("wss://a.example:7443/")
+        );
         apply_to(
             &mut state,
             &WatchEvent::Delete {
@@ -270,6 +278,7 @@ mod tests {
             },
         );
         assert!(state.game_addresses.is_empty(), "the node's lease ended");
+        assert!(state.websockets.is_empty(), "the node's gateway went with it");
         apply_to(
             &mut state,
             &WatchEvent::Delete {
@@ -290,6 +299,7 @@ mod tests {
             capacity_players: 100,
             build: "test".into(),
             metrics_addr: None,
+            websocket: None,
             link_addr: Some("127.0.0.1:7801".into()),
             underlay_addr: Some("10.10.0.2".into()),
         };

@@ -93,6 +93,10 @@ pub struct NodeRecord {
     pub capacity_players: u32,
     /// Build identifier (version + commit), so the operator sees mixed versions during a rollout.
     pub build: String,
+    /// The node's WebSocket gateway (`wss://…`) for browsers; `None`: the node has none. Absent
+    /// in records written before the gateway existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub websocket: Option<String>,
     /// Where the node serves `GET /metrics` and `GET /world` (the operators' map reads the latter);
     /// absent in records of nodes from before it was advertised.
     #[serde(default, skip_serializing_if = "Option::is_none")]
