@@ -39,6 +39,8 @@ fn node_config(id: &str) -> NodeConfig {
         build: "test".to_owned(),
         websocket: None,
         metrics_addr: None,
+        link_addr: None,
+        underlay_addr: None,
     });
     config.lease_ttl_s = LEASE_TTL_S;
     config

@@ -18,6 +18,8 @@ fn record(id: &str, game_addr: &str) -> NodeConfig {
         build: "test".to_owned(),
         websocket: None,
         metrics_addr: None,
+        link_addr: None,
+        underlay_addr: None,
     })
 }
 

@@ -49,6 +49,116 @@ pub struct AgentConfig {
     pub websocket_url: Option<String>,
     /// Where the node serves `/metrics` and `/world`, advertised in its registry record.
     pub metrics_addr: Option<String>,
+    /// Hand players to and from other nodes over the node link (`None`: this node takes no part in
+    /// handoffs across nodes).
+    pub link: Option<LinkSettings>,
+    /// Advertised in the registry record: filled in by [`run`] once the link listens.
+    pub link_addr: Option<String>,
+    pub underlay_addr: Option<String>,
+}
+
+/// The node link of a node under the control plane.
+#[derive(Clone, Debug)]
+pub struct LinkSettings {
+    /// Where peers dial this node (port 0: any free port; the bound address is advertised).
+    pub listen: std::net::SocketAddr,
+    /// The node's underlay IPv4 address, advertised for edge forwarding (`None`: no edge).
+    pub underlay_addr: Option<std::net::Ipv4Addr>,
+    pub cluster_key: [u8; 32],
+}
+
+/// How often the agent reads the node link's peers from the game directory.
+pub const LINK_PEERS_REFRESH_MS: u64 = 250;
+
+/// Starts the node link, the game directory, the etcd arbiter and the link's demultiplexer, and
+/// hands every worker its part; returns the bound link address and what must live as long as them.
+async fn start_cross_node(
+    node: &Node,
+    config: &AgentConfig,
+    settings: &LinkSettings,
+) -> anyhow::Result<(std::net::SocketAddr, Vec<Box<dyn std::any::Any + Send>>)> {
+    use crate::node_link::{LINK_INBOX_FRAMES, LinkConfig, NodeLink, message::LinkMessage};
+    let options =
+        etcd_client::ConnectOptions::new().with_connect_timeout(Duration::from_millis(ETCD_CONNECT_TIMEOUT_MS));
+    let client = etcd_client::Client::connect(config.etcd_endpoints.clone(), Some(options))
+        .await
+        .context("connecting to etcd for the node link")?;
+    let (frames_in, frames) = std::sync::mpsc::sync_channel(LINK_INBOX_FRAMES);
+    let (link, bound) = NodeLink::start(
+        LinkConfig {
+            node_id: config.node_id.clone(),
+            listen_addr: settings.listen,
+            cluster_key: settings.cluster_key,
+        },
+        frames_in,
+    )
+    .await
+    .context("starting the node link")?;
+    let (directory, directory_handle) = meridian_control::registry::GameDirectory::start(client.clone())
+        .await
+        .context("reading the game directory")?;
+    let workers = node.worker_count();
+    let (arbiter, answers) = crate::handoff::EtcdArbiter::start(&tokio::runtime::Handle::current(), client, workers);
+    let (inboxes, receivers): (Vec<_>, Vec<_>) = (0..workers)
+        .map(|_| std::sync::mpsc::sync_channel::<(String, LinkMessage)>(LINK_INBOX_FRAMES))
+        .unzip();
+    // Frames to the worker they name: a plain thread, as the workers' queues are std channels.
+    std::thread::Builder::new()
+        .name("node-link-demux".into())
+        .spawn(move || {
+            for frame in frames {
+                let message = match LinkMessage::decode(&frame.bytes) {
+                    Ok(message) => message,
+                    Err(error) => {
+                        metrics::counter!("meridian_node_link_frames_dropped_total", "peer" => frame.from_node.clone(), "reason" => "undecodable").increment(1);
+                        tracing::warn!(peer = %frame.from_node, %error, "node link: message dropped");
+                        continue;
+                    }
+                };
+                let worker = message.to_worker().unwrap_or(0) as usize;
+                let Some(inbox) = inboxes.get(worker) else {
+                    metrics::counter!("meridian_node_link_frames_dropped_total", "peer" => frame.from_node.clone(), "reason" => "unknown_worker").increment(1);
+                    continue;
+                };
+                if inbox.try_send((frame.from_node.clone(), message)).is_err() {
+                    metrics::counter!("meridian_node_link_frames_dropped_total", "peer" => frame.from_node, "reason" => "worker_inbox_full").increment(1);
+                }
+            }
+        })
+        .context("starting the node link's demultiplexer")?;
+    let links = receivers
+        .into_iter()
+        .zip(answers)
+        .map(|(inbox, answers)| {
+            crate::worker::CrossNode::new(
+                config.node_id.clone(),
+                link.clone(),
+                inbox,
+                directory.clone(),
+                arbiter.clone(),
+                answers,
+            )
+        })
+        .collect();
+    node.attach_cross_node(links)?;
+    // Peers follow the registry: every live node that advertises a link address.
+    let peers = tokio::spawn(async move {
+        let mut interval = tokio::time::interval(Duration::from_millis(LINK_PEERS_REFRESH_MS));
+        loop {
+            interval.tick().await;
+            let live = directory.link_addresses();
+            for (peer, addr) in &live {
+                link.set_peer(peer, *addr);
+            }
+            for (peer, _) in link.peers() {
+                if !live.contains_key(&peer) {
+                    link.remove_peer(&peer);
+                }
+            }
+        }
+    });
+    tracing::info!(%bound, "node link listening");
+    Ok((bound, vec![Box::new(directory_handle), Box::new(AbortOnDrop(peers))]))
 }
 
 /// Runs the agent until `stop` is set (then leaves the registry, so the node's zones move at once).
@@ -60,6 +170,14 @@ pub fn run(node: Arc<Node>, config: AgentConfig, stop: Arc<AtomicBool>) -> anyho
         .context("agent runtime")?;
     let session_events = node.take_session_events().map(|events| Arc::new(Mutex::new(events)));
     runtime.block_on(async move {
+        let mut config = config;
+        let mut _cross_node = Vec::new();
+        if let Some(settings) = config.link.clone() {
+            let (bound, keep) = start_cross_node(&node, &config, &settings).await?;
+            config.link_addr = Some(bound.to_string());
+            config.underlay_addr = settings.underlay_addr.map(|ip| ip.to_string());
+            _cross_node = keep;
+        }
         while !stop.load(Ordering::Relaxed) {
             match serve_one_lease(&node, &config, &stop, session_events.clone()).await {
                 Ok(()) => return Ok(()),
@@ -97,6 +215,8 @@ async fn serve_one_lease(
         build: concat!("meridian-node ", env!("CARGO_PKG_VERSION")).to_string(),
         websocket: config.websocket_url.clone(),
         metrics_addr: config.metrics_addr.clone(),
+        link_addr: config.link_addr.clone(),
+        underlay_addr: config.underlay_addr.clone(),
     };
     let registry_config = NodeConfig {
         lease_ttl_s: config.lease_ttl_s,

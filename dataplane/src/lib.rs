@@ -21,6 +21,7 @@ pub mod handoff;
 pub mod hot;
 pub mod metrics;
 pub mod node;
+pub mod node_link;
 pub mod persistence;
 pub mod probe;
 pub mod worker;

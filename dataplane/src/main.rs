@@ -94,6 +94,13 @@ enum Command {
         /// Registry lease TTL: the node counts as dead this long after its last keep-alive.
         #[arg(long, default_value_t = 3)]
         lease_ttl_s: i64,
+        /// With `--control`: listen for the node link here (TCP; port 0: any) and hand players to
+        /// and from zones on other nodes (tickets, commits by etcd, ghosts, forwarded datagrams).
+        #[arg(long)]
+        link_listen: Option<SocketAddr>,
+        /// With `--link-listen`: this node's underlay IPv4 address, advertised for edge forwarding.
+        #[arg(long)]
+        underlay_addr: Option<std::net::Ipv4Addr>,
         /// Run behind the XDP edge on this interface (the one game traffic arrives on, in this
         /// network namespace): malformed, unknown-session, badly tagged, replayed and over-rate
         /// packets are dropped in the kernel and sessions are steered to their zone's worker.
@@ -231,6 +238,8 @@ fn main() -> anyhow::Result<()> {
             advertise,
             capacity_players,
             lease_ttl_s,
+            link_listen,
+            underlay_addr,
             xdp_iface,
             xdp_mode,
             edge_source_pps,
@@ -338,6 +347,8 @@ fn main() -> anyhow::Result<()> {
                 advertise: advertise.unwrap_or(listen),
                 capacity_players,
                 lease_ttl_s,
+                link_listen,
+                underlay_addr,
             });
             let edge = match (xdp_iface, xdp_mode) {
                 (None, _) | (_, XdpModeFlag::Off) => None,
@@ -406,6 +417,8 @@ struct ControlFlags {
     advertise: SocketAddr,
     capacity_players: u32,
     lease_ttl_s: i64,
+    link_listen: Option<SocketAddr>,
+    underlay_addr: Option<std::net::Ipv4Addr>,
 }
 
 fn default_node_id(listen: SocketAddr) -> String {
@@ -506,6 +519,13 @@ fn serve(
                 lease_ttl_s: flags.lease_ttl_s,
                 websocket_url: websocket_url.clone(),
                 metrics_addr: Some(exporter.local_addr().to_string()),
+                link: flags.link_listen.map(|listen| meridian_node::agent::LinkSettings {
+                    listen,
+                    underlay_addr: flags.underlay_addr,
+                    cluster_key,
+                }),
+                link_addr: None,
+                underlay_addr: None,
             };
             tracing::info!(node_id = %config.node_id, etcd = ?config.etcd_endpoints, "running under the control plane");
             let (node, stop) = (Arc::clone(&node), Arc::clone(&agent_stop));

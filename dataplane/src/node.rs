@@ -92,6 +92,8 @@ pub struct Node {
     edge: Option<std::sync::Mutex<Edge>>,
     persistence: Option<PersistenceBridge>,
     hot: Option<HotBridge>,
+    /// Each worker's slot for its links to other nodes (`attach_cross_node`).
+    cross_slots: Vec<crate::worker::CrossNodeSlot>,
     /// What the WebSocket gateway needs to put its sessions on the workers' path.
     ws_outbound: Arc<crate::ws::WsOutbound>,
     inboxes: Vec<SyncSender<Forwarded>>,
@@ -100,6 +102,23 @@ pub struct Node {
 }
 
 impl Node {
+    /// Hands each worker its links to other nodes (the node agent does, once the node link is
+    /// up); a worker takes its own at its next loop. `links` in worker order.
+    pub fn attach_cross_node(&self, links: Vec<crate::worker::CrossNode>) -> anyhow::Result<()> {
+        anyhow::ensure!(links.len() == self.cross_slots.len(), "one cross-node link per worker");
+        for (slot, links) in self.cross_slots.iter().zip(links) {
+            *slot
+                .lock()
+                .map_err(|_| anyhow::anyhow!("a worker's cross-node slot is poisoned"))? = Some(links);
+        }
+        Ok(())
+    }
+
+    /// How many workers the node runs.
+    pub fn worker_count(&self) -> usize {
+        self.cross_slots.len()
+    }
+
     /// Binds the sockets and starts the workers. Metrics go to whatever recorder is installed.
     pub fn start(config: NodeConfig) -> anyhow::Result<Node> {
         anyhow::ensure!(
@@ -200,6 +219,7 @@ impl Node {
         let clock = WorkerClock::new();
         let directory = Arc::new(ZoneDirectory::default());
         let arbiter: Arc<dyn crate::handoff::HandoffArbiter> = Arc::new(crate::handoff::LocalArbiter::default());
+        let cross_slots: Vec<crate::worker::CrossNodeSlot> = (0..config.workers).map(|_| Arc::default()).collect();
         for &zone_id in &settings.plan.zone_ids {
             if let Some(worker) = settings.plan.owner(zone_id) {
                 directory.set(zone_id, worker);
@@ -238,6 +258,7 @@ impl Node {
                 hot: hot_links.next().flatten(),
                 ws: Arc::clone(&ws_outbound),
                 arbiter: Arc::clone(&arbiter),
+                cross_node: Some(Arc::clone(&cross_slots[index])),
             };
             handles.push(std::thread::Builder::new().name(format!("zone-worker-{index}")).spawn(
                 move || -> anyhow::Result<()> {
@@ -254,6 +275,7 @@ impl Node {
             commands,
             session_events: std::sync::Mutex::new(session_receiver),
             edge: edge.map(std::sync::Mutex::new),
+            cross_slots,
             persistence,
             hot,
             ws_outbound,

@@ -43,6 +43,9 @@ use meridian_proto::{
 };
 use meridian_zone::{WorldLayout, ZoneConfig};
 
+mod cross_node;
+pub use cross_node::{CROSS_ROUTES_MAX, CrossNode, CrossNodeSlot};
+
 use crate::{
     cpu_time::thread_cpu_ns,
     dgram_io::{self, DatagramIo, DatagramIoConfig, IoBackend},
@@ -211,6 +214,8 @@ pub struct WorkerLinks {
     pub ws: Arc<crate::ws::WsOutbound>,
     /// Decides each handoff ticket between this node's workers (commit or abort, once).
     pub arbiter: Arc<dyn HandoffArbiter>,
+    /// Where the node agent leaves this worker's links to other nodes (`None`: single node).
+    pub cross_node: Option<cross_node::CrossNodeSlot>,
 }
 
 /// How long a worker waits at start-up for the saved state of the zones it starts with: the
@@ -282,6 +287,12 @@ pub struct ZoneWorker {
     ws: Arc<crate::ws::WsOutbound>,
     world: crate::world_view::WorldPublisher,
     arbiter: Arc<dyn HandoffArbiter>,
+    /// Handoffs to and from other nodes (`cross_node`), once the agent has set them up.
+    cross: Option<cross_node::CrossNode>,
+    cross_slot: Option<cross_node::CrossNodeSlot>,
+    /// Session events the worker raises itself (a session committed here from another node), handled
+    /// after the host's like them.
+    raised_session_events: std::collections::VecDeque<SessionEvent>,
     /// Nonces for sealing session keys into records: 16 random bytes from the OS at start and a
     /// counter, so no two seals of this worker share one and no RNG is read per session.
     nonce_prefix: [u8; 16],
@@ -451,6 +462,7 @@ impl ZoneWorker {
             hot,
             ws,
             arbiter,
+            cross_node: cross_slot,
         } = links;
         let io = dgram_io::open(settings.backend, socket, &settings.io)?;
         let now_us = clock.now_us();
@@ -576,6 +588,9 @@ impl ZoneWorker {
             ws,
             world: crate::world_view::WorldPublisher::new(index, settings.world.clone()),
             arbiter,
+            cross: None,
+            cross_slot,
+            raised_session_events: Default::default(),
             nonce_prefix: random_nonce_prefix()?,
             nonce_counter: 0,
         })
@@ -621,6 +636,7 @@ impl ZoneWorker {
                 self.host
                     .handle_datagram(forwarded.received_us, forwarded.from, &forwarded.bytes);
             }
+            self.exchange_cross_node(self.clock.now_us());
             let now_us = self.clock.now_us();
             if now_us >= self.host.poll_timeout() {
                 self.host.handle_timeout(now_us);
@@ -779,7 +795,11 @@ impl ZoneWorker {
     /// handshake until it closes) and hands the opens and closes to the agent (or forgets them in
     /// standalone mode).
     fn forward_session_events(&mut self) {
-        while let Some(event) = self.host.poll_session_event() {
+        while let Some(event) = self
+            .host
+            .poll_session_event()
+            .or_else(|| self.raised_session_events.pop_front())
+        {
             if let (
                 Some(link),
                 SessionEvent::Opened {
@@ -1083,7 +1103,8 @@ impl ZoneWorker {
     /// A datagram of a session frozen here in a ticket goes after the ticket to the new zone's
     /// worker. True: forwarded (or dropped, counted, on a full queue).
     fn forward_moved(&mut self, now_us: u64, bytes: &[u8], from: SocketAddr) -> bool {
-        let owner = match self.host.handoff_forward(bytes) {
+        let in_transit_to = self.host.handoff_forward(bytes);
+        let owner = match in_transit_to {
             Some(zone_id) => self.directory.owner(zone_id),
             None => {
                 // Moved on by a committed handoff: the route the commit left here, kept alive by
@@ -1099,6 +1120,13 @@ impl ZoneWorker {
                 })
             }
         };
+        if owner.is_none()
+            && self.cross.is_some()
+            && let Ok(header) = read_sealed_header(bytes)
+            && self.forward_across(now_us, header.session_id, in_transit_to, bytes, from)
+        {
+            return true;
+        }
         let Some(owner) = owner.filter(|owner| *owner != self.index) else {
             return false;
         };
@@ -1133,6 +1161,7 @@ impl ZoneWorker {
         // Border entities for neighbouring zones on other workers: one batch per pair per tick.
         while let Some(batch) = self.host.poll_ghost_batch() {
             let Some(owner) = self.directory.owner(batch.to_zone_id) else {
+                self.ghosts_across(batch);
                 continue;
             };
             self.send_peer(
@@ -1152,10 +1181,11 @@ impl ZoneWorker {
                     session_id,
                     to_zone_id,
                     bytes,
-                    ..
+                    from_zone_id,
                 } => {
                     // No owner or a full queue: the ticket expires and is aborted.
                     let Some(owner) = self.directory.owner(to_zone_id) else {
+                        self.ticket_across(session_id, ticket_id, from_zone_id, to_zone_id, bytes);
                         continue;
                     };
                     self.send_peer(
@@ -1182,6 +1212,9 @@ impl ZoneWorker {
                 HandoffMessage::Expired {
                     ticket_id, session_id, ..
                 } => {
+                    if self.expired_across(now_us, session_id, ticket_id) {
+                        continue;
+                    }
                     if self.arbiter.abort(session_id, ticket_id) {
                         self.host.abort_handoff(now_us, session_id, ticket_id);
                         self.arbiter.settled(session_id, ticket_id);
@@ -1226,6 +1259,9 @@ impl ZoneWorker {
     /// The host took a ticket in: commit it with the arbiter (then tell the old worker) or, if the
     /// old worker aborted first, cancel the admission before any tick runs.
     fn commit_accepted(&mut self, now_us: u64, session_id: u64, ticket_id: u64, from_zone_id: u32) {
+        if self.accepted_across(now_us, session_id, ticket_id) {
+            return;
+        }
         let Some(from_worker) = self.directory.owner(from_zone_id) else {
             self.host.cancel_handoff(session_id, ticket_id);
             return;
@@ -1314,6 +1350,9 @@ impl ZoneWorker {
     fn transmit(&mut self) {
         let now_us = self.clock.now_us();
         while let Some(transmit) = self.host.poll_transmit(now_us) {
+            if self.cross.is_some() && self.relay_reply(now_us, &transmit.bytes, transmit.destination) {
+                continue;
+            }
             self.queue_send(&transmit.bytes, transmit.destination);
         }
         if self.sends_queued {

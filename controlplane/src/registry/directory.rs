@@ -23,6 +23,9 @@ struct DirectoryState {
     placements: BTreeMap<ZoneId, (Placement, i64)>,
     /// Live node → the address its clients send game datagrams to.
     game_addresses: BTreeMap<String, SocketAddr>,
+    /// Live node → its node link address and underlay IPv4 address, when it advertises them.
+    link_addresses: BTreeMap<String, SocketAddr>,
+    underlay_addresses: BTreeMap<String, std::net::Ipv4Addr>,
     /// Live node → its WebSocket gateway URL (nodes without one are absent).
     websockets: BTreeMap<String, String>,
 }
@@ -108,6 +111,21 @@ impl GameDirectory {
     }
 }
 
+impl GameDirectory {
+    /// Every live node's node link address (for the node link's peers).
+    pub fn link_addresses(&self) -> BTreeMap<String, SocketAddr> {
+        self.state
+            .read()
+            .map(|state| state.link_addresses.clone())
+            .unwrap_or_default()
+    }
+
+    /// A live node's underlay IPv4 address (where an edge encapsulates datagrams to it).
+    pub fn underlay_address(&self, node: &str) -> Option<std::net::Ipv4Addr> {
+        self.state.read().ok()?.underlay_addresses.get(node).copied()
+    }
+}
+
 /// The login API's view: a player of `zone` is sent to this address.
 impl crate::auth::ZoneDirectory for GameDirectory {
     fn locate(&self, zone_id: u32) -> Option<ZoneServer> {
@@ -137,6 +155,8 @@ async fn load_prefix(
             state.placements = fresh.placements;
         } else {
             state.game_addresses = fresh.game_addresses;
+            state.link_addresses = fresh.link_addresses;
+            state.underlay_addresses = fresh.underlay_addresses;
         }
     }
     Ok(revision)
@@ -179,6 +199,14 @@ fn apply_to(state: &mut DirectoryState, event: &WatchEvent) {
                         Some(url) => state.websockets.insert(node.clone(), url),
                         None => state.websockets.remove(&node),
                     };
+                    match record.link_addr.as_deref().map(str::parse::<SocketAddr>) {
+                        Some(Ok(link)) => state.link_addresses.insert(node.clone(), link),
+                        _ => state.link_addresses.remove(&node),
+                    };
+                    match record.underlay_addr.as_deref().map(str::parse::<std::net::Ipv4Addr>) {
+                        Some(Ok(underlay)) => state.underlay_addresses.insert(node.clone(), underlay),
+                        _ => state.underlay_addresses.remove(&node),
+                    };
                     state.game_addresses.insert(node, address);
                 }
                 Err(_) => tracing::warn!(node, game_addr = record.game_addr, "directory: bad game address"),
@@ -188,6 +216,8 @@ fn apply_to(state: &mut DirectoryState, event: &WatchEvent) {
         WatchEvent::Delete { .. } => {
             state.websockets.remove(&node);
             state.game_addresses.remove(&node);
+            state.link_addresses.remove(&node);
+            state.underlay_addresses.remove(&node);
         }
     }
 }
@@ -216,6 +246,8 @@ mod tests {
             build: "test".into(),
             websocket: Some("wss://a.example:7443/".into()),
             metrics_addr: None,
+            link_addr: None,
+            underlay_addr: None,
         };
         apply_to(
             &mut state,
@@ -255,5 +287,35 @@ mod tests {
             },
         );
         assert!(state.placements.is_empty());
+    }
+
+    #[test]
+    fn a_nodes_link_and_underlay_addresses_follow_its_record() {
+        let mut state = DirectoryState::default();
+        let mut record = NodeRecord {
+            id: "b".into(),
+            game_addr: "127.0.0.1:7777".into(),
+            workers: 1,
+            capacity_players: 100,
+            build: "test".into(),
+            metrics_addr: None,
+            websocket: None,
+            link_addr: Some("127.0.0.1:7801".into()),
+            underlay_addr: Some("10.10.0.2".into()),
+        };
+        apply_to(&mut state, &put(node_key("b"), &record));
+        assert_eq!(state.link_addresses.get("b"), Some(&"127.0.0.1:7801".parse().unwrap()));
+        assert_eq!(state.underlay_addresses.get("b"), Some(&"10.10.0.2".parse().unwrap()));
+        record.underlay_addr = Some("not an address".into());
+        apply_to(&mut state, &put(node_key("b"), &record));
+        assert!(
+            state.underlay_addresses.is_empty(),
+            "an unreadable underlay is no underlay"
+        );
+        record.link_addr = None;
+        record.underlay_addr = None;
+        apply_to(&mut state, &put(node_key("b"), &record));
+        assert!(state.link_addresses.is_empty(), "restarted without a link");
+        assert_eq!(state.game_addresses.len(), 1);
     }
 }

@@ -101,6 +101,14 @@ pub struct NodeRecord {
     /// absent in records of nodes from before it was advertised.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics_addr: Option<String>,
+    /// Where peers dial the node link (TCP; handoff tickets, commits, ghosts and forwarded
+    /// datagrams between nodes); absent: the node takes no part in handoffs across nodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_addr: Option<String>,
+    /// The node's underlay IPv4 address, where another node's edge encapsulates a session's
+    /// datagrams to it (`EdgeSessions::forward`); absent: no edge forwarding to this node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub underlay_addr: Option<String>,
 }
 
 /// A node's load heartbeat, written under its lease.

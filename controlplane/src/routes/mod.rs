@@ -309,3 +309,74 @@ pub async fn abort_ticket(client: &mut Client, ticket_id: &str, now_unix_ms: u64
         }),
     }
 }
+
+/// Decides a ticket for its old owner, whatever the wall clock says: the route is written back to
+/// `owner` (bumping its revision) and the ticket marked aborted, in one transaction compared on the
+/// route's revision when the ticket opened, the ticket's own revision and `owner`'s zone token.
+///
+/// With [`commit_owner`] this makes etcd the one judge of a cross-node handoff: both compare the
+/// same route revision and each rewrites the route or the ticket, so exactly one of the two
+/// transactions succeeds, and after any crash the route says who owns the session. The old node
+/// calls it when its ticket's deadline (in cluster ticks) passed; unlike [`abort_ticket`] it does
+/// not wait for the ticket's wall-clock deadline, which only bounds a stuck commit.
+pub async fn abort_to_owner(client: &mut Client, ticket_id: &str, owner: &Route) -> Result<AbortOutcome, RouteError> {
+    let Some((ticket, ticket_revision)) = read_ticket(client, ticket_id).await? else {
+        return Err(RouteError::NoTicket {
+            ticket_id: ticket_id.to_owned(),
+        });
+    };
+    match ticket.state {
+        TicketState::Aborted => return Ok(AbortOutcome::AlreadyAborted),
+        TicketState::Committed => {
+            return Err(RouteError::TicketCommitted {
+                ticket_id: ticket_id.to_owned(),
+            });
+        }
+        TicketState::Open => {}
+    }
+    let route_key = route_key(ticket.session);
+    let ticket_key = handoff_key(ticket_id);
+    let aborted = Ticket {
+        state: TicketState::Aborted,
+        ..ticket.clone()
+    };
+    let txn = Txn::new()
+        .when([
+            Compare::mod_revision(route_key.clone(), CompareOp::Equal, ticket.route_revision),
+            Compare::mod_revision(ticket_key.clone(), CompareOp::Equal, ticket_revision),
+            zone_token_compare(owner.zone, owner.token),
+        ])
+        .and_then([
+            TxnOp::put(route_key, encode(owner), None),
+            TxnOp::put(ticket_key, encode(&aborted), None),
+        ]);
+    if client.txn(txn).await?.succeeded() {
+        return Ok(AbortOutcome::Aborted);
+    }
+    match read_ticket(client, ticket_id).await? {
+        Some((now, _)) if now.state == TicketState::Aborted => return Ok(AbortOutcome::AlreadyAborted),
+        Some((now, _)) if now.state == TicketState::Committed => {
+            return Err(RouteError::TicketCommitted {
+                ticket_id: ticket_id.to_owned(),
+            });
+        }
+        Some((_, revision)) if revision != ticket_revision => {
+            return Err(RouteError::Contended {
+                ticket_id: ticket_id.to_owned(),
+            });
+        }
+        _ => {}
+    }
+    let route_now = get_route(client, ticket.session)
+        .await?
+        .map_or(0, |(_, revision)| revision);
+    if route_now != ticket.route_revision {
+        return Err(RouteError::RouteChanged {
+            session: ticket.session,
+        });
+    }
+    Err(RouteError::StaleToken {
+        zone: owner.zone,
+        token: owner.token,
+    })
+}
