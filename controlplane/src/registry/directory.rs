@@ -151,15 +151,22 @@ async fn load_prefix(
         apply_to(&mut fresh, &event);
     }
     if let Ok(mut state) = state.write() {
-        if prefix == ASSIGN_PREFIX {
-            state.placements = fresh.placements;
-        } else {
-            state.game_addresses = fresh.game_addresses;
-            state.link_addresses = fresh.link_addresses;
-            state.underlay_addresses = fresh.underlay_addresses;
-        }
+        replace_prefix(&mut state, prefix, fresh);
     }
     Ok(revision)
+}
+
+/// Takes from a fresh read everything the directory derives from keys under `prefix` (every field
+/// fed by node records when `prefix` is the nodes' prefix), leaving the rest as it was.
+fn replace_prefix(state: &mut DirectoryState, prefix: &str, fresh: DirectoryState) {
+    if prefix == ASSIGN_PREFIX {
+        state.placements = fresh.placements;
+    } else {
+        state.game_addresses = fresh.game_addresses;
+        state.link_addresses = fresh.link_addresses;
+        state.underlay_addresses = fresh.underlay_addresses;
+        state.websockets = fresh.websockets;
+    }
 }
 
 fn apply(state: &RwLock<DirectoryState>, event: &WatchEvent) {
@@ -279,6 +286,19 @@ mod tests {
         );
         assert!(state.game_addresses.is_empty(), "the node's lease ended");
         assert!(state.websockets.is_empty(), "the node's gateway went with it");
+        // A fresh read of the nodes' prefix (after a compaction) brings the gateway back with the
+        // node and leaves the assignments alone.
+        let mut fresh = DirectoryState::default();
+        apply_to(&mut fresh, &put(node_key("a"), &record));
+        replace_prefix(&mut state, NODES_PREFIX, fresh);
+        assert_eq!(
+            state.websockets.get("a").map(String::as_str),
+            Some("wss://a.example:7443/")
+        );
+        assert_eq!(state.game_addresses.len(), 1);
+        assert_eq!(state.placements.len(), 1, "the assignments were not part of that read");
+        replace_prefix(&mut state, NODES_PREFIX, DirectoryState::default());
+        assert!(state.websockets.is_empty() && state.game_addresses.is_empty());
         apply_to(
             &mut state,
             &WatchEvent::Delete {
