@@ -10,13 +10,14 @@
 //! lost or applied twice would cause one), and etcd's route of each session names the node and
 //! zone where its player ends.
 
-use std::net::{SocketAddr, UdpSocket};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+mod common;
 
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Walker;
 use etcd_client::Client;
-use meridian_client::dev_token::{self, SplitMix64};
-use meridian_client::{ClientConfig, GameClient, MoveCommand};
 use meridian_control::assigner::{AssignerConfig, AssignerService};
 use meridian_control::registry::Placement;
 use meridian_control::routes::get_route;
@@ -26,10 +27,6 @@ const CLUSTER_KEY: [u8; 32] = [0x5c; 32];
 const WALKERS: u64 = 3;
 /// Where the world's zones meet (zone side 512 m): players spawn on it.
 const BORDER_X_M: f32 = 512.0;
-
-fn now_us() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as u64
-}
 
 /// A node's metrics text (empty if it does not answer).
 fn metrics_text(port: u16) -> String {
@@ -90,42 +87,6 @@ fn start_node(etcd: &str, node_id: &str, listen: SocketAddr, metrics_port: u16, 
             .spawn()
             .expect("start meridian-node"),
     )
-}
-
-struct Walker {
-    session_id: u64,
-    client: GameClient,
-    socket: UdpSocket,
-    next_tick: Instant,
-    direction: [f32; 2],
-    /// When each datagram from the server arrived (the pause figure reads the gaps).
-    arrivals: Vec<Instant>,
-}
-
-impl Walker {
-    fn step(&mut self) {
-        let mut buf = [0u8; 2048];
-        while let Ok((n, from)) = self.socket.recv_from(&mut buf) {
-            self.arrivals.push(Instant::now());
-            let _ = self.client.handle(now_us(), from, &buf[..n]);
-        }
-        if self.client.is_connected() && Instant::now() >= self.next_tick {
-            self.next_tick += Duration::from_millis(50);
-            let _ = self.client.tick(MoveCommand {
-                direction: self.direction,
-                yaw: 0.0,
-            });
-        }
-        while let Some(transmit) = self.client.poll_transmit(now_us()) {
-            let _ = self.socket.send_to(&transmit.bytes, transmit.destination);
-        }
-        while self.client.poll_event().is_some() {}
-    }
-
-    fn server_x(&self) -> Option<f32> {
-        let entity = self.client.entity()?;
-        self.client.server_world().get(&entity).map(|state| state.position[0])
-    }
 }
 
 fn run_for(walkers: &mut [Walker], duration: Duration) {
@@ -201,27 +162,7 @@ fn players_walk_between_zones_on_two_nodes_without_reconnecting_or_losing_an_inp
     eprintln!("zone 1 on {}, zone 2 on {}", zone1.node, zone2.node);
 
     let mut walkers: Vec<Walker> = (0..WALKERS)
-        .map(|index| {
-            let session_id = 0x7000 + index;
-            let token = dev_token::issue(
-                &CLUSTER_KEY,
-                session_id,
-                1,
-                server,
-                now_us() / 1_000_000,
-                &mut SplitMix64(11 + index),
-            );
-            let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-            socket.set_nonblocking(true).unwrap();
-            Walker {
-                session_id,
-                client: GameClient::new(now_us(), token, ClientConfig::default()).expect("a client"),
-                socket,
-                next_tick: Instant::now(),
-                direction: [0.0, 0.0],
-                arrivals: Vec::new(),
-            }
-        })
+        .map(|index| Walker::new(&CLUSTER_KEY, server, 0x7000 + index, 1, 11 + index))
         .collect();
     let connect_deadline = Instant::now() + Duration::from_secs(10);
     while !walkers
@@ -375,24 +316,7 @@ fn chaos_run(step: &str) -> String {
     let index_of = |node: &str| ids.iter().position(|id| *id == node).unwrap();
     let (old, new) = (index_of(&zone1.node), index_of(&zone2.node));
     let session_id = 0x9000;
-    let token = dev_token::issue(
-        &CLUSTER_KEY,
-        session_id,
-        1,
-        listen[old],
-        now_us() / 1_000_000,
-        &mut SplitMix64(99),
-    );
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket.set_nonblocking(true).unwrap();
-    let mut walkers = vec![Walker {
-        session_id,
-        client: GameClient::new(now_us(), token, ClientConfig::default()).expect("a client"),
-        socket,
-        next_tick: Instant::now(),
-        direction: [0.0, 0.0],
-        arrivals: Vec::new(),
-    }];
+    let mut walkers = vec![Walker::new(&CLUSTER_KEY, listen[old], session_id, 1, 99)];
     let connect_deadline = Instant::now() + Duration::from_secs(10);
     while !(walkers[0].client.is_connected() && walkers[0].client.entity().is_some()) {
         assert!(Instant::now() < connect_deadline, "client never connected");
@@ -566,26 +490,7 @@ fn pause_figure() {
     std::thread::sleep(Duration::from_secs(2));
     let server = if zone1.node == "node-a" { listen_a } else { listen_b };
     let mut walkers: Vec<Walker> = (0..walkers_n)
-        .map(|index| {
-            let token = dev_token::issue(
-                &CLUSTER_KEY,
-                0xA000 + index,
-                1,
-                server,
-                now_us() / 1_000_000,
-                &mut SplitMix64(31 + index),
-            );
-            let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-            socket.set_nonblocking(true).unwrap();
-            Walker {
-                session_id: 0xA000 + index,
-                client: GameClient::new(now_us(), token, ClientConfig::default()).expect("a client"),
-                socket,
-                next_tick: Instant::now(),
-                direction: [0.0, 0.0],
-                arrivals: Vec::new(),
-            }
-        })
+        .map(|index| Walker::new(&CLUSTER_KEY, server, 0xA000 + index, 1, 31 + index))
         .collect();
     let connect_deadline = Instant::now() + Duration::from_secs(20);
     while !walkers

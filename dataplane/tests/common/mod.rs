@@ -70,3 +70,103 @@ pub fn run_until(players: &mut [Player], timeout: Duration, pause: Duration, don
     }
     false
 }
+
+/// An SDK player over real UDP walking in `direction`: one input per 50 ms tick while connected,
+/// the arrival time of every datagram from the server kept (pause figures read the gaps).
+pub struct Walker {
+    pub session_id: u64,
+    pub client: GameClient,
+    pub socket: UdpSocket,
+    pub next_tick: Instant,
+    pub direction: [f32; 2],
+    pub arrivals: Vec<Instant>,
+}
+
+impl Walker {
+    /// A walker of `zone_id` whose dev token (sealed with `cluster_key`, naming `server`) draws its
+    /// keys from `seed`.
+    pub fn new(cluster_key: &[u8; 32], server: SocketAddr, session_id: u64, zone_id: u32, seed: u64) -> Self {
+        let token = dev_token::issue(
+            cluster_key,
+            session_id,
+            zone_id,
+            server,
+            now_us() / 1_000_000,
+            &mut SplitMix64(seed),
+        );
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_nonblocking(true).unwrap();
+        Walker {
+            session_id,
+            client: GameClient::new(now_us(), token, ClientConfig::default()).expect("a client"),
+            socket,
+            next_tick: Instant::now(),
+            direction: [0.0, 0.0],
+            arrivals: Vec::new(),
+        }
+    }
+
+    pub fn step(&mut self) {
+        let mut buf = [0u8; 2048];
+        while let Ok((n, from)) = self.socket.recv_from(&mut buf) {
+            self.arrivals.push(Instant::now());
+            let _ = self.client.handle(now_us(), from, &buf[..n]);
+        }
+        if self.client.is_connected() && Instant::now() >= self.next_tick {
+            self.next_tick += Duration::from_millis(50);
+            let _ = self.client.tick(MoveCommand {
+                direction: self.direction,
+                yaw: 0.0,
+            });
+        }
+        while let Some(transmit) = self.client.poll_transmit(now_us()) {
+            let _ = self.socket.send_to(&transmit.bytes, transmit.destination);
+        }
+        while self.client.poll_event().is_some() {}
+    }
+
+    /// Steps this walker every 5 ms until `done` or `timeout`.
+    pub fn run_until(&mut self, timeout: Duration, mut done: impl FnMut(&Walker) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            self.step();
+            if done(self) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+
+    /// Where the server last placed this walker's entity, east-west.
+    pub fn server_x(&self) -> Option<f32> {
+        let entity = self.client.entity()?;
+        self.client.server_world().get(&entity).map(|state| state.position[0])
+    }
+}
+
+/// Steps the walkers every 2 ms until `done` or `timeout`.
+pub fn walk_until(walkers: &mut [Walker], timeout: Duration, mut done: impl FnMut(&[Walker]) -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        for walker in walkers.iter_mut() {
+            walker.step();
+        }
+        if done(walkers) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    false
+}
+
+/// Players the node's workers count in zones 1 and 2.
+pub fn zone_players(node: &meridian_node::node::Node) -> (u32, u32) {
+    let mut counts = (0, 0);
+    for gauges in node.gauges() {
+        let players = gauges.zone_players.lock().unwrap();
+        counts.0 += players.get(&1).copied().unwrap_or(0);
+        counts.1 += players.get(&2).copied().unwrap_or(0);
+    }
+    counts
+}
