@@ -93,12 +93,28 @@ pub enum HotRequest {
         zone_id: u32,
         fencing_token: u64,
     },
+    /// A handoff this node let go of committed to a zone on another node: move the record there
+    /// (see `SessionStore::move_zone`), so a takeover of that zone finds it even if the new owner
+    /// died before writing it.
+    SessionMoved(SessionMove),
     /// Load the zone's saved state (answered on the worker's `zone_loads`).
     LoadZone {
         worker: usize,
         zone_id: u32,
         fencing_token: u64,
     },
+}
+
+/// Where a committed handoff took a session: the old zone (and the token it was held under), the
+/// new zone, its owner's token and node, and where the frozen player stood.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionMove {
+    pub session_id: u64,
+    pub from: (u32, u64),
+    pub to: (u32, u64),
+    pub to_node: String,
+    pub position_m: Option<[f32; 3]>,
+    pub entity: Option<u32>,
 }
 
 /// One session's hints for its record.
@@ -162,6 +178,8 @@ pub struct HotCounters {
     pub sessions_written: AtomicU64,
     pub sessions_refreshed: AtomicU64,
     pub sessions_deleted: AtomicU64,
+    /// Records moved to the zone a handoff to another node committed to.
+    pub sessions_moved: AtomicU64,
     pub session_errors: AtomicU64,
     pub restores_restored: AtomicU64,
     pub restores_missing: AtomicU64,
@@ -448,6 +466,30 @@ impl BridgeState {
                     Err(_) => self.counters.session_errors.fetch_add(1, Ordering::Relaxed),
                 };
             }
+            HotRequest::SessionMoved(moved) => {
+                // This node no longer refreshes it: the new zone's owner does.
+                if let Ok(mut live) = self.live.lock() {
+                    live.remove(&moved.session_id);
+                }
+                match self
+                    .sessions
+                    .move_zone(
+                        moved.session_id,
+                        moved.from,
+                        moved.to,
+                        &moved.to_node,
+                        moved.position_m,
+                        moved.entity,
+                    )
+                    .await
+                {
+                    Ok(_) => self.counters.sessions_moved.fetch_add(1, Ordering::Relaxed),
+                    Err(error) => {
+                        tracing::debug!(session_id = moved.session_id, %error, "session record not moved");
+                        self.counters.session_errors.fetch_add(1, Ordering::Relaxed)
+                    }
+                };
+            }
             HotRequest::LoadZone {
                 worker,
                 zone_id,
@@ -630,6 +672,7 @@ pub fn publish_metrics(counters: &HotCounters, writer: &ZoneStateWriter, chat: O
         ("written", load(&counters.sessions_written)),
         ("refreshed", load(&counters.sessions_refreshed)),
         ("deleted", load(&counters.sessions_deleted)),
+        ("moved", load(&counters.sessions_moved)),
         ("errors", load(&counters.session_errors)),
         ("hints_written", load(&counters.hints_written)),
         ("requests_dropped", load(&counters.requests_dropped)),

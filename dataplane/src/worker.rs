@@ -233,6 +233,9 @@ pub struct WorkerSessionEvent {
 /// counts it (`meridian_session_events_dropped_total`): the route it would have written or deleted
 /// then lags until the session's next event or the node's lease ends.
 pub const SESSION_EVENTS_QUEUE_MAX: usize = 65_536;
+/// Session events a worker raises itself and has not handed on yet; beyond it they are dropped and
+/// counted (the record and route then wait for the session's next handoff or its hints refresh).
+pub const RAISED_SESSION_EVENTS_MAX: usize = SESSION_EVENTS_QUEUE_MAX;
 
 /// Live numbers a worker publishes for the node (and its dashboard) without locks.
 #[derive(Debug, Default)]
@@ -290,8 +293,8 @@ pub struct ZoneWorker {
     /// Handoffs to and from other nodes (`cross_node`), once the agent has set them up.
     cross: Option<cross_node::CrossNode>,
     cross_slot: Option<cross_node::CrossNodeSlot>,
-    /// Session events the worker raises itself (a session committed here from another node), handled
-    /// after the host's like them.
+    /// Session events the worker raises itself (a session a handoff committed into one of its
+    /// zones), handled after the host's like them; bounded by [`RAISED_SESSION_EVENTS_MAX`].
     raised_session_events: std::collections::VecDeque<SessionEvent>,
     /// Nonces for sealing session keys into records: 16 random bytes from the OS at start and a
     /// counter, so no two seals of this worker share one and no RNG is read per session.
@@ -618,6 +621,7 @@ impl ZoneWorker {
             }
             let now_us = self.clock.now_us();
             for (bytes, from) in batch.drain(..) {
+                self.arrived_directly(from);
                 self.route(now_us, bytes.as_slice(), from);
                 spare.push(bytes);
             }
@@ -626,6 +630,7 @@ impl ZoneWorker {
                     self.on_peer_handoff(self.clock.now_us(), handoff);
                     continue;
                 }
+                self.arrived_directly(forwarded.from);
                 if self.held_for_restore(&forwarded.bytes) {
                     continue;
                 }
@@ -791,21 +796,45 @@ impl ZoneWorker {
         }
     }
 
+    /// A handoff committed `session_id` into `zone_id` here: its route (zone, worker, token) and its
+    /// session record (keys, hints, under this zone's token) are rewritten as for a session opened
+    /// here, so the record's hints keep refreshing and a takeover of the zone finds it.
+    pub(crate) fn raise_session_moved_here(&mut self, session_id: u64) {
+        let Some((zone_id, _)) = self.host.client_of(session_id) else {
+            return;
+        };
+        let Some(hints) = self.host.session_resume_hints(session_id) else {
+            return;
+        };
+        if self.raised_session_events.len() >= RAISED_SESSION_EVENTS_MAX {
+            metrics::counter!("meridian_worker_raised_session_events_dropped_total").increment(1);
+            return;
+        }
+        self.raised_session_events.push_back(SessionEvent::Opened {
+            session_id,
+            zone_id,
+            address: hints.hints.address,
+        });
+    }
+
     /// Keeps the edge's session map in step with the host (a session is let through from its
     /// handshake until it closes) and hands the opens and closes to the agent (or forgets them in
     /// standalone mode).
     fn forward_session_events(&mut self) {
-        while let Some(event) = self
+        while let Some((event, raised)) = self
             .host
             .poll_session_event()
-            .or_else(|| self.raised_session_events.pop_front())
+            .map(|event| (event, false))
+            .or_else(|| self.raised_session_events.pop_front().map(|event| (event, true)))
         {
+            // A handed-off session's character was made at its login.
             if let (
                 Some(link),
                 SessionEvent::Opened {
                     session_id, zone_id, ..
                 },
-            ) = (&self.persistence, event)
+                false,
+            ) = (&self.persistence, event, raised)
                 && let Some(character_id) = self.host.character_of(session_id)
             {
                 link.send(BridgeRequest::EnsureCharacter { character_id, zone_id });
@@ -909,6 +938,11 @@ impl ZoneWorker {
     /// the node logs no events: the host's queue must still be drained).
     fn forward_handoff_events(&mut self) {
         while let Some(event) = self.host.poll_handoff_event() {
+            // Between two zones of this host the player is here now (across hosts the new side
+            // raises it when its commit is confirmed).
+            if !event.across && event.outcome == meridian_host::HandoffOutcome::Committed {
+                self.raise_session_moved_here(event.session_id);
+            }
             if let Some(link) = &self.persistence {
                 let fencing_token = self.host.zone_token(event.from_zone);
                 link.send(BridgeRequest::Handoff { event, fencing_token });
@@ -1272,6 +1306,7 @@ impl ZoneWorker {
             return;
         }
         self.host.confirm_handoff(session_id, ticket_id);
+        self.raise_session_moved_here(session_id);
         // The session's datagrams belong here now: no forward route, and the edge steers
         // them to this worker's socket.
         self.routes.remove(&session_id);

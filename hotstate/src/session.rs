@@ -220,6 +220,32 @@ end
 return {'1'}
 ";
 
+/// KEYS[1] session key, KEYS[2] the old zone's set, KEYS[3] the new zone's set; ARGV: from zone,
+/// from token, to zone, to token, to node, ttl_ms, token id (the sets' member), pos, entity ("" =
+/// keep). Returns {1} moved (or the new owner already wrote it there), {2} missing, {0,
+/// stored_zone, stored_token} fenced (a newer owner of the old zone, or another zone, holds it).
+const MOVE_SCRIPT: &str = r"
+local stored = redis.call('HMGET', KEYS[1], 'zone', 'token')
+if not stored[1] then
+  return {'2'}
+end
+if stored[1] == ARGV[3] and not older(stored[2], ARGV[4]) then
+  return {'1'}
+end
+if stored[1] ~= ARGV[1] or older(ARGV[2], stored[2]) then
+  return {'0', stored[1], stored[2]}
+end
+redis.call('HSET', KEYS[1], 'zone', ARGV[3], 'token', ARGV[4], 'node', ARGV[5])
+if ARGV[8] ~= '' then
+  redis.call('HSET', KEYS[1], 'pos', ARGV[8], 'entity', ARGV[9])
+end
+redis.call('SREM', KEYS[2], ARGV[7])
+redis.call('SADD', KEYS[3], ARGV[7])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+redis.call('PEXPIRE', KEYS[3], ARGV[6])
+return {'1'}
+";
+
 /// KEYS[1] the zone's session set; ARGV: zone, limit. Returns every record the set names that still
 /// names this zone, as RECORD_FIELDS values in order (false = missing field); members whose record
 /// expired or moved to another zone are removed from the set on the way.
@@ -249,6 +275,7 @@ pub struct SessionStore {
     put: Script,
     touch: Script,
     load_zone: Script,
+    move_zone: Script,
 }
 
 impl SessionStore {
@@ -260,6 +287,7 @@ impl SessionStore {
             put: Script::new(&format!("{LUA_OLDER}{PUT_SCRIPT}")),
             touch: Script::new(&format!("{LUA_OLDER}{TOUCH_SCRIPT}")),
             load_zone: Script::new(LOAD_ZONE_SCRIPT),
+            move_zone: Script::new(&format!("{LUA_OLDER}{MOVE_SCRIPT}")),
         }
     }
 
@@ -380,6 +408,57 @@ impl SessionStore {
     /// Deletes the record (logout). `Ok(false)`: there was none.
     pub async fn delete(&self, token_id: u64, zone_id: u32, fencing_token: u64) -> Result<bool, HotStateError> {
         self.touch(token_id, zone_id, fencing_token, String::new()).await
+    }
+
+    /// Moves the record to the zone a handoff committed the session to, written by the zone that
+    /// let the player go (it knows the commit first, and it is the one that may outlive the new
+    /// owner): from then on the new zone's owner refreshes it, and whoever takes that zone over after
+    /// a crash finds the session in `ZoneSessions:<to zone>` — including when the new owner died
+    /// between etcd's commit and its own first write. The keys do not change (a handoff carries the
+    /// session, keys and all); the position and entity become the frozen player's. A record the new
+    /// owner already wrote is left as it is; one a newer owner of the old zone wrote is fenced.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn move_zone(
+        &self,
+        token_id: u64,
+        from: (u32, u64),
+        to: (u32, u64),
+        to_node: &str,
+        position_m: Option<[f32; 3]>,
+        entity: Option<u32>,
+    ) -> Result<bool, HotStateError> {
+        let key = Self::key(token_id);
+        let ttl_ms = self.ttl.as_millis().to_string();
+        let hints = hint_args(&ResumeHints {
+            position_m,
+            entity,
+            ..ResumeHints::default()
+        });
+        let reply: Vec<String> = self
+            .link
+            .run(|mut conn| {
+                let (key, ttl_ms) = (key.clone(), ttl_ms.clone());
+                let (pos, entity) = (hints[3].clone(), hints[4].clone());
+                async move {
+                    self.move_zone
+                        .key(key)
+                        .key(Self::zone_key(from.0))
+                        .key(Self::zone_key(to.0))
+                        .arg(from.0)
+                        .arg(token_arg(from.1))
+                        .arg(to.0)
+                        .arg(token_arg(to.1))
+                        .arg(to_node)
+                        .arg(ttl_ms)
+                        .arg(token_id)
+                        .arg(pos)
+                        .arg(entity)
+                        .invoke_async(&mut conn)
+                        .await
+                }
+            })
+            .await?;
+        outcome(&key, &reply, from.1)
     }
 
     /// Milliseconds the record has left (`None`: no record), for tests and diagnostics.

@@ -596,3 +596,67 @@ async fn a_zones_resumable_sessions_load_in_one_call_with_their_sealed_keys_and_
     let (loaded, _) = sessions.load_zone(7).await.unwrap();
     assert_eq!(ZoneSessions::select(loaded, 2, None).without_keys, 1);
 }
+
+/// A committed handoff moves the record to the new zone (written by the zone the player left):
+/// the new zone's owner can refresh it, a takeover of the new zone finds it, the old zone's does
+/// not; a move the new owner already made is left alone; a newer owner of the old zone fences it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handoff_moves_the_record_to_the_new_zone_once_and_fenced() {
+    let redis = Redis::start().expect("start redis");
+    let link = RedisLink::new(&redis.url()).unwrap();
+    let sessions = SessionStore::new(link.clone(), Duration::from_secs(60));
+    sessions.put(1, &resumable(1, 4, 10, "node-a")).await.unwrap();
+    let moved = sessions
+        .move_zone(1, (4, 10), (5, 21), "node-b", Some([512.5, 3.0, 0.0]), Some(9))
+        .await
+        .unwrap();
+    assert!(moved);
+    let record = sessions.get(1).await.unwrap().unwrap();
+    assert_eq!(
+        (record.zone_id, record.fencing_token, record.node_id.as_str()),
+        (5, 21, "node-b")
+    );
+    let resume = record.resume.clone().unwrap();
+    assert_eq!(resume.sealed_keys, vec![0xa5; 120], "the keys travel with the session");
+    assert_eq!(
+        (resume.hints.position_m, resume.hints.entity),
+        (Some([512.5, 3.0, 0.0]), Some(9))
+    );
+    assert_eq!(resume.hints.sent_sequence, 30, "sequence hints are kept");
+    assert!(sessions.load_zone(4).await.unwrap().0.is_empty());
+    let (zone5, _) = sessions.load_zone(5).await.unwrap();
+    assert_eq!(zone5, vec![record.clone()]);
+    // A takeover of zone 5 after node-b (21) died resumes it.
+    assert_eq!(ZoneSessions::select(zone5, 30, Some(21)).usable.len(), 1);
+    // The new owner refreshes it under its own token; the old zone's owner no longer can.
+    assert!(sessions.refresh(1, 5, 21).await.unwrap());
+    assert!(matches!(
+        sessions.refresh(1, 4, 10).await,
+        Err(HotStateError::Fenced { .. })
+    ));
+    // Repeating the move, or a move the new owner's own write beat, changes nothing.
+    assert!(
+        sessions
+            .move_zone(1, (4, 10), (5, 21), "node-b", Some([0.0; 3]), Some(1))
+            .await
+            .unwrap()
+    );
+    assert_eq!(sessions.get(1).await.unwrap().unwrap(), record);
+    // A newer owner of the old zone (it resumed the session there) fences a late move.
+    sessions.put(2, &resumable(2, 4, 12, "node-c")).await.unwrap();
+    assert!(matches!(
+        sessions.move_zone(2, (4, 10), (5, 21), "node-b", None, None).await,
+        Err(HotStateError::Fenced {
+            stored_zone: 4,
+            stored_token: 12,
+            ..
+        })
+    ));
+    // No record: nothing to move.
+    assert!(
+        !sessions
+            .move_zone(3, (4, 10), (5, 21), "node-b", None, None)
+            .await
+            .unwrap()
+    );
+}

@@ -498,6 +498,13 @@ impl SessionHost {
         true
     }
 
+    /// Old host: where a player frozen in a ticket stands (position, entity id, the zone it left),
+    /// for the session record the commit moves; `None` when no such ticket is held.
+    pub fn held_player(&self, session_id: u64, ticket_id: u64) -> Option<([f32; 3], u32, u32)> {
+        let held = self.across.held.get(&session_id)?;
+        (held.ticket_id == ticket_id).then_some((held.handoff.position_m, held.handoff.entity, held.from_zone_id))
+    }
+
     /// New host: the commit of a ticket it took in is final.
     pub fn confirm_handoff(&mut self, session_id: u64, ticket_id: u64) -> bool {
         if self.across.accepted.get(&session_id) != Some(&ticket_id) {

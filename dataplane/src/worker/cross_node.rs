@@ -110,8 +110,6 @@ struct Taken {
     asked_us: u64,
     /// After an undecided answer: not asked again before this.
     retry_at_us: u64,
-    /// The client's address (from the ticket), for the session's route and record once committed.
-    client: Option<SocketAddr>,
 }
 
 /// Test-only crash points: `MERIDIAN_HANDOFF_FAILPOINT=<step>` aborts the process (no clean-up, as
@@ -345,6 +343,12 @@ impl ZoneWorker {
                 .and_then(|server| server.route)
                 .filter(|route| route.node != cross.node_id)
                 .map(|route| (route.node, route.worker)),
+            // Offered here for resume (the owner it moved to died and this node took the zone
+            // over): the session is this node's again.
+            None if self.directory.resumable_owner(session_id).is_some() => {
+                cross.state.remote_routes.remove(&session_id);
+                None
+            }
             None => cross.state.remote_routes.get_mut(&session_id).map(|route| {
                 route.2 = now_us;
                 (route.0.clone(), route.1)
@@ -364,6 +368,18 @@ impl ZoneWorker {
         );
         metrics::counter!("meridian_cross_node_forwarded_datagrams_total").increment(1);
         true
+    }
+
+    /// A datagram reached this node's own socket from `from`: the client enters the cluster here now
+    /// (anycast moved it, or the node it entered by died), so replies no longer go back through
+    /// the node that relayed for it.
+    pub(super) fn arrived_directly(&mut self, from: SocketAddr) {
+        if let Some(cross) = &mut self.cross
+            && !cross.state.relays.is_empty()
+            && cross.state.relays.remove(&from).is_some()
+        {
+            metrics::counter!("meridian_cross_node_relays_ended_total").increment(1);
+        }
     }
 
     /// A datagram for a client whose datagrams enter by another node goes there to be sent (the
@@ -456,7 +472,6 @@ impl ZoneWorker {
                             to: None,
                             asked_us: 0,
                             retry_at_us: 0,
-                            client: client_address(&bytes),
                         },
                     );
                     match self.host.accept_ticket(now_us, &bytes) {
@@ -528,7 +543,21 @@ impl ZoneWorker {
             return;
         };
         if committed {
+            let held = self.host.held_player(session_id, ticket_id);
             self.host.commit_handoff(session_id, ticket_id);
+            // The record follows the session to the new zone now, written from here: if the new
+            // node died between etcd's commit and its own write, whoever takes its zone over still
+            // finds the session there and resumes it.
+            if let (Some(link), Some((position_m, entity, from_zone))) = (&self.hot, held) {
+                link.send(crate::hot::HotRequest::SessionMoved(crate::hot::SessionMove {
+                    session_id,
+                    from: (from_zone, sent.owner.token.max(0) as u64),
+                    to: (sent.to.zone, sent.to.token.max(0) as u64),
+                    to_node: sent.to.node.clone(),
+                    position_m: Some(position_m),
+                    entity: Some(entity),
+                }));
+            }
             failpoint("route_flipped");
             let (node, worker) = owner.unwrap_or((sent.to.node, sent.to.worker));
             // Behind the edge: the session's packets go IP-in-IP to the new node, which answers from
@@ -581,14 +610,7 @@ impl ZoneWorker {
                 self.host.confirm_handoff(session_id, ticket_id);
                 // The session is this node's now: its route (under this node's lease, deleted when
                 // it ends here) and its session record follow, as for a session opened here.
-                if let (Some(address), Some((zone_id, _))) = (taken.client, self.host.client_of(session_id)) {
-                    self.raised_session_events
-                        .push_back(meridian_host::SessionEvent::Opened {
-                            session_id,
-                            zone_id,
-                            address,
-                        });
-                }
+                self.raise_session_moved_here(session_id);
                 self.link_send(
                     &taken.from_node,
                     LinkMessage::Handoff {

@@ -80,6 +80,8 @@ pub struct Walker {
     pub next_tick: Instant,
     pub direction: [f32; 2],
     pub arrivals: Vec<Instant>,
+    /// The session's lifecycle as the client saw it: `Connected`, `Resumed`, `Disconnected`.
+    pub lifecycle: Vec<GameEvent>,
 }
 
 impl Walker {
@@ -103,6 +105,7 @@ impl Walker {
             next_tick: Instant::now(),
             direction: [0.0, 0.0],
             arrivals: Vec::new(),
+            lifecycle: Vec::new(),
         }
     }
 
@@ -122,7 +125,14 @@ impl Walker {
         while let Some(transmit) = self.client.poll_transmit(now_us()) {
             let _ = self.socket.send_to(&transmit.bytes, transmit.destination);
         }
-        while self.client.poll_event().is_some() {}
+        while let Some(event) = self.client.poll_event() {
+            if matches!(
+                event,
+                GameEvent::Connected | GameEvent::Resumed | GameEvent::Disconnected(_)
+            ) {
+                self.lifecycle.push(event);
+            }
+        }
     }
 
     /// Steps this walker every 5 ms until `done` or `timeout`.
