@@ -152,3 +152,90 @@ fn players_walk_between_zones_on_two_workers_without_reconnecting_or_losing_an_i
     assert_eq!((committed, aborted), (WALKERS * 2 * u64::from(CYCLES) + 2, 0));
     node.stop().unwrap();
 }
+
+/// The session's Redis record follows its player across workers: after each handoff it names the
+/// zone the player is in and its hints (position) keep refreshing there, so a takeover of that
+/// zone after a crash would resume the player where it is, not where it logged in.
+#[test]
+fn the_session_record_follows_the_player_across_workers() {
+    let redis = meridian_testkit::Redis::start().expect("start redis");
+    let sessions = meridian_hotstate::SessionStore::new(
+        meridian_hotstate::RedisLink::new(&redis.url()).unwrap(),
+        Duration::from_secs(60),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let world = WorldLayout::new([0.0, 0.0], [ZONE_SIDE_M, ZONE_SIDE_M], 2, 1, vec![1, 2], 4.0).unwrap();
+    let node = Node::start(NodeConfig {
+        listen,
+        workers: 2,
+        backend: IoBackend::Mmsg,
+        cluster_key: CLUSTER_KEY,
+        zones: vec![1, 2],
+        zone_config: ZoneConfig {
+            player_spawn_m: [ZONE_SIDE_M - 20.0, 256.0, 0.0],
+            player_spawn_radius_m: 0.0,
+            tick_epoch_us: Some(TICK_EPOCH_US_DEFAULT),
+            entity_ids_by_zone: true,
+            ..ZoneConfig::default()
+        },
+        session_events: false,
+        edge: None,
+        persistence: None,
+        hot: Some(meridian_node::hot::HotSettings {
+            zone_state_interval_ms: 200,
+            ..meridian_node::hot::HotSettings::new(redis.url(), "node-r".to_owned())
+        }),
+        world: Some(world),
+    })
+    .expect("node starts");
+    let session_id = 0x5100;
+    let mut walkers = vec![Walker::new(&CLUSTER_KEY, listen, session_id, 1, 5)];
+    let record = || runtime.block_on(sessions.get(session_id)).unwrap();
+    let record_at = |walkers: &mut Vec<Walker>, zone: u32, east: bool| {
+        walk_until(walkers, Duration::from_secs(5), |_| {
+            record().is_some_and(|record| {
+                let x = record.resume.and_then(|resume| resume.hints.position_m).map(|p| p[0]);
+                record.zone_id == zone && x.is_some_and(|x| (x > ZONE_SIDE_M + 10.0) == east && (x < ZONE_SIDE_M - 10.0) == !east)
+            })
+        })
+    };
+    assert!(
+        walk_until(&mut walkers, Duration::from_secs(10), |w| w[0].client.is_placed()),
+        "not placed"
+    );
+    assert!(
+        walk_until(&mut walkers, Duration::from_secs(5), |_| record().is_some_and(|r| r.zone_id == 1)),
+        "the record is written in zone 1"
+    );
+    for (direction, zone, east) in [([1.0, 0.0], 2, true), ([-1.0, 0.0], 1, false)] {
+        walkers[0].direction = direction;
+        assert!(
+            walk_until(&mut walkers, Duration::from_secs(20), |w| w[0]
+                .server_x()
+                .is_some_and(|x| if east { x > ZONE_SIDE_M + 12.0 } else { x < ZONE_SIDE_M - 12.0 })),
+            "never crossed"
+        );
+        walkers[0].direction = [0.0, 0.0];
+        assert!(
+            record_at(&mut walkers, zone, east),
+            "the record does not follow to zone {zone}: {:?}",
+            record()
+        );
+    }
+    let moved: Vec<u32> = runtime
+        .block_on(sessions.load_zone(1))
+        .unwrap()
+        .0
+        .iter()
+        .map(|record| record.zone_id)
+        .collect();
+    assert_eq!(moved, vec![1], "zone 1's set names the session once");
+    assert!(runtime.block_on(sessions.load_zone(2)).unwrap().0.is_empty());
+    assert!(walkers[0].client.is_connected());
+    node.stop().unwrap();
+}
