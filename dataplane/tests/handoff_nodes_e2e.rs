@@ -65,12 +65,13 @@ fn start_node(
 ) -> ChildGuard {
     let log = std::fs::File::create(std::env::temp_dir().join(format!(
         "meridian-handoff-nodes-{}-{node_id}.log",
-        failpoint.unwrap_or("none")
+        failpoint.unwrap_or("none").replace(':', "-")
     )))
     .unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_meridian-node"));
     if let Some(step) = failpoint {
         command.env("MERIDIAN_HANDOFF_FAILPOINT", step);
+        command.env("MERIDIAN_HANDOFF_FAILPOINT_MARK", stall_mark(node_id));
     }
     command.args([
         "serve",
@@ -99,6 +100,11 @@ fn start_node(
             .spawn()
             .expect("start meridian-node"),
     )
+}
+
+/// The file a node's `<step>:stall` failpoint creates when it stalls.
+fn stall_mark(node_id: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("meridian-failpoint-{}-{node_id}", std::process::id()))
 }
 
 fn run_for(walkers: &mut [Walker], duration: Duration) {
@@ -300,10 +306,11 @@ struct ChaosOutcome {
 /// One chaos run: both nodes armed with `step` (each step happens on one side only: `frozen`,
 /// `ticket_sent`, `route_flipped` on the old node, `committed`, `resumed` on the new one), with
 /// Redis for the session records; one player walks from zone 1 into zone 2; the armed node aborts
-/// there (as `kill -9`); its zone fails over to the survivor. The player must end in exactly one
+/// there (as `kill -9`) — or, with `kill_other`, stalls there while the test kills the *other*
+/// node with SIGKILL; the dead node's zone fails over to the survivor. The player must end in exactly one
 /// zone on the survivor, in the same session (kept, or resumed from its record: no new handshake),
 /// with the same entity id, and etcd's route must name where it is.
-fn chaos_run(step: &str) -> ChaosOutcome {
+fn chaos_run(step: &str, kill_other: bool) -> ChaosOutcome {
     let etcd = Etcd::start().expect("etcd");
     let redis = Redis::start().expect("redis");
     let endpoint = etcd.endpoint();
@@ -324,8 +331,16 @@ fn chaos_run(step: &str) -> ChaosOutcome {
     let metrics = [free_tcp_port(), free_tcp_port()];
     let ids = ["node-a", "node-b"];
     let redis_url = redis.url();
+    let armed = if kill_other {
+        format!("{step}:stall")
+    } else {
+        step.to_owned()
+    };
+    for id in ids {
+        let _ = std::fs::remove_file(stall_mark(id));
+    }
     let mut nodes: Vec<ChildGuard> = (0..2)
-        .map(|i| start_node(&endpoint, ids[i], listen[i], metrics[i], Some(step), Some(&redis_url)))
+        .map(|i| start_node(&endpoint, ids[i], listen[i], metrics[i], Some(&armed), Some(&redis_url)))
         .collect();
     let deadline = Instant::now() + Duration::from_secs(30);
     let (zone1, zone2) = loop {
@@ -336,6 +351,8 @@ fn chaos_run(step: &str) -> ChaosOutcome {
         std::thread::sleep(Duration::from_millis(200));
     };
     std::thread::sleep(Duration::from_secs(2));
+    // The assigner may still have been moving a zone when first read: read again once settled.
+    let (zone1, zone2) = placements(&runtime, &client).unwrap_or((zone1, zone2));
     let index_of = |node: &str| ids.iter().position(|id| *id == node).unwrap();
     let (old, new) = (index_of(&zone1.node), index_of(&zone2.node));
     let session_id = 0x9000;
@@ -359,6 +376,13 @@ fn chaos_run(step: &str) -> ChaosOutcome {
     let mut killed = Vec::new();
     while killed.is_empty() && Instant::now() < walk_deadline {
         run_for(&mut walkers, Duration::from_millis(10));
+        if kill_other {
+            // The node that reached the step stalls there; the other one dies now.
+            if let Some(stalled) = (0..2).find(|&i| stall_mark(ids[i]).exists()) {
+                nodes[1 - stalled].0.kill().expect("SIGKILL");
+                let _ = nodes[1 - stalled].0.wait();
+            }
+        }
         killed = exited(&mut nodes);
     }
     // The last position the client heard of before the crash.
@@ -366,13 +390,14 @@ fn chaos_run(step: &str) -> ChaosOutcome {
     walkers[0].direction = [0.0, 0.0];
     assert_eq!(killed.len(), 1, "step {step}: exactly one node hits the failpoint");
     let (killed, survivor) = (killed[0], 1 - killed[0]);
+    let step_side = if matches!(step, "committed" | "resumed") {
+        new
+    } else {
+        old
+    };
     assert_eq!(
         killed,
-        if matches!(step, "committed" | "resumed") {
-            new
-        } else {
-            old
-        },
+        if kill_other { 1 - step_side } else { step_side },
         "step {step} happens on the expected side"
     );
     // The client talks to the node it connected to; if that one died, the shared address now
@@ -471,7 +496,8 @@ fn chaos_run(step: &str) -> ChaosOutcome {
     }
     ChaosOutcome {
         line: format!(
-            "step {step:13} killed {} ({}): etcd ticket {ticket:?}; player in zone {zone} on {} ({}), x {:.1} → {now_x:.1}: lost {lost_m:.1} m",
+            "step {step:13} {} {} ({}): etcd ticket {ticket:?}; player in zone {zone} on {} ({}), x {:.1} → {now_x:.1}: lost {lost_m:.1} m",
+            if kill_other { "other killed:" } else { "killed:" },
             ids[killed],
             if killed == old { "old" } else { "new" },
             ids[survivor],
@@ -502,16 +528,18 @@ fn placements_any(runtime: &tokio::runtime::Runtime, client: &Client) -> Option<
     })
 }
 
-/// Chaos: the old or the new node dies (`abort`, as `kill -9`) at each step of a cross-node
-/// handoff. At every step the player ends in exactly one zone on the survivor, in its session,
+/// Chaos: at each step of a cross-node handoff, the node where the step happens dies (`abort`, as
+/// `kill -9`), and then — the step's node stalled there — the other node is killed with SIGKILL. At every step the player ends in exactly one zone on the survivor, in its session,
 /// with its entity id; etcd's route names where. Printed per step: kept live or resumed from its
 /// session record, and how much movement the crash lost (bounded by the record's save interval and
 /// the failover's silence: asserted under 8 m, a 7 m/s walker's second plus the interval).
 #[test]
 fn a_node_killed_at_each_handoff_step_leaves_the_player_in_exactly_one_zone() {
     let mut outcomes = Vec::new();
-    for step in ["frozen", "ticket_sent", "committed", "route_flipped", "resumed"] {
-        outcomes.push(chaos_run(step));
+    for kill_other in [false, true] {
+        for step in ["frozen", "ticket_sent", "committed", "route_flipped", "resumed"] {
+            outcomes.push(chaos_run(step, kill_other));
+        }
     }
     for outcome in &outcomes {
         eprintln!("{}", outcome.line);

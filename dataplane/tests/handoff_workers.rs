@@ -200,7 +200,8 @@ fn the_session_record_follows_the_player_across_workers() {
         walk_until(walkers, Duration::from_secs(5), |_| {
             record().is_some_and(|record| {
                 let x = record.resume.and_then(|resume| resume.hints.position_m).map(|p| p[0]);
-                record.zone_id == zone && x.is_some_and(|x| (x > ZONE_SIDE_M + 10.0) == east && (x < ZONE_SIDE_M - 10.0) == !east)
+                record.zone_id == zone
+                    && x.is_some_and(|x| (x > ZONE_SIDE_M + 10.0) == east && (x < ZONE_SIDE_M - 10.0) == !east)
             })
         })
     };
@@ -209,15 +210,20 @@ fn the_session_record_follows_the_player_across_workers() {
         "not placed"
     );
     assert!(
-        walk_until(&mut walkers, Duration::from_secs(5), |_| record().is_some_and(|r| r.zone_id == 1)),
+        walk_until(&mut walkers, Duration::from_secs(5), |_| record()
+            .is_some_and(|r| r.zone_id == 1)),
         "the record is written in zone 1"
     );
     for (direction, zone, east) in [([1.0, 0.0], 2, true), ([-1.0, 0.0], 1, false)] {
         walkers[0].direction = direction;
         assert!(
-            walk_until(&mut walkers, Duration::from_secs(20), |w| w[0]
-                .server_x()
-                .is_some_and(|x| if east { x > ZONE_SIDE_M + 12.0 } else { x < ZONE_SIDE_M - 12.0 })),
+            walk_until(&mut walkers, Duration::from_secs(20), |w| w[0].server_x().is_some_and(
+                |x| if east {
+                    x > ZONE_SIDE_M + 12.0
+                } else {
+                    x < ZONE_SIDE_M - 12.0
+                }
+            )),
             "never crossed"
         );
         walkers[0].direction = [0.0, 0.0];

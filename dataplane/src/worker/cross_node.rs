@@ -116,14 +116,31 @@ struct Taken {
 /// `kill -9`) the first time a cross-node handoff reaches `step`: `frozen` (old node, ticket written,
 /// not sent), `ticket_sent` (old node, ticket on the link), `committed` (new node, etcd committed,
 /// neither side told), `route_flipped` (old node, learnt the commit, forgot the player), `resumed`
-/// (new node, admission confirmed, old node told). Read once; unset in production.
+/// (new node, admission confirmed, old node told). `<step>:stall` instead stops the worker there
+/// for [`FAILPOINT_STALL`] after creating the file named by `MERIDIAN_HANDOFF_FAILPOINT_MARK`, so a
+/// test can `kill -9` the *other* node at that step. Read once; unset in production.
 pub const FAILPOINT_ENV: &str = "MERIDIAN_HANDOFF_FAILPOINT";
+/// Where a stalled failpoint says it stalled.
+pub const FAILPOINT_MARK_ENV: &str = "MERIDIAN_HANDOFF_FAILPOINT_MARK";
+/// How long a `:stall` failpoint stops the worker.
+pub const FAILPOINT_STALL: std::time::Duration = std::time::Duration::from_secs(3);
 
 fn failpoint(step: &str) {
     static ARMED: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    if ARMED.get_or_init(|| std::env::var(FAILPOINT_ENV).ok()).as_deref() == Some(step) {
+    static STALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let Some(armed) = ARMED.get_or_init(|| std::env::var(FAILPOINT_ENV).ok()).as_deref() else {
+        return;
+    };
+    if armed == step {
         tracing::error!(step, "handoff failpoint: aborting the process");
         std::process::abort();
+    }
+    if armed.strip_suffix(":stall") == Some(step) && !STALLED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::error!(step, "handoff failpoint: stalling the worker");
+        if let Ok(mark) = std::env::var(FAILPOINT_MARK_ENV) {
+            let _ = std::fs::write(mark, step);
+        }
+        std::thread::sleep(FAILPOINT_STALL);
     }
 }
 
