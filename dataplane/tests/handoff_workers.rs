@@ -201,7 +201,13 @@ fn the_session_record_follows_the_player_across_workers() {
             record().is_some_and(|record| {
                 let x = record.resume.and_then(|resume| resume.hints.position_m).map(|p| p[0]);
                 record.zone_id == zone
-                    && x.is_some_and(|x| (x > ZONE_SIDE_M + 10.0) == east && (x < ZONE_SIDE_M - 10.0) == !east)
+                    && x.is_some_and(|x| {
+                        if east {
+                            x > ZONE_SIDE_M + 10.0
+                        } else {
+                            x < ZONE_SIDE_M - 10.0
+                        }
+                    })
             })
         })
     };
