@@ -277,8 +277,8 @@ impl SessionHost {
             extra_state: Some(handoff.encode_state()),
             last_input_tick: handoff.last_input_tick().unwrap_or(0),
             pending_inputs: Some(buffer.queued.iter().map(|(input, _)| quantised(input)).collect()),
-            // Persistence's inventory versions are not in the zone yet: 0 says "not tracked".
-            inventory_version: 0,
+            // Committed inventory changes the zone's view had seen; the new zone goes on from it.
+            inventory_version: handoff.inventory_version,
             route: Some(Box::new(SessionRoute {
                 node_id: None,
                 worker: 0,

@@ -68,6 +68,10 @@ struct ClientSession {
     chat_window_start_tick: u64,
     chat_in_window: u32,
     inventory: BTreeMap<u32, u32>,
+    /// Committed inventory changes this view has seen (pick-ups, trades), carried by handoffs: a
+    /// ticket says which version of the inventory the player left with and the new zone goes on
+    /// from it.
+    inventory_version: u64,
     view: ClientView,
 }
 
@@ -191,6 +195,11 @@ impl Zone {
     /// The client's inventory as persistence has confirmed it (item id → quantity).
     pub fn inventory(&self, client: ClientId) -> Option<&BTreeMap<u32, u32>> {
         self.clients.get(&client).map(|session| &session.inventory)
+    }
+
+    /// How many committed inventory changes the client's view has seen (handoffs carry it).
+    pub fn inventory_version(&self, client: ClientId) -> Option<u64> {
+        self.clients.get(&client).map(|session| session.inventory_version)
     }
 
     pub fn position(&self, entity: u32) -> Option<[f32; 3]> {

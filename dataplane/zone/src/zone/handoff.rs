@@ -30,6 +30,8 @@ pub struct PlayerHandoff {
     pub rtt_us: u64,
     pub last_direction: [f32; 2],
     pub inventory: BTreeMap<u32, u32>,
+    /// Committed inventory changes the old zone's view had seen (see `Zone::inventory_version`).
+    pub inventory_version: u64,
     /// The jitter buffer: queued (pending) inputs and the last client tick played.
     pub inputs: InputBuffer,
     pub(super) history: Box<LagCompensationHistory>,
@@ -105,6 +107,7 @@ impl Zone {
             rtt_us: session.rtt_us,
             last_direction: session.last_direction,
             inventory: session.inventory,
+            inventory_version: session.inventory_version,
             inputs: session.inputs,
             history,
         })
@@ -161,6 +164,7 @@ impl Zone {
                 chat_window_start_tick: self.tick,
                 chat_in_window: 0,
                 inventory: handoff.inventory,
+                inventory_version: handoff.inventory_version,
                 view: ClientView::new(),
             },
         );
@@ -213,7 +217,12 @@ mod tests {
             new.tick(now, None, [], &mut out);
         }
         let played = old.position(1).unwrap();
+        // Two committed pick-ups in the old zone's view.
+        let session = old.clients.get_mut(&ClientId(1)).unwrap();
+        session.inventory.insert(42, 2);
+        session.inventory_version = 2;
         let handoff = old.freeze_player(ClientId(1)).unwrap();
+        assert_eq!(handoff.inventory_version, 2);
         assert_eq!(old.player_count(), 0);
         assert_eq!(old.position(1), None);
         assert_eq!(handoff.position_m, played);
@@ -223,6 +232,12 @@ mod tests {
         assert!(pending > 0, "the jitter buffer holds inputs not played yet");
         assert_eq!(new.admit_player(handoff), Ok(1), "the entity id is free: kept");
         assert_eq!(new.position(1), Some(played));
+        assert_eq!(new.inventory(ClientId(1)).unwrap().get(&42), Some(&2));
+        assert_eq!(
+            new.inventory_version(ClientId(1)),
+            Some(2),
+            "the inventory's version carries on"
+        );
         // A copy of a tick the old zone played is a duplicate here; the pending ones play.
         let now = 8 * STEP_US;
         new.tick(now, None, [walk(1, last.unwrap(), now), walk(1, 6, now)], &mut out);

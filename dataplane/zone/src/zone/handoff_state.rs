@@ -20,7 +20,10 @@ use crate::input::{
 };
 use crate::lag::{HISTORY_TICKS, LagCompensationHistory};
 
-const VERSION: u8 = 1;
+/// Version 2 added the inventory version after the inventory; version 1 is still read (as
+/// inventory version 0), so a node one release behind can hand players over during an upgrade.
+const VERSION: u8 = 2;
+const VERSION_WITHOUT_INVENTORY_VERSION: u8 = 1;
 /// Inventory entries one frozen player carries at most (the ticket's own limit is 512 items).
 const INVENTORY_ENTRIES_MAX: usize = 512;
 /// Largest encoding: the history (64 × 12 B), a full jitter buffer with chat actions, an inventory.
@@ -239,6 +242,7 @@ impl PlayerHandoff {
             w.u32(*item);
             w.u32(*count);
         }
+        w.u64(self.inventory_version);
         let inputs = self.inputs.state();
         w.opt_u32(inputs.next_tick);
         w.u32(inputs.jitter_ticks);
@@ -265,7 +269,7 @@ impl PlayerHandoff {
         }
         let mut r = Reader(bytes);
         let version = r.u8()?;
-        if version != VERSION {
+        if version != VERSION && version != VERSION_WITHOUT_INVENTORY_VERSION {
             return Err(HandoffStateError::Version(version));
         }
         let character_id = r.u64()?;
@@ -291,6 +295,7 @@ impl PlayerHandoff {
             let item = r.u32()?;
             inventory.insert(item, r.u32()?);
         }
+        let inventory_version = if version == VERSION { r.u64()? } else { 0 };
         let next_tick = r.opt_u32("next_tick")?;
         let jitter_ticks = r.u32()?;
         let playing = r.flag("playing")?;
@@ -336,6 +341,7 @@ impl PlayerHandoff {
             rtt_us,
             last_direction,
             inventory,
+            inventory_version,
             inputs,
             history: Box::new(LagCompensationHistory::from_parts(positions_m, newest_tick, len)),
         })
@@ -347,6 +353,15 @@ mod tests {
     use super::*;
     use crate::zone::test_support::{STEP_US, join};
     use crate::zone::*;
+
+    /// Where the inventory ends in an encoding (the fixed fields, then count and entries).
+    fn frozen_inventory_end(bytes: &[u8]) -> usize {
+        // version, character, party (flag + u32), entity, position, velocity, yaw, health,
+        // health max, attack-ready tick, rtt, last direction.
+        let fixed = 1 + 8 + 5 + 4 + 12 + 12 + 4 + 2 + 2 + 8 + 8 + 8;
+        let entries = u16::from_le_bytes([bytes[fixed], bytes[fixed + 1]]) as usize;
+        fixed + 2 + entries * 8
+    }
 
     #[test]
     fn a_frozen_player_round_trips_exactly_and_bad_bytes_are_refused() {
@@ -386,11 +401,47 @@ mod tests {
             PlayerHandoff::decode_state(ClientId(9), &longer).unwrap_err(),
             HandoffStateError::Trailing(1)
         );
+        // Version 1 (no inventory version) is still read, as version 0 of the inventory.
+        let mut frozen = frozen;
+        frozen.inventory.insert(42, 3);
+        frozen.inventory_version = 5;
+        let bytes = frozen.encode_state();
+        let back = PlayerHandoff::decode_state(ClientId(9), &bytes).unwrap();
+        assert_eq!((back.inventory.get(&42), back.inventory_version), (Some(&3), 5));
+        let inventory_end = frozen_inventory_end(&bytes);
+        let mut v1 = bytes[..inventory_end].to_vec();
+        v1.extend_from_slice(&bytes[inventory_end + 8..]);
+        v1[0] = 1;
+        let back = PlayerHandoff::decode_state(ClientId(9), &v1).unwrap();
+        assert_eq!((back.inventory.get(&42), back.inventory_version), (Some(&3), 0));
         let mut bad = bytes;
         bad[0] = 9;
         assert_eq!(
             PlayerHandoff::decode_state(ClientId(9), &bad).unwrap_err(),
             HandoffStateError::Version(9)
         );
+    }
+
+    /// Totality: every single-byte change and every cut of a valid encoding decodes or is refused,
+    /// never panics (a ticket's bytes come from another node).
+    #[test]
+    fn any_corruption_of_a_frozen_player_is_refused_or_decoded_never_a_panic() {
+        let mut zone = Zone::new(ZoneConfig::default(), 0, 7, 0).unwrap();
+        let mut out = ZoneOutput::default();
+        zone.tick(STEP_US, None, [join(1, [10.0, 10.0, 0.0])], &mut out);
+        let mut frozen = zone.freeze_player(ClientId(1)).unwrap();
+        frozen.inventory.insert(7, 1);
+        frozen.inventory_version = 1;
+        let bytes = frozen.encode_state();
+        let mut decoded = 0;
+        for at in 0..bytes.len() {
+            for value in [0u8, 1, 0x7f, 0x80, 0xff] {
+                let mut changed = bytes.clone();
+                changed[at] = value;
+                decoded += usize::from(PlayerHandoff::decode_state(ClientId(1), &changed).is_ok());
+            }
+            assert!(PlayerHandoff::decode_state(ClientId(1), &bytes[..at]).is_err());
+        }
+        assert!(decoded > 0, "most single-byte changes are still a valid player");
     }
 }

@@ -148,6 +148,7 @@ impl Zone {
                     && session.character_id == claim.character_id
                 {
                     *session.inventory.entry(claim.item_id).or_insert(0) += u32::from(claim.quantity);
+                    session.inventory_version += 1;
                     out.client_events.push((
                         claim.client,
                         ClientEvent::InventoryGranted {

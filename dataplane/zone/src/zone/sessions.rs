@@ -80,6 +80,7 @@ impl Zone {
                 chat_window_start_tick: self.tick,
                 chat_in_window: 0,
                 inventory: BTreeMap::new(),
+                inventory_version: 0,
                 view: ClientView::new(),
             },
         );

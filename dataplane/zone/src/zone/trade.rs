@@ -211,6 +211,7 @@ impl Zone {
         let take = |zone: &mut Self, client: ClientId, character_id: u64, item: u32| -> u32 {
             match zone.clients.get_mut(&client) {
                 Some(session) if session.character_id == character_id && item != 0 => {
+                    session.inventory_version += 1;
                     session.inventory.remove(&item).unwrap_or(0)
                 }
                 _ => 0,
@@ -227,6 +228,7 @@ impl Zone {
                 && item != 0
             {
                 *session.inventory.entry(item).or_insert(0) += quantity;
+                session.inventory_version += 1;
             }
         }
         out.client_events.push((
@@ -436,9 +438,13 @@ mod tests {
                 got_item: 42
             }
         ));
+        // Each side's view saw two committed changes (one holding out, one in).
+        assert_eq!(scene.zone.inventory_version(ClientId(1)), Some(2));
+        assert_eq!(scene.zone.inventory_version(ClientId(2)), Some(2));
         // A repeated answer changes nothing.
         scene.confirm(key, PersistenceOutcome::Committed);
         assert_eq!(scene.inventory(2, 42), Some(3));
+        assert_eq!(scene.zone.inventory_version(ClientId(2)), Some(2));
         assert_eq!(scene.zone.counters().trades_committed, 1);
 
         // Back the other way, with the database unreachable: both told why, nothing moves.
