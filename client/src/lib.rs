@@ -284,6 +284,13 @@ impl GameClient {
             .and_then(|connection| connection.clock().server_time_us(now_us))
     }
 
+    /// The server tick of the newest snapshot applied (ticks count from the cluster's tick origin, so
+    /// zones on other workers or nodes number them alike: a handoff that missed no snapshot shows
+    /// consecutive ticks across it).
+    pub fn server_tick(&self) -> Option<u32> {
+        self.receiver.latest_tick()
+    }
+
     /// The newest authoritative world (our area of interest), as decoded.
     pub fn server_world(&self) -> &BTreeMap<u32, EntityState> {
         self.receiver.world()

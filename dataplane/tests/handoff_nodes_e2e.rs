@@ -559,8 +559,8 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// The cross-node pause figure (`cargo test -p meridian-node --test handoff_nodes_e2e -- --ignored
 /// --nocapture pause_figure`; `HANDOFF_FIGURE_WALKERS` and `HANDOFF_FIGURE_S` size it): walkers
 /// cross the border between the two nodes every 4 s; the pause of a handoff is the longest gap
-/// between two datagrams from the server in the 1.5 s after the client saw its player cross the
-/// border (the handoff happens 4 m, ~0.6 s, past it), against 50 ms between snapshots at 20 Hz.
+/// between two snapshots applied in the 1.5 s after the client saw its player cross the
+/// border, in milliseconds and in server ticks (1 = no snapshot missed) (the handoff happens 4 m, ~0.6 s, past it), against 50 ms between snapshots at 20 Hz.
 /// Inputs lost or applied twice show as prediction corrections.
 #[test]
 #[ignore = "a figure, not a check"]
@@ -639,24 +639,35 @@ fn pause_figure() {
     }
     run_for(&mut walkers, Duration::from_secs(2));
     let mut pauses_ms = Vec::new();
+    let mut pauses_ticks = Vec::new();
     let mut gaps_ms = Vec::new();
     for (walker, crossed) in walkers.iter().zip(&crossings) {
-        for pair in walker.arrivals.windows(2) {
-            gaps_ms.push((pair[1] - pair[0]).as_secs_f64() * 1e3);
+        for pair in walker.snapshot_ticks.windows(2) {
+            gaps_ms.push((pair[1].0 - pair[0].0).as_secs_f64() * 1e3);
         }
         for &at in crossed {
             let window_end = at + Duration::from_millis(1_500);
-            let pause = walker
-                .arrivals
-                .windows(2)
-                .filter(|pair| pair[1] >= at && pair[0] <= window_end)
-                .map(|pair| (pair[1] - pair[0]).as_secs_f64() * 1e3)
+            let around = || {
+                walker
+                    .snapshot_ticks
+                    .windows(2)
+                    .filter(move |pair| pair[1].0 >= at && pair[0].0 <= window_end)
+            };
+            let pause = around()
+                .map(|pair| (pair[1].0 - pair[0].0).as_secs_f64() * 1e3)
                 .fold(0.0, f64::max);
+            pauses_ticks.push(around().map(|pair| pair[1].1 - pair[0].1).max().unwrap_or(0));
             pauses_ms.push(pause);
         }
     }
     pauses_ms.sort_by(f64::total_cmp);
+    pauses_ticks.sort_unstable();
     gaps_ms.sort_by(f64::total_cmp);
+    let ticks_p = |p: f64| {
+        pauses_ticks
+            .get(((pauses_ticks.len().max(1) - 1) as f64 * p).round() as usize)
+            .copied()
+    };
     let corrections: u64 = walkers.iter().map(|w| w.client.corrections().corrections).sum();
     let connected = walkers.iter().filter(|w| w.client.is_connected()).count();
     let committed = counter(
@@ -679,12 +690,16 @@ fn pause_figure() {
     ) + 0.0;
     eprintln!(
         "cross-node handoffs: {} crossings seen by {walkers_n} clients over {duration_s} s; nodes committed {committed}, aborted {aborted}; \
-         pause p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (all datagram gaps: p50 {:.1} ms, p99 {:.1} ms); \
+         pause p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; in server ticks p50 {:?}, p99 {:?}, max {:?} \
+         (all snapshot gaps: p50 {:.1} ms, p99 {:.1} ms); \
          corrections (inputs lost or doubled) {corrections}; clients connected {connected}/{walkers_n}",
         pauses_ms.len(),
         percentile(&pauses_ms, 0.5),
         percentile(&pauses_ms, 0.99),
         pauses_ms.last().copied().unwrap_or(f64::NAN),
+        ticks_p(0.5),
+        ticks_p(0.99),
+        pauses_ticks.last(),
         percentile(&gaps_ms, 0.5),
         percentile(&gaps_ms, 0.99),
     );

@@ -82,6 +82,8 @@ pub struct Walker {
     pub arrivals: Vec<Instant>,
     /// The session's lifecycle as the client saw it: `Connected`, `Resumed`, `Disconnected`.
     pub lifecycle: Vec<GameEvent>,
+    /// Each newer snapshot applied: when, and its server tick.
+    pub snapshot_ticks: Vec<(Instant, u32)>,
 }
 
 impl Walker {
@@ -106,6 +108,7 @@ impl Walker {
             direction: [0.0, 0.0],
             arrivals: Vec::new(),
             lifecycle: Vec::new(),
+            snapshot_ticks: Vec::new(),
         }
     }
 
@@ -114,6 +117,11 @@ impl Walker {
         while let Ok((n, from)) = self.socket.recv_from(&mut buf) {
             self.arrivals.push(Instant::now());
             let _ = self.client.handle(now_us(), from, &buf[..n]);
+            if let Some(tick) = self.client.server_tick()
+                && self.snapshot_ticks.last().is_none_or(|(_, last)| tick > *last)
+            {
+                self.snapshot_ticks.push((Instant::now(), tick));
+            }
         }
         if self.client.is_connected() && Instant::now() >= self.next_tick {
             self.next_tick += Duration::from_millis(50);
