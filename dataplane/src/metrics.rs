@@ -35,6 +35,9 @@ pub const ZONE_EVENTS: &str = "meridian_zone_events_total";
 pub const SESSION_INPUTS: &str = "meridian_session_input_ticks_total";
 pub const SESSION_EVENTS_DROPPED: &str = "meridian_session_events_dropped_total";
 pub const HANDOFFS: &str = "meridian_handoffs_total";
+/// Handoffs admitted, by the ticks between the player's last tick in the old zone and its first in
+/// the new (`ticks` = 1, 2, 3, 4+; 1 is no snapshot missed).
+pub const HANDOFF_PAUSE_TICKS: &str = "meridian_handoff_pause_ticks_total";
 pub const FORWARDED: &str = "meridian_forwarded_datagrams_total";
 pub const EDGE_MAP_ERRORS: &str = "meridian_edge_map_errors_total";
 pub const EDGE_DECISIONS: &str = "meridian_edge_decisions_total";

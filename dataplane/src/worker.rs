@@ -1453,6 +1453,12 @@ impl ZoneWorker {
                     .increment(now - then);
             }
         }
+        for (bucket, label) in ["1", "2", "3", "4+"].into_iter().enumerate() {
+            let added = host.handoff_pause_ticks[bucket] - before.handoff_pause_ticks[bucket];
+            if added > 0 {
+                metrics::counter!(crate::metrics::HANDOFF_PAUSE_TICKS, "ticks" => label).increment(added);
+            }
+        }
         let snapshots = host.snapshots_sent - before.snapshots_sent;
         if snapshots > 0 {
             // The mean snapshot size since the last look (one sample per loop, not per snapshot).

@@ -688,6 +688,15 @@ fn pause_figure() {
         "meridian_handoffs_total",
         "outcome=\"across_aborted\"",
     ) + 0.0;
+    let server_pauses: Vec<f64> = ["1", "2", "3", "4+"]
+        .iter()
+        .map(|ticks| {
+            let label = format!("ticks=\"{ticks}\"");
+            counter(&metrics_text(metrics_a), "meridian_handoff_pause_ticks_total", &label)
+                + counter(&metrics_text(metrics_b), "meridian_handoff_pause_ticks_total", &label)
+        })
+        .collect();
+    eprintln!("the nodes' own count of admitted handoffs by pause in ticks (1, 2, 3, 4+): {server_pauses:?}");
     eprintln!(
         "cross-node handoffs: {} crossings seen by {walkers_n} clients over {duration_s} s; nodes committed {committed}, aborted {aborted}; \
          pause p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; in server ticks p50 {:?}, p99 {:?}, max {:?} \

@@ -36,7 +36,7 @@ use meridian_proto::packet::{DisconnectReason, read_sealed_header};
 use meridian_zone::{AdmitRefusal, ClientId, FreezeRefusal, HandoffStateError, PlayerHandoff, ZoneInput};
 use thiserror::Error;
 
-use crate::{HandoffEvent, HandoffOutcome, HostDrop, HostError, Session, SessionHost, inputs};
+use crate::{HANDOFF_PAUSE_BUCKETS, HandoffEvent, HandoffOutcome, HostDrop, HostError, Session, SessionHost, inputs};
 
 /// Handoff messages kept for the caller between two polls (a worker polls every loop).
 pub const HANDOFF_MESSAGES_MAX: usize = 1_024;
@@ -455,6 +455,11 @@ impl SessionHost {
         }
         self.across.accepted.insert(session_id, ticket.ticket_id);
         self.counters.handoff_tickets_in += 1;
+        // Its last tick was `freeze_tick` there; its first here is the next one this zone runs.
+        let pause_ticks = (zone_tick + 1)
+            .saturating_sub(freeze_tick)
+            .clamp(1, HANDOFF_PAUSE_BUCKETS as u64);
+        self.counters.handoff_pause_ticks[pause_ticks as usize - 1] += 1;
         self.across.messages.push_back(HandoffMessage::Accepted {
             ticket_id: ticket.ticket_id,
             session_id,

@@ -47,6 +47,8 @@ pub use across::{HANDOFF_DEADLINE_TICKS_DEFAULT, HANDOFF_MESSAGES_MAX, HandoffMe
 pub use drops::{DropCounts, HostDrop};
 pub use ghosts::{GHOST_BATCHES_MAX, GhostBatch};
 pub use handoff_events::{HANDOFF_EVENTS_MAX, HandoffEvent, HandoffOutcome};
+/// Buckets of [`HostCounters::handoff_pause_ticks`]: 1, 2, 3, 4 or more ticks.
+pub const HANDOFF_PAUSE_BUCKETS: usize = 4;
 pub use inputs::{Expansion, PENDING_ACTIONS_MAX};
 pub use meridian_proto::endpoint::{RESUME_DEADLINE_US, SessionKeys};
 pub use session_events::{SESSION_EVENTS_MAX, SessionEvent};
@@ -206,6 +208,11 @@ pub struct HostCounters {
     pub handoff_tickets_out: u64,
     pub handoffs_across: u64,
     pub handoffs_across_aborted: u64,
+    /// Players admitted from a handoff, by the ticks between their last tick in the old zone and
+    /// their first here (index 0: one tick, the ordinary gap between two snapshots — none missed;
+    /// 1: two; 2: three; 3: four or more). The pause the server imposes, as a client would see it
+    /// in its snapshots' ticks.
+    pub handoff_pause_ticks: [u64; HANDOFF_PAUSE_BUCKETS],
     /// Tickets past their deadline reported to the caller (each then commits or aborts).
     pub handoffs_expired: u64,
     /// Tickets this host took in (player admitted, session imported), refused, and cancelled after
@@ -1210,6 +1217,8 @@ impl SessionHost {
         match admitted {
             Ok((_, entity)) => {
                 self.counters.handoffs += 1;
+                // Admitted at the tick boundary it was frozen at: its next tick is the next one.
+                self.counters.handoff_pause_ticks[0] += 1;
                 self.counters.handoff_inputs_carried += in_transit;
                 if let Some(session) = self.sessions.get_mut(&session_id) {
                     session.zone = to;

@@ -51,6 +51,8 @@ struct NodeWindow {
     edge_decisions: std::collections::BTreeMap<String, f64>,
     /// Border handoffs by outcome (`meridian_handoffs_total{outcome}`; empty without a world).
     handoffs: std::collections::BTreeMap<String, f64>,
+    /// Admitted handoffs by their pause in ticks (`meridian_handoff_pause_ticks_total{ticks}`).
+    handoff_pause_ticks: std::collections::BTreeMap<String, f64>,
 }
 
 struct NodeScraper {
@@ -69,6 +71,7 @@ impl NodeScraper {
             drops_by_reason: prom::sum_by_label(&text, "meridian_drops_total", "reason"),
             edge_decisions: prom::sum_by_label(&text, "meridian_edge_decisions_total", "decision"),
             handoffs: prom::sum_by_label(&text, "meridian_handoffs_total", "outcome"),
+            handoff_pause_ticks: prom::sum_by_label(&text, "meridian_handoff_pause_ticks_total", "ticks"),
             ..NodeWindow::default()
         };
         if let Some((then, before)) = &self.last {
@@ -175,6 +178,7 @@ fn rows(node: &NodeWindow, swarm: &SwarmView) -> Vec<(&'static str, String)> {
         ("drops by reason", drops_by_reason_line(node)),
         ("edge (XDP) drops", edge_line(node)),
         ("handoffs (done, aborted, elsewhere)", handoff_line(node)),
+        ("handoff pause (ticks: share)", handoff_pause_line(node)),
     ]
 }
 
@@ -190,6 +194,22 @@ fn handoff_line(node: &NodeWindow) -> String {
         count("aborted"),
         count("elsewhere")
     )
+}
+
+/// Admitted handoffs by the ticks the player missed: `1` is the ordinary gap between snapshots.
+fn handoff_pause_line(node: &NodeWindow) -> String {
+    let total: f64 = node.handoff_pause_ticks.values().sum();
+    if total <= 0.0 {
+        return "none".to_string();
+    }
+    ["1", "2", "3", "4+"]
+        .iter()
+        .map(|ticks| {
+            let count = node.handoff_pause_ticks.get(*ticks).copied().unwrap_or(0.0);
+            format!("{ticks}: {:.1}%", 100.0 * count / total)
+        })
+        .collect::<Vec<_>>()
+        .join("  ")
 }
 
 /// The edge's drops, largest first, and how much it passed; "off" without an edge.
@@ -263,6 +283,7 @@ fn summary_json(node: &NodeWindow, swarm: &SwarmView, elapsed_s: f64) -> String 
         "drops_by_reason": node.drops_by_reason,
         "edge_decisions": node.edge_decisions,
         "handoffs": node.handoffs,
+        "handoff_pause_ticks": node.handoff_pause_ticks,
     })
     .to_string()
 }

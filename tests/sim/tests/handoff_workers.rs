@@ -149,6 +149,18 @@ fn check_crossings(peer_latency_us: u64, pause_max_us: u64) -> WorkersSim {
     }
     assert_eq!(committed, handoffs);
     assert_eq!(old.handoff_tickets_in + new.handoff_tickets_in, handoffs);
+    // The server's own count of the pause: how many ticks each admitted player missed.
+    let pause_buckets: Vec<u64> = (0..meridian_host::HANDOFF_PAUSE_BUCKETS)
+        .map(|bucket| old.handoff_pause_ticks[bucket] + new.handoff_pause_ticks[bucket])
+        .collect();
+    assert_eq!(
+        pause_buckets.iter().sum::<u64>(),
+        handoffs,
+        "every admission counted once: {pause_buckets:?}"
+    );
+    if peer_latency_us < 50_000 {
+        assert_eq!(pause_buckets[0], handoffs, "no snapshot missed: {pause_buckets:?}");
+    }
     assert_eq!(old.handoff_resyncs + new.handoff_resyncs, 0, "ids kept: no resync");
     assert_eq!(old.handoffs_elsewhere + new.handoffs_elsewhere, 0);
     assert_eq!(old.sessions_closed + new.sessions_closed, 0, "no session ended");
