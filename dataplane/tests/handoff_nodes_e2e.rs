@@ -285,6 +285,61 @@ fn players_walk_between_zones_on_two_nodes_without_reconnecting_or_losing_an_inp
             "walker {index} at x = {x}: etcd's route follows the player"
         );
     }
+
+    // Ghosts across nodes: walker 0 stays in zone 1 by the border while the others walk into zone
+    // 2 on the other node; each side sees the other under the ids they had all along, placed where
+    // they are (the ghosts come over the node link every tick).
+    for walker in walkers[1..].iter_mut() {
+        walker.direction = [1.0, 0.0];
+    }
+    let ids: Vec<u32> = entities.iter().map(|id| id.expect("an entity")).collect();
+    let seen_across = |walkers: &[Walker]| {
+        let observer = walkers[0].server_x().is_some_and(|x| x < BORDER_X_M);
+        let across = walkers[1..]
+            .iter()
+            .all(|walker| walker.server_x().is_some_and(|x| x > BORDER_X_M + 8.0));
+        let ghosts_east = ids[1..].iter().all(|id| {
+            walkers[0]
+                .client
+                .server_world()
+                .get(id)
+                .is_some_and(|ghost| ghost.position[0] > BORDER_X_M + 8.0)
+        });
+        let ghost_west = walkers[1..].iter().all(|walker| {
+            walker
+                .client
+                .server_world()
+                .get(&ids[0])
+                .is_some_and(|ghost| ghost.position[0] < BORDER_X_M)
+        });
+        observer && across && ghosts_east && ghost_west
+    };
+    let ghost_deadline = Instant::now() + Duration::from_secs(6);
+    let mut seen = false;
+    while !seen && Instant::now() < ghost_deadline {
+        run_for(&mut walkers, Duration::from_millis(50));
+        seen = seen_across(&walkers);
+        if walkers[1].server_x().is_some_and(|x| x > BORDER_X_M + 20.0) {
+            for walker in walkers[1..].iter_mut() {
+                walker.direction = [0.0, 0.0];
+            }
+        }
+    }
+    assert!(
+        seen,
+        "across the nodes' border each side sees the other: observer at {:?} sees {:?}",
+        walkers[0].server_x(),
+        ids[1..]
+            .iter()
+            .map(|id| walkers[0].client.server_world().get(id).map(|ghost| ghost.position[0]))
+            .collect::<Vec<_>>()
+    );
+    let ghost_batches = counter(
+        &metrics_text(metrics_of(&zone1.node)),
+        "meridian_cross_node_messages_total",
+        "direction=\"in\"",
+    );
+    assert!(ghost_batches > 0.0, "the node link carried messages in");
 }
 
 /// Players in each zone on a node, from its metrics.
