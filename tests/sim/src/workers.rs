@@ -24,6 +24,8 @@ use crate::{CLIENT_POLL_US, CLUSTER_KEY, FIRST_SESSION, Link, START_US, SimClien
 /// Messages queued between workers at once; past it one is dropped and counted (the node's peer
 /// queues have the same shape).
 pub const PEER_QUEUE_MAX: usize = 8_192;
+/// Sessions per worker in the harness: room for a full zone (2,000 players) on each.
+pub const SIM_CONNECTIONS_MAX: usize = 4_096;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Destination {
@@ -88,6 +90,9 @@ pub struct WorkersSim {
     pub hosts: Vec<SessionHost>,
     pub clients: Vec<SimClient>,
     pub counters: NodeCounters,
+    /// Wall-clock nanoseconds spent inside each worker's `SessionHost` (datagrams, ticks, tickets,
+    /// ghosts, transmits): the workers' CPU in this harness, for cost figures.
+    pub host_busy_ns: Vec<u64>,
     /// The latency of the worker-to-worker queues (microseconds to seconds in real nodes); 0
     /// delivers within the step.
     pub peer_latency_us: u64,
@@ -134,7 +139,7 @@ impl WorkersSim {
                             cluster_key: CLUSTER_KEY,
                             challenge_key,
                             public_address: server_address,
-                            connections_max: 256,
+                            connections_max: SIM_CONNECTIONS_MAX,
                         },
                         zone: config.zone.clone(),
                         zone_ids: zones.clone(),
@@ -160,6 +165,7 @@ impl WorkersSim {
             hosts,
             clients: Vec::new(),
             counters: NodeCounters::default(),
+            host_busy_ns: vec![0; config.worker_zones.len()],
             peer_latency_us: config.peer_latency_us,
             peer_jitter_us: 0,
             last_peer_arrival_us: 0,
@@ -281,13 +287,16 @@ impl WorkersSim {
             Some(_) => worker,
             None => self.request_worker(&bytes).unwrap_or(worker),
         };
+        let started = std::time::Instant::now();
         if let Some(zone_id) = self.hosts[worker].handoff_forward(&bytes) {
+            self.host_busy_ns[worker] += started.elapsed().as_nanos() as u64;
             self.counters.datagrams_forwarded += 1;
             let to = self.zone_worker[&zone_id];
             self.send_peer(PeerMessage::Datagram { to, from, bytes });
             return;
         }
         self.hosts[worker].handle_datagram(self.now_us, from, &bytes);
+        self.host_busy_ns[worker] += started.elapsed().as_nanos() as u64;
     }
 
     fn request_worker(&self, bytes: &[u8]) -> Option<usize> {
@@ -303,6 +312,20 @@ impl WorkersSim {
     }
 
     fn deliver_peer(&mut self, message: PeerMessage) {
+        let to = match &message {
+            PeerMessage::Datagram { to, .. }
+            | PeerMessage::Ghosts { to, .. }
+            | PeerMessage::Ticket { to, .. }
+            | PeerMessage::Accepted { to, .. } => *to,
+        };
+        let started = std::time::Instant::now();
+        self.deliver_peer_untimed(message);
+        if let Some(busy) = self.host_busy_ns.get_mut(to) {
+            *busy += started.elapsed().as_nanos() as u64;
+        }
+    }
+
+    fn deliver_peer_untimed(&mut self, message: PeerMessage) {
         let now = self.now_us;
         match message {
             PeerMessage::Datagram { to, from, bytes } => {
@@ -425,6 +448,7 @@ impl WorkersSim {
             }
         }
         for worker in 0..self.hosts.len() {
+            let started = std::time::Instant::now();
             if now >= self.hosts[worker].poll_timeout() {
                 self.hosts[worker].handle_timeout(now);
             }
@@ -433,6 +457,7 @@ impl WorkersSim {
                 let to = self.zone_worker[&batch.to_zone_id];
                 self.send_peer(PeerMessage::Ghosts { to, batch });
             }
+            self.host_busy_ns[worker] += started.elapsed().as_nanos() as u64;
             while let Some(transmit) = self.hosts[worker].poll_transmit(now) {
                 let Some(index) = self.index_of(transmit.destination) else {
                     continue;
