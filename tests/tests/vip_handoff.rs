@@ -1,0 +1,521 @@
+//! Two real nodes behind one address hand a session to each other while the XDP edge flips
+//! (issue 14, item 5): client ↔ router ↔ node 0, node 1 (`VipHosts`), the VIP on both nodes' `lo`,
+//! the router delivering the VIP to the node of zone 1. etcd runs in the router namespace, the
+//! assigner in this process (its runtime's threads inside the router namespace), and each node is
+//! a real `meridian-node serve --control --link-listen --xdp-iface` in its own namespace.
+//!
+//! A real SDK client connects to the VIP at the border of zones 1 | 2 (spawn radius 0) and walks
+//! east and west across it; each crossing is a cross-node handoff (ticket over the node link, the
+//! route CAS'd in etcd, the edge flipped). Checked: the client never reconnects, hears everything
+//! from the VIP, keeps getting snapshots, sees no prediction correction (an input lost or applied
+//! twice would cause one); etcd's route follows the player after each leg; while the player is on
+//! the node the router does not deliver to, the other node's edge forwards every datagram it sends
+//! (`tx_forwarded`) and the owner's edge decapsulates each (`tunnel_decapsulated`). Then the router
+//! moves the VIP to the owner (anycast moving) mid-session and the player walks back: the session
+//! goes on, now forwarded the other way.
+
+use std::{
+    future::Future,
+    io::{Read, Write},
+    net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use meridian_client::{ClientConfig, GameClient, MoveCommand, dev_token};
+use meridian_control::{
+    assigner::{AssignerConfig, AssignerService},
+    registry::Placement,
+    routes::get_route,
+};
+use meridian_node::edge::{PacketCounterProgram, XdpMode};
+use meridian_testkit::{ChildGuard, Etcd, Netns, VipHosts, enter_netns};
+
+const PORT: u16 = 7777;
+const LINK_PORT: u16 = 7700;
+const METRICS_PORT: u16 = 9100;
+const CLUSTER_KEY: [u8; 32] = [0x6d; 32];
+const SESSION: u64 = 0x7a_0001;
+const NODE_IDS: [&str; 2] = ["node-a", "node-b"];
+/// Where zones 1 | 2 meet (zone side 512 m); spawn radius 0 puts the player on it.
+const BORDER_X_M: f32 = 512.0;
+
+fn binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().and_then(|deps| deps.parent()).unwrap().join(name);
+    assert!(
+        path.is_file(),
+        "{} missing: run `cargo test --workspace` (it builds every binary)",
+        path.display()
+    );
+    path
+}
+
+fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64
+}
+
+/// The node's metrics text in `ns` (empty if it does not answer).
+fn metrics_text(ns: &Netns) -> String {
+    ns.run(|| -> std::io::Result<String> {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, METRICS_PORT));
+        let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500))?;
+        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+        stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+        let mut text = String::new();
+        stream.read_to_string(&mut text)?;
+        Ok(text)
+    })
+    .ok()
+    .and_then(Result::ok)
+    .unwrap_or_default()
+}
+
+/// The sum of `name`'s samples whose labels contain `label`.
+fn counter(text: &str, name: &str, label: &str) -> f64 {
+    text.lines()
+        .filter(|line| line.starts_with(name) && line.contains(label))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// What a failure message shows of both nodes: their handoff, route, cross-node and edge series.
+fn diagnosis(hosts: &VipHosts) -> String {
+    let mut out = String::new();
+    for (index, id) in NODE_IDS.iter().enumerate() {
+        out.push_str(&format!("\n--- {id}:\n"));
+        for line in metrics_text(hosts.node_ns(index)).lines().filter(|line| {
+            !line.starts_with('#')
+                && [
+                    "handoff",
+                    "route",
+                    "cross_node",
+                    "edge_decisions",
+                    "session",
+                    "zone_players",
+                ]
+                .iter()
+                .any(|part| line.contains(part))
+                && !line.ends_with(" 0")
+        }) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// One node's edge decisions that this test follows, from its metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct EdgeSeen {
+    tx_forwarded: f64,
+    tunnel_decapsulated: f64,
+    pass_sealed: f64,
+    pass_forward_failed: f64,
+}
+
+impl EdgeSeen {
+    fn read(ns: &Netns) -> Self {
+        let text = metrics_text(ns);
+        let decision = |name: &str| counter(&text, "meridian_edge_decisions_total{", &format!("decision=\"{name}\""));
+        Self {
+            tx_forwarded: decision("tx_forwarded"),
+            tunnel_decapsulated: decision("tunnel_decapsulated"),
+            pass_sealed: decision("pass_sealed"),
+            pass_forward_failed: decision("pass_forward_failed"),
+        }
+    }
+
+    fn since(self, earlier: Self) -> Self {
+        Self {
+            tx_forwarded: self.tx_forwarded - earlier.tx_forwarded,
+            tunnel_decapsulated: self.tunnel_decapsulated - earlier.tunnel_decapsulated,
+            pass_sealed: self.pass_sealed - earlier.pass_sealed,
+            pass_forward_failed: self.pass_forward_failed - earlier.pass_forward_failed,
+        }
+    }
+}
+
+/// The control plane as this process sees it: a tokio runtime whose threads all entered the
+/// router namespace (where etcd listens), so the etcd client's connections, reconnects included,
+/// start there; futures run as tasks on those threads, never on the test's own thread.
+struct Control {
+    runtime: tokio::runtime::Runtime,
+    client: etcd_client::Client,
+}
+
+impl Control {
+    fn new(router: &Netns, endpoint: &str) -> Self {
+        let router = router.name().to_owned();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .on_thread_start(move || enter_netns(&router).expect("enter the router namespace"))
+            .build()
+            .unwrap();
+        let endpoint = endpoint.to_owned();
+        let client = runtime
+            .block_on(runtime.spawn(etcd_client::Client::connect([endpoint], None)))
+            .unwrap()
+            .expect("connect etcd in the router namespace");
+        Self { runtime, client }
+    }
+
+    fn run<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.runtime.block_on(self.runtime.spawn(future)).unwrap()
+    }
+
+    fn placement(&self, zone: u32) -> Option<Placement> {
+        let mut client = self.client.clone();
+        self.run(async move {
+            let response = client.get(format!("/meridian/assign/{zone}"), None).await.ok()?;
+            let kv = response.kvs().first()?;
+            serde_json::from_slice::<Placement>(kv.value()).ok()
+        })
+    }
+
+    /// The node and zone etcd routes `session` to.
+    fn route(&self, session: u64) -> Option<(String, u32)> {
+        let mut client = self.client.clone();
+        self.run(async move { get_route(&mut client, session).await })
+            .expect("read the route")
+            .map(|(route, _)| (route.node, route.zone))
+    }
+}
+
+/// `meridian-node serve` in node `index`'s namespace: on the VIP, under the control plane, the node
+/// link and the edge on its underlay address. Its log: `<temp>/meridian-vip-handoff-<node>-<pid>.log`.
+fn start_node(hosts: &VipHosts, index: usize, etcd: &str) -> (ChildGuard, std::path::PathBuf) {
+    let underlay = hosts.node_ends[index].addr.to_string();
+    let log = std::env::temp_dir().join(format!(
+        "meridian-vip-handoff-{}-{}.log",
+        NODE_IDS[index],
+        std::process::id()
+    ));
+    let child = Command::new("ip")
+        .args(["netns", "exec", hosts.node_ns(index).name()])
+        .arg(binary("meridian-node"))
+        .args(["serve", "--listen", &format!("{}:{PORT}", hosts.vip)])
+        .args(["--workers", "1", "--io", "mmsg"])
+        .args(["--metrics-listen", &format!("127.0.0.1:{METRICS_PORT}")])
+        .args(["--cluster-key-hex", &"6d".repeat(32)])
+        .args(["--control", etcd, "--node-id", NODE_IDS[index], "--lease-ttl-s", "3"])
+        .args(["--duration-s", "180", "--zones", "1,2", "--world-columns", "2"])
+        .args(["--zone-size-m", "512", "--spawn-radius-m", "0"])
+        .args(["--link-listen", &format!("{underlay}:{LINK_PORT}")])
+        .args(["--underlay-addr", &underlay])
+        .args(["--xdp-iface", &hosts.node_ends[index].interface, "--xdp-mode", "native"])
+        .args(["--edge-underlay", &underlay])
+        .env("RUST_LOG", "info,meridian_node=debug")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start meridian-node");
+    (ChildGuard(child), log)
+}
+
+/// Sets SO_NO_CHECK on `socket`: a veth leaves the UDP checksum to an offload it does not have,
+/// and a packet the edge forwards with `XDP_TX` loses that state, so the owner would find a
+/// half-computed checksum (see edge_forward.rs). The client sends none (0: "not computed").
+fn send_without_udp_checksum(socket: &UdpSocket) {
+    let one: libc::c_int = 1;
+    // SAFETY: setsockopt on a socket the test owns, with a c_int option value of the right size.
+    let set = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(socket),
+            libc::SOL_SOCKET,
+            libc::SO_NO_CHECK,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(set, 0, "SO_NO_CHECK: {}", std::io::Error::last_os_error());
+}
+
+/// The SDK player in the client namespace: one input per 50 ms tick while connected, every
+/// datagram's arrival time kept, every sender checked to be the VIP.
+struct Player {
+    client: GameClient,
+    socket: UdpSocket,
+    vip_port: SocketAddr,
+    next_tick: Instant,
+    direction: [f32; 2],
+    arrivals: Vec<Instant>,
+}
+
+impl Player {
+    fn new(hosts: &VipHosts) -> Self {
+        let vip_port = SocketAddr::V4(SocketAddrV4::new(hosts.vip, PORT));
+        let client_addr = hosts.client.addr;
+        let socket = hosts
+            .client_ns()
+            .run(|| UdpSocket::bind((client_addr, 0)))
+            .unwrap()
+            .unwrap();
+        socket.set_nonblocking(true).unwrap();
+        send_without_udp_checksum(&socket);
+        let mut rng = dev_token::SplitMix64(17);
+        let token = dev_token::issue(&CLUSTER_KEY, SESSION, 1, vip_port, now_us() / 1_000_000, &mut rng);
+        Self {
+            client: GameClient::new(now_us(), token, ClientConfig::default()).unwrap(),
+            socket,
+            vip_port,
+            next_tick: Instant::now(),
+            direction: [0.0, 0.0],
+            arrivals: Vec::new(),
+        }
+    }
+
+    /// Takes in what arrived; `send`: one input when due and whatever the client has to send.
+    fn step(&mut self, send: bool) {
+        let mut buf = [0u8; 2048];
+        while let Ok((bytes, from)) = self.socket.recv_from(&mut buf) {
+            assert_eq!(from, self.vip_port, "everything the client hears comes from the VIP");
+            self.arrivals.push(Instant::now());
+            let _ = self.client.handle(now_us(), from, &buf[..bytes]);
+        }
+        if !send {
+            return;
+        }
+        if self.client.is_connected() && Instant::now() >= self.next_tick {
+            self.next_tick += Duration::from_millis(50);
+            let _ = self.client.tick(MoveCommand {
+                direction: self.direction,
+                yaw: 0.0,
+            });
+        }
+        while let Some(transmit) = self.client.poll_transmit(now_us()) {
+            self.socket.send_to(&transmit.bytes, transmit.destination).unwrap();
+        }
+        while self.client.poll_event().is_some() {}
+    }
+
+    /// Steps every 2 ms for `duration`, calling `each` after every step.
+    fn play(&mut self, duration: Duration, mut each: impl FnMut(&Player)) {
+        let until = Instant::now() + duration;
+        while Instant::now() < until {
+            self.step(true);
+            each(self);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Sends nothing for `duration` (still reading): lets the nodes publish their edge counters
+    /// (once a second) while no datagram of the client is in flight.
+    fn hush(&mut self, duration: Duration) {
+        let until = Instant::now() + duration;
+        while Instant::now() < until {
+            self.step(false);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // The input clock restarts: no burst of inputs to catch up on.
+        self.next_tick = Instant::now();
+    }
+
+    fn server_x(&self) -> Option<f32> {
+        let entity = self.client.entity()?;
+        self.client.server_world().get(&entity).map(|state| state.position[0])
+    }
+
+    fn sent(&self) -> u64 {
+        self.client.counters().datagrams_sent
+    }
+}
+
+/// The longest gap between two datagrams from the server that overlaps `[from, to]`, in ms.
+fn longest_gap_ms(arrivals: &[Instant], from: Instant, to: Instant) -> f64 {
+    arrivals
+        .windows(2)
+        .filter(|pair| pair[1] >= from && pair[0] <= to)
+        .map(|pair| (pair[1] - pair[0]).as_secs_f64() * 1e3)
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn a_session_handed_between_two_real_nodes_behind_one_vip_flips_the_edge_and_never_reconnects() {
+    let hosts = VipHosts::new(2).expect("create the topology (root needed)");
+    // A veth delivers XDP_TX frames (the edge's forwarded packets) to its peer only when the peer
+    // runs NAPI, which an XDP program turns on (a NIC needs nothing): each router end gets the
+    // counting program, which passes everything.
+    let _router_xdp: Vec<PacketCounterProgram> = hosts
+        .router_ends
+        .iter()
+        .map(|end| {
+            let interface = end.interface.clone();
+            hosts
+                .router_ns()
+                .run(|| PacketCounterProgram::attach(&interface, PORT, XdpMode::Driver))
+                .unwrap()
+                .expect("attach a pass-through program on the router's end of a node's link")
+        })
+        .collect();
+    let etcd = Etcd::start_in(hosts.router_ns(), hosts.router_ends[0].addr).expect("etcd in the router namespace");
+    let control = Control::new(hosts.router_ns(), etcd.endpoint());
+    let assigner_client = control.client.clone();
+    let _assigner = control
+        .run(async move { AssignerService::spawn(assigner_client, AssignerConfig::new("vip-assigner", vec![1, 2])) });
+    let (_node_a, log_a) = start_node(&hosts, 0, etcd.endpoint());
+    let (_node_b, log_b) = start_node(&hosts, 1, etcd.endpoint());
+    let logs = format!("node logs: {} {}", log_a.display(), log_b.display());
+
+    // The assigner spreads zones 1 and 2 over the two nodes.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (zone1, zone2) = loop {
+        if let (Some(one), Some(two)) = (control.placement(1), control.placement(2))
+            && one.node != two.node
+        {
+            break (one.node, two.node);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the zones never spread over both nodes ({logs})"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let index_of = |node: &str| NODE_IDS.iter().position(|id| *id == node).unwrap();
+    // `home`: the node of zone 1, where the router delivers the VIP; `away`: the node of zone 2.
+    let (home, away) = (index_of(&zone1), index_of(&zone2));
+    hosts.route_vip_to(home).unwrap();
+    eprintln!("zone 1 on {zone1} (the VIP's node), zone 2 on {zone2}");
+    // Both nodes learn each other's link and underlay addresses and the assignments; their
+    // metrics answer once they serve.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while [home, away]
+        .iter()
+        .any(|&node| !metrics_text(hosts.node_ns(node)).contains("meridian_edge_decisions_total"))
+    {
+        assert!(Instant::now() < deadline, "a node's edge never reported ({logs})");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+
+    let mut player = Player::new(&hosts);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(player.client.is_connected() && player.client.entity().is_some()) {
+        assert!(Instant::now() < deadline, "the client never connected ({logs})");
+        player.play(Duration::from_millis(20), |_| {});
+    }
+    player.play(Duration::from_millis(500), |_| {});
+    let entity = player.client.entity();
+    let start_x = player.server_x().expect("placed");
+    assert!(
+        (start_x - BORDER_X_M).abs() < 1.0,
+        "spawned on the border, at x = {start_x}"
+    );
+
+    // Back and forth across the border (7 m/s, 4 m handoff margin): 2 s east, then 4 s legs,
+    // ending east (on the away node).
+    let mut crossings: Vec<Instant> = Vec::new();
+    let mut side = player.server_x().map(|x| x > BORDER_X_M);
+    let legs = 6;
+    for leg in 0..=legs {
+        let east = leg % 2 == 0;
+        player.direction = if east { [1.0, 0.0] } else { [-1.0, 0.0] };
+        let leg_s = if leg == 0 { 2.0 } else { 4.0 };
+        player.play(Duration::from_secs_f32(leg_s), |player| {
+            let now_side = player.server_x().map(|x| x > BORDER_X_M);
+            if now_side.is_some() && now_side != side {
+                crossings.push(Instant::now());
+                side = now_side;
+            }
+        });
+        let (zone, node) = if east { (2, &zone2) } else { (1, &zone1) };
+        assert_eq!(
+            control.route(SESSION),
+            Some((node.clone(), zone)),
+            "after leg {leg} at x = {:?}, connected {}: etcd's route follows the player ({logs}){}",
+            player.server_x(),
+            player.client.is_connected(),
+            diagnosis(&hosts)
+        );
+        assert!(player.client.is_connected(), "leg {leg}: no reconnect");
+    }
+    player.direction = [0.0, 0.0];
+
+    // On the away node, standing still: the home node's edge forwards every datagram the client
+    // sends and passes none up; the away node's edge decapsulates each.
+    player.hush(Duration::from_millis(1_500));
+    let before = (
+        EdgeSeen::read(hosts.node_ns(home)),
+        EdgeSeen::read(hosts.node_ns(away)),
+        player.sent(),
+        player.client.counters().snapshots_applied,
+    );
+    player.play(Duration::from_secs(3), |_| {});
+    let sent = player.sent() - before.2;
+    let snapshots = player.client.counters().snapshots_applied - before.3;
+    player.hush(Duration::from_millis(1_500));
+    let home_seen = EdgeSeen::read(hosts.node_ns(home)).since(before.0);
+    let away_seen = EdgeSeen::read(hosts.node_ns(away)).since(before.1);
+    eprintln!(
+        "player on {zone2}: sent {sent}, snapshots {snapshots}; home edge {home_seen:?}; away edge {away_seen:?}"
+    );
+    assert!(sent >= 40, "the client played: {sent} datagrams in 3 s");
+    assert!(snapshots >= 40, "snapshots kept coming: {snapshots} in 3 s");
+    assert_eq!(
+        home_seen.tx_forwarded, sent as f64,
+        "{zone1}'s edge forwarded every datagram of the session {zone2} owns: {home_seen:?}"
+    );
+    assert_eq!(
+        home_seen.pass_sealed + home_seen.pass_forward_failed,
+        0.0,
+        "{home_seen:?}"
+    );
+    assert_eq!(
+        away_seen.tunnel_decapsulated, sent as f64,
+        "{zone2}'s edge decapsulated each: {away_seen:?}"
+    );
+    assert_eq!(away_seen.tx_forwarded, 0.0, "{zone2} owns it: {away_seen:?}");
+
+    let handoffs_committed: f64 = [home, away]
+        .iter()
+        .map(|&node| {
+            counter(
+                &metrics_text(hosts.node_ns(node)),
+                "meridian_handoffs_total",
+                "outcome=\"across_committed\"",
+            )
+        })
+        .sum();
+    let pauses_ms: Vec<f64> = crossings
+        .iter()
+        .map(|&at| longest_gap_ms(&player.arrivals, at, at + Duration::from_millis(1_500)))
+        .collect();
+    eprintln!(
+        "crossings seen by the client {}; handoffs committed across nodes {handoffs_committed}; \
+         longest gap between datagrams in the 1.5 s after each crossing (ms): {pauses_ms:.0?}",
+        crossings.len()
+    );
+    assert!(
+        crossings.len() > legs,
+        "the player crossed the border on every leg: {} crossings",
+        crossings.len()
+    );
+    assert!(
+        handoffs_committed >= crossings.len() as f64,
+        "every crossing is a committed handoff between the nodes: {handoffs_committed}"
+    );
+    assert!(player.client.is_connected(), "no reconnect: the same session");
+    assert_eq!(player.client.entity(), entity, "one stable entity id");
+    assert_eq!(
+        player.client.corrections().corrections,
+        0,
+        "no prediction correction: no input lost or applied twice"
+    );
+    let longest_ms = longest_gap_ms(
+        &player.arrivals,
+        crossings[0] - Duration::from_secs(1),
+        *crossings.last().unwrap() + Duration::from_secs(1),
+    );
+    assert!(
+        longest_ms < 1_000.0,
+        "snapshots kept coming across the handoffs: longest gap {longest_ms:.0} ms"
+    );
+}
