@@ -207,7 +207,7 @@ fn start_node(hosts: &VipHosts, index: usize, etcd: &str, test: &str) -> (ChildG
         .args(["--metrics-listen", &format!("127.0.0.1:{METRICS_PORT}")])
         .args(["--cluster-key-hex", &"6d".repeat(32)])
         .args(["--control", etcd, "--node-id", NODE_IDS[index], "--lease-ttl-s", "3"])
-        .args(["--duration-s", "180", "--zones", "1,2", "--world-columns", "2"])
+        .args(["--duration-s", "900", "--zones", "1,2", "--world-columns", "2"])
         .args(["--zone-size-m", "512", "--spawn-radius-m", "0"])
         .args(["--link-listen", &format!("{underlay}:{LINK_PORT}")])
         .args(["--underlay-addr", &underlay])
