@@ -248,6 +248,9 @@ struct Player {
     next_tick: Instant,
     direction: [f32; 2],
     arrivals: Vec<Instant>,
+    /// Each newer snapshot applied: when, and its server tick (cluster-wide numbering, so a
+    /// handoff that missed no snapshot shows consecutive ticks across it).
+    snapshot_ticks: Vec<(Instant, u32)>,
 }
 
 impl Player {
@@ -270,6 +273,7 @@ impl Player {
             next_tick: Instant::now(),
             direction: [0.0, 0.0],
             arrivals: Vec::new(),
+            snapshot_ticks: Vec::new(),
         }
     }
 
@@ -280,6 +284,11 @@ impl Player {
             assert_eq!(from, self.vip_port, "everything the client hears comes from the VIP");
             self.arrivals.push(Instant::now());
             let _ = self.client.handle(now_us(), from, &buf[..bytes]);
+            if let Some(tick) = self.client.server_tick()
+                && self.snapshot_ticks.last().is_none_or(|(_, last)| tick > *last)
+            {
+                self.snapshot_ticks.push((Instant::now(), tick));
+            }
         }
         if !send {
             return;
@@ -395,6 +404,17 @@ fn still_window(player: &mut Player, hosts: &VipHosts, delivered: usize, owner: 
             "{phase}: {owner_id}'s edge decapsulated each: {owner_seen:?}"
         );
     }
+}
+
+/// The largest step in server ticks between two consecutive snapshots applied in `[from, to]`
+/// (1: none missed).
+fn largest_tick_step(snapshot_ticks: &[(Instant, u32)], from: Instant, to: Instant) -> u32 {
+    snapshot_ticks
+        .windows(2)
+        .filter(|pair| pair[1].0 >= from && pair[0].0 <= to)
+        .map(|pair| pair[1].1 - pair[0].1)
+        .max()
+        .unwrap_or(0)
 }
 
 /// The longest gap between two datagrams from the server that overlaps `[from, to]`, in ms.
@@ -593,9 +613,14 @@ fn a_session_handed_between_two_real_nodes_behind_one_vip_flips_the_edge_and_nev
         .iter()
         .map(|&at| longest_gap_ms(&player.arrivals, at, at + Duration::from_millis(1_500)))
         .collect();
+    let pauses_ticks: Vec<u32> = crossings
+        .iter()
+        .map(|&at| largest_tick_step(&player.snapshot_ticks, at, at + Duration::from_millis(1_500)))
+        .collect();
     eprintln!(
         "crossings seen by the client {}; handoffs committed across nodes {handoffs_committed}; \
-         longest gap between datagrams in the 1.5 s after each crossing (ms): {pauses_ms:.0?}",
+         longest gap between datagrams in the 1.5 s after each crossing (ms): {pauses_ms:.0?}, \
+         in server ticks: {pauses_ticks:?}",
         crossings.len()
     );
     assert!(
@@ -622,6 +647,12 @@ fn a_session_handed_between_two_real_nodes_behind_one_vip_flips_the_edge_and_nev
     assert!(
         longest_ms < 1_000.0,
         "snapshots kept coming across the handoffs: longest gap {longest_ms:.0} ms"
+    );
+    // Every run here so far missed none (1 everywhere); one missed snapshot is left to a loaded
+    // machine.
+    assert!(
+        pauses_ticks.iter().all(|&ticks| (1..=2).contains(&ticks)),
+        "at most one snapshot missed across each handoff: {pauses_ticks:?}"
     );
 }
 
@@ -763,6 +794,17 @@ fn vip_pause_figure() {
             pauses_ms.push(longest_gap_ms(&player.arrivals, at, at + Duration::from_millis(1_500)));
         }
     }
+    let mut pauses_ticks: Vec<u32> = players
+        .iter()
+        .zip(&crossings)
+        .flat_map(|(player, crossed)| {
+            crossed
+                .iter()
+                .map(|&at| largest_tick_step(&player.snapshot_ticks, at, at + Duration::from_millis(1_500)))
+        })
+        .collect();
+    pauses_ticks.sort_unstable();
+    let ticks_p = |p: f64| pauses_ticks.get(((pauses_ticks.len().max(1) - 1) as f64 * p).round() as usize);
     pauses_ms.sort_by(f64::total_cmp);
     gaps_ms.sort_by(f64::total_cmp);
     let outcome = |label: &str| -> f64 {
@@ -782,7 +824,7 @@ fn vip_pause_figure() {
     let connected = players.iter().filter(|p| p.client.is_connected()).count();
     eprintln!(
         "behind the VIP: {} crossings seen by {walkers} clients over {duration_s} s; nodes committed {}, aborted {}; \
-         pause p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (all datagram gaps: p50 {:.1} ms, p99 {:.1} ms); \
+         pause p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; in server ticks p50 {:?}, p99 {:?}, max {:?} (all datagram gaps: p50 {:.1} ms, p99 {:.1} ms); \
          corrections (inputs lost or doubled) {corrections}; clients connected {connected}/{walkers}; \
          {} edge (VIP) {home_seen:?}; {} edge {away_seen:?}",
         pauses_ms.len(),
@@ -791,6 +833,9 @@ fn vip_pause_figure() {
         percentile(&pauses_ms, 0.5),
         percentile(&pauses_ms, 0.99),
         pauses_ms.last().copied().unwrap_or(f64::NAN),
+        ticks_p(0.5),
+        ticks_p(0.99),
+        pauses_ticks.last(),
         percentile(&gaps_ms, 0.5),
         percentile(&gaps_ms, 0.99),
         NODE_IDS[home],
