@@ -13,6 +13,10 @@
 //! (`tx_forwarded`) and the owner's edge decapsulates each (`tunnel_decapsulated`). Then the router
 //! moves the VIP to the owner (anycast moving) mid-session and the player walks back: the session
 //! goes on, now forwarded the other way.
+//!
+//! Ignored: two tests that document what the node does not do yet (a session that never handed
+//! off, when anycast moves the VIP; inputs of an aborted ticket's frozen ticks), and the pause
+//! figure (`vip_pause_figure`, `perf/RESULTS.md`).
 
 use std::{
     future::Future,
