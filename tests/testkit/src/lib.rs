@@ -16,10 +16,12 @@ mod process;
 mod services;
 mod tools;
 
+pub use netns::enter_netns;
 pub use netns::{Netns, TwoHosts, VethEnd, remove_leftover_namespaces};
 pub use netns::{VipHosts, veth_pair};
 pub use services::Kafka;
 pub use services::{Etcd, Postgres, Redis, remove_leftover_dirs};
+pub use services::{NETNS_ETCD_CLIENT_PORT, NetnsEtcd};
 pub use tools::{ChildGuard, free_tcp_port, free_udp_port};
 
 use std::time::Duration;

@@ -118,6 +118,30 @@ impl Netns {
     }
 }
 
+/// Moves the calling thread into the namespace named `name` (as [`Netns::name`] spells it): every
+/// socket it opens from now on is in that namespace. For threads the caller does not create
+/// itself, e.g. a tokio runtime's `on_thread_start`, so every connection its tasks open (an etcd
+/// client's reconnects too) starts inside the namespace.
+pub fn enter_netns(name: &str) -> Result<()> {
+    let path = format!("/run/netns/{name}");
+    let handle = File::open(&path).map_err(io_err(format!("opening {path}")))?;
+    setns(&handle, CloneFlags::CLONE_NEWNET)?;
+    Ok(())
+}
+
+/// [`Netns::run`] by the namespace's name (for closures that must not borrow the [`Netns`]).
+pub(crate) fn run_in_netns<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> Result<T> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || -> Result<T> {
+                enter_netns(name)?;
+                Ok(f())
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
 impl Drop for Netns {
     fn drop(&mut self) {
         let _ = ip(&["netns", "del", &self.name]);

@@ -13,7 +13,8 @@ use nix::unistd::{Uid, User, chown};
 use tempfile::TempDir;
 
 use crate::{
-    Result, SERVICE_START_TIMEOUT, TestkitError, io_err,
+    Netns, Result, SERVICE_START_TIMEOUT, TestkitError, io_err,
+    netns::run_in_netns,
     process::{ServiceProcess, find_binary, free_loopback_port},
 };
 
@@ -101,7 +102,11 @@ pub fn remove_leftover_dirs(parent: &Path) -> Result<Vec<PathBuf>> {
 
 /// Sends `request` to a loopback port and reports whether the answer contains `needle`.
 fn tcp_exchange_contains(port: u16, request: &[u8], needle: &str) -> bool {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    tcp_exchange_contains_at(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), request, needle)
+}
+
+/// Sends `request` to `addr` and reports whether the answer contains `needle`.
+fn tcp_exchange_contains_at(addr: SocketAddr, request: &[u8], needle: &str) -> bool {
     let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
         return false;
     };
@@ -323,6 +328,86 @@ impl Etcd {
     /// The client endpoint, `http://127.0.0.1:<port>`.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// A throwaway single-member etcd inside a network namespace, serving clients on one of that
+/// namespace's addresses ([`Etcd::start_in`]), so processes in other namespaces routed to it reach
+/// it too; stopped and its data deleted on drop.
+pub struct NetnsEtcd {
+    process: ServiceProcess,
+    endpoint: String,
+    dir: TempDir,
+}
+
+/// The port a [`NetnsEtcd`] serves clients on (the namespace is the test's own: nothing else
+/// listens there); peers use the next one, on the namespace's loopback.
+pub const NETNS_ETCD_CLIENT_PORT: u16 = 2379;
+
+impl Etcd {
+    /// Starts etcd inside `netns` (through `ip netns exec`), serving clients on `addr` (an address
+    /// of that namespace) at [`NETNS_ETCD_CLIENT_PORT`]. Readiness is probed from a thread inside
+    /// the namespace. Reach it from the test process with a runtime whose threads entered the
+    /// namespace ([`crate::enter_netns`]) or from any namespace routed to `addr`.
+    pub fn start_in(netns: &Netns, addr: Ipv4Addr) -> Result<NetnsEtcd> {
+        let etcd = find_binary("etcd", "MERIDIAN_ETCD", &[PathBuf::from("/usr/bin/etcd")])?;
+        let dir = temp_dir("meridian-etcd-")?;
+        let log_path = dir.path().join("etcd.log");
+        let data_dir = dir.path().join("data");
+        let client = SocketAddr::from((addr, NETNS_ETCD_CLIENT_PORT));
+        let endpoint = format!("http://{client}");
+        let peer_url = format!("http://127.0.0.1:{}", NETNS_ETCD_CLIENT_PORT + 1);
+        let ns_name = netns.name().to_owned();
+        let (process, ()) = start_with_retries("etcd", || {
+            let mut command = Command::new("ip");
+            command
+                .args(["netns", "exec", &ns_name])
+                .arg(&etcd)
+                .args(["--name", "testkit", "--data-dir"])
+                .arg(&data_dir)
+                .args(["--listen-client-urls", &endpoint, "--advertise-client-urls", &endpoint])
+                .args([
+                    "--listen-peer-urls",
+                    &peer_url,
+                    "--initial-advertise-peer-urls",
+                    &peer_url,
+                ])
+                .args(["--initial-cluster", &format!("testkit={peer_url}")])
+                .args([
+                    "--initial-cluster-state",
+                    "new",
+                    "--logger",
+                    "zap",
+                    "--log-level",
+                    "warn",
+                ]);
+            let process = ServiceProcess::spawn(command, &log_path)?;
+            let ns_name = ns_name.clone();
+            let probe = move || {
+                let request = format!("GET /health HTTP/1.1\r\nHost: {client}\r\nConnection: close\r\n\r\n");
+                run_in_netns(&ns_name, || {
+                    tcp_exchange_contains_at(client, request.as_bytes(), "\"health\":\"true\"")
+                })
+                .unwrap_or(false)
+            };
+            Ok((process, (), Box::new(probe) as Box<dyn Fn() -> bool>))
+        })?;
+        Ok(NetnsEtcd { process, endpoint, dir })
+    }
+}
+
+impl NetnsEtcd {
+    /// The client endpoint, `http://<addr>:2379`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
     }
 
     pub fn pid(&self) -> u32 {
