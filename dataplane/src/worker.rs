@@ -892,6 +892,14 @@ impl ZoneWorker {
                     _ => {}
                 }
             }
+            // Behind the shared address every other node's edge learns who owns the session.
+            match event {
+                SessionEvent::Opened { session_id, .. } | SessionEvent::Resumed { session_id, .. } => {
+                    self.announce_edge_owner(session_id)
+                }
+                SessionEvent::Closed { session_id, .. } => self.announce_edge_gone(session_id),
+                SessionEvent::Handshaking { .. } | SessionEvent::HandshakeAbandoned { .. } => {}
+            }
             if let Some(edge) = &mut self.edge_sessions {
                 let outcome = match event {
                     SessionEvent::Handshaking {

@@ -14,9 +14,11 @@
 //! moves the VIP to the owner (anycast moving) mid-session and the player walks back: the session
 //! goes on, now forwarded the other way.
 //!
-//! Ignored: two tests that document what the node does not do yet (a session that never handed
-//! off, when anycast moves the VIP; inputs of an aborted ticket's frozen ticks), and the pause
-//! figure (`vip_pause_figure`, `perf/RESULTS.md`).
+//! A session that never handed off survives anycast moving the VIP to the other node: its owner
+//! announced it over the node link when it opened, and the other node's edge forwards it.
+//!
+//! Ignored: a test that documents what the node does not do yet (the inputs of an aborted
+//! ticket's frozen ticks), and the pause figure (`vip_pause_figure`, `perf/RESULTS.md`).
 
 use std::{
     future::Future,
@@ -661,15 +663,10 @@ fn a_session_handed_between_two_real_nodes_behind_one_vip_flips_the_edge_and_nev
 }
 
 /// Anycast moves while a session has never left the node it connected to: the router delivers the
-/// VIP to the other node, whose edge has never seen the session. The session must go on there
-/// (forwarded to its owner) as it does after a handoff.
-///
-/// Fails today: a node's edge map holds only the sessions it owns or handed off, so the other
-/// node's XDP drops every datagram as `drop_unknown_session` and the session times out (5 s) on
-/// its owner. The edge key a node needs to check and forward a session it never saw reaches no
-/// other node (not in the route, not on the node link).
+/// VIP to the other node, whose edge has never held the session. The session goes on there
+/// (forwarded to its owner) as it does after a handoff: the owner announced it over the node link
+/// when it opened (`EdgeOwner`: session, edge key, epoch), so every peer's edge forwards it.
 #[test]
-#[ignore = "node gap: an edge forwards only sessions it owned; after an anycast move the other node drops them as unknown"]
 fn a_session_that_never_handed_off_survives_the_vip_moving_to_the_other_node() {
     let cluster = Cluster::start("moved");
     let (hosts, home, away) = (&cluster.hosts, cluster.home, cluster.away);

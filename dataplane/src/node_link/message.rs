@@ -8,6 +8,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use meridian_edge_common::EDGE_KEY_BYTES;
 use meridian_host::GhostBatch;
 use meridian_proto::snapshot::{EntityKind, EntityState};
 
@@ -38,6 +39,17 @@ pub enum LinkMessage {
     },
     /// A handoff message for worker `to_worker`; worker indices inside name the sender's workers.
     Handoff { to_worker: u32, handoff: PeerHandoff },
+    /// The sender owns `session_id` since `epoch_us` (its clock when it took the session: opened,
+    /// resumed or handed in): behind the shared address the receiver's edge forwards the session's
+    /// packets to the sender, checked under `edge_key` — so a client whose packets anycast moves to
+    /// any node keeps its session. A newer epoch wins.
+    EdgeOwner {
+        session_id: u64,
+        edge_key: [u8; EDGE_KEY_BYTES],
+        epoch_us: u64,
+    },
+    /// The session the sender owned since `epoch_us` ended: receivers forget its forwarding entry.
+    EdgeGone { session_id: u64, epoch_us: u64 },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -58,6 +70,8 @@ const TAG_TICKET: u8 = 3;
 const TAG_COMMITTED: u8 = 4;
 const TAG_GHOSTS: u8 = 5;
 const TAG_RELAY: u8 = 6;
+const TAG_EDGE_OWNER: u8 = 7;
+const TAG_EDGE_GONE: u8 = 8;
 
 struct Writer(Vec<u8>);
 
@@ -144,7 +158,7 @@ impl LinkMessage {
             LinkMessage::Datagram { to_worker, .. }
             | LinkMessage::Relay { to_worker, .. }
             | LinkMessage::Handoff { to_worker, .. } => Some(*to_worker),
-            LinkMessage::Reply { .. } => None,
+            LinkMessage::Reply { .. } | LinkMessage::EdgeOwner { .. } | LinkMessage::EdgeGone { .. } => None,
         }
     }
 
@@ -177,6 +191,21 @@ impl LinkMessage {
                 w.u32(*to_worker);
                 w.addr(*client);
                 w.bytes(via_node.as_bytes());
+            }
+            LinkMessage::EdgeOwner {
+                session_id,
+                edge_key,
+                epoch_us,
+            } => {
+                w.u8(TAG_EDGE_OWNER);
+                w.u64(*session_id);
+                w.0.extend_from_slice(edge_key);
+                w.u64(*epoch_us);
+            }
+            LinkMessage::EdgeGone { session_id, epoch_us } => {
+                w.u8(TAG_EDGE_GONE);
+                w.u64(*session_id);
+                w.u64(*epoch_us);
             }
             LinkMessage::Handoff { to_worker, handoff } => match handoff {
                 PeerHandoff::Ticket {
@@ -247,6 +276,15 @@ impl LinkMessage {
                 to_worker: r.u32()?,
                 client: r.addr()?,
                 via_node: String::from_utf8(r.bytes()?).map_err(|_| MessageError::OutOfRange("node id"))?,
+            },
+            TAG_EDGE_OWNER => LinkMessage::EdgeOwner {
+                session_id: r.u64()?,
+                edge_key: r.take(EDGE_KEY_BYTES)?.try_into().expect("edge key bytes"),
+                epoch_us: r.u64()?,
+            },
+            TAG_EDGE_GONE => LinkMessage::EdgeGone {
+                session_id: r.u64()?,
+                epoch_us: r.u64()?,
             },
             TAG_TICKET => LinkMessage::Handoff {
                 to_worker: r.u32()?,
@@ -325,6 +363,15 @@ mod tests {
                 to_worker: 1,
                 client: "10.0.0.7:40001".parse().unwrap(),
                 via_node: "node-a".into(),
+            },
+            LinkMessage::EdgeOwner {
+                session_id: 0x1234_5678_9abc,
+                edge_key: [7; EDGE_KEY_BYTES],
+                epoch_us: 1_790_000_000_000_000,
+            },
+            LinkMessage::EdgeGone {
+                session_id: 0x1234_5678_9abc,
+                epoch_us: 1_790_000_000_000_001,
             },
             LinkMessage::Handoff {
                 to_worker: 1,

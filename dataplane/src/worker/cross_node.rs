@@ -42,6 +42,16 @@ const CROSS_IDLE_US: u64 = 10_000_000;
 pub const CROSS_NODE_DEADLINE_TICKS: u64 = 10;
 /// Wait before asking etcd again about a ticket it left undecided.
 const REASK_US: u64 = 50_000;
+/// Sessions of other nodes this node's edge forwards after an owner's announcement
+/// ([`LinkMessage::EdgeOwner`]); beyond it new ones are refused (counted) and their packets, should
+/// anycast bring them here, are dropped as unknown.
+pub const EDGE_OWNERS_MAX: usize = 262_144;
+
+fn unix_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_micros() as u64)
+}
 
 /// What one worker needs to hand players to and from other nodes (built by the node agent).
 pub struct CrossNode {
@@ -93,6 +103,8 @@ struct CrossState {
     taken: HashMap<(u64, u64), Taken>,
     /// Where each taken ticket's client enters the cluster (told just before the ticket).
     relay_of_next_ticket: Option<(SocketAddr, String)>,
+    /// Sessions another node announced it owns (node, epoch), which this node's edge forwards there.
+    edge_owners: HashMap<u64, (String, u64)>,
 }
 
 struct Sent {
@@ -421,6 +433,113 @@ impl ZoneWorker {
         true
     }
 
+    /// This node took `session_id` (opened, resumed, or handed in from another node): every peer's
+    /// edge learns to forward its packets here, so wherever anycast delivers them they reach this
+    /// node (the edge key goes along: the forwarding edge checks the session's tag and replay window
+    /// as the owner's does). Only behind the edge.
+    pub(super) fn announce_edge_owner(&mut self, session_id: u64) {
+        let (Some(edge), Some(cross)) = (&self.edge_sessions, &self.cross) else {
+            return;
+        };
+        let Ok(Some(entry)) = edge.get(session_id) else {
+            return;
+        };
+        let message = LinkMessage::EdgeOwner {
+            session_id,
+            edge_key: entry.edge_key,
+            epoch_us: unix_us(),
+        };
+        Self::broadcast(cross, message, "edge_owner");
+    }
+
+    /// The session this node owned ended: the peers forget their forwarding entries.
+    pub(super) fn announce_edge_gone(&mut self, session_id: u64) {
+        let (Some(_), Some(cross)) = (&self.edge_sessions, &self.cross) else {
+            return;
+        };
+        let message = LinkMessage::EdgeGone {
+            session_id,
+            epoch_us: unix_us(),
+        };
+        Self::broadcast(cross, message, "edge_gone");
+    }
+
+    fn broadcast(cross: &CrossNode, message: LinkMessage, what: &'static str) {
+        let bytes = message.encode();
+        for (peer, _) in cross.link.peers() {
+            // A full queue is counted by the link; the peer's entry then waits for the next announcement.
+            if cross.link.send(&peer, bytes.clone()).is_ok() {
+                metrics::counter!("meridian_cross_node_messages_total", "direction" => "out").increment(1);
+                metrics::counter!("meridian_edge_announcements_total", "what" => what, "direction" => "out")
+                    .increment(1);
+            }
+        }
+    }
+
+    /// Another node owns `session_id` since `epoch_us`: unless this node holds it (its entry is local),
+    /// the edge forwards its packets to that node's underlay address. An older announcement than
+    /// the one already applied is ignored (announcements from different nodes may cross).
+    fn learn_edge_owner(&mut self, from_node: String, session_id: u64, edge_key: [u8; 16], epoch_us: u64) {
+        let (Some(edge), Some(cross)) = (&mut self.edge_sessions, &mut self.cross) else {
+            return;
+        };
+        let outcome = (|| {
+            let Some(underlay) = cross.directory.underlay_address(&from_node) else {
+                return "unknown_node";
+            };
+            let existing = match edge.forward_target(session_id) {
+                Ok(Some(None)) => return "held_here",
+                Ok(existing) => existing,
+                Err(_) => return "map_error",
+            };
+            match cross.state.edge_owners.get(&session_id) {
+                Some((_, known)) if *known > epoch_us => return "stale",
+                None if cross.state.edge_owners.len() >= EDGE_OWNERS_MAX => return "full",
+                _ => {}
+            }
+            if existing.is_none() {
+                let entry = crate::edge::SessionEntry {
+                    edge_key,
+                    worker: 0,
+                    zone: 0,
+                    route_revision: 0,
+                    sequence_seen: 0,
+                    seen_mask: 0,
+                };
+                if edge.insert(session_id, entry).is_err() {
+                    return "map_error";
+                }
+            }
+            if edge.forward(session_id, underlay).is_err() {
+                return "map_error";
+            }
+            cross.state.edge_owners.insert(session_id, (from_node, epoch_us));
+            "applied"
+        })();
+        metrics::counter!("meridian_edge_announcements_total", "what" => "edge_owner", "direction" => "in", "outcome" => outcome)
+            .increment(1);
+    }
+
+    /// The announcing owner's session ended: its forwarding entry here goes (if no newer owner's
+    /// announcement replaced it).
+    fn forget_edge_owner(&mut self, from_node: &str, session_id: u64, epoch_us: u64) {
+        let (Some(edge), Some(cross)) = (&mut self.edge_sessions, &mut self.cross) else {
+            return;
+        };
+        let applies = cross
+            .state
+            .edge_owners
+            .get(&session_id)
+            .is_some_and(|(node, known)| node == from_node && *known <= epoch_us);
+        if !applies {
+            return;
+        }
+        cross.state.edge_owners.remove(&session_id);
+        if matches!(edge.forward_target(session_id), Ok(Some(Some(_)))) && edge.remove(session_id).is_err() {
+            self.metrics.edge_map_errors.increment(1);
+        }
+    }
+
     /// Takes in what other nodes sent and what etcd answered.
     pub(super) fn exchange_cross_node(&mut self, now_us: u64) {
         self.take_cross_node();
@@ -464,6 +583,12 @@ impl ZoneWorker {
                 self.host.handle_datagram(received_us, from, &bytes);
             }
             LinkMessage::Reply { to, bytes } => self.queue_send(&bytes, to),
+            LinkMessage::EdgeOwner {
+                session_id,
+                edge_key,
+                epoch_us,
+            } => self.learn_edge_owner(from_node, session_id, edge_key, epoch_us),
+            LinkMessage::EdgeGone { session_id, epoch_us } => self.forget_edge_owner(&from_node, session_id, epoch_us),
             LinkMessage::Relay { client, via_node, .. } => {
                 if let Some(cross) = &mut self.cross {
                     cross.state.relay_of_next_ticket = Some((client, via_node));
