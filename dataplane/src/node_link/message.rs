@@ -432,7 +432,19 @@ mod tests {
             assert_eq!(LinkMessage::decode(&padded), Err(MessageError::Trailing(1)));
         }
         assert_eq!(LinkMessage::decode(&[99]), Err(MessageError::UnknownTag(99)));
-        let mut bad_kind = samples()[5].encode();
+        let ghosts = samples()
+            .into_iter()
+            .find(|message| {
+                matches!(
+                    message,
+                    LinkMessage::Handoff {
+                        handoff: PeerHandoff::Ghosts(_),
+                        ..
+                    }
+                )
+            })
+            .expect("a ghost batch sample");
+        let mut bad_kind = ghosts.encode();
         // tag, to_worker, from, to, tick, count, id → the kind byte.
         bad_kind[1 + 4 + 4 + 4 + 8 + 4 + 4] = 9;
         assert_eq!(
