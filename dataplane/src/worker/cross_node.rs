@@ -122,6 +122,9 @@ struct Taken {
     asked_us: u64,
     /// After an undecided answer: not asked again before this.
     retry_at_us: u64,
+    /// Where this node's edge forwarded the session before the ticket made it local (a handback,
+    /// or a session another node announced): restored if the ticket aborts.
+    forwarded_before: Option<std::net::Ipv4Addr>,
 }
 
 /// Test-only crash points: `MERIDIAN_HANDOFF_FAILPOINT=<step>` aborts the process (no clean-up, as
@@ -614,6 +617,7 @@ impl ZoneWorker {
                             to: None,
                             asked_us: 0,
                             retry_at_us: 0,
+                            forwarded_before: None,
                         },
                     );
                     match self.host.accept_ticket(now_us, &bytes) {
@@ -624,6 +628,12 @@ impl ZoneWorker {
                                 && let Some(edge_key) = edge_key(&bytes)
                             {
                                 let zone = self.host.client_of(session_id).map_or(0, |(zone, _)| zone);
+                                let forwarded_before = edge.forward_target(session_id).ok().flatten().flatten();
+                                if let Some(cross) = &mut self.cross
+                                    && let Some(taken) = cross.state.taken.get_mut(&(session_id, ticket_id))
+                                {
+                                    taken.forwarded_before = forwarded_before;
+                                }
                                 let entry = crate::edge::SessionEntry {
                                     edge_key,
                                     worker: self.index as u32,
@@ -767,13 +777,18 @@ impl ZoneWorker {
                 failpoint("resumed");
             }
             ArbiterVerdict::Aborted => {
-                cross.state.taken.remove(&key);
+                let taken = cross.state.taken.remove(&key).expect("looked up above");
                 self.host.cancel_handoff(session_id, ticket_id);
-                // The entry inserted before the commit names a session this node does not own.
-                if let Some(edge) = &mut self.edge_sessions
-                    && edge.remove(session_id).is_err()
-                {
-                    self.metrics.edge_map_errors.increment(1);
+                // The entry inserted before the commit names a session this node does not own: it
+                // forwards again where it did before the ticket, or goes.
+                if let Some(edge) = &mut self.edge_sessions {
+                    let restored = match taken.forwarded_before {
+                        Some(owner) => edge.forward(session_id, owner).map(|_| ()),
+                        None => edge.remove(session_id).map(|_| ()),
+                    };
+                    if restored.is_err() {
+                        self.metrics.edge_map_errors.increment(1);
+                    }
                 }
             }
             // Never guessed: a commit may have landed without its answer. Asked again shortly.
