@@ -1145,7 +1145,7 @@ impl ZoneWorker {
     /// A datagram of a session frozen here in a ticket goes after the ticket to the new zone's
     /// worker. True: forwarded (or dropped, counted, on a full queue).
     fn forward_moved(&mut self, now_us: u64, bytes: &[u8], from: SocketAddr) -> bool {
-        let in_transit_to = self.host.handoff_forward(bytes);
+        let in_transit_to = self.host.handoff_forward(bytes, from);
         let owner = match in_transit_to {
             Some(zone_id) => self.directory.owner(zone_id),
             None => {
@@ -1459,6 +1459,22 @@ impl ZoneWorker {
             if now > then {
                 metrics::counter!(crate::metrics::HANDOFFS, "worker" => self.index.to_string(), "outcome" => outcome)
                     .increment(now - then);
+            }
+        }
+        for (what, now, then) in [
+            (
+                "replayed_after_abort",
+                host.handoff_datagrams_replayed,
+                before.handoff_datagrams_replayed,
+            ),
+            (
+                "not_kept",
+                host.handoff_datagrams_not_kept,
+                before.handoff_datagrams_not_kept,
+            ),
+        ] {
+            if now > then {
+                metrics::counter!("meridian_handoff_datagrams_total", "what" => what).increment(now - then);
             }
         }
         for (bucket, label) in ["1", "2", "3", "4+"].into_iter().enumerate() {

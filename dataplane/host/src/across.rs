@@ -25,6 +25,7 @@
 //! worker forward table and the edge's session map) at the commit.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
 
 use meridian_proto::control::fbs::{HandoffTicket, InventoryItem, PendingInput, SessionRoute, Vec3};
 use meridian_proto::control::{ControlError, decode_ticket, encode_ticket};
@@ -109,7 +110,19 @@ struct Held {
     seen: Option<(u32, u64)>,
     rtt_reported_us: Option<u64>,
     expired_reported: bool,
+    /// The tick the player was frozen after.
+    freeze_tick: u64,
+    /// Copies of the session's datagrams forwarded to the new zone while the ticket was open, to
+    /// play here if it aborts (at most [`HELD_DATAGRAMS_MAX`]).
+    forwarded: Vec<(SocketAddr, Vec<u8>)>,
 }
+
+/// Datagrams of one session in transit kept for an abort (about 0.6 s of a 20 Hz client with
+/// acks): beyond it the oldest are kept and the rest counted (`handoff_datagrams_not_kept`).
+pub const HELD_DATAGRAMS_MAX: usize = 32;
+/// Ticks a player whose handoff to another host aborted stays before the next try (one second at
+/// 20 Hz).
+pub const HANDOFF_RETRY_BACKOFF_TICKS: u64 = 20;
 
 #[derive(Default)]
 pub(crate) struct Across {
@@ -168,14 +181,21 @@ impl SessionHost {
 
     /// For a datagram that reached this host: the zone its session is in transit to (forward the
     /// datagram to the host running it), or `None` (feed it to [`Self::handle_datagram`]).
-    pub fn handoff_forward(&mut self, bytes: &[u8]) -> Option<u32> {
+    pub fn handoff_forward(&mut self, bytes: &[u8], from: SocketAddr) -> Option<u32> {
         if self.across.held.is_empty() {
             return None;
         }
         let session_id = read_sealed_header(bytes).ok()?.session_id;
-        let to_zone_id = self.across.held.get(&session_id)?.to_zone_id;
+        let held = self.across.held.get_mut(&session_id)?;
+        // A copy stays here: if the ticket aborts, the player's inputs of the frozen ticks play
+        // in its old zone instead of being lost with the new one.
+        if held.forwarded.len() < HELD_DATAGRAMS_MAX {
+            held.forwarded.push((from, bytes.to_vec()));
+        } else {
+            self.counters.handoff_datagrams_not_kept += 1;
+        }
         self.counters.handoff_datagrams_forwarded += 1;
-        Some(to_zone_id)
+        Some(held.to_zone_id)
     }
 
     /// Freezes `session_id`'s player in zone index `from` and writes its ticket for `to_zone_id`.
@@ -313,6 +333,8 @@ impl SessionHost {
                 seen,
                 rtt_reported_us: session.rtt_reported_us,
                 expired_reported: false,
+                freeze_tick,
+                forwarded: Vec::new(),
             },
         );
         self.counters.handoff_tickets_out += 1;
@@ -441,6 +463,7 @@ impl SessionHost {
                 character_id: ticket.character_id,
                 inputs: inputs::SessionInputs::resume(seen),
                 rtt_reported_us: Some(rtt_us),
+                handoff_retry_tick: 0,
             },
         );
         self.clients.insert(client, session_id);
@@ -558,6 +581,14 @@ impl SessionHost {
         };
         let mut handoff = held.handoff;
         handoff.client = client;
+        // The ticks it spent frozen are the server's delay: its backlog plays back faster.
+        let zone_tick = self.zones[zone_index]
+            .layers
+            .layers()
+            .first()
+            .map_or(held.freeze_tick, |layer| layer.current_tick());
+        let frozen_ticks = zone_tick.saturating_sub(held.freeze_tick).min(u64::from(u32::MAX)) as u32;
+        handoff.inputs.grant_catch_up(frozen_ticks);
         if self.zones[zone_index].layers.admit_frozen(handoff, Vec::new()).is_err() {
             debug_assert!(false, "the old zone takes back the player it froze");
             self.endpoint.disconnect(session_id, DisconnectReason::ZoneFull);
@@ -571,9 +602,17 @@ impl SessionHost {
                 character_id: held.character_id,
                 inputs: inputs::SessionInputs::resume(held.seen),
                 rtt_reported_us: held.rtt_reported_us,
+                handoff_retry_tick: zone_tick + HANDOFF_RETRY_BACKOFF_TICKS,
             },
         );
         self.clients.insert(client, session_id);
+        // What the client sent while the ticket was open (forwarded to the new zone, which never
+        // got to keep it): played here now, under the session's own replay window and input dedupe,
+        // so a copy that comes back from the other side later is refused as seen.
+        for (from, bytes) in held.forwarded {
+            self.counters.handoff_datagrams_replayed += 1;
+            self.handle_datagram(now_us, from, &bytes);
+        }
         true
     }
 

@@ -208,6 +208,10 @@ pub struct HostCounters {
     pub handoff_tickets_out: u64,
     pub handoffs_across: u64,
     pub handoffs_across_aborted: u64,
+    /// Datagrams of a session in transit played in its old zone after its ticket aborted.
+    pub handoff_datagrams_replayed: u64,
+    /// Datagrams of a session in transit beyond [`across::HELD_DATAGRAMS_MAX`]: not kept for an abort.
+    pub handoff_datagrams_not_kept: u64,
     /// Players admitted from a handoff, by the ticks between their last tick in the old zone and
     /// their first here (index 0: one tick, the ordinary gap between two snapshots — none missed;
     /// 1: two; 2: three; 3: four or more). The pause the server imposes, as a client would see it
@@ -282,6 +286,9 @@ struct Session {
     inputs: inputs::SessionInputs,
     /// The RTT last reported to the zone.
     rtt_reported_us: Option<u64>,
+    /// After an aborted handoff to another host: not tried again before this zone tick, so the
+    /// backlog of the frozen ticks plays out and a peer that answers late is not asked every tick.
+    handoff_retry_tick: u64,
 }
 
 struct HostedZone {
@@ -934,6 +941,7 @@ impl SessionHost {
                 character_id,
                 inputs: inputs::SessionInputs::default(),
                 rtt_reported_us: Some(rtt_us),
+                handoff_retry_tick: 0,
             },
         );
         self.clients.insert(client, session_id);
@@ -1156,6 +1164,10 @@ impl SessionHost {
             match self.zones.iter().position(|zone| zone.zone_id == target) {
                 Some(to) => due.push((session_id, session.zone, to)),
                 None if self.across.enabled() => {
+                    let tick = zone.layers.layers().first().map_or(0, |layer| layer.current_tick());
+                    if tick < session.handoff_retry_tick {
+                        continue;
+                    }
                     // Another host's zone: marked by an index past the hosted zones, the zone id
                     // kept in the low bits of the list below.
                     due.push((session_id, session.zone, usize::MAX - target as usize));

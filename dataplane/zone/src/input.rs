@@ -108,6 +108,9 @@ pub struct InputBuffer {
     steps_since_catch_up: u32,
     /// The newest client tick playback has passed (played, extrapolated as missing, or dropped).
     last_passed_tick: Option<u32>,
+    /// Extra plays the server owes this client (see [`InputBuffer::grant_catch_up`]); not carried
+    /// in a handoff (a handoff is a tick boundary, not a delay).
+    catch_up_credit: u32,
 }
 
 /// The whole state of a jitter buffer, to carry it to another zone (or node) in a handoff ticket.
@@ -151,6 +154,7 @@ impl InputBuffer {
             playing: state.playing,
             steps_since_catch_up: state.steps_since_catch_up,
             last_passed_tick: state.last_passed_tick,
+            catch_up_credit: 0,
         })
     }
 }
@@ -165,7 +169,16 @@ impl InputBuffer {
             playing: false,
             steps_since_catch_up: 0,
             last_passed_tick: None,
+            catch_up_credit: 0,
         }
+    }
+
+    /// The server held this player for `ticks` (an aborted handoff froze it while its inputs kept
+    /// coming): the backlog those ticks left is played back at up to two inputs per step until the
+    /// credit is spent, instead of being dropped — the delay was the server's, so replaying it
+    /// faster gives the player nothing it did not send. Bounded by the buffer's own size.
+    pub fn grant_catch_up(&mut self, ticks: u32) {
+        self.catch_up_credit = self.catch_up_credit.saturating_add(ticks).min(INPUT_BUFFER_TICKS_MAX);
     }
 
     /// Queues an input that arrived at server time `arrival_us`.
@@ -235,6 +248,10 @@ impl InputBuffer {
     pub fn take_catch_up(&mut self) -> CatchUp {
         if !self.playing || self.queued.len() as u32 <= self.jitter_ticks * 2 + 1 {
             return CatchUp::None;
+        }
+        if self.catch_up_credit > 0 {
+            self.catch_up_credit -= 1;
+            return CatchUp::PlayExtra;
         }
         if self.steps_since_catch_up >= CATCH_UP_INTERVAL_STEPS {
             self.steps_since_catch_up = 0;

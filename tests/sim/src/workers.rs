@@ -288,7 +288,7 @@ impl WorkersSim {
             None => self.request_worker(&bytes).unwrap_or(worker),
         };
         let started = std::time::Instant::now();
-        if let Some(zone_id) = self.hosts[worker].handoff_forward(&bytes) {
+        if let Some(zone_id) = self.hosts[worker].handoff_forward(&bytes, from) {
             self.host_busy_ns[worker] += started.elapsed().as_nanos() as u64;
             self.counters.datagrams_forwarded += 1;
             let to = self.zone_worker[&zone_id];
@@ -329,7 +329,7 @@ impl WorkersSim {
         let now = self.now_us;
         match message {
             PeerMessage::Datagram { to, from, bytes } => {
-                if let Some(zone_id) = self.hosts[to].handoff_forward(&bytes) {
+                if let Some(zone_id) = self.hosts[to].handoff_forward(&bytes, from) {
                     let next = self.zone_worker[&zone_id];
                     self.send_peer(PeerMessage::Datagram { to: next, from, bytes });
                 } else {

@@ -268,6 +268,24 @@ fn a_worker_that_answers_after_the_deadline_gets_every_ticket_aborted_and_the_pl
     assert_eq!(old.handoffs_across_aborted, sim.counters.aborts);
     assert_eq!(old.handoffs_across, 0);
     assert_eq!(sim.hosts[1].session_count(), 0, "nobody left on worker 1");
+    // The inputs of the frozen ticks went to worker 1 and were kept here: after each abort they play
+    // in zone 1 (faster, until the backlog is gone), so no input is lost and no client corrected.
+    assert!(old.handoff_datagrams_replayed > 0, "datagrams kept for the aborts");
+    let corrections: Vec<u64> = sim
+        .clients
+        .iter()
+        .map(|client| client.client.corrections().corrections)
+        .collect();
+    let zone1 = sim.hosts[0].zone_layers(1).unwrap().layers()[0].counters();
+    eprintln!(
+        "aborts {}: replayed {} datagrams, not kept {}; zone 1 inputs missing {}, late {}; corrections {corrections:?}",
+        sim.counters.aborts,
+        old.handoff_datagrams_replayed,
+        old.handoff_datagrams_not_kept,
+        zone1.inputs_missing,
+        zone1.inputs_late
+    );
+    assert_eq!(corrections, vec![0; CLIENTS], "an aborted handoff loses no input");
     assert_eq!(sim.hosts[1].zone_layers(2).unwrap().layers()[0].player_count(), 0);
     for (index, client) in sim.clients.iter().enumerate() {
         assert!(
