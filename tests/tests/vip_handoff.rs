@@ -17,8 +17,10 @@
 //! A session that never handed off survives anycast moving the VIP to the other node: its owner
 //! announced it over the node link when it opened, and the other node's edge forwards it.
 //!
-//! Ignored: a test that documents what the node does not do yet (the inputs of an aborted
-//! ticket's frozen ticks), and the pause figure (`vip_pause_figure`, `perf/RESULTS.md`).
+//! An aborted handoff behind the VIP (the VIP's node stopped 1.5 s) loses no input: the old node
+//! plays what it forwarded while the ticket was open.
+//!
+//! Ignored: the pause figure (`vip_pause_figure`, `perf/RESULTS.md`).
 
 use std::{
     future::Future,
@@ -851,15 +853,9 @@ fn vip_pause_figure() {
 /// commits. The session survives and ends on the home node; no datagram is dropped as unknown at
 /// either edge; and no input is lost: the client sees no prediction correction.
 ///
-/// Fails today on the last point (9 corrections per aborted ticket here): while a ticket is in
-/// transit the old node forwards the session's datagrams to the new node over the link; the new
-/// node refuses the expired ticket and forwards them back (its `remote_routes` still names the
-/// old node), so they reach the old node after its abort, too late for their ticks; and the abort
-/// re-admits the frozen player with no carried inputs (`meridian-host` across.rs,
-/// `abort_handoff`: `admit_frozen(handoff, Vec::new())`), so the movement of the frozen ticks is
-/// lost and the client's prediction is rolled back.
+/// (Before the old host kept the datagrams it forwarded while the ticket was open and played
+/// them after the abort, this lost the frozen ticks' movement: 9 corrections per aborted ticket.)
 #[test]
-#[ignore = "node gap: an aborted cross-node ticket drops the inputs of the frozen ticks (corrections)"]
 fn an_aborted_handoff_behind_the_vip_loses_no_input() {
     use nix::sys::signal::{Signal, kill};
     use nix::unistd::Pid;
