@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The README's main job: a local cluster on loopback — one meridian-node (io_uring zone workers,
-# metrics on :9100) and a bot swarm playing on it — with a live dashboard of CCU, tick p50/p99,
-# packets per second, bytes per client and prediction corrections.
+# The README's main job: a local cluster on loopback — meridian-node processes (io_uring zone
+# workers, metrics on :9100 and :9101) and a bot swarm playing on them — with a live dashboard of
+# CCU, tick p50/p99, packets per second, bytes per client, prediction corrections and handoffs.
 #
 #   MERIDIAN_BOTS=500 MERIDIAN_DURATION_S=60 ./infra/run-local.sh            # terminal UI
 #   ./infra/run-local.sh --headless                                          # lines + JSON summary
@@ -40,6 +40,13 @@ AUTH_LISTEN="${MERIDIAN_AUTH_LISTEN:-127.0.0.1:8443}"
 # for localhost and this address), and the login API serving the browser client at /play/.
 WS_LISTEN="${MERIDIAN_WS_LISTEN:-127.0.0.1:7443}"
 WEB_ROOT=client/web
+# With the control plane and the seamless world: two nodes (the second on :7778, metrics :9101), the
+# assigner spreading zones 1 and 2 over them, so bots crossing the border are handed between nodes
+# by ticket over the node link (committed by etcd's compare-and-swap). 1: one node.
+NODES="${MERIDIAN_NODES:-2}"
+LISTEN2="${MERIDIAN_LISTEN2:-127.0.0.1:7778}"
+METRICS2="${MERIDIAN_METRICS2:-127.0.0.1:9101}"
+WS_LISTEN2="${MERIDIAN_WS_LISTEN2:-127.0.0.1:7444}"
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -47,9 +54,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# The node's metrics text, without curl (bash's /dev/tcp).
+# A node's metrics text ($1, default the first node's), without curl (bash's /dev/tcp).
 metrics_text() {
-  local host="${METRICS%:*}" port="${METRICS##*:}"
+  local at="${1:-$METRICS}"
+  local host="${at%:*}" port="${at##*:}"
   exec 3<>"/dev/tcp/$host/$port" || return 1
   printf 'GET /metrics HTTP/1.0\r\nHost: %s\r\n\r\n' "$host" >&3
   cat <&3
@@ -114,13 +122,18 @@ if [ "$CONTROL" = 1 ]; then
   # Global chat across nodes, zone state saved and restored, session records.
   node_flags+=(--redis "$REDIS")
   # Browsers play over WSS; the node's etcd record carries the URL, play tickets name it.
-  node_flags+=(--ws-listen "$WS_LISTEN" --ws-dev-cert-out /tmp/meridian-ws-cert.pem)
   bot_flags=(--login "https://$AUTH_LISTEN" --login-ca "$CERT")
 fi
+# Nodes reach each other over the node link (tickets, ghosts, relayed datagrams); the registry
+# carries each node's link address.
+[ "$CONTROL" = 1 ] && [ "$WORLD" = 1 ] && node_flags+=(--link-listen 127.0.0.1:0)
+[ "$CONTROL" = 1 ] && [ "$WORLD" = 1 ] || NODES=1
 
+ws_flags=()
+[ "$CONTROL" = 1 ] && ws_flags=(--ws-listen "$WS_LISTEN" --ws-dev-cert-out /tmp/meridian-ws-cert.pem)
 start_node() {
   "$BIN/meridian-node" serve --listen "$LISTEN" --metrics-listen "$METRICS" --cluster-key-hex "$KEY" \
-    "${node_flags[@]}" "${world_flags[@]}" "${edge_flags[@]}" --spawn-radius-m "$SPAWN_RADIUS_M" \
+    "${node_flags[@]}" "${ws_flags[@]}" "${world_flags[@]}" "${edge_flags[@]}" --spawn-radius-m "$SPAWN_RADIUS_M" \
     --duration-s $((DURATION_S + 10)) 2>/tmp/meridian-node.log &
   NODE_PID=$!
   pids+=("$NODE_PID")
@@ -140,15 +153,39 @@ fi
 if [ "${#edge_flags[@]}" -gt 0 ]; then
   echo "edge: on — XDP (generic) on lo, sk_reuseport steering over the workers; junk is dropped in the kernel" >&2
 fi
+dashboard_flags=(--metrics-url "http://$METRICS/metrics")
+if [ "$NODES" = 2 ]; then
+  # The second node: same cluster, its own address and gateway; loopback's XDP hook is the first
+  # node's (its edge passes other ports), so this one runs without the edge and the nodes relay
+  # for each other across a handoff.
+  node_flags2=("${node_flags[@]}")
+  for i in "${!node_flags2[@]}"; do
+    [ "${node_flags2[$i]}" = local-node ] && node_flags2[$i]=local-node-2
+  done
+  "$BIN/meridian-node" serve --listen "$LISTEN2" --metrics-listen "$METRICS2" --cluster-key-hex "$KEY" \
+    "${node_flags2[@]}" --ws-listen "$WS_LISTEN2" --ws-dev-cert-out /tmp/meridian-ws-cert-2.pem \
+    "${world_flags[@]}" --spawn-radius-m "$SPAWN_RADIUS_M" \
+    --duration-s $((DURATION_S + 10)) 2>/tmp/meridian-node-2.log &
+  pids+=($!)
+  dashboard_flags+=(--metrics-url "http://$METRICS2/metrics")
+  echo "second node: $LISTEN2 (metrics $METRICS2); the assigner spreads zones 1 and 2 over both nodes" >&2
+fi
 "$BIN/meridian-node" probe "$LISTEN" --count 2 >&2
 if [ "$CONTROL" = 1 ]; then
-  # Wait for the assigner to give the node its zones (they tick) and for the login API's certificate.
+  # Wait for the assigner to give the nodes their zones (they tick) and for the login API's
+  # certificate; with two nodes, until each ticks a zone (the assigner has spread them).
   for _ in $(seq 150); do
-    [ -s "$CERT" ] && metrics_text 2>/dev/null | grep -q '^meridian_tick_duration_seconds_count' && break
+    [ -s "$CERT" ] && metrics_text 2>/dev/null | grep -q '^meridian_tick_duration_seconds_count' &&
+      { [ "$NODES" = 1 ] || metrics_text "$METRICS2" 2>/dev/null | grep -q '^meridian_tick_duration_seconds_count'; } &&
+      break
     sleep 0.1
   done
   [ -s "$CERT" ] || { echo "the login API did not start: see /tmp/meridian-auth.log" >&2; exit 1; }
-  echo "zones assigned: $(grep -c 'serving zone' /tmp/meridian-node.log) on the node; bots log in over HTTPS" >&2
+  if [ "$NODES" = 2 ]; then
+    echo "zones assigned: $(grep -c 'serving zone' /tmp/meridian-node.log) on the first node, $(grep -c 'serving zone' /tmp/meridian-node-2.log) on the second; bots log in over HTTPS and cross between the nodes" >&2
+  else
+    echo "zones assigned: $(grep -c 'serving zone' /tmp/meridian-node.log) on the node; bots log in over HTTPS" >&2
+  fi
   # The operators' world map (read-only, served by the login API): an operator made on the command
   # line, as in production (the public register endpoint only makes players).
   OPERATOR_PASSWORD="${MERIDIAN_OPERATOR_PASSWORD:-operator-dev}"
@@ -164,4 +201,4 @@ fi
 "$BIN/bots" --server "$LISTEN" --cluster-key-hex "$KEY" --bots "$BOTS" "${bot_flags[@]}" \
   --garbage "$BAD_BOTS" --replay "$BAD_BOTS" \
   --duration-s "$DURATION_S" --movement "$MOVEMENT" --metrics-url "http://$METRICS/metrics" --report-s 1 --json 2>/tmp/meridian-bots.log |
-  "$BIN/dashboard" --metrics-url "http://$METRICS/metrics" "$@"
+  "$BIN/dashboard" "${dashboard_flags[@]}" "$@"

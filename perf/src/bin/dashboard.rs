@@ -24,8 +24,10 @@ use serde_json::Value;
 
 #[derive(Parser)]
 struct Args {
+    /// A node's metrics; repeat for each node of a cluster (the dashboard shows their sum, the worst
+    /// tick).
     #[arg(long, default_value = "http://127.0.0.1:9100/metrics")]
-    metrics_url: String,
+    metrics_url: Vec<String>,
     /// Print lines instead of drawing a terminal UI.
     #[arg(long)]
     headless: bool,
@@ -89,6 +91,36 @@ impl NodeScraper {
         }
         self.last = Some((now, text));
         Ok(window)
+    }
+}
+
+impl NodeWindow {
+    /// Several nodes as one cluster: counts and rates add up, the tick is the worst node's.
+    fn merge(windows: Vec<NodeWindow>) -> NodeWindow {
+        let add = |into: &mut std::collections::BTreeMap<String, f64>, from: &std::collections::BTreeMap<String, f64>| {
+            for (key, value) in from {
+                *into.entry(key.clone()).or_insert(0.0) += value;
+            }
+        };
+        let worst = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        windows.into_iter().fold(NodeWindow::default(), |mut sum, window| {
+            sum.sessions += window.sessions;
+            sum.pps_in += window.pps_in;
+            sum.pps_out += window.pps_out;
+            sum.bytes_out_per_s += window.bytes_out_per_s;
+            sum.tick_p50_ms = worst(sum.tick_p50_ms, window.tick_p50_ms);
+            sum.tick_p99_ms = worst(sum.tick_p99_ms, window.tick_p99_ms);
+            sum.late_ticks += window.late_ticks;
+            sum.drops += window.drops;
+            add(&mut sum.drops_by_reason, &window.drops_by_reason);
+            add(&mut sum.edge_decisions, &window.edge_decisions);
+            add(&mut sum.handoffs, &window.handoffs);
+            add(&mut sum.handoff_pause_ticks, &window.handoff_pause_ticks);
+            sum
+        })
     }
 }
 
@@ -177,12 +209,13 @@ fn rows(node: &NodeWindow, swarm: &SwarmView) -> Vec<(&'static str, String)> {
         ),
         ("drops by reason", drops_by_reason_line(node)),
         ("edge (XDP) drops", edge_line(node)),
-        ("handoffs (done, aborted, elsewhere)", handoff_line(node)),
+        ("handoffs (in a worker, by ticket, aborted)", handoff_line(node)),
         ("handoff pause (ticks: share)", handoff_pause_line(node)),
     ]
 }
 
-/// Border handoffs: done, aborted, and crossings into a zone another worker owns (waiting).
+/// Border handoffs: between zones of one worker, by ticket (another worker or node; counted once,
+/// by the side the player left), and aborted (the player stayed where it was).
 fn handoff_line(node: &NodeWindow) -> String {
     if node.handoffs.is_empty() {
         return "none".to_string();
@@ -191,8 +224,8 @@ fn handoff_line(node: &NodeWindow) -> String {
     format!(
         "{:.0} , {:.0} , {:.0}",
         count("done"),
-        count("aborted"),
-        count("elsewhere")
+        count("across_committed"),
+        count("aborted") + count("across_aborted")
     )
 }
 
@@ -304,10 +337,14 @@ fn main() -> anyhow::Result<()> {
         }
         let _ = tx.send(None);
     });
-    let mut scraper = NodeScraper {
-        url: args.metrics_url.clone(),
-        last: None,
-    };
+    let mut scrapers: Vec<NodeScraper> = args
+        .metrics_url
+        .iter()
+        .map(|url| NodeScraper {
+            url: url.clone(),
+            last: None,
+        })
+        .collect();
     let mut swarm = SwarmView::default();
     let mut node = NodeWindow::default();
     // The summary describes the run, not the idle window after the swarm left: it uses the last
@@ -324,9 +361,11 @@ fn main() -> anyhow::Result<()> {
                     None => swarm.finished = true,
                 }
             }
-            let scrape_error = match scraper.window() {
-                Ok(window) => {
-                    node = window;
+            let scraped: Result<Vec<NodeWindow>, prom::ScrapeError> =
+                scrapers.iter_mut().map(NodeScraper::window).collect();
+            let scrape_error = match scraped {
+                Ok(windows) => {
+                    node = NodeWindow::merge(windows);
                     if node.pps_out > 0.0 && node.sessions > 0.0 {
                         last_active = node.clone();
                     }
