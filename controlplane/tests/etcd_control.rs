@@ -17,8 +17,8 @@ use meridian_control::{
         WatchItem, ZoneId,
     },
     routes::{
-        AbortOutcome, CommitOutcome, Route, RouteError, abort_ticket, commit_owner, decode_route, open_ticket,
-        put_route, session_of_route_key, watch_routes,
+        AbortOutcome, CommitOutcome, Route, RouteError, abort_ticket, abort_to_owner, commit_owner, decode_route,
+        get_route, open_ticket, put_route, session_of_route_key, watch_routes,
     },
 };
 use meridian_testkit::Etcd;
@@ -519,4 +519,75 @@ async fn a_deposed_leaders_move_is_refused() {
     assert_eq!(apply_move(&mut client, &new_key, &m, 0).await.unwrap(), None);
     assert!(apply_move(&mut client, &new_key, &m, token).await.unwrap().is_some());
     drop(first);
+}
+
+/// A ticket opened while the owner's own route write was still on its way (a player handed off
+/// right after joining): the route's revision moves under it, so the commit can never succeed and
+/// the old owner's abort must still decide it — as aborted, the route left naming the owner — or the
+/// player would stay frozen. A route that names another node is not the old owner's to judge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_ticket_whose_route_was_rewritten_by_its_owner_aborts() {
+    let etcd = Etcd::start().expect("start etcd");
+    let mut client = connect(&etcd).await;
+    let token1 = client
+        .put("/meridian/assign/1", r#"{"node":"a","worker":0}"#, None)
+        .await
+        .unwrap()
+        .header()
+        .unwrap()
+        .revision();
+    let token2 = client
+        .put("/meridian/assign/2", r#"{"node":"b","worker":0}"#, None)
+        .await
+        .unwrap()
+        .header()
+        .unwrap()
+        .revision();
+    let owner = Route {
+        node: "a".into(),
+        worker: 0,
+        zone: 1,
+        token: token1,
+    };
+    let to = Route {
+        node: "b".into(),
+        worker: 0,
+        zone: 2,
+        token: token2,
+    };
+    put_route(&mut client, 11, &owner).await.unwrap();
+    open_ticket(&mut client, "t-11", 11, to.clone(), u64::MAX)
+        .await
+        .unwrap();
+    // The owner's agent writes the same route again (its batched write landing late).
+    put_route(&mut client, 11, &owner).await.unwrap();
+    assert!(matches!(
+        commit_owner(&mut client, "t-11", 0).await,
+        Err(RouteError::RouteChanged { session: 11 })
+    ));
+    assert_eq!(
+        abort_to_owner(&mut client, "t-11", &owner).await.unwrap(),
+        AbortOutcome::Aborted
+    );
+    assert_eq!(
+        abort_to_owner(&mut client, "t-11", &owner).await.unwrap(),
+        AbortOutcome::AlreadyAborted
+    );
+    let (route, _) = get_route(&mut client, 11).await.unwrap().unwrap();
+    assert_eq!(route, owner, "the route still names the owner");
+    assert!(matches!(
+        commit_owner(&mut client, "t-11", 0).await,
+        Err(RouteError::TicketAborted { .. })
+    ));
+
+    // Rewritten to name another node: the old owner may not close it.
+    put_route(&mut client, 12, &owner).await.unwrap();
+    open_ticket(&mut client, "t-12", 12, to.clone(), u64::MAX)
+        .await
+        .unwrap();
+    put_route(&mut client, 12, &to).await.unwrap();
+    assert!(matches!(
+        abort_to_owner(&mut client, "t-12", &owner).await,
+        Err(RouteError::RouteChanged { session: 12 })
+    ));
 }

@@ -340,6 +340,39 @@ pub async fn abort_to_owner(client: &mut Client, ticket_id: &str, owner: &Route)
         state: TicketState::Aborted,
         ..ticket.clone()
     };
+    // The route was rewritten after the ticket opened (the owner's own route write landing late,
+    // e.g. for a player handed off right after it joined): this ticket can never commit (the
+    // commit compares the revision it opened at), so if the route still names the owner the
+    // ticket is closed as aborted on its own revision alone and the route is left as it is. A
+    // route naming another node is not ours to judge: that stays an error.
+    if let Some((current, revision)) = get_route(client, ticket.session).await?
+        && revision != ticket.route_revision
+    {
+        if current.node != owner.node {
+            return Err(RouteError::RouteChanged {
+                session: ticket.session,
+            });
+        }
+        let txn = Txn::new()
+            .when([Compare::mod_revision(
+                ticket_key.clone(),
+                CompareOp::Equal,
+                ticket_revision,
+            )])
+            .and_then([TxnOp::put(ticket_key, encode(&aborted), None)]);
+        if client.txn(txn).await?.succeeded() {
+            return Ok(AbortOutcome::Aborted);
+        }
+        return match read_ticket(client, ticket_id).await? {
+            Some((now, _)) if now.state == TicketState::Aborted => Ok(AbortOutcome::AlreadyAborted),
+            Some((now, _)) if now.state == TicketState::Committed => Err(RouteError::TicketCommitted {
+                ticket_id: ticket_id.to_owned(),
+            }),
+            _ => Err(RouteError::Contended {
+                ticket_id: ticket_id.to_owned(),
+            }),
+        };
+    }
     let txn = Txn::new()
         .when([
             Compare::mod_revision(route_key.clone(), CompareOp::Equal, ticket.route_revision),

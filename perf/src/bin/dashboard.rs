@@ -97,7 +97,8 @@ impl NodeScraper {
 impl NodeWindow {
     /// Several nodes as one cluster: counts and rates add up, the tick is the worst node's.
     fn merge(windows: Vec<NodeWindow>) -> NodeWindow {
-        let add = |into: &mut std::collections::BTreeMap<String, f64>, from: &std::collections::BTreeMap<String, f64>| {
+        let add = |into: &mut std::collections::BTreeMap<String, f64>,
+                   from: &std::collections::BTreeMap<String, f64>| {
             for (key, value) in from {
                 *into.entry(key.clone()).or_insert(0.0) += value;
             }
