@@ -22,7 +22,8 @@ use meridian_client::GameEvent;
 use meridian_control::assigner::{AssignerConfig, AssignerService};
 use meridian_control::registry::Placement;
 use meridian_control::routes::get_route;
-use meridian_testkit::{ChildGuard, Etcd, Redis, free_tcp_port, free_udp_port};
+use meridian_economy::{Economy, Fence, ShardMap, workload::seed};
+use meridian_testkit::{ChildGuard, Etcd, Postgres, Redis, free_tcp_port, free_udp_port};
 
 const CLUSTER_KEY: [u8; 32] = [0x5c; 32];
 const WALKERS: u64 = 3;
@@ -62,6 +63,7 @@ fn start_node(
     metrics_port: u16,
     failpoint: Option<&str>,
     redis: Option<&str>,
+    economy: Option<&str>,
 ) -> ChildGuard {
     let log = std::fs::File::create(std::env::temp_dir().join(format!(
         "meridian-handoff-nodes-{}-{node_id}.log",
@@ -85,6 +87,10 @@ fn start_node(
     if let Some(redis) = redis {
         // Session records (and zone state) saved every 500 ms: what a resume loses at most.
         command.args(["--redis", redis, "--zone-state-interval-ms", "500"]);
+    }
+    if let Some(economy) = economy {
+        // Characters, inventories and checkpoints in Postgres (one shard).
+        command.args(["--economy-shards", economy, "--checkpoint-interval-s", "1"]);
     }
     ChildGuard(
         command
@@ -153,8 +159,8 @@ fn players_walk_between_zones_on_two_nodes_without_reconnecting_or_losing_an_inp
     let listen_a: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
     let listen_b: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
     let (metrics_a, metrics_b) = (free_tcp_port(), free_tcp_port());
-    let _node_a = start_node(&endpoint, "node-a", listen_a, metrics_a, None, None);
-    let _node_b = start_node(&endpoint, "node-b", listen_b, metrics_b, None, None);
+    let _node_a = start_node(&endpoint, "node-a", listen_a, metrics_a, None, None, None);
+    let _node_b = start_node(&endpoint, "node-b", listen_b, metrics_b, None, None, None);
 
     let deadline = Instant::now() + Duration::from_secs(30);
     let (zone1, zone2) = loop {
@@ -351,6 +357,60 @@ fn zone_players(metrics_port: u16) -> (f64, f64) {
     )
 }
 
+/// The chaos player's character (a dev token's character is its session id) and its items.
+const CHAOS_CHARACTER: i64 = 5;
+const CHAOS_ITEMS: usize = 3;
+
+/// One Postgres shard for every chaos run, characters 1..=5 seeded with 3 items each.
+struct Inventories {
+    _postgres: Postgres,
+    url: String,
+    runtime: tokio::runtime::Runtime,
+    economy: Economy,
+}
+
+impl Inventories {
+    fn seeded() -> Self {
+        let postgres = Postgres::start().expect("postgres");
+        let url = postgres.connection_string();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let economy = runtime
+            .block_on(Economy::connect(ShardMap::new(1, vec![url.clone()]), 2))
+            .expect("economy");
+        runtime
+            .block_on(seed(
+                &economy,
+                CHAOS_CHARACTER,
+                CHAOS_ITEMS,
+                100,
+                Fence { zone_id: 1, token: 0 },
+            ))
+            .expect("seed");
+        Inventories {
+            _postgres: postgres,
+            url,
+            runtime,
+            economy,
+        }
+    }
+
+    /// A character's items as (id, type), in id order.
+    fn of(&self, character: i64) -> Vec<(String, i32)> {
+        let mut items: Vec<(String, i32)> = self
+            .runtime
+            .block_on(self.economy.inventory(character))
+            .expect("inventory")
+            .into_iter()
+            .map(|item| (item.item_id.to_string(), item.item_type))
+            .collect();
+        items.sort();
+        items
+    }
+}
+
 /// What one chaos run found.
 struct ChaosOutcome {
     line: String,
@@ -365,7 +425,7 @@ struct ChaosOutcome {
 /// node with SIGKILL; the dead node's zone fails over to the survivor. The player must end in exactly one
 /// zone on the survivor, in the same session (kept, or resumed from its record: no new handshake),
 /// with the same entity id, and etcd's route must name where it is.
-fn chaos_run(step: &str, kill_other: bool) -> ChaosOutcome {
+fn chaos_run(step: &str, kill_other: bool, inventories: &Inventories) -> ChaosOutcome {
     let etcd = Etcd::start().expect("etcd");
     let redis = Redis::start().expect("redis");
     let endpoint = etcd.endpoint();
@@ -395,7 +455,17 @@ fn chaos_run(step: &str, kill_other: bool) -> ChaosOutcome {
         let _ = std::fs::remove_file(stall_mark(id));
     }
     let mut nodes: Vec<ChildGuard> = (0..2)
-        .map(|i| start_node(&endpoint, ids[i], listen[i], metrics[i], Some(&armed), Some(&redis_url)))
+        .map(|i| {
+            start_node(
+                &endpoint,
+                ids[i],
+                listen[i],
+                metrics[i],
+                Some(&armed),
+                Some(&redis_url),
+                Some(&inventories.url),
+            )
+        })
         .collect();
     let deadline = Instant::now() + Duration::from_secs(30);
     let (zone1, zone2) = loop {
@@ -410,7 +480,10 @@ fn chaos_run(step: &str, kill_other: bool) -> ChaosOutcome {
     let (zone1, zone2) = placements(&runtime, &client).unwrap_or((zone1, zone2));
     let index_of = |node: &str| ids.iter().position(|id| *id == node).unwrap();
     let (old, new) = (index_of(&zone1.node), index_of(&zone2.node));
-    let session_id = 0x9000;
+    // A dev token's character is its session id: a character seeded with items in Postgres.
+    let session_id = CHAOS_CHARACTER as u64;
+    let inventory_before = inventories.of(CHAOS_CHARACTER);
+    assert_eq!(inventory_before.len(), CHAOS_ITEMS, "the seeded inventory");
     let mut walkers = vec![Walker::new(&CLUSTER_KEY, listen[old], session_id, 1, 99)];
     let connect_deadline = Instant::now() + Duration::from_secs(10);
     while !(walkers[0].client.is_connected() && walkers[0].client.entity().is_some()) {
@@ -544,6 +617,13 @@ fn chaos_run(step: &str, kill_other: bool) -> ChaosOutcome {
             ticket["state"].as_str().unwrap_or("?").to_owned()
         })
     });
+    // Inventory intact: the database holds exactly what it held before (no item lost or doubled by
+    // the crash, the handoff or the resume).
+    assert_eq!(
+        inventories.of(CHAOS_CHARACTER),
+        inventory_before,
+        "step {step}: the inventory is intact"
+    );
     let now_x = walkers[0].server_x().expect("a position");
     let lost_m = seen_at_kill.map_or(0.0, |x| (x - now_x).max(0.0));
     for node in &mut nodes {
@@ -590,10 +670,11 @@ fn placements_any(runtime: &tokio::runtime::Runtime, client: &Client) -> Option<
 /// the failover's silence: asserted under 8 m, a 7 m/s walker's second plus the interval).
 #[test]
 fn a_node_killed_at_each_handoff_step_leaves_the_player_in_exactly_one_zone() {
+    let inventories = Inventories::seeded();
     let mut outcomes = Vec::new();
     for kill_other in [false, true] {
         for step in ["frozen", "ticket_sent", "committed", "route_flipped", "resumed"] {
-            outcomes.push(chaos_run(step, kill_other));
+            outcomes.push(chaos_run(step, kill_other, &inventories));
         }
     }
     for outcome in &outcomes {
@@ -643,8 +724,8 @@ fn pause_figure() {
     let listen_a: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
     let listen_b: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
     let (metrics_a, metrics_b) = (free_tcp_port(), free_tcp_port());
-    let _node_a = start_node(&endpoint, "node-a", listen_a, metrics_a, None, None);
-    let _node_b = start_node(&endpoint, "node-b", listen_b, metrics_b, None, None);
+    let _node_a = start_node(&endpoint, "node-a", listen_a, metrics_a, None, None, None);
+    let _node_b = start_node(&endpoint, "node-b", listen_b, metrics_b, None, None, None);
     let deadline = Instant::now() + Duration::from_secs(30);
     let (zone1, _zone2) = loop {
         if let Some(placed) = placements(&runtime, &client) {

@@ -120,6 +120,11 @@ impl GameDirectory {
             .unwrap_or_default()
     }
 
+    /// A live node's game address (where its clients send).
+    pub fn node_game_address(&self, node: &str) -> Option<SocketAddr> {
+        self.state.read().ok()?.game_addresses.get(node).copied()
+    }
+
     /// A live node's underlay IPv4 address (where an edge encapsulates datagrams to it).
     pub fn underlay_address(&self, node: &str) -> Option<std::net::Ipv4Addr> {
         self.state.read().ok()?.underlay_addresses.get(node).copied()

@@ -189,7 +189,12 @@ impl SessionHost {
         let held = self.across.held.get_mut(&session_id)?;
         // A copy stays here: if the ticket aborts, the player's inputs of the frozen ticks play
         // in its old zone instead of being lost with the new one.
-        if held.forwarded.len() < HELD_DATAGRAMS_MAX {
+        // Only payloads (inputs, acks, messages): a handshake packet still in flight right after the
+        // player joined is not the session's to replay.
+        let payload =
+            meridian_proto::packet::read_packet_type(bytes).ok() == Some(meridian_proto::packet::PacketType::Payload);
+        if !payload {
+        } else if held.forwarded.len() < HELD_DATAGRAMS_MAX {
             held.forwarded.push((from, bytes.to_vec()));
         } else {
             self.counters.handoff_datagrams_not_kept += 1;

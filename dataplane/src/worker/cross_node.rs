@@ -122,9 +122,10 @@ struct Taken {
     asked_us: u64,
     /// After an undecided answer: not asked again before this.
     retry_at_us: u64,
-    /// Where this node's edge forwarded the session before the ticket made it local (a handback,
-    /// or a session another node announced): restored if the ticket aborts.
-    forwarded_before: Option<std::net::Ipv4Addr>,
+    /// The session's edge entry before the ticket made it local, restored if the ticket aborts:
+    /// `None` none, `Some(None)` local already (it entered the cluster here and was handed away
+    /// without a forward target), `Some(Some(owner))` forwarded to `owner`.
+    entry_before: Option<Option<std::net::Ipv4Addr>>,
 }
 
 /// Test-only crash points: `MERIDIAN_HANDOFF_FAILPOINT=<step>` aborts the process (no clean-up, as
@@ -617,7 +618,7 @@ impl ZoneWorker {
                             to: None,
                             asked_us: 0,
                             retry_at_us: 0,
-                            forwarded_before: None,
+                            entry_before: None,
                         },
                     );
                     match self.host.accept_ticket(now_us, &bytes) {
@@ -628,11 +629,11 @@ impl ZoneWorker {
                                 && let Some(edge_key) = edge_key(&bytes)
                             {
                                 let zone = self.host.client_of(session_id).map_or(0, |(zone, _)| zone);
-                                let forwarded_before = edge.forward_target(session_id).ok().flatten().flatten();
+                                let entry_before = edge.forward_target(session_id).ok().flatten();
                                 if let Some(cross) = &mut self.cross
                                     && let Some(taken) = cross.state.taken.get_mut(&(session_id, ticket_id))
                                 {
-                                    taken.forwarded_before = forwarded_before;
+                                    taken.entry_before = entry_before;
                                 }
                                 let entry = crate::edge::SessionEntry {
                                     edge_key,
@@ -647,7 +648,14 @@ impl ZoneWorker {
                                 }
                             }
                             if let (Some((client, via)), Some(cross)) = (relay, &mut self.cross) {
-                                if via == cross.node_id || self.edge_sessions.is_some() {
+                                // The client sends to the node it entered by; this node answers it
+                                // directly only when both share one game address (a VIP: its packets
+                                // reach here through the edge); otherwise that node sends our
+                                // replies from its address, or the client would drop them.
+                                let shared_address = cross.directory.node_game_address(&via).is_some()
+                                    && cross.directory.node_game_address(&via)
+                                        == cross.directory.node_game_address(&cross.node_id);
+                                if via == cross.node_id || shared_address {
                                     cross.state.relays.remove(&client);
                                 } else {
                                     cross.state.relays.insert(client, (via, now_us));
@@ -779,11 +787,13 @@ impl ZoneWorker {
             ArbiterVerdict::Aborted => {
                 let taken = cross.state.taken.remove(&key).expect("looked up above");
                 self.host.cancel_handoff(session_id, ticket_id);
-                // The entry inserted before the commit names a session this node does not own: it
-                // forwards again where it did before the ticket, or goes.
+                // The entry inserted before the commit names a session this node does not own: it is
+                // what it was before the ticket — forwarding, local (its client still sends here and
+                // is passed up to be forwarded over the link), or gone.
                 if let Some(edge) = &mut self.edge_sessions {
-                    let restored = match taken.forwarded_before {
-                        Some(owner) => edge.forward(session_id, owner).map(|_| ()),
+                    let restored = match taken.entry_before {
+                        Some(Some(owner)) => edge.forward(session_id, owner).map(|_| ()),
+                        Some(None) => Ok(()),
                         None => edge.remove(session_id).map(|_| ()),
                     };
                     if restored.is_err() {
