@@ -193,10 +193,9 @@ impl SessionHost {
         // player joined is not the session's to replay.
         let payload =
             meridian_proto::packet::read_packet_type(bytes).ok() == Some(meridian_proto::packet::PacketType::Payload);
-        if !payload {
-        } else if held.forwarded.len() < HELD_DATAGRAMS_MAX {
+        if payload && held.forwarded.len() < HELD_DATAGRAMS_MAX {
             held.forwarded.push((from, bytes.to_vec()));
-        } else {
+        } else if payload {
             self.counters.handoff_datagrams_not_kept += 1;
         }
         self.counters.handoff_datagrams_forwarded += 1;
