@@ -19,20 +19,19 @@ const CLUSTER_KEY: [u8; 32] = [0x35; 32];
 const ZONE_SIDE_M: f32 = 512.0;
 const WALKERS: u64 = 3;
 
-#[test]
-fn players_walk_between_zones_on_two_workers_without_reconnecting_or_losing_an_input() {
+/// A node with two workers and a seamless world: zone 1 on worker 1, zone 2 on worker 0 (zone z
+/// runs on worker z mod 2); players appear in zone 1, 20 m from the border with zone 2.
+fn start_world_node(hot: Option<meridian_node::hot::HotSettings>) -> (Node, SocketAddr) {
     let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let listen: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let world = WorldLayout::new([0.0, 0.0], [ZONE_SIDE_M, ZONE_SIDE_M], 2, 1, vec![1, 2], 4.0).unwrap();
     let node = Node::start(NodeConfig {
         listen,
-        // Zone z runs on worker z mod 2: zone 1 on worker 1, zone 2 on worker 0.
         workers: 2,
         backend: IoBackend::Mmsg,
         cluster_key: CLUSTER_KEY,
         zones: vec![1, 2],
         zone_config: ZoneConfig {
-            // Players appear in zone 1, 20 m from the border with zone 2, 20 m apart.
             player_spawn_m: [ZONE_SIDE_M - 20.0, 256.0, 0.0],
             player_spawn_radius_m: 0.0,
             tick_epoch_us: Some(TICK_EPOCH_US_DEFAULT),
@@ -42,10 +41,16 @@ fn players_walk_between_zones_on_two_workers_without_reconnecting_or_losing_an_i
         session_events: false,
         edge: None,
         persistence: None,
-        hot: None,
+        hot,
         world: Some(world),
     })
     .expect("node starts");
+    (node, listen)
+}
+
+#[test]
+fn players_walk_between_zones_on_two_workers_without_reconnecting_or_losing_an_input() {
+    let (node, listen) = start_world_node(None);
     let mut walkers: Vec<Walker> = (0..WALKERS)
         .map(|index| Walker::new(&CLUSTER_KEY, listen, 0x5000 + index, 1, 7 + index))
         .collect();
@@ -167,32 +172,10 @@ fn the_session_record_follows_the_player_across_workers() {
         .enable_all()
         .build()
         .unwrap();
-    let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let listen: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let world = WorldLayout::new([0.0, 0.0], [ZONE_SIDE_M, ZONE_SIDE_M], 2, 1, vec![1, 2], 4.0).unwrap();
-    let node = Node::start(NodeConfig {
-        listen,
-        workers: 2,
-        backend: IoBackend::Mmsg,
-        cluster_key: CLUSTER_KEY,
-        zones: vec![1, 2],
-        zone_config: ZoneConfig {
-            player_spawn_m: [ZONE_SIDE_M - 20.0, 256.0, 0.0],
-            player_spawn_radius_m: 0.0,
-            tick_epoch_us: Some(TICK_EPOCH_US_DEFAULT),
-            entity_ids_by_zone: true,
-            ..ZoneConfig::default()
-        },
-        session_events: false,
-        edge: None,
-        persistence: None,
-        hot: Some(meridian_node::hot::HotSettings {
-            zone_state_interval_ms: 200,
-            ..meridian_node::hot::HotSettings::new(redis.url(), "node-r".to_owned())
-        }),
-        world: Some(world),
-    })
-    .expect("node starts");
+    let (node, listen) = start_world_node(Some(meridian_node::hot::HotSettings {
+        zone_state_interval_ms: 200,
+        ..meridian_node::hot::HotSettings::new(redis.url(), "node-r".to_owned())
+    }));
     let session_id = 0x5100;
     let mut walkers = vec![Walker::new(&CLUSTER_KEY, listen, session_id, 1, 5)];
     let record = || runtime.block_on(sessions.get(session_id)).unwrap();
