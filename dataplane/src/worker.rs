@@ -71,6 +71,9 @@ pub struct Forwarded {
     /// A handoff message instead of a datagram (`bytes` empty): it shares the datagrams' queue so
     /// the inputs forwarded after a ticket arrive after it.
     pub handoff: Option<PeerHandoff>,
+    /// Received by this node's own socket (or WebSocket gateway) from the client, not relayed to
+    /// it by another node: only such a datagram shows the client entering the cluster here.
+    pub direct: bool,
 }
 
 /// Zone commands a worker's queue holds (from the node agent); beyond it `Node` reports an error.
@@ -621,7 +624,6 @@ impl ZoneWorker {
             }
             let now_us = self.clock.now_us();
             for (bytes, from) in batch.drain(..) {
-                self.arrived_directly(from);
                 self.route(now_us, bytes.as_slice(), from);
                 spare.push(bytes);
             }
@@ -630,7 +632,6 @@ impl ZoneWorker {
                     self.on_peer_handoff(self.clock.now_us(), handoff);
                     continue;
                 }
-                self.arrived_directly(forwarded.from);
                 if self.held_for_restore(&forwarded.bytes) {
                     continue;
                 }
@@ -638,8 +639,12 @@ impl ZoneWorker {
                 if self.forward_moved(forwarded.received_us, &forwarded.bytes, forwarded.from) {
                     continue;
                 }
-                self.host
-                    .handle_datagram(forwarded.received_us, forwarded.from, &forwarded.bytes);
+                if forwarded.direct {
+                    self.handle_direct(forwarded.received_us, forwarded.from, &forwarded.bytes);
+                } else {
+                    self.host
+                        .handle_datagram(forwarded.received_us, forwarded.from, &forwarded.bytes);
+                }
             }
             self.exchange_cross_node(self.clock.now_us());
             let now_us = self.clock.now_us();
@@ -1057,6 +1062,7 @@ impl ZoneWorker {
                     from,
                     received_us: now_us,
                     handoff: None,
+                    direct: true,
                 };
                 match self.peers[owner].try_send(forwarded) {
                     // Counted: with the edge's steering on, forwarding is only the fallback (requests
@@ -1069,7 +1075,7 @@ impl ZoneWorker {
             }
             _ if self.held_for_restore(bytes) => {}
             _ if self.forward_moved(now_us, bytes, from) => {}
-            _ => self.host.handle_datagram(now_us, from, bytes),
+            _ => self.handle_direct(now_us, from, bytes),
         }
     }
 
@@ -1179,6 +1185,7 @@ impl ZoneWorker {
                 from,
                 received_us: now_us,
                 handoff: None,
+                direct: false,
             },
         );
         true
@@ -1213,6 +1220,7 @@ impl ZoneWorker {
                     from: SocketAddr::from(([0, 0, 0, 0], 0)),
                     received_us: now_us,
                     handoff: Some(PeerHandoff::Ghosts(batch)),
+                    direct: false,
                 },
             );
         }
@@ -1242,6 +1250,7 @@ impl ZoneWorker {
                                 ticket_id,
                                 bytes,
                             }),
+                            direct: false,
                         },
                     );
                 }
@@ -1336,6 +1345,7 @@ impl ZoneWorker {
                     session_id,
                     ticket_id,
                 }),
+                direct: false,
             },
         );
     }

@@ -403,16 +403,40 @@ impl ZoneWorker {
         true
     }
 
-    /// A datagram reached this node's own socket from `from`: the client enters the cluster here now
-    /// (anycast moved it, or the node it entered by died), so replies no longer go back through
-    /// the node that relayed for it.
-    pub(super) fn arrived_directly(&mut self, from: SocketAddr) {
-        if let Some(cross) = &mut self.cross
-            && !cross.state.relays.is_empty()
+    /// Handles a datagram this node's own socket (or gateway) received from the client. If this
+    /// worker relays the session's replies through the node the client entered by, and the packet
+    /// authenticates and is newer than any seen (the session's newest received sequence moves),
+    /// the client enters the cluster here now (anycast moved it, or that node died): replies go
+    /// straight back from here. Junk, requests, another session's packets and replays from that
+    /// address change nothing, so a copied packet cannot turn a session's replies away.
+    pub(super) fn handle_direct(&mut self, now_us: u64, from: SocketAddr, bytes: &[u8]) {
+        let probe = self.relay_probe(bytes, from);
+        self.host.handle_datagram(now_us, from, bytes);
+        let Some((session_id, newest_before)) = probe else {
+            return;
+        };
+        let newest_after = self
+            .host
+            .session_resume_hints(session_id)
+            .and_then(|hints| hints.hints.received_newest);
+        if newest_after > newest_before
+            && let Some(cross) = &mut self.cross
             && cross.state.relays.remove(&from).is_some()
         {
             metrics::counter!("meridian_cross_node_relays_ended_total").increment(1);
         }
+    }
+
+    /// The session of a datagram from a client this worker relays for, and its newest received
+    /// sequence before the datagram is handled.
+    fn relay_probe(&self, bytes: &[u8], from: SocketAddr) -> Option<(u64, Option<u64>)> {
+        let cross = self.cross.as_ref()?;
+        if cross.state.relays.is_empty() || !cross.state.relays.contains_key(&from) {
+            return None;
+        }
+        let header = meridian_proto::packet::read_sealed_header(bytes).ok()?;
+        let hints = self.host.session_resume_hints(header.session_id)?;
+        Some((header.session_id, hints.hints.received_newest))
     }
 
     /// A datagram for a client whose datagrams enter by another node goes there to be sent (the

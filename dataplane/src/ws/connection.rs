@@ -281,6 +281,7 @@ where
             from: addr,
             received_us: now_us,
             handoff: None,
+            direct: true,
         };
         if router.peers[worker].try_send(forwarded).is_err() {
             WsCounters::add(&counters.inbound_dropped, 1);
