@@ -340,39 +340,6 @@ pub async fn abort_to_owner(client: &mut Client, ticket_id: &str, owner: &Route)
         state: TicketState::Aborted,
         ..ticket.clone()
     };
-    // The route was rewritten after the ticket opened (the owner's own route write landing late,
-    // e.g. for a player handed off right after it joined): this ticket can never commit (the
-    // commit compares the revision it opened at), so if the route still names the owner the
-    // ticket is closed as aborted on its own revision alone and the route is left as it is. A
-    // route naming another node is not ours to judge: that stays an error.
-    if let Some((current, revision)) = get_route(client, ticket.session).await?
-        && revision != ticket.route_revision
-    {
-        if current.node != owner.node {
-            return Err(RouteError::RouteChanged {
-                session: ticket.session,
-            });
-        }
-        let txn = Txn::new()
-            .when([Compare::mod_revision(
-                ticket_key.clone(),
-                CompareOp::Equal,
-                ticket_revision,
-            )])
-            .and_then([TxnOp::put(ticket_key, encode(&aborted), None)]);
-        if client.txn(txn).await?.succeeded() {
-            return Ok(AbortOutcome::Aborted);
-        }
-        return match read_ticket(client, ticket_id).await? {
-            Some((now, _)) if now.state == TicketState::Aborted => Ok(AbortOutcome::AlreadyAborted),
-            Some((now, _)) if now.state == TicketState::Committed => Err(RouteError::TicketCommitted {
-                ticket_id: ticket_id.to_owned(),
-            }),
-            _ => Err(RouteError::Contended {
-                ticket_id: ticket_id.to_owned(),
-            }),
-        };
-    }
     let txn = Txn::new()
         .when([
             Compare::mod_revision(route_key.clone(), CompareOp::Equal, ticket.route_revision),
@@ -381,35 +348,66 @@ pub async fn abort_to_owner(client: &mut Client, ticket_id: &str, owner: &Route)
         ])
         .and_then([
             TxnOp::put(route_key, encode(owner), None),
-            TxnOp::put(ticket_key, encode(&aborted), None),
+            TxnOp::put(ticket_key.clone(), encode(&aborted), None),
         ]);
     if client.txn(txn).await?.succeeded() {
         return Ok(AbortOutcome::Aborted);
     }
-    match read_ticket(client, ticket_id).await? {
-        Some((now, _)) if now.state == TicketState::Aborted => return Ok(AbortOutcome::AlreadyAborted),
-        Some((now, _)) if now.state == TicketState::Committed => {
-            return Err(RouteError::TicketCommitted {
-                ticket_id: ticket_id.to_owned(),
-            });
-        }
-        Some((_, revision)) if revision != ticket_revision => {
-            return Err(RouteError::Contended {
-                ticket_id: ticket_id.to_owned(),
-            });
-        }
-        _ => {}
+    if let Some(settled) = abort_lost_to(client, ticket_id, ticket_revision).await? {
+        return Ok(settled);
     }
-    let route_now = get_route(client, ticket.session)
-        .await?
-        .map_or(0, |(_, revision)| revision);
-    if route_now != ticket.route_revision {
-        return Err(RouteError::RouteChanged {
+    match get_route(client, ticket.session).await? {
+        // The route was rewritten after the ticket opened (the owner's own route write landing
+        // late, e.g. for a player handed off right after it joined): this ticket can never commit
+        // (the commit compares the revision it opened at), so while the route still names the
+        // owner the ticket is closed as aborted on its own revision alone and the route is left as
+        // it is. A route naming another node is not ours to judge: that stays an error.
+        Some((current, revision)) if revision != ticket.route_revision && current.node == owner.node => {
+            let txn = Txn::new()
+                .when([Compare::mod_revision(
+                    ticket_key.clone(),
+                    CompareOp::Equal,
+                    ticket_revision,
+                )])
+                .and_then([TxnOp::put(ticket_key, encode(&aborted), None)]);
+            if client.txn(txn).await?.succeeded() {
+                return Ok(AbortOutcome::Aborted);
+            }
+            abort_lost_to(client, ticket_id, ticket_revision)
+                .await?
+                .ok_or_else(|| RouteError::Contended {
+                    ticket_id: ticket_id.to_owned(),
+                })
+        }
+        Some((_, revision)) if revision != ticket.route_revision => Err(RouteError::RouteChanged {
             session: ticket.session,
-        });
+        }),
+        None if ticket.route_revision != 0 => Err(RouteError::RouteChanged {
+            session: ticket.session,
+        }),
+        _ => Err(RouteError::StaleToken {
+            zone: owner.zone,
+            token: owner.token,
+        }),
     }
-    Err(RouteError::StaleToken {
-        zone: owner.zone,
-        token: owner.token,
-    })
+}
+
+/// After an abort transaction on `ticket_id` (compared at `ticket_revision`) failed: what the
+/// ticket says now — aborted already, committed or changed (errors), or `None` when it is still
+/// open at that revision (another compare failed).
+async fn abort_lost_to(
+    client: &mut Client,
+    ticket_id: &str,
+    ticket_revision: i64,
+) -> Result<Option<AbortOutcome>, RouteError> {
+    match read_ticket(client, ticket_id).await? {
+        Some((now, _)) if now.state == TicketState::Aborted => Ok(Some(AbortOutcome::AlreadyAborted)),
+        Some((now, _)) if now.state == TicketState::Committed => Err(RouteError::TicketCommitted {
+            ticket_id: ticket_id.to_owned(),
+        }),
+        Some((_, revision)) if revision != ticket_revision => Err(RouteError::Contended {
+            ticket_id: ticket_id.to_owned(),
+        }),
+        _ => Ok(None),
+    }
 }
