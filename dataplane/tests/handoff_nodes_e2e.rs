@@ -125,53 +125,69 @@ fn run_for(walkers: &mut [Walker], duration: Duration) {
 
 /// The placement of both zones, once the assigner has put them on two different nodes.
 fn placements(runtime: &tokio::runtime::Runtime, client: &Client) -> Option<(Placement, Placement)> {
-    let mut client = client.clone();
-    runtime.block_on(async move {
-        let get = |zone: u32| {
-            let mut client = client.clone();
-            async move {
-                let response = client.get(format!("/meridian/assign/{zone}"), None).await.ok()?;
-                let kv = response.kvs().first()?;
-                serde_json::from_slice::<Placement>(kv.value()).ok()
+    placements_any(runtime, client).filter(|(one, two)| one.node != two.node)
+}
+
+/// etcd, the in-process assigner of zones 1 and 2 (the library `meridian-control assigner` runs)
+/// and a runtime for this test's own etcd calls. Fields drop in order: the assigner first.
+struct Control {
+    _assigner: AssignerService,
+    client: Client,
+    runtime: tokio::runtime::Runtime,
+    endpoint: String,
+    _etcd: Etcd,
+}
+
+impl Control {
+    fn start(assigner_id: &str) -> Control {
+        let etcd = Etcd::start().expect("etcd");
+        let endpoint = etcd.endpoint();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = runtime
+            .block_on(Client::connect([endpoint.clone()], None))
+            .expect("connect etcd");
+        let assigner = runtime
+            .block_on(async { AssignerService::spawn(client.clone(), AssignerConfig::new(assigner_id, vec![1, 2])) });
+        Control {
+            _assigner: assigner,
+            client,
+            runtime,
+            endpoint,
+            _etcd: etcd,
+        }
+    }
+
+    /// Zones 1 and 2 once the assigner has spread them over both nodes, read again after 2 s (the
+    /// assigner may still have been moving a zone at the first read; the nodes learn each other's
+    /// link address and the assignments meanwhile).
+    fn spread_zones(&self) -> (Placement, Placement) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let first = loop {
+            if let Some(placed) = placements(&self.runtime, &self.client) {
+                break placed;
             }
+            assert!(Instant::now() < deadline, "the zones never spread over both nodes");
+            std::thread::sleep(Duration::from_millis(200));
         };
-        let one = get(1).await?;
-        let two = get(2).await?;
-        let _ = client.status().await;
-        (one.node != two.node).then_some((one, two))
-    })
+        std::thread::sleep(Duration::from_secs(2));
+        placements(&self.runtime, &self.client).unwrap_or(first)
+    }
 }
 
 #[test]
 fn players_walk_between_zones_on_two_nodes_without_reconnecting_or_losing_an_input() {
-    let etcd = Etcd::start().expect("etcd");
-    let endpoint = etcd.endpoint();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let client = runtime
-        .block_on(Client::connect([endpoint.clone()], None))
-        .expect("connect etcd");
-    let _assigner = runtime
-        .block_on(async { AssignerService::spawn(client.clone(), AssignerConfig::new("test-assigner", vec![1, 2])) });
+    let control = Control::start("test-assigner");
+    let (endpoint, runtime, client) = (&control.endpoint, &control.runtime, &control.client);
     let listen_a: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
     let listen_b: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
     let (metrics_a, metrics_b) = (free_tcp_port(), free_tcp_port());
-    let _node_a = start_node(&endpoint, "node-a", listen_a, metrics_a, None, None, None);
-    let _node_b = start_node(&endpoint, "node-b", listen_b, metrics_b, None, None, None);
-
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let (zone1, zone2) = loop {
-        if let Some(placed) = placements(&runtime, &client) {
-            break placed;
-        }
-        assert!(Instant::now() < deadline, "the zones never spread over both nodes");
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    // Let both nodes learn each other's link address and the assignments.
-    std::thread::sleep(Duration::from_secs(2));
+    let _node_a = start_node(endpoint, "node-a", listen_a, metrics_a, None, None, None);
+    let _node_b = start_node(endpoint, "node-b", listen_b, metrics_b, None, None, None);
+    let (zone1, zone2) = control.spread_zones();
     let address_of = |node: &str| if node == "node-a" { listen_a } else { listen_b };
     let metrics_of = |node: &str| if node == "node-a" { metrics_a } else { metrics_b };
     let route_of = |session: u64| {
@@ -426,19 +442,9 @@ struct ChaosOutcome {
 /// zone on the survivor, in the same session (kept, or resumed from its record: no new handshake),
 /// with the same entity id, and etcd's route must name where it is.
 fn chaos_run(step: &str, kill_other: bool, inventories: &Inventories) -> ChaosOutcome {
-    let etcd = Etcd::start().expect("etcd");
+    let control = Control::start("chaos-assigner");
     let redis = Redis::start().expect("redis");
-    let endpoint = etcd.endpoint();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let client = runtime
-        .block_on(Client::connect([endpoint.clone()], None))
-        .expect("connect etcd");
-    let _assigner = runtime
-        .block_on(async { AssignerService::spawn(client.clone(), AssignerConfig::new("chaos-assigner", vec![1, 2])) });
+    let (endpoint, runtime, client) = (&control.endpoint, &control.runtime, &control.client);
     let listen = [
         format!("127.0.0.1:{}", free_udp_port()).parse::<SocketAddr>().unwrap(),
         format!("127.0.0.1:{}", free_udp_port()).parse::<SocketAddr>().unwrap(),
@@ -457,7 +463,7 @@ fn chaos_run(step: &str, kill_other: bool, inventories: &Inventories) -> ChaosOu
     let mut nodes: Vec<ChildGuard> = (0..2)
         .map(|i| {
             start_node(
-                &endpoint,
+                endpoint,
                 ids[i],
                 listen[i],
                 metrics[i],
@@ -467,17 +473,7 @@ fn chaos_run(step: &str, kill_other: bool, inventories: &Inventories) -> ChaosOu
             )
         })
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let (zone1, zone2) = loop {
-        if let Some(placed) = placements(&runtime, &client) {
-            break placed;
-        }
-        assert!(Instant::now() < deadline, "the zones never spread over both nodes");
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    std::thread::sleep(Duration::from_secs(2));
-    // The assigner may still have been moving a zone when first read: read again once settled.
-    let (zone1, zone2) = placements(&runtime, &client).unwrap_or((zone1, zone2));
+    let (zone1, zone2) = control.spread_zones();
     let index_of = |node: &str| ids.iter().position(|id| *id == node).unwrap();
     let (old, new) = (index_of(&zone1.node), index_of(&zone2.node));
     // A dev token's character is its session id: a character seeded with items in Postgres.
@@ -537,7 +533,7 @@ fn chaos_run(step: &str, kill_other: bool, inventories: &Inventories) -> ChaosOu
     let failover_deadline = Instant::now() + Duration::from_secs(20);
     loop {
         run_for(&mut walkers, Duration::from_millis(200));
-        if let Some((one, two)) = placements_any(&runtime, &client)
+        if let Some((one, two)) = placements_any(runtime, client)
             && one.node == ids[survivor]
             && two.node == ids[survivor]
         {
@@ -664,8 +660,9 @@ fn placements_any(runtime: &tokio::runtime::Runtime, client: &Client) -> Option<
 }
 
 /// Chaos: at each step of a cross-node handoff, the node where the step happens dies (`abort`, as
-/// `kill -9`), and then — the step's node stalled there — the other node is killed with SIGKILL. At every step the player ends in exactly one zone on the survivor, in its session,
-/// with its entity id; etcd's route names where. Printed per step: kept live or resumed from its
+/// `kill -9`), and then — the step's node stalled there — the other node is killed with SIGKILL.
+/// At every step the player ends in exactly one zone on the survivor, in its session, with its
+/// entity id; etcd's route names where. Printed per step: kept live or resumed from its
 /// session record, and how much movement the crash lost (bounded by the record's save interval and
 /// the failover's silence: asserted under 8 m, a 7 m/s walker's second plus the interval).
 #[test]
@@ -709,32 +706,14 @@ fn pause_figure() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(120);
-    let etcd = Etcd::start().expect("etcd");
-    let endpoint = etcd.endpoint();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let client = runtime
-        .block_on(Client::connect([endpoint.clone()], None))
-        .expect("connect etcd");
-    let _assigner = runtime
-        .block_on(async { AssignerService::spawn(client.clone(), AssignerConfig::new("figure-assigner", vec![1, 2])) });
+    let control = Control::start("figure-assigner");
+    let endpoint = &control.endpoint;
     let listen_a: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
     let listen_b: SocketAddr = format!("127.0.0.1:{}", free_udp_port()).parse().unwrap();
     let (metrics_a, metrics_b) = (free_tcp_port(), free_tcp_port());
-    let _node_a = start_node(&endpoint, "node-a", listen_a, metrics_a, None, None, None);
-    let _node_b = start_node(&endpoint, "node-b", listen_b, metrics_b, None, None, None);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let (zone1, _zone2) = loop {
-        if let Some(placed) = placements(&runtime, &client) {
-            break placed;
-        }
-        assert!(Instant::now() < deadline, "the zones never spread over both nodes");
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    std::thread::sleep(Duration::from_secs(2));
+    let _node_a = start_node(endpoint, "node-a", listen_a, metrics_a, None, None, None);
+    let _node_b = start_node(endpoint, "node-b", listen_b, metrics_b, None, None, None);
+    let (zone1, _zone2) = control.spread_zones();
     let server = if zone1.node == "node-a" { listen_a } else { listen_b };
     let mut walkers: Vec<Walker> = (0..walkers_n)
         .map(|index| Walker::new(&CLUSTER_KEY, server, 0xA000 + index, 1, 31 + index))
