@@ -801,13 +801,10 @@ impl ZoneWorker {
         }
     }
 
-    /// A handoff committed `session_id` into `zone_id` here: its route (zone, worker, token) and its
-    /// session record (keys, hints, under this zone's token) are rewritten as for a session opened
-    /// here, so the record's hints keep refreshing and a takeover of the zone finds it.
+    /// A handoff committed `session_id` into one of this worker's zones: its route (zone, worker,
+    /// token) and its session record (keys, hints, under that zone's token) are rewritten as for a
+    /// session opened here, so the record's hints keep refreshing and a takeover of the zone finds it.
     pub(crate) fn raise_session_moved_here(&mut self, session_id: u64) {
-        let Some((zone_id, _)) = self.host.client_of(session_id) else {
-            return;
-        };
         let Some(hints) = self.host.session_resume_hints(session_id) else {
             return;
         };
@@ -817,7 +814,7 @@ impl ZoneWorker {
         }
         self.raised_session_events.push_back(SessionEvent::Opened {
             session_id,
-            zone_id,
+            zone_id: hints.zone_id,
             address: hints.hints.address,
         });
     }
